@@ -1,0 +1,546 @@
+/**
+ * The manager: lookup waterfall, backfill, write-through, and the failure policy for every tier.
+ *
+ * Every tier call goes through here, so a driver never needs its own error handling: an error,
+ * a timeout, an open breaker, a corrupt or misfiled payload are all turned into a miss, counted,
+ * logged once per burst and reported by health(). Nothing a tier does can throw into the LLM path.
+ */
+import { EventEmitter } from 'node:events';
+import { performance } from 'node:perf_hooks';
+import { CircuitBreaker, type BreakerOptions, type BreakerState } from './breaker.js';
+import type { Clock } from './clock.js';
+import { Coalescer } from './coalesce.js';
+import {
+  type Entry,
+  type StoredEntry,
+  type StoredGenerationData,
+  decodeEntry,
+  earliestExpiry,
+  encodeEntry,
+  entryMatchesKey,
+  ENTRY_VERSION,
+  isExpired,
+  storedEntry,
+  withExpiry,
+} from './entry.js';
+import type { CacheKey } from './key.js';
+import { CacheCounters, type LatencySummary, TierCounters } from './stats.js';
+import { isPromiseLike, type MaybePromise, type Tier, type TierHealth, type TierStats, type TierStatus } from './tier.js';
+
+export interface ManagedTierOptions {
+  /** Upper bound on how long this tier keeps an entry, in ms; never extends an entry's own expiry. */
+  ttlMs?: number;
+  timeoutMs: number;
+  breaker: BreakerOptions;
+}
+
+export interface ManagerOptions {
+  clock: Clock;
+  /** How long concurrent misses of one key wait for the first caller's answer; 0 disables coalescing. */
+  coalesceWaitMs: number;
+  storePrompt: boolean;
+  logger: Logger;
+}
+
+export interface Logger {
+  warn(message: string): void;
+}
+
+export interface WriteOptions {
+  ttlMs?: number | null;
+  tags?: readonly string[];
+  metadata?: Record<string, unknown>;
+}
+
+export interface Hit {
+  entry: Entry;
+  tier: string;
+  /** Position of the serving tier in the waterfall. */
+  tierIndex: number;
+  coalesced: boolean;
+}
+
+export interface CacheEvents {
+  hit: [{ key: CacheKey; tier: string; latencyMs: number; coalesced: boolean }];
+  miss: [{ key: CacheKey; latencyMs: number }];
+  set: [{ key: CacheKey; tiers: string[]; bytes: number }];
+  error: [{ tier: string; op: string; error: Error }];
+  backfill: [{ key: CacheKey; from: string; to: string }];
+  evict: [{ tier: string; hash: string; reason: string }];
+  breaker: [{ tier: string; from: BreakerState; to: BreakerState }];
+}
+
+export interface TierReport {
+  name: string;
+  type: string;
+  breaker: BreakerState;
+  hits: number;
+  misses: number;
+  sets: number;
+  refused: number;
+  errors: number;
+  timeouts: number;
+  corrupt: number;
+  backfills: number;
+  evictions: number;
+  skipped: number;
+  get: LatencySummary;
+  set: LatencySummary;
+  store?: TierStats;
+}
+
+export interface StatsReport {
+  lookups: number;
+  hits: number;
+  misses: number;
+  hitRate: number;
+  updates: number;
+  coalesced: number;
+  inFlight: number;
+  lookup: LatencySummary;
+  tiers: TierReport[];
+}
+
+export interface HealthReport {
+  status: TierStatus;
+  tiers: Array<{ name: string; type: string; status: TierStatus; breaker: BreakerState; reason?: string }>;
+}
+
+export class TierTimeoutError extends Error {
+  constructor(
+    readonly tier: string,
+    readonly op: string,
+    readonly timeoutMs: number,
+  ) {
+    super(`tier ${tier}: ${op} timed out after ${timeoutMs} ms`);
+    this.name = 'TierTimeoutError';
+  }
+}
+
+interface Managed {
+  readonly tier: Tier;
+  readonly name: string;
+  readonly ttlMs: number | undefined;
+  readonly timeoutMs: number;
+  readonly breaker: CircuitBreaker;
+  readonly counters: TierCounters;
+  /** True while a failure burst is in progress, so it is logged once. */
+  failing: boolean;
+}
+
+export class Manager {
+  readonly events = new EventEmitter<CacheEvents>();
+  private readonly managed: Managed[];
+  private readonly counters = new CacheCounters();
+  private readonly coalescer: Coalescer | undefined;
+  private closed = false;
+
+  constructor(
+    tiers: ReadonlyArray<{ tier: Tier; options: ManagedTierOptions }>,
+    private readonly options: ManagerOptions,
+  ) {
+    const names = new Set<string>();
+    this.managed = tiers.map(({ tier, options: o }) => {
+      if (names.has(tier.name)) throw new TypeError(`tiers: two tiers are named "${tier.name}"; give one a distinct name`);
+      names.add(tier.name);
+      const breaker = new CircuitBreaker(o.breaker, options.clock, (from, to) => this.onBreaker(tier.name, from, to));
+      return {
+        tier,
+        name: tier.name,
+        ttlMs: o.ttlMs,
+        timeoutMs: o.timeoutMs,
+        breaker,
+        counters: new TierCounters(),
+        failing: false,
+      };
+    });
+    this.coalescer = options.coalesceWaitMs > 0 ? new Coalescer(options.coalesceWaitMs) : undefined;
+    // EventEmitter throws on an 'error' event nobody listens to; errors are already counted and logged.
+    this.events.on('error', () => {});
+  }
+
+  get tierNames(): string[] {
+    return this.managed.map((m) => m.name);
+  }
+
+  now(): number {
+    return this.options.clock.now();
+  }
+
+  get storePrompt(): boolean {
+    return this.options.storePrompt;
+  }
+
+  /** Called by tiers that evict on their own. */
+  readonly onEviction = (event: { tier: string; hash: string; reason: string }): void => {
+    const m = this.managed.find((x) => x.name === event.tier);
+    if (m) m.counters.evictions++;
+    if (this.events.listenerCount('evict') > 0) this.events.emit('evict', event);
+  };
+
+  // -------------------------------------------------------------------------------------------
+  // Lookup
+  // -------------------------------------------------------------------------------------------
+
+  /** Waterfall lookup with coalescing of concurrent misses. */
+  async lookup(key: CacheKey): Promise<Hit | undefined> {
+    const start = performance.now();
+    this.counters.lookups++;
+    const pending = this.coalescer?.join(key.hash);
+    let hit: Hit | undefined;
+    if (pending) {
+      this.counters.coalesced++;
+      const payload = await pending;
+      const entry = payload === undefined ? undefined : decodeEntry(payload);
+      hit = entry ? { entry, tier: 'coalesced', tierIndex: -1, coalesced: true } : undefined;
+    } else {
+      this.coalescer?.lead(key.hash);
+      const found = await this.walk(key);
+      if (found) {
+        hit = found.hit;
+        this.coalescer?.settle(key.hash, found.payload);
+      } else this.coalescer?.hold(key.hash);
+    }
+    const latencyMs = performance.now() - start;
+    this.counters.lookupLatency.record(latencyMs);
+    if (hit) {
+      this.counters.hits++;
+      if (this.events.listenerCount('hit') > 0) {
+        this.events.emit('hit', { key, tier: hit.tier, latencyMs, coalesced: hit.coalesced });
+      }
+    } else {
+      this.counters.misses++;
+      if (this.events.listenerCount('miss') > 0) this.events.emit('miss', { key, latencyMs });
+    }
+    return hit;
+  }
+
+  /** The waterfall alone: first tier with a valid, live entry wins; faster tiers get backfilled. */
+  private async walk(key: CacheKey): Promise<{ hit: Hit; payload: string } | undefined> {
+    for (let i = 0; i < this.managed.length; i++) {
+      const m = this.managed[i]!;
+      const payload = await this.readTier(m, key);
+      if (payload === undefined) {
+        continue;
+      }
+      const entry = decodeEntry(payload);
+      const now = this.options.clock.now();
+      if (!entry || !entryMatchesKey(entry, key)) {
+        m.counters.corrupt++;
+        m.counters.misses++;
+        this.logOnce(m, 'get', new Error(`discarded a corrupt or misfiled entry for key ${key.hash.slice(0, 12)}`));
+        m.failing = false;
+        this.background(m, 'delete', () => m.tier.delete(key));
+        continue;
+      }
+      if (isExpired(entry, now)) {
+        m.counters.misses++;
+        this.background(m, 'delete', () => m.tier.delete(key));
+        continue;
+      }
+      m.counters.hits++;
+      if (i > 0) this.backfill(key, entry, payload, i, now);
+      return { hit: { entry, tier: m.name, tierIndex: i, coalesced: false }, payload };
+    }
+    return undefined;
+  }
+
+  private async readTier(m: Managed, key: CacheKey): Promise<string | undefined> {
+    if (!m.breaker.allow()) {
+      m.counters.skipped++;
+      return undefined;
+    }
+    const start = performance.now();
+    try {
+      const result = m.tier.get(key);
+      const payload = isPromiseLike(result) ? await this.bounded(m, 'get', result) : result;
+      this.succeeded(m);
+      m.counters.getLatency.record(performance.now() - start);
+      if (payload === undefined) m.counters.misses++;
+      return payload;
+    } catch (error) {
+      this.failed(m, 'get', error);
+      return undefined;
+    }
+  }
+
+  /** Copies a hit into the tiers above the one that served it, with the entry's remaining lifetime. */
+  private backfill(key: CacheKey, entry: Entry, payload: string, servedBy: number, now: number): void {
+    const stored = storedEntry(entry, payload);
+    const from = this.managed[servedBy]!.name;
+    for (let i = 0; i < servedBy; i++) {
+      const m = this.managed[i]!;
+      void this.writeTier(m, key, stored, now).then((ok) => {
+        if (!ok) return;
+        m.counters.backfills++;
+        if (this.events.listenerCount('backfill') > 0) this.events.emit('backfill', { key, from, to: m.name });
+      });
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Writes
+  // -------------------------------------------------------------------------------------------
+
+  /** Builds the entry once and writes it through to every tier in parallel. */
+  async update(key: CacheKey, gens: StoredGenerationData[], write: WriteOptions = {}): Promise<void> {
+    const now = this.options.clock.now();
+    const ttlMs = write.ttlMs;
+    const entry: Entry = {
+      v: ENTRY_VERSION,
+      k: key.hash,
+      ns: key.namespace,
+      llm: key.llmString,
+      ...(this.options.storePrompt ? { prompt: key.prompt } : {}),
+      gens,
+      createdAt: now,
+      expiresAt: ttlMs === null || ttlMs === undefined ? null : now + ttlMs,
+      tags: [...(write.tags ?? [])],
+      ...(write.metadata ? { meta: write.metadata } : {}),
+    };
+    const stored = encodeEntry(entry);
+    this.counters.updates++;
+    // Waiters get the answer now; the tiers catch up in parallel.
+    this.coalescer?.settle(key.hash, stored.payload);
+    const results = await Promise.all(this.managed.map((m) => this.writeTier(m, key, stored, now)));
+    if (this.events.listenerCount('set') > 0) {
+      const tiers = this.managed.filter((_, i) => results[i]).map((m) => m.name);
+      this.events.emit('set', { key, tiers, bytes: stored.size });
+    }
+  }
+
+  /** Stores an already-encoded entry (import), keeping its timestamps. */
+  async restore(key: CacheKey, stored: StoredEntry): Promise<string[]> {
+    const now = this.options.clock.now();
+    const results = await Promise.all(this.managed.map((m) => this.writeTier(m, key, stored, now)));
+    return this.managed.filter((_, i) => results[i]).map((m) => m.name);
+  }
+
+  private async writeTier(m: Managed, key: CacheKey, stored: StoredEntry, now: number): Promise<boolean> {
+    const expiresAt = m.ttlMs === undefined ? stored.expiresAt : earliestExpiry(stored.expiresAt, now + m.ttlMs);
+    if (expiresAt !== null && expiresAt <= now) return false;
+    if (!m.breaker.allow()) {
+      m.counters.skipped++;
+      return false;
+    }
+    const start = performance.now();
+    try {
+      const result = m.tier.set(key, withExpiry(stored, expiresAt));
+      const accepted = isPromiseLike(result) ? await this.bounded(m, 'set', result) : result;
+      this.succeeded(m);
+      m.counters.setLatency.record(performance.now() - start);
+      if (accepted) m.counters.sets++;
+      else m.counters.refused++;
+      return accepted;
+    } catch (error) {
+      this.failed(m, 'set', error);
+      return false;
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Maintenance across tiers
+  // -------------------------------------------------------------------------------------------
+
+  async delete(key: CacheKey): Promise<number> {
+    this.coalescer?.settle(key.hash, undefined);
+    const removed = await this.everyTier('delete', (t) => t.delete(key));
+    return removed.filter(Boolean).length;
+  }
+
+  async clear(namespace?: string): Promise<number> {
+    return sum(await this.everyTier('clear', (t) => t.clear(namespace)));
+  }
+
+  async invalidateTag(tag: string, namespace?: string): Promise<number> {
+    return sum(await this.everyTier('invalidateTag', (t) => t.invalidateTag(tag, namespace)));
+  }
+
+  async purgeExpired(): Promise<Record<string, number>> {
+    const counts = await this.everyTier('purgeExpired', (t) => t.purgeExpired());
+    return Object.fromEntries(this.managed.map((m, i) => [m.name, counts[i] ?? 0]));
+  }
+
+  /** What each tier holds for one key, without backfilling or counting a lookup. */
+  async inspect(key: CacheKey): Promise<Array<{ tier: string; entry?: Entry; state: string }>> {
+    const now = this.options.clock.now();
+    return Promise.all(
+      this.managed.map(async (m) => {
+        try {
+          const result = m.tier.get(key);
+          const payload = isPromiseLike(result) ? await this.bounded(m, 'get', result) : result;
+          if (payload === undefined) return { tier: m.name, state: 'absent' };
+          const entry = decodeEntry(payload);
+          if (!entry || !entryMatchesKey(entry, key)) return { tier: m.name, state: 'corrupt' };
+          return { tier: m.name, entry, state: isExpired(entry, now) ? 'expired' : 'live' };
+        } catch (error) {
+          return { tier: m.name, state: `error: ${errorOf(error).message}` };
+        }
+      }),
+    );
+  }
+
+  tier(name: string): Tier | undefined {
+    return this.managed.find((m) => m.name === name)?.tier;
+  }
+
+  get tiers(): Tier[] {
+    return this.managed.map((m) => m.tier);
+  }
+
+  /** Runs one operation on every tier in parallel; a failing tier yields undefined and is counted. */
+  private everyTier<T>(op: string, fn: (tier: Tier) => MaybePromise<T>): Promise<Array<T | undefined>> {
+    return Promise.all(
+      this.managed.map(async (m) => {
+        try {
+          const result = fn(m.tier);
+          const value = isPromiseLike(result) ? await this.bounded(m, op, result) : result;
+          this.succeeded(m);
+          return value;
+        } catch (error) {
+          this.failed(m, op, error);
+          return undefined;
+        }
+      }),
+    );
+  }
+
+  private background(m: Managed, op: string, fn: () => MaybePromise<unknown>): void {
+    try {
+      const result = fn();
+      if (isPromiseLike(result)) result.then(undefined, (error: unknown) => this.failed(m, op, error));
+    } catch (error) {
+      this.failed(m, op, error);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Failure policy
+  // -------------------------------------------------------------------------------------------
+
+  private bounded<T>(m: Managed, op: string, promise: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new TierTimeoutError(m.name, op, m.timeoutMs)), m.timeoutMs);
+      promise.then(
+        (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  private succeeded(m: Managed): void {
+    m.breaker.success();
+    m.failing = false;
+  }
+
+  private failed(m: Managed, op: string, raw: unknown): void {
+    const error = errorOf(raw);
+    if (error instanceof TierTimeoutError) m.counters.timeouts++;
+    else m.counters.errors++;
+    this.counters.errors++;
+    m.breaker.failure(`${op}: ${error.message}`);
+    this.logOnce(m, op, error);
+    this.events.emit('error', { tier: m.name, op, error });
+  }
+
+  private logOnce(m: Managed, op: string, error: Error): void {
+    if (m.failing || this.closed) return;
+    m.failing = true;
+    this.options.logger.warn(`[strata] tier ${m.name}: ${op} failed (${error.message}); treated as a miss`);
+  }
+
+  private onBreaker(tier: string, from: BreakerState, to: BreakerState): void {
+    if (to === 'open' && from === 'closed') {
+      this.options.logger.warn(`[strata] tier ${tier} is down; skipping it until a probe succeeds`);
+    } else if (to === 'closed') {
+      this.options.logger.warn(`[strata] tier ${tier} recovered`);
+    }
+    this.events.emit('breaker', { tier, from, to });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Reporting
+  // -------------------------------------------------------------------------------------------
+
+  async stats(): Promise<StatsReport> {
+    const stores = await this.everyTier('stats', (t) => t.stats());
+    const c = this.counters;
+    const answered = c.hits + c.misses;
+    return {
+      lookups: c.lookups,
+      hits: c.hits,
+      misses: c.misses,
+      hitRate: answered === 0 ? 0 : c.hits / answered,
+      updates: c.updates,
+      coalesced: c.coalesced,
+      inFlight: this.coalescer?.inFlight ?? 0,
+      lookup: c.lookupLatency.summary(),
+      tiers: this.managed.map((m, i) => {
+        const t = m.counters;
+        const report: TierReport = {
+          name: m.name,
+          type: m.tier.type,
+          breaker: m.breaker.current,
+          hits: t.hits,
+          misses: t.misses,
+          sets: t.sets,
+          refused: t.refused,
+          errors: t.errors,
+          timeouts: t.timeouts,
+          corrupt: t.corrupt,
+          backfills: t.backfills,
+          evictions: t.evictions,
+          skipped: t.skipped,
+          get: t.getLatency.summary(),
+          set: t.setLatency.summary(),
+        };
+        const store = stores[i];
+        if (store) report.store = store;
+        return report;
+      }),
+    };
+  }
+
+  async health(): Promise<HealthReport> {
+    const tiers = await Promise.all(
+      this.managed.map(async (m) => {
+        const breaker = m.breaker.current;
+        let health: TierHealth;
+        try {
+          const result = m.tier.health();
+          health = isPromiseLike(result) ? await this.bounded(m, 'health', result) : result;
+        } catch (error) {
+          health = { status: 'down', reason: errorOf(error).message };
+        }
+        if (breaker === 'open' && health.status === 'up') {
+          health = { status: 'degraded', reason: `breaker open after: ${m.breaker.lastError ?? 'failures'}` };
+        }
+        return { name: m.name, type: m.tier.type, status: health.status, breaker, ...(health.reason ? { reason: health.reason } : {}) };
+      }),
+    );
+    const up = tiers.filter((t) => t.status === 'up').length;
+    const status: TierStatus = up === tiers.length ? 'up' : tiers.every((t) => t.status === 'down') ? 'down' : 'degraded';
+    return { status, tiers };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.coalescer?.close();
+    await this.everyTier('close', (t) => t.close());
+  }
+}
+
+function sum(values: Array<number | undefined>): number {
+  return values.reduce<number>((total, v) => total + (v ?? 0), 0);
+}
+
+export function errorOf(value: unknown): Error {
+  return value instanceof Error ? value : new Error(String(value));
+}

@@ -1,0 +1,85 @@
+/**
+ * Counters and latency histograms, per tier and overall.
+ *
+ * Latencies go into a log-bucketed histogram (8 buckets per doubling, ~9% resolution, 1 µs to
+ * ~70 s): recording is one Math.log2 and an increment, memory is fixed, and p50/p99 stay honest
+ * over millions of lookups, unlike a sample reservoir.
+ */
+const BUCKETS_PER_DOUBLING = 8;
+const BUCKET_COUNT = 26 * BUCKETS_PER_DOUBLING;
+
+export class LatencyHistogram {
+  private readonly counts = new Uint32Array(BUCKET_COUNT);
+  private total = 0;
+  private sumMs = 0;
+
+  record(ms: number): void {
+    const us = ms * 1000;
+    const index = us <= 1 ? 0 : Math.min(BUCKET_COUNT - 1, Math.floor(Math.log2(us) * BUCKETS_PER_DOUBLING));
+    this.counts[index]!++;
+    this.total++;
+    this.sumMs += ms;
+  }
+
+  get count(): number {
+    return this.total;
+  }
+
+  /** Upper edge of the bucket holding the q-quantile, in ms; 0 when empty. */
+  quantile(q: number): number {
+    if (this.total === 0) return 0;
+    const rank = Math.max(1, Math.ceil(q * this.total));
+    let seen = 0;
+    for (let i = 0; i < BUCKET_COUNT; i++) {
+      seen += this.counts[i]!;
+      if (seen >= rank) return 2 ** ((i + 1) / BUCKETS_PER_DOUBLING) / 1000;
+    }
+    return 2 ** (BUCKET_COUNT / BUCKETS_PER_DOUBLING) / 1000;
+  }
+
+  mean(): number {
+    return this.total === 0 ? 0 : this.sumMs / this.total;
+  }
+
+  summary(): LatencySummary {
+    return { count: this.total, meanMs: round(this.mean()), p50Ms: round(this.quantile(0.5)), p99Ms: round(this.quantile(0.99)) };
+  }
+}
+
+export interface LatencySummary {
+  count: number;
+  meanMs: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}
+
+/** What the manager counts for one tier. */
+export class TierCounters {
+  hits = 0;
+  misses = 0;
+  sets = 0;
+  refused = 0;
+  errors = 0;
+  timeouts = 0;
+  corrupt = 0;
+  backfills = 0;
+  evictions = 0;
+  skipped = 0;
+  readonly getLatency = new LatencyHistogram();
+  readonly setLatency = new LatencyHistogram();
+}
+
+/** What the manager counts for the cache as a whole. */
+export class CacheCounters {
+  lookups = 0;
+  hits = 0;
+  misses = 0;
+  updates = 0;
+  coalesced = 0;
+  errors = 0;
+  readonly lookupLatency = new LatencyHistogram();
+}

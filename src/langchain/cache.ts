@@ -1,0 +1,166 @@
+/**
+ * StrataCache: LangChain's BaseCache over the manager. Thin on purpose: derive the key, ask the
+ * manager, convert generations. All policy (tiers, failures, coalescing) lives below.
+ *
+ * lookup and update never throw: a cache that breaks the LLM call is worse than no cache.
+ */
+import { BaseCache } from '@langchain/core/caches';
+import type { Generation } from '@langchain/core/outputs';
+import { deriveKey, assertNamespace, type CacheKey } from '../core/key.js';
+import type { CacheEvents, HealthReport, Hit, Logger, Manager, StatsReport, WriteOptions } from '../core/manager.js';
+import { errorOf } from '../core/manager.js';
+import { fromStored, toStored } from './generations.js';
+
+export interface StoreOptions {
+  /** Tags attached to entries stored through this view, for invalidateTag(). */
+  tags?: readonly string[];
+  /** Lifetime of entries stored through this view; null = never expire. */
+  ttlSeconds?: number | null;
+  /** Free-form JSON metadata stored with each entry. */
+  metadata?: Record<string, unknown>;
+}
+
+export interface ClearOptions {
+  /** Clear this namespace instead of the view's own. */
+  namespace?: string;
+  /** Clear every namespace. */
+  all?: boolean;
+}
+
+export interface LookupResult {
+  generations: Generation[];
+  tier: string;
+  ageSeconds: number;
+  coalesced: boolean;
+}
+
+interface View {
+  readonly namespace: string;
+  readonly store: StoreOptions;
+  readonly defaultTtlSeconds: number | null;
+  readonly logger: Logger;
+}
+
+export class StrataCache extends BaseCache<Generation[]> {
+  /** @internal use createCache(). */
+  constructor(
+    private readonly manager: Manager,
+    private readonly view: View,
+  ) {
+    super();
+  }
+
+  get namespace(): string {
+    return this.view.namespace;
+  }
+
+  key(prompt: string, llmKey: string): CacheKey {
+    return deriveKey(this.view.namespace, llmKey, prompt);
+  }
+
+  async lookup(prompt: string, llmKey: string): Promise<Generation[] | null> {
+    try {
+      const hit = await this.manager.lookup(this.key(prompt, llmKey));
+      return hit ? hit.entry.gens.map(fromStored) : null;
+    } catch (error) {
+      this.view.logger.warn(`[strata] lookup failed, treated as a miss: ${errorOf(error).message}`);
+      return null;
+    }
+  }
+
+  /** Like lookup, with where the answer came from and how old it is. */
+  async lookupWithInfo(prompt: string, llmKey: string): Promise<LookupResult | null> {
+    try {
+      const hit: Hit | undefined = await this.manager.lookup(this.key(prompt, llmKey));
+      if (!hit) return null;
+      return {
+        generations: hit.entry.gens.map(fromStored),
+        tier: hit.tier,
+        ageSeconds: Math.max(0, (this.manager.now() - hit.entry.createdAt) / 1000),
+        coalesced: hit.coalesced,
+      };
+    } catch (error) {
+      this.view.logger.warn(`[strata] lookup failed, treated as a miss: ${errorOf(error).message}`);
+      return null;
+    }
+  }
+
+  async update(prompt: string, llmKey: string, value: Generation[]): Promise<void> {
+    try {
+      const { tags, metadata } = this.view.store;
+      const ttlSeconds = this.view.store.ttlSeconds === undefined ? this.view.defaultTtlSeconds : this.view.store.ttlSeconds;
+      const write: WriteOptions = { ttlMs: ttlSeconds === null ? null : ttlSeconds * 1000 };
+      if (tags) write.tags = tags;
+      if (metadata) write.metadata = metadata;
+      await this.manager.update(this.key(prompt, llmKey), value.map(toStored), write);
+    } catch (error) {
+      this.view.logger.warn(`[strata] update failed, answer not cached: ${errorOf(error).message}`);
+    }
+  }
+
+  /** Removes one entry from every tier; returns how many tiers held it. */
+  delete(prompt: string, llmKey: string): Promise<number> {
+    return this.manager.delete(this.key(prompt, llmKey));
+  }
+
+  /** Clears this view's namespace (or another one, or all); returns entries removed across tiers. */
+  clear(options: ClearOptions = {}): Promise<number> {
+    if (options.all) return this.manager.clear();
+    return this.manager.clear(assertNamespace(options.namespace ?? this.view.namespace, 'clear.namespace'));
+  }
+
+  /** Removes every entry carrying this tag in this view's namespace (or in all, with allNamespaces). */
+  invalidateTag(tag: string, options: { allNamespaces?: boolean } = {}): Promise<number> {
+    if (typeof tag !== 'string' || tag.length === 0) throw new TypeError('invalidateTag: tag must be a non-empty string');
+    return this.manager.invalidateTag(tag, options.allNamespaces ? undefined : this.view.namespace);
+  }
+
+  /** A view of the same tiers and connections whose keys live in another namespace. */
+  withNamespace(namespace: string): StrataCache {
+    return new StrataCache(this.manager, { ...this.view, namespace: assertNamespace(namespace, 'withNamespace') });
+  }
+
+  /** A view that stores the next updates with these tags, TTL and metadata. */
+  withOptions(store: StoreOptions): StrataCache {
+    if (store.ttlSeconds !== undefined && store.ttlSeconds !== null && !(store.ttlSeconds > 0)) {
+      throw new TypeError(`withOptions.ttlSeconds: must be a positive number or null (got ${store.ttlSeconds})`);
+    }
+    if (store.tags && !store.tags.every((t) => typeof t === 'string' && t.length > 0)) {
+      throw new TypeError('withOptions.tags: every tag must be a non-empty string');
+    }
+    return new StrataCache(this.manager, { ...this.view, store: { ...this.view.store, ...store } });
+  }
+
+  stats(): Promise<StatsReport> {
+    return this.manager.stats();
+  }
+
+  health(): Promise<HealthReport> {
+    return this.manager.health();
+  }
+
+  /** Closes the shared tiers: every view of this cache stops working. */
+  close(): Promise<void> {
+    return this.manager.close();
+  }
+
+  /** The manager underneath, for tools (CLI, export) that work below LangChain. */
+  get tiers(): Manager {
+    return this.manager;
+  }
+
+  on<E extends keyof CacheEvents>(event: E, listener: (...args: CacheEvents[E]) => void): this {
+    this.manager.events.on(event, listener as never);
+    return this;
+  }
+
+  off<E extends keyof CacheEvents>(event: E, listener: (...args: CacheEvents[E]) => void): this {
+    this.manager.events.off(event, listener as never);
+    return this;
+  }
+
+  once<E extends keyof CacheEvents>(event: E, listener: (...args: CacheEvents[E]) => void): this {
+    this.manager.events.once(event, listener as never);
+    return this;
+  }
+}
