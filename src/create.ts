@@ -1,5 +1,5 @@
 /** createCache: a validated config in, a ready StrataCache out. */
-import { parseConfig, StrataConfigError, type ResolvedConfig, type StrataConfig } from './config/schema.js';
+import { parseConfig, type ResolvedConfig, type StrataConfig, StrataConfigError } from './config/schema.js';
 import { type Clock, systemClock } from './core/clock.js';
 import { type Logger, Manager } from './core/manager.js';
 import type { Tier } from './core/tier.js';
@@ -13,7 +13,10 @@ export interface CreateOptions {
   logger?: Logger;
 }
 
-export async function createCache(config: StrataConfig | ResolvedConfig, options: CreateOptions = {}): Promise<StrataCache> {
+export async function createCache(
+  config: StrataConfig | ResolvedConfig,
+  options: CreateOptions = {},
+): Promise<StrataCache> {
   const resolved = parseConfig(config);
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? { warn: (message: string) => console.warn(message) };
@@ -25,7 +28,12 @@ export async function createCache(config: StrataConfig | ResolvedConfig, options
       try {
         built.push(buildTier(tierConfig, { clock, onEviction }));
       } catch (error) {
-        throw new StrataConfigError([{ path: `tiers[${i}]`, message: `cannot open ${tierConfig.type} tier: ${(error as Error).message}` }]);
+        throw new StrataConfigError([
+          {
+            path: `tiers[${i}]`,
+            message: `cannot open ${tierConfig.type} tier: ${(error as Error).message}`,
+          },
+        ]);
       }
     });
     manager = new Manager(
@@ -33,7 +41,11 @@ export async function createCache(config: StrataConfig | ResolvedConfig, options
         const c = resolved.tiers[i]!;
         return {
           tier,
-          options: { timeoutMs: c.timeoutMs, breaker: c.breaker, ...(c.ttlSeconds ? { ttlMs: c.ttlSeconds * 1000 } : {}) },
+          options: {
+            timeoutMs: c.timeoutMs,
+            breaker: c.breaker,
+            ...(c.ttlSeconds ? { ttlMs: c.ttlSeconds * 1000 } : {}),
+          },
         };
       }),
       { clock, logger, coalesceWaitMs: resolved.coalesceWaitMs, storePrompt: resolved.storePrompt },

@@ -1,16 +1,16 @@
-export { createCache, type CreateOptions } from './create.js';
-export { loadConfig, loadConfigWithSource, defaultConfig } from './config/load.js';
+export { defaultConfig, loadConfig, loadConfigWithSource } from './config/load.js';
 export {
   parseConfig,
-  StrataConfigError,
-  type StrataConfig,
   type ResolvedConfig,
+  type StrataConfig,
+  StrataConfigError,
   type TierConfig,
 } from './config/schema.js';
-export { StrataCache, type StoreOptions, type ClearOptions, type LookupResult } from './langchain/cache.js';
+export { type Clock, ManualClock } from './core/clock.js';
+export type { Entry, StoredEntry } from './core/entry.js';
 export type { CacheKey } from './core/key.js';
 export { deriveKey, sanitizeLlmKey } from './core/key.js';
-export type { Tier, TierStats, TierHealth, ListedEntry } from './core/tier.js';
-export type { StoredEntry, Entry } from './core/entry.js';
-export type { StatsReport, HealthReport, TierReport, CacheEvents, Logger } from './core/manager.js';
-export { type Clock, ManualClock } from './core/clock.js';
+export type { CacheEvents, HealthReport, Logger, StatsReport, TierReport } from './core/manager.js';
+export type { ListedEntry, Tier, TierHealth, TierStats } from './core/tier.js';
+export { type CreateOptions, createCache } from './create.js';
+export { type ClearOptions, type LookupResult, type StoreOptions, StrataCache } from './langchain/cache.js';

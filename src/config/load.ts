@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { type ResolvedConfig, type StrataConfig, StrataConfigError, parseConfig } from './schema.js';
+import { parseConfig, type ResolvedConfig, type StrataConfig, StrataConfigError } from './schema.js';
 
 export const DEFAULT_CONFIG_FILE = 'strata.config.json';
 
@@ -26,19 +26,23 @@ export interface LoadedConfig {
 }
 
 export function loadConfigWithSource(path?: string): LoadedConfig {
-  const file = path ?? process.env.STRATA_CONFIG ?? (existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : undefined);
+  const file =
+    path ?? process.env.STRATA_CONFIG ?? (existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : undefined);
   if (file === undefined) return { config: parseConfig(defaultConfig()), source: 'default' };
   const absolute = resolve(file);
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(absolute, 'utf8'));
   } catch (error) {
-    throw new StrataConfigError([{ path: '', message: `cannot read ${absolute}: ${(error as Error).message}` }]);
+    throw new StrataConfigError([
+      { path: '', message: `cannot read ${absolute}: ${(error as Error).message}` },
+    ]);
   }
   const config = parseConfig(raw);
   const base = dirname(absolute);
   for (const tier of config.tiers) {
-    if ('path' in tier && tier.path !== ':memory:' && !isAbsolute(tier.path)) tier.path = resolve(base, tier.path);
+    if ('path' in tier && tier.path !== ':memory:' && !isAbsolute(tier.path))
+      tier.path = resolve(base, tier.path);
   }
   return { config, source: absolute };
 }

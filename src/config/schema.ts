@@ -85,7 +85,8 @@ export class StrataConfigError extends Error {
 
 export function fieldPath(path: ReadonlyArray<PropertyKey>): string {
   return path.reduce<string>(
-    (out, part) => (typeof part === 'number' ? `${out}[${part}]` : out ? `${out}.${String(part)}` : String(part)),
+    (out, part) =>
+      typeof part === 'number' ? `${out}[${part}]` : out ? `${out}.${String(part)}` : String(part),
     '',
   );
 }
@@ -93,5 +94,7 @@ export function fieldPath(path: ReadonlyArray<PropertyKey>): string {
 export function parseConfig(input: unknown): ResolvedConfig {
   const result = configSchema.safeParse(input);
   if (result.success) return result.data;
-  throw new StrataConfigError(result.error.issues.map((i) => ({ path: fieldPath(i.path), message: i.message })));
+  throw new StrataConfigError(
+    result.error.issues.map((i) => ({ path: fieldPath(i.path), message: i.message })),
+  );
 }

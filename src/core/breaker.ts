@@ -16,7 +16,11 @@ export interface BreakerOptions {
   maxCooldownMs: number;
 }
 
-export const DEFAULT_BREAKER: BreakerOptions = { failureThreshold: 5, cooldownMs: 2_000, maxCooldownMs: 30_000 };
+export const DEFAULT_BREAKER: BreakerOptions = {
+  failureThreshold: 5,
+  cooldownMs: 2_000,
+  maxCooldownMs: 30_000,
+};
 
 export type BreakerTransition = (from: BreakerState, to: BreakerState) => void;
 

@@ -98,7 +98,9 @@ function isEntry(x: unknown): x is Entry {
     typeof e.llm === 'string' &&
     (e.prompt === undefined || typeof e.prompt === 'string') &&
     Array.isArray(e.gens) &&
-    e.gens.every((g) => g !== null && typeof g === 'object' && typeof (g as { text: unknown }).text === 'string') &&
+    e.gens.every(
+      (g) => g !== null && typeof g === 'object' && typeof (g as { text: unknown }).text === 'string',
+    ) &&
     typeof e.createdAt === 'number' &&
     (e.expiresAt === null || typeof e.expiresAt === 'number') &&
     Array.isArray(e.tags)

@@ -99,7 +99,8 @@ export function isSecretFieldName(name: string): boolean {
 }
 
 /** Values that are secrets whatever field holds them (headers passed as free-form maps, URLs built by hand). */
-const SECRET_VALUE = /^(Bearer|Basic)\s+\S+|^(sk-|sk_live_|rk_live_|xox[abp]-|ghp_|gho_|hf_|AIza)[A-Za-z0-9_-]{16,}/;
+const SECRET_VALUE =
+  /^(Bearer|Basic)\s+\S+|^(sk-|sk_live_|rk_live_|xox[abp]-|ghp_|gho_|hf_|AIza)[A-Za-z0-9_-]{16,}/;
 
 function stripSecrets(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(stripSecrets);
@@ -125,7 +126,10 @@ function sanitizeUncached(llmKey: string): string {
   const pairs = parseLangChainKey(llmKey);
   if (pairs) {
     return pairs
-      .filter(([name, value]) => !isSecretFieldName(name) && !(typeof value === 'string' && SECRET_VALUE.test(value)))
+      .filter(
+        ([name, value]) =>
+          !isSecretFieldName(name) && !(typeof value === 'string' && SECRET_VALUE.test(value)),
+      )
       .map(([name, value]) => `${name}:${JSON.stringify(stripSecrets(value))}`)
       .join(',');
   }

@@ -7,25 +7,32 @@
  */
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import { CircuitBreaker, type BreakerOptions, type BreakerState } from './breaker.js';
+import { type BreakerOptions, type BreakerState, CircuitBreaker } from './breaker.js';
 import type { Clock } from './clock.js';
 import { Coalescer } from './coalesce.js';
 import {
-  type Entry,
-  type StoredEntry,
-  type StoredGenerationData,
   decodeEntry,
+  ENTRY_VERSION,
+  type Entry,
   earliestExpiry,
   encodeEntry,
   entryMatchesKey,
-  ENTRY_VERSION,
   isExpired,
+  type StoredEntry,
+  type StoredGenerationData,
   storedEntry,
   withExpiry,
 } from './entry.js';
 import type { CacheKey } from './key.js';
 import { CacheCounters, type LatencySummary, TierCounters } from './stats.js';
-import { isPromiseLike, type MaybePromise, type Tier, type TierHealth, type TierStats, type TierStatus } from './tier.js';
+import {
+  isPromiseLike,
+  type MaybePromise,
+  type Tier,
+  type TierHealth,
+  type TierStats,
+  type TierStatus,
+} from './tier.js';
 
 export interface ManagedTierOptions {
   /** Upper bound on how long this tier keeps an entry, in ms; never extends an entry's own expiry. */
@@ -141,9 +148,12 @@ export class Manager {
   ) {
     const names = new Set<string>();
     this.managed = tiers.map(({ tier, options: o }) => {
-      if (names.has(tier.name)) throw new TypeError(`tiers: two tiers are named "${tier.name}"; give one a distinct name`);
+      if (names.has(tier.name))
+        throw new TypeError(`tiers: two tiers are named "${tier.name}"; give one a distinct name`);
       names.add(tier.name);
-      const breaker = new CircuitBreaker(o.breaker, options.clock, (from, to) => this.onBreaker(tier.name, from, to));
+      const breaker = new CircuitBreaker(o.breaker, options.clock, (from, to) =>
+        this.onBreaker(tier.name, from, to),
+      );
       return {
         tier,
         name: tier.name,
@@ -228,7 +238,11 @@ export class Manager {
       if (!entry || !entryMatchesKey(entry, key)) {
         m.counters.corrupt++;
         m.counters.misses++;
-        this.logOnce(m, 'get', new Error(`discarded a corrupt or misfiled entry for key ${key.hash.slice(0, 12)}`));
+        this.logOnce(
+          m,
+          'get',
+          new Error(`discarded a corrupt or misfiled entry for key ${key.hash.slice(0, 12)}`),
+        );
         m.failing = false;
         this.background(m, 'delete', () => m.tier.delete(key));
         continue;
@@ -273,7 +287,8 @@ export class Manager {
       void this.writeTier(m, key, stored, now).then((ok) => {
         if (!ok) return;
         m.counters.backfills++;
-        if (this.events.listenerCount('backfill') > 0) this.events.emit('backfill', { key, from, to: m.name });
+        if (this.events.listenerCount('backfill') > 0)
+          this.events.emit('backfill', { key, from, to: m.name });
       });
     }
   }
@@ -317,7 +332,8 @@ export class Manager {
   }
 
   private async writeTier(m: Managed, key: CacheKey, stored: StoredEntry, now: number): Promise<boolean> {
-    const expiresAt = m.ttlMs === undefined ? stored.expiresAt : earliestExpiry(stored.expiresAt, now + m.ttlMs);
+    const expiresAt =
+      m.ttlMs === undefined ? stored.expiresAt : earliestExpiry(stored.expiresAt, now + m.ttlMs);
     if (expiresAt !== null && expiresAt <= now) return false;
     if (!m.breaker.allow()) {
       m.counters.skipped++;
@@ -521,11 +537,18 @@ export class Manager {
         if (breaker === 'open' && health.status === 'up') {
           health = { status: 'degraded', reason: `breaker open after: ${m.breaker.lastError ?? 'failures'}` };
         }
-        return { name: m.name, type: m.tier.type, status: health.status, breaker, ...(health.reason ? { reason: health.reason } : {}) };
+        return {
+          name: m.name,
+          type: m.tier.type,
+          status: health.status,
+          breaker,
+          ...(health.reason ? { reason: health.reason } : {}),
+        };
       }),
     );
     const up = tiers.filter((t) => t.status === 'up').length;
-    const status: TierStatus = up === tiers.length ? 'up' : tiers.every((t) => t.status === 'down') ? 'down' : 'degraded';
+    const status: TierStatus =
+      up === tiers.length ? 'up' : tiers.every((t) => t.status === 'down') ? 'down' : 'degraded';
     return { status, tiers };
   }
 

@@ -42,7 +42,12 @@ export class LatencyHistogram {
   }
 
   summary(): LatencySummary {
-    return { count: this.total, meanMs: round(this.mean()), p50Ms: round(this.quantile(0.5)), p99Ms: round(this.quantile(0.99)) };
+    return {
+      count: this.total,
+      meanMs: round(this.mean()),
+      p50Ms: round(this.quantile(0.5)),
+      p99Ms: round(this.quantile(0.99)),
+    };
   }
 }
 

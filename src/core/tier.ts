@@ -56,7 +56,11 @@ export interface Tier {
 }
 
 /** Lets a tier tell the manager about evictions it decides on its own (LRU, byte budget). */
-export type EvictionListener = (event: { tier: string; hash: string; reason: 'lru' | 'size' | 'expired' }) => void;
+export type EvictionListener = (event: {
+  tier: string;
+  hash: string;
+  reason: 'lru' | 'size' | 'expired';
+}) => void;
 
 export function isPromiseLike<T>(value: MaybePromise<T>): value is Promise<T> {
   return typeof (value as { then?: unknown } | null)?.then === 'function';

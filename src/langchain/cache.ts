@@ -6,8 +6,16 @@
  */
 import { BaseCache } from '@langchain/core/caches';
 import type { Generation } from '@langchain/core/outputs';
-import { deriveKey, assertNamespace, type CacheKey } from '../core/key.js';
-import type { CacheEvents, HealthReport, Hit, Logger, Manager, StatsReport, WriteOptions } from '../core/manager.js';
+import { assertNamespace, type CacheKey, deriveKey } from '../core/key.js';
+import type {
+  CacheEvents,
+  HealthReport,
+  Hit,
+  Logger,
+  Manager,
+  StatsReport,
+  WriteOptions,
+} from '../core/manager.js';
 import { errorOf } from '../core/manager.js';
 import { fromStored, toStored } from './generations.js';
 
@@ -88,7 +96,8 @@ export class StrataCache extends BaseCache<Generation[]> {
   async update(prompt: string, llmKey: string, value: Generation[]): Promise<void> {
     try {
       const { tags, metadata } = this.view.store;
-      const ttlSeconds = this.view.store.ttlSeconds === undefined ? this.view.defaultTtlSeconds : this.view.store.ttlSeconds;
+      const ttlSeconds =
+        this.view.store.ttlSeconds === undefined ? this.view.defaultTtlSeconds : this.view.store.ttlSeconds;
       const write: WriteOptions = { ttlMs: ttlSeconds === null ? null : ttlSeconds * 1000 };
       if (tags) write.tags = tags;
       if (metadata) write.metadata = metadata;
@@ -111,19 +120,25 @@ export class StrataCache extends BaseCache<Generation[]> {
 
   /** Removes every entry carrying this tag in this view's namespace (or in all, with allNamespaces). */
   invalidateTag(tag: string, options: { allNamespaces?: boolean } = {}): Promise<number> {
-    if (typeof tag !== 'string' || tag.length === 0) throw new TypeError('invalidateTag: tag must be a non-empty string');
+    if (typeof tag !== 'string' || tag.length === 0)
+      throw new TypeError('invalidateTag: tag must be a non-empty string');
     return this.manager.invalidateTag(tag, options.allNamespaces ? undefined : this.view.namespace);
   }
 
   /** A view of the same tiers and connections whose keys live in another namespace. */
   withNamespace(namespace: string): StrataCache {
-    return new StrataCache(this.manager, { ...this.view, namespace: assertNamespace(namespace, 'withNamespace') });
+    return new StrataCache(this.manager, {
+      ...this.view,
+      namespace: assertNamespace(namespace, 'withNamespace'),
+    });
   }
 
   /** A view that stores the next updates with these tags, TTL and metadata. */
   withOptions(store: StoreOptions): StrataCache {
     if (store.ttlSeconds !== undefined && store.ttlSeconds !== null && !(store.ttlSeconds > 0)) {
-      throw new TypeError(`withOptions.ttlSeconds: must be a positive number or null (got ${store.ttlSeconds})`);
+      throw new TypeError(
+        `withOptions.ttlSeconds: must be a positive number or null (got ${store.ttlSeconds})`,
+      );
     }
     if (store.tags && !store.tags.every((t) => typeof t === 'string' && t.length > 0)) {
       throw new TypeError('withOptions.tags: every tag must be a non-empty string');

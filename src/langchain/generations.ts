@@ -16,7 +16,9 @@ export function toStored(generation: Generation): StoredGenerationData {
 
 /** Builds new objects on every call: nothing a caller does to them reaches the cache. */
 export function fromStored(stored: StoredGenerationData): Generation {
-  const generation: Generation = deserializeStoredGeneration(stored as Parameters<typeof deserializeStoredGeneration>[0]);
+  const generation: Generation = deserializeStoredGeneration(
+    stored as Parameters<typeof deserializeStoredGeneration>[0],
+  );
   if (stored.generationInfo) generation.generationInfo = stored.generationInfo;
   return generation;
 }

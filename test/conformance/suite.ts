@@ -53,12 +53,15 @@ export function describeTierConformance(name: string, factory: TierFactory): voi
     beforeEach(async () => {
       clock = new ManualClock(Date.now());
       harness = await factory(clock);
-      manager = new Manager([{ tier: harness.tier, options: { timeoutMs: 10_000, breaker: DEFAULT_BREAKER } }], {
-        clock,
-        coalesceWaitMs: 0,
-        storePrompt: true,
-        logger: { warn: () => {} },
-      });
+      manager = new Manager(
+        [{ tier: harness.tier, options: { timeoutMs: 10_000, breaker: DEFAULT_BREAKER } }],
+        {
+          clock,
+          coalesceWaitMs: 0,
+          storePrompt: true,
+          logger: { warn: () => {} },
+        },
+      );
     });
 
     afterEach(async () => {
@@ -151,7 +154,13 @@ export function describeTierConformance(name: string, factory: TierFactory): voi
     });
 
     it('handles Chinese and emoji prompts as distinct, exact keys', async () => {
-      const prompts = ['如何安装Redis？', '如何卸载Redis？', 'Résumé 🚀🔥 naïve', 'Résumé 🚀🔥 naive', '𠜎𠜱𠝹 4-byte'];
+      const prompts = [
+        '如何安装Redis？',
+        '如何卸载Redis？',
+        'Résumé 🚀🔥 naïve',
+        'Résumé 🚀🔥 naive',
+        '𠜎𠜱𠝹 4-byte',
+      ];
       for (const p of prompts) await manager.update(key(p), answer(`answer to ${p}`));
       for (const p of prompts) expect(await textOf(key(p))).toBe(`answer to ${p}`);
       const listed = [];
@@ -168,7 +177,8 @@ export function describeTierConformance(name: string, factory: TierFactory): voi
       const writers = Array.from({ length: 50 }, (_, i) => manager.update(hot, answer(`writer ${i}`)));
       const readers = Array.from({ length: 50 }, () => textOf(hot));
       await Promise.all(writers);
-      for (const text of await Promise.all(readers)) if (text !== undefined) expect(text).toMatch(/^writer \d+$/);
+      for (const text of await Promise.all(readers))
+        if (text !== undefined) expect(text).toMatch(/^writer \d+$/);
       expect(await textOf(hot)).toMatch(/^writer \d+$/);
     });
 

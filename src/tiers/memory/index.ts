@@ -64,9 +64,9 @@ export class MemoryTier implements Tier {
     this.slots.set(key.hash, { namespace: key.namespace, entry });
     this.bytes += entry.size;
     for (const tag of entry.tags) {
-      let hashes = this.byTag.get(tag);
-      if (!hashes) this.byTag.set(tag, (hashes = new Set()));
-      hashes.add(key.hash);
+      const hashes = this.byTag.get(tag);
+      if (hashes) hashes.add(key.hash);
+      else this.byTag.set(tag, new Set([key.hash]));
     }
     this.evictOverflow();
     return true;

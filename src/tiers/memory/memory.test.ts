@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { describeTierConformance } from '../../../test/conformance/suite.js';
 import { ManualClock } from '../../core/clock.js';
-import { encodeEntry, ENTRY_VERSION } from '../../core/entry.js';
+import { ENTRY_VERSION, encodeEntry } from '../../core/entry.js';
 import { deriveKey } from '../../core/key.js';
 import { MemoryTier } from './index.js';
 
@@ -10,13 +10,28 @@ describeTierConformance('memory', async (clock) => {
   return {
     tier,
     corrupt: (key, bytes) => {
-      tier.set(key, { payload: bytes, size: Buffer.byteLength(bytes), createdAt: clock.now(), expiresAt: null, tags: [] });
+      tier.set(key, {
+        payload: bytes,
+        size: Buffer.byteLength(bytes),
+        createdAt: clock.now(),
+        expiresAt: null,
+        tags: [],
+      });
     },
   };
 });
 
 function stored(text: string, clock: ManualClock, tags: string[] = []) {
-  return encodeEntry({ v: ENTRY_VERSION, k: 'x', ns: 'n', llm: 'l', gens: [{ text }], createdAt: clock.now(), expiresAt: null, tags });
+  return encodeEntry({
+    v: ENTRY_VERSION,
+    k: 'x',
+    ns: 'n',
+    llm: 'l',
+    gens: [{ text }],
+    createdAt: clock.now(),
+    expiresAt: null,
+    tags,
+  });
 }
 
 describe('memory tier', () => {
@@ -25,7 +40,12 @@ describe('memory tier', () => {
   it('evicts the least recently used entry beyond maxEntries', () => {
     const clock = new ManualClock();
     const evicted: string[] = [];
-    const tier = new MemoryTier({ maxEntries: 3, maxBytes: 1e9, clock, onEviction: (e) => evicted.push(e.hash) });
+    const tier = new MemoryTier({
+      maxEntries: 3,
+      maxBytes: 1e9,
+      clock,
+      onEviction: (e) => evicted.push(e.hash),
+    });
     for (const p of ['a', 'b', 'c']) tier.set(key(p), stored(p, clock));
     tier.get(key('a')); // a is now the most recent; b is the oldest
     tier.set(key('d'), stored('d', clock));

@@ -88,7 +88,11 @@ export class SqliteTier implements Tier {
     this.migrate();
     const db = this.db;
     this.stmt = {
-      get: db.prepare('SELECT response FROM cache_entries WHERE key_hash = ? AND (expires_at IS NULL OR expires_at > ?)').pluck(),
+      get: db
+        .prepare(
+          'SELECT response FROM cache_entries WHERE key_hash = ? AND (expires_at IS NULL OR expires_at > ?)',
+        )
+        .pluck(),
       upsert: db.prepare(
         `INSERT INTO cache_entries (key_hash, namespace, prompt, llm_string, response, metadata, size,
                                     created_at, updated_at, last_access_at, expires_at)
@@ -114,9 +118,11 @@ export class SqliteTier implements Tier {
       ),
       totals: db.prepare('SELECT count(*) AS entries, coalesce(sum(size), 0) AS bytes FROM cache_entries'),
       perNamespace: db.prepare('SELECT namespace, count(*) AS entries FROM cache_entries GROUP BY namespace'),
-      evictOldest: db.prepare(
-        'DELETE FROM cache_entries WHERE key_hash IN (SELECT key_hash FROM cache_entries ORDER BY last_access_at LIMIT ?) RETURNING key_hash',
-      ).pluck(),
+      evictOldest: db
+        .prepare(
+          'DELETE FROM cache_entries WHERE key_hash IN (SELECT key_hash FROM cache_entries ORDER BY last_access_at LIMIT ?) RETURNING key_hash',
+        )
+        .pluck(),
       page: db.prepare(
         `SELECT key_hash, namespace, prompt, response, metadata, size, created_at, expires_at, access_count,
                 (SELECT json_group_array(tag) FROM cache_tags t WHERE t.key_hash = e.key_hash) AS tags
@@ -166,7 +172,9 @@ export class SqliteTier implements Tier {
 
   clear(namespace?: string): number {
     this.pendingAccess.clear();
-    return namespace === undefined ? this.stmt.clearAll.run().changes : this.stmt.clearNamespace.run(namespace).changes;
+    return namespace === undefined
+      ? this.stmt.clearAll.run().changes
+      : this.stmt.clearNamespace.run(namespace).changes;
   }
 
   invalidateTag(tag: string, namespace?: string): number {
@@ -183,7 +191,11 @@ export class SqliteTier implements Tier {
     // Paged by key so no statement stays open across a yield (the connection would be busy).
     let after = '';
     for (;;) {
-      const rows = this.stmt.page.all({ after, namespace: namespace ?? null, now: this.options.clock.now() }) as PageRow[];
+      const rows = this.stmt.page.all({
+        after,
+        namespace: namespace ?? null,
+        now: this.options.clock.now(),
+      }) as PageRow[];
       for (const row of rows) {
         yield {
           namespace: row.namespace,
@@ -196,7 +208,9 @@ export class SqliteTier implements Tier {
             expiresAt: row.expires_at,
             tags: JSON.parse(row.tags) as string[],
             ...(row.prompt === null ? {} : { prompt: row.prompt }),
-            ...(row.metadata === null ? {} : { metadata: JSON.parse(row.metadata) as Record<string, unknown> }),
+            ...(row.metadata === null
+              ? {}
+              : { metadata: JSON.parse(row.metadata) as Record<string, unknown> }),
           },
         };
       }
@@ -237,12 +251,14 @@ export class SqliteTier implements Tier {
         `${this.options.path}: schema version ${version} was written by a newer Strata (this one knows ${MIGRATIONS.length})`,
       );
     }
-    this.db.transaction(() => {
-      // Re-read inside the write lock: another process may have migrated meanwhile.
-      const current = this.db.pragma('user_version', { simple: true }) as number;
-      for (let v = current; v < MIGRATIONS.length; v++) this.db.exec(MIGRATIONS[v]!);
-      this.db.pragma(`user_version = ${MIGRATIONS.length}`);
-    }).immediate();
+    this.db
+      .transaction(() => {
+        // Re-read inside the write lock: another process may have migrated meanwhile.
+        const current = this.db.pragma('user_version', { simple: true }) as number;
+        for (let v = current; v < MIGRATIONS.length; v++) this.db.exec(MIGRATIONS[v]!);
+        this.db.pragma(`user_version = ${MIGRATIONS.length}`);
+      })
+      .immediate();
   }
 
   private flushAccess(): void {

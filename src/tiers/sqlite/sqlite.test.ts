@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { describeTierConformance } from '../../../test/conformance/suite.js';
 import { ManualClock } from '../../core/clock.js';
-import { encodeEntry, ENTRY_VERSION } from '../../core/entry.js';
+import { ENTRY_VERSION, encodeEntry } from '../../core/entry.js';
 import { deriveKey } from '../../core/key.js';
 import { SqliteTier } from './index.js';
 
@@ -32,7 +32,16 @@ describeTierConformance('sqlite', async (clock) => {
 
 const key = (p: string) => deriveKey('n', 'l', p);
 function stored(text: string, clock: ManualClock) {
-  return encodeEntry({ v: ENTRY_VERSION, k: 'x', ns: 'n', llm: 'l', gens: [{ text }], createdAt: clock.now(), expiresAt: null, tags: [] });
+  return encodeEntry({
+    v: ENTRY_VERSION,
+    k: 'x',
+    ns: 'n',
+    llm: 'l',
+    gens: [{ text }],
+    createdAt: clock.now(),
+    expiresAt: null,
+    tags: [],
+  });
 }
 
 describe('sqlite tier', () => {
@@ -57,9 +66,9 @@ describe('sqlite tier', () => {
     const raw = new Database(path);
     raw.pragma('user_version = 99');
     raw.close();
-    expect(() => new SqliteTier({ path, purgeIntervalMs: 0, busyTimeoutMs: 1000, clock: new ManualClock() })).toThrow(
-      /schema version 99/,
-    );
+    expect(
+      () => new SqliteTier({ path, purgeIntervalMs: 0, busyTimeoutMs: 1000, clock: new ManualClock() }),
+    ).toThrow(/schema version 99/);
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -1,0 +1,175 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AIMessage } from '@langchain/core/messages';
+import { FakeListChatModel } from '@langchain/core/utils/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createCache } from '../create.js';
+import { SimulatedChatModel } from '../demo/simulated-model.js';
+import type { StrataCache } from './cache.js';
+
+const dirs: string[] = [];
+const caches: StrataCache[] = [];
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'strata-lc-'));
+  dirs.push(dir);
+  return dir;
+}
+async function memoryCache(): Promise<StrataCache> {
+  const cache = await createCache({ tiers: [{ type: 'memory' }] });
+  caches.push(cache);
+  return cache;
+}
+afterEach(async () => {
+  await Promise.all(caches.splice(0).map((c) => c.close()));
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('StrataCache with LangChain models', () => {
+  it('returns the cached answer on the second invoke', async () => {
+    const cache = await memoryCache();
+    const model = new FakeListChatModel({ responses: ['first', 'second'], cache });
+    expect((await model.invoke('hello')).content).toBe('first');
+    expect((await model.invoke('hello')).content).toBe('first');
+    expect((await model.invoke('another')).content).toBe('second');
+  });
+
+  it('keeps withNamespace views apart while sharing the tiers', async () => {
+    const cache = await memoryCache();
+    const a = cache.withNamespace('tenant-a');
+    const b = cache.withNamespace('tenant-b');
+    const modelA = new FakeListChatModel({ responses: ['for A'], cache: a });
+    const modelB = new FakeListChatModel({ responses: ['for B'], cache: b });
+    expect((await modelA.invoke('same question')).content).toBe('for A');
+    expect((await modelB.invoke('same question')).content).toBe('for B');
+    expect((await modelA.invoke('same question')).content).toBe('for A');
+    expect((await modelB.invoke('same question')).content).toBe('for B');
+    const stats = await cache.stats();
+    expect(stats.tiers[0]?.store?.entries).toBe(2);
+    expect(await a.clear()).toBe(1);
+    expect((await cache.stats()).tiers[0]?.store?.entries).toBe(1);
+    const llmKey = modelB._getSerializedCacheKeyParametersForCall({});
+    expect(await a.lookup('Human: same question', llmKey)).toBeNull();
+    expect((await b.lookup('Human: same question', llmKey))?.[0]?.text).toBe('for B');
+  });
+
+  it('makes one model call for 100 concurrent identical invokes', async () => {
+    const cache = await memoryCache();
+    const model = new SimulatedChatModel({ latencyMs: 200, cache });
+    const answers = await Promise.all(
+      Array.from({ length: 100 }, () => model.invoke('What is the capital of France?')),
+    );
+    expect(model.calls).toBe(1);
+    expect(new Set(answers.map((a) => a.content)).size).toBe(1);
+    expect((await cache.stats()).coalesced).toBe(99);
+  });
+
+  it('never lets a caller change what the next hit returns', async () => {
+    const cache = await memoryCache();
+    const model = new SimulatedChatModel({ cache });
+    const first = await model.invoke('mutable?');
+    const second = await model.invoke('mutable?');
+    expect(second.content).toBe(first.content);
+    second.content = 'vandalized';
+    (second as AIMessage).response_metadata.finish_reason = 'vandalized';
+    const third = await model.invoke('mutable?');
+    expect(third.content).toBe(first.content);
+    expect((third as AIMessage).response_metadata.finish_reason).toBe('stop');
+    const raw = await cache.lookup('Human: mutable?', model._getSerializedCacheKeyParametersForCall({}));
+    raw![0]!.text = 'changed';
+    expect(
+      (await cache.lookup('Human: mutable?', model._getSerializedCacheKeyParametersForCall({})))![0]!.text,
+    ).not.toBe('changed');
+  });
+
+  it('keeps tool calls, usage and response metadata, and generationInfo', async () => {
+    const cache = await memoryCache();
+    const message = new AIMessage({
+      content: '',
+      tool_calls: [
+        { name: 'get_weather', args: { city: '北京', unit: 'C' }, id: 'call_9', type: 'tool_call' },
+      ],
+      usage_metadata: { input_tokens: 10, output_tokens: 5, total_tokens: 15 },
+      response_metadata: { model_name: 'm', finish_reason: 'tool_calls' },
+    });
+    await cache.update('p', 'llm', [
+      { text: '', message, generationInfo: { finish_reason: 'tool_calls' } } as never,
+    ]);
+    const [hit] = (await cache.lookup('p', 'llm'))! as unknown as Array<{ message: AIMessage; generationInfo: unknown }>;
+    expect(hit!.message).toBeInstanceOf(AIMessage);
+    expect(hit!.message.tool_calls).toEqual(message.tool_calls);
+    expect(hit!.message.usage_metadata).toEqual(message.usage_metadata);
+    expect(hit!.message.response_metadata).toMatchObject({ finish_reason: 'tool_calls' });
+    expect(hit!.generationInfo).toEqual({ finish_reason: 'tool_calls' });
+  });
+
+  it('never writes an API key from the llmKey to the SQLite file', async () => {
+    const dir = tempDir();
+    const secret = 'sk-live-0123456789abcdefghijklmnopqrstuvwxyz';
+    const cache = await createCache({
+      tiers: [{ type: 'memory' }, { type: 'sqlite', path: join(dir, 'c.db') }],
+    });
+    const model = new SimulatedChatModel({ apiKey: secret, cache });
+    expect(model._getSerializedCacheKeyParametersForCall({})).toContain(secret);
+    await model.invoke('Tell me a secret');
+    const rotated = new SimulatedChatModel({ apiKey: 'sk-live-rotatedrotatedrotatedrotated00', cache });
+    await rotated.invoke('Tell me a secret');
+    expect(rotated.calls).toBe(0);
+    await cache.close();
+    const files = readdirSync(dir);
+    expect(files.some((f) => f.endsWith('.db'))).toBe(true);
+    for (const file of files) expect(readFileSync(join(dir, file)).includes(secret)).toBe(false);
+    const stored = readFileSync(join(dir, 'c.db'));
+    expect(stored.includes('Tell me a secret')).toBe(true);
+  });
+
+  it('stores tags and TTL set with withOptions, and invalidates by tag', async () => {
+    const cache = await memoryCache();
+    const tagged = cache.withOptions({ tags: ['pricing'], ttlSeconds: 60, metadata: { source: 'test' } });
+    const model = new SimulatedChatModel({ cache: tagged });
+    const plain = new SimulatedChatModel({ cache });
+    await model.invoke('price of plan A?');
+    await plain.invoke('opening hours?');
+    expect(await cache.invalidateTag('pricing')).toBe(1);
+    await model.invoke('price of plan A?');
+    await plain.invoke('opening hours?');
+    expect(model.calls).toBe(2);
+    expect(plain.calls).toBe(1);
+    expect(() => cache.withOptions({ ttlSeconds: -1 })).toThrow(/withOptions.ttlSeconds/);
+  });
+
+  it('emits hit, miss and set events', async () => {
+    const cache = await memoryCache();
+    const seen: string[] = [];
+    cache.on('miss', () => seen.push('miss'));
+    cache.on('set', (e) => seen.push(`set:${e.tiers.join('+')}`));
+    cache.on('hit', (e) => seen.push(`hit:${e.tier}`));
+    const model = new SimulatedChatModel({ cache });
+    await model.invoke('events?');
+    await model.invoke('events?');
+    expect(seen).toEqual(['miss', 'set:memory', 'hit:memory']);
+  });
+
+  it('deletes one entry', async () => {
+    const cache = await memoryCache();
+    await cache.update('p', 'llm', [{ text: 'x' }]);
+    expect(await cache.delete('p', 'llm')).toBe(1);
+    expect(await cache.lookup('p', 'llm')).toBeNull();
+  });
+
+  it('keeps a model working when the only tier cannot be written', async () => {
+    const dir = tempDir();
+    const cache = await createCache(
+      { tiers: [{ type: 'sqlite', path: join(dir, 'c.db') }] },
+      { logger: { warn: () => {} } },
+    );
+    caches.push(cache);
+    const sqlite = cache.tiers.tier('sqlite')!;
+    await sqlite.close(); // every later call on it throws
+    const model = new SimulatedChatModel({ cache });
+    await expect(model.invoke('still works?')).resolves.toBeDefined();
+    await expect(model.invoke('still works?')).resolves.toBeDefined();
+    expect(model.calls).toBe(2);
+    expect((await cache.health()).status).toBe('down');
+  });
+});

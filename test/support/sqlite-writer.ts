@@ -1,0 +1,15 @@
+/** Child process for the shared-file test: writes N entries through a real StrataCache on one SQLite file. */
+import { createCache } from '../../src/create.js';
+
+const [path, worker, count] = process.argv.slice(2);
+const cache = await createCache({
+  coalesceWaitMs: 0,
+  tiers: [{ type: 'sqlite', path: path!, busyTimeoutMs: 20_000 }],
+});
+let failures = 0;
+cache.on('error', () => failures++);
+for (let i = 0; i < Number(count); i++) {
+  await cache.update(`worker ${worker} prompt ${i}`, 'llm', [{ text: `answer ${worker}/${i}` }]);
+}
+await cache.close();
+process.stdout.write(JSON.stringify({ worker, failures }));
