@@ -95,7 +95,10 @@ describe('StrataCache with LangChain models', () => {
     await cache.update('p', 'llm', [
       { text: '', message, generationInfo: { finish_reason: 'tool_calls' } } as never,
     ]);
-    const [hit] = (await cache.lookup('p', 'llm'))! as unknown as Array<{ message: AIMessage; generationInfo: unknown }>;
+    const [hit] = (await cache.lookup('p', 'llm'))! as unknown as Array<{
+      message: AIMessage;
+      generationInfo: unknown;
+    }>;
     expect(hit!.message).toBeInstanceOf(AIMessage);
     expect(hit!.message.tool_calls).toEqual(message.tool_calls);
     expect(hit!.message.usage_metadata).toEqual(message.usage_metadata);

@@ -1,24 +1,17 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { expect, it } from 'vitest';
+import { runTs } from '../../../test/support/run-ts.js';
 import { createCache } from '../../create.js';
-
-const run = promisify(execFile);
 
 it('four processes writing 2,000 entries each to one file lose none', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'strata-mp-'));
   const path = join(dir, 'shared.db');
   try {
     const script = join(import.meta.dirname, '../../../test/support/sqlite-writer.ts');
-    const outputs = await Promise.all(
-      [0, 1, 2, 3].map((w) =>
-        run(process.execPath, ['--import', 'tsx', script, path, String(w), '2000'], { timeout: 120_000 }),
-      ),
-    );
+    const outputs = await Promise.all([0, 1, 2, 3].map((w) => runTs(script, [path, String(w), '2000'])));
     for (const { stdout } of outputs) expect(JSON.parse(stdout)).toMatchObject({ failures: 0 });
     const raw = new Database(path, { readonly: true });
     expect(raw.prepare('SELECT count(*) FROM cache_entries').pluck().get()).toBe(8000);

@@ -1,0 +1,17 @@
+import { type Command, table } from '../context.js';
+
+/** `strata doctor`: health of every configured tier; exit 1 when any tier is down. */
+export const doctor: Command = async ({ io, open }) => {
+  const { cache, source } = await open();
+  try {
+    const health = await cache.health();
+    io.out(`config: ${source}`);
+    const rows: string[][] = [['tier', 'type', 'status', 'breaker', 'reason']];
+    for (const t of health.tiers) rows.push([t.name, t.type, t.status, t.breaker, t.reason ?? '']);
+    for (const line of table(rows)) io.out(line);
+    io.out(`overall: ${health.status}`);
+    return health.tiers.some((t) => t.status === 'down') ? 1 : 0;
+  } finally {
+    await cache.close();
+  }
+};

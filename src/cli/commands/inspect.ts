@@ -1,0 +1,51 @@
+import type { Entry } from '../../core/entry.js';
+import { deriveKey, hashKey } from '../../core/key.js';
+import { type Command, stringFlag } from '../context.js';
+
+/**
+ * `strata inspect <prompt> [--llm-key KEY]`: with --llm-key, what each tier holds for exactly that
+ * key; without it, every stored entry of that prompt in the namespace, whatever the model.
+ */
+export const inspect: Command = async ({ positionals, flags, io, open }) => {
+  const prompt = positionals[0];
+  if (prompt === undefined) {
+    io.err('strata inspect: give the prompt to look up, e.g. strata inspect "Human: hello"');
+    return 2;
+  }
+  const { cache } = await open();
+  try {
+    const llmKey = stringFlag(flags, 'llm-key');
+    const found: Array<{ tier: string; state: string; entry?: Entry }> = [];
+    if (llmKey !== undefined) {
+      found.push(...(await cache.tiers.inspect(deriveKey(cache.namespace, llmKey, prompt))));
+    } else {
+      for (const tier of cache.tiers.tiers) {
+        for await (const listed of tier.entries(cache.namespace)) {
+          if (listed.entry.prompt !== prompt) continue;
+          const entry = JSON.parse(listed.entry.payload) as Entry;
+          found.push({ tier: tier.name, state: 'live', entry });
+        }
+      }
+    }
+    if (!found.some((f) => f.entry)) io.out(`no entry for this prompt in namespace "${cache.namespace}"`);
+    for (const f of found) {
+      if (!f.entry) {
+        io.out(`${f.tier}: ${f.state}`);
+        continue;
+      }
+      const e = f.entry;
+      const valid = e.prompt === undefined || hashKey(e.ns, e.llm, e.prompt) === e.k;
+      io.out(`${f.tier}: ${f.state}${valid ? '' : ' (key mismatch!)'}`);
+      io.out(`  key       ${e.k}`);
+      io.out(`  model     ${e.llm}`);
+      io.out(`  created   ${new Date(e.createdAt).toISOString()}`);
+      io.out(`  expires   ${e.expiresAt === null ? 'never' : new Date(e.expiresAt).toISOString()}`);
+      if (e.tags.length) io.out(`  tags      ${e.tags.join(', ')}`);
+      for (const g of e.gens)
+        io.out(`  answer    ${g.text.length > 200 ? `${g.text.slice(0, 200)}…` : g.text}`);
+    }
+    return 0;
+  } finally {
+    await cache.close();
+  }
+};

@@ -1,0 +1,83 @@
+#!/usr/bin/env node
+/** The `strata` command line: one file per command under commands/. */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { StrataConfigError } from '../config/schema.js';
+import { clear } from './commands/clear.js';
+import { demo } from './commands/demo.js';
+import { doctor } from './commands/doctor.js';
+import { inspect } from './commands/inspect.js';
+import { purge } from './commands/purge.js';
+import { stats } from './commands/stats.js';
+import { exportEntries, importEntries } from './commands/transfer.js';
+import { type Command, contextFor, type Io, processIo } from './context.js';
+
+const COMMANDS: Record<string, { run: Command; usage: string }> = {
+  demo: { run: demo, usage: 'demo [--requests N] [--concurrency N] [--latency MIN-MAX] [--fresh]' },
+  stats: { run: stats, usage: 'stats [--json]' },
+  inspect: { run: inspect, usage: 'inspect <prompt> [--llm-key KEY]' },
+  clear: { run: clear, usage: 'clear (--namespace NS | --tag TAG | --all)' },
+  purge: { run: purge, usage: 'purge' },
+  export: { run: exportEntries, usage: 'export [--file F] [--tier NAME] [--all]' },
+  import: { run: importEntries, usage: 'import [--file F]' },
+  doctor: { run: doctor, usage: 'doctor' },
+};
+
+const OPTIONS = {
+  config: { type: 'string' },
+  namespace: { type: 'string' },
+  json: { type: 'boolean' },
+  'llm-key': { type: 'string' },
+  tag: { type: 'string' },
+  all: { type: 'boolean' },
+  file: { type: 'string' },
+  tier: { type: 'string' },
+  requests: { type: 'string' },
+  concurrency: { type: 'string' },
+  latency: { type: 'string' },
+  fresh: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+function usage(io: Io): void {
+  io.err('usage: strata <command> [--config PATH] [--namespace NS] [options]');
+  for (const c of Object.values(COMMANDS)) io.err(`  strata ${c.usage}`);
+  io.err(
+    'config: --config PATH, else $STRATA_CONFIG, else ./strata.config.json, else memory + SQLite in ./.strata/',
+  );
+}
+
+export async function main(argv: string[], io: Io = processIo): Promise<number> {
+  let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true });
+  } catch (error) {
+    io.err(`strata: ${(error as Error).message}`);
+    usage(io);
+    return 2;
+  }
+  const [name, ...positionals] = parsed.positionals;
+  const command = name === undefined ? undefined : COMMANDS[name];
+  if (!command || parsed.values.help) {
+    if (name !== undefined && !command) io.err(`strata: unknown command "${name}"`);
+    usage(io);
+    return parsed.values.help ? 0 : 2;
+  }
+  try {
+    return await command.run(contextFor(positionals, parsed.values, io));
+  } catch (error) {
+    io.err(
+      error instanceof StrataConfigError ? error.message : `strata ${name}: ${(error as Error).message}`,
+    );
+    return error instanceof StrataConfigError ? 2 : 1;
+  }
+}
+
+const invokedDirectly =
+  process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
+if (invokedDirectly) {
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}
