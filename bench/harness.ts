@@ -1,0 +1,89 @@
+/**
+ * Side-by-side timing: the compared implementations run interleaved in one process (round r
+ * runs every case once, in rotating order), so drift in CPU frequency or neighbours' load hits
+ * all of them alike. Reported per case: the median over rounds of the mean time per operation,
+ * and the ratio to the first (baseline) case.
+ */
+import { performance } from 'node:perf_hooks';
+
+export interface BenchCase {
+  name: string;
+  /** One operation; `i` lets a case walk through its key set. */
+  op: (i: number) => unknown;
+}
+
+export interface BenchResult {
+  name: string;
+  medianUs: number;
+  ratio: number;
+  opsPerSecond: number;
+}
+
+export interface BenchOptions {
+  rounds?: number;
+  opsPerRound?: number;
+  warmupOps?: number;
+}
+
+export async function compare(cases: BenchCase[], options: BenchOptions = {}): Promise<BenchResult[]> {
+  const { rounds = 21, opsPerRound = 5_000, warmupOps = 5_000 } = options;
+  for (const c of cases) for (let i = 0; i < warmupOps; i++) await c.op(i);
+  const samples = cases.map(() => [] as number[]);
+  for (let r = 0; r < rounds; r++) {
+    for (let k = 0; k < cases.length; k++) {
+      const index = (r + k) % cases.length;
+      const c = cases[index]!;
+      const start = performance.now();
+      for (let i = 0; i < opsPerRound; i++) await c.op(i);
+      samples[index]!.push(((performance.now() - start) * 1000) / opsPerRound);
+    }
+  }
+  const medians = samples.map(median);
+  return cases.map((c, i) => ({
+    name: c.name,
+    medianUs: medians[i]!,
+    ratio: medians[i]! / medians[0]!,
+    opsPerSecond: 1e6 / medians[i]!,
+  }));
+}
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+export function report(title: string, results: BenchResult[]): void {
+  console.log(`\n### ${title}\n`);
+  console.log('| implementation | median µs/op | ops/s | ratio to baseline |');
+  console.log('|---|---:|---:|---:|');
+  for (const r of results) {
+    console.log(`| ${r.name} | ${r.medianUs.toFixed(2)} | ${Math.round(r.opsPerSecond).toLocaleString('en-US')} | ${r.ratio.toFixed(2)}x |`);
+  }
+}
+
+/** A realistic llmKey: what ChatOpenAI 1.x serializes, API key included (Strata strips it). */
+export const OPENAI_LIKE_LLM_KEY = [
+  '_model:"base_chat_model"',
+  '_type:"openai"',
+  'apiKey:"sk-proj-0123456789abcdefghijklmnopqrstuvwxyzABCDEF"',
+  'configuration:{"baseURL":"https://api.example.test/v1"}',
+  'frequency_penalty:0',
+  'max_tokens:512',
+  'model:"gpt-4o-mini"',
+  'model_name:"gpt-4o-mini"',
+  'n:1',
+  'presence_penalty:0',
+  'stream:false',
+  'temperature:0.2',
+  'top_p:1',
+].join(',');
+
+/** `count` distinct chat prompts of realistic length (a system line plus a question, ~300-600 chars). */
+export function prompts(count: number): string[] {
+  return Array.from(
+    { length: count },
+    (_, i) =>
+      `System: You are a concise support assistant for Acme Cloud. Answer in at most three sentences and cite the settings page when relevant.\nHuman: Customer #${i} asks: how do I ${['rotate an API key', 'export invoices', 'enable SSO', 'restore a project'][i % 4]} when my workspace ${['has 2FA enforced', 'is on the team plan', 'was migrated last week', 'uses a custom domain'][(i >> 2) % 4]}? Please include the exact menu path and any caveats for admins (ticket ${(i * 7919) % 100_000}).`,
+  );
+}
