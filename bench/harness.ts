@@ -5,6 +5,8 @@
  * and the ratio to the first (baseline) case.
  */
 import { performance } from 'node:perf_hooks';
+import { AIMessage } from '@langchain/core/messages';
+import type { ChatGeneration } from '@langchain/core/outputs';
 
 export interface BenchCase {
   name: string;
@@ -58,7 +60,9 @@ export function report(title: string, results: BenchResult[]): void {
   console.log('| implementation | median µs/op | ops/s | ratio to baseline |');
   console.log('|---|---:|---:|---:|');
   for (const r of results) {
-    console.log(`| ${r.name} | ${r.medianUs.toFixed(2)} | ${Math.round(r.opsPerSecond).toLocaleString('en-US')} | ${r.ratio.toFixed(2)}x |`);
+    console.log(
+      `| ${r.name} | ${r.medianUs.toFixed(2)} | ${Math.round(r.opsPerSecond).toLocaleString('en-US')} | ${r.ratio.toFixed(2)}x |`,
+    );
   }
 }
 
@@ -86,4 +90,19 @@ export function prompts(count: number): string[] {
     (_, i) =>
       `System: You are a concise support assistant for Acme Cloud. Answer in at most three sentences and cite the settings page when relevant.\nHuman: Customer #${i} asks: how do I ${['rotate an API key', 'export invoices', 'enable SSO', 'restore a project'][i % 4]} when my workspace ${['has 2FA enforced', 'is on the team plan', 'was migrated last week', 'uses a custom domain'][(i >> 2) % 4]}? Please include the exact menu path and any caveats for admins (ticket ${(i * 7919) % 100_000}).`,
   );
+}
+
+/** A typical cached chat answer: short text, usage and response metadata. */
+export function chatAnswer(i: number): ChatGeneration[] {
+  const text = `To do that, open Settings -> Security -> API keys (#${i}). Admins see an extra confirmation step.`;
+  return [
+    {
+      text,
+      message: new AIMessage({
+        content: text,
+        usage_metadata: { input_tokens: 120, output_tokens: 40, total_tokens: 160 },
+        response_metadata: { model_name: 'gpt-4o-mini', finish_reason: 'stop' },
+      }),
+    },
+  ];
 }

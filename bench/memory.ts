@@ -4,38 +4,33 @@
  * key checks, fresh objects for every caller); the point is that it costs no more.
  */
 import { InMemoryCache } from '@langchain/core/caches';
-import { AIMessage } from '@langchain/core/messages';
-import type { Generation } from '@langchain/core/outputs';
 import { createCache } from '../src/index.js';
-import { compare, OPENAI_LIKE_LLM_KEY, prompts, report } from './harness.js';
+import { chatAnswer, compare, OPENAI_LIKE_LLM_KEY, prompts, report } from './harness.js';
 
 const keys = prompts(1_000);
-const generation = (i: number) =>
-  [
-    {
-      text: `To do that, open Settings -> Security -> API keys (#${i}). Admins see an extra confirmation step.`,
-      message: new AIMessage({
-        content: `To do that, open Settings -> Security -> API keys (#${i}). Admins see an extra confirmation step.`,
-        usage_metadata: { input_tokens: 120, output_tokens: 40, total_tokens: 160 },
-        response_metadata: { model_name: 'gpt-4o-mini', finish_reason: 'stop' },
-      }),
-    },
-  ] as Generation[];
-
 const strata = await createCache({ tiers: [{ type: 'memory', maxEntries: 10_000 }] });
 const langchain = new InMemoryCache();
 for (let i = 0; i < keys.length; i++) {
-  await strata.update(keys[i]!, OPENAI_LIKE_LLM_KEY, generation(i));
-  await langchain.update(keys[i]!, OPENAI_LIKE_LLM_KEY, generation(i));
+  await strata.update(keys[i]!, OPENAI_LIKE_LLM_KEY, chatAnswer(i));
+  await langchain.update(keys[i]!, OPENAI_LIKE_LLM_KEY, chatAnswer(i));
 }
 // Both must really hit, or the comparison means nothing.
-if (!(await strata.lookup(keys[0]!, OPENAI_LIKE_LLM_KEY)) || !(await langchain.lookup(keys[0]!, OPENAI_LIKE_LLM_KEY))) {
+if (
+  !(await strata.lookup(keys[0]!, OPENAI_LIKE_LLM_KEY)) ||
+  !(await langchain.lookup(keys[0]!, OPENAI_LIKE_LLM_KEY))
+) {
   throw new Error('benchmark setup: a lookup missed');
 }
 
 const results = await compare([
-  { name: '@langchain/core InMemoryCache.lookup (baseline)', op: (i) => langchain.lookup(keys[i % keys.length]!, OPENAI_LIKE_LLM_KEY) },
-  { name: 'Strata memory tier, StrataCache.lookup', op: (i) => strata.lookup(keys[i % keys.length]!, OPENAI_LIKE_LLM_KEY) },
+  {
+    name: '@langchain/core InMemoryCache.lookup (baseline)',
+    op: (i) => langchain.lookup(keys[i % keys.length]!, OPENAI_LIKE_LLM_KEY),
+  },
+  {
+    name: 'Strata memory tier, StrataCache.lookup',
+    op: (i) => strata.lookup(keys[i % keys.length]!, OPENAI_LIKE_LLM_KEY),
+  },
 ]);
 report('memory: hit latency, 1,000 keys, ~450-char prompts', results);
 await strata.close();

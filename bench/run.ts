@@ -2,7 +2,7 @@
 import { readdirSync } from 'node:fs';
 
 const available = readdirSync(import.meta.dirname)
-  .filter((f) => f.endsWith('.ts') && !['run.ts', 'harness.ts', 'fixtures.ts'].includes(f))
+  .filter((f) => f.endsWith('.ts') && !['run.ts', 'harness.ts'].includes(f))
   .map((f) => f.replace(/\.ts$/, ''));
 const names = process.argv.slice(2);
 if (names.length === 0 || names.some((n) => !available.includes(n))) {

@@ -5,38 +5,27 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AIMessage } from '@langchain/core/messages';
-import type { Generation } from '@langchain/core/outputs';
 import Database from 'better-sqlite3';
 import { createCache, deriveKey } from '../src/index.js';
-import { compare, OPENAI_LIKE_LLM_KEY, prompts, report } from './harness.js';
+import { chatAnswer, compare, OPENAI_LIKE_LLM_KEY, prompts, report } from './harness.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'strata-bench-'));
 const path = join(dir, 'bench.db');
 const keys = prompts(10_000);
 const strata = await createCache({ tiers: [{ type: 'sqlite', path }] });
-for (let i = 0; i < keys.length; i++) {
-  const text = `To do that, open Settings -> Security -> API keys (#${i}). Admins see an extra confirmation step.`;
-  const gens = [
-    {
-      text,
-      message: new AIMessage({
-        content: text,
-        usage_metadata: { input_tokens: 120, output_tokens: 40, total_tokens: 160 },
-        response_metadata: { model_name: 'gpt-4o-mini', finish_reason: 'stop' },
-      }),
-    },
-  ] as Generation[];
-  await strata.update(keys[i]!, OPENAI_LIKE_LLM_KEY, gens);
-}
+for (let i = 0; i < keys.length; i++) await strata.update(keys[i]!, OPENAI_LIKE_LLM_KEY, chatAnswer(i));
 const hashes = keys.map((k) => deriveKey('default', OPENAI_LIKE_LLM_KEY, k).hash);
 const raw = new Database(path, { readonly: true });
 const select = raw.prepare('SELECT response FROM cache_entries WHERE key_hash = ?').pluck();
-if (!select.get(hashes[0]) || !(await strata.lookup(keys[0]!, OPENAI_LIKE_LLM_KEY))) throw new Error('benchmark setup: a lookup missed');
+if (!select.get(hashes[0]) || !(await strata.lookup(keys[0]!, OPENAI_LIKE_LLM_KEY)))
+  throw new Error('benchmark setup: a lookup missed');
 
 const results = await compare([
   { name: 'raw better-sqlite3 PK SELECT (floor)', op: (i) => select.get(hashes[i % hashes.length]) },
-  { name: 'Strata SQLite tier, StrataCache.lookup', op: (i) => strata.lookup(keys[i % keys.length]!, OPENAI_LIKE_LLM_KEY) },
+  {
+    name: 'Strata SQLite tier, StrataCache.lookup',
+    op: (i) => strata.lookup(keys[i % keys.length]!, OPENAI_LIKE_LLM_KEY),
+  },
 ]);
 report('sqlite: hit latency, 10,000 rows, WAL', results);
 raw.close();
