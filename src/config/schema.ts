@@ -67,7 +67,7 @@ export const configSchema = z.strictObject({
   /** When false, tiers keep only the key hash, never the prompt text. */
   storePrompt: z.boolean().default(true),
   /** How long concurrent misses of one key wait for the first caller's answer; 0 disables. */
-  coalesceWaitMs: z.number().int().nonnegative().default(30_000),
+  coalesceWaitMs: z.number().int().nonnegative().default(15_000),
   tiers: z.array(tierSchema).min(1, 'needs at least one tier'),
 });
 

@@ -6,7 +6,7 @@
  * manager can refuse anything that is not exactly what was asked for: a payload of another
  * version, another key, or one that fails to parse is a miss, never a wrong answer or a throw.
  */
-import type { CacheKey } from './key.js';
+import { type CacheKey, hashPrompt } from './key.js';
 
 export const ENTRY_VERSION = 1;
 
@@ -23,8 +23,9 @@ export interface Entry {
   k: string;
   ns: string;
   llm: string;
-  /** Absent when the cache runs with `storePrompt: false`. */
+  /** Absent when the cache runs with `storePrompt: false`; `ph` (its SHA-256) is stored instead. */
   prompt?: string;
+  ph?: string;
   gens: StoredGenerationData[];
   createdAt: number;
   expiresAt: number | null;
@@ -115,6 +116,11 @@ export function entryMatchesKey(entry: Entry, key: CacheKey): boolean {
     entry.llm === key.llmString &&
     (entry.prompt === undefined || entry.prompt === key.prompt)
   );
+}
+
+/** Whether an entry was stored for this prompt text, whether the text itself was stored or only its hash. */
+export function entryHasPrompt(entry: Entry, prompt: string): boolean {
+  return entry.prompt === undefined ? entry.ph === hashPrompt(prompt) : entry.prompt === prompt;
 }
 
 export function isExpired(entry: { expiresAt: number | null }, now: number): boolean {

@@ -23,7 +23,7 @@ import {
   storedEntry,
   withExpiry,
 } from './entry.js';
-import type { CacheKey } from './key.js';
+import { type CacheKey, hashPrompt } from './key.js';
 import { CacheCounters, type LatencySummary, TierCounters } from './stats.js';
 import {
   isPromiseLike,
@@ -177,10 +177,6 @@ export class Manager {
     return this.options.clock.now();
   }
 
-  get storePrompt(): boolean {
-    return this.options.storePrompt;
-  }
-
   /** Called by tiers that evict on their own. */
   readonly onEviction = (event: { tier: string; hash: string; reason: string }): void => {
     const m = this.managed.find((x) => x.name === event.tier);
@@ -306,7 +302,7 @@ export class Manager {
       k: key.hash,
       ns: key.namespace,
       llm: key.llmString,
-      ...(this.options.storePrompt ? { prompt: key.prompt } : {}),
+      ...(this.options.storePrompt ? { prompt: key.prompt } : { ph: hashPrompt(key.prompt) }),
       gens,
       createdAt: now,
       expiresAt: ttlMs === null || ttlMs === undefined ? null : now + ttlMs,

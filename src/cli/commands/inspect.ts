@@ -1,4 +1,4 @@
-import type { Entry } from '../../core/entry.js';
+import { decodeEntry, type Entry, entryHasPrompt } from '../../core/entry.js';
 import { deriveKey, hashKey } from '../../core/key.js';
 import { type Command, stringFlag } from '../context.js';
 
@@ -21,9 +21,8 @@ export const inspect: Command = async ({ positionals, flags, io, open }) => {
     } else {
       for (const tier of cache.tiers.tiers) {
         for await (const listed of tier.entries(cache.namespace)) {
-          if (listed.entry.prompt !== prompt) continue;
-          const entry = JSON.parse(listed.entry.payload) as Entry;
-          found.push({ tier: tier.name, state: 'live', entry });
+          const entry = decodeEntry(listed.entry.payload);
+          if (entry && entryHasPrompt(entry, prompt)) found.push({ tier: tier.name, state: 'live', entry });
         }
       }
     }
