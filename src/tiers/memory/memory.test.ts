@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { describeTierConformance } from '../../../test/conformance/suite.js';
+import { storedText } from '../../../test/support/entries.js';
 import { ManualClock } from '../../core/clock.js';
 import { ENTRY_VERSION, encodeEntry } from '../../core/entry.js';
 import { deriveKey } from '../../core/key.js';
@@ -21,19 +22,6 @@ describeTierConformance('memory', async (clock) => {
   };
 });
 
-function stored(text: string, clock: ManualClock, tags: string[] = []) {
-  return encodeEntry({
-    v: ENTRY_VERSION,
-    k: 'x',
-    ns: 'n',
-    llm: 'l',
-    gens: [{ text }],
-    createdAt: clock.now(),
-    expiresAt: null,
-    tags,
-  });
-}
-
 describe('memory tier', () => {
   const key = (p: string) => deriveKey('n', 'l', p);
 
@@ -46,9 +34,9 @@ describe('memory tier', () => {
       clock,
       onEviction: (e) => evicted.push(e.hash),
     });
-    for (const p of ['a', 'b', 'c']) tier.set(key(p), stored(p, clock));
+    for (const p of ['a', 'b', 'c']) tier.set(key(p), storedText(p, clock));
     tier.get(key('a')); // a is now the most recent; b is the oldest
-    tier.set(key('d'), stored('d', clock));
+    tier.set(key('d'), storedText('d', clock));
     expect(tier.get(key('b'))).toBeUndefined();
     expect(evicted).toEqual([key('b').hash]);
     for (const p of ['a', 'c', 'd']) expect(tier.get(key(p))).toBeDefined();
@@ -57,7 +45,7 @@ describe('memory tier', () => {
 
   it('evicts by bytes and refuses a value larger than the whole budget', () => {
     const clock = new ManualClock();
-    const one = stored('x'.repeat(400), clock);
+    const one = storedText('x'.repeat(400), clock);
     const tier = new MemoryTier({ maxEntries: 100, maxBytes: one.size * 2 + 10, clock });
     tier.set(key('1'), one);
     tier.set(key('2'), one);
@@ -66,7 +54,7 @@ describe('memory tier', () => {
     expect(tier.stats().entries).toBe(2);
     expect(tier.get(key('1'))).toBeUndefined();
     expect(tier.stats().bytes).toBeLessThanOrEqual(one.size * 2 + 10);
-    expect(tier.set(key('huge'), stored('y'.repeat(10_000), clock))).toBe(false);
+    expect(tier.set(key('huge'), storedText('y'.repeat(10_000), clock))).toBe(false);
     expect(tier.get(key('huge'))).toBeUndefined();
     expect(tier.stats().entries).toBe(2);
   });
@@ -74,11 +62,11 @@ describe('memory tier', () => {
   it('keeps its tag index consistent through overwrite and eviction', () => {
     const clock = new ManualClock();
     const tier = new MemoryTier({ maxEntries: 2, maxBytes: 1e9, clock });
-    tier.set(key('a'), stored('a', clock, ['t']));
-    tier.set(key('a'), stored('a2', clock, ['u']));
+    tier.set(key('a'), storedText('a', clock, ['t']));
+    tier.set(key('a'), storedText('a2', clock, ['u']));
     expect(tier.invalidateTag('t')).toBe(0);
-    tier.set(key('b'), stored('b', clock, ['u']));
-    tier.set(key('c'), stored('c', clock, ['u'])); // evicts a
+    tier.set(key('b'), storedText('b', clock, ['u']));
+    tier.set(key('c'), storedText('c', clock, ['u'])); // evicts a
     expect(tier.invalidateTag('u')).toBe(2);
     expect(tier.stats()).toMatchObject({ entries: 0, bytes: 0 });
   });

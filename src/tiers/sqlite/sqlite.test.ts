@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { describeTierConformance } from '../../../test/conformance/suite.js';
+import { storedText } from '../../../test/support/entries.js';
 import { ManualClock } from '../../core/clock.js';
 import { ENTRY_VERSION, encodeEntry } from '../../core/entry.js';
 import { deriveKey } from '../../core/key.js';
@@ -31,25 +32,13 @@ describeTierConformance('sqlite', async (clock) => {
 });
 
 const key = (p: string) => deriveKey('n', 'l', p);
-function stored(text: string, clock: ManualClock) {
-  return encodeEntry({
-    v: ENTRY_VERSION,
-    k: 'x',
-    ns: 'n',
-    llm: 'l',
-    gens: [{ text }],
-    createdAt: clock.now(),
-    expiresAt: null,
-    tags: [],
-  });
-}
 
 describe('sqlite tier', () => {
   it('persists across reopen and records the schema version', () => {
     const { dir, path } = tempDb();
     const clock = new ManualClock();
     const a = new SqliteTier({ path, purgeIntervalMs: 0, busyTimeoutMs: 1000, clock });
-    a.set(key('kept'), stored('kept', clock));
+    a.set(key('kept'), storedText('kept', clock));
     a.close();
     const b = new SqliteTier({ path, purgeIntervalMs: 0, busyTimeoutMs: 1000, clock });
     expect(b.get(key('kept'))).toContain('kept');
@@ -78,7 +67,7 @@ describe('sqlite tier', () => {
     const tier = new SqliteTier({ path, maxEntries: 50, purgeIntervalMs: 0, busyTimeoutMs: 1000, clock });
     for (let i = 0; i < 100; i++) {
       clock.advance(10);
-      tier.set(key(`k${i}`), stored(`v${i}`, clock));
+      tier.set(key(`k${i}`), storedText(`v${i}`, clock));
       if (i === 10) {
         clock.advance(10);
         expect(tier.get(key('k0'))).toBeDefined(); // touch k0 so it survives
@@ -97,7 +86,7 @@ describe('sqlite tier', () => {
     const { dir, path } = tempDb();
     const clock = new ManualClock();
     const tier = new SqliteTier({ path, purgeIntervalMs: 0, busyTimeoutMs: 1000, clock });
-    tier.set(key('popular'), stored('p', clock));
+    tier.set(key('popular'), storedText('p', clock));
     for (let i = 0; i < 7; i++) tier.get(key('popular'));
     tier.close();
     const raw = new Database(path);
