@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { describeTierConformance } from '../../../test/conformance/suite.js';
 import { storedText } from '../../../test/support/entries.js';
 import { ManualClock } from '../../core/clock.js';
-import { ENTRY_VERSION, encodeEntry } from '../../core/entry.js';
 import { deriveKey } from '../../core/key.js';
 import { MemoryTier } from './index.js';
 
