@@ -11,11 +11,11 @@ import type { CacheKey } from './key.js';
 
 export type MaybePromise<T> = T | Promise<T>;
 
-/** One stored entry as a tier lists it (export, inspection). */
+/** One stored entry as a tier lists it (export, inspection): its key and its encoded payload. */
 export interface ListedEntry {
   readonly namespace: string;
   readonly hash: string;
-  readonly entry: StoredEntry;
+  readonly payload: string;
   readonly accessCount?: number;
 }
 

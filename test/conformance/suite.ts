@@ -7,7 +7,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_BREAKER } from '../../src/core/breaker.js';
 import { ManualClock } from '../../src/core/clock.js';
-import type { StoredGenerationData } from '../../src/core/entry.js';
+import { decodeEntry, type StoredGenerationData } from '../../src/core/entry.js';
 import { type CacheKey, deriveKey } from '../../src/core/key.js';
 import { Manager } from '../../src/core/manager.js';
 import type { Tier } from '../../src/core/tier.js';
@@ -164,7 +164,7 @@ export function describeTierConformance(name: string, factory: TierFactory): voi
       for (const p of prompts) await manager.update(key(p), answer(`answer to ${p}`));
       for (const p of prompts) expect(await textOf(key(p))).toBe(`answer to ${p}`);
       const listed = [];
-      for await (const e of harness.tier.entries('conformance')) listed.push(e.entry.prompt);
+      for await (const e of harness.tier.entries('conformance')) listed.push(decodeEntry(e.payload)?.prompt);
       expect(listed.sort()).toEqual([...prompts].sort());
     });
 
@@ -216,7 +216,7 @@ export function describeTierConformance(name: string, factory: TierFactory): voi
       for await (const e of harness.tier.entries('conformance')) listed.push(e);
       expect(listed).toHaveLength(1);
       expect(listed[0]?.hash).toBe(key('s1').hash);
-      expect(listed[0]?.entry.tags).toEqual(['t']);
+      expect(decodeEntry(listed[0]!.payload)?.tags).toEqual(['t']);
       expect((await harness.tier.health()).status).toBe('up');
     });
   });

@@ -21,7 +21,7 @@ export const inspect: Command = async ({ positionals, flags, io, open }) => {
     } else {
       for (const tier of cache.tiers.tiers) {
         for await (const listed of tier.entries(cache.namespace)) {
-          const entry = decodeEntry(listed.entry.payload);
+          const entry = decodeEntry(listed.payload);
           if (entry && entryHasPrompt(entry, prompt)) found.push({ tier: tier.name, state: 'live', entry });
         }
       }

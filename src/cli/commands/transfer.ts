@@ -27,7 +27,7 @@ export const exportEntries: Command = async ({ flags, io, open }) => {
     const shown = progress(io, `exported from ${name}`);
     let count = 0;
     for await (const listed of tier.entries(namespace)) {
-      if (!sink.write(`${listed.entry.payload}\n`)) await once(sink, 'drain');
+      if (!sink.write(`${listed.payload}\n`)) await once(sink, 'drain');
       shown.tick(++count);
     }
     if (file)

@@ -125,7 +125,7 @@ export class MemoryTier implements Tier {
     for (const [hash, slot] of [...this.slots]) {
       if (namespace !== undefined && slot.namespace !== namespace) continue;
       if (slot.entry.expiresAt !== null && slot.entry.expiresAt <= now) continue;
-      yield { namespace: slot.namespace, hash, entry: slot.entry };
+      yield { namespace: slot.namespace, hash, payload: slot.entry.payload };
     }
   }
 

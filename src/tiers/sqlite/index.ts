@@ -124,9 +124,7 @@ export class SqliteTier implements Tier {
         )
         .pluck(),
       page: db.prepare(
-        `SELECT key_hash, namespace, prompt, response, metadata, size, created_at, expires_at, access_count,
-                (SELECT json_group_array(tag) FROM cache_tags t WHERE t.key_hash = e.key_hash) AS tags
-           FROM cache_entries e
+        `SELECT key_hash, namespace, response, access_count FROM cache_entries
           WHERE key_hash > @after AND (@namespace IS NULL OR namespace = @namespace)
             AND (expires_at IS NULL OR expires_at > @now)
           ORDER BY key_hash LIMIT ${PAGE}`,
@@ -200,18 +198,8 @@ export class SqliteTier implements Tier {
         yield {
           namespace: row.namespace,
           hash: row.key_hash,
+          payload: row.response,
           accessCount: row.access_count,
-          entry: {
-            payload: row.response,
-            size: row.size,
-            createdAt: row.created_at,
-            expiresAt: row.expires_at,
-            tags: JSON.parse(row.tags) as string[],
-            ...(row.prompt === null ? {} : { prompt: row.prompt }),
-            ...(row.metadata === null
-              ? {}
-              : { metadata: JSON.parse(row.metadata) as Record<string, unknown> }),
-          },
         };
       }
       if (rows.length < PAGE) return;
@@ -305,12 +293,6 @@ export class SqliteTier implements Tier {
 interface PageRow {
   key_hash: string;
   namespace: string;
-  prompt: string | null;
   response: string;
-  metadata: string | null;
-  size: number;
-  created_at: number;
-  expires_at: number | null;
   access_count: number;
-  tags: string;
 }
