@@ -23,10 +23,11 @@ export async function createCache(
   const built: Tier[] = [];
   let manager: Manager | undefined;
   const onEviction = (event: { tier: string; hash: string; reason: string }) => manager?.onEviction(event);
+  const onClientError = (tier: string, error: Error) => manager?.onClientError(tier, error);
   try {
     resolved.tiers.forEach((tierConfig, i) => {
       try {
-        built.push(buildTier(tierConfig, { clock, onEviction }));
+        built.push(buildTier(tierConfig, { clock, onEviction, onClientError }));
       } catch (error) {
         throw new StrataConfigError([
           {
@@ -54,6 +55,7 @@ export async function createCache(
     await Promise.allSettled(built.map(async (tier) => tier.close()));
     throw error;
   }
+  manager.start();
   return new StrataCache(manager, {
     namespace: resolved.namespace,
     store: {},

@@ -8,6 +8,7 @@
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { type BreakerOptions, type BreakerState, CircuitBreaker } from './breaker.js';
+import { Bus, type BusMessage } from './bus.js';
 import type { Clock } from './clock.js';
 import { Coalescer } from './coalesce.js';
 import {
@@ -140,6 +141,11 @@ export class Manager {
   private readonly managed: Managed[];
   private readonly counters = new CacheCounters();
   private readonly coalescer: Coalescer | undefined;
+  private readonly bus: { bus: Bus; via: Managed } | undefined;
+  /** The shared tier that arbitrates cross-instance misses, if any. */
+  private readonly leaser: Managed | undefined;
+  /** Lookups waiting for another instance's answer, woken early by its bus message. */
+  private readonly remoteWaiters = new Map<string, Set<() => void>>();
   private closed = false;
 
   constructor(
@@ -165,6 +171,9 @@ export class Manager {
       };
     });
     this.coalescer = options.coalesceWaitMs > 0 ? new Coalescer(options.coalesceWaitMs) : undefined;
+    const busTier = this.managed.find((m) => m.tier.bus);
+    this.bus = busTier ? { bus: new Bus(busTier.tier.bus!), via: busTier } : undefined;
+    this.leaser = options.coalesceWaitMs > 0 ? this.managed.find((m) => m.tier.lease) : undefined;
     // EventEmitter throws on an 'error' event nobody listens to; errors are already counted and logged.
     this.events.on('error', () => {});
   }
@@ -184,6 +193,26 @@ export class Manager {
     if (this.events.listenerCount('evict') > 0) this.events.emit('evict', event);
   };
 
+  /** Errors a tier's client reports outside any call (socket resets, failovers): counted and logged once. */
+  readonly onClientError = (tier: string, error: Error): void => {
+    const m = this.managed.find((x) => x.name === tier);
+    if (!m) return;
+    this.logOnce(m, 'connection', error);
+    this.events.emit('error', { tier, op: 'connection', error });
+  };
+
+  /** Joins the invalidation bus, if a tier carries one. Never blocks on a backend that is down. */
+  start(): void {
+    const bus = this.bus;
+    if (!bus) return;
+    bus.bus
+      .subscribe(
+        (msg) => this.applyRemote(msg),
+        () => this.flushLocal(),
+      )
+      .catch((error: unknown) => this.failed(bus.via, 'subscribe', error));
+  }
+
   // -------------------------------------------------------------------------------------------
   // Lookup
   // -------------------------------------------------------------------------------------------
@@ -201,7 +230,7 @@ export class Manager {
       hit = entry ? { entry, tier: 'coalesced', tierIndex: -1, coalesced: true } : undefined;
     } else {
       this.coalescer?.lead(key.hash);
-      const found = await this.walk(key);
+      const found = (await this.walk(key)) ?? (await this.awaitOtherInstance(key));
       if (found) {
         hit = found.hit;
         this.coalescer?.settle(key.hash, found.payload);
@@ -253,6 +282,57 @@ export class Manager {
       return { hit: { entry, tier: m.name, tierIndex: i, coalesced: false }, payload };
     }
     return undefined;
+  }
+
+  /**
+   * Distributed coalescing: after a miss, claim the key in the shared tier. If another instance
+   * already holds the claim it is calling the LLM, so wait (bounded) for its answer to land
+   * there, woken early by its bus message, and polling in case the bus is down.
+   */
+  private async awaitOtherInstance(key: CacheKey): Promise<{ hit: Hit; payload: string } | undefined> {
+    const m = this.leaser;
+    if (!m?.breaker.allow()) return undefined;
+    let claimed: boolean;
+    try {
+      claimed = await this.bounded(m, 'lease', m.tier.lease!.acquire(key, this.options.coalesceWaitMs));
+      this.succeeded(m);
+    } catch (error) {
+      this.failed(m, 'lease', error);
+      return undefined;
+    }
+    if (claimed) return undefined;
+    const deadline = performance.now() + this.options.coalesceWaitMs;
+    const index = this.managed.indexOf(m);
+    while (performance.now() < deadline && !this.closed) {
+      await this.remoteSignal(key.hash, Math.min(50, deadline - performance.now()));
+      const payload = await this.readTier(m, key);
+      const entry = payload === undefined ? undefined : decodeEntry(payload);
+      if (payload !== undefined && entry && entryMatchesKey(entry, key)) {
+        this.counters.coalesced++;
+        if (index > 0) this.backfill(key, entry, payload, index, this.options.clock.now());
+        return { hit: { entry, tier: m.name, tierIndex: index, coalesced: true }, payload };
+      }
+    }
+    return undefined;
+  }
+
+  private remoteSignal(hash: string, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      let waiters = this.remoteWaiters.get(hash);
+      if (!waiters) {
+        waiters = new Set();
+        this.remoteWaiters.set(hash, waiters);
+      }
+      const set = waiters;
+      const wake = () => {
+        clearTimeout(timer);
+        set.delete(wake);
+        if (set.size === 0 && this.remoteWaiters.get(hash) === set) this.remoteWaiters.delete(hash);
+        resolve();
+      };
+      const timer = setTimeout(wake, Math.max(1, ms));
+      set.add(wake);
+    });
   }
 
   private async readTier(m: Managed, key: CacheKey): Promise<string | undefined> {
@@ -314,6 +394,8 @@ export class Manager {
     // Waiters get the answer now; the tiers catch up in parallel.
     this.coalescer?.settle(key.hash, stored.payload);
     const results = await Promise.all(this.managed.map((m) => this.writeTier(m, key, stored, now)));
+    this.releaseLease(key);
+    this.announce({ op: 'set', namespace: key.namespace, hash: key.hash });
     if (this.events.listenerCount('set') > 0) {
       const tiers = this.managed.filter((_, i) => results[i]).map((m) => m.name);
       this.events.emit('set', { key, tiers, bytes: stored.size });
@@ -357,15 +439,64 @@ export class Manager {
   async delete(key: CacheKey): Promise<number> {
     this.coalescer?.settle(key.hash, undefined);
     const removed = await this.everyTier('delete', (t) => t.delete(key));
+    this.announce({ op: 'delete', namespace: key.namespace, hash: key.hash });
     return removed.filter(Boolean).length;
   }
 
   async clear(namespace?: string): Promise<number> {
-    return sum(await this.everyTier('clear', (t) => t.clear(namespace)));
+    const removed = sum(await this.everyTier('clear', (t) => t.clear(namespace)));
+    this.announce(namespace === undefined ? { op: 'clear' } : { op: 'clear', namespace });
+    return removed;
   }
 
   async invalidateTag(tag: string, namespace?: string): Promise<number> {
-    return sum(await this.everyTier('invalidateTag', (t) => t.invalidateTag(tag, namespace)));
+    const removed = sum(await this.everyTier('invalidateTag', (t) => t.invalidateTag(tag, namespace)));
+    this.announce(
+      namespace === undefined ? { op: 'invalidateTag', tag } : { op: 'invalidateTag', tag, namespace },
+    );
+    return removed;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Other instances
+  // -------------------------------------------------------------------------------------------
+
+  private announce(msg: BusMessage): void {
+    const bus = this.bus;
+    if (!bus || this.closed) return;
+    bus.bus.publish(msg).catch((error: unknown) => this.failed(bus.via, 'publish', error));
+  }
+
+  private releaseLease(key: CacheKey): void {
+    const m = this.leaser;
+    if (m) m.tier.lease!.release(key).catch((error: unknown) => this.failed(m, 'lease', error));
+  }
+
+  /** Another instance changed shared tiers: drop what our process-local tiers hold of it. */
+  private applyRemote(msg: BusMessage): void {
+    for (const m of this.managed) {
+      if (!m.tier.local) continue;
+      switch (msg.op) {
+        case 'set':
+        case 'delete':
+          this.background(m, 'delete', () =>
+            m.tier.delete({ namespace: msg.namespace, hash: msg.hash, llmString: '', prompt: '' }),
+          );
+          break;
+        case 'clear':
+          this.background(m, 'clear', () => m.tier.clear(msg.namespace));
+          break;
+        case 'invalidateTag':
+          this.background(m, 'invalidateTag', () => m.tier.invalidateTag(msg.tag, msg.namespace));
+          break;
+      }
+    }
+    if (msg.op === 'set') for (const wake of [...(this.remoteWaiters.get(msg.hash) ?? [])]) wake();
+  }
+
+  /** After the bus reconnects, messages may have been missed: local tiers start over. */
+  private flushLocal(): void {
+    for (const m of this.managed) if (m.tier.local) this.background(m, 'clear', () => m.tier.clear());
   }
 
   async purgeExpired(): Promise<Record<string, number>> {
@@ -552,6 +683,7 @@ export class Manager {
     if (this.closed) return;
     this.closed = true;
     this.coalescer?.close();
+    for (const waiters of this.remoteWaiters.values()) for (const wake of [...waiters]) wake();
     await this.everyTier('close', (t) => t.close());
   }
 }

@@ -6,6 +6,7 @@
  * A method may return synchronously (memory, SQLite); the manager only arms a timeout for
  * results that are promises, since synchronous work cannot be interrupted anyway.
  */
+import type { BusTransport } from './bus.js';
 import type { StoredEntry } from './entry.js';
 import type { CacheKey } from './key.js';
 
@@ -38,6 +39,12 @@ export interface Tier {
   readonly name: string;
   /** The tier's config type ('memory', 'sqlite', ...). */
   readonly type: string;
+  /** True for a tier private to this process (memory): other instances' invalidations must reach it. */
+  readonly local?: boolean;
+  /** A tier shared by several instances may carry the invalidation bus between them. */
+  readonly bus?: BusTransport;
+  /** A shared tier may arbitrate which instance computes a missing key (distributed coalescing). */
+  readonly lease?: Lease;
   /** Returns the stored payload, or undefined when absent or expired. */
   get(key: CacheKey): MaybePromise<string | undefined>;
   /** Stores an entry; returns false when the tier refuses it (too large for its budget). */
@@ -53,6 +60,17 @@ export interface Tier {
   stats(): MaybePromise<TierStats>;
   health(): MaybePromise<TierHealth>;
   close(): MaybePromise<void>;
+}
+
+/**
+ * A short, exclusive claim on one key across instances: the holder calls the LLM, the others
+ * wait for its answer to land in the tier.
+ */
+export interface Lease {
+  /** True when this instance now holds the claim; false when another instance does. */
+  acquire(key: CacheKey, ttlMs: number): Promise<boolean>;
+  /** Gives up a claim this instance holds (no-op otherwise). */
+  release(key: CacheKey): Promise<void>;
 }
 
 /** Lets a tier tell the manager about evictions it decides on its own (LRU, byte budget). */

@@ -3,18 +3,45 @@ import type { ResolvedTierConfig } from '../config/schema.js';
 import type { Clock } from '../core/clock.js';
 import type { EvictionListener, Tier } from '../core/tier.js';
 import { MemoryTier } from './memory/index.js';
+import { RedisTier } from './redis/index.js';
 import { SqliteTier } from './sqlite/index.js';
 
 export interface TierContext {
   clock: Clock;
   onEviction: EvictionListener;
+  /** For errors a client reports outside any call (socket resets, failovers). */
+  onClientError: (tier: string, error: Error) => void;
 }
 
 export function buildTier(config: ResolvedTierConfig, ctx: TierContext): Tier {
   const name = config.name ?? config.type;
   switch (config.type) {
     case 'memory':
-      return new MemoryTier({ name, maxEntries: config.maxEntries, maxBytes: config.maxBytes, ...ctx });
+      return new MemoryTier({
+        name,
+        maxEntries: config.maxEntries,
+        maxBytes: config.maxBytes,
+        clock: ctx.clock,
+        onEviction: ctx.onEviction,
+      });
+    case 'redis':
+      return new RedisTier({
+        name,
+        mode: config.mode,
+        url: config.url,
+        sentinels: config.sentinels,
+        sentinelName: config.sentinelName,
+        nodes: config.nodes,
+        username: config.username,
+        password: config.password,
+        tls: config.tls,
+        keyPrefix: config.keyPrefix,
+        connectTimeoutMs: config.connectTimeoutMs,
+        bus: config.bus,
+        client: config.client,
+        clock: ctx.clock,
+        onClientError: (error) => ctx.onClientError(name, error),
+      });
     case 'sqlite':
       return new SqliteTier({
         name,
@@ -23,7 +50,8 @@ export function buildTier(config: ResolvedTierConfig, ctx: TierContext): Tier {
         maxBytes: config.maxBytes,
         purgeIntervalMs: config.purgeIntervalSeconds * 1000,
         busyTimeoutMs: config.busyTimeoutMs,
-        ...ctx,
+        clock: ctx.clock,
+        onEviction: ctx.onEviction,
       });
   }
 }

@@ -33,6 +33,7 @@ interface Slot {
 export class MemoryTier implements Tier {
   readonly name: string;
   readonly type = 'memory';
+  readonly local = true;
   private readonly slots = new Map<string, Slot>();
   private readonly byTag = new Map<string, Set<string>>();
   private bytes = 0;
