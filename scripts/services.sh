@@ -128,12 +128,26 @@ start_one() {
       set_env STRATA_TEST_REDIS_CLUSTER_NODES "$(IFS=,; echo "${nodes[*]}")"
       ;;
     redis-sentinel)
-      # Without --repl-diskless-sync-delay 0 a replica waits 5 s before its first sync.
-      start_redis "$dir" master "$SENTINEL_MASTER_PORT" --repl-diskless-sync-delay 0
-      start_redis "$dir" replica "$SENTINEL_REPLICA_PORT" --repl-diskless-sync-delay 0 \
-        --replicaof 127.0.0.1 "$SENTINEL_MASTER_PORT"
-      wait_for "replica sync" 20 sh -c "redis-cli -p $SENTINEL_REPLICA_PORT info replication | grep -q 'master_link_status:up'"
-      if ! alive "$dir/sentinel.pid"; then
+      if alive "$dir/sentinel.pid"; then
+        # After a failover the sentinel knows the master; a node that died comes back as its replica.
+        local addr master_port
+        addr=$(redis-cli -p "$SENTINEL_PORT" sentinel get-master-addr-by-name "$SENTINEL_NAME" | tail -1)
+        master_port=${addr:-$SENTINEL_MASTER_PORT}
+        for node in "master:$SENTINEL_MASTER_PORT" "replica:$SENTINEL_REPLICA_PORT"; do
+          local role=${node%%:*} port=${node##*:}
+          alive "$dir/$role.pid" && continue
+          if [ "$port" = "$master_port" ]; then
+            start_redis "$dir" "$role" "$port" --repl-diskless-sync-delay 0
+          else
+            start_redis "$dir" "$role" "$port" --repl-diskless-sync-delay 0 --replicaof 127.0.0.1 "$master_port"
+          fi
+        done
+      else
+        # Without --repl-diskless-sync-delay 0 a replica waits 5 s before its first sync.
+        start_redis "$dir" master "$SENTINEL_MASTER_PORT" --repl-diskless-sync-delay 0
+        start_redis "$dir" replica "$SENTINEL_REPLICA_PORT" --repl-diskless-sync-delay 0 \
+          --replicaof 127.0.0.1 "$SENTINEL_MASTER_PORT"
+        wait_for "replica sync" 20 sh -c "redis-cli -p $SENTINEL_REPLICA_PORT info replication | grep -q 'master_link_status:up'"
         # Sentinel rewrites its config file, so every start gets a fresh copy.
         cat >"$dir/sentinel.conf" <<EOF
 bind 127.0.0.1

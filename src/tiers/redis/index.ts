@@ -99,6 +99,8 @@ export class RedisTier implements Tier {
   private readonly client: Commands;
   private readonly owned: boolean;
   private readonly leases = new Map<string, string>();
+  /** Until the first connection is up, commands wait for it (bounded by the manager's timeout). */
+  private connecting: Promise<void> | undefined;
   private lastError: string | undefined;
   private statsCache: { at: number; stats: TierStats } | undefined;
   private closed = false;
@@ -108,9 +110,14 @@ export class RedisTier implements Tier {
     this.owned = options.client === undefined;
     this.client = (options.client ?? this.createClient()) as Commands;
     this.client.on('error', (error: Error) => this.clientError(error));
-    if (this.owned) void this.connect();
+    if (this.owned) {
+      this.connecting = this.connect().finally(() => {
+        this.connecting = undefined;
+      });
+    }
     this.lease = {
       acquire: async (key, ttlMs) => {
+        if (this.connecting) await this.connecting;
         const token = randomUUID();
         const ok = await this.client.set(this.leaseKey(key), token, {
           NX: true,
@@ -131,10 +138,12 @@ export class RedisTier implements Tier {
   }
 
   async get(key: CacheKey): Promise<string | undefined> {
+    if (this.connecting) await this.connecting;
     return (await this.client.get(this.entryKey(key.namespace, key.hash))) ?? undefined;
   }
 
   async set(key: CacheKey, entry: StoredEntry): Promise<boolean> {
+    if (this.connecting) await this.connecting;
     const ttlMs = entry.expiresAt === null ? null : entry.expiresAt - this.options.clock.now();
     if (ttlMs !== null && ttlMs <= 0) return false;
     // Tags first: an entry that exists must be reachable by its tags, or invalidateTag would miss it.
@@ -155,11 +164,13 @@ export class RedisTier implements Tier {
   }
 
   async delete(key: CacheKey): Promise<boolean> {
+    if (this.connecting) await this.connecting;
     return (await this.client.del(this.entryKey(key.namespace, key.hash))) > 0;
   }
 
   /** SCANs every master (never KEYS, never FLUSHDB) and unlinks key by key, so Cluster sees no CROSSSLOT. */
   async clear(namespace?: string): Promise<number> {
+    if (this.connecting) await this.connecting;
     let entries = 0;
     await this.scan(`${this.options.keyPrefix}:${namespace ?? '*'}:*`, async (keys, node) => {
       const removed = await Promise.all(keys.map((k) => node.unlink(k)));
@@ -172,6 +183,7 @@ export class RedisTier implements Tier {
   }
 
   async invalidateTag(tag: string, namespace?: string): Promise<number> {
+    if (this.connecting) await this.connecting;
     const tagKeys: string[] = [];
     if (namespace !== undefined) tagKeys.push(this.tagKey(namespace, tag));
     else
@@ -197,6 +209,7 @@ export class RedisTier implements Tier {
   }
 
   async *entries(namespace?: string): AsyncIterable<ListedEntry> {
+    if (this.connecting) await this.connecting;
     const prefix = this.options.keyPrefix;
     const found: string[] = [];
     await this.scan(`${prefix}:${namespace ?? '*'}:*`, async (keys) => {
@@ -212,6 +225,7 @@ export class RedisTier implements Tier {
 
   /** Entry count and bytes per namespace, by SCAN; cached briefly since it walks the keyspace. */
   async stats(): Promise<TierStats> {
+    if (this.connecting) await this.connecting;
     const now = Date.now();
     if (this.statsCache && now - this.statsCache.at < STATS_CACHE_MS) return this.statsCache.stats;
     const prefix = this.options.keyPrefix;
@@ -238,6 +252,7 @@ export class RedisTier implements Tier {
   async health(): Promise<TierHealth> {
     if (this.closed) return { status: 'down', reason: 'closed' };
     try {
+      if (this.connecting) throw new Error(this.lastError ?? 'not connected yet');
       await this.client.ping();
       return { status: 'up' };
     } catch (error) {

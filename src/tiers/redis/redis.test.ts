@@ -1,0 +1,134 @@
+import { randomUUID } from 'node:crypto';
+import { createClient, createCluster } from '@redis/client';
+import { afterAll, describe, expect, it } from 'vitest';
+import { describeTierConformance } from '../../../test/conformance/suite.js';
+import { service } from '../../../test/support/services.js';
+import { ManualClock } from '../../core/clock.js';
+import { deriveKey } from '../../core/key.js';
+import { createCache } from '../../create.js';
+import { type RedisMode, RedisTier, type RedisTierOptions } from './index.js';
+
+const standalone = service('redis');
+const cluster = service('redis-cluster');
+const sentinel = service('redis-sentinel');
+
+const connection: Record<RedisMode, Partial<RedisTierOptions>> = {
+  standalone: { url: standalone.STRATA_TEST_REDIS_URL },
+  cluster: { nodes: cluster.STRATA_TEST_REDIS_CLUSTER_NODES!.split(',') },
+  sentinel: {
+    sentinels: sentinel.STRATA_TEST_REDIS_SENTINELS!.split(','),
+    sentinelName: sentinel.STRATA_TEST_REDIS_SENTINEL_NAME,
+  },
+};
+
+/** A raw client per mode, to reach under the tier (corrupting bytes, checking each master). */
+const rawStandalone = createClient({ url: standalone.STRATA_TEST_REDIS_URL });
+const rawCluster = createCluster({
+  rootNodes: cluster.STRATA_TEST_REDIS_CLUSTER_NODES!.split(',').map((n) => ({ url: `redis://${n}` })),
+});
+await rawStandalone.connect();
+await rawCluster.connect();
+afterAll(async () => {
+  await rawStandalone.close();
+  await rawCluster.close();
+});
+
+function tier(mode: RedisMode, clock: ManualClock, extra: Partial<RedisTierOptions> = {}): RedisTier {
+  return new RedisTier({
+    mode,
+    ...connection[mode],
+    keyPrefix: `strata-test-${randomUUID().slice(0, 8)}`,
+    connectTimeoutMs: 2_000,
+    bus: false,
+    clock,
+    ...extra,
+  });
+}
+
+for (const mode of ['standalone', 'cluster', 'sentinel'] as const) {
+  describeTierConformance(`redis ${mode}`, async (clock) => {
+    const t = tier(mode, clock);
+    const prefix = (t as unknown as { options: RedisTierOptions }).options.keyPrefix;
+    return {
+      tier: t,
+      corrupt: async (key, bytes) => {
+        const raw = mode === 'cluster' ? rawCluster : rawStandalone;
+        const k = `${prefix}:${key.namespace}:${key.hash}`;
+        if (mode === 'sentinel') {
+          await t.set(key, { payload: bytes, size: bytes.length, createdAt: 0, expiresAt: null, tags: [] });
+        } else await raw.set(k, bytes);
+      },
+      // Redis keeps its own time: TTLs run on the server's clock.
+      advance: async (ms) => {
+        clock.advance(ms);
+        await new Promise((r) => setTimeout(r, ms));
+      },
+      cleanup: async () => {
+        // The suite has closed the tier by now; sweep its keys with a fresh one.
+        const sweeper = tier(mode, clock, { keyPrefix: prefix });
+        await sweeper.clear();
+        await sweeper.close();
+      },
+    };
+  });
+}
+
+describe('redis cluster', () => {
+  it('spreads one namespace over every master, and clear(namespace) removes all of it and nothing else', async () => {
+    const clock = new ManualClock(Date.now());
+    const t = tier('cluster', clock);
+    const prefix = (t as unknown as { options: RedisTierOptions }).options.keyPrefix;
+    const write = (ns: string, i: number) =>
+      t.set(deriveKey(ns, 'llm', `prompt ${i}`), {
+        payload: `{"i":${i}}`,
+        size: 8,
+        createdAt: 0,
+        expiresAt: null,
+        tags: ['spread'],
+      });
+    // node-redis connects in the background; wait until it serves.
+    await expect.poll(async () => (await t.health()).status, { timeout: 10_000 }).toBe('up');
+    for (let i = 0; i < 60; i++) {
+      await write('tenant-a', i);
+      await write('tenant-b', i);
+    }
+    const perMaster = async (ns: string) =>
+      Promise.all(
+        rawCluster.masters.map(async (m) => {
+          const node = await rawCluster.nodeClient(m);
+          let n = 0;
+          for await (const keys of node.scanIterator({ MATCH: `${prefix}:${ns}:*`, COUNT: 1000 })) {
+            n += keys.filter((k) => /:[0-9a-f]{64}$/.test(k)).length;
+          }
+          return n;
+        }),
+      );
+    const before = await perMaster('tenant-a');
+    expect(before).toHaveLength(3);
+    for (const n of before) expect(n).toBeGreaterThan(0);
+    expect(before.reduce((a, b) => a + b, 0)).toBe(60);
+    expect(await t.clear('tenant-a')).toBe(60);
+    expect(await perMaster('tenant-a')).toEqual([0, 0, 0]);
+    expect((await perMaster('tenant-b')).reduce((a, b) => a + b, 0)).toBe(60);
+    expect(await t.invalidateTag('spread')).toBe(60);
+    expect((await perMaster('tenant-b')).reduce((a, b) => a + b, 0)).toBe(0);
+    await t.close();
+  });
+});
+
+describe('redis through StrataCache', () => {
+  it('keeps serving misses while Redis is unreachable, and uses it again once it is back', async () => {
+    const cache = await createCache(
+      {
+        tiers: [{ type: 'redis', url: 'redis://127.0.0.1:1', timeoutMs: 200, keyPrefix: 'strata-test-down' }],
+      },
+      { logger: { warn: () => {} } },
+    );
+    const started = performance.now();
+    expect(await cache.lookup('p', 'llm')).toBeNull();
+    await cache.update('p', 'llm', [{ text: 'x' }]);
+    expect(performance.now() - started).toBeLessThan(2_000);
+    expect((await cache.health()).tiers[0]?.status).toBe('down');
+    await cache.close();
+  });
+});

@@ -1,0 +1,51 @@
+/**
+ * Connection settings of the throwaway services started by scripts/services.sh. A test that
+ * needs a service asks for it here; if it is not running, it is started through the script,
+ * so a test never depends on something started by hand.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const ROOT = join(import.meta.dirname, '..', '..');
+const SCRIPT = join(ROOT, 'scripts', 'services.sh');
+const ENV_FILE = join(ROOT, '.strata-services', 'env');
+
+const REQUIRED: Record<string, string[]> = {
+  redis: ['STRATA_TEST_REDIS_URL'],
+  'redis-cluster': ['STRATA_TEST_REDIS_CLUSTER_NODES'],
+  'redis-sentinel': ['STRATA_TEST_REDIS_SENTINELS', 'STRATA_TEST_REDIS_SENTINEL_NAME'],
+};
+
+function readEnv(): Record<string, string> {
+  if (!existsSync(ENV_FILE)) return {};
+  const env: Record<string, string> = {};
+  for (const line of readFileSync(ENV_FILE, 'utf8').split('\n')) {
+    const eq = line.indexOf('=');
+    if (eq > 0) env[line.slice(0, eq)] = line.slice(eq + 1);
+  }
+  return env;
+}
+
+export function services(command: 'start' | 'stop' | 'status', name: string): string {
+  return execFileSync('bash', [SCRIPT, command, name], {
+    encoding: 'utf8',
+    timeout: 180_000,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+/** The service's settings, starting it first if needed (start is idempotent: a running service is kept). */
+export function service(name: keyof typeof REQUIRED): Record<string, string> {
+  services('start', name);
+  const env = readEnv();
+  for (const key of REQUIRED[name]!) {
+    if (!env[key]) throw new Error(`scripts/services.sh start ${name} did not provide ${key}`);
+  }
+  return env;
+}
+
+/** PID of one process of a service (e.g. the sentinel setup's 'master'), for failure tests. */
+export function servicePid(name: string, process: string): number {
+  return Number(readFileSync(join(ROOT, '.strata-services', name, `${process}.pid`), 'utf8').trim());
+}
