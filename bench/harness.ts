@@ -4,7 +4,12 @@
  * all of them alike. Reported per case: the median over rounds of the mean time per operation,
  * and the ratio to the first (baseline) case.
  */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
 import { AIMessage } from '@langchain/core/messages';
 import type { ChatGeneration } from '@langchain/core/outputs';
 
@@ -105,4 +110,36 @@ export function chatAnswer(i: number): ChatGeneration[] {
       }),
     },
   ];
+}
+
+/**
+ * Imports a peer cache from bench/peers, installing that folder first if needed. Peers live
+ * apart from the project so their dependency trees (and @langchain/community's peer conflicts)
+ * never touch Strata's own install.
+ */
+export async function peer<T>(specifier: string): Promise<T> {
+  const dir = join(import.meta.dirname, 'peers');
+  if (!existsSync(join(dir, 'node_modules'))) {
+    console.error('installing benchmark peers (bench/peers) ...');
+    execFileSync('npm', ['ci', '--legacy-peer-deps', '--no-audit', '--no-fund'], {
+      cwd: dir,
+      stdio: 'inherit',
+    });
+  }
+  const resolved = createRequire(join(dir, 'package.json')).resolve(specifier);
+  return (await import(pathToFileURL(resolved).href)) as T;
+}
+
+/** Pins a process (all its threads) to one CPU, so sequential round trips are not skewed by migrations. */
+export function pin(pid: number, cpu: number): void {
+  try {
+    execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' });
+  } catch {
+    console.error(`(could not pin pid ${pid} to cpu ${cpu}; figures will be noisier)`);
+  }
+}
+
+export function percentile(values: number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }

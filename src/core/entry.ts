@@ -17,20 +17,25 @@ export interface StoredGenerationData {
   generationInfo?: Record<string, unknown>;
 }
 
-export interface Entry {
+/** What a hit needs: the answer and enough of the key to prove it is the right one. */
+export interface Answer {
   v: typeof ENTRY_VERSION;
-  /** Key hash; checked against the lookup key on every read. */
+  /** Key hash: SHA-256 over (namespace, llm string, prompt); checked against the lookup key on every read. */
   k: string;
   ns: string;
-  llm: string;
-  /** Absent when the cache runs with `storePrompt: false`; `ph` (its SHA-256) is stored instead. */
-  prompt?: string;
-  ph?: string;
-  gens: StoredGenerationData[];
   createdAt: number;
   expiresAt: number | null;
   tags: string[];
   meta?: Record<string, unknown>;
+  gens: StoredGenerationData[];
+}
+
+/** The whole entry: the answer plus the request it answers, for export, inspection and SQL columns. */
+export interface Entry extends Answer {
+  llm: string;
+  /** Absent when the cache runs with `storePrompt: false`; `ph` (its SHA-256) is stored instead. */
+  prompt?: string;
+  ph?: string;
 }
 
 /** What a tier is handed to store: the payload plus what it may index. */
@@ -47,12 +52,35 @@ export interface StoredEntry {
   readonly metadata?: Record<string, unknown>;
 }
 
+/**
+ * The payload is three JSON documents on three lines: head (version, key hash, times, tags),
+ * generations, and origin (llm string, prompt). A hit parses only the first two; the origin,
+ * usually the largest part, is read only for export and inspection. JSON never contains a raw
+ * newline, so the split is unambiguous.
+ */
 export function encodeEntry(entry: Entry): StoredEntry {
-  return storedEntry(entry, JSON.stringify(entry));
+  const head = {
+    v: entry.v,
+    k: entry.k,
+    ns: entry.ns,
+    createdAt: entry.createdAt,
+    expiresAt: entry.expiresAt,
+    tags: entry.tags,
+    ...(entry.meta === undefined ? {} : { meta: entry.meta }),
+  };
+  const origin = {
+    llm: entry.llm,
+    ...(entry.prompt === undefined ? {} : { prompt: entry.prompt }),
+    ...(entry.ph === undefined ? {} : { ph: entry.ph }),
+  };
+  return storedEntry(
+    entry,
+    `${JSON.stringify(head)}\n${JSON.stringify(entry.gens)}\n${JSON.stringify(origin)}`,
+  );
 }
 
 /** The stored form of an entry whose payload is already at hand (backfill, import). */
-export function storedEntry(entry: Entry, payload: string): StoredEntry {
+export function storedEntry(entry: Answer & { prompt?: string }, payload: string): StoredEntry {
   return {
     payload,
     size: Buffer.byteLength(payload),
@@ -75,47 +103,66 @@ export function earliestExpiry(a: number | null, b: number | null): number | nul
   return Math.min(a, b);
 }
 
-/**
- * Parse and validate a payload. Returns undefined for anything malformed or of another version:
- * corrupt bytes are a miss, never a throw.
- */
-export function decodeEntry(payload: string): Entry | undefined {
-  let parsed: unknown;
+/** The answer in a payload, without its origin line. Malformed or of another version: undefined, never a throw. */
+export function decodeAnswer(payload: string): Answer | undefined {
+  const first = payload.indexOf('\n');
+  const second = first < 0 ? -1 : payload.indexOf('\n', first + 1);
+  if (second < 0) return undefined;
   try {
-    parsed = JSON.parse(payload);
+    const answer = JSON.parse(payload.slice(0, first)) as Record<string, unknown>;
+    if (answer === null || typeof answer !== 'object') return undefined;
+    answer.gens = JSON.parse(payload.slice(first + 1, second)) as unknown;
+    return isAnswer(answer) ? answer : undefined;
   } catch {
     return undefined;
   }
-  return isEntry(parsed) ? parsed : undefined;
 }
 
-function isEntry(x: unknown): x is Entry {
+/** The whole entry in a payload. Malformed or of another version: undefined, never a throw. */
+export function decodeEntry(payload: string): Entry | undefined {
+  const answer = decodeAnswer(payload);
+  if (!answer) return undefined;
+  try {
+    const origin = JSON.parse(payload.slice(payload.indexOf('\n', payload.indexOf('\n') + 1) + 1)) as unknown;
+    const entry = { ...answer, ...(origin as object) };
+    return isEntry(entry) ? entry : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Validates a whole entry given as an object (an export line). */
+export function isEntry(x: unknown): x is Entry {
+  if (!isAnswer(x)) return false;
+  const e = x as unknown as Record<string, unknown>;
+  return typeof e.llm === 'string' && (e.prompt === undefined || typeof e.prompt === 'string');
+}
+
+function isAnswer(x: unknown): x is Answer {
   if (x === null || typeof x !== 'object') return false;
   const e = x as Record<string, unknown>;
   return (
     e.v === ENTRY_VERSION &&
     typeof e.k === 'string' &&
     typeof e.ns === 'string' &&
-    typeof e.llm === 'string' &&
-    (e.prompt === undefined || typeof e.prompt === 'string') &&
     Array.isArray(e.gens) &&
-    e.gens.every(
-      (g) => g !== null && typeof g === 'object' && typeof (g as { text: unknown }).text === 'string',
-    ) &&
+    e.gens.every(isGeneration) &&
     typeof e.createdAt === 'number' &&
     (e.expiresAt === null || typeof e.expiresAt === 'number') &&
     Array.isArray(e.tags)
   );
 }
 
-/** An entry answers a key only if it was written for exactly that key. Guards against hash collisions and misfiled rows. */
-export function entryMatchesKey(entry: Entry, key: CacheKey): boolean {
-  return (
-    entry.k === key.hash &&
-    entry.ns === key.namespace &&
-    entry.llm === key.llmString &&
-    (entry.prompt === undefined || entry.prompt === key.prompt)
-  );
+function isGeneration(g: unknown): boolean {
+  return g !== null && typeof g === 'object' && typeof (g as { text: unknown }).text === 'string';
+}
+
+/**
+ * An answer serves a key only if it was written for exactly that key: the stored hash covers
+ * namespace, llm string and prompt, so a misfiled or colliding row is refused.
+ */
+export function answerMatchesKey(answer: Answer, key: CacheKey): boolean {
+  return answer.k === key.hash && answer.ns === key.namespace;
 }
 
 /** Whether an entry was stored for this prompt text, whether the text itself was stored or only its hash. */

@@ -3,7 +3,7 @@ import { FaultyTier } from '../../test/support/faulty-tier.js';
 import { MemoryTier } from '../tiers/memory/index.js';
 import { DEFAULT_BREAKER } from './breaker.js';
 import { ManualClock } from './clock.js';
-import { decodeEntry } from './entry.js';
+import { decodeAnswer, decodeEntry, encodeEntry } from './entry.js';
 import { deriveKey } from './key.js';
 import { Manager } from './manager.js';
 import type { Tier } from './tier.js';
@@ -168,21 +168,42 @@ describe('coalescing', () => {
 });
 
 describe('entry envelope', () => {
+  const entry = {
+    v: 1 as const,
+    k: 'a'.repeat(64),
+    ns: 'n',
+    llm: 'l',
+    prompt: 'p',
+    gens: [{ text: 'x' }],
+    createdAt: 1,
+    expiresAt: null,
+    tags: ['t'],
+  };
+
+  it('round-trips an entry, and a hit reads only the answer', () => {
+    const { payload } = encodeEntry(entry);
+    expect(decodeEntry(payload)).toEqual(entry);
+    expect(decodeAnswer(payload)).toEqual({
+      v: 1,
+      k: entry.k,
+      ns: 'n',
+      gens: [{ text: 'x' }],
+      createdAt: 1,
+      expiresAt: null,
+      tags: ['t'],
+    });
+    expect(encodeEntry(decodeEntry(payload)!).payload).toBe(payload);
+  });
+
   it('decodes nothing that is not a current, well-formed entry', () => {
-    expect(decodeEntry('not json')).toBeUndefined();
-    expect(decodeEntry('null')).toBeUndefined();
-    expect(
-      decodeEntry('{"v":2,"k":"a","ns":"n","llm":"l","gens":[],"createdAt":1,"expiresAt":null,"tags":[]}'),
-    ).toBeUndefined();
-    expect(
-      decodeEntry(
-        '{"v":1,"k":"a","ns":"n","llm":"l","gens":[{"txt":1}],"createdAt":1,"expiresAt":null,"tags":[]}',
-      ),
-    ).toBeUndefined();
-    expect(
-      decodeEntry(
-        '{"v":1,"k":"a","ns":"n","llm":"l","gens":[{"text":"x"}],"createdAt":1,"expiresAt":null,"tags":[]}',
-      ),
-    ).toBeDefined();
+    const { payload } = encodeEntry(entry);
+    const [head, gens, origin] = payload.split('\n');
+    expect(decodeAnswer('not json')).toBeUndefined();
+    expect(decodeAnswer('null\nnull\nnull')).toBeUndefined();
+    expect(decodeAnswer(`${head!.replace('"v":1', '"v":2')}\n${gens}\n${origin}`)).toBeUndefined();
+    expect(decodeAnswer(`${head}\n[{"txt":1}]\n${origin}`)).toBeUndefined();
+    expect(decodeAnswer(`${head}\n${gens}`)).toBeUndefined();
+    expect(decodeEntry(`${head}\n${gens}\n{"prompt":"p"}`)).toBeUndefined();
+    expect(decodeEntry(payload.slice(0, -3))).toBeUndefined();
   });
 });

@@ -11,13 +11,16 @@ import { type BreakerOptions, type BreakerState, CircuitBreaker } from './breake
 import { Bus, type BusMessage } from './bus.js';
 import type { Clock } from './clock.js';
 import { Coalescer } from './coalesce.js';
+import { Deadlines } from './deadlines.js';
 import {
+  type Answer,
+  answerMatchesKey,
+  decodeAnswer,
   decodeEntry,
   ENTRY_VERSION,
   type Entry,
   earliestExpiry,
   encodeEntry,
-  entryMatchesKey,
   isExpired,
   type StoredEntry,
   type StoredGenerationData,
@@ -61,7 +64,7 @@ export interface WriteOptions {
 }
 
 export interface Hit {
-  entry: Entry;
+  entry: Answer;
   tier: string;
   /** Position of the serving tier in the waterfall. */
   tierIndex: number;
@@ -146,6 +149,7 @@ export class Manager {
   private readonly leaser: Managed | undefined;
   /** Lookups waiting for another instance's answer, woken early by its bus message. */
   private readonly remoteWaiters = new Map<string, Set<() => void>>();
+  private readonly deadlines = new Deadlines();
   private closed = false;
 
   constructor(
@@ -226,11 +230,19 @@ export class Manager {
     if (pending) {
       this.counters.coalesced++;
       const payload = await pending;
-      const entry = payload === undefined ? undefined : decodeEntry(payload);
+      const entry = payload === undefined ? undefined : decodeAnswer(payload);
       hit = entry ? { entry, tier: 'coalesced', tierIndex: -1, coalesced: true } : undefined;
     } else {
       this.coalescer?.lead(key.hash);
-      const found = (await this.walk(key)) ?? (await this.awaitOtherInstance(key));
+      let found: { hit: Hit; payload: string } | undefined;
+      // The waterfall, inline (it is the hit path): the first tier with a valid, live entry wins.
+      for (let i = 0; i < this.managed.length && !found; i++) {
+        const m = this.managed[i]!;
+        const read = this.readTier(m, key);
+        const payload = isPromiseLike(read) ? await read : read;
+        if (payload !== undefined) found = this.accept(m, i, key, payload);
+      }
+      found ??= await this.awaitOtherInstance(key);
       if (found) {
         hit = found.hit;
         this.coalescer?.settle(key.hash, found.payload);
@@ -250,38 +262,34 @@ export class Manager {
     return hit;
   }
 
-  /** The waterfall alone: first tier with a valid, live entry wins; faster tiers get backfilled. */
-  private async walk(key: CacheKey): Promise<{ hit: Hit; payload: string } | undefined> {
-    for (let i = 0; i < this.managed.length; i++) {
-      const m = this.managed[i]!;
-      const payload = await this.readTier(m, key);
-      if (payload === undefined) {
-        continue;
-      }
-      const entry = decodeEntry(payload);
-      const now = this.options.clock.now();
-      if (!entry || !entryMatchesKey(entry, key)) {
-        m.counters.corrupt++;
-        m.counters.misses++;
-        this.logOnce(
-          m,
-          'get',
-          new Error(`discarded a corrupt or misfiled entry for key ${key.hash.slice(0, 12)}`),
-        );
-        m.failing = false;
-        this.background(m, 'delete', () => m.tier.delete(key));
-        continue;
-      }
-      if (isExpired(entry, now)) {
-        m.counters.misses++;
-        this.background(m, 'delete', () => m.tier.delete(key));
-        continue;
-      }
-      m.counters.hits++;
-      if (i > 0) this.backfill(key, entry, payload, i, now);
-      return { hit: { entry, tier: m.name, tierIndex: i, coalesced: false }, payload };
+  /** A payload read from tier `i`: a hit if it is valid, live and for this key; corrupt or expired ones are removed. */
+  private accept(
+    m: Managed,
+    i: number,
+    key: CacheKey,
+    payload: string,
+  ): { hit: Hit; payload: string } | undefined {
+    const entry = decodeAnswer(payload);
+    const now = this.options.clock.now();
+    if (!entry || !answerMatchesKey(entry, key)) {
+      m.counters.corrupt++;
+      m.counters.misses++;
+      this.logOnce(
+        m,
+        'get',
+        new Error(`discarded a corrupt or misfiled entry for key ${key.hash.slice(0, 12)}`),
+      );
+      this.background(m, 'delete', () => m.tier.delete(key));
+      return undefined;
     }
-    return undefined;
+    if (isExpired(entry, now)) {
+      m.counters.misses++;
+      this.background(m, 'delete', () => m.tier.delete(key));
+      return undefined;
+    }
+    m.counters.hits++;
+    if (i > 0) this.backfill(key, entry, payload, i, now);
+    return { hit: { entry, tier: m.name, tierIndex: i, coalesced: false }, payload };
   }
 
   /**
@@ -305,9 +313,10 @@ export class Manager {
     const index = this.managed.indexOf(m);
     while (performance.now() < deadline && !this.closed) {
       await this.remoteSignal(key.hash, Math.min(50, deadline - performance.now()));
-      const payload = await this.readTier(m, key);
-      const entry = payload === undefined ? undefined : decodeEntry(payload);
-      if (payload !== undefined && entry && entryMatchesKey(entry, key)) {
+      const read = this.readTier(m, key);
+      const payload = isPromiseLike(read) ? await read : read;
+      const entry = payload === undefined ? undefined : decodeAnswer(payload);
+      if (payload !== undefined && entry && answerMatchesKey(entry, key)) {
         this.counters.coalesced++;
         if (index > 0) this.backfill(key, entry, payload, index, this.options.clock.now());
         return { hit: { entry, tier: m.name, tierIndex: index, coalesced: true }, payload };
@@ -335,28 +344,57 @@ export class Manager {
     });
   }
 
-  private async readTier(m: Managed, key: CacheKey): Promise<string | undefined> {
+  /**
+   * One tier read under the failure policy. Not async: a synchronous tier (memory, SQLite) costs
+   * no promise, and an asynchronous one costs exactly one, settled by its answer or its deadline.
+   */
+  private readTier(m: Managed, key: CacheKey): MaybePromise<string | undefined> {
     if (!m.breaker.allow()) {
       m.counters.skipped++;
       return undefined;
     }
     const start = performance.now();
+    let result: MaybePromise<string | null | undefined>;
     try {
-      const result = m.tier.get(key);
-      const payload = isPromiseLike(result) ? await this.bounded(m, 'get', result) : result;
-      this.succeeded(m);
-      m.counters.getLatency.record(performance.now() - start);
-      if (payload === undefined) m.counters.misses++;
-      return payload;
+      result = m.tier.get(key);
     } catch (error) {
       this.failed(m, 'get', error);
       return undefined;
     }
+    if (!isPromiseLike(result)) return this.afterRead(m, start, result);
+    const pending = result;
+    return new Promise((resolve) => {
+      const deadline = this.deadlines.add(m.timeoutMs, () => {
+        this.failed(m, 'get', new TierTimeoutError(m.name, 'get', m.timeoutMs));
+        resolve(undefined);
+      });
+      pending.then(
+        (payload) => {
+          if (this.deadlines.cancel(deadline)) resolve(this.afterRead(m, start, payload));
+        },
+        (error: unknown) => {
+          if (!this.deadlines.cancel(deadline)) return;
+          this.failed(m, 'get', error);
+          resolve(undefined);
+        },
+      );
+    });
+  }
+
+  private afterRead(m: Managed, start: number, payload: string | null | undefined): string | undefined {
+    this.succeeded(m);
+    m.counters.getLatency.record(performance.now() - start);
+    if (payload == null) {
+      m.counters.misses++;
+      return undefined;
+    }
+    return payload;
   }
 
   /** Copies a hit into the tiers above the one that served it, with the entry's remaining lifetime. */
-  private backfill(key: CacheKey, entry: Entry, payload: string, servedBy: number, now: number): void {
-    const stored = storedEntry(entry, payload);
+  private backfill(key: CacheKey, answer: Answer, payload: string, servedBy: number, now: number): void {
+    // Off the hit path: the full decode gives SQL tiers their prompt column.
+    const stored = storedEntry(decodeEntry(payload) ?? answer, payload);
     const from = this.managed[servedBy]!.name;
     for (let i = 0; i < servedBy; i++) {
       const m = this.managed[i]!;
@@ -512,9 +550,9 @@ export class Manager {
         try {
           const result = m.tier.get(key);
           const payload = isPromiseLike(result) ? await this.bounded(m, 'get', result) : result;
-          if (payload === undefined) return { tier: m.name, state: 'absent' };
+          if (payload == null) return { tier: m.name, state: 'absent' };
           const entry = decodeEntry(payload);
-          if (!entry || !entryMatchesKey(entry, key)) return { tier: m.name, state: 'corrupt' };
+          if (!entry || !answerMatchesKey(entry, key)) return { tier: m.name, state: 'corrupt' };
           return { tier: m.name, entry, state: isExpired(entry, now) ? 'expired' : 'live' };
         } catch (error) {
           return { tier: m.name, state: `error: ${errorOf(error).message}` };
@@ -563,14 +601,16 @@ export class Manager {
 
   private bounded<T>(m: Managed, op: string, promise: Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new TierTimeoutError(m.name, op, m.timeoutMs)), m.timeoutMs);
+      const deadline = this.deadlines.add(m.timeoutMs, () =>
+        reject(new TierTimeoutError(m.name, op, m.timeoutMs)),
+      );
       promise.then(
         (value) => {
-          clearTimeout(timer);
+          this.deadlines.cancel(deadline);
           resolve(value);
         },
         (error: unknown) => {
-          clearTimeout(timer);
+          this.deadlines.cancel(deadline);
           reject(error);
         },
       );

@@ -45,8 +45,8 @@ export interface Tier {
   readonly bus?: BusTransport;
   /** A shared tier may arbitrate which instance computes a missing key (distributed coalescing). */
   readonly lease?: Lease;
-  /** Returns the stored payload, or undefined when absent or expired. */
-  get(key: CacheKey): MaybePromise<string | undefined>;
+  /** Returns the stored payload; undefined or null when absent or expired (null: what most clients return). */
+  get(key: CacheKey): MaybePromise<string | null | undefined>;
   /** Stores an entry; returns false when the tier refuses it (too large for its budget). */
   set(key: CacheKey, entry: StoredEntry): MaybePromise<boolean>;
   delete(key: CacheKey): MaybePromise<boolean>;

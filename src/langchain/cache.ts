@@ -66,14 +66,20 @@ export class StrataCache extends BaseCache<Generation[]> {
     return deriveKey(this.view.namespace, llmKey, prompt);
   }
 
-  async lookup(prompt: string, llmKey: string): Promise<Generation[] | null> {
+  lookup(prompt: string, llmKey: string): Promise<Generation[] | null> {
     try {
-      const hit = await this.manager.lookup(this.key(prompt, llmKey));
-      return hit ? hit.entry.gens.map(fromStored) : null;
+      return this.manager.lookup(this.key(prompt, llmKey)).then(
+        (hit) => (hit ? hit.entry.gens.map(fromStored) : null),
+        (error: unknown) => this.lookupFailed(error),
+      );
     } catch (error) {
-      this.view.logger.warn(`[strata] lookup failed, treated as a miss: ${errorOf(error).message}`);
-      return null;
+      return Promise.resolve(this.lookupFailed(error));
     }
+  }
+
+  private lookupFailed(error: unknown): null {
+    this.view.logger.warn(`[strata] lookup failed, treated as a miss: ${errorOf(error).message}`);
+    return null;
   }
 
   /** Like lookup, with where the answer came from and how old it is. */
@@ -88,8 +94,7 @@ export class StrataCache extends BaseCache<Generation[]> {
         coalesced: hit.coalesced,
       };
     } catch (error) {
-      this.view.logger.warn(`[strata] lookup failed, treated as a miss: ${errorOf(error).message}`);
-      return null;
+      return this.lookupFailed(error);
     }
   }
 

@@ -190,7 +190,7 @@ export function describeTierConformance(name: string, factory: TierFactory): voi
       const stats = await manager.stats();
       expect(stats.tiers[0]?.corrupt).toBe(1);
       await new Promise((r) => setTimeout(r, 50));
-      expect(await harness.tier.get(k)).toBeUndefined();
+      expect((await harness.tier.get(k)) ?? undefined).toBeUndefined();
       await harness.corrupt(k, JSON.stringify({ v: 99, anything: true }));
       expect(await manager.lookup(k)).toBeUndefined();
     });

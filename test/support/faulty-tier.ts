@@ -29,7 +29,7 @@ export class FaultyTier implements Tier {
     return fn();
   }
 
-  get(key: CacheKey): Promise<string | undefined> {
+  get(key: CacheKey): Promise<string | null | undefined> {
     return this.run(() => this.inner.get(key));
   }
   set(key: CacheKey, entry: StoredEntry): Promise<boolean> {

@@ -1,13 +1,14 @@
 /**
- * `strata export` / `strata import`: entries as JSON Lines, one decoded entry envelope per line.
- * The envelope carries its whole key (namespace, llm string, prompt, hash), timestamps and tags,
- * so export then import into an empty cache reproduces every entry exactly.
+ * `strata export` / `strata import`: entries as JSON Lines, one whole entry (core/entry.ts) per
+ * line. An entry carries its whole key (namespace, llm string, prompt, hash), timestamps and
+ * tags, and re-encodes to the same payload, so export then import into an empty cache
+ * reproduces every entry exactly.
  */
 
 import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { decodeEntry, isExpired, storedEntry } from '../../core/entry.js';
+import { decodeEntry, type Entry, encodeEntry, isEntry, isExpired } from '../../core/entry.js';
 import { hashKey } from '../../core/key.js';
 import { type Command, progress, stringFlag } from '../context.js';
 
@@ -27,7 +28,12 @@ export const exportEntries: Command = async ({ flags, io, open }) => {
     const shown = progress(io, `exported from ${name}`);
     let count = 0;
     for await (const listed of tier.entries(namespace)) {
-      if (!sink.write(`${listed.payload}\n`)) await once(sink, 'drain');
+      const entry = decodeEntry(listed.payload);
+      if (!entry) {
+        io.err(`skipped a corrupt entry (${listed.namespace}/${listed.hash.slice(0, 12)})`);
+        continue;
+      }
+      if (!sink.write(`${JSON.stringify(entry)}\n`)) await once(sink, 'drain');
       shown.tick(++count);
     }
     if (file)
@@ -57,7 +63,7 @@ export const importEntries: Command = async ({ flags, io, open }) => {
     for await (const line of lines) {
       lineNo++;
       if (line.trim() === '') continue;
-      const entry = decodeEntry(line);
+      const entry = parseLine(line);
       const intact =
         entry && (entry.prompt === undefined || hashKey(entry.ns, entry.llm, entry.prompt) === entry.k);
       if (!entry || !intact) {
@@ -72,7 +78,7 @@ export const importEntries: Command = async ({ flags, io, open }) => {
         continue;
       }
       const key = { namespace: entry.ns, llmString: entry.llm, prompt: entry.prompt ?? '', hash: entry.k };
-      const stored = await cache.tiers.restore(key, storedEntry(entry, line));
+      const stored = await cache.tiers.restore(key, encodeEntry(entry));
       if (stored.length > 0) shown.tick(++imported);
       else skipped++;
     }
@@ -83,3 +89,12 @@ export const importEntries: Command = async ({ flags, io, open }) => {
     await cache.close();
   }
 };
+
+function parseLine(line: string): Entry | undefined {
+  try {
+    const parsed: unknown = JSON.parse(line);
+    return isEntry(parsed) ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -137,9 +137,10 @@ export class RedisTier implements Tier {
     this.bus = options.bus ? this.createBus() : undefined;
   }
 
-  async get(key: CacheKey): Promise<string | undefined> {
-    if (this.connecting) await this.connecting;
-    return (await this.client.get(this.entryKey(key.namespace, key.hash))) ?? undefined;
+  /** Not async: the hit path hands node-redis's promise straight to the manager. */
+  get(key: CacheKey): Promise<string | null> {
+    const k = this.entryKey(key.namespace, key.hash);
+    return this.connecting ? this.connecting.then(() => this.client.get(k)) : this.client.get(k);
   }
 
   async set(key: CacheKey, entry: StoredEntry): Promise<boolean> {
@@ -329,7 +330,16 @@ export class RedisTier implements Tier {
       ...(o.username ? { username: o.username } : {}),
       ...(o.password ? { password: o.password } : {}),
     };
-    const clientOptions = { socket, disableOfflineQueue: true, ...auth } as RedisClientOptions;
+    const clientOptions = {
+      socket,
+      disableOfflineQueue: true,
+      // The manager times every call out itself. node-redis's own per-command timeout (5 s by
+      // default) arms an AbortSignal timer per command, which costs more than the GET; commands
+      // left waiting on a hung server are bounded by the breaker, which stops sending them.
+      commandOptions: { timeout: 0 },
+      commandsQueueMaxLength: 10_000,
+      ...auth,
+    } as RedisClientOptions;
     switch (o.mode) {
       case 'standalone':
         return createClient({ ...clientOptions, url: o.url }) as unknown as Commands;

@@ -1,0 +1,143 @@
+/**
+ * Redis-tier hit through StrataCache.lookup vs the floor (a raw node-redis GET of the same key)
+ * and vs LangChain's two Redis caches (@langchain/community's ioredis RedisCache and
+ * @langchain/redis's RedisCache), on one local redis-server started by scripts/services.sh.
+ *
+ * Sequential: client and server pinned to the same core (a loopback round trip is ~20 µs there,
+ * ~100 µs across cores), one lookup at a time. Concurrent: 64 lookups in flight, client and
+ * server on different cores; throughput and p99 latency per lookup.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { BaseCache } from '@langchain/core/caches';
+import { createClient } from '@redis/client';
+import { createCache, deriveKey } from '../src/index.js';
+import {
+  chatAnswer,
+  compare,
+  median,
+  OPENAI_LIKE_LLM_KEY,
+  peer,
+  percentile,
+  pin,
+  prompts,
+  report,
+} from './harness.js';
+
+const root = join(import.meta.dirname, '..');
+execFileSync('bash', [join(root, 'scripts/services.sh'), 'start', 'redis'], { stdio: 'inherit' });
+const env = Object.fromEntries(
+  readFileSync(join(root, '.strata-services/env'), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+);
+const url = env.STRATA_TEST_REDIS_URL!;
+const serverPid = Number(readFileSync(join(root, '.strata-services/redis/redis.pid'), 'utf8'));
+
+const keys = prompts(1_000);
+const keyPrefix = 'strata-bench';
+
+const strata = await createCache({ tiers: [{ type: 'redis', url, keyPrefix }] });
+// The floor runs with the same client options as Strata's tier (no per-command timeout timer).
+const raw = createClient({ url, commandOptions: { timeout: 0 } });
+await raw.connect();
+const rawKeys = keys.map((k) => `${keyPrefix}:default:${deriveKey('default', OPENAI_LIKE_LLM_KEY, k).hash}`);
+
+const { default: IORedis } = await peer<{ default: new (url: string) => { quit(): Promise<unknown> } }>(
+  'ioredis',
+);
+const { RedisCache: CommunityRedisCache } = await peer<{ RedisCache: new (client: unknown) => BaseCache }>(
+  '@langchain/community/caches/ioredis',
+);
+const { RedisCache: LangchainRedisCache } = await peer<{ RedisCache: new (client: unknown) => BaseCache }>(
+  '@langchain/redis',
+);
+const { createClient: createClientV4 } = await peer<{
+  createClient: (o: { url: string }) => { connect(): Promise<unknown>; quit(): Promise<unknown> };
+}>('redis');
+const ioredis = new IORedis(url);
+const community = new CommunityRedisCache(ioredis);
+const v4 = createClientV4({ url });
+await v4.connect();
+const langchainRedis = new LangchainRedisCache(v4);
+
+for (let i = 0; i < keys.length; i++) {
+  await strata.update(keys[i]!, OPENAI_LIKE_LLM_KEY, chatAnswer(i));
+  await community.update(keys[i]!, OPENAI_LIKE_LLM_KEY, chatAnswer(i));
+  await langchainRedis.update(keys[i]!, OPENAI_LIKE_LLM_KEY, chatAnswer(i));
+}
+for (const [name, hit] of [
+  ['strata', await strata.lookup(keys[1]!, OPENAI_LIKE_LLM_KEY)],
+  ['raw', await raw.get(rawKeys[1]!)],
+  ['community', await community.lookup(keys[1]!, OPENAI_LIKE_LLM_KEY)],
+  ['langchain-redis', await langchainRedis.lookup(keys[1]!, OPENAI_LIKE_LLM_KEY)],
+] as const) {
+  if (!hit) throw new Error(`benchmark setup: ${name} missed`);
+}
+
+const cases = [
+  { name: 'raw node-redis GET (floor)', op: (i: number) => raw.get(rawKeys[i % keys.length]!) },
+  {
+    name: 'Strata redis tier, StrataCache.lookup',
+    op: (i: number) => strata.lookup(keys[i % keys.length]!, OPENAI_LIKE_LLM_KEY),
+  },
+  {
+    name: '@langchain/community RedisCache (ioredis)',
+    op: (i: number) => community.lookup(keys[i % keys.length]!, OPENAI_LIKE_LLM_KEY),
+  },
+  {
+    name: '@langchain/redis RedisCache (node-redis 4)',
+    op: (i: number) => langchainRedis.lookup(keys[i % keys.length]!, OPENAI_LIKE_LLM_KEY),
+  },
+];
+
+pin(process.pid, 0);
+pin(serverPid, 0);
+report(
+  'redis: sequential hit latency (client and server pinned to one core)',
+  await compare(cases, { rounds: 15, opsPerRound: 2_000, warmupOps: 2_000 }),
+);
+
+pin(process.pid, 1);
+pin(serverPid, 0);
+const IN_FLIGHT = 64;
+const BATCHES = 40;
+const ROUNDS = 11;
+const throughput = cases.map(() => [] as number[]);
+const latencies = cases.map(() => [] as number[]);
+for (let r = 0; r < ROUNDS; r++) {
+  for (let k = 0; k < cases.length; k++) {
+    const index = (r + k) % cases.length;
+    const c = cases[index]!;
+    const start = performance.now();
+    for (let b = 0; b < BATCHES; b++) {
+      await Promise.all(
+        Array.from({ length: IN_FLIGHT }, async (_, j) => {
+          const t0 = performance.now();
+          await c.op(b * IN_FLIGHT + j);
+          if (r > 0) latencies[index]!.push(performance.now() - t0);
+        }),
+      );
+    }
+    if (r > 0) throughput[index]!.push((BATCHES * IN_FLIGHT) / ((performance.now() - start) / 1000));
+  }
+}
+console.log(`\n### redis: ${IN_FLIGHT} concurrent lookups (client and server on different cores)\n`);
+console.log('| implementation | median ops/s | p99 ms | Strata throughput vs this |');
+console.log('|---|---:|---:|---:|');
+const strataOps = median(throughput[1]!);
+cases.forEach((c, i) => {
+  const ops = median(throughput[i]!);
+  console.log(
+    `| ${c.name} | ${Math.round(ops).toLocaleString('en-US')} | ${percentile(latencies[i]!, 0.99).toFixed(2)} | ${(strataOps / ops).toFixed(2)}x |`,
+  );
+});
+
+await strata.clear({ all: true });
+await strata.close();
+await raw.close();
+await ioredis.quit();
+await v4.quit();
