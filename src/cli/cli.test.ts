@@ -100,6 +100,13 @@ describe('strata CLI', () => {
     expect(failed.err.join('\n')).toMatch(/tiers\[1\]: cannot open sqlite tier/);
   });
 
+  it('doctor exits non-zero when a remote tier is down', async () => {
+    const ws = workspace([{ type: 'memory' }, { type: 'redis', url: 'redis://127.0.0.1:1', timeoutMs: 300 }]);
+    const result = await cli('doctor', '--config', ws.config);
+    expect(result.code).toBe(1);
+    expect(result.out.join('\n')).toMatch(/redis +redis +down/);
+  });
+
   it('rejects unknown commands and invalid configs with a clear message', async () => {
     expect((await cli('frobnicate')).err[0]).toMatch(/unknown command "frobnicate"/);
     const ws = workspace([{ type: 'sqlite' }]);

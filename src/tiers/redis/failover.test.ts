@@ -141,6 +141,34 @@ describe('redis failures', () => {
   });
 });
 
+describe('redis bus reconnects', () => {
+  it('flushes the memory tier after the subscriber reconnects (messages sent meanwhile are lost)', async () => {
+    const url = service('redis').STRATA_TEST_REDIS_URL!;
+    const cache = await createCache(
+      {
+        tiers: [
+          { type: 'memory' },
+          { type: 'redis', url, keyPrefix: prefix(), breaker: { cooldownMs: 200 } },
+        ],
+      },
+      { logger: quiet },
+    );
+    try {
+      await cache.update('kept in memory', 'llm', [{ text: 'x' }]);
+      const memoryEntries = async () => (await cache.stats()).tiers[0]?.store?.entries;
+      expect(await memoryEntries()).toBe(1);
+      services('stop', 'redis');
+      await sleep(300);
+      expect(await memoryEntries()).toBe(1); // still serving from memory while Redis is away
+      services('start', 'redis');
+      await expect.poll(memoryEntries, { timeout: 15_000, interval: 100 }).toBe(0);
+    } finally {
+      await cache.close();
+      services('start', 'redis');
+    }
+  });
+});
+
 describe('redis shared by several processes', () => {
   it('invalidateTag in one process stops the other serving the entry from its memory tier within 100 ms', async () => {
     const url = service('redis').STRATA_TEST_REDIS_URL!;

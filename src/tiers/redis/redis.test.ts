@@ -132,3 +132,96 @@ describe('redis through StrataCache', () => {
     await cache.close();
   });
 });
+
+describe('redis options', () => {
+  const redisTier = (mode: RedisMode, keyPrefix: string) => ({
+    type: 'redis' as const,
+    mode,
+    keyPrefix,
+    ...(mode === 'standalone' ? { url: connection.standalone.url } : {}),
+    ...(mode === 'cluster' ? { nodes: connection.cluster.nodes } : {}),
+    ...(mode === 'sentinel'
+      ? { sentinels: connection.sentinel.sentinels, sentinelName: connection.sentinel.sentinelName }
+      : {}),
+  });
+
+  for (const mode of ['standalone', 'cluster', 'sentinel'] as const) {
+    it(`${mode}: the bus drops another instance's memory copy on invalidateTag, delete and overwrite`, async () => {
+      const keyPrefix = `strata-test-${randomUUID().slice(0, 8)}`;
+      const config = { tiers: [{ type: 'memory' as const }, redisTier(mode, keyPrefix)] };
+      const a = await createCache(config, { logger: { warn: () => {} } });
+      const b = await createCache(config, { logger: { warn: () => {} } });
+      try {
+        await expect.poll(async () => (await b.health()).status, { timeout: 15_000 }).toBe('up');
+        await new Promise((r) => setTimeout(r, 300)); // let both subscribers attach
+        await a.withOptions({ tags: ['t'] }).update('q1', 'llm', [{ text: 'one' }]);
+        await a.update('q2', 'llm', [{ text: 'two' }]);
+        await a.update('q3', 'llm', [{ text: 'three' }]);
+        expect((await b.lookupWithInfo('q3', 'llm'))?.tier).toBe('redis');
+        expect((await b.lookupWithInfo('q3', 'llm'))?.tier).toBe('memory');
+        expect((await b.lookupWithInfo('q1', 'llm'))?.tier).toBe('redis');
+        expect((await b.lookupWithInfo('q1', 'llm'))?.tier).toBe('memory');
+        expect((await b.lookupWithInfo('q2', 'llm'))?.tier).toBe('redis');
+        await a.invalidateTag('t');
+        await a.delete('q3', 'llm');
+        await a.update('q2', 'llm', [{ text: 'two, revised' }]);
+        await expect.poll(async () => b.lookupWithInfo('q3', 'llm'), { timeout: 2_000 }).toBeNull();
+        await expect.poll(async () => b.lookupWithInfo('q1', 'llm'), { timeout: 2_000 }).toBeNull();
+        await expect
+          .poll(async () => (await b.lookup('q2', 'llm'))?.[0]?.text, { timeout: 2_000 })
+          .toBe('two, revised');
+      } finally {
+        await a.clear({ all: true });
+        await a.close();
+        await b.close();
+      }
+    });
+  }
+
+  it('authenticates with an ACL user and password', async () => {
+    const user = `strata-${randomUUID().slice(0, 6)}`;
+    await rawStandalone.sendCommand(['ACL', 'SETUSER', user, 'on', '>s3cret-pass', '~*', '&*', '+@all']);
+    try {
+      const ok = await createCache(
+        {
+          tiers: [{ ...redisTier('standalone', 'strata-test-acl'), username: user, password: 's3cret-pass' }],
+        },
+        { logger: { warn: () => {} } },
+      );
+      await ok.update('p', 'llm', [{ text: 'authenticated' }]);
+      expect((await ok.lookup('p', 'llm'))?.[0]?.text).toBe('authenticated');
+      await ok.clear({ all: true });
+      await ok.close();
+      const denied = await createCache(
+        {
+          tiers: [
+            {
+              ...redisTier('standalone', 'strata-test-acl'),
+              username: user,
+              password: 'wrong',
+              timeoutMs: 300,
+            },
+          ],
+        },
+        { logger: { warn: () => {} } },
+      );
+      expect(await denied.lookup('p', 'llm')).toBeNull();
+      expect((await denied.health()).tiers[0]?.status).toBe('down');
+      await denied.close();
+    } finally {
+      await rawStandalone.sendCommand(['ACL', 'DELUSER', user]);
+    }
+  });
+
+  it('uses a client passed in programmatically and leaves it open', async () => {
+    const client = createClient({ url: connection.standalone.url });
+    await client.connect();
+    const cache = await createCache({ tiers: [{ type: 'redis', client, keyPrefix: 'strata-test-own' }] });
+    await cache.update('p', 'llm', [{ text: 'via my client' }]);
+    expect((await cache.lookup('p', 'llm'))?.[0]?.text).toBe('via my client');
+    await cache.clear({ all: true });
+    await cache.close();
+    expect(await client.ping()).toBe('PONG');
+    await client.close();
+  });
+});
