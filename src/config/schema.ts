@@ -5,6 +5,9 @@
  */
 import { z } from 'zod';
 import { DEFAULT_NAMESPACE, validateNamespace } from '../core/key.js';
+import type { LangChainEmbeddings } from '../tiers/semantic/embedder.js';
+import { ALL_GUARDS, type GuardName } from '../tiers/semantic/guards.js';
+import type { Verifier } from '../tiers/semantic/index.js';
 
 const namespace = z.string().superRefine((value, ctx) => {
   const problem = validateNamespace(value);
@@ -98,25 +101,71 @@ export const redisTierSchema = z
     if (t.mode === 'cluster') need('nodes');
   });
 
-export const TIER_TYPES = ['memory', 'sqlite', 'redis'] as const;
+const similarity = z.number().min(-1).max(1);
 
-const tierSchema = z.discriminatedUnion('type', [memoryTierSchema, sqliteTierSchema, redisTierSchema], {
-  error: (issue) =>
-    issue.code === 'invalid_union'
-      ? `unknown tier type ${JSON.stringify((issue.input as { type?: unknown } | undefined)?.type)} (expected one of: ${TIER_TYPES.join(', ')})`
-      : undefined,
+export const semanticTierSchema = z.strictObject({
+  type: z.literal('semantic'),
+  ...common,
+  /** 'lexical' (built in, offline), or a LangChain EmbeddingsInterface object (programmatic use). */
+  embeddings: z
+    .union([
+      z.enum(['lexical']),
+      z.custom<LangChainEmbeddings>(
+        (v) => typeof (v as LangChainEmbeddings | null)?.embedQuery === 'function',
+        'must be "lexical" or an object with embedQuery/embedDocuments',
+      ),
+    ])
+    .default('lexical'),
+  /** Cosine similarity (-1..1) a cached prompt must reach to answer; defaults per embedder. */
+  threshold: similarity.optional(),
+  /** Per-namespace thresholds. */
+  thresholds: z.record(z.string(), similarity).optional(),
+  /** SQLite file holding entries and vectors; ':memory:' for none. */
+  path: z.string().min(1).default('.strata/semantic.db'),
+  maxEntries: positiveInt.default(100_000),
+  guards: z.array(z.enum(ALL_GUARDS as [GuardName, ...GuardName[]])).default([...ALL_GUARDS]),
+  candidates: positiveInt.max(100).default(5),
+  /** (query, candidate) => boolean | Promise<boolean>: the last word on a candidate (programmatic use). */
+  verifier: z
+    .custom<Verifier>((v) => typeof v === 'function', 'must be a function (query, candidate) => boolean')
+    .optional(),
 });
 
-export const configSchema = z.strictObject({
-  namespace: namespace.default(DEFAULT_NAMESPACE),
-  /** TTL of new entries; null or absent = no expiry. */
-  defaultTtlSeconds: seconds.nullable().default(null),
-  /** When false, tiers keep only the key hash, never the prompt text. */
-  storePrompt: z.boolean().default(true),
-  /** How long concurrent misses of one key wait for the first caller's answer; 0 disables. */
-  coalesceWaitMs: z.number().int().nonnegative().default(15_000),
-  tiers: z.array(tierSchema).min(1, 'needs at least one tier'),
-});
+export const TIER_TYPES = ['memory', 'sqlite', 'redis', 'semantic'] as const;
+
+const tierSchema = z.discriminatedUnion(
+  'type',
+  [memoryTierSchema, sqliteTierSchema, redisTierSchema, semanticTierSchema],
+  {
+    error: (issue) =>
+      issue.code === 'invalid_union'
+        ? `unknown tier type ${JSON.stringify((issue.input as { type?: unknown } | undefined)?.type)} (expected one of: ${TIER_TYPES.join(', ')})`
+        : undefined,
+  },
+);
+
+export const configSchema = z
+  .strictObject({
+    namespace: namespace.default(DEFAULT_NAMESPACE),
+    /** TTL of new entries; null or absent = no expiry. */
+    defaultTtlSeconds: seconds.nullable().default(null),
+    /** When false, tiers keep only the key hash, never the prompt text. */
+    storePrompt: z.boolean().default(true),
+    /** How long concurrent misses of one key wait for the first caller's answer; 0 disables. */
+    coalesceWaitMs: z.number().int().nonnegative().default(15_000),
+    tiers: z.array(tierSchema).min(1, 'needs at least one tier'),
+  })
+  .superRefine((config, ctx) => {
+    config.tiers.forEach((tier, i) => {
+      if (tier.type === 'semantic' && !config.storePrompt) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['tiers', i, 'type'],
+          message: 'a semantic tier compares prompt texts, so it needs storePrompt: true',
+        });
+      }
+    });
+  });
 
 export type StrataConfig = z.input<typeof configSchema>;
 export type ResolvedConfig = z.output<typeof configSchema>;

@@ -32,6 +32,7 @@ import { CacheCounters, type LatencySummary, TierCounters } from './stats.js';
 import {
   isPromiseLike,
   type MaybePromise,
+  type SimilarMatch,
   type Tier,
   type TierHealth,
   type TierStats,
@@ -69,10 +70,26 @@ export interface Hit {
   /** Position of the serving tier in the waterfall. */
   tierIndex: number;
   coalesced: boolean;
+  /** Set when a similarity tier answered with another prompt's entry. */
+  similarity?: number;
+  matchedPrompt?: string;
 }
 
+/** What a tier read can yield: a payload, another prompt's entry, or nothing. */
+type Read = string | SimilarMatch | undefined;
+type Found = { hit: Hit; payload: string };
+
 export interface CacheEvents {
-  hit: [{ key: CacheKey; tier: string; latencyMs: number; coalesced: boolean }];
+  hit: [
+    {
+      key: CacheKey;
+      tier: string;
+      latencyMs: number;
+      coalesced: boolean;
+      similarity?: number;
+      matchedPrompt?: string;
+    },
+  ];
   miss: [{ key: CacheKey; latencyMs: number }];
   set: [{ key: CacheKey; tiers: string[]; bytes: number }];
   error: [{ tier: string; op: string; error: Error }];
@@ -97,6 +114,8 @@ export interface TierReport {
   skipped: number;
   get: LatencySummary;
   set: LatencySummary;
+  /** Cosine similarity of hits served by a similarity tier. */
+  similarity?: { count: number; mean: number; min: number };
   store?: TierStats;
 }
 
@@ -234,7 +253,7 @@ export class Manager {
       hit = entry ? { entry, tier: 'coalesced', tierIndex: -1, coalesced: true } : undefined;
     } else {
       this.coalescer?.lead(key.hash);
-      let found: { hit: Hit; payload: string } | undefined;
+      let found: Found | undefined;
       // The waterfall, inline (it is the hit path): the first tier with a valid, live entry wins.
       for (let i = 0; i < this.managed.length && !found; i++) {
         const m = this.managed[i]!;
@@ -253,7 +272,14 @@ export class Manager {
     if (hit) {
       this.counters.hits++;
       if (this.events.listenerCount('hit') > 0) {
-        this.events.emit('hit', { key, tier: hit.tier, latencyMs, coalesced: hit.coalesced });
+        const { tier, coalesced, similarity, matchedPrompt } = hit;
+        this.events.emit('hit', {
+          key,
+          tier,
+          latencyMs,
+          coalesced,
+          ...(similarity === undefined ? {} : { similarity, matchedPrompt }),
+        });
       }
     } else {
       this.counters.misses++;
@@ -263,12 +289,9 @@ export class Manager {
   }
 
   /** A payload read from tier `i`: a hit if it is valid, live and for this key; corrupt or expired ones are removed. */
-  private accept(
-    m: Managed,
-    i: number,
-    key: CacheKey,
-    payload: string,
-  ): { hit: Hit; payload: string } | undefined {
+  private accept(m: Managed, i: number, key: CacheKey, read: string | SimilarMatch): Found | undefined {
+    if (typeof read !== 'string') return this.acceptSimilar(m, i, key, read);
+    const payload = read;
     const entry = decodeAnswer(payload);
     const now = this.options.clock.now();
     if (!entry || !answerMatchesKey(entry, key)) {
@@ -293,11 +316,44 @@ export class Manager {
   }
 
   /**
+   * A similar prompt's entry: it must be intact, be the entry the tier says matched, and belong
+   * to the same namespace and llm string. It is not copied into faster tiers: those answer by
+   * exact key, and the query's key is not the entry's.
+   */
+  private acceptSimilar(m: Managed, i: number, key: CacheKey, match: SimilarMatch): Found | undefined {
+    const entry = decodeEntry(match.payload);
+    const now = this.options.clock.now();
+    if (!entry || entry.k !== match.hash || entry.ns !== key.namespace || entry.llm !== key.llmString) {
+      m.counters.corrupt++;
+      m.counters.misses++;
+      this.logOnce(m, 'get', new Error(`discarded a corrupt or misfiled entry ${match.hash.slice(0, 12)}`));
+      const matched = { ...key, hash: match.hash, prompt: match.matchedPrompt };
+      this.background(m, 'delete', () => m.tier.delete(matched));
+      return undefined;
+    }
+    if (isExpired(entry, now)) {
+      m.counters.misses++;
+      return undefined;
+    }
+    m.counters.hits++;
+    m.counters.similarity.record(match.similarity);
+    const hit: Hit = {
+      entry,
+      tier: m.name,
+      tierIndex: i,
+      coalesced: false,
+      similarity: match.similarity,
+      matchedPrompt: match.matchedPrompt,
+    };
+    return { hit, payload: match.payload };
+  }
+
+  /**
    * Distributed coalescing: after a miss, claim the key in the shared tier. If another instance
    * already holds the claim it is calling the LLM, so wait (bounded) for its answer to land
    * there, woken early by its bus message, and polling in case the bus is down.
    */
-  private async awaitOtherInstance(key: CacheKey): Promise<{ hit: Hit; payload: string } | undefined> {
+  private async awaitOtherInstance(key: CacheKey): Promise<Found | undefined> {
     const m = this.leaser;
     if (!m?.breaker.allow()) return undefined;
     let claimed: boolean;
@@ -315,8 +371,8 @@ export class Manager {
       await this.remoteSignal(key.hash, Math.min(50, deadline - performance.now()));
       const read = this.readTier(m, key);
       const payload = isPromiseLike(read) ? await read : read;
-      const entry = payload === undefined ? undefined : decodeAnswer(payload);
-      if (payload !== undefined && entry && answerMatchesKey(entry, key)) {
+      const entry = typeof payload === 'string' ? decodeAnswer(payload) : undefined;
+      if (typeof payload === 'string' && entry && answerMatchesKey(entry, key)) {
         this.counters.coalesced++;
         if (index > 0) this.backfill(key, entry, payload, index, this.options.clock.now());
         return { hit: { entry, tier: m.name, tierIndex: index, coalesced: true }, payload };
@@ -348,13 +404,13 @@ export class Manager {
    * One tier read under the failure policy. Not async: a synchronous tier (memory, SQLite) costs
    * no promise, and an asynchronous one costs exactly one, settled by its answer or its deadline.
    */
-  private readTier(m: Managed, key: CacheKey): MaybePromise<string | undefined> {
+  private readTier(m: Managed, key: CacheKey): MaybePromise<Read> {
     if (!m.breaker.allow()) {
       m.counters.skipped++;
       return undefined;
     }
     const start = performance.now();
-    let result: MaybePromise<string | null | undefined>;
+    let result: MaybePromise<Read | null>;
     try {
       result = m.tier.get(key);
     } catch (error) {
@@ -381,7 +437,7 @@ export class Manager {
     });
   }
 
-  private afterRead(m: Managed, start: number, payload: string | null | undefined): string | undefined {
+  private afterRead(m: Managed, start: number, payload: Read | null): Read {
     this.succeeded(m);
     m.counters.getLatency.record(performance.now() - start);
     if (payload == null) {
@@ -495,6 +551,12 @@ export class Manager {
     return removed;
   }
 
+  /** Takes the entry that answered this key out of similarity matching, in every tier that matches by similarity. */
+  async markBad(key: CacheKey): Promise<number> {
+    const results = await this.everyTier('markBad', (t) => t.markBad?.(key) ?? false);
+    return results.filter(Boolean).length;
+  }
+
   // -------------------------------------------------------------------------------------------
   // Other instances
   // -------------------------------------------------------------------------------------------
@@ -549,10 +611,19 @@ export class Manager {
       this.managed.map(async (m) => {
         try {
           const result = m.tier.get(key);
-          const payload = isPromiseLike(result) ? await this.bounded(m, 'get', result) : result;
-          if (payload == null) return { tier: m.name, state: 'absent' };
-          const entry = decodeEntry(payload);
-          if (!entry || !answerMatchesKey(entry, key)) return { tier: m.name, state: 'corrupt' };
+          const read = isPromiseLike(result) ? await this.bounded(m, 'get', result) : result;
+          if (read == null) return { tier: m.name, state: 'absent' };
+          const entry = decodeEntry(typeof read === 'string' ? read : read.payload);
+          const owner = typeof read === 'string' ? key.hash : read.hash;
+          if (!entry || entry.k !== owner || entry.ns !== key.namespace)
+            return { tier: m.name, state: 'corrupt' };
+          if (typeof read !== 'string') {
+            return {
+              tier: m.name,
+              entry,
+              state: `similar (${read.similarity.toFixed(3)}): ${read.matchedPrompt}`,
+            };
+          }
           return { tier: m.name, entry, state: isExpired(entry, now) ? 'expired' : 'live' };
         } catch (error) {
           return { tier: m.name, state: `error: ${errorOf(error).message}` };
@@ -683,6 +754,8 @@ export class Manager {
           get: t.getLatency.summary(),
           set: t.setLatency.summary(),
         };
+        const similarity = t.similarity.summary();
+        if (similarity) report.similarity = similarity;
         const store = stores[i];
         if (store) report.store = store;
         return report;

@@ -76,6 +76,29 @@ export class TierCounters {
   skipped = 0;
   readonly getLatency = new LatencyHistogram();
   readonly setLatency = new LatencyHistogram();
+  /** Cosine similarity of similarity-tier hits. */
+  readonly similarity = new SimilarityStats();
+}
+
+export class SimilarityStats {
+  count = 0;
+  private sum = 0;
+  min = 1;
+
+  record(similarity: number): void {
+    this.count++;
+    this.sum += similarity;
+    this.min = Math.min(this.min, similarity);
+  }
+
+  summary(): { count: number; mean: number; min: number } | undefined {
+    if (this.count === 0) return undefined;
+    return {
+      count: this.count,
+      mean: Math.round((this.sum / this.count) * 1e4) / 1e4,
+      min: Math.round(this.min * 1e4) / 1e4,
+    };
+  }
 }
 
 /** What the manager counts for the cache as a whole. */

@@ -45,8 +45,13 @@ export interface Tier {
   readonly bus?: BusTransport;
   /** A shared tier may arbitrate which instance computes a missing key (distributed coalescing). */
   readonly lease?: Lease;
-  /** Returns the stored payload; undefined or null when absent or expired (null: what most clients return). */
-  get(key: CacheKey): MaybePromise<string | null | undefined>;
+  /** A similarity tier takes the entry that answered this key out of matching for good. */
+  markBad?(key: CacheKey): MaybePromise<boolean>;
+  /**
+   * Returns the stored payload; undefined or null when absent or expired (null: what most
+   * clients return). A similarity tier returns the entry of a similar prompt as a SimilarMatch.
+   */
+  get(key: CacheKey): MaybePromise<string | SimilarMatch | null | undefined>;
   /** Stores an entry; returns false when the tier refuses it (too large for its budget). */
   set(key: CacheKey, entry: StoredEntry): MaybePromise<boolean>;
   delete(key: CacheKey): MaybePromise<boolean>;
@@ -60,6 +65,16 @@ export interface Tier {
   stats(): MaybePromise<TierStats>;
   health(): MaybePromise<TierHealth>;
   close(): MaybePromise<void>;
+}
+
+/** What a similarity tier returns: another prompt's entry, and how close that prompt is. */
+export interface SimilarMatch {
+  readonly payload: string;
+  /** Key hash of the entry that matched (not the lookup's). */
+  readonly hash: string;
+  /** Cosine similarity of the two prompts. */
+  readonly similarity: number;
+  readonly matchedPrompt: string;
 }
 
 /**

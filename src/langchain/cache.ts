@@ -40,6 +40,9 @@ export interface LookupResult {
   tier: string;
   ageSeconds: number;
   coalesced: boolean;
+  /** For an answer from a semantic tier: how similar the cached prompt is, and what it was. */
+  similarity?: number;
+  matchedPrompt?: string;
 }
 
 interface View {
@@ -92,6 +95,9 @@ export class StrataCache extends BaseCache<Generation[]> {
         tier: hit.tier,
         ageSeconds: Math.max(0, (this.manager.now() - hit.entry.createdAt) / 1000),
         coalesced: hit.coalesced,
+        ...(hit.similarity === undefined
+          ? {}
+          : { similarity: hit.similarity, matchedPrompt: hit.matchedPrompt }),
       };
     } catch (error) {
       return this.lookupFailed(error);
@@ -110,6 +116,14 @@ export class StrataCache extends BaseCache<Generation[]> {
     } catch (error) {
       this.view.logger.warn(`[strata] update failed, answer not cached: ${errorOf(error).message}`);
     }
+  }
+
+  /**
+   * Reports a wrong semantic answer: the stored entry that answered this prompt is never used for
+   * another prompt again. Returns how many similarity tiers took an entry out.
+   */
+  markBad(prompt: string, llmKey: string): Promise<number> {
+    return this.manager.markBad(this.key(prompt, llmKey));
   }
 
   /** Removes one entry from every tier; returns how many tiers held it. */

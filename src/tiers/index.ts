@@ -1,9 +1,13 @@
 /** Config type -> driver. The only file that knows every tier. */
+import { resolve } from 'node:path';
 import type { ResolvedTierConfig } from '../config/schema.js';
 import type { Clock } from '../core/clock.js';
 import type { EvictionListener, Tier } from '../core/tier.js';
 import { MemoryTier } from './memory/index.js';
 import { RedisTier } from './redis/index.js';
+import { fromLangChain, withEmbeddingCache } from './semantic/embedder.js';
+import { SemanticTier } from './semantic/index.js';
+import { DEFAULT_THRESHOLDS, lexicalEmbedder } from './semantic/lexical.js';
 import { SqliteTier } from './sqlite/index.js';
 
 export interface TierContext {
@@ -42,6 +46,27 @@ export function buildTier(config: ResolvedTierConfig, ctx: TierContext): Tier {
         clock: ctx.clock,
         onClientError: (error) => ctx.onClientError(name, error),
       });
+    case 'semantic': {
+      const builtIn = typeof config.embeddings === 'string';
+      const embedder = withEmbeddingCache(
+        builtIn ? lexicalEmbedder() : fromLangChain(config.embeddings as never),
+      );
+      const threshold = config.threshold ?? (builtIn ? DEFAULT_THRESHOLDS.lexical : undefined);
+      if (threshold === undefined)
+        throw new Error('threshold: required with custom embeddings (cosine similarity, -1..1)');
+      return new SemanticTier({
+        name,
+        embedder,
+        threshold,
+        thresholds: config.thresholds,
+        path: config.path === ':memory:' ? config.path : resolve(config.path),
+        maxEntries: config.maxEntries,
+        guards: config.guards,
+        verifier: config.verifier,
+        candidates: config.candidates,
+        clock: ctx.clock,
+      });
+    }
     case 'sqlite':
       return new SqliteTier({
         name,

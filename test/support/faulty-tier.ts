@@ -4,7 +4,7 @@
  */
 import type { StoredEntry } from '../../src/core/entry.js';
 import type { CacheKey } from '../../src/core/key.js';
-import type { ListedEntry, Tier, TierHealth, TierStats } from '../../src/core/tier.js';
+import type { ListedEntry, SimilarMatch, Tier, TierHealth, TierStats } from '../../src/core/tier.js';
 
 export type Fault = 'none' | 'throw' | 'hang' | 'slow';
 
@@ -29,7 +29,7 @@ export class FaultyTier implements Tier {
     return fn();
   }
 
-  get(key: CacheKey): Promise<string | null | undefined> {
+  get(key: CacheKey): Promise<string | SimilarMatch | null | undefined> {
     return this.run(() => this.inner.get(key));
   }
   set(key: CacheKey, entry: StoredEntry): Promise<boolean> {

@@ -1,0 +1,273 @@
+/**
+ * Precision guards: a candidate above the similarity threshold is still refused when the two
+ * prompts differ in something the answer depends on. Embeddings (lexical or neural) place
+ * "What is 15% of 80?" right next to "What is 15% of 90?"; these checks are cheap, exact, and
+ * only ever turn a hit into a miss.
+ *
+ *   numbers    the multisets of numbers (digits, decimals, percentages, number words) differ
+ *   negation   one prompt is negated and the other is not (not, no, never, n't, without, 不, 没 ...)
+ *   opposites  one prompt has a word whose opposite the other has (install / uninstall, 安装 / 卸载 ...)
+ *   direction  a relation word (to, from, into, than, vs, per) links different things in the two:
+ *              "5 miles to km" vs "5 km to miles"
+ *
+ * What each guard costs in recall is measured by `npm run bench -- semantic` on public data.
+ */
+import { type Token, tokenize } from './text.js';
+
+export type GuardName = 'numbers' | 'negation' | 'opposites' | 'direction';
+export const ALL_GUARDS: readonly GuardName[] = ['numbers', 'negation', 'opposites', 'direction'];
+
+const NUMBER_WORDS: Record<string, string> = {
+  zero: '0',
+  one: '1',
+  two: '2',
+  three: '3',
+  four: '4',
+  five: '5',
+  six: '6',
+  seven: '7',
+  eight: '8',
+  nine: '9',
+  ten: '10',
+  eleven: '11',
+  twelve: '12',
+  twenty: '20',
+  thirty: '30',
+  forty: '40',
+  fifty: '50',
+  hundred: '100',
+  thousand: '1000',
+  million: '1000000',
+  billion: '1000000000',
+  half: '0.5',
+  twice: '2',
+  double: '2',
+  triple: '3',
+  一: '1',
+  二: '2',
+  两: '2',
+  三: '3',
+  四: '4',
+  五: '5',
+  六: '6',
+  七: '7',
+  八: '8',
+  九: '9',
+  十: '10',
+  百: '100',
+  千: '1000',
+  万: '10000',
+};
+
+const NEGATIONS = new Set([
+  'not',
+  'no',
+  'never',
+  'none',
+  'nothing',
+  'nobody',
+  'neither',
+  'nor',
+  'without',
+  'cannot',
+  "can't",
+  "don't",
+  "doesn't",
+  "didn't",
+  "isn't",
+  "aren't",
+  "wasn't",
+  "weren't",
+  "won't",
+  "wouldn't",
+  "shouldn't",
+  "couldn't",
+  "haven't",
+  "hasn't",
+  '不',
+  '没',
+  '无',
+  '非',
+  '别',
+  '未',
+  '勿',
+]);
+
+/** Pairs of words that turn a question into its opposite. Single words match whole tokens; CJK pairs match substrings. */
+const OPPOSITES: ReadonlyArray<readonly [string, string]> = [
+  ['install', 'uninstall'],
+  ['enable', 'disable'],
+  ['add', 'remove'],
+  ['increase', 'decrease'],
+  ['upload', 'download'],
+  ['encrypt', 'decrypt'],
+  ['import', 'export'],
+  ['start', 'stop'],
+  ['open', 'close'],
+  ['buy', 'sell'],
+  ['before', 'after'],
+  ['more', 'less'],
+  ['max', 'min'],
+  ['maximum', 'minimum'],
+  ['high', 'low'],
+  ['higher', 'lower'],
+  ['largest', 'smallest'],
+  ['biggest', 'smallest'],
+  ['best', 'worst'],
+  ['first', 'last'],
+  ['lock', 'unlock'],
+  ['subscribe', 'unsubscribe'],
+  ['connect', 'disconnect'],
+  ['mount', 'unmount'],
+  ['encode', 'decode'],
+  ['compress', 'decompress'],
+  ['push', 'pull'],
+  ['send', 'receive'],
+  ['win', 'lose'],
+  ['gain', 'lose'],
+  ['hot', 'cold'],
+  ['fast', 'slow'],
+  ['cheap', 'expensive'],
+  ['male', 'female'],
+  ['men', 'women'],
+  ['boy', 'girl'],
+  ['husband', 'wife'],
+  ['north', 'south'],
+  ['east', 'west'],
+  ['left', 'right'],
+  ['up', 'down'],
+  ['in', 'out'],
+  ['on', 'off'],
+  ['yes', 'no'],
+  ['true', 'false'],
+  ['pros', 'cons'],
+  ['advantage', 'disadvantage'],
+  ['legal', 'illegal'],
+  ['safe', 'unsafe'],
+  ['healthy', 'unhealthy'],
+  ['like', 'dislike'],
+  ['love', 'hate'],
+  ['agree', 'disagree'],
+  ['accept', 'reject'],
+  ['allow', 'deny'],
+  ['create', 'delete'],
+  ['join', 'leave'],
+  ['安装', '卸载'],
+  ['打开', '关闭'],
+  ['开启', '关闭'],
+  ['启用', '禁用'],
+  ['增加', '减少'],
+  ['上传', '下载'],
+  ['加密', '解密'],
+  ['导入', '导出'],
+  ['登录', '退出'],
+  ['买', '卖'],
+  ['最大', '最小'],
+  ['最高', '最低'],
+  ['之前', '之后'],
+  ['添加', '删除'],
+];
+
+const RELATIONS = new Set([
+  'to',
+  'into',
+  'from',
+  'than',
+  'vs',
+  'versus',
+  'per',
+  'over',
+  '转',
+  '换成',
+  '到',
+  '比',
+]);
+
+interface Profile {
+  words: string[];
+  text: string;
+  numbers: string[];
+  negated: boolean;
+  relations: string[];
+}
+
+function profile(prompt: string): Profile {
+  const tokens = tokenize(prompt);
+  const words = tokens.map((t) => t.text);
+  return {
+    words,
+    text: words.join(tokens.some((t) => t.cjk) ? '' : ' '),
+    numbers: numbersOf(tokens),
+    negated: negationCount(tokens) % 2 === 1,
+    relations: relationsOf(words),
+  };
+}
+
+function numbersOf(tokens: Token[]): string[] {
+  const out: string[] = [];
+  for (const t of tokens) {
+    for (const m of t.text.matchAll(/\d+(?:\.\d+)?%?/g)) out.push(m[0].replace(/\.0+(?=%?$)/, ''));
+    const word = NUMBER_WORDS[t.text];
+    if (word) out.push(word);
+  }
+  return out.sort();
+}
+
+function negationCount(tokens: Token[]): number {
+  let n = 0;
+  for (const t of tokens) if (NEGATIONS.has(t.text) || (!t.cjk && t.text.endsWith("n't"))) n++;
+  return n;
+}
+
+/** Each relation word with the next content word after it, in order. */
+function relationsOf(words: string[]): string[] {
+  const out: string[] = [];
+  words.forEach((w, i) => {
+    if (!RELATIONS.has(w)) return;
+    const next = words.slice(i + 1).find((x) => !['the', 'a', 'an', 'my', 'your'].includes(x));
+    out.push(`${w}>${next ?? ''}`);
+  });
+  return out.sort();
+}
+
+function has(p: Profile, word: string): boolean {
+  return /[^\x00-\x7f]/.test(word) ? p.text.includes(word) : p.words.includes(word);
+}
+
+function sameList(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** The first guard that refuses this pair, or undefined when the candidate may answer the query. */
+export function refusingGuard(
+  query: string,
+  candidate: string,
+  guards: readonly GuardName[] = ALL_GUARDS,
+): GuardName | undefined {
+  const q = profile(query);
+  const c = profile(candidate);
+  for (const guard of guards) {
+    switch (guard) {
+      case 'numbers':
+        if (!sameList(q.numbers, c.numbers)) return guard;
+        break;
+      case 'negation':
+        if (q.negated !== c.negated) return guard;
+        break;
+      case 'opposites':
+        for (const [a, b] of OPPOSITES) {
+          const qa = has(q, a);
+          const qb = has(q, b);
+          const ca = has(c, a);
+          const cb = has(c, b);
+          if ((qa && !qb && cb && !ca) || (qb && !qa && ca && !cb)) return guard;
+        }
+        break;
+      case 'direction':
+        if (q.relations.length > 0 && c.relations.length > 0 && !sameList(q.relations, c.relations))
+          return guard;
+        break;
+    }
+  }
+  return undefined;
+}

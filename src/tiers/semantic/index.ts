@@ -1,0 +1,332 @@
+/**
+ * Semantic tier: answers a prompt with the entry of the most similar earlier prompt, if it is
+ * similar enough and no precision guard objects. Placed after the exact tiers, it only sees what
+ * they missed.
+ *
+ * Entries are partitioned by (namespace, sanitized llm string): a search never looks at another
+ * tenant's or another model's prompts. Vectors and prompts live in memory (one VectorIndex per
+ * partition); payloads, vectors and prompts persist in a SQLite file and are loaded back at start.
+ * Vectors of another embedder are kept on disk but not loaded: they are not comparable.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Clock } from '../../core/clock.js';
+import type { StoredEntry } from '../../core/entry.js';
+import type { CacheKey } from '../../core/key.js';
+import type { ListedEntry, SimilarMatch, Tier, TierHealth, TierStats } from '../../core/tier.js';
+import type { Embedder } from './embedder.js';
+import { type GuardName, refusingGuard } from './guards.js';
+import { VectorIndex, type VectorIndexOptions } from './vector-index.js';
+
+export type Verifier = (query: string, candidate: string) => boolean | Promise<boolean>;
+
+export interface SemanticTierOptions {
+  name?: string;
+  embedder: Embedder;
+  /** Cosine similarity a candidate must reach, from -1 to 1. */
+  threshold: number;
+  /** Per-namespace thresholds, overriding `threshold`. */
+  thresholds?: Record<string, number>;
+  /** SQLite file for entries and vectors; ':memory:' keeps nothing across restarts. */
+  path: string;
+  maxEntries: number;
+  guards: readonly GuardName[];
+  /** Last word on a candidate that passed threshold and guards (e.g. an LLM judge). */
+  verifier?: Verifier;
+  /** How many nearest neighbours are considered per lookup. */
+  candidates: number;
+  index?: VectorIndexOptions;
+  clock: Clock;
+}
+
+interface Item {
+  id: number;
+  hash: string;
+  partition: string;
+  namespace: string;
+  prompt: string;
+  expiresAt: number | null;
+  tags: string[];
+  size: number;
+}
+
+const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS semantic_entries (
+    id         INTEGER PRIMARY KEY,
+    hash       TEXT NOT NULL UNIQUE,
+    namespace  TEXT NOT NULL,
+    llm_string TEXT NOT NULL,
+    prompt     TEXT NOT NULL,
+    embedder   TEXT NOT NULL,
+    vector     BLOB NOT NULL,
+    payload    TEXT NOT NULL,
+    size       INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER,
+    tags       TEXT NOT NULL,
+    bad        INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE INDEX IF NOT EXISTS semantic_entries_partition ON semantic_entries (namespace, llm_string);`;
+
+export class SemanticTier implements Tier {
+  readonly name: string;
+  readonly type = 'semantic';
+  private readonly db: Database.Database;
+  private readonly stmt;
+  private readonly items = new Map<number, Item>();
+  private readonly byHash = new Map<string, number>();
+  private readonly partitions = new Map<string, VectorIndex>();
+  /** Which stored entry answered each recent query, so markBad can find it. */
+  private readonly answeredBy = new Map<string, string>();
+  private readonly refusals: Record<string, number> = {};
+  private bytes = 0;
+  private markedBad = 0;
+  private verifierRefusals = 0;
+
+  constructor(private readonly options: SemanticTierOptions) {
+    this.name = options.name ?? 'semantic';
+    if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
+    this.db = new Database(options.path, { timeout: 5_000 });
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.exec(SCHEMA);
+    this.stmt = {
+      payload: this.db.prepare('SELECT payload FROM semantic_entries WHERE id = ?').pluck(),
+      upsert: this.db.prepare(
+        `INSERT INTO semantic_entries (hash, namespace, llm_string, prompt, embedder, vector, payload, size, created_at, expires_at, tags)
+         VALUES (@hash, @namespace, @llm, @prompt, @embedder, @vector, @payload, @size, @created, @expires, @tags)
+         ON CONFLICT (hash) DO UPDATE SET prompt = excluded.prompt, embedder = excluded.embedder, vector = excluded.vector,
+           payload = excluded.payload, size = excluded.size, created_at = excluded.created_at,
+           expires_at = excluded.expires_at, tags = excluded.tags, bad = 0
+         RETURNING id`,
+      ),
+      delete: this.db.prepare('DELETE FROM semantic_entries WHERE id = ?'),
+      markBad: this.db.prepare('UPDATE semantic_entries SET bad = 1 WHERE id = ?'),
+      load: this.db.prepare(
+        'SELECT id, hash, namespace, llm_string, prompt, vector, size, expires_at, tags FROM semantic_entries WHERE embedder = ? AND bad = 0',
+      ),
+      countBad: this.db.prepare('SELECT count(*) FROM semantic_entries WHERE bad = 1').pluck(),
+    };
+    this.load();
+  }
+
+  async get(key: CacheKey): Promise<SimilarMatch | undefined> {
+    const index = this.partitions.get(partitionOf(key.namespace, key.llmString));
+    if (!index || index.size === 0) return undefined;
+    const [vector] = await this.options.embedder.embed([key.prompt]);
+    const threshold = this.options.thresholds?.[key.namespace] ?? this.options.threshold;
+    const now = this.options.clock.now();
+    for (const candidate of index.search(vector!, this.options.candidates)) {
+      if (candidate.score < threshold) break;
+      const item = this.items.get(candidate.id);
+      if (!item || (item.expiresAt !== null && item.expiresAt <= now)) continue;
+      const guard = refusingGuard(key.prompt, item.prompt, this.options.guards);
+      if (guard) {
+        this.refusals[guard] = (this.refusals[guard] ?? 0) + 1;
+        continue;
+      }
+      if (this.options.verifier && !(await this.options.verifier(key.prompt, item.prompt))) {
+        this.verifierRefusals++;
+        continue;
+      }
+      const payload = this.stmt.payload.get(item.id) as string | undefined;
+      if (payload === undefined) continue;
+      this.remember(key.hash, item.hash);
+      return { payload, hash: item.hash, similarity: candidate.score, matchedPrompt: item.prompt };
+    }
+    return undefined;
+  }
+
+  async set(key: CacheKey, entry: StoredEntry): Promise<boolean> {
+    const [vector] = await this.options.embedder.embed([key.prompt]);
+    const tags = [...entry.tags];
+    const id = (
+      this.stmt.upsert.get({
+        hash: key.hash,
+        namespace: key.namespace,
+        llm: key.llmString,
+        prompt: key.prompt,
+        embedder: this.options.embedder.id,
+        vector: Buffer.from(vector!.buffer, vector!.byteOffset, vector!.byteLength),
+        payload: entry.payload,
+        size: entry.size,
+        created: entry.createdAt,
+        expires: entry.expiresAt,
+        tags: JSON.stringify(tags),
+      }) as { id: number }
+    ).id;
+    this.index(
+      {
+        id,
+        hash: key.hash,
+        partition: partitionOf(key.namespace, key.llmString),
+        namespace: key.namespace,
+        prompt: key.prompt,
+        expiresAt: entry.expiresAt,
+        tags,
+        size: entry.size,
+      },
+      vector!,
+    );
+    while (this.items.size > this.options.maxEntries) {
+      const oldest = this.items.values().next().value!;
+      this.removeItem(oldest);
+    }
+    return true;
+  }
+
+  delete(key: CacheKey): boolean {
+    const id = this.byHash.get(key.hash);
+    if (id === undefined) return false;
+    this.removeItem(this.items.get(id)!);
+    return true;
+  }
+
+  clear(namespace?: string): number {
+    return this.removeWhere((item) => namespace === undefined || item.namespace === namespace);
+  }
+
+  invalidateTag(tag: string, namespace?: string): number {
+    return this.removeWhere(
+      (item) => item.tags.includes(tag) && (namespace === undefined || item.namespace === namespace),
+    );
+  }
+
+  purgeExpired(): number {
+    const now = this.options.clock.now();
+    return this.removeWhere((item) => item.expiresAt !== null && item.expiresAt <= now);
+  }
+
+  /**
+   * Takes the entry that answered `key` (or, failing that, its nearest neighbour above the
+   * threshold) out of semantic matching for good. The entry stays in exact tiers: it is the
+   * right answer to its own prompt, just not to others'.
+   */
+  async markBad(key: CacheKey): Promise<boolean> {
+    let hash = this.answeredBy.get(key.hash);
+    if (hash === undefined) {
+      const index = this.partitions.get(partitionOf(key.namespace, key.llmString));
+      const [vector] = await this.options.embedder.embed([key.prompt]);
+      const best = index?.search(vector!, 1)[0];
+      const threshold = this.options.thresholds?.[key.namespace] ?? this.options.threshold;
+      if (best && best.score >= threshold) hash = this.items.get(best.id)?.hash;
+    }
+    const id = hash === undefined ? undefined : this.byHash.get(hash);
+    if (id === undefined) return false;
+    const item = this.items.get(id)!;
+    this.stmt.markBad.run(id);
+    this.unindex(item);
+    this.markedBad++;
+    return true;
+  }
+
+  async *entries(namespace?: string): AsyncIterable<ListedEntry> {
+    for (const item of [...this.items.values()]) {
+      if (namespace !== undefined && item.namespace !== namespace) continue;
+      const payload = this.stmt.payload.get(item.id) as string | undefined;
+      if (payload !== undefined) yield { namespace: item.namespace, hash: item.hash, payload };
+    }
+  }
+
+  stats(): TierStats {
+    return {
+      entries: this.items.size,
+      bytes: this.bytes,
+      partitions: this.partitions.size,
+      markedBad: this.markedBad,
+      verifierRefusals: this.verifierRefusals,
+      guardRefusals: { ...this.refusals },
+    };
+  }
+
+  health(): TierHealth {
+    this.db.prepare('SELECT 1').get();
+    return { status: 'up' };
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  private load(): void {
+    const rows = this.stmt.load.all(this.options.embedder.id) as Array<{
+      id: number;
+      hash: string;
+      namespace: string;
+      llm_string: string;
+      prompt: string;
+      vector: Buffer;
+      size: number;
+      expires_at: number | null;
+      tags: string;
+    }>;
+    for (const row of rows) {
+      const vector = new Float32Array(
+        row.vector.buffer.slice(row.vector.byteOffset, row.vector.byteOffset + row.vector.byteLength),
+      );
+      this.index(
+        {
+          id: row.id,
+          hash: row.hash,
+          partition: partitionOf(row.namespace, row.llm_string),
+          namespace: row.namespace,
+          prompt: row.prompt,
+          expiresAt: row.expires_at,
+          tags: JSON.parse(row.tags) as string[],
+          size: row.size,
+        },
+        vector,
+      );
+    }
+    this.markedBad = this.stmt.countBad.get() as number;
+  }
+
+  private index(item: Item, vector: Float32Array): void {
+    const previous = this.byHash.get(item.hash);
+    if (previous !== undefined) this.unindex(this.items.get(previous)!);
+    this.items.set(item.id, item);
+    this.byHash.set(item.hash, item.id);
+    this.bytes += item.size;
+    let index = this.partitions.get(item.partition);
+    if (!index) {
+      index = new VectorIndex(this.options.index);
+      this.partitions.set(item.partition, index);
+    }
+    index.add(item.id, vector);
+  }
+
+  private unindex(item: Item): void {
+    this.items.delete(item.id);
+    this.byHash.delete(item.hash);
+    this.bytes -= item.size;
+    const index = this.partitions.get(item.partition);
+    index?.remove(item.id);
+    if (index && index.size === 0) this.partitions.delete(item.partition);
+  }
+
+  private removeItem(item: Item): void {
+    this.stmt.delete.run(item.id);
+    this.unindex(item);
+  }
+
+  private removeWhere(predicate: (item: Item) => boolean): number {
+    const doomed = [...this.items.values()].filter(predicate);
+    this.db.transaction(() => {
+      for (const item of doomed) this.removeItem(item);
+    })();
+    return doomed.length;
+  }
+
+  private remember(queryHash: string, answeredBy: string): void {
+    this.answeredBy.delete(queryHash);
+    this.answeredBy.set(queryHash, answeredBy);
+    if (this.answeredBy.size > 10_000) this.answeredBy.delete(this.answeredBy.keys().next().value!);
+  }
+}
+
+function partitionOf(namespace: string, llmString: string): string {
+  return `${namespace}\u0000${llmString}`;
+}
