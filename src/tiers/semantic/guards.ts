@@ -231,7 +231,7 @@ function relationsOf(words: string[]): string[] {
 }
 
 function has(p: Profile, word: string): boolean {
-  return /[^\x00-\x7f]/.test(word) ? p.text.includes(word) : p.words.includes(word);
+  return /[^ -~]/.test(word) ? p.text.includes(word) : p.words.includes(word);
 }
 
 function sameList(a: string[], b: string[]): boolean {

@@ -254,7 +254,9 @@ describe('vector index', () => {
   it('never returns removed vectors, and rebuilds after many removals', () => {
     const vectors = randomVectors(600, 16, 3);
     const index = new VectorIndex({ exactBelow: 50 });
-    vectors.forEach((v, i) => index.add(i, v));
+    vectors.forEach((v, i) => {
+      index.add(i, v);
+    });
     for (let i = 0; i < 400; i++) index.remove(i);
     expect(index.size).toBe(200);
     for (const q of vectors.slice(0, 50))

@@ -168,7 +168,7 @@ export class VectorIndex {
     for (let level = Math.min(node.level, this.maxLevel); level >= 0; level--) {
       const candidates = this.beam(node.vector, entryPoints, this.efConstruction, level);
       const max = level === 0 ? this.m * 2 : this.m;
-      const chosen = this.selectNeighbours(node.vector, candidates, this.m);
+      const chosen = this.selectNeighbours(candidates, this.m);
       node.links[level] = chosen.map((c) => c.id);
       for (const c of chosen) {
         const other = this.nodes.get(c.id)!;
@@ -176,11 +176,8 @@ export class VectorIndex {
         links.push(id);
         if (links.length > max) {
           const scored = links.map((l) => ({ id: l, score: dot(other.vector, this.nodes.get(l)!.vector) }));
-          other.links[level] = this.selectNeighbours(
-            other.vector,
-            scored.sort((a, b) => b.score - a.score),
-            max,
-          ).map((s) => s.id);
+          scored.sort((a, b) => b.score - a.score);
+          other.links[level] = this.selectNeighbours(scored, max).map((s) => s.id);
         }
       }
       entryPoints = candidates.map((c) => c.id);
@@ -192,7 +189,7 @@ export class VectorIndex {
   }
 
   /** HNSW's neighbour heuristic: keep a candidate only if it is closer to the node than to any neighbour already kept. */
-  private selectNeighbours(vector: Float32Array, sorted: Neighbour[], max: number): Neighbour[] {
+  private selectNeighbours(sorted: Neighbour[], max: number): Neighbour[] {
     const kept: Neighbour[] = [];
     for (const c of sorted) {
       if (kept.length >= max) break;
