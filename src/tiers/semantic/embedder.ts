@@ -1,11 +1,25 @@
 /**
- * What the semantic tier needs from an embedder: unit-length vectors of a fixed size. Built-in
- * embedders implement it; any LangChain `EmbeddingsInterface` is adapted to it.
+ * What the semantic tier needs from an embedder: unit-length vectors, dense (neural models) or
+ * sparse (the lexical embedder's hashed features, most of whose million dimensions are zero).
+ * Built-in embedders implement it; any LangChain `EmbeddingsInterface` is adapted to it.
  */
 export interface Embedder {
   /** Identifies the model; vectors of different ids are never compared (it is stored with each vector). */
   readonly id: string;
-  embed(texts: string[]): Promise<Float32Array[]>;
+  embed(texts: string[]): Promise<Vector[]>;
+}
+
+/** Non-zero components only, indices ascending. */
+export interface SparseVector {
+  readonly dim: number;
+  readonly idx: Uint32Array;
+  readonly val: Float32Array;
+}
+
+export type Vector = Float32Array | SparseVector;
+
+export function isDense(v: Vector): v is Float32Array {
+  return v instanceof Float32Array;
 }
 
 /** The shape of LangChain's EmbeddingsInterface that matters here. */
@@ -39,10 +53,50 @@ export function normalize(v: Float32Array): Float32Array {
   return v;
 }
 
-export function dot(a: Float32Array, b: Float32Array): number {
+export function dot(a: Vector, b: Vector): number {
   let sum = 0;
-  for (let i = 0; i < a.length; i++) sum += a[i]! * b[i]!;
+  if (isDense(a) && isDense(b)) {
+    for (let i = 0; i < a.length; i++) sum += a[i]! * b[i]!;
+  } else if (isDense(a) || isDense(b)) {
+    const d = (isDense(a) ? a : b) as Float32Array;
+    const s = (isDense(a) ? b : a) as SparseVector;
+    for (let i = 0; i < s.idx.length; i++) sum += d[s.idx[i]!]! * s.val[i]!;
+  } else {
+    const x = a as SparseVector;
+    const y = b as SparseVector;
+    for (let i = 0, j = 0; i < x.idx.length && j < y.idx.length; ) {
+      if (x.idx[i] === y.idx[j]) sum += x.val[i++]! * y.val[j++]!;
+      else if (x.idx[i]! < y.idx[j]!) i++;
+      else j++;
+    }
+  }
   return sum;
+}
+
+/** Bytes for storage: dense as raw float32; sparse behind a 'SPV1' header with its size and entries. */
+export function vectorToBytes(v: Vector): Buffer {
+  if (isDense(v)) return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+  const out = Buffer.alloc(12 + v.idx.length * 8);
+  out.write('SPV1', 0, 'latin1');
+  out.writeUInt32LE(v.dim, 4);
+  out.writeUInt32LE(v.idx.length, 8);
+  Buffer.from(v.idx.buffer, v.idx.byteOffset, v.idx.byteLength).copy(out, 12);
+  Buffer.from(v.val.buffer, v.val.byteOffset, v.val.byteLength).copy(out, 12 + v.idx.length * 4);
+  return out;
+}
+
+export function vectorFromBytes(bytes: Buffer): Vector {
+  const copy = (offset: number, length: number) =>
+    bytes.buffer.slice(bytes.byteOffset + offset, bytes.byteOffset + offset + length);
+  if (bytes.length >= 12 && bytes.toString('latin1', 0, 4) === 'SPV1') {
+    const n = bytes.readUInt32LE(8);
+    return {
+      dim: bytes.readUInt32LE(4),
+      idx: new Uint32Array(copy(12, n * 4)),
+      val: new Float32Array(copy(12 + n * 4, n * 4)),
+    };
+  }
+  return new Float32Array(copy(0, bytes.length));
 }
 
 /**
@@ -52,13 +106,13 @@ export function withEmbeddingCache(
   inner: Embedder,
   maxEntries = 10_000,
 ): Embedder & { hits: number; misses: number } {
-  const cache = new Map<string, Float32Array>();
+  const cache = new Map<string, Vector>();
   const wrapped = {
     id: inner.id,
     hits: 0,
     misses: 0,
-    async embed(texts: string[]): Promise<Float32Array[]> {
-      const out: Array<Float32Array | undefined> = texts.map((t) => {
+    async embed(texts: string[]): Promise<Vector[]> {
+      const out: Array<Vector | undefined> = texts.map((t) => {
         const v = cache.get(t);
         if (v) {
           cache.delete(t);
@@ -80,7 +134,7 @@ export function withEmbeddingCache(
           if (cache.size > maxEntries) cache.delete(cache.keys().next().value!);
         });
       }
-      return out as Float32Array[];
+      return out as Vector[];
     },
   };
   return wrapped;

@@ -4,11 +4,11 @@
  * "What is 15% of 80?" right next to "What is 15% of 90?"; these checks are cheap, exact, and
  * only ever turn a hit into a miss.
  *
- *   numbers    the multisets of numbers (digits, decimals, percentages, number words) differ
- *   negation   one prompt is negated and the other is not (not, no, never, n't, without, 不, 没 ...)
+ *   numbers    the sets of numbers (digits, decimals, percentages, number words) differ
+ *   negation   one prompt has a negation and the other has none (not, no, never, n't, without, 不, 没 ...)
  *   opposites  one prompt has a word whose opposite the other has (install / uninstall, 安装 / 卸载 ...)
- *   direction  a relation word (to, from, into, than, vs, per) links different things in the two:
- *              "5 miles to km" vs "5 km to miles"
+ *   direction  a relation word (to, from, into, than, vs, per) has its object swapped with
+ *              something else in the other prompt: "5 miles to km" vs "5 km to miles"
  *
  * What each guard costs in recall is measured by `npm run bench -- semantic` on public data.
  */
@@ -188,7 +188,8 @@ interface Profile {
   text: string;
   numbers: string[];
   negated: boolean;
-  relations: string[];
+  /** Relation word -> the next content word after it. */
+  relations: Map<string, string>;
 }
 
 function profile(prompt: string): Profile {
@@ -198,7 +199,7 @@ function profile(prompt: string): Profile {
     words,
     text: words.join(tokens.some((t) => t.cjk) ? '' : ' '),
     numbers: numbersOf(tokens),
-    negated: negationCount(tokens) % 2 === 1,
+    negated: negationCount(tokens) > 0,
     relations: relationsOf(words),
   };
 }
@@ -210,7 +211,7 @@ function numbersOf(tokens: Token[]): string[] {
     const word = NUMBER_WORDS[t.text];
     if (word) out.push(word);
   }
-  return out.sort();
+  return [...new Set(out)].sort();
 }
 
 function negationCount(tokens: Token[]): number {
@@ -219,15 +220,25 @@ function negationCount(tokens: Token[]): number {
   return n;
 }
 
-/** Each relation word with the next content word after it, in order. */
-function relationsOf(words: string[]): string[] {
-  const out: string[] = [];
+/** Each relation word with the next content word after it (first occurrence). */
+function relationsOf(words: string[]): Map<string, string> {
+  const out = new Map<string, string>();
   words.forEach((w, i) => {
-    if (!RELATIONS.has(w)) return;
+    if (!RELATIONS.has(w) || out.has(w)) return;
     const next = words.slice(i + 1).find((x) => !['the', 'a', 'an', 'my', 'your'].includes(x));
-    out.push(`${w}>${next ?? ''}`);
+    if (next) out.set(w, next);
   });
-  return out.sort();
+  return out;
+}
+
+/** "A to B" against "B to A": the same relation word, each prompt's object found elsewhere in the other. */
+function swapped(q: Profile, c: Profile): boolean {
+  for (const [relation, qObject] of q.relations) {
+    const cObject = c.relations.get(relation);
+    if (cObject === undefined || cObject === qObject) continue;
+    if (c.words.includes(qObject) && q.words.includes(cObject)) return true;
+  }
+  return false;
 }
 
 function has(p: Profile, word: string): boolean {
@@ -264,8 +275,7 @@ export function refusingGuard(
         }
         break;
       case 'direction':
-        if (q.relations.length > 0 && c.relations.length > 0 && !sameList(q.relations, c.relations))
-          return guard;
+        if (swapped(q, c)) return guard;
         break;
     }
   }

@@ -15,7 +15,7 @@ import type { Clock } from '../../core/clock.js';
 import type { StoredEntry } from '../../core/entry.js';
 import type { CacheKey } from '../../core/key.js';
 import type { ListedEntry, SimilarMatch, Tier, TierHealth, TierStats } from '../../core/tier.js';
-import type { Embedder } from './embedder.js';
+import { type Embedder, type Vector, vectorFromBytes, vectorToBytes } from './embedder.js';
 import { type GuardName, refusingGuard } from './guards.js';
 import { VectorIndex, type VectorIndexOptions } from './vector-index.js';
 
@@ -148,7 +148,7 @@ export class SemanticTier implements Tier {
         llm: key.llmString,
         prompt: key.prompt,
         embedder: this.options.embedder.id,
-        vector: Buffer.from(vector!.buffer, vector!.byteOffset, vector!.byteLength),
+        vector: vectorToBytes(vector!),
         payload: entry.payload,
         size: entry.size,
         created: entry.createdAt,
@@ -264,9 +264,7 @@ export class SemanticTier implements Tier {
       tags: string;
     }>;
     for (const row of rows) {
-      const vector = new Float32Array(
-        row.vector.buffer.slice(row.vector.byteOffset, row.vector.byteOffset + row.vector.byteLength),
-      );
+      const vector = vectorFromBytes(row.vector);
       this.index(
         {
           id: row.id,
@@ -284,7 +282,7 @@ export class SemanticTier implements Tier {
     this.markedBad = this.stmt.countBad.get() as number;
   }
 
-  private index(item: Item, vector: Float32Array): void {
+  private index(item: Item, vector: Vector): void {
     const previous = this.byHash.get(item.hash);
     if (previous !== undefined) this.unindex(this.items.get(previous)!);
     this.items.set(item.id, item);

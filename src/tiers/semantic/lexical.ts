@@ -9,13 +9,13 @@
  *   - for CJK text, single characters (0.5) and overlapping character pairs (1), since Chinese
  *     has no spaces and most words are two characters long.
  * Order is deliberately not encoded: "5 miles to km" and "5 km to miles" embed alike, and the
- * direction guard tells them apart. The vector is L2-normalized, so similarity is cosine.
+ * direction guard tells them apart. The vector is sparse (2^20 dimensions, a few dozen non-zero,
+ * so hash collisions are negligible) and L2-normalized, so similarity is cosine.
  */
-import type { Embedder } from './embedder.js';
-import { normalize } from './embedder.js';
+import type { Embedder, SparseVector } from './embedder.js';
 import { STOPWORDS, stem, tokenize } from './text.js';
 
-export const LEXICAL_DIMENSIONS = 1024;
+export const LEXICAL_DIMENSIONS = 1 << 20;
 
 /** Default thresholds, chosen from the curves in bench/README.md (precision >= 0.95). */
 export const DEFAULT_THRESHOLDS = { lexical: 0.8 } as const;
@@ -29,11 +29,12 @@ export function lexicalEmbedder(dimensions = LEXICAL_DIMENSIONS): Embedder {
   };
 }
 
-export function embedLexical(text: string, dimensions = LEXICAL_DIMENSIONS): Float32Array {
-  const v = new Float32Array(dimensions);
+export function embedLexical(text: string, dimensions = LEXICAL_DIMENSIONS): SparseVector {
+  const v = new Map<number, number>();
   const add = (feature: string, weight: number) => {
     const h = fnv1a(feature);
-    v[h % dimensions]! += h & 0x80000000 ? -weight : weight;
+    const d = h % dimensions;
+    v.set(d, (v.get(d) ?? 0) + (h & 0x80000000 ? -weight : weight));
   };
   const tokens = tokenize(text);
   for (let i = 0; i < tokens.length; i++) {
@@ -51,7 +52,13 @@ export function embedLexical(text: string, dimensions = LEXICAL_DIMENSIONS): Flo
     const grams = padded.length - 2;
     for (let j = 0; j < grams; j++) add(`g:${padded.slice(j, j + 3)}`, 0.5 / Math.sqrt(grams));
   }
-  return normalize(v);
+  const entries = [...v].filter(([, w]) => w !== 0).sort((a, b) => a[0] - b[0]);
+  const norm = Math.sqrt(entries.reduce((sum, [, w]) => sum + w * w, 0)) || 1;
+  return {
+    dim: dimensions,
+    idx: Uint32Array.from(entries, ([d]) => d),
+    val: Float32Array.from(entries, ([, w]) => w / norm),
+  };
 }
 
 /** 32-bit FNV-1a over UTF-16 code units: fast and well spread for short strings. */

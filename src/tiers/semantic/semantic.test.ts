@@ -251,6 +251,34 @@ describe('vector index', () => {
     expect(agree / queries.length).toBeGreaterThanOrEqual(0.95);
   });
 
+  it('searches sparse (lexical) vectors exactly through an inverted index', async () => {
+    const texts = Array.from(
+      { length: 3_000 },
+      (_, i) => `question ${i % 97} about topic ${(i * 31) % 113} and item ${i}`,
+    );
+    const vectors = await lexicalEmbedder().embed(texts);
+    const index = new VectorIndex();
+    vectors.forEach((v, i) => {
+      index.add(i, v);
+    });
+    expect(index.kind).toBe('inverted');
+    for (let i = 0; i < 1_000; i++) index.remove(i);
+    for (const q of vectors.slice(0, 50)) {
+      const brute = vectors
+        .map((v, id) => ({ id, score: dot(q, v) }))
+        .filter((x) => x.id >= 1_000)
+        .sort((a, b) => b.score - a.score)
+        .slice(0, 3);
+      const found = index.search(q, 3);
+      // Same scores in the same order (ties may list equal-scoring ids either way), each true.
+      found.forEach((f, j) => {
+        expect(f.id).toBeGreaterThanOrEqual(1_000);
+        expect(f.score).toBeCloseTo(brute[j]!.score, 5);
+        expect(f.score).toBeCloseTo(dot(q, vectors[f.id]!), 5);
+      });
+    }
+  });
+
   it('never returns removed vectors, and rebuilds after many removals', () => {
     const vectors = randomVectors(600, 16, 3);
     const index = new VectorIndex({ exactBelow: 50 });

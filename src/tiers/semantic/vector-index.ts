@@ -1,16 +1,11 @@
 /**
- * Nearest neighbours by cosine similarity (vectors are unit length, so a dot product).
- *
- * Small partitions are searched exactly: a linear scan over a few thousand vectors costs less
- * than walking a graph, and is never wrong. Above `exactBelow` vectors the partition builds an
- * HNSW graph (Malkov & Yashunin, 2016): every vector is a node with up to M links per layer, on
- * a random number of layers (geometric, 1/ln M); a search descends greedily through the sparse
- * upper layers and then explores the dense bottom layer with a beam of `efSearch` candidates.
- *
- * Removal leaves a tombstone (the node keeps routing searches but is never returned); when
- * tombstones pass a third of the graph it is rebuilt from the live vectors.
+ * Nearest neighbours by cosine similarity over unit vectors, with the structure that suits the
+ * vectors: an inverted index for sparse ones (lexical), an exact scan or an HNSW graph for dense
+ * ones (neural). The first vector added decides.
  */
-import { dot } from './embedder.js';
+import { isDense, type Vector } from './embedder.js';
+import { GraphIndex } from './hnsw.js';
+import { InvertedIndex } from './inverted-index.js';
 
 export interface Neighbour {
   id: number;
@@ -18,6 +13,7 @@ export interface Neighbour {
 }
 
 export interface VectorIndexOptions {
+  /** Dense vectors: below this many, search by exact scan; above, build an HNSW graph. */
   exactBelow?: number;
   m?: number;
   efConstruction?: number;
@@ -25,263 +21,42 @@ export interface VectorIndexOptions {
   seed?: number;
 }
 
-interface Node {
-  vector: Float32Array;
-  level: number;
-  links: number[][];
-  removed: boolean;
-}
-
 export class VectorIndex {
-  private readonly nodes = new Map<number, Node>();
-  private entry: number | undefined;
-  private maxLevel = -1;
-  private graphBuilt = false;
-  private tombstones = 0;
-  private readonly exactBelow: number;
-  private readonly m: number;
-  private readonly efConstruction: number;
-  private readonly efSearch: number;
-  private readonly levelFactor: number;
-  private rng: () => number;
+  private impl: InvertedIndex | GraphIndex | undefined;
 
-  constructor(options: VectorIndexOptions = {}) {
-    this.exactBelow = options.exactBelow ?? 2_000;
-    this.m = options.m ?? 16;
-    this.efConstruction = options.efConstruction ?? 100;
-    this.efSearch = options.efSearch ?? 64;
-    this.levelFactor = 1 / Math.log(this.m);
-    let seed = options.seed ?? 0x5eed;
-    this.rng = () => {
-      seed = (seed + 0x6d2b79f5) >>> 0;
-      let t = seed;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
+  constructor(private readonly options: VectorIndexOptions = {}) {}
 
   get size(): number {
-    return this.nodes.size - this.tombstones;
+    return this.impl?.size ?? 0;
   }
 
-  add(id: number, vector: Float32Array): void {
-    if (this.nodes.has(id)) this.remove(id);
-    const node: Node = { vector, level: 0, links: [[]], removed: false };
-    this.nodes.set(id, node);
-    if (this.graphBuilt) this.link(id, node);
-    else if (this.nodes.size >= this.exactBelow) this.buildGraph();
+  /** 'inverted' or 'graph' once a vector has been added. */
+  get kind(): string | undefined {
+    return this.impl === undefined ? undefined : this.impl instanceof InvertedIndex ? 'inverted' : 'graph';
+  }
+
+  add(id: number, vector: Vector): void {
+    if (isDense(vector)) {
+      this.impl ??= new GraphIndex(this.options);
+      if (this.impl instanceof GraphIndex) this.impl.add(id, vector);
+    } else {
+      this.impl ??= new InvertedIndex();
+      if (this.impl instanceof InvertedIndex) this.impl.add(id, vector);
+    }
   }
 
   remove(id: number): void {
-    const node = this.nodes.get(id);
-    if (!node || node.removed) return;
-    if (!this.graphBuilt) {
-      this.nodes.delete(id);
-      return;
-    }
-    node.removed = true;
-    this.tombstones++;
-    if (this.tombstones > this.nodes.size / 3) this.rebuild();
+    this.impl?.remove(id);
   }
 
   clear(): void {
-    this.nodes.clear();
-    this.entry = undefined;
-    this.maxLevel = -1;
-    this.graphBuilt = false;
-    this.tombstones = 0;
+    this.impl?.clear();
   }
 
-  /** The k most similar live vectors, best first. */
-  search(query: Float32Array, k: number): Neighbour[] {
-    if (!this.graphBuilt) return this.exact(query, k);
-    if (this.entry === undefined) return [];
-    let current = this.entry;
-    let best = dot(query, this.nodes.get(current)!.vector);
-    for (let level = this.maxLevel; level > 0; level--) {
-      let improved = true;
-      while (improved) {
-        improved = false;
-        for (const n of this.nodes.get(current)!.links[level] ?? []) {
-          const score = dot(query, this.nodes.get(n)!.vector);
-          if (score > best) {
-            best = score;
-            current = n;
-            improved = true;
-          }
-        }
-      }
-    }
-    const found = this.beam(query, [current], Math.max(this.efSearch, k), 0);
-    const out: Neighbour[] = [];
-    for (const f of found) {
-      if (this.nodes.get(f.id)!.removed) continue;
-      out.push(f);
-      if (out.length === k) break;
-    }
-    return out;
-  }
-
-  private exact(query: Float32Array, k: number): Neighbour[] {
-    const top: Neighbour[] = [];
-    for (const [id, node] of this.nodes) {
-      const score = dot(query, node.vector);
-      if (top.length < k) {
-        top.push({ id, score });
-        top.sort((a, b) => b.score - a.score);
-      } else if (score > top[k - 1]!.score) {
-        top[k - 1] = { id, score };
-        top.sort((a, b) => b.score - a.score);
-      }
-    }
-    return top;
-  }
-
-  private buildGraph(): void {
-    this.graphBuilt = true;
-    this.entry = undefined;
-    this.maxLevel = -1;
-    for (const [id, node] of this.nodes) this.link(id, node);
-  }
-
-  private rebuild(): void {
-    for (const [id, node] of [...this.nodes]) if (node.removed) this.nodes.delete(id);
-    this.tombstones = 0;
-    this.graphBuilt = false;
-    if (this.nodes.size >= this.exactBelow) this.buildGraph();
-  }
-
-  private link(id: number, node: Node): void {
-    node.level = Math.floor(-Math.log(1 - this.rng()) * this.levelFactor);
-    node.links = Array.from({ length: node.level + 1 }, () => []);
-    if (this.entry === undefined) {
-      this.entry = id;
-      this.maxLevel = node.level;
-      return;
-    }
-    let current = this.entry;
-    for (let level = this.maxLevel; level > node.level; level--) {
-      current = this.beam(node.vector, [current], 1, level)[0]?.id ?? current;
-    }
-    let entryPoints = [current];
-    for (let level = Math.min(node.level, this.maxLevel); level >= 0; level--) {
-      const candidates = this.beam(node.vector, entryPoints, this.efConstruction, level);
-      const max = level === 0 ? this.m * 2 : this.m;
-      const chosen = this.selectNeighbours(candidates, this.m);
-      node.links[level] = chosen.map((c) => c.id);
-      for (const c of chosen) {
-        const other = this.nodes.get(c.id)!;
-        const links = other.links[level]!;
-        links.push(id);
-        if (links.length > max) {
-          const scored = links.map((l) => ({ id: l, score: dot(other.vector, this.nodes.get(l)!.vector) }));
-          scored.sort((a, b) => b.score - a.score);
-          other.links[level] = this.selectNeighbours(scored, max).map((s) => s.id);
-        }
-      }
-      entryPoints = candidates.map((c) => c.id);
-    }
-    if (node.level > this.maxLevel) {
-      this.maxLevel = node.level;
-      this.entry = id;
-    }
-  }
-
-  /** HNSW's neighbour heuristic: keep a candidate only if it is closer to the node than to any neighbour already kept. */
-  private selectNeighbours(sorted: Neighbour[], max: number): Neighbour[] {
-    const kept: Neighbour[] = [];
-    for (const c of sorted) {
-      if (kept.length >= max) break;
-      const cv = this.nodes.get(c.id)!.vector;
-      if (kept.every((k) => dot(cv, this.nodes.get(k.id)!.vector) < c.score)) kept.push(c);
-    }
-    for (const c of sorted) {
-      if (kept.length >= max) break;
-      if (!kept.includes(c)) kept.push(c);
-    }
-    return kept;
-  }
-
-  /** Best-first search on one layer, keeping the `ef` best seen; returns them best first. */
-  private beam(query: Float32Array, entryPoints: number[], ef: number, level: number): Neighbour[] {
-    const visited = new Set<number>(entryPoints);
-    const candidates = new Heap((a, b) => a.score > b.score); // best first
-    const results = new Heap((a, b) => a.score < b.score); // worst first
-    for (const id of entryPoints) {
-      const n = { id, score: dot(query, this.nodes.get(id)!.vector) };
-      candidates.push(n);
-      results.push(n);
-    }
-    while (candidates.size > 0) {
-      const c = candidates.pop()!;
-      if (results.size >= ef && c.score < results.peek()!.score) break;
-      for (const id of this.nodes.get(c.id)!.links[level] ?? []) {
-        if (visited.has(id)) continue;
-        visited.add(id);
-        const score = dot(query, this.nodes.get(id)!.vector);
-        if (results.size < ef || score > results.peek()!.score) {
-          const n = { id, score };
-          candidates.push(n);
-          results.push(n);
-          if (results.size > ef) results.pop();
-        }
-      }
-    }
-    return results.drain().reverse();
-  }
-}
-
-/** A binary heap; `before(a, b)` is true when a belongs nearer the top. */
-class Heap {
-  private readonly items: Neighbour[] = [];
-  constructor(private readonly before: (a: Neighbour, b: Neighbour) => boolean) {}
-
-  get size(): number {
-    return this.items.length;
-  }
-
-  peek(): Neighbour | undefined {
-    return this.items[0];
-  }
-
-  push(item: Neighbour): void {
-    const a = this.items;
-    a.push(item);
-    let i = a.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!this.before(a[i]!, a[parent]!)) break;
-      [a[i], a[parent]] = [a[parent]!, a[i]!];
-      i = parent;
-    }
-  }
-
-  pop(): Neighbour | undefined {
-    const a = this.items;
-    const top = a[0];
-    const last = a.pop();
-    if (a.length > 0 && last) {
-      a[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < a.length && this.before(a[l]!, a[m]!)) m = l;
-        if (r < a.length && this.before(a[r]!, a[m]!)) m = r;
-        if (m === i) break;
-        [a[i], a[m]] = [a[m]!, a[i]!];
-        i = m;
-      }
-    }
-    return top;
-  }
-
-  /** Empties the heap in pop order. */
-  drain(): Neighbour[] {
-    const out: Neighbour[] = [];
-    while (this.items.length > 0) out.push(this.pop()!);
-    return out;
+  /** Nearest neighbours of a vector of the same kind as the indexed ones (none otherwise). */
+  search(query: Vector, k: number): Neighbour[] {
+    if (this.impl instanceof GraphIndex) return isDense(query) ? this.impl.search(query, k) : [];
+    if (this.impl instanceof InvertedIndex) return isDense(query) ? [] : this.impl.search(query, k);
+    return [];
   }
 }

@@ -1,0 +1,329 @@
+/**
+ * Semantic quality and speed, on the public data in ../shared/data/semantic (see its README):
+ *
+ *   gptcache   GPTCache's own mock set: store every `origin`, query with every `similar`;
+ *              correct / wrong / miss per threshold, beside GPTCache's published table.
+ *   qqp-pairs  Quora pairs (hard, same-topic negatives): precision / recall / F1 per threshold,
+ *              with and without the precision guards, and what each guard costs in recall.
+ *   meancache  the MeanCache validation split, same pair mode.
+ *   qqp-cache  a cache simulation: store every text_a of a sample, query with its text_b;
+ *              a hit on the pair's own text_a is correct when the pair is a duplicate.
+ *   latency    search and full-lookup latency of the semantic tier at 10k and 100k entries.
+ *
+ * `npm run bench -- semantic` runs everything for every available embedder;
+ * SEMANTIC_SAMPLE=N limits the pair sets (default: all pairs for lexical).
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { gunzipSync } from 'node:zlib';
+import { ManualClock } from '../src/core/clock.js';
+import { deriveKey } from '../src/core/key.js';
+import { dot, type Embedder, type Vector } from '../src/tiers/semantic/embedder.js';
+import { ALL_GUARDS, type GuardName, refusingGuard } from '../src/tiers/semantic/guards.js';
+import { SemanticTier } from '../src/tiers/semantic/index.js';
+import { DEFAULT_THRESHOLDS, lexicalEmbedder } from '../src/tiers/semantic/lexical.js';
+import { VectorIndex } from '../src/tiers/semantic/vector-index.js';
+import { median, percentile } from './harness.js';
+
+const DATA = join(import.meta.dirname, '..', '..', 'shared', 'data', 'semantic');
+const THRESHOLDS = [0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95];
+
+interface Pair {
+  a: string;
+  b: string;
+  duplicate: boolean;
+}
+
+function loadQqp(): Pair[] {
+  const raw = JSON.parse(
+    gunzipSync(readFileSync(join(DATA, 'qqp_full_pairs.json.gz'))).toString('utf8'),
+  ) as Array<{
+    text_a: string;
+    text_b: string;
+    label: number;
+  }>;
+  return raw.map((r) => ({ a: r.text_a, b: r.text_b, duplicate: r.label === 1 }));
+}
+
+function loadMeanCache(): Pair[] {
+  const lines = readFileSync(join(DATA, 'meancache_val.csv'), 'utf8').split('\n').slice(1);
+  const out: Pair[] = [];
+  for (const line of lines) {
+    const fields = parseCsvLine(line);
+    if (fields.length === 3) out.push({ a: fields[0]!, b: fields[1]!, duplicate: fields[2] === '1' });
+  }
+  return out;
+}
+
+function parseCsvLine(line: string): string[] {
+  const out: string[] = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
+    if (quoted) {
+      if (c === '"' && line[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (c === '"') quoted = false;
+      else field += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') {
+      out.push(field);
+      field = '';
+    } else field += c;
+  }
+  out.push(field.replace(/\r$/, ''));
+  return out;
+}
+
+/** Deterministic sample (every k-th item), so runs are comparable. */
+function sample<T>(items: T[], n: number): T[] {
+  if (items.length <= n) return items;
+  const step = items.length / n;
+  return Array.from({ length: n }, (_, i) => items[Math.floor(i * step)]!);
+}
+
+async function embedAll(embedder: Embedder, texts: string[]): Promise<Vector[]> {
+  const out: Vector[] = [];
+  for (let i = 0; i < texts.length; i += 256) out.push(...(await embedder.embed(texts.slice(i, i + 256))));
+  return out;
+}
+
+const pct = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : '-');
+
+// ---------------------------------------------------------------------------------------------
+
+async function gptcacheMock(name: string, embedder: Embedder): Promise<void> {
+  const pairs = JSON.parse(readFileSync(join(DATA, 'gptcache_mock_data.json'), 'utf8')) as Array<{
+    origin: string;
+    similar: string;
+  }>;
+  const origins = await embedAll(
+    embedder,
+    pairs.map((p) => p.origin),
+  );
+  const queries = await embedAll(
+    embedder,
+    pairs.map((p) => p.similar),
+  );
+  const top = queries.map((q) => {
+    const scored = origins.map((o, id) => ({ id, score: dot(q, o) }));
+    return scored.sort((x, y) => y.score - x.score).slice(0, 5);
+  });
+  console.log(`\n#### gptcache mock data (999 pairs), ${name}\n`);
+  console.log('| threshold | correct | wrong | miss | correct (no guards) | wrong (no guards) |');
+  console.log('|---:|---:|---:|---:|---:|---:|');
+  for (const t of THRESHOLDS) {
+    const counts = { correct: 0, wrong: 0, miss: 0, correctRaw: 0, wrongRaw: 0 };
+    top.forEach((candidates, qi) => {
+      const first = candidates.find(
+        (c) => c.score >= t && !refusingGuard(pairs[qi]!.similar, pairs[c.id]!.origin),
+      );
+      if (!first) counts.miss++;
+      else if (first.id === qi) counts.correct++;
+      else counts.wrong++;
+      const raw = candidates[0]!;
+      if (raw.score >= t) {
+        if (raw.id === qi) counts.correctRaw++;
+        else counts.wrongRaw++;
+      }
+    });
+    console.log(
+      `| ${t} | ${counts.correct} | ${counts.wrong} | ${counts.miss} | ${counts.correctRaw} | ${counts.wrongRaw} |`,
+    );
+  }
+  console.log(
+    '\nGPTCache published (ONNX ALBERT + FAISS): 0.95 -> 425 / 25 / 549; 0.9 -> 804 / 77 / 118; 0.8 -> 904 / 92 / 3.',
+  );
+}
+
+interface PairScore {
+  score: number;
+  duplicate: boolean;
+  guard: GuardName | undefined;
+  guards: Set<GuardName>;
+}
+
+async function scorePairs(embedder: Embedder, pairs: Pair[]): Promise<PairScore[]> {
+  const a = await embedAll(
+    embedder,
+    pairs.map((p) => p.a),
+  );
+  const b = await embedAll(
+    embedder,
+    pairs.map((p) => p.b),
+  );
+  return pairs.map((p, i) => {
+    const guards = new Set<GuardName>();
+    for (const g of ALL_GUARDS) if (refusingGuard(p.b, p.a, [g])) guards.add(g);
+    return { score: dot(a[i]!, b[i]!), duplicate: p.duplicate, guard: refusingGuard(p.b, p.a), guards };
+  });
+}
+
+function prf(scores: PairScore[], t: number, guarded: boolean): { p: number; r: number; f1: number } {
+  let tp = 0;
+  let fp = 0;
+  let fn = 0;
+  for (const s of scores) {
+    const predicted = s.score >= t && (!guarded || !s.guard);
+    if (predicted && s.duplicate) tp++;
+    else if (predicted) fp++;
+    else if (s.duplicate) fn++;
+  }
+  const p = tp / (tp + fp);
+  const r = tp / (tp + fn);
+  return { p, r, f1: (2 * p * r) / (p + r) };
+}
+
+function pairTable(title: string, scores: PairScore[]): void {
+  console.log(`\n#### ${title}\n`);
+  console.log(
+    '| threshold | precision | recall | F1 | precision (no guards) | recall (no guards) | F1 (no guards) |',
+  );
+  console.log('|---:|---:|---:|---:|---:|---:|---:|');
+  for (const t of THRESHOLDS) {
+    const g = prf(scores, t, true);
+    const n = prf(scores, t, false);
+    console.log(
+      `| ${t} | ${pct(g.p)} | ${pct(g.r)} | ${pct(g.f1)} | ${pct(n.p)} | ${pct(n.r)} | ${pct(n.f1)} |`,
+    );
+  }
+}
+
+function guardCost(title: string, scores: PairScore[], t: number): void {
+  const above = scores.filter((s) => s.score >= t);
+  const dups = above.filter((s) => s.duplicate);
+  const nondups = above.filter((s) => !s.duplicate);
+  console.log(`\n#### what each guard does at threshold ${t}, ${title}\n`);
+  console.log(
+    `Of ${above.length} pairs above the threshold (${dups.length} duplicates, ${nondups.length} not):\n`,
+  );
+  console.log('| guard | duplicates refused (recall cost) | non-duplicates refused (wrong hits prevented) |');
+  console.log('|---|---:|---:|');
+  for (const g of ALL_GUARDS) {
+    const lost = dups.filter((s) => s.guards.has(g)).length;
+    const saved = nondups.filter((s) => s.guards.has(g)).length;
+    console.log(
+      `| ${g} | ${lost} (${pct(lost / dups.length)}) | ${saved} (${pct(saved / nondups.length)}) |`,
+    );
+  }
+}
+
+async function qqpCache(name: string, embedder: Embedder, pairs: Pair[], threshold: number): Promise<void> {
+  const stored = [...new Set(pairs.map((p) => p.a))];
+  const idOf = new Map(stored.map((t, i) => [t, i]));
+  const vectors = await embedAll(embedder, stored);
+  const index = new VectorIndex();
+  const built = performance.now();
+  vectors.forEach((v, i) => {
+    index.add(i, v);
+  });
+  const buildMs = performance.now() - built;
+  const queries = await embedAll(
+    embedder,
+    pairs.map((p) => p.b),
+  );
+  console.log(
+    `\n#### QQP cache simulation, ${name}: ${stored.length} stored questions, ${pairs.length} queries\n`,
+  );
+  console.log(`(index built in ${(buildMs / 1000).toFixed(1)} s)\n`);
+  console.log(
+    '| threshold | duplicates answered correctly | wrong answers to duplicates | duplicates missed | non-duplicates answered (wrong) | precision of hits |',
+  );
+  console.log('|---:|---:|---:|---:|---:|---:|');
+  const tops = queries.map((q) => index.search(q, 5));
+  for (const t of [threshold - 0.1, threshold - 0.05, threshold, threshold + 0.05, threshold + 0.1]) {
+    let correct = 0;
+    let wrongDup = 0;
+    let missDup = 0;
+    let wrongNon = 0;
+    pairs.forEach((p, i) => {
+      const first = tops[i]!.find((c) => c.score >= t && !refusingGuard(p.b, stored[c.id]!));
+      if (p.duplicate) {
+        if (!first) missDup++;
+        else if (first.id === idOf.get(p.a)) correct++;
+        else wrongDup++;
+      } else if (first) wrongNon++;
+    });
+    const hits = correct + wrongDup + wrongNon;
+    console.log(
+      `| ${t.toFixed(2)} | ${correct} | ${wrongDup} | ${missDup} | ${wrongNon} | ${pct(correct / hits)} |`,
+    );
+  }
+}
+
+async function latency(name: string, embedder: Embedder, texts: string[]): Promise<void> {
+  console.log(`\n#### lookup latency, ${name}\n`);
+  console.log(
+    '| entries | build s | search p50 ms | search p99 ms | full lookup p50 ms (embed + search + guards + read) |',
+  );
+  console.log('|---:|---:|---:|---:|---:|');
+  for (const n of [10_000, 100_000]) {
+    if (texts.length < n + 1_000) continue;
+    const tier = new SemanticTier({
+      embedder,
+      threshold: 0.8,
+      path: ':memory:',
+      maxEntries: n,
+      guards: ALL_GUARDS,
+      candidates: 5,
+      clock: new ManualClock(),
+    });
+    const started = performance.now();
+    for (let i = 0; i < n; i++) {
+      const key = deriveKey('bench', 'llm', texts[i]!);
+      await tier.set(key, { payload: '{}', size: 2, createdAt: 0, expiresAt: null, tags: [] });
+    }
+    const buildS = (performance.now() - started) / 1000;
+    const index = (tier as unknown as { partitions: Map<string, VectorIndex> }).partitions.values().next()
+      .value!;
+    const probes = texts.slice(n, n + 1_000);
+    const vectors = await embedAll(embedder, probes);
+    const search: number[] = [];
+    for (const v of vectors) {
+      const t0 = performance.now();
+      index.search(v, 5);
+      search.push(performance.now() - t0);
+    }
+    const full: number[] = [];
+    for (const p of probes) {
+      const t0 = performance.now();
+      await tier.get(deriveKey('bench', 'llm', `${p} `));
+      full.push(performance.now() - t0);
+    }
+    console.log(
+      `| ${n.toLocaleString('en-US')} | ${buildS.toFixed(1)} | ${median(search).toFixed(3)} | ${percentile(search, 0.99).toFixed(3)} | ${median(full).toFixed(3)} |`,
+    );
+    tier.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const embedders: Array<{ name: string; embedder: Embedder; threshold: number; sample: number }> = [
+  {
+    name: 'lexical',
+    embedder: lexicalEmbedder(),
+    threshold: DEFAULT_THRESHOLDS.lexical,
+    sample: Number(process.env.SEMANTIC_SAMPLE ?? 1e9),
+  },
+];
+
+const qqp = loadQqp();
+const meancache = loadMeanCache();
+for (const { name, embedder, threshold, sample: n } of embedders) {
+  console.log(`\n### semantic quality: ${name} (default threshold ${threshold})`);
+  await gptcacheMock(name, embedder);
+  const qqpScores = await scorePairs(embedder, sample(qqp, n));
+  pairTable(`QQP pair mode (${Math.min(n, qqp.length)} pairs), ${name}`, qqpScores);
+  guardCost(`QQP, ${name}`, qqpScores, threshold);
+  pairTable(
+    `MeanCache validation pairs (${Math.min(n, meancache.length)}), ${name}`,
+    await scorePairs(embedder, sample(meancache, n)),
+  );
+  await qqpCache(name, embedder, sample(qqp, Math.min(n, 10_000)), threshold);
+  const texts = [...new Set(qqp.flatMap((p) => [p.a, p.b]))];
+  await latency(name, embedder, texts);
+}
