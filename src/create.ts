@@ -25,9 +25,9 @@ export async function createCache(
   const onEviction = (event: { tier: string; hash: string; reason: string }) => manager?.onEviction(event);
   const onClientError = (tier: string, error: Error) => manager?.onClientError(tier, error);
   try {
-    resolved.tiers.forEach((tierConfig, i) => {
+    for (const [i, tierConfig] of resolved.tiers.entries()) {
       try {
-        built.push(buildTier(tierConfig, { clock, onEviction, onClientError }));
+        built.push(await buildTier(tierConfig, { clock, onEviction, onClientError }));
       } catch (error) {
         throw new StrataConfigError([
           {
@@ -36,7 +36,7 @@ export async function createCache(
           },
         ]);
       }
-    });
+    }
     manager = new Manager(
       built.map((tier, i) => {
         const c = resolved.tiers[i]!;

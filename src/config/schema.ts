@@ -106,13 +106,13 @@ const similarity = z.number().min(-1).max(1);
 export const semanticTierSchema = z.strictObject({
   type: z.literal('semantic'),
   ...common,
-  /** 'lexical' (built in, offline), or a LangChain EmbeddingsInterface object (programmatic use). */
+  /** 'lexical' (built in, offline), 'onnx' (local MiniLM, see modelPath), or a LangChain EmbeddingsInterface object. */
   embeddings: z
     .union([
-      z.enum(['lexical']),
+      z.enum(['lexical', 'onnx']),
       z.custom<LangChainEmbeddings>(
         (v) => typeof (v as LangChainEmbeddings | null)?.embedQuery === 'function',
-        'must be "lexical" or an object with embedQuery/embedDocuments',
+        'must be "lexical", "onnx" or an object with embedQuery/embedDocuments',
       ),
     ])
     .default('lexical'),
@@ -125,6 +125,8 @@ export const semanticTierSchema = z.strictObject({
   maxEntries: positiveInt.default(100_000),
   guards: z.array(z.enum(ALL_GUARDS as [GuardName, ...GuardName[]])).default([...ALL_GUARDS]),
   candidates: positiveInt.max(100).default(5),
+  /** onnx: folder with model.onnx and vocab.txt (default: $STRATA_ONNX_MODEL, else ~/.cache/strata/models/all-minilm-l6-v2, where scripts/models.sh puts it). */
+  modelPath: z.string().min(1).optional(),
   /** (query, candidate) => boolean | Promise<boolean>: the last word on a candidate (programmatic use). */
   verifier: z
     .custom<Verifier>((v) => typeof v === 'function', 'must be a function (query, candidate) => boolean')

@@ -8,6 +8,7 @@ import { RedisTier } from './redis/index.js';
 import { fromLangChain, withEmbeddingCache } from './semantic/embedder.js';
 import { SemanticTier } from './semantic/index.js';
 import { DEFAULT_THRESHOLDS, lexicalEmbedder } from './semantic/lexical.js';
+import { defaultModelPath, onnxEmbedder } from './semantic/onnx.js';
 import { SqliteTier } from './sqlite/index.js';
 
 export interface TierContext {
@@ -17,7 +18,7 @@ export interface TierContext {
   onClientError: (tier: string, error: Error) => void;
 }
 
-export function buildTier(config: ResolvedTierConfig, ctx: TierContext): Tier {
+export async function buildTier(config: ResolvedTierConfig, ctx: TierContext): Promise<Tier> {
   const name = config.name ?? config.type;
   switch (config.type) {
     case 'memory':
@@ -47,13 +48,18 @@ export function buildTier(config: ResolvedTierConfig, ctx: TierContext): Tier {
         onClientError: (error) => ctx.onClientError(name, error),
       });
     case 'semantic': {
-      const builtIn = typeof config.embeddings === 'string';
-      const embedder = withEmbeddingCache(
-        builtIn ? lexicalEmbedder() : fromLangChain(config.embeddings as never),
-      );
-      const threshold = config.threshold ?? (builtIn ? DEFAULT_THRESHOLDS.lexical : undefined);
-      if (threshold === undefined)
+      const e = config.embeddings;
+      const base =
+        e === 'lexical'
+          ? lexicalEmbedder()
+          : e === 'onnx'
+            ? await onnxEmbedder({ modelPath: config.modelPath ?? defaultModelPath() })
+            : fromLangChain(e);
+      const embedder = withEmbeddingCache(base);
+      const threshold = config.threshold ?? (typeof e === 'string' ? DEFAULT_THRESHOLDS[e] : undefined);
+      if (threshold === undefined) {
         throw new Error('threshold: required with custom embeddings (cosine similarity, -1..1)');
+      }
       return new SemanticTier({
         name,
         embedder,

