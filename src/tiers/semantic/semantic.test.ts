@@ -152,6 +152,7 @@ describe('semantic tier through StrataCache', () => {
   it('asks the verifier before answering, and honours per-namespace thresholds', async () => {
     const seen: Array<[string, string]> = [];
     const cache = await semanticCache({
+      threshold: 0.8,
       verifier: (query: string, candidate: string) => {
         seen.push([query, candidate]);
         return !query.includes('refuse');

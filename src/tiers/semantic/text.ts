@@ -15,7 +15,7 @@ export function normalizeText(text: string): string {
     .replace(/[\u2018\u2019]/g, "'")
     .replace(/(\d),(\d{3})/g, '$1$2') // 1,000 -> 1000
     .replace(/(\d)\s*(?:%|percent\b|per cent\b)/g, '$1%') // 15 %, 15 percent -> 15%
-    .replace(/[^\p{L}\p{N}'.%+\-\s]/gu, ' ')
+    .replace(/[^\p{L}\p{N}'.%+_\-\s]/gu, ' ') // _ stays: save_to_disk is one identifier
     .replace(/(^|\s)[.'+-]+|[.'+-]+(?=\s|$)/g, ' ') // punctuation at word edges
     .replace(/\s+/g, ' ')
     .trim();
