@@ -18,7 +18,7 @@ import { STOPWORDS, stem, tokenize } from './text.js';
 export const LEXICAL_DIMENSIONS = 1 << 20;
 
 /** Default thresholds, chosen from the curves in bench/README.md (precision >= 0.95). */
-export const DEFAULT_THRESHOLDS = { lexical: 0.9, onnx: 0.85 } as const;
+export const DEFAULT_THRESHOLDS = { lexical: 0.88, onnx: 0.91 } as const;
 
 export function lexicalEmbedder(dimensions = LEXICAL_DIMENSIONS): Embedder {
   return {
