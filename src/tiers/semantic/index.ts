@@ -51,6 +51,7 @@ interface Item {
   size: number;
 }
 
+const SCHEMA_VERSION = 1;
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS semantic_entries (
     id         INTEGER PRIMARY KEY,
@@ -90,7 +91,14 @@ export class SemanticTier implements Tier {
     this.db = new Database(options.path, { timeout: 5_000 });
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
+    const version = this.db.pragma('user_version', { simple: true }) as number;
+    if (version > SCHEMA_VERSION) {
+      throw new Error(
+        `${options.path}: semantic store version ${version} was written by a newer Strata (this one knows ${SCHEMA_VERSION})`,
+      );
+    }
     this.db.exec(SCHEMA);
+    this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
     this.stmt = {
       payload: this.db.prepare('SELECT payload FROM semantic_entries WHERE id = ?').pluck(),
       upsert: this.db.prepare(

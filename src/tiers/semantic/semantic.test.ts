@@ -168,6 +168,20 @@ describe('semantic tier through StrataCache', () => {
     expect(await strict.lookup('how do i rotate my api key please', LLM)).toBeNull();
   });
 
+  it('refuses a store written by a newer schema', async () => {
+    const path = tempPath();
+    const first = await createCache({ tiers: [{ type: 'semantic', path }] });
+    await first.close();
+    const Database = (await import('better-sqlite3')).default;
+    const raw = new Database(path);
+    expect(raw.pragma('user_version', { simple: true })).toBe(1);
+    raw.pragma('user_version = 7');
+    raw.close();
+    await expect(createCache({ tiers: [{ type: 'semantic', path }] })).rejects.toThrow(
+      /tiers\[0\].*version 7/,
+    );
+  });
+
   it('refuses a semantic tier when prompts are not stored', async () => {
     await expect(
       createCache({ storePrompt: false, tiers: [{ type: 'semantic', path: ':memory:' }] }),
