@@ -23,7 +23,7 @@ describe('config validation', () => {
     expect(problem({ tiers: [{ type: 'memory', maxEntires: 5 }] })).toMatch(/tiers\[0\].*maxEntires/);
     expect(problem({ tiers: [{ type: 'redsi' }] })).toMatch(/tiers\[0\].*unknown tier type "redsi"/);
     expect(problem({ tiers: [] })).toMatch(/tiers: needs at least one tier/);
-    expect(problem({ namespace: 'a:b', tiers: [{ type: 'memory' }] })).toMatch(/namespace:/);
+    expect(problem({ namespace: '', tiers: [{ type: 'memory' }] })).toMatch(/namespace:/);
     expect(problem({ defaultTtlSeconds: 0, tiers: [{ type: 'memory' }] })).toMatch(/defaultTtlSeconds/);
     expect(problem({ tiers: [{ type: 'memory', breaker: { cooldownMs: 'soon' } }] })).toMatch(
       /tiers\[0\]\.breaker\.cooldownMs/,

@@ -109,6 +109,27 @@ export function describeTierConformance(name: string, factory: TierFactory): voi
       expect(await textOf(key('Same'))).toBe(harness.similar ? 'base' : undefined);
     });
 
+    it('stores namespaces, tags and prompts with metacharacters byte-exact and keeps them apart', async () => {
+      const weird = ["'; DROP TABLE x; --", 'a:b*c?[d]{e}\\f', 'nul\u0000byte 🚀', '%41'];
+      for (const ns of weird) {
+        await manager.update(key(`prompt in ${ns} \\ \u0000 😀`, ns), answer(`answer for ${ns}`), {
+          tags: [ns, '*'],
+        });
+      }
+      await manager.update(key('plain', 'A'), answer('namespace A'));
+      for (const ns of weird)
+        expect(await textOf(key(`prompt in ${ns} \\ \u0000 😀`, ns))).toBe(`answer for ${ns}`);
+      const listed = [];
+      for await (const e of harness.tier.entries(weird[1])) listed.push(e.namespace);
+      expect(listed).toEqual([weird[1]]);
+      expect(await manager.clear(weird[1])).toBe(1);
+      expect(await textOf(key(`prompt in ${weird[1]} \\ \u0000 😀`, weird[1]))).toBeUndefined();
+      expect(await manager.invalidateTag(weird[0]!, weird[0])).toBe(1);
+      expect(await textOf(key(`prompt in ${weird[0]} \\ \u0000 😀`, weird[0]))).toBeUndefined();
+      expect(await manager.invalidateTag('*')).toBe(2);
+      expect(await textOf(key('plain', 'A'))).toBe('namespace A');
+    });
+
     it('expires entries after their TTL and purges them', async () => {
       const k = key('short-lived');
       const kept = key('long-lived');

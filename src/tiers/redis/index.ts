@@ -10,8 +10,10 @@
  *   <prefix>:<namespace>:tag:<tag>       set of hashes carrying the tag
  *   <prefix>:<namespace>:lease:<hash>    distributed-coalescing claim (SET NX PX)
  *   <prefix>:bus                         pub/sub channel of the invalidation bus
- * Namespaces cannot contain braces, so no key carries a Cluster hash tag: one namespace's
- * entries spread over every master, and no command here touches two keys at once (no CROSSSLOT).
+ * Namespaces and tags are percent-escaped inside keys (everything but letters, digits and
+ * . _ @ + = / -), so they never contain the separator, a glob character or a brace: a SCAN
+ * pattern matches them literally, and no key carries a Cluster hash tag, so one namespace's
+ * entries spread over every master and no command here touches two keys at once (no CROSSSLOT).
  *
  * The client runs without an offline queue: while disconnected, commands fail at once and the
  * manager turns them into misses, instead of piling up until a reconnect.
@@ -88,7 +90,8 @@ return added`;
 /** Deletes a lease only if we still hold it (compare-and-delete). */
 const LEASE_RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
 
-const HASH_SUFFIX = /:[0-9a-f]{64}$/;
+/** After the prefix, an entry key is exactly <escaped namespace>:<sha256>; tag and lease keys have more parts. */
+const ENTRY_KEY_REST = /^[^:]+:[0-9a-f]{64}$/;
 const STATS_CACHE_MS = 5_000;
 
 export class RedisTier implements Tier {
@@ -173,10 +176,11 @@ export class RedisTier implements Tier {
   async clear(namespace?: string): Promise<number> {
     if (this.connecting) await this.connecting;
     let entries = 0;
-    await this.scan(`${this.options.keyPrefix}:${namespace ?? '*'}:*`, async (keys, node) => {
+    const ns = namespace === undefined ? '*' : escapeKeyPart(namespace);
+    await this.scan(`${this.options.keyPrefix}:${ns}:*`, async (keys, node) => {
       const removed = await Promise.all(keys.map((k) => node.unlink(k)));
       keys.forEach((k, i) => {
-        if (removed[i] && HASH_SUFFIX.test(k)) entries++;
+        if (removed[i] && this.isEntryKey(k)) entries++;
       });
     });
     this.statsCache = undefined;
@@ -187,14 +191,14 @@ export class RedisTier implements Tier {
     if (this.connecting) await this.connecting;
     const tagKeys: string[] = [];
     if (namespace !== undefined) tagKeys.push(this.tagKey(namespace, tag));
-    else
-      await this.scan(
-        `${this.options.keyPrefix}:*:tag:${escapeGlob(tag)}`,
-        async (keys) => void tagKeys.push(...keys),
-      );
+    else {
+      await this.scan(`${this.options.keyPrefix}:*:tag:${escapeKeyPart(tag)}`, async (keys) => {
+        tagKeys.push(...keys);
+      });
+    }
     let removed = 0;
     for (const tagKey of tagKeys) {
-      const ns = tagKey.slice(this.options.keyPrefix.length + 1, tagKey.length - `:tag:${tag}`.length);
+      const ns = this.namespaceOf(tagKey);
       const hashes = await this.client.sMembers(tagKey);
       const counts = await Promise.all(hashes.map((h) => this.client.unlink(this.entryKey(ns, h))));
       removed += counts.reduce((a, b) => a + b, 0);
@@ -213,14 +217,17 @@ export class RedisTier implements Tier {
     if (this.connecting) await this.connecting;
     const prefix = this.options.keyPrefix;
     const found: string[] = [];
-    await this.scan(`${prefix}:${namespace ?? '*'}:*`, async (keys) => {
-      for (const k of keys) if (HASH_SUFFIX.test(k)) found.push(k);
-    });
+    await this.scan(
+      `${prefix}:${namespace === undefined ? '*' : escapeKeyPart(namespace)}:*`,
+      async (keys) => {
+        for (const k of keys) if (this.isEntryKey(k)) found.push(k);
+      },
+    );
     for (const k of found) {
       const payload = await this.client.get(k);
       if (payload === null) continue;
       const hash = k.slice(-64);
-      yield { namespace: k.slice(prefix.length + 1, -65), hash, payload };
+      yield { namespace: this.namespaceOf(k), hash, payload };
     }
   }
 
@@ -235,10 +242,10 @@ export class RedisTier implements Tier {
     let entries = 0;
     let bytes = 0;
     await this.scan(`${prefix}:*`, async (keys, node) => {
-      const entryKeys = keys.filter((k) => HASH_SUFFIX.test(k));
+      const entryKeys = keys.filter((k) => this.isEntryKey(k));
       const sizes = await Promise.all(entryKeys.map((k) => node.strLen(k)));
       entryKeys.forEach((k, i) => {
-        const ns = k.slice(prefix.length + 1, -65);
+        const ns = this.namespaceOf(k);
         namespaces[ns] = (namespaces[ns] ?? 0) + 1;
         bytesByNamespace[ns] = (bytesByNamespace[ns] ?? 0) + sizes[i]!;
         entries++;
@@ -271,15 +278,25 @@ export class RedisTier implements Tier {
   // -------------------------------------------------------------------------------------------
 
   private entryKey(namespace: string, hash: string): string {
-    return `${this.options.keyPrefix}:${namespace}:${hash}`;
+    return `${this.options.keyPrefix}:${escapeKeyPart(namespace)}:${hash}`;
   }
 
   private tagKey(namespace: string, tag: string): string {
-    return `${this.options.keyPrefix}:${namespace}:tag:${tag}`;
+    return `${this.options.keyPrefix}:${escapeKeyPart(namespace)}:tag:${escapeKeyPart(tag)}`;
   }
 
   private leaseKey(key: CacheKey): string {
-    return `${this.options.keyPrefix}:${key.namespace}:lease:${key.hash}`;
+    return `${this.options.keyPrefix}:${escapeKeyPart(key.namespace)}:lease:${key.hash}`;
+  }
+
+  private isEntryKey(key: string): boolean {
+    return ENTRY_KEY_REST.test(key.slice(this.options.keyPrefix.length + 1));
+  }
+
+  /** The namespace of a key this tier wrote. */
+  private namespaceOf(key: string): string {
+    const rest = key.slice(this.options.keyPrefix.length + 1);
+    return decodeURIComponent(rest.slice(0, rest.indexOf(':')));
   }
 
   /** Runs `each` on every batch of matching keys, on every master, with that master's client. */
@@ -409,7 +426,12 @@ function toUrl(node: string, tls?: boolean): string {
   return node.includes('://') ? node : `${tls ? 'rediss' : 'redis'}://${node}`;
 }
 
-/** Escapes Redis glob metacharacters so a tag is matched literally. */
-function escapeGlob(value: string): string {
-  return value.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+/**
+ * Percent-escapes (UTF-8) every character but letters, digits and . _ @ + = / - : no ':'
+ * separator, glob character or Cluster hash-tag brace survives. decodeURIComponent reverses it.
+ */
+export function escapeKeyPart(value: string): string {
+  return value.replace(/[^A-Za-z0-9._@+=/-]/gu, (c) =>
+    [...Buffer.from(c, 'utf8')].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join(''),
+  );
 }

@@ -336,6 +336,7 @@ export class SemanticTier implements Tier {
   }
 }
 
+/** Length-prefixed, so no namespace / llm string pair can spell another's partition. */
 function partitionOf(namespace: string, llmString: string): string {
-  return `${namespace}\u0000${llmString}`;
+  return `${namespace.length}:${namespace}${llmString}`;
 }
