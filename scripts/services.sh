@@ -7,7 +7,7 @@
 #   scripts/services.sh status  [NAME...]   show what runs
 #   scripts/services.sh run -- CMD...       start all, run CMD, stop all (also on failure)
 #
-# NAMEs: redis, redis-cluster, redis-sentinel (default: all). Every service gets its own data
+# NAMEs: redis, redis-cluster, redis-sentinel, mariadb (default: all). Every service gets its own data
 # dir under .strata-services/NAME, non-default ports, and no persistence. Connection settings
 # are written to .strata-services/env as KEY=VALUE lines.
 set -euo pipefail
@@ -15,7 +15,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 STATE="${STRATA_SERVICES_DIR:-$ROOT/.strata-services}"
 ENV_FILE="$STATE/env"
-ALL=(redis redis-cluster redis-sentinel)
+ALL=(redis redis-cluster redis-sentinel mariadb)
 
 REDIS_PORT=16379
 CLUSTER_PORTS=(17001 17002 17003)
@@ -23,6 +23,7 @@ SENTINEL_MASTER_PORT=16380
 SENTINEL_REPLICA_PORT=16381
 SENTINEL_PORT=26380
 SENTINEL_NAME=strata-master
+MARIADB_PORT=13306
 
 log() { printf '[services] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -51,6 +52,7 @@ install_one() {
   case "$1" in
     redis | redis-cluster) apt_install redis-server redis-tools ;;
     redis-sentinel) apt_install redis-server redis-sentinel redis-tools ;;
+    mariadb) apt_install mariadb-server mariadb-client ;;
     *) die "unknown service '$1' (known: ${ALL[*]})" ;;
   esac
 }
@@ -169,6 +171,24 @@ EOF
       set_env STRATA_TEST_REDIS_SENTINELS "127.0.0.1:$SENTINEL_PORT"
       set_env STRATA_TEST_REDIS_SENTINEL_NAME "$SENTINEL_NAME"
       ;;
+    mariadb)
+      if ! alive "$dir/mariadb.pid"; then
+        if [ ! -d "$dir/data/mysql" ]; then
+          mariadb-install-db --no-defaults --user=root --datadir="$dir/data" --auth-root-authentication-method=normal \
+            --skip-test-db >"$dir/install.log" 2>&1 || die "mariadb-install-db failed: $(tail -5 "$dir/install.log")"
+        fi
+        ss -ltn "sport = :$MARIADB_PORT" 2>/dev/null | grep -q LISTEN && die "port $MARIADB_PORT is taken by another process"
+        # mariadbd refuses to run as root unless told to; it does not daemonize, so it is detached here.
+        setsid mariadbd --no-defaults --user=root --datadir="$dir/data" --port="$MARIADB_PORT" --bind-address=127.0.0.1 \
+          --socket="$dir/mariadb.sock" --pid-file="$dir/mariadb.pid" --log-error="$dir/mariadb.log" \
+          --character-set-server=utf8mb4 --collation-server=utf8mb4_bin --skip-log-bin \
+          --innodb-buffer-pool-size=64M --max-connections=500 </dev/null >/dev/null 2>&1 &
+        wait_for "mariadb on port $MARIADB_PORT" 60 mariadb --no-defaults -h127.0.0.1 -P"$MARIADB_PORT" -uroot -e 'SELECT 1'
+      fi
+      mariadb --no-defaults -h127.0.0.1 -P"$MARIADB_PORT" -uroot \
+        -e 'CREATE DATABASE IF NOT EXISTS strata_test CHARACTER SET utf8mb4 COLLATE utf8mb4_bin'
+      set_env STRATA_TEST_MYSQL_URL "mysql://root@127.0.0.1:$MARIADB_PORT/strata_test"
+      ;;
     *) die "unknown service '$1' (known: ${ALL[*]})" ;;
   esac
   log "$1 up"
@@ -196,6 +216,7 @@ stop_one() {
     redis) unset_env STRATA_TEST_REDIS_URL ;;
     redis-cluster) unset_env STRATA_TEST_REDIS_CLUSTER_NODES; rm -f "$dir"/nodes-*.conf ;;
     redis-sentinel) unset_env STRATA_TEST_REDIS_SENTINELS STRATA_TEST_REDIS_SENTINEL_NAME ;;
+    mariadb) unset_env STRATA_TEST_MYSQL_URL ;;
   esac
   log "$1 stopped"
 }

@@ -9,6 +9,7 @@ import { demo } from './commands/demo.js';
 import { doctor } from './commands/doctor.js';
 import { inspect } from './commands/inspect.js';
 import { purge } from './commands/purge.js';
+import { search } from './commands/search.js';
 import { stats } from './commands/stats.js';
 import { exportEntries, importEntries } from './commands/transfer.js';
 import { type Command, contextFor, type Io, processIo } from './context.js';
@@ -19,6 +20,7 @@ const COMMANDS: Record<string, { run: Command; usage: string }> = {
   inspect: { run: inspect, usage: 'inspect <prompt> [--llm-key KEY]' },
   clear: { run: clear, usage: 'clear (--namespace NS | --tag TAG | --all)' },
   purge: { run: purge, usage: 'purge' },
+  search: { run: search, usage: 'search <text> [--limit N]' },
   export: { run: exportEntries, usage: 'export [--file F] [--tier NAME] [--all]' },
   import: { run: importEntries, usage: 'import [--file F]' },
   doctor: { run: doctor, usage: 'doctor' },
@@ -37,6 +39,7 @@ const OPTIONS = {
   concurrency: { type: 'string' },
   latency: { type: 'string' },
   fresh: { type: 'boolean' },
+  limit: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 

@@ -101,6 +101,35 @@ export const redisTierSchema = z
     if (t.mode === 'cluster') need('nodes');
   });
 
+export const mysqlTierSchema = z
+  .strictObject({
+    type: z.literal('mysql'),
+    ...common,
+    /** mysql://user:password@host:port/database */
+    url: z
+      .string()
+      .regex(/^mysql:\/\//, 'must start with mysql://')
+      .optional(),
+    host: z.string().min(1).optional(),
+    port: z.number().int().min(1).max(65535).default(3306),
+    user: z.string().optional(),
+    password: z.string().optional(),
+    database: z.string().min(1).optional(),
+    poolSize: positiveInt.max(1000).default(10),
+    /** Prefix of the tables (cache, tags, stats, migrations). */
+    tablePrefix: z
+      .string()
+      .regex(/^[A-Za-z0-9_]{0,32}$/, 'letters, digits and _ only')
+      .default('strata_'),
+    connectTimeoutMs: positiveInt.default(2_000),
+    purgeIntervalSeconds: z.number().nonnegative().default(60),
+  })
+  .superRefine((t, ctx) => {
+    if (!t.url && !(t.host && t.database)) {
+      ctx.addIssue({ code: 'custom', path: ['url'], message: 'give url, or host and database' });
+    }
+  });
+
 const similarity = z.number().min(-1).max(1);
 
 export const semanticTierSchema = z.strictObject({
@@ -133,11 +162,11 @@ export const semanticTierSchema = z.strictObject({
     .optional(),
 });
 
-export const TIER_TYPES = ['memory', 'sqlite', 'redis', 'semantic'] as const;
+export const TIER_TYPES = ['memory', 'sqlite', 'mysql', 'redis', 'semantic'] as const;
 
 const tierSchema = z.discriminatedUnion(
   'type',
-  [memoryTierSchema, sqliteTierSchema, redisTierSchema, semanticTierSchema],
+  [memoryTierSchema, sqliteTierSchema, mysqlTierSchema, redisTierSchema, semanticTierSchema],
   {
     error: (issue) =>
       issue.code === 'invalid_union'

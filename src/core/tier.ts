@@ -45,6 +45,8 @@ export interface Tier {
   readonly bus?: BusTransport;
   /** A shared tier may arbitrate which instance computes a missing key (distributed coalescing). */
   readonly lease?: Lease;
+  /** A tier that indexes prompt text may search it (`strata search`). */
+  search?(text: string, limit?: number): Promise<SearchResult[]>;
   /** A similarity tier takes the entry that answered this key out of matching for good. */
   markBad?(key: CacheKey): MaybePromise<boolean>;
   /**
@@ -65,6 +67,16 @@ export interface Tier {
   stats(): MaybePromise<TierStats>;
   health(): MaybePromise<TierHealth>;
   close(): MaybePromise<void>;
+}
+
+/** One cached prompt found by text search. */
+export interface SearchResult {
+  hash: string;
+  namespace: string;
+  llmString: string;
+  prompt: string;
+  createdAt: number;
+  accessCount: number;
 }
 
 /** What a similarity tier returns: another prompt's entry, and how close that prompt is. */

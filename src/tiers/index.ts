@@ -4,6 +4,7 @@ import type { ResolvedTierConfig } from '../config/schema.js';
 import type { Clock } from '../core/clock.js';
 import type { EvictionListener, Tier } from '../core/tier.js';
 import { MemoryTier } from './memory/index.js';
+import { MysqlTier } from './mysql/index.js';
 import { RedisTier } from './redis/index.js';
 import { fromLangChain, withEmbeddingCache } from './semantic/embedder.js';
 import { SemanticTier } from './semantic/index.js';
@@ -28,6 +29,21 @@ export async function buildTier(config: ResolvedTierConfig, ctx: TierContext): P
         maxBytes: config.maxBytes,
         clock: ctx.clock,
         onEviction: ctx.onEviction,
+      });
+    case 'mysql':
+      return new MysqlTier({
+        name,
+        url: config.url,
+        host: config.host,
+        port: config.port,
+        user: config.user,
+        password: config.password,
+        database: config.database,
+        poolSize: config.poolSize,
+        tablePrefix: config.tablePrefix,
+        connectTimeoutMs: config.connectTimeoutMs,
+        purgeIntervalMs: config.purgeIntervalSeconds * 1000,
+        clock: ctx.clock,
       });
     case 'redis':
       return new RedisTier({

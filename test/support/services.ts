@@ -15,6 +15,7 @@ const REQUIRED: Record<string, string[]> = {
   redis: ['STRATA_TEST_REDIS_URL'],
   'redis-cluster': ['STRATA_TEST_REDIS_CLUSTER_NODES'],
   'redis-sentinel': ['STRATA_TEST_REDIS_SENTINELS', 'STRATA_TEST_REDIS_SENTINEL_NAME'],
+  mariadb: ['STRATA_TEST_MYSQL_URL'],
 };
 
 function readEnv(): Record<string, string> {

@@ -1,0 +1,41 @@
+import { type Command, stringFlag, table } from '../context.js';
+
+/** `strata search "<text>" [--limit N]`: full-text search over cached prompts, in tiers that index them (MySQL). */
+export const search: Command = async ({ positionals, flags, io, open }) => {
+  const text = positionals.join(' ').trim();
+  if (!text) {
+    io.err('strata search: give words to look for, e.g. strata search "password reset"');
+    return 2;
+  }
+  const { cache } = await open();
+  try {
+    const searchable = cache.tiers.tiers.filter((t) => t.search);
+    if (searchable.length === 0) {
+      io.err('strata search: no configured tier indexes prompt text (a mysql tier does)');
+      return 2;
+    }
+    const limit = Number.parseInt(stringFlag(flags, 'limit') ?? '20', 10);
+    const now = cache.tiers.now();
+    const rows: Array<Array<string | number>> = [
+      ['tier', 'key', 'namespace', 'model', 'age', 'hits', 'prompt'],
+    ];
+    for (const tier of searchable) {
+      for (const r of await tier.search!(text, limit)) {
+        rows.push([
+          tier.name,
+          r.hash.slice(0, 12),
+          r.namespace,
+          r.llmString.length > 40 ? `${r.llmString.slice(0, 40)}…` : r.llmString,
+          `${Math.round((now - r.createdAt) / 1000)}s`,
+          r.accessCount,
+          r.prompt.length > 80 ? `${r.prompt.slice(0, 80)}…` : r.prompt,
+        ]);
+      }
+    }
+    if (rows.length === 1) io.out(`no cached prompt matches "${text}"`);
+    else for (const line of table(rows)) io.out(line);
+    return 0;
+  } finally {
+    await cache.close();
+  }
+};

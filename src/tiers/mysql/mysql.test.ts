@@ -1,0 +1,173 @@
+import { randomUUID } from 'node:crypto';
+import { createConnection } from 'mysql2/promise';
+import { afterAll, describe, expect, it } from 'vitest';
+import { describeTierConformance } from '../../../test/conformance/suite.js';
+import { service, servicePid, services } from '../../../test/support/services.js';
+import { main } from '../../cli/main.js';
+import { createCache } from '../../create.js';
+import { MysqlTier } from './index.js';
+
+const url = service('mariadb').STRATA_TEST_MYSQL_URL!;
+let raw = await createConnection({ uri: url, charset: 'utf8mb4_bin' });
+afterAll(async () => {
+  await raw.end();
+});
+const quiet = { warn: () => {} };
+const isRunning = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+const freshPrefix = () => `t${randomUUID().replaceAll('-', '').slice(0, 10)}_`;
+
+async function dropTables(prefix: string): Promise<void> {
+  // The server may have been restarted since: reconnect if needed.
+  try {
+    await raw.query('SELECT 1');
+  } catch {
+    raw = await createConnection({ uri: url, charset: 'utf8mb4_bin' });
+  }
+  for (const t of ['tags', 'cache', 'stats', 'migrations'])
+    await raw.query(`DROP TABLE IF EXISTS ${prefix}${t}`);
+}
+
+describeTierConformance('mysql (MariaDB)', async (clock) => {
+  const tablePrefix = freshPrefix();
+  const tier = new MysqlTier({
+    url,
+    poolSize: 5,
+    tablePrefix,
+    connectTimeoutMs: 2_000,
+    purgeIntervalMs: 0,
+    clock,
+  });
+  return {
+    tier,
+    corrupt: async (key, bytes) => {
+      await raw.execute(`UPDATE ${tablePrefix}cache SET response = ? WHERE key_hash = ?`, [bytes, key.hash]);
+    },
+    cleanup: () => dropTables(tablePrefix),
+  };
+});
+
+describe('mysql tier', () => {
+  it('keeps one entry per llm key for the same prompt, and bumps cache_version on overwrite', async () => {
+    const tablePrefix = freshPrefix();
+    const cache = await createCache({ tiers: [{ type: 'mysql', url, tablePrefix }] }, { logger: quiet });
+    try {
+      await cache.update('Same prompt', 'model:"a"', [{ text: 'from model a' }]);
+      await cache.update('Same prompt', 'model:"b"', [{ text: 'from model b' }]);
+      await cache.update('Same prompt', 'model:"b"', [{ text: 'from model b, again' }]);
+      expect((await cache.lookup('Same prompt', 'model:"a"'))?.[0]?.text).toBe('from model a');
+      expect((await cache.lookup('Same prompt', 'model:"b"'))?.[0]?.text).toBe('from model b, again');
+      const [rows] = await raw.query(
+        `SELECT llm_string, cache_version FROM ${tablePrefix}cache ORDER BY llm_string`,
+      );
+      expect(rows).toEqual([
+        { llm_string: 'model:"a"', cache_version: 1 },
+        { llm_string: 'model:"b"', cache_version: 2 },
+      ]);
+    } finally {
+      await cache.close();
+      await dropTables(tablePrefix);
+    }
+  });
+
+  it('answers 200 concurrent lookups on a pool of 5 within the timeout', async () => {
+    const tablePrefix = freshPrefix();
+    const cache = await createCache(
+      { coalesceWaitMs: 0, tiers: [{ type: 'mysql', url, tablePrefix, poolSize: 5, timeoutMs: 5_000 }] },
+      { logger: quiet },
+    );
+    try {
+      for (let i = 0; i < 20; i++) await cache.update(`q${i}`, 'llm', [{ text: `a${i}` }]);
+      const results = await Promise.all(
+        Array.from({ length: 200 }, (_, i) => cache.lookup(`q${i % 40}`, 'llm')),
+      );
+      expect(results.filter((r) => r !== null)).toHaveLength(100);
+      expect((await cache.stats()).tiers[0]).toMatchObject({ errors: 0, timeouts: 0 });
+    } finally {
+      await cache.close();
+      await dropTables(tablePrefix);
+    }
+  });
+
+  it('finds a cached prompt by a word in it (strata search)', async () => {
+    const tablePrefix = freshPrefix();
+    const config = { tiers: [{ type: 'mysql' as const, url, tablePrefix }] };
+    const cache = await createCache(config, { logger: quiet });
+    await cache.update('How do I rotate the encryption keys of my workspace?', 'model:"x"', [
+      { text: 'Settings.' },
+    ]);
+    await cache.update('What are your opening hours?', 'model:"x"', [{ text: '9-5.' }]);
+    await cache.close();
+    const { writeFileSync, mkdtempSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const file = join(mkdtempSync(join(tmpdir(), 'strata-search-')), 'strata.config.json');
+    writeFileSync(file, JSON.stringify(config));
+    const out: string[] = [];
+    const code = await main(['search', 'encryption', '--config', file], {
+      out: (l) => out.push(l),
+      err: () => {},
+      interactive: false,
+    });
+    expect(code).toBe(0);
+    expect(out.join('\n')).toMatch(/rotate the encryption keys/);
+    expect(out.join('\n')).not.toMatch(/opening hours/);
+    await dropTables(tablePrefix);
+  });
+
+  it('survives mariadbd killed mid-loop: misses, no exception, and serves again after a restart', async () => {
+    const tablePrefix = freshPrefix();
+    const cache = await createCache(
+      {
+        coalesceWaitMs: 0,
+        tiers: [
+          {
+            type: 'mysql',
+            url,
+            tablePrefix,
+            timeoutMs: 500,
+            breaker: { cooldownMs: 200, maxCooldownMs: 1_000 },
+          },
+        ],
+      },
+      { logger: quiet },
+    );
+    let missesWhileDown = 0;
+    let killed = 0;
+    try {
+      for (let i = 0; i < 2_000; i++) {
+        if (i === 500) {
+          killed = servicePid('mariadb', 'mariadb');
+          process.kill(killed, 'SIGKILL');
+        }
+        if (i === 1_000) {
+          await expect.poll(() => isRunning(killed), { timeout: 10_000 }).toBe(false);
+          services('start', 'mariadb');
+        }
+        const prompt = `question ${i % 50}`;
+        const hit = await cache.lookup(prompt, 'llm'); // must never throw
+        if (!hit) {
+          if (i >= 500 && i < 1_000) missesWhileDown++;
+          await cache.update(prompt, 'llm', [{ text: `answer ${i % 50}` }]);
+        }
+      }
+      expect(missesWhileDown).toBeGreaterThan(0);
+      await expect
+        .poll(async () => (await cache.lookup('question 7', 'llm'))?.[0]?.text, {
+          timeout: 20_000,
+          interval: 200,
+        })
+        .toBe('answer 7');
+    } finally {
+      await cache.close();
+      services('start', 'mariadb');
+      await dropTables(tablePrefix);
+    }
+  });
+});
