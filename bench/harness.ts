@@ -5,7 +5,7 @@
  * and the ratio to the first (baseline) case.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -142,4 +142,72 @@ export function pin(pid: number, cpu: number): void {
 export function percentile(values: number[], q: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
+
+export interface ConcurrentResult {
+  name: string;
+  opsPerSecond: number;
+  p99Ms: number;
+}
+
+/**
+ * Throughput with `inFlight` operations outstanding: interleaved rounds as in compare(); per
+ * case the median over rounds of ops/s, and the p99 of every operation's latency (the first
+ * round is warm-up).
+ */
+export async function compareConcurrent(
+  cases: BenchCase[],
+  { inFlight, batches = 40, rounds = 11 }: { inFlight: number; batches?: number; rounds?: number },
+): Promise<ConcurrentResult[]> {
+  const throughput = cases.map(() => [] as number[]);
+  const latencies = cases.map(() => [] as number[]);
+  for (let r = 0; r < rounds; r++) {
+    for (let k = 0; k < cases.length; k++) {
+      const index = (r + k) % cases.length;
+      const c = cases[index]!;
+      const start = performance.now();
+      for (let b = 0; b < batches; b++) {
+        await Promise.all(
+          Array.from({ length: inFlight }, async (_, j) => {
+            const t0 = performance.now();
+            await c.op(b * inFlight + j);
+            if (r > 0) latencies[index]!.push(performance.now() - t0);
+          }),
+        );
+      }
+      if (r > 0) throughput[index]!.push((batches * inFlight) / ((performance.now() - start) / 1000));
+    }
+  }
+  return cases.map((c, i) => ({
+    name: c.name,
+    opsPerSecond: median(throughput[i]!),
+    p99Ms: percentile(latencies[i]!, 0.99),
+  }));
+}
+
+/** `strataIndex` names the row the last column compares against. */
+export function reportConcurrent(title: string, results: ConcurrentResult[], strataIndex: number): void {
+  const strata = results[strataIndex]!.opsPerSecond;
+  console.log(`\n### ${title}\n`);
+  console.log('| implementation | median ops/s | p99 ms | Strata throughput vs this |');
+  console.log('|---|---:|---:|---:|');
+  for (const r of results) {
+    console.log(
+      `| ${r.name} | ${Math.round(r.opsPerSecond).toLocaleString('en-US')} | ${r.p99Ms.toFixed(2)} | ${(strata / r.opsPerSecond).toFixed(2)}x |`,
+    );
+  }
+}
+
+/** Starts a test service through scripts/services.sh and returns its settings and its main PID. */
+export function serviceEnv(name: string, pidName: string): { env: Record<string, string>; pid: number } {
+  const root = join(import.meta.dirname, '..');
+  execFileSync('bash', [join(root, 'scripts/services.sh'), 'start', name], { stdio: 'inherit' });
+  const env = Object.fromEntries(
+    readFileSync(join(root, '.strata-services/env'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
+  const pid = Number(readFileSync(join(root, '.strata-services', name, `${pidName}.pid`), 'utf8'));
+  return { env, pid };
 }

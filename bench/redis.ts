@@ -7,35 +7,24 @@
  * ~100 µs across cores), one lookup at a time. Concurrent: 64 lookups in flight, client and
  * server on different cores; throughput and p99 latency per lookup.
  */
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import type { BaseCache } from '@langchain/core/caches';
 import { createClient } from '@redis/client';
 import { createCache, deriveKey } from '../src/index.js';
 import {
   chatAnswer,
   compare,
-  median,
+  compareConcurrent,
   OPENAI_LIKE_LLM_KEY,
   peer,
-  percentile,
   pin,
   prompts,
   report,
+  reportConcurrent,
+  serviceEnv,
 } from './harness.js';
 
-const root = join(import.meta.dirname, '..');
-execFileSync('bash', [join(root, 'scripts/services.sh'), 'start', 'redis'], { stdio: 'inherit' });
-const env = Object.fromEntries(
-  readFileSync(join(root, '.strata-services/env'), 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
-);
+const { env, pid: serverPid } = serviceEnv('redis', 'redis');
 const url = env.STRATA_TEST_REDIS_URL!;
-const serverPid = Number(readFileSync(join(root, '.strata-services/redis/redis.pid'), 'utf8'));
 
 const keys = prompts(1_000);
 const keyPrefix = 'strata-bench';
@@ -103,38 +92,11 @@ report(
 
 pin(process.pid, 1);
 pin(serverPid, 0);
-const IN_FLIGHT = 64;
-const BATCHES = 40;
-const ROUNDS = 11;
-const throughput = cases.map(() => [] as number[]);
-const latencies = cases.map(() => [] as number[]);
-for (let r = 0; r < ROUNDS; r++) {
-  for (let k = 0; k < cases.length; k++) {
-    const index = (r + k) % cases.length;
-    const c = cases[index]!;
-    const start = performance.now();
-    for (let b = 0; b < BATCHES; b++) {
-      await Promise.all(
-        Array.from({ length: IN_FLIGHT }, async (_, j) => {
-          const t0 = performance.now();
-          await c.op(b * IN_FLIGHT + j);
-          if (r > 0) latencies[index]!.push(performance.now() - t0);
-        }),
-      );
-    }
-    if (r > 0) throughput[index]!.push((BATCHES * IN_FLIGHT) / ((performance.now() - start) / 1000));
-  }
-}
-console.log(`\n### redis: ${IN_FLIGHT} concurrent lookups (client and server on different cores)\n`);
-console.log('| implementation | median ops/s | p99 ms | Strata throughput vs this |');
-console.log('|---|---:|---:|---:|');
-const strataOps = median(throughput[1]!);
-cases.forEach((c, i) => {
-  const ops = median(throughput[i]!);
-  console.log(
-    `| ${c.name} | ${Math.round(ops).toLocaleString('en-US')} | ${percentile(latencies[i]!, 0.99).toFixed(2)} | ${(strataOps / ops).toFixed(2)}x |`,
-  );
-});
+reportConcurrent(
+  'redis: 64 concurrent lookups (client and server on different cores)',
+  await compareConcurrent(cases, { inFlight: 64 }),
+  1,
+);
 
 await strata.clear({ all: true });
 await strata.close();

@@ -84,6 +84,8 @@ export class MysqlTier implements Tier {
   private readonly pool: Pool;
   private readonly t: string;
   private ready: Promise<void> | undefined;
+  /** Set once the schema is in place, so the hit path skips even an already-settled await. */
+  private schemaReady = false;
   private readonly pendingAccess = new Map<string, number>();
   private pendingStats = { hits: 0, misses: 0, latencyMs: 0 };
   private readonly timers: NodeJS.Timeout[] = [];
@@ -120,13 +122,16 @@ export class MysqlTier implements Tier {
   }
 
   async get(key: CacheKey): Promise<string | undefined> {
-    await this.migrated();
+    if (!this.schemaReady) await this.migrated();
     const started = performance.now();
+    // Expiry is checked here rather than in SQL: a bare primary-key lookup is the cheapest statement.
     const [rows] = await this.pool.execute<RowDataPacket[]>(
-      `SELECT response FROM ${this.t}cache WHERE key_hash = ? AND (expires_at IS NULL OR expires_at > ?)`,
-      [key.hash, this.options.clock.now()],
+      `SELECT response, expires_at FROM ${this.t}cache WHERE key_hash = ?`,
+      [key.hash],
     );
-    const response = rows[0]?.response as string | undefined;
+    const row = rows[0];
+    const live = row && (row.expires_at === null || Number(row.expires_at) > this.options.clock.now());
+    const response = live ? (row.response as string) : undefined;
     this.pendingStats.latencyMs += performance.now() - started;
     if (response === undefined) this.pendingStats.misses++;
     else {
@@ -307,10 +312,15 @@ export class MysqlTier implements Tier {
 
   /** Creates or upgrades the schema once per process, on first use (a server down at start-up is retried). */
   private migrated(): Promise<void> {
-    this.ready ??= this.migrate().catch((error: unknown) => {
-      this.ready = undefined;
-      throw error;
-    });
+    this.ready ??= this.migrate().then(
+      () => {
+        this.schemaReady = true;
+      },
+      (error: unknown) => {
+        this.ready = undefined;
+        throw error;
+      },
+    );
     return this.ready;
   }
 
@@ -369,11 +379,14 @@ export class MysqlTier implements Tier {
     this.pendingAccess.clear();
     this.pendingStats = { hits: 0, misses: 0, latencyMs: 0 };
     await this.transaction(async (c) => {
-      for (const [hash, n] of access) {
-        await c.execute(`UPDATE ${this.t}cache SET access_count = access_count + ? WHERE key_hash = ?`, [
-          n,
-          hash,
-        ]);
+      // One statement per 500 keys, not one per key: the flush must not compete with lookups.
+      for (let i = 0; i < access.length; i += 500) {
+        const chunk = access.slice(i, i + 500);
+        await c.query(
+          `UPDATE ${this.t}cache SET access_count = access_count + CASE key_hash ${chunk.map(() => 'WHEN ? THEN ?').join(' ')} END
+            WHERE key_hash IN (${chunk.map(() => '?').join(',')})`,
+          [...chunk.flat(), ...chunk.map(([hash]) => hash)],
+        );
       }
       if (stats.hits + stats.misses > 0) {
         await c.execute(
