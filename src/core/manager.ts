@@ -67,8 +67,6 @@ export interface WriteOptions {
 export interface Hit {
   entry: Answer;
   tier: string;
-  /** Position of the serving tier in the waterfall. */
-  tierIndex: number;
   coalesced: boolean;
   /** Set when a similarity tier answered with another prompt's entry. */
   similarity?: number;
@@ -250,7 +248,7 @@ export class Manager {
       this.counters.coalesced++;
       const payload = await pending;
       const entry = payload === undefined ? undefined : decodeAnswer(payload);
-      hit = entry ? { entry, tier: 'coalesced', tierIndex: -1, coalesced: true } : undefined;
+      hit = entry ? { entry, tier: 'coalesced', coalesced: true } : undefined;
     } else {
       this.coalescer?.lead(key.hash);
       let found: Found | undefined;
@@ -290,7 +288,7 @@ export class Manager {
 
   /** A payload read from tier `i`: a hit if it is valid, live and for this key; corrupt or expired ones are removed. */
   private accept(m: Managed, i: number, key: CacheKey, read: string | SimilarMatch): Found | undefined {
-    if (typeof read !== 'string') return this.acceptSimilar(m, i, key, read);
+    if (typeof read !== 'string') return this.acceptSimilar(m, key, read);
     const payload = read;
     const entry = decodeAnswer(payload);
     const now = this.options.clock.now();
@@ -312,7 +310,7 @@ export class Manager {
     }
     m.counters.hits++;
     if (i > 0) this.backfill(key, entry, payload, i, now);
-    return { hit: { entry, tier: m.name, tierIndex: i, coalesced: false }, payload };
+    return { hit: { entry, tier: m.name, coalesced: false }, payload };
   }
 
   /**
@@ -320,7 +318,7 @@ export class Manager {
    * to the same namespace and llm string. It is not copied into faster tiers: those answer by
    * exact key, and the query's key is not the entry's.
    */
-  private acceptSimilar(m: Managed, i: number, key: CacheKey, match: SimilarMatch): Found | undefined {
+  private acceptSimilar(m: Managed, key: CacheKey, match: SimilarMatch): Found | undefined {
     const entry = decodeEntry(match.payload);
     const now = this.options.clock.now();
     if (!entry || entry.k !== match.hash || entry.ns !== key.namespace || entry.llm !== key.llmString) {
@@ -340,7 +338,6 @@ export class Manager {
     const hit: Hit = {
       entry,
       tier: m.name,
-      tierIndex: i,
       coalesced: false,
       similarity: match.similarity,
       matchedPrompt: match.matchedPrompt,
@@ -375,7 +372,7 @@ export class Manager {
       if (typeof payload === 'string' && entry && answerMatchesKey(entry, key)) {
         this.counters.coalesced++;
         if (index > 0) this.backfill(key, entry, payload, index, this.options.clock.now());
-        return { hit: { entry, tier: m.name, tierIndex: index, coalesced: true }, payload };
+        return { hit: { entry, tier: m.name, coalesced: true }, payload };
       }
     }
     return undefined;

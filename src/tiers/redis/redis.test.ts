@@ -117,7 +117,8 @@ describe('redis cluster', () => {
 });
 
 describe('redis through StrataCache', () => {
-  it('keeps serving misses while Redis is unreachable, and uses it again once it is back', async () => {
+  // Recovery after a restart is tested in failover.test.ts; this is the server that was never there.
+  it('does not fail createCache for an unreachable server: calls miss promptly and health says down', async () => {
     const cache = await createCache(
       {
         tiers: [{ type: 'redis', url: 'redis://127.0.0.1:1', timeoutMs: 200, keyPrefix: 'strata-test-down' }],
