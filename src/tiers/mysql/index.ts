@@ -83,6 +83,7 @@ export class MysqlTier implements Tier {
   readonly type = 'mysql';
   private readonly pool: Pool;
   private readonly t: string;
+  private readonly selectHit: string;
   private ready: Promise<void> | undefined;
   /** Set once the schema is in place, so the hit path skips even an already-settled await. */
   private schemaReady = false;
@@ -96,6 +97,7 @@ export class MysqlTier implements Tier {
     if (!/^[A-Za-z0-9_]{0,32}$/.test(options.tablePrefix))
       throw new Error('tablePrefix: letters, digits and _ only');
     this.t = options.tablePrefix;
+    this.selectHit = `SELECT response, expires_at FROM ${this.t}cache WHERE key_hash = ?`;
     const connection = options.url
       ? { uri: options.url }
       : {
@@ -121,24 +123,27 @@ export class MysqlTier implements Tier {
     if (options.purgeIntervalMs > 0) this.every(options.purgeIntervalMs, () => this.purgeExpired());
   }
 
-  async get(key: CacheKey): Promise<string | undefined> {
-    if (!this.schemaReady) await this.migrated();
+  get(key: CacheKey): Promise<string | undefined> {
+    if (!this.schemaReady) return this.migrated().then(() => this.get(key));
     const started = performance.now();
-    // Expiry is checked here rather than in SQL: a bare primary-key lookup is the cheapest statement.
-    const [rows] = await this.pool.execute<RowDataPacket[]>(
-      `SELECT response, expires_at FROM ${this.t}cache WHERE key_hash = ?`,
-      [key.hash],
-    );
-    const row = rows[0];
-    const live = row && (row.expires_at === null || Number(row.expires_at) > this.options.clock.now());
-    const response = live ? (row.response as string) : undefined;
-    this.pendingStats.latencyMs += performance.now() - started;
-    if (response === undefined) this.pendingStats.misses++;
-    else {
-      this.pendingStats.hits++;
-      this.pendingAccess.set(key.hash, (this.pendingAccess.get(key.hash) ?? 0) + 1);
-    }
-    return response;
+    // The hit path uses mysql2's callback API: its promise wrapper captures a stack trace per
+    // call, which costs ~15% of a local primary-key read. Expiry is checked here rather than in
+    // SQL: a bare primary-key lookup is the cheapest statement.
+    return new Promise((resolve, reject) => {
+      this.pool.pool.execute<RowDataPacket[]>(this.selectHit, [key.hash], (error, rows) => {
+        if (error) return reject(error);
+        const row = rows[0];
+        const live = row && (row.expires_at === null || Number(row.expires_at) > this.options.clock.now());
+        const response = live ? (row.response as string) : undefined;
+        this.pendingStats.latencyMs += performance.now() - started;
+        if (response === undefined) this.pendingStats.misses++;
+        else {
+          this.pendingStats.hits++;
+          this.pendingAccess.set(key.hash, (this.pendingAccess.get(key.hash) ?? 0) + 1);
+        }
+        resolve(response);
+      });
+    });
   }
 
   async set(key: CacheKey, entry: StoredEntry): Promise<boolean> {
