@@ -130,6 +130,31 @@ export const mysqlTierSchema = z
     }
   });
 
+const MIB = 1024 * 1024;
+
+export const mongodbTierSchema = z.strictObject({
+  type: z.literal('mongodb'),
+  ...common,
+  /** mongodb://user:password@host:port/ or mongodb+srv://... */
+  url: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must start with mongodb:// or mongodb+srv://'),
+  database: z
+    .string()
+    .regex(/^[^/\\. "$*<>:|?\0]{1,63}$/, 'must be 1-63 characters, none of /\\. "$*<>:|?')
+    .default('strata'),
+  /** Its GridFS bucket is `<collection>_fs`. */
+  collection: z
+    .string()
+    .regex(/^(?!system\.)[^$\0]{1,120}$/, 'must be 1-120 characters without $, not starting with system.')
+    .default('llm_cache'),
+  /** Encoded answers above this many bytes go to GridFS; capped far below the 16 MiB document limit. */
+  gridfsThresholdBytes: positiveInt
+    .max(8 * MIB, 'must be at most 8 MiB (documents are limited to 16 MiB)')
+    .default(MIB),
+  poolSize: positiveInt.max(1000).default(10),
+  connectTimeoutMs: positiveInt.default(2_000),
+  purgeIntervalSeconds: z.number().nonnegative().default(60),
+});
+
 const similarity = z.number().min(-1).max(1);
 
 export const semanticTierSchema = z.strictObject({
@@ -162,11 +187,18 @@ export const semanticTierSchema = z.strictObject({
     .optional(),
 });
 
-export const TIER_TYPES = ['memory', 'sqlite', 'mysql', 'redis', 'semantic'] as const;
+export const TIER_TYPES = ['memory', 'sqlite', 'mysql', 'redis', 'mongodb', 'semantic'] as const;
 
 const tierSchema = z.discriminatedUnion(
   'type',
-  [memoryTierSchema, sqliteTierSchema, mysqlTierSchema, redisTierSchema, semanticTierSchema],
+  [
+    memoryTierSchema,
+    sqliteTierSchema,
+    mysqlTierSchema,
+    redisTierSchema,
+    mongodbTierSchema,
+    semanticTierSchema,
+  ],
   {
     error: (issue) =>
       issue.code === 'invalid_union'

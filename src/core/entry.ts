@@ -50,6 +50,14 @@ export interface StoredEntry {
   /** The prompt as tiers may store it in a column; undefined under `storePrompt: false`. */
   readonly prompt?: string;
   readonly metadata?: Record<string, unknown>;
+  /** Token counts the generations report, summed; absent when none does. For document tiers' usage field. */
+  readonly usage?: TokenUsage;
+}
+
+export interface TokenUsage {
+  inputTokens: number;
+  outputTokens: number;
+  totalTokens: number;
 }
 
 /**
@@ -89,7 +97,33 @@ export function storedEntry(entry: Answer & { prompt?: string }, payload: string
     tags: entry.tags,
     ...(entry.prompt === undefined ? {} : { prompt: entry.prompt }),
     ...(entry.meta === undefined ? {} : { metadata: entry.meta }),
+    ...usageField(entry.gens),
   };
+}
+
+/**
+ * Token counts as chat models report them: `usage_metadata` on the AI message (LangChain's
+ * standard field), else the OpenAI-style `tokenUsage` some LLMs put in `generationInfo`.
+ */
+function usageField(gens: StoredGenerationData[]): { usage?: TokenUsage } {
+  let found = false;
+  const usage: TokenUsage = { inputTokens: 0, outputTokens: 0, totalTokens: 0 };
+  for (const g of gens) {
+    const m = g.message?.data.usage_metadata as Record<string, unknown> | undefined;
+    const info = g.generationInfo?.tokenUsage as Record<string, unknown> | undefined;
+    const input = count(m?.input_tokens ?? info?.promptTokens);
+    const output = count(m?.output_tokens ?? info?.completionTokens);
+    if (input === undefined && output === undefined) continue;
+    found = true;
+    usage.inputTokens += input ?? 0;
+    usage.outputTokens += output ?? 0;
+    usage.totalTokens += count(m?.total_tokens ?? info?.totalTokens) ?? (input ?? 0) + (output ?? 0);
+  }
+  return found ? { usage } : {};
+}
+
+function count(x: unknown): number | undefined {
+  return typeof x === 'number' && Number.isFinite(x) && x >= 0 ? x : undefined;
 }
 
 /** The same stored entry with a shorter expiry (per-tier TTL, backfill). */

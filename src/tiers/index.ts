@@ -4,6 +4,7 @@ import type { ResolvedTierConfig } from '../config/schema.js';
 import type { Clock } from '../core/clock.js';
 import type { EvictionListener, Tier } from '../core/tier.js';
 import { MemoryTier } from './memory/index.js';
+import { MongodbTier } from './mongodb/index.js';
 import { MysqlTier } from './mysql/index.js';
 import { RedisTier } from './redis/index.js';
 import { fromLangChain, withEmbeddingCache } from './semantic/embedder.js';
@@ -41,6 +42,18 @@ export async function buildTier(config: ResolvedTierConfig, ctx: TierContext): P
         database: config.database,
         poolSize: config.poolSize,
         tablePrefix: config.tablePrefix,
+        connectTimeoutMs: config.connectTimeoutMs,
+        purgeIntervalMs: config.purgeIntervalSeconds * 1000,
+        clock: ctx.clock,
+      });
+    case 'mongodb':
+      return new MongodbTier({
+        name,
+        url: config.url,
+        database: config.database,
+        collection: config.collection,
+        gridfsThresholdBytes: config.gridfsThresholdBytes,
+        poolSize: config.poolSize,
         connectTimeoutMs: config.connectTimeoutMs,
         purgeIntervalMs: config.purgeIntervalSeconds * 1000,
         clock: ctx.clock,

@@ -16,6 +16,7 @@ const REQUIRED: Record<string, string[]> = {
   'redis-cluster': ['STRATA_TEST_REDIS_CLUSTER_NODES'],
   'redis-sentinel': ['STRATA_TEST_REDIS_SENTINELS', 'STRATA_TEST_REDIS_SENTINEL_NAME'],
   mariadb: ['STRATA_TEST_MYSQL_URL'],
+  ferretdb: ['STRATA_TEST_MONGODB_URL'],
 };
 
 function readEnv(): Record<string, string> {

@@ -1,0 +1,518 @@
+/**
+ * MongoDB tier (tested on FerretDB): one inspectable document per entry, large answers in GridFS.
+ *
+ *   { _id: key hash, namespace, prompt, llm_string, tags, metadata, usage,
+ *     response: { storage: 'inline', content, size, encoding }      answers up to the threshold
+ *             | { storage: 'gridfs', gridfsId, size, encoding },    larger ones, in `<collection>_fs`
+ *     created_at, updated_at, expires_at, access_count, cache_version }
+ *
+ * The _id is the full key hash over (namespace, sanitized llm string, prompt), so one prompt
+ * under two models or two tenants is two documents. User text (prompts, tags, namespaces,
+ * metadata) only ever appears as a value, and filters compare with $eq, so a tag such as
+ * `{"$gt": ""}` or `$where` is matched literally, never read as an operator.
+ *
+ * GridFS files never outlive their document. A file is written before the document that points
+ * to it, and removed only after the document stops pointing to it (overwrite, delete, clear,
+ * purge). Whatever a crash or a lost server leaves behind in between (half-written chunks, a
+ * replaced file not yet removed) is unreferenced, and the sweep in purgeExpired removes
+ * unreferenced files once they are older than any upload in flight could be.
+ *
+ * Expiry: every read checks expires_at. Where the server has TTL indexes (MongoDB) inline
+ * documents also expire there; GridFS-backed ones are left to the periodic purge, which removes
+ * their files too (the server's TTL monitor would orphan them). FerretDB 1.x has no TTL indexes:
+ * the tier detects that and relies on the purge alone (`ttlIndex: 0` in stats).
+ */
+import { type Collection, type Db, GridFSBucket, MongoClient, ObjectId } from 'mongodb';
+import type { Clock } from '../../core/clock.js';
+import type { StoredEntry, TokenUsage } from '../../core/entry.js';
+import type { CacheKey } from '../../core/key.js';
+import type { ListedEntry, Tier, TierHealth, TierStats } from '../../core/tier.js';
+
+export interface MongodbTierOptions {
+  name?: string;
+  url: string;
+  database: string;
+  collection: string;
+  /** Answers (encoded entries) larger than this go to GridFS. */
+  gridfsThresholdBytes: number;
+  poolSize: number;
+  connectTimeoutMs: number;
+  purgeIntervalMs: number;
+  /** How old an unreferenced GridFS file must be before the sweep removes it: longer than any upload takes. */
+  orphanGraceMs?: number;
+  clock: Clock;
+}
+
+type StoredResponse =
+  | { storage: 'inline'; content: string; size: number; encoding: 'utf8' }
+  | { storage: 'gridfs'; gridfsId: ObjectId; size: number; encoding: 'utf8' };
+
+interface CacheDocument {
+  _id: string;
+  namespace: string;
+  prompt?: string;
+  llm_string: string;
+  response: StoredResponse;
+  usage?: TokenUsage;
+  metadata?: Record<string, unknown>;
+  /** Metadata whose keys MongoDB cannot store as field names (dots, leading $), as JSON. */
+  metadata_json?: string;
+  tags: string[];
+  created_at: Date;
+  updated_at: Date;
+  expires_at: Date | null;
+  access_count: number;
+  cache_version: number;
+}
+
+/** A cached entry found by tag. */
+export interface TaggedEntry {
+  hash: string;
+  namespace: string;
+  llmString: string;
+  prompt?: string;
+  tags: string[];
+  createdAt: number;
+  accessCount: number;
+  size: number;
+}
+
+const FLUSH_MS = 1_000;
+const DEFAULT_ORPHAN_GRACE_MS = 10 * 60_000;
+const HIT_PROJECTION = { response: 1, expires_at: 1 } as const;
+const TAGGED_PROJECTION = {
+  namespace: 1,
+  llm_string: 1,
+  prompt: 1,
+  tags: 1,
+  created_at: 1,
+  expires_at: 1,
+  access_count: 1,
+  'response.size': 1,
+} as const;
+const BATCH = 500;
+const FLUSH_BATCH = 50;
+/** MongoDB's duplicate key error: two upserts of one new key raced, and the loser may retry as an update. */
+const DUPLICATE_KEY = 11000;
+
+export class MongodbTier implements Tier {
+  readonly name: string;
+  readonly type = 'mongodb';
+  private readonly client: MongoClient;
+  private readonly db: Db;
+  private readonly docs: Collection<CacheDocument>;
+  private readonly bucket: GridFSBucket;
+  private readonly files: Collection<{ _id: ObjectId; length: number }>;
+  private readonly chunks: Collection<{ files_id: ObjectId }>;
+  private ready: Promise<void> | undefined;
+  /** Set once the indexes are in place, so the hit path skips even an already-settled await. */
+  private indexed = false;
+  private ttlIndex = false;
+  private orphansRemoved = 0;
+  private readonly pendingAccess = new Map<string, number>();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private closed = false;
+
+  constructor(private readonly options: MongodbTierOptions) {
+    this.name = options.name ?? 'mongodb';
+    this.client = new MongoClient(options.url, {
+      appName: 'strata',
+      maxPoolSize: options.poolSize,
+      // A lost server fails calls after this long instead of queueing them; the manager's
+      // timeout turns anything slower into a miss. The driver reconnects on its own.
+      serverSelectionTimeoutMS: options.connectTimeoutMs,
+      connectTimeoutMS: options.connectTimeoutMs,
+    });
+    this.db = this.client.db(options.database);
+    this.docs = this.db.collection<CacheDocument>(options.collection);
+    const bucketName = `${options.collection}_fs`;
+    this.bucket = new GridFSBucket(this.db, { bucketName });
+    this.files = this.db.collection(`${bucketName}.files`);
+    this.chunks = this.db.collection(`${bucketName}.chunks`);
+    this.every(FLUSH_MS, () => this.flush());
+    if (options.purgeIntervalMs > 0) this.every(options.purgeIntervalMs, () => this.purgeExpired());
+  }
+
+  get(key: CacheKey): Promise<string | undefined> {
+    if (!this.indexed) return this.indexesReady().then(() => this.get(key));
+    return this.docs
+      .findOne({ _id: key.hash }, { projection: HIT_PROJECTION })
+      .then((doc) => this.payloadOf(key, doc));
+  }
+
+  async set(key: CacheKey, entry: StoredEntry): Promise<boolean> {
+    await this.indexesReady();
+    const now = new Date(this.options.clock.now());
+    const fileId = entry.size > this.options.gridfsThresholdBytes ? new ObjectId() : undefined;
+    if (fileId) await this.upload(fileId, key.hash, entry.payload);
+    const response: StoredResponse = fileId
+      ? { storage: 'gridfs', gridfsId: fileId, size: entry.size, encoding: 'utf8' }
+      : { storage: 'inline', content: entry.payload, size: entry.size, encoding: 'utf8' };
+    const fields: Omit<CacheDocument, '_id' | 'access_count' | 'cache_version'> = {
+      namespace: key.namespace,
+      llm_string: key.llmString,
+      response,
+      tags: [...new Set(entry.tags)],
+      created_at: new Date(entry.createdAt),
+      updated_at: now,
+      expires_at: entry.expiresAt === null ? null : new Date(entry.expiresAt),
+      // A prompt too large for the document stays only in the payload (which holds it whole).
+      ...(entry.prompt !== undefined && Buffer.byteLength(entry.prompt) <= this.options.gridfsThresholdBytes
+        ? { prompt: entry.prompt }
+        : {}),
+      ...(entry.usage ? { usage: entry.usage } : {}),
+      ...metadataFields(entry.metadata),
+    };
+    const upsert = () =>
+      this.docs.findOneAndUpdate(
+        { _id: key.hash },
+        {
+          $set: fields,
+          ...unsetAbsent(fields),
+          $setOnInsert: { access_count: 0 },
+          $inc: { cache_version: 1 },
+        },
+        // No projection: FerretDB 1.x does not implement one on findAndModify.
+        { upsert: true, returnDocument: 'before' },
+      );
+    let previous: Pick<CacheDocument, 'response'> | null;
+    try {
+      previous = await upsert().catch((error: unknown) => {
+        if ((error as { code?: unknown }).code === DUPLICATE_KEY) return upsert();
+        throw error;
+      });
+    } catch (error) {
+      if (fileId) await this.removeFiles([fileId]).catch(() => {});
+      throw error;
+    }
+    // The document no longer points to the file it replaced: remove it (the sweep would, later).
+    const replaced = previous?.response.storage === 'gridfs' ? previous.response.gridfsId : undefined;
+    if (replaced && !replaced.equals(fileId)) await this.removeFiles([replaced]).catch(() => {});
+    return true;
+  }
+
+  async delete(key: CacheKey): Promise<boolean> {
+    await this.indexesReady();
+    this.pendingAccess.delete(key.hash);
+    const removed = await this.docs.findOneAndDelete({ _id: key.hash });
+    if (removed?.response.storage === 'gridfs') await this.removeFiles([removed.response.gridfsId]);
+    return removed !== null;
+  }
+
+  clear(namespace?: string): Promise<number> {
+    return this.deleteWhere(namespace === undefined ? {} : { namespace: { $eq: namespace } });
+  }
+
+  invalidateTag(tag: string, namespace?: string): Promise<number> {
+    return this.deleteWhere({
+      tags: { $eq: tag },
+      ...(namespace === undefined ? {} : { namespace: { $eq: namespace } }),
+    });
+  }
+
+  /** Removes expired documents with their GridFS files, then any unreferenced GridFS file. */
+  async purgeExpired(): Promise<number> {
+    const removed = await this.deleteWhere({ expires_at: { $lte: new Date(this.options.clock.now()) } });
+    await this.sweepOrphanFiles();
+    return removed;
+  }
+
+  async *entries(namespace?: string): AsyncIterable<ListedEntry> {
+    await this.indexesReady();
+    const filter = namespace === undefined ? {} : { namespace: { $eq: namespace } };
+    const cursor = this.docs
+      .find(filter, { projection: { namespace: 1, response: 1, expires_at: 1, access_count: 1 } })
+      .sort({ _id: 1 })
+      .batchSize(BATCH);
+    for await (const doc of cursor) {
+      if (this.expired(doc)) continue;
+      const payload = await this.responseText(doc._id, doc.response);
+      if (payload === undefined) continue;
+      yield { namespace: doc.namespace, hash: doc._id, payload, accessCount: doc.access_count };
+    }
+  }
+
+  /** Live entries carrying every one of `tags`, optionally of one llm string and namespace. */
+  async findByTags(
+    tags: string[],
+    options: { llmString?: string; namespace?: string; limit?: number } = {},
+  ): Promise<TaggedEntry[]> {
+    await this.indexesReady();
+    const docs = await this.docs
+      .find(
+        {
+          tags: { $all: tags },
+          ...(options.llmString === undefined ? {} : { llm_string: { $eq: options.llmString } }),
+          ...(options.namespace === undefined ? {} : { namespace: { $eq: options.namespace } }),
+        },
+        { projection: TAGGED_PROJECTION },
+      )
+      .sort({ _id: 1 })
+      .limit(options.limit ?? 1_000)
+      .toArray();
+    return docs
+      .filter((d) => !this.expired(d))
+      .map((d) => ({
+        hash: d._id,
+        namespace: d.namespace,
+        llmString: d.llm_string,
+        ...(d.prompt === undefined ? {} : { prompt: d.prompt }),
+        tags: d.tags,
+        createdAt: d.created_at.getTime(),
+        accessCount: d.access_count,
+        size: d.response.size,
+      }));
+  }
+
+  /** Counts by aggregation: documents and hits per namespace, sizes, and what GridFS holds. */
+  async stats(): Promise<TierStats> {
+    await this.indexesReady();
+    const namespaces = await this.sumBy(this.docs, '$namespace', 1);
+    const hits = await this.sumBy(this.docs, null, '$access_count');
+    const bytes = await this.sumBy(this.docs, null, '$response.size');
+    const files = await this.sumBy(this.files, null, 1);
+    const fileBytes = await this.sumBy(this.files, null, '$length');
+    const entries = Object.values(namespaces).reduce((a, b) => a + b, 0);
+    const total = (sums: Record<string, number>) => sums.all ?? 0;
+    return {
+      entries,
+      bytes: total(bytes),
+      namespaces,
+      totalHits: total(hits),
+      averageBytes: entries === 0 ? 0 : total(bytes) / entries,
+      gridfsFiles: total(files),
+      gridfsBytes: total(fileBytes),
+      ttlIndex: this.ttlIndex ? 1 : 0,
+      orphanFilesRemoved: this.orphansRemoved,
+    };
+  }
+
+  /**
+   * One `$group` with one `$sum` per call: FerretDB 1.24 computes only the first field-path
+   * `$sum` of a group correctly (the others come back 0), so each figure is its own pipeline.
+   */
+  private async sumBy(
+    collection: Pick<Collection, 'aggregate'>,
+    by: string | null,
+    value: string | 1,
+  ): Promise<Record<string, number>> {
+    const groups = await collection
+      .aggregate<{ _id: string | null; sum: number }>([{ $group: { _id: by, sum: { $sum: value } } }])
+      .toArray();
+    return Object.fromEntries(groups.map((g) => [g._id ?? 'all', Number(g.sum)]));
+  }
+
+  async health(): Promise<TierHealth> {
+    if (this.closed) return { status: 'down', reason: 'closed' };
+    await this.db.command({ ping: 1 });
+    return { status: 'up' };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    for (const timer of this.timers) clearInterval(timer);
+    try {
+      await this.flush();
+    } catch {
+      // The server may be gone; unflushed hit counts are lost, entries are not.
+    }
+    this.closed = true;
+    await this.client.close();
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  private async payloadOf(
+    key: CacheKey,
+    doc: Pick<CacheDocument, '_id' | 'response' | 'expires_at'> | null,
+  ): Promise<string | undefined> {
+    if (!doc || this.expired(doc)) return undefined;
+    const payload = await this.responseText(key.hash, doc.response);
+    if (payload !== undefined) this.pendingAccess.set(key.hash, (this.pendingAccess.get(key.hash) ?? 0) + 1);
+    return payload;
+  }
+
+  private expired(doc: Pick<CacheDocument, 'expires_at'>): boolean {
+    return doc.expires_at !== null && doc.expires_at.getTime() <= this.options.clock.now();
+  }
+
+  /**
+   * The payload a response holds. A GridFS file can vanish between reading the document and the
+   * file when a writer replaces or deletes the entry meanwhile: the document is read again once.
+   * A document whose file is gone for good answers an empty payload, which the manager counts as
+   * corrupt and removes.
+   */
+  private async responseText(
+    hash: string,
+    response: StoredResponse,
+    retried = false,
+  ): Promise<string | undefined> {
+    if (response.storage === 'inline') return response.content;
+    try {
+      return await this.download(response.gridfsId);
+    } catch (error) {
+      if ((await this.files.countDocuments({ _id: response.gridfsId }, { limit: 1 })) > 0) throw error;
+      if (retried) return '';
+      const again = await this.docs.findOne({ _id: hash }, { projection: HIT_PROJECTION });
+      if (!again || this.expired(again)) return undefined;
+      return this.responseText(hash, again.response, true);
+    }
+  }
+
+  private upload(id: ObjectId, hash: string, payload: string): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const stream = this.bucket.openUploadStreamWithId(id, hash, { metadata: { key_hash: hash } });
+      stream.once('finish', () => resolve());
+      stream.once('error', reject);
+      stream.end(Buffer.from(payload, 'utf8'));
+    }).catch(async (error: unknown) => {
+      // Chunks written before the failure would be orphans: remove them now if the server lets us.
+      await this.removeFiles([id]).catch(() => {});
+      throw error;
+    });
+  }
+
+  private async download(id: ObjectId): Promise<string> {
+    const parts: Buffer[] = [];
+    for await (const part of this.bucket.openDownloadStream(id)) parts.push(part as Buffer);
+    return Buffer.concat(parts).toString('utf8');
+  }
+
+  /** Chunks first: a file entry without chunks is still found by the sweep, chunks without one too. */
+  private async removeFiles(ids: ObjectId[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.chunks.deleteMany({ files_id: { $in: ids } });
+    await this.files.deleteMany({ _id: { $in: ids } });
+  }
+
+  /** Deletes matching documents, then the GridFS files they pointed to. */
+  private async deleteWhere(filter: Record<string, unknown>): Promise<number> {
+    await this.indexesReady();
+    const withFiles = await this.docs
+      .find({ ...filter, 'response.storage': { $eq: 'gridfs' } }, { projection: { response: 1 } })
+      .toArray();
+    const { deletedCount } = await this.docs.deleteMany(filter);
+    const ids = withFiles.flatMap((d) => (d.response.storage === 'gridfs' ? [d.response.gridfsId] : []));
+    for (let i = 0; i < ids.length; i += BATCH) await this.removeFiles(ids.slice(i, i + BATCH));
+    return deletedCount;
+  }
+
+  /**
+   * Removes GridFS files no document points to, among those started before the grace period
+   * (a file id is an ObjectId minted when its upload began; newer files may be uploads in flight).
+   */
+  private async sweepOrphanFiles(): Promise<number> {
+    const grace = this.options.orphanGraceMs ?? DEFAULT_ORPHAN_GRACE_MS;
+    const before = ObjectId.createFromTime(Math.ceil((Date.now() - grace) / 1000));
+    const candidates = new Map<string, ObjectId>();
+    for (const id of await this.chunks.distinct('files_id', { files_id: { $lt: before } }))
+      candidates.set(id.toHexString(), id);
+    for (const f of await this.files.find({ _id: { $lt: before } }, { projection: { _id: 1 } }).toArray())
+      candidates.set(f._id.toHexString(), f._id);
+    const ids = [...candidates.values()];
+    let removed = 0;
+    for (let i = 0; i < ids.length; i += BATCH) {
+      const batch = ids.slice(i, i + BATCH);
+      const referenced = new Set(
+        (
+          await this.docs
+            .find({ 'response.gridfsId': { $in: batch } }, { projection: { response: 1 } })
+            .toArray()
+        ).map((d) => (d.response.storage === 'gridfs' ? d.response.gridfsId.toHexString() : '')),
+      );
+      const orphans = batch.filter((id) => !referenced.has(id.toHexString()));
+      await this.removeFiles(orphans);
+      removed += orphans.length;
+    }
+    this.orphansRemoved += removed;
+    return removed;
+  }
+
+  /** Creates the indexes once per process, on first use (a server down at start-up is retried). */
+  private indexesReady(): Promise<void> {
+    this.ready ??= this.createIndexes().then(
+      () => {
+        this.indexed = true;
+      },
+      (error: unknown) => {
+        this.ready = undefined;
+        throw error;
+      },
+    );
+    return this.ready;
+  }
+
+  private async createIndexes(): Promise<void> {
+    await this.docs.createIndex({ llm_string: 1 }, { name: 'llm_string' });
+    await this.docs.createIndex({ tags: 1 }, { name: 'tags' });
+    await this.docs.createIndex({ namespace: 1 }, { name: 'namespace' });
+    try {
+      // Only inline documents: the server's TTL monitor would leave a GridFS-backed one's file behind.
+      await this.docs.createIndex(
+        { expires_at: 1 },
+        {
+          name: 'expires_at_ttl',
+          expireAfterSeconds: 0,
+          partialFilterExpression: { 'response.storage': 'inline' },
+        },
+      );
+      this.ttlIndex = true;
+    } catch {
+      // No TTL indexes here (FerretDB 1.x: NotImplemented). Reads filter by expires_at anyway,
+      // and the periodic purge removes expired documents.
+      await this.docs.createIndex({ expires_at: 1 }, { name: 'expires_at' });
+      this.ttlIndex = false;
+    }
+  }
+
+  /** Writes batched hit counts. */
+  private async flush(): Promise<void> {
+    if (this.closed || this.pendingAccess.size === 0) return;
+    const access = [...this.pendingAccess];
+    this.pendingAccess.clear();
+    // Small batches: FerretDB 1.24 stalls on an update command of ~100 statements.
+    for (let i = 0; i < access.length; i += FLUSH_BATCH) {
+      await this.docs.bulkWrite(
+        access.slice(i, i + FLUSH_BATCH).map(([hash, n]) => ({
+          updateOne: { filter: { _id: hash }, update: { $inc: { access_count: n } } },
+        })),
+        { ordered: false },
+      );
+    }
+  }
+
+  private every(ms: number, task: () => Promise<unknown>): void {
+    const timer = setInterval(() => {
+      task().catch(() => {
+        // Background upkeep; the next call reports a broken server through the manager.
+      });
+    }, ms);
+    timer.unref();
+    this.timers.push(timer);
+  }
+}
+
+/**
+ * Metadata as a sub-document where MongoDB can store its keys as field names, otherwise as JSON
+ * (keys with dots or a leading $ are refused by some servers and ambiguous in queries). The
+ * payload holds the metadata either way; this copy is for inspection.
+ */
+function metadataFields(metadata: Record<string, unknown> | undefined): Partial<CacheDocument> {
+  if (metadata === undefined) return {};
+  return safeFieldNames(metadata) ? { metadata } : { metadata_json: JSON.stringify(metadata) };
+}
+
+function safeFieldNames(value: unknown): boolean {
+  if (Array.isArray(value)) return value.every(safeFieldNames);
+  if (value === null || typeof value !== 'object') return true;
+  return Object.entries(value).every(
+    ([k, v]) =>
+      k.length > 0 && !k.startsWith('$') && !k.includes('.') && !k.includes('\0') && safeFieldNames(v),
+  );
+}
+
+/** Optional fields an overwrite must remove when the new entry lacks them (no empty $unset: some servers refuse it). */
+function unsetAbsent(fields: Partial<CacheDocument>): { $unset?: Record<string, ''> } {
+  const absent = (['prompt', 'usage', 'metadata', 'metadata_json'] as const).filter((f) => !(f in fields));
+  return absent.length === 0 ? {} : { $unset: Object.fromEntries(absent.map((f) => [f, ''])) };
+}
