@@ -119,14 +119,19 @@ export function chatAnswer(i: number): ChatGeneration[] {
  */
 export async function peer<T>(specifier: string): Promise<T> {
   const dir = join(import.meta.dirname, 'peers');
-  if (!existsSync(join(dir, 'node_modules'))) {
+  const resolve = () => createRequire(join(dir, 'package.json')).resolve(specifier);
+  let resolved: string;
+  try {
+    resolved = resolve();
+  } catch {
+    // Not installed yet, or bench/peers gained a package since the last install.
     console.error('installing benchmark peers (bench/peers) ...');
     execFileSync('npm', ['ci', '--legacy-peer-deps', '--no-audit', '--no-fund'], {
       cwd: dir,
       stdio: 'inherit',
     });
+    resolved = resolve();
   }
-  const resolved = createRequire(join(dir, 'package.json')).resolve(specifier);
   return (await import(pathToFileURL(resolved).href)) as T;
 }
 

@@ -7,7 +7,7 @@
 #   scripts/services.sh status  [NAME...]   show what runs
 #   scripts/services.sh run -- CMD...       start all, run CMD, stop all (also on failure)
 #
-# NAMEs: redis, redis-cluster, redis-sentinel, mariadb, ferretdb (default: all). Every service gets its own data
+# NAMEs: redis, redis-cluster, redis-sentinel, mariadb, ferretdb, gptcache (default: all). Every service gets its own data
 # dir under .strata-services/NAME, non-default ports, and no persistence. Connection settings
 # are written to .strata-services/env as KEY=VALUE lines.
 set -euo pipefail
@@ -15,7 +15,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 STATE="${STRATA_SERVICES_DIR:-$ROOT/.strata-services}"
 ENV_FILE="$STATE/env"
-ALL=(redis redis-cluster redis-sentinel mariadb ferretdb)
+ALL=(redis redis-cluster redis-sentinel mariadb ferretdb gptcache)
 
 REDIS_PORT=16379
 CLUSTER_PORTS=(17001 17002 17003)
@@ -27,6 +27,9 @@ MARIADB_PORT=13306
 FERRETDB_PORT=17017
 FERRETDB_VERSION=v1.24.2
 FERRETDB_BIN="${STRATA_TOOLS_DIR:-$HOME/.cache/strata}/ferretdb-$FERRETDB_VERSION/ferretdb"
+GPTCACHE_EXACT_PORT=18101
+GPTCACHE_SEMANTIC_PORT=18102
+GPTCACHE_VENV="$STATE/gptcache-venv"
 
 log() { printf '[services] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -73,12 +76,42 @@ build_ferretdb() {
   rm -rf "$work"
 }
 
+# GPTCache's server from PyPI in a project-local virtual environment, everything it needs
+# installed up front (scripts/gptcache-requirements.txt pins it); reinstalled when that list changes.
+install_gptcache() {
+  local reqs="$ROOT/scripts/gptcache-requirements.txt"
+  if [ -x "$GPTCACHE_VENV/bin/python" ] && cmp -s "$reqs" "$GPTCACHE_VENV/requirements.txt"; then return 0; fi
+  command -v python3 >/dev/null || die "python3 not found"
+  python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
+  log "installing GPTCache into $GPTCACHE_VENV"
+  rm -rf "$GPTCACHE_VENV"
+  python3 -m venv "$GPTCACHE_VENV"
+  "$GPTCACHE_VENV/bin/pip" install --quiet --disable-pip-version-check -r "$reqs" ||
+    die "pip install of GPTCache failed"
+  cp "$reqs" "$GPTCACHE_VENV/requirements.txt"
+}
+
+# Starts one GPTCache server (scripts/run_gptcache.py) detached, its PID in DIR/MODE.pid.
+start_gptcache() { # DIR MODE PORT ARGS...
+  local dir=$1 mode=$2 port=$3
+  shift 3
+  alive "$dir/$mode.pid" && return 0
+  ss -ltn "sport = :$port" 2>/dev/null | grep -q LISTEN && die "port $port is taken by another process"
+  rm -rf "$dir/$mode-data"
+  setsid "$GPTCACHE_VENV/bin/python" "$ROOT/scripts/run_gptcache.py" --mode "$mode" --port "$port" \
+    --data-dir "$dir/$mode-data" "$@" </dev/null >>"$dir/$mode.log" 2>&1 &
+  echo $! >"$dir/$mode.pid"
+  wait_for "gptcache ($mode) on port $port" 90 "$GPTCACHE_VENV/bin/python" -c \
+    "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/', timeout=1)"
+}
+
 install_one() {
   case "$1" in
     redis | redis-cluster) apt_install redis-server redis-tools ;;
     redis-sentinel) apt_install redis-server redis-sentinel redis-tools ;;
     mariadb) apt_install mariadb-server mariadb-client ;;
     ferretdb) build_ferretdb ;;
+    gptcache) install_gptcache ;;
     *) die "unknown service '$1' (known: ${ALL[*]})" ;;
   esac
 }
@@ -228,6 +261,12 @@ EOF
       fi
       set_env STRATA_TEST_MONGODB_URL "mongodb://127.0.0.1:$FERRETDB_PORT/"
       ;;
+    gptcache)
+      start_gptcache "$dir" exact "$GPTCACHE_EXACT_PORT"
+      start_gptcache "$dir" semantic "$GPTCACHE_SEMANTIC_PORT" --model-dir "$(bash "$ROOT/scripts/models.sh")" --cosine 0.91
+      set_env STRATA_TEST_GPTCACHE_URL "http://127.0.0.1:$GPTCACHE_EXACT_PORT"
+      set_env STRATA_TEST_GPTCACHE_SEMANTIC_URL "http://127.0.0.1:$GPTCACHE_SEMANTIC_PORT"
+      ;;
     *) die "unknown service '$1' (known: ${ALL[*]})" ;;
   esac
   log "$1 up"
@@ -257,6 +296,7 @@ stop_one() {
     redis-sentinel) unset_env STRATA_TEST_REDIS_SENTINELS STRATA_TEST_REDIS_SENTINEL_NAME ;;
     mariadb) unset_env STRATA_TEST_MYSQL_URL ;;
     ferretdb) unset_env STRATA_TEST_MONGODB_URL ;;
+    gptcache) unset_env STRATA_TEST_GPTCACHE_URL STRATA_TEST_GPTCACHE_SEMANTIC_URL ;;
   esac
   log "$1 stopped"
 }

@@ -276,7 +276,7 @@ export class Manager {
           tier,
           latencyMs,
           coalesced,
-          ...(similarity === undefined ? {} : { similarity, matchedPrompt }),
+          ...(matchedPrompt === undefined ? {} : { similarity, matchedPrompt }),
         });
       }
     } else {
@@ -334,7 +334,7 @@ export class Manager {
       return undefined;
     }
     m.counters.hits++;
-    m.counters.similarity.record(match.similarity);
+    if (match.similarity !== undefined) m.counters.similarity.record(match.similarity);
     const hit: Hit = {
       entry,
       tier: m.name,
@@ -618,7 +618,7 @@ export class Manager {
             return {
               tier: m.name,
               entry,
-              state: `similar (${read.similarity.toFixed(3)}): ${read.matchedPrompt}`,
+              state: `similar (${read.similarity?.toFixed(3) ?? 'similarity not reported'}): ${read.matchedPrompt}`,
             };
           }
           return { tier: m.name, entry, state: isExpired(entry, now) ? 'expired' : 'live' };

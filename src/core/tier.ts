@@ -84,8 +84,8 @@ export interface SimilarMatch {
   readonly payload: string;
   /** Key hash of the entry that matched (not the lookup's). */
   readonly hash: string;
-  /** Cosine similarity of the two prompts. */
-  readonly similarity: number;
+  /** Cosine similarity of the two prompts; undefined when the backend does not report it (GPTCache). */
+  readonly similarity?: number;
   readonly matchedPrompt: string;
 }
 

@@ -95,7 +95,7 @@ export class StrataCache extends BaseCache<Generation[]> {
         tier: hit.tier,
         ageSeconds: Math.max(0, (this.manager.now() - hit.entry.createdAt) / 1000),
         coalesced: hit.coalesced,
-        ...(hit.similarity === undefined
+        ...(hit.matchedPrompt === undefined
           ? {}
           : { similarity: hit.similarity, matchedPrompt: hit.matchedPrompt }),
       };

@@ -91,7 +91,7 @@ const TAGGED_PROJECTION = {
   'response.size': 1,
 } as const;
 const BATCH = 500;
-const FLUSH_BATCH = 50;
+const FLUSH_BATCH = 100;
 /** MongoDB's duplicate key error: two upserts of one new key raced, and the loser may retry as an update. */
 const DUPLICATE_KEY = 11000;
 
@@ -110,6 +110,7 @@ export class MongodbTier implements Tier {
   private ttlIndex = false;
   private orphansRemoved = 0;
   private readonly pendingAccess = new Map<string, number>();
+  private flushing: Promise<void> | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
   private closed = false;
 
@@ -465,19 +466,34 @@ export class MongodbTier implements Tier {
     }
   }
 
-  /** Writes batched hit counts. */
-  private async flush(): Promise<void> {
+  /**
+   * Writes batched hit counts: one updateMany per distinct count (most keys were hit once or
+   * twice), 100 keys at a time, never two flushes at once. Per-key update statements made
+   * FerretDB 1.24 stall under concurrent reads: each one scans, and overlapping flushes piled up.
+   */
+  private flush(): Promise<void> {
+    this.flushing ??= this.writeAccessCounts().finally(() => {
+      this.flushing = undefined;
+    });
+    return this.flushing;
+  }
+
+  private async writeAccessCounts(): Promise<void> {
     if (this.closed || this.pendingAccess.size === 0) return;
-    const access = [...this.pendingAccess];
+    const byCount = new Map<number, string[]>();
+    for (const [hash, n] of this.pendingAccess) {
+      const hashes = byCount.get(n);
+      if (hashes) hashes.push(hash);
+      else byCount.set(n, [hash]);
+    }
     this.pendingAccess.clear();
-    // Small batches: FerretDB 1.24 stalls on an update command of ~100 statements.
-    for (let i = 0; i < access.length; i += FLUSH_BATCH) {
-      await this.docs.bulkWrite(
-        access.slice(i, i + FLUSH_BATCH).map(([hash, n]) => ({
-          updateOne: { filter: { _id: hash }, update: { $inc: { access_count: n } } },
-        })),
-        { ordered: false },
-      );
+    for (const [n, hashes] of byCount) {
+      for (let i = 0; i < hashes.length; i += FLUSH_BATCH) {
+        await this.docs.updateMany(
+          { _id: { $in: hashes.slice(i, i + FLUSH_BATCH) } },
+          { $inc: { access_count: n } },
+        );
+      }
     }
   }
 
