@@ -155,6 +155,19 @@ export const mongodbTierSchema = z.strictObject({
   purgeIntervalSeconds: z.number().nonnegative().default(60),
 });
 
+export const gptcacheTierSchema = z.strictObject({
+  type: z.literal('gptcache'),
+  ...common,
+  /** Base URL of a GPTCache server (its gptcache_server FastAPI app). */
+  url: z.string().regex(/^https?:\/\//, 'must start with http:// or https://'),
+  /** How that server matches: `exact` (map data manager) or `semantic` (embeddings + vector store). */
+  mode: z.enum(['exact', 'semantic']).default('semantic'),
+  /** Answers written by other GPTCache clients (not Strata entries): served as plain text, or ignored. */
+  foreignAnswers: z.enum(['text', 'ignore']).default('text'),
+  /** Most concurrent HTTP connections to the server. */
+  poolSize: positiveInt.max(1000).default(16),
+});
+
 const similarity = z.number().min(-1).max(1);
 
 export const semanticTierSchema = z.strictObject({
@@ -187,7 +200,7 @@ export const semanticTierSchema = z.strictObject({
     .optional(),
 });
 
-export const TIER_TYPES = ['memory', 'sqlite', 'mysql', 'redis', 'mongodb', 'semantic'] as const;
+export const TIER_TYPES = ['memory', 'sqlite', 'mysql', 'redis', 'mongodb', 'semantic', 'gptcache'] as const;
 
 const tierSchema = z.discriminatedUnion(
   'type',
@@ -198,6 +211,7 @@ const tierSchema = z.discriminatedUnion(
     redisTierSchema,
     mongodbTierSchema,
     semanticTierSchema,
+    gptcacheTierSchema,
   ],
   {
     error: (issue) =>
@@ -225,6 +239,13 @@ export const configSchema = z
           code: 'custom',
           path: ['tiers', i, 'type'],
           message: 'a semantic tier compares prompt texts, so it needs storePrompt: true',
+        });
+      }
+      if (tier.type === 'gptcache' && !config.storePrompt) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['tiers', i, 'type'],
+          message: 'GPTCache keys its entries by prompt text, so a gptcache tier needs storePrompt: true',
         });
       }
     });

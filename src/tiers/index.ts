@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import type { ResolvedTierConfig } from '../config/schema.js';
 import type { Clock } from '../core/clock.js';
 import type { EvictionListener, Tier } from '../core/tier.js';
+import { GptcacheTier } from './gptcache/index.js';
 import { MemoryTier } from './memory/index.js';
 import { MongodbTier } from './mongodb/index.js';
 import { MysqlTier } from './mysql/index.js';
@@ -44,6 +45,16 @@ export async function buildTier(config: ResolvedTierConfig, ctx: TierContext): P
         tablePrefix: config.tablePrefix,
         connectTimeoutMs: config.connectTimeoutMs,
         purgeIntervalMs: config.purgeIntervalSeconds * 1000,
+        clock: ctx.clock,
+      });
+    case 'gptcache':
+      return new GptcacheTier({
+        name,
+        url: config.url,
+        mode: config.mode,
+        foreignAnswers: config.foreignAnswers,
+        poolSize: config.poolSize,
+        timeoutMs: config.timeoutMs,
         clock: ctx.clock,
       });
     case 'mongodb':
