@@ -100,7 +100,7 @@ export class GptcacheTier implements Tier {
     return 0;
   }
 
-  // biome-ignore lint/correctness/useYield: the server cannot list its entries.
+  /** The server cannot list its entries. */
   async *entries(): AsyncIterable<ListedEntry> {}
 
   /** The server reports no counts; `listable: 0` says the zeros are not a measurement. */
