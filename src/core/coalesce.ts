@@ -24,6 +24,8 @@ export class Coalescer {
   join(hash: string): Promise<string | undefined> | undefined {
     const flight = this.flights.get(hash);
     if (!flight) return undefined;
+    // Somebody now waits on the lease: it must keep the process alive until it ends.
+    flight.timer?.ref();
     return new Promise((resolve) => flight.waiters.push(resolve));
   }
 
@@ -37,7 +39,8 @@ export class Coalescer {
     const flight = this.flights.get(hash);
     if (!flight || flight.timer) return;
     flight.timer = setTimeout(() => this.settle(hash, undefined), this.leaseMs);
-    flight.timer.unref();
+    // A lease nobody waits on must not keep the process alive; join() refs it for a waiter.
+    if (flight.waiters.length === 0) flight.timer.unref();
   }
 
   /** Hands the result to every waiter and ends the flight. */

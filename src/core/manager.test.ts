@@ -1,5 +1,7 @@
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FaultyTier } from '../../test/support/faulty-tier.js';
+import { runTs } from '../../test/support/run-ts.js';
 import { MemoryTier } from '../tiers/memory/index.js';
 import { DEFAULT_BREAKER } from './breaker.js';
 import { ManualClock } from './clock.js';
@@ -154,6 +156,13 @@ describe('coalescing', () => {
     hits[0]!.entry.gens[0]!.text = 'mutated';
     expect(hits[1]!.entry.gens[0]!.text).toBe('the answer');
     expect((await manager.stats()).coalesced).toBe(20);
+  });
+
+  it('keeps the process alive while a caller waits on a lease (the lease alone does not)', async () => {
+    // Before: the lease timer was unref'd, so a script whose only pending work was a waiting
+    // lookup exited mid-await (code 13) instead of getting its miss.
+    const { stdout } = await runTs(join(import.meta.dirname, '../../test/support/coalesce-waiter.ts'), []);
+    expect(stdout).toMatch(/^waited \d+ ms, got null$/m);
   });
 
   it('releases waiters with a miss when the leader never stores an answer', async () => {
