@@ -1,5 +1,6 @@
 /** What every CLI command receives: parsed arguments, output streams, and the configured cache. */
 import { loadConfigWithSource } from '../config/load.js';
+import { parseConfig, type ResolvedConfig } from '../config/schema.js';
 import { createCache } from '../create.js';
 import type { StrataCache } from '../langchain/cache.js';
 
@@ -21,7 +22,7 @@ export interface CommandContext {
   flags: Record<string, string | boolean | undefined>;
   io: Io;
   /** Opens the cache the config describes, in the requested namespace. */
-  open(): Promise<{ cache: StrataCache; source: string }>;
+  open(): Promise<{ cache: StrataCache; source: string; config: ResolvedConfig }>;
 }
 
 export type Command = (ctx: CommandContext) => Promise<number>;
@@ -36,10 +37,11 @@ export function contextFor(
     flags,
     io,
     async open() {
-      const { config, source } = loadConfigWithSource(stringFlag(flags, 'config'));
+      const { config: input, source } = loadConfigWithSource(stringFlag(flags, 'config'));
+      const config = parseConfig(input);
       const namespace = stringFlag(flags, 'namespace');
       const cache = await createCache(config, { logger: { warn: (m) => io.err(m) } });
-      return { cache: namespace ? cache.withNamespace(namespace) : cache, source };
+      return { cache: namespace ? cache.withNamespace(namespace) : cache, source, config };
     },
   };
 }

@@ -10,13 +10,14 @@ import { doctor } from './commands/doctor.js';
 import { inspect } from './commands/inspect.js';
 import { purge } from './commands/purge.js';
 import { search } from './commands/search.js';
+import { serve } from './commands/serve.js';
 import { stats } from './commands/stats.js';
 import { exportEntries, importEntries } from './commands/transfer.js';
 import { type Command, contextFor, type Io, processIo } from './context.js';
 
 const COMMANDS: Record<string, { run: Command; usage: string }> = {
   demo: { run: demo, usage: 'demo [--requests N] [--concurrency N] [--latency MIN-MAX] [--fresh]' },
-  stats: { run: stats, usage: 'stats [--json]' },
+  stats: { run: stats, usage: 'stats [--json] [--days N]' },
   inspect: { run: inspect, usage: 'inspect <prompt> [--llm-key KEY]' },
   clear: { run: clear, usage: 'clear (--namespace NS | --tag TAG | --all)' },
   purge: { run: purge, usage: 'purge' },
@@ -24,6 +25,7 @@ const COMMANDS: Record<string, { run: Command; usage: string }> = {
   export: { run: exportEntries, usage: 'export [--file F] [--tier NAME] [--all]' },
   import: { run: importEntries, usage: 'import [--file F]' },
   doctor: { run: doctor, usage: 'doctor' },
+  serve: { run: serve, usage: 'serve [--host 127.0.0.1] [--port 9464] [--token T]' },
 };
 
 const OPTIONS = {
@@ -40,6 +42,10 @@ const OPTIONS = {
   latency: { type: 'string' },
   fresh: { type: 'boolean' },
   limit: { type: 'string' },
+  days: { type: 'string' },
+  host: { type: 'string' },
+  port: { type: 'string' },
+  token: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 

@@ -221,6 +221,63 @@ const tierSchema = z.discriminatedUnion(
   },
 );
 
+const ratio = z.number().min(0).max(1);
+const window = { windowSeconds: seconds.default(300), minRequests: positiveInt.default(50) };
+
+/** Alert rules: see src/monitor/alerts.ts for how they are evaluated. */
+export const alertRuleSchema = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('hit_rate_below'),
+    threshold: ratio,
+    ...window,
+    tier: z.string().optional(),
+  }),
+  z.strictObject({
+    type: z.literal('error_rate_above'),
+    threshold: ratio.default(0.05),
+    ...window,
+    tier: z.string().optional(),
+  }),
+  z.strictObject({
+    type: z.literal('p99_above'),
+    thresholdMs: z.number().positive(),
+    minRequests: positiveInt.default(20),
+  }),
+  z.strictObject({ type: z.literal('tier_down'), tier: z.string().optional() }),
+  z.strictObject({ type: z.literal('memory_full'), ratio: ratio.default(0.95), tier: z.string().optional() }),
+]);
+
+export const monitoringSchema = z.strictObject({
+  /** USD per million input / output tokens, by model name as it appears in the llm string. */
+  prices: z
+    .record(z.string(), z.strictObject({ input: z.number().nonnegative(), output: z.number().nonnegative() }))
+    .default({}),
+  /** How often the dashboard's time series takes a point. */
+  sampleSeconds: seconds.default(5),
+  alerts: z
+    .strictObject({
+      intervalSeconds: seconds.default(10),
+      forChecks: positiveInt.default(1),
+      clearChecks: positiveInt.default(2),
+      cooldownSeconds: z.number().nonnegative().default(300),
+      rules: z.array(alertRuleSchema).default([]),
+      /** Alerts are logged through the cache's logger. */
+      log: z.boolean().default(true),
+      /** Each alert (fired or resolved) is POSTed here as JSON, with retries. */
+      webhook: z
+        .strictObject({
+          url: z.string().regex(/^https?:\/\//, 'must start with http:// or https://'),
+          timeoutMs: positiveInt.default(2_000),
+          retries: z.number().int().min(0).max(10).default(3),
+          headers: z.record(z.string(), z.string()).default({}),
+        })
+        .optional(),
+    })
+    .optional(),
+});
+
+export type MonitoringConfig = z.output<typeof monitoringSchema>;
+
 export const configSchema = z
   .strictObject({
     namespace: namespace.default(DEFAULT_NAMESPACE),
@@ -231,6 +288,8 @@ export const configSchema = z
     /** How long concurrent misses of one key wait for the first caller's answer; 0 disables. */
     coalesceWaitMs: z.number().int().nonnegative().default(15_000),
     tiers: z.array(tierSchema).min(1, 'needs at least one tier'),
+    /** Metrics, savings and alerts (used by `strata serve` and createMonitor). */
+    monitoring: monitoringSchema.optional(),
   })
   .superRefine((config, ctx) => {
     config.tiers.forEach((tier, i) => {

@@ -97,7 +97,7 @@ export function storedEntry(entry: Answer & { prompt?: string }, payload: string
     tags: entry.tags,
     ...(entry.prompt === undefined ? {} : { prompt: entry.prompt }),
     ...(entry.meta === undefined ? {} : { metadata: entry.meta }),
-    ...usageField(entry.gens),
+    ...withUsage(entry.gens),
   };
 }
 
@@ -105,7 +105,7 @@ export function storedEntry(entry: Answer & { prompt?: string }, payload: string
  * Token counts as chat models report them: `usage_metadata` on the AI message (LangChain's
  * standard field), else the OpenAI-style `tokenUsage` some LLMs put in `generationInfo`.
  */
-function usageField(gens: StoredGenerationData[]): { usage?: TokenUsage } {
+export function tokenUsage(gens: StoredGenerationData[]): TokenUsage | undefined {
   let found = false;
   const usage: TokenUsage = { inputTokens: 0, outputTokens: 0, totalTokens: 0 };
   for (const g of gens) {
@@ -119,7 +119,12 @@ function usageField(gens: StoredGenerationData[]): { usage?: TokenUsage } {
     usage.outputTokens += output ?? 0;
     usage.totalTokens += count(m?.total_tokens ?? info?.totalTokens) ?? (input ?? 0) + (output ?? 0);
   }
-  return found ? { usage } : {};
+  return found ? usage : undefined;
+}
+
+function withUsage(gens: StoredGenerationData[]): { usage?: TokenUsage } {
+  const usage = tokenUsage(gens);
+  return usage ? { usage } : {};
 }
 
 function count(x: unknown): number | undefined {

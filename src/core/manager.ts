@@ -25,6 +25,8 @@ import {
   type StoredEntry,
   type StoredGenerationData,
   storedEntry,
+  type TokenUsage,
+  tokenUsage,
   withExpiry,
 } from './entry.js';
 import { type CacheKey, hashPrompt } from './key.js';
@@ -86,6 +88,8 @@ export interface CacheEvents {
       coalesced: boolean;
       similarity?: number;
       matchedPrompt?: string;
+      /** Tokens the answer cost when it was generated: what this hit saved. */
+      usage?: TokenUsage;
     },
   ];
   miss: [{ key: CacheKey; latencyMs: number }];
@@ -271,12 +275,14 @@ export class Manager {
       this.counters.hits++;
       if (this.events.listenerCount('hit') > 0) {
         const { tier, coalesced, similarity, matchedPrompt } = hit;
+        const usage = tokenUsage(hit.entry.gens);
         this.events.emit('hit', {
           key,
           tier,
           latencyMs,
           coalesced,
           ...(matchedPrompt === undefined ? {} : { similarity, matchedPrompt }),
+          ...(usage ? { usage } : {}),
         });
       }
     } else {

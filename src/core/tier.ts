@@ -47,6 +47,8 @@ export interface Tier {
   readonly lease?: Lease;
   /** A tier that indexes prompt text may search it (`strata search`). */
   search?(text: string, limit?: number): Promise<SearchResult[]>;
+  /** A tier that persists daily statistics (MySQL's stats table) reads back the last `days` days. */
+  daily?(days: number): Promise<DailyStats[]>;
   /** A similarity tier takes the entry that answered this key out of matching for good. */
   markBad?(key: CacheKey): MaybePromise<boolean>;
   /**
@@ -67,6 +69,16 @@ export interface Tier {
   stats(): MaybePromise<TierStats>;
   health(): MaybePromise<TierHealth>;
   close(): MaybePromise<void>;
+}
+
+/** One day of one tier's lookups, as persisted. */
+export interface DailyStats {
+  /** YYYY-MM-DD (the database server's date). */
+  day: string;
+  tier: string;
+  hits: number;
+  misses: number;
+  avgLatencyMs: number;
 }
 
 /** One cached prompt found by text search. */

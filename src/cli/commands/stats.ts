@@ -1,9 +1,45 @@
-import { type Command, formatBytes, table } from '../context.js';
+import type { DailyStats } from '../../core/tier.js';
+import { type Command, formatBytes, stringFlag, table } from '../context.js';
 
-/** `strata stats [--json]`: what each tier holds (and, within this process, what it served). */
+/**
+ * `strata stats [--json]`: what each tier holds (and, within this process, what it served).
+ * `--days N`: the daily hits, misses and latency that SQL tiers persisted over the last N days.
+ */
 export const stats: Command = async ({ flags, io, open }) => {
+  const days = stringFlag(flags, 'days');
+  if (days !== undefined && !/^[1-9]\d{0,3}$/.test(days)) {
+    io.err('strata stats: --days must be a whole number of days, 1-9999');
+    return 2;
+  }
   const { cache, source } = await open();
   try {
+    if (days !== undefined) {
+      const persisted: DailyStats[] = [];
+      for (const tier of cache.tiers.tiers)
+        if (tier.daily) persisted.push(...(await tier.daily(Number(days))));
+      if (flags.json) {
+        io.out(JSON.stringify(persisted, null, 2));
+        return 0;
+      }
+      if (persisted.length === 0) {
+        io.out('no daily statistics: none of the configured tiers persists them (MySQL does)');
+        return 0;
+      }
+      const rows: Array<Array<string | number>> = [['day', 'tier', 'hits', 'misses', 'hit rate', 'avg ms']];
+      for (const d of persisted) {
+        const total = d.hits + d.misses;
+        rows.push([
+          d.day,
+          d.tier,
+          d.hits,
+          d.misses,
+          total === 0 ? '-' : `${((100 * d.hits) / total).toFixed(1)}%`,
+          d.avgLatencyMs.toFixed(2),
+        ]);
+      }
+      for (const line of table(rows)) io.out(line);
+      return 0;
+    }
     const report = await cache.stats();
     if (flags.json) {
       io.out(JSON.stringify(report, null, 2));

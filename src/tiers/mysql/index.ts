@@ -17,7 +17,7 @@ import { createPool, type Pool, type PoolConnection, type RowDataPacket } from '
 import type { Clock } from '../../core/clock.js';
 import type { StoredEntry } from '../../core/entry.js';
 import type { CacheKey } from '../../core/key.js';
-import type { ListedEntry, SearchResult, Tier, TierHealth, TierStats } from '../../core/tier.js';
+import type { DailyStats, ListedEntry, SearchResult, Tier, TierHealth, TierStats } from '../../core/tier.js';
 
 export interface MysqlTierOptions {
   name?: string;
@@ -276,9 +276,7 @@ export class MysqlTier implements Tier {
   }
 
   /** Daily statistics as persisted (most recent first). */
-  async daily(
-    days: number,
-  ): Promise<Array<{ day: string; tier: string; hits: number; misses: number; avgLatencyMs: number }>> {
+  async daily(days: number): Promise<DailyStats[]> {
     await this.migrated();
     await this.flush();
     const [rows] = await this.pool.execute<RowDataPacket[]>(

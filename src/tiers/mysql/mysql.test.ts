@@ -121,6 +121,36 @@ describe('mysql tier', () => {
     await dropTables(tablePrefix);
   });
 
+  it('persists daily hits and misses in batches, readable with strata stats --days', async () => {
+    const tablePrefix = freshPrefix();
+    const config = { tiers: [{ type: 'mysql' as const, url, tablePrefix }] };
+    const cache = await createCache(config, { logger: quiet });
+    await cache.update('known', 'llm', [{ text: 'yes' }]);
+    for (let i = 0; i < 3; i++) await cache.lookup('known', 'llm');
+    await cache.lookup('unknown', 'llm');
+    await cache.close(); // flushes the batch
+    const { writeFileSync, mkdtempSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const file = join(mkdtempSync(join(tmpdir(), 'strata-days-')), 'strata.config.json');
+    writeFileSync(file, JSON.stringify(config));
+    const out: string[] = [];
+    const run = (args: string[]) =>
+      main(['stats', ...args, '--config', file], {
+        out: (l) => out.push(l),
+        err: () => {},
+        interactive: false,
+      });
+    expect(await run(['--days', '7', '--json'])).toBe(0);
+    const [today] = JSON.parse(out.join('\n')) as Array<{ tier: string; hits: number; misses: number }>;
+    expect(today).toMatchObject({ tier: 'mysql', hits: 3, misses: 1 });
+    out.length = 0;
+    expect(await run(['--days', '7'])).toBe(0);
+    expect(out.join('\n')).toMatch(/mysql\s+3\s+1\s+75\.0%/);
+    expect(await run(['--days', 'seven'])).toBe(2);
+    await dropTables(tablePrefix);
+  });
+
   it('survives mariadbd killed mid-loop: misses, no exception, and serves again after a restart', async () => {
     const tablePrefix = freshPrefix();
     const cache = await createCache(

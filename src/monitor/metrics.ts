@@ -1,0 +1,209 @@
+/**
+ * Prometheus metrics (prom-client), set from the cache's own statistics at scrape time: the
+ * manager already counts everything, so nothing is counted twice on the hit path. Totals are
+ * counters (`_total`), latencies are summaries' quantiles as gauges (the manager's log-bucketed
+ * histograms give p50 and p99 directly), and every per-tier series carries a `tier` label.
+ */
+import { Counter, Gauge, Registry } from 'prom-client';
+import type { HealthReport, StatsReport } from '../core/manager.js';
+import type { ModelSavings } from './savings.js';
+
+const BREAKER_STATES = ['closed', 'half-open', 'open'] as const;
+
+type TierCounterField =
+  | 'hits'
+  | 'misses'
+  | 'sets'
+  | 'refused'
+  | 'errors'
+  | 'timeouts'
+  | 'corrupt'
+  | 'backfills'
+  | 'evictions'
+  | 'skipped';
+const TIER_COUNTERS: TierCounterField[] = [
+  'hits',
+  'misses',
+  'sets',
+  'refused',
+  'errors',
+  'timeouts',
+  'corrupt',
+  'backfills',
+  'evictions',
+  'skipped',
+];
+
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly counters = new Map<string, Counter>();
+  private readonly gauges = new Map<string, Gauge>();
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** The exposition text for one scrape. */
+  async render(stats: StatsReport, health: HealthReport, savings: ModelSavings[]): Promise<string> {
+    this.registry.resetMetrics();
+    this.total('strata_lookups_total', 'Lookups', [], stats.lookups);
+    this.total('strata_hits_total', 'Lookups answered from any tier', [], stats.hits);
+    this.total('strata_misses_total', 'Lookups no tier answered', [], stats.misses);
+    this.total('strata_updates_total', 'Answers stored', [], stats.updates);
+    this.total(
+      'strata_coalesced_total',
+      'Lookups that waited for a concurrent identical request',
+      [],
+      stats.coalesced,
+    );
+    this.gauge('strata_hit_ratio', 'Hits / lookups since start', [], stats.hitRate);
+    this.gauge('strata_in_flight', 'Misses whose answer is being computed', [], stats.inFlight);
+    for (const [quantile, value] of [
+      ['0.5', stats.lookup.p50Ms],
+      ['0.99', stats.lookup.p99Ms],
+    ] as const) {
+      this.gauge('strata_lookup_latency_ms', 'Lookup latency quantiles since start', ['quantile'], value, {
+        quantile,
+      });
+    }
+    for (const t of stats.tiers) {
+      const labels = { tier: t.name, type: t.type };
+      for (const field of TIER_COUNTERS) {
+        this.total(`strata_tier_${field}_total`, `Tier ${field}`, ['tier', 'type'], t[field], labels);
+      }
+      for (const state of BREAKER_STATES) {
+        this.gauge(
+          'strata_tier_breaker_state',
+          'Circuit breaker state (1 = current)',
+          ['tier', 'type', 'state'],
+          t.breaker === state ? 1 : 0,
+          {
+            ...labels,
+            state,
+          },
+        );
+      }
+      for (const [op, summary] of [
+        ['get', t.get],
+        ['set', t.set],
+      ] as const) {
+        for (const [quantile, value] of [
+          ['0.5', summary.p50Ms],
+          ['0.99', summary.p99Ms],
+        ] as const) {
+          this.gauge(
+            'strata_tier_latency_ms',
+            'Tier call latency quantiles since start',
+            ['tier', 'type', 'op', 'quantile'],
+            value,
+            {
+              ...labels,
+              op,
+              quantile,
+            },
+          );
+        }
+      }
+      if (t.store) {
+        this.gauge(
+          'strata_tier_entries',
+          'Entries the tier holds',
+          ['tier', 'type'],
+          t.store.entries,
+          labels,
+        );
+        this.gauge(
+          'strata_tier_bytes',
+          'Bytes of entries the tier holds',
+          ['tier', 'type'],
+          t.store.bytes,
+          labels,
+        );
+      }
+      if (t.similarity) {
+        this.gauge(
+          'strata_tier_hit_similarity_mean',
+          'Mean cosine similarity of similar-prompt hits',
+          ['tier', 'type'],
+          t.similarity.mean,
+          labels,
+        );
+      }
+    }
+    for (const h of health.tiers) {
+      this.gauge(
+        'strata_tier_up',
+        'Tier health (1 up, 0.5 degraded, 0 down)',
+        ['tier', 'type'],
+        h.status === 'up' ? 1 : h.status === 'degraded' ? 0.5 : 0,
+        {
+          tier: h.name,
+          type: h.type,
+        },
+      );
+    }
+    for (const s of savings) {
+      this.total('strata_saved_hits_total', 'Hits per model', ['model'], s.hits, { model: s.model });
+      this.total(
+        'strata_saved_tokens_total',
+        'Tokens the served answers cost when generated',
+        ['model', 'direction'],
+        s.inputTokens,
+        {
+          model: s.model,
+          direction: 'input',
+        },
+      );
+      this.total(
+        'strata_saved_tokens_total',
+        'Tokens the served answers cost when generated',
+        ['model', 'direction'],
+        s.outputTokens,
+        {
+          model: s.model,
+          direction: 'output',
+        },
+      );
+      this.total(
+        'strata_saved_cost_usd_total',
+        'USD the served answers cost when generated (configured prices)',
+        ['model'],
+        s.cost,
+        {
+          model: s.model,
+        },
+      );
+    }
+    return this.registry.metrics();
+  }
+
+  private total(
+    name: string,
+    help: string,
+    labelNames: string[],
+    value: number,
+    labels: Record<string, string> = {},
+  ): void {
+    let c = this.counters.get(name);
+    if (!c) {
+      c = new Counter({ name, help, labelNames, registers: [this.registry] });
+      this.counters.set(name, c);
+    }
+    c.inc(labels, value);
+  }
+
+  private gauge(
+    name: string,
+    help: string,
+    labelNames: string[],
+    value: number,
+    labels: Record<string, string> = {},
+  ): void {
+    let g = this.gauges.get(name);
+    if (!g) {
+      g = new Gauge({ name, help, labelNames, registers: [this.registry] });
+      this.gauges.set(name, g);
+    }
+    g.set(labels, value);
+  }
+}

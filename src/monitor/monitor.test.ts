@@ -1,0 +1,301 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { AIMessage } from '@langchain/core/messages';
+import { afterAll, describe, expect, it } from 'vitest';
+import { service, services } from '../../test/support/services.js';
+import { main } from '../cli/main.js';
+import { ManualClock } from '../core/clock.js';
+import { createCache } from '../create.js';
+import type { Alert } from './alerts.js';
+import { createMonitor } from './index.js';
+import { modelOf } from './savings.js';
+import { startServer } from './server.js';
+
+const quiet = { warn: () => {} };
+const LLM = 'model:"gpt-test",temperature:0';
+const reply = (text: string) => ({
+  text,
+  message: new AIMessage({
+    content: text,
+    usage_metadata: { input_tokens: 1000, output_tokens: 500, total_tokens: 1500 },
+  }),
+});
+
+/** A strict reader of the Prometheus text exposition format (0.0.4): every line must parse. */
+function parsePrometheus(
+  text: string,
+): Array<{ name: string; labels: Record<string, string>; value: number }> {
+  const samples = [];
+  const types = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    const help = /^# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*) .*$/.exec(line);
+    const type = /^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)$/.exec(line);
+    if (help) continue;
+    if (type) {
+      types.set(type[1]!, type[2]!);
+      continue;
+    }
+    const sample =
+      /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{((?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*",?)*)\})? (-?[0-9.e+-]+|NaN|[+-]Inf)$/.exec(
+        line,
+      );
+    if (!sample) throw new Error(`not Prometheus text: ${JSON.stringify(line)}`);
+    const labels: Record<string, string> = {};
+    for (const m of (sample[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g))
+      labels[m[1]!] = m[2]!;
+    if (!types.has(sample[1]!)) throw new Error(`sample before its # TYPE: ${line}`);
+    samples.push({ name: sample[1]!, labels, value: Number(sample[3]) });
+  }
+  return samples;
+}
+
+async function webhookReceiver(): Promise<{ url: string; received: Alert[]; close(): Promise<void> }> {
+  const received: Alert[] = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => {
+      body += c;
+    });
+    req.on('end', () => {
+      received.push(JSON.parse(body) as Alert);
+      res.end('ok');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
+    received,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
+}
+
+describe('metrics and savings', () => {
+  it('/metrics parses as Prometheus text, with per-tier series and the money the hits saved', async () => {
+    const cache = await createCache(
+      {
+        tiers: [{ type: 'memory' }, { type: 'sqlite', path: ':memory:' }],
+        monitoring: { prices: { 'gpt-test': { input: 2, output: 8 } } },
+      },
+      { logger: quiet },
+    );
+    const monitor = createMonitor(cache, {
+      prices: { 'gpt-test': { input: 2, output: 8 } },
+      sampleSeconds: 5,
+    });
+    const server = await startServer(cache, monitor, { host: '127.0.0.1', port: 0 });
+    try {
+      await cache.update('What is Strata?', LLM, [reply('A cache.')]);
+      for (let i = 0; i < 3; i++) await cache.lookup('What is Strata?', LLM);
+      await cache.lookup('never asked', LLM);
+      const res = await fetch(`${server.url}/metrics`);
+      expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+      const samples = parsePrometheus(await res.text());
+      const one = (name: string, labels: Record<string, string>) =>
+        samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+      expect(one('strata_lookups_total', {})[0]?.value).toBe(4);
+      expect(one('strata_tier_hits_total', { tier: 'memory', type: 'memory' })[0]?.value).toBe(3);
+      expect(one('strata_tier_misses_total', { tier: 'sqlite' })[0]?.value).toBe(1);
+      expect(one('strata_tier_entries', { tier: 'sqlite' })[0]?.value).toBe(1);
+      expect(one('strata_tier_breaker_state', { tier: 'memory', state: 'closed' })[0]?.value).toBe(1);
+      expect(one('strata_tier_latency_ms', { tier: 'memory', op: 'get', quantile: '0.99' })).toHaveLength(1);
+      expect(one('strata_tier_up', { tier: 'sqlite' })[0]?.value).toBe(1);
+      // 3 hits of an answer that cost 1,000 + 500 tokens at $2 / $8 per million.
+      expect(one('strata_saved_tokens_total', { model: 'gpt-test', direction: 'output' })[0]?.value).toBe(
+        1500,
+      );
+      expect(one('strata_saved_cost_usd_total', { model: 'gpt-test' })[0]?.value).toBeCloseTo(3 * 0.006, 10);
+    } finally {
+      await server.close();
+      monitor.close();
+      await cache.close();
+    }
+  });
+
+  it('reads the model from the llm string LangChain serializes', () => {
+    expect(modelOf('_model:"base_chat_model",_type:"openai",model:"gpt-4o-mini",temperature:0')).toBe(
+      'gpt-4o-mini',
+    );
+    expect(modelOf('model_name:"claude-x"')).toBe('claude-x');
+    expect(modelOf('_type:"fake"')).toBe('unknown');
+  });
+});
+
+describe('alerts', () => {
+  it('a hit-rate rule with a minimum volume stays quiet on a cold start, fires once, and resolves', async () => {
+    const clock = new ManualClock(Date.now());
+    const cache = await createCache(
+      { coalesceWaitMs: 0, tiers: [{ type: 'memory' }] },
+      { logger: quiet, clock },
+    );
+    const alerts: Alert[] = [];
+    const monitor = createMonitor(cache, {
+      prices: {},
+      sampleSeconds: 5,
+      alerts: {
+        intervalSeconds: 3600, // evaluated by hand below
+        forChecks: 1,
+        clearChecks: 2,
+        cooldownSeconds: 0,
+        log: false,
+        rules: [{ type: 'hit_rate_below', threshold: 0.5, windowSeconds: 60, minRequests: 20 }],
+      },
+    });
+    monitor.alerts.on('alert', (a) => alerts.push(a));
+    const step = async () => {
+      clock.advance(10_000);
+      await monitor.alerts.evaluate();
+    };
+    try {
+      await step();
+      for (let i = 0; i < 3; i++) await cache.lookup(`cold ${i}`, LLM); // 3 misses: hit rate 0
+      await step();
+      await step();
+      expect(alerts).toEqual([]);
+      for (let i = 0; i < 30; i++) await cache.lookup(`miss ${i}`, LLM);
+      await step();
+      await step(); // still below: no second alert
+      expect(alerts.map((a) => [a.id, a.state])).toEqual([['hit_rate_below:cache', 'firing']]);
+      await cache.update('popular', LLM, [{ text: 'yes' }]);
+      for (let round = 0; round < 4; round++) {
+        for (let i = 0; i < 100; i++) await cache.lookup('popular', LLM);
+        await step();
+      }
+      expect(alerts.map((a) => a.state)).toEqual(['firing', 'resolved']);
+      expect(monitor.alerts.active()).toEqual([]);
+      expect(monitor.alerts.recent()[0]?.message).toMatch(/^resolved: cache hit rate/);
+    } finally {
+      monitor.close();
+      await cache.close();
+    }
+  });
+
+  it('memory tier at its byte limit', async () => {
+    const cache = await createCache({ tiers: [{ type: 'memory', maxBytes: 4_000 }] }, { logger: quiet });
+    const monitor = createMonitor(cache, {
+      prices: {},
+      sampleSeconds: 5,
+      alerts: {
+        intervalSeconds: 3600,
+        forChecks: 1,
+        clearChecks: 1,
+        cooldownSeconds: 0,
+        log: false,
+        rules: [{ type: 'memory_full', ratio: 0.8 }],
+      },
+    });
+    try {
+      for (let i = 0; i < 40; i++) await cache.update(`q${i}`, LLM, [{ text: 'x'.repeat(100) }]);
+      await monitor.alerts.evaluate();
+      expect(monitor.alerts.active().map((a) => a.id)).toEqual(['memory_full:memory']);
+    } finally {
+      monitor.close();
+      await cache.close();
+    }
+  });
+
+  it('Redis stopped during a workload: tier_down fires once, the webhook gets it once, and it resolves after a restart', async () => {
+    const url = service('redis').STRATA_TEST_REDIS_URL!;
+    const hook = await webhookReceiver();
+    const cache = await createCache(
+      {
+        coalesceWaitMs: 0,
+        tiers: [
+          { type: 'memory', maxEntries: 20 },
+          {
+            type: 'redis',
+            url,
+            keyPrefix: `strata:alerts:${Date.now()}`,
+            timeoutMs: 200,
+            breaker: { failureThreshold: 3, cooldownMs: 200, maxCooldownMs: 500 },
+          },
+        ],
+        monitoring: {},
+      },
+      { logger: quiet },
+    );
+    const monitor = createMonitor(cache, {
+      prices: {},
+      sampleSeconds: 5,
+      alerts: {
+        intervalSeconds: 0.2,
+        forChecks: 1,
+        clearChecks: 2,
+        cooldownSeconds: 0,
+        log: false,
+        rules: [{ type: 'tier_down', tier: 'redis' }],
+        webhook: { url: hook.url, timeoutMs: 1_000, retries: 2, headers: {} },
+      },
+    });
+    try {
+      const workload = async (rounds: number) => {
+        for (let i = 0; i < rounds; i++) {
+          const prompt = `workload question ${i % 60}`;
+          if (!(await cache.lookup(prompt, LLM)))
+            await cache.update(prompt, LLM, [{ text: `answer ${i % 60}` }]);
+          await new Promise((r) => setTimeout(r, 5));
+        }
+      };
+      await workload(100);
+      expect(hook.received).toEqual([]);
+      services('stop', 'redis');
+      await workload(150);
+      await expect.poll(() => hook.received.length, { timeout: 10_000 }).toBe(1);
+      expect(hook.received[0]).toMatchObject({ id: 'tier_down:redis', state: 'firing' });
+      await workload(100); // still down: no repeat
+      expect(hook.received).toHaveLength(1);
+      services('start', 'redis');
+      await expect
+        .poll(
+          async () => {
+            await workload(20);
+            return hook.received.length;
+          },
+          { timeout: 20_000, interval: 100 },
+        )
+        .toBe(2);
+      expect(hook.received[1]).toMatchObject({ id: 'tier_down:redis', state: 'resolved' });
+    } finally {
+      monitor.close();
+      await cache.close();
+      await hook.close();
+      services('start', 'redis');
+    }
+  });
+});
+
+describe('strata serve', () => {
+  const open: Array<{ close(): Promise<void> }> = [];
+  afterAll(async () => {
+    for (const s of open) await s.close();
+  });
+
+  it('refuses to listen beyond loopback without a token; with one, data routes want it', async () => {
+    const err: string[] = [];
+    const code = await main(['serve', '--host', '0.0.0.0', '--port', '0'], {
+      out: () => {},
+      err: (l) => err.push(l),
+      interactive: false,
+    });
+    expect(code).toBe(2);
+    expect(err.join('\n')).toMatch(/refusing to listen on 0\.0\.0\.0 without a token/);
+
+    const cache = await createCache({ tiers: [{ type: 'memory' }] }, { logger: quiet });
+    const monitor = createMonitor(cache);
+    const server = await startServer(cache, monitor, { host: '0.0.0.0', port: 0, token: 's3cret' });
+    open.push({ close: async () => (await server.close(), monitor.close(), await cache.close()) });
+    const local = server.url.replace('0.0.0.0', '127.0.0.1');
+    for (const path of ['/metrics', '/health', '/api/stats', '/api/alerts', '/api/series']) {
+      expect((await fetch(`${local}${path}`)).status).toBe(401);
+      expect((await fetch(`${local}${path}`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(
+        401,
+      );
+      expect((await fetch(`${local}${path}`, { headers: { authorization: 'Bearer s3cret' } })).status).toBe(
+        200,
+      );
+    }
+    const page = await fetch(`${local}/`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toMatch(/<title>Strata cache<\/title>/);
+  });
+});

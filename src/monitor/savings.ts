@@ -1,0 +1,57 @@
+/**
+ * What the cache saved: per model, the hits served and the tokens (and money) those answers cost
+ * when they were generated, from the `usage_metadata` the generations carry. A hit whose answer
+ * reports no usage counts as a hit with zero tokens: nothing is guessed.
+ */
+import type { TokenUsage } from '../core/entry.js';
+
+/** USD per million tokens, per model name as it appears in the llm string. */
+export type PriceTable = Record<string, { input: number; output: number }>;
+
+export interface ModelSavings {
+  model: string;
+  hits: number;
+  inputTokens: number;
+  outputTokens: number;
+  /** USD; 0 when the model has no price in the table. */
+  cost: number;
+}
+
+/**
+ * The model of an llm string: the first `model`, `modelName`, `model_name`, `modelId` or
+ * `model_id` field LangChain serialized (`model:"gpt-4o-mini"`), else `unknown`.
+ */
+export function modelOf(llmString: string): string {
+  const match = /(?:^|,)\s*(?:model|modelName|model_name|modelId|model_id)\s*:\s*"([^"]*)"/.exec(llmString);
+  return match?.[1] || 'unknown';
+}
+
+export class Savings {
+  private readonly byModel = new Map<string, ModelSavings>();
+
+  constructor(private readonly prices: PriceTable = {}) {}
+
+  record(llmString: string, usage: TokenUsage | undefined): void {
+    const model = modelOf(llmString);
+    let s = this.byModel.get(model);
+    if (!s) {
+      s = { model, hits: 0, inputTokens: 0, outputTokens: 0, cost: 0 };
+      this.byModel.set(model, s);
+    }
+    s.hits++;
+    if (!usage) return;
+    s.inputTokens += usage.inputTokens;
+    s.outputTokens += usage.outputTokens;
+    const price = this.prices[model];
+    if (price) s.cost += (usage.inputTokens * price.input + usage.outputTokens * price.output) / 1e6;
+  }
+
+  report(): { models: ModelSavings[]; tokens: number; cost: number } {
+    const models = [...this.byModel.values()].map((s) => ({ ...s }));
+    return {
+      models,
+      tokens: models.reduce((n, s) => n + s.inputTokens + s.outputTokens, 0),
+      cost: models.reduce((n, s) => n + s.cost, 0),
+    };
+  }
+}
