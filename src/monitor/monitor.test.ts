@@ -283,7 +283,13 @@ describe('strata serve', () => {
     const cache = await createCache({ tiers: [{ type: 'memory' }] }, { logger: quiet });
     const monitor = createMonitor(cache);
     const server = await startServer(cache, monitor, { host: '0.0.0.0', port: 0, token: 's3cret' });
-    open.push({ close: async () => (await server.close(), monitor.close(), await cache.close()) });
+    open.push({
+      close: async () => {
+        await server.close();
+        monitor.close();
+        await cache.close();
+      },
+    });
     const local = server.url.replace('0.0.0.0', '127.0.0.1');
     for (const path of ['/metrics', '/health', '/api/stats', '/api/alerts', '/api/series']) {
       expect((await fetch(`${local}${path}`)).status).toBe(401);

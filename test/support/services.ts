@@ -63,5 +63,15 @@ export function onnxModel(): string {
   return out.trim().split('\n').at(-1)!;
 }
 
+/** Debian's chromium for browser tests, installed by scripts/browser.sh if missing. */
+export function chromiumPath(): string {
+  const out = execFileSync('bash', [join(ROOT, 'scripts', 'browser.sh')], {
+    encoding: 'utf8',
+    timeout: 900_000,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return out.trim().split('\n').at(-1)!;
+}
+
 /** The shared data sets (../shared/data, beside the project root). */
 export const SHARED_DATA = join(ROOT, '..', 'shared', 'data');
