@@ -6,6 +6,7 @@ import { service, services } from '../../test/support/services.js';
 import { main } from '../cli/main.js';
 import { ManualClock } from '../core/clock.js';
 import { createCache } from '../create.js';
+import { demoWorkload } from '../demo/workload.js';
 import type { Alert } from './alerts.js';
 import { createMonitor } from './index.js';
 import { modelOf } from './savings.js';
@@ -228,11 +229,14 @@ describe('alerts', () => {
       },
     });
     try {
+      // The demo's workload: support questions with Zipf-like repetition.
+      const prompts = demoWorkload(600);
+      let next = 0;
       const workload = async (rounds: number) => {
         for (let i = 0; i < rounds; i++) {
-          const prompt = `workload question ${i % 60}`;
+          const prompt = prompts[next++ % prompts.length]!;
           if (!(await cache.lookup(prompt, LLM)))
-            await cache.update(prompt, LLM, [{ text: `answer ${i % 60}` }]);
+            await cache.update(prompt, LLM, [{ text: `answer to ${prompt}` }]);
           await new Promise((r) => setTimeout(r, 5));
         }
       };

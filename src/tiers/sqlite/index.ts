@@ -16,7 +16,14 @@ import Database from 'better-sqlite3';
 import type { Clock } from '../../core/clock.js';
 import type { StoredEntry } from '../../core/entry.js';
 import type { CacheKey } from '../../core/key.js';
-import type { EvictionListener, ListedEntry, Tier, TierHealth, TierStats } from '../../core/tier.js';
+import type {
+  DailyStats,
+  EvictionListener,
+  ListedEntry,
+  Tier,
+  TierHealth,
+  TierStats,
+} from '../../core/tier.js';
 
 export interface SqliteTierOptions {
   name?: string;
@@ -60,6 +67,16 @@ const MIGRATIONS: readonly string[] = [
      PRIMARY KEY (tag, key_hash)
    ) WITHOUT ROWID;
    CREATE INDEX cache_tags_key ON cache_tags (key_hash);`,
+  // The design document's daily statistics, written in batches with the access counts.
+  `CREATE TABLE cache_stats (
+     day        TEXT NOT NULL,
+     tier       TEXT NOT NULL,
+     hits       INTEGER NOT NULL DEFAULT 0,
+     misses     INTEGER NOT NULL DEFAULT 0,
+     total      INTEGER NOT NULL DEFAULT 0,
+     latency_ms REAL NOT NULL DEFAULT 0,
+     PRIMARY KEY (day, tier)
+   ) WITHOUT ROWID;`,
 ];
 
 const EVICT_EVERY = 100;
@@ -72,6 +89,7 @@ export class SqliteTier implements Tier {
   private readonly db: Database.Database;
   private readonly stmt;
   private readonly pendingAccess = new Map<string, number>();
+  private pendingStats = { hits: 0, misses: 0, latencyMs: 0 };
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly write: (key: CacheKey, entry: StoredEntry) => void;
   private writesSinceEviction = 0;
@@ -123,6 +141,14 @@ export class SqliteTier implements Tier {
           'DELETE FROM cache_entries WHERE key_hash IN (SELECT key_hash FROM cache_entries ORDER BY last_access_at LIMIT ?) RETURNING key_hash',
         )
         .pluck(),
+      addStats: db.prepare(
+        `INSERT INTO cache_stats (day, tier, hits, misses, total, latency_ms) VALUES (@day, @tier, @hits, @misses, @total, @latency)
+         ON CONFLICT (day, tier) DO UPDATE SET hits = hits + excluded.hits, misses = misses + excluded.misses,
+           total = total + excluded.total, latency_ms = latency_ms + excluded.latency_ms`,
+      ),
+      daily: db.prepare(
+        'SELECT day, tier, hits, misses, total, latency_ms FROM cache_stats WHERE day >= ? ORDER BY day DESC, tier',
+      ),
       page: db.prepare(
         `SELECT key_hash, namespace, response, access_count FROM cache_entries
           WHERE key_hash > @after AND (@namespace IS NULL OR namespace = @namespace)
@@ -151,8 +177,14 @@ export class SqliteTier implements Tier {
   }
 
   get(key: CacheKey): string | undefined {
+    const started = performance.now();
     const response = this.stmt.get.get(key.hash, this.options.clock.now()) as string | undefined;
-    if (response !== undefined) this.pendingAccess.set(key.hash, (this.pendingAccess.get(key.hash) ?? 0) + 1);
+    this.pendingStats.latencyMs += performance.now() - started;
+    if (response === undefined) this.pendingStats.misses++;
+    else {
+      this.pendingStats.hits++;
+      this.pendingAccess.set(key.hash, (this.pendingAccess.get(key.hash) ?? 0) + 1);
+    }
     return response;
   }
 
@@ -249,13 +281,47 @@ export class SqliteTier implements Tier {
       .immediate();
   }
 
+  /** Daily statistics as persisted (UTC days, most recent first). */
+  async daily(days: number): Promise<DailyStats[]> {
+    this.flushAccess();
+    const since = utcDay(this.options.clock.now() - (days - 1) * 86_400_000);
+    const rows = this.stmt.daily.all(since) as Array<{
+      day: string;
+      tier: string;
+      hits: number;
+      misses: number;
+      total: number;
+      latency_ms: number;
+    }>;
+    return rows.map((r) => ({
+      day: r.day,
+      tier: r.tier,
+      hits: r.hits,
+      misses: r.misses,
+      avgLatencyMs: r.total === 0 ? 0 : r.latency_ms / r.total,
+    }));
+  }
+
+  /** Writes batched access counts and the day's statistics in one transaction. */
   private flushAccess(): void {
-    if (this.pendingAccess.size === 0 || this.closed) return;
+    const stats = this.pendingStats;
+    if ((this.pendingAccess.size === 0 && stats.hits + stats.misses === 0) || this.closed) return;
     const now = this.options.clock.now();
     const pending = [...this.pendingAccess];
     this.pendingAccess.clear();
+    this.pendingStats = { hits: 0, misses: 0, latencyMs: 0 };
     this.db.transaction(() => {
       for (const [hash, count] of pending) this.stmt.touch.run(count, now, hash);
+      if (stats.hits + stats.misses > 0) {
+        this.stmt.addStats.run({
+          day: utcDay(now),
+          tier: this.name,
+          hits: stats.hits,
+          misses: stats.misses,
+          total: stats.hits + stats.misses,
+          latency: stats.latencyMs,
+        });
+      }
     })();
   }
 
@@ -288,6 +354,10 @@ export class SqliteTier implements Tier {
     timer.unref();
     this.timers.push(timer);
   }
+}
+
+function utcDay(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10);
 }
 
 interface PageRow {

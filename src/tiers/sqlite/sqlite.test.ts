@@ -43,8 +43,38 @@ describe('sqlite tier', () => {
     expect(b.get(key('kept'))).toContain('kept');
     b.close();
     const raw = new Database(path);
-    expect(raw.pragma('user_version', { simple: true })).toBe(1);
+    expect(raw.pragma('user_version', { simple: true })).toBe(2);
     expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
+    raw.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('upgrades a version-1 file in place and keeps daily statistics in cache_stats', async () => {
+    const { dir, path } = tempDb();
+    const clock = new ManualClock(Date.parse('2026-11-26T12:00:00Z'));
+    const a = new SqliteTier({ path, purgeIntervalMs: 0, busyTimeoutMs: 1000, clock });
+    a.set(key('kept'), storedText('kept', clock));
+    a.close();
+    const downgrade = new Database(path); // what a version-1 Strata left behind
+    downgrade.exec('DROP TABLE cache_stats');
+    downgrade.pragma('user_version = 1');
+    downgrade.close();
+    const b = new SqliteTier({ path, purgeIntervalMs: 0, busyTimeoutMs: 1000, clock });
+    expect(b.get(key('kept'))).toContain('kept');
+    b.get(key('kept'));
+    b.get(key('absent'));
+    clock.advance(86_400_000); // the next (UTC) day
+    b.get(key('kept'));
+    expect(await b.daily(7)).toEqual([
+      { day: '2026-11-27', tier: 'sqlite', hits: 3, misses: 1, avgLatencyMs: expect.any(Number) },
+    ]);
+    b.get(key('kept'));
+    b.close();
+    const raw = new Database(path);
+    expect(raw.pragma('user_version', { simple: true })).toBe(2);
+    expect(raw.prepare('SELECT day, hits, misses, total FROM cache_stats').all()).toEqual([
+      { day: '2026-11-27', hits: 4, misses: 1, total: 5 },
+    ]);
     raw.close();
     rmSync(dir, { recursive: true, force: true });
   });
