@@ -14,6 +14,15 @@ export type { CacheEvents, HealthReport, Logger, StatsReport, TierReport } from 
 export type { ListedEntry, Tier, TierHealth, TierStats } from './core/tier.js';
 export { type CreateOptions, createCache } from './create.js';
 export { type ClearOptions, type LookupResult, type StoreOptions, StrataCache } from './langchain/cache.js';
+export {
+  type CacheControl,
+  CachedChatModel,
+  CacheMissError,
+  type CacheMode,
+  type StrataHitInfo,
+  type WithCacheOptions,
+  withCache,
+} from './langchain/with-cache.js';
 export type { Alert, AlertRule } from './monitor/alerts.js';
 export { createMonitor, type Monitor, type SeriesPoint } from './monitor/index.js';
 export { modelOf, type PriceTable } from './monitor/savings.js';
