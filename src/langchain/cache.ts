@@ -18,6 +18,7 @@ import type {
 } from '../core/manager.js';
 import { errorOf } from '../core/manager.js';
 import { fromStored, toStored } from './generations.js';
+import { assertMode, CacheMissError, type CacheMode } from './modes.js';
 
 export interface StoreOptions {
   /** Tags attached to entries stored through this view, for invalidateTag(). */
@@ -26,6 +27,12 @@ export interface StoreOptions {
   ttlSeconds?: number | null;
   /** Free-form JSON metadata stored with each entry. */
   metadata?: Record<string, unknown>;
+  /**
+   * How lookups and updates through this view behave (see modes.ts): e.g. a model given
+   * `cache.withOptions({ mode: 'only-if-cached' })` fails with CacheMissError on a miss, before
+   * any model call, and one given `no-store` never writes.
+   */
+  mode?: CacheMode;
 }
 
 export interface ClearOptions {
@@ -70,6 +77,8 @@ export class StrataCache extends BaseCache<Generation[]> {
   }
 
   lookup(prompt: string, llmKey: string): Promise<Generation[] | null> {
+    const mode = this.view.store.mode;
+    if (mode !== undefined && mode !== 'default') return this.lookupInMode(prompt, llmKey, mode);
     try {
       return this.manager.lookup(this.key(prompt, llmKey)).then(
         (hit) => (hit ? hit.entry.gens.map(fromStored) : null),
@@ -78,6 +87,13 @@ export class StrataCache extends BaseCache<Generation[]> {
     } catch (error) {
       return Promise.resolve(this.lookupFailed(error));
     }
+  }
+
+  private async lookupInMode(prompt: string, llmKey: string, mode: CacheMode): Promise<Generation[] | null> {
+    if (mode === 'no-cache' || mode === 'refresh') return null;
+    const hit = await this.lookupWithInfo(prompt, llmKey);
+    if (!hit && mode === 'only-if-cached') throw new CacheMissError(this.key(prompt, llmKey).hash);
+    return hit?.generations ?? null;
   }
 
   private lookupFailed(error: unknown): null {
@@ -105,6 +121,7 @@ export class StrataCache extends BaseCache<Generation[]> {
   }
 
   async update(prompt: string, llmKey: string, value: Generation[]): Promise<void> {
+    if (this.view.store.mode === 'no-store' || this.view.store.mode === 'only-if-cached') return;
     try {
       const { tags, metadata } = this.view.store;
       const ttlSeconds =
@@ -162,6 +179,7 @@ export class StrataCache extends BaseCache<Generation[]> {
     if (store.tags && !store.tags.every((t) => typeof t === 'string' && t.length > 0)) {
       throw new TypeError('withOptions.tags: every tag must be a non-empty string');
     }
+    assertMode(store.mode, 'withOptions.mode');
     return new StrataCache(this.manager, { ...this.view, store: { ...this.view.store, ...store } });
   }
 

@@ -242,3 +242,46 @@ describe('withCache', () => {
     ).rejects.toThrow(/configurable\.cache\.mode/);
   });
 });
+
+describe('hit information and plain BaseCache views', () => {
+  it('callbacks and streamEvents see the hit', async () => {
+    const { model } = await setup(combos[0]![1]());
+    await model.invoke('seen by callbacks');
+    const ended: unknown[] = [];
+    await model.invoke('seen by callbacks', {
+      callbacks: [
+        {
+          handleLLMEnd(output) {
+            ended.push(
+              (output.generations[0]?.[0] as { message?: AIMessage }).message?.response_metadata.strata,
+            );
+          },
+        },
+      ],
+    });
+    expect(ended).toEqual([expect.objectContaining({ hit: true, tier: 'memory' })]);
+    const streamed: string[] = [];
+    for await (const event of model.streamEvents('seen by callbacks', { version: 'v2' })) {
+      if (event.event === 'on_chat_model_stream') streamed.push(event.data.chunk.content as string);
+    }
+    expect(streamed.length).toBeGreaterThan(1);
+    expect(streamed.join('')).toMatch(/^answer 1 to seen by callbacks$/);
+  });
+
+  it('a view with a mode works as LangChain`s own cache option: only-if-cached and no-store', async () => {
+    const cache = await createCache({ tiers: [{ type: 'memory' }] }, { logger: { warn: () => {} } });
+    opened.push(cache);
+    const strict = new FakeChat({ cache: cache.withOptions({ mode: 'only-if-cached' }) });
+    await expect(strict.invoke('unknown')).rejects.toThrow(CacheMissError);
+    expect(strict.calls).toBe(0);
+    const forgetful = new FakeChat({ cache: cache.withOptions({ mode: 'no-store' }) });
+    await forgetful.invoke('not stored');
+    expect(forgetful.calls).toBe(1);
+    expect((await cache.stats()).updates).toBe(0);
+    const normal = new FakeChat({ cache });
+    const first = await normal.invoke('stored');
+    expect((await strict.invoke('stored')).content).toBe(first.content);
+    expect(strict.calls).toBe(0);
+    expect(() => cache.withOptions({ mode: 'sometimes' as never })).toThrow(/withOptions\.mode/);
+  });
+});

@@ -32,8 +32,9 @@ import { AIMessage, AIMessageChunk, type BaseMessage } from '@langchain/core/mes
 import { type ChatGeneration, ChatGenerationChunk, type ChatResult } from '@langchain/core/outputs';
 import type { RunnableConfig } from '@langchain/core/runnables';
 import type { StrataCache } from './cache.js';
+import { assertMode, CacheMissError, type CacheMode } from './modes.js';
 
-export type CacheMode = 'default' | 'no-cache' | 'no-store' | 'only-if-cached' | 'refresh';
+export { CacheMissError, type CacheMode } from './modes.js';
 
 export interface CacheControl {
   mode?: CacheMode;
@@ -49,14 +50,6 @@ export interface WithCacheOptions extends CacheControl {
   replayDelayMs?: number;
 }
 
-/** Thrown by `only-if-cached` on a miss; the model was not called. */
-export class CacheMissError extends Error {
-  constructor(readonly key: string) {
-    super(`strata: no cached answer for this request (only-if-cached); key ${key.slice(0, 12)}`);
-    this.name = 'CacheMissError';
-  }
-}
-
 export interface StrataHitInfo {
   hit: boolean;
   tier?: string;
@@ -68,8 +61,9 @@ export interface StrataHitInfo {
 const CONTROL = 'strataCache';
 const CONTROL_KEYS = new Set([
   CONTROL,
-  // Set by generate() per input of a batch: not part of the request.
+  // Set by generate() per input of a batch, and by streamEvents: not part of the request.
   'promptIndex',
+  'version',
   'configurable',
   'signal',
   'timeout',
@@ -192,7 +186,9 @@ export class CachedChatModel extends BaseChatModel<BaseChatModelCallOptions, AIM
   /** The request as the key sees it: model parameters as the llm key, the full conversation as the prompt. */
   private request(messages: BaseMessage[], options: this['ParsedCallOptions']): Request {
     const control = { ...this.defaults, ...readControl(options) };
-    const params = this.modelOptions(options);
+    // The request's own parameters only: no signal, no per-call control, no streamEvents version.
+    const params: Record<string, unknown> = { ...this.modelOptions(options) };
+    delete params.signal;
     const llmKey = (
       this.inner as unknown as { _getSerializedCacheKeyParametersForCall(o: object): string }
     )._getSerializedCacheKeyParametersForCall(params);
@@ -316,12 +312,7 @@ interface Request {
 function readControl(options: BaseChatModelCallOptions): CacheControl {
   const control = (options as { [CONTROL]?: CacheControl })[CONTROL];
   if (control === undefined) return {};
-  const modes: CacheMode[] = ['default', 'no-cache', 'no-store', 'only-if-cached', 'refresh'];
-  if (control.mode !== undefined && !modes.includes(control.mode)) {
-    throw new TypeError(
-      `configurable.cache.mode: expected one of ${modes.join(', ')} (got ${JSON.stringify(control.mode)})`,
-    );
-  }
+  assertMode(control.mode, 'configurable.cache.mode');
   return control;
 }
 
