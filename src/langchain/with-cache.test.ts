@@ -253,7 +253,8 @@ describe('hit information and plain BaseCache views', () => {
         {
           handleLLMEnd(output) {
             ended.push(
-              (output.generations[0]?.[0] as { message?: AIMessage }).message?.response_metadata.strata,
+              (output.generations[0]?.[0] as { message?: AIMessage } | undefined)?.message?.response_metadata
+                .strata,
             );
           },
         },

@@ -144,26 +144,18 @@ export class Metrics {
     }
     for (const s of savings) {
       this.total('strata_saved_hits_total', 'Hits per model', ['model'], s.hits, { model: s.model });
-      this.total(
-        'strata_saved_tokens_total',
-        'Tokens the served answers cost when generated',
-        ['model', 'direction'],
-        s.inputTokens,
-        {
-          model: s.model,
-          direction: 'input',
-        },
-      );
-      this.total(
-        'strata_saved_tokens_total',
-        'Tokens the served answers cost when generated',
-        ['model', 'direction'],
-        s.outputTokens,
-        {
-          model: s.model,
-          direction: 'output',
-        },
-      );
+      for (const [direction, tokens] of [
+        ['input', s.inputTokens],
+        ['output', s.outputTokens],
+      ] as const) {
+        this.total(
+          'strata_saved_tokens_total',
+          'Tokens the served answers cost when generated',
+          ['model', 'direction'],
+          tokens,
+          { model: s.model, direction },
+        );
+      }
       this.total(
         'strata_saved_cost_usd_total',
         'USD the served answers cost when generated (configured prices)',

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { describeTierConformance } from '../../../test/conformance/suite.js';
-import { service, servicePid, services } from '../../../test/support/services.js';
+import { killMidLoop } from '../../../test/support/kill-drill.js';
+import { service } from '../../../test/support/services.js';
 import type { ManualClock } from '../../core/clock.js';
 import { createCache } from '../../create.js';
 import { GptcacheTier } from './index.js';
@@ -10,14 +11,6 @@ const env = service('gptcache');
 const exactUrl = env.STRATA_TEST_GPTCACHE_URL!;
 const semanticUrl = env.STRATA_TEST_GPTCACHE_SEMANTIC_URL!;
 const quiet = { warn: () => {} };
-const isRunning = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /** Writes straight to the server, as another GPTCache client (or a corrupting bug) would. */
 async function put(url: string, prompt: string, answer: string): Promise<void> {
@@ -156,35 +149,10 @@ describe('gptcache tier', () => {
       },
       { logger: quiet },
     );
-    let missesWhileDown = 0;
-    let killed = 0;
     try {
-      for (let i = 0; i < 600; i++) {
-        if (i === 200) {
-          killed = servicePid('gptcache', 'exact');
-          process.kill(killed, 'SIGKILL');
-        }
-        if (i === 400) {
-          await expect.poll(() => isRunning(killed), { timeout: 10_000 }).toBe(false);
-          services('start', 'gptcache');
-        }
-        const prompt = `question ${i % 20} ${salt}`;
-        const hit = await cache.lookup(prompt, 'llm'); // must never throw
-        if (!hit) {
-          if (i >= 200 && i < 400) missesWhileDown++;
-          await cache.update(prompt, 'llm', [{ text: `answer ${i % 20}` }]);
-        }
-      }
-      expect(missesWhileDown).toBeGreaterThan(0);
-      await expect
-        .poll(async () => (await cache.lookup(`question 7 ${salt}`, 'llm'))?.[0]?.text, {
-          timeout: 20_000,
-          interval: 200,
-        })
-        .toBe('answer 7');
+      await killMidLoop(cache, { service: 'gptcache', process: 'exact' }, { calls: 600, salt: ` ${salt}` });
     } finally {
       await cache.close();
-      services('start', 'gptcache');
     }
   });
 });

@@ -27,6 +27,7 @@ import type { Clock } from '../../core/clock.js';
 import type { StoredEntry, TokenUsage } from '../../core/entry.js';
 import type { CacheKey } from '../../core/key.js';
 import type { ListedEntry, Tier, TierHealth, TierStats } from '../../core/tier.js';
+import { every } from '../../core/upkeep.js';
 
 export interface MongodbTierOptions {
   name?: string;
@@ -130,8 +131,8 @@ export class MongodbTier implements Tier {
     this.bucket = new GridFSBucket(this.db, { bucketName });
     this.files = this.db.collection(`${bucketName}.files`);
     this.chunks = this.db.collection(`${bucketName}.chunks`);
-    this.every(FLUSH_MS, () => this.flush());
-    if (options.purgeIntervalMs > 0) this.every(options.purgeIntervalMs, () => this.purgeExpired());
+    every(FLUSH_MS, () => this.flush(), this.timers);
+    if (options.purgeIntervalMs > 0) every(options.purgeIntervalMs, () => this.purgeExpired(), this.timers);
   }
 
   get(key: CacheKey): Promise<string | undefined> {
@@ -495,16 +496,6 @@ export class MongodbTier implements Tier {
         );
       }
     }
-  }
-
-  private every(ms: number, task: () => Promise<unknown>): void {
-    const timer = setInterval(() => {
-      task().catch(() => {
-        // Background upkeep; the next call reports a broken server through the manager.
-      });
-    }, ms);
-    timer.unref();
-    this.timers.push(timer);
   }
 }
 

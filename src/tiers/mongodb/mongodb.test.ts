@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { MongoClient, ObjectId } from 'mongodb';
 import { afterAll, describe, expect, it } from 'vitest';
 import { describeTierConformance } from '../../../test/conformance/suite.js';
-import { service, servicePid, services } from '../../../test/support/services.js';
+import { killMidLoop } from '../../../test/support/kill-drill.js';
+import { service } from '../../../test/support/services.js';
 import { ManualClock } from '../../core/clock.js';
 import { ENTRY_VERSION, encodeEntry } from '../../core/entry.js';
 import { deriveKey } from '../../core/key.js';
@@ -16,14 +17,6 @@ afterAll(async () => {
 });
 const quiet = { warn: () => {} };
 const freshDatabase = () => `t${randomUUID().replaceAll('-', '').slice(0, 12)}`;
-const isRunning = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 function tier(
   database: string,
@@ -362,35 +355,10 @@ describe('mongodb tier', () => {
       },
       { logger: quiet },
     );
-    let missesWhileDown = 0;
-    let killed = 0;
     try {
-      for (let i = 0; i < 2_000; i++) {
-        if (i === 500) {
-          killed = servicePid('ferretdb', 'ferretdb');
-          process.kill(killed, 'SIGKILL');
-        }
-        if (i === 1_000) {
-          await expect.poll(() => isRunning(killed), { timeout: 10_000 }).toBe(false);
-          services('start', 'ferretdb');
-        }
-        const prompt = `question ${i % 50}`;
-        const hit = await cache.lookup(prompt, 'llm'); // must never throw
-        if (!hit) {
-          if (i >= 500 && i < 1_000) missesWhileDown++;
-          await cache.update(prompt, 'llm', [{ text: `answer ${i % 50}` }]);
-        }
-      }
-      expect(missesWhileDown).toBeGreaterThan(0);
-      await expect
-        .poll(async () => (await cache.lookup('question 7', 'llm'))?.[0]?.text, {
-          timeout: 20_000,
-          interval: 200,
-        })
-        .toBe('answer 7');
+      await killMidLoop(cache, { service: 'ferretdb', process: 'ferretdb' });
     } finally {
       await cache.close();
-      services('start', 'ferretdb');
       await raw.db(database).dropDatabase();
     }
   });

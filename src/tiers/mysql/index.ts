@@ -18,6 +18,7 @@ import type { Clock } from '../../core/clock.js';
 import type { StoredEntry } from '../../core/entry.js';
 import type { CacheKey } from '../../core/key.js';
 import type { DailyStats, ListedEntry, SearchResult, Tier, TierHealth, TierStats } from '../../core/tier.js';
+import { every } from '../../core/upkeep.js';
 
 export interface MysqlTierOptions {
   name?: string;
@@ -119,8 +120,8 @@ export class MysqlTier implements Tier {
     });
     // A pool error event without a listener would crash the process; failures reach the manager per call.
     this.pool.on('connection', (c) => c.on('error', () => {}));
-    this.every(FLUSH_MS, () => this.flush());
-    if (options.purgeIntervalMs > 0) this.every(options.purgeIntervalMs, () => this.purgeExpired());
+    every(FLUSH_MS, () => this.flush(), this.timers);
+    if (options.purgeIntervalMs > 0) every(options.purgeIntervalMs, () => this.purgeExpired(), this.timers);
   }
 
   get(key: CacheKey): Promise<string | undefined> {
@@ -400,15 +401,5 @@ export class MysqlTier implements Tier {
         );
       }
     });
-  }
-
-  private every(ms: number, task: () => Promise<unknown>): void {
-    const timer = setInterval(() => {
-      task().catch(() => {
-        // Background upkeep; the next call reports a broken server through the manager.
-      });
-    }, ms);
-    timer.unref();
-    this.timers.push(timer);
   }
 }

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { createConnection } from 'mysql2/promise';
 import { afterAll, describe, expect, it } from 'vitest';
 import { describeTierConformance } from '../../../test/conformance/suite.js';
-import { service, servicePid, services } from '../../../test/support/services.js';
+import { killMidLoop } from '../../../test/support/kill-drill.js';
+import { service } from '../../../test/support/services.js';
 import { main } from '../../cli/main.js';
 import { createCache } from '../../create.js';
 import { MysqlTier } from './index.js';
@@ -13,14 +14,6 @@ afterAll(async () => {
   await raw.end();
 });
 const quiet = { warn: () => {} };
-const isRunning = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 const freshPrefix = () => `t${randomUUID().replaceAll('-', '').slice(0, 10)}_`;
 
 async function dropTables(prefix: string): Promise<void> {
@@ -168,35 +161,10 @@ describe('mysql tier', () => {
       },
       { logger: quiet },
     );
-    let missesWhileDown = 0;
-    let killed = 0;
     try {
-      for (let i = 0; i < 2_000; i++) {
-        if (i === 500) {
-          killed = servicePid('mariadb', 'mariadb');
-          process.kill(killed, 'SIGKILL');
-        }
-        if (i === 1_000) {
-          await expect.poll(() => isRunning(killed), { timeout: 10_000 }).toBe(false);
-          services('start', 'mariadb');
-        }
-        const prompt = `question ${i % 50}`;
-        const hit = await cache.lookup(prompt, 'llm'); // must never throw
-        if (!hit) {
-          if (i >= 500 && i < 1_000) missesWhileDown++;
-          await cache.update(prompt, 'llm', [{ text: `answer ${i % 50}` }]);
-        }
-      }
-      expect(missesWhileDown).toBeGreaterThan(0);
-      await expect
-        .poll(async () => (await cache.lookup('question 7', 'llm'))?.[0]?.text, {
-          timeout: 20_000,
-          interval: 200,
-        })
-        .toBe('answer 7');
+      await killMidLoop(cache, { service: 'mariadb', process: 'mariadb' });
     } finally {
       await cache.close();
-      services('start', 'mariadb');
       await dropTables(tablePrefix);
     }
   });

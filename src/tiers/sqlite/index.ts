@@ -24,6 +24,7 @@ import type {
   TierHealth,
   TierStats,
 } from '../../core/tier.js';
+import { every } from '../../core/upkeep.js';
 
 export interface SqliteTierOptions {
   name?: string;
@@ -172,8 +173,8 @@ export class SqliteTier implements Tier {
       this.stmt.clearTags.run(key.hash);
       for (const tag of entry.tags) this.stmt.addTag.run(tag, key.hash);
     });
-    if (options.purgeIntervalMs > 0) this.every(options.purgeIntervalMs, () => this.purgeExpired());
-    this.every(ACCESS_FLUSH_MS, () => this.flushAccess());
+    if (options.purgeIntervalMs > 0) every(options.purgeIntervalMs, () => this.purgeExpired(), this.timers);
+    every(ACCESS_FLUSH_MS, () => this.flushAccess(), this.timers);
   }
 
   get(key: CacheKey): string | undefined {
@@ -341,18 +342,6 @@ export class SqliteTier implements Tier {
       for (const hash of evicted) this.options.onEviction?.({ tier: this.name, hash, reason: 'lru' });
       if (evicted.length === 0) return;
     }
-  }
-
-  private every(ms: number, task: () => unknown): void {
-    const timer = setInterval(() => {
-      try {
-        task();
-      } catch {
-        // Background upkeep only; the next lookup reports a broken database through the manager.
-      }
-    }, ms);
-    timer.unref();
-    this.timers.push(timer);
   }
 }
 
