@@ -15,3 +15,28 @@ export function every(ms: number, task: () => unknown, timers: NodeJS.Timeout[])
   timer.unref();
   timers.push(timer);
 }
+
+/**
+ * One-time set-up on first use (schema migrations, indexes): concurrent callers share one
+ * attempt, and a failed attempt is forgotten, so a server that was down at start-up is set up
+ * by the first call after it returns. `done` lets a hot path skip even a settled await.
+ */
+export class OnFirstUse {
+  done = false;
+  private pending: Promise<void> | undefined;
+
+  constructor(private readonly init: () => Promise<void>) {}
+
+  ready(): Promise<void> {
+    this.pending ??= this.init().then(
+      () => {
+        this.done = true;
+      },
+      (error: unknown) => {
+        this.pending = undefined;
+        throw error;
+      },
+    );
+    return this.pending;
+  }
+}

@@ -27,7 +27,7 @@ import type { Clock } from '../../core/clock.js';
 import type { StoredEntry, TokenUsage } from '../../core/entry.js';
 import type { CacheKey } from '../../core/key.js';
 import type { ListedEntry, Tier, TierHealth, TierStats } from '../../core/tier.js';
-import { every } from '../../core/upkeep.js';
+import { every, OnFirstUse } from '../../core/upkeep.js';
 
 export interface MongodbTierOptions {
   name?: string;
@@ -105,9 +105,8 @@ export class MongodbTier implements Tier {
   private readonly bucket: GridFSBucket;
   private readonly files: Collection<{ _id: ObjectId; length: number }>;
   private readonly chunks: Collection<{ files_id: ObjectId }>;
-  private ready: Promise<void> | undefined;
-  /** Set once the indexes are in place, so the hit path skips even an already-settled await. */
-  private indexed = false;
+  /** Creates the indexes once per process, on first use. */
+  private readonly indexes = new OnFirstUse(() => this.createIndexes());
   private ttlIndex = false;
   private orphansRemoved = 0;
   private readonly pendingAccess = new Map<string, number>();
@@ -136,14 +135,14 @@ export class MongodbTier implements Tier {
   }
 
   get(key: CacheKey): Promise<string | undefined> {
-    if (!this.indexed) return this.indexesReady().then(() => this.get(key));
+    if (!this.indexes.done) return this.indexes.ready().then(() => this.get(key));
     return this.docs
       .findOne({ _id: key.hash }, { projection: HIT_PROJECTION })
       .then((doc) => this.payloadOf(key, doc));
   }
 
   async set(key: CacheKey, entry: StoredEntry): Promise<boolean> {
-    await this.indexesReady();
+    await this.indexes.ready();
     const now = new Date(this.options.clock.now());
     const fileId = entry.size > this.options.gridfsThresholdBytes ? new ObjectId() : undefined;
     if (fileId) await this.upload(fileId, key.hash, entry.payload);
@@ -194,7 +193,7 @@ export class MongodbTier implements Tier {
   }
 
   async delete(key: CacheKey): Promise<boolean> {
-    await this.indexesReady();
+    await this.indexes.ready();
     this.pendingAccess.delete(key.hash);
     const removed = await this.docs.findOneAndDelete({ _id: key.hash });
     if (removed?.response.storage === 'gridfs') await this.removeFiles([removed.response.gridfsId]);
@@ -220,7 +219,7 @@ export class MongodbTier implements Tier {
   }
 
   async *entries(namespace?: string): AsyncIterable<ListedEntry> {
-    await this.indexesReady();
+    await this.indexes.ready();
     const filter = namespace === undefined ? {} : { namespace: { $eq: namespace } };
     const cursor = this.docs
       .find(filter, { projection: { namespace: 1, response: 1, expires_at: 1, access_count: 1 } })
@@ -239,7 +238,7 @@ export class MongodbTier implements Tier {
     tags: string[],
     options: { llmString?: string; namespace?: string; limit?: number } = {},
   ): Promise<TaggedEntry[]> {
-    await this.indexesReady();
+    await this.indexes.ready();
     const docs = await this.docs
       .find(
         {
@@ -268,7 +267,7 @@ export class MongodbTier implements Tier {
 
   /** Counts by aggregation: documents and hits per namespace, sizes, and what GridFS holds. */
   async stats(): Promise<TierStats> {
-    await this.indexesReady();
+    await this.indexes.ready();
     const namespaces = await this.sumBy(this.docs, '$namespace', 1);
     const hits = await this.sumBy(this.docs, null, '$access_count');
     const bytes = await this.sumBy(this.docs, null, '$response.size');
@@ -389,7 +388,7 @@ export class MongodbTier implements Tier {
 
   /** Deletes matching documents, then the GridFS files they pointed to. */
   private async deleteWhere(filter: Record<string, unknown>): Promise<number> {
-    await this.indexesReady();
+    await this.indexes.ready();
     const withFiles = await this.docs
       .find({ ...filter, 'response.storage': { $eq: 'gridfs' } }, { projection: { response: 1 } })
       .toArray();
@@ -428,20 +427,6 @@ export class MongodbTier implements Tier {
     }
     this.orphansRemoved += removed;
     return removed;
-  }
-
-  /** Creates the indexes once per process, on first use (a server down at start-up is retried). */
-  private indexesReady(): Promise<void> {
-    this.ready ??= this.createIndexes().then(
-      () => {
-        this.indexed = true;
-      },
-      (error: unknown) => {
-        this.ready = undefined;
-        throw error;
-      },
-    );
-    return this.ready;
   }
 
   private async createIndexes(): Promise<void> {

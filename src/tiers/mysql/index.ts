@@ -18,7 +18,7 @@ import type { Clock } from '../../core/clock.js';
 import type { StoredEntry } from '../../core/entry.js';
 import type { CacheKey } from '../../core/key.js';
 import type { DailyStats, ListedEntry, SearchResult, Tier, TierHealth, TierStats } from '../../core/tier.js';
-import { every } from '../../core/upkeep.js';
+import { every, OnFirstUse } from '../../core/upkeep.js';
 
 export interface MysqlTierOptions {
   name?: string;
@@ -85,9 +85,8 @@ export class MysqlTier implements Tier {
   private readonly pool: Pool;
   private readonly t: string;
   private readonly selectHit: string;
-  private ready: Promise<void> | undefined;
-  /** Set once the schema is in place, so the hit path skips even an already-settled await. */
-  private schemaReady = false;
+  /** Creates or upgrades the schema once per process, on first use. */
+  private readonly schema = new OnFirstUse(() => this.migrate());
   private readonly pendingAccess = new Map<string, number>();
   private pendingStats = { hits: 0, misses: 0, latencyMs: 0 };
   private readonly timers: NodeJS.Timeout[] = [];
@@ -125,7 +124,7 @@ export class MysqlTier implements Tier {
   }
 
   get(key: CacheKey): Promise<string | undefined> {
-    if (!this.schemaReady) return this.migrated().then(() => this.get(key));
+    if (!this.schema.done) return this.schema.ready().then(() => this.get(key));
     const started = performance.now();
     // The hit path uses mysql2's callback API: its promise wrapper captures a stack trace per
     // call, which costs ~15% of a local primary-key read. Expiry is checked here rather than in
@@ -148,7 +147,7 @@ export class MysqlTier implements Tier {
   }
 
   async set(key: CacheKey, entry: StoredEntry): Promise<boolean> {
-    await this.migrated();
+    await this.schema.ready();
     await this.transaction(async (c) => {
       const now = this.options.clock.now();
       await c.execute(
@@ -179,14 +178,14 @@ export class MysqlTier implements Tier {
   }
 
   async delete(key: CacheKey): Promise<boolean> {
-    await this.migrated();
+    await this.schema.ready();
     this.pendingAccess.delete(key.hash);
     const [result] = await this.pool.execute(`DELETE FROM ${this.t}cache WHERE key_hash = ?`, [key.hash]);
     return (result as { affectedRows: number }).affectedRows > 0;
   }
 
   async clear(namespace?: string): Promise<number> {
-    await this.migrated();
+    await this.schema.ready();
     const [result] =
       namespace === undefined
         ? await this.pool.execute(`DELETE FROM ${this.t}cache`)
@@ -195,7 +194,7 @@ export class MysqlTier implements Tier {
   }
 
   async invalidateTag(tag: string, namespace?: string): Promise<number> {
-    await this.migrated();
+    await this.schema.ready();
     const [result] = await this.pool.execute(
       `DELETE c FROM ${this.t}cache c JOIN ${this.t}tags g ON g.key_hash = c.key_hash
         WHERE g.tag = ? AND (? IS NULL OR c.namespace = ?)`,
@@ -206,7 +205,7 @@ export class MysqlTier implements Tier {
 
   /** Deletes expired rows in small batches, so a large purge never holds long locks. */
   async purgeExpired(): Promise<number> {
-    await this.migrated();
+    await this.schema.ready();
     let total = 0;
     for (;;) {
       const [result] = await this.pool.execute(
@@ -220,7 +219,7 @@ export class MysqlTier implements Tier {
   }
 
   async *entries(namespace?: string): AsyncIterable<ListedEntry> {
-    await this.migrated();
+    await this.schema.ready();
     let after = '';
     for (;;) {
       const [rows] = await this.pool.execute<RowDataPacket[]>(
@@ -244,7 +243,7 @@ export class MysqlTier implements Tier {
 
   /** Full-text search over cached prompts (`strata search`). */
   async search(text: string, limit = 20): Promise<SearchResult[]> {
-    await this.migrated();
+    await this.schema.ready();
     const [rows] = await this.pool.execute<RowDataPacket[]>(
       `SELECT key_hash, namespace, llm_string, prompt, created_at, access_count FROM ${this.t}cache
         WHERE MATCH(prompt) AGAINST (? IN NATURAL LANGUAGE MODE) LIMIT ${Math.max(1, Math.min(1000, Math.floor(limit)))}`,
@@ -261,7 +260,7 @@ export class MysqlTier implements Tier {
   }
 
   async stats(): Promise<TierStats> {
-    await this.migrated();
+    await this.schema.ready();
     const [rows] = await this.pool.execute<RowDataPacket[]>(
       `SELECT namespace, COUNT(*) AS n, COALESCE(SUM(size), 0) AS bytes FROM ${this.t}cache GROUP BY namespace`,
     );
@@ -278,7 +277,7 @@ export class MysqlTier implements Tier {
 
   /** Daily statistics as persisted (most recent first). */
   async daily(days: number): Promise<DailyStats[]> {
-    await this.migrated();
+    await this.schema.ready();
     await this.flush();
     const [rows] = await this.pool.execute<RowDataPacket[]>(
       `SELECT DATE_FORMAT(day, '%Y-%m-%d') AS day, tier, hits, misses, total, latency_ms FROM ${this.t}stats
@@ -313,20 +312,6 @@ export class MysqlTier implements Tier {
   }
 
   // -------------------------------------------------------------------------------------------
-
-  /** Creates or upgrades the schema once per process, on first use (a server down at start-up is retried). */
-  private migrated(): Promise<void> {
-    this.ready ??= this.migrate().then(
-      () => {
-        this.schemaReady = true;
-      },
-      (error: unknown) => {
-        this.ready = undefined;
-        throw error;
-      },
-    );
-    return this.ready;
-  }
 
   private async migrate(): Promise<void> {
     const t = this.t;
@@ -376,7 +361,7 @@ export class MysqlTier implements Tier {
 
   /** Writes batched hit counts and the day's statistics. */
   private async flush(): Promise<void> {
-    if (this.closed || !this.ready) return;
+    if (this.closed || !this.schema.done) return;
     const access = [...this.pendingAccess];
     const stats = this.pendingStats;
     if (access.length === 0 && stats.hits + stats.misses === 0) return;
