@@ -30,7 +30,7 @@ import {
   withExpiry,
 } from './entry.js';
 import { type CacheKey, hashPrompt } from './key.js';
-import { CacheCounters, type LatencySummary, TierCounters } from './stats.js';
+import { CacheCounters, type CumulativeLatency, type LatencySummary, TierCounters } from './stats.js';
 import {
   isPromiseLike,
   type MaybePromise,
@@ -763,6 +763,22 @@ export class Manager {
         if (store) report.store = store;
         return report;
       }),
+    };
+  }
+
+  /** Latency histograms as cumulative counts at `boundsMs`: lookups, and each tier's gets and sets. */
+  latencyHistograms(boundsMs: readonly number[]): {
+    lookup: CumulativeLatency;
+    tiers: Array<{ name: string; type: string; get: CumulativeLatency; set: CumulativeLatency }>;
+  } {
+    return {
+      lookup: this.counters.lookupLatency.cumulative(boundsMs),
+      tiers: this.managed.map((m) => ({
+        name: m.name,
+        type: m.tier.type,
+        get: m.counters.getLatency.cumulative(boundsMs),
+        set: m.counters.setLatency.cumulative(boundsMs),
+      })),
     };
   }
 

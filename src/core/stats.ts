@@ -41,6 +41,24 @@ export class LatencyHistogram {
     return this.total === 0 ? 0 : this.sumMs / this.total;
   }
 
+  /**
+   * Cumulative counts at the given upper bounds (ms), as a Prometheus histogram wants them. A
+   * sample counts under a bound when its whole bucket lies below it, so counts are exact to the
+   * buckets' ~9% resolution and never overstate how fast a call was.
+   */
+  cumulative(boundsMs: readonly number[]): CumulativeLatency {
+    const counts = boundsMs.map(() => 0);
+    for (let i = 0; i < BUCKET_COUNT; i++) {
+      const n = this.counts[i]!;
+      if (n === 0) continue;
+      const upperMs = 2 ** ((i + 1) / BUCKETS_PER_DOUBLING) / 1000;
+      boundsMs.forEach((bound, b) => {
+        if (upperMs <= bound) counts[b]! += n;
+      });
+    }
+    return { counts, count: this.total, sumMs: this.sumMs };
+  }
+
   summary(): LatencySummary {
     return {
       count: this.total,
@@ -49,6 +67,13 @@ export class LatencyHistogram {
       p99Ms: round(this.quantile(0.99)),
     };
   }
+}
+
+export interface CumulativeLatency {
+  /** Samples at or below each bound, in the order of the bounds. */
+  counts: number[];
+  count: number;
+  sumMs: number;
 }
 
 export interface LatencySummary {

@@ -13,7 +13,7 @@ import type { Logger } from '../core/manager.js';
 import { errorOf } from '../core/manager.js';
 import type { StrataCache } from '../langchain/cache.js';
 import { type Alert, Alerter } from './alerts.js';
-import { Metrics } from './metrics.js';
+import { LATENCY_BOUNDS_MS, Metrics } from './metrics.js';
 import { Savings } from './savings.js';
 
 /** One point of the dashboard's history. */
@@ -104,7 +104,12 @@ export function createMonitor(
     contentType: metrics.contentType,
     async metrics() {
       const [stats, health] = await Promise.all([manager.stats(), manager.health()]);
-      return metrics.render(stats, health, savings.report().models);
+      return metrics.render(
+        stats,
+        health,
+        savings.report().models,
+        manager.latencyHistograms(LATENCY_BOUNDS_MS),
+      );
     },
     series: () => points.map((p) => ({ ...p })),
     close() {

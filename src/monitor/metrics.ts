@@ -5,7 +5,49 @@
  * histograms give p50 and p99 directly), and every per-tier series carries a `tier` label.
  */
 import { Counter, Gauge, Registry } from 'prom-client';
-import type { HealthReport, StatsReport } from '../core/manager.js';
+import type { HealthReport, Manager, StatsReport } from '../core/manager.js';
+import type { CumulativeLatency } from '../core/stats.js';
+
+/** Upper bounds of the latency histograms, ms (exported in seconds, as Prometheus prefers). */
+export const LATENCY_BOUNDS_MS = [
+  0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000,
+] as const;
+
+export type LatencyHistograms = ReturnType<Manager['latencyHistograms']>;
+
+/**
+ * The manager's latency histograms as Prometheus histograms. They are written as text, because
+ * prom-client's Histogram only counts observations itself, and these were counted on the hit path
+ * already (log-bucketed, ~9% resolution; see stats.ts).
+ */
+function histogramText(h: LatencyHistograms): string {
+  const lines: string[] = [];
+  const emit = (name: string, labels: Record<string, string>, c: CumulativeLatency) => {
+    const base = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`);
+    const with_ = (extra: string[]) => (extra.length === 0 ? '' : `{${extra.join(',')}}`);
+    LATENCY_BOUNDS_MS.forEach((bound, i) => {
+      lines.push(`${name}_bucket${with_([...base, `le="${bound / 1000}"`])} ${c.counts[i]}`);
+    });
+    lines.push(`${name}_bucket${with_([...base, 'le="+Inf"'])} ${c.count}`);
+    lines.push(`${name}_sum${with_(base)} ${c.sumMs / 1000}`);
+    lines.push(`${name}_count${with_(base)} ${c.count}`);
+  };
+  lines.push('# HELP strata_lookup_duration_seconds Lookup latency (log-bucketed, ~9% resolution)');
+  lines.push('# TYPE strata_lookup_duration_seconds histogram');
+  emit('strata_lookup_duration_seconds', {}, h.lookup);
+  lines.push('# HELP strata_tier_duration_seconds Tier call latency (log-bucketed, ~9% resolution)');
+  lines.push('# TYPE strata_tier_duration_seconds histogram');
+  for (const t of h.tiers) {
+    emit('strata_tier_duration_seconds', { tier: t.name, type: t.type, op: 'get' }, t.get);
+    emit('strata_tier_duration_seconds', { tier: t.name, type: t.type, op: 'set' }, t.set);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function escapeLabel(value: string): string {
+  return value.replaceAll('\\', '\\\\').replaceAll('"', '\\"').replaceAll('\n', '\\n');
+}
+
 import type { ModelSavings } from './savings.js';
 
 const BREAKER_STATES = ['closed', 'half-open', 'open'] as const;
@@ -44,7 +86,12 @@ export class Metrics {
   }
 
   /** The exposition text for one scrape. */
-  async render(stats: StatsReport, health: HealthReport, savings: ModelSavings[]): Promise<string> {
+  async render(
+    stats: StatsReport,
+    health: HealthReport,
+    savings: ModelSavings[],
+    histograms: LatencyHistograms,
+  ): Promise<string> {
     this.registry.resetMetrics();
     this.total('strata_lookups_total', 'Lookups', [], stats.lookups);
     this.total('strata_hits_total', 'Lookups answered from any tier', [], stats.hits);
@@ -166,7 +213,7 @@ export class Metrics {
         },
       );
     }
-    return this.registry.metrics();
+    return (await this.registry.metrics()) + histogramText(histograms);
   }
 
   private total(

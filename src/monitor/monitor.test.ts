@@ -45,7 +45,9 @@ function parsePrometheus(
     const labels: Record<string, string> = {};
     for (const m of (sample[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g))
       labels[m[1]!] = m[2]!;
-    if (!types.has(sample[1]!)) throw new Error(`sample before its # TYPE: ${line}`);
+    const family = sample[1]!.replace(/_(bucket|sum|count)$/, '');
+    if (!types.has(sample[1]!) && !['histogram', 'summary'].includes(types.get(family) ?? ''))
+      throw new Error(`sample before its # TYPE: ${line}`);
     samples.push({ name: sample[1]!, labels, value: Number(sample[3]) });
   }
   return samples;
@@ -101,6 +103,12 @@ describe('metrics and savings', () => {
       expect(one('strata_tier_breaker_state', { tier: 'memory', state: 'closed' })[0]?.value).toBe(1);
       expect(one('strata_tier_latency_ms', { tier: 'memory', op: 'get', quantile: '0.99' })).toHaveLength(1);
       expect(one('strata_tier_up', { tier: 'sqlite' })[0]?.value).toBe(1);
+      // Latency histograms: cumulative buckets ending at +Inf = the number of calls.
+      const buckets = one('strata_tier_duration_seconds_bucket', { tier: 'memory', op: 'get' });
+      expect(buckets.at(-1)).toMatchObject({ labels: { le: '+Inf' }, value: 4 });
+      expect(buckets.map((b) => b.value)).toEqual([...buckets.map((b) => b.value)].sort((a, b) => a - b));
+      expect(one('strata_tier_duration_seconds_count', { tier: 'memory', op: 'get' })[0]?.value).toBe(4);
+      expect(one('strata_lookup_duration_seconds_count', {})[0]?.value).toBe(4);
       // 3 hits of an answer that cost 1,000 + 500 tokens at $2 / $8 per million.
       expect(one('strata_saved_tokens_total', { model: 'gpt-test', direction: 'output' })[0]?.value).toBe(
         1500,
