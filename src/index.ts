@@ -14,6 +14,7 @@ export type { CacheEvents, HealthReport, Logger, StatsReport, TierReport } from 
 export type { ListedEntry, Tier, TierHealth, TierStats } from './core/tier.js';
 export { type CreateOptions, createCache } from './create.js';
 export { type ClearOptions, type LookupResult, type StoreOptions, StrataCache } from './langchain/cache.js';
+export { CachedLLM } from './langchain/cached-llm.js';
 export {
   type CacheControl,
   CachedChatModel,

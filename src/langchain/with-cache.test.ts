@@ -4,8 +4,9 @@ import {
   type BaseChatModelCallOptions,
   type BindToolsInput,
 } from '@langchain/core/language_models/chat_models';
+import { LLM } from '@langchain/core/language_models/llms';
 import { AIMessage, AIMessageChunk, type BaseMessage, HumanMessage } from '@langchain/core/messages';
-import { ChatGenerationChunk, type ChatResult } from '@langchain/core/outputs';
+import { ChatGenerationChunk, type ChatResult, GenerationChunk } from '@langchain/core/outputs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { service } from '../../test/support/services.js';
@@ -284,5 +285,85 @@ describe('hit information and plain BaseCache views', () => {
     expect((await strict.invoke('stored')).content).toBe(first.content);
     expect(strict.calls).toBe(0);
     expect(() => cache.withOptions({ mode: 'sometimes' as never })).toThrow(/withOptions\.mode/);
+  });
+});
+
+/** A text-completion LLM that streams word by word. */
+class FakeLLM extends LLM {
+  calls = 0;
+
+  _llmType(): string {
+    return 'fake-llm';
+  }
+
+  async _call(prompt: string): Promise<string> {
+    this.calls++;
+    return `completion ${this.calls} of ${prompt}`;
+  }
+
+  override async *_streamResponseChunks(prompt: string): AsyncGenerator<GenerationChunk> {
+    const text = await this._call(prompt);
+    for (const word of text.split(/(?<= )/)) yield new GenerationChunk({ text: word });
+  }
+}
+
+/** A chat model that cannot stream (LangChain's default _streamResponseChunks). */
+class NonStreamingChat extends BaseChatModel {
+  calls = 0;
+
+  _llmType(): string {
+    return 'non-streaming';
+  }
+
+  async _generate(messages: BaseMessage[]): Promise<ChatResult> {
+    this.calls++;
+    const text = `whole answer ${this.calls} to ${messages.at(-1)!.content as string}`;
+    return { generations: [{ text, message: new AIMessage(text) }] };
+  }
+}
+
+describe('withCache over an LLM and a model that cannot stream', () => {
+  it('an LLM: invoke, batch in order, generate with hit info, and stream replays', async () => {
+    const cache = await createCache({ tiers: [{ type: 'memory' }, { type: 'sqlite', path: ':memory:' }] });
+    opened.push(cache);
+    const fake = new FakeLLM({});
+    const llm = withCache(fake, cache, { replayChunks: 3 });
+    const first = await llm.invoke('Say hi');
+    expect(await llm.invoke('Say hi')).toBe(first);
+    expect(fake.calls).toBe(1);
+    const [a, b, c] = await llm.batch(['alpha', 'Say hi', 'gamma']);
+    expect([a, b, c]).toEqual([
+      expect.stringMatching(/of alpha$/),
+      first,
+      expect.stringMatching(/of gamma$/),
+    ]);
+    expect(fake.calls).toBe(3);
+    const result = await llm.generate(['alpha', 'delta']);
+    expect(result.generations.map((g) => g[0]?.generationInfo?.strata)).toEqual([
+      expect.objectContaining({ hit: true, tier: 'memory' }),
+      { hit: false },
+    ]);
+    const chunks: string[] = [];
+    for await (const chunk of await llm.stream('streamed')) chunks.push(chunk);
+    const again: string[] = [];
+    for await (const chunk of await llm.stream('streamed')) again.push(chunk);
+    expect(again.join('')).toBe(chunks.join(''));
+    expect(again.length).toBeGreaterThan(1);
+    expect(fake.calls).toBe(5);
+    await expect(
+      llm.invoke('never', { configurable: { cache: { mode: 'only-if-cached' } } }),
+    ).rejects.toThrow(CacheMissError);
+  });
+
+  it('a chat model without streaming: a miss streams its whole answer, which is stored and replayed', async () => {
+    const cache = await createCache({ tiers: [{ type: 'memory' }] });
+    opened.push(cache);
+    const fake = new NonStreamingChat({});
+    const model = withCache(fake, cache);
+    const first = await collect(await model.stream('tell me everything'));
+    const second = await collect(await model.stream('tell me everything'));
+    expect(fake.calls).toBe(1);
+    expect(second.final.content).toBe(first.final.content);
+    expect(second.chunks.length).toBeGreaterThan(1);
   });
 });

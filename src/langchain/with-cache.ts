@@ -28,67 +28,52 @@ import {
   type BaseChatModelCallOptions,
   type BindToolsInput,
 } from '@langchain/core/language_models/chat_models';
+import { BaseLLM } from '@langchain/core/language_models/llms';
 import { AIMessage, AIMessageChunk, type BaseMessage } from '@langchain/core/messages';
 import { type ChatGeneration, ChatGenerationChunk, type ChatResult } from '@langchain/core/outputs';
 import type { RunnableConfig } from '@langchain/core/runnables';
 import type { StrataCache } from './cache.js';
-import { assertMode, CacheMissError, type CacheMode } from './modes.js';
+import { CachedLLM } from './cached-llm.js';
+import {
+  type CachedRequest,
+  liftControl,
+  modelOptions,
+  NOT_REQUEST,
+  pause,
+  RequestCache,
+  splitText,
+  type WithCacheOptions,
+} from './request-cache.js';
 
 export { CacheMissError, type CacheMode } from './modes.js';
+export type { CacheControl, StrataHitInfo, WithCacheOptions } from './request-cache.js';
 
-export interface CacheControl {
-  mode?: CacheMode;
-  ttlSeconds?: number | null;
-  namespace?: string;
-  tags?: string[];
-}
-
-export interface WithCacheOptions extends CacheControl {
-  /** Chunks a cached answer's text is replayed in (at least 2 when the text allows). */
-  replayChunks?: number;
-  /** Pause between replayed chunks, ms (0: as fast as the consumer reads). */
-  replayDelayMs?: number;
-}
-
-export interface StrataHitInfo {
-  hit: boolean;
-  tier?: string;
-  similarity?: number;
-  ageSeconds?: number;
-}
-
-/** Call options the wrapper reads itself and never hands to the key or the model. */
-const CONTROL = 'strataCache';
-const CONTROL_KEYS = new Set([
-  CONTROL,
-  // Set by generate() per input of a batch, and by streamEvents: not part of the request.
-  'promptIndex',
-  'version',
-  'configurable',
-  'signal',
-  'timeout',
-  'callbacks',
-  'runName',
-  'runId',
-  'tags',
-  'metadata',
-]);
-
-export function withCache<Model extends BaseChatModel>(
-  model: Model,
+export function withCache(
+  model: BaseChatModel,
+  cache: StrataCache,
+  options?: WithCacheOptions,
+): CachedChatModel;
+export function withCache(model: BaseLLM, cache: StrataCache, options?: WithCacheOptions): CachedLLM;
+export function withCache(
+  model: BaseChatModel | BaseLLM,
   cache: StrataCache,
   options: WithCacheOptions = {},
-): CachedChatModel {
-  return new CachedChatModel(model, cache, options);
+): CachedChatModel | CachedLLM {
+  return model instanceof BaseLLM
+    ? new CachedLLM(model, cache, options)
+    : new CachedChatModel(model, cache, options);
 }
 
 export class CachedChatModel extends BaseChatModel<BaseChatModelCallOptions, AIMessageChunk> {
+  private readonly requests: RequestCache;
+
   constructor(
     readonly inner: BaseChatModel,
-    private readonly strata: StrataCache,
-    private readonly defaults: WithCacheOptions = {},
+    strata: StrataCache,
+    defaults: WithCacheOptions = {},
   ) {
     super({ cache: false });
+    this.requests = new RequestCache(strata, defaults);
   }
 
   static override lc_name(): string {
@@ -108,7 +93,7 @@ export class CachedChatModel extends BaseChatModel<BaseChatModelCallOptions, AIM
     if (!this.inner.bindTools) throw new Error(`${this.inner.getName()} does not support tools`);
     const bound = this.inner.bindTools(tools, kwargs) as unknown as { kwargs?: object; config?: object };
     const carried: Record<string, unknown> = { ...bound.config, ...bound.kwargs };
-    for (const k of CONTROL_KEYS) delete carried[k];
+    for (const k of NOT_REQUEST) delete carried[k];
     return this.withConfig(Object.keys(carried).length > 0 ? carried : { tools, ...kwargs });
   }
 
@@ -117,8 +102,7 @@ export class CachedChatModel extends BaseChatModel<BaseChatModelCallOptions, AIM
     options?: Partial<BaseChatModelCallOptions>,
   ): [RunnableConfig, this['ParsedCallOptions']] {
     const [config, callOptions] = super._separateRunnableConfigFromCallOptionsCompat(options);
-    const control = (config.configurable as { cache?: unknown } | undefined)?.cache;
-    return [config, control === undefined ? callOptions : { ...callOptions, [CONTROL]: control }];
+    return [config, liftControl(config, callOptions)];
   }
 
   override async _generate(
@@ -129,10 +113,10 @@ export class CachedChatModel extends BaseChatModel<BaseChatModelCallOptions, AIM
     const request = this.request(messages, options);
     const cached = await this.cached(request);
     if (cached) return { generations: [asChunkGeneration(cached)] };
-    const result = await this.inner._generate(messages, this.modelOptions(options), runManager);
+    const result = await this.inner._generate(messages, modelOptions(options), runManager);
     const generation = result.generations[0];
     if (generation) {
-      await this.store(request, [generation]);
+      await this.requests.store(request, [generation]);
       generation.message.response_metadata = {
         ...generation.message.response_metadata,
         strata: { hit: false },
@@ -153,11 +137,7 @@ export class CachedChatModel extends BaseChatModel<BaseChatModelCallOptions, AIM
       return;
     }
     let assembled: ChatGenerationChunk | undefined;
-    for await (const chunk of this.inner._streamResponseChunks(
-      messages,
-      this.modelOptions(options),
-      runManager,
-    )) {
+    for await (const chunk of this.modelStream(messages, options, runManager)) {
       assembled = assembled ? assembled.concat(chunk) : chunk;
       yield chunk;
     }
@@ -172,9 +152,12 @@ export class CachedChatModel extends BaseChatModel<BaseChatModelCallOptions, AIM
       additional_kwargs: message.additional_kwargs,
       ...(message.id ? { id: message.id } : {}),
     });
-    await this.store(request, [
-      { text: assembled.text, message: final, generationInfo: assembled.generationInfo },
-    ]);
+    const generation: ChatGeneration = {
+      text: assembled.text,
+      message: final,
+      ...(assembled.generationInfo ? { generationInfo: assembled.generationInfo } : {}),
+    };
+    await this.requests.store(request, [generation]);
     yield new ChatGenerationChunk({
       text: '',
       message: new AIMessageChunk({ content: '', response_metadata: { strata: { hit: false } } }),
@@ -183,52 +166,35 @@ export class CachedChatModel extends BaseChatModel<BaseChatModelCallOptions, AIM
 
   // -------------------------------------------------------------------------------------------
 
-  /** The request as the key sees it: model parameters as the llm key, the full conversation as the prompt. */
-  private request(messages: BaseMessage[], options: this['ParsedCallOptions']): Request {
-    const control = { ...this.defaults, ...readControl(options) };
-    // The request's own parameters only: no signal, no per-call control, no streamEvents version.
-    const params: Record<string, unknown> = { ...this.modelOptions(options) };
-    delete params.signal;
-    const llmKey = (
-      this.inner as unknown as { _getSerializedCacheKeyParametersForCall(o: object): string }
-    )._getSerializedCacheKeyParametersForCall(params);
-    return { llmKey, prompt: canonicalRequest(messages), control };
+  /** The request as the key sees it: the wrapped model's parameters, the full conversation. */
+  private request(messages: BaseMessage[], options: this['ParsedCallOptions']): CachedRequest {
+    return this.requests.request(this.inner, canonicalRequest(messages), options);
   }
 
-  private view(control: CacheControl): StrataCache {
-    let view = control.namespace ? this.strata.withNamespace(control.namespace) : this.strata;
-    if (control.tags || control.ttlSeconds !== undefined) {
-      view = view.withOptions({
-        ...(control.tags ? { tags: control.tags } : {}),
-        ...(control.ttlSeconds !== undefined ? { ttlSeconds: control.ttlSeconds } : {}),
-      });
-    }
-    return view;
-  }
-
-  private async cached(request: Request): Promise<ChatGeneration | undefined> {
-    const mode = request.control.mode ?? 'default';
-    if (mode === 'no-cache' || mode === 'refresh') return undefined;
-    const view = this.view(request.control);
-    const hit = await view.lookupWithInfo(request.prompt, request.llmKey);
-    const generation = hit?.generations[0] as ChatGeneration | undefined;
-    if (!hit || !generation?.message) {
-      if (mode === 'only-if-cached') throw new CacheMissError(view.key(request.prompt, request.llmKey).hash);
-      return undefined;
-    }
-    const info: StrataHitInfo = {
-      hit: true,
-      tier: hit.tier,
-      ageSeconds: hit.ageSeconds,
-      ...(hit.similarity === undefined ? {} : { similarity: hit.similarity }),
-    };
-    generation.message.response_metadata = { ...generation.message.response_metadata, strata: info };
+  /** A cached answer, marked as a hit; undefined on a miss. */
+  private async cached(request: CachedRequest): Promise<ChatGeneration | undefined> {
+    const hit = await this.requests.lookup<ChatGeneration>(request);
+    const generation = hit?.generations[0];
+    if (!hit || !generation?.message) return undefined;
+    generation.message.response_metadata = { ...generation.message.response_metadata, strata: hit.info };
     return generation;
   }
 
-  private async store(request: Request, generations: ChatGeneration[]): Promise<void> {
-    if (request.control.mode === 'no-store' || request.control.mode === 'only-if-cached') return;
-    await this.view(request.control).update(request.prompt, request.llmKey, generations);
+  /** The wrapped model's stream, or its whole answer as one chunk when it cannot stream. */
+  private async *modelStream(
+    messages: BaseMessage[],
+    options: this['ParsedCallOptions'],
+    runManager?: CallbackManagerForLLMRun,
+  ): AsyncGenerator<ChatGenerationChunk> {
+    if (this.inner._streamResponseChunks !== BaseChatModel.prototype._streamResponseChunks) {
+      yield* this.inner._streamResponseChunks(messages, modelOptions(options), runManager);
+      return;
+    }
+    const result = await this.inner._generate(messages, modelOptions(options), runManager);
+    const first = result.generations[0];
+    if (!first) return;
+    const message = asChunkGeneration(first).message as AIMessageChunk;
+    yield new ChatGenerationChunk({ text: first.text, message });
   }
 
   /** A cached answer as a stream: text in several chunks, then tool calls and usage. */
@@ -239,7 +205,7 @@ export class CachedChatModel extends BaseChatModel<BaseChatModelCallOptions, AIM
   ): AsyncGenerator<ChatGenerationChunk> {
     const message = generation.message as AIMessage;
     const text = typeof message.content === 'string' ? message.content : generation.text;
-    const pieces = splitText(text, this.defaults.replayChunks ?? 8);
+    const pieces = splitText(text, this.requests.defaults.replayChunks ?? 8);
     for (const [i, piece] of pieces.entries()) {
       options.signal?.throwIfAborted();
       const chunk = new ChatGenerationChunk({
@@ -251,7 +217,7 @@ export class CachedChatModel extends BaseChatModel<BaseChatModelCallOptions, AIM
       });
       await runManager?.handleLLMNewToken(piece, undefined, undefined, undefined, undefined, { chunk });
       yield chunk;
-      if (this.defaults.replayDelayMs) await new Promise((r) => setTimeout(r, this.defaults.replayDelayMs));
+      await pause(this.requests.defaults.replayDelayMs);
     }
     yield new ChatGenerationChunk({
       text: '',
@@ -268,14 +234,6 @@ export class CachedChatModel extends BaseChatModel<BaseChatModelCallOptions, AIM
         additional_kwargs: message.additional_kwargs,
       }),
     });
-  }
-
-  /** Call options for the wrapped model: everything but the wrapper's own controls. */
-  private modelOptions(options: this['ParsedCallOptions']): this['ParsedCallOptions'] {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(options)) if (!CONTROL_KEYS.has(k) && v !== undefined) out[k] = v;
-    if (options.signal) out.signal = options.signal;
-    return out as this['ParsedCallOptions'];
   }
 }
 
@@ -301,19 +259,6 @@ function asChunkGeneration(generation: ChatGeneration): ChatGeneration {
     ...(m.id ? { id: m.id } : {}),
   });
   return { ...generation, message };
-}
-
-interface Request {
-  llmKey: string;
-  prompt: string;
-  control: CacheControl;
-}
-
-function readControl(options: BaseChatModelCallOptions): CacheControl {
-  const control = (options as { [CONTROL]?: CacheControl })[CONTROL];
-  if (control === undefined) return {};
-  assertMode(control.mode, 'configurable.cache.mode');
-  return control;
 }
 
 /**
@@ -353,14 +298,4 @@ function hashBinary(part: unknown): unknown {
 
 function sha256(data: string | Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
-}
-
-/** Splits text into about `n` pieces at word boundaries (2 or more when it has 2 words). */
-function splitText(text: string, n: number): string[] {
-  const words = text.split(/(?<=\s)/);
-  if (words.length < 2) return text === '' ? [] : [text];
-  const size = Math.max(1, Math.ceil(words.length / Math.max(2, n)));
-  const pieces: string[] = [];
-  for (let i = 0; i < words.length; i += size) pieces.push(words.slice(i, i + size).join(''));
-  return pieces;
 }

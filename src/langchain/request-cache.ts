@@ -1,0 +1,143 @@
+/**
+ * What withCache's chat-model and LLM wrappers share: the key of a request, the per-call
+ * control carried in `configurable.cache`, and lookups and stores that honour the cache modes.
+ */
+import type { RunnableConfig } from '@langchain/core/runnables';
+import type { StrataCache } from './cache.js';
+import { assertMode, CacheMissError, type CacheMode } from './modes.js';
+
+export interface CacheControl {
+  mode?: CacheMode;
+  ttlSeconds?: number | null;
+  namespace?: string;
+  tags?: string[];
+}
+
+export interface WithCacheOptions extends CacheControl {
+  /** Chunks a cached answer's text is replayed in (at least 2 when the text allows). */
+  replayChunks?: number;
+  /** Pause between replayed chunks, ms (0: as fast as the consumer reads). */
+  replayDelayMs?: number;
+}
+
+/** On every answer: whether it came from the cache, from which tier, how old it is. */
+export interface StrataHitInfo {
+  hit: boolean;
+  tier?: string;
+  similarity?: number;
+  ageSeconds?: number;
+}
+
+export interface CachedRequest {
+  llmKey: string;
+  prompt: string;
+  control: CacheControl;
+}
+
+/** Where the per-call control travels among the call options, once lifted out of `configurable`. */
+const CONTROL = 'strataCache';
+
+/** Call options that are not part of the request: never in the key, never passed to the model. */
+export const NOT_REQUEST = new Set([
+  CONTROL,
+  'configurable',
+  'timeout',
+  'callbacks',
+  'runName',
+  'runId',
+  'tags',
+  'metadata',
+  // Set by generate() per input of a batch, and by streamEvents.
+  'promptIndex',
+  'version',
+]);
+
+/** Call options for the wrapped model: the request's own, plus the abort signal. */
+export function modelOptions<T extends { signal?: AbortSignal }>(options: T): T {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(options)) if (!NOT_REQUEST.has(k) && v !== undefined) out[k] = v;
+  return out as T;
+}
+
+/** LangChain keeps `configurable` out of the call options a model sees; this carries `configurable.cache` over. */
+export function liftControl<T extends object>(config: RunnableConfig, callOptions: T): T {
+  const control = (config.configurable as { cache?: unknown } | undefined)?.cache;
+  return control === undefined ? callOptions : { ...callOptions, [CONTROL]: control };
+}
+
+export class RequestCache {
+  constructor(
+    private readonly strata: StrataCache,
+    readonly defaults: WithCacheOptions,
+  ) {}
+
+  /**
+   * The key of one request: the wrapped model's serialized parameters for this call (what
+   * LangChain keys its own cache by; secrets are stripped by the core key) and the prompt.
+   */
+  request(model: object, prompt: string, options: object): CachedRequest {
+    const control = { ...this.defaults, ...readControl(options) };
+    const params: Record<string, unknown> = { ...modelOptions(options as { signal?: AbortSignal }) };
+    delete params.signal;
+    const llmKey = (
+      model as { _getSerializedCacheKeyParametersForCall(o: object): string }
+    )._getSerializedCacheKeyParametersForCall(params);
+    return { llmKey, prompt, control };
+  }
+
+  /** A hit with its information; undefined on a miss (or when the mode skips the lookup). */
+  async lookup<G>(request: CachedRequest): Promise<{ generations: G[]; info: StrataHitInfo } | undefined> {
+    const mode = request.control.mode ?? 'default';
+    if (mode === 'no-cache' || mode === 'refresh') return undefined;
+    const view = this.view(request.control);
+    const hit = await view.lookupWithInfo(request.prompt, request.llmKey);
+    if (!hit || hit.generations.length === 0) {
+      if (mode === 'only-if-cached') throw new CacheMissError(view.key(request.prompt, request.llmKey).hash);
+      return undefined;
+    }
+    const info: StrataHitInfo = {
+      hit: true,
+      tier: hit.tier,
+      ageSeconds: hit.ageSeconds,
+      ...(hit.similarity === undefined ? {} : { similarity: hit.similarity }),
+    };
+    return { generations: hit.generations as G[], info };
+  }
+
+  async store(request: CachedRequest, generations: Parameters<StrataCache['update']>[2]): Promise<void> {
+    if (request.control.mode === 'no-store' || request.control.mode === 'only-if-cached') return;
+    await this.view(request.control).update(request.prompt, request.llmKey, generations);
+  }
+
+  private view(control: CacheControl): StrataCache {
+    let view = control.namespace ? this.strata.withNamespace(control.namespace) : this.strata;
+    if (control.tags || control.ttlSeconds !== undefined) {
+      view = view.withOptions({
+        ...(control.tags ? { tags: control.tags } : {}),
+        ...(control.ttlSeconds !== undefined ? { ttlSeconds: control.ttlSeconds } : {}),
+      });
+    }
+    return view;
+  }
+}
+
+function readControl(options: object): CacheControl {
+  const control = (options as { [CONTROL]?: CacheControl })[CONTROL];
+  if (control === undefined) return {};
+  assertMode(control.mode, 'configurable.cache.mode');
+  return control;
+}
+
+/** Splits text into about `n` pieces at word boundaries (2 or more when it has 2 words). */
+export function splitText(text: string, n: number): string[] {
+  const words = text.split(/(?<=\s)/);
+  if (words.length < 2) return text === '' ? [] : [text];
+  const size = Math.max(1, Math.ceil(words.length / Math.max(2, n)));
+  const pieces: string[] = [];
+  for (let i = 0; i < words.length; i += size) pieces.push(words.slice(i, i + size).join(''));
+  return pieces;
+}
+
+export function pause(ms: number | undefined): Promise<void> | undefined {
+  return ms ? new Promise((r) => setTimeout(r, ms)) : undefined;
+}
