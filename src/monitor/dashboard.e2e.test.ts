@@ -15,10 +15,11 @@ import { createMonitor } from './index.js';
 import { startServer } from './server.js';
 
 const LLM = 'model:"gpt-test"';
+// At collection time, not inside the test: a fresh machine installs chromium here (minutes).
+const executablePath = chromiumPath();
 
 describe('dashboard (headless Chromium)', () => {
   it('shows per-tier numbers, charts and alerts, and updates them live', async () => {
-    const executablePath = chromiumPath();
     const cache = await createCache(
       {
         coalesceWaitMs: 0,
