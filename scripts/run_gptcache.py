@@ -97,7 +97,8 @@ def main() -> None:
     import uvicorn
     from gptcache_server import server
 
-    uvicorn.run(server.app, host=args.host, port=args.port, log_level="warning")
+    # Stopped by SIGTERM from scripts/services.sh: do not wait on clients' idle keep-alive connections.
+    uvicorn.run(server.app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=1)
 
 
 if __name__ == "__main__":
