@@ -142,6 +142,27 @@ describe('manager waterfall', () => {
   });
 });
 
+describe('stats', () => {
+  it('asks the tiers what they hold only when the store part is wanted', async () => {
+    const clock = new ManualClock();
+    const tier = memory(clock, 'm');
+    const { manager } = setup([{ tier }], clock);
+    await manager.update(key('q'), gens('a'));
+    let asked = 0;
+    const stats = tier.stats.bind(tier);
+    tier.stats = () => {
+      asked++;
+      return stats();
+    };
+    expect((await manager.stats()).tiers[0]?.store?.entries).toBe(1);
+    expect(asked).toBe(1);
+    const counters = await manager.stats({ store: false });
+    expect(counters.tiers[0]?.store).toBeUndefined();
+    expect(counters.updates).toBe(1);
+    expect(asked).toBe(1);
+  });
+});
+
 describe('coalescing', () => {
   it('makes concurrent misses of one key wait for the first caller and hands each a fresh copy', async () => {
     const clock = new ManualClock();

@@ -725,8 +725,13 @@ export class Manager {
   // Reporting
   // -------------------------------------------------------------------------------------------
 
-  async stats(): Promise<StatsReport> {
-    const stores = await this.everyTier('stats', (t) => t.stats());
+  /**
+   * Counters, latencies and, unless `store: false`, what each tier holds. The store part asks
+   * every backend (a count over a SQL table, an aggregation): periodic readers that need only
+   * the counters skip it.
+   */
+  async stats(options: { store?: boolean } = {}): Promise<StatsReport> {
+    const stores = options.store === false ? [] : await this.everyTier('stats', (t) => t.stats());
     const c = this.counters;
     const answered = c.hits + c.misses;
     return {

@@ -223,18 +223,23 @@ export class CachedChatModel extends BaseChatModel<BaseChatModelCallOptions, AIM
       text: '',
       message: new AIMessageChunk({
         content: typeof message.content === 'string' ? '' : message.content,
-        tool_call_chunks: (message.tool_calls ?? []).map((call, index) => ({
-          name: call.name,
-          args: JSON.stringify(call.args),
-          id: call.id,
-          index,
-          type: 'tool_call_chunk' as const,
-        })),
+        tool_call_chunks: toolCallChunks(message),
         ...(message.usage_metadata ? { usage_metadata: message.usage_metadata } : {}),
         additional_kwargs: message.additional_kwargs,
       }),
     });
   }
+}
+
+/** A message's complete tool calls as the chunks a stream carries them in. */
+function toolCallChunks(message: AIMessage) {
+  return (message.tool_calls ?? []).map((call, index) => ({
+    name: call.name,
+    args: JSON.stringify(call.args),
+    id: call.id,
+    index,
+    type: 'tool_call_chunk' as const,
+  }));
 }
 
 /**
@@ -246,13 +251,7 @@ function asChunkGeneration(generation: ChatGeneration): ChatGeneration {
   if (AIMessageChunk.isInstance(m) || !AIMessage.isInstance(m)) return generation;
   const message = new AIMessageChunk({
     content: m.content,
-    tool_call_chunks: (m.tool_calls ?? []).map((call, index) => ({
-      name: call.name,
-      args: JSON.stringify(call.args),
-      id: call.id,
-      index,
-      type: 'tool_call_chunk' as const,
-    })),
+    tool_call_chunks: toolCallChunks(m),
     ...(m.usage_metadata ? { usage_metadata: m.usage_metadata } : {}),
     response_metadata: m.response_metadata,
     additional_kwargs: m.additional_kwargs,

@@ -58,7 +58,7 @@ export interface Alert {
 }
 
 export interface AlertSource {
-  stats(): Promise<StatsReport>;
+  stats(options?: { store?: boolean }): Promise<StatsReport>;
   health(): Promise<HealthReport>;
   now(): number;
 }
@@ -131,7 +131,9 @@ export class Alerter extends EventEmitter<{ alert: [Alert] }> {
 
   private async evaluateOnce(): Promise<void> {
     const now = this.source.now();
-    const [stats, health] = await Promise.all([this.source.stats(), this.source.health()]);
+    // What tiers hold is asked of the backends only when a rule reads it.
+    const store = this.rules.some((r) => r.type === 'memory_full');
+    const [stats, health] = await Promise.all([this.source.stats({ store }), this.source.health()]);
     this.snapshots.push({ at: now, stats });
     const longest = Math.max(
       0,

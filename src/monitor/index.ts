@@ -77,7 +77,7 @@ export function createMonitor(
   const points: SeriesPoint[] = [];
   let previous: Awaited<ReturnType<typeof manager.stats>> | undefined;
   const sample = async () => {
-    const stats = await manager.stats();
+    const stats = await manager.stats({ store: false });
     const lookups = previous ? stats.lookups - previous.lookups : 0;
     const hits = previous ? stats.hits - previous.hits : 0;
     const tiers: SeriesPoint['tiers'] = {};
