@@ -5,8 +5,12 @@
  * open: calls are skipped (a miss, at no cost) until `cooldownMs` has passed.
  * half-open: one call is let through as a probe; success closes the breaker, failure reopens it
  * with the cool-down doubled (up to `maxCooldownMs`), so a tier that stays down costs almost nothing.
+ *
+ * Cool-downs are measured on the clock's monotonic reading, never on wall time: a wall clock
+ * stepped back (NTP, a manual change) must not keep a tier disabled for the size of the step,
+ * and one stepped forward must not end a cool-down early.
  */
-import type { Clock } from './clock.js';
+import { type Clock, monotonicNow } from './clock.js';
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
 
@@ -41,7 +45,8 @@ export class CircuitBreaker {
   }
 
   get current(): BreakerState {
-    if (this.state === 'open' && this.clock.now() - this.openedAt >= this.cooldown) return 'half-open';
+    if (this.state === 'open' && monotonicNow(this.clock) - this.openedAt >= this.cooldown)
+      return 'half-open';
     return this.state;
   }
 
@@ -77,7 +82,7 @@ export class CircuitBreaker {
   }
 
   private open(): void {
-    this.openedAt = this.clock.now();
+    this.openedAt = monotonicNow(this.clock);
     this.move('open');
   }
 
