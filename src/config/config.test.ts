@@ -42,6 +42,128 @@ describe('config validation', () => {
     );
   });
 
+  it('rejects duplicate tier names as a config error naming the later tier', async () => {
+    // Two tiers of one type without `name` collide on the default name (the type).
+    const unnamed = problem({
+      tiers: [{ type: 'memory' }, { type: 'sqlite', path: 'c.db' }, { type: 'memory' }],
+    });
+    expect(unnamed).toMatch(/tiers\[2\]\.name: two tiers are named "memory" \(tiers\[0\] and tiers\[2\]\)/);
+    expect(unnamed).toMatch(/named after its type/);
+    expect(unnamed).toMatch(/give one a distinct `name`/);
+    // An explicit name that equals another tier's default name collides too.
+    expect(
+      problem({ tiers: [{ type: 'memory' }, { type: 'sqlite', path: 'c.db', name: 'memory' }] }),
+    ).toMatch(/tiers\[1\]\.name: two tiers are named "memory"/);
+    expect(
+      problem({
+        tiers: [
+          { type: 'memory', name: 'hot' },
+          { type: 'sqlite', path: 'c.db', name: 'hot' },
+        ],
+      }),
+    ).toMatch(/tiers\[1\]\.name: two tiers are named "hot"/);
+    // createCache reports it before opening any backend, as a StrataConfigError.
+    await expect(createCache({ tiers: [{ type: 'memory' }, { type: 'memory' }] })).rejects.toBeInstanceOf(
+      StrataConfigError,
+    );
+    // Distinct names make the same types fine.
+    const ok = parseConfig({ tiers: [{ type: 'memory' }, { type: 'memory', name: 'memory-2' }] });
+    expect(ok.tiers.map((t) => t.name ?? t.type)).toEqual(['memory', 'memory-2']);
+  });
+
+  it('rejects an alert rule naming a tier the config does not have', () => {
+    const tiers = [{ type: 'memory' }, { type: 'sqlite', path: 'c.db', name: 'disk' }];
+    const message = problem({
+      tiers,
+      monitoring: {
+        alerts: {
+          rules: [
+            { type: 'tier_down', tier: 'disk' },
+            { type: 'memory_full', tier: 'memroy' },
+            { type: 'hit_rate_below', threshold: 0.2, tier: 'sqlite' },
+          ],
+        },
+      },
+    });
+    expect(message).toMatch(
+      /monitoring\.alerts\.rules\[1\]\.tier: no tier is named "memroy" \(tiers: memory, disk\)/,
+    );
+    // The sqlite tier is called `disk`, so its type is not a name.
+    expect(message).toMatch(/monitoring\.alerts\.rules\[2\]\.tier: no tier is named "sqlite"/);
+    expect(message).not.toMatch(/rules\[0\]/);
+    const ok = parseConfig({
+      tiers,
+      monitoring: { alerts: { rules: [{ type: 'tier_down', tier: 'memory' }, { type: 'tier_down' }] } },
+    });
+    expect(ok.monitoring?.alerts?.rules).toHaveLength(2);
+  });
+
+  it('takes purgeIntervalSeconds 0 (off) or at least 1, nothing between or below', () => {
+    for (const type of ['sqlite', 'mysql', 'mongodb'] as const) {
+      const tier = (purgeIntervalSeconds: number) => ({
+        type,
+        ...(type === 'sqlite'
+          ? { path: 'c.db' }
+          : type === 'mysql'
+            ? { url: 'mysql://h/db' }
+            : { url: 'mongodb://h' }),
+        purgeIntervalSeconds,
+      });
+      for (const bad of [0.5, 0.001, -1, -60, 3e6]) {
+        expect(problem({ tiers: [{ type: 'memory' }, tier(bad)] })).toMatch(
+          /tiers\[1\]\.purgeIntervalSeconds: must be/,
+        );
+      }
+      for (const good of [0, 1, 1.5, 60, 86_400]) {
+        expect(parseConfig({ tiers: [tier(good)] }).tiers[0]).toMatchObject({ purgeIntervalSeconds: good });
+      }
+    }
+    expect(problem({ tiers: [{ type: 'sqlite', path: 'c.db', purgeIntervalSeconds: 0.5 }] })).toMatch(
+      /0 \(off\) or at least 1 second/,
+    );
+  });
+
+  it('rejects TTLs that are not finite or longer than ten years', () => {
+    const tenYears = 10 * 365 * 86_400;
+    for (const bad of [tenYears + 1, 1e12, 1e308, Number.POSITIVE_INFINITY, Number.NaN]) {
+      expect(problem({ defaultTtlSeconds: bad, tiers: [{ type: 'memory' }] })).toMatch(
+        /^[^;]*defaultTtlSeconds: /,
+      );
+      expect(
+        problem({ tiers: [{ type: 'memory' }, { type: 'memory', name: 'm2', ttlSeconds: bad }] }),
+      ).toMatch(/tiers\[1\]\.ttlSeconds: /);
+    }
+    expect(problem({ defaultTtlSeconds: 1e12, tiers: [{ type: 'memory' }] })).toMatch(
+      /at most 315360000 seconds \(10 years\)/,
+    );
+    const ok = parseConfig({
+      defaultTtlSeconds: tenYears,
+      tiers: [{ type: 'memory', ttlSeconds: tenYears }],
+    });
+    expect(ok.defaultTtlSeconds).toBe(tenYears);
+    // The longest TTL still gives a valid expiry date.
+    expect(Number.isNaN(new Date(Date.now() + tenYears * 1000).getTime())).toBe(false);
+  });
+
+  it('rejects timers longer than Node can hold (they would fire at once)', () => {
+    const tooLong = 2 ** 31;
+    expect(problem({ tiers: [{ type: 'memory', timeoutMs: tooLong }] })).toMatch(
+      /tiers\[0\]\.timeoutMs: must be at most/,
+    );
+    expect(problem({ coalesceWaitMs: tooLong, tiers: [{ type: 'memory' }] })).toMatch(
+      /coalesceWaitMs: must be at most/,
+    );
+    expect(problem({ tiers: [{ type: 'memory' }], monitoring: { sampleSeconds: 1e7 } })).toMatch(
+      /monitoring\.sampleSeconds: must be at most/,
+    );
+    expect(
+      problem({ tiers: [{ type: 'memory' }], monitoring: { alerts: { intervalSeconds: 1e7 } } }),
+    ).toMatch(/monitoring\.alerts\.intervalSeconds: must be at most/);
+    expect(
+      parseConfig({ coalesceWaitMs: 2 ** 31 - 1, tiers: [{ type: 'memory', timeoutMs: 2 ** 31 - 1 }] }),
+    ).toBeTruthy();
+  });
+
   it('names the tier whose backend cannot be opened', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'strata-cfg-'));
     const notADir = join(dir, 'file');

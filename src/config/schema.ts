@@ -17,6 +17,33 @@ const namespace = z.string().superRefine((value, ctx) => {
 const positiveInt = z.number().int().positive();
 const seconds = z.number().positive();
 
+/**
+ * Longest delay a Node timer takes: setTimeout/setInterval turn anything longer into 1 ms, so a
+ * huge interval would become a busy loop and a huge timeout an instant one.
+ */
+export const MAX_TIMER_MS = 2_147_483_647;
+const MAX_TIMER_SECONDS = Math.floor(MAX_TIMER_MS / 1000);
+/** A timer in milliseconds (positive integer, at most MAX_TIMER_MS). */
+const timerMs = positiveInt.max(MAX_TIMER_MS, `must be at most ${MAX_TIMER_MS} ms (about 24.8 days)`);
+/** A timer period in seconds (positive, at most MAX_TIMER_MS). */
+const timerSeconds = seconds.max(
+  MAX_TIMER_SECONDS,
+  `must be at most ${MAX_TIMER_SECONDS} s (about 24.8 days)`,
+);
+/** A background purge period: 0 = off, else at least one second (and a timer Node can hold). */
+const purgeIntervalSeconds = z
+  .number()
+  .refine((v) => v === 0 || v >= 1, 'must be 0 (off) or at least 1 second')
+  .refine((v) => v <= MAX_TIMER_SECONDS, `must be at most ${MAX_TIMER_SECONDS} s (about 24.8 days)`)
+  .default(60);
+
+/**
+ * Longest lifetime an entry may be given: ten years. Anything longer is a unit mistake (ms given
+ * as seconds), and far beyond it `now + ttl` leaves the range of a Date.
+ */
+export const MAX_TTL_SECONDS = 10 * 365 * 86_400;
+const ttlSeconds = seconds.max(MAX_TTL_SECONDS, `must be at most ${MAX_TTL_SECONDS} seconds (10 years)`);
+
 const breaker = z.strictObject({
   failureThreshold: positiveInt.default(5),
   cooldownMs: positiveInt.default(2_000),
@@ -31,9 +58,9 @@ const common = {
     .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, _ or -')
     .optional(),
   /** Caps how long this tier keeps an entry; never extends the entry's own TTL. */
-  ttlSeconds: seconds.optional(),
+  ttlSeconds: ttlSeconds.optional(),
   /** A call slower than this is abandoned and counted as a timeout (a miss). */
-  timeoutMs: positiveInt.default(1_000),
+  timeoutMs: timerMs.default(1_000),
   breaker: breaker.default({ failureThreshold: 5, cooldownMs: 2_000, maxCooldownMs: 30_000 }),
 };
 
@@ -50,7 +77,7 @@ export const sqliteTierSchema = z.strictObject({
   path: z.string().min(1, 'must name a database file'),
   maxEntries: positiveInt.optional(),
   maxBytes: positiveInt.optional(),
-  purgeIntervalSeconds: z.number().nonnegative().default(60),
+  purgeIntervalSeconds,
   busyTimeoutMs: z.number().int().nonnegative().default(5_000),
 });
 
@@ -122,7 +149,7 @@ export const mysqlTierSchema = z
       .regex(/^[A-Za-z0-9_]{0,32}$/, 'letters, digits and _ only')
       .default('strata_'),
     connectTimeoutMs: positiveInt.default(2_000),
-    purgeIntervalSeconds: z.number().nonnegative().default(60),
+    purgeIntervalSeconds,
   })
   .superRefine((t, ctx) => {
     if (!t.url && !(t.host && t.database)) {
@@ -152,7 +179,7 @@ export const mongodbTierSchema = z.strictObject({
     .default(MIB),
   poolSize: positiveInt.max(1000).default(10),
   connectTimeoutMs: positiveInt.default(2_000),
-  purgeIntervalSeconds: z.number().nonnegative().default(60),
+  purgeIntervalSeconds,
 });
 
 export const gptcacheTierSchema = z.strictObject({
@@ -253,10 +280,10 @@ export const monitoringSchema = z.strictObject({
     .record(z.string(), z.strictObject({ input: z.number().nonnegative(), output: z.number().nonnegative() }))
     .default({}),
   /** How often the dashboard's time series takes a point. */
-  sampleSeconds: seconds.default(5),
+  sampleSeconds: timerSeconds.default(5),
   alerts: z
     .strictObject({
-      intervalSeconds: seconds.default(10),
+      intervalSeconds: timerSeconds.default(10),
       forChecks: positiveInt.default(1),
       clearChecks: positiveInt.default(2),
       cooldownSeconds: z.number().nonnegative().default(300),
@@ -267,7 +294,7 @@ export const monitoringSchema = z.strictObject({
       webhook: z
         .strictObject({
           url: z.string().regex(/^https?:\/\//, 'must start with http:// or https://'),
-          timeoutMs: positiveInt.default(2_000),
+          timeoutMs: timerMs.default(2_000),
           retries: z.number().int().min(0).max(10).default(3),
           headers: z.record(z.string(), z.string()).default({}),
         })
@@ -282,16 +309,49 @@ export const configSchema = z
   .strictObject({
     namespace: namespace.default(DEFAULT_NAMESPACE),
     /** TTL of new entries; null or absent = no expiry. */
-    defaultTtlSeconds: seconds.nullable().default(null),
+    defaultTtlSeconds: ttlSeconds.nullable().default(null),
     /** When false, tiers keep only the key hash, never the prompt text. */
     storePrompt: z.boolean().default(true),
     /** How long concurrent misses of one key wait for the first caller's answer; 0 disables. */
-    coalesceWaitMs: z.number().int().nonnegative().default(15_000),
+    coalesceWaitMs: z
+      .number()
+      .int()
+      .nonnegative()
+      .max(MAX_TIMER_MS, `must be at most ${MAX_TIMER_MS} ms (about 24.8 days)`)
+      .default(15_000),
     tiers: z.array(tierSchema).min(1, 'needs at least one tier'),
     /** Metrics, savings and alerts (used by `strata serve` and createMonitor). */
     monitoring: monitoringSchema.optional(),
   })
   .superRefine((config, ctx) => {
+    // Tier names label stats, metrics and alert rules, so two tiers may not share one; a tier
+    // without `name` is named after its type, so two tiers of one type need a name each but one.
+    const named = new Map<string, number>();
+    config.tiers.forEach((tier, i) => {
+      const name = tier.name ?? tier.type;
+      const first = named.get(name);
+      if (first === undefined) {
+        named.set(name, i);
+      } else {
+        const implicit =
+          tier.name === undefined || config.tiers[first]?.name === undefined
+            ? ' (a tier without `name` is named after its type)'
+            : '';
+        ctx.addIssue({
+          code: 'custom',
+          path: ['tiers', i, 'name'],
+          message: `two tiers are named "${name}" (tiers[${first}] and tiers[${i}])${implicit}; give one a distinct \`name\``,
+        });
+      }
+    });
+    config.monitoring?.alerts?.rules.forEach((rule, i) => {
+      if (!('tier' in rule) || rule.tier === undefined || named.has(rule.tier)) return;
+      ctx.addIssue({
+        code: 'custom',
+        path: ['monitoring', 'alerts', 'rules', i, 'tier'],
+        message: `no tier is named "${rule.tier}" (tiers: ${[...named.keys()].join(', ')})`,
+      });
+    });
     config.tiers.forEach((tier, i) => {
       if (tier.type === 'semantic' && !config.storePrompt) {
         ctx.addIssue({
