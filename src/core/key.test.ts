@@ -30,6 +30,16 @@ describe('secret field names', () => {
     'azureOpenAIApiKey',
     'sessionToken',
     'credentials',
+    'key',
+    'apiKeys',
+    'bearer',
+    'jwt',
+    'private_key_pem',
+    'accessKeyId',
+    'secretAccessKey',
+    'x-portkey-virtual-key',
+    'x-functions-key',
+    'passphrase',
   ])('%s is a secret', (name) => expect(isSecretFieldName(name)).toBe(true));
   it.each([
     'maxTokens',
@@ -41,7 +51,9 @@ describe('secret field names', () => {
     'organization',
     'stop',
     'topK',
-    'key',
+    'credentials_region',
+    'max_token',
+    'cacheKey',
   ])('%s is not a secret', (name) => expect(isSecretFieldName(name)).toBe(false));
 });
 
@@ -66,13 +78,114 @@ describe('sanitizeLlmKey', () => {
 
   it('redacts a key that is not in LangChain format', () => {
     expect(sanitizeLlmKey('{"model":"m","apiKey":"sk-zzz"}')).toBe('{"model":"m"}');
-    expect(sanitizeLlmKey('garbage "apiKey":"sk-zzz" {')).toBe('garbage "apiKey":"[redacted]" {');
     expect(sanitizeLlmKey('plain-model-name')).toBe('plain-model-name');
+  });
+
+  it('fails closed: text it cannot parse is stored only as a digest, and the key says why', () => {
+    const key = deriveKey('ns', 'garbage "apiKey":"sk-zzz" {', 'p');
+    expect(key.llmString).toMatch(/^unparsed-llm-key:sha256:[0-9a-f]{64}$/);
+    expect(key.llmProblem).toMatch(/digest/);
+    expect(deriveKey('ns', 'model:"m"', 'p').llmProblem).toBeUndefined();
+    // Distinct unparsable keys stay distinct.
+    expect(sanitizeLlmKey('a b')).not.toBe(sanitizeLlmKey('a  b'));
   });
 
   it('parses values with commas, quotes and nesting', () => {
     const key = `a:"x,y:\\"z\\"",b:{"c":[1,{"d":"e,f"}],"password":"p"},c:null`;
     expect(sanitizeLlmKey(key)).toBe(`a:"x,y:\\"z\\"",b:{"c":[1,{"d":"e,f"}]},c:null`);
+  });
+});
+
+const CANARY = 'CANARYx9f3k2m8q7w1';
+const leaks = (llmKey: string) => sanitizeLlmKey(llmKey).includes(CANARY);
+
+describe('secrets seen leaking (issue 13)', () => {
+  it.each([
+    [
+      'a function-valued option (fetch:undefined) next to apiKey',
+      `_model:"base_chat_model",_type:"openai",apiKey:"sk-proj-${CANARY}",fetch:undefined,model:"gpt-4o-mini"`,
+    ],
+    ['baseURL with ?key=', `baseURL:"https://gw.test/v1?key=${CANARY}&x=1",model:"m"`],
+    ['baseURL with user:pass@', `baseURL:"https://user:${CANARY}@gw.test/v1",model:"m"`],
+    [
+      'a custom virtual-key header',
+      `defaultHeaders:{"x-portkey-virtual-key":"${CANARY}","X-Team":"a"},model:"m"`,
+    ],
+    ['an Azure functions key header', `defaultHeaders:{"x-functions-key":"${CANARY}"},model:"m"`],
+    [
+      'a key inside a nested JSON string',
+      `configuration:{"extra":${JSON.stringify(JSON.stringify({ apiKey: CANARY, region: 'eu' }))}},model:"m"`,
+    ],
+    ['a raw header line', `notes:"Authorization: Bearer ${CANARY}",model:"m"`],
+    ['apiKeys', `apiKeys:["${CANARY}"],model:"m"`],
+    ['bearer', `bearer:"${CANARY}",model:"m"`],
+    ['key', `key:"${CANARY}",model:"m"`],
+    ['jwt', `auth_config:{"jwt":"${CANARY}"},model:"m"`],
+    ['private_key_pem', `private_key_pem:"${CANARY}",model:"m"`],
+    ['passphrase= inside a string', `dsn:"host=db;passphrase=${CANARY};port=5"`],
+    [
+      'an AWS access key id with its secret',
+      `credentials:{"accessKeyId":"AKIA${CANARY}","secretAccessKey":"${CANARY}"},region:"us-east-1"`,
+    ],
+    ['an AWS access key id alone', `aws:{"accessKeyId":"${CANARY}"},region:"us-east-1"`],
+    ['a defaultQuery api-key', `defaultQuery:{"api-version":"2024-02-01","api-key":"${CANARY}"},model:"m"`],
+    ['a token-shaped value under an innocent name', `extra:"sk-ant-api03-${CANARY}abcdef",model:"m"`],
+  ])('%s', (_, llmKey) => {
+    expect(leaks(llmKey)).toBe(false);
+  });
+
+  it('keeps what is not a secret byte for byte', () => {
+    const clean = sanitizeLlmKey(
+      `baseURL:"https://user:${CANARY}@gw.test/v1?key=${CANARY}&api-version=2024",defaultHeaders:{"X-Team":"a"},region:"eu"`,
+    );
+    expect(clean).toContain('@gw.test/v1?');
+    expect(clean).toContain('api-version=2024');
+    expect(clean).toContain('"X-Team":"a"');
+    expect(clean).toContain('region:"eu"');
+  });
+});
+
+describe('stripping never merges two requests (issue 13)', () => {
+  const tool = (description: string) =>
+    `_model:"base_chat_model",model:"m",tools:${JSON.stringify([
+      {
+        type: 'function',
+        function: {
+          name: 'login',
+          parameters: { type: 'object', properties: { password: { type: 'string', description } } },
+        },
+      },
+    ])}`;
+  it('tools that differ only in a password property description', () => {
+    expect(deriveKey('n', tool('the password'), 'p').hash).not.toBe(
+      deriveKey('n', tool('the PIN'), 'p').hash,
+    );
+    expect(sanitizeLlmKey(tool('the password'))).toContain('"password":{"type":"string"');
+  });
+  it('structured-output schemas {word} and {word, token, auth}', () => {
+    const schema = (props: string[]) =>
+      `model:"m",ls_structured_output_format:${JSON.stringify({ schema: { type: 'object', properties: Object.fromEntries(props.map((p) => [p, { type: 'string' }])) } })},response_format:${JSON.stringify({ type: 'json_schema', json_schema: { name: 'x', schema: { properties: Object.fromEntries(props.map((p) => [p, { type: 'string' }])) } } })}`;
+    expect(sanitizeLlmKey(schema(['word']))).not.toBe(sanitizeLlmKey(schema(['word', 'token', 'auth'])));
+  });
+  it('a plain parameter named credentials_region', () => {
+    expect(sanitizeLlmKey('credentials_region:"eu",model:"m"')).toBe('credentials_region:"eu",model:"m"');
+    expect(deriveKey('n', 'credentials_region:"eu"', 'p').hash).not.toBe(
+      deriveKey('n', 'credentials_region:"us"', 'p').hash,
+    );
+  });
+});
+
+describe('exact keys stay exact (issue 13)', () => {
+  it('prompts cut mid-emoji (lone surrogates) get distinct keys', () => {
+    expect(deriveKey('n', 'm', 'Summarize: \uD83C').hash).not.toBe(
+      deriveKey('n', 'm', 'Summarize: \uD83D').hash,
+    );
+    expect(deriveKey('n', 'm', 'x\uDC00').hash).not.toBe(deriveKey('n', 'm', 'x\uFFFD').hash);
+    expect(deriveKey('n\uD800', 'm', 'x').hash).not.toBe(deriveKey('n\uD801', 'm', 'x').hash);
+    expect(deriveKey('n', 'model:"\uD800"', 'x').hash).not.toBe(deriveKey('n', 'model:"\uD801"', 'x').hash);
+  });
+  it('well-formed text keeps the key it always had', () => {
+    expect(deriveKey('n', 'm', 'héllo 🚀').hash).toBe(hashKey('n', 'm', 'héllo 🚀'));
   });
 });
 
