@@ -1,13 +1,32 @@
 /**
  * The HTTP face of a monitor (`strata serve`): /metrics (Prometheus), /health (200, or 503 when
- * a tier is down), /api/stats, /api/alerts, /api/series, and the dashboard at /.
+ * a tier is down), /api/stats, /api/alerts, /api/series, and the dashboard at /. Every route
+ * answers GET and HEAD (same status and headers, no body).
  *
  * A token is required to listen anywhere but loopback; when one is set, every data route wants
- * `Authorization: Bearer <token>` (compared in constant time). The dashboard page itself holds
- * no data, so it is served without the header; it reads the token from the URL fragment
- * (`/#token=...`, never sent to the server) and sends it with its API calls.
+ * `Authorization: Bearer <token>` (scheme in any case, token compared in constant time). The
+ * dashboard page itself holds no data, so it is served without the header; it reads the token
+ * from the URL fragment (`/#token=...`, never sent to the server) and sends it with its API calls.
+ *
+ * DNS rebinding: a web page on an attacker's domain can point that domain at 127.0.0.1 and then
+ * read this server's answers from the victim's browser as "same origin". The browser still sends
+ * the attacker's name in `Host`, so a request whose Host is not one of this server's own names
+ * (the bound address, or localhost / 127.0.0.1 / [::1], each with the port; or a name given in
+ * `allowedHosts`) is refused with 421 before any route runs, the dashboard included.
+ *
+ * Bound to a wildcard address (0.0.0.0 or ::), the server's names cannot be known (any address
+ * of the machine, any DNS name, a proxy's name), so every Host is accepted there. That is safe
+ * because a token is then mandatory: a rebinding page can load the dashboard (which holds no
+ * data) but cannot read any data route, since browsers never attach an `Authorization: Bearer`
+ * header by themselves (unlike cookies or Basic credentials), and the page cannot learn the
+ * token, which lives only in the fragment of the real origin's URL.
+ *
+ * Every response, errors included, carries `X-Content-Type-Options: nosniff`, `Cache-Control:
+ * no-store` and a Content-Security-Policy: `default-src 'none'` for data, and for the dashboard
+ * one that lets only its own inline script run (by sha256 hash), its inline styles apply and
+ * its fetches go to this origin.
  */
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { StrataCache } from '../langchain/cache.js';
@@ -18,12 +37,74 @@ export interface ServeOptions {
   host: string;
   port: number;
   token?: string;
+  /**
+   * More names (with or without `:port`) accepted in the Host header, e.g. the DNS name a
+   * reverse proxy or Prometheus uses; see the DNS-rebinding note above.
+   */
+  allowedHosts?: string[];
 }
 
 export class ServeConfigError extends Error {}
 
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/** Addresses that listen on every interface. */
+export function isWildcard(host: string): boolean {
+  return host === '0.0.0.0' || host === '::' || host === '[::]' || host === '';
+}
+
+/** `'sha256-...'` CSP sources for each inline `<script>` of a page. */
+function scriptHashes(html: string): string[] {
+  return [...html.matchAll(/<script(?:\s[^>]*)?>([\s\S]*?)<\/script>/g)].map(
+    (m) =>
+      `'sha256-${createHash('sha256')
+        .update(m[1] ?? '', 'utf8')
+        .digest('base64')}'`,
+  );
+}
+
+/** For JSON, text and errors: nothing may load, nothing may frame it. */
+const DATA_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+/**
+ * For the dashboard: its one inline script by hash (no other script, inline or not), its inline
+ * `<style>` and the `style="..."` attributes it writes (legend colours), API calls to this origin.
+ */
+export const DASHBOARD_CSP = [
+  "default-src 'none'",
+  `script-src ${scriptHashes(DASHBOARD_HTML).join(' ') || "'none'"}`,
+  "style-src 'unsafe-inline'",
+  "connect-src 'self'",
+  "img-src 'self' data:",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+/** The credential of an `Authorization: Bearer <token>` header (scheme case-insensitive, RFC 9110). */
+function bearerToken(header: string | undefined): string | undefined {
+  const match = /^bearer +(\S.*)$/i.exec(header ?? '');
+  return match?.[1]?.trimEnd();
+}
+
+/** Constant-time equality that does not leak the length either (both sides hashed first). */
+function sameSecret(given: string, expected: string): boolean {
+  const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
+  return timingSafeEqual(digest(given), digest(expected));
+}
+
+/**
+ * The Host header values that name `name` on `port`: `name:port`, or `name` as given when it has
+ * a port; on port 80 also the bare name (browsers leave the default port out). Lower case; a
+ * bare IPv6 address is bracketed.
+ */
+export function hostForms(name: string, port: number): string[] {
+  let lower = name.toLowerCase();
+  if (!lower.startsWith('[') && lower.split(':').length > 2) lower = `[${lower}]`;
+  if (/^(\[[^\]]*\]|[^:[\]]+):\d+$/.test(lower)) return [lower];
+  return port === 80 ? [`${lower}:${port}`, lower] : [`${lower}:${port}`];
 }
 
 export async function startServer(
@@ -36,25 +117,47 @@ export async function startServer(
       `refusing to listen on ${options.host} without a token: give --token or STRATA_TOKEN (or listen on 127.0.0.1)`,
     );
   }
-  const expected = options.token ? Buffer.from(`Bearer ${options.token}`) : undefined;
+  const token = options.token;
   const authorized = (req: http.IncomingMessage) => {
-    if (!expected) return true;
-    const given = Buffer.from(req.headers.authorization ?? '');
-    return given.length === expected.length && timingSafeEqual(given, expected);
+    if (!token) return true;
+    const given = bearerToken(req.headers.authorization);
+    return given !== undefined && sameSecret(given, token);
   };
+  // Filled in once listening, when the port is known (port 0 picks one).
+  let hostAllowed: (host: string | undefined) => boolean = () => false;
+  let ownUrl = '';
 
   const server = http.createServer((req, res) => {
-    const path = new URL(req.url ?? '/', 'http://strata').pathname;
-    const send = (status: number, type: string, body: string) => {
-      res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
+    const send = (status: number, type: string, body: string, headers: http.OutgoingHttpHeaders = {}) => {
+      res.writeHead(status, {
+        'content-type': type,
+        'content-length': Buffer.byteLength(body),
+        'cache-control': 'no-store',
+        'x-content-type-options': 'nosniff',
+        'content-security-policy': DATA_CSP,
+        'referrer-policy': 'no-referrer',
+        ...headers,
+      });
+      // For HEAD, Node sends the headers (content-length included) and drops the body.
       res.end(body);
     };
-    const json = (status: number, value: unknown) => send(status, 'application/json', JSON.stringify(value));
-    if (req.method !== 'GET') return json(405, { error: 'GET only' });
-    if (path === '/') return send(200, 'text/html; charset=utf-8', DASHBOARD_HTML);
+    const json = (status: number, value: unknown, headers?: http.OutgoingHttpHeaders) =>
+      send(status, 'application/json', JSON.stringify(value), headers);
+
+    if (!hostAllowed(req.headers.host)) {
+      return send(421, 'text/plain; charset=utf-8', `misdirected request: unknown Host; use ${ownUrl}/\n`);
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      return json(405, { error: 'GET and HEAD only' }, { allow: 'GET, HEAD' });
+    }
+    const path = new URL(req.url ?? '/', 'http://strata').pathname;
+    if (path === '/') {
+      return send(200, 'text/html; charset=utf-8', DASHBOARD_HTML, {
+        'content-security-policy': DASHBOARD_CSP,
+      });
+    }
     if (!authorized(req)) {
-      res.setHeader('www-authenticate', 'Bearer');
-      return json(401, { error: 'missing or wrong bearer token' });
+      return json(401, { error: 'missing or wrong bearer token' }, { 'www-authenticate': 'Bearer' });
     }
     const route = async () => {
       switch (path) {
@@ -74,7 +177,10 @@ export async function startServer(
           return json(404, { error: `no route ${path}` });
       }
     };
-    route().catch((error: unknown) => json(500, { error: (error as Error).message }));
+    route().catch((error: unknown) => {
+      if (!res.headersSent) json(500, { error: (error as Error).message });
+      else res.destroy();
+    });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -82,8 +188,19 @@ export async function startServer(
   });
   const { port } = server.address() as AddressInfo;
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+  ownUrl = `http://${host}:${port}`;
+  if (options.token && isWildcard(options.host)) {
+    // Any Host: see the DNS-rebinding note at the top (the token guards every data route).
+    hostAllowed = () => true;
+  } else {
+    const names = new Set<string>();
+    for (const name of [host, 'localhost', '127.0.0.1', '[::1]', ...(options.allowedHosts ?? [])]) {
+      for (const form of hostForms(name, port)) names.add(form);
+    }
+    hostAllowed = (given) => given !== undefined && names.has(given.toLowerCase());
+  }
   return {
-    url: `http://${host}:${port}`,
+    url: ownUrl,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
