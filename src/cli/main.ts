@@ -23,7 +23,10 @@ const COMMANDS: Record<string, { run: Command; usage: string }> = {
   purge: { run: purge, usage: 'purge' },
   search: { run: search, usage: 'search <text> [--limit N]' },
   export: { run: exportEntries, usage: 'export [--file F] [--tier NAME] [--all]' },
-  import: { run: importEntries, usage: 'import [--file F]' },
+  import: {
+    run: importEntries,
+    usage: 'import [--file F] [--namespace NS [--all-namespaces]] [--trust-hashes] [--max-line-bytes N]',
+  },
   doctor: { run: doctor, usage: 'doctor' },
   serve: { run: serve, usage: 'serve [--host 127.0.0.1] [--port 9464] [--token T]' },
 };
@@ -37,6 +40,9 @@ const OPTIONS = {
   all: { type: 'boolean' },
   file: { type: 'string' },
   tier: { type: 'string' },
+  'all-namespaces': { type: 'boolean' },
+  'trust-hashes': { type: 'boolean' },
+  'max-line-bytes': { type: 'string' },
   requests: { type: 'string' },
   concurrency: { type: 'string' },
   latency: { type: 'string' },

@@ -3,14 +3,21 @@
  * line. An entry carries its whole key (namespace, llm string, prompt, hash), timestamps and
  * tags, and re-encodes to the same payload, so export then import into an empty cache
  * reproduces every entry exactly.
+ *
+ * Import trusts nothing in the file: each line is read with a byte cap (never buffered past
+ * it), validated against the entry schema (core/entry-schema.ts), held to `--namespace` when
+ * one is given, and its key hash recomputed from its namespace, llm string and prompt. A bad
+ * line is reported with its number and reason and the import goes on. The summary counts what
+ * each tier actually stored, and the exit status is non-zero unless every line was stored by
+ * every tier (or skipped as expired).
  */
 
+import { constants as bufferConstants } from 'node:buffer';
 import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { createInterface } from 'node:readline';
-import { decodeEntry, type Entry, encodeEntry, isEntry, isExpired } from '../../core/entry.js';
-import { hashKey } from '../../core/key.js';
-import { type Command, progress, stringFlag } from '../context.js';
+import { decodeEntry, type Entry, encodeEntry, isExpired } from '../../core/entry.js';
+import { entryKeyProblem, validateEntryLine } from '../../core/entry-schema.js';
+import { type Command, type Io, progress, stringFlag } from '../context.js';
 
 export const exportEntries: Command = async ({ flags, io, open }) => {
   const { cache } = await open();
@@ -47,54 +54,241 @@ export const exportEntries: Command = async ({ flags, io, open }) => {
   }
 };
 
+/** Longest line `strata import` reads by default; `--max-line-bytes` changes it. */
+export const DEFAULT_MAX_LINE_BYTES = 64 * 1024 * 1024;
+/** A UTF-8 line of at most this many bytes always decodes to a string V8 can hold. */
+const LARGEST_MAX_LINE_BYTES = bufferConstants.MAX_STRING_LENGTH;
+/** Rejections reported one by one (with their reason); the rest are counted. */
+const LISTED_REASONS = 50;
+/** Line numbers of rejections repeated in the summary. */
+const LISTED_NUMBERS = 20;
+
 export const importEntries: Command = async ({ flags, io, open }) => {
+  const maxLineBytes = parseByteSize(flags['max-line-bytes']);
+  if (typeof maxLineBytes === 'string') {
+    io.err(`strata import: --max-line-bytes ${maxLineBytes}`);
+    return 2;
+  }
+  const confinedTo = flags['all-namespaces'] ? undefined : stringFlag(flags, 'namespace');
+  const trustHashes = flags['trust-hashes'] === true;
+  const file = stringFlag(flags, 'file');
   const { cache } = await open();
   try {
-    const file = stringFlag(flags, 'file');
-    const lines = createInterface({
-      input: file ? createReadStream(file) : process.stdin,
-      crlfDelay: Number.POSITIVE_INFINITY,
-    });
+    const manager = cache.tiers;
+    const tally = newTally(manager.tierNames);
     const shown = progress(io, 'imported');
-    let imported = 0;
-    let skipped = 0;
-    let lineNo = 0;
-    const now = cache.tiers.now();
-    for await (const line of lines) {
-      lineNo++;
-      if (line.trim() === '') continue;
-      const entry = parseLine(line);
-      const intact =
-        entry && (entry.prompt === undefined || hashKey(entry.ns, entry.llm, entry.prompt) === entry.k);
-      if (!entry || !intact) {
-        io.err(
-          `line ${lineNo}: not a valid Strata entry${entry ? ' (its key does not match its content)' : ''}; skipped`,
-        );
-        skipped++;
+    const reject = (no: number, reason: string) => {
+      note(tally.rejected, no);
+      if (tally.rejected.count <= LISTED_REASONS) io.err(`line ${no}: ${reason}; skipped`);
+    };
+    for await (const line of readLines(file ? createReadStream(file) : process.stdin, maxLineBytes)) {
+      if ('tooLong' in line) {
+        tally.lines++;
+        reject(line.no, `refused (${line.tooLong} bytes, longer than --max-line-bytes ${maxLineBytes})`);
         continue;
       }
-      if (isExpired(entry, now)) {
-        skipped++;
+      if ('notUtf8' in line) {
+        tally.lines++;
+        reject(line.no, 'not a valid Strata entry (not UTF-8 text)');
         continue;
       }
-      const key = { namespace: entry.ns, llmString: entry.llm, prompt: entry.prompt ?? '', hash: entry.k };
-      const stored = await cache.tiers.restore(key, encodeEntry(entry));
-      if (stored.length > 0) shown.tick(++imported);
-      else skipped++;
+      if (line.text.trim() === '') continue;
+      tally.lines++;
+      const checked = checkLine(line.text, { confinedTo, trustHashes });
+      if (typeof checked === 'string') {
+        reject(line.no, checked);
+        continue;
+      }
+      if (isExpired(checked, manager.now())) {
+        tally.expired++;
+        continue;
+      }
+      let tookIt: string[];
+      try {
+        const key = {
+          namespace: checked.ns,
+          llmString: checked.llm,
+          prompt: checked.prompt ?? '',
+          hash: checked.k,
+        };
+        const stored = encodeEntry(checked);
+        // What a tier hands back must be readable by this version of the cache, or the line
+        // would count as imported and never be served.
+        if (!decodeEntry(stored.payload)) {
+          reject(line.no, 'not a valid Strata entry (this version of Strata cannot read it back)');
+          continue;
+        }
+        tookIt = await manager.restore(key, stored);
+      } catch (error) {
+        reject(line.no, `not stored (${(error as Error).message})`);
+        continue;
+      }
+      if (tookIt.length === 0) {
+        note(tally.storedByNone, line.no);
+        continue;
+      }
+      for (const name of tookIt) tally.perTier.set(name, (tally.perTier.get(name) ?? 0) + 1);
+      shown.tick(++tally.imported);
     }
-    shown.done(imported);
-    if (skipped > 0) io.err(`skipped ${skipped} lines (invalid, expired, or refused by every tier)`);
-    return skipped > 0 && imported === 0 ? 1 : 0;
+    shown.done(tally.imported);
+    return report(io, tally, new Set(manager.tiers.filter((t) => t.local).map((t) => t.name)));
   } finally {
     await cache.close();
   }
 };
 
-function parseLine(line: string): Entry | undefined {
+interface Tally {
+  /** Non-blank lines read. */
+  lines: number;
+  /** Lines at least one tier stored. */
+  imported: number;
+  expired: number;
+  rejected: LineSet;
+  /** Valid, unexpired lines that every tier refused or failed to store. */
+  storedByNone: LineSet;
+  perTier: Map<string, number>;
+}
+
+function newTally(tierNames: string[]): Tally {
+  return {
+    lines: 0,
+    imported: 0,
+    expired: 0,
+    rejected: { count: 0, first: [] },
+    storedByNone: { count: 0, first: [] },
+    perTier: new Map(tierNames.map((name) => [name, 0])),
+  };
+}
+
+/** The entry a line holds, or why it is refused. */
+function checkLine(
+  text: string,
+  options: { confinedTo: string | undefined; trustHashes: boolean },
+): Entry | string {
+  let parsed: unknown;
   try {
-    const parsed: unknown = JSON.parse(line);
-    return isEntry(parsed) ? parsed : undefined;
-  } catch {
-    return undefined;
+    parsed = JSON.parse(text);
+  } catch (error) {
+    return `not a valid Strata entry (not JSON: ${(error as Error).message.slice(0, 120)})`;
   }
+  const valid = validateEntryLine(parsed);
+  if (!valid.ok) return `not a valid Strata entry (${valid.reason})`;
+  const entry = valid.entry;
+  if (options.confinedTo !== undefined && entry.ns !== options.confinedTo) {
+    return (
+      `refused (namespace ${JSON.stringify(entry.ns)} is outside --namespace ${JSON.stringify(options.confinedTo)}; ` +
+      'pass --all-namespaces to import every namespace)'
+    );
+  }
+  const keyProblem = entryKeyProblem(entry, { trustHashes: options.trustHashes });
+  return keyProblem === undefined ? entry : `refused (${keyProblem})`;
+}
+
+/** Prints the summary; the exit status is 0 only when every line was stored by every tier or had expired. */
+function report(io: Io, tally: Tally, local: Set<string>): number {
+  io.out(`read: ${tally.lines} lines`);
+  io.out(`imported: ${tally.imported}`);
+  const short: string[] = [];
+  for (const [name, count] of tally.perTier) {
+    io.out(`  ${name}: ${count}${local.has(name) ? ' (process-local: gone when this command exits)' : ''}`);
+    if (count < tally.imported) short.push(name);
+  }
+  io.out(`expired: ${tally.expired}`);
+  io.out(`rejected: ${tally.rejected.count}${lineList(tally.rejected)}`);
+  io.out(`stored by no tier: ${tally.storedByNone.count}${lineList(tally.storedByNone)}`);
+  if (tally.rejected.count > LISTED_REASONS) {
+    io.err(`... and ${tally.rejected.count - LISTED_REASONS} more rejected lines (reasons not listed)`);
+  }
+  for (const name of short) {
+    io.err(
+      `strata import: tier ${name} stored ${tally.perTier.get(name)} of the ${tally.imported} imported lines ` +
+        '(it refused the others, failed, or its breaker was open)',
+    );
+  }
+  if (tally.storedByNone.count > 0) {
+    io.err(`strata import: ${tally.storedByNone.count} valid lines were stored by no tier`);
+  }
+  return tally.rejected.count > 0 || tally.storedByNone.count > 0 || short.length > 0 ? 1 : 0;
+}
+
+/** A count of lines and the first few of their numbers (a file of bad lines keeps memory flat). */
+interface LineSet {
+  count: number;
+  first: number[];
+}
+
+function note(set: LineSet, no: number): void {
+  set.count++;
+  if (set.first.length < LISTED_NUMBERS) set.first.push(no);
+}
+
+function lineList(set: LineSet): string {
+  if (set.count === 0) return '';
+  const more = set.count > set.first.length ? ', ...' : '';
+  return ` (line${set.count > 1 ? 's' : ''} ${set.first.join(', ')}${more})`;
+}
+
+/** `--max-line-bytes`: bytes, or with a K, M or G suffix (KiB, MiB, GiB). A string is the problem. */
+function parseByteSize(value: string | boolean | undefined): number | string {
+  if (value === undefined) return DEFAULT_MAX_LINE_BYTES;
+  const m = typeof value === 'string' ? /^(\d+)\s*(?:([kmg])(?:i?b)?)?$/i.exec(value.trim()) : null;
+  const unit = { k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(m?.[2] ?? '').toLowerCase()] ?? 1;
+  const bytes = m ? Number(m[1]) * unit : Number.NaN;
+  if (!(bytes >= 1 && bytes <= LARGEST_MAX_LINE_BYTES)) {
+    return `must be a byte count from 1 to ${LARGEST_MAX_LINE_BYTES} (optionally with K, M or G); got ${JSON.stringify(value)}`;
+  }
+  return bytes;
+}
+
+export type InputLine =
+  | { no: number; text: string }
+  /** Longer than the cap: its byte length, counted while its bytes were dropped. */
+  | { no: number; tooLong: number }
+  | { no: number; notUtf8: true };
+
+/**
+ * Splits a byte stream into numbered lines (LF or CRLF). A line's bytes are kept only while
+ * they fit in `maxBytes`; past that they are dropped as they arrive and the line comes out as
+ * `tooLong`, so no buffer or string larger than the cap is ever built, however long the line.
+ * Bytes that are not UTF-8 make the line `notUtf8` rather than text with replacement characters.
+ */
+export async function* readLines(
+  input: AsyncIterable<Buffer | string>,
+  maxBytes: number,
+): AsyncGenerator<InputLine> {
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  let parts: Buffer[] = [];
+  let bytes = 0;
+  let no = 0;
+  const take = (): InputLine => {
+    no++;
+    const kept = parts;
+    const size = bytes;
+    parts = [];
+    bytes = 0;
+    if (size > maxBytes) return { no, tooLong: size };
+    try {
+      const text = decoder.decode(kept.length === 1 ? kept[0] : Buffer.concat(kept, size));
+      return { no, text: text.endsWith('\r') ? text.slice(0, -1) : text };
+    } catch {
+      return { no, notUtf8: true };
+    }
+  };
+  for await (const chunk of input) {
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    let start = 0;
+    for (;;) {
+      const newline = buf.indexOf(0x0a, start);
+      const end = newline < 0 ? buf.length : newline;
+      if (end > start) {
+        bytes += end - start;
+        if (bytes <= maxBytes) parts.push(buf.subarray(start, end));
+        else if (parts.length > 0) parts = [];
+      }
+      if (newline < 0) break;
+      yield take();
+      start = newline + 1;
+    }
+  }
+  if (bytes > 0) yield take();
 }
