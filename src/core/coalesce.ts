@@ -1,9 +1,16 @@
 /**
  * In-flight misses, per key: the first caller to miss a key becomes its leader and goes to
  * the LLM; everyone else who asks for that key meanwhile waits for the leader's update instead
- * of making the same paid call. Waiting is bounded by a lease: if the leader never stores an
- * answer (its LLM call failed, or the answer was not cacheable) the waiters get a miss when the
- * lease runs out and call the LLM themselves.
+ * of making the same paid call.
+ *
+ * A waiter cannot see the leader's model call, only its result: an update ends the flight with
+ * the answer. Everything else is about not waiting for an answer that will never come:
+ * - A caller that knows it will not store (withCache after a model error or an abort) releases
+ *   the key: the longest waiter is promoted to leader at once and the others keep waiting for it.
+ * - A caller that cannot tell (LangChain's BaseCache never hears of a failed model call) is
+ *   bounded by a lease: `MissDurations` learns how long this model's misses take to be answered
+ *   (miss to update, per llm string) and the lease is a few times that, never a flat 15 s.
+ *   When it runs out every waiter gets a miss and calls the LLM itself.
  *
  * Waiters receive the encoded payload, not an object, so each one decodes its own fresh copy.
  * A flight costs one Map entry until somebody actually waits on it.
@@ -12,13 +19,14 @@ type Waiter = (payload: string | undefined) => void;
 
 interface Flight {
   waiters: Waiter[];
+  /** When the current leader missed (performance.now()): the start of its miss-to-update time. */
+  startedAt: number;
+  leaseMs: number;
   timer?: NodeJS.Timeout;
 }
 
 export class Coalescer {
   private readonly flights = new Map<string, Flight>();
-
-  constructor(private readonly leaseMs: number) {}
 
   /** The pending result for this key if someone is already fetching it; undefined otherwise. */
   join(hash: string): Promise<string | undefined> | undefined {
@@ -30,26 +38,51 @@ export class Coalescer {
   }
 
   /** Registers the caller as the one fetching this key. */
-  lead(hash: string): void {
-    this.flights.set(hash, { waiters: [] });
+  lead(hash: string, now: number): void {
+    this.flights.set(hash, { waiters: [], startedAt: now, leaseMs: 0 });
   }
 
-  /** The leader missed: keep the flight open until an update arrives or the lease ends. */
-  hold(hash: string): void {
+  /** The leader missed: keep the flight open until an update, a release, or `leaseMs`. */
+  hold(hash: string, leaseMs: number): void {
     const flight = this.flights.get(hash);
     if (!flight || flight.timer) return;
-    flight.timer = setTimeout(() => this.settle(hash, undefined), this.leaseMs);
-    // A lease nobody waits on must not keep the process alive; join() refs it for a waiter.
-    if (flight.waiters.length === 0) flight.timer.unref();
+    flight.leaseMs = leaseMs;
+    this.arm(hash, flight);
   }
 
-  /** Hands the result to every waiter and ends the flight. */
-  settle(hash: string, payload: string | undefined): void {
+  /** Hands the result to every waiter and ends the flight; returns when its leader missed, if it had one. */
+  settle(hash: string, payload: string | undefined): number | undefined {
     const flight = this.flights.get(hash);
-    if (!flight) return;
+    if (!flight) return undefined;
     this.flights.delete(hash);
     if (flight.timer) clearTimeout(flight.timer);
     for (const waiter of flight.waiters) waiter(payload);
+    return flight.startedAt;
+  }
+
+  /**
+   * The leader will not store an answer: the longest waiter becomes the leader (it sees a miss
+   * and calls the LLM); the others keep waiting, now for it. With no waiter the flight ends.
+   */
+  release(hash: string, now: number): void {
+    const flight = this.flights.get(hash);
+    if (!flight) return;
+    const next = flight.waiters.shift();
+    if (!next) {
+      this.settle(hash, undefined);
+      return;
+    }
+    if (flight.timer) clearTimeout(flight.timer);
+    flight.timer = undefined;
+    flight.startedAt = now;
+    this.arm(hash, flight);
+    next(undefined);
+  }
+
+  private arm(hash: string, flight: Flight): void {
+    flight.timer = setTimeout(() => this.settle(hash, undefined), flight.leaseMs);
+    // A lease nobody waits on must not keep the process alive; join() refs it for a waiter.
+    if (flight.waiters.length === 0) flight.timer.unref();
   }
 
   get inFlight(): number {
@@ -58,5 +91,44 @@ export class Coalescer {
 
   close(): void {
     for (const hash of [...this.flights.keys()]) this.settle(hash, undefined);
+  }
+}
+
+/**
+ * How long misses of one model take to be answered (miss to update), from the last few that
+ * were: the lease a waiter grants a leader is `LEASE_FACTOR` times the slowest of them, at least
+ * `MIN_LEASE_MS`, at most the configured `coalesceWaitMs`. Until `MIN_SAMPLES` misses of a model
+ * have been answered nothing is known about it, and the configured wait applies.
+ */
+export class MissDurations {
+  static readonly MIN_SAMPLES = 3;
+  static readonly SAMPLES = 16;
+  static readonly LEASE_FACTOR = 4;
+  static readonly MIN_LEASE_MS = 250;
+  /** Distinct llm strings remembered; the oldest is forgotten first. */
+  static readonly MODELS = 256;
+  private readonly byModel = new Map<string, number[]>();
+
+  constructor(private readonly maxLeaseMs: number) {}
+
+  record(llmString: string, ms: number): void {
+    let samples = this.byModel.get(llmString);
+    if (!samples) {
+      if (this.byModel.size >= MissDurations.MODELS) this.byModel.delete(this.byModel.keys().next().value!);
+      samples = [];
+      this.byModel.set(llmString, samples);
+    }
+    samples.push(ms);
+    if (samples.length > MissDurations.SAMPLES) samples.shift();
+  }
+
+  leaseMs(llmString: string): number {
+    const samples = this.byModel.get(llmString);
+    if (!samples || samples.length < MissDurations.MIN_SAMPLES) return this.maxLeaseMs;
+    const slowest = Math.max(...samples);
+    return Math.min(
+      this.maxLeaseMs,
+      Math.max(MissDurations.MIN_LEASE_MS, Math.ceil(slowest * MissDurations.LEASE_FACTOR)),
+    );
   }
 }

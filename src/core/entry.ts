@@ -10,11 +10,34 @@ import { type CacheKey, hashPrompt } from './key.js';
 
 export const ENTRY_VERSION = 1;
 
-/** `serializeGeneration`'s output plus `generationInfo`, which LangChain's helper drops. */
+/**
+ * `serializeGeneration`'s output plus `generationInfo`, which LangChain's helper drops. `text` is
+ * left out when it equals the message's string content, so an answer is stored once.
+ */
 export interface StoredGenerationData {
-  text: string;
+  text?: string;
   message?: { type: string; data: Record<string, unknown> };
   generationInfo?: Record<string, unknown>;
+}
+
+/** Whether an llm string is a LangChain chat model's (its `_model` field says so). */
+export function isChatLlmString(llmString: string): boolean {
+  return llmString.includes('_model:"base_chat_model"');
+}
+
+/**
+ * A plain-text answer (another client's, as GPTCache holds them) as the generation the asking
+ * model returns: an AI message for a chat model, text for an LLM.
+ */
+export function textGeneration(text: string, llmString: string): StoredGenerationData {
+  return isChatLlmString(llmString) ? { message: { type: 'ai', data: { content: text } } } : { text };
+}
+
+/** A stored generation's text: its own, or its message's string content. */
+export function generationText(g: StoredGenerationData): string {
+  if (g.text !== undefined) return g.text;
+  const content = g.message?.data.content;
+  return typeof content === 'string' ? content : '';
 }
 
 /** What a hit needs: the answer and enough of the key to prove it is the right one. */
@@ -193,7 +216,10 @@ function isAnswer(x: unknown): x is Answer {
 }
 
 function isGeneration(g: unknown): boolean {
-  return g !== null && typeof g === 'object' && typeof (g as { text: unknown }).text === 'string';
+  if (g === null || typeof g !== 'object') return false;
+  const { text, message } = g as { text?: unknown; message?: { data?: { content?: unknown } } };
+  if (typeof text === 'string') return true;
+  return text === undefined && typeof message?.data?.content === 'string';
 }
 
 /**

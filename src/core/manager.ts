@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { type BreakerOptions, type BreakerState, CircuitBreaker } from './breaker.js';
 import { Bus, type BusMessage } from './bus.js';
 import type { Clock } from './clock.js';
-import { Coalescer } from './coalesce.js';
+import { Coalescer, MissDurations } from './coalesce.js';
 import { Deadlines } from './deadlines.js';
 import {
   type Answer,
@@ -54,6 +54,21 @@ export interface ManagerOptions {
   coalesceWaitMs: number;
   storePrompt: boolean;
   logger: Logger;
+  /**
+   * Whether the application can use an answer for this llm string (the LangChain adapter checks
+   * that its generations deserialize into what the model returns). An answer it cannot use is
+   * treated like a corrupt one: a miss, counted, deleted where it was found, never backfilled.
+   */
+  isUsable?: (answer: Answer, llmString: string) => boolean;
+}
+
+export interface LookupOptions {
+  /**
+   * Whether a miss makes this caller the key's leader, so concurrent lookups wait for its
+   * update (default true). A caller that will not store what it computes (`no-store`,
+   * `only-if-cached`) passes false: it must never make others wait.
+   */
+  claim?: boolean;
 }
 
 export interface Logger {
@@ -98,6 +113,8 @@ export interface CacheEvents {
   backfill: [{ key: CacheKey; from: string; to: string }];
   evict: [{ tier: string; hash: string; reason: string }];
   breaker: [{ tier: string; from: BreakerState; to: BreakerState }];
+  /** Something about a request the cache handled safely but the application should know (once per cause). */
+  warning: [{ code: 'llm-key-unparsed'; message: string; llmString: string }];
 }
 
 export interface TierReport {
@@ -171,6 +188,9 @@ export class Manager {
   /** Lookups waiting for another instance's answer, woken early by its bus message. */
   private readonly remoteWaiters = new Map<string, Set<() => void>>();
   private readonly deadlines = new Deadlines();
+  private readonly missDurations: MissDurations;
+  /** llm strings already warned about, so a warning is given once per cause. */
+  private readonly warned = new Set<string>();
   private closed = false;
 
   constructor(
@@ -195,7 +215,8 @@ export class Manager {
         failing: false,
       };
     });
-    this.coalescer = options.coalesceWaitMs > 0 ? new Coalescer(options.coalesceWaitMs) : undefined;
+    this.coalescer = options.coalesceWaitMs > 0 ? new Coalescer() : undefined;
+    this.missDurations = new MissDurations(options.coalesceWaitMs);
     const busTier = this.managed.find((m) => m.tier.bus);
     this.bus = busTier ? { bus: new Bus(busTier.tier.bus!), via: busTier } : undefined;
     this.leaser = options.coalesceWaitMs > 0 ? this.managed.find((m) => m.tier.lease) : undefined;
@@ -243,18 +264,21 @@ export class Manager {
   // -------------------------------------------------------------------------------------------
 
   /** Waterfall lookup with coalescing of concurrent misses. */
-  async lookup(key: CacheKey): Promise<Hit | undefined> {
+  async lookup(key: CacheKey, options?: LookupOptions): Promise<Hit | undefined> {
     const start = performance.now();
     this.counters.lookups++;
+    if (key.llmProblem !== undefined) this.warnOnce(key);
+    const claim = options?.claim !== false;
     const pending = this.coalescer?.join(key.hash);
     let hit: Hit | undefined;
     if (pending) {
       this.counters.coalesced++;
+      // undefined: the leader gave up (this caller may now lead) or its lease ran out.
       const payload = await pending;
       const entry = payload === undefined ? undefined : decodeAnswer(payload);
       hit = entry ? { entry, tier: 'coalesced', coalesced: true } : undefined;
     } else {
-      this.coalescer?.lead(key.hash);
+      if (claim) this.coalescer?.lead(key.hash, start);
       let found: Found | undefined;
       // The waterfall, inline (it is the hit path): the first tier with a valid, live entry wins.
       for (let i = 0; i < this.managed.length && !found; i++) {
@@ -263,11 +287,12 @@ export class Manager {
         const payload = isPromiseLike(read) ? await read : read;
         if (payload !== undefined) found = this.accept(m, i, key, payload);
       }
-      found ??= await this.awaitOtherInstance(key);
-      if (found) {
-        hit = found.hit;
-        this.coalescer?.settle(key.hash, found.payload);
-      } else this.coalescer?.hold(key.hash);
+      if (claim) {
+        found ??= await this.awaitOtherInstance(key);
+        if (found) this.coalescer?.settle(key.hash, found.payload);
+        else this.coalescer?.hold(key.hash, this.missDurations.leaseMs(key.llmString));
+      }
+      hit = found?.hit;
     }
     const latencyMs = performance.now() - start;
     this.counters.lookupLatency.record(latencyMs);
@@ -298,7 +323,7 @@ export class Manager {
     const payload = read;
     const entry = decodeAnswer(payload);
     const now = this.options.clock.now();
-    if (!entry || !answerMatchesKey(entry, key)) {
+    if (!entry || !answerMatchesKey(entry, key) || !this.usable(entry, key.llmString)) {
       m.counters.corrupt++;
       m.counters.misses++;
       this.logOnce(
@@ -327,7 +352,13 @@ export class Manager {
   private acceptSimilar(m: Managed, key: CacheKey, match: SimilarMatch): Found | undefined {
     const entry = decodeEntry(match.payload);
     const now = this.options.clock.now();
-    if (!entry || entry.k !== match.hash || entry.ns !== key.namespace || entry.llm !== key.llmString) {
+    if (
+      !entry ||
+      entry.k !== match.hash ||
+      entry.ns !== key.namespace ||
+      entry.llm !== key.llmString ||
+      !this.usable(entry, key.llmString)
+    ) {
       m.counters.corrupt++;
       m.counters.misses++;
       this.logOnce(m, 'get', new Error(`discarded a corrupt or misfiled entry ${match.hash.slice(0, 12)}`));
@@ -351,23 +382,22 @@ export class Manager {
     return { hit, payload: match.payload };
   }
 
+  private usable(answer: Answer, llmString: string): boolean {
+    return this.options.isUsable === undefined || this.options.isUsable(answer, llmString);
+  }
+
   /**
-   * Distributed coalescing: after a miss, claim the key in the shared tier. If another instance
-   * already holds the claim it is calling the LLM, so wait (bounded) for its answer to land
-   * there, woken early by its bus message, and polling in case the bus is down.
+   * Distributed coalescing: after a miss, claim the key in the shared tier for as long as this
+   * model's misses take to be answered. If another instance holds the claim it is calling the
+   * LLM, so wait for its answer to land there, woken early by its bus message, and polling in
+   * case the bus is down. A claim that ends without an answer (released after a failed call, or
+   * run out) is taken over by one waiting instance, which then calls the LLM itself.
    */
   private async awaitOtherInstance(key: CacheKey): Promise<Found | undefined> {
     const m = this.leaser;
-    if (!m?.breaker.allow()) return undefined;
-    let claimed: boolean;
-    try {
-      claimed = await this.bounded(m, 'lease', m.tier.lease!.acquire(key, this.options.coalesceWaitMs));
-      this.succeeded(m);
-    } catch (error) {
-      this.failed(m, 'lease', error);
-      return undefined;
-    }
-    if (claimed) return undefined;
+    if (!m) return undefined;
+    const leaseMs = this.missDurations.leaseMs(key.llmString);
+    if (await this.claimShared(m, key, leaseMs)) return undefined;
     const deadline = performance.now() + this.options.coalesceWaitMs;
     const index = this.managed.indexOf(m);
     while (performance.now() < deadline && !this.closed) {
@@ -375,13 +405,32 @@ export class Manager {
       const read = this.readTier(m, key);
       const payload = isPromiseLike(read) ? await read : read;
       const entry = typeof payload === 'string' ? decodeAnswer(payload) : undefined;
-      if (typeof payload === 'string' && entry && answerMatchesKey(entry, key)) {
+      if (
+        typeof payload === 'string' &&
+        entry &&
+        answerMatchesKey(entry, key) &&
+        this.usable(entry, key.llmString)
+      ) {
         this.counters.coalesced++;
         if (index > 0) this.backfill(key, entry, payload, index, this.options.clock.now());
         return { hit: { entry, tier: m.name, coalesced: true }, payload };
       }
+      if (await this.claimShared(m, key, leaseMs)) return undefined;
     }
     return undefined;
+  }
+
+  /** True when this instance now holds the shared claim on the key, or the shared tier cannot arbitrate. */
+  private async claimShared(m: Managed, key: CacheKey, leaseMs: number): Promise<boolean> {
+    if (!m.breaker.allow()) return true;
+    try {
+      const claimed = await this.bounded(m, 'lease', m.tier.lease!.acquire(key, leaseMs));
+      this.succeeded(m);
+      return claimed;
+    } catch (error) {
+      this.failed(m, 'lease', error);
+      return true;
+    }
   }
 
   private remoteSignal(hash: string, ms: number): Promise<void> {
@@ -489,7 +538,8 @@ export class Manager {
     const stored = encodeEntry(entry);
     this.counters.updates++;
     // Waiters get the answer now; the tiers catch up in parallel.
-    this.coalescer?.settle(key.hash, stored.payload);
+    const missedAt = this.coalescer?.settle(key.hash, stored.payload);
+    if (missedAt !== undefined) this.missDurations.record(key.llmString, performance.now() - missedAt);
     const results = await Promise.all(this.managed.map((m) => this.writeTier(m, key, stored, now)));
     this.releaseLease(key);
     this.announce({ op: 'set', namespace: key.namespace, hash: key.hash });
@@ -497,6 +547,16 @@ export class Manager {
       const tiers = this.managed.filter((_, i) => results[i]).map((m) => m.name);
       this.events.emit('set', { key, tiers, bytes: stored.size });
     }
+  }
+
+  /**
+   * The caller that missed this key will not store an answer (its model call failed, was aborted,
+   * or its answer is not to be cached): whoever waits for it stops waiting now, in this process
+   * and in others.
+   */
+  release(key: CacheKey): void {
+    this.coalescer?.release(key.hash, performance.now());
+    this.releaseLease(key);
   }
 
   /** Stores an already-encoded entry (import), keeping its timestamps. */
@@ -704,6 +764,14 @@ export class Manager {
     m.breaker.failure(`${op}: ${error.message}`);
     this.logOnce(m, op, error);
     this.events.emit('error', { tier: m.name, op, error });
+  }
+
+  private warnOnce(key: CacheKey): void {
+    if (this.warned.has(key.llmString) || this.warned.size >= 1024) return;
+    this.warned.add(key.llmString);
+    const message = `[strata] ${key.llmProblem}`;
+    this.options.logger.warn(message);
+    this.events.emit('warning', { code: 'llm-key-unparsed', message, llmString: key.llmString });
   }
 
   private logOnce(m: Managed, op: string, error: Error): void {

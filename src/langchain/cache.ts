@@ -6,12 +6,14 @@
  */
 import { BaseCache } from '@langchain/core/caches';
 import type { Generation } from '@langchain/core/outputs';
+import { isChatLlmString } from '../core/entry.js';
 import { assertNamespace, type CacheKey, deriveKey } from '../core/key.js';
 import type {
   CacheEvents,
   HealthReport,
   Hit,
   Logger,
+  LookupOptions,
   Manager,
   StatsReport,
   WriteOptions,
@@ -80,8 +82,9 @@ export class StrataCache extends BaseCache<Generation[]> {
     const mode = this.view.store.mode;
     if (mode !== undefined && mode !== 'default') return this.lookupInMode(prompt, llmKey, mode);
     try {
-      return this.manager.lookup(this.key(prompt, llmKey)).then(
-        (hit) => (hit ? hit.entry.gens.map(fromStored) : null),
+      const key = this.key(prompt, llmKey);
+      return this.manager.lookup(key).then(
+        (hit) => (hit ? this.generations(hit, key) : null),
         (error: unknown) => this.lookupFailed(error),
       );
     } catch (error) {
@@ -91,9 +94,20 @@ export class StrataCache extends BaseCache<Generation[]> {
 
   private async lookupInMode(prompt: string, llmKey: string, mode: CacheMode): Promise<Generation[] | null> {
     if (mode === 'no-cache' || mode === 'refresh') return null;
-    const hit = await this.lookupWithInfo(prompt, llmKey);
+    // A view that never stores must never make another caller wait for it.
+    const hit = await this.lookupWithInfo(prompt, llmKey, { claim: mode === 'default' });
     if (!hit && mode === 'only-if-cached') throw new CacheMissError(this.key(prompt, llmKey).hash);
     return hit?.generations ?? null;
+  }
+
+  /** Fresh LangChain generations for a hit; null (a miss) if they cannot be built. */
+  private generations(hit: Hit, key: CacheKey): Generation[] | null {
+    try {
+      const chat = isChatLlmString(key.llmString);
+      return hit.entry.gens.map((g) => fromStored(g, chat));
+    } catch (error) {
+      return this.lookupFailed(error);
+    }
   }
 
   private lookupFailed(error: unknown): null {
@@ -101,13 +115,22 @@ export class StrataCache extends BaseCache<Generation[]> {
     return null;
   }
 
-  /** Like lookup, with where the answer came from and how old it is. */
-  async lookupWithInfo(prompt: string, llmKey: string): Promise<LookupResult | null> {
+  /**
+   * Like lookup, with where the answer came from and how old it is. `claim: false` for a caller
+   * that will not store what it computes on a miss (see LookupOptions).
+   */
+  async lookupWithInfo(
+    prompt: string,
+    llmKey: string,
+    options?: LookupOptions,
+  ): Promise<LookupResult | null> {
     try {
-      const hit: Hit | undefined = await this.manager.lookup(this.key(prompt, llmKey));
-      if (!hit) return null;
+      const key = this.key(prompt, llmKey);
+      const hit: Hit | undefined = await this.manager.lookup(key, options);
+      const generations = hit ? this.generations(hit, key) : null;
+      if (!hit || !generations) return null;
       return {
-        generations: hit.entry.gens.map(fromStored),
+        generations,
         tier: hit.tier,
         ageSeconds: Math.max(0, (this.manager.now() - hit.entry.createdAt) / 1000),
         coalesced: hit.coalesced,
@@ -120,8 +143,23 @@ export class StrataCache extends BaseCache<Generation[]> {
     }
   }
 
+  /**
+   * Tells the cache that the caller who missed this key will not store an answer (its model call
+   * failed or was aborted): callers waiting for that answer stop waiting now. withCache does this
+   * by itself; with plain BaseCache use, call it from your own error handling if you retry.
+   */
+  release(prompt: string, llmKey: string): void {
+    try {
+      this.manager.release(this.key(prompt, llmKey));
+    } catch (error) {
+      this.view.logger.warn(`[strata] release failed: ${errorOf(error).message}`);
+    }
+  }
+
   async update(prompt: string, llmKey: string, value: Generation[]): Promise<void> {
     if (this.view.store.mode === 'no-store' || this.view.store.mode === 'only-if-cached') return;
+    // Nothing to answer with: not an entry, but whoever waits for one must stop waiting.
+    if (value.length === 0) return this.release(prompt, llmKey);
     try {
       const { tags, metadata } = this.view.store;
       const ttlSeconds =

@@ -62,14 +62,21 @@ export class CachedLLM extends BaseLLM<BaseLLMCallOptions> {
       else missing.push(i);
     }
     if (missing.length === 0) return { generations };
-    const result = await this.inner._generate(
-      missing.map((i) => prompts[i]!),
-      modelOptions(options),
-      runManager,
-    );
+    let result: LLMResult;
+    try {
+      result = await this.inner._generate(
+        missing.map((i) => prompts[i]!),
+        modelOptions(options),
+        runManager,
+      );
+    } catch (error) {
+      for (const i of missing) this.requests.release(requests[i]!);
+      throw error;
+    }
     for (const [j, i] of missing.entries()) {
       const fresh = result.generations[j] ?? [];
-      await this.requests.store(requests[i]!, fresh);
+      if (fresh.length === 0) this.requests.release(requests[i]!);
+      else await this.requests.store(requests[i]!, fresh);
       generations[i] = marked(fresh, { hit: false });
     }
     return { generations, ...(result.llmOutput ? { llmOutput: result.llmOutput } : {}) };
@@ -95,12 +102,18 @@ export class CachedLLM extends BaseLLM<BaseLLMCallOptions> {
       return;
     }
     let assembled: GenerationChunk | undefined;
-    for await (const chunk of this.modelStream(input, options, runManager)) {
-      assembled = assembled ? assembled.concat(chunk) : chunk;
-      yield chunk;
+    let complete = false;
+    try {
+      for await (const chunk of this.modelStream(input, options, runManager)) {
+        assembled = assembled ? assembled.concat(chunk) : chunk;
+        yield chunk;
+      }
+      complete = assembled !== undefined && !options.signal?.aborted;
+    } finally {
+      // An error, an abort or a consumer that stopped reading: nothing is stored, nobody waits.
+      if (!complete) this.requests.release(request);
     }
-    // Only a stream that ran to its end is an answer; an error or an abort above stores nothing.
-    if (!assembled || options.signal?.aborted) return;
+    if (!assembled || !complete) return;
     await this.store(request, assembled);
   }
 

@@ -90,7 +90,9 @@ export class RequestCache {
     const mode = request.control.mode ?? 'default';
     if (mode === 'no-cache' || mode === 'refresh') return undefined;
     const view = this.view(request.control);
-    const hit = await view.lookupWithInfo(request.prompt, request.llmKey);
+    // Only a caller that will store its answer may make others wait for it.
+    const claim = mode === 'default';
+    const hit = await view.lookupWithInfo(request.prompt, request.llmKey, { claim });
     if (!hit || hit.generations.length === 0) {
       if (mode === 'only-if-cached') throw new CacheMissError(view.key(request.prompt, request.llmKey).hash);
       return undefined;
@@ -102,6 +104,16 @@ export class RequestCache {
       ...(hit.similarity === undefined ? {} : { similarity: hit.similarity }),
     };
     return { generations: hit.generations as G[], info };
+  }
+
+  /**
+   * The model call for this request ended without an answer to store (an error, an abort, a
+   * stream the consumer stopped reading): whoever waits for it stops waiting. Only a lookup in
+   * `default` mode can have made anyone wait.
+   */
+  release(request: CachedRequest): void {
+    if ((request.control.mode ?? 'default') !== 'default') return;
+    this.view(request.control).release(request.prompt, request.llmKey);
   }
 
   async store(request: CachedRequest, generations: Parameters<StrataCache['update']>[2]): Promise<void> {

@@ -113,9 +113,16 @@ export class CachedChatModel extends BaseChatModel<BaseChatModelCallOptions, AIM
     const request = this.request(messages, options);
     const cached = await this.cached(request);
     if (cached) return { generations: [asChunkGeneration(cached)] };
-    const result = await this.inner._generate(messages, modelOptions(options), runManager);
+    let result: ChatResult;
+    try {
+      result = await this.inner._generate(messages, modelOptions(options), runManager);
+    } catch (error) {
+      this.requests.release(request);
+      throw error;
+    }
     const generation = result.generations[0];
-    if (generation) {
+    if (!generation) this.requests.release(request);
+    else {
       await this.requests.store(request, [generation]);
       generation.message.response_metadata = {
         ...generation.message.response_metadata,
@@ -137,12 +144,18 @@ export class CachedChatModel extends BaseChatModel<BaseChatModelCallOptions, AIM
       return;
     }
     let assembled: ChatGenerationChunk | undefined;
-    for await (const chunk of this.modelStream(messages, options, runManager)) {
-      assembled = assembled ? assembled.concat(chunk) : chunk;
-      yield chunk;
+    let complete = false;
+    try {
+      for await (const chunk of this.modelStream(messages, options, runManager)) {
+        assembled = assembled ? assembled.concat(chunk) : chunk;
+        yield chunk;
+      }
+      complete = assembled !== undefined && !options.signal?.aborted;
+    } finally {
+      // An error, an abort or a consumer that stopped reading: nothing is stored, nobody waits.
+      if (!complete) this.requests.release(request);
     }
-    // Only a stream that ran to its end is an answer; an error or an abort above stores nothing.
-    if (!assembled || options.signal?.aborted) return;
+    if (!assembled || !complete) return;
     const message = assembled.message as AIMessageChunk;
     const final = new AIMessage({
       content: message.content,

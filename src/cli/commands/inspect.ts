@@ -1,4 +1,4 @@
-import { decodeEntry, type Entry, entryHasPrompt } from '../../core/entry.js';
+import { decodeEntry, type Entry, entryHasPrompt, generationText } from '../../core/entry.js';
 import { deriveKey, hashKey } from '../../core/key.js';
 import { type Command, stringFlag } from '../context.js';
 
@@ -40,11 +40,14 @@ export const inspect: Command = async ({ positionals, flags, io, open }) => {
       io.out(`  created   ${new Date(e.createdAt).toISOString()}`);
       io.out(`  expires   ${e.expiresAt === null ? 'never' : new Date(e.expiresAt).toISOString()}`);
       if (e.tags.length) io.out(`  tags      ${e.tags.join(', ')}`);
-      for (const g of e.gens)
-        io.out(`  answer    ${g.text.length > 200 ? `${g.text.slice(0, 200)}…` : g.text}`);
+      for (const g of e.gens) io.out(`  answer    ${answerPreview(generationText(g))}`);
     }
     return 0;
   } finally {
     await cache.close();
   }
 };
+
+function answerPreview(text: string): string {
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+}

@@ -20,13 +20,19 @@
  *   (each then misses the other's answer, never serves it).
  *
  * An answer that is not a Strata entry was written by another GPTCache client: with
- * `foreignAnswers: 'text'` (default) it is served as a plain text generation for the asking
- * key; with `'ignore'` it is a miss.
+ * `foreignAnswers: 'text'` (default) it is served as the asking model's generation (an AI
+ * message for a chat model, text for an LLM); with `'ignore'` it is a miss.
  */
 import http from 'node:http';
 import https from 'node:https';
 import type { Clock } from '../../core/clock.js';
-import { decodeEntry, ENTRY_VERSION, encodeEntry, type StoredEntry } from '../../core/entry.js';
+import {
+  decodeEntry,
+  ENTRY_VERSION,
+  encodeEntry,
+  type StoredEntry,
+  textGeneration,
+} from '../../core/entry.js';
 import type { CacheKey } from '../../core/key.js';
 import type { ListedEntry, SimilarMatch, Tier, TierHealth, TierStats } from '../../core/tier.js';
 
@@ -131,7 +137,7 @@ export class GptcacheTier implements Tier {
       createdAt: this.options.clock.now(),
       expiresAt: null,
       tags: [],
-      gens: [{ text: answer }],
+      gens: [textGeneration(answer, key.llmString)],
       llm: key.llmString,
       prompt: key.prompt,
     }).payload;
