@@ -4,6 +4,7 @@ import { type Clock, systemClock } from './core/clock.js';
 import { type Logger, Manager } from './core/manager.js';
 import type { Tier } from './core/tier.js';
 import { StrataCache } from './langchain/cache.js';
+import { isUsableByLangChain } from './langchain/generations.js';
 import { buildTier } from './tiers/index.js';
 
 export interface CreateOptions {
@@ -49,7 +50,13 @@ export async function createCache(
           },
         };
       }),
-      { clock, logger, coalesceWaitMs: resolved.coalesceWaitMs, storePrompt: resolved.storePrompt },
+      {
+        clock,
+        logger,
+        coalesceWaitMs: resolved.coalesceWaitMs,
+        storePrompt: resolved.storePrompt,
+        isUsable: isUsableByLangChain,
+      },
     );
   } catch (error) {
     await Promise.allSettled(built.map(async (tier) => tier.close()));
