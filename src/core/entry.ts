@@ -36,7 +36,7 @@ export function textGeneration(text: string, llmString: string): StoredGeneratio
 /** A stored generation's text: its own, or its message's string content. */
 export function generationText(g: StoredGenerationData): string {
   if (g.text !== undefined) return g.text;
-  const content = g.message?.data.content;
+  const content = g.message?.data?.content;
   return typeof content === 'string' ? content : '';
 }
 
@@ -132,7 +132,7 @@ export function tokenUsage(gens: StoredGenerationData[]): TokenUsage | undefined
   let found = false;
   const usage: TokenUsage = { inputTokens: 0, outputTokens: 0, totalTokens: 0 };
   for (const g of gens) {
-    const m = g.message?.data.usage_metadata as Record<string, unknown> | undefined;
+    const m = g.message?.data?.usage_metadata as Record<string, unknown> | undefined;
     const info = g.generationInfo?.tokenUsage as Record<string, unknown> | undefined;
     const input = count(m?.input_tokens ?? info?.promptTokens);
     const output = count(m?.output_tokens ?? info?.completionTokens);

@@ -3,10 +3,13 @@
  *   l1 <url> <prefix>            caches a prompt in its memory tier, prints "ready", then prints
  *                                "gone <epoch ms>" as soon as it stops serving it
  *   herd <url> <prefix> <at>     at epoch ms <at>, invokes a 500 ms model once; prints its call count
+ *   late <url> <prefix> <at>     at epoch ms <at>, invokes a 20 ms model through withCache; prints its
+ *                                call count and the epoch ms it was answered at
  */
 import { createInterface } from 'node:readline';
 import { createCache } from '../../src/create.js';
 import { SimulatedChatModel } from '../../src/demo/simulated-model.js';
+import { withCache } from '../../src/langchain/with-cache.js';
 
 const [mode, url, keyPrefix, at] = process.argv.slice(2);
 const cache = await createCache(
@@ -33,6 +36,12 @@ if (mode === 'l1') {
   await new Promise((r) => setTimeout(r, Math.max(0, Number(at) - Date.now())));
   const answer = await model.invoke('The question every instance asks at once');
   process.stdout.write(`${JSON.stringify({ calls: model.calls, content: answer.content })}\n`);
+} else if (mode === 'late') {
+  const model = new SimulatedChatModel({ latencyMs: 20 });
+  await new Promise((r) => setTimeout(r, Math.max(0, Number(at) - Date.now())));
+  const answer = await withCache(model, cache).invoke('The question another instance failed to answer');
+  const answeredAt = Date.now();
+  process.stdout.write(`${JSON.stringify({ calls: model.calls, content: answer.content, answeredAt })}\n`);
 }
 createInterface({ input: process.stdin }).close();
 await cache.close();

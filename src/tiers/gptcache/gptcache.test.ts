@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { FakeListChatModel } from '@langchain/core/utils/testing';
 import { describe, expect, it } from 'vitest';
 import { describeTierConformance } from '../../../test/conformance/suite.js';
 import { killMidLoop } from '../../../test/support/kill-drill.js';
@@ -108,6 +109,31 @@ describe('gptcache tier', () => {
       } finally {
         await cache.close();
       }
+    }
+  });
+
+  it("serves a chat model another client's plain answer as an AIMessage, on the BaseCache path, and backfills it usable", async () => {
+    const question = `What is the refund window? ${salt}`;
+    await put(exactUrl, `Human: ${question}`, 'Thirty days from purchase.');
+    const cache = await createCache(
+      { tiers: [{ type: 'memory' }, { type: 'gptcache', url: exactUrl, mode: 'exact' }] },
+      { logger: quiet },
+    );
+    try {
+      const model = new FakeListChatModel({ responses: ['the model was called'], cache });
+      for (const tier of ['gptcache', 'memory']) {
+        const hit = await cache.lookupWithInfo(
+          `Human: ${question}`,
+          model._getSerializedCacheKeyParametersForCall({}),
+        );
+        expect(hit?.tier).toBe(tier);
+        const answer = await model.invoke(question);
+        expect(answer.getType()).toBe('ai');
+        expect(answer.content).toBe('Thirty days from purchase.');
+        await expect.poll(async () => (await cache.stats()).tiers[0]?.store?.entries).toBe(1);
+      }
+    } finally {
+      await cache.close();
     }
   });
 

@@ -13,6 +13,7 @@ import { runTs } from '../../../test/support/run-ts.js';
 import { service, servicePid, services } from '../../../test/support/services.js';
 import { createCache } from '../../create.js';
 import { SimulatedChatModel } from '../../demo/simulated-model.js';
+import { withCache } from '../../langchain/with-cache.js';
 
 const quiet = { warn: () => {} };
 const prefix = () => `strata-test-${randomUUID().slice(0, 8)}`;
@@ -214,5 +215,27 @@ describe('redis shared by several processes', () => {
     const outputs = results.map((r) => JSON.parse(r.stdout.trim()) as { calls: number; content: string });
     expect(outputs.reduce((n, o) => n + o.calls, 0)).toBe(1);
     expect(new Set(outputs.map((o) => o.content)).size).toBe(1);
+  });
+
+  it('an instance whose model call fails releases its claim: another process waiting for the key goes at once', async () => {
+    const url = service('redis').STRATA_TEST_REDIS_URL!;
+    const keyPrefix = prefix();
+    const cache = await createCache({ tiers: [{ type: 'memory' }, { type: 'redis', url, keyPrefix }] });
+    try {
+      const at = Date.now() + 4_000; // the peer asks while this instance's call is in flight
+      const peer = runTs(peerScript, ['late', url, keyPrefix, String(at)]);
+      const failing = new SimulatedChatModel({ latencyMs: 600, failWith: '429 Too Many Requests' });
+      await new Promise((r) => setTimeout(r, Math.max(0, at - 300 - Date.now())));
+      await expect(
+        withCache(failing, cache).invoke('The question another instance failed to answer'),
+      ).rejects.toThrow(/429/);
+      const failedAt = Date.now();
+      const out = JSON.parse((await peer).stdout.trim()) as { calls: number; answeredAt: number };
+      expect(out.calls).toBe(1);
+      // Before: the peer waited for the claim to run out (coalesceWaitMs, 15 s).
+      expect(out.answeredAt - failedAt).toBeLessThan(1_000);
+    } finally {
+      await cache.close();
+    }
   });
 });

@@ -1,0 +1,132 @@
+/**
+ * A hit never throws into the model call: an entry LangChain cannot turn into what the model
+ * returns (written by another version or client, or crafted and imported) is a miss, counted as
+ * corrupt, deleted, never backfilled; the model answers instead.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AIMessage } from '@langchain/core/messages';
+import { FakeListChatModel } from '@langchain/core/utils/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ENTRY_VERSION, encodeEntry, type StoredGenerationData } from '../core/entry.js';
+import type { CacheKey } from '../core/key.js';
+import { createCache } from '../create.js';
+import type { StrataCache } from './cache.js';
+import { withCache } from './with-cache.js';
+
+const dirs: string[] = [];
+const caches: StrataCache[] = [];
+afterEach(async () => {
+  await Promise.all(caches.splice(0).map((c) => c.close()));
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+async function twoTiers(): Promise<StrataCache> {
+  const dir = mkdtempSync(join(tmpdir(), 'strata-usable-'));
+  dirs.push(dir);
+  const cache = await createCache(
+    { tiers: [{ type: 'memory' }, { type: 'sqlite', path: join(dir, 'c.db') }] },
+    { logger: { warn: () => {} } },
+  );
+  caches.push(cache);
+  return cache;
+}
+
+/** Files `gens` under the key the model will ask for, in the named tier only. */
+function plant(cache: StrataCache, tier: string, prompt: string, llmKey: string, gens: unknown[]) {
+  return plantUnder(cache, tier, cache.key(prompt, llmKey), gens);
+}
+
+async function plantUnder(cache: StrataCache, tier: string, key: CacheKey, gens: unknown[]) {
+  const { prompt } = key;
+  const stored = encodeEntry({
+    v: ENTRY_VERSION,
+    k: key.hash,
+    ns: key.namespace,
+    llm: key.llmString,
+    prompt,
+    gens: gens as StoredGenerationData[],
+    createdAt: Date.now(),
+    expiresAt: null,
+    tags: [],
+  });
+  expect(await cache.tiers.tier(tier)!.set(key, stored)).toBe(true);
+  return key;
+}
+
+const UNUSABLE: Array<[string, unknown[]]> = [
+  ['an unknown message type', [{ text: 'x', message: { type: 'alien', data: { content: 'x' } } }]],
+  ['no generation at all', []],
+  ['message.data null', [{ text: 'x', message: { type: 'ai', data: null } }]],
+  ['content that is a number', [{ text: 'x', message: { type: 'ai', data: { content: 42 } } }]],
+  ['a tool message without tool_call_id', [{ text: 'x', message: { type: 'tool', data: { content: 'x' } } }]],
+  [
+    'tool_calls that are not a list',
+    [{ text: 'x', message: { type: 'ai', data: { content: 'x', tool_calls: 'no' } } }],
+  ],
+];
+
+describe('hits LangChain cannot use are misses', () => {
+  it.each(UNUSABLE)(
+    '%s: invoke calls the model, the entry is counted corrupt and replaced',
+    async (_, gens) => {
+      const cache = await twoTiers();
+      const model = new FakeListChatModel({ responses: ['fresh answer'], cache });
+      const llmKey = model._getSerializedCacheKeyParametersForCall({});
+      const key = await plant(cache, 'sqlite', 'Human: hello', llmKey, gens);
+      const answer = await model.invoke('hello');
+      expect(answer.content).toBe('fresh answer');
+      const stats = await cache.stats();
+      expect(stats.tiers.find((t) => t.name === 'sqlite')?.corrupt).toBe(1);
+      expect(stats.tiers.find((t) => t.name === 'memory')?.backfills).toBe(0);
+      // The model's answer replaced the bad entry: the next call is a hit on it.
+      expect((await model.invoke('hello')).content).toBe('fresh answer');
+      const inMemory = cache.tiers.tier('memory')!.get(key);
+      expect(typeof inMemory === 'string' && inMemory.includes('fresh answer')).toBe(true);
+    },
+  );
+
+  it('through withCache too', async () => {
+    const cache = await twoTiers();
+    const inner = new FakeListChatModel({ responses: ['first', 'second'] });
+    const model = withCache(inner, cache);
+    const missed: CacheKey[] = [];
+    cache.on('miss', ({ key }) => missed.push(key));
+    expect((await model.invoke('hello')).content).toBe('first');
+    const key = missed[0]!;
+    await plantUnder(cache, 'sqlite', key, [
+      { text: 'x', message: { type: 'alien', data: { content: 'x' } } },
+    ]);
+    await cache.tiers.tier('memory')!.clear();
+    const again = await model.invoke('hello');
+    expect(again.content).toBe('second');
+    expect(again.response_metadata.strata).toMatchObject({ hit: false });
+  });
+
+  it('an answer stored as text only is served to a chat model as an AIMessage', async () => {
+    const cache = await twoTiers();
+    const model = new FakeListChatModel({ responses: ['never called'], cache });
+    const llmKey = model._getSerializedCacheKeyParametersForCall({});
+    await plant(cache, 'sqlite', 'Human: hello', llmKey, [{ text: 'the stored answer' }]);
+    const answer = await model.invoke('hello');
+    expect(AIMessage.isInstance(answer) || answer.getType() === 'ai').toBe(true);
+    expect(answer.content).toBe('the stored answer');
+  });
+});
+
+describe('an answer is stored once', () => {
+  it('a chat answer of 2 MB makes a payload of about 2 MB, not 4', async () => {
+    const cache = await twoTiers();
+    const big = 'x'.repeat(2 * 1024 * 1024);
+    const model = new FakeListChatModel({ responses: [big], cache });
+    let bytes = 0;
+    cache.on('set', (e) => {
+      bytes = e.bytes;
+    });
+    await model.invoke('a long answer please');
+    await expect.poll(() => bytes).toBeGreaterThan(0);
+    expect(bytes).toBeLessThan(big.length * 1.1);
+    expect((await model.invoke('a long answer please')).content).toBe(big);
+  });
+});
