@@ -1,17 +1,22 @@
 /** createCache: a validated config in, a ready StrataCache out. */
 import { parseConfig, type ResolvedConfig, type StrataConfig, StrataConfigError } from './config/schema.js';
 import { type Clock, systemClock } from './core/clock.js';
+import { openOrDefer } from './core/deferred-tier.js';
 import { type Logger, Manager } from './core/manager.js';
 import type { Tier } from './core/tier.js';
 import { StrataCache } from './langchain/cache.js';
 import { isUsableByLangChain } from './langchain/generations.js';
-import { buildTier } from './tiers/index.js';
+import { buildTier, TierConfigError } from './tiers/index.js';
 
 export interface CreateOptions {
   /** Time source for expiry and breakers (tests inject a manual clock). */
   clock?: Clock;
   /** Where warnings go (a tier going down, recovering); defaults to console.warn. */
   logger?: Logger;
+  /** Open file-backed tiers read-only and create nothing (inspecting commands); SQLite honours it. */
+  readonly?: boolean;
+  /** Tiers' health() runs a full integrity check where they have one (SQLite's quick_check). */
+  integrityCheck?: boolean;
 }
 
 export async function createCache(
@@ -25,10 +30,29 @@ export async function createCache(
   let manager: Manager | undefined;
   const onEviction = (event: { tier: string; hash: string; reason: string }) => manager?.onEviction(event);
   const onClientError = (tier: string, error: Error) => manager?.onClientError(tier, error);
+  const ctx = {
+    clock,
+    onEviction,
+    onClientError,
+    readonly: options.readonly,
+    integrityCheck: options.integrityCheck,
+  };
   try {
     for (const [i, tierConfig] of resolved.tiers.entries()) {
+      // Only a bad config is fatal. A backend that cannot be opened now (a damaged or locked
+      // file, a newer schema, a server that is down) makes its tier down with the reason while
+      // the others serve; it is re-opened in the background, backing off like the breaker.
       try {
-        built.push(await buildTier(tierConfig, { clock, onEviction, onClientError }));
+        built.push(
+          await openOrDefer(() => buildTier(tierConfig, ctx), {
+            name: tierConfig.name ?? tierConfig.type,
+            type: tierConfig.type,
+            retryMs: tierConfig.breaker.cooldownMs,
+            maxRetryMs: tierConfig.breaker.maxCooldownMs,
+            logger,
+            isConfigError: (error) => error instanceof TierConfigError || error instanceof StrataConfigError,
+          }),
+        );
       } catch (error) {
         throw new StrataConfigError([
           {

@@ -21,8 +21,17 @@ export interface CommandContext {
   positionals: string[];
   flags: Record<string, string | boolean | undefined>;
   io: Io;
-  /** Opens the cache the config describes, in the requested namespace. */
-  open(): Promise<{ cache: StrataCache; source: string; config: ResolvedConfig }>;
+  /**
+   * Opens the cache the config describes, in the requested namespace. `readonly`: file-backed
+   * tiers open read-only and create nothing (a missing file is a down tier); `integrityCheck`:
+   * health() runs the backends' full integrity checks.
+   */
+  open(options?: OpenOptions): Promise<{ cache: StrataCache; source: string; config: ResolvedConfig }>;
+}
+
+export interface OpenOptions {
+  readonly?: boolean;
+  integrityCheck?: boolean;
 }
 
 export type Command = (ctx: CommandContext) => Promise<number>;
@@ -36,11 +45,11 @@ export function contextFor(
     positionals,
     flags,
     io,
-    async open() {
+    async open(options: OpenOptions = {}) {
       const { config: input, source } = loadConfigWithSource(stringFlag(flags, 'config'));
       const config = parseConfig(input);
       const namespace = stringFlag(flags, 'namespace');
-      const cache = await createCache(config, { logger: { warn: (m) => io.err(m) } });
+      const cache = await createCache(config, { logger: { warn: (m) => io.err(m) }, ...options });
       return { cache: namespace ? cache.withNamespace(namespace) : cache, source, config };
     },
   };

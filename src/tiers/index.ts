@@ -16,11 +16,27 @@ import { SqliteTier } from './sqlite/index.js';
 
 export interface TierContext {
   clock: Clock;
+  /** Open file-backed tiers read-only and create nothing (inspecting commands: stats, doctor). SQLite honours it. */
+  readonly?: boolean;
+  /** health() runs a full integrity check where the backend has one (SQLite's quick_check): `strata doctor`. */
+  integrityCheck?: boolean;
   onEviction: EvictionListener;
   /** For errors a client reports outside any call (socket resets, failovers). */
   onClientError: (tier: string, error: Error) => void;
 }
 
+/** The tier's config cannot work, whatever the backend's state (createCache reports it as a config error). */
+export class TierConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TierConfigError';
+  }
+}
+
+/**
+ * Builds the driver for one tier. A TierConfigError means the config is wrong; any other error
+ * means the backend cannot be opened now (createCache keeps the tier down and retries).
+ */
 export async function buildTier(config: ResolvedTierConfig, ctx: TierContext): Promise<Tier> {
   const name = config.name ?? config.type;
   switch (config.type) {
@@ -98,7 +114,7 @@ export async function buildTier(config: ResolvedTierConfig, ctx: TierContext): P
       const embedder = withEmbeddingCache(base);
       const threshold = config.threshold ?? (typeof e === 'string' ? DEFAULT_THRESHOLDS[e] : undefined);
       if (threshold === undefined) {
-        throw new Error('threshold: required with custom embeddings (cosine similarity, -1..1)');
+        throw new TierConfigError('threshold: required with custom embeddings (cosine similarity, -1..1)');
       }
       return new SemanticTier({
         name,
@@ -121,6 +137,9 @@ export async function buildTier(config: ResolvedTierConfig, ctx: TierContext): P
         maxBytes: config.maxBytes,
         purgeIntervalMs: config.purgeIntervalSeconds * 1000,
         busyTimeoutMs: config.busyTimeoutMs,
+        timeoutMs: config.timeoutMs,
+        readonly: ctx.readonly,
+        integrityCheck: ctx.integrityCheck,
         clock: ctx.clock,
         onEviction: ctx.onEviction,
       });

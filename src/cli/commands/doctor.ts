@@ -1,8 +1,12 @@
 import { type Command, table } from '../context.js';
 
-/** `strata doctor`: health of every configured tier; exit 1 when any tier is down. */
+/**
+ * `strata doctor`: health of every configured tier; exit 1 when any tier is down. Opens SQLite
+ * read-only (a missing file is reported, not created) and runs its integrity check, so a
+ * malformed file or a full disk shows as down with the reason.
+ */
 export const doctor: Command = async ({ io, open }) => {
-  const { cache, source } = await open();
+  const { cache, source } = await open({ readonly: true, integrityCheck: true });
   try {
     const health = await cache.health();
     io.out(`config: ${source}`);

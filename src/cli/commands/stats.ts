@@ -4,6 +4,7 @@ import { type Command, formatBytes, stringFlag, table } from '../context.js';
 /**
  * `strata stats [--json]`: what each tier holds (and, within this process, what it served).
  * `--days N`: the daily hits, misses and latency that SQL tiers persisted over the last N days.
+ * File-backed tiers are opened read-only: stats never creates or changes a file.
  */
 export const stats: Command = async ({ flags, io, open }) => {
   const days = stringFlag(flags, 'days');
@@ -11,7 +12,7 @@ export const stats: Command = async ({ flags, io, open }) => {
     io.err('strata stats: --days must be a whole number of days, 1-9999');
     return 2;
   }
-  const { cache, source } = await open();
+  const { cache, source } = await open({ readonly: true });
   try {
     if (days !== undefined) {
       const persisted: DailyStats[] = [];
@@ -65,6 +66,12 @@ export const stats: Command = async ({ flags, io, open }) => {
       ]);
     }
     for (const line of table(rows)) io.out(line);
+    const unreadable = report.tiers.filter((t) => !t.store).map((t) => t.name);
+    if (unreadable.length > 0) {
+      for (const t of (await cache.health()).tiers) {
+        if (unreadable.includes(t.name)) io.out(`${t.name}: ${t.status}${t.reason ? ` (${t.reason})` : ''}`);
+      }
+    }
     return 0;
   } finally {
     await cache.close();

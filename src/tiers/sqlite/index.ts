@@ -5,12 +5,27 @@
  * different models and tenants; here the primary key is the full cache key hash over
  * (namespace, sanitized llm string, prompt).
  *
- * Several processes may share one file: WAL lets readers run beside one writer, and a busy
- * timeout makes writers queue rather than fail. better-sqlite3 is synchronous, so a lookup costs
- * no promise or thread hop; hit bookkeeping (access_count, last_access_at) is batched into one
- * transaction per second instead of turning every read into a write.
+ * Several processes may share one file: WAL lets readers run beside one writer. better-sqlite3
+ * is synchronous, so a lookup costs no promise or thread hop; hit bookkeeping (access_count,
+ * last_access_at) is batched into one transaction per second instead of turning every read into
+ * a write.
+ *
+ * Synchronous also means that waiting for another process's write lock freezes the whole event
+ * loop, so no call may wait longer than the tier's `timeoutMs` (the busy timeout is bounded by
+ * it). A write that still finds the lock taken is not an error: it goes into a small bounded
+ * queue, in memory, that a background timer writes in one transaction once the lock is free
+ * (each attempt waits only a few ms). While the queue is not empty, new writes join it without
+ * waiting at all, lookups of queued keys are answered from it, and deletes, clears and tag
+ * invalidations take the matching queued writes out. We chose this over a worker thread: the
+ * read fast path stays synchronous and free, only writes that meet a lock pay anything, and the
+ * worst case (the queue full) loses cache writes, never answers.
+ *
+ * Opening never takes a lock when the schema is current: the version is read first and only a
+ * migration takes the write lock. A file this version cannot use (damaged, not a database, a
+ * directory, read-only, written by a newer version, someone else's `cache_entries`) fails the
+ * open with the reason, and is never altered; createCache then keeps the tier down and retries.
  */
-import { mkdirSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, statfsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Clock } from '../../core/clock.js';
@@ -30,16 +45,36 @@ export interface SqliteTierOptions {
   name?: string;
   /** Database file; ':memory:' for a private in-memory database. */
   path: string;
-  /** Evict least recently used entries above this many (checked every `evictEvery` writes and on purge). */
+  /**
+   * Evict least recently used entries above this many: checked on the first write after open,
+   * every max(1, min(100, maxEntries / 10)) writes, on purge and on close.
+   */
   maxEntries?: number;
   /** Evict least recently used entries above this many payload bytes. */
   maxBytes?: number;
   /** How often expired rows are deleted in the background; 0 disables the timer. */
   purgeIntervalMs: number;
-  /** How long a writer waits for another process's lock before failing. */
+  /** How long a call waits for another process's lock (never longer than timeoutMs). */
   busyTimeoutMs: number;
+  /** The tier's call budget: no call blocks the event loop longer. Defaults to busyTimeoutMs. */
+  timeoutMs?: number;
+  /**
+   * Opens the file read-only: creates nothing (no directory, database, -wal or -shm for a missing
+   * file, which is an error), migrates nothing, and refuses writes. For inspecting commands.
+   */
+  readonly?: boolean;
+  /** health() runs PRAGMA quick_check and looks for free disk space (a full read: for `strata doctor`). */
+  integrityCheck?: boolean;
   clock: Clock;
   onEviction?: EvictionListener;
+}
+
+/** A file this version cannot use; the message is the reason, ready for health(). */
+export class SqliteOpenError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SqliteOpenError';
+  }
 }
 
 /** Each migration moves the schema from version (index) to version (index + 1). */
@@ -80,84 +115,141 @@ const MIGRATIONS: readonly string[] = [
    ) WITHOUT ROWID;`,
 ];
 
+/** The columns of each table, as the migrations create them; another table of the same name is foreign. */
+const TABLES: ReadonlyArray<{ name: string; since: number; columns: readonly string[] }> = [
+  {
+    name: 'cache_entries',
+    since: 1,
+    columns: [
+      'key_hash',
+      'namespace',
+      'prompt',
+      'llm_string',
+      'response',
+      'metadata',
+      'size',
+      'created_at',
+      'updated_at',
+      'last_access_at',
+      'access_count',
+      'expires_at',
+    ],
+  },
+  { name: 'cache_tags', since: 1, columns: ['tag', 'key_hash'] },
+  { name: 'cache_stats', since: 2, columns: ['day', 'tier', 'hits', 'misses', 'total', 'latency_ms'] },
+];
+
 const EVICT_EVERY = 100;
 const ACCESS_FLUSH_MS = 1_000;
 const PAGE = 500;
+/** How long a background attempt (queued writes, batched counts, purge) waits for the lock. */
+const BACKGROUND_WAIT_MS = 10;
+const RETRY_MIN_MS = 25;
+const RETRY_MAX_MS = 1_000;
+/** The queue of writes waiting for the lock: beyond either bound, the oldest are dropped (a later miss). */
+const QUEUE_MAX_ENTRIES = 1_000;
+const QUEUE_MAX_BYTES = 32 * 1024 * 1024;
+
+interface Queued {
+  readonly key: CacheKey;
+  readonly entry: StoredEntry;
+}
 
 export class SqliteTier implements Tier {
   readonly name: string;
   readonly type = 'sqlite';
   private readonly db: Database.Database;
   private readonly stmt;
+  private readonly readonly: boolean;
+  /** The longest any call waits for a lock: min(busyTimeoutMs, timeoutMs). */
+  private readonly waitMs: number;
+  private readonly evictEvery: number;
   private readonly pendingAccess = new Map<string, number>();
   private pendingStats = { hits: 0, misses: 0, latencyMs: 0 };
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly write: (key: CacheKey, entry: StoredEntry) => void;
-  private writesSinceEviction = 0;
+  private readonly writeMany: (items: Queued[]) => void;
+  /** Writes that found the lock taken, oldest first, by key hash. */
+  private readonly queue = new Map<string, Queued>();
+  private queueBytes = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryDelay = RETRY_MIN_MS;
+  private droppedWrites = 0;
+  /** Starts due, so the first write of a process checks the limits (short-lived processes add up). */
+  private writesSinceEviction: number;
   private evictions = 0;
+  /** The last disk-level failure (full, read-only, damaged, I/O) until a write succeeds. */
+  private fault: string | undefined;
   private closed = false;
 
   constructor(private readonly options: SqliteTierOptions) {
     this.name = options.name ?? 'sqlite';
-    if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
-    this.db = new Database(options.path, { timeout: options.busyTimeoutMs });
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('foreign_keys = ON');
-    this.migrate();
+    this.readonly = options.readonly ?? false;
+    this.waitMs = Math.min(options.busyTimeoutMs, options.timeoutMs ?? options.busyTimeoutMs);
+    const m = options.maxEntries;
+    this.evictEvery = m === undefined ? EVICT_EVERY : Math.max(1, Math.min(EVICT_EVERY, Math.floor(m / 10)));
+    this.writesSinceEviction = this.evictEvery;
+    this.db = this.open();
     const db = this.db;
-    this.stmt = {
-      get: db
-        .prepare(
-          'SELECT response FROM cache_entries WHERE key_hash = ? AND (expires_at IS NULL OR expires_at > ?)',
-        )
-        .pluck(),
-      upsert: db.prepare(
-        `INSERT INTO cache_entries (key_hash, namespace, prompt, llm_string, response, metadata, size,
-                                    created_at, updated_at, last_access_at, expires_at)
-         VALUES (@hash, @namespace, @prompt, @llm, @response, @metadata, @size, @created, @now, @now, @expires)
-         ON CONFLICT (key_hash) DO UPDATE SET
-           namespace = excluded.namespace, prompt = excluded.prompt, llm_string = excluded.llm_string,
-           response = excluded.response, metadata = excluded.metadata, size = excluded.size,
-           created_at = excluded.created_at, updated_at = excluded.updated_at,
-           last_access_at = excluded.last_access_at, expires_at = excluded.expires_at`,
-      ),
-      clearTags: db.prepare('DELETE FROM cache_tags WHERE key_hash = ?'),
-      addTag: db.prepare('INSERT OR IGNORE INTO cache_tags (tag, key_hash) VALUES (?, ?)'),
-      delete: db.prepare('DELETE FROM cache_entries WHERE key_hash = ?'),
-      clearAll: db.prepare('DELETE FROM cache_entries'),
-      clearNamespace: db.prepare('DELETE FROM cache_entries WHERE namespace = ?'),
-      invalidateTag: db.prepare(
-        `DELETE FROM cache_entries WHERE key_hash IN (SELECT key_hash FROM cache_tags WHERE tag = @tag)
-           AND (@namespace IS NULL OR namespace = @namespace)`,
-      ),
-      purge: db.prepare('DELETE FROM cache_entries WHERE expires_at IS NOT NULL AND expires_at <= ?'),
-      touch: db.prepare(
-        'UPDATE cache_entries SET access_count = access_count + ?, last_access_at = max(last_access_at, ?) WHERE key_hash = ?',
-      ),
-      totals: db.prepare('SELECT count(*) AS entries, coalesce(sum(size), 0) AS bytes FROM cache_entries'),
-      perNamespace: db.prepare('SELECT namespace, count(*) AS entries FROM cache_entries GROUP BY namespace'),
-      evictOldest: db
-        .prepare(
-          'DELETE FROM cache_entries WHERE key_hash IN (SELECT key_hash FROM cache_entries ORDER BY last_access_at LIMIT ?) RETURNING key_hash',
-        )
-        .pluck(),
-      addStats: db.prepare(
-        `INSERT INTO cache_stats (day, tier, hits, misses, total, latency_ms) VALUES (@day, @tier, @hits, @misses, @total, @latency)
-         ON CONFLICT (day, tier) DO UPDATE SET hits = hits + excluded.hits, misses = misses + excluded.misses,
-           total = total + excluded.total, latency_ms = latency_ms + excluded.latency_ms`,
-      ),
-      daily: db.prepare(
-        'SELECT day, tier, hits, misses, total, latency_ms FROM cache_stats WHERE day >= ? ORDER BY day DESC, tier',
-      ),
-      page: db.prepare(
-        `SELECT key_hash, namespace, response, access_count FROM cache_entries
-          WHERE key_hash > @after AND (@namespace IS NULL OR namespace = @namespace)
-            AND (expires_at IS NULL OR expires_at > @now)
-          ORDER BY key_hash LIMIT ${PAGE}`,
-      ),
-    };
-    this.write = db.transaction((key: CacheKey, entry: StoredEntry) => {
+    try {
+      this.stmt = {
+        get: db
+          .prepare(
+            'SELECT response FROM cache_entries WHERE key_hash = ? AND (expires_at IS NULL OR expires_at > ?)',
+          )
+          .pluck(),
+        upsert: db.prepare(
+          `INSERT INTO cache_entries (key_hash, namespace, prompt, llm_string, response, metadata, size,
+                                      created_at, updated_at, last_access_at, expires_at)
+           VALUES (@hash, @namespace, @prompt, @llm, @response, @metadata, @size, @created, @now, @now, @expires)
+           ON CONFLICT (key_hash) DO UPDATE SET
+             namespace = excluded.namespace, prompt = excluded.prompt, llm_string = excluded.llm_string,
+             response = excluded.response, metadata = excluded.metadata, size = excluded.size,
+             created_at = excluded.created_at, updated_at = excluded.updated_at,
+             last_access_at = excluded.last_access_at, expires_at = excluded.expires_at`,
+        ),
+        clearTags: db.prepare('DELETE FROM cache_tags WHERE key_hash = ?'),
+        addTag: db.prepare('INSERT OR IGNORE INTO cache_tags (tag, key_hash) VALUES (?, ?)'),
+        delete: db.prepare('DELETE FROM cache_entries WHERE key_hash = ?'),
+        clearAll: db.prepare('DELETE FROM cache_entries'),
+        clearNamespace: db.prepare('DELETE FROM cache_entries WHERE namespace = ?'),
+        invalidateTag: db.prepare(
+          `DELETE FROM cache_entries WHERE key_hash IN (SELECT key_hash FROM cache_tags WHERE tag = @tag)
+             AND (@namespace IS NULL OR namespace = @namespace)`,
+        ),
+        purge: db.prepare('DELETE FROM cache_entries WHERE expires_at IS NOT NULL AND expires_at <= ?'),
+        touch: db.prepare(
+          'UPDATE cache_entries SET access_count = access_count + ?, last_access_at = max(last_access_at, ?) WHERE key_hash = ?',
+        ),
+        totals: db.prepare('SELECT count(*) AS entries, coalesce(sum(size), 0) AS bytes FROM cache_entries'),
+        perNamespace: db.prepare(
+          'SELECT namespace, count(*) AS entries FROM cache_entries GROUP BY namespace',
+        ),
+        evictOldest: db
+          .prepare(
+            'DELETE FROM cache_entries WHERE key_hash IN (SELECT key_hash FROM cache_entries ORDER BY last_access_at LIMIT ?) RETURNING key_hash',
+          )
+          .pluck(),
+        addStats: db.prepare(
+          `INSERT INTO cache_stats (day, tier, hits, misses, total, latency_ms) VALUES (@day, @tier, @hits, @misses, @total, @latency)
+           ON CONFLICT (day, tier) DO UPDATE SET hits = hits + excluded.hits, misses = misses + excluded.misses,
+             total = total + excluded.total, latency_ms = latency_ms + excluded.latency_ms`,
+        ),
+        daily: db.prepare(
+          'SELECT day, tier, hits, misses, total, latency_ms FROM cache_stats WHERE day >= ? ORDER BY day DESC, tier',
+        ),
+        page: db.prepare(
+          `SELECT key_hash, namespace, response, access_count FROM cache_entries
+            WHERE key_hash > @after AND (@namespace IS NULL OR namespace = @namespace)
+              AND (expires_at IS NULL OR expires_at > @now)
+            ORDER BY key_hash LIMIT ${PAGE}`,
+        ),
+      };
+    } catch (error) {
+      db.close();
+      throw this.describe(error);
+    }
+    const writeRow = (key: CacheKey, entry: StoredEntry) => {
       this.stmt.upsert.run({
         hash: key.hash,
         namespace: key.namespace,
@@ -172,14 +264,35 @@ export class SqliteTier implements Tier {
       });
       this.stmt.clearTags.run(key.hash);
       for (const tag of entry.tags) this.stmt.addTag.run(tag, key.hash);
+    };
+    this.write = db.transaction(writeRow);
+    this.writeMany = db.transaction((items: Queued[]) => {
+      for (const { key, entry } of items) writeRow(key, entry);
     });
-    if (options.purgeIntervalMs > 0) every(options.purgeIntervalMs, () => this.purgeExpired(), this.timers);
-    every(ACCESS_FLUSH_MS, () => this.flushAccess(), this.timers);
+    if (this.readonly) return;
+    if (options.purgeIntervalMs > 0) {
+      every(
+        options.purgeIntervalMs,
+        () => this.waiting(BACKGROUND_WAIT_MS, () => this.purgeExpired()),
+        this.timers,
+      );
+    }
+    every(ACCESS_FLUSH_MS, () => this.flushAccess(BACKGROUND_WAIT_MS), this.timers);
   }
 
   get(key: CacheKey): string | undefined {
+    if (this.queue.size > 0) {
+      const queued = this.queue.get(key.hash);
+      if (queued) return queued.entry.payload;
+    }
     const started = performance.now();
-    const response = this.stmt.get.get(key.hash, this.options.clock.now()) as string | undefined;
+    let response: string | undefined;
+    try {
+      response = this.stmt.get.get(key.hash, this.options.clock.now()) as string | undefined;
+    } catch (error) {
+      throw this.noteFault(error);
+    }
+    if (this.readonly) return response;
     this.pendingStats.latencyMs += performance.now() - started;
     if (response === undefined) this.pendingStats.misses++;
     else {
@@ -190,29 +303,54 @@ export class SqliteTier implements Tier {
   }
 
   set(key: CacheKey, entry: StoredEntry): boolean {
+    this.writable();
     if (this.options.maxBytes !== undefined && entry.size > this.options.maxBytes) return false;
-    this.write(key, entry);
-    if (++this.writesSinceEviction >= EVICT_EVERY) this.enforceLimits();
+    if (this.queue.size > 0) {
+      // The lock was taken a moment ago: join the queue rather than wait for it again.
+      this.enqueue({ key, entry });
+      return true;
+    }
+    try {
+      this.write(key, entry);
+    } catch (error) {
+      if (!isBusy(error)) throw this.noteFault(error);
+      this.enqueue({ key, entry });
+      return true;
+    }
+    this.fault = undefined;
+    this.afterWrite(1);
     return true;
   }
 
   delete(key: CacheKey): boolean {
+    this.writable();
     this.pendingAccess.delete(key.hash);
-    return this.stmt.delete.run(key.hash).changes > 0;
+    const queued = this.dequeue((q) => q.key.hash === key.hash) > 0;
+    return this.stmt.delete.run(key.hash).changes > 0 || queued;
   }
 
   clear(namespace?: string): number {
+    this.writable();
     this.pendingAccess.clear();
-    return namespace === undefined
-      ? this.stmt.clearAll.run().changes
-      : this.stmt.clearNamespace.run(namespace).changes;
+    const queued = this.dequeue((q) => namespace === undefined || q.key.namespace === namespace);
+    return (
+      queued +
+      (namespace === undefined
+        ? this.stmt.clearAll.run().changes
+        : this.stmt.clearNamespace.run(namespace).changes)
+    );
   }
 
   invalidateTag(tag: string, namespace?: string): number {
-    return this.stmt.invalidateTag.run({ tag, namespace: namespace ?? null }).changes;
+    this.writable();
+    const queued = this.dequeue(
+      (q) => q.entry.tags.includes(tag) && (namespace === undefined || q.key.namespace === namespace),
+    );
+    return queued + this.stmt.invalidateTag.run({ tag, namespace: namespace ?? null }).changes;
   }
 
   purgeExpired(): number {
+    this.writable();
     const purged = this.stmt.purge.run(this.options.clock.now()).changes;
     this.enforceLimits();
     return purged;
@@ -241,45 +379,311 @@ export class SqliteTier implements Tier {
   }
 
   stats(): TierStats {
-    const totals = this.stmt.totals.get() as { entries: number; bytes: number };
-    const namespaces = this.stmt.perNamespace.all() as Array<{ namespace: string; entries: number }>;
+    let totals: { entries: number; bytes: number };
+    let namespaces: Array<{ namespace: string; entries: number }>;
+    try {
+      totals = this.stmt.totals.get() as { entries: number; bytes: number };
+      namespaces = this.stmt.perNamespace.all() as Array<{ namespace: string; entries: number }>;
+    } catch (error) {
+      throw this.noteFault(error);
+    }
     return {
       entries: totals.entries,
       bytes: totals.bytes,
       evictions: this.evictions,
+      queuedWrites: this.queue.size,
+      droppedWrites: this.droppedWrites,
       namespaces: Object.fromEntries(namespaces.map((n) => [n.namespace, n.entries])),
     };
   }
 
   health(): TierHealth {
     if (this.closed) return { status: 'down', reason: 'closed' };
+    if (this.fault) return { status: 'down', reason: this.fault };
     this.db.prepare('SELECT 1').get();
+    if (this.options.integrityCheck) {
+      const problem = this.integrityProblem();
+      if (problem) return { status: 'down', reason: problem };
+    }
+    if (this.queue.size > 0) {
+      return {
+        status: 'degraded',
+        reason: `${this.queue.size} writes wait for another process's lock on ${this.options.path}`,
+      };
+    }
     return { status: 'up' };
   }
 
-  close(): void {
+  /**
+   * Closes the file after writing what is queued. When another process still holds the lock,
+   * the queue keeps trying in the background (without blocking) for up to busyTimeoutMs, and the
+   * returned promise settles when it is done; a short-lived process thus lands its writes.
+   */
+  close(): void | Promise<void> {
     if (this.closed) return;
-    for (const timer of this.timers) clearInterval(timer);
-    this.flushAccess();
     this.closed = true;
+    for (const timer of this.timers) clearInterval(timer);
+    clearTimeout(this.retryTimer);
+    if (this.readonly || this.queue.size === 0 || this.drain(this.waitMs)) return this.finish();
+    const deadline = performance.now() + this.options.busyTimeoutMs;
+    return new Promise<void>((resolve) => {
+      let delay = RETRY_MIN_MS;
+      const retry = () => {
+        if (this.drain(BACKGROUND_WAIT_MS) || performance.now() >= deadline) {
+          this.droppedWrites += this.queue.size;
+          this.finish();
+          resolve();
+          return;
+        }
+        delay = Math.min(delay * 2, RETRY_MAX_MS);
+        setTimeout(retry, delay); // not unref'd: the process waits for its writes (bounded above)
+      };
+      setTimeout(retry, delay);
+    });
+  }
+
+  private finish(): void {
+    if (!this.readonly) {
+      try {
+        this.flushAccess(this.waitMs, true);
+        if (this.writesSinceEviction > 0) this.enforceLimits();
+      } catch {
+        // locked or failing: the next process that opens the file trims it
+      }
+    }
     this.db.close();
   }
 
-  private migrate(): void {
-    const version = this.db.pragma('user_version', { simple: true }) as number;
+  /** Opens the file and brings its schema up to date, or fails with the reason; never alters a file it cannot use. */
+  private open(): Database.Database {
+    const { path } = this.options;
+    const onDisk = path !== ':memory:' && !path.startsWith('file:');
+    if (onDisk) {
+      const stat = statSync(path, { throwIfNoEntry: false });
+      if (stat?.isDirectory()) throw new SqliteOpenError(`${path}: is a directory, not a database file`);
+      if (this.readonly && !stat) {
+        throw new SqliteOpenError(`${path}: missing (no such file; opened read-only, nothing was created)`);
+      }
+      if (!this.readonly) {
+        try {
+          mkdirSync(dirname(path), { recursive: true });
+          if (stat) accessSync(path, constants.W_OK);
+        } catch (error) {
+          const code = (error as NodeJS.ErrnoException).code;
+          if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+            throw new SqliteOpenError(
+              `${path}: read-only file or directory (${code}); cannot keep it up to date`,
+            );
+          }
+          throw new SqliteOpenError(`${path}: cannot open (${(error as Error).message})`);
+        }
+      }
+    }
+    let db: Database.Database;
+    try {
+      db = new Database(path, {
+        timeout: this.waitMs,
+        ...(this.readonly ? { readonly: true, fileMustExist: true } : {}),
+      });
+    } catch (error) {
+      throw this.describe(error);
+    }
+    try {
+      const version = db.pragma('user_version', { simple: true }) as number;
+      this.checkVersion(version);
+      this.checkTables(db, version);
+      if (this.readonly) {
+        if (version < MIGRATIONS.length) {
+          throw new SqliteOpenError(
+            `${path}: schema version ${version} is older than this version's ${MIGRATIONS.length}; opened read-only, so it is not upgraded`,
+          );
+        }
+        return db;
+      }
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      db.pragma('foreign_keys = ON');
+      // A current schema needs no lock at all; only a migration takes the write lock.
+      if (version < MIGRATIONS.length) {
+        db.transaction(() => {
+          // Re-read inside the write lock: another process may have migrated meanwhile.
+          const current = db.pragma('user_version', { simple: true }) as number;
+          this.checkVersion(current);
+          this.checkTables(db, current);
+          for (let v = current; v < MIGRATIONS.length; v++) db.exec(MIGRATIONS[v]!);
+          db.pragma(`user_version = ${MIGRATIONS.length}`);
+        }).immediate();
+      }
+      return db;
+    } catch (error) {
+      db.close();
+      throw this.describe(error);
+    }
+  }
+
+  private checkVersion(version: number): void {
     if (version > MIGRATIONS.length) {
-      throw new Error(
-        `${this.options.path}: schema version ${version} was written by a newer Strata (this one knows ${MIGRATIONS.length})`,
+      throw new SqliteOpenError(
+        `${this.options.path}: written by a newer version (user_version ${version} > ${MIGRATIONS.length}); left untouched`,
       );
     }
-    this.db
-      .transaction(() => {
-        // Re-read inside the write lock: another process may have migrated meanwhile.
-        const current = this.db.pragma('user_version', { simple: true }) as number;
-        for (let v = current; v < MIGRATIONS.length; v++) this.db.exec(MIGRATIONS[v]!);
-        this.db.pragma(`user_version = ${MIGRATIONS.length}`);
-      })
-      .immediate();
+  }
+
+  /** Each of our tables that exists must have our columns, and exist exactly when the version says so. */
+  private checkTables(db: Database.Database, version: number): void {
+    for (const table of TABLES) {
+      const columns = (db.pragma(`table_info(${table.name})`) as Array<{ name: string }>).map((c) => c.name);
+      const expected = version >= table.since;
+      if (
+        columns.length > 0 &&
+        (columns.length !== table.columns.length || !table.columns.every((c) => columns.includes(c)))
+      ) {
+        throw new SqliteOpenError(
+          `${this.options.path}: table ${table.name} is not a Strata table (columns: ${columns.join(', ')}); left untouched`,
+        );
+      }
+      if (columns.length > 0 && !expected) {
+        throw new SqliteOpenError(
+          `${this.options.path}: table ${table.name} exists but user_version is ${version}: not a Strata table; left untouched`,
+        );
+      }
+      if (columns.length === 0 && expected) {
+        throw new SqliteOpenError(
+          `${this.options.path}: user_version ${version} but no table ${table.name}: not a Strata cache file`,
+        );
+      }
+    }
+  }
+
+  /** A SQLite or file-system error at open, as a reason a person can act on. */
+  private describe(error: unknown): Error {
+    if (error instanceof SqliteOpenError) return error;
+    const { path } = this.options;
+    const code = String((error as { code?: unknown }).code ?? '');
+    const message = (error as Error).message;
+    if (code === 'SQLITE_BUSY' || code.startsWith('SQLITE_LOCKED') || code.startsWith('SQLITE_BUSY')) {
+      return new SqliteOpenError(
+        `${path}: locked by another process for more than ${this.waitMs} ms (${message})`,
+      );
+    }
+    if (code === 'SQLITE_CANTOPEN') return new SqliteOpenError(`${path}: cannot open (${message})`);
+    return new SqliteOpenError(`${path}: ${faultOf(code, message) ?? message}`);
+  }
+
+  /** Remembers a disk-level failure for health(); returns the error to rethrow. */
+  private noteFault(error: unknown): unknown {
+    const code = String((error as { code?: unknown }).code ?? '');
+    const fault = faultOf(code, (error as Error).message);
+    if (fault) this.fault = `${this.options.path}: ${fault}`;
+    return error;
+  }
+
+  /** PRAGMA quick_check and the free space next to the file; undefined when both are fine. */
+  private integrityProblem(): string | undefined {
+    const { path } = this.options;
+    try {
+      const rows = this.db.pragma('quick_check(5)', { simple: false }) as Array<{ quick_check: string }>;
+      const problems = rows
+        .flatMap((r) => r.quick_check.split('\n'))
+        .filter((line) => line !== 'ok' && !line.startsWith('***'));
+      if (problems.length > 0) return `${path}: malformed (quick_check: ${problems.join('; ')})`;
+    } catch (error) {
+      return this.describe(error).message;
+    }
+    if (path !== ':memory:') {
+      const fs = statfsSync(dirname(path));
+      if (fs.bavail === 0) return `${path}: disk full (no free space left in ${dirname(path)})`;
+    }
+    return undefined;
+  }
+
+  private writable(): void {
+    if (this.readonly) throw new Error(`${this.options.path}: opened read-only`);
+  }
+
+  /** Runs `fn` with a different lock wait (background work waits only a few ms), then restores it. */
+  private waiting<T>(ms: number, fn: () => T): T {
+    if (ms === this.waitMs) return fn();
+    this.db.pragma(`busy_timeout = ${ms}`);
+    try {
+      return fn();
+    } finally {
+      this.db.pragma(`busy_timeout = ${this.waitMs}`);
+    }
+  }
+
+  private enqueue(item: Queued): void {
+    const previous = this.queue.get(item.key.hash);
+    if (previous) {
+      this.queue.delete(item.key.hash);
+      this.queueBytes -= previous.entry.size;
+    }
+    this.queue.set(item.key.hash, item);
+    this.queueBytes += item.entry.size;
+    while (
+      this.queue.size > QUEUE_MAX_ENTRIES ||
+      (this.queueBytes > QUEUE_MAX_BYTES && this.queue.size > 1)
+    ) {
+      const [hash, oldest] = this.queue.entries().next().value as [string, Queued];
+      this.queue.delete(hash);
+      this.queueBytes -= oldest.entry.size;
+      this.droppedWrites++;
+    }
+    this.scheduleRetry();
+  }
+
+  /** Removes queued writes that match; returns how many. */
+  private dequeue(matches: (item: Queued) => boolean): number {
+    if (this.queue.size === 0) return 0;
+    let removed = 0;
+    for (const [hash, item] of this.queue) {
+      if (!matches(item)) continue;
+      this.queue.delete(hash);
+      this.queueBytes -= item.entry.size;
+      removed++;
+    }
+    return removed;
+  }
+
+  private scheduleRetry(): void {
+    if (this.retryTimer || this.closed) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (this.closed) return;
+      if (this.drain(BACKGROUND_WAIT_MS)) this.retryDelay = RETRY_MIN_MS;
+      else {
+        this.retryDelay = Math.min(this.retryDelay * 2, RETRY_MAX_MS);
+        this.scheduleRetry();
+      }
+    }, this.retryDelay);
+    this.retryTimer.unref();
+  }
+
+  /** Writes the whole queue in one transaction, waiting at most `waitMs` for the lock; true when it is empty. */
+  private drain(waitMs: number): boolean {
+    if (this.queue.size === 0) return true;
+    const batch = [...this.queue.values()];
+    try {
+      this.waiting(waitMs, () => this.writeMany(batch));
+    } catch (error) {
+      if (!isBusy(error)) this.noteFault(error);
+      return false;
+    }
+    this.queue.clear();
+    this.queueBytes = 0;
+    this.fault = undefined;
+    this.afterWrite(batch.length);
+    return true;
+  }
+
+  private afterWrite(count: number): void {
+    this.writesSinceEviction += count;
+    if (this.writesSinceEviction < this.evictEvery) return;
+    try {
+      this.enforceLimits();
+    } catch {
+      // locked: checked again on the next write
+    }
   }
 
   /** Daily statistics as persisted (UTC days, most recent first). */
@@ -303,50 +707,85 @@ export class SqliteTier implements Tier {
     }));
   }
 
-  /** Writes batched access counts and the day's statistics in one transaction. */
-  private flushAccess(): void {
+  /**
+   * Writes batched access counts and the day's statistics in one transaction. When the lock
+   * stays taken (or the write fails) the counts are kept for the next flush.
+   */
+  private flushAccess(waitMs = this.waitMs, closing = false): void {
     const stats = this.pendingStats;
-    if ((this.pendingAccess.size === 0 && stats.hits + stats.misses === 0) || this.closed) return;
+    if (this.readonly || (this.closed && !closing)) return;
+    if (this.pendingAccess.size === 0 && stats.hits + stats.misses === 0) return;
     const now = this.options.clock.now();
     const pending = [...this.pendingAccess];
     this.pendingAccess.clear();
     this.pendingStats = { hits: 0, misses: 0, latencyMs: 0 };
-    this.db.transaction(() => {
-      for (const [hash, count] of pending) this.stmt.touch.run(count, now, hash);
-      if (stats.hits + stats.misses > 0) {
-        this.stmt.addStats.run({
-          day: utcDay(now),
-          tier: this.name,
-          hits: stats.hits,
-          misses: stats.misses,
-          total: stats.hits + stats.misses,
-          latency: stats.latencyMs,
-        });
+    try {
+      this.waiting(waitMs, () =>
+        this.db.transaction(() => {
+          for (const [hash, count] of pending) this.stmt.touch.run(count, now, hash);
+          if (stats.hits + stats.misses > 0) {
+            this.stmt.addStats.run({
+              day: utcDay(now),
+              tier: this.name,
+              hits: stats.hits,
+              misses: stats.misses,
+              total: stats.hits + stats.misses,
+              latency: stats.latencyMs,
+            });
+          }
+        })(),
+      );
+    } catch (error) {
+      for (const [hash, count] of pending) {
+        this.pendingAccess.set(hash, (this.pendingAccess.get(hash) ?? 0) + count);
       }
-    })();
+      this.pendingStats.hits += stats.hits;
+      this.pendingStats.misses += stats.misses;
+      this.pendingStats.latencyMs += stats.latencyMs;
+      if (!isBusy(error)) this.noteFault(error);
+    }
   }
 
   /** Deletes least recently used rows until both limits hold. */
   private enforceLimits(): void {
-    this.writesSinceEviction = 0;
     const { maxEntries, maxBytes } = this.options;
-    if (maxEntries === undefined && maxBytes === undefined) return;
+    if (maxEntries === undefined && maxBytes === undefined) {
+      this.writesSinceEviction = 0;
+      return;
+    }
     this.flushAccess();
     for (;;) {
       const { entries, bytes } = this.stmt.totals.get() as { entries: number; bytes: number };
       let excess = maxEntries === undefined ? 0 : entries - maxEntries;
       if (maxBytes !== undefined && bytes > maxBytes) excess = Math.max(excess, Math.ceil(entries / 10), 1);
-      if (excess <= 0) return;
+      if (excess <= 0) break;
       const evicted = this.stmt.evictOldest.all(excess) as string[];
       this.evictions += evicted.length;
       for (const hash of evicted) this.options.onEviction?.({ tier: this.name, hash, reason: 'lru' });
-      if (evicted.length === 0) return;
+      if (evicted.length === 0) break;
     }
+    this.writesSinceEviction = 0;
   }
 }
 
 function utcDay(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
+}
+
+/** Another connection holds the lock (for longer than we may wait). */
+function isBusy(error: unknown): boolean {
+  const code = String((error as { code?: unknown })?.code ?? '');
+  return code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED');
+}
+
+/** The disk-level failures health() reports, by SQLite result code. */
+function faultOf(code: string, message: string): string | undefined {
+  if (code === 'SQLITE_FULL') return `disk full (${message})`;
+  if (code.startsWith('SQLITE_READONLY')) return `read-only (${message})`;
+  if (code.startsWith('SQLITE_CORRUPT')) return `malformed (${message})`;
+  if (code === 'SQLITE_NOTADB') return `not a database (${message})`;
+  if (code.startsWith('SQLITE_IOERR')) return `I/O error (${code}: ${message})`;
+  return undefined;
 }
 
 interface PageRow {

@@ -7,6 +7,7 @@ import { describeTierConformance } from '../../../test/conformance/suite.js';
 import { storedText } from '../../../test/support/entries.js';
 import { ManualClock } from '../../core/clock.js';
 import { deriveKey } from '../../core/key.js';
+import { createCache } from '../../create.js';
 import { SqliteTier } from './index.js';
 
 function tempDb(): { dir: string; path: string } {
@@ -86,7 +87,7 @@ describe('sqlite tier', () => {
     raw.close();
     expect(
       () => new SqliteTier({ path, purgeIntervalMs: 0, busyTimeoutMs: 1000, clock: new ManualClock() }),
-    ).toThrow(/schema version 99/);
+    ).toThrow(/written by a newer version \(user_version 99 > 2\)/);
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -94,19 +95,21 @@ describe('sqlite tier', () => {
     const { dir, path } = tempDb();
     const clock = new ManualClock();
     const tier = new SqliteTier({ path, maxEntries: 50, purgeIntervalMs: 0, busyTimeoutMs: 1000, clock });
-    for (let i = 0; i < 100; i++) {
+    for (let i = 0; i < 99; i++) {
       clock.advance(10);
       tier.set(key(`k${i}`), storedText(`v${i}`, clock));
-      if (i === 10) {
+      if (i === 49) {
+        // The table is full (k0..k49): touch k0, so it is more recent than k1..k49 and the 49 to come.
         clock.advance(10);
-        expect(tier.get(key('k0'))).toBeDefined(); // touch k0 so it survives
+        expect(tier.get(key('k0'))).toBeDefined();
       }
+      expect(tier.stats().entries).toBeLessThanOrEqual(55); // checked every maxEntries / 10 writes
     }
     tier.purgeExpired();
     expect(tier.stats().entries).toBe(50);
     expect(tier.get(key('k0'))).toBeDefined();
     expect(tier.get(key('k1'))).toBeUndefined();
-    expect(tier.get(key('k99'))).toBeDefined();
+    expect(tier.get(key('k98'))).toBeDefined();
     tier.close();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -122,6 +125,53 @@ describe('sqlite tier', () => {
     expect(raw.prepare('SELECT access_count FROM cache_entries').pluck().get()).toBe(7);
     raw.close();
     expect(readFileSync(path).length).toBeGreaterThan(0);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('maxEntries holds for short-lived processes: 12 open / write 5 / close cycles leave at most 10 rows', async () => {
+    const { dir, path } = tempDb();
+    for (let run = 0; run < 12; run++) {
+      const cache = await createCache({ tiers: [{ type: 'sqlite', path, maxEntries: 10 }] });
+      for (let i = 0; i < 5; i++) await cache.update(`run ${run} prompt ${i}`, 'llm', [{ text: `a${i}` }]);
+      await cache.close();
+    }
+    const raw = new Database(path, { readonly: true });
+    expect(raw.prepare('SELECT count(*) FROM cache_entries').pluck().get()).toBeLessThanOrEqual(10);
+    raw.close();
+    const cache = await createCache({ tiers: [{ type: 'sqlite', path, maxEntries: 10 }] });
+    expect((await cache.lookup('run 11 prompt 4', 'llm'))?.[0]?.text).toBe('a4');
+    await cache.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('maxEntries holds without a close too: a process that dies leaves the next one to trim on its first write', () => {
+    const { dir, path } = tempDb();
+    const clock = new ManualClock();
+    for (let run = 0; run < 12; run++) {
+      const tier = new SqliteTier({ path, maxEntries: 10, purgeIntervalMs: 0, busyTimeoutMs: 1000, clock });
+      for (let i = 0; i < 5; i++) {
+        clock.advance(1);
+        tier.set(key(`r${run}-${i}`), storedText(`${i}`, clock));
+      }
+      expect(tier.stats().entries).toBeLessThanOrEqual(10);
+      // no close: the process is killed
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a write that finds the disk full fails, and health reports the tier down with the reason', () => {
+    const { dir, path } = tempDb();
+    const clock = new ManualClock();
+    const tier = new SqliteTier({ path, purgeIntervalMs: 0, busyTimeoutMs: 1000, clock });
+    tier.set(key('small'), storedText('small', clock));
+    // The file cannot grow past its current size: what SQLite reports on a full disk (SQLITE_FULL).
+    const db = Reflect.get(tier, 'db') as Database.Database;
+    db.pragma('wal_checkpoint(TRUNCATE)');
+    db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true })}`);
+    expect(() => tier.set(key('big'), storedText('x'.repeat(200_000), clock))).toThrow(/full/);
+    expect(tier.health()).toEqual({ status: 'down', reason: expect.stringMatching(/disk full/) });
+    expect(tier.get(key('small'))).toContain('small');
+    tier.close();
     rmSync(dir, { recursive: true, force: true });
   });
 });
