@@ -56,17 +56,15 @@ const openAiFetch = async (url: string | URL | Request, init?: RequestInit): Pro
   if (String(url).includes('/completions') && !String(url).includes('/chat/')) {
     if (body.stream)
       return sse([
-        ...text
-          .split(' ')
-          .map((w, i) => ({
-            data: {
-              id: 'c',
-              object: 'text_completion',
-              created: 1,
-              model: 'm',
-              choices: [{ text: i ? ` ${w}` : w, index: 0, finish_reason: null, logprobs: null }],
-            },
-          })),
+        ...text.split(' ').map((w, i) => ({
+          data: {
+            id: 'c',
+            object: 'text_completion',
+            created: 1,
+            model: 'm',
+            choices: [{ text: i ? ` ${w}` : w, index: 0, finish_reason: null, logprobs: null }],
+          },
+        })),
         { data: '[DONE]' },
       ]);
     return json({
@@ -80,19 +78,17 @@ const openAiFetch = async (url: string | URL | Request, init?: RequestInit): Pro
   }
   if (body.stream)
     return sse([
-      ...text
-        .split(' ')
-        .map((w, i) => ({
-          data: {
-            id: 'c',
-            object: 'chat.completion.chunk',
-            created: 1,
-            model: 'm',
-            choices: [
-              { index: 0, delta: { role: 'assistant', content: i ? ` ${w}` : w }, finish_reason: null },
-            ],
-          },
-        })),
+      ...text.split(' ').map((w, i) => ({
+        data: {
+          id: 'c',
+          object: 'chat.completion.chunk',
+          created: 1,
+          model: 'm',
+          choices: [
+            { index: 0, delta: { role: 'assistant', content: i ? ` ${w}` : w }, finish_reason: null },
+          ],
+        },
+      })),
       {
         data: {
           id: 'c',
@@ -134,16 +130,14 @@ const anthropicFetch = async (_url: string | URL | Request, init?: RequestInit):
         event: 'content_block_start',
         data: { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } },
       },
-      ...text
-        .split(' ')
-        .map((w, i) => ({
-          event: 'content_block_delta',
-          data: {
-            type: 'content_block_delta',
-            index: 0,
-            delta: { type: 'text_delta', text: i ? ` ${w}` : w },
-          },
-        })),
+      ...text.split(' ').map((w, i) => ({
+        event: 'content_block_delta',
+        data: {
+          type: 'content_block_delta',
+          index: 0,
+          delta: { type: 'text_delta', text: i ? ` ${w}` : w },
+        },
+      })),
       { event: 'content_block_stop', data: { type: 'content_block_stop', index: 0 } },
       {
         event: 'message_delta',
@@ -166,19 +160,17 @@ const mistralFetch = async (input: string | URL | Request, init?: RequestInit): 
   const usage = { prompt_tokens: 11, completion_tokens: 7, total_tokens: 18 };
   if (body.stream)
     return sse([
-      ...text
-        .split(' ')
-        .map((w, i) => ({
-          data: {
-            id: 'c',
-            object: 'chat.completion.chunk',
-            created: 1,
-            model: 'm',
-            choices: [
-              { index: 0, delta: { role: 'assistant', content: i ? ` ${w}` : w }, finish_reason: null },
-            ],
-          },
-        })),
+      ...text.split(' ').map((w, i) => ({
+        data: {
+          id: 'c',
+          object: 'chat.completion.chunk',
+          created: 1,
+          model: 'm',
+          choices: [
+            { index: 0, delta: { role: 'assistant', content: i ? ` ${w}` : w }, finish_reason: null },
+          ],
+        },
+      })),
       {
         data: {
           id: 'c',
