@@ -6,6 +6,7 @@
  */
 import { BaseCache } from '@langchain/core/caches';
 import type { Generation } from '@langchain/core/outputs';
+import { MAX_TTL_SECONDS } from '../config/schema.js';
 import { isChatLlmString } from '../core/entry.js';
 import { assertNamespace, type CacheKey, deriveKey } from '../core/key.js';
 import type {
@@ -209,9 +210,10 @@ export class StrataCache extends BaseCache<Generation[]> {
 
   /** A view that stores the next updates with these tags, TTL and metadata. */
   withOptions(store: StoreOptions): StrataCache {
-    if (store.ttlSeconds !== undefined && store.ttlSeconds !== null && !(store.ttlSeconds > 0)) {
+    const ttl = store.ttlSeconds;
+    if (ttl !== undefined && ttl !== null && !(ttl > 0 && ttl <= MAX_TTL_SECONDS)) {
       throw new TypeError(
-        `withOptions.ttlSeconds: must be a positive number or null (got ${store.ttlSeconds})`,
+        `withOptions.ttlSeconds: must be a positive number of seconds up to ${MAX_TTL_SECONDS} (10 years), or null (got ${ttl})`,
       );
     }
     if (store.tags && !store.tags.every((t) => typeof t === 'string' && t.length > 0)) {
