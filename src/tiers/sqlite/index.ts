@@ -664,15 +664,17 @@ export class SqliteTier implements Tier {
     if (this.queue.size === 0) return true;
     const batch = [...this.queue.values()];
     try {
-      this.waiting(waitMs, () => this.writeMany(batch));
+      this.waiting(waitMs, () => {
+        this.writeMany(batch);
+        this.queue.clear();
+        this.queueBytes = 0;
+        this.fault = undefined;
+        this.afterWrite(batch.length);
+      });
     } catch (error) {
       if (!isBusy(error)) this.noteFault(error);
       return false;
     }
-    this.queue.clear();
-    this.queueBytes = 0;
-    this.fault = undefined;
-    this.afterWrite(batch.length);
     return true;
   }
 
