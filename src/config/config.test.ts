@@ -164,14 +164,22 @@ describe('config validation', () => {
     ).toBeTruthy();
   });
 
-  it('names the tier whose backend cannot be opened', async () => {
+  it('a backend that cannot be opened is not a config error: its tier is down with the reason', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'strata-cfg-'));
     const notADir = join(dir, 'file');
     writeFileSync(notADir, 'x');
-    await expect(
-      createCache({ tiers: [{ type: 'memory' }, { type: 'sqlite', path: join(notADir, 'c.db') }] }),
-    ).rejects.toThrow(/tiers\[1\]: cannot open sqlite tier/);
-    rmSync(dir, { recursive: true, force: true });
+    const cache = await createCache(
+      { tiers: [{ type: 'memory' }, { type: 'sqlite', path: join(notADir, 'c.db') }] },
+      { logger: { warn: () => {} } },
+    );
+    try {
+      const health = await cache.health();
+      expect(health.status).toBe('degraded');
+      expect(health.tiers[1]).toMatchObject({ name: 'sqlite', status: 'down', reason: expect.any(String) });
+    } finally {
+      await cache.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

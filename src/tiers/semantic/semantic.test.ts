@@ -177,9 +177,18 @@ describe('semantic tier through StrataCache', () => {
     expect(raw.pragma('user_version', { simple: true })).toBe(1);
     raw.pragma('user_version = 7');
     raw.close();
-    await expect(createCache({ tiers: [{ type: 'semantic', path }] })).rejects.toThrow(
-      /tiers\[0\].*version 7/,
-    );
+    // Not a config error: the tier is down with the reason, and the file is left as it is.
+    const cache = await createCache({ tiers: [{ type: 'semantic', path }] }, { logger: { warn: () => {} } });
+    try {
+      const health = await cache.health();
+      expect(health.tiers[0]).toMatchObject({ status: 'down', reason: expect.stringMatching(/version 7/) });
+      expect(await cache.lookup('anything', 'llm')).toBeNull();
+    } finally {
+      await cache.close();
+    }
+    const again = new Database(path);
+    expect(again.pragma('user_version', { simple: true })).toBe(7);
+    again.close();
   });
 
   it('refuses a semantic tier when prompts are not stored', async () => {
