@@ -152,10 +152,13 @@ export class DeferredTier implements Tier {
     if (this.attempt) return this.attempt;
     clearTimeout(this.timer);
     this.attempts++;
-    const attempt = this.options.open().then(
+    // A factory that throws synchronously fails the attempt like one that rejects.
+    const attempt = new Promise<Tier>((resolve) => resolve(this.options.open())).then(
       async (tier) => {
         if (this.closed) {
-          await tier.close();
+          await Promise.resolve()
+            .then(() => tier.close())
+            .catch(() => {});
           return;
         }
         this.inner = tier;
