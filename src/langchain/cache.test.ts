@@ -187,7 +187,9 @@ describe('StrataCache with LangChain models', () => {
     expect(plain.calls).toBe(1);
     expect(() => cache.withOptions({ ttlSeconds: -1 })).toThrow(/withOptions.ttlSeconds/);
     expect(() => cache.withOptions({ ttlSeconds: 1e12 })).toThrow(/withOptions.ttlSeconds.*10 years/);
-    expect(() => cache.withOptions({ ttlSeconds: Number.POSITIVE_INFINITY })).toThrow(/withOptions.ttlSeconds/);
+    expect(() => cache.withOptions({ ttlSeconds: Number.POSITIVE_INFINITY })).toThrow(
+      /withOptions.ttlSeconds/,
+    );
   });
 
   it('emits hit, miss and set events', async () => {

@@ -101,19 +101,12 @@ export class CachedLLM extends BaseLLM<BaseLLMCallOptions> {
       }
       return;
     }
-    let assembled: GenerationChunk | undefined;
-    let complete = false;
-    try {
-      for await (const chunk of this.modelStream(input, options, runManager)) {
-        assembled = assembled ? assembled.concat(chunk) : chunk;
-        yield chunk;
-      }
-      complete = assembled !== undefined && !options.signal?.aborted;
-    } finally {
-      // An error, an abort or a consumer that stopped reading: nothing is stored, nobody waits.
-      if (!complete) this.requests.release(request);
-    }
-    if (!assembled || !complete) return;
+    const assembled = yield* this.requests.passThrough(
+      request,
+      this.modelStream(input, options, runManager),
+      options.signal,
+    );
+    if (!assembled) return;
     await this.store(request, assembled);
   }
 

@@ -49,33 +49,10 @@ const sse = (events: Array<{ event?: string; data: unknown }>) =>
   );
 const bodyOf = (init?: RequestInit) => JSON.parse(String(init?.body ?? '{}')) as Record<string, unknown>;
 
-const openAiFetch = async (url: string | URL | Request, init?: RequestInit): Promise<Response> => {
-  const body = bodyOf(init);
+/** A chat completion (or its SSE stream) as OpenAI-compatible APIs (OpenAI, Azure, Mistral) answer it. */
+function openAiChat(body: Record<string, unknown>): Response {
   const text = answerFor(body);
   const usage = { prompt_tokens: 11, completion_tokens: 7, total_tokens: 18 };
-  if (String(url).includes('/completions') && !String(url).includes('/chat/')) {
-    if (body.stream)
-      return sse([
-        ...text.split(' ').map((w, i) => ({
-          data: {
-            id: 'c',
-            object: 'text_completion',
-            created: 1,
-            model: 'm',
-            choices: [{ text: i ? ` ${w}` : w, index: 0, finish_reason: null, logprobs: null }],
-          },
-        })),
-        { data: '[DONE]' },
-      ]);
-    return json({
-      id: 'c',
-      object: 'text_completion',
-      created: 1,
-      model: 'm',
-      choices: [{ text, index: 0, finish_reason: 'stop', logprobs: null }],
-      usage,
-    });
-  }
   if (body.stream)
     return sse([
       ...text.split(' ').map((w, i) => ({
@@ -109,6 +86,36 @@ const openAiFetch = async (url: string | URL | Request, init?: RequestInit): Pro
     choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }],
     usage,
   });
+}
+
+const openAiFetch = async (url: string | URL | Request, init?: RequestInit): Promise<Response> => {
+  const body = bodyOf(init);
+  const text = answerFor(body);
+  const usage = { prompt_tokens: 11, completion_tokens: 7, total_tokens: 18 };
+  if (String(url).includes('/completions') && !String(url).includes('/chat/')) {
+    if (body.stream)
+      return sse([
+        ...text.split(' ').map((w, i) => ({
+          data: {
+            id: 'c',
+            object: 'text_completion',
+            created: 1,
+            model: 'm',
+            choices: [{ text: i ? ` ${w}` : w, index: 0, finish_reason: null, logprobs: null }],
+          },
+        })),
+        { data: '[DONE]' },
+      ]);
+    return json({
+      id: 'c',
+      object: 'text_completion',
+      created: 1,
+      model: 'm',
+      choices: [{ text, index: 0, finish_reason: 'stop', logprobs: null }],
+      usage,
+    });
+  }
+  return openAiChat(body);
 };
 
 const anthropicFetch = async (_url: string | URL | Request, init?: RequestInit): Promise<Response> => {
@@ -156,41 +163,7 @@ const anthropicFetch = async (_url: string | URL | Request, init?: RequestInit):
 const mistralFetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
   const request = input instanceof Request ? input : new Request(input, init);
   const body = JSON.parse((await request.text()) || '{}') as Record<string, unknown>;
-  const text = answerFor(body);
-  const usage = { prompt_tokens: 11, completion_tokens: 7, total_tokens: 18 };
-  if (body.stream)
-    return sse([
-      ...text.split(' ').map((w, i) => ({
-        data: {
-          id: 'c',
-          object: 'chat.completion.chunk',
-          created: 1,
-          model: 'm',
-          choices: [
-            { index: 0, delta: { role: 'assistant', content: i ? ` ${w}` : w }, finish_reason: null },
-          ],
-        },
-      })),
-      {
-        data: {
-          id: 'c',
-          object: 'chat.completion.chunk',
-          created: 1,
-          model: 'm',
-          choices: [{ index: 0, delta: { content: '' }, finish_reason: 'stop' }],
-          usage,
-        },
-      },
-      { data: '[DONE]' },
-    ]);
-  return json({
-    id: 'c',
-    object: 'chat.completion',
-    created: 1,
-    model: 'm',
-    choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }],
-    usage,
-  });
+  return openAiChat(body);
 };
 
 /** A Bedrock runtime client that answers Converse and ConverseStream like the service. */

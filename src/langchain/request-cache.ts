@@ -116,6 +116,30 @@ export class RequestCache {
     this.view(request.control).release(request.prompt, request.llmKey);
   }
 
+  /**
+   * A miss's stream from the model, passed through chunk by chunk; returns the assembled answer
+   * if the stream ran to its end. An error, an abort or a consumer that stopped reading returns
+   * nothing and releases the key (nothing is stored, nobody waits).
+   */
+  async *passThrough<C extends { concat(chunk: C): C }>(
+    request: CachedRequest,
+    stream: AsyncIterable<C>,
+    signal: AbortSignal | undefined,
+  ): AsyncGenerator<C, C | undefined> {
+    let assembled: C | undefined;
+    let complete = false;
+    try {
+      for await (const chunk of stream) {
+        assembled = assembled ? assembled.concat(chunk) : chunk;
+        yield chunk;
+      }
+      complete = assembled !== undefined && !signal?.aborted;
+    } finally {
+      if (!complete) this.release(request);
+    }
+    return complete ? assembled : undefined;
+  }
+
   async store(request: CachedRequest, generations: Parameters<StrataCache['update']>[2]): Promise<void> {
     if (request.control.mode === 'no-store' || request.control.mode === 'only-if-cached') return;
     await this.view(request.control).update(request.prompt, request.llmKey, generations);

@@ -143,19 +143,12 @@ export class CachedChatModel extends BaseChatModel<BaseChatModelCallOptions, AIM
       yield* this.replay(cached, options, runManager);
       return;
     }
-    let assembled: ChatGenerationChunk | undefined;
-    let complete = false;
-    try {
-      for await (const chunk of this.modelStream(messages, options, runManager)) {
-        assembled = assembled ? assembled.concat(chunk) : chunk;
-        yield chunk;
-      }
-      complete = assembled !== undefined && !options.signal?.aborted;
-    } finally {
-      // An error, an abort or a consumer that stopped reading: nothing is stored, nobody waits.
-      if (!complete) this.requests.release(request);
-    }
-    if (!assembled || !complete) return;
+    const assembled = yield* this.requests.passThrough(
+      request,
+      this.modelStream(messages, options, runManager),
+      options.signal,
+    );
+    if (!assembled) return;
     const message = assembled.message as AIMessageChunk;
     const final = new AIMessage({
       content: message.content,
