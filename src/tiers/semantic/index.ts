@@ -89,16 +89,22 @@ export class SemanticTier implements Tier {
     this.name = options.name ?? 'semantic';
     if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
     this.db = new Database(options.path, { timeout: 5_000 });
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    const version = this.db.pragma('user_version', { simple: true }) as number;
-    if (version > SCHEMA_VERSION) {
-      throw new Error(
-        `${options.path}: semantic store version ${version} was written by a newer Strata (this one knows ${SCHEMA_VERSION})`,
-      );
+    try {
+      // The version first: a newer store is left exactly as it is (no journal mode change either).
+      const version = this.db.pragma('user_version', { simple: true }) as number;
+      if (version > SCHEMA_VERSION) {
+        throw new Error(
+          `${options.path}: semantic store version ${version} was written by a newer Strata (this one knows ${SCHEMA_VERSION}); left untouched`,
+        );
+      }
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = NORMAL');
+      this.db.exec(SCHEMA);
+      this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    } catch (error) {
+      this.db.close();
+      throw error;
     }
-    this.db.exec(SCHEMA);
-    this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
     this.stmt = {
       payload: this.db.prepare('SELECT payload FROM semantic_entries WHERE id = ?').pluck(),
       upsert: this.db.prepare(
