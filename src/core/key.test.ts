@@ -130,8 +130,38 @@ describe('secrets seen leaking (issue 13)', () => {
     ['an AWS access key id alone', `aws:{"accessKeyId":"${CANARY}"},region:"us-east-1"`],
     ['a defaultQuery api-key', `defaultQuery:{"api-version":"2024-02-01","api-key":"${CANARY}"},model:"m"`],
     ['a token-shaped value under an innocent name', `extra:"sk-ant-api03-${CANARY}abcdef",model:"m"`],
+    // Found by trying the packed package as a new user would:
+    ['headers as a list of pairs', `defaultHeaders:[["x-api-key","${CANARY}"],["X-Team","a"]],model:"m"`],
+    ...[
+      'Authentication',
+      'X-Authentication',
+      'x-apitoken',
+      'x-accesstoken',
+      'X-Pass',
+      'X-Pwd',
+      'X-Hmac',
+      'X-Client-Cred',
+    ].map((h) => [`a ${h} header`, `defaultHeaders:{"${h}":"${CANARY}"},model:"m"`] as [string, string]),
+    [
+      'a header in modelKwargs.extra_headers',
+      `modelKwargs:{"extra_headers":{"x-apitoken":"${CANARY}"}},model:"m"`,
+    ],
+    ['?pwd= and ?pass= in a URL', `baseURL:"https://h.test/v1?pwd=${CANARY}&pass=${CANARY}"`],
+    ['defaultQuery pass', `defaultQuery:{"pass":"${CANARY}"},model:"m"`],
+    ['an unencoded @ in a URL password', `baseURL:"https://user:p@ss${CANARY}@h.test/v1"`],
+    [
+      'percent-encoded JSON in a header value',
+      `defaultHeaders:{"X-Meta":${JSON.stringify(encodeURIComponent(JSON.stringify({ password: CANARY })))}},model:"m"`,
+    ],
+    ['an accented secret name inside a string', `notes:"pässword=${CANARY}",model:"m"`],
   ])('%s', (_, llmKey) => {
     expect(leaks(llmKey)).toBe(false);
+  });
+
+  it('redacts a query value once', () => {
+    expect(sanitizeLlmKey(`baseURL:"https://h.test/v1?key=${CANARY}&x=1"`)).toBe(
+      'baseURL:"https://h.test/v1?key=[redacted]&x=1"',
+    );
   });
 
   it('keeps what is not a secret byte for byte', () => {
@@ -167,6 +197,19 @@ describe('stripping never merges two requests (issue 13)', () => {
       `model:"m",ls_structured_output_format:${JSON.stringify({ schema: { type: 'object', properties: Object.fromEntries(props.map((p) => [p, { type: 'string' }])) } })},response_format:${JSON.stringify({ type: 'json_schema', json_schema: { name: 'x', schema: { properties: Object.fromEntries(props.map((p) => [p, { type: 'string' }])) } } })}`;
     expect(sanitizeLlmKey(schema(['word']))).not.toBe(sanitizeLlmKey(schema(['word', 'token', 'auth'])));
   });
+  it('stop sequences and predicted output are request content, never scrubbed', () => {
+    for (const [x, y] of [
+      ['stop:["Bearer abc"]', 'stop:["Bearer xyz"]'],
+      ['stop:["key=1"]', 'stop:["key=2"]'],
+      [
+        'prediction:{"type":"content","content":"token: abc123456"}',
+        'prediction:{"type":"content","content":"token: zzz999999"}',
+      ],
+    ]) {
+      expect(deriveKey('n', `${x},model:"m"`, 'p').hash).not.toBe(deriveKey('n', `${y},model:"m"`, 'p').hash);
+    }
+  });
+
   it('a plain parameter named credentials_region', () => {
     expect(sanitizeLlmKey('credentials_region:"eu",model:"m"')).toBe('credentials_region:"eu",model:"m"');
     expect(deriveKey('n', 'credentials_region:"eu"', 'p').hash).not.toBe(

@@ -6,7 +6,7 @@
 import { FakeListChatModel } from '@langchain/core/utils/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isMapField, isSecretFieldName, SCHEMA_FIELDS, sanitizeLlmKeyText, scrubString } from './secrets.js';
+import { isMapField, isSecretFieldName, REQUEST_FIELDS, sanitizeLlmKeyText, scrubString } from './secrets.js';
 
 /** LangChain's serialization of a model whose call options are `params` (what BaseChatModel.generate keys by). */
 const model = new FakeListChatModel({ responses: ['x'] });
@@ -19,7 +19,7 @@ const canary = fc.stringMatching(/^[A-Za-z0-9]{12,24}$/).map((s) => `CNRY7${s}`)
 
 const plainName = fc
   .stringMatching(/^[a-z][a-zA-Z0-9_]{0,12}$/)
-  .filter((n) => !isSecretFieldName(n) && !SCHEMA_FIELDS.has(n) && !isMapField(n) && n !== 'undefined');
+  .filter((n) => !isSecretFieldName(n) && !REQUEST_FIELDS.has(n) && !isMapField(n) && n !== 'undefined');
 const plainString = fc
   .string({ unit: fc.constantFrom(...'abcxyz XY019-_:=/?&.,;{}"\'中文问题🚀é'.split('')), maxLength: 24 })
   .filter((s) => scrubString(s) === s);
@@ -66,6 +66,9 @@ const SECRET_HEADERS = [
   'Authorization',
   'x-goog-api-key',
   'Cookie',
+  'X-Authentication',
+  'x-apitoken',
+  'X-Pwd',
 ];
 
 /** One secret, placed in one of the positions where clients keep credentials. Field names start upper-case or are secret, so they never clash with plain names. */
@@ -78,6 +81,13 @@ const secret = fc.tuple(canary, fc.nat(), fc.nat()).map(([c, kind, pick]) => {
     { [field]: [c] },
     { defaultHeaders: { [header]: c, 'X-Team': 'search' } },
     { defaultQuery: { 'api-key': c, 'api-version': '2024' } },
+    {
+      defaultHeaders: [
+        [header, c],
+        ['X-Team', 'search'],
+      ],
+    },
+    { BaseURL: `https://user:p@ss${c}@gw.example.test/v1` },
     { BaseURL: `https://user:${c}@gw.example.test/v1` },
     { BaseURL: `https://gw.example.test/v1?key=${c}&api-version=2024` },
     { Notes: `Authorization: Bearer ${c}` },

@@ -84,6 +84,7 @@ const KEY_QUALIFIERS = new Set([
 const COUNT_WORDS = new Set(['max', 'min', 'num', 'count', 'limit', 'budget', 'total']);
 /** In a header or query map any name with one of these words is a credential (`x-functions-key`). */
 const MAP_SECRET_WORDS = new Set([
+  'pass',
   'key',
   'keys',
   'token',
@@ -104,7 +105,7 @@ const MAP_SECRET_WORDS = new Set([
 ]);
 
 function nameWords(name: string): string[] {
-  return name
+  return plainLetters(name)
     .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
     .replace(/([A-Z]+)([A-Z][a-z])/g, '$1 $2')
     .toLowerCase()
@@ -129,13 +130,47 @@ export function isSecretFieldName(name: string): boolean {
   return false;
 }
 
-/** A header or query parameter name that carries a credential. */
-function isSecretMapName(name: string): boolean {
-  return isSecretFieldName(name) || nameWords(name).some((w) => MAP_SECRET_WORDS.has(w));
+/** `pässword` -> `password`: names are judged by their letters, not their accents. */
+function plainLetters(name: string): string {
+  return name.normalize('NFKD').replace(/[\u0300-\u036f]/g, '');
 }
 
-/** Fields whose values are request schemas (tools, functions, response formats): kept verbatim. */
-export const SCHEMA_FIELDS: ReadonlySet<string> = new Set([
+/**
+ * Parts of a header or query parameter name that mark a credential even inside a joined word
+ * (`x-apitoken`, `x-accesstoken`, `Authentication`, `pwd`). Header and query names say how a
+ * request is authorized or routed, rarely what is asked, so here a broad rule is the safe one.
+ */
+const MAP_SECRET_PARTS =
+  /auth(?!or)|token|secret|passw|passphrase|pwd|apikey|key|cred|cookie|session|signature|hmac|jwt|bearer/;
+
+/** A header or query parameter name that carries a credential. */
+function isSecretMapName(name: string): boolean {
+  if (isSecretFieldName(name) || nameWords(name).some((w) => MAP_SECRET_WORDS.has(w))) return true;
+  return MAP_SECRET_PARTS.test(
+    plainLetters(name)
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, ''),
+  );
+}
+
+/**
+ * Fields whose values are the request itself: tool, function and response-format schemas, and
+ * content the model reads (stop sequences, predicted output, messages, instructions). Kept
+ * verbatim: `stop: ["token: "]` or a schema property named `password` is part of what is asked.
+ */
+export const REQUEST_FIELDS: ReadonlySet<string> = new Set([
+  'stop',
+  'stopSequences',
+  'stop_sequences',
+  'prediction',
+  'messages',
+  'prompt',
+  'system',
+  'instructions',
+  'input',
+  'examples',
+  'logit_bias',
+  'logitBias',
   'tools',
   'functions',
   'function',
@@ -174,16 +209,16 @@ const TOKEN_SHAPES: RegExp[] = [
 ];
 /** `name=value`, `name: value`, `"name":"value"` inside free text (connection strings, header lines). */
 const INLINE_PAIR =
-  /(["']?)([A-Za-z][\w.-]{0,80})\1(\s*[:=](?!\/\/)\s*)("(?:[^"\\]|\\.)*"|'[^']*'|[^\s,;&"'}\])]+)/g;
+  /(["']?)(\p{L}[\p{L}\p{N}_.-]{0,80})\1(\s*[:=](?!\/\/)\s*)("(?:[^"\\]|\\.)*"|'[^']*'|[^\s,;&"'}\])]+)/gu;
 /** `?key=...&sig=...` in a URL or a query string. */
 const QUERY_PARAM = /([?&;])([^=&#\s"?]+)=([^&#\s"]*)/g;
 /** `scheme://user:password@host` */
-const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^/?#@\s]+@/gi;
+const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^/?#\s]*@/gi;
 
 /** A string with every secret in it replaced by the marker; everything else stays byte for byte. */
 export function scrubString(s: string): string {
   if (s.length === 0) return s;
-  const nested = scrubJsonText(s);
+  const nested = scrubJsonText(s) ?? scrubEncodedJson(s);
   if (nested !== undefined) return nested;
   let out = s.replace(URL_USERINFO, (_, scheme: string) => `${scheme}${REDACTED}@`);
   out = out.replace(QUERY_PARAM, (param, sep: string, name: string) =>
@@ -195,13 +230,21 @@ export function scrubString(s: string): string {
     );
   }
   out = out.replace(INLINE_PAIR, (pair, quote: string, name: string, sep: string, value: string) => {
-    if (!isSecretMapName(name) || value === REDACTED || value === `"${REDACTED}"`) return pair;
+    if (!isSecretMapName(name) || value.replace(/^"/, '').startsWith(REDACTED.slice(0, -1))) return pair;
     // A header line keeps its scheme word so that `Authorization: Bearer x` reads as redacted.
     if (/^(bearer|basic|token|digest)$/i.test(value)) return pair;
     const marker = value.startsWith('"') ? `"${REDACTED}"` : REDACTED;
     return `${quote}${name}${quote}${sep}${marker}`;
   });
   return out;
+}
+
+/** JSON carried percent-encoded (`%7B%22password%22...`), as in a header value or a query string. */
+function scrubEncodedJson(s: string): string | undefined {
+  if (!/^\s*%(7B|5B)/i.test(s)) return undefined;
+  const decoded = safeDecode(s);
+  const clean = decoded === s ? undefined : scrubJsonText(decoded);
+  return clean === undefined || clean === decoded ? undefined : encodeURIComponent(clean);
 }
 
 function safeDecode(s: string): string {
@@ -241,13 +284,22 @@ function scrubValue(value: unknown): unknown {
   if (value === null || typeof value !== 'object') return value;
   const out: Record<string, unknown> = {};
   for (const [name, inner] of Object.entries(value)) {
-    if (SCHEMA_FIELDS.has(name)) out[name] = inner;
+    if (REQUEST_FIELDS.has(name)) out[name] = inner;
     else if (isSecretFieldName(name)) continue;
-    else if (isMapField(name) && inner !== null && typeof inner === 'object' && !Array.isArray(inner))
-      out[name] = scrubMap(inner as Record<string, unknown>);
-    else out[name] = scrubValue(inner);
+    else out[name] = isMapField(name) ? scrubMapLike(inner) : scrubValue(inner);
   }
   return out;
+}
+
+/** A header or query map as clients accept it: an object, or a list of `[name, value]` pairs. */
+export function scrubMapLike(value: unknown): unknown {
+  if (Array.isArray(value)) {
+    return value
+      .filter((pair) => !(Array.isArray(pair) && typeof pair[0] === 'string' && isSecretMapName(pair[0])))
+      .map(scrubValue);
+  }
+  if (value !== null && typeof value === 'object') return scrubMap(value as Record<string, unknown>);
+  return scrubValue(value);
 }
 
 function scrubMap(map: Record<string, unknown>): Record<string, unknown> {
@@ -271,10 +323,10 @@ export function sanitizeLlmKeyText(llmKey: string): SanitizedLlmKey {
     const kept: string[] = [];
     for (const [name, value] of pairs) {
       if (value === undefined || isSecretFieldName(name)) continue;
-      const clean = SCHEMA_FIELDS.has(name)
+      const clean = REQUEST_FIELDS.has(name)
         ? value
-        : isMapField(name) && value !== null && typeof value === 'object' && !Array.isArray(value)
-          ? scrubMap(value as Record<string, unknown>)
+        : isMapField(name)
+          ? scrubMapLike(value)
           : scrubValue(value);
       kept.push(`${name}:${JSON.stringify(clean)}`);
     }
