@@ -125,6 +125,21 @@ describe('no stall after a miss that nothing answers (withCache)', () => {
     expect(next.value?.response_metadata.strata).toMatchObject({ hit: false });
   });
 
+  it('a stream aborted while the consumer reads it releases the key', async () => {
+    const cache = await memoryCache();
+    const model = withCache(new SimulatedChatModel({ latencyMs: 5 }), cache);
+    const controller = new AbortController();
+    const stream = await model.stream('aborted while read', { signal: controller.signal });
+    await expect(
+      (async () => {
+        for await (const _ of stream) controller.abort();
+      })(),
+    ).rejects.toThrow();
+    const next = await timed(() => model.invoke('aborted while read'));
+    expect(next.ms).toBeLessThan(NO_STALL_MS);
+    expect(next.value?.response_metadata.strata).toMatchObject({ hit: false });
+  });
+
   it('waiters on a failed call: one of them calls the model, the others get its answer', async () => {
     const cache = await memoryCache();
     /** Its first call fails after 100 ms, every later one answers. */

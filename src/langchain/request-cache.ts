@@ -128,6 +128,14 @@ export class RequestCache {
   ): AsyncGenerator<C, C | undefined> {
     let assembled: C | undefined;
     let complete = false;
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      this.release(request);
+    };
+    // LangChain ends an aborted stream without finishing this generator: the abort itself releases.
+    signal?.addEventListener('abort', release, { once: true });
     try {
       for await (const chunk of stream) {
         assembled = assembled ? assembled.concat(chunk) : chunk;
@@ -135,7 +143,8 @@ export class RequestCache {
       }
       complete = assembled !== undefined && !signal?.aborted;
     } finally {
-      if (!complete) this.release(request);
+      signal?.removeEventListener('abort', release);
+      if (!complete) release();
     }
     return complete ? assembled : undefined;
   }

@@ -5,7 +5,13 @@ import {
   type BindToolsInput,
 } from '@langchain/core/language_models/chat_models';
 import { LLM } from '@langchain/core/language_models/llms';
-import { AIMessage, AIMessageChunk, type BaseMessage, HumanMessage } from '@langchain/core/messages';
+import {
+  AIMessage,
+  AIMessageChunk,
+  type BaseMessage,
+  ChatMessage,
+  HumanMessage,
+} from '@langchain/core/messages';
 import { ChatGenerationChunk, type ChatResult, GenerationChunk } from '@langchain/core/outputs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -171,6 +177,11 @@ describe('withCache', () => {
       })(),
     ).rejects.toThrow();
     expect((await cache.stats()).updates).toBe(0);
+    // Neither holds its key: a new call goes to the model at once (it waited 15 s after the abort).
+    expect((await cache.stats()).inFlight).toBe(0);
+    const started = performance.now();
+    await model.invoke('aborted by the caller');
+    expect(performance.now() - started).toBeLessThan(1_000);
     await expect(
       model.invoke('breaks midway', { configurable: { cache: { mode: 'only-if-cached' } } }),
     ).rejects.toThrow(CacheMissError);
@@ -211,6 +222,20 @@ describe('withCache', () => {
     expect(fake.calls).toBe(6);
     // The API key in the model's parameters is never stored.
     for await (const e of cache.tiers.tiers[0]!.entries()) expect(e.payload).not.toContain('sk-secret');
+  });
+
+  it('keys cover a ChatMessage role and what messages carry in additional_kwargs', async () => {
+    const { fake, model } = await setup(combos[0]![1]());
+    await model.invoke([new ChatMessage('Reply with OK', 'system')]);
+    await model.invoke([new ChatMessage('Reply with OK', 'user')]);
+    expect(fake.calls).toBe(2);
+    const call = (args: string) =>
+      new AIMessage({ content: '', additional_kwargs: { function_call: { name: 'f', arguments: args } } });
+    await model.invoke([new HumanMessage('go'), call('{"a":1}'), new HumanMessage('and then?')]);
+    await model.invoke([new HumanMessage('go'), call('{"a":2}'), new HumanMessage('and then?')]);
+    expect(fake.calls).toBe(4);
+    await model.invoke([new HumanMessage('go'), call('{"a":1}'), new HumanMessage('and then?')]);
+    expect(fake.calls).toBe(4);
   });
 
   it('only-if-cached throws a typed error without calling the model; no-store leaves the cache unchanged', async () => {
