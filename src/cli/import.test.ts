@@ -259,6 +259,18 @@ describe('strata import', () => {
     expect(result.code).toBe(1);
   });
 
+  it('refuses generations LangChain cannot return for the model (tool calls with string arguments)', async () => {
+    const ws = workspace();
+    const call = { name: 'lookup', args: 'not an object', id: 'c1' };
+    const unusable = line('unusable', {
+      gens: [{ text: 'x', message: { type: 'ai', data: { content: 'x', tool_calls: [call] } } }],
+    });
+    const result = await importFile(ws, [line('before'), unusable]);
+    expect(result.err.join('\n')).toContain('line 2: generations LangChain cannot return for this model');
+    expect(sqliteRows(ws)).toBe(1);
+    expect(result.code).toBe(1);
+  });
+
   it('reports a line longer than --max-line-bytes and imports the lines around it', async () => {
     const ws = workspace();
     const file = join(ws.dir, 'huge.jsonl');

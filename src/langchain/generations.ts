@@ -6,7 +6,7 @@
 import { deserializeStoredGeneration, serializeGeneration } from '@langchain/core/caches';
 import { AIMessage } from '@langchain/core/messages';
 import type { Generation } from '@langchain/core/outputs';
-import { type Answer, generationText, type StoredGenerationData } from '../core/entry.js';
+import { type Answer, generationText, isChatLlmString, type StoredGenerationData } from '../core/entry.js';
 
 /**
  * The answer is stored once: a chat generation's text is its message's string content, so the
@@ -51,13 +51,17 @@ const MESSAGE_TYPES: Record<string, string | undefined> = {
 };
 
 /**
- * Whether LangChain can return these generations as they are: at least one, every message of a
- * known type with content LangChain's constructors accept. Checked on every hit before the
- * answer leaves the cache (Manager `isUsable`), so an entry written by another version, another
- * client or a crafted import is a miss, never an exception inside `model.invoke`.
+ * Whether LangChain can return these generations as the model for `llmString` would: at least
+ * one; a chat model's answer an AI message (or text, made into one), with content LangChain's
+ * output parsers accept (a string, or parts each with a string `type`, text parts with string
+ * `text`), tool calls with a string name and object arguments, and text that agrees with a
+ * string content. Checked on every hit before the answer leaves the cache (Manager `isUsable`)
+ * and on import, so an entry written by another version, another client or a crafted file is a
+ * miss, never an exception inside `model.invoke` or a chain after it.
  */
-export function isUsableByLangChain(answer: Answer): boolean {
+export function isUsableByLangChain(answer: Answer, llmString: string): boolean {
   if (answer.gens.length === 0) return false;
+  const chat = isChatLlmString(llmString);
   for (const g of answer.gens) {
     if (g.generationInfo !== undefined && !isPlainObject(g.generationInfo)) return false;
     const message = g.message;
@@ -65,21 +69,58 @@ export function isUsableByLangChain(answer: Answer): boolean {
     if (!isPlainObject(message) || typeof message.type !== 'string' || !isPlainObject(message.data))
       return false;
     if (!Object.hasOwn(MESSAGE_TYPES, message.type)) return false;
+    if (chat && message.type !== 'ai') return false;
+    const data = message.data;
     const required = MESSAGE_TYPES[message.type];
-    if (required !== undefined && message.data[required] === undefined) return false;
-    const content = message.data.content;
-    if (typeof content !== 'string' && !(Array.isArray(content) && content.every(isPlainObject)))
+    if (required !== undefined && typeof data[required] !== 'string') return false;
+    if (!isUsableContent(data.content)) return false;
+    if (typeof data.content === 'string' && g.text !== undefined && g.text !== data.content) return false;
+    if (!optional(data.tool_calls, (calls) => Array.isArray(calls) && calls.every(isToolCall))) return false;
+    if (!optional(data.invalid_tool_calls, (calls) => Array.isArray(calls) && calls.every(isPlainObject)))
       return false;
-    for (const list of ['tool_calls', 'invalid_tool_calls']) {
-      const calls = message.data[list];
-      if (calls !== undefined && !(Array.isArray(calls) && calls.every(isPlainObject))) return false;
+    for (const field of ['additional_kwargs', 'response_metadata']) {
+      if (!optional(data[field], isPlainObject)) return false;
     }
-    for (const map of ['additional_kwargs', 'response_metadata', 'usage_metadata']) {
-      const value = message.data[map];
-      if (value !== undefined && value !== null && !isPlainObject(value)) return false;
+    if (!optional(data.usage_metadata, isUsage)) return false;
+    for (const field of ['id', 'name']) {
+      if (!optional(data[field], (x) => typeof x === 'string')) return false;
     }
   }
   return true;
+}
+
+function optional(value: unknown, valid: (x: unknown) => boolean): boolean {
+  return value === undefined || valid(value);
+}
+
+function isUsableContent(content: unknown): boolean {
+  if (typeof content === 'string') return true;
+  return (
+    Array.isArray(content) &&
+    content.every(
+      (part) =>
+        isPlainObject(part) &&
+        typeof part.type === 'string' &&
+        (part.type !== 'text' || typeof part.text === 'string'),
+    )
+  );
+}
+
+function isToolCall(call: unknown): boolean {
+  return (
+    isPlainObject(call) &&
+    typeof call.name === 'string' &&
+    isPlainObject(call.args) &&
+    (call.id === undefined || call.id === null || typeof call.id === 'string')
+  );
+}
+
+function isUsage(usage: unknown): boolean {
+  if (!isPlainObject(usage)) return false;
+  return ['input_tokens', 'output_tokens', 'total_tokens'].every((k) => {
+    const n = usage[k];
+    return n === undefined || (typeof n === 'number' && Number.isFinite(n) && n >= 0);
+  });
 }
 
 function isPlainObject(x: unknown): x is Record<string, unknown> {

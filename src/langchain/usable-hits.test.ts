@@ -6,6 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { StringOutputParser } from '@langchain/core/output_parsers';
 import { FakeListChatModel } from '@langchain/core/utils/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ENTRY_VERSION, encodeEntry, type StoredGenerationData } from '../core/entry.js';
@@ -64,6 +65,38 @@ const UNUSABLE: Array<[string, unknown[]]> = [
     'tool_calls that are not a list',
     [{ text: 'x', message: { type: 'ai', data: { content: 'x', tool_calls: 'no' } } }],
   ],
+  // Found by trying the packed package as a new user would:
+  ['content parts without a type', [{ text: 'x', message: { type: 'ai', data: { content: [{ foo: 1 }] } } }]],
+  [
+    'a text part without text',
+    [{ text: 'x', message: { type: 'ai', data: { content: [{ type: 'text' }] } } }],
+  ],
+  [
+    'a text part whose text is a number',
+    [{ text: 'x', message: { type: 'ai', data: { content: [{ type: 'text', text: 5 }] } } }],
+  ],
+  ['a human message as a chat answer', [{ text: 'x', message: { type: 'human', data: { content: 'x' } } }]],
+  [
+    'tool calls with string arguments',
+    [
+      {
+        text: '',
+        message: { type: 'ai', data: { content: '', tool_calls: [{ name: 't', args: 'notobj', id: '1' }] } },
+      },
+    ],
+  ],
+  [
+    'additional_kwargs null',
+    [{ text: 'x', message: { type: 'ai', data: { content: 'x', additional_kwargs: null } } }],
+  ],
+  [
+    'usage counts that are not numbers',
+    [{ text: 'x', message: { type: 'ai', data: { content: 'x', usage_metadata: { input_tokens: 'a' } } } }],
+  ],
+  [
+    'text that disagrees with the content',
+    [{ text: 'x', message: { type: 'ai', data: { content: 'I am something else' } } }],
+  ],
 ];
 
 describe('hits LangChain cannot use are misses', () => {
@@ -85,6 +118,16 @@ describe('hits LangChain cannot use are misses', () => {
       expect(typeof inMemory === 'string' && inMemory.includes('fresh answer')).toBe(true);
     },
   );
+
+  it('a chain after the model (a string output parser) never sees an unusable hit', async () => {
+    const cache = await twoTiers();
+    const model = new FakeListChatModel({ responses: ['fresh answer'], cache });
+    const llmKey = model._getSerializedCacheKeyParametersForCall({});
+    await plant(cache, 'sqlite', 'Human: hello', llmKey, [
+      { message: { type: 'ai', data: { content: [{ type: 'text' }] } } },
+    ]);
+    expect(await model.pipe(new StringOutputParser()).invoke('hello')).toBe('fresh answer');
+  });
 
   it('through withCache too', async () => {
     const cache = await twoTiers();

@@ -17,6 +17,7 @@ import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { decodeEntry, type Entry, encodeEntry, isExpired } from '../../core/entry.js';
 import { entryKeyProblem, validateEntryLine } from '../../core/entry-schema.js';
+import { isUsableByLangChain } from '../../langchain/generations.js';
 import { type Command, type Io, progress, stringFlag } from '../context.js';
 
 export const exportEntries: Command = async ({ flags, io, open }) => {
@@ -116,6 +117,11 @@ export const importEntries: Command = async ({ flags, io, open }) => {
         // would count as imported and never be served.
         if (!decodeEntry(stored.payload)) {
           reject(line.no, 'not a valid Strata entry (this version of Strata cannot read it back)');
+          continue;
+        }
+        // The same check every hit passes: an answer LangChain cannot return would never be served.
+        if (!isUsableByLangChain(checked, checked.llm)) {
+          reject(line.no, 'generations LangChain cannot return for this model (see `isUsableByLangChain`)');
           continue;
         }
         tookIt = await manager.restore(key, stored);
