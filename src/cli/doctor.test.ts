@@ -91,6 +91,16 @@ describe('strata doctor and stats on SQLite', () => {
     expect(readdirSync(ws.dir)).toEqual(['strata.config.json']);
   });
 
+  it('export, inspect and search create no file for a mistyped path; export says so and fails', async () => {
+    const ws = workspace([{ type: 'memory' }, { type: 'sqlite', path: 'sub/none.db' }]);
+    const exported = await cli('export', '--config', ws.config);
+    expect(exported.code).toBe(1);
+    expect(exported.err.join('\n')).toMatch(/tier sqlite is down \(.*none\.db: missing/);
+    expect((await cli('inspect', 'hello', '--config', ws.config)).code).not.toBe(2);
+    await cli('search', 'hello', '--config', ws.config);
+    expect(readdirSync(ws.dir)).toEqual(['strata.config.json']);
+  });
+
   it('doctor and stats leave an existing file as it was', async () => {
     const ws = workspace([{ type: 'sqlite', path: 'cache.db' }]);
     const path = join(ws.dir, 'cache.db');

@@ -12,7 +12,7 @@ export const inspect: Command = async ({ positionals, flags, io, open }) => {
     io.err('strata inspect: give the prompt to look up, e.g. strata inspect "Human: hello"');
     return 2;
   }
-  const { cache } = await open();
+  const { cache } = await open({ readonly: true });
   try {
     const llmKey = stringFlag(flags, 'llm-key');
     const found: Array<{ tier: string; state: string; entry?: Entry }> = [];

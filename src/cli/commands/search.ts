@@ -7,7 +7,7 @@ export const search: Command = async ({ positionals, flags, io, open }) => {
     io.err('strata search: give words to look for, e.g. strata search "password reset"');
     return 2;
   }
-  const { cache } = await open();
+  const { cache } = await open({ readonly: true });
   try {
     const searchable = cache.tiers.tiers.filter((t) => t.search);
     if (searchable.length === 0) {

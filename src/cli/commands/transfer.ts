@@ -21,7 +21,8 @@ import { isUsableByLangChain } from '../../langchain/generations.js';
 import { type Command, type Io, progress, stringFlag } from '../context.js';
 
 export const exportEntries: Command = async ({ flags, io, open }) => {
-  const { cache } = await open();
+  // Reading must not create anything: a mistyped path is reported, not made into an empty store.
+  const { cache } = await open({ readonly: true });
   try {
     const tiers = cache.tiers.tiers;
     const name = stringFlag(flags, 'tier') ?? tiers[tiers.length - 1]!.name;
@@ -29,6 +30,11 @@ export const exportEntries: Command = async ({ flags, io, open }) => {
     if (!tier) {
       io.err(`strata export: no tier named "${name}" (configured: ${tiers.map((t) => t.name).join(', ')})`);
       return 2;
+    }
+    const health = (await cache.health()).tiers.find((t) => t.name === name);
+    if (health?.status === 'down') {
+      io.err(`strata export: tier ${name} is down (${health.reason ?? 'no reason given'}); nothing exported`);
+      return 1;
     }
     const file = stringFlag(flags, 'file');
     const sink = file ? createWriteStream(file) : process.stdout;
