@@ -98,7 +98,8 @@ export class Coalescer {
  * How long misses of one model take to be answered (miss to update), from the last few that
  * were: the lease a waiter grants a leader is `LEASE_FACTOR` times the slowest of them, at least
  * `MIN_LEASE_MS`, at most the configured `coalesceWaitMs`. Until `MIN_SAMPLES` misses of a model
- * have been answered nothing is known about it, and the configured wait applies.
+ * have been answered, the last answers of any model in this process stand in for it; before the
+ * process has seen any, nothing is known and the configured wait applies.
  */
 export class MissDurations {
   static readonly MIN_SAMPLES = 3;
@@ -108,6 +109,7 @@ export class MissDurations {
   /** Distinct llm strings remembered; the oldest is forgotten first. */
   static readonly MODELS = 256;
   private readonly byModel = new Map<string, number[]>();
+  private readonly anyModel: number[] = [];
 
   constructor(private readonly maxLeaseMs: number) {}
 
@@ -118,13 +120,16 @@ export class MissDurations {
       samples = [];
       this.byModel.set(llmString, samples);
     }
-    samples.push(ms);
-    if (samples.length > MissDurations.SAMPLES) samples.shift();
+    for (const ring of [samples, this.anyModel]) {
+      ring.push(ms);
+      if (ring.length > MissDurations.SAMPLES) ring.shift();
+    }
   }
 
   leaseMs(llmString: string): number {
-    const samples = this.byModel.get(llmString);
-    if (!samples || samples.length < MissDurations.MIN_SAMPLES) return this.maxLeaseMs;
+    const own = this.byModel.get(llmString);
+    const samples = own && own.length >= MissDurations.MIN_SAMPLES ? own : this.anyModel;
+    if (samples.length < MissDurations.MIN_SAMPLES) return this.maxLeaseMs;
     const slowest = Math.max(...samples);
     return Math.min(
       this.maxLeaseMs,

@@ -210,6 +210,12 @@ describe('entryKeyProblem', () => {
     expect(entryKeyProblem(e({ prompt: 'hello!' }), { trustHashes: true })).toBe(mismatch);
   });
 
+  it('refuses an llm string that still carries a secret, whatever its hash', () => {
+    const llm = 'apiKey:"sk-proj-abcdefghijklmnopqrstuvwxyz",model:"m"';
+    const line = e({ llm, k: hashKey('app', llm, 'hello') });
+    expect(entryKeyProblem(line, { trustHashes: true })).toMatch(/carries a secret/);
+  });
+
   it('accepts an entry with only ph only when the caller trusts the file', () => {
     const hashed = e({ prompt: undefined, ph: hashPrompt('hello') });
     expect(entryKeyProblem(hashed, { trustHashes: false })).toMatch(/cannot be verified.*--trust-hashes/);

@@ -10,7 +10,7 @@
  */
 import { z } from 'zod';
 import { ENTRY_VERSION, type Entry } from './entry.js';
-import { hashKey, validateNamespace } from './key.js';
+import { hashKey, sanitizeLlmKey, validateNamespace } from './key.js';
 
 /** Tags: as many and as long as every tier stores them (MySQL's tag column is VARCHAR(255)). */
 export const MAX_TAGS = 64;
@@ -187,6 +187,10 @@ function formatPath(path: readonly PropertyKey[]): string {
  * the file. Returns the problem, or undefined.
  */
 export function entryKeyProblem(entry: Entry, options: { trustHashes: boolean }): string | undefined {
+  // What the cache stores is always a sanitized llm string; one that still carries a secret was
+  // not written by Strata, and must not reach a tier.
+  if (sanitizeLlmKey(entry.llm) !== entry.llm)
+    return 'its llm string carries a secret (or is not in a form Strata stores)';
   if (entry.prompt !== undefined) {
     return hashKey(entry.ns, entry.llm, entry.prompt) === entry.k
       ? undefined

@@ -224,6 +224,25 @@ describe('withCache', () => {
     for await (const e of cache.tiers.tiers[0]!.entries()) expect(e.payload).not.toContain('sk-secret');
   });
 
+  it('a cached answer with tool calls and no text still says it is a hit when streamed', async () => {
+    const { cache } = await setup(combos[0]![1]());
+    class ToolsOnly extends FakeChat {
+      override async _generate(): Promise<ChatResult> {
+        this.calls++;
+        const call = { name: 'lookup', args: { q: 'x' }, id: 'call_1', type: 'tool_call' as const };
+        const message = new AIMessage({ content: '', tool_calls: [call] });
+        return { generations: [{ text: '', message }] };
+      }
+    }
+    const model = withCache(new ToolsOnly({}), cache);
+    await model.invoke('use the tool');
+    let replayed: AIMessageChunk | undefined;
+    for await (const chunk of await model.stream('use the tool'))
+      replayed = replayed ? replayed.concat(chunk) : chunk;
+    expect(replayed?.response_metadata.strata).toMatchObject({ hit: true });
+    expect(replayed?.tool_calls?.[0]).toMatchObject({ name: 'lookup', args: { q: 'x' } });
+  });
+
   it('keys cover a ChatMessage role and what messages carry in additional_kwargs', async () => {
     const { fake, model } = await setup(combos[0]![1]());
     await model.invoke([new ChatMessage('Reply with OK', 'system')]);

@@ -229,6 +229,8 @@ export class CachedChatModel extends BaseChatModel<BaseChatModelCallOptions, AIM
       text: '',
       message: new AIMessageChunk({
         content: typeof message.content === 'string' ? '' : message.content,
+        // An answer with no text (tool calls only) still says it is a hit.
+        ...(pieces.length === 0 ? { id: message.id, response_metadata: message.response_metadata } : {}),
         tool_call_chunks: toolCallChunks(message),
         ...(message.usage_metadata ? { usage_metadata: message.usage_metadata } : {}),
         additional_kwargs: message.additional_kwargs,
