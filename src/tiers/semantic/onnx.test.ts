@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
-import { onnxModel, SHARED_DATA } from '../../../test/support/services.js';
+import { onnxModel, ROOT } from '../../../test/support/services.js';
 import { createCache } from '../../create.js';
 import { dot, type Embedder } from './embedder.js';
 import { refusingGuard } from './guards.js';
@@ -60,15 +59,14 @@ describe('onnx embedder (all-MiniLM-L6-v2, int8, from PyPI)', () => {
     }
   });
 
-  it('finds more Quora duplicates than lexical at the same precision', async () => {
-    const all = JSON.parse(
-      gunzipSync(readFileSync(join(SHARED_DATA, 'semantic', 'qqp_full_pairs.json.gz'))).toString('utf8'),
-    ) as Array<{
-      text_a: string;
-      text_b: string;
-      label: number;
-    }>;
-    const pairs = all.filter((_, i) => i % 40 === 0); // ~2,000 pairs, deterministic
+  it('finds more paraphrases than lexical at the same precision', async () => {
+    // Hand-written pairs kept in the repository (the Quora figures are in bench/, from ../shared).
+    const fixture = JSON.parse(
+      readFileSync(join(ROOT, 'test', 'fixtures', 'paraphrase-pairs.json'), 'utf8'),
+    ) as {
+      pairs: Array<{ a: string; b: string; label: number }>;
+    };
+    const pairs = fixture.pairs.map((p) => ({ text_a: p.a, text_b: p.b, label: p.label }));
     const scored = async (embedder: Embedder) => {
       const a = await embedder.embed(pairs.map((p) => p.text_a));
       const b = await embedder.embed(pairs.map((p) => p.text_b));
@@ -83,14 +81,17 @@ describe('onnx embedder (all-MiniLM-L6-v2, int8, from PyPI)', () => {
       const tp = predicted.filter((s) => s.duplicate).length;
       return { precision: tp / predicted.length, recall: tp / scores.filter((s) => s.duplicate).length };
     };
-    const lexical = at(await scored(lexicalEmbedder()), DEFAULT_THRESHOLDS.lexical);
-    const neural = await scored(onnx);
-    // The best recall the onnx embedder reaches at a threshold whose precision is at least lexical's.
-    let best = 0;
-    for (let t = 0.5; t <= 0.99; t += 0.01) {
-      const r = at(neural, t);
-      if (r.precision >= lexical.precision) best = Math.max(best, r.recall);
-    }
-    expect(best).toBeGreaterThan(lexical.recall);
+    // The best recall each embedder reaches at a threshold whose precision is at least 0.9.
+    const bestRecall = (scores: Awaited<ReturnType<typeof scored>>) => {
+      let best = 0;
+      for (let t = 0.3; t <= 0.99; t += 0.01) {
+        const r = at(scores, t);
+        if (r.precision >= 0.9) best = Math.max(best, r.recall);
+      }
+      return best;
+    };
+    const lexical = bestRecall(await scored(lexicalEmbedder()));
+    const neural = bestRecall(await scored(onnx));
+    expect(neural).toBeGreaterThan(lexical);
   });
 });
