@@ -73,5 +73,3 @@ export function chromiumPath(): string {
   return out.trim().split('\n').at(-1)!;
 }
 
-/** The shared data sets (../shared/data, beside the project root). */
-export const SHARED_DATA = join(ROOT, '..', 'shared', 'data');

@@ -60,7 +60,7 @@ describe('onnx embedder (all-MiniLM-L6-v2, int8, from PyPI)', () => {
   });
 
   it('finds more paraphrases than lexical at the same precision', async () => {
-    // Hand-written pairs kept in the repository (the Quora figures are in bench/, from ../shared).
+    // Hand-written pairs kept in the repository (the Quora figures are measured in bench/).
     const fixture = JSON.parse(
       readFileSync(join(ROOT, 'test', 'fixtures', 'paraphrase-pairs.json'), 'utf8'),
     ) as {
