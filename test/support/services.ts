@@ -72,4 +72,3 @@ export function chromiumPath(): string {
   });
   return out.trim().split('\n').at(-1)!;
 }
-
