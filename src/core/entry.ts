@@ -207,12 +207,16 @@ function isAnswer(x: unknown): x is Answer {
     e.v === ENTRY_VERSION &&
     typeof e.k === 'string' &&
     typeof e.ns === 'string' &&
-    Array.isArray(e.gens) &&
-    e.gens.every(isGeneration) &&
+    isGenerationList(e.gens) &&
     typeof e.createdAt === 'number' &&
     (e.expiresAt === null || typeof e.expiresAt === 'number') &&
     Array.isArray(e.tags)
   );
+}
+
+/** Generations an entry can carry: a list of objects each with its text or a message's string content. */
+export function isGenerationList(gens: unknown): gens is StoredGenerationData[] {
+  return Array.isArray(gens) && gens.every(isGeneration);
 }
 
 function isGeneration(g: unknown): boolean {

@@ -22,6 +22,7 @@ import {
   earliestExpiry,
   encodeEntry,
   isExpired,
+  isGenerationList,
   type StoredEntry,
   type StoredGenerationData,
   storedEntry,
@@ -144,6 +145,8 @@ export interface StatsReport {
   misses: number;
   hitRate: number;
   updates: number;
+  /** Updates not stored because no lookup could use their generations. */
+  unstorable: number;
   coalesced: number;
   inFlight: number;
   lookup: LatencySummary;
@@ -535,6 +538,13 @@ export class Manager {
       tags: [...(write.tags ?? [])],
       ...(write.metadata ? { meta: write.metadata } : {}),
     };
+    // An answer no lookup would accept (a stream that assembled no text, generations LangChain
+    // cannot return) is not stored: whoever waits for it stops waiting instead.
+    if (!isGenerationList(gens) || !this.usable(entry, key.llmString)) {
+      this.counters.unstorable++;
+      this.release(key);
+      return;
+    }
     const stored = encodeEntry(entry);
     this.counters.updates++;
     // Waiters get the answer now; the tiers catch up in parallel.
@@ -808,6 +818,7 @@ export class Manager {
       misses: c.misses,
       hitRate: answered === 0 ? 0 : c.hits / answered,
       updates: c.updates,
+      unstorable: c.unstorable,
       coalesced: c.coalesced,
       inFlight: this.coalescer?.inFlight ?? 0,
       lookup: c.lookupLatency.summary(),

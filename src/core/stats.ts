@@ -132,6 +132,8 @@ export class CacheCounters {
   hits = 0;
   misses = 0;
   updates = 0;
+  /** Updates refused because no lookup could use what they carried. */
+  unstorable = 0;
   coalesced = 0;
   errors = 0;
   readonly lookupLatency = new LatencyHistogram();

@@ -6,6 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { HumanMessage } from '@langchain/core/messages';
 import { StringOutputParser } from '@langchain/core/output_parsers';
 import { FakeListChatModel } from '@langchain/core/utils/testing';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -170,5 +171,21 @@ describe('an answer is stored once', () => {
     await expect.poll(() => bytes).toBeGreaterThan(0);
     expect(bytes).toBeLessThan(big.length * 1.1);
     expect((await model.invoke('a long answer please')).content).toBe(big);
+  });
+});
+
+describe('what no lookup could use is never stored', () => {
+  it('an update whose generations have no text, or that a chat model cannot return, is refused and counted', async () => {
+    const cache = await twoTiers();
+    await cache.update('a stream that assembled no text', 'model:"m"', [{ text: null } as never]);
+    const chat = new FakeListChatModel({ responses: ['x'] })._getSerializedCacheKeyParametersForCall({});
+    await cache.update('Human: hi', chat, [{ text: 'x', message: new HumanMessage('x') } as never]);
+    const stats = await cache.stats();
+    expect(stats.unstorable).toBe(2);
+    expect(stats.updates).toBe(0);
+    for (const name of cache.tiers.tierNames) {
+      for await (const _ of cache.tiers.tier(name)!.entries()) expect.fail(`${name} holds an entry`);
+    }
+    expect(stats.inFlight).toBe(0);
   });
 });

@@ -321,6 +321,9 @@ export class RedisTier implements Tier {
     for (let attempt = 0; !this.closed; attempt++) {
       try {
         await this.client.connect();
+        // Closed while the connection was being made: a socket opened after close() would keep
+        // the process alive (a CLI command that never exits).
+        if (this.closed) await closeClient(this.client);
         return;
       } catch (error) {
         this.clientError(error as Error);
@@ -384,6 +387,7 @@ export class RedisTier implements Tier {
   private createBus(): BusTransport {
     const channel = `${this.options.keyPrefix}:bus`;
     let subscriber: Commands | undefined;
+    let closed = false;
     return {
       publish: async (message) => {
         await this.client.publish(channel, message);
@@ -397,9 +401,14 @@ export class RedisTier implements Tier {
           connectedOnce = true;
         });
         await subscriber.connect();
+        if (closed) {
+          await closeClient(subscriber);
+          return;
+        }
         await subscriber.subscribe(channel, onMessage);
       },
       close: async () => {
+        closed = true;
         if (subscriber) await closeClient(subscriber);
       },
     };

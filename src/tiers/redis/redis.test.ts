@@ -1,8 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createClient, createCluster } from '@redis/client';
 import { afterAll, describe, expect, it } from 'vitest';
 import { describeTierConformance } from '../../../test/conformance/suite.js';
-import { service } from '../../../test/support/services.js';
+import { runTs } from '../../../test/support/run-ts.js';
+import { ROOT, service } from '../../../test/support/services.js';
 import { ManualClock } from '../../core/clock.js';
 import { deriveKey } from '../../core/key.js';
 import { createCache } from '../../create.js';
@@ -224,5 +228,39 @@ describe('redis options', () => {
     await cache.close();
     expect(await client.ping()).toBe('PONG');
     await client.close();
+  });
+});
+
+describe('redis tier closed while it is still connecting', () => {
+  it('leaves no socket open: a CLI command over a Redis config exits', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'strata-redis-cli-'));
+    try {
+      const config = join(dir, 'strata.config.json');
+      writeFileSync(
+        config,
+        JSON.stringify({
+          tiers: [
+            { type: 'memory' },
+            {
+              type: 'redis',
+              url: standalone.STRATA_TEST_REDIS_URL,
+              keyPrefix: `strata-test-${randomUUID().slice(0, 8)}`,
+            },
+          ],
+        }),
+      );
+      // Before: the export ended, closed the tier mid-connect, and the sockets opened afterwards
+      // kept the process alive until the test's timeout killed it.
+      const { stderr } = await runTs(
+        join(ROOT, 'src', 'cli', 'main.ts'),
+        ['export', '--config', config, '--tier', 'memory'],
+        {
+          timeout: 20_000,
+        },
+      );
+      expect(stderr).toMatch(/exported from memory: 0/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
