@@ -225,6 +225,33 @@ export const semanticTierSchema = z.strictObject({
   verifier: z
     .custom<Verifier>((v) => typeof v === 'function', 'must be a function (query, candidate) => boolean')
     .optional(),
+  /**
+   * A regular expression whose first capture group (or whole match) is the question in every
+   * prompt (a template's slot, the text after "Question:"); the rest of the prompt must then be
+   * identical for a match. Default: the final user message of a chat request, or the whole prompt.
+   */
+  queryPattern: z
+    .string()
+    .min(1)
+    .superRefine((pattern, ctx) => {
+      try {
+        new RegExp(pattern, 'su');
+      } catch (error) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `not a valid regular expression (${(error as Error).message})`,
+        });
+      }
+    })
+    .optional(),
+  /** Longest question (in characters) matched by similarity; longer ones are exact-only (`2000`). */
+  maxQueryChars: positiveInt.default(2_000),
+  /** Background purge of expired entries (`60`, `0` = off). */
+  purgeIntervalSeconds: z
+    .number()
+    .min(0)
+    .default(60)
+    .refine((v) => v === 0 || v >= 1, 'must be 0 (off) or at least 1'),
 });
 
 export const TIER_TYPES = ['memory', 'sqlite', 'mysql', 'redis', 'mongodb', 'semantic', 'gptcache'] as const;

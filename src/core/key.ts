@@ -17,6 +17,11 @@ export interface CacheKey {
   readonly hash: string;
   /** Set when the llmKey could not be parsed, so `llmString` is only its digest (never stored, never hashed). */
   readonly llmProblem?: string;
+  /**
+   * The part of the prompt that is the question, when the caller said so (`semanticQuery`): a
+   * similarity tier compares only it and requires the rest to be identical. Not part of the hash.
+   */
+  readonly question?: string;
 }
 
 export const DEFAULT_NAMESPACE = 'default';

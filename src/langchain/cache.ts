@@ -36,6 +36,12 @@ export interface StoreOptions {
    * any model call, and one given `no-store` never writes.
    */
   mode?: CacheMode;
+  /**
+   * Which part of a prompt is the question, for a semantic tier: given the prompt, return the
+   * question (a substring of it), or undefined for no similarity matching. The rest of the
+   * prompt (a template, retrieved documents) must then be identical for a match.
+   */
+  semanticQuery?: (prompt: string) => string | undefined;
 }
 
 export interface ClearOptions {
@@ -76,7 +82,9 @@ export class StrataCache extends BaseCache<Generation[]> {
   }
 
   key(prompt: string, llmKey: string): CacheKey {
-    return deriveKey(this.view.namespace, llmKey, prompt);
+    const key = deriveKey(this.view.namespace, llmKey, prompt);
+    const extract = this.view.store.semanticQuery;
+    return extract ? { ...key, question: extract(prompt) ?? '' } : key;
   }
 
   lookup(prompt: string, llmKey: string): Promise<Generation[] | null> {
@@ -220,6 +228,8 @@ export class StrataCache extends BaseCache<Generation[]> {
       throw new TypeError('withOptions.tags: every tag must be a non-empty string');
     }
     assertMode(store.mode, 'withOptions.mode');
+    if (store.semanticQuery !== undefined && typeof store.semanticQuery !== 'function')
+      throw new TypeError('withOptions.semanticQuery: must be a function (prompt) => question | undefined');
     return new StrataCache(this.manager, { ...this.view, store: { ...this.view.store, ...store } });
   }
 

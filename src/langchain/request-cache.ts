@@ -11,6 +11,12 @@ export interface CacheControl {
   ttlSeconds?: number | null;
   namespace?: string;
   tags?: string[];
+  /**
+   * For a semantic tier, the question of this call: its text (part of the final message), or a
+   * function of the final user message's text that returns it. The rest of the request must then
+   * be identical for a match. Default: the whole final user message.
+   */
+  semanticQuery?: string | ((text: string) => string | undefined);
 }
 
 export interface WithCacheOptions extends CacheControl {
@@ -156,14 +162,50 @@ export class RequestCache {
 
   private view(control: CacheControl): StrataCache {
     let view = control.namespace ? this.strata.withNamespace(control.namespace) : this.strata;
-    if (control.tags || control.ttlSeconds !== undefined) {
+    const semanticQuery = questionOf(control.semanticQuery);
+    if (control.tags || control.ttlSeconds !== undefined || semanticQuery) {
       view = view.withOptions({
         ...(control.tags ? { tags: control.tags } : {}),
         ...(control.ttlSeconds !== undefined ? { ttlSeconds: control.ttlSeconds } : {}),
+        ...(semanticQuery ? { semanticQuery } : {}),
       });
     }
     return view;
   }
+}
+
+/**
+ * A per-call question as a view's extractor over the request's prompt: a string stands for
+ * itself; a function is given the final user message's text (for an LLM, the prompt).
+ */
+function questionOf(
+  control: CacheControl['semanticQuery'],
+): ((prompt: string) => string | undefined) | undefined {
+  if (control === undefined) return undefined;
+  if (typeof control === 'string') return () => control;
+  if (typeof control !== 'function')
+    throw new TypeError(
+      'configurable.cache.semanticQuery: must be a string or a function (text) => question',
+    );
+  return (prompt) => control(finalUserText(prompt));
+}
+
+/** The text of the final message of withCache's canonical request; the prompt itself otherwise. */
+function finalUserText(prompt: string): string {
+  if (!prompt.startsWith('[{"type":')) return prompt;
+  try {
+    const messages = JSON.parse(prompt) as Array<{ content?: unknown }>;
+    const content = messages.at(-1)?.content;
+    if (typeof content === 'string') return content;
+    if (Array.isArray(content))
+      return content
+        .map((p) => (typeof p === 'string' ? p : (p as { text?: unknown })?.text))
+        .filter((t): t is string => typeof t === 'string')
+        .join('\n');
+  } catch {
+    // not ours after all: the prompt as it is
+  }
+  return prompt;
 }
 
 function readControl(options: object): CacheControl {

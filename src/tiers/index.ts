@@ -12,6 +12,7 @@ import { fromLangChain, withEmbeddingCache } from './semantic/embedder.js';
 import { SemanticTier } from './semantic/index.js';
 import { DEFAULT_THRESHOLDS, lexicalEmbedder } from './semantic/lexical.js';
 import { defaultModelPath, onnxEmbedder } from './semantic/onnx.js';
+import { patternExtractor } from './semantic/request.js';
 import { SqliteTier } from './sqlite/index.js';
 
 export interface TierContext {
@@ -126,6 +127,9 @@ export async function buildTier(config: ResolvedTierConfig, ctx: TierContext): P
         guards: config.guards,
         verifier: config.verifier,
         candidates: config.candidates,
+        maxQueryChars: config.maxQueryChars,
+        ...(config.queryPattern ? { extractQuery: patternExtractor(config.queryPattern) } : {}),
+        purgeIntervalMs: config.purgeIntervalSeconds * 1000,
         clock: ctx.clock,
       });
     }

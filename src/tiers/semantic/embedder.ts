@@ -7,6 +7,11 @@ export interface Embedder {
   /** Identifies the model; vectors of different ids are never compared (it is stored with each vector). */
   readonly id: string;
   embed(texts: string[]): Promise<Vector[]>;
+  /**
+   * Whether the embedder sees all of this text (a model with a token window truncates the rest).
+   * Text it cannot see whole is never matched by similarity. Absent: no window.
+   */
+  fits?(text: string): boolean;
 }
 
 /** Non-zero components only, indices ascending. */
@@ -109,6 +114,7 @@ export function withEmbeddingCache(
   const cache = new Map<string, Vector>();
   const wrapped = {
     id: inner.id,
+    ...(inner.fits ? { fits: (text: string) => inner.fits!(text) } : {}),
     hits: 0,
     misses: 0,
     async embed(texts: string[]): Promise<Vector[]> {

@@ -1,12 +1,18 @@
 /**
- * Semantic tier: answers a prompt with the entry of the most similar earlier prompt, if it is
- * similar enough and no precision guard objects. Placed after the exact tiers, it only sees what
- * they missed.
+ * Semantic tier: answers a request with the entry of an earlier request that asked a similar
+ * question in the same context, if it is similar enough and no precision guard objects. Placed
+ * after the exact tiers, it only sees what they missed.
  *
- * Entries are partitioned by (namespace, sanitized llm string): a search never looks at another
- * tenant's or another model's prompts. Vectors and prompts live in memory (one VectorIndex per
- * partition); payloads, vectors and prompts persist in a SQLite file and are loaded back at start.
- * Vectors of another embedder are kept on disk but not loaded: they are not comparable.
+ * Each request is split into its question and its context (request.ts): system prompts,
+ * history, tools and retrieved documents are context and must be identical; only the question
+ * is embedded and compared. Entries are partitioned by (namespace, sanitized llm string, context
+ * digest): a search never looks at another tenant's, another model's or another conversation's
+ * questions. A request with no question, or one longer than `maxQueryChars` or than the embedder
+ * can see, is not matched by similarity at all (counted by reason).
+ *
+ * Vectors and questions live in memory (one VectorIndex per partition); payloads, vectors and
+ * questions persist in a SQLite file and are loaded back at start. Vectors of another embedder,
+ * or from before questions were split out (schema 1: whole prompts), stay on disk unloaded.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -17,6 +23,7 @@ import type { CacheKey } from '../../core/key.js';
 import type { ListedEntry, SimilarMatch, Tier, TierHealth, TierStats } from '../../core/tier.js';
 import { type Embedder, type Vector, vectorFromBytes, vectorToBytes } from './embedder.js';
 import { type GuardName, refusingGuard } from './guards.js';
+import { contextDigest, type QueryExtractor, splitRequest } from './request.js';
 import { VectorIndex, type VectorIndexOptions } from './vector-index.js';
 
 export type Verifier = (query: string, candidate: string) => boolean | Promise<boolean>;
@@ -36,6 +43,12 @@ export interface SemanticTierOptions {
   verifier?: Verifier;
   /** How many nearest neighbours are fetched per lookup (expired ones are passed over). */
   candidates: number;
+  /** Longest question matched by similarity, in characters (`DEFAULT_MAX_QUERY_CHARS`). */
+  maxQueryChars?: number;
+  /** Says which part of every prompt is the question (config `queryPattern`). */
+  extractQuery?: QueryExtractor;
+  /** Background purge of expired entries; 0 = off. */
+  purgeIntervalMs?: number;
   index?: VectorIndexOptions;
   clock: Clock;
 }
@@ -46,12 +59,15 @@ interface Item {
   partition: string;
   namespace: string;
   prompt: string;
+  /** The question the entry answers: what is embedded and what the guards compare. */
+  query: string;
   expiresAt: number | null;
   tags: string[];
   size: number;
 }
 
-const SCHEMA_VERSION = 1;
+export const DEFAULT_MAX_QUERY_CHARS = 2_000;
+const SCHEMA_VERSION = 2;
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS semantic_entries (
     id         INTEGER PRIMARY KEY,
@@ -69,6 +85,10 @@ const SCHEMA = `
     bad        INTEGER NOT NULL DEFAULT 0
   );
   CREATE INDEX IF NOT EXISTS semantic_entries_partition ON semantic_entries (namespace, llm_string);`;
+/** Schema 2: the question and the context digest; rows of schema 1 (whole-prompt vectors) keep NULLs and are not loaded. */
+const MIGRATE_TO_2 = `
+  ALTER TABLE semantic_entries ADD COLUMN query TEXT;
+  ALTER TABLE semantic_entries ADD COLUMN context TEXT;`;
 
 export class SemanticTier implements Tier {
   readonly name: string;
@@ -81,9 +101,11 @@ export class SemanticTier implements Tier {
   /** Which stored entry answered each recent query, so markBad can find it. */
   private readonly answeredBy = new Map<string, string>();
   private readonly refusals: Record<string, number> = {};
+  private readonly notMatched: Record<string, number> = {};
   private bytes = 0;
   private markedBad = 0;
   private verifierRefusals = 0;
+  private purgeTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: SemanticTierOptions) {
     this.name = options.name ?? 'semantic';
@@ -99,8 +121,15 @@ export class SemanticTier implements Tier {
       }
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = NORMAL');
-      this.db.exec(SCHEMA);
-      this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
+      this.db.transaction(() => {
+        this.db.exec(SCHEMA);
+        const columns = this.db
+          .prepare('SELECT name FROM pragma_table_info(?)')
+          .pluck()
+          .all('semantic_entries');
+        if (!columns.includes('query')) this.db.exec(MIGRATE_TO_2);
+        this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
+      })();
     } catch (error) {
       this.db.close();
       throw error;
@@ -108,9 +137,10 @@ export class SemanticTier implements Tier {
     this.stmt = {
       payload: this.db.prepare('SELECT payload FROM semantic_entries WHERE id = ?').pluck(),
       upsert: this.db.prepare(
-        `INSERT INTO semantic_entries (hash, namespace, llm_string, prompt, embedder, vector, payload, size, created_at, expires_at, tags)
-         VALUES (@hash, @namespace, @llm, @prompt, @embedder, @vector, @payload, @size, @created, @expires, @tags)
-         ON CONFLICT (hash) DO UPDATE SET prompt = excluded.prompt, embedder = excluded.embedder, vector = excluded.vector,
+        `INSERT INTO semantic_entries (hash, namespace, llm_string, prompt, query, context, embedder, vector, payload, size, created_at, expires_at, tags)
+         VALUES (@hash, @namespace, @llm, @prompt, @query, @context, @embedder, @vector, @payload, @size, @created, @expires, @tags)
+         ON CONFLICT (hash) DO UPDATE SET prompt = excluded.prompt, query = excluded.query, context = excluded.context,
+           embedder = excluded.embedder, vector = excluded.vector,
            payload = excluded.payload, size = excluded.size, created_at = excluded.created_at,
            expires_at = excluded.expires_at, tags = excluded.tags, bad = 0
          RETURNING id`,
@@ -118,17 +148,40 @@ export class SemanticTier implements Tier {
       delete: this.db.prepare('DELETE FROM semantic_entries WHERE id = ?'),
       markBad: this.db.prepare('UPDATE semantic_entries SET bad = 1 WHERE id = ?'),
       load: this.db.prepare(
-        'SELECT id, hash, namespace, llm_string, prompt, vector, size, expires_at, tags FROM semantic_entries WHERE embedder = ? AND bad = 0',
+        'SELECT id, hash, namespace, llm_string, prompt, query, context, vector, size, expires_at, tags FROM semantic_entries WHERE embedder = ? AND bad = 0 AND query IS NOT NULL',
       ),
       countBad: this.db.prepare('SELECT count(*) FROM semantic_entries WHERE bad = 1').pluck(),
     };
     this.load();
+    if (options.purgeIntervalMs) {
+      this.purgeTimer = setInterval(() => this.purgeExpired(), options.purgeIntervalMs);
+      this.purgeTimer.unref();
+    }
+  }
+
+  /** The question and context of a request, or the reason it is not matched by similarity. */
+  private split(key: CacheKey): { query: string; partition: string } | { refused: string } {
+    const { query, context } = splitRequest(key.prompt, key.question, this.options.extractQuery);
+    if (query.trim().length === 0) return { refused: 'no-question' };
+    // Never match on text the embedder cannot see whole: two questions that differ past its
+    // window would look identical.
+    if (
+      query.length > (this.options.maxQueryChars ?? DEFAULT_MAX_QUERY_CHARS) ||
+      this.options.embedder.fits?.(query) === false
+    )
+      return { refused: 'query-too-long' };
+    return { query, partition: partitionOf(key.namespace, key.llmString, contextDigest(context)) };
   }
 
   async get(key: CacheKey): Promise<SimilarMatch | undefined> {
-    const index = this.partitions.get(partitionOf(key.namespace, key.llmString));
+    const split = this.split(key);
+    if ('refused' in split) {
+      this.refuse(split.refused);
+      return undefined;
+    }
+    const index = this.partitions.get(split.partition);
     if (!index || index.size === 0) return undefined;
-    const [vector] = await this.options.embedder.embed([key.prompt]);
+    const [vector] = await this.options.embedder.embed([split.query]);
     const threshold = this.options.thresholds?.[key.namespace] ?? this.options.threshold;
     const now = this.options.clock.now();
     for (const candidate of index.search(vector!, this.options.candidates)) {
@@ -138,12 +191,12 @@ export class SemanticTier implements Tier {
       // The nearest live entry decides. When a guard or the verifier refuses it, the next one
       // is not tried: measured on GPTCache's set, falling back to it added more wrong answers
       // than right ones (the runner-up is usually a different question).
-      const guard = refusingGuard(key.prompt, item.prompt, this.options.guards);
+      const guard = refusingGuard(split.query, item.query, this.options.guards);
       if (guard) {
-        this.refusals[guard] = (this.refusals[guard] ?? 0) + 1;
+        this.refuse(guard);
         return undefined;
       }
-      if (this.options.verifier && !(await this.options.verifier(key.prompt, item.prompt))) {
+      if (this.options.verifier && !(await this.options.verifier(split.query, item.query))) {
         this.verifierRefusals++;
         return undefined;
       }
@@ -155,15 +208,21 @@ export class SemanticTier implements Tier {
     return undefined;
   }
 
+  /** Stores what it can match by similarity; a request without a usable question is refused (false). */
   async set(key: CacheKey, entry: StoredEntry): Promise<boolean> {
-    const [vector] = await this.options.embedder.embed([key.prompt]);
+    const split = this.split(key);
+    if ('refused' in split) return false;
+    const [vector] = await this.options.embedder.embed([split.query]);
     const tags = [...entry.tags];
+    const context = split.partition.slice(split.partition.lastIndexOf('\n') + 1);
     const id = (
       this.stmt.upsert.get({
         hash: key.hash,
         namespace: key.namespace,
         llm: key.llmString,
         prompt: key.prompt,
+        query: split.query,
+        context,
         embedder: this.options.embedder.id,
         vector: vectorToBytes(vector!),
         payload: entry.payload,
@@ -177,9 +236,10 @@ export class SemanticTier implements Tier {
       {
         id,
         hash: key.hash,
-        partition: partitionOf(key.namespace, key.llmString),
+        partition: split.partition,
         namespace: key.namespace,
         prompt: key.prompt,
+        query: split.query,
         expiresAt: entry.expiresAt,
         tags,
         size: entry.size,
@@ -222,9 +282,10 @@ export class SemanticTier implements Tier {
    */
   async markBad(key: CacheKey): Promise<boolean> {
     let hash = this.answeredBy.get(key.hash);
-    if (hash === undefined) {
-      const index = this.partitions.get(partitionOf(key.namespace, key.llmString));
-      const [vector] = await this.options.embedder.embed([key.prompt]);
+    const split = this.split(key);
+    if (hash === undefined && !('refused' in split)) {
+      const index = this.partitions.get(split.partition);
+      const [vector] = await this.options.embedder.embed([split.query]);
       const best = index?.search(vector!, 1)[0];
       const threshold = this.options.thresholds?.[key.namespace] ?? this.options.threshold;
       if (best && best.score >= threshold) hash = this.items.get(best.id)?.hash;
@@ -254,6 +315,7 @@ export class SemanticTier implements Tier {
       markedBad: this.markedBad,
       verifierRefusals: this.verifierRefusals,
       guardRefusals: { ...this.refusals },
+      notMatched: { ...this.notMatched },
     };
   }
 
@@ -263,6 +325,7 @@ export class SemanticTier implements Tier {
   }
 
   close(): void {
+    if (this.purgeTimer) clearInterval(this.purgeTimer);
     if (this.db.open) this.db.close();
   }
 
@@ -275,6 +338,8 @@ export class SemanticTier implements Tier {
       namespace: string;
       llm_string: string;
       prompt: string;
+      query: string;
+      context: string;
       vector: Buffer;
       size: number;
       expires_at: number | null;
@@ -286,9 +351,10 @@ export class SemanticTier implements Tier {
         {
           id: row.id,
           hash: row.hash,
-          partition: partitionOf(row.namespace, row.llm_string),
+          partition: partitionOf(row.namespace, row.llm_string, row.context),
           namespace: row.namespace,
           prompt: row.prompt,
+          query: row.query,
           expiresAt: row.expires_at,
           tags: JSON.parse(row.tags) as string[],
           size: row.size,
@@ -335,6 +401,12 @@ export class SemanticTier implements Tier {
     return doomed.length;
   }
 
+  /** Counts a lookup not answered by similarity: by the guard that refused, or why it was not tried. */
+  private refuse(reason: string): void {
+    const counts = reason === 'no-question' || reason === 'query-too-long' ? this.notMatched : this.refusals;
+    counts[reason] = (counts[reason] ?? 0) + 1;
+  }
+
   private remember(queryHash: string, answeredBy: string): void {
     this.answeredBy.delete(queryHash);
     this.answeredBy.set(queryHash, answeredBy);
@@ -342,7 +414,7 @@ export class SemanticTier implements Tier {
   }
 }
 
-/** Length-prefixed, so no namespace / llm string pair can spell another's partition. */
-function partitionOf(namespace: string, llmString: string): string {
-  return `${namespace.length}:${namespace}${llmString}`;
+/** Length-prefixed, so no namespace / llm string pair can spell another's partition; the context digest (hex) ends it. */
+function partitionOf(namespace: string, llmString: string, context: string): string {
+  return `${namespace.length}:${namespace}${llmString.length}:${llmString}\n${context}`;
 }

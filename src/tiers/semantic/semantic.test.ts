@@ -174,7 +174,7 @@ describe('semantic tier through StrataCache', () => {
     await first.close();
     const Database = (await import('better-sqlite3')).default;
     const raw = new Database(path);
-    expect(raw.pragma('user_version', { simple: true })).toBe(1);
+    expect(raw.pragma('user_version', { simple: true })).toBe(2);
     raw.pragma('user_version = 7');
     raw.close();
     // Not a config error: the tier is down with the reason, and the file is left as it is.
