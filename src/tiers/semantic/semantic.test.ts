@@ -328,3 +328,68 @@ describe('semantic tier on a manual clock', () => {
     expect(await cache.lookup('what time does support open', LLM)).toBeNull();
   });
 });
+
+describe('semantic store upkeep and upgrades', () => {
+  it('purges expired entries in the background', async () => {
+    const clock = new ManualClock();
+    const tier = new SemanticTier({
+      embedder: lexicalEmbedder(),
+      threshold: 0.8,
+      path: ':memory:',
+      maxEntries: 100,
+      guards: [],
+      candidates: 5,
+      purgeIntervalMs: 10,
+      clock,
+    });
+    try {
+      const key = {
+        namespace: 'n',
+        llmString: 'l',
+        prompt: 'How do I reset my password?',
+        hash: 'h'.repeat(64),
+      };
+      const payload = 'x';
+      await tier.set(key, {
+        payload,
+        size: 1,
+        createdAt: clock.now(),
+        expiresAt: clock.now() + 1_000,
+        tags: [],
+      });
+      expect(tier.stats().entries).toBe(1);
+      clock.advance(2_000);
+      await expect.poll(() => tier.stats().entries, { timeout: 5_000 }).toBe(0);
+    } finally {
+      tier.close();
+    }
+  });
+
+  it('opens a store of schema 1 (whole-prompt vectors): upgraded in place, old vectors left unloaded', async () => {
+    const path = tempPath();
+    const Database = (await import('better-sqlite3')).default;
+    const raw = new Database(path);
+    raw.exec(`CREATE TABLE semantic_entries (
+      id INTEGER PRIMARY KEY, hash TEXT NOT NULL UNIQUE, namespace TEXT NOT NULL, llm_string TEXT NOT NULL,
+      prompt TEXT NOT NULL, embedder TEXT NOT NULL, vector BLOB NOT NULL, payload TEXT NOT NULL, size INTEGER NOT NULL,
+      created_at INTEGER NOT NULL, expires_at INTEGER, tags TEXT NOT NULL, bad INTEGER NOT NULL DEFAULT 0)`);
+    raw
+      .prepare(
+        `INSERT INTO semantic_entries (hash, namespace, llm_string, prompt, embedder, vector, payload, size, created_at, tags)
+         VALUES ('old', 'n', 'l', 'System: long prompt\nHuman: hi', ?, x'00', 'p', 1, 0, '[]')`,
+      )
+      .run(lexicalEmbedder().id);
+    raw.pragma('user_version = 1');
+    raw.close();
+    const cache = await createCache({ tiers: [{ type: 'semantic', path }] }, { logger: { warn: () => {} } });
+    caches.push(cache);
+    expect((await cache.health()).status).toBe('up');
+    expect((await cache.stats()).tiers[0]!.store!.entries).toBe(0);
+    await cache.update('How do I reset my password?', 'llm', [{ text: 'Use the reset link.' }]);
+    expect((await cache.lookup('how do I reset my password', 'llm'))?.[0]?.text).toBe('Use the reset link.');
+    const again = new Database(path);
+    expect(again.pragma('user_version', { simple: true })).toBe(2);
+    expect(again.prepare('SELECT count(*) FROM semantic_entries').pluck().get()).toBe(2);
+    again.close();
+  });
+});
