@@ -8,6 +8,9 @@
  *   meancache  the MeanCache validation split, same pair mode.
  *   qqp-cache  a cache simulation: store every text_a of a sample, query with its text_b;
  *              a hit on the pair's own text_a is correct when the pair is a duplicate.
+ *   chat       GPTCache's mock set through the semantic tier itself, each question as it is and
+ *              wrapped in a chat request (a long system prompt and a two-turn history, as LangChain's
+ *              BaseCache sees it and as withCache sees it): the counts must match the unwrapped row.
  *   latency    search and full-lookup latency of the semantic tier at 10k and 100k entries.
  *
  * `npm run bench -- semantic` runs everything for both built-in embedders (the onnx model is
@@ -144,6 +147,72 @@ async function gptcacheMock(name: string, embedder: Embedder): Promise<void> {
   console.log(
     '\nGPTCache published (ONNX ALBERT + FAISS): 0.95 -> 425 / 25 / 549; 0.9 -> 804 / 77 / 118; 0.8 -> 904 / 92 / 3.',
   );
+}
+
+/** A question as a chat application sends it: after a long system prompt and a two-turn history. */
+const CHAT_SYSTEM =
+  'You are the support assistant of Acme Cloud, a hosting company. Answer in at most three sentences, ' +
+  'cite the documentation page you rely on, never promise refunds or credits yourself, and hand the ' +
+  'customer over to a human agent when they mention legal action, data loss or a security incident.';
+const CHAT_HISTORY: Array<[string, string]> = [
+  ['human', 'Hi, I have a question about my account.'],
+  ['ai', 'Of course, how can I help?'],
+  ['human', 'It is about something I read in your docs.'],
+  ['ai', 'Sure, go ahead and ask.'],
+];
+const CHAT_SHAPES: Record<string, (question: string) => string> = {
+  'as asked': (q) => q,
+  'chat, BaseCache prompt': (q) =>
+    [
+      `System: ${CHAT_SYSTEM}`,
+      ...CHAT_HISTORY.map(([role, text]) => `${role === 'human' ? 'Human' : 'AI'}: ${text}`),
+      `Human: ${q}`,
+    ].join('\n'),
+  'chat, withCache request': (q) =>
+    JSON.stringify([
+      { type: 'system', content: CHAT_SYSTEM },
+      ...CHAT_HISTORY.map(([type, content]) => ({ type, content })),
+      { type: 'human', content: q },
+    ]),
+};
+
+/** GPTCache's mock set through the tier itself, in each request shape; the counts must agree. */
+async function gptcacheChat(name: string, embedder: Embedder, threshold: number): Promise<void> {
+  const pairs = JSON.parse(readFileSync(join(DATA, 'gptcache_mock_data.json'), 'utf8')) as Array<{
+    origin: string;
+    similar: string;
+  }>;
+  console.log(
+    `\n#### gptcache mock data through the tier, as asked and chat-shaped, ${name} (threshold ${threshold})\n`,
+  );
+  console.log('| request shape | correct | wrong | miss |');
+  console.log('|---|---:|---:|---:|');
+  for (const [shape, wrap] of Object.entries(CHAT_SHAPES)) {
+    const tier = new SemanticTier({
+      embedder,
+      threshold,
+      path: ':memory:',
+      maxEntries: 100_000,
+      guards: ALL_GUARDS,
+      candidates: 5,
+      clock: new ManualClock(),
+    });
+    const hashes = new Map<string, number>();
+    for (const [i, p] of pairs.entries()) {
+      const key = deriveKey('bench', 'llm', wrap(p.origin));
+      hashes.set(key.hash, i);
+      await tier.set(key, { payload: '{}', size: 2, createdAt: 0, expiresAt: null, tags: [] });
+    }
+    const counts = { correct: 0, wrong: 0, miss: 0 };
+    for (const [i, p] of pairs.entries()) {
+      const match = await tier.get(deriveKey('bench', 'llm', wrap(p.similar)));
+      if (!match) counts.miss++;
+      else if (hashes.get(match.hash) === i) counts.correct++;
+      else counts.wrong++;
+    }
+    tier.close();
+    console.log(`| ${shape} | ${counts.correct} | ${counts.wrong} | ${counts.miss} |`);
+  }
 }
 
 interface PairScore {
@@ -340,6 +409,7 @@ for (const { name, embedder, threshold, sample: n } of embedders) {
   const started = performance.now();
   console.log(`\n### semantic quality: ${name} (default threshold ${threshold})`);
   await gptcacheMock(name, embedder);
+  await gptcacheChat(name, embedder, threshold);
   const qqpScores = await scorePairs(embedder, sample(qqp, n));
   pairTable(`QQP pair mode (${Math.min(n, qqp.length)} pairs), ${name}`, qqpScores);
   guardCost(`QQP, ${name}`, qqpScores, threshold);
