@@ -160,7 +160,7 @@ export class SemanticTier implements Tier {
   }
 
   /** The question and context of a request, or the reason it is not matched by similarity. */
-  private split(key: CacheKey): { query: string; partition: string } | { refused: string } {
+  private split(key: CacheKey): { query: string; context: string; partition: string } | { refused: string } {
     const { query, context } = splitRequest(key.prompt, key.question, this.options.extractQuery);
     if (query.trim().length === 0) return { refused: 'no-question' };
     // Never match on text the embedder cannot see whole: two questions that differ past its
@@ -170,7 +170,8 @@ export class SemanticTier implements Tier {
       this.options.embedder.fits?.(query) === false
     )
       return { refused: 'query-too-long' };
-    return { query, partition: partitionOf(key.namespace, key.llmString, contextDigest(context)) };
+    const digest = contextDigest(context);
+    return { query, context: digest, partition: partitionOf(key.namespace, key.llmString, digest) };
   }
 
   async get(key: CacheKey): Promise<SimilarMatch | undefined> {
@@ -214,7 +215,6 @@ export class SemanticTier implements Tier {
     if ('refused' in split) return false;
     const [vector] = await this.options.embedder.embed([split.query]);
     const tags = [...entry.tags];
-    const context = split.partition.slice(split.partition.lastIndexOf('\n') + 1);
     const id = (
       this.stmt.upsert.get({
         hash: key.hash,
@@ -222,7 +222,7 @@ export class SemanticTier implements Tier {
         llm: key.llmString,
         prompt: key.prompt,
         query: split.query,
-        context,
+        context: split.context,
         embedder: this.options.embedder.id,
         vector: vectorToBytes(vector!),
         payload: entry.payload,
