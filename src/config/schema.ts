@@ -244,8 +244,8 @@ export const semanticTierSchema = z.strictObject({
       }
     })
     .optional(),
-  /** Longest question (in characters) matched by similarity; longer ones are exact-only (`2000`). */
-  maxQueryChars: positiveInt.default(2_000),
+  /** Longest question (in characters) matched by similarity; longer ones are exact-only (`500`). */
+  maxQueryChars: positiveInt.default(500),
   /** Background purge of expired entries (`60`, `0` = off). */
   purgeIntervalSeconds: z
     .number()

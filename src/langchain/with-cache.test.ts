@@ -11,6 +11,7 @@ import {
   type BaseMessage,
   ChatMessage,
   HumanMessage,
+  ToolMessage,
 } from '@langchain/core/messages';
 import { ChatGenerationChunk, type ChatResult, GenerationChunk } from '@langchain/core/outputs';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -255,6 +256,14 @@ describe('withCache', () => {
     expect(fake.calls).toBe(4);
     await model.invoke([new HumanMessage('go'), call('{"a":1}'), new HumanMessage('and then?')]);
     expect(fake.calls).toBe(4);
+    const result = (status: 'success' | 'error') => [
+      new HumanMessage('run it'),
+      new AIMessage({ content: '', tool_calls: [{ name: 'run', args: {}, id: 't1', type: 'tool_call' }] }),
+      new ToolMessage({ content: 'done', tool_call_id: 't1', status }),
+    ];
+    await model.invoke(result('success'));
+    await model.invoke(result('error'));
+    expect(fake.calls).toBe(6);
   });
 
   it('only-if-cached throws a typed error without calling the model; no-store leaves the cache unchanged', async () => {

@@ -283,6 +283,7 @@ export function canonicalRequest(messages: BaseMessage[]): string {
         ? { tool_calls: m.tool_calls.map((c) => ({ name: c.name, args: c.args, id: c.id })) }
         : {}),
       ...('tool_call_id' in m && m.tool_call_id ? { tool_call_id: m.tool_call_id } : {}),
+      ...('status' in m && typeof m.status === 'string' ? { status: m.status } : {}),
       // A ChatMessage's role, and what providers send from additional_kwargs (a legacy
       // function_call, an audio reference), tell two requests apart as much as the content does.
       ...('role' in m && typeof m.role === 'string' ? { role: m.role } : {}),

@@ -210,6 +210,55 @@ describe.each(['lexical', 'onnx', 'onnx-multilingual'] as const)(
   },
 );
 
+describe('found by a new user (issue 14 trial)', () => {
+  // ~1.2 kB of pasted code: past maxQueryChars (500), so not matched by similarity at all.
+  const CODE = 'function parse(input) {\n  return input.split(",").map(Number);\n}\n'.repeat(20);
+
+  it.each(['BaseCache', 'withCache'] as const)(
+    'pasted material with two different instructions is not matched (%s, lexical)',
+    async (path) => {
+      const cache = await semanticCache('lexical');
+      const stored = ask([SUPPORT], `${CODE}\nConvert this to TypeScript.`);
+      const asked = ask([SUPPORT], `${CODE}\nWrite unit tests for this.`);
+      expect(await answeredFromCache(cache, path, stored, asked)).toBe(false);
+    },
+  );
+
+  it.each(['BaseCache', 'withCache'] as const)(
+    'queryPattern reads only the final message: an earlier answer stays context (%s)',
+    async (path) => {
+      const cache = await semanticCache('lexical', 'Question: (.*)$');
+      const turn = (q: string) => new HumanMessage(`Documents:\n${DOC_A}\n\nQuestion: ${q}`);
+      const conv = (answer: string) => [
+        SUPPORT,
+        turn('Where does my refund go?'),
+        new AIMessage(answer),
+        turn('How long does that take?'),
+      ];
+      expect(
+        await answeredFromCache(
+          cache,
+          path,
+          conv('It goes back to your credit card.'),
+          conv('You get store credit in your account.'),
+        ),
+      ).toBe(false);
+    },
+  );
+
+  it('an English-only model does not match Thai, Arabic or emoji by similarity', async () => {
+    const cache = await semanticCache('onnx');
+    for (const [a, b] of [
+      ['ฉันจะยกเลิกคำสั่งซื้อได้อย่างไร', 'ฉันจะติดตามคำสั่งซื้อได้อย่างไร'],
+      ['كيف ألغي طلبي؟', 'كيف أتتبع طلبي؟'],
+    ]) {
+      expect(await answeredFromCache(cache, 'withCache', ask([SUPPORT], a!), ask([SUPPORT], b!))).toBe(false);
+    }
+    const stats = (await cache.stats()).tiers[0]!.store!;
+    expect((stats.notMatched as Record<string, number>)['unseen-by-embedder']).toBeGreaterThan(0);
+  });
+});
+
 describe('splitting a request into context and question', () => {
   it('reads getBufferString transcripts, custom roles included', () => {
     expect(splitRequest('System: be brief\nHuman: hi\nAI: hello\nHuman: what is 2+2?\nsecond line')).toEqual({

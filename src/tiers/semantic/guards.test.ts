@@ -136,6 +136,26 @@ describe('guards: what they refuse', () => {
   });
 });
 
+describe('guards: symbols', () => {
+  it.each([
+    ['What does 👍 mean in a chat?', 'What does 👎 mean in a chat?'],
+    ['Is 🍄 safe for dogs to eat?', 'Is 🍇 safe for dogs to eat?'],
+    ['Explain the == operator in JavaScript', 'Explain the === operator in JavaScript'],
+    ['What does x >= 5 mean?', 'What does x <= 5 mean?'],
+    ['Is a < b here?', 'Is a > b here?'],
+  ])('%s / %s: symbols', (a, b) => {
+    expect(guardOf(a, b)).toEqual(['symbols', 'symbols']);
+  });
+
+  it.each([
+    ['What does 👍 mean?', 'what does 👍 mean'],
+    ['How do I reset my password?', 'How do I reset my password!!'],
+    ['Is <div> a block element?', 'Is <div> a block-level element?'],
+  ])('%s / %s: passes', (a, b) => {
+    expect(guardOf(a, b)).toEqual([undefined, undefined]);
+  });
+});
+
 describe('guards: what they let through', () => {
   it.each([
     // wording, word order, politeness
@@ -236,7 +256,7 @@ describe('guards: selection', () => {
   });
 
   it('lists every guard once', () => {
-    expect([...ALL_GUARDS].sort()).toEqual(['direction', 'entities', 'negation', 'numbers', 'opposites']);
+    expect([...ALL_GUARDS].sort()).toEqual(['direction', 'entities', 'negation', 'numbers', 'opposites', 'symbols']);
   });
 
   it('gives the same answer when a profile comes from its cache', () => {

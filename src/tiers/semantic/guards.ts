@@ -43,8 +43,25 @@
  */
 import { STOPWORDS, stem, tokenize } from './text.js';
 
-export type GuardName = 'numbers' | 'negation' | 'opposites' | 'direction' | 'entities';
-export const ALL_GUARDS: readonly GuardName[] = ['numbers', 'negation', 'opposites', 'direction', 'entities'];
+export type GuardName = 'numbers' | 'negation' | 'opposites' | 'direction' | 'entities' | 'symbols';
+export const ALL_GUARDS: readonly GuardName[] = [
+  'numbers',
+  'negation',
+  'opposites',
+  'direction',
+  'entities',
+  'symbols',
+];
+
+/**
+ * Symbols that carry meaning and that embedders drop or cannot read: emoji (👍 vs 👎) and
+ * comparison or equality operators (== vs ===, >= vs <=). Punctuation is not among them.
+ */
+const MEANINGFUL_SYMBOLS = /\p{Extended_Pictographic}|===|!==|==|!=|<=|>=|=>|->|<-|\s[<>]\s/gu;
+
+function symbolsOf(text: string): string[] {
+  return (text.match(MEANINGFUL_SYMBOLS) ?? []).map((s) => s.trim()).sort();
+}
 
 // ---------------------------------------------------------------------------------------------
 // Lexicons
@@ -915,6 +932,8 @@ interface Profile {
   /** Relation word -> the next content word after it. */
   relations: Map<string, Set<string>>;
   entities: Entities;
+  /** Emoji and operators, sorted (symbolsOf). */
+  symbols: string[];
 }
 
 const PROFILES = new Map<string, Profile>();
@@ -957,6 +976,7 @@ function profile(prompt: string): Profile {
     opposites,
     relations: relationsOf(words),
     entities: entitiesOf(s, toks, cjk),
+    symbols: symbolsOf(prompt),
   };
 }
 
@@ -1044,6 +1064,9 @@ export function refusingGuard(
         break;
       case 'entities':
         if (entitiesDiffer(q.entities, c.entities)) return guard;
+        break;
+      case 'symbols':
+        if (q.symbols.join(' ') !== c.symbols.join(' ')) return guard;
         break;
     }
   }

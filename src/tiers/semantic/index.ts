@@ -66,8 +66,14 @@ interface Item {
   size: number;
 }
 
-export const DEFAULT_MAX_QUERY_CHARS = 2_000;
+/**
+ * A question longer than this is mostly pasted material (code, an e-mail, retrieved documents)
+ * that would dominate its vector: two different instructions about the same paste look alike.
+ */
+export const DEFAULT_MAX_QUERY_CHARS = 500;
 const SCHEMA_VERSION = 2;
+/** Why a request was not matched by similarity at all (as opposed to a guard refusing a candidate). */
+const NOT_MATCHED = new Set(['no-question', 'query-too-long', 'unseen-by-embedder']);
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS semantic_entries (
     id         INTEGER PRIMARY KEY,
@@ -165,11 +171,9 @@ export class SemanticTier implements Tier {
     if (query.trim().length === 0) return { refused: 'no-question' };
     // Never match on text the embedder cannot see whole: two questions that differ past its
     // window would look identical.
-    if (
-      query.length > (this.options.maxQueryChars ?? DEFAULT_MAX_QUERY_CHARS) ||
-      this.options.embedder.fits?.(query) === false
-    )
+    if (query.length > (this.options.maxQueryChars ?? DEFAULT_MAX_QUERY_CHARS))
       return { refused: 'query-too-long' };
+    if (this.options.embedder.fits?.(query) === false) return { refused: 'unseen-by-embedder' };
     const digest = contextDigest(context);
     return { query, context: digest, partition: partitionOf(key.namespace, key.llmString, digest) };
   }
@@ -403,7 +407,7 @@ export class SemanticTier implements Tier {
 
   /** Counts a lookup not answered by similarity: by the guard that refused, or why it was not tried. */
   private refuse(reason: string): void {
-    const counts = reason === 'no-question' || reason === 'query-too-long' ? this.notMatched : this.refusals;
+    const counts = NOT_MATCHED.has(reason) ? this.notMatched : this.refusals;
     counts[reason] = (counts[reason] ?? 0) + 1;
   }
 

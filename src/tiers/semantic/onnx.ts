@@ -52,8 +52,13 @@ export const MODEL_THRESHOLDS: Readonly<Record<string, number>> = {
   'onnx-multilingual-e5-small-q4': 0.9825,
 };
 
-/** Chinese, Japanese and Korean script: text an English-only model reads as noise. */
-const CJK = /[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]/;
+/**
+ * What an English-only model (all-MiniLM-L6-v2) reads as noise: letters outside the Latin, Greek
+ * and Cyrillic scripts (Chinese, Thai, Arabic, ...) and emoji. Two different questions in those
+ * scored as near-duplicates.
+ */
+const UNREADABLE_FOR_ENGLISH =
+  /[^\p{Script=Latin}\p{Script=Greek}\p{Script=Cyrillic}\p{Script=Common}\p{Script=Inherited}]|\p{Extended_Pictographic}/u;
 
 /** The models scripts/models.sh knows, by folder name under ~/.cache/strata/models. */
 export const ONNX_MODELS = ['all-minilm-l6-v2', 'multilingual-e5-small'] as const;
@@ -166,11 +171,10 @@ export async function onnxEmbedder(options: OnnxEmbedderOptions): Promise<Embedd
     ...(defaultThreshold === undefined ? {} : { defaultThreshold }),
     /**
      * Text the model sees whole: within its token window (the rest would be cut off unseen), and
-     * for an English-only model (all-MiniLM-L6-v2) no Chinese, Japanese or Korean, whose meaning
-     * it cannot tell apart (two different Chinese questions score as near-duplicates).
+     * for an English-only model (all-MiniLM-L6-v2) nothing it reads as noise (UNREADABLE_FOR_ENGLISH).
      */
     fits(text) {
-      if (englishOnly && CJK.test(text)) return false;
+      if (englishOnly && UNREADABLE_FOR_ENGLISH.test(text)) return false;
       return tokenizer.encode(prefix + text, Number.MAX_SAFE_INTEGER).length <= maxTokens;
     },
     async embed(texts) {

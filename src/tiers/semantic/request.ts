@@ -38,16 +38,25 @@ export type QueryExtractor = (prompt: string) => string | undefined;
  */
 export function splitRequest(prompt: string, question?: string, extract?: QueryExtractor): SplitRequest {
   if (question !== undefined) return splitAt(prompt, question);
-  if (extract) return splitAt(prompt, extract(prompt));
-  return splitCanonical(prompt) ?? splitBuffer(prompt) ?? { query: prompt, context: '' };
+  if (!extract) return splitCanonical(prompt) ?? splitBuffer(prompt, false) ?? { query: prompt, context: '' };
+  // The extractor reads only the final user message (to the end of the request), so a pattern
+  // like `Question: (.*)$` can never reach into the history or the message's other fields.
+  const final = splitCanonical(prompt) ?? splitBuffer(prompt, true) ?? { query: prompt, context: '' };
+  const within = splitAt(final.query, extract(final.query));
+  return { query: within.query, context: `${final.context}\u0000${within.context}` };
 }
 
-/** A query extractor from a regular expression: its first capture group (or whole match) is the question. */
+/**
+ * A query extractor from a regular expression, run on the final user message: the first capture
+ * group (or the whole match) of its last match is the question. `.` does not cross lines unless
+ * the pattern says so (`(?s)` is not JavaScript; use `[\s\S]`).
+ */
 export function patternExtractor(pattern: string): QueryExtractor {
-  const re = new RegExp(pattern, 'su');
-  return (prompt) => {
-    const m = re.exec(prompt);
-    return m ? (m[1] ?? m[0]) : undefined;
+  const re = new RegExp(pattern, 'gu');
+  return (text) => {
+    let last: string | undefined;
+    for (const m of text.matchAll(re)) last = m[1] ?? m[0];
+    return last;
   };
 }
 
@@ -94,7 +103,11 @@ function splitCanonical(prompt: string): SplitRequest | undefined {
   return { query: text, context };
 }
 
-/** A message's text parts (the question) and its other parts (context: images, files, ...). */
+/**
+ * A message's text parts (the question) and the shape of the whole content (context): other
+ * parts (images, files) in their places, each text part's place marked, so where the text
+ * stands between images stays part of the context.
+ */
 function textOf(content: unknown): { text: string; rest: unknown[] } {
   if (typeof content === 'string') return { text: content, rest: [] };
   if (!Array.isArray(content)) return { text: '', rest: [content] };
@@ -102,9 +115,13 @@ function textOf(content: unknown): { text: string; rest: unknown[] } {
   const rest: unknown[] = [];
   for (const part of content) {
     const p = part as { type?: unknown; text?: unknown };
-    if (typeof part === 'string') texts.push(part);
-    else if (p?.type === 'text' && typeof p.text === 'string') texts.push(p.text);
-    else rest.push(part);
+    const text =
+      typeof part === 'string' ? part : p?.type === 'text' && typeof p.text === 'string' ? p.text : undefined;
+    if (text === undefined) rest.push(part);
+    else {
+      texts.push(text);
+      rest.push({ text: texts.length });
+    }
   }
   return { text: texts.join('\n'), rest };
 }
@@ -116,7 +133,7 @@ const isUserRole = (role: unknown) => typeof role === 'string' && USER_ROLES.has
 const ROLE_LINE = /^([A-Za-z][\w-]{0,39}): /;
 
 /** LangChain's getBufferString transcript. Undefined when the prompt does not start like one. */
-function splitBuffer(prompt: string): SplitRequest | undefined {
+function splitBuffer(prompt: string, toTheEnd: boolean): SplitRequest | undefined {
   const lines = prompt.split('\n');
   const first = ROLE_LINE.exec(lines[0]!);
   if (!first || !(KNOWN_ROLES.has(first[1]!) || isUserRole(first[1]) || isAssistantOrSystem(first[1]!)))
@@ -131,7 +148,8 @@ function splitBuffer(prompt: string): SplitRequest | undefined {
   }
   if (start < 0) return { query: '', context: prompt };
   let end = start + 1;
-  while (end < lines.length && !ROLE_LINE.test(lines[end]!)) end++;
+  if (toTheEnd) end = lines.length;
+  else while (end < lines.length && !ROLE_LINE.test(lines[end]!)) end++;
   const roleLength = ROLE_LINE.exec(lines[start]!)![0].length;
   const query = [lines[start]!.slice(roleLength), ...lines.slice(start + 1, end)].join('\n');
   const context = [
