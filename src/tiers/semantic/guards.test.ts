@@ -256,7 +256,14 @@ describe('guards: selection', () => {
   });
 
   it('lists every guard once', () => {
-    expect([...ALL_GUARDS].sort()).toEqual(['direction', 'entities', 'negation', 'numbers', 'opposites', 'symbols']);
+    expect([...ALL_GUARDS].sort()).toEqual([
+      'direction',
+      'entities',
+      'negation',
+      'numbers',
+      'opposites',
+      'symbols',
+    ]);
   });
 
   it('gives the same answer when a profile comes from its cache', () => {
