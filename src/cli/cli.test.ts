@@ -1,33 +1,12 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { cli, cliWorkspaces } from '../../test/support/cli.js';
 import { runTs } from '../../test/support/run-ts.js';
 import { createCache } from '../create.js';
 import { SimulatedChatModel } from '../demo/simulated-model.js';
-import type { Io } from './context.js';
-import { main } from './main.js';
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-function workspace(tiers: unknown[]): { dir: string; config: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'strata-cli-'));
-  dirs.push(dir);
-  const config = join(dir, 'strata.config.json');
-  writeFileSync(config, JSON.stringify({ namespace: 'app', tiers }));
-  return { dir, config };
-}
-
-async function cli(...argv: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: Io = { out: (l) => out.push(l), err: (l) => err.push(l), interactive: false };
-  const code = await main(argv, io);
-  return { code, out, err };
-}
+const { workspace, tempDir } = cliWorkspaces('strata-cli-');
 
 async function seed(config: string, prompts: string[], tags: string[] = []): Promise<void> {
   const { loadConfig } = await import('../config/load.js');
@@ -117,8 +96,7 @@ describe('strata CLI', () => {
   });
 
   it('demo: a second process is served from SQLite', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'strata-demo-'));
-    dirs.push(dir);
+    const dir = tempDir();
     const run = () =>
       runTs(join(import.meta.dirname, 'main.ts'), ['demo', '--requests', '120', '--latency', '1-3'], {
         cwd: dir,

@@ -1,44 +1,13 @@
 /** `strata doctor` and `strata stats` on SQLite files that are damaged, missing or must not be changed. */
 import { createHash } from 'node:crypto';
-import {
-  closeSync,
-  mkdtempSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-  writeSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, openSync, readdirSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { cli, cliWorkspaces } from '../../test/support/cli.js';
 import { createCache } from '../create.js';
-import type { Io } from './context.js';
-import { main } from './main.js';
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-function workspace(tiers: unknown[]): { dir: string; config: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'strata-doctor-'));
-  dirs.push(dir);
-  const config = join(dir, 'strata.config.json');
-  writeFileSync(config, JSON.stringify({ namespace: 'app', tiers }));
-  return { dir, config };
-}
-
-async function cli(...argv: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: Io = { out: (l) => out.push(l), err: (l) => err.push(l), interactive: false };
-  const code = await main(argv, io);
-  return { code, out, err };
-}
+const { workspace } = cliWorkspaces('strata-doctor-');
 
 /** A Strata SQLite file with `n` entries, closed (its WAL folded into the file). */
 async function seeded(path: string, n: number): Promise<void> {

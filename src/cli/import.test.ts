@@ -3,23 +3,18 @@
  * validated before a tier sees it, the key hash is verified, `--namespace` confines the import,
  * lines are read with a byte cap, and the summary says what each tier actually stored.
  */
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { cli, cliWorkspaces } from '../../test/support/cli.js';
 import { loadConfig } from '../config/load.js';
 import { hashKey, hashPrompt } from '../core/key.js';
 import { createCache } from '../create.js';
 import { SimulatedChatModel } from '../demo/simulated-model.js';
 import { readLines } from './commands/transfer.js';
-import type { Io } from './context.js';
-import { main } from './main.js';
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const { workspace: cliWorkspace } = cliWorkspaces('strata-import-');
 
 interface Workspace {
   dir: string;
@@ -30,20 +25,9 @@ interface Workspace {
 function workspace(
   options: { sqlite?: Record<string, unknown>; config?: Record<string, unknown> } = {},
 ): Workspace {
-  const dir = mkdtempSync(join(tmpdir(), 'strata-import-'));
-  dirs.push(dir);
-  const config = join(dir, 'strata.config.json');
   const tiers = [{ type: 'memory' }, { type: 'sqlite', path: 'cache.db', ...options.sqlite }];
-  writeFileSync(config, JSON.stringify({ namespace: 'app', tiers, ...options.config }));
-  return { dir, config, db: join(dir, 'cache.db') };
-}
-
-async function cli(...argv: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: Io = { out: (l) => out.push(l), err: (l) => err.push(l), interactive: false };
-  const code = await main(argv, io);
-  return { code, out, err };
+  const ws = cliWorkspace(tiers, options.config);
+  return { ...ws, db: join(ws.dir, 'cache.db') };
 }
 
 const LLM = 'model:"sim-1",temperature:0';
