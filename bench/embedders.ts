@@ -17,13 +17,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { gunzipSync } from 'node:zlib';
-import { dot, type Embedder, type Vector } from '../src/tiers/semantic/embedder.js';
+import { dot, type Embedder } from '../src/tiers/semantic/embedder.js';
 import { refusingGuard } from '../src/tiers/semantic/guards.js';
 import { lexicalEmbedder } from '../src/tiers/semantic/lexical.js';
 import { onnxEmbedder } from '../src/tiers/semantic/onnx.js';
-import { median, percentile } from './harness.js';
+import { embedAll, gptcacheMockPairs, median, percentile, SEMANTIC_DATA, sample } from './harness.js';
 
-const DATA = join(import.meta.dirname, '..', '..', 'shared', 'data', 'semantic');
+const DATA = SEMANTIC_DATA;
 const GRID = Array.from({ length: 201 }, (_, i) => Math.round((0.5 + i * 0.0025) * 10_000) / 10_000);
 const SHOWN = [0.7, 0.75, 0.8, 0.82, 0.84, 0.86, 0.88, 0.9, 0.91, 0.92, 0.93, 0.94, 0.95, 0.96];
 
@@ -37,18 +37,6 @@ function model(name: string): string {
     .at(-1)!;
 }
 
-async function embedAll(embedder: Embedder, texts: string[]): Promise<Vector[]> {
-  const out: Vector[] = [];
-  for (let i = 0; i < texts.length; i += 64) out.push(...(await embedder.embed(texts.slice(i, i + 64))));
-  return out;
-}
-
-function sample<T>(items: T[], n: number): T[] {
-  if (items.length <= n) return items;
-  const step = items.length / n;
-  return Array.from({ length: n }, (_, i) => items[Math.floor(i * step)]!);
-}
-
 const f3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : '-');
 
 interface Counts {
@@ -58,10 +46,7 @@ interface Counts {
 }
 
 async function gptcache(embedder: Embedder): Promise<(t: number) => Counts> {
-  const pairs = JSON.parse(readFileSync(join(DATA, 'gptcache_mock_data.json'), 'utf8')) as Array<{
-    origin: string;
-    similar: string;
-  }>;
+  const pairs = gptcacheMockPairs();
   const origins = await embedAll(
     embedder,
     pairs.map((p) => p.origin),

@@ -12,6 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { AIMessage } from '@langchain/core/messages';
 import type { ChatGeneration } from '@langchain/core/outputs';
+import type { Embedder, Vector } from '../src/tiers/semantic/embedder.js';
 
 export interface BenchCase {
   name: string;
@@ -215,4 +216,33 @@ export function serviceEnv(name: string, pidName: string): { env: Record<string,
   );
   const pid = Number(readFileSync(join(root, '.strata-services', name, `${pidName}.pid`), 'utf8'));
   return { env, pid };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Paraphrase data (semantic and embedders benchmarks)
+
+/** ../shared/data/semantic, beside the project root (see ../shared/README.md). */
+export const SEMANTIC_DATA = join(import.meta.dirname, '..', '..', 'shared', 'data', 'semantic');
+
+/** GPTCache's mock set: 999 `{ origin, similar }` pairs. */
+export function gptcacheMockPairs(): Array<{ origin: string; similar: string }> {
+  return JSON.parse(readFileSync(join(SEMANTIC_DATA, 'gptcache_mock_data.json'), 'utf8')) as Array<{
+    origin: string;
+    similar: string;
+  }>;
+}
+
+/** Deterministic sample (every k-th item), so runs are comparable. */
+export function sample<T>(items: T[], n: number): T[] {
+  if (items.length <= n) return items;
+  const step = items.length / n;
+  return Array.from({ length: n }, (_, i) => items[Math.floor(i * step)]!);
+}
+
+/** Embeds in batches, in order. */
+export async function embedAll(embedder: Embedder, texts: string[], batch = 256): Promise<Vector[]> {
+  const out: Vector[] = [];
+  for (let i = 0; i < texts.length; i += batch)
+    out.push(...(await embedder.embed(texts.slice(i, i + batch))));
+  return out;
 }

@@ -25,15 +25,15 @@ import { performance } from 'node:perf_hooks';
 import { gunzipSync } from 'node:zlib';
 import { ManualClock } from '../src/core/clock.js';
 import { deriveKey } from '../src/core/key.js';
-import { dot, type Embedder, type Vector } from '../src/tiers/semantic/embedder.js';
+import { dot, type Embedder } from '../src/tiers/semantic/embedder.js';
 import { ALL_GUARDS, type GuardName, refusingGuard } from '../src/tiers/semantic/guards.js';
 import { SemanticTier } from '../src/tiers/semantic/index.js';
 import { DEFAULT_THRESHOLDS, lexicalEmbedder } from '../src/tiers/semantic/lexical.js';
 import { onnxEmbedder } from '../src/tiers/semantic/onnx.js';
 import { VectorIndex } from '../src/tiers/semantic/vector-index.js';
-import { median, percentile } from './harness.js';
+import { embedAll, gptcacheMockPairs, median, percentile, SEMANTIC_DATA, sample } from './harness.js';
 
-const DATA = join(import.meta.dirname, '..', '..', 'shared', 'data', 'semantic');
+const DATA = SEMANTIC_DATA;
 const THRESHOLDS = [0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.87, 0.88, 0.89, 0.9, 0.91, 0.92, 0.93, 0.95];
 
 interface Pair {
@@ -85,28 +85,12 @@ function parseCsvLine(line: string): string[] {
   return out;
 }
 
-/** Deterministic sample (every k-th item), so runs are comparable. */
-function sample<T>(items: T[], n: number): T[] {
-  if (items.length <= n) return items;
-  const step = items.length / n;
-  return Array.from({ length: n }, (_, i) => items[Math.floor(i * step)]!);
-}
-
-async function embedAll(embedder: Embedder, texts: string[]): Promise<Vector[]> {
-  const out: Vector[] = [];
-  for (let i = 0; i < texts.length; i += 256) out.push(...(await embedder.embed(texts.slice(i, i + 256))));
-  return out;
-}
-
 const pct = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : '-');
 
 // ---------------------------------------------------------------------------------------------
 
 async function gptcacheMock(name: string, embedder: Embedder): Promise<void> {
-  const pairs = JSON.parse(readFileSync(join(DATA, 'gptcache_mock_data.json'), 'utf8')) as Array<{
-    origin: string;
-    similar: string;
-  }>;
+  const pairs = gptcacheMockPairs();
   const origins = await embedAll(
     embedder,
     pairs.map((p) => p.origin),
@@ -178,10 +162,7 @@ const CHAT_SHAPES: Record<string, (question: string) => string> = {
 
 /** GPTCache's mock set through the tier itself, in each request shape; the counts must agree. */
 async function gptcacheChat(name: string, embedder: Embedder, threshold: number): Promise<void> {
-  const pairs = JSON.parse(readFileSync(join(DATA, 'gptcache_mock_data.json'), 'utf8')) as Array<{
-    origin: string;
-    similar: string;
-  }>;
+  const pairs = gptcacheMockPairs();
   console.log(
     `\n#### gptcache mock data through the tier, as asked and chat-shaped, ${name} (threshold ${threshold})\n`,
   );
