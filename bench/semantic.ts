@@ -16,7 +16,8 @@
  * `npm run bench -- semantic` runs everything for both built-in embedders (the onnx model is
  * fetched by scripts/models.sh). SEMANTIC_EMBEDDERS=lexical|onnx picks one, SEMANTIC_SAMPLE=N
  * limits the pair sets (default: all pairs for lexical, 20,000 for onnx), SEMANTIC_LATENCY=0
- * skips the latency part (embedding 100k prompts with onnx takes minutes).
+ * skips the latency part (embedding 100k prompts with onnx takes minutes), SEMANTIC_QUALITY=0 runs
+ * only the latency part.
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -104,10 +105,13 @@ async function gptcacheMock(name: string, embedder: Embedder): Promise<void> {
     return scored.sort((x, y) => y.score - x.score).slice(0, 5);
   });
   console.log(`\n#### gptcache mock data (999 pairs), ${name}\n`);
-  console.log('| threshold | correct | wrong | miss | correct (no guards) | wrong (no guards) |');
-  console.log('|---:|---:|---:|---:|---:|---:|');
+  console.log(
+    '| threshold | correct | wrong | miss | of the wrong: an origin with the same text | correct (no guards) | wrong (no guards) |',
+  );
+  console.log('|---:|---:|---:|---:|---:|---:|---:|');
+  const sameText = (a: number, b: number) => pairs[a]!.origin === pairs[b]!.origin;
   for (const t of THRESHOLDS) {
-    const counts = { correct: 0, wrong: 0, miss: 0, correctRaw: 0, wrongRaw: 0 };
+    const counts = { correct: 0, wrong: 0, miss: 0, sameText: 0, correctRaw: 0, wrongRaw: 0 };
     top.forEach((candidates, qi) => {
       // As the tier does: the nearest entry above the threshold decides; a guard refusal is a miss.
       const nearest = candidates[0]!;
@@ -117,7 +121,10 @@ async function gptcacheMock(name: string, embedder: Embedder): Promise<void> {
           : undefined;
       if (!first) counts.miss++;
       else if (first.id === qi) counts.correct++;
-      else counts.wrong++;
+      else {
+        counts.wrong++;
+        if (sameText(first.id, qi)) counts.sameText++;
+      }
       const raw = candidates[0]!;
       if (raw.score >= t) {
         if (raw.id === qi) counts.correctRaw++;
@@ -125,7 +132,7 @@ async function gptcacheMock(name: string, embedder: Embedder): Promise<void> {
       }
     });
     console.log(
-      `| ${t} | ${counts.correct} | ${counts.wrong} | ${counts.miss} | ${counts.correctRaw} | ${counts.wrongRaw} |`,
+      `| ${t} | ${counts.correct} | ${counts.wrong} | ${counts.miss} | ${counts.sameText} | ${counts.correctRaw} | ${counts.wrongRaw} |`,
     );
   }
   console.log(
@@ -394,16 +401,18 @@ const meancache = loadMeanCache();
 for (const { name, embedder, threshold, sample: n } of embedders) {
   const started = performance.now();
   console.log(`\n### semantic quality: ${name} (default threshold ${threshold})`);
-  await gptcacheMock(name, embedder);
-  await gptcacheChat(name, embedder, threshold);
-  const qqpScores = await scorePairs(embedder, sample(qqp, n));
-  pairTable(`QQP pair mode (${Math.min(n, qqp.length)} pairs), ${name}`, qqpScores);
-  guardCost(`QQP, ${name}`, qqpScores, threshold);
-  pairTable(
-    `MeanCache validation pairs (${Math.min(n, meancache.length)}), ${name}`,
-    await scorePairs(embedder, sample(meancache, n)),
-  );
-  await qqpCache(name, embedder, sample(qqp, Math.min(n, 10_000)), threshold);
+  if (process.env.SEMANTIC_QUALITY !== '0') {
+    await gptcacheMock(name, embedder);
+    await gptcacheChat(name, embedder, threshold);
+    const qqpScores = await scorePairs(embedder, sample(qqp, n));
+    pairTable(`QQP pair mode (${Math.min(n, qqp.length)} pairs), ${name}`, qqpScores);
+    guardCost(`QQP, ${name}`, qqpScores, threshold);
+    pairTable(
+      `MeanCache validation pairs (${Math.min(n, meancache.length)}), ${name}`,
+      await scorePairs(embedder, sample(meancache, n)),
+    );
+    await qqpCache(name, embedder, sample(qqp, Math.min(n, 10_000)), threshold);
+  }
   const texts = [...new Set(qqp.flatMap((p) => [p.a, p.b]))];
   if (process.env.SEMANTIC_LATENCY !== '0') await latency(name, embedder, texts);
   console.log(`\n(${name}: ${((performance.now() - started) / 1000).toFixed(0)} s)`);

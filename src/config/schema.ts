@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { DEFAULT_NAMESPACE, validateNamespace } from '../core/key.js';
 import type { LangChainEmbeddings } from '../tiers/semantic/embedder.js';
 import { ALL_GUARDS, type GuardName } from '../tiers/semantic/guards.js';
-import type { Verifier } from '../tiers/semantic/index.js';
+import type { Verifier } from '../tiers/semantic/verifier.js';
 
 const namespace = z.string().superRefine((value, ctx) => {
   const problem = validateNamespace(value);
@@ -223,7 +223,17 @@ export const semanticTierSchema = z.strictObject({
   modelPath: z.string().min(1).optional(),
   /** (query, candidate) => boolean | Promise<boolean>: the last word on a candidate (programmatic use). */
   verifier: z
-    .custom<Verifier>((v) => typeof v === 'function', 'must be a function (query, candidate) => boolean')
+    .union([
+      z.custom<Verifier>((v) => typeof v === 'function', 'must be a function (query, candidate) => boolean'),
+      /**
+       * A second onnx model that must also score the pair at `threshold` (default: multilingual-e5-small
+       * from ~/.cache/strata/models, 0.97; bench/README.md measures it).
+       */
+      z.strictObject({
+        modelPath: z.string().min(1).optional(),
+        threshold: similarity.default(0.97),
+      }),
+    ])
     .optional(),
   /**
    * A regular expression whose first capture group (or whole match) is the question in every

@@ -13,6 +13,7 @@ import { SemanticTier } from './semantic/index.js';
 import { DEFAULT_THRESHOLDS, lexicalEmbedder } from './semantic/lexical.js';
 import { defaultModelPath, onnxEmbedder } from './semantic/onnx.js';
 import { patternExtractor } from './semantic/request.js';
+import { embedderVerifier } from './semantic/verifier.js';
 import { SqliteTier } from './sqlite/index.js';
 
 export interface TierContext {
@@ -128,7 +129,17 @@ export async function buildTier(config: ResolvedTierConfig, ctx: TierContext): P
         path: config.path === ':memory:' ? config.path : resolve(config.path),
         maxEntries: config.maxEntries,
         guards: config.guards,
-        verifier: config.verifier,
+        verifier:
+          typeof config.verifier === 'object'
+            ? embedderVerifier(
+                withEmbeddingCache(
+                  await onnxEmbedder({
+                    modelPath: config.verifier.modelPath ?? defaultModelPath('multilingual-e5-small'),
+                  }),
+                ),
+                config.verifier.threshold,
+              )
+            : config.verifier,
         candidates: config.candidates,
         maxQueryChars: config.maxQueryChars,
         ...(config.queryPattern ? { extractQuery: patternExtractor(config.queryPattern) } : {}),

@@ -25,8 +25,9 @@ import { type Embedder, type Vector, vectorFromBytes, vectorToBytes } from './em
 import { type GuardName, refusingGuard } from './guards.js';
 import { contextDigest, type QueryExtractor, splitRequest } from './request.js';
 import { VectorIndex, type VectorIndexOptions } from './vector-index.js';
+import type { Verifier } from './verifier.js';
 
-export type Verifier = (query: string, candidate: string) => boolean | Promise<boolean>;
+export type { Verifier } from './verifier.js';
 
 export interface SemanticTierOptions {
   name?: string;
