@@ -22,8 +22,17 @@ import { dot, type Embedder } from '../src/tiers/semantic/embedder.js';
 import { refusingGuard } from '../src/tiers/semantic/guards.js';
 import { lexicalEmbedder } from '../src/tiers/semantic/lexical.js';
 import { onnxEmbedder } from '../src/tiers/semantic/onnx.js';
-import { embedAll, gptcacheMockPairs, median, percentile, SEMANTIC_DATA, sample } from './harness.js';
+import {
+  embedAll,
+  gptcacheMockPairs,
+  median,
+  percentile,
+  requireSemanticData,
+  SEMANTIC_DATA,
+  sample,
+} from './harness.js';
 
+requireSemanticData('embedders');
 const DATA = SEMANTIC_DATA;
 const GRID = Array.from({ length: 201 }, (_, i) => Math.round((0.5 + i * 0.0025) * 10_000) / 10_000);
 const SHOWN = [0.7, 0.75, 0.8, 0.82, 0.84, 0.86, 0.88, 0.9, 0.91, 0.92, 0.93, 0.94, 0.95, 0.96];

@@ -13,9 +13,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createCache, type StrataCache } from '../src/index.js';
-import { percentile, pin, serviceEnv } from './harness.js';
+import { percentile, pin, requireSemanticData, SEMANTIC_DATA, serviceEnv } from './harness.js';
 
-const DATA = join(import.meta.dirname, '..', '..', 'shared', 'data', 'semantic');
+requireSemanticData('gptcache');
+const DATA = SEMANTIC_DATA;
 const pairs = JSON.parse(readFileSync(join(DATA, 'gptcache_mock_data.json'), 'utf8')) as Array<{
   origin: string;
   similar: string;

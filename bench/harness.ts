@@ -5,7 +5,7 @@
  * and the ratio to the first (baseline) case.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -223,6 +223,19 @@ export function serviceEnv(name: string, pidName: string): { env: Record<string,
 
 /** ../shared/data/semantic, beside the project root (see ../shared/README.md). */
 export const SEMANTIC_DATA = join(import.meta.dirname, '..', '..', 'shared', 'data', 'semantic');
+
+/**
+ * The public paraphrase sets (GPTCache's mock set, Quora pairs, MeanCache) live beside the
+ * project in ../shared/data, never in the repository or the package. A benchmark that needs them
+ * says so and stops when they are absent.
+ */
+export function requireSemanticData(bench: string): void {
+  if (existsSync(join(SEMANTIC_DATA, 'gptcache_mock_data.json'))) return;
+  console.log(
+    `\n${bench}: not run, it needs the paraphrase data sets in ${SEMANTIC_DATA} (see bench/README.md), which are absent here.`,
+  );
+  process.exit(0);
+}
 
 /** GPTCache's mock set: 999 `{ origin, similar }` pairs. */
 export function gptcacheMockPairs(): Array<{ origin: string; similar: string }> {

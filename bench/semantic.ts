@@ -32,8 +32,17 @@ import { SemanticTier } from '../src/tiers/semantic/index.js';
 import { DEFAULT_THRESHOLDS, lexicalEmbedder } from '../src/tiers/semantic/lexical.js';
 import { onnxEmbedder } from '../src/tiers/semantic/onnx.js';
 import { VectorIndex } from '../src/tiers/semantic/vector-index.js';
-import { embedAll, gptcacheMockPairs, median, percentile, SEMANTIC_DATA, sample } from './harness.js';
+import {
+  embedAll,
+  gptcacheMockPairs,
+  median,
+  percentile,
+  requireSemanticData,
+  SEMANTIC_DATA,
+  sample,
+} from './harness.js';
 
+requireSemanticData('semantic');
 const DATA = SEMANTIC_DATA;
 const THRESHOLDS = [0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.87, 0.88, 0.89, 0.9, 0.91, 0.92, 0.93, 0.95];
 
