@@ -1,11 +1,19 @@
 /** createCache: a validated config in, a ready StrataCache out. */
-import { parseConfig, type ResolvedConfig, type StrataConfig, StrataConfigError } from './config/schema.js';
+import {
+  parseConfig,
+  type ResolvedConfig,
+  type StrataConfig,
+  StrataConfigError,
+  tierName,
+} from './config/schema.js';
 import { type Clock, systemClock } from './core/clock.js';
 import { openOrDefer } from './core/deferred-tier.js';
+import { counterStoreOf, DEFAULT_REPORT_SECONDS, FleetReporter } from './core/fleet.js';
 import { type Logger, Manager } from './core/manager.js';
 import type { Tier } from './core/tier.js';
 import { StrataCache } from './langchain/cache.js';
 import { isUsableByLangChain } from './langchain/generations.js';
+import { Savings } from './monitor/savings.js';
 import { buildTier, TierConfigError } from './tiers/index.js';
 
 export interface CreateOptions {
@@ -45,7 +53,7 @@ export async function createCache(
       try {
         built.push(
           await openOrDefer(() => buildTier(tierConfig, ctx), {
-            name: tierConfig.name ?? tierConfig.type,
+            name: tierName(tierConfig),
             type: tierConfig.type,
             retryMs: tierConfig.breaker.cooldownMs,
             maxRetryMs: tierConfig.breaker.maxCooldownMs,
@@ -87,10 +95,32 @@ export async function createCache(
     throw error;
   }
   manager.start();
+  startFleetReporter(manager, built, resolved, logger, options);
   return new StrataCache(manager, {
     namespace: resolved.namespace,
     store: {},
     defaultTtlSeconds: resolved.defaultTtlSeconds,
     logger,
   });
+}
+
+/** Reports this process's counters to the shared tier that holds the fleet's (core/fleet.ts). */
+function startFleetReporter(
+  manager: Manager,
+  tiers: Tier[],
+  config: ResolvedConfig,
+  logger: Logger,
+  options: CreateOptions,
+): void {
+  const intervalSeconds = config.monitoring?.reportSeconds ?? DEFAULT_REPORT_SECONDS;
+  const target = counterStoreOf(tiers);
+  if (!target || intervalSeconds === 0 || options.readonly) return;
+  const savings = new Savings();
+  manager.events.on('hit', (e) => savings.record(e.key.llmString, e.usage));
+  const reporter = new FleetReporter(manager, target, savings, {
+    intervalMs: intervalSeconds * 1000,
+    timeoutMs: config.tiers[tiers.indexOf(target.tier)]?.timeoutMs ?? 1_000,
+    logger,
+  });
+  manager.onClose(() => reporter.close());
 }

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { DEFAULT_NAMESPACE, validateNamespace } from '../core/key.js';
+import type { Tier } from '../core/tier.js';
 import type { LangChainEmbeddings } from '../tiers/semantic/embedder.js';
 import { ALL_GUARDS, type GuardName } from '../tiers/semantic/guards.js';
 import type { Verifier } from '../tiers/semantic/verifier.js';
@@ -50,13 +51,12 @@ const breaker = z.strictObject({
   maxCooldownMs: positiveInt.default(30_000),
 });
 
+const TIER_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+
 /** Fields every tier understands. */
 const common = {
   /** Label in stats and metrics; defaults to the type. Must be unique within one cache. */
-  name: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, _ or -')
-    .optional(),
+  name: z.string().regex(TIER_NAME, 'must be 1-64 letters, digits, _ or -').optional(),
   /** Caps how long this tier keeps an entry; never extends the entry's own TTL. */
   ttlSeconds: ttlSeconds.optional(),
   /** A call slower than this is abandoned and counted as a timeout (a miss). */
@@ -264,7 +264,61 @@ export const semanticTierSchema = z.strictObject({
     .refine((v) => v === 0 || v >= 1, 'must be 0 (off) or at least 1'),
 });
 
-export const TIER_TYPES = ['memory', 'sqlite', 'mysql', 'redis', 'mongodb', 'semantic', 'gptcache'] as const;
+const TIER_METHODS = [
+  'get',
+  'set',
+  'delete',
+  'clear',
+  'invalidateTag',
+  'purgeExpired',
+  'entries',
+  'stats',
+  'health',
+  'close',
+] as const;
+
+/** Whether `value` has the shape of a Tier (see src/core/tier.ts): what a custom tier must offer. */
+export function isTier(value: unknown): value is Tier {
+  const t = value as Record<string, unknown> | null;
+  return (
+    typeof t === 'object' &&
+    t !== null &&
+    typeof t.name === 'string' &&
+    TIER_NAME.test(t.name) &&
+    typeof t.type === 'string' &&
+    TIER_METHODS.every((m) => typeof t[m] === 'function')
+  );
+}
+
+/** A tier you wrote: any object implementing `Tier` (programmatic configs; passes `strata-cache/testing`). */
+export const customTierSchema = z.strictObject({
+  type: z.literal('custom'),
+  /** Must be the tier object's own `name` when given (stats and metrics use that one). */
+  name: common.name,
+  ttlSeconds: common.ttlSeconds,
+  timeoutMs: common.timeoutMs,
+  breaker: common.breaker,
+  tier: z.custom<Tier>(
+    isTier,
+    `must be an object implementing the Tier interface: a \`name\` (1-64 letters, digits, _ or -), a \`type\`, and the methods ${TIER_METHODS.join(', ')}`,
+  ),
+});
+
+export const TIER_TYPES = [
+  'memory',
+  'sqlite',
+  'mysql',
+  'redis',
+  'mongodb',
+  'semantic',
+  'gptcache',
+  'custom',
+] as const;
+
+/** The name a tier is known by in stats, metrics and alert rules. */
+export function tierName(config: { type: string; name?: string | undefined; tier?: Tier }): string {
+  return config.type === 'custom' && config.tier ? config.tier.name : (config.name ?? config.type);
+}
 
 const tierSchema = z.discriminatedUnion(
   'type',
@@ -276,6 +330,7 @@ const tierSchema = z.discriminatedUnion(
     mongodbTierSchema,
     semanticTierSchema,
     gptcacheTierSchema,
+    customTierSchema,
   ],
   {
     error: (issue) =>
@@ -318,6 +373,15 @@ export const monitoringSchema = z.strictObject({
     .default({}),
   /** How often the dashboard's time series takes a point. */
   sampleSeconds: timerSeconds.default(5),
+  /**
+   * How often each process writes its counters to the shared tier for `strata serve` to sum
+   * (core/fleet.ts); 0 = never. Applies to every process that creates the cache from this config.
+   */
+  reportSeconds: z
+    .number()
+    .refine((v) => v === 0 || v >= 1, 'must be 0 (off) or at least 1 second')
+    .refine((v) => v <= MAX_TIMER_SECONDS, `must be at most ${MAX_TIMER_SECONDS} s (about 24.8 days)`)
+    .default(10),
   alerts: z
     .strictObject({
       intervalSeconds: timerSeconds.default(10),
@@ -365,13 +429,14 @@ export const configSchema = z
     // without `name` is named after its type, so two tiers of one type need a name each but one.
     const named = new Map<string, number>();
     config.tiers.forEach((tier, i) => {
-      const name = tier.name ?? tier.type;
+      const name = tierName(tier);
       const first = named.get(name);
       if (first === undefined) {
         named.set(name, i);
       } else {
+        const unnamed = (t: (typeof config.tiers)[number]) => t.type !== 'custom' && t.name === undefined;
         const implicit =
-          tier.name === undefined || config.tiers[first]?.name === undefined
+          unnamed(tier) || unnamed(config.tiers[first]!)
             ? ' (a tier without `name` is named after its type)'
             : '';
         ctx.addIssue({
@@ -390,6 +455,13 @@ export const configSchema = z
       });
     });
     config.tiers.forEach((tier, i) => {
+      if (tier.type === 'custom' && tier.name !== undefined && tier.name !== tier.tier.name) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['tiers', i, 'name'],
+          message: `is "${tier.name}" but the tier object is named "${tier.tier.name}"; leave \`name\` out or make them equal`,
+        });
+      }
       if (tier.type === 'semantic' && !config.storePrompt) {
         ctx.addIssue({
           code: 'custom',

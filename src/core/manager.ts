@@ -183,7 +183,8 @@ interface Managed {
 export class Manager {
   readonly events = new EventEmitter<CacheEvents>();
   private readonly managed: Managed[];
-  private readonly counters = new CacheCounters();
+  private readonly totals = new CacheCounters();
+  private readonly closing: Array<() => Promise<void>> = [];
   private readonly coalescer: Coalescer | undefined;
   private readonly bus: { bus: Bus; via: Managed } | undefined;
   /** The shared tier that arbitrates cross-instance misses, if any. */
@@ -269,13 +270,13 @@ export class Manager {
   /** Waterfall lookup with coalescing of concurrent misses. */
   async lookup(key: CacheKey, options?: LookupOptions): Promise<Hit | undefined> {
     const start = performance.now();
-    this.counters.lookups++;
+    this.totals.lookups++;
     if (key.llmProblem !== undefined) this.warnOnce(key);
     const claim = options?.claim !== false;
     const pending = this.coalescer?.join(key.hash);
     let hit: Hit | undefined;
     if (pending) {
-      this.counters.coalesced++;
+      this.totals.coalesced++;
       // undefined: the leader gave up (this caller may now lead) or its lease ran out.
       const payload = await pending;
       const entry = payload === undefined ? undefined : decodeAnswer(payload);
@@ -298,9 +299,9 @@ export class Manager {
       hit = found?.hit;
     }
     const latencyMs = performance.now() - start;
-    this.counters.lookupLatency.record(latencyMs);
+    this.totals.lookupLatency.record(latencyMs);
     if (hit) {
-      this.counters.hits++;
+      this.totals.hits++;
       if (this.events.listenerCount('hit') > 0) {
         const { tier, coalesced, similarity, matchedPrompt } = hit;
         const usage = tokenUsage(hit.entry.gens);
@@ -314,7 +315,7 @@ export class Manager {
         });
       }
     } else {
-      this.counters.misses++;
+      this.totals.misses++;
       if (this.events.listenerCount('miss') > 0) this.events.emit('miss', { key, latencyMs });
     }
     return hit;
@@ -414,7 +415,7 @@ export class Manager {
         answerMatchesKey(entry, key) &&
         this.usable(entry, key.llmString)
       ) {
-        this.counters.coalesced++;
+        this.totals.coalesced++;
         if (index > 0) this.backfill(key, entry, payload, index, this.options.clock.now());
         return { hit: { entry, tier: m.name, coalesced: true }, payload };
       }
@@ -541,12 +542,12 @@ export class Manager {
     // An answer no lookup would accept (a stream that assembled no text, generations LangChain
     // cannot return) is not stored: whoever waits for it stops waiting instead.
     if (!isGenerationList(gens) || !this.usable(entry, key.llmString)) {
-      this.counters.unstorable++;
+      this.totals.unstorable++;
       this.release(key);
       return;
     }
     const stored = encodeEntry(entry);
-    this.counters.updates++;
+    this.totals.updates++;
     // Waiters get the answer now; the tiers catch up in parallel.
     const missedAt = this.coalescer?.settle(key.hash, stored.payload);
     if (missedAt !== undefined) this.missDurations.record(key.llmString, performance.now() - missedAt);
@@ -770,7 +771,7 @@ export class Manager {
     const error = errorOf(raw);
     if (error instanceof TierTimeoutError) m.counters.timeouts++;
     else m.counters.errors++;
-    this.counters.errors++;
+    this.totals.errors++;
     m.breaker.failure(`${op}: ${error.message}`);
     this.logOnce(m, op, error);
     this.events.emit('error', { tier: m.name, op, error });
@@ -810,7 +811,7 @@ export class Manager {
    */
   async stats(options: { store?: boolean } = {}): Promise<StatsReport> {
     const stores = options.store === false ? [] : await this.everyTier('stats', (t) => t.stats());
-    const c = this.counters;
+    const c = this.totals;
     const answered = c.hits + c.misses;
     return {
       lookups: c.lookups,
@@ -850,13 +851,29 @@ export class Manager {
     };
   }
 
+  /** The live counters, for the fleet reporter to snapshot (read only). */
+  counters(): {
+    cache: Readonly<CacheCounters>;
+    tiers: Array<{ name: string; type: string; counters: Readonly<TierCounters> }>;
+  } {
+    return {
+      cache: this.totals,
+      tiers: this.managed.map((m) => ({ name: m.name, type: m.tier.type, counters: m.counters })),
+    };
+  }
+
+  /** Runs `fn` first when the manager closes (a last fleet report), before the tiers close. */
+  onClose(fn: () => Promise<void>): void {
+    this.closing.push(fn);
+  }
+
   /** Latency histograms as cumulative counts at `boundsMs`: lookups, and each tier's gets and sets. */
   latencyHistograms(boundsMs: readonly number[]): {
     lookup: CumulativeLatency;
     tiers: Array<{ name: string; type: string; get: CumulativeLatency; set: CumulativeLatency }>;
   } {
     return {
-      lookup: this.counters.lookupLatency.cumulative(boundsMs),
+      lookup: this.totals.lookupLatency.cumulative(boundsMs),
       tiers: this.managed.map((m) => ({
         name: m.name,
         type: m.tier.type,
@@ -898,6 +915,7 @@ export class Manager {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await Promise.allSettled(this.closing.map((fn) => fn()));
     this.coalescer?.close();
     for (const waiters of this.remoteWaiters.values()) for (const wake of [...waiters]) wake();
     await this.everyTier('close', (t) => t.close());

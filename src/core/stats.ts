@@ -59,6 +59,26 @@ export class LatencyHistogram {
     return { counts, count: this.total, sumMs: this.sumMs };
   }
 
+  /** The non-empty buckets, for another process to merge (fleet counters). */
+  toJSON(): HistogramData {
+    const buckets: Array<[number, number]> = [];
+    this.counts.forEach((n, i) => {
+      if (n > 0) buckets.push([i, n]);
+    });
+    return { buckets, sumMs: this.sumMs };
+  }
+
+  /** Adds another histogram's samples (from `toJSON`, any process). Malformed buckets are ignored. */
+  merge(data: HistogramData): this {
+    for (const [i, n] of data.buckets) {
+      if (!Number.isInteger(i) || i < 0 || i >= BUCKET_COUNT || !Number.isInteger(n) || n <= 0) continue;
+      this.counts[i]! += n;
+      this.total += n;
+    }
+    if (Number.isFinite(data.sumMs)) this.sumMs += data.sumMs;
+    return this;
+  }
+
   summary(): LatencySummary {
     return {
       count: this.total,
@@ -67,6 +87,12 @@ export class LatencyHistogram {
       p99Ms: round(this.quantile(0.99)),
     };
   }
+}
+
+/** A histogram as JSON: `[bucket index, count]` pairs of the non-empty buckets, and the sum. */
+export interface HistogramData {
+  buckets: Array<[number, number]>;
+  sumMs: number;
 }
 
 export interface CumulativeLatency {
@@ -107,7 +133,7 @@ export class TierCounters {
 
 export class SimilarityStats {
   count = 0;
-  private sum = 0;
+  sum = 0;
   min = 1;
 
   record(similarity: number): void {

@@ -45,6 +45,8 @@ export interface Tier {
   readonly bus?: BusTransport;
   /** A shared tier may arbitrate which instance computes a missing key (distributed coalescing). */
   readonly lease?: Lease;
+  /** A shared tier may hold every process's counters, so a dashboard sees the fleet (core/fleet.ts). */
+  readonly counters?: CounterStore;
   /** A tier that indexes prompt text may search it (`strata search`). */
   search?(text: string, limit?: number): Promise<SearchResult[]>;
   /** A tier that persists daily statistics (MySQL's stats table) reads back the last `days` days. */
@@ -72,6 +74,20 @@ export interface Tier {
 }
 
 /** One day of one tier's lookups, as persisted. */
+/** A process's counters not reported for this long are no longer summed (and writers delete them). */
+export const FLEET_RETENTION_MS = 24 * 3_600_000;
+
+/**
+ * Where processes sharing a cache leave their counters for `strata serve` to sum (see
+ * core/fleet.ts): one row per process, replaced at every report.
+ */
+export interface CounterStore {
+  /** Replaces `process`'s row with `snapshot` (JSON) taken at `at` (epoch ms); drops rows older than a day. */
+  publish(process: string, snapshot: string, at: number): MaybePromise<void>;
+  /** Every row reported at or after `since` (epoch ms). */
+  read(since: number): MaybePromise<string[]>;
+}
+
 export interface DailyStats {
   /** YYYY-MM-DD (the database server's date). */
   day: string;

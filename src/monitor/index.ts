@@ -9,7 +9,17 @@
  */
 
 import type { MonitoringConfig } from '../config/schema.js';
-import type { Logger } from '../core/manager.js';
+import {
+  type CountersSnapshot,
+  counterStoreOf,
+  fleetHistograms,
+  fleetReport,
+  fleetSavings,
+  type ProcessCounters,
+  perProcess,
+  readSnapshots,
+} from '../core/fleet.js';
+import type { Logger, StatsReport } from '../core/manager.js';
 import { errorOf } from '../core/manager.js';
 import type { StrataCache } from '../langchain/cache.js';
 import { type Alert, Alerter } from './alerts.js';
@@ -29,24 +39,67 @@ const SERIES_LIMIT = 720;
 
 export interface Monitor {
   readonly alerts: Alerter;
-  readonly savings: Savings;
   readonly contentType: string;
+  /** What the cache saved, per model: this process's, or the fleet's when the monitor sums it. */
+  savings(): Promise<ReturnType<Savings['report']>>;
+  /** Counters and, unless `store: false`, what the tiers hold: the fleet's sum in fleet mode. */
+  stats(options?: { store?: boolean }): Promise<StatsReport>;
+  /** Each reporting process's own counters (fleet mode; empty otherwise). */
+  processes(): Promise<ProcessCounters[]>;
+  /** Whether the counters shown are the sum over every process sharing the cache. */
+  readonly fleet: boolean;
   metrics(): Promise<string>;
   series(): SeriesPoint[];
   close(): void;
 }
 
+export interface MonitorOptions {
+  logger?: Logger;
+  fetch?: typeof fetch;
+  /**
+   * Show the sum of every process's counters, read from the shared tier they report to
+   * (core/fleet.ts), instead of this process's own. Needs a tier that holds counters; `strata
+   * serve` turns it on.
+   */
+  fleet?: boolean;
+}
+
 export function createMonitor(
   cache: StrataCache,
-  config: MonitoringConfig = { prices: {}, sampleSeconds: 5 },
-  options: { logger?: Logger; fetch?: typeof fetch } = {},
+  config: Omit<MonitoringConfig, 'reportSeconds'> = { prices: {}, sampleSeconds: 5 },
+  options: MonitorOptions = {},
 ): Monitor {
   const manager = cache.tiers;
   const logger = options.logger ?? { warn: (m: string) => console.warn(m) };
-  const savings = new Savings(config.prices);
+  const localSavings = new Savings(config.prices);
   const metrics = new Metrics();
+  const target = options.fleet ? counterStoreOf(manager.tiers) : undefined;
+  let fleetFailing = false;
+  /** The fleet's snapshots, or undefined when not in fleet mode or the store cannot be read. */
+  const snapshots = async (): Promise<CountersSnapshot[] | undefined> => {
+    if (!target) return undefined;
+    try {
+      const rows = await readSnapshots(target, manager.now(), 2_000);
+      fleetFailing = false;
+      return rows;
+    } catch (error) {
+      if (!fleetFailing) {
+        logger.warn(
+          `[strata] fleet counters: cannot read them from ${target.tier.name} (${errorOf(error).message}); showing this process's own`,
+        );
+      }
+      fleetFailing = true;
+      return undefined;
+    }
+  };
+  const stats = async (o: { store?: boolean } = {}): Promise<StatsReport> => {
+    const [local, fleet] = await Promise.all([manager.stats(o), snapshots()]);
+    return fleet ? fleetReport(local, fleet) : local;
+  };
+  const source = { stats, health: () => manager.health(), now: () => manager.now() };
+
   const a = config.alerts;
-  const alerter = new Alerter(manager, a?.rules ?? [], {
+  const alerter = new Alerter(source, a?.rules ?? [], {
     forChecks: a?.forChecks ?? 1,
     clearChecks: a?.clearChecks ?? 2,
     cooldownSeconds: a?.cooldownSeconds ?? 300,
@@ -57,7 +110,7 @@ export function createMonitor(
     latencyMs: number;
     usage?: Parameters<Savings['record']>[1];
   }) => {
-    savings.record(e.key.llmString, e.usage);
+    localSavings.record(e.key.llmString, e.usage);
     alerter.observeLookup(e.latencyMs);
   };
   const onMiss = (e: { latencyMs: number }) => alerter.observeLookup(e.latencyMs);
@@ -75,40 +128,59 @@ export function createMonitor(
   if (a && a.rules.length > 0) alerter.start(a.intervalSeconds * 1000);
 
   const points: SeriesPoint[] = [];
-  let previous: Awaited<ReturnType<typeof manager.stats>> | undefined;
+  let previous: StatsReport | undefined;
   const sample = async () => {
-    const stats = await manager.stats({ store: false });
-    const lookups = previous ? stats.lookups - previous.lookups : 0;
-    const hits = previous ? stats.hits - previous.hits : 0;
+    const current = await stats({ store: false });
+    // A process dropping out of the fleet sum can make a total go down: never a negative point.
+    const delta = (now: number, before: number | undefined) => Math.max(0, now - (before ?? now));
+    const lookups = previous ? delta(current.lookups, previous.lookups) : 0;
+    const hits = previous ? delta(current.hits, previous.hits) : 0;
     const tiers: SeriesPoint['tiers'] = {};
-    for (const t of stats.tiers) {
+    for (const t of current.tiers) {
       const before = previous?.tiers.find((p) => p.name === t.name);
       tiers[t.name] = {
-        hits: t.hits - (before?.hits ?? t.hits),
-        misses: t.misses - (before?.misses ?? t.misses),
+        hits: delta(t.hits, before?.hits),
+        misses: delta(t.misses, before?.misses),
         p50Ms: t.get.p50Ms,
         p99Ms: t.get.p99Ms,
       };
     }
-    previous = stats;
-    points.push({ at: manager.now(), lookups, hitRate: lookups === 0 ? null : hits / lookups, tiers });
+    previous = current;
+    points.push({
+      at: manager.now(),
+      lookups,
+      hitRate: lookups === 0 ? null : Math.min(1, hits / lookups),
+      tiers,
+    });
     if (points.length > SERIES_LIMIT) points.shift();
   };
   void sample().catch(() => {});
   const sampler = setInterval(() => void sample().catch(() => {}), config.sampleSeconds * 1000);
   sampler.unref();
 
+  const savings = async () => {
+    const fleet = await snapshots();
+    if (!fleet) return localSavings.report();
+    const summed = new Savings(config.prices);
+    for (const m of fleetSavings(fleet)) summed.add(m);
+    return summed.report();
+  };
+
   return {
     alerts: alerter,
-    savings,
     contentType: metrics.contentType,
+    fleet: target !== undefined,
+    savings,
+    stats,
+    processes: async () => perProcess((await snapshots()) ?? []),
     async metrics() {
-      const [stats, health] = await Promise.all([manager.stats(), manager.health()]);
+      const [current, health, fleet] = await Promise.all([stats(), manager.health(), snapshots()]);
+      const saved = await savings();
       return metrics.render(
-        stats,
+        current,
         health,
-        savings.report().models,
-        manager.latencyHistograms(LATENCY_BOUNDS_MS),
+        saved.models,
+        fleet ? fleetHistograms(fleet, LATENCY_BOUNDS_MS) : manager.latencyHistograms(LATENCY_BOUNDS_MS),
       );
     },
     series: () => points.map((p) => ({ ...p })),

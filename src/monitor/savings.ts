@@ -32,18 +32,26 @@ export class Savings {
   constructor(private readonly prices: PriceTable = {}) {}
 
   record(llmString: string, usage: TokenUsage | undefined): void {
-    const model = modelOf(llmString);
-    let s = this.byModel.get(model);
+    this.add({
+      model: modelOf(llmString),
+      hits: 1,
+      inputTokens: usage?.inputTokens ?? 0,
+      outputTokens: usage?.outputTokens ?? 0,
+    });
+  }
+
+  /** Adds totals counted elsewhere (another process's, from the fleet counters), priced here. */
+  add(totals: { model: string; hits: number; inputTokens: number; outputTokens: number }): void {
+    let s = this.byModel.get(totals.model);
     if (!s) {
-      s = { model, hits: 0, inputTokens: 0, outputTokens: 0, cost: 0 };
-      this.byModel.set(model, s);
+      s = { model: totals.model, hits: 0, inputTokens: 0, outputTokens: 0, cost: 0 };
+      this.byModel.set(totals.model, s);
     }
-    s.hits++;
-    if (!usage) return;
-    s.inputTokens += usage.inputTokens;
-    s.outputTokens += usage.outputTokens;
-    const price = this.prices[model];
-    if (price) s.cost += (usage.inputTokens * price.input + usage.outputTokens * price.output) / 1e6;
+    s.hits += totals.hits;
+    s.inputTokens += totals.inputTokens;
+    s.outputTokens += totals.outputTokens;
+    const price = this.prices[totals.model];
+    if (price) s.cost += (totals.inputTokens * price.input + totals.outputTokens * price.output) / 1e6;
   }
 
   report(): { models: ModelSavings[]; tokens: number; cost: number } {

@@ -173,6 +173,9 @@ describe('strata serve: response headers', () => {
     const failing = (m: Monitor): Monitor => ({
       alerts: m.alerts,
       savings: m.savings,
+      stats: m.stats,
+      processes: m.processes,
+      fleet: m.fleet,
       contentType: m.contentType,
       metrics: () => Promise.reject(new Error('registry broke')),
       series: () => m.series(),

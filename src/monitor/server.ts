@@ -150,7 +150,8 @@ export async function startServer(
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       return json(405, { error: 'GET and HEAD only' }, { allow: 'GET, HEAD' });
     }
-    const path = new URL(req.url ?? '/', 'http://strata').pathname;
+    const url = new URL(req.url ?? '/', 'http://strata');
+    const path = url.pathname;
     if (path === '/') {
       return send(200, 'text/html; charset=utf-8', DASHBOARD_HTML, {
         'content-security-policy': DASHBOARD_CSP,
@@ -167,8 +168,15 @@ export async function startServer(
           const health = await cache.health();
           return json(health.status === 'down' ? 503 : 200, health);
         }
-        case '/api/stats':
-          return json(200, { stats: await cache.stats(), savings: monitor.savings.report() });
+        case '/api/stats': {
+          // ?by=process adds each reporting process's own counters (fleet mode).
+          const [stats, savings, processes] = await Promise.all([
+            monitor.stats(),
+            monitor.savings(),
+            url.searchParams.get('by') === 'process' ? monitor.processes() : undefined,
+          ]);
+          return json(200, { stats, savings, fleet: monitor.fleet, ...(processes ? { processes } : {}) });
+        }
         case '/api/alerts':
           return json(200, { active: monitor.alerts.active(), recent: monitor.alerts.recent() });
         case '/api/series':

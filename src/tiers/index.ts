@@ -1,20 +1,47 @@
 /** Config type -> driver. The only file that knows every tier. */
 import { resolve } from 'node:path';
-import type { ResolvedTierConfig } from '../config/schema.js';
+import { type ResolvedTierConfig, tierName } from '../config/schema.js';
 import type { Clock } from '../core/clock.js';
 import type { EvictionListener, Tier } from '../core/tier.js';
-import { GptcacheTier } from './gptcache/index.js';
-import { MemoryTier } from './memory/index.js';
-import { MongodbTier } from './mongodb/index.js';
-import { MysqlTier } from './mysql/index.js';
-import { RedisTier } from './redis/index.js';
 import { fromLangChain, withEmbeddingCache } from './semantic/embedder.js';
-import { SemanticTier } from './semantic/index.js';
 import { DEFAULT_THRESHOLDS, lexicalEmbedder } from './semantic/lexical.js';
 import { defaultModelPath, onnxEmbedder } from './semantic/onnx.js';
 import { patternExtractor } from './semantic/request.js';
 import { embedderVerifier } from './semantic/verifier.js';
-import { SqliteTier } from './sqlite/index.js';
+
+/**
+ * Each tier's module (and the client library it imports) is loaded only when a config names that
+ * tier: a memory + SQLite user never loads mysql2, mongodb or @redis/client, and need not install
+ * them (they are optional peer dependencies). A client that is not installed is a config error
+ * naming the package and the command that installs it.
+ */
+async function load<T>(tier: string, pkg: string, importer: () => Promise<T>): Promise<T> {
+  try {
+    return await importer();
+  } catch (error) {
+    // Only the client package itself being absent is this error; anything else (a broken native
+    // build, a missing dependency of the client) is reported as it is.
+    const code = (error as NodeJS.ErrnoException).code;
+    if (
+      (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') &&
+      String(error).includes(`'${pkg}'`)
+    ) {
+      throw new TierConfigError(
+        `the ${tier} tier needs the package ${pkg}, which is not installed: npm install ${pkg}`,
+      );
+    }
+    throw error;
+  }
+}
+
+/** The optional client package of each tier type that has one. */
+export const TIER_PACKAGES = {
+  mysql: 'mysql2',
+  redis: '@redis/client',
+  mongodb: 'mongodb',
+  sqlite: 'better-sqlite3',
+  semantic: 'better-sqlite3',
+} as const;
 
 export interface TierContext {
   clock: Clock;
@@ -40,9 +67,12 @@ export class TierConfigError extends Error {
  * means the backend cannot be opened now (createCache keeps the tier down and retries).
  */
 export async function buildTier(config: ResolvedTierConfig, ctx: TierContext): Promise<Tier> {
-  const name = config.name ?? config.type;
+  const name = tierName(config);
   switch (config.type) {
-    case 'memory':
+    case 'custom':
+      return config.tier;
+    case 'memory': {
+      const { MemoryTier } = await import('./memory/index.js');
       return new MemoryTier({
         name,
         maxEntries: config.maxEntries,
@@ -50,7 +80,9 @@ export async function buildTier(config: ResolvedTierConfig, ctx: TierContext): P
         clock: ctx.clock,
         onEviction: ctx.onEviction,
       });
-    case 'mysql':
+    }
+    case 'mysql': {
+      const { MysqlTier } = await load('mysql', TIER_PACKAGES.mysql, () => import('./mysql/index.js'));
       return new MysqlTier({
         name,
         url: config.url,
@@ -65,7 +97,9 @@ export async function buildTier(config: ResolvedTierConfig, ctx: TierContext): P
         purgeIntervalMs: config.purgeIntervalSeconds * 1000,
         clock: ctx.clock,
       });
-    case 'gptcache':
+    }
+    case 'gptcache': {
+      const { GptcacheTier } = await import('./gptcache/index.js');
       return new GptcacheTier({
         name,
         url: config.url,
@@ -75,7 +109,13 @@ export async function buildTier(config: ResolvedTierConfig, ctx: TierContext): P
         timeoutMs: config.timeoutMs,
         clock: ctx.clock,
       });
-    case 'mongodb':
+    }
+    case 'mongodb': {
+      const { MongodbTier } = await load(
+        'mongodb',
+        TIER_PACKAGES.mongodb,
+        () => import('./mongodb/index.js'),
+      );
       return new MongodbTier({
         name,
         url: config.url,
@@ -87,7 +127,9 @@ export async function buildTier(config: ResolvedTierConfig, ctx: TierContext): P
         purgeIntervalMs: config.purgeIntervalSeconds * 1000,
         clock: ctx.clock,
       });
-    case 'redis':
+    }
+    case 'redis': {
+      const { RedisTier } = await load('redis', TIER_PACKAGES.redis, () => import('./redis/index.js'));
       return new RedisTier({
         name,
         mode: config.mode,
@@ -105,6 +147,7 @@ export async function buildTier(config: ResolvedTierConfig, ctx: TierContext): P
         clock: ctx.clock,
         onClientError: (error) => ctx.onClientError(name, error),
       });
+    }
     case 'semantic': {
       const e = config.embeddings;
       const base =
@@ -121,6 +164,11 @@ export async function buildTier(config: ResolvedTierConfig, ctx: TierContext): P
       if (threshold === undefined) {
         throw new TierConfigError('threshold: required with custom embeddings (cosine similarity, -1..1)');
       }
+      const { SemanticTier } = await load(
+        'semantic',
+        TIER_PACKAGES.semantic,
+        () => import('./semantic/index.js'),
+      );
       return new SemanticTier({
         name,
         embedder,
@@ -147,7 +195,8 @@ export async function buildTier(config: ResolvedTierConfig, ctx: TierContext): P
         clock: ctx.clock,
       });
     }
-    case 'sqlite':
+    case 'sqlite': {
+      const { SqliteTier } = await load('sqlite', TIER_PACKAGES.sqlite, () => import('./sqlite/index.js'));
       return new SqliteTier({
         name,
         path: config.path,
@@ -161,5 +210,6 @@ export async function buildTier(config: ResolvedTierConfig, ctx: TierContext): P
         clock: ctx.clock,
         onEviction: ctx.onEviction,
       });
+    }
   }
 }

@@ -20,7 +20,10 @@ export const serve: Command = async ({ flags, io, open }) => {
     return 2;
   }
   const { cache, config } = await open();
-  const monitor = createMonitor(cache, config.monitoring, { logger: { warn: (m) => io.err(m) } });
+  const monitor = createMonitor(cache, config.monitoring, {
+    logger: { warn: (m) => io.err(m) },
+    fleet: true,
+  });
   try {
     const server = await startServer(cache, monitor, { host, port, ...(token ? { token } : {}) });
     io.out(

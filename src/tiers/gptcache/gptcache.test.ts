@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { FakeListChatModel } from '@langchain/core/utils/testing';
 import { describe, expect, it } from 'vitest';
-import { describeTierConformance } from '../../../test/conformance/suite.js';
 import { killMidLoop } from '../../../test/support/kill-drill.js';
 import { service } from '../../../test/support/services.js';
 import type { ManualClock } from '../../core/clock.js';
 import { createCache } from '../../create.js';
+import { describeTierConformance } from '../../testing/conformance.js';
 import { GptcacheTier } from './index.js';
 
 const env = service('gptcache');

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { describeTierConformance } from '../../../test/conformance/suite.js';
 import { storedText } from '../../../test/support/entries.js';
 import { ManualClock } from '../../core/clock.js';
 import { deriveKey } from '../../core/key.js';
+import { describeTierConformance } from '../../testing/conformance.js';
 import { MemoryTier } from './index.js';
 
 describeTierConformance('memory', async (clock) => {

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { MongoClient, ObjectId } from 'mongodb';
 import { afterAll, describe, expect, it } from 'vitest';
-import { describeTierConformance } from '../../../test/conformance/suite.js';
 import { killMidLoop } from '../../../test/support/kill-drill.js';
 import { service } from '../../../test/support/services.js';
 import { ManualClock } from '../../core/clock.js';
 import { ENTRY_VERSION, encodeEntry } from '../../core/entry.js';
 import { deriveKey } from '../../core/key.js';
 import { createCache } from '../../create.js';
+import { describeTierConformance } from '../../testing/conformance.js';
 import { MongodbTier, type MongodbTierOptions } from './index.js';
 
 const url = service('ferretdb').STRATA_TEST_MONGODB_URL!;

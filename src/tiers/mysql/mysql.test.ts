@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { createConnection } from 'mysql2/promise';
 import { afterAll, describe, expect, it } from 'vitest';
-import { describeTierConformance } from '../../../test/conformance/suite.js';
 import { killMidLoop } from '../../../test/support/kill-drill.js';
 import { service } from '../../../test/support/services.js';
 import { main } from '../../cli/main.js';
 import { createCache } from '../../create.js';
+import { describeTierConformance } from '../../testing/conformance.js';
 import { MysqlTier } from './index.js';
 
 const url = service('mariadb').STRATA_TEST_MYSQL_URL!;

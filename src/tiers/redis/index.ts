@@ -24,7 +24,15 @@ import type { BusTransport } from '../../core/bus.js';
 import type { Clock } from '../../core/clock.js';
 import type { StoredEntry } from '../../core/entry.js';
 import type { CacheKey } from '../../core/key.js';
-import type { Lease, ListedEntry, Tier, TierHealth, TierStats } from '../../core/tier.js';
+import {
+  type CounterStore,
+  FLEET_RETENTION_MS,
+  type Lease,
+  type ListedEntry,
+  type Tier,
+  type TierHealth,
+  type TierStats,
+} from '../../core/tier.js';
 
 export type RedisMode = 'standalone' | 'sentinel' | 'cluster';
 
@@ -59,6 +67,7 @@ interface Commands {
   del(key: string | string[]): Promise<number>;
   unlink(key: string | string[]): Promise<number>;
   sMembers(key: string): Promise<string[]>;
+  hVals(key: string): Promise<string[]>;
   strLen(key: string): Promise<number>;
   pTTL(key: string): Promise<number>;
   eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
@@ -76,6 +85,20 @@ interface Commands {
   masters?: unknown[];
   nodeClient?(node: unknown): Promise<Commands>;
 }
+
+/**
+ * Replaces one process's fleet counters (field = process id, value = `<reportedAt>|<snapshot>`),
+ * drops fields older than the cutoff and keeps the hash alive for the retention period.
+ */
+const FLEET_PUBLISH = `
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3] .. '|' .. ARGV[2])
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  local at = tonumber(string.match(all[i + 1], '^(%d+)|'))
+  if at == nil or at < tonumber(ARGV[4]) then redis.call('HDEL', KEYS[1], all[i]) end
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+return 1`;
 
 /** Adds the tag member and keeps the set alive at least as long as its longest-lived entry. */
 const TAG_ADD = `
@@ -99,6 +122,8 @@ export class RedisTier implements Tier {
   readonly type = 'redis';
   readonly bus: BusTransport | undefined;
   readonly lease: Lease;
+  /** Processes sharing this Redis report their counters here (core/fleet.ts). */
+  readonly counters: CounterStore;
   private readonly client: Commands;
   private readonly owned: boolean;
   private readonly leases = new Map<string, string>();
@@ -138,6 +163,31 @@ export class RedisTier implements Tier {
       },
     };
     this.bus = options.bus ? this.createBus() : undefined;
+    // One hash outside every namespace's key space (`<prefix>:fleet` has no second `:`, so no
+    // namespace SCAN pattern `<prefix>:<ns>:*` matches it, and clear() leaves it alone).
+    const fleetKey = `${options.keyPrefix}:fleet`;
+    this.counters = {
+      publish: async (process, snapshot, at) => {
+        if (this.connecting) await this.connecting;
+        await this.client.eval(FLEET_PUBLISH, {
+          keys: [fleetKey],
+          arguments: [
+            process,
+            snapshot,
+            String(at),
+            String(at - FLEET_RETENTION_MS),
+            String(FLEET_RETENTION_MS),
+          ],
+        });
+      },
+      read: async (since) => {
+        if (this.connecting) await this.connecting;
+        return (await this.client.hVals(fleetKey)).flatMap((value) => {
+          const bar = value.indexOf('|');
+          return bar > 0 && Number(value.slice(0, bar)) >= since ? [value.slice(bar + 1)] : [];
+        });
+      },
+    };
   }
 
   /** Not async: the hit path hands node-redis's promise straight to the manager. */

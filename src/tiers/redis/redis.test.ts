@@ -4,12 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient, createCluster } from '@redis/client';
 import { afterAll, describe, expect, it } from 'vitest';
-import { describeTierConformance } from '../../../test/conformance/suite.js';
 import { runTs } from '../../../test/support/run-ts.js';
 import { ROOT, service } from '../../../test/support/services.js';
 import { ManualClock } from '../../core/clock.js';
 import { deriveKey } from '../../core/key.js';
 import { createCache } from '../../create.js';
+import { describeTierConformance } from '../../testing/conformance.js';
 import { type RedisMode, RedisTier, type RedisTierOptions } from './index.js';
 
 const standalone = service('redis');

@@ -31,13 +31,15 @@ import Database from 'better-sqlite3';
 import type { Clock } from '../../core/clock.js';
 import type { StoredEntry } from '../../core/entry.js';
 import type { CacheKey } from '../../core/key.js';
-import type {
-  DailyStats,
-  EvictionListener,
-  ListedEntry,
-  Tier,
-  TierHealth,
-  TierStats,
+import {
+  type CounterStore,
+  type DailyStats,
+  type EvictionListener,
+  FLEET_RETENTION_MS,
+  type ListedEntry,
+  type Tier,
+  type TierHealth,
+  type TierStats,
 } from '../../core/tier.js';
 import { every } from '../../core/upkeep.js';
 
@@ -113,6 +115,12 @@ const MIGRATIONS: readonly string[] = [
      latency_ms REAL NOT NULL DEFAULT 0,
      PRIMARY KEY (day, tier)
    ) WITHOUT ROWID;`,
+  // Each process's counters for `strata serve` to sum (core/fleet.ts): one row per process.
+  `CREATE TABLE fleet_counters (
+     process     TEXT PRIMARY KEY,
+     reported_at INTEGER NOT NULL,
+     snapshot    TEXT NOT NULL
+   ) WITHOUT ROWID;`,
 ];
 
 /** The columns of each table, as the migrations create them; another table of the same name is foreign. */
@@ -137,6 +145,7 @@ const TABLES: ReadonlyArray<{ name: string; since: number; columns: readonly str
   },
   { name: 'cache_tags', since: 1, columns: ['tag', 'key_hash'] },
   { name: 'cache_stats', since: 2, columns: ['day', 'tier', 'hits', 'misses', 'total', 'latency_ms'] },
+  { name: 'fleet_counters', since: 3, columns: ['process', 'reported_at', 'snapshot'] },
 ];
 
 const EVICT_EVERY = 100;
@@ -181,6 +190,27 @@ export class SqliteTier implements Tier {
   /** The last disk-level failure (full, read-only, damaged, I/O) until a write succeeds. */
   private fault: string | undefined;
   private closed = false;
+
+  /** Processes sharing this file report their counters here (core/fleet.ts). */
+  readonly counters: CounterStore = {
+    publish: (process, snapshot, at) => {
+      if (this.readonly) return;
+      this.db.transaction(() => {
+        this.db
+          .prepare('INSERT OR REPLACE INTO fleet_counters (process, reported_at, snapshot) VALUES (?, ?, ?)')
+          .run(process, at, snapshot);
+        this.db.prepare('DELETE FROM fleet_counters WHERE reported_at < ?').run(at - FLEET_RETENTION_MS);
+      })();
+    },
+    read: (since) => {
+      // A file of an older schema, opened read-only, has no such table: no reports.
+      if (this.schemaVersion() < MIGRATIONS.length) return [];
+      return this.db
+        .prepare('SELECT snapshot FROM fleet_counters WHERE reported_at >= ?')
+        .pluck()
+        .all(since) as string[];
+    },
+  };
 
   constructor(private readonly options: SqliteTierOptions) {
     this.name = options.name ?? 'sqlite';
@@ -602,6 +632,10 @@ export class SqliteTier implements Tier {
   }
 
   /** Runs `fn` with a different lock wait (background work waits only a few ms), then restores it. */
+  private schemaVersion(): number {
+    return this.db.pragma('user_version', { simple: true }) as number;
+  }
+
   private waiting<T>(ms: number, fn: () => T): T {
     if (ms === this.waitMs) return fn();
     this.db.pragma(`busy_timeout = ${ms}`);

@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { describeTierConformance } from '../../../test/conformance/suite.js';
 import { storedText } from '../../../test/support/entries.js';
 import { ManualClock } from '../../core/clock.js';
 import { deriveKey } from '../../core/key.js';
 import { createCache } from '../../create.js';
+import { describeTierConformance } from '../../testing/conformance.js';
 import { SqliteTier } from './index.js';
 
 function tempDb(): { dir: string; path: string } {

@@ -1,0 +1,210 @@
+/**
+ * The package as a user installs it: `npm pack`, a blank project in a temp folder, `npm install
+ * <tarball> @langchain/core` and nothing else. There the README's first example runs (memory +
+ * SQLite, FakeListChatModel standing in for the provider) as ESM, as TypeScript and through
+ * `require`, `npx strata demo` runs twice (the second run served from SQLite), the types resolve
+ * under node16, nodenext and bundler, and no backend client a memory + SQLite user did not ask
+ * for is installed (so none can have been imported: the example would fail if one were).
+ *
+ * It packs the `dist` that `npm run test:all` built just before (`--ignore-scripts`: no rebuild
+ * under the other tests' feet). Installs come from the npm registry, through npm's cache.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT } from '../support/services.js';
+
+const work = mkdtempSync(join(tmpdir(), 'strata-installed-'));
+const app = join(work, 'app');
+const own = (pkg: string) =>
+  (JSON.parse(readFileSync(join(ROOT, 'node_modules', pkg, 'package.json'), 'utf8')) as { version: string })
+    .version;
+
+function run(cmd: string, args: string[], cwd = app): string {
+  try {
+    return execFileSync(cmd, args, {
+      cwd,
+      encoding: 'utf8',
+      timeout: 600_000,
+      env: {
+        ...process.env,
+        npm_config_audit: 'false',
+        npm_config_fund: 'false',
+        npm_config_update_notifier: 'false',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  } catch (error) {
+    // What the command printed is the diagnosis (tsc writes its errors to stdout).
+    const e = error as { stdout?: string; stderr?: string; message: string };
+    throw new Error(`${cmd} ${args.join(' ')} failed:\n${e.stdout ?? ''}${e.stderr ?? ''}`);
+  }
+}
+
+/** The README's first example, with a fake model that counts its calls. Prints what happened. */
+const EXAMPLE = `
+import { FakeListChatModel } from '@langchain/core/utils/testing';
+import { createCache } from 'strata-cache';
+
+const cache = await createCache({
+  namespace: 'support-bot',
+  defaultTtlSeconds: 86_400,
+  tiers: [
+    { type: 'memory', maxEntries: 10_000, maxBytes: 64 * 1024 * 1024 },
+    { type: 'sqlite', path: './.strata/cache.db', maxEntries: 1_000_000 },
+  ],
+});
+let calls = 0;
+class CountingModel extends FakeListChatModel {
+  async _generate(...args) {
+    calls++;
+    return super._generate(...args);
+  }
+}
+const model = new CountingModel({ responses: ['Settings > API keys > Rotate.'], cache });
+const first = await model.invoke('How do I rotate my API key?');
+const second = await model.invoke('How do I rotate my API key?');
+const stats = await cache.stats();
+await cache.close();
+console.log(JSON.stringify({ calls, first: first.content, second: second.content, tiers: stats.tiers.map((t) => [t.name, t.hits]) }));
+`;
+
+beforeAll(() => {
+  const packed = JSON.parse(
+    run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], ROOT),
+  ) as Array<{
+    filename: string;
+  }>;
+  mkdirSync(app);
+  writeFileSync(
+    join(app, 'package.json'),
+    JSON.stringify({ name: 'blank', version: '1.0.0', private: true }),
+  );
+  run('npm', [
+    'install',
+    '--prefer-offline',
+    '--no-package-lock',
+    join(work, packed[0]!.filename),
+    `@langchain/core@${own('@langchain/core')}`,
+    `typescript@${own('typescript')}`,
+    `@types/node@${own('@types/node')}`,
+  ]);
+}, 900_000);
+
+afterAll(() => {
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe('strata-cache installed from its tarball into a blank project', () => {
+  it('installs only what memory + SQLite need: no mysql2, mongodb, @redis/client or onnxruntime-node', () => {
+    for (const optional of ['mysql2', 'mongodb', '@redis/client', 'onnxruntime-node', 'vitest']) {
+      expect(existsSync(join(app, 'node_modules', optional)), optional).toBe(false);
+    }
+    expect(existsSync(join(app, 'node_modules', 'better-sqlite3'))).toBe(true);
+  });
+
+  it('ships a LICENSE, no source maps and no tests', () => {
+    const pkg = join(app, 'node_modules', 'strata-cache');
+    expect(readFileSync(join(pkg, 'LICENSE'), 'utf8')).toMatch(/MIT License/);
+    const files = run('find', [pkg, '-type', 'f']).split('\n');
+    expect(files.filter((f) => f.endsWith('.map'))).toEqual([]);
+    expect(files.filter((f) => /\.test\.|\/test\//.test(f))).toEqual([]);
+  });
+
+  it("runs the README's first example as ESM, twice: the second process is served from SQLite", () => {
+    writeFileSync(join(app, 'example.mjs'), EXAMPLE);
+    const first = JSON.parse(run('node', ['example.mjs']));
+    expect(first).toMatchObject({
+      calls: 1,
+      first: 'Settings > API keys > Rotate.',
+      second: 'Settings > API keys > Rotate.',
+    });
+    expect(first.tiers).toEqual([
+      ['memory', 1],
+      ['sqlite', 0],
+    ]);
+    const second = JSON.parse(run('node', ['example.mjs']));
+    expect(second.calls).toBe(0);
+    expect(second.tiers).toEqual([
+      ['memory', 1],
+      ['sqlite', 1],
+    ]);
+  });
+
+  it('type-checks and runs as TypeScript under nodenext, node16 and bundler resolution', () => {
+    // The example, typed: a wrong config field must fail to compile, so the types are really read.
+    const typed = EXAMPLE.replace(
+      'async _generate(...args) {',
+      'override async _generate(...args: Parameters<FakeListChatModel["_generate"]>) {',
+    );
+    writeFileSync(join(app, 'example.mts'), typed);
+    writeFileSync(
+      join(app, 'wrong.mts'),
+      "import { createCache } from 'strata-cache';\nawait createCache({ tiers: [{ type: 'sqlite', pth: 'x' }] });\n",
+    );
+    for (const resolution of ['nodenext', 'node16', 'bundler']) {
+      const module = resolution === 'bundler' ? 'esnext' : resolution;
+      const tsc = (file: string) =>
+        run('node', [
+          join('node_modules', 'typescript', 'bin', 'tsc'),
+          '--noEmit',
+          '--strict',
+          '--skipLibCheck',
+          '--target',
+          'es2022',
+          '--module',
+          module,
+          '--moduleResolution',
+          resolution,
+          '--types',
+          'node',
+          file,
+        ]);
+      expect(() => tsc('example.mts'), resolution).not.toThrow();
+      expect(() => tsc('wrong.mts'), resolution).toThrow(/pth/);
+    }
+    run('node', [
+      join('node_modules', 'typescript', 'bin', 'tsc'),
+      '--module',
+      'nodenext',
+      '--target',
+      'es2022',
+      '--skipLibCheck',
+      '--outDir',
+      'out',
+      'example.mts',
+    ]);
+    rmSync(join(app, '.strata'), { recursive: true, force: true });
+    expect(JSON.parse(run('node', [join('out', 'example.mjs')])).calls).toBe(1);
+  });
+
+  it("require('strata-cache') works from CommonJS", () => {
+    writeFileSync(
+      join(app, 'required.cjs'),
+      "const strata = require('strata-cache');\nconsole.log(typeof strata.createCache, typeof strata.withCache);\n",
+    );
+    expect(run('node', ['required.cjs']).trim()).toBe('function function');
+  });
+
+  it('a tier whose client is not installed is a config error that says what to install', () => {
+    writeFileSync(
+      join(app, 'redis.mjs'),
+      "import { createCache } from 'strata-cache';\ntry { await createCache({ tiers: [{ type: 'redis', url: 'redis://127.0.0.1:1' }] }); } catch (e) { console.log(e.name + ': ' + e.message); }\n",
+    );
+    expect(run('node', ['redis.mjs']).trim()).toBe(
+      'StrataConfigError: invalid Strata config: tiers[0]: cannot open redis tier: the redis tier needs the package @redis/client, which is not installed: npm install @redis/client',
+    );
+  });
+
+  it('npx strata demo twice: the second run is served from SQLite and calls the LLM 0 times', () => {
+    const demo = () =>
+      run('npx', ['--no-install', 'strata', 'demo', '--requests', '120', '--latency', '1-3']);
+    rmSync(join(app, '.strata'), { recursive: true, force: true });
+    expect(demo()).toMatch(/entries at start: memory 0, sqlite 0/);
+    const second = demo();
+    expect(Number(/sqlite +(\d+) hits/.exec(second)?.[1])).toBeGreaterThan(0);
+    expect(second).toMatch(/called the LLM +0 /);
+  });
+});

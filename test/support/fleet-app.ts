@@ -1,0 +1,36 @@
+/**
+ * An application process for the fleet-counter tests: opens the cache from a config (JSON, argv[2]),
+ * stores and looks up `hits` answers (each with usage metadata) and looks up `misses` unknown
+ * prompts, prints `done`, keeps running (reporting on its timer) until stdin closes, then
+ * closes the cache (its last report) and exits.
+ */
+import { AIMessage } from '@langchain/core/messages';
+import type { Generation } from '@langchain/core/outputs';
+import { createCache } from '../../src/create.js';
+
+const [configJson, prefix, hits, misses] = process.argv.slice(2);
+const cache = await createCache(JSON.parse(configJson!), {
+  logger: { warn: (m) => process.stderr.write(`${m}\n`) },
+});
+const llm = '_model:"base_chat_model",_type:"openai",model:"gpt-4o-mini"';
+const answer = (text: string): Generation[] => [
+  {
+    text,
+    message: new AIMessage({
+      content: text,
+      usage_metadata: { input_tokens: 100, output_tokens: 50, total_tokens: 150 },
+    }),
+  } as Generation,
+];
+for (let i = 0; i < Number(hits); i++) {
+  await cache.update(`${prefix} question ${i}`, llm, answer(`answer ${i}`));
+  if (!(await cache.lookup(`${prefix} question ${i}`, llm))) throw new Error(`no hit for ${i}`);
+}
+for (let i = 0; i < Number(misses); i++) {
+  if (await cache.lookup(`${prefix} never stored ${i}`, llm)) throw new Error(`unexpected hit ${i}`);
+}
+process.stdout.write('done\n');
+process.stdin.resume();
+process.stdin.on('end', () => {
+  void cache.close().then(() => process.exit(0));
+});
