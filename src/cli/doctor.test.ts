@@ -43,9 +43,8 @@ describe('strata doctor and stats on SQLite', () => {
     closeSync(fd);
     const result = await cli('doctor', '--config', ws.config);
     expect(result.code).toBe(1);
-    expect(result.out.join('\n')).toMatch(
-      /sqlite +sqlite +down +\S+ +.*cache\.db: malformed \(quick_check: /,
-    );
+    // Found by quick_check, or by the statistics query that read the damaged page first.
+    expect(result.out.join('\n')).toMatch(/sqlite +sqlite +down +\S+ +.*cache\.db: malformed \(/);
   });
 
   it('doctor and stats create no file for a missing database and report it missing', async () => {
@@ -92,7 +91,7 @@ describe('strata doctor and stats on SQLite', () => {
     const before = digest(path);
     const result = await cli('doctor', '--config', ws.config);
     expect(result.code).toBe(1);
-    expect(result.out.join('\n')).toMatch(/written by a newer version \(user_version 7 > 2\)/);
+    expect(result.out.join('\n')).toMatch(/written by a newer version \(user_version 7 > 3\)/);
     expect(digest(path)).toBe(before);
   });
 });

@@ -3,12 +3,16 @@
  * by playwright-core: the numbers and charts appear, and they update while traffic flows. A
  * screenshot is saved to test-artifacts/dashboard.png.
  */
-import { mkdirSync } from 'node:fs';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AIMessage } from '@langchain/core/messages';
 import type { ChatGeneration } from '@langchain/core/outputs';
 import { chromium } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
+import { spawnTs } from '../../test/support/run-ts.js';
 import { chromiumPath, ROOT } from '../../test/support/services.js';
 import { createCache } from '../create.js';
 import { createMonitor } from './index.js';
@@ -101,6 +105,62 @@ describe('dashboard (headless Chromium)', () => {
       await server.close();
       monitor.close();
       await cache.close();
+    }
+  });
+
+  it('shows the sum over every process sharing the cache (fleet counters)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'strata-dash-fleet-'));
+    const config = {
+      tiers: [{ type: 'memory' as const }, { type: 'sqlite' as const, path: join(dir, 'cache.db') }],
+      monitoring: { reportSeconds: 1 },
+    };
+    // Two application processes with known traffic: 30 hits + 10 misses, and 12 hits + 5 misses.
+    const apps = [
+      ['a', '30', '10'],
+      ['b', '12', '5'],
+    ].map(
+      (args) =>
+        spawnTs(join(ROOT, 'test', 'support', 'fleet-app.ts'), [
+          JSON.stringify(config),
+          ...args,
+        ]) as ChildProcessWithoutNullStreams,
+    );
+    await Promise.all(
+      apps.map(
+        (app) =>
+          new Promise<void>((resolve) => {
+            app.stdout.on('data', (d) => {
+              if (String(d).includes('done')) resolve();
+            });
+          }),
+      ),
+    );
+    const cache = await createCache(config, { logger: { warn: () => {} } });
+    const monitor = createMonitor(cache, { prices: {}, sampleSeconds: 1 }, { fleet: true });
+    const server = await startServer(cache, monitor, { host: '127.0.0.1', port: 0 });
+    const browser = await chromium.launch({
+      executablePath,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      await page.goto(`${server.url}/`);
+      await expect.poll(() => page.textContent('#lookups'), { timeout: 15_000 }).toBe('57');
+      expect(await page.textContent('#hit-rate')).toBe(`${((42 / 57) * 100).toFixed(1)}%`);
+      expect(await page.textContent('#tiers tbody tr[data-tier="memory"]')).toMatch(
+        /memory\s*closed\s*42\s*15/,
+      );
+      expect(await page.textContent('#scope')).toMatch(/^all [23] processes$/);
+    } finally {
+      await browser.close();
+      await server.close();
+      monitor.close();
+      await cache.close();
+      for (const app of apps) {
+        app.stdin.end();
+        if (app.exitCode === null) await once(app, 'exit');
+      }
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -28,7 +28,7 @@ export const DASHBOARD_HTML = `<!doctype html>
 </style>
 </head>
 <body>
-<header><h1>Strata cache</h1><span id="updated-at">connecting...</span><span id="error"></span></header>
+<header><h1>Strata cache</h1><span id="scope"></span><span id="updated-at">connecting...</span><span id="error"></span></header>
 <main>
   <section><h2>Hit rate over time</h2><svg id="hit-rate-chart" viewBox="0 0 400 160" preserveAspectRatio="none"></svg><div class="legend" id="hit-rate-legend"></div></section>
   <section><h2>p99 latency over time (ms)</h2><svg id="latency-chart" viewBox="0 0 400 160" preserveAspectRatio="none"></svg><div class="legend" id="latency-legend"></div></section>
@@ -61,7 +61,8 @@ function chart(id, legendId, series, max) {
 }
 
 async function refresh() {
-  const [{ stats, savings }, alerts, series] = await Promise.all([get('/api/stats'), get('/api/alerts'), get('/api/series')]);
+  const [{ stats, savings, fleet, processes }, alerts, series] = await Promise.all([get('/api/stats?by=process'), get('/api/alerts'), get('/api/series')]);
+  text('scope', fleet ? 'all ' + processes.length + ' processes' : 'this process');
   text('lookups', stats.lookups.toLocaleString());
   text('hit-rate', (stats.hitRate * 100).toFixed(1) + '%');
   text('saved-tokens', savings.tokens.toLocaleString());

@@ -133,10 +133,10 @@ const damages: Array<{ name: string; make: (path: string) => void; reason: RegEx
     make: (path) => {
       strataFile(path);
       const raw = new Database(path);
-      raw.pragma('user_version = 3');
+      raw.pragma('user_version = 4');
       raw.close();
     },
-    reason: /written by a newer version \(user_version 3 > 2\)/,
+    reason: /written by a newer version \(user_version 4 > 3\)/,
   },
   {
     name: 'a foreign cache_entries table',
@@ -174,7 +174,7 @@ describe('a SQLite file that cannot be used is a down tier, not a crash', () => 
     await cache.close();
     expect(digest(path)).toBe(before);
     const raw = new Database(path, { readonly: true });
-    expect(raw.pragma('user_version', { simple: true })).toBe(3);
+    expect(raw.pragma('user_version', { simple: true })).toBe(4);
     raw.close();
   });
 

@@ -44,7 +44,7 @@ describe('sqlite tier', () => {
     expect(b.get(key('kept'))).toContain('kept');
     b.close();
     const raw = new Database(path);
-    expect(raw.pragma('user_version', { simple: true })).toBe(2);
+    expect(raw.pragma('user_version', { simple: true })).toBe(3);
     expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
     raw.close();
     rmSync(dir, { recursive: true, force: true });
@@ -57,7 +57,7 @@ describe('sqlite tier', () => {
     a.set(key('kept'), storedText('kept', clock));
     a.close();
     const downgrade = new Database(path); // what a version-1 Strata left behind
-    downgrade.exec('DROP TABLE cache_stats');
+    downgrade.exec('DROP TABLE cache_stats; DROP TABLE fleet_counters');
     downgrade.pragma('user_version = 1');
     downgrade.close();
     const b = new SqliteTier({ path, purgeIntervalMs: 0, busyTimeoutMs: 1000, clock });
@@ -72,7 +72,7 @@ describe('sqlite tier', () => {
     b.get(key('kept'));
     b.close();
     const raw = new Database(path);
-    expect(raw.pragma('user_version', { simple: true })).toBe(2);
+    expect(raw.pragma('user_version', { simple: true })).toBe(3);
     expect(raw.prepare('SELECT day, hits, misses, total FROM cache_stats').all()).toEqual([
       { day: '2026-11-27', hits: 4, misses: 1, total: 5 },
     ]);
@@ -87,7 +87,7 @@ describe('sqlite tier', () => {
     raw.close();
     expect(
       () => new SqliteTier({ path, purgeIntervalMs: 0, busyTimeoutMs: 1000, clock: new ManualClock() }),
-    ).toThrow(/written by a newer version \(user_version 99 > 2\)/);
+    ).toThrow(/written by a newer version \(user_version 99 > 3\)/);
     rmSync(dir, { recursive: true, force: true });
   });
 
