@@ -290,6 +290,20 @@ export function isTier(value: unknown): value is Tier {
   );
 }
 
+/** Says what is missing from an object given as a custom tier. */
+function notATier(value: unknown): string {
+  const t = value as Record<string, unknown> | null;
+  if (typeof t !== 'object' || t === null) return 'must be an object implementing the Tier interface';
+  const missing = [
+    ...(typeof t.name === 'string' && TIER_NAME.test(t.name)
+      ? []
+      : ['a `name` of 1-64 letters, digits, _ or -']),
+    ...(typeof t.type === 'string' ? [] : ['a `type` string']),
+    ...TIER_METHODS.filter((m) => typeof t[m] !== 'function').map((m) => `${m}()`),
+  ];
+  return `must be an object implementing the Tier interface; missing: ${missing.join(', ')}`;
+}
+
 /** A tier you wrote: any object implementing `Tier` (programmatic configs; passes `strata-cache/testing`). */
 export const customTierSchema = z.strictObject({
   type: z.literal('custom'),
@@ -298,10 +312,7 @@ export const customTierSchema = z.strictObject({
   ttlSeconds: common.ttlSeconds,
   timeoutMs: common.timeoutMs,
   breaker: common.breaker,
-  tier: z.custom<Tier>(
-    isTier,
-    `must be an object implementing the Tier interface: a \`name\` (1-64 letters, digits, _ or -), a \`type\`, and the methods ${TIER_METHODS.join(', ')}`,
-  ),
+  tier: z.custom<Tier>(isTier, { error: (issue) => notATier(issue.input) }),
 });
 
 export const TIER_TYPES = [

@@ -120,6 +120,19 @@ describe('manager waterfall', () => {
     expect(warnings.filter((w) => w.includes('get failed'))).toHaveLength(1);
   });
 
+  it('logs a tier that fails and succeeds in turn once, not once per failure', async () => {
+    const clock = new ManualClock();
+    const flaky = new FaultyTier(memory(clock, 'inner'), 'flaky');
+    const { manager, warnings } = setup([{ tier: flaky }], clock);
+    for (let i = 0; i < 20; i++) {
+      flaky.fault = 'throw';
+      await manager.lookup(key(`q${i}`));
+      flaky.fault = 'none';
+      await manager.lookup(key(`q${i}`));
+    }
+    expect(warnings.filter((w) => w.includes('get failed'))).toHaveLength(1);
+  });
+
   it('never lets a throwing tier reach the caller of any operation', async () => {
     const clock = new ManualClock();
     const bad = new FaultyTier(memory(clock, 'inner'), 'bad');

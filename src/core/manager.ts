@@ -178,7 +178,12 @@ interface Managed {
   readonly counters: TierCounters;
   /** True while a failure burst is in progress, so it is logged once. */
   failing: boolean;
+  /** When a failure of this tier was last logged (performance.now()). */
+  loggedAt?: number;
 }
+
+/** Shortest gap between two failure log lines of one tier. */
+const RELOG_AFTER_MS = 60_000;
 
 export class Manager {
   readonly events = new EventEmitter<CacheEvents>();
@@ -788,6 +793,11 @@ export class Manager {
   private logOnce(m: Managed, op: string, error: Error): void {
     if (m.failing || this.closed) return;
     m.failing = true;
+    // A tier that fails and succeeds in turn (a damaged page among good ones) is one story, not
+    // a line per failure: after a log line, the next comes a minute later at the earliest.
+    const now = performance.now();
+    if (m.loggedAt !== undefined && now - m.loggedAt < RELOG_AFTER_MS) return;
+    m.loggedAt = now;
     this.options.logger.warn(`[strata] tier ${m.name}: ${op} failed (${error.message}); treated as a miss`);
   }
 

@@ -23,7 +23,7 @@ import type { Logger, StatsReport } from '../core/manager.js';
 import { errorOf } from '../core/manager.js';
 import type { StrataCache } from '../langchain/cache.js';
 import { type Alert, Alerter } from './alerts.js';
-import { LATENCY_BOUNDS_MS, Metrics } from './metrics.js';
+import type { Metrics } from './metrics.js';
 import { Savings } from './savings.js';
 
 /** One point of the dashboard's history. */
@@ -36,6 +36,8 @@ export interface SeriesPoint {
 }
 
 const SERIES_LIMIT = 720;
+/** prom-client's text exposition format (Registry.PROMETHEUS_CONTENT_TYPE). */
+const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 export interface Monitor {
   readonly alerts: Alerter;
@@ -72,7 +74,15 @@ export function createMonitor(
   const manager = cache.tiers;
   const logger = options.logger ?? { warn: (m: string) => console.warn(m) };
   const localSavings = new Savings(config.prices);
-  const metrics = new Metrics();
+  // prom-client is loaded at the first scrape, not when the package is imported.
+  let metrics: Promise<{ render: Metrics['render']; bounds: readonly number[] }> | undefined;
+  const loadMetrics = () => {
+    metrics ??= import('./metrics.js').then(({ Metrics, LATENCY_BOUNDS_MS }) => {
+      const m = new Metrics();
+      return { render: m.render.bind(m), bounds: LATENCY_BOUNDS_MS };
+    });
+    return metrics;
+  };
   const target = options.fleet ? counterStoreOf(manager.tiers) : undefined;
   let fleetFailing = false;
   /** The fleet's snapshots, or undefined when not in fleet mode or the store cannot be read. */
@@ -168,19 +178,24 @@ export function createMonitor(
 
   return {
     alerts: alerter,
-    contentType: metrics.contentType,
+    contentType: PROMETHEUS_CONTENT_TYPE,
     fleet: target !== undefined,
     savings,
     stats,
     processes: async () => perProcess((await snapshots()) ?? []),
     async metrics() {
-      const [current, health, fleet] = await Promise.all([stats(), manager.health(), snapshots()]);
+      const [current, health, fleet, m] = await Promise.all([
+        stats(),
+        manager.health(),
+        snapshots(),
+        loadMetrics(),
+      ]);
       const saved = await savings();
-      return metrics.render(
+      return m.render(
         current,
         health,
         saved.models,
-        fleet ? fleetHistograms(fleet, LATENCY_BOUNDS_MS) : manager.latencyHistograms(LATENCY_BOUNDS_MS),
+        fleet ? fleetHistograms(fleet, m.bounds) : manager.latencyHistograms(m.bounds),
       );
     },
     series: () => points.map((p) => ({ ...p })),

@@ -127,6 +127,9 @@ describe('metrics and savings', () => {
     );
     expect(modelOf('model_name:"claude-x"')).toBe('claude-x');
     expect(modelOf('_type:"fake"')).toBe('unknown');
+    expect(modelOf('gpt-4o-mini')).toBe('gpt-4o-mini'); // a bare model name as the llmKey
+    expect(modelOf('{"model":"gpt-4o","temperature":0}')).toBe('gpt-4o');
+    expect(modelOf('{"temperature":0}')).toBe('unknown');
   });
 });
 

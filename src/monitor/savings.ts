@@ -23,7 +23,20 @@ export interface ModelSavings {
  */
 export function modelOf(llmString: string): string {
   const match = /(?:^|,)\s*(?:model|modelName|model_name|modelId|model_id)\s*:\s*"([^"]*)"/.exec(llmString);
-  return match?.[1] || 'unknown';
+  if (match?.[1]) return match[1];
+  // The other llmKey shapes LangChain-compatible callers use: a JSON object, or a bare model name.
+  if (llmString.startsWith('{')) {
+    try {
+      const parsed = JSON.parse(llmString) as Record<string, unknown>;
+      for (const field of ['model', 'modelName', 'model_name', 'modelId', 'model_id']) {
+        if (typeof parsed[field] === 'string' && parsed[field]) return parsed[field];
+      }
+    } catch {
+      // not JSON after all
+    }
+    return 'unknown';
+  }
+  return /^[\w.:/@-]{1,200}$/.test(llmString) ? llmString : 'unknown';
 }
 
 export class Savings {

