@@ -56,7 +56,7 @@ function project(name: string, packages: string[]): string {
 
 const kib = (dir: string) => Number(run('du', ['-sk', join(dir, 'node_modules')], dir).split('\t')[0]);
 
-function rssAfterImport(dir: string, specifier: string): number {
+function rssAfterImport(dir: string, specifiers: string[]): number {
   const rss: number[] = [];
   for (let i = 0; i < RUNS; i++) {
     const out = run(
@@ -64,7 +64,7 @@ function rssAfterImport(dir: string, specifier: string): number {
       [
         '--input-type=module',
         '-e',
-        `await import(${JSON.stringify(specifier)}); console.log(process.memoryUsage().rss)`,
+        `${specifiers.map((m) => `await import(${JSON.stringify(m)});`).join(' ')} console.log(process.memoryUsage().rss)`,
       ],
       dir,
     );
@@ -90,16 +90,21 @@ try {
   const tarballs = { before: pack(beforeDir), now: pack(ROOT) };
   const base = project('core-only', [core]);
   const rows = [
-    { name: '`@langchain/core` alone', dir: base, specifier: '@langchain/core/caches' },
+    { name: '`@langchain/core/caches` alone', dir: base, specifiers: ['@langchain/core/caches'] },
+    {
+      name: '`@langchain/core` caches + messages + outputs (what a chat application loads anyway)',
+      dir: base,
+      specifiers: ['@langchain/core/caches', '@langchain/core/messages', '@langchain/core/outputs'],
+    },
     {
       name: `strata-cache at ${BEFORE} (every client a dependency)`,
       dir: project('before', [tarballs.before, core]),
-      specifier: 'strata-cache',
+      specifiers: ['strata-cache'],
     },
     {
       name: 'strata-cache now (optional peers)',
       dir: project('now', [tarballs.now, core]),
-      specifier: 'strata-cache',
+      specifiers: ['strata-cache'],
     },
   ];
   const baseKib = kib(base);
@@ -114,7 +119,7 @@ try {
       d.startsWith('@') ? readdirSync(join(r.dir, 'node_modules', d)) : d.startsWith('.') ? [] : [d],
     ).length;
     console.log(
-      `| ${r.name} | ${(size / 1024).toFixed(1)} | ${((size - baseKib) / 1024).toFixed(1)} | ${packages} | ${rssAfterImport(r.dir, r.specifier).toFixed(1)} |`,
+      `| ${r.name} | ${(size / 1024).toFixed(1)} | ${((size - baseKib) / 1024).toFixed(1)} | ${packages} | ${rssAfterImport(r.dir, r.specifiers).toFixed(1)} |`,
     );
   }
 } finally {
