@@ -22,25 +22,14 @@ import {
   LatencyHistogram,
   type LatencySummary,
   SimilarityStats,
-  type TierCounters,
+  TIER_COUNTER_FIELDS,
 } from './stats.js';
 import { type CounterStore, FLEET_RETENTION_MS, type Tier } from './tier.js';
 
 /** How often a process reports when the config does not say (monitoring.reportSeconds). */
 export const DEFAULT_REPORT_SECONDS = 10;
 
-const TIER_FIELDS = [
-  'hits',
-  'misses',
-  'sets',
-  'refused',
-  'errors',
-  'timeouts',
-  'corrupt',
-  'backfills',
-  'evictions',
-  'skipped',
-] as const satisfies ReadonlyArray<keyof TierCounters>;
+const TIER_FIELDS = TIER_COUNTER_FIELDS;
 const CACHE_FIELDS = ['lookups', 'hits', 'misses', 'updates', 'unstorable', 'coalesced', 'errors'] as const;
 
 type TierSnapshot = { name: string; type: string } & Record<(typeof TIER_FIELDS)[number], number> & {

@@ -113,6 +113,21 @@ function round(ms: number): number {
   return Math.round(ms * 1000) / 1000;
 }
 
+/** The plain counts of TierCounters, in report order (metrics, fleet snapshots). */
+export const TIER_COUNTER_FIELDS = [
+  'hits',
+  'misses',
+  'sets',
+  'refused',
+  'errors',
+  'timeouts',
+  'corrupt',
+  'backfills',
+  'evictions',
+  'skipped',
+] as const;
+export type TierCounterField = (typeof TIER_COUNTER_FIELDS)[number];
+
 /** What the manager counts for one tier. */
 export class TierCounters {
   hits = 0;

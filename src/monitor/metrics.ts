@@ -6,7 +6,7 @@
  */
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { HealthReport, Manager, StatsReport } from '../core/manager.js';
-import type { CumulativeLatency } from '../core/stats.js';
+import { type CumulativeLatency, TIER_COUNTER_FIELDS } from '../core/stats.js';
 
 /** Upper bounds of the latency histograms, ms (exported in seconds, as Prometheus prefers). */
 export const LATENCY_BOUNDS_MS = [
@@ -52,29 +52,7 @@ import type { ModelSavings } from './savings.js';
 
 const BREAKER_STATES = ['closed', 'half-open', 'open'] as const;
 
-type TierCounterField =
-  | 'hits'
-  | 'misses'
-  | 'sets'
-  | 'refused'
-  | 'errors'
-  | 'timeouts'
-  | 'corrupt'
-  | 'backfills'
-  | 'evictions'
-  | 'skipped';
-const TIER_COUNTERS: TierCounterField[] = [
-  'hits',
-  'misses',
-  'sets',
-  'refused',
-  'errors',
-  'timeouts',
-  'corrupt',
-  'backfills',
-  'evictions',
-  'skipped',
-];
+const TIER_COUNTERS = TIER_COUNTER_FIELDS;
 
 export class Metrics {
   readonly registry = new Registry();
