@@ -1,20 +1,15 @@
 /** createCache: a validated config in, a ready StrataCache out. */
-import {
-  parseConfig,
-  type ResolvedConfig,
-  type StrataConfig,
-  StrataConfigError,
-  tierName,
-} from './config/schema.js';
+import { parseConfig, type ResolvedConfig, type StrataConfig, tierName } from './config/schema.js';
 import { type Clock, systemClock } from './core/clock.js';
 import { openOrDefer } from './core/deferred-tier.js';
 import { counterStoreOf, DEFAULT_REPORT_SECONDS, FleetReporter } from './core/fleet.js';
 import { type Logger, Manager } from './core/manager.js';
 import type { Tier } from './core/tier.js';
+import { StrataConfigError, TierConfigError } from './errors.js';
 import { StrataCache } from './langchain/cache.js';
 import { isUsableByLangChain } from './langchain/generations.js';
 import { Savings } from './monitor/savings.js';
-import { buildTier, TierConfigError } from './tiers/index.js';
+import { buildTier } from './tiers/index.js';
 
 export interface CreateOptions {
   /** Time source for expiry and breakers (tests inject a manual clock). */

@@ -1,11 +1,5 @@
 export { defaultConfig, loadConfig, loadConfigWithSource } from './config/load.js';
-export {
-  parseConfig,
-  type ResolvedConfig,
-  type StrataConfig,
-  StrataConfigError,
-  type TierConfig,
-} from './config/schema.js';
+export { parseConfig, type ResolvedConfig, type StrataConfig, type TierConfig } from './config/schema.js';
 export { type Clock, ManualClock } from './core/clock.js';
 export type { Entry, StoredEntry } from './core/entry.js';
 export type { CacheKey } from './core/key.js';
@@ -13,12 +7,22 @@ export { deriveKey, sanitizeLlmKey } from './core/key.js';
 export type { CacheEvents, HealthReport, Logger, StatsReport, TierReport } from './core/manager.js';
 export type { ListedEntry, Tier, TierHealth, TierStats } from './core/tier.js';
 export { type CreateOptions, createCache } from './create.js';
+export {
+  CacheMissError,
+  OnnxSetupError,
+  ServeConfigError,
+  SqliteOpenError,
+  StrataConfigError,
+  StrataError,
+  type StrataErrorCode,
+  TierConfigError,
+  TierTimeoutError,
+} from './errors.js';
 export { type ClearOptions, type LookupResult, type StoreOptions, StrataCache } from './langchain/cache.js';
 export { CachedLLM } from './langchain/cached-llm.js';
 export {
   type CacheControl,
   CachedChatModel,
-  CacheMissError,
   type CacheMode,
   type StrataHitInfo,
   type WithCacheOptions,

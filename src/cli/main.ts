@@ -3,7 +3,7 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { StrataConfigError } from '../config/schema.js';
+import { StrataConfigError } from '../errors.js';
 import { clear } from './commands/clear.js';
 import { demo } from './commands/demo.js';
 import { doctor } from './commands/doctor.js';

@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createCache } from '../create.js';
+import { StrataConfigError } from '../errors.js';
 import { loadConfig, loadConfigWithSource } from './load.js';
-import { parseConfig, StrataConfigError } from './schema.js';
+import { parseConfig } from './schema.js';
 
 function problem(input: unknown): string {
   try {

@@ -6,7 +6,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { parseConfig, type ResolvedConfig, type StrataConfig, StrataConfigError } from './schema.js';
+import { StrataConfigError } from '../errors.js';
+import { parseConfig, type ResolvedConfig, type StrataConfig } from './schema.js';
 
 export const DEFAULT_CONFIG_FILE = 'strata.config.json';
 

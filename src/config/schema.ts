@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { DEFAULT_NAMESPACE, validateNamespace } from '../core/key.js';
 import type { Tier } from '../core/tier.js';
+import { StrataConfigError } from '../errors.js';
 import type { LangChainEmbeddings } from '../tiers/semantic/embedder.js';
 import { ALL_GUARDS, type GuardName } from '../tiers/semantic/guards.js';
 import type { Verifier } from '../tiers/semantic/verifier.js';
@@ -494,13 +495,6 @@ export type StrataConfig = z.input<typeof configSchema>;
 export type ResolvedConfig = z.output<typeof configSchema>;
 export type TierConfig = z.input<typeof tierSchema>;
 export type ResolvedTierConfig = z.output<typeof tierSchema>;
-
-export class StrataConfigError extends Error {
-  constructor(readonly issues: Array<{ path: string; message: string }>) {
-    super(`invalid Strata config: ${issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ')}`);
-    this.name = 'StrataConfigError';
-  }
-}
 
 export function fieldPath(path: ReadonlyArray<PropertyKey>): string {
   return path.reduce<string>(

@@ -7,6 +7,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
+import { TierTimeoutError } from '../errors.js';
 import { type BreakerOptions, type BreakerState, CircuitBreaker } from './breaker.js';
 import { Bus, type BusMessage } from './bus.js';
 import type { Clock } from './clock.js';
@@ -156,17 +157,6 @@ export interface StatsReport {
 export interface HealthReport {
   status: TierStatus;
   tiers: Array<{ name: string; type: string; status: TierStatus; breaker: BreakerState; reason?: string }>;
-}
-
-export class TierTimeoutError extends Error {
-  constructor(
-    readonly tier: string,
-    readonly op: string,
-    readonly timeoutMs: number,
-  ) {
-    super(`tier ${tier}: ${op} timed out after ${timeoutMs} ms`);
-    this.name = 'TierTimeoutError';
-  }
 }
 
 interface Managed {

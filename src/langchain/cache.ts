@@ -20,8 +20,9 @@ import type {
   WriteOptions,
 } from '../core/manager.js';
 import { errorOf } from '../core/manager.js';
+import { CacheMissError } from '../errors.js';
 import { fromStored, toStored } from './generations.js';
-import { assertMode, CacheMissError, type CacheMode } from './modes.js';
+import { assertMode, type CacheMode } from './modes.js';
 
 export interface StoreOptions {
   /** Tags attached to entries stored through this view, for invalidateTag(). */

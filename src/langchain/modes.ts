@@ -7,14 +7,6 @@ export const CACHE_MODES = ['default', 'no-cache', 'no-store', 'only-if-cached',
  */
 export type CacheMode = (typeof CACHE_MODES)[number];
 
-/** Thrown by `only-if-cached` on a miss; the model was not called. */
-export class CacheMissError extends Error {
-  constructor(readonly key: string) {
-    super(`strata: no cached answer for this request (only-if-cached); key ${key.slice(0, 12)}`);
-    this.name = 'CacheMissError';
-  }
-}
-
 export function assertMode(mode: unknown, field: string): asserts mode is CacheMode | undefined {
   if (mode !== undefined && !CACHE_MODES.includes(mode as CacheMode)) {
     throw new TypeError(`${field}: expected one of ${CACHE_MODES.join(', ')} (got ${JSON.stringify(mode)})`);

@@ -8,8 +8,8 @@ import { FakeListChatModel } from '@langchain/core/utils/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createCache } from '../create.js';
 import { SimulatedChatModel } from '../demo/simulated-model.js';
+import { CacheMissError } from '../errors.js';
 import type { StrataCache } from './cache.js';
-import { CacheMissError } from './modes.js';
 import { withCache } from './with-cache.js';
 
 /** Well below the 15 s stall, well above anything this machine takes for an in-memory call. */

@@ -3,8 +3,9 @@
  * control carried in `configurable.cache`, and lookups and stores that honour the cache modes.
  */
 import type { RunnableConfig } from '@langchain/core/runnables';
+import { CacheMissError } from '../errors.js';
 import type { StrataCache } from './cache.js';
-import { assertMode, CacheMissError, type CacheMode } from './modes.js';
+import { assertMode, type CacheMode } from './modes.js';
 
 export interface CacheControl {
   mode?: CacheMode;

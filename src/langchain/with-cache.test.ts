@@ -19,7 +19,8 @@ import { z } from 'zod';
 import { service } from '../../test/support/services.js';
 import type { StrataConfig } from '../config/schema.js';
 import { createCache } from '../create.js';
-import { CacheMissError, withCache } from './with-cache.js';
+import { CacheMissError } from '../errors.js';
+import { withCache } from './with-cache.js';
 
 type FakeOptions = BaseChatModelCallOptions & {
   tools?: Array<{ function?: { name: string }; name?: string }>;

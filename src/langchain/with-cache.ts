@@ -45,7 +45,8 @@ import {
   type WithCacheOptions,
 } from './request-cache.js';
 
-export { CacheMissError, type CacheMode } from './modes.js';
+export { CacheMissError } from '../errors.js';
+export type { CacheMode } from './modes.js';
 export type { CacheControl, StrataHitInfo, WithCacheOptions } from './request-cache.js';
 
 export function withCache(

@@ -29,6 +29,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { ServeConfigError } from '../errors.js';
 import type { StrataCache } from '../langchain/cache.js';
 import { DASHBOARD_HTML } from './dashboard.js';
 import type { Monitor } from './index.js';
@@ -43,8 +44,6 @@ export interface ServeOptions {
    */
   allowedHosts?: string[];
 }
-
-export class ServeConfigError extends Error {}
 
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);

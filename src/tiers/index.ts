@@ -3,9 +3,10 @@ import { resolve } from 'node:path';
 import { type ResolvedTierConfig, tierName } from '../config/schema.js';
 import type { Clock } from '../core/clock.js';
 import type { EvictionListener, Tier } from '../core/tier.js';
+import { OnnxSetupError, TierConfigError } from '../errors.js';
 import { fromLangChain, withEmbeddingCache } from './semantic/embedder.js';
 import { DEFAULT_THRESHOLDS, lexicalEmbedder } from './semantic/lexical.js';
-import { defaultModelPath, OnnxSetupError, onnxEmbedder } from './semantic/onnx.js';
+import { defaultModelPath, onnxEmbedder } from './semantic/onnx.js';
 import { patternExtractor } from './semantic/request.js';
 import { embedderVerifier } from './semantic/verifier.js';
 
@@ -62,14 +63,6 @@ export interface TierContext {
   onEviction: EvictionListener;
   /** For errors a client reports outside any call (socket resets, failovers). */
   onClientError: (tier: string, error: Error) => void;
-}
-
-/** The tier's config cannot work, whatever the backend's state (createCache reports it as a config error). */
-export class TierConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'TierConfigError';
-  }
 }
 
 /**

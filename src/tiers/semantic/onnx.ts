@@ -14,6 +14,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { OnnxSetupError } from '../../errors.js';
 import type { Embedder } from './embedder.js';
 import { normalize } from './embedder.js';
 import { UnigramTokenizer } from './tokenizer-unigram.js';
@@ -103,11 +104,6 @@ interface OrtSession {
   run(
     feeds: Record<string, unknown>,
   ): Promise<Record<string, { data: Float32Array; dims: readonly number[] }>>;
-}
-
-/** What no retry can fix: the runtime package or the model files are not installed. */
-export class OnnxSetupError extends Error {
-  override readonly name = 'OnnxSetupError';
 }
 
 export async function onnxEmbedder(options: OnnxEmbedderOptions): Promise<Embedder> {

@@ -42,6 +42,7 @@ import {
   type TierStats,
 } from '../../core/tier.js';
 import { every } from '../../core/upkeep.js';
+import { SqliteOpenError } from '../../errors.js';
 
 export interface SqliteTierOptions {
   name?: string;
@@ -69,14 +70,6 @@ export interface SqliteTierOptions {
   integrityCheck?: boolean;
   clock: Clock;
   onEviction?: EvictionListener;
-}
-
-/** A file this version cannot use; the message is the reason, ready for health(). */
-export class SqliteOpenError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'SqliteOpenError';
-  }
 }
 
 /** Each migration moves the schema from version (index) to version (index + 1). */

@@ -1,0 +1,86 @@
+/**
+ * Every error Strata throws, in one place. Each has a stable `code` to branch on (messages may be
+ * reworded; codes are not) and a `name` for logs. What reaches an application:
+ *
+ *   STRATA_CONFIG          createCache / parseConfig / loadConfig: the config cannot work; `issues`
+ *                          names every bad field by path (`tiers[1].path`).
+ *   STRATA_CACHE_MISS      withCache's `only-if-cached` found nothing; the model was not called.
+ *   STRATA_SERVE_CONFIG    startServer / `strata serve`: an address or token it refuses to use.
+ *
+ * And what stays inside (counted, logged once, shown in health(); never thrown into the LLM call
+ * path), exported so that tests, custom tiers and event listeners can recognize them:
+ *
+ *   STRATA_TIER_TIMEOUT    a tier call ran past its `timeoutMs` (the `error` event's error).
+ *   STRATA_TIER_CONFIG     a driver found its options unusable (createCache reports it as STRATA_CONFIG).
+ *   STRATA_SQLITE_OPEN     a SQLite file this version cannot use (newer, foreign, damaged): the tier is down.
+ *   STRATA_ONNX_SETUP      the onnx runtime or model is not installed (reported as STRATA_CONFIG).
+ */
+
+export type StrataErrorCode =
+  | 'STRATA_CONFIG'
+  | 'STRATA_CACHE_MISS'
+  | 'STRATA_SERVE_CONFIG'
+  | 'STRATA_TIER_TIMEOUT'
+  | 'STRATA_TIER_CONFIG'
+  | 'STRATA_SQLITE_OPEN'
+  | 'STRATA_ONNX_SETUP';
+
+/** The base of every Strata error. */
+export abstract class StrataError extends Error {
+  abstract readonly code: StrataErrorCode;
+}
+
+/** The config cannot work; `issues` lists every bad field by path. */
+export class StrataConfigError extends StrataError {
+  readonly code = 'STRATA_CONFIG';
+  override readonly name = 'StrataConfigError';
+  constructor(readonly issues: Array<{ path: string; message: string }>) {
+    super(`invalid Strata config: ${issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ')}`);
+  }
+}
+
+/** Thrown by `only-if-cached` on a miss; the model was not called. */
+export class CacheMissError extends StrataError {
+  readonly code = 'STRATA_CACHE_MISS';
+  override readonly name = 'CacheMissError';
+  constructor(readonly key: string) {
+    super(`strata: no cached answer for this request (only-if-cached); key ${key.slice(0, 12)}`);
+  }
+}
+
+/** `strata serve` / startServer refuses an address or token. */
+export class ServeConfigError extends StrataError {
+  readonly code = 'STRATA_SERVE_CONFIG';
+  override readonly name = 'ServeConfigError';
+}
+
+/** A tier call ran past its deadline; the manager counts it as a timeout and answers a miss. */
+export class TierTimeoutError extends StrataError {
+  readonly code = 'STRATA_TIER_TIMEOUT';
+  override readonly name = 'TierTimeoutError';
+  constructor(
+    readonly tier: string,
+    readonly op: string,
+    readonly timeoutMs: number,
+  ) {
+    super(`tier ${tier}: ${op} timed out after ${timeoutMs} ms`);
+  }
+}
+
+/** The tier's config cannot work, whatever the backend's state (createCache reports it as a config error). */
+export class TierConfigError extends StrataError {
+  readonly code = 'STRATA_TIER_CONFIG';
+  override readonly name = 'TierConfigError';
+}
+
+/** A SQLite file this version cannot use; the message is the reason, ready for health(). */
+export class SqliteOpenError extends StrataError {
+  readonly code = 'STRATA_SQLITE_OPEN';
+  override readonly name = 'SqliteOpenError';
+}
+
+/** What no retry can fix: the onnx runtime package or the model files are not installed. */
+export class OnnxSetupError extends StrataError {
+  readonly code = 'STRATA_ONNX_SETUP';
+  override readonly name = 'OnnxSetupError';
+}
