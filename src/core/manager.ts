@@ -7,8 +7,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import { TierTimeoutError } from '../errors.js';
-import { type BreakerOptions, type BreakerState, CircuitBreaker } from './breaker.js';
+import type { BreakerState } from './breaker.js';
 import { Bus, type BusMessage } from './bus.js';
 import type { Clock } from './clock.js';
 import { Coalescer, MissDurations } from './coalesce.js';
@@ -20,7 +19,6 @@ import {
   decodeEntry,
   ENTRY_VERSION,
   type Entry,
-  earliestExpiry,
   encodeEntry,
   isExpired,
   isGenerationList,
@@ -29,10 +27,10 @@ import {
   storedEntry,
   type TokenUsage,
   tokenUsage,
-  withExpiry,
 } from './entry.js';
+import { errorOf, GuardedTier, type ManagedTierOptions, type TierPolicy } from './guarded-tier.js';
 import { type CacheKey, hashPrompt } from './key.js';
-import { CacheCounters, type CumulativeLatency, type LatencySummary, TierCounters } from './stats.js';
+import { CacheCounters, type CumulativeLatency, type LatencySummary, type TierCounters } from './stats.js';
 import {
   isPromiseLike,
   type MaybePromise,
@@ -42,13 +40,6 @@ import {
   type TierStats,
   type TierStatus,
 } from './tier.js';
-
-export interface ManagedTierOptions {
-  /** Upper bound on how long this tier keeps an entry, in ms; never extends an entry's own expiry. */
-  ttlMs?: number;
-  timeoutMs: number;
-  breaker: BreakerOptions;
-}
 
 export interface ManagerOptions {
   clock: Clock;
@@ -92,8 +83,6 @@ export interface Hit {
   matchedPrompt?: string;
 }
 
-/** What a tier read can yield: a payload, another prompt's entry, or nothing. */
-type Read = string | SimilarMatch | undefined;
 type Found = { hit: Hit; payload: string };
 
 export interface CacheEvents {
@@ -159,31 +148,15 @@ export interface HealthReport {
   tiers: Array<{ name: string; type: string; status: TierStatus; breaker: BreakerState; reason?: string }>;
 }
 
-interface Managed {
-  readonly tier: Tier;
-  readonly name: string;
-  readonly ttlMs: number | undefined;
-  readonly timeoutMs: number;
-  readonly breaker: CircuitBreaker;
-  readonly counters: TierCounters;
-  /** True while a failure burst is in progress, so it is logged once. */
-  failing: boolean;
-  /** When a failure of this tier was last logged (performance.now()). */
-  loggedAt?: number;
-}
-
-/** Shortest gap between two failure log lines of one tier. */
-const RELOG_AFTER_MS = 60_000;
-
 export class Manager {
   readonly events = new EventEmitter<CacheEvents>();
-  private readonly managed: Managed[];
+  private readonly managed: GuardedTier[];
   private readonly totals = new CacheCounters();
   private readonly closing: Array<() => Promise<void>> = [];
   private readonly coalescer: Coalescer | undefined;
-  private readonly bus: { bus: Bus; via: Managed } | undefined;
+  private readonly bus: { bus: Bus; via: GuardedTier } | undefined;
   /** The shared tier that arbitrates cross-instance misses, if any. */
-  private readonly leaser: Managed | undefined;
+  private readonly leaser: GuardedTier | undefined;
   /** Lookups waiting for another instance's answer, woken early by its bus message. */
   private readonly remoteWaiters = new Map<string, Set<() => void>>();
   private readonly deadlines = new Deadlines();
@@ -197,22 +170,22 @@ export class Manager {
     private readonly options: ManagerOptions,
   ) {
     const names = new Set<string>();
+    const policy: TierPolicy = {
+      clock: options.clock,
+      deadlines: this.deadlines,
+      warn: (message) => options.logger.warn(message),
+      onError: (tier, op, error) => {
+        this.totals.errors++;
+        this.events.emit('error', { tier, op, error });
+      },
+      onBreaker: (tier, from, to) => this.onBreaker(tier, from, to),
+      closed: () => this.closed,
+    };
     this.managed = tiers.map(({ tier, options: o }) => {
       if (names.has(tier.name))
         throw new TypeError(`tiers: two tiers are named "${tier.name}"; give one a distinct name`);
       names.add(tier.name);
-      const breaker = new CircuitBreaker(o.breaker, options.clock, (from, to) =>
-        this.onBreaker(tier.name, from, to),
-      );
-      return {
-        tier,
-        name: tier.name,
-        ttlMs: o.ttlMs,
-        timeoutMs: o.timeoutMs,
-        breaker,
-        counters: new TierCounters(),
-        failing: false,
-      };
+      return new GuardedTier(tier, o, policy);
     });
     this.coalescer = options.coalesceWaitMs > 0 ? new Coalescer() : undefined;
     this.missDurations = new MissDurations(options.coalesceWaitMs);
@@ -242,7 +215,7 @@ export class Manager {
   readonly onClientError = (tier: string, error: Error): void => {
     const m = this.managed.find((x) => x.name === tier);
     if (!m) return;
-    this.logOnce(m, 'connection', error);
+    m.logOnce('connection', error);
     this.events.emit('error', { tier, op: 'connection', error });
   };
 
@@ -255,7 +228,7 @@ export class Manager {
         (msg) => this.applyRemote(msg),
         () => this.flushLocal(),
       )
-      .catch((error: unknown) => this.failed(bus.via, 'subscribe', error));
+      .catch((error: unknown) => bus.via.failed('subscribe', error));
   }
 
   // -------------------------------------------------------------------------------------------
@@ -282,7 +255,7 @@ export class Manager {
       // The waterfall, inline (it is the hit path): the first tier with a valid, live entry wins.
       for (let i = 0; i < this.managed.length && !found; i++) {
         const m = this.managed[i]!;
-        const read = this.readTier(m, key);
+        const read = m.read(key);
         const payload = isPromiseLike(read) ? await read : read;
         if (payload !== undefined) found = this.accept(m, i, key, payload);
       }
@@ -317,7 +290,7 @@ export class Manager {
   }
 
   /** A payload read from tier `i`: a hit if it is valid, live and for this key; corrupt or expired ones are removed. */
-  private accept(m: Managed, i: number, key: CacheKey, read: string | SimilarMatch): Found | undefined {
+  private accept(m: GuardedTier, i: number, key: CacheKey, read: string | SimilarMatch): Found | undefined {
     if (typeof read !== 'string') return this.acceptSimilar(m, key, read);
     const payload = read;
     const entry = decodeAnswer(payload);
@@ -325,17 +298,13 @@ export class Manager {
     if (!entry || !answerMatchesKey(entry, key) || !this.usable(entry, key.llmString)) {
       m.counters.corrupt++;
       m.counters.misses++;
-      this.logOnce(
-        m,
-        'get',
-        new Error(`discarded a corrupt or misfiled entry for key ${key.hash.slice(0, 12)}`),
-      );
-      this.background(m, 'delete', () => m.tier.delete(key));
+      m.logOnce('get', new Error(`discarded a corrupt or misfiled entry for key ${key.hash.slice(0, 12)}`));
+      m.background('delete', () => m.tier.delete(key));
       return undefined;
     }
     if (isExpired(entry, now)) {
       m.counters.misses++;
-      this.background(m, 'delete', () => m.tier.delete(key));
+      m.background('delete', () => m.tier.delete(key));
       return undefined;
     }
     m.counters.hits++;
@@ -348,7 +317,7 @@ export class Manager {
    * to the same namespace and llm string. It is not copied into faster tiers: those answer by
    * exact key, and the query's key is not the entry's.
    */
-  private acceptSimilar(m: Managed, key: CacheKey, match: SimilarMatch): Found | undefined {
+  private acceptSimilar(m: GuardedTier, key: CacheKey, match: SimilarMatch): Found | undefined {
     const entry = decodeEntry(match.payload);
     const now = this.options.clock.now();
     if (
@@ -360,9 +329,9 @@ export class Manager {
     ) {
       m.counters.corrupt++;
       m.counters.misses++;
-      this.logOnce(m, 'get', new Error(`discarded a corrupt or misfiled entry ${match.hash.slice(0, 12)}`));
+      m.logOnce('get', new Error(`discarded a corrupt or misfiled entry ${match.hash.slice(0, 12)}`));
       const matched = { ...key, hash: match.hash, prompt: match.matchedPrompt };
-      this.background(m, 'delete', () => m.tier.delete(matched));
+      m.background('delete', () => m.tier.delete(matched));
       return undefined;
     }
     if (isExpired(entry, now)) {
@@ -401,7 +370,7 @@ export class Manager {
     const index = this.managed.indexOf(m);
     while (performance.now() < deadline && !this.closed) {
       await this.remoteSignal(key.hash, Math.min(50, deadline - performance.now()));
-      const read = this.readTier(m, key);
+      const read = m.read(key);
       const payload = isPromiseLike(read) ? await read : read;
       const entry = typeof payload === 'string' ? decodeAnswer(payload) : undefined;
       if (
@@ -420,14 +389,14 @@ export class Manager {
   }
 
   /** True when this instance now holds the shared claim on the key, or the shared tier cannot arbitrate. */
-  private async claimShared(m: Managed, key: CacheKey, leaseMs: number): Promise<boolean> {
+  private async claimShared(m: GuardedTier, key: CacheKey, leaseMs: number): Promise<boolean> {
     if (!m.breaker.allow()) return true;
     try {
-      const claimed = await this.bounded(m, 'lease', m.tier.lease!.acquire(key, leaseMs));
-      this.succeeded(m);
+      const claimed = await m.bounded('lease', m.tier.lease!.acquire(key, leaseMs));
+      m.succeeded();
       return claimed;
     } catch (error) {
-      this.failed(m, 'lease', error);
+      m.failed('lease', error);
       return true;
     }
   }
@@ -451,53 +420,6 @@ export class Manager {
     });
   }
 
-  /**
-   * One tier read under the failure policy. Not async: a synchronous tier (memory, SQLite) costs
-   * no promise, and an asynchronous one costs exactly one, settled by its answer or its deadline.
-   */
-  private readTier(m: Managed, key: CacheKey): MaybePromise<Read> {
-    if (!m.breaker.allow()) {
-      m.counters.skipped++;
-      return undefined;
-    }
-    const start = performance.now();
-    let result: MaybePromise<Read | null>;
-    try {
-      result = m.tier.get(key);
-    } catch (error) {
-      this.failed(m, 'get', error);
-      return undefined;
-    }
-    if (!isPromiseLike(result)) return this.afterRead(m, start, result);
-    const pending = result;
-    return new Promise((resolve) => {
-      const deadline = this.deadlines.add(m.timeoutMs, () => {
-        this.failed(m, 'get', new TierTimeoutError(m.name, 'get', m.timeoutMs));
-        resolve(undefined);
-      });
-      pending.then(
-        (payload) => {
-          if (this.deadlines.cancel(deadline)) resolve(this.afterRead(m, start, payload));
-        },
-        (error: unknown) => {
-          if (!this.deadlines.cancel(deadline)) return;
-          this.failed(m, 'get', error);
-          resolve(undefined);
-        },
-      );
-    });
-  }
-
-  private afterRead(m: Managed, start: number, payload: Read | null): Read {
-    this.succeeded(m);
-    m.counters.getLatency.record(performance.now() - start);
-    if (payload == null) {
-      m.counters.misses++;
-      return undefined;
-    }
-    return payload;
-  }
-
   /** Copies a hit into the tiers above the one that served it, with the entry's remaining lifetime. */
   private backfill(key: CacheKey, answer: Answer, payload: string, servedBy: number, now: number): void {
     // Off the hit path: the full decode gives SQL tiers their prompt column.
@@ -505,7 +427,7 @@ export class Manager {
     const from = this.managed[servedBy]!.name;
     for (let i = 0; i < servedBy; i++) {
       const m = this.managed[i]!;
-      void this.writeTier(m, key, stored, now).then((ok) => {
+      void m.write(key, stored, now).then((ok) => {
         if (!ok) return;
         m.counters.backfills++;
         if (this.events.listenerCount('backfill') > 0)
@@ -546,7 +468,7 @@ export class Manager {
     // Waiters get the answer now; the tiers catch up in parallel.
     const missedAt = this.coalescer?.settle(key.hash, stored.payload);
     if (missedAt !== undefined) this.missDurations.record(key.llmString, performance.now() - missedAt);
-    const results = await Promise.all(this.managed.map((m) => this.writeTier(m, key, stored, now)));
+    const results = await Promise.all(this.managed.map((m) => m.write(key, stored, now)));
     this.releaseLease(key);
     this.announce({ op: 'set', namespace: key.namespace, hash: key.hash });
     if (this.events.listenerCount('set') > 0) {
@@ -568,31 +490,8 @@ export class Manager {
   /** Stores an already-encoded entry (import), keeping its timestamps. */
   async restore(key: CacheKey, stored: StoredEntry): Promise<string[]> {
     const now = this.options.clock.now();
-    const results = await Promise.all(this.managed.map((m) => this.writeTier(m, key, stored, now)));
+    const results = await Promise.all(this.managed.map((m) => m.write(key, stored, now)));
     return this.managed.filter((_, i) => results[i]).map((m) => m.name);
-  }
-
-  private async writeTier(m: Managed, key: CacheKey, stored: StoredEntry, now: number): Promise<boolean> {
-    const expiresAt =
-      m.ttlMs === undefined ? stored.expiresAt : earliestExpiry(stored.expiresAt, now + m.ttlMs);
-    if (expiresAt !== null && expiresAt <= now) return false;
-    if (!m.breaker.allow()) {
-      m.counters.skipped++;
-      return false;
-    }
-    const start = performance.now();
-    try {
-      const result = m.tier.set(key, withExpiry(stored, expiresAt));
-      const accepted = isPromiseLike(result) ? await this.bounded(m, 'set', result) : result;
-      this.succeeded(m);
-      m.counters.setLatency.record(performance.now() - start);
-      if (accepted) m.counters.sets++;
-      else m.counters.refused++;
-      return accepted;
-    } catch (error) {
-      this.failed(m, 'set', error);
-      return false;
-    }
   }
 
   // -------------------------------------------------------------------------------------------
@@ -633,12 +532,12 @@ export class Manager {
   private announce(msg: BusMessage): void {
     const bus = this.bus;
     if (!bus || this.closed) return;
-    bus.bus.publish(msg).catch((error: unknown) => this.failed(bus.via, 'publish', error));
+    bus.bus.publish(msg).catch((error: unknown) => bus.via.failed('publish', error));
   }
 
   private releaseLease(key: CacheKey): void {
     const m = this.leaser;
-    if (m) m.tier.lease!.release(key).catch((error: unknown) => this.failed(m, 'lease', error));
+    if (m) m.tier.lease!.release(key).catch((error: unknown) => m.failed('lease', error));
   }
 
   /** Another instance changed shared tiers: drop what our process-local tiers hold of it. */
@@ -648,15 +547,15 @@ export class Manager {
       switch (msg.op) {
         case 'set':
         case 'delete':
-          this.background(m, 'delete', () =>
+          m.background('delete', () =>
             m.tier.delete({ namespace: msg.namespace, hash: msg.hash, llmString: '', prompt: '' }),
           );
           break;
         case 'clear':
-          this.background(m, 'clear', () => m.tier.clear(msg.namespace));
+          m.background('clear', () => m.tier.clear(msg.namespace));
           break;
         case 'invalidateTag':
-          this.background(m, 'invalidateTag', () => m.tier.invalidateTag(msg.tag, msg.namespace));
+          m.background('invalidateTag', () => m.tier.invalidateTag(msg.tag, msg.namespace));
           break;
       }
     }
@@ -665,7 +564,7 @@ export class Manager {
 
   /** After the bus reconnects, messages may have been missed: local tiers start over. */
   private flushLocal(): void {
-    for (const m of this.managed) if (m.tier.local) this.background(m, 'clear', () => m.tier.clear());
+    for (const m of this.managed) if (m.tier.local) m.background('clear', () => m.tier.clear());
   }
 
   async purgeExpired(): Promise<Record<string, number>> {
@@ -680,7 +579,7 @@ export class Manager {
       this.managed.map(async (m) => {
         try {
           const result = m.tier.get(key);
-          const read = isPromiseLike(result) ? await this.bounded(m, 'get', result) : result;
+          const read = isPromiseLike(result) ? await m.bounded('get', result) : result;
           if (read == null) return { tier: m.name, state: 'absent' };
           const entry = decodeEntry(typeof read === 'string' ? read : read.payload);
           const owner = typeof read === 'string' ? key.hash : read.hash;
@@ -711,66 +610,12 @@ export class Manager {
 
   /** Runs one operation on every tier in parallel; a failing tier yields undefined and is counted. */
   private everyTier<T>(op: string, fn: (tier: Tier) => MaybePromise<T>): Promise<Array<T | undefined>> {
-    return Promise.all(
-      this.managed.map(async (m) => {
-        try {
-          const result = fn(m.tier);
-          const value = isPromiseLike(result) ? await this.bounded(m, op, result) : result;
-          this.succeeded(m);
-          return value;
-        } catch (error) {
-          this.failed(m, op, error);
-          return undefined;
-        }
-      }),
-    );
-  }
-
-  private background(m: Managed, op: string, fn: () => MaybePromise<unknown>): void {
-    try {
-      const result = fn();
-      if (isPromiseLike(result)) result.then(undefined, (error: unknown) => this.failed(m, op, error));
-    } catch (error) {
-      this.failed(m, op, error);
-    }
+    return Promise.all(this.managed.map((m) => m.run(op, fn)));
   }
 
   // -------------------------------------------------------------------------------------------
   // Failure policy
   // -------------------------------------------------------------------------------------------
-
-  private bounded<T>(m: Managed, op: string, promise: Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const deadline = this.deadlines.add(m.timeoutMs, () =>
-        reject(new TierTimeoutError(m.name, op, m.timeoutMs)),
-      );
-      promise.then(
-        (value) => {
-          this.deadlines.cancel(deadline);
-          resolve(value);
-        },
-        (error: unknown) => {
-          this.deadlines.cancel(deadline);
-          reject(error);
-        },
-      );
-    });
-  }
-
-  private succeeded(m: Managed): void {
-    m.breaker.success();
-    m.failing = false;
-  }
-
-  private failed(m: Managed, op: string, raw: unknown): void {
-    const error = errorOf(raw);
-    if (error instanceof TierTimeoutError) m.counters.timeouts++;
-    else m.counters.errors++;
-    this.totals.errors++;
-    m.breaker.failure(`${op}: ${error.message}`);
-    this.logOnce(m, op, error);
-    this.events.emit('error', { tier: m.name, op, error });
-  }
 
   private warnOnce(key: CacheKey): void {
     if (this.warned.has(key.llmString) || this.warned.size >= 1024) return;
@@ -778,17 +623,6 @@ export class Manager {
     const message = `[strata] ${key.llmProblem}`;
     this.options.logger.warn(message);
     this.events.emit('warning', { code: 'llm-key-unparsed', message, llmString: key.llmString });
-  }
-
-  private logOnce(m: Managed, op: string, error: Error): void {
-    if (m.failing || this.closed) return;
-    m.failing = true;
-    // A tier that fails and succeeds in turn (a damaged page among good ones) is one story, not
-    // a line per failure: after a log line, the next comes a minute later at the earliest.
-    const now = performance.now();
-    if (m.loggedAt !== undefined && now - m.loggedAt < RELOG_AFTER_MS) return;
-    m.loggedAt = now;
-    this.options.logger.warn(`[strata] tier ${m.name}: ${op} failed (${error.message}); treated as a miss`);
   }
 
   private onBreaker(tier: string, from: BreakerState, to: BreakerState): void {
@@ -890,7 +724,7 @@ export class Manager {
         let health: TierHealth;
         try {
           const result = m.tier.health();
-          health = isPromiseLike(result) ? await this.bounded(m, 'health', result) : result;
+          health = isPromiseLike(result) ? await m.bounded('health', result) : result;
         } catch (error) {
           health = { status: 'down', reason: errorOf(error).message };
         }
@@ -926,6 +760,4 @@ function sum(values: Array<number | undefined>): number {
   return values.reduce<number>((total, v) => total + (v ?? 0), 0);
 }
 
-export function errorOf(value: unknown): Error {
-  return value instanceof Error ? value : new Error(String(value));
-}
+export { errorOf, type ManagedTierOptions };

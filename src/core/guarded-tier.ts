@@ -1,0 +1,209 @@
+/**
+ * One tier behind the failure policy: every call the manager makes to a driver goes through its
+ * GuardedTier, which bounds it by `timeoutMs`, consults and feeds the circuit breaker, counts it,
+ * and turns any error into "no answer" (logged once per burst, reported through `onError`).
+ * A driver therefore never needs error handling of its own, and nothing it does reaches the
+ * caller of a cache operation.
+ */
+import { performance } from 'node:perf_hooks';
+import { TierTimeoutError } from '../errors.js';
+import { type BreakerOptions, type BreakerState, CircuitBreaker } from './breaker.js';
+import type { Clock } from './clock.js';
+import type { Deadlines } from './deadlines.js';
+import { earliestExpiry, type StoredEntry, withExpiry } from './entry.js';
+import type { CacheKey } from './key.js';
+import { TierCounters } from './stats.js';
+import { isPromiseLike, type MaybePromise, type SimilarMatch, type Tier } from './tier.js';
+
+export interface ManagedTierOptions {
+  /** Upper bound on how long this tier keeps an entry, in ms; never extends an entry's own expiry. */
+  ttlMs?: number;
+  timeoutMs: number;
+  breaker: BreakerOptions;
+}
+
+/** What a tier read can yield: a payload, another prompt's entry, or nothing. */
+export type Read = string | SimilarMatch | undefined;
+
+/** Where a guarded tier reports to: the manager's clock, deadlines, logger and events. */
+export interface TierPolicy {
+  clock: Clock;
+  deadlines: Deadlines;
+  warn(message: string): void;
+  onError(tier: string, op: string, error: Error): void;
+  onBreaker(tier: string, from: BreakerState, to: BreakerState): void;
+  /** After close, failures are still counted but no longer logged. */
+  closed(): boolean;
+}
+
+/** Shortest gap between two failure log lines of one tier. */
+const RELOG_AFTER_MS = 60_000;
+
+export class GuardedTier {
+  readonly name: string;
+  readonly ttlMs: number | undefined;
+  readonly timeoutMs: number;
+  readonly breaker: CircuitBreaker;
+  readonly counters = new TierCounters();
+  /** True while a failure burst is in progress, so it is logged once. */
+  private failing = false;
+  /** When a failure of this tier was last logged (performance.now()). */
+  private loggedAt: number | undefined;
+
+  constructor(
+    readonly tier: Tier,
+    options: ManagedTierOptions,
+    private readonly policy: TierPolicy,
+  ) {
+    this.name = tier.name;
+    this.ttlMs = options.ttlMs;
+    this.timeoutMs = options.timeoutMs;
+    this.breaker = new CircuitBreaker(options.breaker, policy.clock, (from, to) =>
+      policy.onBreaker(tier.name, from, to),
+    );
+  }
+
+  /**
+   * One read. Not async, because it is the hit path: a synchronous tier (memory, SQLite) costs no
+   * promise, and an asynchronous one exactly one, settled by its answer or by its deadline (one
+   * shared sweeper, no timer per call: see deadlines.ts).
+   */
+  read(key: CacheKey): MaybePromise<Read> {
+    if (!this.breaker.allow()) {
+      this.counters.skipped++;
+      return undefined;
+    }
+    const start = performance.now();
+    let result: MaybePromise<Read | null>;
+    try {
+      result = this.tier.get(key);
+    } catch (error) {
+      this.failed('get', error);
+      return undefined;
+    }
+    if (!isPromiseLike(result)) return this.afterRead(start, result);
+    const pending = result;
+    const deadlines = this.policy.deadlines;
+    return new Promise((resolve) => {
+      const deadline = deadlines.add(this.timeoutMs, () => {
+        this.failed('get', new TierTimeoutError(this.name, 'get', this.timeoutMs));
+        resolve(undefined);
+      });
+      pending.then(
+        (payload) => {
+          if (deadlines.cancel(deadline)) resolve(this.afterRead(start, payload));
+        },
+        (error: unknown) => {
+          if (!deadlines.cancel(deadline)) return;
+          this.failed('get', error);
+          resolve(undefined);
+        },
+      );
+    });
+  }
+
+  /** One write, capped to this tier's TTL; false when it was skipped, refused or failed. */
+  async write(key: CacheKey, stored: StoredEntry, now: number): Promise<boolean> {
+    const expiresAt =
+      this.ttlMs === undefined ? stored.expiresAt : earliestExpiry(stored.expiresAt, now + this.ttlMs);
+    if (expiresAt !== null && expiresAt <= now) return false;
+    if (!this.breaker.allow()) {
+      this.counters.skipped++;
+      return false;
+    }
+    const start = performance.now();
+    try {
+      const result = this.tier.set(key, withExpiry(stored, expiresAt));
+      const accepted = isPromiseLike(result) ? await this.bounded('set', result) : result;
+      this.succeeded();
+      this.counters.setLatency.record(performance.now() - start);
+      if (accepted) this.counters.sets++;
+      else this.counters.refused++;
+      return accepted;
+    } catch (error) {
+      this.failed('set', error);
+      return false;
+    }
+  }
+
+  /** Any other operation: its result, or undefined when it failed or timed out (counted). */
+  async run<T>(op: string, fn: (tier: Tier) => MaybePromise<T>): Promise<T | undefined> {
+    try {
+      const result = fn(this.tier);
+      const value = isPromiseLike(result) ? await this.bounded(op, result) : result;
+      this.succeeded();
+      return value;
+    } catch (error) {
+      this.failed(op, error);
+      return undefined;
+    }
+  }
+
+  /** Fire and forget (deletes of corrupt entries, invalidations from other instances). */
+  background(op: string, fn: (tier: Tier) => MaybePromise<unknown>): void {
+    try {
+      const result = fn(this.tier);
+      if (isPromiseLike(result)) result.then(undefined, (error: unknown) => this.failed(op, error));
+    } catch (error) {
+      this.failed(op, error);
+    }
+  }
+
+  /** `promise`, or a TierTimeoutError once `timeoutMs` has passed. */
+  bounded<T>(op: string, promise: Promise<T>): Promise<T> {
+    const deadlines = this.policy.deadlines;
+    return new Promise<T>((resolve, reject) => {
+      const deadline = deadlines.add(this.timeoutMs, () =>
+        reject(new TierTimeoutError(this.name, op, this.timeoutMs)),
+      );
+      promise.then(
+        (value) => {
+          deadlines.cancel(deadline);
+          resolve(value);
+        },
+        (error: unknown) => {
+          deadlines.cancel(deadline);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  succeeded(): void {
+    this.breaker.success();
+    this.failing = false;
+  }
+
+  failed(op: string, raw: unknown): void {
+    const error = errorOf(raw);
+    if (error instanceof TierTimeoutError) this.counters.timeouts++;
+    else this.counters.errors++;
+    this.breaker.failure(`${op}: ${error.message}`);
+    this.logOnce(op, error);
+    this.policy.onError(this.name, op, error);
+  }
+
+  /** Logs the first failure of a burst; a tier failing between successes, once a minute at most. */
+  logOnce(op: string, error: Error): void {
+    if (this.failing || this.policy.closed()) return;
+    this.failing = true;
+    const now = performance.now();
+    if (this.loggedAt !== undefined && now - this.loggedAt < RELOG_AFTER_MS) return;
+    this.loggedAt = now;
+    this.policy.warn(`[strata] tier ${this.name}: ${op} failed (${error.message}); treated as a miss`);
+  }
+
+  private afterRead(start: number, payload: Read | null): Read {
+    this.succeeded();
+    this.counters.getLatency.record(performance.now() - start);
+    if (payload == null) {
+      this.counters.misses++;
+      return undefined;
+    }
+    return payload;
+  }
+}
+
+export function errorOf(value: unknown): Error {
+  return value instanceof Error ? value : new Error(String(value));
+}
