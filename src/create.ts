@@ -2,8 +2,9 @@
 import { parseConfig, type ResolvedConfig, type StrataConfig, tierName } from './config/schema.js';
 import { type Clock, systemClock } from './core/clock.js';
 import { openOrDefer } from './core/deferred-tier.js';
+import type { Logger } from './core/events.js';
 import { counterStoreOf, DEFAULT_REPORT_SECONDS, FleetReporter } from './core/fleet.js';
-import { type Logger, Manager } from './core/manager.js';
+import { Manager } from './core/manager.js';
 import type { Tier } from './core/tier.js';
 import { StrataConfigError, TierConfigError } from './errors.js';
 import { StrataCache } from './langchain/cache.js';

@@ -2,9 +2,10 @@ export { defaultConfig, loadConfig, loadConfigWithSource } from './config/load.j
 export { parseConfig, type ResolvedConfig, type StrataConfig, type TierConfig } from './config/schema.js';
 export { type Clock, ManualClock } from './core/clock.js';
 export type { Entry, StoredEntry } from './core/entry.js';
+export type { CacheEvents, Logger } from './core/events.js';
 export type { CacheKey } from './core/key.js';
 export { deriveKey, sanitizeLlmKey } from './core/key.js';
-export type { CacheEvents, HealthReport, Logger, StatsReport, TierReport } from './core/manager.js';
+export type { HealthReport, StatsReport, TierReport } from './core/reports.js';
 export type { ListedEntry, Tier, TierHealth, TierStats } from './core/tier.js';
 export { type CreateOptions, createCache } from './create.js';
 export {

@@ -10,7 +10,7 @@
  * is already served. Once open, every call goes straight to the real tier, synchronous
  * results included (the SQLite and memory fast paths stay free of promises).
  */
-import type { Logger } from './manager.js';
+import type { Logger } from './events.js';
 import type { ListedEntry, MaybePromise, Tier, TierHealth } from './tier.js';
 
 export interface DeferredTierOptions {

@@ -15,8 +15,10 @@
  * that is down costs a log line, once per outage.
  */
 import { hostname } from 'node:os';
-import type { Logger, Manager, StatsReport, TierReport } from './manager.js';
-import { errorOf } from './manager.js';
+import { errorOf } from '../errors.js';
+import type { Logger } from './events.js';
+import type { Manager } from './manager.js';
+import type { LatencyHistograms, StatsReport, TierReport } from './reports.js';
 import {
   type HistogramData,
   LatencyHistogram,
@@ -229,7 +231,7 @@ const EMPTY_SUMMARY: LatencySummary = { count: 0, meanMs: 0, p50Ms: 0, p99Ms: 0 
 export function fleetHistograms(
   snapshots: readonly CountersSnapshot[],
   boundsMs: readonly number[],
-): ReturnType<Manager['latencyHistograms']> {
+): LatencyHistograms {
   const lookup = new LatencyHistogram();
   const tiers = new Map<string, { type: string; get: LatencyHistogram; set: LatencyHistogram }>();
   for (const s of snapshots) {

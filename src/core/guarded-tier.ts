@@ -6,7 +6,7 @@
  * caller of a cache operation.
  */
 import { performance } from 'node:perf_hooks';
-import { TierTimeoutError } from '../errors.js';
+import { errorOf, TierTimeoutError } from '../errors.js';
 import { type BreakerOptions, type BreakerState, CircuitBreaker } from './breaker.js';
 import type { Clock } from './clock.js';
 import type { Deadlines } from './deadlines.js';
@@ -202,8 +202,4 @@ export class GuardedTier {
     }
     return payload;
   }
-}
-
-export function errorOf(value: unknown): Error {
-  return value instanceof Error ? value : new Error(String(value));
 }

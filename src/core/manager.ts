@@ -25,21 +25,23 @@ import {
   type StoredEntry,
   type StoredGenerationData,
   storedEntry,
-  type TokenUsage,
   tokenUsage,
 } from './entry.js';
-import { errorOf, GuardedTier, type ManagedTierOptions, type TierPolicy } from './guarded-tier.js';
+import type { CacheEvents, Hit, Logger } from './events.js';
+import { GuardedTier, type ManagedTierOptions, type TierPolicy } from './guarded-tier.js';
 import { type CacheKey, hashPrompt } from './key.js';
-import { CacheCounters, type CumulativeLatency, type LatencySummary, type TierCounters } from './stats.js';
 import {
-  isPromiseLike,
-  type MaybePromise,
-  type SimilarMatch,
-  type Tier,
-  type TierHealth,
-  type TierStats,
-  type TierStatus,
-} from './tier.js';
+  type HealthReport,
+  healthReport,
+  inspectKey,
+  type KeyInspection,
+  type LatencyHistograms,
+  latencyHistograms,
+  type StatsReport,
+  statsReport,
+} from './reports.js';
+import { CacheCounters, type TierCounters } from './stats.js';
+import { isPromiseLike, type MaybePromise, type SimilarMatch, type Tier } from './tier.js';
 
 export interface ManagerOptions {
   clock: Clock;
@@ -64,89 +66,13 @@ export interface LookupOptions {
   claim?: boolean;
 }
 
-export interface Logger {
-  warn(message: string): void;
-}
-
 export interface WriteOptions {
   ttlMs?: number | null;
   tags?: readonly string[];
   metadata?: Record<string, unknown>;
 }
 
-export interface Hit {
-  entry: Answer;
-  tier: string;
-  coalesced: boolean;
-  /** Set when a similarity tier answered with another prompt's entry. */
-  similarity?: number;
-  matchedPrompt?: string;
-}
-
 type Found = { hit: Hit; payload: string };
-
-export interface CacheEvents {
-  hit: [
-    {
-      key: CacheKey;
-      tier: string;
-      latencyMs: number;
-      coalesced: boolean;
-      similarity?: number;
-      matchedPrompt?: string;
-      /** Tokens the answer cost when it was generated: what this hit saved. */
-      usage?: TokenUsage;
-    },
-  ];
-  miss: [{ key: CacheKey; latencyMs: number }];
-  set: [{ key: CacheKey; tiers: string[]; bytes: number }];
-  error: [{ tier: string; op: string; error: Error }];
-  backfill: [{ key: CacheKey; from: string; to: string }];
-  evict: [{ tier: string; hash: string; reason: string }];
-  breaker: [{ tier: string; from: BreakerState; to: BreakerState }];
-  /** Something about a request the cache handled safely but the application should know (once per cause). */
-  warning: [{ code: 'llm-key-unparsed'; message: string; llmString: string }];
-}
-
-export interface TierReport {
-  name: string;
-  type: string;
-  breaker: BreakerState;
-  hits: number;
-  misses: number;
-  sets: number;
-  refused: number;
-  errors: number;
-  timeouts: number;
-  corrupt: number;
-  backfills: number;
-  evictions: number;
-  skipped: number;
-  get: LatencySummary;
-  set: LatencySummary;
-  /** Cosine similarity of hits served by a similarity tier. */
-  similarity?: { count: number; mean: number; min: number };
-  store?: TierStats;
-}
-
-export interface StatsReport {
-  lookups: number;
-  hits: number;
-  misses: number;
-  hitRate: number;
-  updates: number;
-  /** Updates not stored because no lookup could use their generations. */
-  unstorable: number;
-  coalesced: number;
-  inFlight: number;
-  lookup: LatencySummary;
-  tiers: TierReport[];
-}
-
-export interface HealthReport {
-  status: TierStatus;
-  tiers: Array<{ name: string; type: string; status: TierStatus; breaker: BreakerState; reason?: string }>;
-}
 
 export class Manager {
   readonly events = new EventEmitter<CacheEvents>();
@@ -572,34 +498,6 @@ export class Manager {
     return Object.fromEntries(this.managed.map((m, i) => [m.name, counts[i] ?? 0]));
   }
 
-  /** What each tier holds for one key, without backfilling or counting a lookup. */
-  async inspect(key: CacheKey): Promise<Array<{ tier: string; entry?: Entry; state: string }>> {
-    const now = this.options.clock.now();
-    return Promise.all(
-      this.managed.map(async (m) => {
-        try {
-          const result = m.tier.get(key);
-          const read = isPromiseLike(result) ? await m.bounded('get', result) : result;
-          if (read == null) return { tier: m.name, state: 'absent' };
-          const entry = decodeEntry(typeof read === 'string' ? read : read.payload);
-          const owner = typeof read === 'string' ? key.hash : read.hash;
-          if (!entry || entry.k !== owner || entry.ns !== key.namespace)
-            return { tier: m.name, state: 'corrupt' };
-          if (typeof read !== 'string') {
-            return {
-              tier: m.name,
-              entry,
-              state: `similar (${read.similarity?.toFixed(3) ?? 'similarity not reported'}): ${read.matchedPrompt}`,
-            };
-          }
-          return { tier: m.name, entry, state: isExpired(entry, now) ? 'expired' : 'live' };
-        } catch (error) {
-          return { tier: m.name, state: `error: ${errorOf(error).message}` };
-        }
-      }),
-    );
-  }
-
   tier(name: string): Tier | undefined {
     return this.managed.find((m) => m.name === name)?.tier;
   }
@@ -638,53 +536,6 @@ export class Manager {
   // Reporting
   // -------------------------------------------------------------------------------------------
 
-  /**
-   * Counters, latencies and, unless `store: false`, what each tier holds. The store part asks
-   * every backend (a count over a SQL table, an aggregation): periodic readers that need only
-   * the counters skip it.
-   */
-  async stats(options: { store?: boolean } = {}): Promise<StatsReport> {
-    const stores = options.store === false ? [] : await this.everyTier('stats', (t) => t.stats());
-    const c = this.totals;
-    const answered = c.hits + c.misses;
-    return {
-      lookups: c.lookups,
-      hits: c.hits,
-      misses: c.misses,
-      hitRate: answered === 0 ? 0 : c.hits / answered,
-      updates: c.updates,
-      unstorable: c.unstorable,
-      coalesced: c.coalesced,
-      inFlight: this.coalescer?.inFlight ?? 0,
-      lookup: c.lookupLatency.summary(),
-      tiers: this.managed.map((m, i) => {
-        const t = m.counters;
-        const report: TierReport = {
-          name: m.name,
-          type: m.tier.type,
-          breaker: m.breaker.current,
-          hits: t.hits,
-          misses: t.misses,
-          sets: t.sets,
-          refused: t.refused,
-          errors: t.errors,
-          timeouts: t.timeouts,
-          corrupt: t.corrupt,
-          backfills: t.backfills,
-          evictions: t.evictions,
-          skipped: t.skipped,
-          get: t.getLatency.summary(),
-          set: t.setLatency.summary(),
-        };
-        const similarity = t.similarity.summary();
-        if (similarity) report.similarity = similarity;
-        const store = stores[i];
-        if (store) report.store = store;
-        return report;
-      }),
-    };
-  }
-
   /** The live counters, for the fleet reporter to snapshot (read only). */
   counters(): {
     cache: Readonly<CacheCounters>;
@@ -701,49 +552,28 @@ export class Manager {
     this.closing.push(fn);
   }
 
-  /** Latency histograms as cumulative counts at `boundsMs`: lookups, and each tier's gets and sets. */
-  latencyHistograms(boundsMs: readonly number[]): {
-    lookup: CumulativeLatency;
-    tiers: Array<{ name: string; type: string; get: CumulativeLatency; set: CumulativeLatency }>;
-  } {
-    return {
-      lookup: this.totals.lookupLatency.cumulative(boundsMs),
-      tiers: this.managed.map((m) => ({
-        name: m.name,
-        type: m.tier.type,
-        get: m.counters.getLatency.cumulative(boundsMs),
-        set: m.counters.setLatency.cumulative(boundsMs),
-      })),
-    };
+  /**
+   * Counters, latencies and, unless `store: false`, what each tier holds. The store part asks
+   * every backend (a count over a SQL table, an aggregation): periodic readers that need only
+   * the counters skip it.
+   */
+  async stats(options: { store?: boolean } = {}): Promise<StatsReport> {
+    const stores = options.store === false ? [] : await this.everyTier('stats', (t) => t.stats());
+    return statsReport(this.totals, this.managed, stores, this.coalescer?.inFlight ?? 0);
   }
 
-  async health(): Promise<HealthReport> {
-    const tiers = await Promise.all(
-      this.managed.map(async (m) => {
-        const breaker = m.breaker.current;
-        let health: TierHealth;
-        try {
-          const result = m.tier.health();
-          health = isPromiseLike(result) ? await m.bounded('health', result) : result;
-        } catch (error) {
-          health = { status: 'down', reason: errorOf(error).message };
-        }
-        if (breaker === 'open' && health.status === 'up') {
-          health = { status: 'degraded', reason: `breaker open after: ${m.breaker.lastError ?? 'failures'}` };
-        }
-        return {
-          name: m.name,
-          type: m.tier.type,
-          status: health.status,
-          breaker,
-          ...(health.reason ? { reason: health.reason } : {}),
-        };
-      }),
-    );
-    const up = tiers.filter((t) => t.status === 'up').length;
-    const status: TierStatus =
-      up === tiers.length ? 'up' : tiers.every((t) => t.status === 'down') ? 'down' : 'degraded';
-    return { status, tiers };
+  /** Latency histograms as cumulative counts at `boundsMs`: lookups, and each tier's gets and sets. */
+  latencyHistograms(boundsMs: readonly number[]): LatencyHistograms {
+    return latencyHistograms(this.totals, this.managed, boundsMs);
+  }
+
+  health(): Promise<HealthReport> {
+    return healthReport(this.managed);
+  }
+
+  /** What each tier holds for one key, without backfilling or counting a lookup. */
+  inspect(key: CacheKey): Promise<KeyInspection[]> {
+    return inspectKey(this.managed, key, this.options.clock.now());
   }
 
   async close(): Promise<void> {
@@ -760,4 +590,4 @@ function sum(values: Array<number | undefined>): number {
   return values.reduce<number>((total, v) => total + (v ?? 0), 0);
 }
 
-export { errorOf, type ManagedTierOptions };
+export type { ManagedTierOptions };

@@ -8,19 +8,11 @@ import { BaseCache } from '@langchain/core/caches';
 import type { Generation } from '@langchain/core/outputs';
 import { MAX_TTL_SECONDS } from '../config/schema.js';
 import { isChatLlmString } from '../core/entry.js';
+import type { CacheEvents, Hit, Logger } from '../core/events.js';
 import { assertNamespace, type CacheKey, deriveKey } from '../core/key.js';
-import type {
-  CacheEvents,
-  HealthReport,
-  Hit,
-  Logger,
-  LookupOptions,
-  Manager,
-  StatsReport,
-  WriteOptions,
-} from '../core/manager.js';
-import { errorOf } from '../core/manager.js';
-import { CacheMissError } from '../errors.js';
+import type { LookupOptions, Manager, WriteOptions } from '../core/manager.js';
+import type { HealthReport, StatsReport } from '../core/reports.js';
+import { CacheMissError, errorOf } from '../errors.js';
 import { fromStored, toStored } from './generations.js';
 import { assertMode, type CacheMode } from './modes.js';
 

@@ -12,7 +12,7 @@
  * requests cannot page anyone. Latency is the p99 of the lookups since the last evaluation.
  */
 import { EventEmitter } from 'node:events';
-import type { HealthReport, StatsReport } from '../core/manager.js';
+import type { HealthReport, StatsReport } from '../core/reports.js';
 import { LatencyHistogram } from '../core/stats.js';
 
 export type AlertRule =

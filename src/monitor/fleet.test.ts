@@ -13,7 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { spawnTs } from '../../test/support/run-ts.js';
 import { service } from '../../test/support/services.js';
 import type { StrataConfig } from '../config/schema.js';
-import type { StatsReport } from '../core/manager.js';
+import type { StatsReport } from '../core/reports.js';
 import { createCache } from '../create.js';
 import { createMonitor } from './index.js';
 import { startServer } from './server.js';

@@ -9,6 +9,7 @@
  */
 
 import type { MonitoringConfig } from '../config/schema.js';
+import type { Logger } from '../core/events.js';
 import {
   type CountersSnapshot,
   counterStoreOf,
@@ -19,8 +20,8 @@ import {
   perProcess,
   readSnapshots,
 } from '../core/fleet.js';
-import type { Logger, StatsReport } from '../core/manager.js';
-import { errorOf } from '../core/manager.js';
+import type { StatsReport } from '../core/reports.js';
+import { errorOf } from '../errors.js';
 import type { StrataCache } from '../langchain/cache.js';
 import { type Alert, Alerter } from './alerts.js';
 import type { Metrics } from './metrics.js';

@@ -5,15 +5,13 @@
  * histograms give p50 and p99 directly), and every per-tier series carries a `tier` label.
  */
 import { Counter, Gauge, Registry } from 'prom-client';
-import type { HealthReport, Manager, StatsReport } from '../core/manager.js';
+import type { HealthReport, LatencyHistograms, StatsReport } from '../core/reports.js';
 import { type CumulativeLatency, TIER_COUNTER_FIELDS } from '../core/stats.js';
 
 /** Upper bounds of the latency histograms, ms (exported in seconds, as Prometheus prefers). */
 export const LATENCY_BOUNDS_MS = [
   0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000,
 ] as const;
-
-export type LatencyHistograms = ReturnType<Manager['latencyHistograms']>;
 
 /**
  * The manager's latency histograms as Prometheus histograms. They are written as text, because

@@ -1,0 +1,187 @@
+/**
+ * Reports on the cache: statistics (counters, latencies, what each tier holds), health (each
+ * tier's status and breaker) and the inspection of one key. Built from the manager's counters and
+ * its guarded tiers; nothing here changes state.
+ */
+
+import { errorOf } from '../errors.js';
+import type { BreakerState } from './breaker.js';
+import { decodeEntry, type Entry, isExpired } from './entry.js';
+import type { GuardedTier } from './guarded-tier.js';
+import type { CacheKey } from './key.js';
+import type { CacheCounters, CumulativeLatency, LatencySummary } from './stats.js';
+import { isPromiseLike, type TierHealth, type TierStats, type TierStatus } from './tier.js';
+
+export interface TierReport {
+  name: string;
+  type: string;
+  breaker: BreakerState;
+  hits: number;
+  misses: number;
+  sets: number;
+  refused: number;
+  errors: number;
+  timeouts: number;
+  corrupt: number;
+  backfills: number;
+  evictions: number;
+  skipped: number;
+  get: LatencySummary;
+  set: LatencySummary;
+  /** Cosine similarity of hits served by a similarity tier. */
+  similarity?: { count: number; mean: number; min: number };
+  store?: TierStats;
+}
+
+export interface StatsReport {
+  lookups: number;
+  hits: number;
+  misses: number;
+  hitRate: number;
+  updates: number;
+  /** Updates not stored because no lookup could use their generations. */
+  unstorable: number;
+  coalesced: number;
+  inFlight: number;
+  lookup: LatencySummary;
+  tiers: TierReport[];
+}
+
+export interface HealthReport {
+  status: TierStatus;
+  tiers: Array<{ name: string; type: string; status: TierStatus; breaker: BreakerState; reason?: string }>;
+}
+
+export interface LatencyHistograms {
+  lookup: CumulativeLatency;
+  tiers: Array<{ name: string; type: string; get: CumulativeLatency; set: CumulativeLatency }>;
+}
+
+export interface KeyInspection {
+  tier: string;
+  entry?: Entry;
+  state: string;
+}
+
+export function statsReport(
+  totals: CacheCounters,
+  managed: readonly GuardedTier[],
+  stores: ReadonlyArray<TierStats | undefined>,
+  inFlight: number,
+): StatsReport {
+  const c = totals;
+  const answered = c.hits + c.misses;
+  return {
+    lookups: c.lookups,
+    hits: c.hits,
+    misses: c.misses,
+    hitRate: answered === 0 ? 0 : c.hits / answered,
+    updates: c.updates,
+    unstorable: c.unstorable,
+    coalesced: c.coalesced,
+    inFlight,
+    lookup: c.lookupLatency.summary(),
+    tiers: managed.map((m, i) => {
+      const t = m.counters;
+      const report: TierReport = {
+        name: m.name,
+        type: m.tier.type,
+        breaker: m.breaker.current,
+        hits: t.hits,
+        misses: t.misses,
+        sets: t.sets,
+        refused: t.refused,
+        errors: t.errors,
+        timeouts: t.timeouts,
+        corrupt: t.corrupt,
+        backfills: t.backfills,
+        evictions: t.evictions,
+        skipped: t.skipped,
+        get: t.getLatency.summary(),
+        set: t.setLatency.summary(),
+      };
+      const similarity = t.similarity.summary();
+      if (similarity) report.similarity = similarity;
+      const store = stores[i];
+      if (store) report.store = store;
+      return report;
+    }),
+  };
+}
+
+export function latencyHistograms(
+  totals: CacheCounters,
+  managed: readonly GuardedTier[],
+  boundsMs: readonly number[],
+): LatencyHistograms {
+  return {
+    lookup: totals.lookupLatency.cumulative(boundsMs),
+    tiers: managed.map((m) => ({
+      name: m.name,
+      type: m.tier.type,
+      get: m.counters.getLatency.cumulative(boundsMs),
+      set: m.counters.setLatency.cumulative(boundsMs),
+    })),
+  };
+}
+
+/** Each tier's own health, degraded while its breaker is open; overall: up, degraded or down. */
+export async function healthReport(managed: readonly GuardedTier[]): Promise<HealthReport> {
+  const tiers = await Promise.all(
+    managed.map(async (m) => {
+      const breaker = m.breaker.current;
+      let health: TierHealth;
+      try {
+        const result = m.tier.health();
+        health = isPromiseLike(result) ? await m.bounded('health', result) : result;
+      } catch (error) {
+        health = { status: 'down', reason: errorOf(error).message };
+      }
+      if (breaker === 'open' && health.status === 'up') {
+        health = { status: 'degraded', reason: `breaker open after: ${m.breaker.lastError ?? 'failures'}` };
+      }
+      return {
+        name: m.name,
+        type: m.tier.type,
+        status: health.status,
+        breaker,
+        ...(health.reason ? { reason: health.reason } : {}),
+      };
+    }),
+  );
+  const up = tiers.filter((t) => t.status === 'up').length;
+  const status: TierStatus =
+    up === tiers.length ? 'up' : tiers.every((t) => t.status === 'down') ? 'down' : 'degraded';
+  return { status, tiers };
+}
+
+/** What each tier holds for one key (`strata inspect`), without backfilling or counting a lookup. */
+export function inspectKey(
+  managed: readonly GuardedTier[],
+  key: CacheKey,
+  now: number,
+): Promise<KeyInspection[]> {
+  return Promise.all(
+    managed.map(async (m): Promise<KeyInspection> => {
+      try {
+        const result = m.tier.get(key);
+        const read = isPromiseLike(result) ? await m.bounded('get', result) : result;
+        if (read == null) return { tier: m.name, state: 'absent' };
+        const entry = decodeEntry(typeof read === 'string' ? read : read.payload);
+        const owner = typeof read === 'string' ? key.hash : read.hash;
+        if (!entry || entry.k !== owner || entry.ns !== key.namespace)
+          return { tier: m.name, state: 'corrupt' };
+        if (typeof read !== 'string') {
+          return {
+            tier: m.name,
+            entry,
+            state: `similar (${read.similarity?.toFixed(3) ?? 'similarity not reported'}): ${read.matchedPrompt}`,
+          };
+        }
+        return { tier: m.name, entry, state: isExpired(entry, now) ? 'expired' : 'live' };
+      } catch (error) {
+        return { tier: m.name, state: `error: ${errorOf(error).message}` };
+      }
+    }),
+  );
+}
