@@ -9,6 +9,7 @@ import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { BreakerState } from './breaker.js';
 import { Bus, type BusMessage } from './bus.js';
+import { applyBusMessage, flushLocalTiers } from './bus-apply.js';
 import type { Clock } from './clock.js';
 import { Coalescer, MissDurations } from './coalesce.js';
 import { Deadlines } from './deadlines.js';
@@ -30,6 +31,7 @@ import {
 import type { CacheEvents, Hit, Logger } from './events.js';
 import { GuardedTier, type ManagedTierOptions, type TierPolicy } from './guarded-tier.js';
 import { type CacheKey, hashPrompt } from './key.js';
+import { LeaseWait } from './lease-wait.js';
 import {
   type HealthReport,
   healthReport,
@@ -82,9 +84,8 @@ export class Manager {
   private readonly coalescer: Coalescer | undefined;
   private readonly bus: { bus: Bus; via: GuardedTier } | undefined;
   /** The shared tier that arbitrates cross-instance misses, if any. */
-  private readonly leaser: GuardedTier | undefined;
+  private readonly leaseWait: LeaseWait | undefined;
   /** Lookups waiting for another instance's answer, woken early by its bus message. */
-  private readonly remoteWaiters = new Map<string, Set<() => void>>();
   private readonly deadlines = new Deadlines();
   private readonly missDurations: MissDurations;
   /** llm strings already warned about, so a warning is given once per cause. */
@@ -117,7 +118,15 @@ export class Manager {
     this.missDurations = new MissDurations(options.coalesceWaitMs);
     const busTier = this.managed.find((m) => m.tier.bus);
     this.bus = busTier ? { bus: new Bus(busTier.tier.bus!), via: busTier } : undefined;
-    this.leaser = options.coalesceWaitMs > 0 ? this.managed.find((m) => m.tier.lease) : undefined;
+    const leaser = options.coalesceWaitMs > 0 ? this.managed.find((m) => m.tier.lease) : undefined;
+    this.leaseWait = leaser
+      ? new LeaseWait(leaser, {
+          waitMs: options.coalesceWaitMs,
+          leaseMs: (llmString) => this.missDurations.leaseMs(llmString),
+          usable: (answer, llmString) => this.usable(answer, llmString),
+          closed: () => this.closed,
+        })
+      : undefined;
     // EventEmitter throws on an 'error' event nobody listens to; errors are already counted and logged.
     this.events.on('error', () => {});
   }
@@ -151,8 +160,11 @@ export class Manager {
     if (!bus) return;
     bus.bus
       .subscribe(
-        (msg) => this.applyRemote(msg),
-        () => this.flushLocal(),
+        (msg) => {
+          applyBusMessage(msg, this.managed);
+          if (msg.op === 'set') this.leaseWait?.wake(msg.hash);
+        },
+        () => flushLocalTiers(this.managed),
       )
       .catch((error: unknown) => bus.via.failed('subscribe', error));
   }
@@ -280,70 +292,18 @@ export class Manager {
     return this.options.isUsable === undefined || this.options.isUsable(answer, llmString);
   }
 
-  /**
-   * Distributed coalescing: after a miss, claim the key in the shared tier for as long as this
-   * model's misses take to be answered. If another instance holds the claim it is calling the
-   * LLM, so wait for its answer to land there, woken early by its bus message, and polling in
-   * case the bus is down. A claim that ends without an answer (released after a failed call, or
-   * run out) is taken over by one waiting instance, which then calls the LLM itself.
-   */
+  /** Distributed coalescing (lease-wait.ts): another instance's answer to this miss, if it is computing one. */
   private async awaitOtherInstance(key: CacheKey): Promise<Found | undefined> {
-    const m = this.leaser;
-    if (!m) return undefined;
-    const leaseMs = this.missDurations.leaseMs(key.llmString);
-    if (await this.claimShared(m, key, leaseMs)) return undefined;
-    const deadline = performance.now() + this.options.coalesceWaitMs;
-    const index = this.managed.indexOf(m);
-    while (performance.now() < deadline && !this.closed) {
-      await this.remoteSignal(key.hash, Math.min(50, deadline - performance.now()));
-      const read = m.read(key);
-      const payload = isPromiseLike(read) ? await read : read;
-      const entry = typeof payload === 'string' ? decodeAnswer(payload) : undefined;
-      if (
-        typeof payload === 'string' &&
-        entry &&
-        answerMatchesKey(entry, key) &&
-        this.usable(entry, key.llmString)
-      ) {
-        this.totals.coalesced++;
-        if (index > 0) this.backfill(key, entry, payload, index, this.options.clock.now());
-        return { hit: { entry, tier: m.name, coalesced: true }, payload };
-      }
-      if (await this.claimShared(m, key, leaseMs)) return undefined;
-    }
-    return undefined;
-  }
-
-  /** True when this instance now holds the shared claim on the key, or the shared tier cannot arbitrate. */
-  private async claimShared(m: GuardedTier, key: CacheKey, leaseMs: number): Promise<boolean> {
-    if (!m.breaker.allow()) return true;
-    try {
-      const claimed = await m.bounded('lease', m.tier.lease!.acquire(key, leaseMs));
-      m.succeeded();
-      return claimed;
-    } catch (error) {
-      m.failed('lease', error);
-      return true;
-    }
-  }
-
-  private remoteSignal(hash: string, ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      let waiters = this.remoteWaiters.get(hash);
-      if (!waiters) {
-        waiters = new Set();
-        this.remoteWaiters.set(hash, waiters);
-      }
-      const set = waiters;
-      const wake = () => {
-        clearTimeout(timer);
-        set.delete(wake);
-        if (set.size === 0 && this.remoteWaiters.get(hash) === set) this.remoteWaiters.delete(hash);
-        resolve();
-      };
-      const timer = setTimeout(wake, Math.max(1, ms));
-      set.add(wake);
-    });
+    const wait = this.leaseWait;
+    const answered = wait ? await wait.answerFromOthers(key) : undefined;
+    if (!wait || !answered) return undefined;
+    this.totals.coalesced++;
+    const index = this.managed.indexOf(wait.via);
+    if (index > 0) this.backfill(key, answered.entry, answered.payload, index, this.options.clock.now());
+    return {
+      hit: { entry: answered.entry, tier: wait.via.name, coalesced: true },
+      payload: answered.payload,
+    };
   }
 
   /** Copies a hit into the tiers above the one that served it, with the entry's remaining lifetime. */
@@ -395,7 +355,7 @@ export class Manager {
     const missedAt = this.coalescer?.settle(key.hash, stored.payload);
     if (missedAt !== undefined) this.missDurations.record(key.llmString, performance.now() - missedAt);
     const results = await Promise.all(this.managed.map((m) => m.write(key, stored, now)));
-    this.releaseLease(key);
+    this.leaseWait?.release(key);
     this.announce({ op: 'set', namespace: key.namespace, hash: key.hash });
     if (this.events.listenerCount('set') > 0) {
       const tiers = this.managed.filter((_, i) => results[i]).map((m) => m.name);
@@ -410,7 +370,7 @@ export class Manager {
    */
   release(key: CacheKey): void {
     this.coalescer?.release(key.hash, performance.now());
-    this.releaseLease(key);
+    this.leaseWait?.release(key);
   }
 
   /** Stores an already-encoded entry (import), keeping its timestamps. */
@@ -459,38 +419,6 @@ export class Manager {
     const bus = this.bus;
     if (!bus || this.closed) return;
     bus.bus.publish(msg).catch((error: unknown) => bus.via.failed('publish', error));
-  }
-
-  private releaseLease(key: CacheKey): void {
-    const m = this.leaser;
-    if (m) m.tier.lease!.release(key).catch((error: unknown) => m.failed('lease', error));
-  }
-
-  /** Another instance changed shared tiers: drop what our process-local tiers hold of it. */
-  private applyRemote(msg: BusMessage): void {
-    for (const m of this.managed) {
-      if (!m.tier.local) continue;
-      switch (msg.op) {
-        case 'set':
-        case 'delete':
-          m.background('delete', () =>
-            m.tier.delete({ namespace: msg.namespace, hash: msg.hash, llmString: '', prompt: '' }),
-          );
-          break;
-        case 'clear':
-          m.background('clear', () => m.tier.clear(msg.namespace));
-          break;
-        case 'invalidateTag':
-          m.background('invalidateTag', () => m.tier.invalidateTag(msg.tag, msg.namespace));
-          break;
-      }
-    }
-    if (msg.op === 'set') for (const wake of [...(this.remoteWaiters.get(msg.hash) ?? [])]) wake();
-  }
-
-  /** After the bus reconnects, messages may have been missed: local tiers start over. */
-  private flushLocal(): void {
-    for (const m of this.managed) if (m.tier.local) m.background('clear', () => m.tier.clear());
   }
 
   async purgeExpired(): Promise<Record<string, number>> {
@@ -581,7 +509,7 @@ export class Manager {
     this.closed = true;
     await Promise.allSettled(this.closing.map((fn) => fn()));
     this.coalescer?.close();
-    for (const waiters of this.remoteWaiters.values()) for (const wake of [...waiters]) wake();
+    this.leaseWait?.close();
     await this.everyTier('close', (t) => t.close());
   }
 }
