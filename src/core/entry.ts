@@ -89,6 +89,32 @@ export interface TokenUsage {
  * usually the largest part, is read only for export and inspection. JSON never contains a raw
  * newline, so the split is unambiguous.
  */
+/** The entry for a new answer to `key` (the prompt itself, or only its hash under `storePrompt: false`). */
+export function newEntry(
+  key: CacheKey,
+  gens: StoredGenerationData[],
+  o: {
+    now: number;
+    storePrompt: boolean;
+    ttlMs?: number | null;
+    tags?: readonly string[];
+    metadata?: Record<string, unknown>;
+  },
+): Entry {
+  return {
+    v: ENTRY_VERSION,
+    k: key.hash,
+    ns: key.namespace,
+    llm: key.llmString,
+    ...(o.storePrompt ? { prompt: key.prompt } : { ph: hashPrompt(key.prompt) }),
+    gens,
+    createdAt: o.now,
+    expiresAt: o.ttlMs === null || o.ttlMs === undefined ? null : o.now + o.ttlMs,
+    tags: [...(o.tags ?? [])],
+    ...(o.metadata ? { meta: o.metadata } : {}),
+  };
+}
+
 export function encodeEntry(entry: Entry): StoredEntry {
   const head = {
     v: entry.v,

@@ -58,9 +58,14 @@ export class GuardedTier {
     this.name = tier.name;
     this.ttlMs = options.ttlMs;
     this.timeoutMs = options.timeoutMs;
-    this.breaker = new CircuitBreaker(options.breaker, policy.clock, (from, to) =>
-      policy.onBreaker(tier.name, from, to),
-    );
+    this.breaker = new CircuitBreaker(options.breaker, policy.clock, (from, to) => {
+      if (to === 'open' && from === 'closed') {
+        policy.warn(`[strata] tier ${tier.name} is down; skipping it until a probe succeeds`);
+      } else if (to === 'closed') {
+        policy.warn(`[strata] tier ${tier.name} recovered`);
+      }
+      policy.onBreaker(tier.name, from, to);
+    });
   }
 
   /**

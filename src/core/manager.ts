@@ -7,31 +7,27 @@
  */
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import type { BreakerState } from './breaker.js';
-import { Bus, type BusMessage } from './bus.js';
-import { applyBusMessage, flushLocalTiers } from './bus-apply.js';
-import type { Clock } from './clock.js';
+import { judgeExact, judgeSimilar } from './accept.js';
+import { InstanceBus } from './bus-apply.js';
 import { Coalescer, MissDurations } from './coalesce.js';
 import { Deadlines } from './deadlines.js';
 import {
   type Answer,
-  answerMatchesKey,
   decodeAnswer,
   decodeEntry,
-  ENTRY_VERSION,
-  type Entry,
   encodeEntry,
-  isExpired,
   isGenerationList,
+  newEntry,
   type StoredEntry,
   type StoredGenerationData,
   storedEntry,
   tokenUsage,
 } from './entry.js';
-import type { CacheEvents, Hit, Logger } from './events.js';
+import type { CacheEvents, Hit } from './events.js';
 import { GuardedTier, type ManagedTierOptions, type TierPolicy } from './guarded-tier.js';
-import { type CacheKey, hashPrompt } from './key.js';
+import type { CacheKey } from './key.js';
 import { LeaseWait } from './lease-wait.js';
+import type { LookupOptions, ManagerOptions, WriteOptions } from './options.js';
 import {
   type HealthReport,
   healthReport,
@@ -45,35 +41,6 @@ import {
 import { CacheCounters, type TierCounters } from './stats.js';
 import { isPromiseLike, type MaybePromise, type SimilarMatch, type Tier } from './tier.js';
 
-export interface ManagerOptions {
-  clock: Clock;
-  /** How long concurrent misses of one key wait for the first caller's answer; 0 disables coalescing. */
-  coalesceWaitMs: number;
-  storePrompt: boolean;
-  logger: Logger;
-  /**
-   * Whether the application can use an answer for this llm string (the LangChain adapter checks
-   * that its generations deserialize into what the model returns). An answer it cannot use is
-   * treated like a corrupt one: a miss, counted, deleted where it was found, never backfilled.
-   */
-  isUsable?: (answer: Answer, llmString: string) => boolean;
-}
-
-export interface LookupOptions {
-  /**
-   * Whether a miss makes this caller the key's leader, so concurrent lookups wait for its
-   * update (default true). A caller that will not store what it computes (`no-store`,
-   * `only-if-cached`) passes false: it must never make others wait.
-   */
-  claim?: boolean;
-}
-
-export interface WriteOptions {
-  ttlMs?: number | null;
-  tags?: readonly string[];
-  metadata?: Record<string, unknown>;
-}
-
 type Found = { hit: Hit; payload: string };
 
 export class Manager {
@@ -82,10 +49,10 @@ export class Manager {
   private readonly totals = new CacheCounters();
   private readonly closing: Array<() => Promise<void>> = [];
   private readonly coalescer: Coalescer | undefined;
-  private readonly bus: { bus: Bus; via: GuardedTier } | undefined;
-  /** The shared tier that arbitrates cross-instance misses, if any. */
+  private readonly bus: InstanceBus | undefined;
+  /** Waiting for another instance's answer to a miss, through the shared tier that arbitrates. */
   private readonly leaseWait: LeaseWait | undefined;
-  /** Lookups waiting for another instance's answer, woken early by its bus message. */
+  /** One sweeper for every tier call's deadline (no timer per call). */
   private readonly deadlines = new Deadlines();
   private readonly missDurations: MissDurations;
   /** llm strings already warned about, so a warning is given once per cause. */
@@ -105,7 +72,7 @@ export class Manager {
         this.totals.errors++;
         this.events.emit('error', { tier, op, error });
       },
-      onBreaker: (tier, from, to) => this.onBreaker(tier, from, to),
+      onBreaker: (tier, from, to) => this.events.emit('breaker', { tier, from, to }),
       closed: () => this.closed,
     };
     this.managed = tiers.map(({ tier, options: o }) => {
@@ -117,7 +84,7 @@ export class Manager {
     this.coalescer = options.coalesceWaitMs > 0 ? new Coalescer() : undefined;
     this.missDurations = new MissDurations(options.coalesceWaitMs);
     const busTier = this.managed.find((m) => m.tier.bus);
-    this.bus = busTier ? { bus: new Bus(busTier.tier.bus!), via: busTier } : undefined;
+    this.bus = busTier ? new InstanceBus(busTier, this.managed, () => this.closed) : undefined;
     const leaser = options.coalesceWaitMs > 0 ? this.managed.find((m) => m.tier.lease) : undefined;
     this.leaseWait = leaser
       ? new LeaseWait(leaser, {
@@ -156,17 +123,7 @@ export class Manager {
 
   /** Joins the invalidation bus, if a tier carries one. Never blocks on a backend that is down. */
   start(): void {
-    const bus = this.bus;
-    if (!bus) return;
-    bus.bus
-      .subscribe(
-        (msg) => {
-          applyBusMessage(msg, this.managed);
-          if (msg.op === 'set') this.leaseWait?.wake(msg.hash);
-        },
-        () => flushLocalTiers(this.managed),
-      )
-      .catch((error: unknown) => bus.via.failed('subscribe', error));
+    this.bus?.start((hash) => this.leaseWait?.wake(hash));
   }
 
   // -------------------------------------------------------------------------------------------
@@ -227,70 +184,42 @@ export class Manager {
     return hit;
   }
 
-  /** A payload read from tier `i`: a hit if it is valid, live and for this key; corrupt or expired ones are removed. */
-  private accept(m: GuardedTier, i: number, key: CacheKey, read: string | SimilarMatch): Found | undefined {
-    if (typeof read !== 'string') return this.acceptSimilar(m, key, read);
-    const payload = read;
-    const entry = decodeAnswer(payload);
-    const now = this.options.clock.now();
-    if (!entry || !answerMatchesKey(entry, key) || !this.usable(entry, key.llmString)) {
-      m.counters.corrupt++;
-      m.counters.misses++;
-      m.logOnce('get', new Error(`discarded a corrupt or misfiled entry for key ${key.hash.slice(0, 12)}`));
-      m.background('delete', () => m.tier.delete(key));
-      return undefined;
-    }
-    if (isExpired(entry, now)) {
-      m.counters.misses++;
-      m.background('delete', () => m.tier.delete(key));
-      return undefined;
-    }
-    m.counters.hits++;
-    if (i > 0) this.backfill(key, entry, payload, i, now);
-    return { hit: { entry, tier: m.name, coalesced: false }, payload };
-  }
-
   /**
-   * A similar prompt's entry: it must be intact, be the entry the tier says matched, and belong
-   * to the same namespace and llm string. It is not copied into faster tiers: those answer by
-   * exact key, and the query's key is not the entry's.
+   * A payload read from tier `i` answers the key only if it is intact, live, for this very key
+   * (or, from a similarity tier, the entry it says matched, in the same namespace and llm string)
+   * and usable by the application. A corrupt or misfiled one is counted and deleted; an expired
+   * one deleted. A similar prompt's entry is not copied into faster tiers: they answer by exact
+   * key, and the query's key is not the entry's.
    */
-  private acceptSimilar(m: GuardedTier, key: CacheKey, match: SimilarMatch): Found | undefined {
-    const entry = decodeEntry(match.payload);
+  private accept(m: GuardedTier, i: number, key: CacheKey, read: string | SimilarMatch): Found | undefined {
+    const similar = typeof read !== 'string';
+    const payload = similar ? read.payload : read;
     const now = this.options.clock.now();
-    if (
-      !entry ||
-      entry.k !== match.hash ||
-      entry.ns !== key.namespace ||
-      entry.llm !== key.llmString ||
-      !this.usable(entry, key.llmString)
-    ) {
-      m.counters.corrupt++;
+    const entry = similar
+      ? judgeSimilar(read, key, this.usable, now)
+      : judgeExact(read, key, this.usable, now);
+    if (typeof entry === 'string') {
       m.counters.misses++;
-      m.logOnce('get', new Error(`discarded a corrupt or misfiled entry ${match.hash.slice(0, 12)}`));
-      const matched = { ...key, hash: match.hash, prompt: match.matchedPrompt };
-      m.background('delete', () => m.tier.delete(matched));
-      return undefined;
-    }
-    if (isExpired(entry, now)) {
-      m.counters.misses++;
+      const stored = similar ? { ...key, hash: read.hash, prompt: read.matchedPrompt } : key;
+      if (entry === 'corrupt') {
+        m.counters.corrupt++;
+        m.logOnce('get', new Error(`discarded a corrupt or misfiled entry ${stored.hash.slice(0, 12)}`));
+      }
+      if (entry === 'corrupt' || !similar) m.background('delete', (t) => t.delete(stored));
       return undefined;
     }
     m.counters.hits++;
-    if (match.similarity !== undefined) m.counters.similarity.record(match.similarity);
-    const hit: Hit = {
-      entry,
-      tier: m.name,
-      coalesced: false,
-      similarity: match.similarity,
-      matchedPrompt: match.matchedPrompt,
-    };
-    return { hit, payload: match.payload };
+    if (!similar) {
+      if (i > 0) this.backfill(key, entry, payload, i, now);
+      return { hit: { entry, tier: m.name, coalesced: false }, payload };
+    }
+    if (read.similarity !== undefined) m.counters.similarity.record(read.similarity);
+    const { similarity, matchedPrompt } = read;
+    return { hit: { entry, tier: m.name, coalesced: false, similarity, matchedPrompt }, payload };
   }
 
-  private usable(answer: Answer, llmString: string): boolean {
-    return this.options.isUsable === undefined || this.options.isUsable(answer, llmString);
-  }
+  private readonly usable = (answer: Answer, llmString: string): boolean =>
+    this.options.isUsable === undefined || this.options.isUsable(answer, llmString);
 
   /** Distributed coalescing (lease-wait.ts): another instance's answer to this miss, if it is computing one. */
   private async awaitOtherInstance(key: CacheKey): Promise<Found | undefined> {
@@ -329,19 +258,7 @@ export class Manager {
   /** Builds the entry once and writes it through to every tier in parallel. */
   async update(key: CacheKey, gens: StoredGenerationData[], write: WriteOptions = {}): Promise<void> {
     const now = this.options.clock.now();
-    const ttlMs = write.ttlMs;
-    const entry: Entry = {
-      v: ENTRY_VERSION,
-      k: key.hash,
-      ns: key.namespace,
-      llm: key.llmString,
-      ...(this.options.storePrompt ? { prompt: key.prompt } : { ph: hashPrompt(key.prompt) }),
-      gens,
-      createdAt: now,
-      expiresAt: ttlMs === null || ttlMs === undefined ? null : now + ttlMs,
-      tags: [...(write.tags ?? [])],
-      ...(write.metadata ? { meta: write.metadata } : {}),
-    };
+    const entry = newEntry(key, gens, { ...write, now, storePrompt: this.options.storePrompt });
     // An answer no lookup would accept (a stream that assembled no text, generations LangChain
     // cannot return) is not stored: whoever waits for it stops waiting instead.
     if (!isGenerationList(gens) || !this.usable(entry, key.llmString)) {
@@ -356,7 +273,7 @@ export class Manager {
     if (missedAt !== undefined) this.missDurations.record(key.llmString, performance.now() - missedAt);
     const results = await Promise.all(this.managed.map((m) => m.write(key, stored, now)));
     this.leaseWait?.release(key);
-    this.announce({ op: 'set', namespace: key.namespace, hash: key.hash });
+    this.bus?.announce({ op: 'set', namespace: key.namespace, hash: key.hash });
     if (this.events.listenerCount('set') > 0) {
       const tiers = this.managed.filter((_, i) => results[i]).map((m) => m.name);
       this.events.emit('set', { key, tiers, bytes: stored.size });
@@ -387,19 +304,19 @@ export class Manager {
   async delete(key: CacheKey): Promise<number> {
     this.coalescer?.settle(key.hash, undefined);
     const removed = await this.everyTier('delete', (t) => t.delete(key));
-    this.announce({ op: 'delete', namespace: key.namespace, hash: key.hash });
+    this.bus?.announce({ op: 'delete', namespace: key.namespace, hash: key.hash });
     return removed.filter(Boolean).length;
   }
 
   async clear(namespace?: string): Promise<number> {
     const removed = sum(await this.everyTier('clear', (t) => t.clear(namespace)));
-    this.announce(namespace === undefined ? { op: 'clear' } : { op: 'clear', namespace });
+    this.bus?.announce(namespace === undefined ? { op: 'clear' } : { op: 'clear', namespace });
     return removed;
   }
 
   async invalidateTag(tag: string, namespace?: string): Promise<number> {
     const removed = sum(await this.everyTier('invalidateTag', (t) => t.invalidateTag(tag, namespace)));
-    this.announce(
+    this.bus?.announce(
       namespace === undefined ? { op: 'invalidateTag', tag } : { op: 'invalidateTag', tag, namespace },
     );
     return removed;
@@ -409,16 +326,6 @@ export class Manager {
   async markBad(key: CacheKey): Promise<number> {
     const results = await this.everyTier('markBad', (t) => t.markBad?.(key) ?? false);
     return results.filter(Boolean).length;
-  }
-
-  // -------------------------------------------------------------------------------------------
-  // Other instances
-  // -------------------------------------------------------------------------------------------
-
-  private announce(msg: BusMessage): void {
-    const bus = this.bus;
-    if (!bus || this.closed) return;
-    bus.bus.publish(msg).catch((error: unknown) => bus.via.failed('publish', error));
   }
 
   async purgeExpired(): Promise<Record<string, number>> {
@@ -449,15 +356,6 @@ export class Manager {
     const message = `[strata] ${key.llmProblem}`;
     this.options.logger.warn(message);
     this.events.emit('warning', { code: 'llm-key-unparsed', message, llmString: key.llmString });
-  }
-
-  private onBreaker(tier: string, from: BreakerState, to: BreakerState): void {
-    if (to === 'open' && from === 'closed') {
-      this.options.logger.warn(`[strata] tier ${tier} is down; skipping it until a probe succeeds`);
-    } else if (to === 'closed') {
-      this.options.logger.warn(`[strata] tier ${tier} recovered`);
-    }
-    this.events.emit('breaker', { tier, from, to });
   }
 
   // -------------------------------------------------------------------------------------------

@@ -1,0 +1,33 @@
+/** What the manager is told: how to run (ManagerOptions), and per call (LookupOptions, WriteOptions). */
+import type { Clock } from './clock.js';
+import type { Answer } from './entry.js';
+import type { Logger } from './events.js';
+
+export interface ManagerOptions {
+  clock: Clock;
+  /** How long concurrent misses of one key wait for the first caller's answer; 0 disables coalescing. */
+  coalesceWaitMs: number;
+  storePrompt: boolean;
+  logger: Logger;
+  /**
+   * Whether the application can use an answer for this llm string (the LangChain adapter checks
+   * that its generations deserialize into what the model returns). An answer it cannot use is
+   * treated like a corrupt one: a miss, counted, deleted where it was found, never backfilled.
+   */
+  isUsable?: (answer: Answer, llmString: string) => boolean;
+}
+
+export interface LookupOptions {
+  /**
+   * Whether a miss makes this caller the key's leader, so concurrent lookups wait for its
+   * update (default true). A caller that will not store what it computes (`no-store`,
+   * `only-if-cached`) passes false: it must never make others wait.
+   */
+  claim?: boolean;
+}
+
+export interface WriteOptions {
+  ttlMs?: number | null;
+  tags?: readonly string[];
+  metadata?: Record<string, unknown>;
+}
