@@ -1,9 +1,10 @@
 /**
- * The manager: lookup waterfall, backfill, write-through, and the failure policy for every tier.
- *
- * Every tier call goes through here, so a driver never needs its own error handling: an error,
- * a timeout, an open breaker, a corrupt or misfiled payload are all turned into a miss, counted,
- * logged once per burst and reported by health(). Nothing a tier does can throw into the LLM path.
+ * The manager: the lookup waterfall, acceptance of what a tier read, backfill of faster tiers,
+ * write-through, maintenance across tiers, and close. Beside it: guarded-tier.ts (each tier's
+ * failure policy: timeout, breaker, counters, log once; every tier call goes through it, so
+ * nothing a driver does can throw into the LLM path), accept.ts (may a payload answer a key),
+ * coalesce.ts and lease-wait.ts (concurrent misses wait for the first, in this process and across
+ * instances), bus-apply.ts (the invalidation bus) and reports.ts (stats, health, inspect).
  */
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
@@ -28,16 +29,7 @@ import { GuardedTier, type ManagedTierOptions, type TierPolicy } from './guarded
 import type { CacheKey } from './key.js';
 import { LeaseWait } from './lease-wait.js';
 import type { LookupOptions, ManagerOptions, WriteOptions } from './options.js';
-import {
-  type HealthReport,
-  healthReport,
-  inspectKey,
-  type KeyInspection,
-  type LatencyHistograms,
-  latencyHistograms,
-  type StatsReport,
-  statsReport,
-} from './reports.js';
+import * as reports from './reports.js';
 import { CacheCounters, type TierCounters } from './stats.js';
 import { isPromiseLike, type MaybePromise, type SimilarMatch, type Tier } from './tier.js';
 
@@ -90,7 +82,7 @@ export class Manager {
       ? new LeaseWait(leaser, {
           waitMs: options.coalesceWaitMs,
           leaseMs: (llmString) => this.missDurations.leaseMs(llmString),
-          usable: (answer, llmString) => this.usable(answer, llmString),
+          usable: this.usable,
           closed: () => this.closed,
         })
       : undefined;
@@ -126,9 +118,7 @@ export class Manager {
     this.bus?.start((hash) => this.leaseWait?.wake(hash));
   }
 
-  // -------------------------------------------------------------------------------------------
-  // Lookup
-  // -------------------------------------------------------------------------------------------
+  // --- Lookup -------------------------------------------------------------------------------------
 
   /** Waterfall lookup with coalescing of concurrent misses. */
   async lookup(key: CacheKey, options?: LookupOptions): Promise<Hit | undefined> {
@@ -251,9 +241,7 @@ export class Manager {
     }
   }
 
-  // -------------------------------------------------------------------------------------------
-  // Writes
-  // -------------------------------------------------------------------------------------------
+  // --- Writes -------------------------------------------------------------------------------------
 
   /** Builds the entry once and writes it through to every tier in parallel. */
   async update(key: CacheKey, gens: StoredGenerationData[], write: WriteOptions = {}): Promise<void> {
@@ -297,9 +285,7 @@ export class Manager {
     return this.managed.filter((_, i) => results[i]).map((m) => m.name);
   }
 
-  // -------------------------------------------------------------------------------------------
-  // Maintenance across tiers
-  // -------------------------------------------------------------------------------------------
+  // --- Maintenance across tiers -------------------------------------------------------------------
 
   async delete(key: CacheKey): Promise<number> {
     this.coalescer?.settle(key.hash, undefined);
@@ -346,10 +332,7 @@ export class Manager {
     return Promise.all(this.managed.map((m) => m.run(op, fn)));
   }
 
-  // -------------------------------------------------------------------------------------------
-  // Failure policy
-  // -------------------------------------------------------------------------------------------
-
+  /** An llmKey stored only as a digest (core/secrets.ts could not parse it): said once per cause. */
   private warnOnce(key: CacheKey): void {
     if (this.warned.has(key.llmString) || this.warned.size >= 1024) return;
     this.warned.add(key.llmString);
@@ -358,9 +341,7 @@ export class Manager {
     this.events.emit('warning', { code: 'llm-key-unparsed', message, llmString: key.llmString });
   }
 
-  // -------------------------------------------------------------------------------------------
-  // Reporting
-  // -------------------------------------------------------------------------------------------
+  // --- Reporting ----------------------------------------------------------------------------------
 
   /** The live counters, for the fleet reporter to snapshot (read only). */
   counters(): {
@@ -383,23 +364,23 @@ export class Manager {
    * every backend (a count over a SQL table, an aggregation): periodic readers that need only
    * the counters skip it.
    */
-  async stats(options: { store?: boolean } = {}): Promise<StatsReport> {
+  async stats(options: { store?: boolean } = {}): Promise<reports.StatsReport> {
     const stores = options.store === false ? [] : await this.everyTier('stats', (t) => t.stats());
-    return statsReport(this.totals, this.managed, stores, this.coalescer?.inFlight ?? 0);
+    return reports.statsReport(this.totals, this.managed, stores, this.coalescer?.inFlight ?? 0);
   }
 
   /** Latency histograms as cumulative counts at `boundsMs`: lookups, and each tier's gets and sets. */
-  latencyHistograms(boundsMs: readonly number[]): LatencyHistograms {
-    return latencyHistograms(this.totals, this.managed, boundsMs);
+  latencyHistograms(boundsMs: readonly number[]): reports.LatencyHistograms {
+    return reports.latencyHistograms(this.totals, this.managed, boundsMs);
   }
 
-  health(): Promise<HealthReport> {
-    return healthReport(this.managed);
+  health(): Promise<reports.HealthReport> {
+    return reports.healthReport(this.managed);
   }
 
   /** What each tier holds for one key, without backfilling or counting a lookup. */
-  inspect(key: CacheKey): Promise<KeyInspection[]> {
-    return inspectKey(this.managed, key, this.options.clock.now());
+  inspect(key: CacheKey): Promise<reports.KeyInspection[]> {
+    return reports.inspectKey(this.managed, key, this.options.clock.now());
   }
 
   async close(): Promise<void> {
@@ -415,5 +396,3 @@ export class Manager {
 function sum(values: Array<number | undefined>): number {
   return values.reduce<number>((total, v) => total + (v ?? 0), 0);
 }
-
-export type { ManagedTierOptions };
