@@ -3,7 +3,7 @@ import { parseConfig, type ResolvedConfig, type StrataConfig, tierName } from '.
 import { type Clock, systemClock } from './core/clock.js';
 import { openOrDefer } from './core/deferred-tier.js';
 import type { Logger } from './core/events.js';
-import { counterStoreOf, DEFAULT_REPORT_SECONDS, FleetReporter } from './core/fleet.js';
+import { DEFAULT_REPORT_SECONDS, FleetReporter } from './core/fleet.js';
 import { Manager } from './core/manager.js';
 import type { Tier } from './core/tier.js';
 import { StrataConfigError, TierConfigError } from './errors.js';
@@ -91,7 +91,7 @@ export async function createCache(
     throw error;
   }
   manager.start();
-  startFleetReporter(manager, built, resolved, logger, options);
+  startFleetReporter(manager, resolved, options);
   return new StrataCache(manager, {
     namespace: resolved.namespace,
     store: {},
@@ -101,22 +101,12 @@ export async function createCache(
 }
 
 /** Reports this process's counters to the shared tier that holds the fleet's (core/fleet.ts). */
-function startFleetReporter(
-  manager: Manager,
-  tiers: Tier[],
-  config: ResolvedConfig,
-  logger: Logger,
-  options: CreateOptions,
-): void {
+function startFleetReporter(manager: Manager, config: ResolvedConfig, options: CreateOptions): void {
   const intervalSeconds = config.monitoring?.reportSeconds ?? DEFAULT_REPORT_SECONDS;
-  const target = counterStoreOf(tiers);
-  if (!target || intervalSeconds === 0 || options.readonly) return;
+  const store = manager.queries.fleetStore();
+  if (!store || intervalSeconds === 0 || options.readonly) return;
   const savings = new Savings();
   manager.events.on('hit', (e) => savings.record(e.key.llmString, e.usage));
-  const reporter = new FleetReporter(manager, target, savings, {
-    intervalMs: intervalSeconds * 1000,
-    timeoutMs: config.tiers[tiers.indexOf(target.tier)]?.timeoutMs ?? 1_000,
-    logger,
-  });
+  const reporter = new FleetReporter(manager, store, savings, intervalSeconds * 1000);
   manager.onClose(() => reporter.close());
 }

@@ -15,10 +15,8 @@
  * that is down costs a log line, once per outage.
  */
 import { hostname } from 'node:os';
-import { errorOf } from '../errors.js';
-import type { Logger } from './events.js';
 import type { Manager } from './manager.js';
-import type { LatencyHistograms, StatsReport, TierReport } from './reports.js';
+import type { FleetStore, LatencyHistograms, StatsReport, TierReport } from './reports.js';
 import {
   type HistogramData,
   LatencyHistogram,
@@ -26,7 +24,7 @@ import {
   SimilarityStats,
   TIER_COUNTER_FIELDS,
 } from './stats.js';
-import { type CounterStore, FLEET_RETENTION_MS, type Tier } from './tier.js';
+import { FLEET_RETENTION_MS } from './tier.js';
 
 /** How often a process reports when the config does not say (monitoring.reportSeconds). */
 export const DEFAULT_REPORT_SECONDS = 10;
@@ -55,12 +53,6 @@ export interface CountersSnapshot {
   savings: Array<{ model: string; hits: number; inputTokens: number; outputTokens: number }>;
 }
 
-/** The tier whose store holds the fleet's counters: the first in config order that has one. */
-export function counterStoreOf(tiers: readonly Tier[]): { tier: Tier; store: CounterStore } | undefined {
-  const tier = tiers.find((t) => t.counters);
-  return tier ? { tier, store: tier.counters! } : undefined;
-}
-
 export function newProcessId(): string {
   return `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
 }
@@ -75,7 +67,7 @@ export function takeSnapshot(
   identity: { process: string; startedAt: number },
   savings: SavingsSource,
 ): CountersSnapshot {
-  const { cache, tiers } = manager.counters();
+  const { cache, tiers } = manager.queries.counters();
   return {
     v: 1,
     process: identity.process,
@@ -293,26 +285,25 @@ export function perProcess(snapshots: readonly CountersSnapshot[]): ProcessCount
 export class FleetReporter {
   private readonly identity = { process: newProcessId(), startedAt: Date.now() };
   private readonly timer: NodeJS.Timeout;
-  private failing = false;
   private pending: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly manager: Manager,
-    private readonly target: { tier: Tier; store: CounterStore },
+    private readonly store: FleetStore,
     private readonly savings: SavingsSource,
-    private readonly options: { intervalMs: number; timeoutMs: number; logger: Logger },
+    intervalMs: number,
   ) {
-    this.timer = setInterval(() => void this.report(), options.intervalMs);
+    this.timer = setInterval(() => void this.report(), intervalMs);
     this.timer.unref();
   }
 
-  get processId(): string {
-    return this.identity.process;
-  }
-
-  /** Writes one snapshot now (reports never overlap: a slow store delays the next one). */
+  /** Writes one snapshot now; reports never overlap (a slow store delays the next one). A failure
+   * is the store's tier failing: counted and logged once by its guarded tier, never thrown. */
   report(): Promise<void> {
-    this.pending = this.pending.then(() => this.write());
+    this.pending = this.pending.then(() => {
+      const snapshot = takeSnapshot(this.manager, this.identity, this.savings);
+      return this.store.publish(this.identity.process, JSON.stringify(snapshot), snapshot.at);
+    });
     return this.pending;
   }
 
@@ -320,53 +311,10 @@ export class FleetReporter {
     clearInterval(this.timer);
     await this.report();
   }
-
-  private async write(): Promise<void> {
-    const snapshot = takeSnapshot(this.manager, this.identity, this.savings);
-    try {
-      await withTimeout(
-        Promise.resolve(
-          this.target.store.publish(this.identity.process, JSON.stringify(snapshot), snapshot.at),
-        ),
-        this.options.timeoutMs,
-      );
-      if (this.failing)
-        this.options.logger.warn(`[strata] fleet counters: reporting to ${this.target.tier.name} again`);
-      this.failing = false;
-    } catch (error) {
-      if (!this.failing) {
-        this.options.logger.warn(
-          `[strata] fleet counters: cannot report to ${this.target.tier.name} (${errorOf(error).message}); the dashboard will lag until it recovers`,
-        );
-      }
-      this.failing = true;
-    }
-  }
 }
 
-/** Reads every live process's snapshot; a store that fails yields none (the caller shows local counters). */
-export async function readSnapshots(
-  target: { store: CounterStore },
-  now: number,
-  timeoutMs: number,
-): Promise<CountersSnapshot[]> {
-  const rows = await withTimeout(Promise.resolve(target.store.read(now - FLEET_RETENTION_MS)), timeoutMs);
-  return parseSnapshots(rows);
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-    timer.unref();
-    promise.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(timer);
-        reject(e);
-      },
-    );
-  });
+/** Every live process's snapshot; undefined when the store cannot be read. */
+export async function readSnapshots(store: FleetStore, now: number): Promise<CountersSnapshot[] | undefined> {
+  const rows = await store.read(now - FLEET_RETENTION_MS);
+  return rows && parseSnapshots(rows);
 }

@@ -30,13 +30,15 @@ import type { CacheKey } from './key.js';
 import { LeaseWait } from './lease-wait.js';
 import type { LookupOptions, ManagerOptions, WriteOptions } from './options.js';
 import * as reports from './reports.js';
-import { CacheCounters, type TierCounters } from './stats.js';
+import { CacheCounters } from './stats.js';
 import { isPromiseLike, type MaybePromise, type SimilarMatch, type Tier } from './tier.js';
 
 type Found = { hit: Hit; payload: string };
 
 export class Manager {
   readonly events = new EventEmitter<CacheEvents>();
+  /** Reading what the tiers hold (search, daily statistics, listings, one key) under the same policy. */
+  readonly queries: reports.TierQueries;
   private readonly managed: GuardedTier[];
   private readonly totals = new CacheCounters();
   private readonly closing: Array<() => Promise<void>> = [];
@@ -86,6 +88,7 @@ export class Manager {
           closed: () => this.closed,
         })
       : undefined;
+    this.queries = new reports.TierQueries(this.managed, this.totals, options.clock);
     // EventEmitter throws on an 'error' event nobody listens to; errors are already counted and logged.
     this.events.on('error', () => {});
   }
@@ -319,10 +322,12 @@ export class Manager {
     return Object.fromEntries(this.managed.map((m, i) => [m.name, counts[i] ?? 0]));
   }
 
+  /** A raw driver, bypassing the failure policy: for tests that plant or inspect bytes, never for the library's own use. */
   tier(name: string): Tier | undefined {
     return this.managed.find((m) => m.name === name)?.tier;
   }
 
+  /** The raw drivers, in order (tests only, as `tier`). */
   get tiers(): Tier[] {
     return this.managed.map((m) => m.tier);
   }
@@ -342,17 +347,6 @@ export class Manager {
   }
 
   // --- Reporting ----------------------------------------------------------------------------------
-
-  /** The live counters, for the fleet reporter to snapshot (read only). */
-  counters(): {
-    cache: Readonly<CacheCounters>;
-    tiers: Array<{ name: string; type: string; counters: Readonly<TierCounters> }>;
-  } {
-    return {
-      cache: this.totals,
-      tiers: this.managed.map((m) => ({ name: m.name, type: m.tier.type, counters: m.counters })),
-    };
-  }
 
   /** Runs `fn` first when the manager closes (a last fleet report), before the tiers close. */
   onClose(fn: () => Promise<void>): void {
@@ -376,11 +370,6 @@ export class Manager {
 
   health(): Promise<reports.HealthReport> {
     return reports.healthReport(this.managed);
-  }
-
-  /** What each tier holds for one key, without backfilling or counting a lookup. */
-  inspect(key: CacheKey): Promise<reports.KeyInspection[]> {
-    return reports.inspectKey(this.managed, key, this.options.clock.now());
   }
 
   async close(): Promise<void> {

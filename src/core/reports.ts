@@ -6,11 +6,20 @@
 
 import { errorOf } from '../errors.js';
 import type { BreakerState } from './breaker.js';
+import type { Clock } from './clock.js';
 import { decodeEntry, type Entry, isExpired } from './entry.js';
 import type { GuardedTier } from './guarded-tier.js';
 import type { CacheKey } from './key.js';
-import type { CacheCounters, CumulativeLatency, LatencySummary } from './stats.js';
-import { isPromiseLike, type TierHealth, type TierStats, type TierStatus } from './tier.js';
+import type { CacheCounters, CumulativeLatency, LatencySummary, TierCounters } from './stats.js';
+import {
+  type DailyStats,
+  isPromiseLike,
+  type ListedEntry,
+  type SearchResult,
+  type TierHealth,
+  type TierStats,
+  type TierStatus,
+} from './tier.js';
 
 export interface TierReport {
   name: string;
@@ -55,6 +64,14 @@ export interface HealthReport {
 export interface LatencyHistograms {
   lookup: CumulativeLatency;
   tiers: Array<{ name: string; type: string; get: CumulativeLatency; set: CumulativeLatency }>;
+}
+
+/** Every process's counters, kept by one shared tier (TierQueries.fleetStore). */
+export interface FleetStore {
+  tier: string;
+  publish(process: string, snapshot: string, at: number): Promise<void>;
+  /** Rows reported since `since`; undefined when the tier could not be read. */
+  read(since: number): Promise<string[] | undefined>;
 }
 
 export interface KeyInspection {
@@ -184,4 +201,71 @@ export function inspectKey(
       }
     }),
   );
+}
+
+/**
+ * What the CLI and the fleet reporter read from the tiers, through their guarded tiers: each call
+ * bounded by the tier's timeout and counted, a failing tier answering nothing.
+ */
+export class TierQueries {
+  constructor(
+    private readonly managed: readonly GuardedTier[],
+    private readonly totals: Readonly<CacheCounters>,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Names of the tiers that can `search` prompts, keep `daily` statistics, or live in this process (`local`). */
+  able(capability: 'search' | 'daily' | 'local'): string[] {
+    return this.managed.filter((m) => m.tier[capability]).map((m) => m.name);
+  }
+
+  /** Full-text search over cached prompts, in the tiers that index them (`strata search`). */
+  search(text: string, limit: number): Promise<Array<{ tier: string; results: SearchResult[] }>> {
+    const able = this.managed.filter((m) => m.tier.search);
+    const each = (m: GuardedTier) => m.run('search', (t) => t.search!(text, limit));
+    return Promise.all(able.map(async (m) => ({ tier: m.name, results: (await each(m)) ?? [] })));
+  }
+
+  /** Daily statistics, from the tiers that persist them (`strata stats --days`). */
+  async daily(days: number): Promise<DailyStats[]> {
+    const each = await Promise.all(this.managed.map((m) => m.run('daily', (t) => t.daily?.(days) ?? [])));
+    return each.flatMap((d) => d ?? []);
+  }
+
+  /** One tier's live entries (export, inspect), each page under its timeout; undefined: no such tier. */
+  entries(tier: string, namespace?: string): AsyncIterable<ListedEntry> | undefined {
+    return this.managed.find((m) => m.name === tier)?.entries(namespace);
+  }
+
+  /** What each tier holds for one key, without backfilling or counting a lookup. */
+  inspect(key: CacheKey): Promise<KeyInspection[]> {
+    return inspectKey(this.managed, key, this.clock.now());
+  }
+
+  /**
+   * The tier that keeps every process's counters (core/fleet.ts): the first that can, reached
+   * under its policy (a failure is counted, logged once, and answers undefined).
+   */
+  fleetStore(): FleetStore | undefined {
+    const m = this.managed.find((x) => x.tier.counters);
+    if (!m) return undefined;
+    return {
+      tier: m.name,
+      publish: async (process, snapshot, at) => {
+        await m.run('fleet report', (t) => t.counters!.publish(process, snapshot, at));
+      },
+      read: (since) => m.run('fleet read', (t) => t.counters!.read(since)),
+    };
+  }
+
+  /** The live counters, for the fleet reporter to snapshot (read only). */
+  counters(): {
+    cache: Readonly<CacheCounters>;
+    tiers: Array<{ name: string; type: string; counters: Readonly<TierCounters> }>;
+  } {
+    return {
+      cache: this.totals,
+      tiers: this.managed.map((m) => ({ name: m.name, type: m.tier.type, counters: m.counters })),
+    };
+  }
 }

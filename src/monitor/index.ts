@@ -12,7 +12,6 @@ import type { MonitoringConfig } from '../config/schema.js';
 import type { Logger } from '../core/events.js';
 import {
   type CountersSnapshot,
-  counterStoreOf,
   fleetHistograms,
   fleetReport,
   fleetSavings,
@@ -84,25 +83,10 @@ export function createMonitor(
     });
     return metrics;
   };
-  const target = options.fleet ? counterStoreOf(manager.tiers) : undefined;
-  let fleetFailing = false;
-  /** The fleet's snapshots, or undefined when not in fleet mode or the store cannot be read. */
-  const snapshots = async (): Promise<CountersSnapshot[] | undefined> => {
-    if (!target) return undefined;
-    try {
-      const rows = await readSnapshots(target, manager.now(), 2_000);
-      fleetFailing = false;
-      return rows;
-    } catch (error) {
-      if (!fleetFailing) {
-        logger.warn(
-          `[strata] fleet counters: cannot read them from ${target.tier.name} (${errorOf(error).message}); showing this process's own`,
-        );
-      }
-      fleetFailing = true;
-      return undefined;
-    }
-  };
+  const target = options.fleet ? manager.queries.fleetStore() : undefined;
+  /** The fleet's snapshots; undefined when not in fleet mode or the store cannot be read (then: this process's). */
+  const snapshots = async (): Promise<CountersSnapshot[] | undefined> =>
+    target ? readSnapshots(target, manager.now()) : undefined;
   const stats = async (o: { store?: boolean } = {}): Promise<StatsReport> => {
     const [local, fleet] = await Promise.all([manager.stats(o), snapshots()]);
     return fleet ? fleetReport(local, fleet) : local;

@@ -9,8 +9,7 @@ export const search: Command = async ({ positionals, flags, io, open }) => {
   }
   const { cache } = await open({ readonly: true });
   try {
-    const searchable = cache.tiers.tiers.filter((t) => t.search);
-    if (searchable.length === 0) {
+    if (cache.tiers.queries.able('search').length === 0) {
       io.err('strata search: no configured tier indexes prompt text (a mysql tier does)');
       return 2;
     }
@@ -19,10 +18,10 @@ export const search: Command = async ({ positionals, flags, io, open }) => {
     const rows: Array<Array<string | number>> = [
       ['tier', 'key', 'namespace', 'model', 'age', 'hits', 'prompt'],
     ];
-    for (const tier of searchable) {
-      for (const r of await tier.search!(text, limit)) {
+    for (const { tier, results } of await cache.tiers.queries.search(text, limit)) {
+      for (const r of results) {
         rows.push([
-          tier.name,
+          tier,
           r.hash.slice(0, 12),
           r.namespace,
           r.llmString.length > 40 ? `${r.llmString.slice(0, 40)}…` : r.llmString,

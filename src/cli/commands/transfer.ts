@@ -24,11 +24,12 @@ export const exportEntries: Command = async ({ flags, io, open }) => {
   // Reading must not create anything: a mistyped path is reported, not made into an empty store.
   const { cache } = await open({ readonly: true });
   try {
-    const tiers = cache.tiers.tiers;
-    const name = stringFlag(flags, 'tier') ?? tiers[tiers.length - 1]!.name;
-    const tier = cache.tiers.tier(name);
-    if (!tier) {
-      io.err(`strata export: no tier named "${name}" (configured: ${tiers.map((t) => t.name).join(', ')})`);
+    const names = cache.tiers.tierNames;
+    const name = stringFlag(flags, 'tier') ?? names[names.length - 1]!;
+    const namespace = flags.all ? undefined : cache.namespace;
+    const listing = cache.tiers.queries.entries(name, namespace);
+    if (!listing) {
+      io.err(`strata export: no tier named "${name}" (configured: ${names.join(', ')})`);
       return 2;
     }
     const health = (await cache.health()).tiers.find((t) => t.name === name);
@@ -38,10 +39,9 @@ export const exportEntries: Command = async ({ flags, io, open }) => {
     }
     const file = stringFlag(flags, 'file');
     const sink = file ? createWriteStream(file) : process.stdout;
-    const namespace = flags.all ? undefined : cache.namespace;
     const shown = progress(io, `exported from ${name}`);
     let count = 0;
-    for await (const listed of tier.entries(namespace)) {
+    for await (const listed of listing) {
       const entry = decodeEntry(listed.payload);
       if (!entry) {
         io.err(`skipped a corrupt entry (${listed.namespace}/${listed.hash.slice(0, 12)})`);
@@ -143,7 +143,7 @@ export const importEntries: Command = async ({ flags, io, open }) => {
       shown.tick(++tally.imported);
     }
     shown.done(tally.imported);
-    return report(io, tally, new Set(manager.tiers.filter((t) => t.local).map((t) => t.name)));
+    return report(io, tally, new Set(manager.queries.able('local')));
   } finally {
     await cache.close();
   }
