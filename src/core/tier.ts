@@ -23,8 +23,11 @@ export interface ListedEntry {
 export interface TierStats {
   entries: number;
   bytes: number;
+  /** The tier's configured bounds, when it has them (the `memory_full` alert compares `bytes` with `maxBytes`). */
+  maxEntries?: number;
+  maxBytes?: number;
   /** Anything else a driver wants to report (evictions, per-namespace counts, ...). */
-  [extra: string]: number | Record<string, number>;
+  [extra: string]: number | Record<string, number> | undefined;
 }
 
 export type TierStatus = 'up' | 'degraded' | 'down';

@@ -218,7 +218,7 @@ describe('StrataCache with LangChain models', () => {
       { logger: { warn: () => {} } },
     );
     caches.push(cache);
-    const sqlite = cache.tiers.tier('sqlite')!;
+    const sqlite = cache.internals.tier('sqlite')!;
     await sqlite.close(); // every later call on it throws
     const model = new SimulatedChatModel({ cache });
     await expect(model.invoke('still works?')).resolves.toBeDefined();

@@ -240,8 +240,11 @@ export class StrataCache extends BaseCache<Generation[]> {
     return this.manager.close();
   }
 
-  /** The manager underneath, for tools (CLI, export) that work below LangChain. */
-  get tiers(): Manager {
+  /**
+   * @internal The manager underneath, for Strata's own tools that work below LangChain (CLI,
+   * monitor) and for tests. Not part of the public API: it may change in any release.
+   */
+  get internals(): Manager {
     return this.manager;
   }
 

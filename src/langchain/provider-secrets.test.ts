@@ -378,8 +378,8 @@ describe('no secret reaches a tier, with real provider classes', () => {
     expect(redisKeys).toBeGreaterThan(10);
 
     const exported: string[] = [];
-    for (const name of cache.tiers.tierNames) {
-      for await (const entry of cache.tiers.tier(name)!.entries()) exported.push(entry.payload);
+    for (const name of cache.internals.tierNames) {
+      for await (const entry of cache.internals.tier(name)!.entries()) exported.push(entry.payload);
     }
     expect(exported.length).toBeGreaterThan(30);
     // What the tiers hold is what the models were configured with, minus the secrets.

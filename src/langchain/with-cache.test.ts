@@ -223,7 +223,7 @@ describe('withCache', () => {
     expect(await model.withStructuredOutput(schemaA).invoke('structured')).toEqual(a);
     expect(fake.calls).toBe(6);
     // The API key in the model's parameters is never stored.
-    for await (const e of cache.tiers.tiers[0]!.entries()) expect(e.payload).not.toContain('sk-secret');
+    for await (const e of cache.internals.tiers[0]!.entries()) expect(e.payload).not.toContain('sk-secret');
   });
 
   it('a cached answer with tool calls and no text still says it is a hit when streamed', async () => {

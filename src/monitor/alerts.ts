@@ -172,9 +172,9 @@ export class Alerter extends EventEmitter<{ alert: [Alert] }> {
           });
       case 'memory_full':
         return tiers(rule.tier)
-          .filter((t) => typeof t.store?.maxBytes === 'number' && (t.store.maxBytes as number) > 0)
+          .filter((t) => (t.store?.maxBytes ?? 0) > 0)
           .map((t) => {
-            const ratio = (t.store!.bytes as number) / (t.store!.maxBytes as number);
+            const ratio = t.store!.bytes / t.store!.maxBytes!;
             return {
               subject: t.name,
               holds: ratio >= rule.ratio,

@@ -71,7 +71,7 @@ export function createMonitor(
   config: Omit<MonitoringConfig, 'reportSeconds'> = { prices: {}, sampleSeconds: 5 },
   options: MonitorOptions = {},
 ): Monitor {
-  const manager = cache.tiers;
+  const manager = cache.internals;
   const logger = options.logger ?? { warn: (m: string) => console.warn(m) };
   const localSavings = new Savings(config.prices);
   // prom-client is loaded at the first scrape, not when the package is imported.

@@ -182,8 +182,12 @@ describe('alerts', () => {
     }
   });
 
-  it('memory tier at its byte limit', async () => {
-    const cache = await createCache({ tiers: [{ type: 'memory', maxBytes: 4_000 }] }, { logger: quiet });
+  it.each([
+    ['memory', { type: 'memory', maxBytes: 4_000 }],
+    // SQLite reports its maxBytes as a typed field too, so the rule sees it (it did not before).
+    ['sqlite', { type: 'sqlite', path: ':memory:', maxBytes: 100_000 }],
+  ] as const)('%s tier at its byte limit', async (name, tier) => {
+    const cache = await createCache({ tiers: [tier] }, { logger: quiet });
     const monitor = createMonitor(cache, {
       prices: {},
       sampleSeconds: 5,
@@ -198,8 +202,10 @@ describe('alerts', () => {
     });
     try {
       for (let i = 0; i < 40; i++) await cache.update(`q${i}`, LLM, [{ text: 'x'.repeat(100) }]);
+      if (name === 'sqlite')
+        for (let i = 40; i < 400; i++) await cache.update(`q${i}`, LLM, [{ text: 'x'.repeat(100) }]);
       await monitor.alerts.evaluate();
-      expect(monitor.alerts.active().map((a) => a.id)).toEqual(['memory_full:memory']);
+      expect(monitor.alerts.active().map((a) => a.id)).toEqual([`memory_full:${name}`]);
     } finally {
       monitor.close();
       await cache.close();

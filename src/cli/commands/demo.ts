@@ -33,7 +33,7 @@ export const demo: Command = async ({ flags, io, open }) => {
       `Strata demo: ${requests} requests over ${DEMO_PROMPTS.length} distinct questions, ${concurrency} at a time`,
     );
     io.out(`model: SimulatedChatModel, ${minMs}-${maxMs} ms per call; config: ${opened.source}`);
-    io.out(`tiers: ${cache.tiers.tierNames.join(' -> ')} (entries at start: ${stored})`);
+    io.out(`tiers: ${cache.internals.tierNames.join(' -> ')} (entries at start: ${stored})`);
 
     const model = new SimulatedChatModel({ latencyMs: [minMs, maxMs], cache, seed: 7 });
     const workload = demoWorkload(requests);

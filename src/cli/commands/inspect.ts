@@ -17,10 +17,10 @@ export const inspect: Command = async ({ positionals, flags, io, open }) => {
     const llmKey = stringFlag(flags, 'llm-key');
     const found: Array<{ tier: string; state: string; entry?: Entry }> = [];
     if (llmKey !== undefined) {
-      found.push(...(await cache.tiers.queries.inspect(deriveKey(cache.namespace, llmKey, prompt))));
+      found.push(...(await cache.internals.queries.inspect(deriveKey(cache.namespace, llmKey, prompt))));
     } else {
-      for (const tier of cache.tiers.tierNames) {
-        for await (const listed of cache.tiers.queries.entries(tier, cache.namespace) ?? []) {
+      for (const tier of cache.internals.tierNames) {
+        for await (const listed of cache.internals.queries.entries(tier, cache.namespace) ?? []) {
           const entry = decodeEntry(listed.payload);
           if (entry && entryHasPrompt(entry, prompt)) found.push({ tier, state: 'live', entry });
         }

@@ -4,7 +4,7 @@ import type { Command } from '../context.js';
 export const purge: Command = async ({ io, open }) => {
   const { cache } = await open();
   try {
-    const counts = await cache.tiers.purgeExpired();
+    const counts = await cache.internals.purgeExpired();
     for (const [tier, n] of Object.entries(counts)) io.out(`${tier}: purged ${n} expired entries`);
     return 0;
   } finally {

@@ -9,16 +9,16 @@ export const search: Command = async ({ positionals, flags, io, open }) => {
   }
   const { cache } = await open({ readonly: true });
   try {
-    if (cache.tiers.queries.able('search').length === 0) {
+    if (cache.internals.queries.able('search').length === 0) {
       io.err('strata search: no configured tier indexes prompt text (a mysql tier does)');
       return 2;
     }
     const limit = Number.parseInt(stringFlag(flags, 'limit') ?? '20', 10);
-    const now = cache.tiers.now();
+    const now = cache.internals.now();
     const rows: Array<Array<string | number>> = [
       ['tier', 'key', 'namespace', 'model', 'age', 'hits', 'prompt'],
     ];
-    for (const { tier, results } of await cache.tiers.queries.search(text, limit)) {
+    for (const { tier, results } of await cache.internals.queries.search(text, limit)) {
       for (const r of results) {
         rows.push([
           tier,

@@ -15,7 +15,7 @@ export const stats: Command = async ({ flags, io, open }) => {
   const { cache, source } = await open({ readonly: true });
   try {
     if (days !== undefined) {
-      const persisted: DailyStats[] = await cache.tiers.queries.daily(Number(days));
+      const persisted: DailyStats[] = await cache.internals.queries.daily(Number(days));
       if (flags.json) {
         io.out(JSON.stringify(persisted, null, 2));
         return 0;

@@ -24,10 +24,10 @@ export const exportEntries: Command = async ({ flags, io, open }) => {
   // Reading must not create anything: a mistyped path is reported, not made into an empty store.
   const { cache } = await open({ readonly: true });
   try {
-    const names = cache.tiers.tierNames;
+    const names = cache.internals.tierNames;
     const name = stringFlag(flags, 'tier') ?? names[names.length - 1]!;
     const namespace = flags.all ? undefined : cache.namespace;
-    const listing = cache.tiers.queries.entries(name, namespace);
+    const listing = cache.internals.queries.entries(name, namespace);
     if (!listing) {
       io.err(`strata export: no tier named "${name}" (configured: ${names.join(', ')})`);
       return 2;
@@ -81,7 +81,7 @@ export const importEntries: Command = async ({ flags, io, open }) => {
   const file = stringFlag(flags, 'file');
   const { cache } = await open();
   try {
-    const manager = cache.tiers;
+    const manager = cache.internals;
     const tally = newTally(manager.tierNames);
     const shown = progress(io, 'imported');
     const reject = (no: number, reason: string) => {

@@ -241,7 +241,7 @@ describe('mongodb tier', () => {
       expect((await cache.lookup('ephemeral', 'llm'))?.[0]?.text).toBe('for a minute');
       clock.advance(61_000);
       expect(await cache.lookup('ephemeral', 'llm')).toBeNull();
-      const t = cache.tiers.tiers[0] as MongodbTier;
+      const t = cache.internals.tiers[0] as MongodbTier;
       expect((await t.stats()).ttlIndex).toBe(0); // FerretDB 1.x: no TTL indexes
       // The manager removed it on the read; write it again and let the purge find it.
       await cache.update('ephemeral', 'llm', [{ text: 'again' }]);
@@ -270,7 +270,7 @@ describe('mongodb tier', () => {
         const hit = await cache.lookupWithInfo(text, 'llm');
         expect(hit?.generations[0]?.text).toBe(`answer to ${text}`);
       }
-      const t = cache.tiers.tiers[0] as MongodbTier;
+      const t = cache.internals.tiers[0] as MongodbTier;
       for (const text of injected) {
         const found = await t.findByTags([text]);
         expect(found.map((f) => f.prompt)).toEqual([text]);
@@ -320,7 +320,7 @@ describe('mongodb tier', () => {
         ['model:"a"', 1, { inputTokens: 10, outputTokens: 5, totalTokens: 15 }],
         ['model:"b"', 2, { inputTokens: 10, outputTokens: 5, totalTokens: 15 }],
       ]);
-      const t = cache.tiers.tiers[0] as MongodbTier;
+      const t = cache.internals.tiers[0] as MongodbTier;
       await t.close(); // flushes the batched hit counts
       const reopened = tier(database);
       try {

@@ -413,6 +413,8 @@ export class SqliteTier implements Tier {
     return {
       entries: totals.entries,
       bytes: totals.bytes,
+      ...(this.options.maxEntries === undefined ? {} : { maxEntries: this.options.maxEntries }),
+      ...(this.options.maxBytes === undefined ? {} : { maxBytes: this.options.maxBytes }),
       evictions: this.evictions,
       queuedWrites: this.queue.size,
       droppedWrites: this.droppedWrites,
