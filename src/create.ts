@@ -4,6 +4,7 @@ import { type Clock, systemClock } from './core/clock.js';
 import { openOrDefer } from './core/deferred-tier.js';
 import type { Logger } from './core/events.js';
 import { DEFAULT_REPORT_SECONDS, FleetReporter } from './core/fleet.js';
+import { TierSink } from './core/guarded-tier.js';
 import { Manager } from './core/manager.js';
 import type { Tier } from './core/tier.js';
 import { StrataConfigError, TierConfigError } from './errors.js';
@@ -32,15 +33,16 @@ export async function createCache(
   const logger = options.logger ?? { warn: (message: string) => console.warn(message) };
   const built: Tier[] = [];
   let manager: Manager | undefined;
-  const onEviction = (event: { tier: string; hash: string; reason: string }) => manager?.onEviction(event);
-  const onClientError = (tier: string, error: Error) => manager?.onClientError(tier, error);
-  const ctx = {
+  // Each tier reports evictions and client errors to its own sink, connected to its guarded tier
+  // when the manager registers it.
+  const sinks = resolved.tiers.map(() => new TierSink());
+  const context = (sink: TierSink) => ({
     clock,
-    onEviction,
-    onClientError,
+    onEviction: sink.onEviction,
+    onClientError: sink.onClientError,
     readonly: options.readonly,
     integrityCheck: options.integrityCheck,
-  };
+  });
   try {
     for (const [i, tierConfig] of resolved.tiers.entries()) {
       // Only a bad config is fatal. A backend that cannot be opened now (a damaged or locked
@@ -48,7 +50,7 @@ export async function createCache(
       // the others serve; it is re-opened in the background, backing off like the breaker.
       try {
         built.push(
-          await openOrDefer(() => buildTier(tierConfig, ctx), {
+          await openOrDefer(() => buildTier(tierConfig, context(sinks[i]!)), {
             name: tierName(tierConfig),
             type: tierConfig.type,
             retryMs: tierConfig.breaker.cooldownMs,
@@ -71,6 +73,7 @@ export async function createCache(
         const c = resolved.tiers[i]!;
         return {
           tier,
+          sink: sinks[i],
           options: {
             timeoutMs: c.timeoutMs,
             breaker: c.breaker,

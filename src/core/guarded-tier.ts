@@ -13,7 +13,14 @@ import type { Deadlines } from './deadlines.js';
 import { earliestExpiry, type StoredEntry, withExpiry } from './entry.js';
 import type { CacheKey } from './key.js';
 import { TierCounters } from './stats.js';
-import { isPromiseLike, type ListedEntry, type MaybePromise, type SimilarMatch, type Tier } from './tier.js';
+import {
+  type EvictionListener,
+  isPromiseLike,
+  type ListedEntry,
+  type MaybePromise,
+  type SimilarMatch,
+  type Tier,
+} from './tier.js';
 
 export interface ManagedTierOptions {
   /** Upper bound on how long this tier keeps an entry, in ms; never extends an entry's own expiry. */
@@ -32,6 +39,9 @@ export interface TierPolicy {
   warn(message: string): void;
   onError(tier: string, op: string, error: Error): void;
   onBreaker(tier: string, from: BreakerState, to: BreakerState): void;
+  onEvict(event: { tier: string; hash: string; reason: string }): void;
+  /** An error the tier's client reported outside any call (a socket reset, a failover). */
+  onClientError(tier: string, error: Error): void;
   /** After close, failures are still counted but no longer logged. */
   closed(): boolean;
 }
@@ -49,6 +59,8 @@ export class GuardedTier {
   private failing = false;
   /** When a failure of this tier was last logged (performance.now()). */
   private loggedAt: number | undefined;
+  /** Calls nobody awaits (backfills, deletes of corrupt entries): close() waits for them. */
+  private readonly unawaited = new Set<Promise<unknown>>();
 
   constructor(
     readonly tier: Tier,
@@ -171,14 +183,28 @@ export class GuardedTier {
     }
   }
 
-  /** Fire and forget (deletes of corrupt entries, invalidations from other instances). */
+  /** Fire and forget (deletes of corrupt entries, invalidations from other instances); close() waits for it. */
   background(op: string, fn: (tier: Tier) => MaybePromise<unknown>): void {
     try {
       const result = fn(this.tier);
-      if (isPromiseLike(result)) result.then(undefined, (error: unknown) => this.failed(op, error));
+      if (isPromiseLike(result))
+        this.track(result.then(undefined, (error: unknown) => this.failed(op, error)));
     } catch (error) {
       this.failed(op, error);
     }
+  }
+
+  /** Remembers a call nobody awaits until it settles. */
+  track<T>(promise: Promise<T>): Promise<T> {
+    this.unawaited.add(promise);
+    const forget = () => this.unawaited.delete(promise);
+    promise.then(forget, forget);
+    return promise;
+  }
+
+  /** Settles when every call nobody awaited has (close() calls it before closing the tier). */
+  async drain(): Promise<void> {
+    while (this.unawaited.size > 0) await Promise.allSettled([...this.unawaited]);
   }
 
   /** `promise`, or a TierTimeoutError once `timeoutMs` has passed. */
@@ -225,6 +251,18 @@ export class GuardedTier {
     this.policy.warn(`[strata] tier ${this.name}: ${op} failed (${error.message}); treated as a miss`);
   }
 
+  /** The tier evicted an entry on its own (LRU, size, expiry). */
+  evicted(event: { tier: string; hash: string; reason: string }): void {
+    this.counters.evictions++;
+    this.policy.onEvict(event);
+  }
+
+  /** The tier's client failed outside any call: logged once, reported, not counted as a failed call. */
+  clientError(error: Error): void {
+    this.logOnce('connection', error);
+    this.policy.onClientError(this.name, error);
+  }
+
   private afterRead(start: number, payload: Read | null): Read {
     this.succeeded();
     this.counters.getLatency.record(performance.now() - start);
@@ -234,4 +272,19 @@ export class GuardedTier {
     }
     return payload;
   }
+}
+
+/**
+ * What a driver reports on its own (evictions, client errors), given to it when it is built and
+ * connected to its guarded tier when the manager registers it. Reports before then are dropped.
+ */
+export class TierSink {
+  private target: GuardedTier | undefined;
+
+  attach(target: GuardedTier): void {
+    this.target = target;
+  }
+
+  readonly onEviction: EvictionListener = (event) => this.target?.evicted(event);
+  readonly onClientError = (error: Error): void => this.target?.clientError(error);
 }

@@ -250,3 +250,48 @@ describe('entry envelope', () => {
     expect(decodeEntry(payload.slice(0, -3))).toBeUndefined();
   });
 });
+
+describe('close', () => {
+  it('waits for a backfill under way before closing the tiers, so it lands instead of failing', async () => {
+    const clock = new ManualClock();
+    const upper = new FaultyTier(memory(clock, 'inner-upper'), 'upper');
+    const lower = memory(clock, 'lower');
+    const { manager, warnings } = setup([{ tier: upper }, { tier: lower }], clock);
+    await manager.update(key('q'), gens('a'));
+    await upper.clear(); // only the lower tier holds it now
+    upper.fault = 'slow'; // the backfill's set takes 50 ms
+    upper.slowMs = 50;
+    const order: string[] = [];
+    const innerSet = upper.set.bind(upper);
+    upper.set = async (k, e) => {
+      const ok = await innerSet(k, e);
+      order.push('backfilled');
+      return ok;
+    };
+    const innerClose = upper.close.bind(upper);
+    upper.close = async () => {
+      order.push('closed');
+      return innerClose();
+    };
+    expect((await manager.lookup(key('q')))?.tier).toBe('lower');
+    await manager.close();
+    expect(order).toEqual(['backfilled', 'closed']);
+    expect(warnings.filter((w) => w.includes('failed'))).toEqual([]);
+  });
+
+  it('after close, lookups are misses and updates are dropped without touching a tier, said once', async () => {
+    const clock = new ManualClock();
+    const tier = new FaultyTier(memory(clock, 'inner'), 'only');
+    const { manager, warnings } = setup([{ tier }], clock);
+    await manager.update(key('q'), gens('a'));
+    await manager.close();
+    const calls = tier.calls;
+    await expect(manager.lookup(key('q'))).resolves.toBeUndefined();
+    await expect(manager.update(key('r'), gens('b'))).resolves.toBeUndefined();
+    await expect(manager.clear()).resolves.toBe(0);
+    expect(tier.calls).toBe(calls);
+    expect(warnings.filter((w) => w.includes('after close()'))).toEqual([
+      '[strata] lookup after close(): the cache is closed, so this is a miss and nothing is stored',
+    ]);
+  });
+});

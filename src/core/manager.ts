@@ -25,7 +25,7 @@ import {
   tokenUsage,
 } from './entry.js';
 import type { CacheEvents, Hit } from './events.js';
-import { GuardedTier, type ManagedTierOptions, type TierPolicy } from './guarded-tier.js';
+import { GuardedTier, type ManagedTierOptions, type TierPolicy, type TierSink } from './guarded-tier.js';
 import type { CacheKey } from './key.js';
 import { LeaseWait } from './lease-wait.js';
 import type { LookupOptions, ManagerOptions, WriteOptions } from './options.js';
@@ -52,9 +52,10 @@ export class Manager {
   /** llm strings already warned about, so a warning is given once per cause. */
   private readonly warned = new Set<string>();
   private closed = false;
+  private warnedClosed = false;
 
   constructor(
-    tiers: ReadonlyArray<{ tier: Tier; options: ManagedTierOptions }>,
+    tiers: ReadonlyArray<{ tier: Tier; options: ManagedTierOptions; sink?: TierSink }>,
     private readonly options: ManagerOptions,
   ) {
     const names = new Set<string>();
@@ -67,13 +68,17 @@ export class Manager {
         this.events.emit('error', { tier, op, error });
       },
       onBreaker: (tier, from, to) => this.events.emit('breaker', { tier, from, to }),
+      onEvict: (event) => this.events.listenerCount('evict') > 0 && this.events.emit('evict', event),
+      onClientError: (tier, error) => this.events.emit('error', { tier, op: 'connection', error }),
       closed: () => this.closed,
     };
-    this.managed = tiers.map(({ tier, options: o }) => {
+    this.managed = tiers.map(({ tier, options: o, sink }) => {
       if (names.has(tier.name))
         throw new TypeError(`tiers: two tiers are named "${tier.name}"; give one a distinct name`);
       names.add(tier.name);
-      return new GuardedTier(tier, o, policy);
+      const guarded = new GuardedTier(tier, o, policy);
+      sink?.attach(guarded);
+      return guarded;
     });
     this.coalescer = options.coalesceWaitMs > 0 ? new Coalescer() : undefined;
     this.missDurations = new MissDurations(options.coalesceWaitMs);
@@ -101,21 +106,6 @@ export class Manager {
     return this.options.clock.now();
   }
 
-  /** Called by tiers that evict on their own. */
-  readonly onEviction = (event: { tier: string; hash: string; reason: string }): void => {
-    const m = this.managed.find((x) => x.name === event.tier);
-    if (m) m.counters.evictions++;
-    if (this.events.listenerCount('evict') > 0) this.events.emit('evict', event);
-  };
-
-  /** Errors a tier's client reports outside any call (socket resets, failovers): counted and logged once. */
-  readonly onClientError = (tier: string, error: Error): void => {
-    const m = this.managed.find((x) => x.name === tier);
-    if (!m) return;
-    m.logOnce('connection', error);
-    this.events.emit('error', { tier, op: 'connection', error });
-  };
-
   /** Joins the invalidation bus, if a tier carries one. Never blocks on a backend that is down. */
   start(): void {
     this.bus?.start((hash) => this.leaseWait?.wake(hash));
@@ -125,6 +115,7 @@ export class Manager {
 
   /** Waterfall lookup with coalescing of concurrent misses. */
   async lookup(key: CacheKey, options?: LookupOptions): Promise<Hit | undefined> {
+    if (this.closed) return this.refuseClosed('lookup');
     const start = performance.now();
     this.totals.lookups++;
     if (key.llmProblem !== undefined) this.warnOnce(key);
@@ -235,7 +226,7 @@ export class Manager {
     const from = this.managed[servedBy]!.name;
     for (let i = 0; i < servedBy; i++) {
       const m = this.managed[i]!;
-      void m.write(key, stored, now).then((ok) => {
+      void m.track(m.write(key, stored, now)).then((ok) => {
         if (!ok) return;
         m.counters.backfills++;
         if (this.events.listenerCount('backfill') > 0)
@@ -248,6 +239,7 @@ export class Manager {
 
   /** Builds the entry once and writes it through to every tier in parallel. */
   async update(key: CacheKey, gens: StoredGenerationData[], write: WriteOptions = {}): Promise<void> {
+    if (this.closed) return this.refuseClosed('update');
     const now = this.options.clock.now();
     const entry = newEntry(key, gens, { ...write, now, storePrompt: this.options.storePrompt });
     // An answer no lookup would accept (a stream that assembled no text, generations LangChain
@@ -334,6 +326,7 @@ export class Manager {
 
   /** Runs one operation on every tier in parallel; a failing tier yields undefined and is counted. */
   private everyTier<T>(op: string, fn: (tier: Tier) => MaybePromise<T>): Promise<Array<T | undefined>> {
+    if (this.closed) return Promise.resolve(this.managed.map(() => this.refuseClosed(op)));
     return Promise.all(this.managed.map((m) => m.run(op, fn)));
   }
 
@@ -378,7 +371,20 @@ export class Manager {
     await Promise.allSettled(this.closing.map((fn) => fn()));
     this.coalescer?.close();
     this.leaseWait?.close();
-    await this.everyTier('close', (t) => t.close());
+    // Backfills and deletes already under way finish against open tiers, then the tiers close.
+    await Promise.all(this.managed.map((m) => m.drain()));
+    await Promise.all(this.managed.map((m) => m.run('close', (t) => t.close())));
+  }
+
+  /** A call after close(): no tier is touched; said once, answered as a miss (never thrown into the LLM path). */
+  private refuseClosed(op: string): undefined {
+    if (!this.warnedClosed) {
+      this.warnedClosed = true;
+      this.options.logger.warn(
+        `[strata] ${op} after close(): the cache is closed, so this is a miss and nothing is stored`,
+      );
+    }
+    return undefined;
   }
 }
 

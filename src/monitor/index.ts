@@ -8,6 +8,7 @@
  *   res.end(await monitor.metrics());
  */
 
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { MonitoringConfig } from '../config/schema.js';
 import type { Logger } from '../core/events.js';
 import {
@@ -115,10 +116,12 @@ export function createMonitor(
   if (a?.log !== false) {
     alerter.on('alert', (alert) => logger.warn(`[strata] alert ${alert.state}: ${alert.message}`));
   }
+  // close() stops webhook deliveries under way: no retry after it, no request left running.
+  const stopped = new AbortController();
   if (a?.webhook) {
     const hook = a.webhook;
     const post = options.fetch ?? fetch;
-    alerter.on('alert', (alert) => void deliver(post, hook, alert, logger));
+    alerter.on('alert', (alert) => void deliver(post, hook, alert, logger, stopped.signal));
   }
   if (a && a.rules.length > 0) alerter.start(a.intervalSeconds * 1000);
 
@@ -187,6 +190,7 @@ export function createMonitor(
     close() {
       clearInterval(sampler);
       alerter.stop();
+      stopped.abort();
       cache.off('hit', onHit);
       cache.off('miss', onMiss);
     },
@@ -199,16 +203,18 @@ async function deliver(
   hook: { url: string; timeoutMs: number; retries: number; headers: Record<string, string> },
   alert: Alert,
   logger: Logger,
+  stopped: AbortSignal,
 ): Promise<void> {
   let lastError = '';
   for (let attempt = 0; attempt <= hook.retries; attempt++) {
-    if (attempt > 0) await new Promise((r) => setTimeout(r, 250 * 2 ** (attempt - 1)));
+    if (attempt > 0) await sleep(250 * 2 ** (attempt - 1), undefined, { signal: stopped }).catch(() => {});
+    if (stopped.aborted) return;
     try {
       const res = await post(hook.url, {
         method: 'POST',
         headers: { 'content-type': 'application/json', ...hook.headers },
         body: JSON.stringify(alert),
-        signal: AbortSignal.timeout(hook.timeoutMs),
+        signal: AbortSignal.any([AbortSignal.timeout(hook.timeoutMs), stopped]),
       });
       if (res.ok) return;
       lastError = `HTTP ${res.status}`;

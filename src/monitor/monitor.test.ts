@@ -212,6 +212,40 @@ describe('alerts', () => {
     }
   });
 
+  it('monitor.close() stops webhook retries under way', async () => {
+    const cache = await createCache({ tiers: [{ type: 'memory', maxBytes: 4_000 }] }, { logger: quiet });
+    let calls = 0;
+    const failing = (async () => {
+      calls++;
+      throw new Error('connection refused');
+    }) as unknown as typeof fetch;
+    const monitor = createMonitor(
+      cache,
+      {
+        prices: {},
+        sampleSeconds: 5,
+        alerts: {
+          intervalSeconds: 3600,
+          forChecks: 1,
+          clearChecks: 1,
+          cooldownSeconds: 0,
+          log: false,
+          rules: [{ type: 'memory_full', ratio: 0.8 }],
+          webhook: { url: 'http://127.0.0.1:9/hook', timeoutMs: 1_000, retries: 5, headers: {} },
+        },
+      },
+      { fetch: failing, logger: quiet },
+    );
+    for (let i = 0; i < 40; i++) await cache.update(`q${i}`, LLM, [{ text: 'x'.repeat(100) }]);
+    await monitor.alerts.evaluate();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(calls).toBe(1); // the first attempt; the next retry is 250 ms later
+    monitor.close();
+    await new Promise((r) => setTimeout(r, 1_200)); // retries would have come at 250 and 750 ms
+    expect(calls).toBe(1);
+    await cache.close();
+  });
+
   it('Redis stopped during a workload: tier_down fires once, the webhook gets it once, and it resolves after a restart', async () => {
     const url = service('redis').STRATA_TEST_REDIS_URL!;
     const hook = await webhookReceiver();

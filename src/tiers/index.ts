@@ -60,9 +60,10 @@ export interface TierContext {
   readonly?: boolean;
   /** health() runs a full integrity check where the backend has one (SQLite's quick_check): `strata doctor`. */
   integrityCheck?: boolean;
+  /** This tier's sink for evictions it makes on its own (TierSink in core/guarded-tier.ts). */
   onEviction: EvictionListener;
   /** For errors a client reports outside any call (socket resets, failovers). */
-  onClientError: (tier: string, error: Error) => void;
+  onClientError: (error: Error) => void;
 }
 
 /**
@@ -148,7 +149,7 @@ export async function buildTier(config: ResolvedTierConfig, ctx: TierContext): P
         bus: config.bus,
         client: config.client,
         clock: ctx.clock,
-        onClientError: (error) => ctx.onClientError(name, error),
+        onClientError: ctx.onClientError,
       });
     }
     case 'semantic': {
