@@ -47,8 +47,4 @@ export class Bus {
         onMessage(envelope.msg);
     }, onReconnect);
   }
-
-  close(): Promise<void> {
-    return this.transport.close();
-  }
 }

@@ -66,31 +66,9 @@ interface CacheDocument {
   cache_version: number;
 }
 
-/** A cached entry found by tag. */
-export interface TaggedEntry {
-  hash: string;
-  namespace: string;
-  llmString: string;
-  prompt?: string;
-  tags: string[];
-  createdAt: number;
-  accessCount: number;
-  size: number;
-}
-
 const FLUSH_MS = 1_000;
 const DEFAULT_ORPHAN_GRACE_MS = 10 * 60_000;
 const HIT_PROJECTION = { response: 1, expires_at: 1 } as const;
-const TAGGED_PROJECTION = {
-  namespace: 1,
-  llm_string: 1,
-  prompt: 1,
-  tags: 1,
-  created_at: 1,
-  expires_at: 1,
-  access_count: 1,
-  'response.size': 1,
-} as const;
 const BATCH = 500;
 const FLUSH_BATCH = 100;
 /** MongoDB's duplicate key error: two upserts of one new key raced, and the loser may retry as an update. */
@@ -233,38 +211,6 @@ export class MongodbTier implements Tier {
     }
   }
 
-  /** Live entries carrying every one of `tags`, optionally of one llm string and namespace. */
-  async findByTags(
-    tags: string[],
-    options: { llmString?: string; namespace?: string; limit?: number } = {},
-  ): Promise<TaggedEntry[]> {
-    await this.indexes.ready();
-    const docs = await this.docs
-      .find(
-        {
-          tags: { $all: tags },
-          ...(options.llmString === undefined ? {} : { llm_string: { $eq: options.llmString } }),
-          ...(options.namespace === undefined ? {} : { namespace: { $eq: options.namespace } }),
-        },
-        { projection: TAGGED_PROJECTION },
-      )
-      .sort({ _id: 1 })
-      .limit(options.limit ?? 1_000)
-      .toArray();
-    return docs
-      .filter((d) => !this.expired(d))
-      .map((d) => ({
-        hash: d._id,
-        namespace: d.namespace,
-        llmString: d.llm_string,
-        ...(d.prompt === undefined ? {} : { prompt: d.prompt }),
-        tags: d.tags,
-        createdAt: d.created_at.getTime(),
-        accessCount: d.access_count,
-        size: d.response.size,
-      }));
-  }
-
   /** Counts by aggregation: documents and hits per namespace, sizes, and what GridFS holds. */
   async stats(): Promise<TierStats> {
     await this.indexes.ready();
@@ -404,6 +350,7 @@ export class MongodbTier implements Tier {
    */
   private async sweepOrphanFiles(): Promise<number> {
     const grace = this.options.orphanGraceMs ?? DEFAULT_ORPHAN_GRACE_MS;
+    // Date.now(), not the injected clock: a file id is minted by the driver from the real clock.
     const before = ObjectId.createFromTime(Math.ceil((Date.now() - grace) / 1000));
     const candidates = new Map<string, ObjectId>();
     for (const id of await this.chunks.distinct('files_id', { files_id: { $lt: before } }))

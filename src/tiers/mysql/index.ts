@@ -1,5 +1,5 @@
 /**
- * MySQL tier (tested on MariaDB): the design document's three tables, done safely.
+ * MySQL tier (tested on MariaDB): entries, tags and daily statistics in three tables.
  *
  *   <prefix>cache   one row per entry; the primary key is the full key hash over (namespace,
  *                   sanitized llm string, prompt), never the prompt hash alone (which would mix
@@ -336,7 +336,7 @@ export class MysqlTier implements Tier {
           for (const statement of steps[v]!) await c.query(statement);
           await c.execute(`INSERT INTO ${t}migrations (version, applied_at) VALUES (?, ?)`, [
             v + 1,
-            Date.now(),
+            this.options.clock.now(),
           ]);
         }
       } finally {

@@ -284,7 +284,7 @@ export class RedisTier implements Tier {
   /** Entry count and bytes per namespace, by SCAN; cached briefly since it walks the keyspace. */
   async stats(): Promise<TierStats> {
     if (this.connecting) await this.connecting;
-    const now = Date.now();
+    const now = this.options.clock.monotonic?.() ?? this.options.clock.now();
     if (this.statsCache && now - this.statsCache.at < STATS_CACHE_MS) return this.statsCache.stats;
     const prefix = this.options.keyPrefix;
     const namespaces: Record<string, number> = {};

@@ -12,7 +12,7 @@
  * tombstones pass a third of the graph it is rebuilt from the live vectors.
  */
 import { dot } from './embedder.js';
-import type { Neighbour, VectorIndexOptions } from './vector-index.js';
+import type { Neighbour, VectorIndexOptions } from './neighbours.js';
 
 interface Node {
   vector: Float32Array;
@@ -21,7 +21,7 @@ interface Node {
   removed: boolean;
 }
 
-export class GraphIndex {
+export class HnswIndex {
   private readonly nodes = new Map<number, Node>();
   private entry: number | undefined;
   private maxLevel = -1;

@@ -23,8 +23,9 @@ import type { CacheKey } from '../../core/key.js';
 import type { ListedEntry, SimilarMatch, Tier, TierHealth, TierStats } from '../../core/tier.js';
 import { type Embedder, type Vector, vectorFromBytes, vectorToBytes } from './embedder.js';
 import { type GuardName, refusingGuard } from './guards.js';
+import type { VectorIndexOptions } from './neighbours.js';
 import { contextDigest, type QueryExtractor, splitRequest } from './request.js';
-import { VectorIndex, type VectorIndexOptions } from './vector-index.js';
+import { VectorIndex } from './vector-index.js';
 import type { Verifier } from './verifier.js';
 
 export type { Verifier } from './verifier.js';

@@ -13,7 +13,7 @@
  * postings are rebuilt without them.
  */
 import type { SparseVector } from './embedder.js';
-import type { Neighbour } from './vector-index.js';
+import type { Neighbour } from './neighbours.js';
 
 interface Posting {
   slots: number[];

@@ -4,25 +4,12 @@
  * ones (neural). The first vector added decides.
  */
 import { isDense, type Vector } from './embedder.js';
-import { GraphIndex } from './hnsw.js';
+import { HnswIndex } from './hnsw.js';
 import { InvertedIndex } from './inverted-index.js';
-
-export interface Neighbour {
-  id: number;
-  score: number;
-}
-
-export interface VectorIndexOptions {
-  /** Dense vectors: below this many, search by exact scan; above, build an HNSW graph. */
-  exactBelow?: number;
-  m?: number;
-  efConstruction?: number;
-  efSearch?: number;
-  seed?: number;
-}
+import type { Neighbour, VectorIndexOptions } from './neighbours.js';
 
 export class VectorIndex {
-  private impl: InvertedIndex | GraphIndex | undefined;
+  private impl: InvertedIndex | HnswIndex | undefined;
 
   constructor(private readonly options: VectorIndexOptions = {}) {}
 
@@ -37,8 +24,8 @@ export class VectorIndex {
 
   add(id: number, vector: Vector): void {
     if (isDense(vector)) {
-      this.impl ??= new GraphIndex(this.options);
-      if (this.impl instanceof GraphIndex) this.impl.add(id, vector);
+      this.impl ??= new HnswIndex(this.options);
+      if (this.impl instanceof HnswIndex) this.impl.add(id, vector);
     } else {
       this.impl ??= new InvertedIndex();
       if (this.impl instanceof InvertedIndex) this.impl.add(id, vector);
@@ -55,7 +42,7 @@ export class VectorIndex {
 
   /** Nearest neighbours of a vector of the same kind as the indexed ones (none otherwise). */
   search(query: Vector, k: number): Neighbour[] {
-    if (this.impl instanceof GraphIndex) return isDense(query) ? this.impl.search(query, k) : [];
+    if (this.impl instanceof HnswIndex) return isDense(query) ? this.impl.search(query, k) : [];
     if (this.impl instanceof InvertedIndex) return isDense(query) ? [] : this.impl.search(query, k);
     return [];
   }

@@ -1,9 +1,8 @@
 /**
  * SQLite tier: one file, WAL, prepared statements, versioned schema.
  *
- * The design document keyed its table by a UNIQUE prompt hash alone, which mixes the answers of
- * different models and tenants; here the primary key is the full cache key hash over
- * (namespace, sanitized llm string, prompt).
+ * The primary key is the full cache key hash over (namespace, sanitized llm string, prompt),
+ * never a prompt hash alone, which would mix the answers of different models and tenants.
  *
  * Several processes may share one file: WAL lets readers run beside one writer. better-sqlite3
  * is synchronous, so a lookup costs no promise or thread hop; hit bookkeeping (access_count,
@@ -98,7 +97,7 @@ const MIGRATIONS: readonly string[] = [
      PRIMARY KEY (tag, key_hash)
    ) WITHOUT ROWID;
    CREATE INDEX cache_tags_key ON cache_tags (key_hash);`,
-  // The design document's daily statistics, written in batches with the access counts.
+  // Daily statistics (`strata stats --days`), written in batches with the access counts.
   `CREATE TABLE cache_stats (
      day        TEXT NOT NULL,
      tier       TEXT NOT NULL,
