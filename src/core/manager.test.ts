@@ -5,7 +5,6 @@ import { runTs } from '../../test/support/run-ts.js';
 import { MemoryTier } from '../tiers/memory/index.js';
 import { DEFAULT_BREAKER } from './breaker.js';
 import { ManualClock } from './clock.js';
-import { decodeAnswer, decodeEntry, encodeEntry } from './entry.js';
 import { deriveKey } from './key.js';
 import { Manager } from './manager.js';
 import type { Tier } from './tier.js';
@@ -207,47 +206,6 @@ describe('coalescing', () => {
     const follower = await manager.lookup(k);
     expect(follower).toBeUndefined();
     expect(await manager.lookup(k)).toBeUndefined();
-  });
-});
-
-describe('entry envelope', () => {
-  const entry = {
-    v: 1 as const,
-    k: 'a'.repeat(64),
-    ns: 'n',
-    llm: 'l',
-    prompt: 'p',
-    gens: [{ text: 'x' }],
-    createdAt: 1,
-    expiresAt: null,
-    tags: ['t'],
-  };
-
-  it('round-trips an entry, and a hit reads only the answer', () => {
-    const { payload } = encodeEntry(entry);
-    expect(decodeEntry(payload)).toEqual(entry);
-    expect(decodeAnswer(payload)).toEqual({
-      v: 1,
-      k: entry.k,
-      ns: 'n',
-      gens: [{ text: 'x' }],
-      createdAt: 1,
-      expiresAt: null,
-      tags: ['t'],
-    });
-    expect(encodeEntry(decodeEntry(payload)!).payload).toBe(payload);
-  });
-
-  it('decodes nothing that is not a current, well-formed entry', () => {
-    const { payload } = encodeEntry(entry);
-    const [head, gens, origin] = payload.split('\n');
-    expect(decodeAnswer('not json')).toBeUndefined();
-    expect(decodeAnswer('null\nnull\nnull')).toBeUndefined();
-    expect(decodeAnswer(`${head!.replace('"v":1', '"v":2')}\n${gens}\n${origin}`)).toBeUndefined();
-    expect(decodeAnswer(`${head}\n[{"txt":1}]\n${origin}`)).toBeUndefined();
-    expect(decodeAnswer(`${head}\n${gens}`)).toBeUndefined();
-    expect(decodeEntry(`${head}\n${gens}\n{"prompt":"p"}`)).toBeUndefined();
-    expect(decodeEntry(payload.slice(0, -3))).toBeUndefined();
   });
 });
 
