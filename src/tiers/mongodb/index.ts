@@ -22,12 +22,14 @@
  * their files too (the server's TTL monitor would orphan them). FerretDB 1.x has no TTL indexes:
  * the tier detects that and relies on the purge alone (`ttlIndex: 0` in stats).
  */
-import { type Collection, type Db, GridFSBucket, MongoClient, ObjectId } from 'mongodb';
+import { type Collection, type Db, MongoClient, ObjectId } from 'mongodb';
+import { AccessBatch } from '../../core/access-batch.js';
 import type { Clock } from '../../core/clock.js';
 import type { StoredEntry, TokenUsage } from '../../core/entry.js';
 import type { CacheKey } from '../../core/key.js';
 import type { ListedEntry, Tier, TierHealth, TierStats } from '../../core/tier.js';
 import { every, OnFirstUse } from '../../core/upkeep.js';
+import { AnswerFiles } from './gridfs.js';
 
 export interface MongodbTierOptions {
   name?: string;
@@ -80,14 +82,13 @@ export class MongodbTier implements Tier {
   private readonly client: MongoClient;
   private readonly db: Db;
   private readonly docs: Collection<CacheDocument>;
-  private readonly bucket: GridFSBucket;
-  private readonly files: Collection<{ _id: ObjectId; length: number }>;
-  private readonly chunks: Collection<{ files_id: ObjectId }>;
+  /** Large answers in GridFS (gridfs.ts). */
+  private readonly answerFiles: AnswerFiles;
   /** Creates the indexes once per process, on first use. */
   private readonly indexes = new OnFirstUse(() => this.createIndexes());
   private ttlIndex = false;
-  private orphansRemoved = 0;
-  private readonly pendingAccess = new Map<string, number>();
+  /** Hit counts, written once a second (core/access-batch.ts). */
+  private readonly access = new AccessBatch();
   private flushing: Promise<void> | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
   private closed = false;
@@ -104,10 +105,7 @@ export class MongodbTier implements Tier {
     });
     this.db = this.client.db(options.database);
     this.docs = this.db.collection<CacheDocument>(options.collection);
-    const bucketName = `${options.collection}_fs`;
-    this.bucket = new GridFSBucket(this.db, { bucketName });
-    this.files = this.db.collection(`${bucketName}.files`);
-    this.chunks = this.db.collection(`${bucketName}.chunks`);
+    this.answerFiles = new AnswerFiles(this.db, `${options.collection}_fs`);
     every(FLUSH_MS, () => this.flush(), this.timers);
     if (options.purgeIntervalMs > 0) every(options.purgeIntervalMs, () => this.purgeExpired(), this.timers);
   }
@@ -123,7 +121,7 @@ export class MongodbTier implements Tier {
     await this.indexes.ready();
     const now = new Date(this.options.clock.now());
     const fileId = entry.size > this.options.gridfsThresholdBytes ? new ObjectId() : undefined;
-    if (fileId) await this.upload(fileId, key.hash, entry.payload);
+    if (fileId) await this.answerFiles.upload(fileId, key.hash, entry.payload);
     const response: StoredResponse = fileId
       ? { storage: 'gridfs', gridfsId: fileId, size: entry.size, encoding: 'utf8' }
       : { storage: 'inline', content: entry.payload, size: entry.size, encoding: 'utf8' };
@@ -161,20 +159,20 @@ export class MongodbTier implements Tier {
         throw error;
       });
     } catch (error) {
-      if (fileId) await this.removeFiles([fileId]).catch(() => {});
+      if (fileId) await this.answerFiles.remove([fileId]).catch(() => {});
       throw error;
     }
     // The document no longer points to the file it replaced: remove it (the sweep would, later).
     const replaced = previous?.response.storage === 'gridfs' ? previous.response.gridfsId : undefined;
-    if (replaced && !replaced.equals(fileId)) await this.removeFiles([replaced]).catch(() => {});
+    if (replaced && !replaced.equals(fileId)) await this.answerFiles.remove([replaced]).catch(() => {});
     return true;
   }
 
   async delete(key: CacheKey): Promise<boolean> {
     await this.indexes.ready();
-    this.pendingAccess.delete(key.hash);
+    this.access.forget(key.hash);
     const removed = await this.docs.findOneAndDelete({ _id: key.hash });
-    if (removed?.response.storage === 'gridfs') await this.removeFiles([removed.response.gridfsId]);
+    if (removed?.response.storage === 'gridfs') await this.answerFiles.remove([removed.response.gridfsId]);
     return removed !== null;
   }
 
@@ -217,8 +215,8 @@ export class MongodbTier implements Tier {
     const namespaces = await this.sumBy(this.docs, '$namespace', 1);
     const hits = await this.sumBy(this.docs, null, '$access_count');
     const bytes = await this.sumBy(this.docs, null, '$response.size');
-    const files = await this.sumBy(this.files, null, 1);
-    const fileBytes = await this.sumBy(this.files, null, '$length');
+    const files = await this.sumBy(this.answerFiles.files, null, 1);
+    const fileBytes = await this.sumBy(this.answerFiles.files, null, '$length');
     const entries = Object.values(namespaces).reduce((a, b) => a + b, 0);
     const total = (sums: Record<string, number>) => sums.all ?? 0;
     return {
@@ -230,7 +228,7 @@ export class MongodbTier implements Tier {
       gridfsFiles: total(files),
       gridfsBytes: total(fileBytes),
       ttlIndex: this.ttlIndex ? 1 : 0,
-      orphanFilesRemoved: this.orphansRemoved,
+      orphanFilesRemoved: this.answerFiles.orphansRemoved,
     };
   }
 
@@ -275,7 +273,7 @@ export class MongodbTier implements Tier {
   ): Promise<string | undefined> {
     if (!doc || this.expired(doc)) return undefined;
     const payload = await this.responseText(key.hash, doc.response);
-    if (payload !== undefined) this.pendingAccess.set(key.hash, (this.pendingAccess.get(key.hash) ?? 0) + 1);
+    if (payload !== undefined) this.access.record(key.hash);
     return payload;
   }
 
@@ -296,40 +294,14 @@ export class MongodbTier implements Tier {
   ): Promise<string | undefined> {
     if (response.storage === 'inline') return response.content;
     try {
-      return await this.download(response.gridfsId);
+      return await this.answerFiles.download(response.gridfsId);
     } catch (error) {
-      if ((await this.files.countDocuments({ _id: response.gridfsId }, { limit: 1 })) > 0) throw error;
+      if (await this.answerFiles.exists(response.gridfsId)) throw error;
       if (retried) return '';
       const again = await this.docs.findOne({ _id: hash }, { projection: HIT_PROJECTION });
       if (!again || this.expired(again)) return undefined;
       return this.responseText(hash, again.response, true);
     }
-  }
-
-  private upload(id: ObjectId, hash: string, payload: string): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const stream = this.bucket.openUploadStreamWithId(id, hash, { metadata: { key_hash: hash } });
-      stream.once('finish', () => resolve());
-      stream.once('error', reject);
-      stream.end(Buffer.from(payload, 'utf8'));
-    }).catch(async (error: unknown) => {
-      // Chunks written before the failure would be orphans: remove them now if the server lets us.
-      await this.removeFiles([id]).catch(() => {});
-      throw error;
-    });
-  }
-
-  private async download(id: ObjectId): Promise<string> {
-    const parts: Buffer[] = [];
-    for await (const part of this.bucket.openDownloadStream(id)) parts.push(part as Buffer);
-    return Buffer.concat(parts).toString('utf8');
-  }
-
-  /** Chunks first: a file entry without chunks is still found by the sweep, chunks without one too. */
-  private async removeFiles(ids: ObjectId[]): Promise<void> {
-    if (ids.length === 0) return;
-    await this.chunks.deleteMany({ files_id: { $in: ids } });
-    await this.files.deleteMany({ _id: { $in: ids } });
   }
 
   /** Deletes matching documents, then the GridFS files they pointed to. */
@@ -340,40 +312,23 @@ export class MongodbTier implements Tier {
       .toArray();
     const { deletedCount } = await this.docs.deleteMany(filter);
     const ids = withFiles.flatMap((d) => (d.response.storage === 'gridfs' ? [d.response.gridfsId] : []));
-    for (let i = 0; i < ids.length; i += BATCH) await this.removeFiles(ids.slice(i, i + BATCH));
+    await this.answerFiles.remove(ids);
     return deletedCount;
   }
 
-  /**
-   * Removes GridFS files no document points to, among those started before the grace period
-   * (a file id is an ObjectId minted when its upload began; newer files may be uploads in flight).
-   */
-  private async sweepOrphanFiles(): Promise<number> {
-    const grace = this.options.orphanGraceMs ?? DEFAULT_ORPHAN_GRACE_MS;
-    // Date.now(), not the injected clock: a file id is minted by the driver from the real clock.
-    const before = ObjectId.createFromTime(Math.ceil((Date.now() - grace) / 1000));
-    const candidates = new Map<string, ObjectId>();
-    for (const id of await this.chunks.distinct('files_id', { files_id: { $lt: before } }))
-      candidates.set(id.toHexString(), id);
-    for (const f of await this.files.find({ _id: { $lt: before } }, { projection: { _id: 1 } }).toArray())
-      candidates.set(f._id.toHexString(), f._id);
-    const ids = [...candidates.values()];
-    let removed = 0;
-    for (let i = 0; i < ids.length; i += BATCH) {
-      const batch = ids.slice(i, i + BATCH);
-      const referenced = new Set(
-        (
-          await this.docs
-            .find({ 'response.gridfsId': { $in: batch } }, { projection: { response: 1 } })
-            .toArray()
-        ).map((d) => (d.response.storage === 'gridfs' ? d.response.gridfsId.toHexString() : '')),
-      );
-      const orphans = batch.filter((id) => !referenced.has(id.toHexString()));
-      await this.removeFiles(orphans);
-      removed += orphans.length;
-    }
-    this.orphansRemoved += removed;
-    return removed;
+  /** Removes GridFS files no document points to (gridfs.ts), past the grace period for uploads in flight. */
+  private sweepOrphanFiles(): Promise<number> {
+    return this.answerFiles.sweepOrphans(
+      this.options.orphanGraceMs ?? DEFAULT_ORPHAN_GRACE_MS,
+      async (ids) => {
+        const docs = await this.docs
+          .find({ 'response.gridfsId': { $in: ids } }, { projection: { response: 1 } })
+          .toArray();
+        return new Set(
+          docs.map((d) => (d.response.storage === 'gridfs' ? d.response.gridfsId.toHexString() : '')),
+        );
+      },
+    );
   }
 
   private async createIndexes(): Promise<void> {
@@ -412,14 +367,15 @@ export class MongodbTier implements Tier {
   }
 
   private async writeAccessCounts(): Promise<void> {
-    if (this.closed || this.pendingAccess.size === 0) return;
+    if (this.closed) return;
+    const taken = this.access.take();
+    if (!taken) return;
     const byCount = new Map<number, string[]>();
-    for (const [hash, n] of this.pendingAccess) {
+    for (const [hash, n] of taken.counts) {
       const hashes = byCount.get(n);
       if (hashes) hashes.push(hash);
       else byCount.set(n, [hash]);
     }
-    this.pendingAccess.clear();
     for (const [n, hashes] of byCount) {
       for (let i = 0; i < hashes.length; i += FLUSH_BATCH) {
         await this.docs.updateMany(

@@ -14,6 +14,7 @@
  * the manager's timeout turns a slow one into a miss.
  */
 import { createPool, type Pool, type PoolConnection, type RowDataPacket } from 'mysql2/promise';
+import { AccessBatch } from '../../core/access-batch.js';
 import type { Clock } from '../../core/clock.js';
 import type { StoredEntry } from '../../core/entry.js';
 import type { CacheKey } from '../../core/key.js';
@@ -87,8 +88,8 @@ export class MysqlTier implements Tier {
   private readonly selectHit: string;
   /** Creates or upgrades the schema once per process, on first use. */
   private readonly schema = new OnFirstUse(() => this.migrate());
-  private readonly pendingAccess = new Map<string, number>();
-  private pendingStats = { hits: 0, misses: 0, latencyMs: 0 };
+  /** Hit counts and daily statistics, written once a second (core/access-batch.ts). */
+  private readonly access = new AccessBatch();
   private readonly timers: NodeJS.Timeout[] = [];
   private closed = false;
 
@@ -135,12 +136,7 @@ export class MysqlTier implements Tier {
         const row = rows[0];
         const live = row && (row.expires_at === null || Number(row.expires_at) > this.options.clock.now());
         const response = live ? (row.response as string) : undefined;
-        this.pendingStats.latencyMs += performance.now() - started;
-        if (response === undefined) this.pendingStats.misses++;
-        else {
-          this.pendingStats.hits++;
-          this.pendingAccess.set(key.hash, (this.pendingAccess.get(key.hash) ?? 0) + 1);
-        }
+        this.access.record(response === undefined ? undefined : key.hash, performance.now() - started);
         resolve(response);
       });
     });
@@ -179,7 +175,7 @@ export class MysqlTier implements Tier {
 
   async delete(key: CacheKey): Promise<boolean> {
     await this.schema.ready();
-    this.pendingAccess.delete(key.hash);
+    this.access.forget(key.hash);
     const [result] = await this.pool.execute(`DELETE FROM ${this.t}cache WHERE key_hash = ?`, [key.hash]);
     return (result as { affectedRows: number }).affectedRows > 0;
   }
@@ -362,11 +358,9 @@ export class MysqlTier implements Tier {
   /** Writes batched hit counts and the day's statistics. */
   private async flush(): Promise<void> {
     if (this.closed || !this.schema.done) return;
-    const access = [...this.pendingAccess];
-    const stats = this.pendingStats;
-    if (access.length === 0 && stats.hits + stats.misses === 0) return;
-    this.pendingAccess.clear();
-    this.pendingStats = { hits: 0, misses: 0, latencyMs: 0 };
+    const taken = this.access.take();
+    if (!taken) return;
+    const { counts: access, totals: stats } = taken;
     await this.transaction(async (c) => {
       // One statement per 500 keys, not one per key: the flush must not compete with lookups.
       for (let i = 0; i < access.length; i += 500) {

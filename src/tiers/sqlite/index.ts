@@ -27,6 +27,7 @@
 import { accessSync, constants, mkdirSync, statfsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { AccessBatch } from '../../core/access-batch.js';
 import type { Clock } from '../../core/clock.js';
 import type { StoredEntry } from '../../core/entry.js';
 import type { CacheKey } from '../../core/key.js';
@@ -165,8 +166,8 @@ export class SqliteTier implements Tier {
   /** The longest any call waits for a lock: min(busyTimeoutMs, timeoutMs). */
   private readonly waitMs: number;
   private readonly evictEvery: number;
-  private readonly pendingAccess = new Map<string, number>();
-  private pendingStats = { hits: 0, misses: 0, latencyMs: 0 };
+  /** Hit counts and daily statistics, written once a second (core/access-batch.ts). */
+  private readonly access = new AccessBatch();
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly write: (key: CacheKey, entry: StoredEntry) => void;
   private readonly writeMany: (items: Queued[]) => void;
@@ -315,12 +316,7 @@ export class SqliteTier implements Tier {
       throw this.noteFault(error);
     }
     if (this.readonly) return response;
-    this.pendingStats.latencyMs += performance.now() - started;
-    if (response === undefined) this.pendingStats.misses++;
-    else {
-      this.pendingStats.hits++;
-      this.pendingAccess.set(key.hash, (this.pendingAccess.get(key.hash) ?? 0) + 1);
-    }
+    this.access.record(response === undefined ? undefined : key.hash, performance.now() - started);
     return response;
   }
 
@@ -346,14 +342,14 @@ export class SqliteTier implements Tier {
 
   delete(key: CacheKey): boolean {
     this.writable();
-    this.pendingAccess.delete(key.hash);
+    this.access.forget(key.hash);
     const queued = this.dequeue((q) => q.key.hash === key.hash) > 0;
     return this.stmt.delete.run(key.hash).changes > 0 || queued;
   }
 
   clear(namespace?: string): number {
     this.writable();
-    this.pendingAccess.clear();
+    this.access.forgetAll();
     const queued = this.dequeue((q) => namespace === undefined || q.key.namespace === namespace);
     return (
       queued +
@@ -742,17 +738,15 @@ export class SqliteTier implements Tier {
    * stays taken (or the write fails) the counts are kept for the next flush.
    */
   private flushAccess(waitMs = this.waitMs, closing = false): void {
-    const stats = this.pendingStats;
     if (this.readonly || (this.closed && !closing)) return;
-    if (this.pendingAccess.size === 0 && stats.hits + stats.misses === 0) return;
+    const taken = this.access.take();
+    if (!taken) return;
+    const { counts, totals: stats } = taken;
     const now = this.options.clock.now();
-    const pending = [...this.pendingAccess];
-    this.pendingAccess.clear();
-    this.pendingStats = { hits: 0, misses: 0, latencyMs: 0 };
     try {
       this.waiting(waitMs, () =>
         this.db.transaction(() => {
-          for (const [hash, count] of pending) this.stmt.touch.run(count, now, hash);
+          for (const [hash, count] of counts) this.stmt.touch.run(count, now, hash);
           if (stats.hits + stats.misses > 0) {
             this.stmt.addStats.run({
               day: utcDay(now),
@@ -766,12 +760,7 @@ export class SqliteTier implements Tier {
         })(),
       );
     } catch (error) {
-      for (const [hash, count] of pending) {
-        this.pendingAccess.set(hash, (this.pendingAccess.get(hash) ?? 0) + count);
-      }
-      this.pendingStats.hits += stats.hits;
-      this.pendingStats.misses += stats.misses;
-      this.pendingStats.latencyMs += stats.latencyMs;
+      this.access.giveBack(taken);
       if (!isBusy(error)) this.noteFault(error);
     }
   }
