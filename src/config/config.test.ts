@@ -31,6 +31,15 @@ describe('config validation', () => {
     );
   });
 
+  it('requires a threshold with custom embeddings, at its field path', () => {
+    const embeddings = { embedQuery: async () => [1], embedDocuments: async () => [[1]] };
+    expect(problem({ tiers: [{ type: 'semantic', embeddings }] })).toMatch(
+      /tiers\[0\]\.threshold: required with custom embeddings/,
+    );
+    expect(() => parseConfig({ tiers: [{ type: 'semantic', embeddings, threshold: 0.9 }] })).not.toThrow();
+    expect(() => parseConfig({ tiers: [{ type: 'semantic', embeddings: 'lexical' }] })).not.toThrow();
+  });
+
   it('fills defaults', () => {
     const config = parseConfig({ tiers: [{ type: 'memory' }] });
     expect(config).toMatchObject({ namespace: 'default', defaultTtlSeconds: null, storePrompt: true });

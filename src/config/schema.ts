@@ -4,6 +4,7 @@
  * field path, e.g. `tiers[1].path`.
  */
 import { z } from 'zod';
+import { DEFAULT_BREAKER } from '../core/breaker.js';
 import { DEFAULT_NAMESPACE, validateNamespace } from '../core/key.js';
 import type { Tier } from '../core/tier.js';
 import { StrataConfigError } from '../errors.js';
@@ -46,10 +47,11 @@ const purgeIntervalSeconds = z
 export const MAX_TTL_SECONDS = 10 * 365 * 86_400;
 const ttlSeconds = seconds.max(MAX_TTL_SECONDS, `must be at most ${MAX_TTL_SECONDS} seconds (10 years)`);
 
+// Defaults stated once, in core/breaker.ts.
 const breaker = z.strictObject({
-  failureThreshold: positiveInt.default(5),
-  cooldownMs: positiveInt.default(2_000),
-  maxCooldownMs: positiveInt.default(30_000),
+  failureThreshold: positiveInt.default(DEFAULT_BREAKER.failureThreshold),
+  cooldownMs: positiveInt.default(DEFAULT_BREAKER.cooldownMs),
+  maxCooldownMs: positiveInt.default(DEFAULT_BREAKER.maxCooldownMs),
 });
 
 const TIER_NAME = /^[A-Za-z0-9_-]{1,64}$/;
@@ -62,7 +64,7 @@ const common = {
   ttlSeconds: ttlSeconds.optional(),
   /** A call slower than this is abandoned and counted as a timeout (a miss). */
   timeoutMs: timerMs.default(1_000),
-  breaker: breaker.default({ failureThreshold: 5, cooldownMs: 2_000, maxCooldownMs: 30_000 }),
+  breaker: breaker.default({ ...DEFAULT_BREAKER }),
 };
 
 export const memoryTierSchema = z.strictObject({
@@ -472,6 +474,14 @@ export const configSchema = z
           code: 'custom',
           path: ['tiers', i, 'name'],
           message: `is "${tier.name}" but the tier object is named "${tier.tier.name}"; leave \`name\` out or make them equal`,
+        });
+      }
+      // A custom embeddings object has no measured threshold: the config must give one.
+      if (tier.type === 'semantic' && typeof tier.embeddings === 'object' && tier.threshold === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['tiers', i, 'threshold'],
+          message: 'required with custom embeddings (cosine similarity, -1..1)',
         });
       }
       if (tier.type === 'semantic' && !config.storePrompt) {

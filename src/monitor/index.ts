@@ -9,7 +9,7 @@
  */
 
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { MonitoringConfig } from '../config/schema.js';
+import { type MonitoringConfig, monitoringSchema } from '../config/schema.js';
 import type { Logger } from '../core/events.js';
 import {
   type CountersSnapshot,
@@ -69,7 +69,7 @@ export interface MonitorOptions {
 
 export function createMonitor(
   cache: StrataCache,
-  config: Omit<MonitoringConfig, 'reportSeconds'> = { prices: {}, sampleSeconds: 5 },
+  config: Omit<MonitoringConfig, 'reportSeconds'> = monitoringSchema.parse({}),
   options: MonitorOptions = {},
 ): Monitor {
   const manager = cache.internals;

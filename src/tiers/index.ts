@@ -161,13 +161,9 @@ export async function buildTier(config: ResolvedTierConfig, ctx: TierContext): P
             ? await onnxFor('embeddings', config.modelPath ?? defaultModelPath())
             : fromLangChain(e);
       const embedder = withEmbeddingCache(base);
+      // The schema requires a threshold with custom embeddings; the built-in ones have measured defaults.
       const threshold =
-        config.threshold ??
-        base.defaultThreshold ??
-        (typeof e === 'string' ? DEFAULT_THRESHOLDS[e] : undefined);
-      if (threshold === undefined) {
-        throw new TierConfigError('threshold: required with custom embeddings (cosine similarity, -1..1)');
-      }
+        config.threshold ?? base.defaultThreshold ?? DEFAULT_THRESHOLDS[e as keyof typeof DEFAULT_THRESHOLDS];
       const { SemanticTier } = await load(
         'semantic',
         TIER_PACKAGES.semantic,
