@@ -13,6 +13,28 @@ import { modelOf } from './savings.js';
 import { startServer } from './server.js';
 
 const quiet = { warn: () => {} };
+
+/** A monitoring config whose one rule is memory_full at 80%, evaluated only when a test asks. */
+function memoryFullAlerts(webhook?: {
+  url: string;
+  timeoutMs: number;
+  retries: number;
+  headers: Record<string, string>;
+}) {
+  return {
+    prices: {},
+    sampleSeconds: 5,
+    alerts: {
+      intervalSeconds: 3600,
+      forChecks: 1,
+      clearChecks: 1,
+      cooldownSeconds: 0,
+      log: false,
+      rules: [{ type: 'memory_full' as const, ratio: 0.8 }],
+      ...(webhook ? { webhook } : {}),
+    },
+  };
+}
 const LLM = 'model:"gpt-test",temperature:0';
 const reply = (text: string) => ({
   text,
@@ -188,18 +210,7 @@ describe('alerts', () => {
     ['sqlite', { type: 'sqlite', path: ':memory:', maxBytes: 100_000 }],
   ] as const)('%s tier at its byte limit', async (name, tier) => {
     const cache = await createCache({ tiers: [tier] }, { logger: quiet });
-    const monitor = createMonitor(cache, {
-      prices: {},
-      sampleSeconds: 5,
-      alerts: {
-        intervalSeconds: 3600,
-        forChecks: 1,
-        clearChecks: 1,
-        cooldownSeconds: 0,
-        log: false,
-        rules: [{ type: 'memory_full', ratio: 0.8 }],
-      },
-    });
+    const monitor = createMonitor(cache, memoryFullAlerts());
     try {
       for (let i = 0; i < 40; i++) await cache.update(`q${i}`, LLM, [{ text: 'x'.repeat(100) }]);
       if (name === 'sqlite')
@@ -221,19 +232,7 @@ describe('alerts', () => {
     }) as unknown as typeof fetch;
     const monitor = createMonitor(
       cache,
-      {
-        prices: {},
-        sampleSeconds: 5,
-        alerts: {
-          intervalSeconds: 3600,
-          forChecks: 1,
-          clearChecks: 1,
-          cooldownSeconds: 0,
-          log: false,
-          rules: [{ type: 'memory_full', ratio: 0.8 }],
-          webhook: { url: 'http://127.0.0.1:9/hook', timeoutMs: 1_000, retries: 5, headers: {} },
-        },
-      },
+      memoryFullAlerts({ url: 'http://127.0.0.1:9/hook', timeoutMs: 1_000, retries: 5, headers: {} }),
       { fetch: failing, logger: quiet },
     );
     for (let i = 0; i < 40; i++) await cache.update(`q${i}`, LLM, [{ text: 'x'.repeat(100) }]);
