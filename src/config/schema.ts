@@ -8,6 +8,7 @@ import { DEFAULT_BREAKER } from '../core/breaker.js';
 import { DEFAULT_NAMESPACE, validateNamespace } from '../core/key.js';
 import type { Tier } from '../core/tier.js';
 import { StrataConfigError } from '../errors.js';
+import { TABLE_PREFIX, TABLE_PREFIX_RULE } from '../tiers/mysql/naming.js';
 import type { LangChainEmbeddings } from '../tiers/semantic/embedder.js';
 import { ALL_GUARDS, type GuardName } from '../tiers/semantic/guards.js';
 import type { Verifier } from '../tiers/semantic/verifier.js';
@@ -147,10 +148,7 @@ export const mysqlTierSchema = z
     database: z.string().min(1).optional(),
     poolSize: positiveInt.max(1000).default(10),
     /** Prefix of the tables (cache, tags, stats, migrations). */
-    tablePrefix: z
-      .string()
-      .regex(/^[A-Za-z0-9_]{0,32}$/, 'letters, digits and _ only')
-      .default('strata_'),
+    tablePrefix: z.string().regex(TABLE_PREFIX, TABLE_PREFIX_RULE).default('strata_'),
     connectTimeoutMs: positiveInt.default(2_000),
     purgeIntervalSeconds,
   })

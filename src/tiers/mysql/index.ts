@@ -20,6 +20,8 @@ import type { StoredEntry } from '../../core/entry.js';
 import type { CacheKey } from '../../core/key.js';
 import type { DailyStats, ListedEntry, SearchResult, Tier, TierHealth, TierStats } from '../../core/tier.js';
 import { every, OnFirstUse } from '../../core/upkeep.js';
+import { TierConfigError } from '../../errors.js';
+import { TABLE_PREFIX, TABLE_PREFIX_RULE } from './naming.js';
 
 export interface MysqlTierOptions {
   name?: string;
@@ -95,8 +97,8 @@ export class MysqlTier implements Tier {
 
   constructor(private readonly options: MysqlTierOptions) {
     this.name = options.name ?? 'mysql';
-    if (!/^[A-Za-z0-9_]{0,32}$/.test(options.tablePrefix))
-      throw new Error('tablePrefix: letters, digits and _ only');
+    if (!TABLE_PREFIX.test(options.tablePrefix))
+      throw new TierConfigError(`tablePrefix: ${TABLE_PREFIX_RULE}`);
     this.t = options.tablePrefix;
     this.selectHit = `SELECT response, expires_at FROM ${this.t}cache WHERE key_hash = ?`;
     const connection = options.url
