@@ -232,21 +232,6 @@ export class MongodbTier implements Tier {
     };
   }
 
-  /**
-   * One `$group` with one `$sum` per call: FerretDB 1.24 computes only the first field-path
-   * `$sum` of a group correctly (the others come back 0), so each figure is its own pipeline.
-   */
-  private async sumBy(
-    collection: Pick<Collection, 'aggregate'>,
-    by: string | null,
-    value: string | 1,
-  ): Promise<Record<string, number>> {
-    const groups = await collection
-      .aggregate<{ _id: string | null; sum: number }>([{ $group: { _id: by, sum: { $sum: value } } }])
-      .toArray();
-    return Object.fromEntries(groups.map((g) => [g._id ?? 'all', Number(g.sum)]));
-  }
-
   async health(): Promise<TierHealth> {
     if (this.closed) return { status: 'down', reason: 'closed' };
     await this.db.command({ ping: 1 });
@@ -266,6 +251,21 @@ export class MongodbTier implements Tier {
   }
 
   // -------------------------------------------------------------------------------------------
+
+  /**
+   * One `$group` with one `$sum` per call: FerretDB 1.24 computes only the first field-path
+   * `$sum` of a group correctly (the others come back 0), so each figure is its own pipeline.
+   */
+  private async sumBy(
+    collection: Pick<Collection, 'aggregate'>,
+    by: string | null,
+    value: string | 1,
+  ): Promise<Record<string, number>> {
+    const groups = await collection
+      .aggregate<{ _id: string | null; sum: number }>([{ $group: { _id: by, sum: { $sum: value } } }])
+      .toArray();
+    return Object.fromEntries(groups.map((g) => [g._id ?? 'all', Number(g.sum)]));
+  }
 
   private async payloadOf(
     key: CacheKey,
