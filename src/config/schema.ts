@@ -4,265 +4,31 @@
  * field path, e.g. `tiers[1].path`.
  */
 import { z } from 'zod';
-import { DEFAULT_BREAKER } from '../core/breaker.js';
 import { DEFAULT_NAMESPACE, validateNamespace } from '../core/key.js';
 import type { Tier } from '../core/tier.js';
 import { StrataConfigError } from '../errors.js';
-import { TABLE_PREFIX, TABLE_PREFIX_RULE } from '../tiers/mysql/naming.js';
-import type { LangChainEmbeddings } from '../tiers/semantic/embedder.js';
-import { ALL_GUARDS, type GuardName } from '../tiers/semantic/guards.js';
-import type { Verifier } from '../tiers/semantic/verifier.js';
+import { gptcacheTierSchema } from '../tiers/gptcache/config.js';
+import { memoryTierSchema } from '../tiers/memory/config.js';
+import { mongodbTierSchema } from '../tiers/mongodb/config.js';
+import { mysqlTierSchema } from '../tiers/mysql/config.js';
+import { redisTierSchema } from '../tiers/redis/config.js';
+import { semanticTierSchema } from '../tiers/semantic/config.js';
+import { sqliteTierSchema } from '../tiers/sqlite/config.js';
+import {
+  common,
+  MAX_TIMER_MS,
+  MAX_TIMER_SECONDS,
+  positiveInt,
+  seconds,
+  TIER_NAME,
+  timerMs,
+  timerSeconds,
+  ttlSeconds,
+} from './fields.js';
 
 const namespace = z.string().superRefine((value, ctx) => {
   const problem = validateNamespace(value);
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
-});
-
-const positiveInt = z.number().int().positive();
-const seconds = z.number().positive();
-
-/**
- * Longest delay a Node timer takes: setTimeout/setInterval turn anything longer into 1 ms, so a
- * huge interval would become a busy loop and a huge timeout an instant one.
- */
-export const MAX_TIMER_MS = 2_147_483_647;
-const MAX_TIMER_SECONDS = Math.floor(MAX_TIMER_MS / 1000);
-/** A timer in milliseconds (positive integer, at most MAX_TIMER_MS). */
-const timerMs = positiveInt.max(MAX_TIMER_MS, `must be at most ${MAX_TIMER_MS} ms (about 24.8 days)`);
-/** A timer period in seconds (positive, at most MAX_TIMER_MS). */
-const timerSeconds = seconds.max(
-  MAX_TIMER_SECONDS,
-  `must be at most ${MAX_TIMER_SECONDS} s (about 24.8 days)`,
-);
-/** A background purge period: 0 = off, else at least one second (and a timer Node can hold). */
-const purgeIntervalSeconds = z
-  .number()
-  .refine((v) => v === 0 || v >= 1, 'must be 0 (off) or at least 1 second')
-  .refine((v) => v <= MAX_TIMER_SECONDS, `must be at most ${MAX_TIMER_SECONDS} s (about 24.8 days)`)
-  .default(60);
-
-/**
- * Longest lifetime an entry may be given: ten years. Anything longer is a unit mistake (ms given
- * as seconds), and far beyond it `now + ttl` leaves the range of a Date.
- */
-export const MAX_TTL_SECONDS = 10 * 365 * 86_400;
-const ttlSeconds = seconds.max(MAX_TTL_SECONDS, `must be at most ${MAX_TTL_SECONDS} seconds (10 years)`);
-
-// Defaults stated once, in core/breaker.ts.
-const breaker = z.strictObject({
-  failureThreshold: positiveInt.default(DEFAULT_BREAKER.failureThreshold),
-  cooldownMs: positiveInt.default(DEFAULT_BREAKER.cooldownMs),
-  maxCooldownMs: positiveInt.default(DEFAULT_BREAKER.maxCooldownMs),
-});
-
-const TIER_NAME = /^[A-Za-z0-9_-]{1,64}$/;
-
-/** Fields every tier understands. */
-const common = {
-  /** Label in stats and metrics; defaults to the type. Must be unique within one cache. */
-  name: z.string().regex(TIER_NAME, 'must be 1-64 letters, digits, _ or -').optional(),
-  /** Caps how long this tier keeps an entry; never extends the entry's own TTL. */
-  ttlSeconds: ttlSeconds.optional(),
-  /** A call slower than this is abandoned and counted as a timeout (a miss). */
-  timeoutMs: timerMs.default(1_000),
-  breaker: breaker.default({ ...DEFAULT_BREAKER }),
-};
-
-export const memoryTierSchema = z.strictObject({
-  type: z.literal('memory'),
-  ...common,
-  maxEntries: positiveInt.default(10_000),
-  maxBytes: positiveInt.default(64 * 1024 * 1024),
-});
-
-export const sqliteTierSchema = z.strictObject({
-  type: z.literal('sqlite'),
-  ...common,
-  path: z.string().min(1, 'must name a database file'),
-  maxEntries: positiveInt.optional(),
-  maxBytes: positiveInt.optional(),
-  purgeIntervalSeconds,
-  busyTimeoutMs: z.number().int().nonnegative().default(5_000),
-});
-
-const hostPort = z.string().regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port');
-
-export const redisTierSchema = z
-  .strictObject({
-    type: z.literal('redis'),
-    ...common,
-    mode: z.enum(['standalone', 'sentinel', 'cluster']).default('standalone'),
-    /** standalone: redis[s]://[user:pass@]host:port[/db] */
-    url: z
-      .string()
-      .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
-      .optional(),
-    /** sentinel: sentinels as host:port, and the master's name. */
-    sentinels: z.array(hostPort).min(1).optional(),
-    sentinelName: z.string().min(1).optional(),
-    /** cluster: seed nodes as host:port. */
-    nodes: z.array(hostPort).min(1).optional(),
-    username: z.string().optional(),
-    password: z.string().optional(),
-    tls: z.boolean().default(false),
-    /** Versioned key prefix; no glob characters or braces (a brace would pin keys to one Cluster slot). */
-    keyPrefix: z
-      .string()
-      .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1-64 letters, digits or _ . : -')
-      .default('strata:v1'),
-    connectTimeoutMs: positiveInt.default(2_000),
-    /** Carry cross-instance invalidations to other instances' memory tiers over pub/sub. */
-    bus: z.boolean().default(true),
-    /** An existing node-redis client, cluster or sentinel (programmatic use only); Strata does not close it. */
-    client: z
-      .custom<object>((v) => typeof v === 'object' && v !== null, 'must be a node-redis client object')
-      .optional(),
-  })
-  .superRefine((t, ctx) => {
-    if (t.client) return;
-    const need = (field: 'url' | 'sentinels' | 'sentinelName' | 'nodes') => {
-      if (t[field] === undefined)
-        ctx.addIssue({ code: 'custom', path: [field], message: `required in ${t.mode} mode` });
-    };
-    if (t.mode === 'standalone') need('url');
-    if (t.mode === 'sentinel') {
-      need('sentinels');
-      need('sentinelName');
-    }
-    if (t.mode === 'cluster') need('nodes');
-  });
-
-export const mysqlTierSchema = z
-  .strictObject({
-    type: z.literal('mysql'),
-    ...common,
-    /** mysql://user:password@host:port/database */
-    url: z
-      .string()
-      .regex(/^mysql:\/\//, 'must start with mysql://')
-      .optional(),
-    host: z.string().min(1).optional(),
-    port: z.number().int().min(1).max(65535).default(3306),
-    user: z.string().optional(),
-    password: z.string().optional(),
-    database: z.string().min(1).optional(),
-    poolSize: positiveInt.max(1000).default(10),
-    /** Prefix of the tables (cache, tags, stats, migrations). */
-    tablePrefix: z.string().regex(TABLE_PREFIX, TABLE_PREFIX_RULE).default('strata_'),
-    connectTimeoutMs: positiveInt.default(2_000),
-    purgeIntervalSeconds,
-  })
-  .superRefine((t, ctx) => {
-    if (!t.url && !(t.host && t.database)) {
-      ctx.addIssue({ code: 'custom', path: ['url'], message: 'give url, or host and database' });
-    }
-  });
-
-const MIB = 1024 * 1024;
-
-export const mongodbTierSchema = z.strictObject({
-  type: z.literal('mongodb'),
-  ...common,
-  /** mongodb://user:password@host:port/ or mongodb+srv://... */
-  url: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must start with mongodb:// or mongodb+srv://'),
-  database: z
-    .string()
-    .regex(/^[^/\\. "$*<>:|?\0]{1,63}$/, 'must be 1-63 characters, none of /\\. "$*<>:|?')
-    .default('strata'),
-  /** Its GridFS bucket is `<collection>_fs`. */
-  collection: z
-    .string()
-    .regex(/^(?!system\.)[^$\0]{1,120}$/, 'must be 1-120 characters without $, not starting with system.')
-    .default('llm_cache'),
-  /** Encoded answers above this many bytes go to GridFS; capped far below the 16 MiB document limit. */
-  gridfsThresholdBytes: positiveInt
-    .max(8 * MIB, 'must be at most 8 MiB (documents are limited to 16 MiB)')
-    .default(MIB),
-  poolSize: positiveInt.max(1000).default(10),
-  connectTimeoutMs: positiveInt.default(2_000),
-  purgeIntervalSeconds,
-});
-
-export const gptcacheTierSchema = z.strictObject({
-  type: z.literal('gptcache'),
-  ...common,
-  /** Base URL of a GPTCache server (its gptcache_server FastAPI app). */
-  url: z.string().regex(/^https?:\/\//, 'must start with http:// or https://'),
-  /** How that server matches: `exact` (map data manager) or `semantic` (embeddings + vector store). */
-  mode: z.enum(['exact', 'semantic']).default('semantic'),
-  /** Answers written by other GPTCache clients (not Strata entries): served as plain text, or ignored. */
-  foreignAnswers: z.enum(['text', 'ignore']).default('text'),
-  /** Most concurrent HTTP connections to the server. */
-  poolSize: positiveInt.max(1000).default(16),
-});
-
-const similarity = z.number().min(-1).max(1);
-
-export const semanticTierSchema = z.strictObject({
-  type: z.literal('semantic'),
-  ...common,
-  /** 'lexical' (built in, offline), 'onnx' (local MiniLM, see modelPath), or a LangChain EmbeddingsInterface object. */
-  embeddings: z
-    .union([
-      z.enum(['lexical', 'onnx']),
-      z.custom<LangChainEmbeddings>(
-        (v) => typeof (v as LangChainEmbeddings | null)?.embedQuery === 'function',
-        'must be "lexical", "onnx" or an object with embedQuery/embedDocuments',
-      ),
-    ])
-    .default('lexical'),
-  /** Cosine similarity (-1..1) a cached prompt must reach to answer; defaults per embedder. */
-  threshold: similarity.optional(),
-  /** Per-namespace thresholds. */
-  thresholds: z.record(z.string(), similarity).optional(),
-  /** SQLite file holding entries and vectors; ':memory:' for none. */
-  path: z.string().min(1).default('.strata/semantic.db'),
-  maxEntries: positiveInt.default(100_000),
-  guards: z.array(z.enum(ALL_GUARDS as [GuardName, ...GuardName[]])).default([...ALL_GUARDS]),
-  candidates: positiveInt.max(100).default(5),
-  /** onnx: folder with model.onnx and vocab.txt (default: $STRATA_ONNX_MODEL, else ~/.cache/strata/models/all-minilm-l6-v2, where scripts/models.sh puts it). */
-  modelPath: z.string().min(1).optional(),
-  /** (query, candidate) => boolean | Promise<boolean>: the last word on a candidate (programmatic use). */
-  verifier: z
-    .union([
-      z.custom<Verifier>((v) => typeof v === 'function', 'must be a function (query, candidate) => boolean'),
-      /**
-       * A second onnx model that must also score the pair at `threshold` (default: multilingual-e5-small
-       * from ~/.cache/strata/models, 0.97; bench/README.md measures it).
-       */
-      z.strictObject({
-        modelPath: z.string().min(1).optional(),
-        threshold: similarity.default(0.97),
-      }),
-    ])
-    .optional(),
-  /**
-   * A regular expression whose first capture group (or whole match) is the question in every
-   * prompt (a template's slot, the text after "Question:"); the rest of the prompt must then be
-   * identical for a match. Default: the final user message of a chat request, or the whole prompt.
-   */
-  queryPattern: z
-    .string()
-    .min(1)
-    .superRefine((pattern, ctx) => {
-      try {
-        new RegExp(pattern, 'su');
-      } catch (error) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `not a valid regular expression (${(error as Error).message})`,
-        });
-      }
-    })
-    .optional(),
-  /** Longest question (in characters) matched by similarity; longer ones are exact-only (`500`). */
-  maxQueryChars: positiveInt.default(500),
-  /** Background purge of expired entries (`60`, `0` = off). */
-  purgeIntervalSeconds: z
-    .number()
-    .min(0)
-    .default(60)
-    .refine((v) => v === 0 || v >= 1, 'must be 0 (off) or at least 1'),
 });
 
 const TIER_METHODS = [

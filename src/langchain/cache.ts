@@ -6,7 +6,7 @@
  */
 import { BaseCache } from '@langchain/core/caches';
 import type { Generation } from '@langchain/core/outputs';
-import { MAX_TTL_SECONDS } from '../config/schema.js';
+import { MAX_TTL_SECONDS } from '../config/fields.js';
 import { isChatLlmString } from '../core/entry.js';
 import type { CacheEvents, Hit, Logger } from '../core/events.js';
 import { assertNamespace, type CacheKey, deriveKey } from '../core/key.js';

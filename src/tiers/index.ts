@@ -77,42 +77,20 @@ export async function buildTier(config: ResolvedTierConfig, ctx: TierContext): P
       return config.tier;
     case 'memory': {
       const { MemoryTier } = await import('./memory/index.js');
-      return new MemoryTier({
-        name,
-        maxEntries: config.maxEntries,
-        maxBytes: config.maxBytes,
-        clock: ctx.clock,
-        onEviction: ctx.onEviction,
-      });
+      return new MemoryTier({ ...config, name, clock: ctx.clock, onEviction: ctx.onEviction });
     }
     case 'mysql': {
       const { MysqlTier } = await load('mysql', TIER_PACKAGES.mysql, () => import('./mysql/index.js'));
       return new MysqlTier({
+        ...config,
         name,
-        url: config.url,
-        host: config.host,
-        port: config.port,
-        user: config.user,
-        password: config.password,
-        database: config.database,
-        poolSize: config.poolSize,
-        tablePrefix: config.tablePrefix,
-        connectTimeoutMs: config.connectTimeoutMs,
         purgeIntervalMs: config.purgeIntervalSeconds * 1000,
         clock: ctx.clock,
       });
     }
     case 'gptcache': {
       const { GptcacheTier } = await import('./gptcache/index.js');
-      return new GptcacheTier({
-        name,
-        url: config.url,
-        mode: config.mode,
-        foreignAnswers: config.foreignAnswers,
-        poolSize: config.poolSize,
-        timeoutMs: config.timeoutMs,
-        clock: ctx.clock,
-      });
+      return new GptcacheTier({ ...config, name, clock: ctx.clock });
     }
     case 'mongodb': {
       const { MongodbTier } = await load(
@@ -121,13 +99,8 @@ export async function buildTier(config: ResolvedTierConfig, ctx: TierContext): P
         () => import('./mongodb/index.js'),
       );
       return new MongodbTier({
+        ...config,
         name,
-        url: config.url,
-        database: config.database,
-        collection: config.collection,
-        gridfsThresholdBytes: config.gridfsThresholdBytes,
-        poolSize: config.poolSize,
-        connectTimeoutMs: config.connectTimeoutMs,
         purgeIntervalMs: config.purgeIntervalSeconds * 1000,
         clock: ctx.clock,
       });
@@ -135,19 +108,8 @@ export async function buildTier(config: ResolvedTierConfig, ctx: TierContext): P
     case 'redis': {
       const { RedisTier } = await load('redis', TIER_PACKAGES.redis, () => import('./redis/index.js'));
       return new RedisTier({
+        ...config,
         name,
-        mode: config.mode,
-        url: config.url,
-        sentinels: config.sentinels,
-        sentinelName: config.sentinelName,
-        nodes: config.nodes,
-        username: config.username,
-        password: config.password,
-        tls: config.tls,
-        keyPrefix: config.keyPrefix,
-        connectTimeoutMs: config.connectTimeoutMs,
-        bus: config.bus,
-        client: config.client,
         clock: ctx.clock,
         onClientError: ctx.onClientError,
       });

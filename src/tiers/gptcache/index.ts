@@ -35,17 +35,16 @@ import {
 } from '../../core/entry.js';
 import type { CacheKey } from '../../core/key.js';
 import type { ListedEntry, SimilarMatch, Tier, TierHealth, TierStats } from '../../core/tier.js';
+import type { GptcacheTierConfig } from './config.js';
 
-export interface GptcacheTierOptions {
+/** The fields of config.ts; `timeoutMs` bounds each request (a server that has not answered by then is abandoned). */
+export type GptcacheTierOptions = Pick<
+  GptcacheTierConfig,
+  'url' | 'mode' | 'foreignAnswers' | 'poolSize' | 'timeoutMs'
+> & {
   name?: string;
-  url: string;
-  mode: 'exact' | 'semantic';
-  foreignAnswers: 'text' | 'ignore';
-  poolSize: number;
-  /** Per request: a server that has not answered by then is abandoned (the manager's timeout makes it a miss). */
-  timeoutMs: number;
   clock: Clock;
-}
+};
 
 /** What `delete` stores in place of an answer: NUL-prefixed, so no LLM answer or Strata entry is one. */
 const TOMBSTONE = '\u0000strata:deleted';

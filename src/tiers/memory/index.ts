@@ -14,16 +14,14 @@ import type { Clock } from '../../core/clock.js';
 import type { StoredEntry } from '../../core/entry.js';
 import type { CacheKey } from '../../core/key.js';
 import type { EvictionListener, ListedEntry, Tier, TierHealth, TierStats } from '../../core/tier.js';
+import type { MemoryTierConfig } from './config.js';
 
-export interface MemoryTierOptions {
+/** `maxEntries` and `maxBytes` as config/schema.ts validates them (config.ts); a single entry larger than `maxBytes` is refused. */
+export type MemoryTierOptions = Pick<MemoryTierConfig, 'maxEntries' | 'maxBytes'> & {
   name?: string;
-  /** Most entries held at once. */
-  maxEntries: number;
-  /** Most payload bytes (UTF-8) held at once; a single entry larger than this is refused. */
-  maxBytes: number;
   clock: Clock;
   onEviction?: EvictionListener;
-}
+};
 
 interface Slot {
   readonly namespace: string;

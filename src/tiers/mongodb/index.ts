@@ -29,22 +29,20 @@ import type { StoredEntry, TokenUsage } from '../../core/entry.js';
 import type { CacheKey } from '../../core/key.js';
 import type { ListedEntry, Tier, TierHealth, TierStats } from '../../core/tier.js';
 import { every, OnFirstUse } from '../../core/upkeep.js';
+import type { MongodbTierConfig } from './config.js';
 import { AnswerFiles } from './gridfs.js';
 
-export interface MongodbTierOptions {
+/** The fields of config.ts, with the purge period in ms. */
+export type MongodbTierOptions = Pick<
+  MongodbTierConfig,
+  'url' | 'database' | 'collection' | 'gridfsThresholdBytes' | 'poolSize' | 'connectTimeoutMs'
+> & {
   name?: string;
-  url: string;
-  database: string;
-  collection: string;
-  /** Answers (encoded entries) larger than this go to GridFS. */
-  gridfsThresholdBytes: number;
-  poolSize: number;
-  connectTimeoutMs: number;
   purgeIntervalMs: number;
   /** How old an unreferenced GridFS file must be before the sweep removes it: longer than any upload takes. */
   orphanGraceMs?: number;
   clock: Clock;
-}
+};
 
 type StoredResponse =
   | { storage: 'inline'; content: string; size: number; encoding: 'utf8' }

@@ -21,22 +21,18 @@ import type { CacheKey } from '../../core/key.js';
 import type { DailyStats, ListedEntry, SearchResult, Tier, TierHealth, TierStats } from '../../core/tier.js';
 import { every, OnFirstUse } from '../../core/upkeep.js';
 import { TierConfigError } from '../../errors.js';
-import { TABLE_PREFIX, TABLE_PREFIX_RULE } from './naming.js';
+import { type MysqlTierConfig, TABLE_PREFIX, TABLE_PREFIX_RULE } from './config.js';
 
-export interface MysqlTierOptions {
-  name?: string;
-  url?: string;
-  host?: string;
-  port?: number;
-  user?: string;
-  password?: string;
-  database?: string;
-  poolSize: number;
-  tablePrefix: string;
-  connectTimeoutMs: number;
-  purgeIntervalMs: number;
-  clock: Clock;
-}
+/** The fields of config.ts, with the purge period in ms. */
+export type MysqlTierOptions = Pick<
+  MysqlTierConfig,
+  'url' | 'host' | 'user' | 'password' | 'database' | 'poolSize' | 'tablePrefix' | 'connectTimeoutMs'
+> &
+  Partial<Pick<MysqlTierConfig, 'port'>> & {
+    name?: string;
+    purgeIntervalMs: number;
+    clock: Clock;
+  };
 
 const FLUSH_MS = 1_000;
 const PURGE_BATCH = 500;

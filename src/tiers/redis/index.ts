@@ -16,34 +16,33 @@ import type { CacheKey } from '../../core/key.js';
 import type { CounterStore, Lease, ListedEntry, Tier, TierHealth, TierStats } from '../../core/tier.js';
 import { createBusTransport } from './bus.js';
 import { type Commands, closeClient, createRedisClient } from './client.js';
+import type { RedisTierConfig } from './config.js';
 import { createCounterStore, createLease } from './coordination.js';
 import { RedisKeys } from './keys.js';
 
-export type RedisMode = 'standalone' | 'sentinel' | 'cluster';
+export type RedisMode = RedisTierConfig['mode'];
 
-export interface RedisTierOptions {
-  name?: string;
-  mode: RedisMode;
-  /** standalone: redis[s]://[user:pass@]host:port[/db] */
-  url?: string;
-  /** sentinel: host:port of one or more sentinels, and the monitored master's name. */
-  sentinels?: string[];
-  sentinelName?: string;
-  /** cluster: host:port of one or more nodes. */
-  nodes?: string[];
-  username?: string;
-  password?: string;
-  tls?: boolean;
-  keyPrefix: string;
-  connectTimeoutMs: number;
-  /** Carry the invalidation bus for other instances' memory tiers. */
-  bus: boolean;
-  /** An already created node-redis client / cluster / sentinel, used as is and not closed by the tier. */
-  client?: unknown;
-  clock: Clock;
-  /** Reports client-level errors (socket resets, failovers) once per burst. */
-  onClientError?: (error: Error) => void;
-}
+/** The fields of config.ts (`tls` optional for direct construction). */
+export type RedisTierOptions = Pick<
+  RedisTierConfig,
+  | 'mode'
+  | 'url'
+  | 'sentinels'
+  | 'sentinelName'
+  | 'nodes'
+  | 'username'
+  | 'password'
+  | 'keyPrefix'
+  | 'connectTimeoutMs'
+  | 'bus'
+  | 'client'
+> &
+  Partial<Pick<RedisTierConfig, 'tls'>> & {
+    name?: string;
+    clock: Clock;
+    /** Reports client-level errors (socket resets, failovers) once per burst. */
+    onClientError?: (error: Error) => void;
+  };
 
 /** Adds the tag member and keeps the set alive at least as long as its longest-lived entry. */
 const TAG_ADD = `
