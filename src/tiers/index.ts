@@ -132,13 +132,11 @@ export async function buildTier(config: ResolvedTierConfig, ctx: TierContext): P
         () => import('./semantic/index.js'),
       );
       return new SemanticTier({
+        ...config,
         name,
         embedder,
         threshold,
-        thresholds: config.thresholds,
         path: config.path === ':memory:' ? config.path : resolve(config.path),
-        maxEntries: config.maxEntries,
-        guards: config.guards,
         verifier:
           typeof config.verifier === 'object'
             ? embedderVerifier(
@@ -151,8 +149,6 @@ export async function buildTier(config: ResolvedTierConfig, ctx: TierContext): P
                 config.verifier.threshold,
               )
             : config.verifier,
-        candidates: config.candidates,
-        maxQueryChars: config.maxQueryChars,
         ...(config.queryPattern ? { extractQuery: patternExtractor(config.queryPattern) } : {}),
         purgeIntervalMs: config.purgeIntervalSeconds * 1000,
         clock: ctx.clock,
@@ -161,13 +157,9 @@ export async function buildTier(config: ResolvedTierConfig, ctx: TierContext): P
     case 'sqlite': {
       const { SqliteTier } = await load('sqlite', TIER_PACKAGES.sqlite, () => import('./sqlite/index.js'));
       return new SqliteTier({
+        ...config,
         name,
-        path: config.path,
-        maxEntries: config.maxEntries,
-        maxBytes: config.maxBytes,
         purgeIntervalMs: config.purgeIntervalSeconds * 1000,
-        busyTimeoutMs: config.busyTimeoutMs,
-        timeoutMs: config.timeoutMs,
         readonly: ctx.readonly,
         integrityCheck: ctx.integrityCheck,
         clock: ctx.clock,

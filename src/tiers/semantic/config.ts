@@ -73,3 +73,5 @@ export const semanticTierSchema = z.strictObject({
     .default(60)
     .refine((v) => v === 0 || v >= 1, 'must be 0 (off) or at least 1'),
 });
+
+export type SemanticTierConfig = z.output<typeof semanticTierSchema>;

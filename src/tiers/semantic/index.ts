@@ -21,6 +21,7 @@ import type { Clock } from '../../core/clock.js';
 import type { StoredEntry } from '../../core/entry.js';
 import type { CacheKey } from '../../core/key.js';
 import type { ListedEntry, SimilarMatch, Tier, TierHealth, TierStats } from '../../core/tier.js';
+import type { SemanticTierConfig } from './config.js';
 import { type Embedder, type Vector, vectorFromBytes, vectorToBytes } from './embedder.js';
 import { type GuardName, refusingGuard } from './guards.js';
 import type { VectorIndexOptions } from './neighbours.js';
@@ -30,30 +31,30 @@ import type { Verifier } from './verifier.js';
 
 export type { Verifier } from './verifier.js';
 
-export interface SemanticTierOptions {
-  name?: string;
-  embedder: Embedder;
-  /** Cosine similarity a candidate must reach, from -1 to 1. */
-  threshold: number;
-  /** Per-namespace thresholds, overriding `threshold`. */
-  thresholds?: Record<string, number>;
-  /** SQLite file for entries and vectors; ':memory:' keeps nothing across restarts. */
-  path: string;
-  maxEntries: number;
-  guards: readonly GuardName[];
-  /** Last word on a candidate that passed threshold and guards (e.g. an LLM judge). */
-  verifier?: Verifier;
-  /** How many nearest neighbours are fetched per lookup (expired ones are passed over). */
-  candidates: number;
-  /** Longest question matched by similarity, in characters (`DEFAULT_MAX_QUERY_CHARS`). */
-  maxQueryChars?: number;
-  /** Says which part of every prompt is the question (config `queryPattern`). */
-  extractQuery?: QueryExtractor;
-  /** Background purge of expired entries; 0 = off. */
-  purgeIntervalMs?: number;
-  index?: VectorIndexOptions;
-  clock: Clock;
-}
+/**
+ * The fields of config.ts that the driver takes as they are, and what tiers/index.ts builds from
+ * the rest: the embedder (from `embeddings` and `modelPath`), the resolved threshold, the verifier
+ * function, the query extractor (from `queryPattern`) and the purge period in ms.
+ */
+export type SemanticTierOptions = Pick<
+  SemanticTierConfig,
+  'thresholds' | 'path' | 'maxEntries' | 'candidates'
+> &
+  Partial<Pick<SemanticTierConfig, 'maxQueryChars'>> & {
+    name?: string;
+    embedder: Embedder;
+    /** Cosine similarity a candidate must reach, from -1 to 1. */
+    threshold: number;
+    guards: readonly GuardName[];
+    /** Last word on a candidate that passed threshold and guards (e.g. an LLM judge). */
+    verifier?: Verifier;
+    /** Says which part of every prompt is the question (config `queryPattern`). */
+    extractQuery?: QueryExtractor;
+    /** Background purge of expired entries; 0 = off. */
+    purgeIntervalMs?: number;
+    index?: VectorIndexOptions;
+    clock: Clock;
+  };
 
 interface Item {
   id: number;

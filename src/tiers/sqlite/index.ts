@@ -43,22 +43,15 @@ import {
 } from '../../core/tier.js';
 import { every } from '../../core/upkeep.js';
 import { SqliteOpenError } from '../../errors.js';
+import type { SqliteTierConfig } from './config.js';
 
-export interface SqliteTierOptions {
+/** The fields of config.ts (documented there), with the purge period in ms. */
+export type SqliteTierOptions = Pick<
+  SqliteTierConfig,
+  'path' | 'maxEntries' | 'maxBytes' | 'busyTimeoutMs'
+> & {
   name?: string;
-  /** Database file; ':memory:' for a private in-memory database. */
-  path: string;
-  /**
-   * Evict least recently used entries above this many: checked on the first write after open,
-   * every max(1, min(100, maxEntries / 10)) writes, on purge and on close.
-   */
-  maxEntries?: number;
-  /** Evict least recently used entries above this many payload bytes. */
-  maxBytes?: number;
-  /** How often expired rows are deleted in the background; 0 disables the timer. */
   purgeIntervalMs: number;
-  /** How long a call waits for another process's lock (never longer than timeoutMs). */
-  busyTimeoutMs: number;
   /** The tier's call budget: no call blocks the event loop longer. Defaults to busyTimeoutMs. */
   timeoutMs?: number;
   /**
@@ -70,7 +63,7 @@ export interface SqliteTierOptions {
   integrityCheck?: boolean;
   clock: Clock;
   onEviction?: EvictionListener;
-}
+};
 
 /** Each migration moves the schema from version (index) to version (index + 1). */
 const MIGRATIONS: readonly string[] = [
