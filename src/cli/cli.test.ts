@@ -60,6 +60,12 @@ describe('strata CLI', () => {
     const found = await cli('inspect', 'Human: What is WAL?', '--config', ws.config);
     expect(found.out.join('\n')).toMatch(/sqlite: live[\s\S]*tags +docs[\s\S]*answer +Answer #1/);
     expect(found.out.join('\n')).not.toMatch(/sk-test/);
+    // Typed without LangChain's role prefix: not found, with a hint that names the stored form.
+    const bare = await cli('inspect', 'What is WAL?', '--config', ws.config);
+    expect(bare.out).toEqual([
+      'no entry for this prompt in namespace "app"',
+      '(a chat model\'s prompt is stored as "Human: What is WAL?": try that)',
+    ]);
     expect((await cli('clear', '--config', ws.config)).code).toBe(2);
     const cleared = await cli('clear', '--config', ws.config, '--tag', 'docs');
     expect(cleared.out).toEqual(['removed 1 entries (counted across tiers)']);

@@ -248,7 +248,9 @@ export class GuardedTier {
     const now = performance.now();
     if (this.loggedAt !== undefined && now - this.loggedAt < RELOG_AFTER_MS) return;
     this.loggedAt = now;
-    this.policy.warn(`[strata] tier ${this.name}: ${op} failed (${error.message}); treated as a miss`);
+    // What the failure costs depends on the call: a read is a miss, anything else is skipped.
+    const outcome = op === 'get' ? 'treated as a miss' : 'skipped for this tier';
+    this.policy.warn(`[strata] tier ${this.name}: ${op} failed (${error.message}); ${outcome}`);
   }
 
   /** The tier evicted an entry on its own (LRU, size, expiry). */

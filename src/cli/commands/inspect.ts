@@ -26,7 +26,13 @@ export const inspect: Command = async ({ positionals, flags, io, open }) => {
         }
       }
     }
-    if (!found.some((f) => f.entry)) io.out(`no entry for this prompt in namespace "${cache.namespace}"`);
+    if (!found.some((f) => f.entry)) {
+      io.out(`no entry for this prompt in namespace "${cache.namespace}"`);
+      // LangChain's BaseCache keys a chat model's prompt as its flattened messages.
+      if (llmKey === undefined && !/^[A-Za-z]+: /.test(prompt)) {
+        io.out(`(a chat model's prompt is stored as "Human: ${prompt}": try that)`);
+      }
+    }
     for (const f of found) {
       if (!f.entry) {
         io.out(`${f.tier}: ${f.state}`);
