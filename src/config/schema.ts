@@ -4,6 +4,7 @@
  * field path, e.g. `tiers[1].path`.
  */
 import { z } from 'zod';
+import { DEFAULT_REPORT_SECONDS } from '../core/fleet.js';
 import { DEFAULT_NAMESPACE, validateNamespace } from '../core/key.js';
 import type { Tier } from '../core/tier.js';
 import { StrataConfigError } from '../errors.js';
@@ -159,7 +160,7 @@ export const monitoringSchema = z.strictObject({
     .number()
     .refine((v) => v === 0 || v >= 1, 'must be 0 (off) or at least 1 second')
     .refine((v) => v <= MAX_TIMER_SECONDS, `must be at most ${MAX_TIMER_SECONDS} s (about 24.8 days)`)
-    .default(10),
+    .default(DEFAULT_REPORT_SECONDS),
   alerts: z
     .strictObject({
       intervalSeconds: timerSeconds.default(10),

@@ -38,7 +38,7 @@ export class InstanceBus {
   }
 }
 
-export function applyBusMessage(msg: BusMessage, tiers: readonly GuardedTier[]): void {
+function applyBusMessage(msg: BusMessage, tiers: readonly GuardedTier[]): void {
   for (const m of tiers) {
     if (!m.tier.local) continue;
     switch (msg.op) {
@@ -59,6 +59,6 @@ export function applyBusMessage(msg: BusMessage, tiers: readonly GuardedTier[]):
 }
 
 /** After the bus reconnects, messages may have been missed: local tiers start over. */
-export function flushLocalTiers(tiers: readonly GuardedTier[]): void {
+function flushLocalTiers(tiers: readonly GuardedTier[]): void {
   for (const m of tiers) if (m.tier.local) m.background('clear', (t) => t.clear());
 }

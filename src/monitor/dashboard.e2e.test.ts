@@ -1,10 +1,3 @@
-/**
- * The dashboard in a real headless Chromium (Debian's, installed by scripts/browser.sh), driven
- * by playwright-core: the numbers and charts appear, and they update while traffic flows. A
- * screenshot is saved to test-artifacts/dashboard.png.
- */
-import type { ChildProcessWithoutNullStreams } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +5,7 @@ import { AIMessage } from '@langchain/core/messages';
 import type { ChatGeneration } from '@langchain/core/outputs';
 import { chromium } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
-import { spawnTs } from '../../test/support/run-ts.js';
+import { startFleetApp } from '../../test/support/fleet-apps.js';
 import { chromiumPath, ROOT } from '../../test/support/services.js';
 import { createCache } from '../create.js';
 import { createMonitor } from './index.js';
@@ -115,26 +108,7 @@ describe('dashboard (headless Chromium)', () => {
       monitoring: { reportSeconds: 1 },
     };
     // Two application processes with known traffic: 30 hits + 10 misses, and 12 hits + 5 misses.
-    const apps = [
-      ['a', '30', '10'],
-      ['b', '12', '5'],
-    ].map(
-      (args) =>
-        spawnTs(join(ROOT, 'test', 'support', 'fleet-app.ts'), [
-          JSON.stringify(config),
-          ...args,
-        ]) as ChildProcessWithoutNullStreams,
-    );
-    await Promise.all(
-      apps.map(
-        (app) =>
-          new Promise<void>((resolve) => {
-            app.stdout.on('data', (d) => {
-              if (String(d).includes('done')) resolve();
-            });
-          }),
-      ),
-    );
+    const apps = await Promise.all([startFleetApp(config, 'a', 30, 10), startFleetApp(config, 'b', 12, 5)]);
     const cache = await createCache(config, { logger: { warn: () => {} } });
     const monitor = createMonitor(cache, { prices: {}, sampleSeconds: 1 }, { fleet: true });
     const server = await startServer(cache, monitor, { host: '127.0.0.1', port: 0 });
@@ -156,10 +130,7 @@ describe('dashboard (headless Chromium)', () => {
       await server.close();
       monitor.close();
       await cache.close();
-      for (const app of apps) {
-        app.stdin.end();
-        if (app.exitCode === null) await once(app, 'exit');
-      }
+      await Promise.all(apps.map((app) => app.stop()));
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -1,16 +1,8 @@
-/**
- * One dashboard for the fleet: two application processes do known traffic against a shared tier
- * (SQLite on one machine, Redis across machines); `strata serve`'s monitor, in a third process
- * (this one), shows the sum of their counters in /api/stats and /metrics within one reporting
- * interval while they run, keeps it after they exit, and lists them per process on request.
- */
-import type { ChildProcessWithoutNullStreams } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { spawnTs } from '../../test/support/run-ts.js';
+import { startFleetApp } from '../../test/support/fleet-apps.js';
 import { service } from '../../test/support/services.js';
 import type { StrataConfig } from '../config/schema.js';
 import type { StatsReport } from '../core/reports.js';
@@ -18,37 +10,14 @@ import { createCache } from '../create.js';
 import { createMonitor } from './index.js';
 import { startServer } from './server.js';
 
-const APP = join(import.meta.dirname, '..', '..', 'test', 'support', 'fleet-app.ts');
 const dir = mkdtempSync(join(tmpdir(), 'strata-fleet-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 async function startApp(config: StrataConfig, prefix: string, hits: number, misses: number) {
-  const child = spawnTs(APP, [
-    JSON.stringify(config),
-    prefix,
-    String(hits),
-    String(misses),
-  ]) as ChildProcessWithoutNullStreams;
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d) => {
-    out += String(d);
-  });
-  child.stderr.on('data', (d) => {
-    err += String(d);
-  });
-  await new Promise<void>((resolve, reject) => {
-    child.stdout.on('data', () => {
-      if (out.includes('done')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`app exited ${code}: ${err}`)));
-  });
+  const app = await startFleetApp(config, prefix, hits, misses);
   return {
-    /** Closes stdin: the app closes its cache (a last report) and exits. */
     async stop() {
-      child.stdin.end();
-      if (child.exitCode === null) await once(child, 'exit');
-      expect(child.exitCode, err).toBe(0);
+      expect(await app.stop(), app.stderr).toBe(0);
     },
   };
 }

@@ -43,17 +43,26 @@ const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 export interface Monitor {
   readonly alerts: Alerter;
   readonly contentType: string;
-  /** What the cache saved, per model: this process's, or the fleet's when the monitor sums it. */
-  savings(): Promise<ReturnType<Savings['report']>>;
   /** Counters and, unless `store: false`, what the tiers hold: the fleet's sum in fleet mode. */
   stats(options?: { store?: boolean }): Promise<StatsReport>;
-  /** Each reporting process's own counters (fleet mode; empty otherwise). */
-  processes(): Promise<ProcessCounters[]>;
+  /** Stats, savings and (`byProcess`) each process's counters, from one read of the fleet's rows. */
+  report(options?: { byProcess?: boolean }): Promise<{
+    stats: StatsReport;
+    savings: ReturnType<Savings['report']>;
+    processes?: ProcessCounters[];
+  }>;
   /** Whether the counters shown are the sum over every process sharing the cache. */
   readonly fleet: boolean;
   metrics(): Promise<string>;
   series(): SeriesPoint[];
   close(): void;
+}
+
+interface Overview {
+  stats: StatsReport;
+  savings: ReturnType<Savings['report']>;
+  /** The rows read, in fleet mode. */
+  fleet: CountersSnapshot[] | undefined;
 }
 
 export interface MonitorOptions {
@@ -88,10 +97,15 @@ export function createMonitor(
   /** The fleet's snapshots; undefined when not in fleet mode or the store cannot be read (then: this process's). */
   const snapshots = async (): Promise<CountersSnapshot[] | undefined> =>
     target ? readSnapshots(target, manager.now()) : undefined;
-  const stats = async (o: { store?: boolean } = {}): Promise<StatsReport> => {
+  /** Stats and savings from one read of the fleet's rows (a scrape or an API call reads them once). */
+  const overview = async (o: { store?: boolean } = {}): Promise<Overview> => {
     const [local, fleet] = await Promise.all([manager.stats(o), snapshots()]);
-    return fleet ? fleetReport(local, fleet) : local;
+    if (!fleet) return { stats: local, savings: localSavings.report(), fleet };
+    const summed = new Savings(config.prices);
+    for (const m of fleetSavings(fleet)) summed.add(m);
+    return { stats: fleetReport(local, fleet), savings: summed.report(), fleet };
   };
+  const stats = async (o: { store?: boolean } = {}): Promise<StatsReport> => (await overview(o)).stats;
   const source = { stats, health: () => manager.health(), now: () => manager.now() };
 
   const a = config.alerts;
@@ -156,33 +170,25 @@ export function createMonitor(
   const sampler = setInterval(() => void sample().catch(() => {}), config.sampleSeconds * 1000);
   sampler.unref();
 
-  const savings = async () => {
-    const fleet = await snapshots();
-    if (!fleet) return localSavings.report();
-    const summed = new Savings(config.prices);
-    for (const m of fleetSavings(fleet)) summed.add(m);
-    return summed.report();
-  };
-
   return {
     alerts: alerter,
     contentType: PROMETHEUS_CONTENT_TYPE,
     fleet: target !== undefined,
-    savings,
     stats,
-    processes: async () => perProcess((await snapshots()) ?? []),
+    async report(o = {}) {
+      const { stats: s, savings, fleet } = await overview();
+      return { stats: s, savings, ...(o.byProcess ? { processes: perProcess(fleet ?? []) } : {}) };
+    },
     async metrics() {
-      const [current, health, fleet, m] = await Promise.all([
-        stats(),
+      const [{ stats: current, savings, fleet }, health, m] = await Promise.all([
+        overview(),
         manager.health(),
-        snapshots(),
         loadMetrics(),
       ]);
-      const saved = await savings();
       return m.render(
         current,
         health,
-        saved.models,
+        savings.models,
         fleet ? fleetHistograms(fleet, m.bounds) : manager.latencyHistograms(m.bounds),
       );
     },

@@ -39,32 +39,44 @@ export function modelOf(llmString: string): string {
   return /^[\w.:/@-]{1,200}$/.test(llmString) ? llmString : 'unknown';
 }
 
+/** Llm strings whose model is remembered; beyond this many, it is parsed per hit (no unbounded growth). */
+const MODEL_MEMO_LIMIT = 1_024;
+
 export class Savings {
   private readonly byModel = new Map<string, ModelSavings>();
+  /**
+   * The model of each llm string seen: `record` runs on every hit (for the fleet reporter and
+   * the monitor), and an application has few llm strings, so the parse is done once per string.
+   */
+  private readonly modelOfLlm = new Map<string, string>();
 
   constructor(private readonly prices: PriceTable = {}) {}
 
   record(llmString: string, usage: TokenUsage | undefined): void {
-    this.add({
-      model: modelOf(llmString),
-      hits: 1,
-      inputTokens: usage?.inputTokens ?? 0,
-      outputTokens: usage?.outputTokens ?? 0,
-    });
+    let model = this.modelOfLlm.get(llmString);
+    if (model === undefined) {
+      model = modelOf(llmString);
+      if (this.modelOfLlm.size < MODEL_MEMO_LIMIT) this.modelOfLlm.set(llmString, model);
+    }
+    this.count(model, 1, usage?.inputTokens ?? 0, usage?.outputTokens ?? 0);
   }
 
   /** Adds totals counted elsewhere (another process's, from the fleet counters), priced here. */
   add(totals: { model: string; hits: number; inputTokens: number; outputTokens: number }): void {
-    let s = this.byModel.get(totals.model);
+    this.count(totals.model, totals.hits, totals.inputTokens, totals.outputTokens);
+  }
+
+  private count(model: string, hits: number, inputTokens: number, outputTokens: number): void {
+    let s = this.byModel.get(model);
     if (!s) {
-      s = { model: totals.model, hits: 0, inputTokens: 0, outputTokens: 0, cost: 0 };
-      this.byModel.set(totals.model, s);
+      s = { model, hits: 0, inputTokens: 0, outputTokens: 0, cost: 0 };
+      this.byModel.set(model, s);
     }
-    s.hits += totals.hits;
-    s.inputTokens += totals.inputTokens;
-    s.outputTokens += totals.outputTokens;
-    const price = this.prices[totals.model];
-    if (price) s.cost += (totals.inputTokens * price.input + totals.outputTokens * price.output) / 1e6;
+    s.hits += hits;
+    s.inputTokens += inputTokens;
+    s.outputTokens += outputTokens;
+    const price = this.prices[model];
+    if (price) s.cost += (inputTokens * price.input + outputTokens * price.output) / 1e6;
   }
 
   report(): { models: ModelSavings[]; tokens: number; cost: number } {

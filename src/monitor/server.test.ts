@@ -172,9 +172,8 @@ describe('strata serve: response headers', () => {
   it('sends nosniff and a CSP on every response: data, errors, 401, 404, 405 and 500', async () => {
     const failing = (m: Monitor): Monitor => ({
       alerts: m.alerts,
-      savings: m.savings,
       stats: m.stats,
-      processes: m.processes,
+      report: (o) => m.report(o),
       fleet: m.fleet,
       contentType: m.contentType,
       metrics: () => Promise.reject(new Error('registry broke')),

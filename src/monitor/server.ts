@@ -169,12 +169,8 @@ export async function startServer(
         }
         case '/api/stats': {
           // ?by=process adds each reporting process's own counters (fleet mode).
-          const [stats, savings, processes] = await Promise.all([
-            monitor.stats(),
-            monitor.savings(),
-            url.searchParams.get('by') === 'process' ? monitor.processes() : undefined,
-          ]);
-          return json(200, { stats, savings, fleet: monitor.fleet, ...(processes ? { processes } : {}) });
+          const report = await monitor.report({ byProcess: url.searchParams.get('by') === 'process' });
+          return json(200, { ...report, fleet: monitor.fleet });
         }
         case '/api/alerts':
           return json(200, { active: monitor.alerts.active(), recent: monitor.alerts.recent() });

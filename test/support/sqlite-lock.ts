@@ -1,17 +1,12 @@
 /** Holds a SQLite file's write lock from another process (test/support/sqlite-locker.ts) for a while. */
-import { spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { spawnTs } from './run-ts.js';
 
-const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 const locker = join(import.meta.dirname, 'sqlite-locker.ts');
 
 /** Resolves once the other process holds the lock; `released` settles when it has let go and exited. */
 export function holdWriteLock(path: string, ms: number): Promise<{ released: Promise<void> }> {
-  const child = spawn(process.execPath, ['--import', tsxLoader, locker, path, String(ms)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawnTs(locker, [path, String(ms)]);
   let stdout = '';
   let stderr = '';
   const released = new Promise<void>((resolve, reject) => {
