@@ -33,3 +33,17 @@ export type { Alert, AlertRule } from './monitor/alerts.js';
 export { createMonitor, type Monitor, type SeriesPoint } from './monitor/index.js';
 export { modelOf, type PriceTable } from './monitor/savings.js';
 export { startServer } from './monitor/server.js';
+export type { ProxyConfig } from './proxy/config.js';
+export type { ProxyOptions, StrataProxy } from './proxy/index.js';
+
+/**
+ * The caching gateway (README, "Gateway"): loaded on first use, so that importing the library
+ * does not load the HTTP client it runs on.
+ */
+export async function createProxy(
+  config: import('./config/schema.js').StrataConfig,
+  options?: import('./proxy/index.js').ProxyOptions,
+): Promise<import('./proxy/index.js').StrataProxy> {
+  const { createProxy: create } = await import('./proxy/index.js');
+  return create(config, options);
+}

@@ -8,6 +8,7 @@ import { clear } from './commands/clear.js';
 import { demo } from './commands/demo.js';
 import { doctor } from './commands/doctor.js';
 import { inspect } from './commands/inspect.js';
+import { proxy } from './commands/proxy.js';
 import { purge } from './commands/purge.js';
 import { search } from './commands/search.js';
 import { serve } from './commands/serve.js';
@@ -29,6 +30,7 @@ const COMMANDS: Record<string, { run: Command; usage: string }> = {
   },
   doctor: { run: doctor, usage: 'doctor' },
   serve: { run: serve, usage: 'serve [--host 127.0.0.1] [--port 9464] [--token T]' },
+  proxy: { run: proxy, usage: 'proxy [--host 127.0.0.1] [--port 8787] [--monitor-port P]' },
 };
 
 const OPTIONS = {
@@ -52,6 +54,7 @@ const OPTIONS = {
   host: { type: 'string' },
   port: { type: 'string' },
   token: { type: 'string' },
+  'monitor-port': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 

@@ -8,6 +8,7 @@ import { DEFAULT_REPORT_SECONDS } from '../core/fleet.js';
 import { DEFAULT_NAMESPACE, validateNamespace } from '../core/key.js';
 import type { Tier } from '../core/tier.js';
 import { StrataConfigError } from '../errors.js';
+import { proxyConfigSchema } from '../proxy/config.js';
 import { gptcacheTierSchema } from '../tiers/gptcache/config.js';
 import { memoryTierSchema } from '../tiers/memory/config.js';
 import { mongodbTierSchema } from '../tiers/mongodb/config.js';
@@ -202,6 +203,8 @@ export const configSchema = z
     tiers: z.array(tierSchema).min(1, 'needs at least one tier'),
     /** Metrics, savings and alerts (used by `strata serve` and createMonitor). */
     monitoring: monitoringSchema.optional(),
+    /** The caching gateway (`strata proxy`, createProxy): upstreams, tenancy, limits. */
+    proxy: proxyConfigSchema.optional(),
   })
   .superRefine((config, ctx) => {
     // Tier names label stats, metrics and alert rules, so two tiers may not share one; a tier

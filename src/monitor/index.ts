@@ -74,6 +74,8 @@ export interface MonitorOptions {
    * serve` turns it on.
    */
   fleet?: boolean;
+  /** More Prometheus text appended to every scrape (the gateway's per-route counters). */
+  extraMetrics?: () => string;
 }
 
 export function createMonitor(
@@ -185,12 +187,13 @@ export function createMonitor(
         manager.health(),
         loadMetrics(),
       ]);
-      return m.render(
+      const text = await m.render(
         current,
         health,
         savings.models,
         fleet ? fleetHistograms(fleet, m.bounds) : manager.latencyHistograms(m.bounds),
       );
+      return options.extraMetrics ? `${text}${options.extraMetrics()}` : text;
     },
     series: () => points.map((p) => ({ ...p })),
     close() {

@@ -26,11 +26,12 @@
  * one that lets only its own inline script run (by sha256 hash), its inline styles apply and
  * its fetches go to this origin.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ServeConfigError } from '../errors.js';
 import type { StrataCache } from '../langchain/cache.js';
+import { bearerToken, isLoopback, isWildcard, sameSecret } from './access.js';
 import { DASHBOARD_HTML } from './dashboard.js';
 import type { Monitor } from './index.js';
 
@@ -43,15 +44,6 @@ export interface ServeOptions {
    * reverse proxy or Prometheus uses; see the DNS-rebinding note above.
    */
   allowedHosts?: string[];
-}
-
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
-}
-
-/** Addresses that listen on every interface. */
-export function isWildcard(host: string): boolean {
-  return host === '0.0.0.0' || host === '::' || host === '[::]' || host === '';
 }
 
 /** `'sha256-...'` CSP sources for each inline `<script>` of a page. */
@@ -81,18 +73,6 @@ export const DASHBOARD_CSP = [
   "form-action 'none'",
   "frame-ancestors 'none'",
 ].join('; ');
-
-/** The credential of an `Authorization: Bearer <token>` header (scheme case-insensitive, RFC 9110). */
-function bearerToken(header: string | undefined): string | undefined {
-  const match = /^bearer +(\S.*)$/i.exec(header ?? '');
-  return match?.[1]?.trimEnd();
-}
-
-/** Constant-time equality that does not leak the length either (both sides hashed first). */
-function sameSecret(given: string, expected: string): boolean {
-  const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
-  return timingSafeEqual(digest(given), digest(expected));
-}
 
 /**
  * The Host header values that name `name` on `port`: `name:port`, or `name` as given when it has

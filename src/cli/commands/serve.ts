@@ -1,5 +1,6 @@
+import { isLoopback } from '../../monitor/access.js';
 import { createMonitor } from '../../monitor/index.js';
-import { isLoopback, startServer } from '../../monitor/server.js';
+import { startServer } from '../../monitor/server.js';
 import { type Command, stringFlag } from '../context.js';
 
 /**

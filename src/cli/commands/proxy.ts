@@ -1,0 +1,52 @@
+import { loadConfigWithSource } from '../../config/load.js';
+import { type Command, stringFlag } from '../context.js';
+
+/**
+ * `strata proxy [--config F] [--host H] [--port P] [--monitor-port P]`: the OpenAI- and
+ * Anthropic-compatible caching gateway, until SIGINT or SIGTERM. The config needs a `proxy`
+ * section (upstreams at least); flags override its host and ports.
+ */
+export const proxy: Command = async ({ flags, io }) => {
+  const { config } = loadConfigWithSource(stringFlag(flags, 'config'));
+  const port = stringFlag(flags, 'port');
+  const monitorPort = stringFlag(flags, 'monitor-port');
+  const host = stringFlag(flags, 'host');
+  for (const [flag, value] of [
+    ['--port', port],
+    ['--monitor-port', monitorPort],
+  ] as const) {
+    if (value !== undefined && !/^\d{1,5}$/.test(value)) {
+      io.err(`strata proxy: ${flag} must be 0-65535`);
+      return 2;
+    }
+  }
+  if (!config.proxy) {
+    io.err('strata proxy: the config has no `proxy` section (see README, "Gateway")');
+    return 2;
+  }
+  const proxyConfig = {
+    ...config.proxy,
+    ...(host ? { host } : {}),
+    ...(port ? { port: Number(port) } : {}),
+    ...(monitorPort ? { monitorPort: Number(monitorPort) } : {}),
+  };
+  // The gateway (and undici) load only for this command.
+  const { createProxy } = await import('../../proxy/index.js');
+  const gateway = await createProxy(
+    { ...config, proxy: proxyConfig },
+    { logger: { warn: (m) => io.err(m) } },
+  );
+  try {
+    const url = await gateway.listen();
+    io.out(`strata proxy: listening at ${url} (OPENAI_BASE_URL=${url}/v1, ANTHROPIC_BASE_URL=${url})`);
+    if (proxyConfig.monitorPort !== undefined)
+      io.out(`strata proxy: dashboard and metrics on port ${proxyConfig.monitorPort}`);
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+    return 0;
+  } finally {
+    await gateway.close();
+  }
+};

@@ -1,0 +1,75 @@
+/**
+ * What a request asks of the cache: the HTTP `Cache-Control` request directives, and LiteLLM's
+ * body field `cache: { ttl, s-maxage, no-cache, no-store, namespace }` (taken out of the body
+ * before it is forwarded, since upstreams reject unknown fields).
+ */
+import { MAX_TTL_SECONDS } from '../config/fields.js';
+import { isObject, RequestError } from './endpoints/endpoint.js';
+
+export interface Controls {
+  /** Do not answer from the cache (the answer is still stored, refreshing the entry). */
+  noCache: boolean;
+  /** Do not store the answer. */
+  noStore: boolean;
+  /** Answer only from the cache: a miss is a 504, and the upstream is never called. */
+  onlyIfCached: boolean;
+  /** Accept a cached answer only up to this age. */
+  maxAgeSeconds?: number;
+  /** Lifetime of the entry this request stores. */
+  ttlSeconds?: number;
+  /** A namespace within the caller's tenant. */
+  namespace?: string;
+}
+
+const BODY_FIELDS = new Set(['ttl', 's-maxage', 'no-cache', 'no-store', 'namespace']);
+
+export function controlsOf(cacheControl: string | undefined, bodyCache: unknown): Controls {
+  const controls: Controls = { noCache: false, noStore: false, onlyIfCached: false };
+  for (const directive of (cacheControl ?? '').split(',')) {
+    const [rawName = '', rawValue] = directive.split('=', 2);
+    const name = rawName.trim().toLowerCase();
+    if (name === 'no-cache') controls.noCache = true;
+    else if (name === 'no-store') controls.noStore = true;
+    else if (name === 'only-if-cached') controls.onlyIfCached = true;
+    else if (name === 'max-age' || name === 's-maxage') {
+      const seconds = Number(rawValue?.trim().replace(/^"|"$/g, ''));
+      if (!Number.isInteger(seconds) || seconds < 0)
+        throw new RequestError(`Cache-Control: ${name} must be a whole number of seconds`);
+      controls.maxAgeSeconds = Math.min(controls.maxAgeSeconds ?? seconds, seconds);
+    }
+  }
+  if (bodyCache === undefined) return controls;
+  if (!isObject(bodyCache)) throw new RequestError('cache: must be an object');
+  for (const field of Object.keys(bodyCache))
+    if (!BODY_FIELDS.has(field))
+      throw new RequestError(
+        `cache.${field}: unknown field (expected one of: ${[...BODY_FIELDS].join(', ')})`,
+      );
+  const flag = (field: string) => {
+    const value = bodyCache[field];
+    if (value !== undefined && typeof value !== 'boolean')
+      throw new RequestError(`cache.${field}: must be a boolean`);
+    return value === true;
+  };
+  if (flag('no-cache')) controls.noCache = true;
+  if (flag('no-store')) controls.noStore = true;
+  const ttl = bodyCache.ttl;
+  if (ttl !== undefined) {
+    if (typeof ttl !== 'number' || !(ttl > 0 && ttl <= MAX_TTL_SECONDS))
+      throw new RequestError(`cache.ttl: must be a positive number of seconds up to ${MAX_TTL_SECONDS}`);
+    controls.ttlSeconds = ttl;
+  }
+  const maxAge = bodyCache['s-maxage'];
+  if (maxAge !== undefined) {
+    if (typeof maxAge !== 'number' || !(maxAge >= 0))
+      throw new RequestError('cache.s-maxage: must be a number of seconds ≥ 0');
+    controls.maxAgeSeconds = Math.min(controls.maxAgeSeconds ?? maxAge, maxAge);
+  }
+  const namespace = bodyCache.namespace;
+  if (namespace !== undefined) {
+    if (typeof namespace !== 'string' || namespace.length === 0 || namespace.length > 128)
+      throw new RequestError('cache.namespace: must be a string of 1-128 characters');
+    controls.namespace = namespace;
+  }
+  return controls;
+}

@@ -1,0 +1,156 @@
+/**
+ * What the gateway knows about one cached endpoint: which request fields decide the answer, what
+ * a complete response looks like, how a stream assembles into one, and how a stored response is
+ * replayed as the endpoint's own events. One module per endpoint beside this one; the gateway
+ * (../gateway.ts) knows them only through this interface.
+ */
+import type { TokenUsage } from '../../core/entry.js';
+import type { SseEvent } from '../sse.js';
+
+export type ApiKind = 'openai' | 'anthropic';
+
+export type Json = Record<string, unknown>;
+
+/** A request as the cache sees it. */
+export interface CanonicalRequest {
+  readonly model: string;
+  /**
+   * Every field that can change the answer, as canonical JSON (sorted keys), with the
+   * conversation last so that the question a semantic tier compares is its final text.
+   */
+  readonly prompt: string;
+  /** The final user text, for a similarity tier; '' when the request has none (exact only). */
+  readonly question: string;
+  readonly stream: boolean;
+  /** The client asked for the usage chunk at the end of a stream (OpenAI's stream_options). */
+  readonly includeUsage: boolean;
+  /** Why this request is never cached (server-side state, a background job), if it is not. */
+  readonly bypass?: string;
+}
+
+/** Builds one complete response out of a stream's events. */
+export interface StreamAssembler {
+  /** 'done': the stream completed normally; 'error': the upstream reported an error in-stream. */
+  push(event: SseEvent): 'more' | 'done' | 'error';
+  /** The assembled response; only meaningful after 'done'. */
+  result(): Json | undefined;
+}
+
+export interface Endpoint {
+  readonly path: string;
+  /** Label in metrics and logs ('chat.completions', 'messages', ...). */
+  readonly label: string;
+  readonly api: ApiKind;
+  /** Throws a RequestError for a body this endpoint cannot take (no model, not an object). */
+  canonical(body: Json, headers: Readonly<Record<string, string | undefined>>): CanonicalRequest;
+  /** Whether a value is a complete response (what may be stored and replayed). */
+  isResponse(value: unknown): value is Json;
+  usage(response: Json): TokenUsage | undefined;
+  /** The answer's text, for inspection and search. */
+  text(response: Json): string;
+  /** Undefined for an endpoint that never streams (embeddings). */
+  assembler?(): StreamAssembler;
+  /** A stored response as the SSE the endpoint would have streamed. */
+  replay?(response: Json, options: { includeUsage: boolean }): string[];
+  /** The body sent upstream for a streamed miss, when it differs (to ask for usage). */
+  streamBody?(body: Json): Json;
+  /** An upstream event a client that did not ask for usage must not see (the usage-only chunk). */
+  usageOnly?(event: SseEvent): boolean;
+}
+
+/** A request the gateway refuses before any upstream call, as a 400 in the API's error shape. */
+export class RequestError extends Error {
+  constructor(
+    message: string,
+    readonly status = 400,
+  ) {
+    super(message);
+    this.name = 'RequestError';
+  }
+}
+
+export function isObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** JSON with object keys sorted at every depth: two requests that differ only in key order are one. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(sortKeys(value));
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (!isObject(value)) return value;
+  const out: Json = {};
+  for (const k of Object.keys(value).sort()) if (value[k] !== undefined) out[k] = sortKeys(value[k]);
+  return out;
+}
+
+/**
+ * The request's prompt for the key: the answer-deciding fields (everything but `ignored` and the
+ * conversation) and then the conversation, each canonical, on two lines.
+ */
+export function promptOf(
+  body: Json,
+  conversationField: string,
+  ignored: ReadonlySet<string>,
+  extra: Json = {},
+): string {
+  const params: Json = { ...extra };
+  for (const [k, v] of Object.entries(body)) if (!ignored.has(k) && k !== conversationField) params[k] = v;
+  return `${canonicalJson(params)}\n${canonicalJson(body[conversationField] ?? null)}`;
+}
+
+export function requireModel(body: Json): string {
+  if (typeof body.model !== 'string' || body.model.length === 0)
+    throw new RequestError('model: must be a non-empty string');
+  return body.model;
+}
+
+/** The text of a message's content when it is all text (a string, or text parts): the last part. */
+export function finalText(content: unknown, textTypes: readonly string[]): string {
+  if (typeof content === 'string') return content;
+  if (!Array.isArray(content) || content.length === 0) return '';
+  if (
+    !content.every((p) => isObject(p) && textTypes.includes(p.type as string) && typeof p.text === 'string')
+  )
+    return '';
+  return (content.at(-1) as { text: string }).text;
+}
+
+export function count(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : undefined;
+}
+
+/** Token usage from a response's usage object, whichever names its API uses. */
+export function usageFrom(usage: unknown, input: string, output: string): TokenUsage | undefined {
+  if (!isObject(usage)) return undefined;
+  const inputTokens = count(usage[input]);
+  const outputTokens = count(usage[output]) ?? 0;
+  if (inputTokens === undefined) return undefined;
+  return { inputTokens, outputTokens, totalTokens: count(usage.total_tokens) ?? inputTokens + outputTokens };
+}
+
+/** Parses an event's JSON data; undefined when it is not a JSON object. */
+export function eventJson(data: string): Json | undefined {
+  try {
+    const parsed: unknown = JSON.parse(data);
+    return isObject(parsed) ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Fields no OpenAI endpoint's answer depends on: transport, attribution and server-side bookkeeping. */
+export const OPENAI_IGNORED = new Set([
+  'stream',
+  'stream_options',
+  'user',
+  'safety_identifier',
+  'prompt_cache_key',
+  'prompt_cache_retention',
+  'metadata',
+  'store',
+  'service_tier',
+  'cache',
+]);

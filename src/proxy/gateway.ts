@@ -1,0 +1,607 @@
+/**
+ * The gateway's request handling: route, identify the caller, read the cache controls, derive the
+ * key, and then lead or follow the request's flight (flight.ts). A leader looks the key up in the
+ * manager (the same tiers, coalescing, semantic rules and events as the library) and, on a miss,
+ * calls the upstream: a JSON answer is stored as it is, a stream is forwarded as it arrives and
+ * stored once it completed. Anything that is not one of the cached endpoints passes through.
+ *
+ * What is stored is the response a non-streaming request gets, so a streamed and a non-streamed
+ * request share one entry; a hit is sent back as that JSON or replayed as the endpoint's events.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { StoredGenerationData } from '../core/entry.js';
+import type { Logger } from '../core/events.js';
+import { type CacheKey, deriveKey } from '../core/key.js';
+import type { Manager } from '../core/manager.js';
+import { errorOf } from '../errors.js';
+import type { ResolvedProxyConfig } from './config.js';
+import { type Controls, controlsOf } from './controls.js';
+import { anthropicMessages } from './endpoints/anthropic-messages.js';
+import {
+  type ApiKind,
+  type CanonicalRequest,
+  type Endpoint,
+  isObject,
+  type Json,
+  RequestError,
+} from './endpoints/endpoint.js';
+import { openaiChat } from './endpoints/openai-chat.js';
+import { openaiCompletions } from './endpoints/openai-completions.js';
+import { openaiEmbeddings } from './endpoints/openai-embeddings.js';
+import { openaiResponses } from './endpoints/openai-responses.js';
+import { Flight, type HitInfo, type Outcome, type StreamClient } from './flight.js';
+import type { CacheStatus, ProxyCounters } from './metrics.js';
+import { SseParser } from './sse.js';
+import { type Caller, header, identify } from './tenancy.js';
+import { asUpstreamError, clientHeaders, type Upstream, type Upstreams } from './upstream.js';
+
+export const ENDPOINTS: readonly Endpoint[] = [
+  openaiChat,
+  openaiCompletions,
+  openaiEmbeddings,
+  openaiResponses,
+  anthropicMessages,
+];
+
+export interface GatewayOptions {
+  readonly manager: Manager;
+  readonly config: ResolvedProxyConfig;
+  readonly clientTokens: readonly string[];
+  readonly upstreams: Upstreams;
+  readonly counters: ProxyCounters;
+  readonly defaultTtlSeconds: number | null;
+  readonly logger: Logger;
+}
+
+/** One cacheable request, everything the leader and its followers need. */
+interface Request {
+  readonly endpoint: Endpoint;
+  readonly canonical: CanonicalRequest;
+  readonly controls: Controls;
+  readonly caller: Caller;
+  readonly upstream: Upstream;
+  readonly key: CacheKey;
+  /** Path and query as received. */
+  readonly target: string;
+  readonly headers: IncomingMessage['headers'];
+  /** The body to forward: the client's, without LiteLLM's `cache` field. */
+  readonly body: Json;
+}
+
+export class Gateway {
+  private readonly endpoints = new Map(ENDPOINTS.map((e) => [e.path, e]));
+  private readonly flights = new Map<string, Flight>();
+
+  constructor(private readonly o: GatewayOptions) {}
+
+  /** Answers one request; never throws (an unexpected failure is a 500 in the API's error shape). */
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://gateway');
+    const endpoint = req.method === 'POST' ? this.endpoints.get(url.pathname) : undefined;
+    const api = endpoint?.api ?? apiOf(req.headers);
+    try {
+      const caller = identify(this.o.config, this.o.clientTokens, req.headers);
+      if (!caller)
+        return sendError(
+          res,
+          api,
+          401,
+          'a valid client token is required (Authorization: Bearer, x-api-key or x-strata-token)',
+        );
+      if (!endpoint) return await this.passThrough(req, res, api, caller, url);
+      const raw = await readBody(req, this.o.config.maxRequestBytes);
+      const request = this.parse(endpoint, req, raw, caller, url);
+      if (typeof request === 'string')
+        return await this.bypass(req, res, endpoint, caller, url, raw, request);
+      await this.serve(request, res);
+    } catch (error) {
+      if (error instanceof RequestError) return sendError(res, api, error.status, error.message);
+      this.o.logger.warn(`[strata] proxy: ${req.method} ${url.pathname} failed: ${errorOf(error).message}`);
+      sendError(res, api, 500, 'the gateway failed to handle this request');
+    }
+  }
+
+  /** The request as the cache sees it, or why it is not cached. */
+  private parse(
+    endpoint: Endpoint,
+    req: IncomingMessage,
+    raw: Buffer,
+    caller: Caller,
+    url: URL,
+  ): Request | string {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw.toString('utf8'));
+    } catch {
+      // The upstream says what is wrong with it, in its own words.
+      return 'the body is not JSON';
+    }
+    if (!isObject(parsed)) return 'the body is not a JSON object';
+    const controls = controlsOf(header(req.headers, 'cache-control'), parsed.cache);
+    const { cache: _, ...body } = parsed;
+    const canonical = endpoint.canonical(body, flatHeaders(req.headers));
+    const upstream = this.o.upstreams.pick(endpoint.api, url.pathname, canonical.model);
+    if (!upstream)
+      throw new RequestError(`no upstream is configured for model ${JSON.stringify(canonical.model)}`, 404);
+    const namespace =
+      caller.tenant === undefined
+        ? undefined
+        : controls.namespace
+          ? `${caller.tenant}/${controls.namespace}`
+          : caller.tenant;
+    const why =
+      canonical.bypass ??
+      (namespace === undefined ? 'the request has no tenant header' : undefined) ??
+      (controls.noCache && controls.noStore ? 'no-cache and no-store' : undefined);
+    if (why) return why;
+    const llmString = JSON.stringify({ model: canonical.model, endpoint: endpoint.label });
+    const prompt = url.search ? `${url.search}\n${canonical.prompt}` : canonical.prompt;
+    const key = { ...deriveKey(namespace!, llmString, prompt), question: canonical.question };
+    return {
+      endpoint,
+      canonical,
+      controls,
+      caller,
+      upstream,
+      key,
+      target: url.pathname + url.search,
+      headers: req.headers,
+      body,
+    };
+  }
+
+  private async serve(request: Request, res: ServerResponse): Promise<void> {
+    const { key, controls } = request;
+    const existing = controls.noCache ? undefined : this.flights.get(key.hash);
+    if (existing) return this.follow(existing, request, res);
+    await this.lead(request, res);
+  }
+
+  // --- Leading ------------------------------------------------------------------------------------
+
+  private async lead(request: Request, res: ServerResponse): Promise<void> {
+    const { key, controls, canonical, endpoint } = request;
+    const flight = new Flight(request.caller.fingerprint);
+    const shared = !controls.noCache;
+    if (shared) this.flights.set(key.hash, flight);
+    res.once('close', flight.attach());
+    const client = canonical.stream
+      ? streamClient(res, canonical.includeUsage, { 'x-strata-cache': 'miss' })
+      : undefined;
+    if (client) flight.follow(client);
+    const claim = !controls.noStore && !controls.onlyIfCached;
+    let holdsClaim = false;
+    let stored = false;
+    try {
+      if (!controls.noCache) {
+        const hit = await this.o.manager.lookup(key, { claim });
+        holdsClaim = claim && !hit;
+        const answer = hit && this.answerOf(endpoint, hit, controls);
+        if (answer) {
+          flight.finish(answer);
+          return this.deliver(request, res, answer, 'hit');
+        }
+      }
+      if (controls.onlyIfCached) {
+        flight.finish({ kind: 'retry' });
+        this.o.counters.request(endpoint.label, canonical.model, 'miss');
+        return sendError(res, endpoint.api, 504, 'the answer is not in the cache (only-if-cached)');
+      }
+      const outcome = canonical.stream
+        ? await this.stream(request, flight)
+        : await this.call(request, flight, res);
+      flight.finish(outcome);
+      if (!canonical.stream && outcome.kind !== 'answer') this.deliverTo(request, res, outcome, 'miss');
+      else if (canonical.stream && !flight.isStreaming) this.deliverTo(request, res, outcome, 'miss');
+      this.o.counters.request(endpoint.label, canonical.model, outcome.kind === 'answer' ? 'miss' : 'error');
+      if (outcome.kind === 'answer' && !outcome.unstorable && !controls.noStore)
+        stored = await this.store(request, outcome.response);
+    } finally {
+      if (shared && this.flights.get(key.hash) === flight) this.flights.delete(key.hash);
+      if (holdsClaim && !stored) this.o.manager.release(key);
+      if (client) flight.unfollow(client);
+    }
+  }
+
+  /** A stored response that may answer this request: intact, of this endpoint, fresh enough. */
+  private answerOf(
+    endpoint: Endpoint,
+    hit: NonNullable<Awaited<ReturnType<Manager['lookup']>>>,
+    controls: Controls,
+  ): Outcome | undefined {
+    const response = hit.entry.gens[0]?.generationInfo?.response;
+    if (!endpoint.isResponse(response)) return undefined;
+    const ageSeconds = Math.max(0, (this.o.manager.now() - hit.entry.createdAt) / 1000);
+    if (controls.maxAgeSeconds !== undefined && ageSeconds > controls.maxAgeSeconds) return undefined;
+    const info: HitInfo = {
+      tier: hit.tier,
+      ageSeconds,
+      ...(hit.similarity === undefined ? {} : { similarity: hit.similarity }),
+    };
+    return { kind: 'answer', response, hit: info };
+  }
+
+  /** A non-streaming miss: the upstream's JSON, passed on as received, stored when complete. */
+  private async call(request: Request, flight: Flight, res: ServerResponse): Promise<Outcome> {
+    let status: number;
+    let headers: Record<string, string | string[]>;
+    let bytes: Buffer;
+    try {
+      const upstream = await this.send(request, request.body, flight.abort.signal);
+      status = upstream.status;
+      headers = clientHeaders(upstream.headers, false);
+      bytes = await readAll(upstream.body);
+    } catch (error) {
+      const failure = asUpstreamError(error);
+      return { kind: 'failed', status: failure.status, message: failure.message };
+    }
+    this.o.counters.upstream(request.endpoint.label, request.canonical.model, status);
+    const response = status === 200 ? parseJson(bytes) : undefined;
+    if (!request.endpoint.isResponse(response) || bytes.length > this.o.config.maxStoredBytes)
+      return { kind: 'upstream-error', status, headers: singleValued(headers), body: bytes };
+    if (!res.headersSent) {
+      res.writeHead(200, { ...headers, 'content-length': String(bytes.length), 'x-strata-cache': 'miss' });
+      res.end(bytes);
+    }
+    return { kind: 'answer', response };
+  }
+
+  /** A streaming miss: events go to every streaming client as they arrive; stored only when complete. */
+  private async stream(request: Request, flight: Flight): Promise<Outcome> {
+    const { endpoint } = request;
+    const injectUsage = this.o.config.streamUsage && endpoint.streamBody !== undefined;
+    let upstream: Awaited<ReturnType<Upstreams['send']>>;
+    try {
+      upstream = await this.send(
+        request,
+        injectUsage ? endpoint.streamBody!(request.body) : request.body,
+        flight.abort.signal,
+      );
+    } catch (error) {
+      const failure = asUpstreamError(error);
+      return { kind: 'failed', status: failure.status, message: failure.message };
+    }
+    this.o.counters.upstream(endpoint.label, request.canonical.model, upstream.status);
+    const type = String(upstream.headers['content-type'] ?? '');
+    if (upstream.status !== 200 || !type.startsWith('text/event-stream')) {
+      const body = await readAll(upstream.body).catch(() => Buffer.alloc(0));
+      return {
+        kind: 'upstream-error',
+        status: upstream.status,
+        headers: singleValued(clientHeaders(upstream.headers, false)),
+        body,
+      };
+    }
+    flight.beginStream();
+    const parser = new SseParser();
+    const assembler = endpoint.assembler!();
+    const hidden = (event: Parameters<NonNullable<Endpoint['usageOnly']>>[0]) =>
+      injectUsage && endpoint.usageOnly !== undefined && endpoint.usageOnly(event);
+    let state: 'more' | 'done' | 'error' = 'more';
+    let size = 0;
+    try {
+      for await (const chunk of upstream.body as AsyncIterable<Buffer>) {
+        size += chunk.length;
+        for (const event of parser.push(chunk)) {
+          if (state === 'more') state = assembler.push(event);
+          flight.forward(event, hidden(event));
+        }
+        if (state !== 'more') break;
+      }
+    } catch (error) {
+      const failure = asUpstreamError(error);
+      return { kind: 'failed', status: failure.status, message: `${failure.message} (stream cut off)` };
+    } finally {
+      upstream.body.destroy();
+    }
+    if (state === 'error')
+      return {
+        kind: 'failed',
+        status: 502,
+        message: 'the upstream reported an error mid-stream',
+        reported: true,
+      };
+    const response = state === 'done' ? assembler.result() : undefined;
+    if (!endpoint.isResponse(response))
+      return { kind: 'failed', status: 502, message: 'the upstream stream ended before it completed' };
+    return { kind: 'answer', response, ...(size > this.o.config.maxStoredBytes ? { unstorable: true } : {}) };
+  }
+
+  private send(request: Request, body: Json, signal: AbortSignal) {
+    return this.o.upstreams.send(request.upstream, {
+      method: 'POST',
+      path: request.target,
+      // The gateway reads the answer, so it asks for it uncompressed.
+      headers: { ...request.headers, 'accept-encoding': 'identity', 'content-type': 'application/json' },
+      caller: request.caller,
+      body: Buffer.from(JSON.stringify(body)),
+      signal,
+    });
+  }
+
+  private async store(request: Request, response: Json): Promise<boolean> {
+    const { endpoint, controls } = request;
+    const usage = endpoint.usage(response);
+    const gens: StoredGenerationData[] = [
+      {
+        text: endpoint.text(response),
+        generationInfo: {
+          response,
+          ...(usage
+            ? {
+                tokenUsage: {
+                  promptTokens: usage.inputTokens,
+                  completionTokens: usage.outputTokens,
+                  totalTokens: usage.totalTokens,
+                },
+              }
+            : {}),
+        },
+      },
+    ];
+    const ttlSeconds = controls.ttlSeconds ?? this.o.defaultTtlSeconds;
+    await this.o.manager.update(request.key, gens, { ttlMs: ttlSeconds === null ? null : ttlSeconds * 1000 });
+    return true;
+  }
+
+  // --- Following ----------------------------------------------------------------------------------
+
+  private async follow(flight: Flight, request: Request, res: ServerResponse): Promise<void> {
+    const { canonical, endpoint } = request;
+    res.once('close', flight.attach());
+    const client = canonical.stream
+      ? streamClient(res, canonical.includeUsage, { 'x-strata-cache': 'hit', 'x-strata-tier': 'coalesced' })
+      : undefined;
+    if (client) flight.follow(client);
+    const outcome = await flight.outcome;
+    if (client) flight.unfollow(client);
+    const sameCaller = flight.fingerprint === request.caller.fingerprint;
+    if (
+      outcome.kind === 'retry' ||
+      (outcome.kind === 'upstream-error' && !sameCaller) ||
+      (outcome.kind === 'failed' && !sameCaller)
+    ) {
+      if (res.headersSent) return;
+      return this.serve(request, res);
+    }
+    this.o.counters.request(
+      endpoint.label,
+      canonical.model,
+      outcome.kind === 'answer' ? 'coalesced' : 'error',
+    );
+    // A live stream already ended (or broke) every streaming client.
+    if (client && flight.isStreaming) return;
+    this.deliverTo(request, res, outcome, 'hit', 'coalesced');
+  }
+
+  // --- Answering ----------------------------------------------------------------------------------
+
+  private deliver(request: Request, res: ServerResponse, outcome: Outcome, status: CacheStatus): void {
+    this.o.counters.request(request.endpoint.label, request.canonical.model, status);
+    if (outcome.kind === 'answer' && outcome.hit) {
+      const usage = request.endpoint.usage(outcome.response);
+      if (usage) this.o.counters.saved(request.endpoint.label, request.canonical.model, usage);
+    }
+    this.deliverTo(request, res, outcome, status);
+  }
+
+  private deliverTo(
+    request: Request,
+    res: ServerResponse,
+    outcome: Outcome,
+    status: CacheStatus,
+    tier?: string,
+  ): void {
+    if (res.headersSent || res.destroyed) return;
+    const { endpoint, canonical } = request;
+    switch (outcome.kind) {
+      case 'answer': {
+        const headers: Record<string, string> = { 'x-strata-cache': status === 'miss' ? 'miss' : 'hit' };
+        const hit = outcome.hit;
+        if (hit ?? tier) headers['x-strata-tier'] = hit?.tier ?? tier!;
+        if (hit) headers.age = String(Math.floor(hit.ageSeconds));
+        if (hit?.similarity !== undefined) headers['x-strata-similarity'] = hit.similarity.toFixed(4);
+        if (canonical.stream && endpoint.replay) {
+          res.writeHead(200, { ...SSE_HEADERS, ...headers });
+          for (const event of endpoint.replay(outcome.response, { includeUsage: canonical.includeUsage }))
+            res.write(event);
+          res.end();
+        } else {
+          const body = Buffer.from(JSON.stringify(outcome.response));
+          res.writeHead(200, {
+            'content-type': 'application/json',
+            'content-length': String(body.length),
+            ...headers,
+          });
+          res.end(body);
+        }
+        return;
+      }
+      case 'upstream-error':
+        res.writeHead(outcome.status, {
+          ...outcome.headers,
+          'content-length': String(outcome.body.length),
+          'x-strata-cache': status === 'miss' ? 'miss' : 'hit',
+        });
+        res.end(outcome.body);
+        return;
+      case 'failed':
+        sendError(res, endpoint.api, outcome.status, outcome.message);
+        return;
+      case 'retry':
+        sendError(res, endpoint.api, 504, 'the answer is not in the cache (only-if-cached)');
+        return;
+    }
+  }
+
+  // --- Not cached ---------------------------------------------------------------------------------
+
+  /** A cached endpoint's request that is not cached this time: forwarded, answered as the upstream answers. */
+  private async bypass(
+    req: IncomingMessage,
+    res: ServerResponse,
+    endpoint: Endpoint,
+    caller: Caller,
+    url: URL,
+    raw: Buffer,
+    why: string,
+  ): Promise<void> {
+    let body = raw;
+    let model: string | undefined;
+    const parsed = parseJson(raw);
+    if (isObject(parsed)) {
+      model = typeof parsed.model === 'string' ? parsed.model : undefined;
+      if ('cache' in parsed) {
+        const { cache: _, ...rest } = parsed;
+        body = Buffer.from(JSON.stringify(rest));
+      }
+    }
+    this.o.counters.request(endpoint.label, model ?? 'unknown', 'bypass');
+    await this.forward(
+      req,
+      res,
+      endpoint.api,
+      caller,
+      url,
+      body,
+      { 'x-strata-cache': 'bypass', 'x-strata-bypass': why },
+      model,
+    );
+  }
+
+  private async passThrough(
+    req: IncomingMessage,
+    res: ServerResponse,
+    api: ApiKind,
+    caller: Caller,
+    url: URL,
+  ): Promise<void> {
+    const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
+    await this.forward(req, res, api, caller, url, hasBody ? req : null, {}, undefined);
+  }
+
+  private async forward(
+    req: IncomingMessage,
+    res: ServerResponse,
+    api: ApiKind,
+    caller: Caller,
+    url: URL,
+    body: Buffer | Readable | null,
+    extra: Record<string, string>,
+    model: string | undefined,
+  ): Promise<void> {
+    const upstream = this.o.upstreams.pick(api, url.pathname, model);
+    if (!upstream) return sendError(res, api, 404, `no upstream is configured for ${url.pathname}`);
+    const abort = new AbortController();
+    res.once('close', () => abort.abort());
+    try {
+      const answer = await this.o.upstreams.send(upstream, {
+        method: req.method ?? 'GET',
+        path: url.pathname + url.search,
+        headers: req.headers,
+        caller,
+        body,
+        signal: abort.signal,
+      });
+      res.writeHead(answer.status, { ...clientHeaders(answer.headers, true), ...extra });
+      await pipeline(answer.body, res);
+    } catch (error) {
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      const failure = asUpstreamError(error);
+      sendError(res, api, failure.status, failure.message);
+    }
+  }
+}
+
+const SSE_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' };
+
+function streamClient(
+  res: ServerResponse,
+  includeUsage: boolean,
+  headers: Record<string, string>,
+): StreamClient {
+  return {
+    includeUsage,
+    begin: () => {
+      if (!res.headersSent && !res.destroyed) res.writeHead(200, { ...SSE_HEADERS, ...headers });
+    },
+    write: (text) => {
+      if (!res.destroyed) res.write(text);
+    },
+    end: () => res.end(),
+    // Breaking the connection is how an HTTP client learns that a stream did not complete.
+    fail: () => res.destroy(),
+  };
+}
+
+/** An error in the shape the API's SDKs parse (`error.message`), with the gateway's type. */
+export function sendError(res: ServerResponse, api: ApiKind, status: number, message: string): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = Buffer.from(
+    JSON.stringify(
+      api === 'anthropic'
+        ? { type: 'error', error: { type: status === 401 ? 'authentication_error' : 'api_error', message } }
+        : { error: { message, type: 'strata_proxy_error', param: null, code: status } },
+    ),
+  );
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': String(body.length),
+    'x-strata-cache': 'bypass',
+  });
+  res.end(body);
+}
+
+/** Which API an unrouted request speaks: Anthropic's SDK always sends anthropic-version. */
+function apiOf(headers: IncomingMessage['headers']): ApiKind {
+  return headers['anthropic-version'] !== undefined || headers['x-api-key'] !== undefined
+    ? 'anthropic'
+    : 'openai';
+}
+
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length']);
+  if (declared > limit) throw new RequestError(`the request body is larger than ${limit} bytes`, 413);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw new RequestError(`the request body is larger than ${limit} bytes`, 413);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+async function readAll(body: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of body as AsyncIterable<Buffer>) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+
+function parseJson(bytes: Buffer): unknown {
+  try {
+    return JSON.parse(bytes.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+function flatHeaders(headers: IncomingMessage['headers']): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(headers)) out[k] = Array.isArray(v) ? v.join(', ') : v;
+  return out;
+}
+
+function singleValued(headers: Record<string, string | string[]>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers)) out[k] = Array.isArray(v) ? v.join(', ') : v;
+  return out;
+}

@@ -1,0 +1,131 @@
+/**
+ * createProxy: the caching gateway as a function. It builds the cache from the same config as
+ * createCache (tiers, namespace, TTL, monitoring) plus the config's `proxy` section, and returns
+ * a request handler to mount in an existing Node server, or `listen()` for a server of its own.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { parseConfig, type ResolvedConfig, type StrataConfig } from '../config/schema.js';
+import { type CreateOptions, createCache } from '../create.js';
+import { StrataConfigError } from '../errors.js';
+import type { StrataCache } from '../langchain/cache.js';
+import { createMonitor, type Monitor } from '../monitor/index.js';
+import { startServer } from '../monitor/server.js';
+import type { ResolvedProxyConfig } from './config.js';
+import { Gateway } from './gateway.js';
+import { ProxyCounters } from './metrics.js';
+import { Upstreams } from './upstream.js';
+
+export interface ProxyOptions extends CreateOptions {
+  /** Environment to read `apiKeyEnv` and `clientTokensEnv` from (default: process.env). */
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface StrataProxy {
+  /** The cache behind the gateway (stats, health, invalidation). */
+  readonly cache: StrataCache;
+  /** Metrics, savings and alerts, as `strata serve` shows them, plus per-route gateway counters. */
+  readonly monitor: Monitor;
+  /** The gateway's own counters by route, model and cache status. */
+  readonly counters: ProxyCounters;
+  /** A Node request handler; answers every request (pass-through included), never throws. */
+  handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void>;
+  /**
+   * Listens on the config's host and port (0: any free port); with `monitorPort`, serves the
+   * dashboard there too. Returns the base URL (`http://127.0.0.1:8787`).
+   */
+  listen(): Promise<string>;
+  /** Stops listening, lets requests under way finish (up to `graceMs`), closes the cache. */
+  close(graceMs?: number): Promise<void>;
+}
+
+export async function createProxy(
+  config: StrataConfig | ResolvedConfig,
+  options: ProxyOptions = {},
+): Promise<StrataProxy> {
+  const resolved = parseConfig(config);
+  const proxy = resolved.proxy;
+  if (!proxy) throw new StrataConfigError([{ path: 'proxy', message: 'is required to run the gateway' }]);
+  const env = options.env ?? process.env;
+  const clientTokens = tokensOf(proxy, env);
+  const upstreams = new Upstreams(proxy, env);
+  const logger = options.logger ?? { warn: (m: string) => console.warn(m) };
+  const cache = await createCache(resolved, options);
+  const counters = new ProxyCounters();
+  const monitor = createMonitor(cache, resolved.monitoring, { logger, extraMetrics: () => counters.text() });
+  const gateway = new Gateway({
+    manager: cache.internals,
+    config: proxy,
+    clientTokens,
+    upstreams,
+    counters,
+    defaultTtlSeconds: resolved.defaultTtlSeconds,
+    logger,
+  });
+  let server: http.Server | undefined;
+  let dashboard: { close(): Promise<void> } | undefined;
+  return {
+    cache,
+    monitor,
+    counters,
+    handle: (req, res) => gateway.handle(req, res),
+    async listen() {
+      const s = http.createServer((req, res) => void gateway.handle(req, res));
+      // Streams may run for minutes; Node's default request timeout only bounds receiving the request.
+      s.keepAliveTimeout = 65_000;
+      await new Promise<void>((resolve, reject) => {
+        s.once('error', reject);
+        s.listen(proxy.port, proxy.host, () => resolve());
+      });
+      server = s;
+      if (proxy.monitorPort !== undefined)
+        dashboard = await startServer(cache, monitor, {
+          host: proxy.host,
+          port: proxy.monitorPort,
+          ...tokenOption(clientTokens),
+        });
+      const { port } = s.address() as AddressInfo;
+      return `http://${proxy.host.includes(':') ? `[${proxy.host}]` : proxy.host}:${port}`;
+    },
+    async close(graceMs = 5_000) {
+      if (server) {
+        const s = server;
+        const closed = new Promise<void>((resolve) => s.close(() => resolve()));
+        s.closeIdleConnections();
+        const timer = setTimeout(() => s.closeAllConnections(), graceMs);
+        await closed;
+        clearTimeout(timer);
+      }
+      await dashboard?.close();
+      monitor.close();
+      await upstreams.close();
+      await cache.close();
+    },
+  };
+}
+
+function tokensOf(proxy: ResolvedProxyConfig, env: NodeJS.ProcessEnv): string[] {
+  if (proxy.clientTokensEnv === undefined) return proxy.clientTokens;
+  const listed = (env[proxy.clientTokensEnv] ?? '')
+    .split(',')
+    .map((t) => t.trim())
+    .filter((t) => t.length > 0);
+  if (listed.length === 0)
+    throw new StrataConfigError([
+      {
+        path: 'proxy.clientTokensEnv',
+        message: `environment variable ${proxy.clientTokensEnv} is not set or empty`,
+      },
+    ]);
+  const short = listed.find((t) => t.length < 16);
+  if (short !== undefined)
+    throw new StrataConfigError([
+      { path: 'proxy.clientTokensEnv', message: 'every token must be at least 16 characters' },
+    ]);
+  return [...proxy.clientTokens, ...listed];
+}
+
+/** The dashboard asks for the first client token when the gateway has any. */
+function tokenOption(tokens: readonly string[]): { token?: string } {
+  return tokens[0] === undefined ? {} : { token: tokens[0] };
+}

@@ -1,0 +1,79 @@
+/**
+ * The gateway's own counters, labelled by route and model, rendered beside the library's metrics
+ * (which already count every lookup, tier call and saving): requests by cache status, upstream
+ * calls by HTTP status, and tokens a hit did not spend. The number of label sets is bounded, so a
+ * client sending random model names cannot grow the registry without limit.
+ */
+import type { TokenUsage } from '../core/entry.js';
+
+export type CacheStatus = 'hit' | 'miss' | 'bypass' | 'coalesced' | 'error';
+
+const MAX_SERIES = 2_000;
+
+export class ProxyCounters {
+  private readonly requests = new Map<string, number>();
+  private readonly upstreamCalls = new Map<string, number>();
+  private readonly savedTokens = new Map<string, number>();
+  private series = 0;
+
+  request(route: string, model: string, cache: CacheStatus): void {
+    this.add(this.requests, { route, model, cache }, 1);
+  }
+
+  upstream(route: string, model: string, status: number): void {
+    this.add(this.upstreamCalls, { route, model, status: String(status) }, 1);
+  }
+
+  saved(route: string, model: string, usage: TokenUsage): void {
+    this.add(this.savedTokens, { route, model, kind: 'input' }, usage.inputTokens);
+    this.add(this.savedTokens, { route, model, kind: 'output' }, usage.outputTokens);
+  }
+
+  /** Requests by status, summed over routes and models (for tests and the CLI's summary). */
+  total(cache: CacheStatus): number {
+    let n = 0;
+    for (const [labels, value] of this.requests) if (labels.endsWith(`cache="${cache}"`)) n += value;
+    return n;
+  }
+
+  text(): string {
+    return [
+      section(
+        'strata_proxy_requests_total',
+        'Gateway requests by route, model and cache status',
+        this.requests,
+      ),
+      section(
+        'strata_proxy_upstream_calls_total',
+        'Calls the gateway made upstream, by HTTP status',
+        this.upstreamCalls,
+      ),
+      section(
+        'strata_proxy_saved_tokens_total',
+        'Tokens served from the cache instead of the upstream',
+        this.savedTokens,
+      ),
+    ].join('');
+  }
+
+  private add(map: Map<string, number>, labels: Record<string, string>, by: number): void {
+    let key = labelText(labels);
+    if (!map.has(key)) {
+      if (this.series >= MAX_SERIES) key = labelText({ ...labels, model: 'other' });
+      else this.series++;
+    }
+    map.set(key, (map.get(key) ?? 0) + by);
+  }
+}
+
+function labelText(labels: Record<string, string>): string {
+  return Object.entries(labels)
+    .map(([k, v]) => `${k}="${v.replaceAll('\\', '\\\\').replaceAll('"', '\\"').replaceAll('\n', '\\n')}"`)
+    .join(',');
+}
+
+function section(name: string, help: string, values: Map<string, number>): string {
+  const lines = [`# HELP ${name} ${help}`, `# TYPE ${name} counter`];
+  for (const [labels, value] of values) lines.push(`${name}{${labels}} ${value}`);
+  return `${lines.join('\n')}\n`;
+}

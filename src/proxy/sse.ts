@@ -1,0 +1,74 @@
+/**
+ * Server-sent events, both ways: an incremental parser for the upstream's stream (which arrives
+ * in arbitrary byte chunks, possibly split mid-line or mid-character) and the writer for the
+ * events a hit replays. Only what OpenAI's and Anthropic's streams use: `event:` and `data:`
+ * lines, comments ignored, `\n`, `\r\n` or `\r` line ends.
+ */
+import { StringDecoder } from 'node:string_decoder';
+
+export interface SseEvent {
+  /** The `event:` field; undefined when the stream names none (OpenAI's chat completions). */
+  readonly event: string | undefined;
+  readonly data: string;
+  /** The event exactly as it arrived, re-serialized in a canonical form for forwarding. */
+  readonly raw: string;
+}
+
+export class SseParser {
+  private readonly decoder = new StringDecoder('utf8');
+  private buffer = '';
+  private event: string | undefined;
+  private data: string[] = [];
+  private lines: string[] = [];
+
+  /** Feeds one chunk of the byte stream; returns the events it completed. */
+  push(chunk: Buffer | string): SseEvent[] {
+    this.buffer += typeof chunk === 'string' ? chunk : this.decoder.write(chunk);
+    const done: SseEvent[] = [];
+    let start = 0;
+    for (;;) {
+      const at = this.buffer.slice(start).search(/\r\n|\r|\n/);
+      if (at < 0) break;
+      const end = start + at;
+      // A lone \r at the very end may be the first half of \r\n: wait for the next chunk.
+      if (this.buffer[end] === '\r' && end + 1 === this.buffer.length) break;
+      const width = this.buffer.startsWith('\r\n', end) ? 2 : 1;
+      const line = this.buffer.slice(start, end);
+      start = end + width;
+      const event = this.line(line);
+      if (event) done.push(event);
+    }
+    this.buffer = this.buffer.slice(start);
+    return done;
+  }
+
+  private line(line: string): SseEvent | undefined {
+    if (line === '') {
+      if (this.data.length === 0 && this.event === undefined) return undefined;
+      const event: SseEvent = {
+        event: this.event,
+        data: this.data.join('\n'),
+        raw: `${this.lines.join('\n')}\n\n`,
+      };
+      this.event = undefined;
+      this.data = [];
+      this.lines = [];
+      return event;
+    }
+    if (line.startsWith(':')) return undefined;
+    this.lines.push(line);
+    const colon = line.indexOf(':');
+    const field = colon < 0 ? line : line.slice(0, colon);
+    let value = colon < 0 ? '' : line.slice(colon + 1);
+    if (value.startsWith(' ')) value = value.slice(1);
+    if (field === 'event') this.event = value;
+    else if (field === 'data') this.data.push(value);
+    return undefined;
+  }
+}
+
+/** One event as the APIs write it: `event:` when named, then one `data:` line of JSON. */
+export function formatEvent(data: unknown, event?: string): string {
+  const body = typeof data === 'string' ? data : JSON.stringify(data);
+  return `${event === undefined ? '' : `event: ${event}\n`}data: ${body}\n\n`;
+}

@@ -1,0 +1,167 @@
+/**
+ * Calls to the upstream APIs, over undici: which upstream a request goes to, the headers it
+ * carries (the caller's credential, or the gateway's own for that upstream), and timeouts for the
+ * response's headers and for silence within its body.
+ */
+import type { Readable } from 'node:stream';
+import { Agent, errors, request } from 'undici';
+import { StrataConfigError } from '../errors.js';
+import type { ResolvedProxyConfig, UpstreamConfig } from './config.js';
+import type { ApiKind } from './endpoints/endpoint.js';
+import type { Caller, Headers } from './tenancy.js';
+
+/** Headers that belong to one connection, never forwarded (RFC 9110 §7.6.1), plus our own. */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+  'content-length',
+  'expect',
+]);
+const CREDENTIAL_HEADERS = ['authorization', 'x-api-key', 'api-key'];
+
+export interface Upstream extends UpstreamConfig {
+  /** The gateway's own credential, resolved from apiKey or apiKeyEnv. */
+  readonly key: string | undefined;
+}
+
+export interface UpstreamResponse {
+  readonly status: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly body: Readable;
+}
+
+export class UpstreamError extends Error {
+  constructor(
+    message: string,
+    /** 504 when the upstream was too slow, 502 when it could not be reached or broke the exchange. */
+    readonly status: 502 | 504,
+  ) {
+    super(message);
+    this.name = 'UpstreamError';
+  }
+}
+
+export class Upstreams {
+  private readonly list: Upstream[];
+  private readonly agent: Agent;
+
+  constructor(config: ResolvedProxyConfig, env: NodeJS.ProcessEnv = process.env) {
+    this.list = config.upstreams.map((u, i) => {
+      if (u.apiKeyEnv === undefined) return { ...u, key: u.apiKey };
+      const key = env[u.apiKeyEnv];
+      if (!key)
+        throw new StrataConfigError([
+          {
+            path: `proxy.upstreams[${i}].apiKeyEnv`,
+            message: `environment variable ${u.apiKeyEnv} is not set`,
+          },
+        ]);
+      return { ...u, key };
+    });
+    this.agent = new Agent({
+      headersTimeout: config.timeoutMs,
+      bodyTimeout: config.idleTimeoutMs,
+      connectTimeout: Math.min(config.timeoutMs, 10_000),
+    });
+  }
+
+  /**
+   * The first upstream of this API whose match holds. For a request the gateway does not cache,
+   * `model` is unknown and only path matches count.
+   */
+  pick(api: ApiKind, path: string, model: string | undefined): Upstream | undefined {
+    return this.list.find(
+      (u) =>
+        u.api === api &&
+        (u.match.path === undefined || path.startsWith(u.match.path)) &&
+        (u.match.model === undefined || (model !== undefined && model.startsWith(u.match.model))),
+    );
+  }
+
+  async send(
+    upstream: Upstream,
+    o: {
+      method: string;
+      path: string;
+      headers: Headers;
+      caller: Caller;
+      body: Buffer | Readable | null;
+      signal: AbortSignal;
+    },
+  ): Promise<UpstreamResponse> {
+    try {
+      const res = await request(`${upstream.url}${o.path}`, {
+        method: o.method as 'POST',
+        headers: outgoingHeaders(upstream, o.headers, o.caller),
+        body: o.body,
+        signal: o.signal,
+        dispatcher: this.agent,
+      });
+      return { status: res.statusCode, headers: res.headers, body: res.body };
+    } catch (error) {
+      throw asUpstreamError(error);
+    }
+  }
+
+  close(): Promise<void> {
+    return this.agent.close();
+  }
+}
+
+export function asUpstreamError(error: unknown): UpstreamError {
+  if (error instanceof UpstreamError) return error;
+  if (error instanceof errors.HeadersTimeoutError || error instanceof errors.ConnectTimeoutError)
+    return new UpstreamError('the upstream did not answer in time', 504);
+  if (error instanceof errors.BodyTimeoutError)
+    return new UpstreamError('the upstream stalled mid-response', 504);
+  const code = (error as { code?: string }).code;
+  return new UpstreamError(`the upstream could not be reached${code ? ` (${code})` : ''}`, 502);
+}
+
+/** The client's headers minus hop-by-hop ones and the gateway's own, with the right credential. */
+function outgoingHeaders(
+  upstream: Upstream,
+  incoming: Headers,
+  caller: Caller,
+): Record<string, string | string[]> {
+  const connectionScoped = new Set(
+    String(incoming.connection ?? '')
+      .split(',')
+      .map((h) => h.trim().toLowerCase()),
+  );
+  const out: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(incoming)) {
+    if (value === undefined || HOP_BY_HOP.has(name) || connectionScoped.has(name)) continue;
+    if (name.startsWith('x-strata-') || name === 'cache-control') continue;
+    if (name === caller.tokenHeader) continue;
+    out[name] = value;
+  }
+  Object.assign(out, upstream.headers);
+  if (upstream.key !== undefined) {
+    for (const h of CREDENTIAL_HEADERS) delete out[h];
+    if (upstream.api === 'anthropic') out['x-api-key'] = upstream.key;
+    else out.authorization = `Bearer ${upstream.key}`;
+  }
+  return out;
+}
+
+/** The upstream's response headers a client may see (hop-by-hop and length/encoding are the gateway's). */
+export function clientHeaders(
+  headers: UpstreamResponse['headers'],
+  keepLength: boolean,
+): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || (HOP_BY_HOP.has(name) && !(keepLength && name === 'content-length'))) continue;
+    out[name] = value;
+  }
+  return out;
+}

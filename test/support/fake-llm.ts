@@ -1,0 +1,345 @@
+/**
+ * A fake OpenAI and Anthropic API for the gateway's tests and benchmark: it counts calls, answers
+ * deterministically (the answer names the call that produced it, so a replay from the cache is
+ * recognisable), streams in pieces with a delay, and misbehaves on request. The final user text
+ * of a request may carry directives:
+ *
+ *   [fail:500]  answer with that status and an error body      [stall]  send one piece, then hang
+ *   [drop]      send one piece, then break the connection       [tool]   answer with a tool call
+ *   [slow:200]  wait that many ms before answering              [error-event] end the stream with an error event
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface FakeCall {
+  readonly path: string;
+  readonly method: string;
+  readonly headers: http.IncomingHttpHeaders;
+  readonly body: Record<string, unknown> | undefined;
+}
+
+export interface FakeLlm {
+  readonly url: string;
+  readonly calls: FakeCall[];
+  /** Calls to one path. */
+  count(path?: string): number;
+  /** Delay between two streamed pieces (ms). */
+  pieceDelayMs: number;
+  close(): Promise<void>;
+}
+
+type Json = Record<string, unknown>;
+
+export async function startFakeLlm(options: { pieceDelayMs?: number } = {}): Promise<FakeLlm> {
+  const calls: FakeCall[] = [];
+  const sockets = new Set<import('node:net').Socket>();
+  const state = { pieceDelayMs: options.pieceDelayMs ?? 5 };
+  const server = http.createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    let body: Json | undefined;
+    try {
+      body = chunks.length ? (JSON.parse(Buffer.concat(chunks).toString('utf8')) as Json) : undefined;
+    } catch {
+      body = undefined;
+    }
+    const path = (req.url ?? '/').split('?')[0]!;
+    calls.push({ path, method: req.method ?? 'GET', headers: req.headers, body });
+    const n = calls.length;
+    if (req.method === 'GET' && path === '/v1/models') {
+      return json(res, 200, { object: 'list', data: [{ id: 'gpt-4o-mini', object: 'model', owned_by: 'fake' }] });
+    }
+    if (!body) return json(res, 400, { error: { message: 'body must be JSON', type: 'invalid_request_error' } });
+    const question = lastText(body);
+    const slow = /\[slow:(\d+)\]/.exec(question);
+    if (slow) await sleep(Number(slow[1]));
+    const fail = /\[fail:(\d+)\]/.exec(question);
+    if (fail) {
+      const status = Number(fail[1]);
+      return path === '/v1/messages'
+        ? json(res, status, { type: 'error', error: { type: 'api_error', message: `fake failure ${status}` } })
+        : json(res, status, { error: { message: `fake failure ${status}`, type: 'server_error', code: null } });
+    }
+    const answer = `Answer #${n} to: ${question}`;
+    const tool = question.includes('[tool]') && Array.isArray(body.tools) && body.tools.length > 0;
+    const stream = body.stream === true;
+    const plan = { question, answer, tool, n, res, state, body };
+    switch (path) {
+      case '/v1/chat/completions':
+        return stream ? streamChat(plan) : json(res, 200, chatCompletion(plan));
+      case '/v1/completions':
+        return stream ? streamCompletion(plan) : json(res, 200, completion(plan));
+      case '/v1/embeddings':
+        return json(res, 200, embeddings(body));
+      case '/v1/responses':
+        return stream ? streamResponse(plan) : json(res, 200, response(plan));
+      case '/v1/messages':
+        return stream ? streamMessage(plan) : json(res, 200, message(plan));
+      default:
+        return json(res, 404, { error: { message: `no route ${path}`, type: 'invalid_request_error' } });
+    }
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    calls,
+    count: (p) => (p === undefined ? calls.length : calls.filter((c) => c.path === p).length),
+    get pieceDelayMs() {
+      return state.pieceDelayMs;
+    },
+    set pieceDelayMs(ms: number) {
+      state.pieceDelayMs = ms;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+interface Plan {
+  question: string;
+  answer: string;
+  tool: boolean;
+  n: number;
+  res: http.ServerResponse;
+  state: { pieceDelayMs: number };
+  body: Json;
+}
+
+function lastText(body: Json): string {
+  if (typeof body.prompt === 'string') return body.prompt;
+  if (typeof body.input === 'string') return body.input;
+  const list = (Array.isArray(body.messages) ? body.messages : Array.isArray(body.input) ? body.input : []) as Json[];
+  const last = list.at(-1);
+  if (!last) return '';
+  if (typeof last.content === 'string') return last.content;
+  if (Array.isArray(last.content))
+    return (last.content as Json[]).map((p) => (typeof p.text === 'string' ? p.text : '')).join(' ');
+  return '';
+}
+
+function json(res: http.ServerResponse, status: number, value: unknown): void {
+  const body = JSON.stringify(value);
+  res.writeHead(status, { 'content-type': 'application/json', 'x-request-id': `req_${Date.now()}` });
+  res.end(body);
+}
+
+/** Splits text into three pieces (by code point, so a piece never ends mid-surrogate-pair). */
+function pieces(text: string): string[] {
+  const chars = [...text];
+  const third = Math.max(1, Math.ceil(chars.length / 3));
+  const out: string[] = [];
+  for (let i = 0; i < chars.length; i += third) out.push(chars.slice(i, i + third).join(''));
+  return out;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Writes SSE events with a delay between them, misbehaving as the question asks: after the first
+ * event, [drop] breaks the connection and [stall] never writes again.
+ */
+async function writeStream(plan: Plan, events: string[], errorEvent?: string): Promise<void> {
+  const { res, question } = plan;
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  for (let i = 0; i < events.length; i++) {
+    if (res.destroyed) return;
+    res.write(events[i]);
+    if (i === 1 && question.includes('[drop]')) {
+      res.socket?.destroy();
+      return;
+    }
+    if (i === 1 && question.includes('[stall]')) return;
+    if (i === 1 && question.includes('[error-event]') && errorEvent) {
+      res.end(errorEvent);
+      return;
+    }
+    await sleep(plan.state.pieceDelayMs);
+  }
+  res.end();
+}
+
+const sse = (data: unknown, event?: string) =>
+  `${event ? `event: ${event}\n` : ''}data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`;
+
+function usage(plan: Plan) {
+  return { prompt_tokens: 20 + plan.question.length, completion_tokens: 10, total_tokens: 30 + plan.question.length };
+}
+
+const TOOL_ARGS = '{"city":"Paris","unit":"celsius"}';
+
+function toolName(body: Json): string {
+  const t = (body.tools as Json[])[0]!;
+  return ((t.function as Json | undefined)?.name ?? t.name) as string;
+}
+
+function chatCompletion(plan: Plan): Json {
+  const message = plan.tool
+    ? {
+        role: 'assistant',
+        content: null,
+        tool_calls: [{ id: `call_${plan.n}`, type: 'function', function: { name: toolName(plan.body), arguments: TOOL_ARGS } }],
+        refusal: null,
+      }
+    : { role: 'assistant', content: plan.answer, refusal: null };
+  return {
+    id: `chatcmpl-${plan.n}`,
+    object: 'chat.completion',
+    created: 1_700_000_000 + plan.n,
+    model: plan.body.model,
+    choices: [{ index: 0, message, logprobs: null, finish_reason: plan.tool ? 'tool_calls' : 'stop' }],
+    usage: usage(plan),
+    system_fingerprint: 'fp_fake',
+  };
+}
+
+function streamChat(plan: Plan): Promise<void> {
+  const head = { id: `chatcmpl-${plan.n}`, object: 'chat.completion.chunk', created: 1_700_000_000 + plan.n, model: plan.body.model, system_fingerprint: 'fp_fake' };
+  const withUsage = (plan.body.stream_options as Json | undefined)?.include_usage === true;
+  const chunk = (delta: Json, finish: string | null = null) =>
+    sse({ ...head, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }], ...(withUsage ? { usage: null } : {}) });
+  const events = [chunk({ role: 'assistant', content: '' })];
+  if (plan.tool) {
+    events.push(chunk({ tool_calls: [{ index: 0, id: `call_${plan.n}`, type: 'function', function: { name: toolName(plan.body), arguments: '' } }] }));
+    events.push(chunk({ tool_calls: [{ index: 0, function: { arguments: TOOL_ARGS.slice(0, 10) } }] }));
+    events.push(chunk({ tool_calls: [{ index: 0, function: { arguments: TOOL_ARGS.slice(10) } }] }));
+    events.push(chunk({}, 'tool_calls'));
+  } else {
+    for (const p of pieces(plan.answer)) events.push(chunk({ content: p }));
+    events.push(chunk({}, 'stop'));
+  }
+  if (withUsage) events.push(sse({ ...head, choices: [], usage: usage(plan) }));
+  events.push(sse('[DONE]'));
+  return writeStream(plan, events, sse({ error: { message: 'fake mid-stream error', type: 'server_error' } }));
+}
+
+function completion(plan: Plan): Json {
+  return {
+    id: `cmpl-${plan.n}`,
+    object: 'text_completion',
+    created: 1_700_000_000 + plan.n,
+    model: plan.body.model,
+    choices: [{ text: plan.answer, index: 0, logprobs: null, finish_reason: 'stop' }],
+    usage: usage(plan),
+  };
+}
+
+function streamCompletion(plan: Plan): Promise<void> {
+  const head = { id: `cmpl-${plan.n}`, object: 'text_completion', created: 1_700_000_000 + plan.n, model: plan.body.model };
+  const withUsage = (plan.body.stream_options as Json | undefined)?.include_usage === true;
+  const parts = pieces(plan.answer);
+  const events = parts.map((p, i) =>
+    sse({ ...head, choices: [{ text: p, index: 0, logprobs: null, finish_reason: i === parts.length - 1 ? 'stop' : null }] }),
+  );
+  if (withUsage) events.push(sse({ ...head, choices: [], usage: usage(plan) }));
+  events.push(sse('[DONE]'));
+  return writeStream(plan, events);
+}
+
+function embeddings(body: Json): Json {
+  const inputs = Array.isArray(body.input) ? body.input : [body.input];
+  const vector = (i: number) => [0.1 * (i + 1), 0.2, -0.3, 0.4];
+  const base64 = body.encoding_format === 'base64';
+  return {
+    object: 'list',
+    data: inputs.map((_, i) => ({
+      object: 'embedding',
+      index: i,
+      embedding: base64 ? Buffer.from(new Float32Array(vector(i)).buffer).toString('base64') : vector(i),
+    })),
+    model: body.model,
+    usage: { prompt_tokens: 8 * inputs.length, total_tokens: 8 * inputs.length },
+  };
+}
+
+function response(plan: Plan): Json {
+  const output = plan.tool
+    ? [{ type: 'function_call', id: `fc_${plan.n}`, call_id: `call_${plan.n}`, name: toolName(plan.body), arguments: TOOL_ARGS, status: 'completed' }]
+    : [
+        {
+          type: 'message',
+          id: `msg_${plan.n}`,
+          status: 'completed',
+          role: 'assistant',
+          content: [{ type: 'output_text', text: plan.answer, annotations: [] }],
+        },
+      ];
+  return {
+    id: `resp_${plan.n}`,
+    object: 'response',
+    created_at: 1_700_000_000 + plan.n,
+    status: 'completed',
+    model: plan.body.model,
+    output,
+    usage: { input_tokens: 25, output_tokens: 10, total_tokens: 35 },
+  };
+}
+
+function streamResponse(plan: Plan): Promise<void> {
+  const full = response(plan);
+  let seq = 0;
+  const ev = (type: string, fields: Json) => sse({ type, sequence_number: seq++, ...fields }, type);
+  const pending = { ...full, status: 'in_progress', output: [], usage: null };
+  const events = [ev('response.created', { response: pending }), ev('response.in_progress', { response: pending })];
+  const item = (full.output as Json[])[0]!;
+  if (item.type === 'message') {
+    events.push(ev('response.output_item.added', { output_index: 0, item: { ...item, status: 'in_progress', content: [] } }));
+    events.push(ev('response.content_part.added', { item_id: item.id, output_index: 0, content_index: 0, part: { type: 'output_text', text: '', annotations: [] } }));
+    for (const p of pieces(plan.answer))
+      events.push(ev('response.output_text.delta', { item_id: item.id, output_index: 0, content_index: 0, delta: p, logprobs: [] }));
+    events.push(ev('response.output_text.done', { item_id: item.id, output_index: 0, content_index: 0, text: plan.answer, logprobs: [] }));
+    events.push(ev('response.content_part.done', { item_id: item.id, output_index: 0, content_index: 0, part: (item.content as Json[])[0] }));
+  } else {
+    events.push(ev('response.output_item.added', { output_index: 0, item: { ...item, arguments: '', status: 'in_progress' } }));
+    events.push(ev('response.function_call_arguments.delta', { item_id: item.id, output_index: 0, delta: TOOL_ARGS }));
+    events.push(ev('response.function_call_arguments.done', { item_id: item.id, output_index: 0, arguments: TOOL_ARGS }));
+  }
+  events.push(ev('response.output_item.done', { output_index: 0, item }));
+  events.push(ev('response.completed', { response: full }));
+  return writeStream(plan, events, sse({ type: 'error', code: 'server_error', message: 'fake', sequence_number: 99 }, 'error'));
+}
+
+function message(plan: Plan): Json {
+  const content = plan.tool
+    ? [{ type: 'tool_use', id: `toolu_${plan.n}`, name: toolName(plan.body), input: JSON.parse(TOOL_ARGS) }]
+    : [{ type: 'text', text: plan.answer }];
+  return {
+    id: `msg_${plan.n}`,
+    type: 'message',
+    role: 'assistant',
+    model: plan.body.model,
+    content,
+    stop_reason: plan.tool ? 'tool_use' : 'end_turn',
+    stop_sequence: null,
+    usage: { input_tokens: 25, output_tokens: 10 },
+  };
+}
+
+function streamMessage(plan: Plan): Promise<void> {
+  const full = message(plan);
+  const ev = (type: string, fields: Json) => sse({ type, ...fields }, type);
+  const events = [
+    ev('message_start', { message: { ...full, content: [], stop_reason: null, usage: { input_tokens: 25, output_tokens: 1 } } }),
+  ];
+  if (plan.tool) {
+    const block = (full.content as Json[])[0]!;
+    events.push(ev('content_block_start', { index: 0, content_block: { ...block, input: {} } }));
+    events.push(ev('content_block_delta', { index: 0, delta: { type: 'input_json_delta', partial_json: TOOL_ARGS.slice(0, 10) } }));
+    events.push(ev('content_block_delta', { index: 0, delta: { type: 'input_json_delta', partial_json: TOOL_ARGS.slice(10) } }));
+  } else {
+    events.push(ev('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }));
+    events.push(sse({ type: 'ping' }, 'ping'));
+    for (const p of pieces(plan.answer)) events.push(ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: p } }));
+  }
+  events.push(ev('content_block_stop', { index: 0 }));
+  events.push(ev('message_delta', { delta: { stop_reason: full.stop_reason, stop_sequence: null }, usage: { output_tokens: 10 } }));
+  events.push(ev('message_stop', {}));
+  return writeStream(plan, events, sse({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } }, 'error'));
+}
