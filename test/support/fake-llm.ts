@@ -47,9 +47,13 @@ export async function startFakeLlm(options: { pieceDelayMs?: number } = {}): Pro
     calls.push({ path, method: req.method ?? 'GET', headers: req.headers, body });
     const n = calls.length;
     if (req.method === 'GET' && path === '/v1/models') {
-      return json(res, 200, { object: 'list', data: [{ id: 'gpt-4o-mini', object: 'model', owned_by: 'fake' }] });
+      return json(res, 200, {
+        object: 'list',
+        data: [{ id: 'gpt-4o-mini', object: 'model', owned_by: 'fake' }],
+      });
     }
-    if (!body) return json(res, 400, { error: { message: 'body must be JSON', type: 'invalid_request_error' } });
+    if (!body)
+      return json(res, 400, { error: { message: 'body must be JSON', type: 'invalid_request_error' } });
     const question = lastText(body);
     const slow = /\[slow:(\d+)\]/.exec(question);
     if (slow) await sleep(Number(slow[1]));
@@ -57,8 +61,13 @@ export async function startFakeLlm(options: { pieceDelayMs?: number } = {}): Pro
     if (fail) {
       const status = Number(fail[1]);
       return path === '/v1/messages'
-        ? json(res, status, { type: 'error', error: { type: 'api_error', message: `fake failure ${status}` } })
-        : json(res, status, { error: { message: `fake failure ${status}`, type: 'server_error', code: null } });
+        ? json(res, status, {
+            type: 'error',
+            error: { type: 'api_error', message: `fake failure ${status}` },
+          })
+        : json(res, status, {
+            error: { message: `fake failure ${status}`, type: 'server_error', code: null },
+          });
     }
     const answer = `Answer #${n} to: ${question}`;
     const tool = question.includes('[tool]') && Array.isArray(body.tools) && body.tools.length > 0;
@@ -116,7 +125,9 @@ interface Plan {
 function lastText(body: Json): string {
   if (typeof body.prompt === 'string') return body.prompt;
   if (typeof body.input === 'string') return body.input;
-  const list = (Array.isArray(body.messages) ? body.messages : Array.isArray(body.input) ? body.input : []) as Json[];
+  const list = (
+    Array.isArray(body.messages) ? body.messages : Array.isArray(body.input) ? body.input : []
+  ) as Json[];
   const last = list.at(-1);
   if (!last) return '';
   if (typeof last.content === 'string') return last.content;
@@ -170,7 +181,11 @@ const sse = (data: unknown, event?: string) =>
   `${event ? `event: ${event}\n` : ''}data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`;
 
 function usage(plan: Plan) {
-  return { prompt_tokens: 20 + plan.question.length, completion_tokens: 10, total_tokens: 30 + plan.question.length };
+  return {
+    prompt_tokens: 20 + plan.question.length,
+    completion_tokens: 10,
+    total_tokens: 30 + plan.question.length,
+  };
 }
 
 const TOOL_ARGS = '{"city":"Paris","unit":"celsius"}';
@@ -185,7 +200,13 @@ function chatCompletion(plan: Plan): Json {
     ? {
         role: 'assistant',
         content: null,
-        tool_calls: [{ id: `call_${plan.n}`, type: 'function', function: { name: toolName(plan.body), arguments: TOOL_ARGS } }],
+        tool_calls: [
+          {
+            id: `call_${plan.n}`,
+            type: 'function',
+            function: { name: toolName(plan.body), arguments: TOOL_ARGS },
+          },
+        ],
         refusal: null,
       }
     : { role: 'assistant', content: plan.answer, refusal: null };
@@ -201,13 +222,34 @@ function chatCompletion(plan: Plan): Json {
 }
 
 function streamChat(plan: Plan): Promise<void> {
-  const head = { id: `chatcmpl-${plan.n}`, object: 'chat.completion.chunk', created: 1_700_000_000 + plan.n, model: plan.body.model, system_fingerprint: 'fp_fake' };
+  const head = {
+    id: `chatcmpl-${plan.n}`,
+    object: 'chat.completion.chunk',
+    created: 1_700_000_000 + plan.n,
+    model: plan.body.model,
+    system_fingerprint: 'fp_fake',
+  };
   const withUsage = (plan.body.stream_options as Json | undefined)?.include_usage === true;
   const chunk = (delta: Json, finish: string | null = null) =>
-    sse({ ...head, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }], ...(withUsage ? { usage: null } : {}) });
+    sse({
+      ...head,
+      choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+      ...(withUsage ? { usage: null } : {}),
+    });
   const events = [chunk({ role: 'assistant', content: '' })];
   if (plan.tool) {
-    events.push(chunk({ tool_calls: [{ index: 0, id: `call_${plan.n}`, type: 'function', function: { name: toolName(plan.body), arguments: '' } }] }));
+    events.push(
+      chunk({
+        tool_calls: [
+          {
+            index: 0,
+            id: `call_${plan.n}`,
+            type: 'function',
+            function: { name: toolName(plan.body), arguments: '' },
+          },
+        ],
+      }),
+    );
     events.push(chunk({ tool_calls: [{ index: 0, function: { arguments: TOOL_ARGS.slice(0, 10) } }] }));
     events.push(chunk({ tool_calls: [{ index: 0, function: { arguments: TOOL_ARGS.slice(10) } }] }));
     events.push(chunk({}, 'tool_calls'));
@@ -217,7 +259,11 @@ function streamChat(plan: Plan): Promise<void> {
   }
   if (withUsage) events.push(sse({ ...head, choices: [], usage: usage(plan) }));
   events.push(sse('[DONE]'));
-  return writeStream(plan, events, sse({ error: { message: 'fake mid-stream error', type: 'server_error' } }));
+  return writeStream(
+    plan,
+    events,
+    sse({ error: { message: 'fake mid-stream error', type: 'server_error' } }),
+  );
 }
 
 function completion(plan: Plan): Json {
@@ -232,11 +278,19 @@ function completion(plan: Plan): Json {
 }
 
 function streamCompletion(plan: Plan): Promise<void> {
-  const head = { id: `cmpl-${plan.n}`, object: 'text_completion', created: 1_700_000_000 + plan.n, model: plan.body.model };
+  const head = {
+    id: `cmpl-${plan.n}`,
+    object: 'text_completion',
+    created: 1_700_000_000 + plan.n,
+    model: plan.body.model,
+  };
   const withUsage = (plan.body.stream_options as Json | undefined)?.include_usage === true;
   const parts = pieces(plan.answer);
   const events = parts.map((p, i) =>
-    sse({ ...head, choices: [{ text: p, index: 0, logprobs: null, finish_reason: i === parts.length - 1 ? 'stop' : null }] }),
+    sse({
+      ...head,
+      choices: [{ text: p, index: 0, logprobs: null, finish_reason: i === parts.length - 1 ? 'stop' : null }],
+    }),
   );
   if (withUsage) events.push(sse({ ...head, choices: [], usage: usage(plan) }));
   events.push(sse('[DONE]'));
@@ -261,7 +315,16 @@ function embeddings(body: Json): Json {
 
 function response(plan: Plan): Json {
   const output = plan.tool
-    ? [{ type: 'function_call', id: `fc_${plan.n}`, call_id: `call_${plan.n}`, name: toolName(plan.body), arguments: TOOL_ARGS, status: 'completed' }]
+    ? [
+        {
+          type: 'function_call',
+          id: `fc_${plan.n}`,
+          call_id: `call_${plan.n}`,
+          name: toolName(plan.body),
+          arguments: TOOL_ARGS,
+          status: 'completed',
+        },
+      ]
     : [
         {
           type: 'message',
@@ -287,23 +350,78 @@ function streamResponse(plan: Plan): Promise<void> {
   let seq = 0;
   const ev = (type: string, fields: Json) => sse({ type, sequence_number: seq++, ...fields }, type);
   const pending = { ...full, status: 'in_progress', output: [], usage: null };
-  const events = [ev('response.created', { response: pending }), ev('response.in_progress', { response: pending })];
+  const events = [
+    ev('response.created', { response: pending }),
+    ev('response.in_progress', { response: pending }),
+  ];
   const item = (full.output as Json[])[0]!;
   if (item.type === 'message') {
-    events.push(ev('response.output_item.added', { output_index: 0, item: { ...item, status: 'in_progress', content: [] } }));
-    events.push(ev('response.content_part.added', { item_id: item.id, output_index: 0, content_index: 0, part: { type: 'output_text', text: '', annotations: [] } }));
+    events.push(
+      ev('response.output_item.added', {
+        output_index: 0,
+        item: { ...item, status: 'in_progress', content: [] },
+      }),
+    );
+    events.push(
+      ev('response.content_part.added', {
+        item_id: item.id,
+        output_index: 0,
+        content_index: 0,
+        part: { type: 'output_text', text: '', annotations: [] },
+      }),
+    );
     for (const p of pieces(plan.answer))
-      events.push(ev('response.output_text.delta', { item_id: item.id, output_index: 0, content_index: 0, delta: p, logprobs: [] }));
-    events.push(ev('response.output_text.done', { item_id: item.id, output_index: 0, content_index: 0, text: plan.answer, logprobs: [] }));
-    events.push(ev('response.content_part.done', { item_id: item.id, output_index: 0, content_index: 0, part: (item.content as Json[])[0] }));
+      events.push(
+        ev('response.output_text.delta', {
+          item_id: item.id,
+          output_index: 0,
+          content_index: 0,
+          delta: p,
+          logprobs: [],
+        }),
+      );
+    events.push(
+      ev('response.output_text.done', {
+        item_id: item.id,
+        output_index: 0,
+        content_index: 0,
+        text: plan.answer,
+        logprobs: [],
+      }),
+    );
+    events.push(
+      ev('response.content_part.done', {
+        item_id: item.id,
+        output_index: 0,
+        content_index: 0,
+        part: (item.content as Json[])[0],
+      }),
+    );
   } else {
-    events.push(ev('response.output_item.added', { output_index: 0, item: { ...item, arguments: '', status: 'in_progress' } }));
-    events.push(ev('response.function_call_arguments.delta', { item_id: item.id, output_index: 0, delta: TOOL_ARGS }));
-    events.push(ev('response.function_call_arguments.done', { item_id: item.id, output_index: 0, arguments: TOOL_ARGS }));
+    events.push(
+      ev('response.output_item.added', {
+        output_index: 0,
+        item: { ...item, arguments: '', status: 'in_progress' },
+      }),
+    );
+    events.push(
+      ev('response.function_call_arguments.delta', { item_id: item.id, output_index: 0, delta: TOOL_ARGS }),
+    );
+    events.push(
+      ev('response.function_call_arguments.done', {
+        item_id: item.id,
+        output_index: 0,
+        arguments: TOOL_ARGS,
+      }),
+    );
   }
   events.push(ev('response.output_item.done', { output_index: 0, item }));
   events.push(ev('response.completed', { response: full }));
-  return writeStream(plan, events, sse({ type: 'error', code: 'server_error', message: 'fake', sequence_number: 99 }, 'error'));
+  return writeStream(
+    plan,
+    events,
+    sse({ type: 'error', code: 'server_error', message: 'fake', sequence_number: 99 }, 'error'),
+  );
 }
 
 function message(plan: Plan): Json {
@@ -326,20 +444,42 @@ function streamMessage(plan: Plan): Promise<void> {
   const full = message(plan);
   const ev = (type: string, fields: Json) => sse({ type, ...fields }, type);
   const events = [
-    ev('message_start', { message: { ...full, content: [], stop_reason: null, usage: { input_tokens: 25, output_tokens: 1 } } }),
+    ev('message_start', {
+      message: { ...full, content: [], stop_reason: null, usage: { input_tokens: 25, output_tokens: 1 } },
+    }),
   ];
   if (plan.tool) {
     const block = (full.content as Json[])[0]!;
     events.push(ev('content_block_start', { index: 0, content_block: { ...block, input: {} } }));
-    events.push(ev('content_block_delta', { index: 0, delta: { type: 'input_json_delta', partial_json: TOOL_ARGS.slice(0, 10) } }));
-    events.push(ev('content_block_delta', { index: 0, delta: { type: 'input_json_delta', partial_json: TOOL_ARGS.slice(10) } }));
+    events.push(
+      ev('content_block_delta', {
+        index: 0,
+        delta: { type: 'input_json_delta', partial_json: TOOL_ARGS.slice(0, 10) },
+      }),
+    );
+    events.push(
+      ev('content_block_delta', {
+        index: 0,
+        delta: { type: 'input_json_delta', partial_json: TOOL_ARGS.slice(10) },
+      }),
+    );
   } else {
     events.push(ev('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }));
     events.push(sse({ type: 'ping' }, 'ping'));
-    for (const p of pieces(plan.answer)) events.push(ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: p } }));
+    for (const p of pieces(plan.answer))
+      events.push(ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: p } }));
   }
   events.push(ev('content_block_stop', { index: 0 }));
-  events.push(ev('message_delta', { delta: { stop_reason: full.stop_reason, stop_sequence: null }, usage: { output_tokens: 10 } }));
+  events.push(
+    ev('message_delta', {
+      delta: { stop_reason: full.stop_reason, stop_sequence: null },
+      usage: { output_tokens: 10 },
+    }),
+  );
   events.push(ev('message_stop', {}));
-  return writeStream(plan, events, sse({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } }, 'error'));
+  return writeStream(
+    plan,
+    events,
+    sse({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } }, 'error'),
+  );
 }
