@@ -1,0 +1,59 @@
+/** The gateway driven by the Python OpenAI SDK from PyPI (installed by scripts/python-clients.sh). */
+import { execFile, execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startGateway, type TestGateway } from '../../test/support/gateway.js';
+import { ROOT } from '../../test/support/services.js';
+
+let gw: TestGateway;
+let python: string;
+
+beforeAll(async () => {
+  python = execFileSync('bash', [join(ROOT, 'scripts', 'python-clients.sh')], {
+    encoding: 'utf8',
+    timeout: 300_000,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  }).trim();
+  gw = await startGateway();
+}, 320_000);
+afterAll(async () => {
+  await gw?.close();
+});
+
+async function runClient(apiKey: string, question: string) {
+  const { stdout } = await promisify(execFile)(
+    python,
+    [join(ROOT, 'test', 'support', 'python_client.py'), `${gw.url}/v1`, apiKey, question],
+    { timeout: 60_000 },
+  );
+  return JSON.parse(stdout) as {
+    first: { cache: string; content: string };
+    second: { cache: string; content: string };
+    stream: { content: string; usage: number };
+    tools: string[][];
+    error: { status: number; message: string };
+    only_if_cached: number;
+  };
+}
+
+describe('the Python OpenAI SDK', () => {
+  it('gets repeats, streams and tool calls from the cache; errors and misses behave', async () => {
+    const before = gw.fake.count();
+    const seen = await runClient('sk-python-user-1', 'Wie spät ist es in Tokyo? 🙂');
+    expect(seen.first.cache).toBe('miss');
+    expect(seen.second).toEqual({ cache: 'hit', content: seen.first.content });
+    expect(seen.stream.content).toBe(seen.first.content);
+    expect(seen.stream.usage).toBeGreaterThan(0);
+    expect(seen.tools).toEqual([
+      ['{"city":"Paris","unit":"celsius"}'],
+      ['{"city":"Paris","unit":"celsius"}'],
+    ]);
+    expect(seen.error.status).toBe(500);
+    expect(seen.only_if_cached).toBe(504);
+    // One call for the chat, one for the tool call, one for the failure; everything else was cached.
+    expect(gw.fake.count()).toBe(before + 3);
+    const other = await runClient('sk-python-user-2', 'Wie spät ist es in Tokyo? 🙂');
+    expect(other.first.cache).toBe('miss');
+  });
+});
