@@ -33,7 +33,7 @@ import { openaiEmbeddings } from './endpoints/openai-embeddings.js';
 import { openaiResponses } from './endpoints/openai-responses.js';
 import { Flight, type HitInfo, type Outcome, type StreamClient } from './flight.js';
 import type { CacheStatus, ProxyCounters } from './metrics.js';
-import { SseParser } from './sse.js';
+import { type SseEvent, SseParser } from './sse.js';
 import { type Caller, header, identify } from './tenancy.js';
 import { asUpstreamError, clientHeaders, type Upstream, type Upstreams } from './upstream.js';
 
@@ -277,8 +277,7 @@ export class Gateway {
     flight.beginStream();
     const parser = new SseParser();
     const assembler = endpoint.assembler!();
-    const hidden = (event: Parameters<NonNullable<Endpoint['usageOnly']>>[0]) =>
-      injectUsage && endpoint.usageOnly !== undefined && endpoint.usageOnly(event);
+    const hidden = (event: SseEvent) => injectUsage && endpoint.usageOnly?.(event) === true;
     let state: 'more' | 'done' | 'error' = 'more';
     let size = 0;
     try {

@@ -1,4 +1,5 @@
 /** LangChain's ChatOpenAI with its base URL pointed at the gateway: a non-LangChain cache in front of LangChain. */
+import { HumanMessage, SystemMessage } from '@langchain/core/messages';
 import { tool } from '@langchain/core/tools';
 import { ChatOpenAI } from '@langchain/openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,15 +26,15 @@ afterAll(async () => {
 describe('ChatOpenAI through the gateway', () => {
   it('serves invoke and stream repeats from the cache', async () => {
     const messages = [
-      ['system', 'You are a terse assistant for a bookshop.'],
-      ['human', 'Do you ship to Canada?'],
-    ] as const;
-    const first = await model().invoke([...messages]);
+      new SystemMessage('You are a terse assistant for a bookshop.'),
+      new HumanMessage('Do you ship to Canada?'),
+    ];
+    const first = await model().invoke(messages);
     const calls = gw.fake.count();
-    const second = await model().invoke([...messages]);
+    const second = await model().invoke(messages);
     expect(second.content).toBe(first.content);
     let streamed = '';
-    for await (const chunk of await model().stream([...messages])) streamed += chunk.content;
+    for await (const chunk of await model().stream(messages)) streamed += chunk.content;
     expect(streamed).toBe(first.content);
     expect(gw.fake.count()).toBe(calls);
   });

@@ -82,7 +82,7 @@ export class Upstreams {
       (u) =>
         u.api === api &&
         (u.match.path === undefined || path.startsWith(u.match.path)) &&
-        (u.match.model === undefined || (model !== undefined && model.startsWith(u.match.model))),
+        (u.match.model === undefined || model?.startsWith(u.match.model) === true),
     );
   }
 
