@@ -30,8 +30,15 @@ export interface FakeLlm {
 
 type Json = Record<string, unknown>;
 
-export async function startFakeLlm(options: { pieceDelayMs?: number } = {}): Promise<FakeLlm> {
+export async function startFakeLlm(
+  options: {
+    pieceDelayMs?: number /** Keep every call's headers and body (tests); a benchmark only counts. */;
+    keepCalls?: boolean;
+  } = {},
+): Promise<FakeLlm> {
   const calls: FakeCall[] = [];
+  const counts = new Map<string, number>();
+  let total = 0;
   const sockets = new Set<import('node:net').Socket>();
   const state = { pieceDelayMs: options.pieceDelayMs ?? 5 };
   const server = http.createServer(async (req, res) => {
@@ -44,8 +51,12 @@ export async function startFakeLlm(options: { pieceDelayMs?: number } = {}): Pro
       body = undefined;
     }
     const path = (req.url ?? '/').split('?')[0]!;
-    calls.push({ path, method: req.method ?? 'GET', headers: req.headers, body });
-    const n = calls.length;
+    // Not part of the API: how many calls were made, for a benchmark running the fake in its own process.
+    if (path === '/_fake/calls') return json(res, 200, { total });
+    if (options.keepCalls !== false)
+      calls.push({ path, method: req.method ?? 'GET', headers: req.headers, body });
+    counts.set(path, (counts.get(path) ?? 0) + 1);
+    const n = ++total;
     if (req.method === 'GET' && path === '/v1/models') {
       return json(res, 200, {
         object: 'list',
@@ -97,7 +108,7 @@ export async function startFakeLlm(options: { pieceDelayMs?: number } = {}): Pro
   return {
     url: `http://127.0.0.1:${port}`,
     calls,
-    count: (p) => (p === undefined ? calls.length : calls.filter((c) => c.path === p).length),
+    count: (p) => (p === undefined ? total : (counts.get(p) ?? 0)),
     get pieceDelayMs() {
       return state.pieceDelayMs;
     },
@@ -172,7 +183,7 @@ async function writeStream(plan: Plan, events: string[], errorEvent?: string): P
       res.end(errorEvent);
       return;
     }
-    await sleep(plan.state.pieceDelayMs);
+    if (plan.state.pieceDelayMs > 0) await sleep(plan.state.pieceDelayMs);
   }
   res.end();
 }

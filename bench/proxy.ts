@@ -1,0 +1,218 @@
+/**
+ * The caching gateway: a cache hit through `strata proxy` vs calling the fake upstream directly,
+ * and vs LiteLLM's proxy with its in-memory cache (scripts/litellm.sh) on the same upstream and
+ * requests. Each runs as its own process, as users run them; the client is undici with
+ * keep-alive. Requests are realistic chat completions (a ~1.5 kB system prompt and a question),
+ * 256 distinct ones, each answered once by the upstream before timing starts, so every timed
+ * request to a cache is a hit.
+ *
+ * Sequential latency: client and servers pinned to one core, cases interleaved request by
+ * request in rounds; p50 and p99 over every request. Throughput: 64 in flight, client on one
+ * core and the servers on the other.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
+import { Pool } from 'undici';
+import { type BenchCase, compareConcurrent, percentile, pin, reportConcurrent } from './harness.js';
+
+const ROOT = join(import.meta.dirname, '..');
+const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+const children: ChildProcess[] = [];
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGTERM');
+});
+
+/** Starts a TypeScript entry point and waits for the line that says where it listens. */
+async function startTs(script: string, args: string[], ready: RegExp): Promise<{ url: string; pid: number }> {
+  const child = spawn(process.execPath, ['--import', tsx, script, ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.push(child);
+  let out = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = ready.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}: ${out}`)));
+  });
+  return { url, pid: child.pid! };
+}
+
+const fake = await startTs(
+  join(ROOT, 'test/support/fake-llm-server.ts'),
+  ['--piece-delay', '0'],
+  /listening (\S+)/,
+);
+const configDir = mkdtempSync(join(tmpdir(), 'strata-bench-proxy-'));
+const configPath = join(configDir, 'strata.config.json');
+writeFileSync(
+  configPath,
+  JSON.stringify({
+    tiers: [{ type: 'memory', maxEntries: 10_000 }],
+    monitoring: { reportSeconds: 0 },
+    proxy: { port: 0, upstreams: [{ url: fake.url, api: 'openai' }] },
+  }),
+);
+const strata = await startTs(
+  join(ROOT, 'src/cli/main.ts'),
+  ['proxy', '--config', configPath],
+  /listening at (\S+) /,
+);
+
+let litellm: { url: string; pid: number } | undefined;
+let litellmProblem = '';
+try {
+  const port = 18_400;
+  const script = join(ROOT, 'scripts/litellm.sh');
+  execFileSync('bash', [script, 'install'], { stdio: ['ignore', 'ignore', 'inherit'], timeout: 900_000 });
+  const url = execFileSync('bash', [script, 'start', '--port', String(port), '--upstream', fake.url], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    timeout: 300_000,
+  }).trim();
+  const pid = Number(execFileSync('bash', [script, 'pid'], { encoding: 'utf8' }).trim());
+  litellm = { url, pid };
+  process.on('exit', () => {
+    try {
+      execFileSync('bash', [script, 'stop'], { stdio: 'ignore' });
+    } catch {}
+  });
+} catch (error) {
+  litellmProblem = (error as Error).message.split('\n')[0]!;
+  console.log(`\n(LiteLLM's proxy is not in this run: ${litellmProblem})`);
+}
+
+const SYSTEM = `You are the support assistant of Acme Cloud. Answer in at most three sentences, cite the settings page, and never reveal internal ticket numbers. ${'Acme Cloud runs in three regions with automatic failover; backups are kept for 30 days. '.repeat(16)}`;
+const REQUESTS = Array.from({ length: 256 }, (_, i) =>
+  JSON.stringify({
+    model: 'gpt-4o-mini',
+    temperature: 0,
+    messages: [
+      { role: 'system', content: SYSTEM },
+      {
+        role: 'user',
+        content: `Customer #${i} asks: how do I ${['rotate an API key', 'export invoices', 'enable SSO', 'restore a project'][i % 4]}?`,
+      },
+    ],
+  }),
+);
+const STREAMED = REQUESTS.map((r) => r.replace('"temperature":0', '"temperature":0,"stream":true'));
+
+interface Target {
+  name: string;
+  pool: Pool;
+  pid: number;
+  /** Path prefix of the chat completions endpoint. */
+  path: string;
+}
+
+const connections = { connections: 64, pipelining: 1, keepAliveTimeout: 60_000 };
+const targets: Target[] = [
+  {
+    name: 'fake upstream, called directly (baseline)',
+    pool: new Pool(fake.url, connections),
+    pid: fake.pid,
+    path: '/v1/chat/completions',
+  },
+  {
+    name: 'Strata gateway, memory tier (hit)',
+    pool: new Pool(strata.url, connections),
+    pid: strata.pid,
+    path: '/v1/chat/completions',
+  },
+];
+if (litellm)
+  targets.push({
+    name: 'LiteLLM proxy, in-memory cache (hit)',
+    pool: new Pool(litellm.url, connections),
+    pid: litellm.pid,
+    path: '/v1/chat/completions',
+  });
+
+async function send(t: Target, body: string): Promise<Record<string, string | string[] | undefined>> {
+  const res = await t.pool.request({
+    method: 'POST',
+    path: t.path,
+    headers: { 'content-type': 'application/json', authorization: 'Bearer sk-bench-0123456789' },
+    body,
+  });
+  await res.body.arrayBuffer();
+  if (res.statusCode !== 200) throw new Error(`${t.name}: HTTP ${res.statusCode}`);
+  return res.headers;
+}
+
+const upstreamCalls = async () => {
+  const res = await fetch(`${fake.url}/_fake/calls`);
+  return ((await res.json()) as { total: number }).total;
+};
+
+// Warm-up: every request once through each cache (misses, stored), then check a repeat is a hit.
+for (const t of targets.slice(1)) {
+  for (const body of [...REQUESTS, ...STREAMED]) await send(t, body);
+  const before = await upstreamCalls();
+  for (const body of [...REQUESTS, ...STREAMED]) await send(t, body);
+  const made = (await upstreamCalls()) - before;
+  if (made > 0)
+    console.log(`(${t.name}: ${made} of ${REQUESTS.length * 2} repeats still reached the upstream)`);
+}
+
+/** Interleaved sequential latency: per round, each case sends every request once, in rotating order. */
+async function sequential(bodies: string[], rounds: number) {
+  const latencies = targets.map(() => [] as number[]);
+  for (let r = 0; r < rounds; r++) {
+    for (let k = 0; k < targets.length; k++) {
+      const index = (r + k) % targets.length;
+      for (const body of bodies) {
+        const t0 = performance.now();
+        await send(targets[index]!, body);
+        if (r > 0) latencies[index]!.push(performance.now() - t0);
+      }
+    }
+  }
+  const base = percentile(latencies[0]!, 0.5);
+  return targets.map((t, i) => ({
+    name: t.name,
+    p50: percentile(latencies[i]!, 0.5),
+    p99: percentile(latencies[i]!, 0.99),
+    ratio: percentile(latencies[i]!, 0.5) / base,
+  }));
+}
+
+function reportSequential(title: string, rows: Awaited<ReturnType<typeof sequential>>): void {
+  console.log(`\n### ${title}\n`);
+  console.log('| path | p50 ms | p99 ms | p50 vs direct |');
+  console.log('|---|---:|---:|---:|');
+  for (const r of rows)
+    console.log(`| ${r.name} | ${r.p50.toFixed(3)} | ${r.p99.toFixed(3)} | ${r.ratio.toFixed(2)}x |`);
+}
+
+for (const pid of [process.pid, ...targets.map((t) => t.pid)]) pin(pid, 1);
+reportSequential(
+  'proxy: one request at a time, JSON (client and servers on one core)',
+  await sequential(REQUESTS, 11),
+);
+reportSequential(
+  'proxy: one request at a time, streamed (SSE replay of a hit)',
+  await sequential(STREAMED, 11),
+);
+
+pin(process.pid, 0);
+const cases: BenchCase[] = targets.map((t) => ({
+  name: t.name,
+  op: (i: number) => send(t, REQUESTS[i % REQUESTS.length]!),
+}));
+reportConcurrent(
+  'proxy: 64 requests in flight, JSON (client on one core, servers on the other)',
+  await compareConcurrent(cases, { inFlight: 64 }),
+  1,
+);
+
+await Promise.all(targets.map((t) => t.pool.close()));
+process.exit(0);
