@@ -68,6 +68,11 @@ interface Request {
   readonly headers: IncomingMessage['headers'];
   /** The body to forward: the client's, without LiteLLM's `cache` field. */
   readonly body: Json;
+  /**
+   * The client's bytes, when they can be forwarded as they are (no `cache` field to take out):
+   * re-serializing would round integers beyond 2^53 (a `seed`) and reorder nothing else.
+   */
+  readonly raw: Buffer | undefined;
 }
 
 export class Gateway {
@@ -149,6 +154,7 @@ export class Gateway {
       target: url.pathname + url.search,
       headers: req.headers,
       body,
+      raw: 'cache' in parsed ? undefined : raw,
     };
   }
 
@@ -229,7 +235,7 @@ export class Gateway {
     let headers: Record<string, string | string[]>;
     let bytes: Buffer;
     try {
-      const upstream = await this.send(request, request.body, flight.abort.signal);
+      const upstream = await this.send(request, false, flight.abort.signal);
       status = upstream.status;
       headers = clientHeaders(upstream.headers, false);
       bytes = await readAll(upstream.body);
@@ -251,14 +257,9 @@ export class Gateway {
   /** A streaming miss: events go to every streaming client as they arrive; stored only when complete. */
   private async stream(request: Request, flight: Flight): Promise<Outcome> {
     const { endpoint } = request;
-    const injectUsage = this.o.config.streamUsage && endpoint.streamBody !== undefined;
     let upstream: Awaited<ReturnType<Upstreams['send']>>;
     try {
-      upstream = await this.send(
-        request,
-        injectUsage ? endpoint.streamBody!(request.body) : request.body,
-        flight.abort.signal,
-      );
+      upstream = await this.send(request, true, flight.abort.signal);
     } catch (error) {
       const failure = asUpstreamError(error);
       return { kind: 'failed', status: failure.status, message: failure.message };
@@ -277,7 +278,7 @@ export class Gateway {
     flight.beginStream();
     const parser = new SseParser();
     const assembler = endpoint.assembler!();
-    const hidden = (event: SseEvent) => injectUsage && endpoint.usageOnly?.(event) === true;
+    const hidden = (event: SseEvent) => endpoint.usageOnly?.(event) === true;
     let state: 'more' | 'done' | 'error' = 'more';
     let size = 0;
     try {
@@ -308,14 +309,20 @@ export class Gateway {
     return { kind: 'answer', response, ...(size > this.o.config.maxStoredBytes ? { unstorable: true } : {}) };
   }
 
-  private send(request: Request, body: Json, signal: AbortSignal) {
+  private send(request: Request, streaming: boolean, signal: AbortSignal) {
+    const { endpoint, canonical } = request;
+    // Savings need every stream's usage: asked for here, hidden from clients that did not ask.
+    const askUsage = streaming && this.o.config.streamUsage && endpoint.streamBody && !canonical.includeUsage;
+    const body = askUsage
+      ? Buffer.from(JSON.stringify(endpoint.streamBody!(request.body)))
+      : (request.raw ?? Buffer.from(JSON.stringify(request.body)));
     return this.o.upstreams.send(request.upstream, {
       method: 'POST',
       path: request.target,
       // The gateway reads the answer, so it asks for it uncompressed.
       headers: { ...request.headers, 'accept-encoding': 'identity', 'content-type': 'application/json' },
       caller: request.caller,
-      body: Buffer.from(JSON.stringify(body)),
+      body,
       signal,
     });
   }

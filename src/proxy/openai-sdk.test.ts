@@ -247,6 +247,18 @@ describe('chat completions through the openai SDK', () => {
     expect((bad as Error).message).toContain('cache.no-cahce');
   });
 
+  it("forwards the client's bytes as sent: numbers are not re-serialized (a seed beyond 2^53, 1.0)", async () => {
+    const body =
+      '{"model":"gpt-4o-mini","seed":12345678901234567891,"temperature":1.0,"messages":[{"role":"user","content":"seeded"}]}';
+    const res = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer sk-raw-bytes' },
+      body,
+    });
+    expect(res.status).toBe(200);
+    expect(gw.fake.calls.at(-1)!.headers['content-length']).toBe(String(body.length));
+  });
+
   it("keeps a namespace given in the body inside the caller's tenant", async () => {
     const request = chat('Namespaced question');
     await client().chat.completions.create({ ...request, cache: { namespace: 'team-a' } } as never);
@@ -276,6 +288,37 @@ describe('concurrency', () => {
       const expected = results[0]!.text;
       expect(expected).toMatch(/^Answer #\d+ to: Fifty at once$/);
       for (const r of results) expect(r.text).toBe(expected);
+    } finally {
+      gw.fake.pieceDelayMs = 5;
+    }
+  });
+
+  it('a follower that joins mid-stream gets the stream from its start, live, before the upstream finishes', async () => {
+    gw.fake.pieceDelayMs = 80;
+    try {
+      const request = { ...chat('Join me halfway'), stream: true as const };
+      const before = gw.fake.count();
+      const leader = await client().chat.completions.create(request);
+      const iterator = leader[Symbol.asyncIterator]();
+      let leaderText = (await iterator.next()).value!.choices[0]!.delta.content ?? '';
+      let followerFirstAt = 0;
+      let leaderEndAt = 0;
+      const follower = (async () => {
+        let text = '';
+        for await (const chunk of await client().chat.completions.create(request)) {
+          followerFirstAt ||= Date.now();
+          text += chunk.choices[0]?.delta?.content ?? '';
+        }
+        return text;
+      })();
+      for (let next = await iterator.next(); !next.done; next = await iterator.next())
+        leaderText += next.value.choices[0]?.delta?.content ?? '';
+      leaderEndAt = Date.now();
+      const followerText = await follower;
+      expect(gw.fake.count()).toBe(before + 1);
+      expect(followerText).toBe(leaderText);
+      expect(followerFirstAt).toBeGreaterThan(0);
+      expect(followerFirstAt).toBeLessThan(leaderEndAt);
     } finally {
       gw.fake.pieceDelayMs = 5;
     }
