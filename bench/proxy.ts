@@ -3,15 +3,16 @@
  * and vs LiteLLM's proxy with its in-memory cache (scripts/litellm.sh) on the same upstream and
  * requests. Each runs as its own process, as users run them; the client is undici with
  * keep-alive. Requests are realistic chat completions (a ~1.5 kB system prompt and a question),
- * 256 distinct ones, each answered once by the upstream before timing starts, so every timed
- * request to a cache is a hit.
+ * 96 distinct ones, JSON and streamed (192 entries: LiteLLM's in-memory cache holds at most 200),
+ * each answered once by the upstream before timing starts, so every timed request to a cache is
+ * a hit (checked: the upstream's call count does not move during a second pass).
  *
  * Sequential latency: client and servers pinned to one core, cases interleaved request by
  * request in rounds; p50 and p99 over every request. Throughput: 64 in flight, client on one
  * core and the servers on the other.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -72,12 +73,17 @@ try {
   const port = 18_400;
   const script = join(ROOT, 'scripts/litellm.sh');
   execFileSync('bash', [script, 'install'], { stdio: ['ignore', 'ignore', 'inherit'], timeout: 900_000 });
-  const url = execFileSync('bash', [script, 'start', '--port', String(port), '--upstream', fake.url], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-    timeout: 300_000,
-  }).trim();
-  const pid = Number(execFileSync('bash', [script, 'pid'], { encoding: 'utf8' }).trim());
+  // LiteLLM's in-memory cache keeps at most 200 entries (hard-coded): the request set below fits.
+  const url = execFileSync(
+    'bash',
+    [script, 'start', '--port', String(port), '--upstream', fake.url, '--ttl', '3600'],
+    {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+      timeout: 300_000,
+    },
+  ).trim();
+  const pid = Number(readFileSync(join(ROOT, '.strata-services', 'litellm', 'litellm.pid'), 'utf8').trim());
   litellm = { url, pid };
   process.on('exit', () => {
     try {
@@ -90,7 +96,7 @@ try {
 }
 
 const SYSTEM = `You are the support assistant of Acme Cloud. Answer in at most three sentences, cite the settings page, and never reveal internal ticket numbers. ${'Acme Cloud runs in three regions with automatic failover; backups are kept for 30 days. '.repeat(16)}`;
-const REQUESTS = Array.from({ length: 256 }, (_, i) =>
+const REQUESTS = Array.from({ length: 96 }, (_, i) =>
   JSON.stringify({
     model: 'gpt-4o-mini',
     temperature: 0,
