@@ -23,7 +23,13 @@ describe('strata proxy', () => {
     const ws = workspace([{ type: 'memory' }, { type: 'sqlite', path: 'cache.db' }], {
       proxy: { port: 0, upstreams: [{ url: fake.url, api: 'openai' }] },
     });
-    const child = spawnTs(join(ROOT, 'src', 'cli', 'main.ts'), ['proxy', '--config', ws.config]);
+    const child = spawnTs(join(ROOT, 'src', 'cli', 'main.ts'), [
+      'proxy',
+      '--config',
+      ws.config,
+      '--monitor-port',
+      '0',
+    ]);
     let out = '';
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
@@ -43,6 +49,13 @@ describe('strata proxy', () => {
       expect(second.data).toEqual(first);
       expect(second.response.headers.get('x-strata-cache')).toBe('hit');
       expect(fake.count()).toBe(1);
+      // The monitor: the library's metrics and the gateway's, labelled by route and model.
+      const metrics = await (await fetch(/metrics at (\S+)/.exec(out)![1]!)).text();
+      expect(metrics).toContain(
+        'strata_proxy_requests_total{route="chat.completions",model="gpt-4o-mini",cache="hit"} 1',
+      );
+      expect(metrics).toMatch(/^strata_hits_total 1$/m);
+      expect(metrics).toMatch(/^strata_saved_hits_total\{model="gpt-4o-mini"\} 1$/m);
     } finally {
       child.kill('SIGTERM');
     }

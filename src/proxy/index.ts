@@ -35,6 +35,8 @@ export interface StrataProxy {
    * dashboard there too. Returns the base URL (`http://127.0.0.1:8787`).
    */
   listen(): Promise<string>;
+  /** Where `monitorPort` serves metrics and the dashboard, once listening. */
+  readonly monitorUrl: string | undefined;
   /** Stops listening, lets requests under way finish (up to `graceMs`), closes the cache. */
   close(graceMs?: number): Promise<void>;
 }
@@ -63,8 +65,11 @@ export async function createProxy(
     logger,
   });
   let server: http.Server | undefined;
-  let dashboard: { close(): Promise<void> } | undefined;
+  let dashboard: { url: string; close(): Promise<void> } | undefined;
   return {
+    get monitorUrl() {
+      return dashboard?.url;
+    },
     cache,
     monitor,
     counters,

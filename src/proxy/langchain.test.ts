@@ -7,13 +7,13 @@ import { z } from 'zod';
 import { startGateway, type TestGateway } from '../../test/support/gateway.js';
 
 let gw: TestGateway;
-const model = (apiKey = 'sk-langchain-user-1') =>
+const model = (apiKey = 'sk-langchain-user-1', defaultHeaders: Record<string, string> = {}) =>
   new ChatOpenAI({
     model: 'gpt-4o-mini',
     temperature: 0,
     apiKey,
     maxRetries: 0,
-    configuration: { baseURL: `${gw.url}/v1` },
+    configuration: { baseURL: `${gw.url}/v1`, defaultHeaders },
   });
 
 beforeAll(async () => {
@@ -62,5 +62,40 @@ describe('ChatOpenAI through the gateway', () => {
     await expect(model().invoke('Fail me [fail:503]')).rejects.toThrow();
     await expect(model().invoke('Fail me [fail:503]')).rejects.toThrow();
     expect(gw.fake.count()).toBe(calls + 2);
+  });
+
+  it('two API keys do not share; only-if-cached fails a miss without an upstream call', async () => {
+    await model('sk-langchain-user-A').invoke('Which key am I?');
+    const calls = gw.fake.count();
+    const other = await model('sk-langchain-user-B').invoke('Which key am I?');
+    expect(gw.fake.count()).toBe(calls + 1);
+    expect(other.content).toMatch(/^Answer #\d+/);
+    await expect(
+      model(undefined, { 'cache-control': 'only-if-cached' }).invoke('Never asked before'),
+    ).rejects.toThrow(/only-if-cached/);
+    expect(gw.fake.count()).toBe(calls + 1);
+    const cached = await model('sk-langchain-user-A', { 'cache-control': 'only-if-cached' }).invoke(
+      'Which key am I?',
+    );
+    expect(cached.content).not.toBe(other.content);
+  });
+
+  it('50 concurrent streams of one prompt make one upstream call; each stream is whole', async () => {
+    gw.fake.pieceDelayMs = 40;
+    try {
+      const calls = gw.fake.count();
+      const texts = await Promise.all(
+        Array.from({ length: 50 }, async () => {
+          let text = '';
+          for await (const chunk of await model().stream('Fifty LangChain streams')) text += chunk.content;
+          return text;
+        }),
+      );
+      expect(gw.fake.count()).toBe(calls + 1);
+      expect(texts[0]).toMatch(/^Answer #\d+ to: Fifty LangChain streams$/);
+      for (const t of texts) expect(t).toBe(texts[0]);
+    } finally {
+      gw.fake.pieceDelayMs = 5;
+    }
   });
 });

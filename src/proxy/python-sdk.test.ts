@@ -21,12 +21,17 @@ afterAll(async () => {
   await gw?.close();
 });
 
-async function runClient(apiKey: string, question: string) {
+async function runPython(args: string[]): Promise<string> {
   const { stdout } = await promisify(execFile)(
     python,
-    [join(ROOT, 'test', 'support', 'python_client.py'), `${gw.url}/v1`, apiKey, question],
+    [join(ROOT, 'test', 'support', 'python_client.py'), `${gw.url}/v1`, ...args],
     { timeout: 60_000 },
   );
+  return stdout;
+}
+
+async function runClient(apiKey: string, question: string) {
+  const stdout = await runPython([apiKey, question]);
   return JSON.parse(stdout) as {
     first: { cache: string; content: string };
     second: { cache: string; content: string };
@@ -55,5 +60,23 @@ describe('the Python OpenAI SDK', () => {
     expect(gw.fake.count()).toBe(before + 3);
     const other = await runClient('sk-python-user-2', 'Wie spät ist es in Tokyo? 🙂');
     expect(other.first.cache).toBe('miss');
+  });
+
+  it('50 threads streaming one request at once make one upstream call, and each gets the whole answer', async () => {
+    gw.fake.pieceDelayMs = 40;
+    try {
+      const before = gw.fake.count();
+      const { texts } = JSON.parse(
+        await runPython(['sk-python-user-3', 'Fifty threads at once', 'concurrent', '50']),
+      ) as {
+        texts: string[];
+      };
+      expect(texts).toHaveLength(50);
+      expect(gw.fake.count()).toBe(before + 1);
+      expect(texts[0]).toMatch(/^Answer #\d+ to: Fifty threads at once$/);
+      for (const t of texts) expect(t).toBe(texts[0]);
+    } finally {
+      gw.fake.pieceDelayMs = 5;
+    }
   });
 });

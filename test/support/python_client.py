@@ -1,14 +1,31 @@
 """Drives the gateway with the Python OpenAI SDK; prints one JSON object with what it saw.
 
-usage: python_client.py BASE_URL API_KEY QUESTION
+usage: python_client.py BASE_URL API_KEY QUESTION [concurrent N]
 """
 import json
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import openai
 
 base_url, api_key, question = sys.argv[1], sys.argv[2], sys.argv[3]
 client = openai.OpenAI(base_url=base_url, api_key=api_key, max_retries=0)
+
+if len(sys.argv) > 5 and sys.argv[4] == "concurrent":
+    # N threads stream the same request at once; each reports the text it assembled.
+    def stream_once(_):
+        text = ""
+        for chunk in client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": question}], stream=True
+        ):
+            if chunk.choices:
+                text += chunk.choices[0].delta.content or ""
+        return text
+
+    with ThreadPoolExecutor(max_workers=int(sys.argv[5])) as pool:
+        print(json.dumps({"texts": list(pool.map(stream_once, range(int(sys.argv[5]))))}))
+    sys.exit(0)
+
 messages = [
     {"role": "system", "content": "You are a helpful assistant. " * 40},
     {"role": "user", "content": question},

@@ -39,8 +39,8 @@ export const proxy: Command = async ({ flags, io }) => {
   try {
     const url = await gateway.listen();
     io.out(`strata proxy: listening at ${url} (OPENAI_BASE_URL=${url}/v1, ANTHROPIC_BASE_URL=${url})`);
-    if (proxyConfig.monitorPort !== undefined)
-      io.out(`strata proxy: dashboard and metrics on port ${proxyConfig.monitorPort}`);
+    if (gateway.monitorUrl)
+      io.out(`strata proxy: dashboard at ${gateway.monitorUrl}/, metrics at ${gateway.monitorUrl}/metrics`);
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);
       process.once('SIGTERM', resolve);
