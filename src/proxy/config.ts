@@ -23,7 +23,11 @@ export const upstreamSchema = z
         /^https?:\/\/[^/?#]+(\/[^?#]*)?$/,
         'must be an http:// or https:// URL without query or fragment',
       )
-      .transform((u) => u.replace(/\/+$/, '')),
+      .transform((u) => u.replace(/\/+$/, ''))
+      .refine(
+        (u) => !/\/v1$/.test(u),
+        'must not end in /v1: the request path (/v1/chat/completions, ...) is appended to it; give https://api.openai.com, not https://api.openai.com/v1',
+      ),
     /** Which API the upstream speaks: decides the credential header and which endpoints go to it. */
     api: z.enum(['openai', 'anthropic']),
     /** Which requests go here: a path prefix, a model prefix, both, or (empty) every request of its API. */

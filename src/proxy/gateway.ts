@@ -32,6 +32,7 @@ import { openaiCompletions } from './endpoints/openai-completions.js';
 import { openaiEmbeddings } from './endpoints/openai-embeddings.js';
 import { openaiResponses } from './endpoints/openai-responses.js';
 import { Flight, type HitInfo, type Outcome, type StreamClient } from './flight.js';
+import { hasImpreciseNumber } from './json-numbers.js';
 import type { CacheStatus, ProxyCounters } from './metrics.js';
 import { type SseEvent, SseParser } from './sse.js';
 import { type Caller, header, identify } from './tenancy.js';
@@ -83,7 +84,8 @@ export class Gateway {
 
   /** Answers one request; never throws (an unexpected failure is a 500 in the API's error shape). */
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://gateway');
+    // Concatenated, not resolved: `//v1/x` is a path here, not a protocol-relative URL.
+    const url = new URL(`http://gateway${req.url?.startsWith('/') ? req.url : `/${req.url ?? ''}`}`);
     const endpoint = req.method === 'POST' ? this.endpoints.get(url.pathname) : undefined;
     const api = endpoint?.api ?? apiOf(req.headers);
     try {
@@ -116,17 +118,25 @@ export class Gateway {
     caller: Caller,
     url: URL,
   ): Request | string {
+    const text = raw.toString('utf8');
     let parsed: unknown;
     try {
-      parsed = JSON.parse(raw.toString('utf8'));
+      parsed = JSON.parse(text);
     } catch {
       // The upstream says what is wrong with it, in its own words.
       return 'the body is not JSON';
     }
     if (!isObject(parsed)) return 'the body is not a JSON object';
+    if (hasImpreciseNumber(text)) return 'a number in the body has more digits than the key can hold exactly';
     const controls = controlsOf(header(req.headers, 'cache-control'), parsed.cache);
     const { cache: _, ...body } = parsed;
-    const canonical = endpoint.canonical(body, flatHeaders(req.headers));
+    let canonical: CanonicalRequest;
+    try {
+      canonical = endpoint.canonical(body, flatHeaders(req.headers));
+    } catch (error) {
+      if (error instanceof RangeError) return 'the body is nested too deeply to derive a key';
+      throw error;
+    }
     const upstream = this.o.upstreams.pick(endpoint.api, url.pathname, canonical.model);
     if (!upstream)
       throw new RequestError(`no upstream is configured for model ${JSON.stringify(canonical.model)}`, 404);
@@ -192,8 +202,8 @@ export class Gateway {
       }
       if (controls.onlyIfCached) {
         flight.finish({ kind: 'retry' });
-        this.o.counters.request(endpoint.label, canonical.model, 'miss');
-        return sendError(res, endpoint.api, 504, 'the answer is not in the cache (only-if-cached)');
+        this.o.counters.request(endpoint.label, UNVERIFIED_MODEL, 'miss');
+        return sendError(res, endpoint.api, 504, 'the answer is not in the cache (only-if-cached)', 'miss');
       }
       const outcome = canonical.stream
         ? await this.stream(request, flight)
@@ -201,7 +211,8 @@ export class Gateway {
       flight.finish(outcome);
       if (!canonical.stream && outcome.kind !== 'answer') this.deliverTo(request, res, outcome, 'miss');
       else if (canonical.stream && !flight.isStreaming) this.deliverTo(request, res, outcome, 'miss');
-      this.o.counters.request(endpoint.label, canonical.model, outcome.kind === 'answer' ? 'miss' : 'error');
+      if (outcome.kind === 'answer') this.o.counters.request(endpoint.label, canonical.model, 'miss');
+      else this.o.counters.request(endpoint.label, UNVERIFIED_MODEL, 'error');
       if (outcome.kind === 'answer' && !outcome.unstorable && !controls.noStore)
         stored = await this.store(request, outcome.response);
     } finally {
@@ -243,7 +254,7 @@ export class Gateway {
       const failure = asUpstreamError(error);
       return { kind: 'failed', status: failure.status, message: failure.message };
     }
-    this.o.counters.upstream(request.endpoint.label, request.canonical.model, status);
+    this.o.counters.upstream(request.endpoint.label, modelLabel(request.canonical.model, status), status);
     const response = status === 200 ? parseJson(bytes) : undefined;
     if (!request.endpoint.isResponse(response) || bytes.length > this.o.config.maxStoredBytes)
       return { kind: 'upstream-error', status, headers: singleValued(headers), body: bytes };
@@ -264,7 +275,11 @@ export class Gateway {
       const failure = asUpstreamError(error);
       return { kind: 'failed', status: failure.status, message: failure.message };
     }
-    this.o.counters.upstream(endpoint.label, request.canonical.model, upstream.status);
+    this.o.counters.upstream(
+      endpoint.label,
+      modelLabel(request.canonical.model, upstream.status),
+      upstream.status,
+    );
     const type = String(upstream.headers['content-type'] ?? '');
     if (upstream.status !== 200 || !type.startsWith('text/event-stream')) {
       const body = await readAll(upstream.body).catch(() => Buffer.alloc(0));
@@ -372,11 +387,8 @@ export class Gateway {
       if (res.headersSent) return;
       return this.serve(request, res);
     }
-    this.o.counters.request(
-      endpoint.label,
-      canonical.model,
-      outcome.kind === 'answer' ? 'coalesced' : 'error',
-    );
+    if (outcome.kind === 'answer') this.o.counters.request(endpoint.label, canonical.model, 'coalesced');
+    else this.o.counters.request(endpoint.label, UNVERIFIED_MODEL, 'error');
     // A live stream already ended (or broke) every streaming client.
     if (client && flight.isStreaming) return;
     this.deliverTo(request, res, outcome, 'hit', 'coalesced');
@@ -434,10 +446,10 @@ export class Gateway {
         res.end(outcome.body);
         return;
       case 'failed':
-        sendError(res, endpoint.api, outcome.status, outcome.message);
+        sendError(res, endpoint.api, outcome.status, outcome.message, 'miss');
         return;
       case 'retry':
-        sendError(res, endpoint.api, 504, 'the answer is not in the cache (only-if-cached)');
+        sendError(res, endpoint.api, 504, 'the answer is not in the cache (only-if-cached)', 'miss');
         return;
     }
   }
@@ -460,11 +472,16 @@ export class Gateway {
     if (isObject(parsed)) {
       model = typeof parsed.model === 'string' ? parsed.model : undefined;
       if ('cache' in parsed) {
+        // Taking the field out re-serializes the body, which would change such a number.
+        if (hasImpreciseNumber(raw.toString('utf8')))
+          throw new RequestError(
+            'cache: cannot be taken out of a body holding numbers of more than 15 digits without changing them; send Cache-Control headers instead',
+          );
         const { cache: _, ...rest } = parsed;
         body = Buffer.from(JSON.stringify(rest));
       }
     }
-    this.o.counters.request(endpoint.label, model ?? 'unknown', 'bypass');
+    this.o.counters.request(endpoint.label, UNVERIFIED_MODEL, 'bypass');
     await this.forward(
       req,
       res,
@@ -485,7 +502,16 @@ export class Gateway {
     url: URL,
   ): Promise<void> {
     const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
-    await this.forward(req, res, api, caller, url, hasBody ? req : null, {}, undefined);
+    await this.forward(
+      req,
+      res,
+      api,
+      caller,
+      url,
+      hasBody ? req : null,
+      { 'x-strata-cache': 'bypass' },
+      undefined,
+    );
   }
 
   private async forward(
@@ -524,6 +550,16 @@ export class Gateway {
   }
 }
 
+/**
+ * The model label of a request no upstream has answered: the name is the client's text, and a
+ * metric label must not carry whatever a client types there (a pasted key) or grow without end.
+ */
+const UNVERIFIED_MODEL = 'other';
+
+function modelLabel(model: string, status: number): string {
+  return status === 200 ? model : UNVERIFIED_MODEL;
+}
+
 const SSE_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' };
 
 function streamClient(
@@ -545,8 +581,23 @@ function streamClient(
   };
 }
 
-/** An error in the shape the API's SDKs parse (`error.message`), with the gateway's type. */
-export function sendError(res: ServerResponse, api: ApiKind, status: number, message: string): void {
+/** Anthropic's error types by status (its SDK and docs name them); the rest are `api_error`. */
+const ANTHROPIC_ERROR_TYPES: Record<number, string> = {
+  400: 'invalid_request_error',
+  401: 'authentication_error',
+  403: 'permission_error',
+  404: 'not_found_error',
+  413: 'request_too_large',
+};
+
+/** An error in the shape the API's SDKs parse (`error.message`, `error.type`). */
+export function sendError(
+  res: ServerResponse,
+  api: ApiKind,
+  status: number,
+  message: string,
+  cache: 'miss' | 'bypass' = 'bypass',
+): void {
   if (res.headersSent) {
     res.destroy();
     return;
@@ -554,14 +605,26 @@ export function sendError(res: ServerResponse, api: ApiKind, status: number, mes
   const body = Buffer.from(
     JSON.stringify(
       api === 'anthropic'
-        ? { type: 'error', error: { type: status === 401 ? 'authentication_error' : 'api_error', message } }
-        : { error: { message, type: 'strata_proxy_error', param: null, code: status } },
+        ? { type: 'error', error: { type: ANTHROPIC_ERROR_TYPES[status] ?? 'api_error', message } }
+        : {
+            error: {
+              message,
+              type:
+                status === 401
+                  ? 'authentication_error'
+                  : status < 500
+                    ? 'invalid_request_error'
+                    : 'server_error',
+              param: null,
+              code: null,
+            },
+          },
     ),
   );
   res.writeHead(status, {
     'content-type': 'application/json',
     'content-length': String(body.length),
-    'x-strata-cache': 'bypass',
+    'x-strata-cache': cache,
   });
   res.end(body);
 }

@@ -259,6 +259,32 @@ describe('chat completions through the openai SDK', () => {
     expect(gw.fake.calls.at(-1)!.headers['content-length']).toBe(String(body.length));
   });
 
+  it('does not cache a request whose numbers a double cannot hold, and forwards it unchanged', async () => {
+    const send = (seed: string) =>
+      fetch(`${gw.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: 'Bearer sk-seeds' },
+        body: `{"model":"gpt-4o-mini","seed":${seed},"messages":[{"role":"user","content":"seeded twice"}]}`,
+      });
+    const before = gw.fake.count();
+    const first = await send('9007199254740993');
+    const second = await send('9007199254740992');
+    expect(first.headers.get('x-strata-cache')).toBe('bypass');
+    expect(second.headers.get('x-strata-cache')).toBe('bypass');
+    expect(gw.fake.count()).toBe(before + 2);
+  });
+
+  it('passes a body nested too deeply to key through, uncached, instead of failing', async () => {
+    const deep = `${'{"a":'.repeat(20_000)}1${'}'.repeat(20_000)}`;
+    const res = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer sk-deep' },
+      body: `{"model":"gpt-4o-mini","response_format":${deep},"messages":[{"role":"user","content":"deep"}]}`,
+    });
+    expect(res.headers.get('x-strata-cache')).toBe('bypass');
+    expect(res.status).not.toBe(500);
+  });
+
   it("keeps a namespace given in the body inside the caller's tenant", async () => {
     const request = chat('Namespaced question');
     await client().chat.completions.create({ ...request, cache: { namespace: 'team-a' } } as never);
@@ -554,6 +580,11 @@ describe('observability', () => {
     expect(metrics).toMatch(
       /strata_proxy_saved_tokens_total\{route="chat.completions",model="gpt-4o-mini",kind="input"\} [1-9]/,
     );
+    // A model name no upstream answered for is never a label: a client cannot mint series (or leak a pasted key).
+    await client()
+      .chat.completions.create({ ...chat('x [fail:404]'), model: 'sk-proj-pasted-by-mistake' })
+      .catch(() => {});
+    expect(await gw.proxy.monitor.metrics()).not.toContain('sk-proj-pasted');
     const { savings } = await gw.proxy.monitor.report();
     const saved = savings.models.find((m) => m.model === 'gpt-4o-mini');
     expect(saved?.inputTokens).toBeGreaterThan(0);

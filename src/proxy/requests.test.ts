@@ -47,6 +47,17 @@ describe('the key of a chat request', () => {
     for (const body of different) expect(prompt(body)).not.toBe(prompt(base));
   });
 
+  it('keeps `__proto__` keys as data in the key', () => {
+    const withProto = (json: string) => openaiChat.canonical(JSON.parse(json), {}).prompt;
+    const plain = withProto('{"model":"m","messages":[{"role":"user","content":"q"}]}');
+    const a = withProto('{"model":"m","messages":[{"role":"user","content":"q","__proto__":{"x":1}}]}');
+    const b = withProto('{"model":"m","messages":[{"role":"user","content":"q","__proto__":{"x":2}}]}');
+    const top = withProto(
+      '{"model":"m","__proto__":{"temperature":2},"messages":[{"role":"user","content":"q"}]}',
+    );
+    expect(new Set([plain, a, b, top]).size).toBe(4);
+  });
+
   it('offers the final user text as the question, which the semantic split finds in the prompt', () => {
     const c = openaiChat.canonical(base, {});
     expect(c.question).toBe('What is "SSE"?\nAnswer in one line.');

@@ -81,7 +81,8 @@ export function canonicalJson(value: unknown): string {
 function sortKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortKeys);
   if (!isObject(value)) return value;
-  const out: Json = {};
+  // No prototype: a `__proto__` key in the request is data, and must be part of the key.
+  const out: Json = Object.create(null);
   for (const k of Object.keys(value).sort()) if (value[k] !== undefined) out[k] = sortKeys(value[k]);
   return out;
 }
@@ -96,7 +97,7 @@ export function promptOf(
   ignored: ReadonlySet<string>,
   extra: Json = {},
 ): string {
-  const params: Json = { ...extra };
+  const params: Json = Object.assign(Object.create(null), extra);
   for (const [k, v] of Object.entries(body)) if (!ignored.has(k) && k !== conversationField) params[k] = v;
   return `${canonicalJson(params)}\n${canonicalJson(body[conversationField] ?? null)}`;
 }
