@@ -198,6 +198,40 @@ describe('strata-cache installed from its tarball into a blank project', () => {
     );
   });
 
+  it('createProxy from the package caches a repeat in front of an OpenAI-shaped upstream', () => {
+    writeFileSync(
+      join(app, 'gateway.mjs'),
+      `import http from 'node:http';
+import { createProxy } from 'strata-cache';
+let calls = 0;
+const upstream = http.createServer((req, res) => {
+  calls++;
+  req.resume();
+  req.on('end', () => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ id: 'c1', object: 'chat.completion', created: 1, model: 'm',
+      choices: [{ index: 0, message: { role: 'assistant', content: 'hi' }, finish_reason: 'stop' }],
+      usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 } }));
+  });
+});
+await new Promise((r) => upstream.listen(0, '127.0.0.1', r));
+const proxy = await createProxy({ tiers: [{ type: 'memory' }],
+  proxy: { port: 0, upstreams: [{ api: 'openai', url: 'http://127.0.0.1:' + upstream.address().port }] } });
+const url = await proxy.listen();
+const ask = () => fetch(url + '/v1/chat/completions', { method: 'POST',
+  headers: { 'content-type': 'application/json', authorization: 'Bearer sk-x' },
+  body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hello' }] }) });
+const first = await ask(); await first.text();
+const second = await ask();
+const body = await second.json();
+await proxy.close();
+upstream.close();
+console.log(JSON.stringify({ calls, cache: second.headers.get('x-strata-cache'), content: body.choices[0].message.content }));
+`,
+    );
+    expect(JSON.parse(run('node', ['gateway.mjs']))).toEqual({ calls: 1, cache: 'hit', content: 'hi' });
+  });
+
   it('npx strata demo twice: the second run is served from SQLite and calls the LLM 0 times', () => {
     const demo = () =>
       run('npx', ['--no-install', 'strata', 'demo', '--requests', '120', '--latency', '1-3']);
