@@ -5,12 +5,10 @@
  * without `stream` returns, so a streamed and a non-streamed request share one entry.
  */
 
-import type { SseEvent } from '../sse.js';
 import { formatEvent } from '../sse.js';
 import {
   type CanonicalRequest,
   type Endpoint,
-  eventJson,
   finalText,
   isObject,
   type Json,
@@ -18,9 +16,15 @@ import {
   promptOf,
   RequestError,
   requireModel,
-  type StreamAssembler,
   usageFrom,
 } from './endpoint.js';
+import {
+  askingForUsage,
+  ChunkAssembler,
+  includesUsage,
+  isChoicesResponse,
+  isUsageOnlyChunk,
+} from './openai-chunks.js';
 
 export const openaiChat: Endpoint = {
   path: '/v1/chat/completions',
@@ -36,18 +40,15 @@ export const openaiChat: Endpoint = {
       prompt: promptOf(body, 'messages', OPENAI_IGNORED),
       question,
       stream: body.stream === true,
-      includeUsage: isObject(body.stream_options) && body.stream_options.include_usage === true,
+      includeUsage: includesUsage(body),
     };
   },
-  isResponse(value): value is Json {
-    return (
-      isObject(value) &&
-      value.object === 'chat.completion' &&
-      Array.isArray(value.choices) &&
-      value.choices.length > 0 &&
-      value.choices.every((c) => isObject(c) && isObject(c.message) && typeof c.finish_reason === 'string')
-    );
-  },
+  isResponse: (value): value is Json =>
+    isChoicesResponse(
+      value,
+      'chat.completion',
+      (c) => isObject(c.message) && typeof c.finish_reason === 'string',
+    ),
   usage: (response) => usageFrom(response.usage, 'prompt_tokens', 'completion_tokens'),
   text: (response) =>
     (response.choices as Json[])
@@ -56,19 +57,11 @@ export const openaiChat: Endpoint = {
       .join('\n'),
   assembler: () => new ChatAssembler(),
   replay: replayChat,
-  streamBody: (body) => ({
-    ...body,
-    stream_options: { ...(isObject(body.stream_options) ? body.stream_options : {}), include_usage: true },
-  }),
-  usageOnly: (event) => {
-    if (!event.data.includes('"usage"')) return false;
-    const chunk = eventJson(event.data);
-    return chunk !== undefined && Array.isArray(chunk.choices) && chunk.choices.length === 0;
-  },
+  streamBody: askingForUsage,
+  usageOnly: isUsageOnlyChunk,
 };
 
 interface ChoiceDraft {
-  index: number;
   role: string;
   content: string | null;
   refusal: string | null;
@@ -77,97 +70,64 @@ interface ChoiceDraft {
   finishReason: string | null;
 }
 
-class ChatAssembler implements StreamAssembler {
-  private head: Json = {};
-  private readonly choices = new Map<number, ChoiceDraft>();
-  private usage: unknown = null;
-  private done = false;
-
-  push(event: SseEvent): 'more' | 'done' | 'error' {
-    if (event.data === '[DONE]') {
-      this.done = true;
-      return 'done';
-    }
-    const chunk = eventJson(event.data);
-    if (!chunk) return 'more';
-    if (chunk.error !== undefined) return 'error';
-    for (const field of ['id', 'created', 'model', 'system_fingerprint', 'service_tier'])
-      if (chunk[field] !== undefined && chunk[field] !== null) this.head[field] = chunk[field];
-    if (isObject(chunk.usage)) this.usage = chunk.usage;
-    if (!Array.isArray(chunk.choices)) return 'more';
-    for (const c of chunk.choices) {
-      if (!isObject(c) || typeof c.index !== 'number') continue;
-      const draft = this.choice(c.index);
-      const delta = isObject(c.delta) ? c.delta : {};
-      if (typeof delta.role === 'string') draft.role = delta.role;
-      if (typeof delta.content === 'string') draft.content = (draft.content ?? '') + delta.content;
-      if (typeof delta.refusal === 'string') draft.refusal = (draft.refusal ?? '') + delta.refusal;
-      if (Array.isArray(delta.tool_calls)) for (const t of delta.tool_calls) this.toolCall(draft, t);
-      if (isObject(c.logprobs) && Array.isArray(c.logprobs.content))
-        draft.logprobs = [...(draft.logprobs ?? []), ...(c.logprobs.content as Json[])];
-      if (typeof c.finish_reason === 'string') draft.finishReason = c.finish_reason;
-    }
-    return 'more';
+class ChatAssembler extends ChunkAssembler<ChoiceDraft> {
+  constructor() {
+    super('chat.completion');
   }
 
-  private choice(index: number): ChoiceDraft {
-    let draft = this.choices.get(index);
-    if (!draft) {
-      draft = {
-        index,
-        role: 'assistant',
-        content: null,
-        refusal: null,
-        toolCalls: new Map(),
-        logprobs: null,
-        finishReason: null,
-      };
-      this.choices.set(index, draft);
-    }
-    return draft;
+  protected draft(): ChoiceDraft {
+    return {
+      role: 'assistant',
+      content: null,
+      refusal: null,
+      toolCalls: new Map(),
+      logprobs: null,
+      finishReason: null,
+    };
   }
 
-  private toolCall(draft: ChoiceDraft, t: unknown): void {
-    if (!isObject(t) || typeof t.index !== 'number') return;
-    let call = draft.toolCalls.get(t.index);
-    if (!call) {
-      call = { type: 'function', name: '', arguments: '' };
-      draft.toolCalls.set(t.index, call);
-    }
-    if (typeof t.id === 'string') call.id = t.id;
-    if (typeof t.type === 'string') call.type = t.type;
-    const fn = isObject(t.function) ? t.function : {};
-    if (typeof fn.name === 'string') call.name += fn.name;
-    if (typeof fn.arguments === 'string') call.arguments += fn.arguments;
+  protected merge(draft: ChoiceDraft, piece: Json): void {
+    const delta = isObject(piece.delta) ? piece.delta : {};
+    if (typeof delta.role === 'string') draft.role = delta.role;
+    if (typeof delta.content === 'string') draft.content = (draft.content ?? '') + delta.content;
+    if (typeof delta.refusal === 'string') draft.refusal = (draft.refusal ?? '') + delta.refusal;
+    if (Array.isArray(delta.tool_calls)) for (const t of delta.tool_calls) toolCall(draft, t);
+    if (isObject(piece.logprobs) && Array.isArray(piece.logprobs.content))
+      draft.logprobs = [...(draft.logprobs ?? []), ...(piece.logprobs.content as Json[])];
+    if (typeof piece.finish_reason === 'string') draft.finishReason = piece.finish_reason;
   }
 
-  result(): Json | undefined {
-    if (!this.done || this.choices.size === 0) return undefined;
-    const choices = [...this.choices.values()]
-      .sort((a, b) => a.index - b.index)
-      .map((d) => ({
-        index: d.index,
-        message: {
-          role: d.role,
-          content: d.content,
-          refusal: d.refusal,
-          ...(d.toolCalls.size === 0
-            ? {}
-            : {
-                tool_calls: [...d.toolCalls.entries()]
-                  .sort(([a], [b]) => a - b)
-                  .map(([, c]) => ({
-                    id: c.id,
-                    type: c.type,
-                    function: { name: c.name, arguments: c.arguments },
-                  })),
-              }),
-        },
-        logprobs: d.logprobs === null ? null : { content: d.logprobs },
-        finish_reason: d.finishReason,
-      }));
-    return { ...this.head, object: 'chat.completion', choices, usage: this.usage };
+  protected finish(d: ChoiceDraft, index: number): Json {
+    const calls = [...d.toolCalls.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([, c]) => ({ id: c.id, type: c.type, function: { name: c.name, arguments: c.arguments } }));
+    return {
+      index,
+      message: {
+        role: d.role,
+        content: d.content,
+        refusal: d.refusal,
+        ...(calls.length === 0 ? {} : { tool_calls: calls }),
+      },
+      logprobs: d.logprobs === null ? null : { content: d.logprobs },
+      finish_reason: d.finishReason,
+    };
   }
+}
+
+/** A tool call arrives in pieces under its own index: id, type and name once, arguments in parts. */
+function toolCall(draft: ChoiceDraft, t: unknown): void {
+  if (!isObject(t) || typeof t.index !== 'number') return;
+  let call = draft.toolCalls.get(t.index);
+  if (!call) {
+    call = { type: 'function', name: '', arguments: '' };
+    draft.toolCalls.set(t.index, call);
+  }
+  if (typeof t.id === 'string') call.id = t.id;
+  if (typeof t.type === 'string') call.type = t.type;
+  const fn = isObject(t.function) ? t.function : {};
+  if (typeof fn.name === 'string') call.name += fn.name;
+  if (typeof fn.arguments === 'string') call.arguments += fn.arguments;
 }
 
 /** The chunks a streamed request would have received for this completion. */
