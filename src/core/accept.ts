@@ -2,22 +2,31 @@
  * Whether what a tier read may answer a key: the checks every hit passes, whichever tier served
  * it. They return the entry, or why not (a string, so the hit path allocates nothing extra).
  */
-import { type Answer, answerMatchesKey, decodeAnswer, decodeEntry, type Entry, isExpired } from './entry.js';
+import { copyAnswer, type DecodedAnswers } from './decoded.js';
+import { type Answer, answerMatchesKey, decodeEntry, type Entry, isExpired } from './entry.js';
 import type { CacheKey } from './key.js';
 import type { SimilarMatch } from './tier.js';
 
 type Usable = (answer: Answer, llmString: string) => boolean;
 
-/** An exact tier's payload: decodable, stored for this very key, usable, and live. */
+/**
+ * An exact tier's payload: decodable, stored for this very key, usable, and live. The answer
+ * returned is the caller's own copy; decoding and the usability check run once per payload.
+ */
 export function judgeExact(
   payload: string,
   key: CacheKey,
   usable: Usable,
   now: number,
+  decoded: DecodedAnswers,
 ): Answer | 'corrupt' | 'expired' {
-  const entry = decodeAnswer(payload);
-  if (!entry || !answerMatchesKey(entry, key) || !usable(entry, key.llmString)) return 'corrupt';
-  return isExpired(entry, now) ? 'expired' : entry;
+  const template = decoded.template(payload);
+  if (!template || !answerMatchesKey(template.answer, key)) return 'corrupt';
+  if (template.usableFor !== key.llmString) {
+    if (!usable(template.answer, key.llmString)) return 'corrupt';
+    template.usableFor = key.llmString;
+  }
+  return isExpired(template.answer, now) ? 'expired' : copyAnswer(template.answer);
 }
 
 /**

@@ -12,9 +12,9 @@ import { judgeExact, judgeSimilar } from './accept.js';
 import { InstanceBus } from './bus-apply.js';
 import { Coalescer, MissDurations } from './coalesce.js';
 import { Deadlines } from './deadlines.js';
+import { copyAnswer, DecodedAnswers } from './decoded.js';
 import {
   type Answer,
-  decodeAnswer,
   decodeEntry,
   encodeEntry,
   isGenerationList,
@@ -46,6 +46,8 @@ export class Manager {
   private readonly bus: InstanceBus | undefined;
   /** Waiting for another instance's answer to a miss, through the shared tier that arbitrates. */
   private readonly leaseWait: LeaseWait | undefined;
+  /** Payloads decoded once; every hit gets its own copy (decoded.ts). */
+  private readonly decoded = new DecodedAnswers();
   /** One sweeper for every tier call's deadline (no timer per call). */
   private readonly deadlines = new Deadlines();
   private readonly missDurations: MissDurations;
@@ -126,22 +128,30 @@ export class Manager {
       this.totals.coalesced++;
       // undefined: the leader gave up (this caller may now lead) or its lease ran out.
       const payload = await pending;
-      const entry = payload === undefined ? undefined : decodeAnswer(payload);
+      const decoded = payload === undefined ? undefined : this.decoded.template(payload);
+      const entry = decoded && copyAnswer(decoded.answer);
       hit = entry ? { entry, tier: 'coalesced', coalesced: true } : undefined;
     } else {
-      if (claim) this.coalescer?.lead(key.hash, start);
       let found: Found | undefined;
+      // Whether concurrent lookups of this key may now wait for this one. Claimed at the first
+      // await: while every tier answers synchronously (memory), nothing else can run meanwhile.
+      let led = false;
       // The waterfall, inline (it is the hit path): the first tier with a valid, live entry wins.
       for (let i = 0; i < this.managed.length && !found; i++) {
         const m = this.managed[i]!;
-        const read = m.read(key);
-        const payload = isPromiseLike(read) ? await read : read;
-        if (payload !== undefined) found = this.accept(m, i, key, payload);
+        let read = m.read(key);
+        if (isPromiseLike(read)) {
+          if (claim && !led) led = this.lead(key, start);
+          read = await read;
+        }
+        if (read !== undefined) found = this.accept(m, i, key, read);
       }
       if (claim) {
+        if (!found && !led) led = this.lead(key, start);
         found ??= await this.awaitOtherInstance(key);
-        if (found) this.coalescer?.settle(key.hash, found.payload);
-        else this.coalescer?.hold(key.hash, this.missDurations.leaseMs(key.llmString));
+        if (found) {
+          if (led) this.coalescer?.settle(key.hash, found.payload);
+        } else this.coalescer?.hold(key.hash, this.missDurations.leaseMs(key.llmString));
       }
       hit = found?.hit;
     }
@@ -168,6 +178,11 @@ export class Manager {
     return hit;
   }
 
+  private lead(key: CacheKey, start: number): true {
+    this.coalescer?.lead(key.hash, start);
+    return true;
+  }
+
   /**
    * A payload read from tier `i` answers the key only if it is intact, live, for this very key
    * (or, from a similarity tier, the entry it says matched, in the same namespace and llm string)
@@ -181,7 +196,7 @@ export class Manager {
     const now = this.options.clock.now();
     const entry = similar
       ? judgeSimilar(read, key, this.usable, now)
-      : judgeExact(read, key, this.usable, now);
+      : judgeExact(read, key, this.usable, now, this.decoded);
     if (typeof entry === 'string') {
       m.counters.misses++;
       const stored = similar ? { ...key, hash: read.hash, prompt: read.matchedPrompt } : key;

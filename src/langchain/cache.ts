@@ -62,6 +62,20 @@ interface View {
   readonly logger: Logger;
 }
 
+/**
+ * Whether an llm string is a chat model's, remembered for the last one asked: a model sends the
+ * same llm string on every call, and the answer is otherwise a scan of it on every hit.
+ */
+let lastLlmString = '';
+let lastIsChat = false;
+function chatModel(llmString: string): boolean {
+  if (llmString !== lastLlmString) {
+    lastIsChat = isChatLlmString(llmString);
+    lastLlmString = llmString;
+  }
+  return lastIsChat;
+}
+
 export class StrataCache extends BaseCache<Generation[]> {
   /** @internal use createCache(). */
   constructor(
@@ -106,7 +120,7 @@ export class StrataCache extends BaseCache<Generation[]> {
   /** Fresh LangChain generations for a hit; null (a miss) if they cannot be built. */
   private generations(hit: Hit, key: CacheKey): Generation[] | null {
     try {
-      const chat = isChatLlmString(key.llmString);
+      const chat = chatModel(key.llmString);
       return hit.entry.gens.map((g) => fromStored(g, chat));
     } catch (error) {
       return this.lookupFailed(error);

@@ -1,10 +1,12 @@
 /**
  * Memory tier: an LRU bounded by entry count and by bytes, with TTL and a tag index.
  *
- * The LRU is a single Map. A Map iterates in insertion order, so re-inserting a key on every hit
- * moves it to the back, and the first key is always the least recently used: get, set and evict
- * are all O(1) with no linked list to maintain. Expired entries are dropped when touched and by
- * purgeExpired(); they never come back from get().
+ * The recency order is a single Map, which iterates in insertion order, with a second chance
+ * (the CLOCK approximation of LRU): a hit only marks its slot as used, and eviction walks from
+ * the oldest insertion, moving a used slot to the back (clearing its mark) and evicting the first
+ * unused one. A hit thus costs one Map lookup instead of a delete and a re-insert, and an entry
+ * read since the last eviction pass is never the one evicted. Expired entries are dropped when
+ * touched and by purgeExpired(); they never come back from get().
  *
  * Entries are held as encoded payload strings, not objects: each hit is decoded into fresh
  * objects, so a caller mutating its answer (LangChain itself zeroes usage_metadata on hits)
@@ -26,6 +28,8 @@ export type MemoryTierOptions = Pick<MemoryTierConfig, 'maxEntries' | 'maxBytes'
 interface Slot {
   readonly namespace: string;
   readonly entry: StoredEntry;
+  /** Read since it was inserted or last passed over by eviction. */
+  used: boolean;
 }
 
 export class MemoryTier implements Tier {
@@ -50,9 +54,7 @@ export class MemoryTier implements Tier {
       this.options.onEviction?.({ tier: this.name, hash: key.hash, reason: 'expired' });
       return undefined;
     }
-    // Refresh recency: move to the back of the insertion order.
-    this.slots.delete(key.hash);
-    this.slots.set(key.hash, slot);
+    slot.used = true;
     return slot.entry.payload;
   }
 
@@ -60,7 +62,7 @@ export class MemoryTier implements Tier {
     if (entry.size > this.options.maxBytes) return false;
     const previous = this.slots.get(key.hash);
     if (previous) this.remove(key.hash, previous);
-    this.slots.set(key.hash, { namespace: key.namespace, entry });
+    this.slots.set(key.hash, { namespace: key.namespace, entry, used: false });
     this.bytes += entry.size;
     for (const tag of entry.tags) {
       const hashes = this.byTag.get(tag);
@@ -148,11 +150,18 @@ export class MemoryTier implements Tier {
 
   private evictOverflow(): void {
     while (this.slots.size > this.options.maxEntries || this.bytes > this.options.maxBytes) {
-      const oldest = this.slots.keys().next();
+      const oldest = this.slots.entries().next();
       if (oldest.done) return;
-      const hash = oldest.value;
+      const [hash, slot] = oldest.value;
+      if (slot.used) {
+        // Second chance: to the back, unmarked.
+        slot.used = false;
+        this.slots.delete(hash);
+        this.slots.set(hash, slot);
+        continue;
+      }
       const reason = this.slots.size > this.options.maxEntries ? 'lru' : 'size';
-      this.remove(hash, this.slots.get(hash)!);
+      this.remove(hash, slot);
       this.evictions++;
       this.options.onEviction?.({ tier: this.name, hash, reason });
     }

@@ -42,6 +42,20 @@ describe('memory tier', () => {
     expect(tier.stats().entries).toBe(3);
   });
 
+  it('never evicts an entry read since the last eviction pass while an unread one remains', () => {
+    const clock = new ManualClock();
+    const tier = new MemoryTier({ maxEntries: 4, maxBytes: 1e9, clock });
+    for (const p of ['a', 'b', 'c', 'd']) tier.set(key(p), storedText(p, clock));
+    for (const p of ['a', 'b', 'd']) tier.get(key(p));
+    tier.set(key('e'), storedText('e', clock));
+    expect(tier.get(key('c'))).toBeUndefined();
+    // a and b were passed over (their marks cleared, moved back); d still carries its mark, so
+    // the next eviction passes d over too and takes e, the one never read.
+    tier.set(key('f'), storedText('f', clock));
+    expect(tier.get(key('e'))).toBeUndefined();
+    for (const p of ['a', 'b', 'd', 'f']) expect(tier.get(key(p)), p).toBeDefined();
+  });
+
   it('evicts by bytes and refuses a value larger than the whole budget', () => {
     const clock = new ManualClock();
     const one = storedText('x'.repeat(400), clock);
