@@ -196,7 +196,7 @@ export class Manager {
     const now = this.options.clock.now();
     const entry = similar
       ? judgeSimilar(read, key, this.usable, now)
-      : judgeExact(read, key, this.usable, now, this.decoded);
+      : judgeExact(read, key, this.usable, now, m.tier.local ? this.decoded : undefined);
     if (typeof entry === 'string') {
       m.counters.misses++;
       const stored = similar ? { ...key, hash: read.hash, prompt: read.matchedPrompt } : key;
