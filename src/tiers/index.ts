@@ -152,6 +152,8 @@ export async function buildTier(config: ResolvedTierConfig, ctx: TierContext): P
         ...(config.queryPattern ? { extractQuery: patternExtractor(config.queryPattern) } : {}),
         purgeIntervalMs: config.purgeIntervalSeconds * 1000,
         clock: ctx.clock,
+        ...(ctx.readonly ? { readonly: true } : {}),
+        onClientError: ctx.onClientError,
       });
     }
     case 'sqlite': {

@@ -10,9 +10,19 @@
  *
  * Removal leaves a tombstone (the node keeps routing searches but is never returned); when
  * tombstones pass a third of the graph it is rebuilt from the live vectors.
+ *
+ * Building a graph costs minutes at 100k vectors, so the semantic tier persists it
+ * (`snapshot`) and a new process restores it (`restore`): the stored links of vectors still
+ * present are taken as they are, links to vectors gone are dropped, and only vectors the snapshot
+ * does not know are linked anew.
  */
 import { dot } from './embedder.js';
 import type { Neighbour, VectorIndexOptions } from './neighbours.js';
+
+/** Layout of a snapshot: [version, entry, maxLevel, count, then per node: id, level, and per level its link count and links]. */
+const SNAPSHOT_VERSION = 1;
+/** Far above any level the geometric draw produces (P(level > 40) ~ 16^-40): a bigger one is a damaged snapshot. */
+const MAX_LEVEL = 64;
 
 interface Node {
   vector: Float32Array;
@@ -80,6 +90,62 @@ export class HnswIndex {
     this.maxLevel = -1;
     this.graphBuilt = false;
     this.tombstones = 0;
+  }
+
+  /** The graph as flat integers, to persist; undefined while the index is an exact scan. */
+  snapshot(): Int32Array | undefined {
+    if (!this.graphBuilt || this.entry === undefined) return undefined;
+    const out: number[] = [SNAPSHOT_VERSION, this.entry, this.maxLevel, 0];
+    let count = 0;
+    for (const [id, node] of this.nodes) {
+      if (node.removed) continue;
+      count++;
+      out.push(id, node.level);
+      for (let level = 0; level <= node.level; level++) {
+        const links = node.links[level] ?? [];
+        out.push(links.length);
+        for (const l of links) out.push(l);
+      }
+    }
+    out[3] = count;
+    return Int32Array.from(out);
+  }
+
+  /**
+   * Replaces the index with `vectors`, their links taken from a snapshot: links to ids not in
+   * `vectors` are dropped and vectors the snapshot lacks are linked anew. Returns false, having
+   * changed nothing, when the snapshot is not one (another version, truncated, damaged).
+   */
+  restore(vectors: ReadonlyMap<number, Float32Array>, snapshot: Int32Array): boolean {
+    const parsed = parseSnapshot(snapshot);
+    if (!parsed) return false;
+    this.clear();
+    for (const [id, p] of parsed.nodes) {
+      const vector = vectors.get(id);
+      if (vector) this.nodes.set(id, { vector, level: p.level, links: p.links, removed: false });
+    }
+    for (const node of this.nodes.values())
+      node.links = node.links.map((links) => links.filter((l) => this.nodes.has(l)));
+    this.graphBuilt = true;
+    const entry = this.nodes.get(parsed.entry);
+    if (entry) {
+      this.entry = parsed.entry;
+      this.maxLevel = entry.level;
+    } else {
+      for (const [id, node] of this.nodes) {
+        if (node.level > this.maxLevel) {
+          this.entry = id;
+          this.maxLevel = node.level;
+        }
+      }
+    }
+    for (const [id, vector] of vectors) {
+      if (this.nodes.has(id)) continue;
+      const node: Node = { vector, level: 0, links: [[]], removed: false };
+      this.nodes.set(id, node);
+      this.link(id, node, vector);
+    }
+    return true;
   }
 
   /** The k most similar live vectors, best first. */
@@ -221,6 +287,31 @@ export class HnswIndex {
     }
     return results.drain().reverse();
   }
+}
+
+/** A snapshot's nodes, checked for shape; undefined for anything that is not a whole snapshot. */
+function parseSnapshot(
+  snapshot: Int32Array,
+): { entry: number; nodes: Map<number, { level: number; links: number[][] }> } | undefined {
+  if (snapshot.length < 4 || snapshot[0] !== SNAPSHOT_VERSION) return undefined;
+  const count = snapshot[3]!;
+  const nodes = new Map<number, { level: number; links: number[][] }>();
+  let i = 4;
+  for (let n = 0; n < count; n++) {
+    if (i + 2 > snapshot.length) return undefined;
+    const id = snapshot[i++]!;
+    const level = snapshot[i++]!;
+    if (level < 0 || level > MAX_LEVEL) return undefined;
+    const links: number[][] = [];
+    for (let l = 0; l <= level; l++) {
+      const length = snapshot[i++];
+      if (length === undefined || length < 0 || i + length > snapshot.length) return undefined;
+      links.push(Array.from(snapshot.subarray(i, i + length)));
+      i += length;
+    }
+    nodes.set(id, { level, links });
+  }
+  return i === snapshot.length ? { entry: snapshot[1]!, nodes } : undefined;
 }
 
 /** A binary heap; `before(a, b)` is true when a belongs nearer the top. */

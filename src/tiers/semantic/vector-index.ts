@@ -32,6 +32,29 @@ export class VectorIndex {
     }
   }
 
+  /**
+   * Fills an empty index with many vectors at once. With the snapshot of an earlier graph over
+   * (mostly) the same vectors, the graph is restored instead of rebuilt (hnsw.ts).
+   */
+  load(vectors: ReadonlyMap<number, Vector>, snapshot?: Int32Array): void {
+    const first = vectors.values().next();
+    if (snapshot && !first.done && isDense(first.value) && this.impl === undefined) {
+      const graph = new HnswIndex(this.options);
+      const dense = new Map<number, Float32Array>();
+      for (const [id, v] of vectors) if (isDense(v)) dense.set(id, v);
+      if (graph.restore(dense, snapshot)) {
+        this.impl = graph;
+        return;
+      }
+    }
+    for (const [id, v] of vectors) this.add(id, v);
+  }
+
+  /** The graph to persist, for a dense index large enough to have one. */
+  snapshot(): Int32Array | undefined {
+    return this.impl instanceof HnswIndex ? this.impl.snapshot() : undefined;
+  }
+
   remove(id: number): void {
     this.impl?.remove(id);
   }
