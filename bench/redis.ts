@@ -74,7 +74,9 @@ const floorKeys = keys.map((_, i) => `${keyPrefix}-floor:${i}`);
 for (let i = 0; i < keys.length; i++)
   await raw.set(floorKeys[i]!, JSON.stringify(chatAnswer(i).map((g) => serializeGeneration(g))));
 const parseAndBuild = (value: string | null) =>
-  value === null ? null : (JSON.parse(value) as StoredGeneration[]).map((g) => deserializeStoredGeneration(g));
+  value === null
+    ? null
+    : (JSON.parse(value) as StoredGeneration[]).map((g) => deserializeStoredGeneration(g));
 
 const cases = [
   { name: 'raw node-redis GET (floor)', op: (i: number) => raw.get(rawKeys[i % keys.length]!) },
