@@ -1,0 +1,150 @@
+/**
+ * Start-up of a semantic tier holding 100,000 entries (onnx, MiniLM), and its lookups once up.
+ *
+ * The store is built once from Quora questions (../shared/data/semantic) and kept under
+ * .strata-bench/ (embedding 100k questions takes minutes; the vectors are computed in batches,
+ * then stored through the tier, which builds its HNSW graph and saves it at close). Then, each in
+ * a fresh process so nothing is warm:
+ *   - `createCache` on the store with its saved graph (what every start does now),
+ *   - `createCache` on a copy without the saved graph (what every start did before: a rebuild),
+ * each followed by its first lookup and the p50/p99 of 300 lookups of unseen questions
+ * (embedding + search + guards + read).
+ *
+ * `npm run bench -- semantic-start`; STRATA_BENCH_REBUILD=0 skips the (minutes-long) rebuild row.
+ */
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { gunzipSync } from 'node:zlib';
+import Database from 'better-sqlite3';
+import { ManualClock } from '../src/core/clock.js';
+import { encodeEntry, newEntry } from '../src/core/entry.js';
+import { deriveKey } from '../src/core/key.js';
+import type { Embedder, Vector } from '../src/tiers/semantic/embedder.js';
+import { ALL_GUARDS } from '../src/tiers/semantic/guards.js';
+import { SemanticTier } from '../src/tiers/semantic/index.js';
+import { onnxEmbedder } from '../src/tiers/semantic/onnx.js';
+import { embedAll, median, percentile, requireSemanticData, SEMANTIC_DATA } from './harness.js';
+
+requireSemanticData('semantic-start');
+const N = 100_000;
+const ROOT = join(import.meta.dirname, '..');
+const dir = join(ROOT, '.strata-bench');
+const store = join(dir, `semantic-${N}.db`);
+const modelPath = execFileSync('bash', [join(ROOT, 'scripts', 'models.sh')], { encoding: 'utf8' })
+  .trim()
+  .split('\n')
+  .at(-1)!;
+
+const child = process.argv[2];
+if (child === 'start') {
+  await measureStart(process.argv[3]!);
+  process.exit(0);
+}
+
+const questions = loadQuestions();
+if (questions.length < N + 300) throw new Error(`only ${questions.length} distinct questions`);
+
+if (!existsSync(store)) {
+  mkdirSync(dir, { recursive: true });
+  const onnx = await onnxEmbedder({ modelPath });
+  const texts = questions.slice(0, N);
+  let t0 = performance.now();
+  const vectors = await embedAll(onnx, texts);
+  console.log(
+    `embedded ${N.toLocaleString('en-US')} questions in batches: ${((performance.now() - t0) / 1000).toFixed(0)} s`,
+  );
+  const byText = new Map<string, Vector>(texts.map((t, i) => [t, vectors[i]!]));
+  // The tier embeds each question it stores; here it is handed the vector computed above.
+  const precomputed: Embedder = {
+    id: onnx.id,
+    embed: async (t) => t.map((x) => byText.get(x)!),
+    fits: onnx.fits,
+  };
+  const tier = new SemanticTier({
+    embedder: precomputed,
+    threshold: 0.91,
+    path: store,
+    maxEntries: N,
+    guards: ALL_GUARDS,
+    candidates: 5,
+    clock: new ManualClock(),
+  });
+  t0 = performance.now();
+  for (const text of texts) {
+    const key = deriveKey('bench', 'model:"m"', text);
+    await tier.set(
+      key,
+      encodeEntry(newEntry(key, [{ text: `answer to: ${text}` }], { now: 0, storePrompt: true })),
+    );
+  }
+  console.log(
+    `stored ${N.toLocaleString('en-US')} entries (graph built as they came): ${((performance.now() - t0) / 1000).toFixed(0)} s`,
+  );
+  tier.close();
+}
+
+const withoutGraph = join(dir, `semantic-${N}-nograph.db`);
+rmSync(withoutGraph, { force: true });
+copyFileSync(store, withoutGraph);
+const db = new Database(withoutGraph);
+db.exec('DELETE FROM semantic_graphs');
+db.close();
+
+console.log(
+  `\n### semantic tier start-up, ${N.toLocaleString('en-US')} entries (onnx MiniLM, HNSW), each start in a fresh process\n`,
+);
+console.log('| start | createCache s | first lookup ms | lookup p50 ms | lookup p99 ms |');
+console.log('|---|---:|---:|---:|---:|');
+const rows: Array<[string, string]> = [['saved graph restored (now)', store]];
+if (process.env.STRATA_BENCH_REBUILD !== '0')
+  rows.push(['graph rebuilt from the entries (before)', withoutGraph]);
+for (const [name, path] of rows) {
+  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+  const out = execFileSync(process.execPath, ['--import', tsx, import.meta.filename, 'start', path], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 20,
+  });
+  console.log(`| ${name} | ${out.trim()} |`);
+}
+rmSync(withoutGraph, { force: true });
+
+/** In a fresh process: createCache on `path`, then the first lookup and 300 more, as a table row's cells. */
+async function measureStart(path: string): Promise<void> {
+  const { createCache } = await import('../src/index.js');
+  const t0 = performance.now();
+  const cache = await createCache({
+    coalesceWaitMs: 0,
+    monitoring: { reportSeconds: 0 },
+    tiers: [{ type: 'semantic', embeddings: 'onnx', path, maxEntries: N, purgeIntervalSeconds: 0 }],
+  });
+  const started = (performance.now() - t0) / 1000;
+  const probes = loadQuestions().slice(N, N + 301);
+  const view = cache.withNamespace('bench');
+  const t1 = performance.now();
+  await view.lookup(probes[0]!, 'model:"m"');
+  const first = performance.now() - t1;
+  const times: number[] = [];
+  for (const p of probes.slice(1)) {
+    const t = performance.now();
+    await view.lookup(p, 'model:"m"');
+    times.push(performance.now() - t);
+  }
+  // The rebuilt store is a throwaway copy: its close need not save a graph.
+  await cache.close();
+  process.stdout.write(
+    `${started.toFixed(2)} | ${first.toFixed(1)} | ${median(times).toFixed(2)} | ${percentile(times, 0.99).toFixed(2)}`,
+  );
+}
+
+/** Distinct Quora questions of ordinary length, in file order. */
+function loadQuestions(): string[] {
+  const pairs = JSON.parse(
+    gunzipSync(readFileSync(join(SEMANTIC_DATA, 'qqp_full_pairs.json.gz'))).toString('utf8'),
+  ) as Array<{ text_a: string; text_b: string }>;
+  return [...new Set(pairs.flatMap((p) => [p.text_a, p.text_b]))].filter(
+    (q) => q.length > 10 && q.length < 300,
+  );
+}
