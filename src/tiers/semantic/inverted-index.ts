@@ -15,9 +15,11 @@
 import type { SparseVector } from './embedder.js';
 import type { Neighbour } from './neighbours.js';
 
+/** One dimension's postings, in typed arrays grown by doubling: the search loop reads them flat. */
 interface Posting {
-  slots: number[];
-  weights: number[];
+  slots: Int32Array;
+  weights: Float32Array;
+  length: number;
 }
 
 export class InvertedIndex {
@@ -77,13 +79,13 @@ export class InvertedIndex {
     for (let n = 0; n < query.idx.length; n++) {
       const posting = this.postings.get(query.idx[n]!);
       if (!posting) continue;
-      if (posting.slots.length > common) {
+      if (posting.length > common) {
         later.push(n);
         continue;
       }
       const q = query.val[n]!;
-      const { slots, weights } = posting;
-      for (let i = 0; i < slots.length; i++) {
+      const { slots, weights, length } = posting;
+      for (let i = 0; i < length; i++) {
         const slot = slots[i]!;
         if (marks[slot] !== mark) {
           marks[slot] = mark;
@@ -97,8 +99,8 @@ export class InvertedIndex {
     const onlyCommon = touched.length === 0;
     for (const n of later) {
       const q = query.val[n]!;
-      const { slots, weights } = this.postings.get(query.idx[n]!)!;
-      for (let i = 0; i < slots.length; i++) {
+      const { slots, weights, length } = this.postings.get(query.idx[n]!)!;
+      for (let i = 0; i < length; i++) {
         const slot = slots[i]!;
         if (marks[slot] !== mark) {
           if (!onlyCommon) continue;
@@ -130,11 +132,19 @@ export class InvertedIndex {
       const d = vector.idx[i]!;
       let posting = this.postings.get(d);
       if (!posting) {
-        posting = { slots: [], weights: [] };
+        posting = { slots: new Int32Array(4), weights: new Float32Array(4), length: 0 };
         this.postings.set(d, posting);
+      } else if (posting.length === posting.slots.length) {
+        const slots = new Int32Array(posting.length * 2);
+        slots.set(posting.slots);
+        const weights = new Float32Array(posting.length * 2);
+        weights.set(posting.weights);
+        posting.slots = slots;
+        posting.weights = weights;
       }
-      posting.slots.push(slot);
-      posting.weights.push(vector.val[i]!);
+      posting.slots[posting.length] = slot;
+      posting.weights[posting.length] = vector.val[i]!;
+      posting.length++;
     }
   }
 
