@@ -33,7 +33,7 @@ describe('InvertedIndex with common dimensions', () => {
     ]),
   );
   const index = new InvertedIndex();
-  vectors.forEach((v, i) => index.add(i, v));
+  for (const [i, v] of vectors.entries()) index.add(i, v);
 
   it('returns exact cosine scores, the common dimensions included', () => {
     const query = sparse([
@@ -82,7 +82,7 @@ describe('InvertedIndex with common dimensions', () => {
       ]),
     );
     const big = new InvertedIndex();
-    many.forEach((v, i) => big.add(i, v));
+    for (const [i, v] of many.entries()) big.add(i, v);
     const query = sparse([
       [1, 1],
       [2, 1.5],
