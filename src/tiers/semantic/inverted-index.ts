@@ -119,7 +119,6 @@ export class InvertedIndex {
       this.marks = new Uint32Array(this.scores.length);
     }
     const scores = this.scores;
-    const marks = this.marks;
     const mark = ++this.searches;
     let touched: number[] = [];
     const common = Math.max(1_000, this.ids.length / COMMON_DIVISOR);
@@ -131,33 +130,11 @@ export class InvertedIndex {
         later.push(n);
         continue;
       }
-      const q = query.val[n]!;
-      const { slots, weights, length } = posting;
-      for (let i = 0; i < length; i++) {
-        const slot = slots[i]!;
-        if (marks[slot] !== mark) {
-          marks[slot] = mark;
-          scores[slot] = 0;
-          touched.push(slot);
-        }
-        scores[slot]! += q * weights[i]!;
-      }
+      this.accumulate(posting, query.val[n]!, mark, touched);
     }
     if (touched.length === 0) {
       // Only common dimensions: they are all the query has, so they are scored over the index.
-      for (const n of later) {
-        const q = query.val[n]!;
-        const { slots, weights, length } = this.postings.get(query.idx[n]!)!;
-        for (let i = 0; i < length; i++) {
-          const slot = slots[i]!;
-          if (marks[slot] !== mark) {
-            marks[slot] = mark;
-            scores[slot] = 0;
-            touched.push(slot);
-          }
-          scores[slot]! += q * weights[i]!;
-        }
-      }
+      for (const n of later) this.accumulate(this.postings.get(query.idx[n]!)!, query.val[n]!, mark, touched);
     } else if (later.length > 0) {
       touched = this.rescoreBest(query, later, touched);
     }
@@ -175,6 +152,21 @@ export class InvertedIndex {
       }
     }
     return top.sort((a, b) => b.score - a.score);
+  }
+
+  /** Adds one query dimension's share to the score of every slot in its postings. */
+  private accumulate(posting: Posting, q: number, mark: number, touched: number[]): void {
+    const { scores, marks } = this;
+    const { slots, weights, length } = posting;
+    for (let i = 0; i < length; i++) {
+      const slot = slots[i]!;
+      if (marks[slot] !== mark) {
+        marks[slot] = mark;
+        scores[slot] = 0;
+        touched.push(slot);
+      }
+      scores[slot]! += q * weights[i]!;
+    }
   }
 
   /**
