@@ -438,10 +438,11 @@ export class Gateway {
         return;
       }
       case 'upstream-error':
+        // The upstream's own answer to a miss, to the leader or to a follower of its call.
         res.writeHead(outcome.status, {
           ...outcome.headers,
           'content-length': String(outcome.body.length),
-          'x-strata-cache': status === 'miss' ? 'miss' : 'hit',
+          'x-strata-cache': 'miss',
         });
         res.end(outcome.body);
         return;

@@ -350,6 +350,28 @@ describe('concurrency', () => {
     }
   });
 
+  it('an upstream error reaches every identical request that waited for it, as a miss, and is not stored', async () => {
+    const request = chat('Concurrent failure [slow:150][fail:503]');
+    const before = gw.fake.count();
+    const answers = await Promise.all(
+      Array.from({ length: 5 }, () =>
+        client()
+          .chat.completions.create(request)
+          .withResponse()
+          .catch((e: unknown) => e as InstanceType<typeof OpenAI.APIError>),
+      ),
+    );
+    expect(gw.fake.count()).toBe(before + 1);
+    for (const a of answers) {
+      expect((a as InstanceType<typeof OpenAI.APIError>).status).toBe(503);
+      expect((a as InstanceType<typeof OpenAI.APIError>).headers?.get('x-strata-cache')).toBe('miss');
+    }
+    await client()
+      .chat.completions.create(request)
+      .catch(() => {});
+    expect(gw.fake.count()).toBe(before + 2);
+  });
+
   it('streaming and JSON clients of one key share one upstream call', async () => {
     gw.fake.pieceDelayMs = 30;
     try {
