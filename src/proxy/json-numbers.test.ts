@@ -6,6 +6,8 @@ describe('hasImpreciseNumber', () => {
     expect(hasImpreciseNumber('{"seed":9007199254740993}')).toBe(true);
     expect(hasImpreciseNumber('{"x":[1,2,{"y":-12345678901234567}]}')).toBe(true);
     expect(hasImpreciseNumber('{"t":0.12345678901234567}')).toBe(true);
+    expect(hasImpreciseNumber('{"t":12345678.12345678}')).toBe(true);
+    expect(hasImpreciseNumber('{"t":1234567.123456789}')).toBe(true);
     expect(hasImpreciseNumber('{"seed":123456789012345,"t":0.7,"e":1.5e300,"z":0.000001}')).toBe(false);
     expect(
       hasImpreciseNumber('{"content":"call 12345678901234567890 now","q":"\\"99999999999999999\\""}'),

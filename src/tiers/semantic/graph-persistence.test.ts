@@ -43,7 +43,7 @@ describe('HnswIndex snapshot and restore', () => {
     const snapshot = built.snapshot()!;
     expect(snapshot).toBeInstanceOf(Int32Array);
     const restored = new HnswIndex({ exactBelow: 100 });
-    expect(restored.restore(all, snapshot)).toBe(true);
+    expect(restored.restore(all, snapshot)).toBe(0);
     for (let q = 0; q < 50; q++) {
       const query = digestVector(`query ${q}`);
       expect(restored.search(query, 5)).toEqual(built.search(query, 5));
@@ -56,7 +56,8 @@ describe('HnswIndex snapshot and restore', () => {
     for (const [id, v] of vectors(0, 600)) built.add(id, v);
     const now = vectors(100, 700); // 0-99 deleted, 600-699 added since
     const restored = new HnswIndex({ exactBelow: 100 });
-    expect(restored.restore(now, built.snapshot()!)).toBe(true);
+    // 100 dropped, 100 linked anew.
+    expect(restored.restore(now, built.snapshot()!)).toBe(200);
     expect(restored.size).toBe(600);
     for (const [id, v] of now) {
       if (id % 7 !== 0) continue;
@@ -80,7 +81,7 @@ describe('HnswIndex snapshot and restore', () => {
     for (const bad of damaged) {
       const index = new HnswIndex({ exactBelow: 10 });
       index.add(1, all.get(1)!);
-      expect(index.restore(all, bad)).toBe(false);
+      expect(index.restore(all, bad)).toBeUndefined();
       expect(index.size).toBe(1);
     }
   });
@@ -136,9 +137,15 @@ describe('the semantic tier keeps its graph across restarts', () => {
 
     const restore = vi.spyOn(HnswIndex.prototype, 'restore');
     const third = open(path);
-    expect(restore).toHaveReturnedWith(true);
+    // The 40 entries stored after the last save were linked anew.
+    expect(restore).toHaveReturnedWith(40);
     for (const i of [0, 150, 299, 300, 339]) expect(await finds(third, i), `entry ${i}`).toBe(`{"n":${i}}`);
     third.close();
+    // That start saved its changed graph at close: the next one links nothing anew.
+    restore.mockClear();
+    const fourth = open(path);
+    expect(restore).toHaveReturnedWith(0);
+    fourth.close();
   });
 
   it('rebuilds from the entries when the saved graph is damaged', async () => {

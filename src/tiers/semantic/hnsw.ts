@@ -113,12 +113,13 @@ export class HnswIndex {
 
   /**
    * Replaces the index with `vectors`, their links taken from a snapshot: links to ids not in
-   * `vectors` are dropped and vectors the snapshot lacks are linked anew. Returns false, having
-   * changed nothing, when the snapshot is not one (another version, truncated, damaged).
+   * `vectors` are dropped and vectors the snapshot lacks are linked anew. Returns how many nodes
+   * differ from the snapshot (dropped plus linked: 0 means it still describes the index), or
+   * undefined, having changed nothing, when it is not one (another version, truncated, damaged).
    */
-  restore(vectors: ReadonlyMap<number, Float32Array>, snapshot: Int32Array): boolean {
+  restore(vectors: ReadonlyMap<number, Float32Array>, snapshot: Int32Array): number | undefined {
     const parsed = parseSnapshot(snapshot);
-    if (!parsed) return false;
+    if (!parsed) return undefined;
     this.clear();
     for (const [id, p] of parsed.nodes) {
       const vector = vectors.get(id);
@@ -139,13 +140,21 @@ export class HnswIndex {
         }
       }
     }
+    const dropped = parsed.nodes.size - this.nodes.size;
+    let linked = 0;
     for (const [id, vector] of vectors) {
       if (this.nodes.has(id)) continue;
       const node: Node = { vector, level: 0, links: [[]], removed: false };
       this.nodes.set(id, node);
       this.link(id, node, vector);
+      linked++;
     }
-    return true;
+    return dropped + linked;
+  }
+
+  /** Whether the vectors are linked in a graph (else they are searched by exact scan). */
+  get hasGraph(): boolean {
+    return this.graphBuilt;
   }
 
   /** The k most similar live vectors, best first. */

@@ -413,15 +413,16 @@ export class SemanticTier implements Tier {
       }
       vectors.set(item.id, vectorFromBytes(row.vector));
     }
+    // Graphs built or changed here (a rebuild, entries linked after a crash), and saved graphs of
+    // partitions gone, make the saved ones stale: they are written again at the next purge or close.
+    let stale = [...snapshots.keys()].some((p) => !byPartition.has(p));
     for (const [partition, vectors] of byPartition) {
       const index = new VectorIndex(this.options.index);
-      index.load(vectors, snapshots.get(partition));
+      if (index.load(vectors, snapshots.get(partition))) stale = true;
       this.partitions.set(partition, index);
     }
     this.markedBad = this.stmt.countBad.get() as number;
-    // Graphs built or extended here are worth keeping for the next start.
-    const built = [...this.partitions].filter(([p, index]) => index.snapshot() && !snapshots.has(p)).length;
-    if (built > 0 || snapshots.size !== this.partitions.size) this.changes = GRAPH_SAVE_CHANGES;
+    if (stale) this.changes = GRAPH_SAVE_CHANGES;
   }
 
   /** Writes every partition's graph (replacing the saved ones); a failure only costs a rebuild later. */

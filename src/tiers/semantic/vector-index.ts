@@ -34,20 +34,24 @@ export class VectorIndex {
 
   /**
    * Fills an empty index with many vectors at once. With the snapshot of an earlier graph over
-   * (mostly) the same vectors, the graph is restored instead of rebuilt (hnsw.ts).
+   * (mostly) the same vectors, the graph is restored instead of rebuilt (hnsw.ts). Returns whether
+   * the index now has a graph the snapshot does not describe (built, or restored and changed):
+   * one worth saving.
    */
-  load(vectors: ReadonlyMap<number, Vector>, snapshot?: Int32Array): void {
+  load(vectors: ReadonlyMap<number, Vector>, snapshot?: Int32Array): boolean {
     const first = vectors.values().next();
     if (snapshot && !first.done && isDense(first.value) && this.impl === undefined) {
       const graph = new HnswIndex(this.options);
       const dense = new Map<number, Float32Array>();
       for (const [id, v] of vectors) if (isDense(v)) dense.set(id, v);
-      if (graph.restore(dense, snapshot)) {
+      const changed = graph.restore(dense, snapshot);
+      if (changed !== undefined) {
         this.impl = graph;
-        return;
+        return changed > 0;
       }
     }
     for (const [id, v] of vectors) this.add(id, v);
+    return this.impl instanceof HnswIndex && this.impl.hasGraph;
   }
 
   /** The graph to persist, for a dense index large enough to have one. */
