@@ -7,9 +7,13 @@ const cache = await createCache({
   tiers: [{ type: 'sqlite', path: path!, busyTimeoutMs: 20_000 }],
 });
 let failures = 0;
-cache.on('error', () => failures++);
+const reasons = new Set<string>();
+cache.on('error', ({ op, error }) => {
+  failures++;
+  reasons.add(`${op}: ${(error as { code?: string }).code ?? ''} ${error.message}`);
+});
 for (let i = 0; i < Number(count); i++) {
   await cache.update(`worker ${worker} prompt ${i}`, 'llm', [{ text: `answer ${worker}/${i}` }]);
 }
 await cache.close();
-process.stdout.write(JSON.stringify({ worker, failures }));
+process.stdout.write(JSON.stringify({ worker, failures, reasons: [...reasons] }));

@@ -21,6 +21,7 @@ import type { Clock } from '../../core/clock.js';
 import type { StoredEntry } from '../../core/entry.js';
 import type { CacheKey } from '../../core/key.js';
 import type { ListedEntry, SimilarMatch, Tier, TierHealth, TierStats } from '../../core/tier.js';
+import { retryWhileBusy } from '../sqlite/busy.js';
 import type { SemanticTierConfig } from './config.js';
 import { type Embedder, type Vector, vectorFromBytes, vectorToBytes } from './embedder.js';
 import { type GuardName, refusingGuard } from './guards.js';
@@ -138,24 +139,7 @@ export class SemanticTier implements Tier {
     if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
     this.db = new Database(options.path, { timeout: 5_000 });
     try {
-      // The version first: a newer store is left exactly as it is (no journal mode change either).
-      const version = this.db.pragma('user_version', { simple: true }) as number;
-      if (version > SCHEMA_VERSION) {
-        throw new Error(
-          `${options.path}: semantic store version ${version} was written by a newer Strata (this one knows ${SCHEMA_VERSION}); left untouched`,
-        );
-      }
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma('synchronous = NORMAL');
-      this.db.transaction(() => {
-        this.db.exec(SCHEMA);
-        const columns = this.db
-          .prepare('SELECT name FROM pragma_table_info(?)')
-          .pluck()
-          .all('semantic_entries');
-        if (!columns.includes('query')) this.db.exec(MIGRATE_TO_2);
-        this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
-      })();
+      retryWhileBusy(5_000, () => this.prepareSchema(options.path));
     } catch (error) {
       this.db.close();
       throw error;
@@ -189,6 +173,30 @@ export class SemanticTier implements Tier {
       }, options.purgeIntervalMs);
       this.purgeTimer.unref();
     }
+  }
+
+  /** Checks the store's version, switches it to WAL and brings its schema up to date; safe to repeat. */
+  private prepareSchema(path: string): void {
+    // The version first: a newer store is left exactly as it is (no journal mode change either).
+    const version = this.db.pragma('user_version', { simple: true }) as number;
+    if (version > SCHEMA_VERSION) {
+      throw new Error(
+        `${path}: semantic store version ${version} was written by a newer Strata (this one knows ${SCHEMA_VERSION}); left untouched`,
+      );
+    }
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db
+      .transaction(() => {
+        this.db.exec(SCHEMA);
+        const columns = this.db
+          .prepare('SELECT name FROM pragma_table_info(?)')
+          .pluck()
+          .all('semantic_entries');
+        if (!columns.includes('query')) this.db.exec(MIGRATE_TO_2);
+        this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
+      })
+      .immediate();
   }
 
   /** The question and context of a request, or the reason it is not matched by similarity. */

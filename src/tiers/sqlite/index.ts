@@ -43,6 +43,7 @@ import {
 } from '../../core/tier.js';
 import { every } from '../../core/upkeep.js';
 import { SqliteOpenError } from '../../errors.js';
+import { isBusy, retryWhileBusy } from './busy.js';
 import type { SqliteTierConfig } from './config.js';
 
 /** The fields of config.ts (documented there), with the purge period in ms. */
@@ -502,35 +503,50 @@ export class SqliteTier implements Tier {
       throw this.describe(error);
     }
     try {
-      const version = db.pragma('user_version', { simple: true }) as number;
-      this.checkVersion(version);
-      this.checkTables(db, version);
-      if (this.readonly) {
-        if (version < MIGRATIONS.length) {
-          throw new SqliteOpenError(
-            `${path}: schema version ${version} is older than this version's ${MIGRATIONS.length}; opened read-only, so it is not upgraded`,
-          );
-        }
-        return db;
-      }
-      db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = NORMAL');
-      db.pragma('foreign_keys = ON');
-      // A current schema needs no lock at all; only a migration takes the write lock.
-      if (version < MIGRATIONS.length) {
-        db.transaction(() => {
-          // Re-read inside the write lock: another process may have migrated meanwhile.
-          const current = db.pragma('user_version', { simple: true }) as number;
-          this.checkVersion(current);
-          this.checkTables(db, current);
-          for (let v = current; v < MIGRATIONS.length; v++) db.exec(MIGRATIONS[v]!);
-          db.pragma(`user_version = ${MIGRATIONS.length}`);
-        }).immediate();
-      }
+      this.prepareSchema(db);
       return db;
     } catch (error) {
       db.close();
       throw this.describe(error);
+    }
+  }
+
+  /** Checks the file, switches it to WAL and migrates it (again while a racing opener holds a lock). */
+  private prepareSchema(db: Database.Database): void {
+    retryWhileBusy(this.waitMs, () => this.checkAndMigrate(db));
+  }
+
+  private checkAndMigrate(db: Database.Database): void {
+    const { path } = this.options;
+    // One read transaction, so the version and the tables come from one state of the file: read
+    // apart, a migration committed by another process in between looks like a foreign table.
+    const version = db.transaction(() => {
+      const found = db.pragma('user_version', { simple: true }) as number;
+      this.checkVersion(found);
+      this.checkTables(db, found);
+      return found;
+    })();
+    if (this.readonly) {
+      if (version < MIGRATIONS.length) {
+        throw new SqliteOpenError(
+          `${path}: schema version ${version} is older than this version's ${MIGRATIONS.length}; opened read-only, so it is not upgraded`,
+        );
+      }
+      return;
+    }
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    // A current schema needs no lock at all; only a migration takes the write lock.
+    if (version < MIGRATIONS.length) {
+      db.transaction(() => {
+        // Re-read inside the write lock: another process may have migrated meanwhile.
+        const current = db.pragma('user_version', { simple: true }) as number;
+        this.checkVersion(current);
+        this.checkTables(db, current);
+        for (let v = current; v < MIGRATIONS.length; v++) db.exec(MIGRATIONS[v]!);
+        db.pragma(`user_version = ${MIGRATIONS.length}`);
+      }).immediate();
     }
   }
 
@@ -782,12 +798,6 @@ export class SqliteTier implements Tier {
 
 function utcDay(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
-}
-
-/** Another connection holds the lock (for longer than we may wait). */
-function isBusy(error: unknown): boolean {
-  const code = String((error as { code?: unknown })?.code ?? '');
-  return code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED');
 }
 
 /** The disk-level failures health() reports, by SQLite result code. */

@@ -27,3 +27,24 @@ it('four processes writing 2,000 entries each to one file lose none', async () =
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+it.each(['sqlite', 'semantic'])(
+  'four processes opening the same new %s files at the same moment all open them',
+  async (kind) => {
+    const dir = mkdtempSync(join(tmpdir(), 'strata-open-'));
+    try {
+      const script = join(import.meta.dirname, '../../../test/support/sqlite-opener.ts');
+      // Far enough ahead that all four have started (tsx takes a few hundred ms under load).
+      const startAt = String(Date.now() + 3_000);
+      const outputs = await Promise.all(
+        [0, 1, 2, 3].map(() => runTs(script, [join(dir, 'new'), startAt, '40', kind])),
+      );
+      for (const { stdout } of outputs) expect(JSON.parse(stdout)).toEqual({ failures: [] });
+      const raw = new Database(join(dir, 'new-39.db'), { readonly: true });
+      expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
+      raw.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
