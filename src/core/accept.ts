@@ -3,7 +3,7 @@
  * it. They return the entry, or why not (a string, so the hit path allocates nothing extra).
  */
 import { copyAnswer, type DecodedAnswers } from './decoded.js';
-import { type Answer, answerMatchesKey, decodeAnswer, decodeEntry, type Entry, isExpired } from './entry.js';
+import { type Answer, answerMatchesKey, decodeEntry, type Entry, isExpired } from './entry.js';
 import type { CacheKey } from './key.js';
 import type { SimilarMatch } from './tier.js';
 
@@ -11,24 +11,17 @@ type Usable = (answer: Answer, llmString: string) => boolean;
 
 /**
  * An exact tier's payload: decodable, stored for this very key, usable, and live. The answer
- * returned is the caller's own. With `decoded` (a tier that hands back the same string on every
- * hit: memory), decoding and the usability check run once per payload and each hit gets a copy;
- * without (a network tier's payload is a new string each time, and hashing it to find a template
- * costs about what parsing it does), each hit is decoded.
+ * returned is the caller's own: decoding and the usability check run once per payload
+ * (decoded.ts) and each hit gets a copy.
  */
 export function judgeExact(
   payload: string,
   key: CacheKey,
   usable: Usable,
   now: number,
-  decoded: DecodedAnswers | undefined,
+  decoded: DecodedAnswers,
 ): Answer | 'corrupt' | 'expired' {
-  if (decoded === undefined) {
-    const entry = decodeAnswer(payload);
-    if (!entry || !answerMatchesKey(entry, key) || !usable(entry, key.llmString)) return 'corrupt';
-    return isExpired(entry, now) ? 'expired' : entry;
-  }
-  const template = decoded.template(payload);
+  const template = decoded.template(key.hash, payload);
   if (!template || !answerMatchesKey(template.answer, key)) return 'corrupt';
   if (template.usableFor !== key.llmString) {
     if (!usable(template.answer, key.llmString)) return 'corrupt';

@@ -15,8 +15,8 @@ const payload = encodeEntry(
 describe('DecodedAnswers', () => {
   it('decodes a payload once and gives every caller its own deep copy', () => {
     const decoded = new DecodedAnswers();
-    const template = decoded.template(payload)!;
-    expect(decoded.template(payload)).toBe(template);
+    const template = decoded.template(key.hash, payload)!;
+    expect(decoded.template(key.hash, payload)).toBe(template);
     const a = copyAnswer(template.answer);
     const b = copyAnswer(template.answer);
     expect(a).toEqual(b);
@@ -28,14 +28,27 @@ describe('DecodedAnswers', () => {
 
   it('refuses what does not decode, and keeps within its byte budget', () => {
     const decoded = new DecodedAnswers(payload.length * 2, payload.length);
-    expect(decoded.template('not a payload')).toBeUndefined();
+    expect(decoded.template(key.hash, 'not a payload')).toBeUndefined();
     const variants = [0, 1, 2].map((i) => payload.replace('"hi"', `"hi${i}"`));
-    const first = decoded.template(variants[0]!);
-    decoded.template(variants[1]!);
-    decoded.template(variants[2]!);
+    const first = decoded.template(`k0`, variants[0]!);
+    decoded.template(`k1`, variants[1]!);
+    decoded.template(`k2`, variants[2]!);
     // The oldest was dropped for the budget: decoding it again makes a new template.
-    expect(decoded.template(variants[0]!)).not.toBe(first);
-    expect(decoded.template(variants[0]!)?.answer).toEqual(first?.answer);
+    expect(decoded.template(`k0`, variants[0]!)).not.toBe(first);
+    expect(decoded.template(`k0`, variants[0]!)?.answer).toEqual(first?.answer);
+  });
+
+  it('uses a template only for the exact bytes it was decoded from', () => {
+    const decoded = new DecodedAnswers();
+    const first = decoded.template(key.hash, payload)!;
+    // The same bytes in another string object (what a network tier returns) find the template.
+    expect(decoded.template(key.hash, `${payload} `.slice(0, -1))).toBe(first);
+    // A new answer stored under the key is decoded, and replaces the old template.
+    const changed = payload.replace('"hi"', '"bye"');
+    const second = decoded.template(key.hash, changed)!;
+    expect(second.answer.gens[0]!.text).toBe('bye');
+    expect(decoded.template(key.hash, changed)).toBe(second);
+    expect(decoded.template(key.hash, payload)!.answer.gens[0]!.text).toBe('hi');
   });
 
   it('copies a `__proto__` key as data, as JSON.parse made it', () => {

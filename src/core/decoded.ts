@@ -3,14 +3,19 @@
  * read; every caller then gets a fresh deep copy of that decoded template (copying a small JSON
  * tree costs about a quarter of parsing it again), so callers still never share a mutable object.
  *
- * Keyed by the payload string itself: a memory tier hands back the same string object on every
- * hit (its hash is computed once), and a network tier's fresh string of the same bytes finds the
- * same template after one hash and compare. Bounded in bytes; large payloads are decoded every
- * time and never kept.
+ * Found by key hash, then confirmed by comparing the whole payload: a template is only ever used
+ * for exactly the bytes it was decoded from. The key hash is short and already computed, so the
+ * lookup is cheap for every tier: a memory tier hands back the same string object (the compare is
+ * one pointer check), and a network tier's fresh string of the same bytes costs one memcmp,
+ * never a hash of the whole payload (that cost about what parsing it did). A key whose payload
+ * changed (a new answer stored) gets a new template. Bounded in bytes; large payloads are decoded
+ * every time and never kept.
  */
 import { type Answer, decodeAnswer } from './entry.js';
 
 interface Template {
+  /** The bytes the answer was decoded from. */
+  readonly payload: string;
   readonly answer: Answer;
   /** The llm string the answer was found usable for (the key hash check pins it per payload). */
   usableFor?: string;
@@ -20,6 +25,7 @@ export const DECODED_MAX_BYTES = 8 * 1024 * 1024;
 export const DECODED_MAX_PAYLOAD = 64 * 1024;
 
 export class DecodedAnswers {
+  /** By key hash, oldest first (insertion order). */
   private readonly templates = new Map<string, Template>();
   private bytes = 0;
 
@@ -28,22 +34,25 @@ export class DecodedAnswers {
     private readonly maxPayload = DECODED_MAX_PAYLOAD,
   ) {}
 
-  /** The decoded answer in a payload, shared: never hand it out, copy it (`copyAnswer`). */
-  template(payload: string): Template | undefined {
-    const known = this.templates.get(payload);
-    if (known !== undefined) return known;
+  /** The decoded answer in `payload`, read for key `hash`, shared: never hand it out, copy it (`copyAnswer`). */
+  template(hash: string, payload: string): Template | undefined {
+    const known = this.templates.get(hash);
+    if (known !== undefined && known.payload === payload) return known;
     const answer = decodeAnswer(payload);
     if (answer === undefined) return undefined;
-    const template: Template = { answer };
-    if (payload.length <= this.maxPayload) {
-      this.templates.set(payload, template);
-      this.bytes += payload.length;
-      // Oldest first (insertion order): a working set larger than the budget just decodes more.
-      for (const [p] of this.templates) {
-        if (this.bytes <= this.maxBytes) break;
-        this.templates.delete(p);
-        this.bytes -= p.length;
-      }
+    const template: Template = { payload, answer };
+    if (payload.length > this.maxPayload) return template;
+    if (known !== undefined) {
+      this.templates.delete(hash);
+      this.bytes -= known.payload.length;
+    }
+    this.templates.set(hash, template);
+    this.bytes += payload.length;
+    // A working set larger than the budget just decodes more.
+    for (const [oldest, t] of this.templates) {
+      if (this.bytes <= this.maxBytes) break;
+      this.templates.delete(oldest);
+      this.bytes -= t.payload.length;
     }
     return template;
   }

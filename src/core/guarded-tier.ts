@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { errorOf, TierTimeoutError } from '../errors.js';
 import { type BreakerOptions, type BreakerState, CircuitBreaker } from './breaker.js';
 import type { Clock } from './clock.js';
-import type { Deadlines } from './deadlines.js';
+import { Deadlines } from './deadlines.js';
 import { earliestExpiry, type StoredEntry, withExpiry } from './entry.js';
 import type { CacheKey } from './key.js';
 import { TierCounters } from './stats.js';
@@ -32,10 +32,9 @@ export interface ManagedTierOptions {
 /** What a tier read can yield: a payload, another prompt's entry, or nothing. */
 export type Read = string | SimilarMatch | undefined;
 
-/** Where a guarded tier reports to: the manager's clock, deadlines, logger and events. */
+/** Where a guarded tier reports to: the manager's clock, logger and events. */
 export interface TierPolicy {
   clock: Clock;
-  deadlines: Deadlines;
   warn(message: string): void;
   onError(tier: string, op: string, error: Error): void;
   onBreaker(tier: string, from: BreakerState, to: BreakerState): void;
@@ -61,6 +60,8 @@ export class GuardedTier {
   private loggedAt: number | undefined;
   /** Calls nobody awaits (backfills, deletes of corrupt entries): close() waits for them. */
   private readonly unawaited = new Set<Promise<unknown>>();
+  /** The deadlines of this tier's pending calls (one sweeper, no timer per call). */
+  private readonly deadlines: Deadlines;
 
   constructor(
     readonly tier: Tier,
@@ -70,6 +71,7 @@ export class GuardedTier {
     this.name = tier.name;
     this.ttlMs = options.ttlMs;
     this.timeoutMs = options.timeoutMs;
+    this.deadlines = new Deadlines(options.timeoutMs);
     this.breaker = new CircuitBreaker(options.breaker, policy.clock, (from, to) => {
       if (to === 'open' && from === 'closed') {
         policy.warn(`[strata] tier ${tier.name} is down; skipping it until a probe succeeds`);
@@ -83,7 +85,7 @@ export class GuardedTier {
   /**
    * One read. Not async, because it is the hit path: a synchronous tier (memory, SQLite) costs no
    * promise, and an asynchronous one exactly one, settled by its answer or by its deadline (one
-   * shared sweeper, no timer per call: see deadlines.ts).
+   * sweeper per tier, no timer per call: see deadlines.ts).
    */
   read(key: CacheKey): MaybePromise<Read> {
     if (!this.breaker.allow()) {
@@ -100,9 +102,9 @@ export class GuardedTier {
     }
     if (!isPromiseLike(result)) return this.afterRead(start, result);
     const pending = result;
-    const deadlines = this.policy.deadlines;
+    const deadlines = this.deadlines;
     return new Promise((resolve) => {
-      const deadline = deadlines.add(this.timeoutMs, () => {
+      const deadline = deadlines.add(start, () => {
         this.failed('get', new TierTimeoutError(this.name, 'get', this.timeoutMs));
         resolve(undefined);
       });
@@ -209,9 +211,9 @@ export class GuardedTier {
 
   /** `promise`, or a TierTimeoutError once `timeoutMs` has passed. */
   bounded<T>(op: string, promise: Promise<T>): Promise<T> {
-    const deadlines = this.policy.deadlines;
+    const deadlines = this.deadlines;
     return new Promise<T>((resolve, reject) => {
-      const deadline = deadlines.add(this.timeoutMs, () =>
+      const deadline = deadlines.add(performance.now(), () =>
         reject(new TierTimeoutError(this.name, op, this.timeoutMs)),
       );
       promise.then(

@@ -11,7 +11,6 @@ import { performance } from 'node:perf_hooks';
 import { judgeExact, judgeSimilar } from './accept.js';
 import { InstanceBus } from './bus-apply.js';
 import { Coalescer, MissDurations } from './coalesce.js';
-import { Deadlines } from './deadlines.js';
 import { copyAnswer, DecodedAnswers } from './decoded.js';
 import {
   type Answer,
@@ -48,8 +47,6 @@ export class Manager {
   private readonly leaseWait: LeaseWait | undefined;
   /** Payloads decoded once; every hit gets its own copy (decoded.ts). */
   private readonly decoded = new DecodedAnswers();
-  /** One sweeper for every tier call's deadline (no timer per call). */
-  private readonly deadlines = new Deadlines();
   private readonly missDurations: MissDurations;
   /** llm strings already warned about, so a warning is given once per cause. */
   private readonly warned = new Set<string>();
@@ -63,7 +60,6 @@ export class Manager {
     const names = new Set<string>();
     const policy: TierPolicy = {
       clock: options.clock,
-      deadlines: this.deadlines,
       warn: (message) => options.logger.warn(message),
       onError: (tier, op, error) => {
         this.totals.errors++;
@@ -128,7 +124,7 @@ export class Manager {
       this.totals.coalesced++;
       // undefined: the leader gave up (this caller may now lead) or its lease ran out.
       const payload = await pending;
-      const decoded = payload === undefined ? undefined : this.decoded.template(payload);
+      const decoded = payload === undefined ? undefined : this.decoded.template(key.hash, payload);
       const entry = decoded && copyAnswer(decoded.answer);
       hit = entry ? { entry, tier: 'coalesced', coalesced: true } : undefined;
     } else {
@@ -196,7 +192,7 @@ export class Manager {
     const now = this.options.clock.now();
     const entry = similar
       ? judgeSimilar(read, key, this.usable, now)
-      : judgeExact(read, key, this.usable, now, m.tier.local ? this.decoded : undefined);
+      : judgeExact(read, key, this.usable, now, this.decoded);
     if (typeof entry === 'string') {
       m.counters.misses++;
       const stored = similar ? { ...key, hash: read.hash, prompt: read.matchedPrompt } : key;
