@@ -29,6 +29,8 @@ interface Node {
   level: number;
   links: number[][];
   removed: boolean;
+  /** The search that last visited this node (`HnswIndex.visits`): a visited mark without a Set. */
+  seen: number;
 }
 
 export class HnswIndex {
@@ -43,6 +45,8 @@ export class HnswIndex {
   private readonly efSearch: number;
   private readonly levelFactor: number;
   private rng: () => number;
+  /** Counts beam searches; a node whose `seen` equals it was visited by the current one. */
+  private visits = 0;
 
   constructor(options: VectorIndexOptions = {}) {
     this.exactBelow = options.exactBelow ?? 2_000;
@@ -66,7 +70,7 @@ export class HnswIndex {
 
   add(id: number, vector: Float32Array): void {
     if (this.nodes.has(id)) this.remove(id);
-    const node: Node = { vector, level: 0, links: [[]], removed: false };
+    const node: Node = { vector, level: 0, links: [[]], removed: false, seen: 0 };
     this.nodes.set(id, node);
     if (this.graphBuilt) this.link(id, node, vector);
     else if (this.nodes.size >= this.exactBelow) this.buildGraph();
@@ -123,7 +127,7 @@ export class HnswIndex {
     this.clear();
     for (const [id, p] of parsed.nodes) {
       const vector = vectors.get(id);
-      if (vector) this.nodes.set(id, { vector, level: p.level, links: p.links, removed: false });
+      if (vector) this.nodes.set(id, { vector, level: p.level, links: p.links, removed: false, seen: 0 });
     }
     for (const node of this.nodes.values())
       node.links = node.links.map((links) => links.filter((l) => this.nodes.has(l)));
@@ -144,7 +148,7 @@ export class HnswIndex {
     let linked = 0;
     for (const [id, vector] of vectors) {
       if (this.nodes.has(id)) continue;
-      const node: Node = { vector, level: 0, links: [[]], removed: false };
+      const node: Node = { vector, level: 0, links: [[]], removed: false, seen: 0 };
       this.nodes.set(id, node);
       this.link(id, node, vector);
       linked++;
@@ -271,11 +275,13 @@ export class HnswIndex {
 
   /** Best-first search on one layer, keeping the `ef` best seen; returns them best first. */
   private beam(query: Float32Array, entryPoints: number[], ef: number, level: number): Neighbour[] {
-    const visited = new Set<number>(entryPoints);
+    const visit = ++this.visits;
     const candidates = new Heap((a, b) => a.score > b.score); // best first
     const results = new Heap((a, b) => a.score < b.score); // worst first
     for (const id of entryPoints) {
-      const n = { id, score: dot(query, this.nodes.get(id)!.vector) };
+      const node = this.nodes.get(id)!;
+      node.seen = visit;
+      const n = { id, score: dot(query, node.vector) };
       candidates.push(n);
       results.push(n);
     }
@@ -283,9 +289,10 @@ export class HnswIndex {
       const c = candidates.pop()!;
       if (results.size >= ef && c.score < results.peek()!.score) break;
       for (const id of this.nodes.get(c.id)!.links[level] ?? []) {
-        if (visited.has(id)) continue;
-        visited.add(id);
-        const s = dot(query, this.nodes.get(id)!.vector);
+        const node = this.nodes.get(id)!;
+        if (node.seen === visit) continue;
+        node.seen = visit;
+        const s = dot(query, node.vector);
         if (results.size < ef || s > results.peek()!.score) {
           const n = { id, score: s };
           candidates.push(n);
