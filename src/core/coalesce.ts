@@ -18,7 +18,8 @@
 type Waiter = (payload: string | undefined) => void;
 
 interface Flight {
-  waiters: Waiter[];
+  /** Created by the first join: most flights (hits) end with nobody waiting. */
+  waiters: Waiter[] | undefined;
   /** When the current leader missed (performance.now()): the start of its miss-to-update time. */
   startedAt: number;
   leaseMs: number;
@@ -34,12 +35,15 @@ export class Coalescer {
     if (!flight) return undefined;
     // Somebody now waits on the lease: it must keep the process alive until it ends.
     flight.timer?.ref();
-    return new Promise((resolve) => flight.waiters.push(resolve));
+    return new Promise((resolve) => {
+      flight.waiters ??= [];
+      flight.waiters.push(resolve);
+    });
   }
 
   /** Registers the caller as the one fetching this key. */
   lead(hash: string, now: number): void {
-    this.flights.set(hash, { waiters: [], startedAt: now, leaseMs: 0 });
+    this.flights.set(hash, { waiters: undefined, startedAt: now, leaseMs: 0 });
   }
 
   /** The leader missed: keep the flight open until an update, a release, or `leaseMs`. */
@@ -56,7 +60,7 @@ export class Coalescer {
     if (!flight) return undefined;
     this.flights.delete(hash);
     if (flight.timer) clearTimeout(flight.timer);
-    for (const waiter of flight.waiters) waiter(payload);
+    if (flight.waiters) for (const waiter of flight.waiters) waiter(payload);
     return flight.startedAt;
   }
 
@@ -67,7 +71,7 @@ export class Coalescer {
   release(hash: string, now: number): void {
     const flight = this.flights.get(hash);
     if (!flight) return;
-    const next = flight.waiters.shift();
+    const next = flight.waiters?.shift();
     if (!next) {
       this.settle(hash, undefined);
       return;
@@ -82,7 +86,7 @@ export class Coalescer {
   private arm(hash: string, flight: Flight): void {
     flight.timer = setTimeout(() => this.settle(hash, undefined), flight.leaseMs);
     // A lease nobody waits on must not keep the process alive; join() refs it for a waiter.
-    if (flight.waiters.length === 0) flight.timer.unref();
+    if (!flight.waiters?.length) flight.timer.unref();
   }
 
   get inFlight(): number {

@@ -11,7 +11,8 @@
  */
 export interface Deadline {
   readonly at: number;
-  readonly fire: () => void;
+  /** Called with undefined, so a promise's resolve can be the action itself (no closure per call). */
+  readonly fire: (expired: undefined) => void;
   live: boolean;
 }
 
@@ -21,13 +22,15 @@ export class Deadlines {
   private head = 0;
   private sweeper: NodeJS.Timeout | undefined;
 
+  /** `onExpire` runs before each expired entry's own `fire` (what every expiry of this queue does). */
   constructor(
     private readonly timeoutMs: number,
+    private readonly onExpire?: () => void,
     private readonly resolutionMs = 5,
   ) {}
 
   /** Calls `fire` once `timeoutMs` have passed since `start` (performance.now()), unless cancelled first. */
-  add(start: number, fire: () => void): Deadline {
+  add(start: number, fire: (expired: undefined) => void): Deadline {
     const entry: Deadline = { at: start + this.timeoutMs, fire, live: true };
     this.queue.push(entry);
     if (!this.sweeper) {
@@ -53,7 +56,8 @@ export class Deadlines {
       if (entry.live) {
         if (entry.at > now) break;
         entry.live = false;
-        entry.fire();
+        this.onExpire?.();
+        entry.fire(undefined);
       }
       head++;
     }

@@ -60,7 +60,8 @@ export class GuardedTier {
   private loggedAt: number | undefined;
   /** Calls nobody awaits (backfills, deletes of corrupt entries): close() waits for them. */
   private readonly unawaited = new Set<Promise<unknown>>();
-  /** The deadlines of this tier's pending calls (one sweeper, no timer per call). */
+  /** The deadlines of this tier's pending reads, and of its other pending calls (no timer per call). */
+  private readonly readDeadlines: Deadlines;
   private readonly deadlines: Deadlines;
 
   constructor(
@@ -71,6 +72,9 @@ export class GuardedTier {
     this.name = tier.name;
     this.ttlMs = options.ttlMs;
     this.timeoutMs = options.timeoutMs;
+    this.readDeadlines = new Deadlines(options.timeoutMs, () =>
+      this.failed('get', new TierTimeoutError(this.name, 'get', this.timeoutMs)),
+    );
     this.deadlines = new Deadlines(options.timeoutMs);
     this.breaker = new CircuitBreaker(options.breaker, policy.clock, (from, to) => {
       if (to === 'open' && from === 'closed') {
@@ -102,12 +106,10 @@ export class GuardedTier {
     }
     if (!isPromiseLike(result)) return this.afterRead(start, result);
     const pending = result;
-    const deadlines = this.deadlines;
+    const deadlines = this.readDeadlines;
     return new Promise((resolve) => {
-      const deadline = deadlines.add(start, () => {
-        this.failed('get', new TierTimeoutError(this.name, 'get', this.timeoutMs));
-        resolve(undefined);
-      });
+      // On expiry the queue counts the timeout and resolves this read as a miss.
+      const deadline = deadlines.add(start, resolve);
       pending.then(
         (payload) => {
           if (deadlines.cancel(deadline)) resolve(this.afterRead(start, payload));

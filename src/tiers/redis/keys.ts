@@ -17,10 +17,18 @@ import type { CacheKey } from '../../core/key.js';
 const ENTRY_KEY_REST = /^[^:]+:[0-9a-f]{64}$/;
 
 export class RedisKeys {
+  /** The entry-key prefix of the last namespace asked (a process mostly asks one): no escape per GET. */
+  private lastNamespace: string | undefined;
+  private lastEntryPrefix = '';
+
   constructor(readonly prefix: string) {}
 
   entry(namespace: string, hash: string): string {
-    return `${this.prefix}:${escapeKeyPart(namespace)}:${hash}`;
+    if (namespace !== this.lastNamespace) {
+      this.lastEntryPrefix = `${this.prefix}:${escapeKeyPart(namespace)}:`;
+      this.lastNamespace = namespace;
+    }
+    return this.lastEntryPrefix + hash;
   }
 
   tag(namespace: string, tag: string): string {

@@ -350,7 +350,9 @@ class Heap {
     while (i > 0) {
       const parent = (i - 1) >> 1;
       if (!this.before(a[i]!, a[parent]!)) break;
-      [a[i], a[parent]] = [a[parent]!, a[i]!];
+      const swap = a[i]!;
+      a[i] = a[parent]!;
+      a[parent] = swap;
       i = parent;
     }
   }
@@ -369,7 +371,9 @@ class Heap {
         if (l < a.length && this.before(a[l]!, a[m]!)) m = l;
         if (r < a.length && this.before(a[r]!, a[m]!)) m = r;
         if (m === i) break;
-        [a[i], a[m]] = [a[m]!, a[i]!];
+        const swap = a[i]!;
+        a[i] = a[m]!;
+        a[m] = swap;
         i = m;
       }
     }
