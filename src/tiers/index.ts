@@ -146,8 +146,20 @@ export async function buildTier(config: ResolvedTierConfig, ctx: TierContext): P
         TIER_PACKAGES.semantic,
         () => import('./semantic/index.js'),
       );
+      const { store: shared, ...rest } = config;
+      const store = shared
+        ? new (
+            await load('semantic', TIER_PACKAGES.postgres, () => import('./semantic/postgres-store.js'))
+          ).PostgresStore({
+            ...shared,
+            embedderId: embedder.id,
+            maxEntries: config.maxEntries,
+            onClientError: ctx.onClientError,
+          })
+        : undefined;
       return new SemanticTier({
-        ...config,
+        ...rest,
+        ...(store ? { store } : {}),
         name,
         embedder,
         threshold,

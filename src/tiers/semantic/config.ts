@@ -1,6 +1,7 @@
 /** Config fields, defaults and rules of this tier, composed by config/schema.ts. Importing this never loads the driver or its client library. */
 import { z } from 'zod';
 import { common, positiveInt } from '../../config/fields.js';
+import { TABLE_PREFIX, TABLE_PREFIX_RULE } from '../mysql/config.js';
 import type { LangChainEmbeddings } from './embedder.js';
 import { ALL_GUARDS, type GuardName } from './guards.js';
 import type { Verifier } from './verifier.js';
@@ -24,8 +25,25 @@ export const semanticTierSchema = z.strictObject({
   threshold: similarity.optional(),
   /** Per-namespace thresholds. */
   thresholds: z.record(z.string(), similarity).optional(),
-  /** SQLite file holding entries and vectors; ':memory:' for none. */
+  /** SQLite file holding entries and vectors; ':memory:' for none. Unused with `store`. */
   path: z.string().min(1).default('.strata/semantic.db'),
+  /**
+   * Keep entries and vectors in PostgreSQL with pgvector, shared by every process, instead of the
+   * local file (postgres-store.ts): `{ type: 'postgres', url }`.
+   */
+  store: z
+    .strictObject({
+      type: z.literal('postgres'),
+      /** postgres://user:password@host:port/database (postgresql:// too) */
+      url: z.string().regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://'),
+      poolSize: positiveInt.max(1000).default(10),
+      /** Prefix of the table names (one table per embedder: <prefix>semantic_<digest>). */
+      tablePrefix: z.string().regex(TABLE_PREFIX, TABLE_PREFIX_RULE).default('strata_'),
+      connectTimeoutMs: positiveInt.default(2_000),
+      /** Graph candidates a filtered search considers (pgvector's hnsw.ef_search). */
+      efSearch: positiveInt.max(1000).default(100),
+    })
+    .optional(),
   maxEntries: positiveInt.default(100_000),
   guards: z.array(z.enum(ALL_GUARDS as [GuardName, ...GuardName[]])).default([...ALL_GUARDS]),
   candidates: positiveInt.max(100).default(5),

@@ -133,7 +133,7 @@ describe('the semantic tier keeps its graph across restarts', () => {
     // A process that dies before saving: entries 300-339 are in the store, not in the graph.
     const second = open(path);
     await store(second, 300, 340);
-    (second as unknown as { db: Database.Database }).db.close();
+    (second as unknown as { store: { db: Database.Database } }).store.db.close();
 
     const restore = vi.spyOn(HnswIndex.prototype, 'restore');
     const third = open(path);

@@ -34,7 +34,7 @@ describeTierConformance('semantic (lexical)', async (clock) => {
     candidates: 5,
     clock,
   });
-  const db = (tier as unknown as { db: import('better-sqlite3').Database }).db;
+  const db = (tier as unknown as { store: { db: import('better-sqlite3').Database } }).store.db;
   return {
     tier,
     similar: true,
@@ -357,9 +357,9 @@ describe('semantic store upkeep and upgrades', () => {
         expiresAt: clock.now() + 1_000,
         tags: [],
       });
-      expect(tier.stats().entries).toBe(1);
+      expect((await tier.stats()).entries).toBe(1);
       clock.advance(2_000);
-      await expect.poll(() => tier.stats().entries, { timeout: 5_000 }).toBe(0);
+      await expect.poll(async () => (await tier.stats()).entries, { timeout: 5_000 }).toBe(0);
     } finally {
       tier.close();
     }

@@ -1,0 +1,175 @@
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { killMidLoop } from '../../../test/support/kill-drill.js';
+import { runTs } from '../../../test/support/run-ts.js';
+import { service } from '../../../test/support/services.js';
+import { createCache } from '../../create.js';
+import type { StrataCache } from '../../langchain/cache.js';
+import { describeTierConformance } from '../../testing/conformance.js';
+import { SemanticTier } from './index.js';
+import { lexicalEmbedder } from './lexical.js';
+import { PostgresStore } from './postgres-store.js';
+
+const url = service('postgres').STRATA_TEST_POSTGRES_URL!;
+const raw = new pg.Pool({ connectionString: url, max: 2 });
+raw.on('error', () => {});
+const prefixes: string[] = [];
+afterAll(async () => {
+  for (const prefix of prefixes) {
+    const { rows } = await raw.query<{ name: string }>(
+      "SELECT tablename AS name FROM pg_tables WHERE tablename LIKE $1 || 'semantic_%'",
+      [prefix],
+    );
+    for (const { name } of rows) await raw.query(`DROP TABLE IF EXISTS ${name}`);
+  }
+  await raw.end();
+});
+const quiet = { warn: () => {} };
+function freshPrefix(): string {
+  const prefix = `s${randomUUID().replaceAll('-', '').slice(0, 10)}_`;
+  prefixes.push(prefix);
+  return prefix;
+}
+const sharedStore = (tablePrefix: string) => ({ type: 'postgres' as const, url, tablePrefix });
+const LLM = 'model:"gpt-test"';
+const SYSTEM = 'System: You are the support assistant of Acme Cloud. Answer in two sentences.\nHuman: ';
+
+describeTierConformance('semantic (lexical, PostgreSQL + pgvector store)', async (clock) => {
+  const tablePrefix = freshPrefix();
+  const embedder = lexicalEmbedder();
+  const store = new PostgresStore({
+    url,
+    poolSize: 4,
+    connectTimeoutMs: 2_000,
+    tablePrefix,
+    embedderId: embedder.id,
+    maxEntries: 100_000,
+  });
+  const tier = new SemanticTier({
+    embedder,
+    threshold: 0.8,
+    path: ':memory:',
+    maxEntries: 100_000,
+    guards: ['numbers', 'negation', 'opposites', 'direction'],
+    candidates: 5,
+    clock,
+    store,
+  });
+  return {
+    tier,
+    similar: true,
+    corrupt: async (key, bytes) => {
+      const { rows } = await raw.query<{ name: string }>(
+        "SELECT tablename AS name FROM pg_tables WHERE tablename LIKE $1 || 'semantic_%'",
+        [tablePrefix],
+      );
+      await raw.query(`UPDATE ${rows[0]!.name} SET payload = $1 WHERE hash = $2`, [bytes, key.hash]);
+    },
+  };
+});
+
+describe('semantic tier with the shared PostgreSQL store', () => {
+  const caches: StrataCache[] = [];
+  afterAll(async () => {
+    await Promise.all(caches.map((c) => c.close()));
+  });
+  async function open(tablePrefix: string): Promise<StrataCache> {
+    const cache = await createCache(
+      { coalesceWaitMs: 0, tiers: [{ type: 'semantic', store: sharedStore(tablePrefix) }] },
+      { logger: quiet },
+    );
+    caches.push(cache);
+    return cache;
+  }
+  const peer = async (tablePrefix: string, namespace: string, llm: string, ...prompts: string[]) => {
+    const script = join(import.meta.dirname, '../../../test/support/semantic-peer.ts');
+    const { stdout } = await runTs(script, [url, tablePrefix, namespace, llm, ...prompts]);
+    return JSON.parse(stdout) as Array<{ text: string; tier: string; matchedPrompt: string } | null>;
+  };
+
+  it('an answer stored by one process is a paraphrase hit in another at once; markBad there stops it everywhere', async () => {
+    const tablePrefix = freshPrefix();
+    const a = (await open(tablePrefix)).withNamespace('acme');
+    const stored = `${SYSTEM}How do I reset my password on the mobile app?`;
+    const asked = `${SYSTEM}how do i reset my password on the mobile app`;
+    await a.update(stored, LLM, [{ text: 'Settings > Account > Reset password.' }]);
+    const [hit] = await peer(tablePrefix, 'acme', LLM, asked);
+    expect(hit).toEqual({
+      text: 'Settings > Account > Reset password.',
+      tier: 'semantic',
+      matchedPrompt: stored,
+    });
+    // A wrong match reported by the application in process A is gone for process B too.
+    expect(await a.lookup(asked, LLM)).not.toBeNull();
+    expect(await a.markBad(asked, LLM)).toBe(1);
+    expect(await peer(tablePrefix, 'acme', LLM, asked)).toEqual([null]);
+    // The entry itself stays the answer to its own prompt in exact tiers; here (semantic only) it is out.
+    expect(await a.lookup(asked, LLM)).toBeNull();
+  });
+
+  it('never crosses namespaces, models or contexts', async () => {
+    const tablePrefix = freshPrefix();
+    const cache = await open(tablePrefix);
+    const question = 'How do I export my invoices as CSV?';
+    await cache.withNamespace('tenant-a').update(`${SYSTEM}${question}`, LLM, [{ text: 'tenant A' }]);
+    const paraphrase = 'how do I export my invoices as csv';
+    const [other, sameTenant, otherModel, otherContext] = await Promise.all([
+      cache.withNamespace('tenant-b').lookup(`${SYSTEM}${paraphrase}`, LLM),
+      cache.withNamespace('tenant-a').lookup(`${SYSTEM}${paraphrase}`, LLM),
+      cache.withNamespace('tenant-a').lookup(`${SYSTEM}${paraphrase}`, 'model:"another-model"'),
+      cache
+        .withNamespace('tenant-a')
+        .lookup(`System: You are a pirate. Answer in rhymes.\nHuman: ${paraphrase}`, LLM),
+    ]);
+    expect(other).toBeNull();
+    expect(sameTenant?.[0]?.text).toBe('tenant A');
+    expect(otherModel).toBeNull();
+    expect(otherContext).toBeNull();
+    // And in another process: the same partitions.
+    expect(await peer(tablePrefix, 'tenant-b', LLM, `${SYSTEM}${paraphrase}`)).toEqual([null]);
+  });
+
+  it('deletes, clears and tag invalidations apply to every process', async () => {
+    const tablePrefix = freshPrefix();
+    const cache = await open(tablePrefix);
+    const ask = (q: string) => `${SYSTEM}${q}`;
+    await cache
+      .withOptions({ tags: ['hours'] })
+      .update(ask('What are your opening hours on Sunday?'), LLM, [{ text: 'Closed.' }]);
+    await cache.update(ask('Where is your office in Berlin?'), LLM, [{ text: 'Mitte.' }]);
+    expect(
+      (await peer(tablePrefix, 'default', LLM, ask('what are your opening hours on sunday')))[0]?.text,
+    ).toBe('Closed.');
+    expect(await cache.invalidateTag('hours')).toBeGreaterThanOrEqual(1);
+    expect(await peer(tablePrefix, 'default', LLM, ask('what are your opening hours on sunday'))).toEqual([
+      null,
+    ]);
+    expect(await cache.clear()).toBeGreaterThanOrEqual(1);
+    expect(await peer(tablePrefix, 'default', LLM, ask('where is your office in berlin'))).toEqual([null]);
+  });
+
+  it('survives postgres killed mid-loop: misses, no exception, and serves again after a restart', async () => {
+    const tablePrefix = freshPrefix();
+    const cache = await createCache(
+      {
+        coalesceWaitMs: 0,
+        tiers: [
+          {
+            type: 'semantic',
+            store: sharedStore(tablePrefix),
+            timeoutMs: 500,
+            breaker: { cooldownMs: 200, maxCooldownMs: 1_000 },
+          },
+        ],
+      },
+      { logger: quiet },
+    );
+    try {
+      await killMidLoop(cache, { service: 'postgres', process: 'postgres' }, { calls: 600 });
+    } finally {
+      await cache.close();
+    }
+  });
+});

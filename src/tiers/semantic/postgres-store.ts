@@ -1,0 +1,296 @@
+/**
+ * The shared semantic store: entries and their vectors in PostgreSQL with pgvector, so every
+ * process of a fleet finds what any of them stored, at once, and nothing is loaded or rebuilt
+ * at start.
+ *
+ * One table per embedder (vectors of different models are not comparable, and an HNSW index
+ * needs one dimension), created on first use with the dimension of the first vector: dense
+ * vectors as `vector(n)` with an HNSW index (`vector_cosine_ops`), the lexical embedder's sparse
+ * ones as `sparsevec(n)` with an HNSW index (`sparsevec_cosine_ops`). A search filters by
+ * partition (namespace, llm string and context digest, as a digest column with a b-tree index)
+ * and skips entries marked bad or expired; pgvector 0.8's iterative index scan keeps reading
+ * the graph until enough rows pass the filter, and a small partition is read exactly through
+ * the b-tree. The tier then runs its guards and verifier on the candidates, as with the local
+ * store.
+ *
+ * markBad, deletes, clears and invalidations are rows changed in the shared table: they apply to
+ * every process at the next lookup. Namespaces and tags are stored escaped (postgres tier's
+ * `toColumn`), so U+0000 and lone surrogates stay exact.
+ */
+import { createHash } from 'node:crypto';
+import pg from 'pg';
+import type { ListedEntry } from '../../core/tier.js';
+import { fromColumn, toColumn } from '../postgres/index.js';
+import { isDense, type Vector } from './embedder.js';
+import type { Candidate, Question, Selection, SemanticStore, StoreCounts } from './store.js';
+
+export interface PostgresStoreOptions {
+  url: string;
+  poolSize: number;
+  connectTimeoutMs: number;
+  /** Prefix of the table names: letters, digits and _ (checked by the config). */
+  tablePrefix: string;
+  /** Only this embedder's vectors are stored and searched (one table each). */
+  embedderId: string;
+  /** The oldest entries beyond this many are dropped at each purge. */
+  maxEntries: number;
+  /** How many graph candidates a filtered search considers (pgvector's hnsw.ef_search). */
+  efSearch?: number;
+  onClientError?: (error: Error) => void;
+}
+
+const PAGE = 500;
+
+export class PostgresStore implements SemanticStore {
+  private readonly pool: pg.Pool;
+  private readonly table: string;
+  /** Whether the table exists; created by the first put, with that vector's kind and dimension. */
+  private ready = false;
+  /** The creation in progress, shared by concurrent puts; forgotten when it ends (a failure is tried again). */
+  private creating: Promise<void> | undefined;
+
+  constructor(private readonly options: PostgresStoreOptions) {
+    const digest = createHash('sha256').update(options.embedderId).digest('hex').slice(0, 12);
+    this.table = `${options.tablePrefix}semantic_${digest}`;
+    const efSearch = Math.max(10, Math.min(1000, Math.floor(options.efSearch ?? 100)));
+    this.pool = new pg.Pool({
+      connectionString: options.url,
+      max: options.poolSize,
+      connectionTimeoutMillis: options.connectTimeoutMs,
+      idleTimeoutMillis: 30_000,
+      keepAlive: true,
+      application_name: 'strata-semantic',
+      // Every connection searches the graph until enough rows pass the partition filter.
+      options: `-c hnsw.iterative_scan=strict_order -c hnsw.ef_search=${efSearch}`,
+    });
+    this.pool.on('error', (error) => options.onClientError?.(error));
+  }
+
+  async nearest(partition: string, vector: Vector, k: number, now: number): Promise<Candidate[]> {
+    if (!(await this.tableExists())) return [];
+    const { rows } = await this.pool.query<{
+      hash: string;
+      prompt: string;
+      query: string;
+      distance: number;
+      expires_at: string | null;
+    }>(
+      `SELECT hash, prompt, query, vector <=> $1 AS distance, expires_at FROM ${this.table}
+        WHERE partition = $2 AND NOT bad AND (expires_at IS NULL OR expires_at > $3)
+        ORDER BY vector <=> $1 LIMIT $4`,
+      [literal(vector), digestOf(partition), now, k],
+    );
+    return rows.map((r) => ({
+      hash: r.hash,
+      prompt: r.prompt,
+      query: r.query,
+      score: 1 - r.distance,
+      expiresAt: r.expires_at === null ? null : Number(r.expires_at),
+    }));
+  }
+
+  async payload(hash: string): Promise<string | undefined> {
+    if (!(await this.tableExists())) return undefined;
+    const { rows } = await this.pool.query<{ payload: string }>(
+      `SELECT payload FROM ${this.table} WHERE hash = $1 AND NOT bad`,
+      [hash],
+    );
+    return rows[0]?.payload;
+  }
+
+  async put(question: Question, vector: Vector, payload: string): Promise<void> {
+    await this.createTable(vector);
+    await this.pool.query(
+      `INSERT INTO ${this.table} (hash, partition, namespace, llm_string, context, prompt, query, vector, payload, size, created_at, expires_at, tags)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+       ON CONFLICT (hash) DO UPDATE SET prompt = excluded.prompt, query = excluded.query, vector = excluded.vector,
+         payload = excluded.payload, size = excluded.size, created_at = excluded.created_at,
+         expires_at = excluded.expires_at, tags = excluded.tags, bad = false`,
+      [
+        question.hash,
+        digestOf(question.partition),
+        toColumn(question.namespace),
+        toColumn(question.llmString),
+        question.context,
+        withoutNul(question.prompt),
+        withoutNul(question.query),
+        literal(vector),
+        payload,
+        question.size,
+        question.createdAt,
+        question.expiresAt,
+        question.tags.map(toColumn),
+      ],
+    );
+  }
+
+  async delete(hash: string): Promise<boolean> {
+    if (!(await this.tableExists())) return false;
+    const result = await this.pool.query(`DELETE FROM ${this.table} WHERE hash = $1`, [hash]);
+    return (result.rowCount ?? 0) > 0;
+  }
+
+  async markBad(hash: string): Promise<boolean> {
+    if (!(await this.tableExists())) return false;
+    const result = await this.pool.query(`UPDATE ${this.table} SET bad = true WHERE hash = $1 AND NOT bad`, [
+      hash,
+    ]);
+    return (result.rowCount ?? 0) > 0;
+  }
+
+  async remove({ namespace, tag, expiredAt }: Selection): Promise<number> {
+    if (!(await this.tableExists())) return 0;
+    const result = await this.pool.query(
+      `DELETE FROM ${this.table}
+        WHERE ($1::text IS NULL OR namespace = $1) AND ($2::text IS NULL OR $2 = ANY (tags))
+          AND ($3::bigint IS NULL OR (expires_at IS NOT NULL AND expires_at <= $3))`,
+      [
+        namespace === undefined ? null : toColumn(namespace),
+        tag === undefined ? null : toColumn(tag),
+        expiredAt ?? null,
+      ],
+    );
+    if (expiredAt !== undefined) await this.trim();
+    return result.rowCount ?? 0;
+  }
+
+  async *entries(namespace?: string): AsyncIterable<ListedEntry> {
+    if (!(await this.tableExists())) return;
+    let after = '';
+    for (;;) {
+      const { rows } = await this.pool.query<{ hash: string; namespace: string; payload: string }>(
+        `SELECT hash, namespace, payload FROM ${this.table}
+          WHERE hash > $1 AND NOT bad AND ($2::text IS NULL OR namespace = $2)
+          ORDER BY hash COLLATE "C" LIMIT ${PAGE}`,
+        [after, namespace === undefined ? null : toColumn(namespace)],
+      );
+      for (const r of rows) yield { namespace: fromColumn(r.namespace), hash: r.hash, payload: r.payload };
+      if (rows.length < PAGE) return;
+      after = rows[rows.length - 1]!.hash;
+    }
+  }
+
+  async counts(): Promise<StoreCounts> {
+    if (!(await this.tableExists())) return { entries: 0, bytes: 0, partitions: 0, markedBad: 0 };
+    const { rows } = await this.pool.query<{
+      entries: string;
+      bytes: string;
+      partitions: string;
+      bad: string;
+    }>(
+      `SELECT count(*) FILTER (WHERE NOT bad) AS entries, coalesce(sum(size) FILTER (WHERE NOT bad), 0) AS bytes,
+              count(DISTINCT partition) FILTER (WHERE NOT bad) AS partitions, count(*) FILTER (WHERE bad) AS bad
+         FROM ${this.table}`,
+    );
+    const r = rows[0]!;
+    return {
+      entries: Number(r.entries),
+      bytes: Number(r.bytes),
+      partitions: Number(r.partitions),
+      markedBad: Number(r.bad),
+    };
+  }
+
+  async check(): Promise<void> {
+    await this.pool.query('SELECT 1');
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  private async tableExists(): Promise<boolean> {
+    if (this.ready) return true;
+    // Another process may have created it since: look again (cheap, and only until it exists).
+    this.ready = await this.findTable();
+    return this.ready;
+  }
+
+  private async findTable(): Promise<boolean> {
+    const { rows } = await this.pool.query<{ found: string | null }>('SELECT to_regclass($1) AS found', [
+      this.table,
+    ]);
+    return rows[0]?.found !== null && rows[0]?.found !== undefined;
+  }
+
+  /** Creates the table and its indexes for vectors like `vector` (one creator at a time across processes). */
+  private async createTable(vector: Vector): Promise<void> {
+    if (this.ready) return;
+    this.creating ??= this.create(vector).finally(() => {
+      this.creating = undefined;
+    });
+    await this.creating;
+  }
+
+  private async create(vector: Vector): Promise<void> {
+    const type = isDense(vector) ? `vector(${vector.length})` : `sparsevec(${vector.dim})`;
+    const ops = isDense(vector) ? 'vector_cosine_ops' : 'sparsevec_cosine_ops';
+    const c = await this.pool.connect();
+    try {
+      await c.query('BEGIN');
+      await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [this.table]);
+      await c.query('CREATE EXTENSION IF NOT EXISTS vector');
+      await c.query(
+        `CREATE TABLE IF NOT EXISTS ${this.table} (
+           hash       text PRIMARY KEY,
+           partition  text NOT NULL,
+           namespace  text NOT NULL,
+           llm_string text NOT NULL,
+           context    text NOT NULL,
+           prompt     text NOT NULL,
+           query      text NOT NULL,
+           vector     ${type} NOT NULL,
+           payload    text NOT NULL,
+           size       integer NOT NULL,
+           created_at bigint NOT NULL,
+           expires_at bigint NULL,
+           tags       text[] NOT NULL,
+           bad        boolean NOT NULL DEFAULT false
+         )`,
+      );
+      await c.query(`CREATE INDEX IF NOT EXISTS ${this.table}_partition ON ${this.table} (partition)`);
+      await c.query(`CREATE INDEX IF NOT EXISTS ${this.table}_namespace ON ${this.table} (namespace)`);
+      await c.query(
+        `CREATE INDEX IF NOT EXISTS ${this.table}_vector ON ${this.table} USING hnsw (vector ${ops})`,
+      );
+      await c.query('COMMIT');
+    } catch (error) {
+      await c.query('ROLLBACK').catch(() => {});
+      throw error;
+    } finally {
+      c.release();
+    }
+    this.ready = true;
+  }
+
+  /** Drops the oldest entries beyond maxEntries. */
+  private async trim(): Promise<void> {
+    await this.pool.query(
+      `DELETE FROM ${this.table} WHERE hash IN (
+         SELECT hash FROM ${this.table} ORDER BY created_at DESC OFFSET $1)`,
+      [this.options.maxEntries],
+    );
+  }
+}
+
+/** A vector in pgvector's text form: [x,y,...] for dense, {i:v,...}/dim (1-based) for sparse. */
+function literal(vector: Vector): string {
+  if (isDense(vector)) return `[${Array.prototype.join.call(vector, ',')}]`;
+  const parts: string[] = [];
+  for (let i = 0; i < vector.idx.length; i++) parts.push(`${vector.idx[i]! + 1}:${vector.val[i]}`);
+  return `{${parts.join(',')}}/${vector.dim}`;
+}
+
+/**
+ * A partition as a short fixed-width key for the b-tree (the partition string holds the whole llm
+ * string). Hashed as UTF-16, so strings that differ only in a lone surrogate stay apart.
+ */
+function digestOf(partition: string): string {
+  return createHash('sha256').update(Buffer.from(partition, 'utf16le')).digest('base64url');
+}
+
+function withoutNul(text: string): string {
+  return text.includes('\0') ? text.replaceAll('\0', '') : text;
+}

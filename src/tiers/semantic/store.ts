@@ -1,0 +1,74 @@
+/**
+ * Where a semantic tier keeps its entries and finds the nearest ones: the local store (a SQLite
+ * file and an in-process index, local-store.ts) or the shared one (PostgreSQL with pgvector,
+ * postgres-store.ts). The tier (index.ts) does everything else the same way for both: splitting
+ * the request, embedding, the threshold, the guards, the verifier, markBad's bookkeeping.
+ */
+import type { ListedEntry, MaybePromise } from '../../core/tier.js';
+import type { Vector } from './embedder.js';
+
+/** One stored question and what it answers, as the tier hands it to a store. */
+export interface Question {
+  /** The key hash of the request that stored it. */
+  hash: string;
+  namespace: string;
+  llmString: string;
+  prompt: string;
+  /** The question the entry answers: what is embedded and what the guards compare. */
+  query: string;
+  /** Digest of everything in the request but the question (request.ts). */
+  context: string;
+  /** (namespace, llm string, context): a search never leaves it. */
+  partition: string;
+  createdAt: number;
+  expiresAt: number | null;
+  tags: string[];
+  size: number;
+}
+
+/** A stored entry near a query, best first. */
+export interface Candidate {
+  hash: string;
+  prompt: string;
+  query: string;
+  /** Cosine similarity to the query. */
+  score: number;
+  expiresAt: number | null;
+}
+
+/** Which entries a removal takes: all of them when no field is given. */
+export interface Selection {
+  namespace?: string;
+  tag?: string;
+  /** Entries expired at this time (epoch ms). */
+  expiredAt?: number;
+}
+
+export interface StoreCounts {
+  entries: number;
+  bytes: number;
+  partitions: number;
+  markedBad: number;
+}
+
+export interface SemanticStore {
+  /** The `k` nearest entries of a partition, best first; a store may leave out those expired at `now` (the tier skips them anyway). */
+  nearest(partition: string, vector: Vector, k: number, now: number): MaybePromise<Candidate[]>;
+  payload(hash: string): MaybePromise<string | undefined>;
+  /** Stores (or replaces) the entry of `question.hash`; a replaced entry is matched again even if it was marked bad. */
+  put(question: Question, vector: Vector, payload: string): MaybePromise<void>;
+  delete(hash: string): MaybePromise<boolean>;
+  /** Takes the entry out of similarity matching for good; false if there is none. */
+  markBad(hash: string): MaybePromise<boolean>;
+  remove(selection: Selection): MaybePromise<number>;
+  entries(namespace?: string): AsyncIterable<ListedEntry>;
+  counts(): MaybePromise<StoreCounts>;
+  /** Throws when the store cannot be used now. */
+  check(): MaybePromise<void>;
+  close(): MaybePromise<void>;
+}
+
+/** Length-prefixed, so no namespace / llm string pair can spell another's partition; the context digest (hex) ends it. */
+export function partitionOf(namespace: string, llmString: string, context: string): string {
+  return `${namespace.length}:${namespace}${llmString.length}:${llmString}\n${context}`;
+}
