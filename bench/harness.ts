@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
+import { gunzipSync } from 'node:zlib';
 import { AIMessage } from '@langchain/core/messages';
 import type { ChatGeneration } from '@langchain/core/outputs';
 import type { Embedder, Vector } from '../src/tiers/semantic/embedder.js';
@@ -258,4 +259,14 @@ export async function embedAll(embedder: Embedder, texts: string[], batch = 256)
   for (let i = 0; i < texts.length; i += batch)
     out.push(...(await embedder.embed(texts.slice(i, i + batch))));
   return out;
+}
+
+/** Distinct Quora questions of ordinary length, in file order. */
+export function quoraQuestions(): string[] {
+  const pairs = JSON.parse(
+    gunzipSync(readFileSync(join(SEMANTIC_DATA, 'qqp_full_pairs.json.gz'))).toString('utf8'),
+  ) as Array<{ text_a: string; text_b: string }>;
+  return [...new Set(pairs.flatMap((p) => [p.text_a, p.text_b]))].filter(
+    (q) => q.length > 10 && q.length < 300,
+  );
 }

@@ -13,11 +13,10 @@
  * `npm run bench -- semantic-start`; STRATA_BENCH_REBUILD=0 skips the (minutes-long) rebuild row.
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { gunzipSync } from 'node:zlib';
 import Database from 'better-sqlite3';
 import { ManualClock } from '../src/core/clock.js';
 import { encodeEntry, newEntry } from '../src/core/entry.js';
@@ -26,7 +25,7 @@ import type { Embedder, Vector } from '../src/tiers/semantic/embedder.js';
 import { ALL_GUARDS } from '../src/tiers/semantic/guards.js';
 import { SemanticTier } from '../src/tiers/semantic/index.js';
 import { onnxEmbedder } from '../src/tiers/semantic/onnx.js';
-import { embedAll, median, percentile, requireSemanticData, SEMANTIC_DATA } from './harness.js';
+import { embedAll, median, percentile, quoraQuestions, requireSemanticData } from './harness.js';
 
 requireSemanticData('semantic-start');
 const N = 100_000;
@@ -44,7 +43,7 @@ if (child === 'start') {
   process.exit(0);
 }
 
-const questions = loadQuestions();
+const questions = quoraQuestions();
 if (questions.length < N + 300) throw new Error(`only ${questions.length} distinct questions`);
 
 if (!existsSync(store)) {
@@ -121,7 +120,7 @@ async function measureStart(path: string): Promise<void> {
     tiers: [{ type: 'semantic', embeddings: 'onnx', path, maxEntries: N, purgeIntervalSeconds: 0 }],
   });
   const started = (performance.now() - t0) / 1000;
-  const probes = loadQuestions().slice(N, N + 301);
+  const probes = quoraQuestions().slice(N, N + 301);
   const view = cache.withNamespace('bench');
   const t1 = performance.now();
   await view.lookup(probes[0]!, 'model:"m"');
@@ -136,15 +135,5 @@ async function measureStart(path: string): Promise<void> {
   await cache.close();
   process.stdout.write(
     `${started.toFixed(2)} | ${first.toFixed(1)} | ${median(times).toFixed(2)} | ${percentile(times, 0.99).toFixed(2)}`,
-  );
-}
-
-/** Distinct Quora questions of ordinary length, in file order. */
-function loadQuestions(): string[] {
-  const pairs = JSON.parse(
-    gunzipSync(readFileSync(join(SEMANTIC_DATA, 'qqp_full_pairs.json.gz'))).toString('utf8'),
-  ) as Array<{ text_a: string; text_b: string }>;
-  return [...new Set(pairs.flatMap((p) => [p.text_a, p.text_b]))].filter(
-    (q) => q.length > 10 && q.length < 300,
   );
 }
