@@ -357,8 +357,9 @@ async function latency(name: string, embedder: Embedder, texts: string[]): Promi
       await tier.set(key, { payload: '{}', size: 2, createdAt: 0, expiresAt: null, tags: [] });
     }
     const buildS = (performance.now() - started) / 1000;
-    const index = (tier as unknown as { partitions: Map<string, VectorIndex> }).partitions.values().next()
-      .value!;
+    const index = (tier as unknown as { store: { partitions: Map<string, VectorIndex> } }).store.partitions
+      .values()
+      .next().value!;
     const probes = texts.slice(n, n + 1_000);
     const vectors = await embedAll(embedder, probes);
     const search: number[] = [];
