@@ -219,11 +219,11 @@ export class TierQueries {
     return this.managed.filter((m) => m.tier[capability]).map((m) => m.name);
   }
 
-  /** Full-text search over cached prompts, in the tiers that index them (`strata search`). */
-  search(text: string, limit: number): Promise<Array<{ tier: string; results: SearchResult[] }>> {
+  /** Full-text search over cached prompts, in the tiers that index them (`strata search`); undefined results: that tier failed. */
+  search(text: string, limit: number): Promise<Array<{ tier: string; results: SearchResult[] | undefined }>> {
     const able = this.managed.filter((m) => m.tier.search);
     const each = (m: GuardedTier) => m.run('search', (t) => t.search!(text, limit));
-    return Promise.all(able.map(async (m) => ({ tier: m.name, results: (await each(m)) ?? [] })));
+    return Promise.all(able.map(async (m) => ({ tier: m.name, results: await each(m) })));
   }
 
   /** Daily statistics, from the tiers that persist them (`strata stats --days`). */

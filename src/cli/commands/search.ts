@@ -1,6 +1,6 @@
 import { type Command, stringFlag, table } from '../context.js';
 
-/** `strata search "<text>" [--limit N]`: full-text search over cached prompts, in tiers that index them (MySQL). */
+/** `strata search "<text>" [--limit N]`: full-text search over cached prompts, in tiers that index them (MySQL, PostgreSQL). */
 export const search: Command = async ({ positionals, flags, io, open }) => {
   const text = positionals.join(' ').trim();
   if (!text) {
@@ -10,7 +10,7 @@ export const search: Command = async ({ positionals, flags, io, open }) => {
   const { cache } = await open({ readonly: true });
   try {
     if (cache.internals.queries.able('search').length === 0) {
-      io.err('strata search: no configured tier indexes prompt text (a mysql tier does)');
+      io.err('strata search: no configured tier indexes prompt text (a mysql or postgres tier does)');
       return 2;
     }
     const limit = Number.parseInt(stringFlag(flags, 'limit') ?? '20', 10);
@@ -18,7 +18,9 @@ export const search: Command = async ({ positionals, flags, io, open }) => {
     const rows: Array<Array<string | number>> = [
       ['tier', 'key', 'namespace', 'model', 'age', 'hits', 'prompt'],
     ];
-    for (const { tier, results } of await cache.internals.queries.search(text, limit)) {
+    const searched = await cache.internals.queries.search(text, limit);
+    const failed = searched.filter((s) => s.results === undefined).map((s) => s.tier);
+    for (const { tier, results = [] } of searched) {
       for (const r of results) {
         rows.push([
           tier,
@@ -31,9 +33,12 @@ export const search: Command = async ({ positionals, flags, io, open }) => {
         ]);
       }
     }
-    if (rows.length === 1) io.out(`no cached prompt matches "${text}"`);
-    else for (const line of table(rows)) io.out(line);
-    return 0;
+    // A tier that could not be searched is not a tier without matches.
+    for (const tier of failed)
+      io.err(`strata search: tier ${tier} could not be searched (it is down or failing)`);
+    if (rows.length === 1 && failed.length === 0) io.out(`no cached prompt matches "${text}"`);
+    else if (rows.length > 1) for (const line of table(rows)) io.out(line);
+    return failed.length > 0 ? 1 : 0;
   } finally {
     await cache.close();
   }

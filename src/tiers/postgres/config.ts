@@ -1,7 +1,16 @@
 /** Config fields, defaults and rules of this tier, composed by config/schema.ts. Importing this never loads the driver or its client library. */
 import { z } from 'zod';
 import { common, positiveInt, purgeIntervalSeconds } from '../../config/fields.js';
-import { TABLE_PREFIX, TABLE_PREFIX_RULE } from '../mysql/config.js';
+
+/**
+ * Table names cannot be bound parameters, so the prefix is checked here and again where the
+ * driver builds its SQL. PostgreSQL folds unquoted names to lower case and refuses one that
+ * starts with a digit, and an empty prefix would name tables `cache` or `migrations`, which an
+ * application may have already: so lower case, a letter or _ first, 1-32 characters.
+ */
+export const PG_TABLE_PREFIX = /^[a-z_][a-z0-9_]{0,31}$/;
+export const PG_TABLE_PREFIX_RULE =
+  'lower-case letters, digits and _ only, starting with a letter or _, 1-32 characters';
 
 export const postgresTierSchema = z
   .strictObject({
@@ -19,7 +28,7 @@ export const postgresTierSchema = z
     database: z.string().min(1).optional(),
     poolSize: positiveInt.max(1000).default(10),
     /** Prefix of the tables (cache, tags, stats, migrations). */
-    tablePrefix: z.string().regex(TABLE_PREFIX, TABLE_PREFIX_RULE).default('strata_'),
+    tablePrefix: z.string().regex(PG_TABLE_PREFIX, PG_TABLE_PREFIX_RULE).default('strata_'),
     connectTimeoutMs: positiveInt.default(2_000),
     purgeIntervalSeconds,
   })

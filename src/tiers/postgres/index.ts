@@ -29,8 +29,7 @@ import type { CacheKey } from '../../core/key.js';
 import type { DailyStats, ListedEntry, SearchResult, Tier, TierHealth, TierStats } from '../../core/tier.js';
 import { every, OnFirstUse } from '../../core/upkeep.js';
 import { TierConfigError } from '../../errors.js';
-import { TABLE_PREFIX, TABLE_PREFIX_RULE } from '../mysql/config.js';
-import type { PostgresTierConfig } from './config.js';
+import { PG_TABLE_PREFIX, PG_TABLE_PREFIX_RULE, type PostgresTierConfig } from './config.js';
 
 /** The fields of config.ts, with the purge period in ms. */
 export type PostgresTierOptions = Pick<
@@ -46,6 +45,12 @@ export type PostgresTierOptions = Pick<
   };
 
 const FLUSH_MS = 1_000;
+/**
+ * `strata search` indexes the first this many characters of a prompt: a tsvector holds at most
+ * 1 MB, which a prompt of a few hundred KB of distinct tokens (a pasted file) exceeds, and the
+ * write would fail. 100k characters of distinct tokens stay well under it.
+ */
+const SEARCHED_CHARS = 100_000;
 const PURGE_BATCH = 500;
 const PAGE = 500;
 
@@ -65,7 +70,7 @@ function migrations(t: string): string[][] {
          expires_at    bigint NULL,
          access_count  bigint NOT NULL DEFAULT 0,
          cache_version integer NOT NULL DEFAULT 1,
-         prompt_tsv    tsvector GENERATED ALWAYS AS (to_tsvector('simple', coalesce(prompt, ''))) STORED
+         prompt_tsv    tsvector GENERATED ALWAYS AS (to_tsvector('simple', left(coalesce(prompt, ''), ${SEARCHED_CHARS}))) STORED
        )`,
       `CREATE INDEX ${t}cache_expires ON ${t}cache (expires_at) WHERE expires_at IS NOT NULL`,
       `CREATE INDEX ${t}cache_namespace ON ${t}cache (namespace)`,
@@ -105,8 +110,8 @@ export class PostgresTier implements Tier {
 
   constructor(private readonly options: PostgresTierOptions) {
     this.name = options.name ?? 'postgres';
-    if (!TABLE_PREFIX.test(options.tablePrefix))
-      throw new TierConfigError(`tablePrefix: ${TABLE_PREFIX_RULE}`);
+    if (!PG_TABLE_PREFIX.test(options.tablePrefix))
+      throw new TierConfigError(`tablePrefix: ${PG_TABLE_PREFIX_RULE}`);
     this.t = options.tablePrefix;
     this.selectHit = {
       name: `strata_get_${this.t}`,
@@ -323,9 +328,11 @@ export class PostgresTier implements Tier {
     }));
   }
 
+  /** Up when the tables are usable: a schema that cannot be created or read is the reason it is down. */
   async health(): Promise<TierHealth> {
     if (this.closed) return { status: 'down', reason: 'closed' };
-    await this.pool.query('SELECT 1');
+    await this.schema.ready();
+    await this.pool.query(`SELECT 1 FROM ${this.t}cache LIMIT 0`);
     return { status: 'up' };
   }
 

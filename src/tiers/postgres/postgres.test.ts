@@ -99,6 +99,56 @@ describe('postgres tier', () => {
     }
   });
 
+  it('stores a prompt of 1 MB of distinct tokens (a pasted file): search indexes its start, the tier stays up', async () => {
+    const tablePrefix = freshPrefix();
+    const cache = await createCache({ tiers: [{ type: 'postgres', url, tablePrefix }] }, { logger: quiet });
+    try {
+      const pasted = Array.from(
+        { length: 90_000 },
+        (_, i) => `tok${i.toString(36)}x${(i * 7919).toString(36)}`,
+      ).join(' ');
+      expect(pasted.length).toBeGreaterThan(1_000_000);
+      for (let i = 0; i < 6; i++)
+        await cache.update(`Human: review this file ${i}\n${pasted}`, 'llm', [{ text: `ok ${i}` }]);
+      await cache.update('Human: small', 'llm', [{ text: 'small answer' }]);
+      expect((await cache.lookup(`Human: review this file 5\n${pasted}`, 'llm'))?.[0]?.text).toBe('ok 5');
+      expect((await cache.lookup('Human: small', 'llm'))?.[0]?.text).toBe('small answer');
+      const stats = await cache.stats();
+      expect(stats.tiers[0]).toMatchObject({ errors: 0, breaker: 'closed' });
+      expect((await cache.health()).status).toBe('up');
+    } finally {
+      await cache.close();
+      await dropTables(tablePrefix);
+    }
+  });
+
+  it('refuses a table prefix PostgreSQL would misread or that names ordinary tables, naming the field', async () => {
+    for (const tablePrefix of ['1abc_', '', 'Strata_', 'a-b', 'x; DROP TABLE y']) {
+      await expect(createCache({ tiers: [{ type: 'postgres', url, tablePrefix }] })).rejects.toThrow(
+        /tiers\[0\]\.tablePrefix: lower-case letters/,
+      );
+      await expect(
+        createCache({ tiers: [{ type: 'semantic', store: { type: 'postgres', url, tablePrefix } }] }),
+      ).rejects.toThrow(/tiers\[0\]\.store\.tablePrefix: lower-case letters/);
+    }
+  });
+
+  it('reports down, with the reason, when its tables cannot be created', async () => {
+    // Another application's table under the name this tier would use.
+    const tablePrefix = freshPrefix();
+    await raw.query(`CREATE TABLE ${tablePrefix}migrations (id serial PRIMARY KEY, name text)`);
+    const cache = await createCache({ tiers: [{ type: 'postgres', url, tablePrefix }] }, { logger: quiet });
+    try {
+      expect(await cache.lookup('anything', 'llm')).toBeNull();
+      const health = await cache.health();
+      expect(health.status).toBe('down');
+      expect(JSON.stringify(health)).toMatch(/version/);
+    } finally {
+      await cache.close();
+      await dropTables(tablePrefix);
+    }
+  });
+
   it('finds a cached prompt by a word in it (strata search)', async () => {
     const tablePrefix = freshPrefix();
     const config = { tiers: [{ type: 'postgres' as const, url, tablePrefix }] };
@@ -123,6 +173,27 @@ describe('postgres tier', () => {
     expect(out.join('\n')).toMatch(/rotate the encryption keys/);
     expect(out.join('\n')).not.toMatch(/opening hours/);
     await dropTables(tablePrefix);
+  });
+
+  it('strata search against a server that is down says so and exits 1 (not "no match")', async () => {
+    const { writeFileSync, mkdtempSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const file = join(mkdtempSync(join(tmpdir(), 'strata-search-down-')), 'strata.config.json');
+    writeFileSync(
+      file,
+      JSON.stringify({ tiers: [{ type: 'postgres', url: 'postgres://strata@127.0.0.1:1/x' }] }),
+    );
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await main(['search', 'encryption', '--config', file], {
+      out: (l) => out.push(l),
+      err: (l) => err.push(l),
+      interactive: false,
+    });
+    expect(code).toBe(1);
+    expect(err.join('\n')).toMatch(/tier postgres could not be searched/);
+    expect(out.join('\n')).not.toMatch(/no cached prompt matches/);
   });
 
   it('persists daily hits and misses in batches, readable with strata stats --days', async () => {

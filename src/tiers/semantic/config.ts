@@ -1,7 +1,7 @@
 /** Config fields, defaults and rules of this tier, composed by config/schema.ts. Importing this never loads the driver or its client library. */
 import { z } from 'zod';
 import { common, positiveInt } from '../../config/fields.js';
-import { TABLE_PREFIX, TABLE_PREFIX_RULE } from '../mysql/config.js';
+import { PG_TABLE_PREFIX, PG_TABLE_PREFIX_RULE } from '../postgres/config.js';
 import type { LangChainEmbeddings } from './embedder.js';
 import { ALL_GUARDS, type GuardName } from './guards.js';
 import type { Verifier } from './verifier.js';
@@ -38,7 +38,7 @@ export const semanticTierSchema = z.strictObject({
       url: z.string().regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://'),
       poolSize: positiveInt.max(1000).default(10),
       /** Prefix of the table names (one table per embedder: <prefix>semantic_<digest>). */
-      tablePrefix: z.string().regex(TABLE_PREFIX, TABLE_PREFIX_RULE).default('strata_'),
+      tablePrefix: z.string().regex(PG_TABLE_PREFIX, PG_TABLE_PREFIX_RULE).default('strata_'),
       connectTimeoutMs: positiveInt.default(2_000),
       /** Graph candidates a filtered search considers (pgvector's hnsw.ef_search). */
       efSearch: positiveInt.max(1000).default(100),

@@ -20,6 +20,8 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { ListedEntry } from '../../core/tier.js';
+import { TierConfigError } from '../../errors.js';
+import { PG_TABLE_PREFIX, PG_TABLE_PREFIX_RULE } from '../postgres/config.js';
 import { fromColumn, toColumn } from '../postgres/index.js';
 import { isDense, type Vector } from './embedder.js';
 import type { Candidate, Question, Selection, SemanticStore, StoreCounts } from './store.js';
@@ -28,7 +30,7 @@ export interface PostgresStoreOptions {
   url: string;
   poolSize: number;
   connectTimeoutMs: number;
-  /** Prefix of the table names: letters, digits and _ (checked by the config). */
+  /** Prefix of the table names: lower-case letters, digits and _ (checked by the config and here). */
   tablePrefix: string;
   /** Only this embedder's vectors are stored and searched (one table each). */
   embedderId: string;
@@ -50,6 +52,8 @@ export class PostgresStore implements SemanticStore {
   private creating: Promise<void> | undefined;
 
   constructor(private readonly options: PostgresStoreOptions) {
+    if (!PG_TABLE_PREFIX.test(options.tablePrefix))
+      throw new TierConfigError(`store.tablePrefix: ${PG_TABLE_PREFIX_RULE}`);
     const digest = createHash('sha256').update(options.embedderId).digest('hex').slice(0, 12);
     this.table = `${options.tablePrefix}semantic_${digest}`;
     const efSearch = Math.max(10, Math.min(1000, Math.floor(options.efSearch ?? 100)));
@@ -60,10 +64,15 @@ export class PostgresStore implements SemanticStore {
       idleTimeoutMillis: 30_000,
       keepAlive: true,
       application_name: 'strata-semantic',
-      // Every connection searches the graph until enough rows pass the partition filter.
-      options: `-c hnsw.iterative_scan=strict_order -c hnsw.ef_search=${efSearch}`,
     });
     this.pool.on('error', (error) => options.onClientError?.(error));
+    // Every connection searches the graph until enough rows pass the partition filter. Set per
+    // session rather than as startup options, which connection poolers (PgBouncer) refuse.
+    this.pool.on('connect', (client) => {
+      client
+        .query(`SET hnsw.iterative_scan = strict_order; SET hnsw.ef_search = ${efSearch}`)
+        .catch((error: Error) => options.onClientError?.(error));
+    });
   }
 
   async nearest(partition: string, vector: Vector, k: number, now: number): Promise<Candidate[]> {
