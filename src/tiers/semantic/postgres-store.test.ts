@@ -150,6 +150,53 @@ describe('semantic tier with the shared PostgreSQL store', () => {
     expect(await peer(tablePrefix, 'default', LLM, ask('where is your office in berlin'))).toEqual([null]);
   });
 
+  it('finds the entries of a small partition inside a large table; every connection searches with the iterative scan', async () => {
+    const tablePrefix = freshPrefix();
+    const embedder = lexicalEmbedder();
+    const store = new PostgresStore({
+      url,
+      poolSize: 1,
+      connectTimeoutMs: 2_000,
+      tablePrefix,
+      embedderId: embedder.id,
+      maxEntries: 100_000,
+      efSearch: 77,
+    });
+    try {
+      const texts = Array.from(
+        { length: 2_000 },
+        (_, i) => `How do I configure feature ${i} of the billing dashboard?`,
+      );
+      const vectors = await embedder.embed([...texts, 'How do I configure the billing dashboard export?']);
+      const question = (i: number, partition: string) => ({
+        hash: `${partition}-${i}`,
+        namespace: partition,
+        llmString: 'llm',
+        prompt: texts[i] ?? 'p',
+        query: texts[i] ?? 'q',
+        context: '',
+        partition,
+        createdAt: 0,
+        expiresAt: null,
+        tags: [],
+        size: 1,
+      });
+      for (let i = 0; i < texts.length; i++) await store.put(question(i, 'big'), vectors[i]!, '{}');
+      await store.put(question(7, 'small'), vectors[7]!, '{}');
+      const found = await store.nearest('small', vectors.at(-1)!, 5, Date.now());
+      expect(found.map((c) => c.hash)).toEqual(['small-7']);
+      expect((await store.nearest('big', vectors.at(-1)!, 5, Date.now())).length).toBe(5);
+      // The one pooled connection that searched carries the session settings a filtered HNSW scan needs.
+      const pool = (store as unknown as { pool: pg.Pool }).pool;
+      const { rows } = await pool.query<{ ef: string; scan: string }>(
+        "SELECT current_setting('hnsw.ef_search') AS ef, current_setting('hnsw.iterative_scan') AS scan",
+      );
+      expect(rows[0]).toEqual({ ef: '77', scan: 'strict_order' });
+    } finally {
+      await store.close();
+    }
+  });
+
   it('survives postgres killed mid-loop: misses, no exception, and serves again after a restart', async () => {
     const tablePrefix = freshPrefix();
     const cache = await createCache(

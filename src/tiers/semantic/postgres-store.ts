@@ -50,6 +50,13 @@ export class PostgresStore implements SemanticStore {
   private ready = false;
   /** The creation in progress, shared by concurrent puts; forgotten when it ends (a failure is tried again). */
   private creating: Promise<void> | undefined;
+  /**
+   * Every connection searches the graph until enough rows pass the partition filter: session
+   * settings, given once per pooled connection before its first search (as SET rather than
+   * startup options, which connection poolers such as PgBouncer refuse).
+   */
+  private readonly searchSettings: string;
+  private readonly configured = new WeakSet<pg.PoolClient>();
 
   constructor(private readonly options: PostgresStoreOptions) {
     if (!PG_TABLE_PREFIX.test(options.tablePrefix))
@@ -66,29 +73,35 @@ export class PostgresStore implements SemanticStore {
       application_name: 'strata-semantic',
     });
     this.pool.on('error', (error) => options.onClientError?.(error));
-    // Every connection searches the graph until enough rows pass the partition filter. Set per
-    // session rather than as startup options, which connection poolers (PgBouncer) refuse.
-    this.pool.on('connect', (client) => {
-      client
-        .query(`SET hnsw.iterative_scan = strict_order; SET hnsw.ef_search = ${efSearch}`)
-        .catch((error: Error) => options.onClientError?.(error));
-    });
+    this.searchSettings = `SET hnsw.iterative_scan = strict_order; SET hnsw.ef_search = ${efSearch}`;
   }
 
   async nearest(partition: string, vector: Vector, k: number, now: number): Promise<Candidate[]> {
     if (!(await this.tableExists())) return [];
-    const { rows } = await this.pool.query<{
+    const client = await this.pool.connect();
+    let rows: Array<{
       hash: string;
       prompt: string;
       query: string;
       distance: number;
       expires_at: string | null;
-    }>(
-      `SELECT hash, prompt, query, vector <=> $1 AS distance, expires_at FROM ${this.table}
-        WHERE partition = $2 AND NOT bad AND (expires_at IS NULL OR expires_at > $3)
-        ORDER BY vector <=> $1 LIMIT $4`,
-      [literal(vector), digestOf(partition), now, k],
-    );
+    }>;
+    try {
+      if (!this.configured.has(client)) {
+        await client.query(this.searchSettings);
+        this.configured.add(client);
+      }
+      ({ rows } = await client.query(
+        `SELECT hash, prompt, query, vector <=> $1 AS distance, expires_at FROM ${this.table}
+          WHERE partition = $2 AND NOT bad AND (expires_at IS NULL OR expires_at > $3)
+          ORDER BY vector <=> $1 LIMIT $4`,
+        [literal(vector), digestOf(partition), now, k],
+      ));
+    } catch (error) {
+      client.release(error as Error);
+      throw error;
+    }
+    client.release();
     return rows.map((r) => ({
       hash: r.hash,
       prompt: r.prompt,
