@@ -148,11 +148,24 @@ async function sharedSemanticStore(): Promise<void> {
     maxEntries: N,
   });
   if ((await shared.counts()).entries < rows.length) {
+    // A copy cut short before: only what is missing is stored.
+    const present = new Set<string>();
+    const raw = new pg.Pool({ connectionString: url, max: 1 });
+    const { rows: tables } = await raw.query<{ name: string }>(
+      `SELECT tablename AS name FROM pg_tables WHERE tablename LIKE '${TABLE_PREFIX}semantic_%'`,
+    );
+    for (const { name } of tables) {
+      const { rows: hashes } = await raw.query<{ hash: string }>(`SELECT hash FROM ${name}`);
+      for (const { hash } of hashes) present.add(hash);
+    }
+    await raw.end();
+    const missing = rows.map((_, i) => i).filter((i) => !present.has(rows[i]!.hash));
     const t0 = performance.now();
     let next = 0;
     await Promise.all(
       Array.from({ length: 16 }, async () => {
-        for (let i = next++; i < rows.length; i = next++) {
+        for (let j = next++; j < missing.length; j = next++) {
+          const i = missing[j]!;
           const r = rows[i]!;
           await shared.put(
             {
@@ -175,7 +188,7 @@ async function sharedSemanticStore(): Promise<void> {
       }),
     );
     console.log(
-      `\ncopied ${rows.length.toLocaleString('en-US')} entries into pgvector (HNSW built as they came): ${((performance.now() - t0) / 1000).toFixed(0)} s`,
+      `\ncopied ${missing.length.toLocaleString('en-US')} entries into pgvector (HNSW built as they came, 16 at a time): ${((performance.now() - t0) / 1000).toFixed(0)} s`,
     );
   }
   const local = new LocalStore({ path: SQLITE_STORE, embedderId, maxEntries: N, readonly: true });
@@ -230,6 +243,9 @@ async function sharedSemanticStore(): Promise<void> {
     );
   }
 
+  // The fresh processes get both cores, as an application would (the onnx embedder uses threads).
+  execFileSync('taskset', ['-a', '-p', '-c', '0,1', String(process.pid)], { stdio: 'ignore' });
+  pinTree(serverPid, 0);
   console.log('\n### semantic tier start-up with 100,000 entries, each in a fresh process\n');
   console.log('| store | createCache s | first lookup ms | lookup p50 ms | lookup p99 ms |');
   console.log('|---|---:|---:|---:|---:|');
