@@ -13,6 +13,7 @@ import { pathToFileURL } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { AIMessage } from '@langchain/core/messages';
 import type { ChatGeneration } from '@langchain/core/outputs';
+import type { TierConfig } from '../src/index.js';
 import type { Embedder, Vector } from '../src/tiers/semantic/embedder.js';
 
 export interface BenchCase {
@@ -268,5 +269,32 @@ export function quoraQuestions(): string[] {
   ) as Array<{ text_a: string; text_b: string }>;
   return [...new Set(pairs.flatMap((p) => [p.text_a, p.text_b]))].filter(
     (q) => q.length > 10 && q.length < 300,
+  );
+}
+
+/**
+ * For the start-up benchmarks, in a fresh process: createCache with `tier` (a semantic tier of
+ * 100k Quora questions in namespace `bench`), then the first lookup and 300 lookups of unseen
+ * questions, written to stdout as a table row's cells.
+ */
+export async function measureSemanticStart(tier: TierConfig, stored: number): Promise<void> {
+  const { createCache } = await import('../src/index.js');
+  const t0 = performance.now();
+  const cache = await createCache({ coalesceWaitMs: 0, monitoring: { reportSeconds: 0 }, tiers: [tier] });
+  const started = (performance.now() - t0) / 1000;
+  const probes = quoraQuestions().slice(stored, stored + 301);
+  const view = cache.withNamespace('bench');
+  const t1 = performance.now();
+  await view.lookup(probes[0]!, 'model:"m"');
+  const first = performance.now() - t1;
+  const times: number[] = [];
+  for (const p of probes.slice(1)) {
+    const t = performance.now();
+    await view.lookup(p, 'model:"m"');
+    times.push(performance.now() - t);
+  }
+  await cache.close();
+  process.stdout.write(
+    `${started.toFixed(2)} | ${first.toFixed(1)} | ${median(times).toFixed(2)} | ${percentile(times, 0.99).toFixed(2)}`,
   );
 }

@@ -34,6 +34,7 @@ import {
   compare,
   compareConcurrent,
   embedAll,
+  measureSemanticStart,
   median,
   OPENAI_LIKE_LLM_KEY,
   percentile,
@@ -52,7 +53,19 @@ const SQLITE_STORE = join(ROOT, '.strata-bench', `semantic-${N}.db`);
 const TABLE_PREFIX = 'bench_';
 
 if (process.argv[2] === 'start') {
-  await measureStart(process.argv[3]!, process.argv[4]!);
+  const [kind, pgUrl] = [process.argv[3]!, process.argv[4]!];
+  await measureSemanticStart(
+    kind === 'shared'
+      ? {
+          type: 'semantic',
+          embeddings: 'onnx',
+          maxEntries: N,
+          purgeIntervalSeconds: 0,
+          store: { type: 'postgres', url: pgUrl, tablePrefix: TABLE_PREFIX },
+        }
+      : { type: 'semantic', embeddings: 'onnx', path: SQLITE_STORE, maxEntries: N, purgeIntervalSeconds: 0 },
+    N,
+  );
   process.exit(0);
 }
 
@@ -260,48 +273,6 @@ async function sharedSemanticStore(): Promise<void> {
     });
     console.log(`| ${name} | ${out.trim()} |`);
   }
-}
-
-/** In a fresh process: createCache on the chosen store, the first lookup and 300 more, as a table row's cells. */
-async function measureStart(kind: string, pgUrl: string): Promise<void> {
-  const t0 = performance.now();
-  const cache = await createCache({
-    coalesceWaitMs: 0,
-    monitoring: { reportSeconds: 0 },
-    tiers: [
-      kind === 'shared'
-        ? {
-            type: 'semantic',
-            embeddings: 'onnx',
-            maxEntries: N,
-            purgeIntervalSeconds: 0,
-            store: { type: 'postgres', url: pgUrl, tablePrefix: TABLE_PREFIX },
-          }
-        : {
-            type: 'semantic',
-            embeddings: 'onnx',
-            path: SQLITE_STORE,
-            maxEntries: N,
-            purgeIntervalSeconds: 0,
-          },
-    ],
-  });
-  const started = (performance.now() - t0) / 1000;
-  const probes = quoraQuestions().slice(N, N + 301);
-  const view = cache.withNamespace('bench');
-  const t1 = performance.now();
-  await view.lookup(probes[0]!, 'model:"m"');
-  const first = performance.now() - t1;
-  const times: number[] = [];
-  for (const p of probes.slice(1)) {
-    const t = performance.now();
-    await view.lookup(p, 'model:"m"');
-    times.push(performance.now() - t);
-  }
-  await cache.close();
-  process.stdout.write(
-    `${started.toFixed(2)} | ${first.toFixed(1)} | ${median(times).toFixed(2)} | ${percentile(times, 0.99).toFixed(2)}`,
-  );
 }
 
 /** Pins a process and its children (the postmaster and its backends) to one CPU. */

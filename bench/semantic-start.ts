@@ -25,7 +25,7 @@ import type { Embedder, Vector } from '../src/tiers/semantic/embedder.js';
 import { ALL_GUARDS } from '../src/tiers/semantic/guards.js';
 import { SemanticTier } from '../src/tiers/semantic/index.js';
 import { onnxEmbedder } from '../src/tiers/semantic/onnx.js';
-import { embedAll, median, percentile, quoraQuestions, requireSemanticData } from './harness.js';
+import { embedAll, measureSemanticStart, quoraQuestions, requireSemanticData } from './harness.js';
 
 requireSemanticData('semantic-start');
 const N = 100_000;
@@ -39,7 +39,10 @@ const modelPath = execFileSync('bash', [join(ROOT, 'scripts', 'models.sh')], { e
 
 const child = process.argv[2];
 if (child === 'start') {
-  await measureStart(process.argv[3]!);
+  await measureSemanticStart(
+    { type: 'semantic', embeddings: 'onnx', path: process.argv[3]!, maxEntries: N, purgeIntervalSeconds: 0 },
+    N,
+  );
   process.exit(0);
 }
 
@@ -109,31 +112,3 @@ for (const [name, path] of rows) {
   console.log(`| ${name} | ${out.trim()} |`);
 }
 rmSync(withoutGraph, { force: true });
-
-/** In a fresh process: createCache on `path`, then the first lookup and 300 more, as a table row's cells. */
-async function measureStart(path: string): Promise<void> {
-  const { createCache } = await import('../src/index.js');
-  const t0 = performance.now();
-  const cache = await createCache({
-    coalesceWaitMs: 0,
-    monitoring: { reportSeconds: 0 },
-    tiers: [{ type: 'semantic', embeddings: 'onnx', path, maxEntries: N, purgeIntervalSeconds: 0 }],
-  });
-  const started = (performance.now() - t0) / 1000;
-  const probes = quoraQuestions().slice(N, N + 301);
-  const view = cache.withNamespace('bench');
-  const t1 = performance.now();
-  await view.lookup(probes[0]!, 'model:"m"');
-  const first = performance.now() - t1;
-  const times: number[] = [];
-  for (const p of probes.slice(1)) {
-    const t = performance.now();
-    await view.lookup(p, 'model:"m"');
-    times.push(performance.now() - t);
-  }
-  // The rebuilt store is a throwaway copy: its close need not save a graph.
-  await cache.close();
-  process.stdout.write(
-    `${started.toFixed(2)} | ${first.toFixed(1)} | ${median(times).toFixed(2)} | ${percentile(times, 0.99).toFixed(2)}`,
-  );
-}
