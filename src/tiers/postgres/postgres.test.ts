@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
+import { cli, cliWorkspaces } from '../../../test/support/cli.js';
 import { killMidLoop } from '../../../test/support/kill-drill.js';
 import { service } from '../../../test/support/services.js';
-import { main } from '../../cli/main.js';
 import { createCache } from '../../create.js';
 import { describeTierConformance } from '../../testing/conformance.js';
 import { PostgresTier } from './index.js';
@@ -16,6 +16,7 @@ afterAll(async () => {
   await raw.end();
 });
 const quiet = { warn: () => {} };
+const { workspace } = cliWorkspaces('strata-pg-cli-');
 const freshPrefix = () => `t${randomUUID().replaceAll('-', '').slice(0, 10)}_`;
 
 async function dropTables(prefix: string): Promise<void> {
@@ -158,17 +159,7 @@ describe('postgres tier', () => {
     ]);
     await cache.update('What are your opening hours?', 'model:"x"', [{ text: '9-5.' }]);
     await cache.close();
-    const { writeFileSync, mkdtempSync } = await import('node:fs');
-    const { join } = await import('node:path');
-    const { tmpdir } = await import('node:os');
-    const file = join(mkdtempSync(join(tmpdir(), 'strata-search-')), 'strata.config.json');
-    writeFileSync(file, JSON.stringify(config));
-    const out: string[] = [];
-    const code = await main(['search', 'encryption', '--config', file], {
-      out: (l) => out.push(l),
-      err: () => {},
-      interactive: false,
-    });
+    const { code, out } = await cli('search', 'encryption', '--config', workspace(config.tiers).config);
     expect(code).toBe(0);
     expect(out.join('\n')).toMatch(/rotate the encryption keys/);
     expect(out.join('\n')).not.toMatch(/opening hours/);
@@ -176,21 +167,8 @@ describe('postgres tier', () => {
   });
 
   it('strata search against a server that is down says so and exits 1 (not "no match")', async () => {
-    const { writeFileSync, mkdtempSync } = await import('node:fs');
-    const { join } = await import('node:path');
-    const { tmpdir } = await import('node:os');
-    const file = join(mkdtempSync(join(tmpdir(), 'strata-search-down-')), 'strata.config.json');
-    writeFileSync(
-      file,
-      JSON.stringify({ tiers: [{ type: 'postgres', url: 'postgres://strata@127.0.0.1:1/x' }] }),
-    );
-    const out: string[] = [];
-    const err: string[] = [];
-    const code = await main(['search', 'encryption', '--config', file], {
-      out: (l) => out.push(l),
-      err: (l) => err.push(l),
-      interactive: false,
-    });
+    const down = workspace([{ type: 'postgres', url: 'postgres://strata@127.0.0.1:1/x' }]);
+    const { code, out, err } = await cli('search', 'encryption', '--config', down.config);
     expect(code).toBe(1);
     expect(err.join('\n')).toMatch(/tier postgres could not be searched/);
     expect(out.join('\n')).not.toMatch(/no cached prompt matches/);
@@ -204,25 +182,15 @@ describe('postgres tier', () => {
     for (let i = 0; i < 3; i++) await cache.lookup('known', 'llm');
     await cache.lookup('unknown', 'llm');
     await cache.close(); // flushes the batch
-    const { writeFileSync, mkdtempSync } = await import('node:fs');
-    const { join } = await import('node:path');
-    const { tmpdir } = await import('node:os');
-    const file = join(mkdtempSync(join(tmpdir(), 'strata-days-')), 'strata.config.json');
-    writeFileSync(file, JSON.stringify(config));
-    const out: string[] = [];
-    const run = (args: string[]) =>
-      main(['stats', ...args, '--config', file], {
-        out: (l) => out.push(l),
-        err: () => {},
-        interactive: false,
-      });
-    expect(await run(['--days', '7', '--json'])).toBe(0);
-    const [today] = JSON.parse(out.join('\n')) as Array<{ tier: string; hits: number; misses: number }>;
+    const file = workspace(config.tiers).config;
+    const json = await cli('stats', '--days', '7', '--json', '--config', file);
+    expect(json.code).toBe(0);
+    const [today] = JSON.parse(json.out.join('\n')) as Array<{ tier: string; hits: number; misses: number }>;
     expect(today).toMatchObject({ tier: 'postgres', hits: 3, misses: 1 });
-    out.length = 0;
-    expect(await run(['--days', '7'])).toBe(0);
-    expect(out.join('\n')).toMatch(/postgres\s+3\s+1\s+75\.0%/);
-    expect(await run(['--days', 'seven'])).toBe(2);
+    const text = await cli('stats', '--days', '7', '--config', file);
+    expect(text.code).toBe(0);
+    expect(text.out.join('\n')).toMatch(/postgres\s+3\s+1\s+75\.0%/);
+    expect((await cli('stats', '--days', 'seven', '--config', file)).code).toBe(2);
     await dropTables(tablePrefix);
   });
 
