@@ -443,6 +443,6 @@ export function fromColumn(stored: string): string {
 }
 
 /** The text without U+0000, which a PostgreSQL text value cannot hold. */
-function withoutNul(text: string): string {
+export function withoutNul(text: string): string {
   return text.includes('\0') ? text.replaceAll('\0', '') : text;
 }

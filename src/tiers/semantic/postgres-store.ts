@@ -22,7 +22,7 @@ import pg from 'pg';
 import type { ListedEntry } from '../../core/tier.js';
 import { TierConfigError } from '../../errors.js';
 import { PG_TABLE_PREFIX, PG_TABLE_PREFIX_RULE } from '../postgres/config.js';
-import { fromColumn, toColumn } from '../postgres/index.js';
+import { fromColumn, toColumn, withoutNul } from '../postgres/index.js';
 import { isDense, type Vector } from './embedder.js';
 import type { Candidate, Question, Selection, SemanticStore, StoreCounts } from './store.js';
 
@@ -311,8 +311,4 @@ function literal(vector: Vector): string {
  */
 function digestOf(partition: string): string {
   return createHash('sha256').update(Buffer.from(partition, 'utf16le')).digest('base64url');
-}
-
-function withoutNul(text: string): string {
-  return text.includes('\0') ? text.replaceAll('\0', '') : text;
 }
