@@ -24,19 +24,13 @@ import type { StatsReport } from '../core/reports.js';
 import { errorOf } from '../errors.js';
 import type { StrataCache } from '../langchain/cache.js';
 import { type Alert, Alerter } from './alerts.js';
+import { History, type Series, type SeriesPoint, type SeriesRange } from './history.js';
+import { Insights, type TierSince, type UsageRow } from './insights.js';
 import type { Metrics } from './metrics.js';
 import { Savings } from './savings.js';
 
-/** One point of the dashboard's history. */
-export interface SeriesPoint {
-  at: number;
-  lookups: number;
-  /** Hit rate since the previous point (null with no lookups). */
-  hitRate: number | null;
-  tiers: Record<string, { hits: number; misses: number; p50Ms: number; p99Ms: number }>;
-}
+export type { Series, SeriesPoint, SeriesRange } from './history.js';
 
-const SERIES_LIMIT = 720;
 /** prom-client's text exposition format (Registry.PROMETHEUS_CONTENT_TYPE). */
 const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
@@ -54,8 +48,24 @@ export interface Monitor {
   /** Whether the counters shown are the sum over every process sharing the cache. */
   readonly fleet: boolean;
   metrics(): Promise<string>;
-  series(): SeriesPoint[];
+  /** The dashboard's time series over one range (history.ts); 7 days include persisted days. */
+  series(range?: SeriesRange): Promise<Series>;
+  /** The dashboard's panels: top namespaces and models, the semantic tiers, each tier's health since when. */
+  panels(): Promise<Panels>;
   close(): void;
+}
+
+export interface Panels {
+  /** By lookups, this process's own (namespaces and models are not in the fleet counters). */
+  namespaces: UsageRow[];
+  models: UsageRow[];
+  /** Per similarity tier: the similarity of its hits (histogram) and lookups it refused, by guard. */
+  semantic: Array<{
+    tier: string;
+    similarity: { from: number; bin: number; counts: number[] } | undefined;
+    refusals: Record<string, number>;
+  }>;
+  health: TierSince[];
 }
 
 interface Overview {
@@ -117,15 +127,23 @@ export function createMonitor(
     cooldownSeconds: a?.cooldownSeconds ?? 300,
   });
 
+  const insights = new Insights(manager.now());
   const onHit = (e: {
-    key: { llmString: string };
+    key: { namespace: string; llmString: string };
+    tier: string;
     latencyMs: number;
+    similarity?: number;
     usage?: Parameters<Savings['record']>[1];
   }) => {
-    localSavings.record(e.key.llmString, e.usage);
+    const saved = localSavings.record(e.key.llmString, e.usage);
+    insights.lookup(e.key.namespace, saved.model, true, saved.tokens, saved.cost);
+    if (e.similarity !== undefined) insights.similarHit(e.tier, e.similarity);
     alerter.observeLookup(e.latencyMs);
   };
-  const onMiss = (e: { latencyMs: number }) => alerter.observeLookup(e.latencyMs);
+  const onMiss = (e: { key: { namespace: string; llmString: string }; latencyMs: number }) => {
+    insights.lookup(e.key.namespace, localSavings.model(e.key.llmString), false);
+    alerter.observeLookup(e.latencyMs);
+  };
   cache.on('hit', onHit);
   cache.on('miss', onMiss);
 
@@ -141,32 +159,13 @@ export function createMonitor(
   }
   if (a && a.rules.length > 0) alerter.start(a.intervalSeconds * 1000);
 
-  const points: SeriesPoint[] = [];
-  let previous: StatsReport | undefined;
+  const history = new History(manager.now());
+  let previous: Overview | undefined;
   const sample = async () => {
-    const current = await stats({ store: false });
-    // A process dropping out of the fleet sum can make a total go down: never a negative point.
-    const delta = (now: number, before: number | undefined) => Math.max(0, now - (before ?? now));
-    const lookups = previous ? delta(current.lookups, previous.lookups) : 0;
-    const hits = previous ? delta(current.hits, previous.hits) : 0;
-    const tiers: SeriesPoint['tiers'] = {};
-    for (const t of current.tiers) {
-      const before = previous?.tiers.find((p) => p.name === t.name);
-      tiers[t.name] = {
-        hits: delta(t.hits, before?.hits),
-        misses: delta(t.misses, before?.misses),
-        p50Ms: t.get.p50Ms,
-        p99Ms: t.get.p99Ms,
-      };
-    }
+    const [current, health] = await Promise.all([overview({ store: false }), manager.health()]);
+    insights.observeHealth(health, manager.now());
+    history.add(seriesPoint(manager.now(), config.sampleSeconds * 1000, current, previous));
     previous = current;
-    points.push({
-      at: manager.now(),
-      lookups,
-      hitRate: lookups === 0 ? null : Math.min(1, hits / lookups),
-      tiers,
-    });
-    if (points.length > SERIES_LIMIT) points.shift();
   };
   void sample().catch(() => {});
   const sampler = setInterval(() => void sample().catch(() => {}), config.sampleSeconds * 1000);
@@ -195,7 +194,15 @@ export function createMonitor(
       );
       return options.extraMetrics ? `${text}${options.extraMetrics()}` : text;
     },
-    series: () => points.map((p) => ({ ...p })),
+    async series(range = '15m') {
+      const daily = range === '7d' ? await manager.queries.daily(8) : [];
+      return history.range(range, manager.now(), daily);
+    },
+    async panels() {
+      const [{ stats: current }, health] = await Promise.all([overview(), manager.health()]);
+      insights.observeHealth(health, manager.now());
+      return panelsOf(insights.report(), current);
+    },
     close() {
       clearInterval(sampler);
       alerter.stop();
@@ -204,6 +211,73 @@ export function createMonitor(
       cache.off('miss', onMiss);
     },
   };
+}
+
+/** One sample: what happened since the previous one (never negative: a process leaving the fleet sum lowers totals). */
+function seriesPoint(
+  at: number,
+  spanMs: number,
+  current: Overview,
+  previous: Overview | undefined,
+): SeriesPoint {
+  const delta = (now: number, before: number | undefined) =>
+    before === undefined ? 0 : Math.max(0, now - before);
+  const now = current.stats;
+  const before = previous?.stats;
+  const lookups = delta(now.lookups, before?.lookups);
+  const hits = Math.min(lookups, delta(now.hits, before?.hits));
+  const tiers: SeriesPoint['tiers'] = {};
+  for (const t of now.tiers) {
+    const last = before?.tiers.find((p) => p.name === t.name);
+    const tierHits = delta(t.hits, last?.hits);
+    const misses = delta(t.misses, last?.misses);
+    const served = t.get.count > 0;
+    tiers[t.name] = {
+      hits: tierHits,
+      misses,
+      p50Ms: served ? t.get.p50Ms : null,
+      p99Ms: served ? t.get.p99Ms : null,
+    };
+  }
+  const savings: SeriesPoint['savings'] = {};
+  for (const m of current.savings.models) {
+    const last = previous?.savings.models.find((p) => p.model === m.model);
+    const tokens = delta(
+      m.inputTokens + m.outputTokens,
+      last ? last.inputTokens + last.outputTokens : undefined,
+    );
+    const cost = delta(m.cost, last?.cost);
+    if (tokens > 0 || cost > 0) savings[m.model] = { tokens, cost };
+  }
+  return {
+    at,
+    spanMs,
+    lookups,
+    hits,
+    hitRate: lookups === 0 ? null : hits / lookups,
+    tiers,
+    savings,
+    source: 'samples',
+  };
+}
+
+function panelsOf(insights: ReturnType<Insights['report']>, stats: StatsReport): Panels {
+  const semantic = stats.tiers
+    .filter((t) => t.type === 'semantic' || t.type === 'gptcache' || t.similarity !== undefined)
+    .map((t) => {
+      const refusals: Record<string, number> = {};
+      const guards = t.store?.guardRefusals;
+      if (guards && typeof guards === 'object') Object.assign(refusals, guards);
+      if (typeof t.store?.verifierRefusals === 'number' && t.store.verifierRefusals > 0)
+        refusals.verifier = t.store.verifierRefusals;
+      const histogram = insights.similarity.find((s) => s.tier === t.name);
+      return {
+        tier: t.name,
+        similarity: histogram && { from: histogram.from, bin: histogram.bin, counts: histogram.counts },
+        refusals,
+      };
+    });
+  return { namespaces: insights.namespaces, models: insights.models, semantic, health: insights.health };
 }
 
 /** POSTs one alert as JSON; retries with backoff; never throws (a failed delivery is logged). */

@@ -52,13 +52,23 @@ export class Savings {
 
   constructor(private readonly prices: PriceTable = {}) {}
 
-  record(llmString: string, usage: TokenUsage | undefined): void {
+  /** Counts one hit; returns its model and what it saved (tokens, USD). */
+  record(llmString: string, usage: TokenUsage | undefined): { model: string; tokens: number; cost: number } {
+    const model = this.model(llmString);
+    const inputTokens = usage?.inputTokens ?? 0;
+    const outputTokens = usage?.outputTokens ?? 0;
+    const cost = this.count(model, 1, inputTokens, outputTokens);
+    return { model, tokens: inputTokens + outputTokens, cost };
+  }
+
+  /** The model of an llm string (modelOf), remembered per string. */
+  model(llmString: string): string {
     let model = this.modelOfLlm.get(llmString);
     if (model === undefined) {
       model = modelOf(llmString);
       if (this.modelOfLlm.size < MODEL_MEMO_LIMIT) this.modelOfLlm.set(llmString, model);
     }
-    this.count(model, 1, usage?.inputTokens ?? 0, usage?.outputTokens ?? 0);
+    return model;
   }
 
   /** Adds totals counted elsewhere (another process's, from the fleet counters), priced here. */
@@ -66,7 +76,8 @@ export class Savings {
     this.count(totals.model, totals.hits, totals.inputTokens, totals.outputTokens);
   }
 
-  private count(model: string, hits: number, inputTokens: number, outputTokens: number): void {
+  /** Adds to a model's totals; returns the cost added (USD). */
+  private count(model: string, hits: number, inputTokens: number, outputTokens: number): number {
     let s = this.byModel.get(model);
     if (!s) {
       s = { model, hits: 0, inputTokens: 0, outputTokens: 0, cost: 0 };
@@ -76,7 +87,9 @@ export class Savings {
     s.inputTokens += inputTokens;
     s.outputTokens += outputTokens;
     const price = this.prices[model];
-    if (price) s.cost += (inputTokens * price.input + outputTokens * price.output) / 1e6;
+    const cost = price ? (inputTokens * price.input + outputTokens * price.output) / 1e6 : 0;
+    s.cost += cost;
+    return cost;
   }
 
   report(): { models: ModelSavings[]; tokens: number; cost: number } {

@@ -12,7 +12,7 @@ import { createMonitor, type Monitor } from './index.js';
 import { DASHBOARD_CSP, hostForms, type ServeOptions, startServer } from './server.js';
 
 const quiet = { warn: () => {} };
-const GET_ROUTES = ['/', '/metrics', '/health', '/api/stats', '/api/alerts', '/api/series'];
+const GET_ROUTES = ['/', '/metrics', '/health', '/api/stats', '/api/alerts', '/api/series', '/api/panels'];
 
 interface Reply {
   status: number;
@@ -177,7 +177,8 @@ describe('strata serve: response headers', () => {
       fleet: m.fleet,
       contentType: m.contentType,
       metrics: () => Promise.reject(new Error('registry broke')),
-      series: () => m.series(),
+      series: (range) => m.series(range),
+      panels: () => m.panels(),
       close: () => m.close(),
     });
     const { port } = await serve({ host: '127.0.0.1', port: 0, token: 'tok' }, failing);
@@ -188,6 +189,9 @@ describe('strata serve: response headers', () => {
       [200, request(port, '/api/stats', { headers: auth })],
       [200, request(port, '/api/alerts', { headers: auth })],
       [200, request(port, '/api/series', { headers: auth })],
+      [200, request(port, '/api/series?range=7d', { headers: auth })],
+      [400, request(port, '/api/series?range=2w', { headers: auth })],
+      [200, request(port, '/api/panels', { headers: auth })],
       [401, request(port, '/api/stats')],
       [404, request(port, '/nope', { headers: auth })],
       [405, request(port, '/', { method: 'POST' })],

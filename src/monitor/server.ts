@@ -1,6 +1,7 @@
 /**
  * The HTTP face of a monitor (`strata serve`): /metrics (Prometheus), /health (200, or 503 when
- * a tier is down), /api/stats, /api/alerts, /api/series, and the dashboard at /. Every route
+ * a tier is down), /api/stats, /api/alerts, /api/series?range=15m|1h|24h|7d, /api/panels, and
+ * the dashboard at /. Every route
  * answers GET and HEAD (same status and headers, no body).
  *
  * A token is required to listen anywhere but loopback; when one is set, every data route wants
@@ -33,7 +34,10 @@ import { ServeConfigError } from '../errors.js';
 import type { StrataCache } from '../langchain/cache.js';
 import { bearerToken, isLoopback, isWildcard, sameSecret } from './access.js';
 import { DASHBOARD_HTML } from './dashboard.js';
+import { SERIES_RANGES, type SeriesRange } from './history.js';
 import type { Monitor } from './index.js';
+
+const isRange = (value: string): value is SeriesRange => (SERIES_RANGES as readonly string[]).includes(value);
 
 export interface ServeOptions {
   host: string;
@@ -154,8 +158,14 @@ export async function startServer(
         }
         case '/api/alerts':
           return json(200, { active: monitor.alerts.active(), recent: monitor.alerts.recent() });
-        case '/api/series':
-          return json(200, monitor.series());
+        case '/api/series': {
+          const range = url.searchParams.get('range') ?? '15m';
+          if (!isRange(range))
+            return json(400, { error: `range: must be one of ${SERIES_RANGES.join(', ')}` });
+          return json(200, await monitor.series(range));
+        }
+        case '/api/panels':
+          return json(200, await monitor.panels());
         default:
           return json(404, { error: `no route ${path}` });
       }
