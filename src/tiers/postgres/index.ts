@@ -10,7 +10,8 @@
  * plus <prefix>migrations, the applied schema versions (one migrator at a time, by advisory lock).
  *
  * Every statement has bound parameters; the hit path's SELECT is a named prepared statement, so
- * each pooled connection parses and plans it once. Hit bookkeeping and daily statistics are
+ * each pooled connection parses and plans it once, and runs on a connection kept out of the pool
+ * when one is idle (readers.ts). Hit bookkeeping and daily statistics are
  * flushed once a second in one transaction, so a lookup is one indexed read. A lost server or
  * an exhausted pool fails the call (the pool waits at most connectTimeoutMs for a connection),
  * and the manager's timeout turns a slow one into a miss.
@@ -29,7 +30,9 @@ import type { CacheKey } from '../../core/key.js';
 import type { DailyStats, ListedEntry, SearchResult, Tier, TierHealth, TierStats } from '../../core/tier.js';
 import { every, OnFirstUse } from '../../core/upkeep.js';
 import { TierConfigError } from '../../errors.js';
+import { transaction } from './client.js';
 import { PG_TABLE_PREFIX, PG_TABLE_PREFIX_RULE, type PostgresTierConfig } from './config.js';
+import { Readers } from './readers.js';
 
 /** The fields of config.ts, with the purge period in ms. */
 export type PostgresTierOptions = Pick<
@@ -98,6 +101,11 @@ export class PostgresTier implements Tier {
   readonly name: string;
   readonly type = 'postgres';
   private readonly pool: pg.Pool;
+  /**
+   * Connections kept for the hit SELECT (readers.ts): half the pool, rounded down, so that the
+   * pool always has connections left for writes and for hits arriving while every reader is busy.
+   */
+  private readonly readers: Readers;
   private readonly t: string;
   /** The hit path's statement, prepared once per connection under this name. */
   private readonly selectHit: pg.QueryConfig<[string]>;
@@ -137,6 +145,7 @@ export class PostgresTier implements Tier {
     });
     // An idle client's error event without a listener would crash the process.
     this.pool.on('error', (error) => options.onClientError?.(error));
+    this.readers = new Readers(this.pool, Math.floor(options.poolSize / 2));
     every(FLUSH_MS, () => this.flush(), this.timers);
     if (options.purgeIntervalMs > 0) every(options.purgeIntervalMs, () => this.purgeExpired(), this.timers);
   }
@@ -144,7 +153,7 @@ export class PostgresTier implements Tier {
   get(key: CacheKey): Promise<string | undefined> {
     if (!this.schema.done) return this.schema.ready().then(() => this.get(key));
     const started = performance.now();
-    return this.pool
+    return this.readers
       .query<{ response: string; expires_at: string | null }>({ ...this.selectHit, values: [key.hash] })
       .then(({ rows }) => {
         const row = rows[0];
@@ -345,6 +354,7 @@ export class PostgresTier implements Tier {
       // The server may be gone; unflushed counters are lost, entries are not.
     }
     this.closed = true;
+    this.readers.close();
     await this.pool.end();
   }
 
@@ -378,22 +388,8 @@ export class PostgresTier implements Tier {
     });
   }
 
-  private async transaction(work: (c: pg.PoolClient) => Promise<void>): Promise<void> {
-    const c = await this.pool.connect();
-    let broken: Error | undefined;
-    try {
-      await c.query('BEGIN');
-      await work(c);
-      await c.query('COMMIT');
-    } catch (error) {
-      await c.query('ROLLBACK').catch((e: Error) => {
-        broken = e;
-      });
-      throw error;
-    } finally {
-      // A connection whose rollback failed is in an unknown state: destroy it rather than reuse it.
-      c.release(broken);
-    }
+  private transaction(work: (c: pg.PoolClient) => Promise<void>): Promise<void> {
+    return transaction(this.pool, work);
   }
 
   /** Writes batched hit counts and the day's statistics. */

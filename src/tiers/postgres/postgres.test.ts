@@ -6,6 +6,7 @@ import { killMidLoop } from '../../../test/support/kill-drill.js';
 import { service } from '../../../test/support/services.js';
 import { createCache } from '../../create.js';
 import { describeTierConformance } from '../../testing/conformance.js';
+import { withClient } from './client.js';
 import { PostgresTier } from './index.js';
 
 const url = service('postgres').STRATA_TEST_POSTGRES_URL!;
@@ -66,22 +67,85 @@ describe('postgres tier', () => {
     }
   });
 
-  it('answers 200 concurrent lookups on a pool of 5 within the timeout', async () => {
+  // Half the pool is kept for hits (readers.ts): a pool of 1 keeps none, 2 keeps one.
+  it.each([5, 2, 1])(
+    'answers 200 concurrent lookups on a pool of %i within the timeout',
+    async (poolSize) => {
+      const tablePrefix = freshPrefix();
+      const cache = await createCache(
+        { coalesceWaitMs: 0, tiers: [{ type: 'postgres', url, tablePrefix, poolSize, timeoutMs: 5_000 }] },
+        { logger: quiet },
+      );
+      try {
+        for (let i = 0; i < 20; i++) await cache.update(`q${i}`, 'llm', [{ text: `a${i}` }]);
+        const results = await Promise.all(
+          Array.from({ length: 200 }, (_, i) => cache.lookup(`q${i % 40}`, 'llm')),
+        );
+        expect(results.filter((r) => r !== null)).toHaveLength(100);
+        expect((await cache.stats()).tiers[0]).toMatchObject({ errors: 0, timeouts: 0 });
+      } finally {
+        await cache.close();
+        await dropTables(tablePrefix);
+      }
+    },
+  );
+
+  it('replaces connections the server ends (hit connections included): no exception, hits again', async () => {
     const tablePrefix = freshPrefix();
+    const app = `strata_${tablePrefix}`;
     const cache = await createCache(
-      { coalesceWaitMs: 0, tiers: [{ type: 'postgres', url, tablePrefix, poolSize: 5, timeoutMs: 5_000 }] },
+      {
+        coalesceWaitMs: 0,
+        tiers: [{ type: 'postgres', url: `${url}?application_name=${app}`, tablePrefix, poolSize: 4 }],
+      },
       { logger: quiet },
     );
+    const backends = async () =>
+      (await raw.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1', [app]))
+        .rows[0].n as number;
     try {
-      for (let i = 0; i < 20; i++) await cache.update(`q${i}`, 'llm', [{ text: `a${i}` }]);
-      const results = await Promise.all(
-        Array.from({ length: 200 }, (_, i) => cache.lookup(`q${i % 40}`, 'llm')),
-      );
-      expect(results.filter((r) => r !== null)).toHaveLength(100);
-      expect((await cache.stats()).tiers[0]).toMatchObject({ errors: 0, timeouts: 0 });
+      for (let i = 0; i < 10; i++) await cache.update(`q${i}`, 'llm', [{ text: `a${i}` }]);
+      // Concurrent hits, so the pool opens connections and the tier keeps two of them for hits.
+      for (let round = 0; round < 5; round++)
+        await Promise.all(Array.from({ length: 8 }, (_, i) => cache.lookup(`q${i}`, 'llm')));
+      expect(await backends()).toBeGreaterThanOrEqual(2);
+      await raw.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [
+        app,
+      ]);
+      await expect.poll(backends).toBe(0);
+      const answers: Array<string | undefined> = [];
+      for (let i = 0; i < 30; i++) answers.push((await cache.lookup(`q${i % 10}`, 'llm'))?.[0]?.text);
+      // A statement on an ended connection may fail (a miss); then every lookup hits again.
+      expect(answers.slice(-20)).toEqual(Array.from({ length: 20 }, (_, i) => `a${(i + 10) % 10}`));
+      for (let round = 0; round < 5; round++)
+        await Promise.all(Array.from({ length: 8 }, (_, i) => cache.lookup(`q${i}`, 'llm')));
+      expect(await backends()).toBeGreaterThanOrEqual(2);
     } finally {
       await cache.close();
       await dropTables(tablePrefix);
+    }
+  });
+
+  it('a connection lost while a client is held for several statements fails them, never the process', async () => {
+    const app = `strata_${freshPrefix()}`;
+    const pool = new pg.Pool({ connectionString: `${url}?application_name=${app}`, max: 1 });
+    pool.on('error', () => {});
+    try {
+      const failed = await withClient(pool, async (c) => {
+        await c.query('SELECT 1');
+        await raw.query(
+          'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1',
+          [app],
+        );
+        // The error event arrives while no statement runs: unheard, it would be an uncaught exception.
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        return c.query('SELECT 1');
+      }).catch((error: unknown) => error);
+      expect(failed).toBeInstanceOf(Error);
+      // The broken client was not put back: the next statement gets a new connection.
+      expect((await pool.query('SELECT 2 AS n')).rows[0].n).toBe(2);
+    } finally {
+      await pool.end();
     }
   });
 

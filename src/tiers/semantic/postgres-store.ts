@@ -21,6 +21,7 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { ListedEntry } from '../../core/tier.js';
 import { TierConfigError } from '../../errors.js';
+import { transaction, withClient } from '../postgres/client.js';
 import { PG_TABLE_PREFIX, PG_TABLE_PREFIX_RULE } from '../postgres/config.js';
 import { fromColumn, toColumn, withoutNul } from '../postgres/index.js';
 import { isDense, type Vector } from './embedder.js';
@@ -78,30 +79,31 @@ export class PostgresStore implements SemanticStore {
 
   async nearest(partition: string, vector: Vector, k: number, now: number): Promise<Candidate[]> {
     if (!(await this.tableExists())) return [];
-    const client = await this.pool.connect();
-    let rows: Array<{
-      hash: string;
-      prompt: string;
-      query: string;
-      distance: number;
-      expires_at: string | null;
-    }>;
-    try {
-      if (!this.configured.has(client)) {
-        await client.query(this.searchSettings);
-        this.configured.add(client);
+    const rows = await withClient(this.pool, async (client, discard) => {
+      try {
+        if (!this.configured.has(client)) {
+          await client.query(this.searchSettings);
+          this.configured.add(client);
+        }
+        const { rows } = await client.query<{
+          hash: string;
+          prompt: string;
+          query: string;
+          distance: number;
+          expires_at: string | null;
+        }>(
+          `SELECT hash, prompt, query, vector <=> $1 AS distance, expires_at FROM ${this.table}
+            WHERE partition = $2 AND NOT bad AND (expires_at IS NULL OR expires_at > $3)
+            ORDER BY vector <=> $1 LIMIT $4`,
+          [literal(vector), digestOf(partition), now, k],
+        );
+        return rows;
+      } catch (error) {
+        // The session settings may not have been applied: this connection is not reused.
+        discard(error as Error);
+        throw error;
       }
-      ({ rows } = await client.query(
-        `SELECT hash, prompt, query, vector <=> $1 AS distance, expires_at FROM ${this.table}
-          WHERE partition = $2 AND NOT bad AND (expires_at IS NULL OR expires_at > $3)
-          ORDER BY vector <=> $1 LIMIT $4`,
-        [literal(vector), digestOf(partition), now, k],
-      ));
-    } catch (error) {
-      client.release(error as Error);
-      throw error;
-    }
-    client.release();
+    });
     return rows.map((r) => ({
       hash: r.hash,
       prompt: r.prompt,
@@ -249,9 +251,7 @@ export class PostgresStore implements SemanticStore {
   private async create(vector: Vector): Promise<void> {
     const type = isDense(vector) ? `vector(${vector.length})` : `sparsevec(${vector.dim})`;
     const ops = isDense(vector) ? 'vector_cosine_ops' : 'sparsevec_cosine_ops';
-    const c = await this.pool.connect();
-    try {
-      await c.query('BEGIN');
+    await transaction(this.pool, async (c) => {
       await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [this.table]);
       await c.query('CREATE EXTENSION IF NOT EXISTS vector');
       await c.query(
@@ -277,13 +277,7 @@ export class PostgresStore implements SemanticStore {
       await c.query(
         `CREATE INDEX IF NOT EXISTS ${this.table}_vector ON ${this.table} USING hnsw (vector ${ops})`,
       );
-      await c.query('COMMIT');
-    } catch (error) {
-      await c.query('ROLLBACK').catch(() => {});
-      throw error;
-    } finally {
-      c.release();
-    }
+    });
     this.ready = true;
   }
 
