@@ -11,7 +11,7 @@ import { StrataConfigError, TierConfigError } from './errors.js';
 import { StrataCache } from './langchain/cache.js';
 import { isUsableByLangChain } from './langchain/generations.js';
 import { Savings } from './monitor/savings.js';
-import { buildTier } from './tiers/index.js';
+import { buildTier, COUNTER_TIERS } from './tiers/index.js';
 
 export interface CreateOptions {
   /** Time source for expiry and breakers (tests inject a manual clock). */
@@ -56,6 +56,7 @@ export async function createCache(
             retryMs: tierConfig.breaker.cooldownMs,
             maxRetryMs: tierConfig.breaker.maxCooldownMs,
             logger,
+            holdsCounters: COUNTER_TIERS.has(tierConfig.type),
             isConfigError: (error) => error instanceof TierConfigError || error instanceof StrataConfigError,
           }),
         );

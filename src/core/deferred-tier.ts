@@ -11,7 +11,7 @@
  * results included (the SQLite and memory fast paths stay free of promises).
  */
 import type { Logger } from './events.js';
-import type { ListedEntry, MaybePromise, Tier, TierHealth } from './tier.js';
+import type { CounterStore, ListedEntry, MaybePromise, Tier, TierHealth } from './tier.js';
 
 export interface DeferredTierOptions {
   name: string;
@@ -22,6 +22,8 @@ export interface DeferredTierOptions {
   retryMs: number;
   maxRetryMs: number;
   logger?: Logger;
+  /** The real tier will keep the fleet's counters: reports fail while it is down, then reach it. */
+  holdsCounters?: boolean;
 }
 
 /**
@@ -44,6 +46,8 @@ export async function openOrDefer(
 export class DeferredTier implements Tier {
   readonly name: string;
   readonly type: string;
+  /** The fleet's counters of the real tier, once open (the fleet reporter is set up at start). */
+  readonly counters: CounterStore | undefined;
   // Capabilities of the real tier, copied when it opens.
   search?: Tier['search'];
   daily?: Tier['daily'];
@@ -66,6 +70,12 @@ export class DeferredTier implements Tier {
     this.type = options.type;
     this.delay = options.retryMs;
     this.reason = 'opening';
+    this.counters = options.holdsCounters
+      ? {
+          publish: (process, snapshot, at) => this.withCounters((c) => c.publish(process, snapshot, at)),
+          read: (since) => this.withCounters((c) => c.read(since)),
+        }
+      : undefined;
     if (firstError === undefined) void this.reopen();
     else this.failed(firstError);
   }
@@ -131,6 +141,15 @@ export class DeferredTier implements Tier {
   }
 
   /** While not open: try a re-open if one is due (and wait for it), else fail at once with the reason. */
+  private withCounters<T>(use: (counters: CounterStore) => MaybePromise<T>): MaybePromise<T> {
+    const counters = this.inner?.counters;
+    if (counters) return use(counters);
+    return this.whenOpen((t) => {
+      if (!t.counters) throw new Error(`tier ${this.name} keeps no fleet counters`);
+      return use(t.counters);
+    });
+  }
+
   private whenOpen<T>(fn: (tier: Tier) => MaybePromise<T>): Promise<T> {
     if (this.closed) throw new Error(`tier ${this.name}: closed`);
     if (!this.attempt && !this.due()) throw this.unavailable();

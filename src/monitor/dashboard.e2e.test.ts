@@ -44,7 +44,7 @@ describe('dashboard (headless Chromium)', () => {
         rules: [{ type: 'hit_rate_below', threshold: 0.99, windowSeconds: 1, minRequests: 5 }],
       },
     });
-    const server = await startServer(cache, monitor, { host: '127.0.0.1', port: 0, token: 'dash-token' });
+    const server = await startServer(cache, monitor, { host: '127.0.0.1', port: 0, token: 'dash+tok/en' });
     const support = cache.withNamespace('support');
     let traffic = true;
     const drive = (async () => {
@@ -78,7 +78,8 @@ describe('dashboard (headless Chromium)', () => {
       const errors: string[] = [];
       page.on('pageerror', (e) => errors.push(e.message));
       page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-      await page.goto(`${server.url}/#token=dash-token`);
+      // A token with + and /, as base64 tokens have: the page must not read + as a space.
+      await page.goto(`${server.url}/#token=dash+tok/en`);
       const lookups = async () => Number((await page.textContent('#lookups'))!.replaceAll(',', ''));
       await expect.poll(lookups, { timeout: 15_000 }).toBeGreaterThan(0);
       const first = await lookups();
@@ -159,7 +160,7 @@ describe('dashboard (headless Chromium)', () => {
       const expected = await page.evaluate(async (when) => {
         const series: { points: Array<{ at: number; hitRate: number | null }> } = await fetch(
           '/api/series?range=15m',
-          { headers: { authorization: 'Bearer dash-token' } },
+          { headers: { authorization: 'Bearer dash+tok/en' } },
         ).then((r) => r.json());
         const p = series.points.find((q) => q.at === when);
         return p ? (p.hitRate === null ? 'no data' : `${(p.hitRate * 100).toFixed(1)}%`) : 'point gone';
@@ -195,6 +196,19 @@ describe('dashboard (headless Chromium)', () => {
       expect(await page.getAttribute('.ranges button[data-range="15m"]', 'aria-pressed')).toBe('false');
       await expect.poll(() => page.getAttribute('#hit-rate-chart', 'data-range')).toBe('24h');
       expect(await points('hit-rate-chart', 'all')).toBeLessThanOrEqual(2);
+      // Every point inside the plot: the bucket still filling is drawn as of now.
+      const inside = await page.evaluate(() => {
+        const svg = document.querySelector('#hit-rate-chart')!;
+        const right = Number(svg.getAttribute('viewBox')!.split(' ')[2]) - 14;
+        const xs = Array.from(svg.querySelectorAll('path[data-series], circle[data-series]')).flatMap((el) =>
+          el.tagName === 'circle'
+            ? [Number(el.getAttribute('cx'))]
+            : [...(el.getAttribute('d') ?? '').matchAll(/[ML]([\d.]+)/g)].map((m) => Number(m[1])),
+        );
+        return { xs, right };
+      });
+      expect(inside.xs.length).toBeGreaterThan(0);
+      for (const x of inside.xs) expect(x).toBeLessThanOrEqual(inside.right + 0.1);
       expect(await page.textContent('#savings-chart .y-title')).toBe('tokens saved per 5 min');
       await page.click('.ranges button[data-range="7d"]');
       await expect.poll(() => page.getAttribute('#hit-rate-chart', 'data-range')).toBe('7d');
@@ -258,6 +272,9 @@ describe('dashboard (headless Chromium)', () => {
         /memory\s*up\s*start \(\d+ s\)\s*42\s*15/,
       );
       expect(await page.textContent('#scope')).toMatch(/^all [23] processes$/);
+      // Models from the fleet's savings (42 hits of gpt-4o-mini); the per-process panels say so.
+      await expect.poll(() => page.textContent('#models tbody')).toMatch(/gpt-4o-mini\s*-\s*42 hits/);
+      expect(await page.locator('section .note:visible').count()).toBe(3);
     } finally {
       await browser.close();
       await server.close();

@@ -56,11 +56,12 @@ export const DASHBOARD_HTML = `<!doctype html>
   .chart .cursor { stroke: var(--axis); stroke-dasharray: 3 3; }
   .legend { display: flex; flex-wrap: wrap; gap: 4px 14px; margin-top: 4px; font-size: 12px; }
   .sw { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 5px; vertical-align: -1px; }
-  .tip { position: absolute; pointer-events: none; background: var(--card); color: var(--ink); border: 1px solid var(--axis); border-radius: 4px; padding: 4px 8px; font-size: 12px; box-shadow: 0 2px 6px #0003; white-space: nowrap; z-index: 2; }
+  .tip { position: absolute; pointer-events: none; background: var(--card); color: var(--ink); border: 1px solid var(--axis); border-radius: 4px; padding: 4px 8px; font-size: 12px; box-shadow: 0 2px 6px #0003; max-width: calc(100% - 8px); overflow-wrap: anywhere; z-index: 2; }
   .tip[hidden] { display: none; }
   .up { color: var(--good); } .degraded { color: var(--warn); } .down { color: var(--bad); font-weight: 600; }
   .firing { color: var(--bad); font-weight: 600; } .resolved { color: var(--good); }
-  .empty { color: var(--muted); font-style: italic; }
+  .empty, .note { color: var(--muted); font-style: italic; }
+  .note { margin: 0 0 6px; font-size: 12px; }
   @media (max-width: 560px) { main { padding: 10px; gap: 10px; } header { padding: 8px 10px; } .ranges { margin-left: 0; } }
 </style>
 </head>
@@ -86,13 +87,15 @@ export const DASHBOARD_HTML = `<!doctype html>
   <section><h2>Hit rate</h2><svg class="chart" id="hit-rate-chart" viewBox="0 0 600 240" tabindex="0" role="img" aria-label="hit rate over time, per tier"></svg><div class="legend" id="hit-rate-legend"></div><div class="tip" hidden></div></section>
   <section><h2>Tier latency (p99)</h2><svg class="chart" id="latency-chart" viewBox="0 0 600 240" tabindex="0" role="img" aria-label="p99 latency over time, per tier"></svg><div class="legend" id="latency-legend"></div><div class="tip" hidden></div></section>
   <section><h2>Savings</h2><svg class="chart" id="savings-chart" viewBox="0 0 600 240" tabindex="0" role="img" aria-label="tokens saved over time, per model"></svg><div class="legend" id="savings-legend"></div><div class="tip" hidden></div></section>
-  <section><h2>Semantic matching</h2><div id="semantic"><p class="empty">no similarity tier</p></div></section>
-  <section><h2>Top namespaces</h2><div class="scroll"><table id="namespaces"><thead><tr><th>namespace</th><th class="n">lookups</th><th class="n">hit rate</th><th class="n">saved tokens</th><th class="n">saved $</th></tr></thead><tbody></tbody></table></div></section>
-  <section><h2>Top models</h2><div class="scroll"><table id="models"><thead><tr><th>model</th><th class="n">lookups</th><th class="n">hit rate</th><th class="n">saved tokens</th><th class="n">saved $</th></tr></thead><tbody></tbody></table></div></section>
+  <section><h2>Semantic matching</h2><p class="note" hidden>What this process matched: a fleet's processes do not report their matching.</p><div id="semantic"><p class="empty">no similarity tier</p></div></section>
+  <section><h2>Top namespaces</h2><p class="note" hidden>This process's own lookups: a fleet's processes report tiers and models, not namespaces.</p><div class="scroll"><table id="namespaces"><thead><tr><th>namespace</th><th class="n">lookups</th><th class="n">hit rate</th><th class="n">saved tokens</th><th class="n">saved $</th></tr></thead><tbody></tbody></table></div></section>
+  <section><h2>Top models</h2><p class="note" hidden>The fleet's hits and savings per model (lookups are not reported per model).</p><div class="scroll"><table id="models"><thead><tr><th>model</th><th class="n">lookups</th><th class="n">hit rate</th><th class="n">saved tokens</th><th class="n">saved $</th></tr></thead><tbody></tbody></table></div></section>
   <section><h2>Alerts</h2><div id="alerts-active">none firing</div><h2 style="margin-top:12px">Recent</h2><div class="scroll"><table id="alerts-recent"><thead><tr><th>state</th><th>alert</th><th>fired</th><th>resolved</th><th class="n">lasted</th></tr></thead><tbody></tbody></table></div></section>
 </main>
 <script>
-const token = new URLSearchParams(location.hash.slice(1)).get('token');
+// Read by hand: URLSearchParams would turn a '+' of the token into a space.
+const tokenPart = location.hash.slice(1).split('&').find((p) => p.startsWith('token='));
+const token = tokenPart ? decodeURIComponent(tokenPart.slice(6)) : null;
 const headers = token ? { authorization: 'Bearer ' + token } : {};
 const TIER_COLORS = ['#2e90fa', '#f79009', '#12b76a', '#9e77ed', '#f04438', '#0ba5ec', '#ee46bc', '#a15c07'];
 const MODEL_COLORS = ['#6172f3', '#d444f1', '#15b79e', '#fb6514', '#4e5ba6', '#e31b54', '#669f2a', '#875bf7'];
@@ -104,10 +107,18 @@ let range = '15m';
 let tierColor = {};
 const charts = {};
 
-const get = (path) => fetch(path, { headers }).then((r) => { if (!r.ok) throw new Error(path + ': HTTP ' + r.status); return r.json(); });
+const get = (path) => fetch(path, { headers }).then((r) => {
+  if (r.status === 401) throw new Error(token ? 'the token in the address is not accepted (HTTP 401)' : 'this server wants a token: open it as /#token=<token> (URL-encoded)');
+  if (!r.ok) throw new Error(path + ': HTTP ' + r.status);
+  return r.json();
+});
 const $ = (id) => document.getElementById(id);
 const text = (id, value) => { $(id).textContent = value; };
-const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
+// Names come from applications: control and bidi-override characters are shown as code points, so a
+// name cannot reverse or hide the text around it.
+const esc = (s) => String(s)
+  .replace(/[\\u0000-\\u001f\\u007f-\\u009f\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069]/g, (c) => '\\\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'))
+  .replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
 const num = (n) => Math.round(n).toLocaleString('en-US');
 const usd = (n) => '$' + n.toFixed(4);
 const pct = (n) => (n * 100).toFixed(1) + '%';
@@ -287,7 +298,7 @@ function semanticPanel(panels) {
   }).join('');
 }
 
-const usageRows = (rows) => rows.length ? rows.map((r) => '<tr><td>' + (r.name === '' ? '<span class="empty">(default)</span>' : esc(r.name)) + '</td><td class="n">' + num(r.lookups) + '</td><td class="n">' + pct(r.hitRate) + '</td><td class="n">' + num(r.savedTokens) + '</td><td class="n">' + usd(r.savedCost) + '</td></tr>').join('') : '<tr><td class="empty" colspan="5">no lookups yet</td></tr>';
+const usageRows = (rows) => rows.length ? rows.map((r) => '<tr><td>' + (r.name === '' ? '<span class="empty">(default)</span>' : esc(r.name)) + '</td><td class="n">' + (r.lookups === null ? '-' : num(r.lookups)) + '</td><td class="n">' + (r.hitRate === null ? num(r.hits) + ' hits' : pct(r.hitRate)) + '</td><td class="n">' + num(r.savedTokens) + '</td><td class="n">' + usd(r.savedCost) + '</td></tr>').join('') : '<tr><td class="empty" colspan="5">no lookups yet</td></tr>';
 const savedIn = (series) => series.points.reduce((n, p) => { for (const s of Object.values(p.savings)) { n.tokens += s.tokens; n.cost += s.cost; } return n; }, { tokens: 0, cost: 0 });
 
 async function refresh() {
@@ -299,7 +310,7 @@ async function refresh() {
   stats.tiers.forEach((t, i) => { tierColor[t.name] = TIER_COLORS[i % TIER_COLORS.length]; });
   text('scope', fleet ? 'all ' + processes.length + ' processes' : 'this process');
   text('lookups', num(stats.lookups));
-  text('hit-rate', pct(stats.hitRate));
+  text('hit-rate', stats.lookups === 0 ? '-' : pct(stats.hitRate));
   text('saved-tokens', num(savings.tokens));
   text('saved-cost', usd(savings.cost));
   const d = savedIn(day), w = savedIn(week);
@@ -317,7 +328,7 @@ async function refresh() {
   const pts = series.points;
   // A monitor younger than the range shows what it has, from its first point, not an empty axis.
   const first = pts.find((p) => p.source !== 'daily');
-  const from = pts.length && pts[0].source === 'daily' ? series.from : first ? Math.max(series.from, first.at - first.spanMs) : series.from;
+  const from = pts.length && pts[0].source === 'daily' ? series.from : Math.max(series.from, series.startedAt);
   const xTitle = from > series.from ? 'time (local), since the monitor started' : 'time (local)';
   const tierSeries = (f) => stats.tiers.map((t) => ({ name: t.name, color: tierColor[t.name], values: pts.map((p) => ({ t: p.at, v: p.tiers[t.name] ? f(p.tiers[t.name], p) : null, daily: p.source === 'daily' })) }));
   lineChart('hit-rate-chart', {
@@ -339,10 +350,19 @@ async function refresh() {
   });
   $('semantic').innerHTML = semanticPanel(panels);
   document.querySelector('#namespaces tbody').innerHTML = usageRows(panels.namespaces);
-  document.querySelector('#models tbody').innerHTML = usageRows(panels.models);
+  // In a fleet, the serving process has few lookups of its own: models come from the fleet's savings.
+  const fleetModels = savings.models.map((m) => ({ name: m.model, lookups: null, hits: m.hits, hitRate: null, savedTokens: m.inputTokens + m.outputTokens, savedCost: m.cost }));
+  document.querySelector('#models tbody').innerHTML = usageRows(fleet ? fleetModels.sort((a, b) => b.hits - a.hits).slice(0, 10) : panels.models);
+  for (const note of document.querySelectorAll('.note')) note.hidden = !fleet;
 
   $('alerts-active').innerHTML = alerts.active.length === 0 ? 'none firing' : alerts.active.map((a) => '<div class="firing">' + esc(a.message) + ' (since ' + esc(stamp(a.firedAt)) + ')</div>').join('');
-  document.querySelector('#alerts-recent tbody').innerHTML = alerts.recent.slice(0, 10).map((a) => '<tr><td class="' + a.state + '">' + a.state + '</td><td>' + esc(a.message) + '</td><td>' + esc(stamp(a.firedAt)) + '</td><td>' + (a.resolvedAt ? esc(stamp(a.resolvedAt)) : '-') + '</td><td class="n">' + esc(ago((a.resolvedAt || now) - a.firedAt)) + '</td></tr>').join('') || '<tr><td class="empty" colspan="5">no alerts</td></tr>';
+  // The alert log holds a firing event and later its resolution: one row per incident (id, firedAt).
+  const incidents = new Map();
+  for (const a of alerts.recent) {
+    const id = a.id + '@' + a.firedAt, known = incidents.get(id);
+    if (!known || a.state === 'resolved') incidents.set(id, a);
+  }
+  document.querySelector('#alerts-recent tbody').innerHTML = [...incidents.values()].sort((a, b) => b.firedAt - a.firedAt).slice(0, 10).map((a) => '<tr><td class="' + a.state + '">' + a.state + '</td><td>' + esc(a.message) + '</td><td>' + esc(stamp(a.firedAt)) + '</td><td>' + (a.resolvedAt ? esc(stamp(a.resolvedAt)) : '-') + '</td><td class="n">' + esc(ago((a.resolvedAt || now) - a.firedAt)) + '</td></tr>').join('') || '<tr><td class="empty" colspan="5">no alerts</td></tr>';
   text('updated-at', 'updated ' + new Date().toLocaleTimeString());
   text('error', '');
 }

@@ -1,6 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startFleetApp } from '../../test/support/fleet-apps.js';
 import { service } from '../../test/support/services.js';
@@ -120,6 +121,55 @@ describe('fleet counters: strata serve shows the sum over every process', () => 
     } finally {
       own.close();
       fleet.close();
+      await cache.close();
+    }
+  });
+});
+
+describe('fleet counters, when the shared tier is down at start-up', () => {
+  it('are reported once the tier opens', async () => {
+    // The SQLite file's directory is a file at first: the tier cannot be opened and is down.
+    const parent = join(dir, 'not-yet-a-directory');
+    writeFileSync(parent, 'a file where the directory should be');
+    const cache = await createCache(
+      {
+        tiers: [
+          { type: 'memory' },
+          { type: 'sqlite', path: join(parent, 'cache.db'), breaker: { cooldownMs: 100 } },
+        ],
+        monitoring: { reportSeconds: 1 },
+      },
+      { logger: { warn: () => {} } },
+    );
+    try {
+      expect((await cache.health()).tiers[1]).toMatchObject({ status: 'down' });
+      await cache.update('q', 'model:"m"', [{ text: 'a' }]);
+      await cache.lookup('q', 'model:"m"');
+      rmSync(parent);
+      mkdirSync(parent);
+      const rows = () => {
+        try {
+          const db = new Database(join(parent, 'cache.db'), { readonly: true, fileMustExist: true });
+          try {
+            return (db.prepare('SELECT count(*) AS n FROM fleet_counters').get() as { n: number }).n;
+          } finally {
+            db.close();
+          }
+        } catch {
+          return 0;
+        }
+      };
+      // The tier re-opens on its backoff (a lookup finds it due); the next report reaches it.
+      await expect
+        .poll(
+          async () => {
+            await cache.lookup('q', 'model:"m"');
+            return rows();
+          },
+          { timeout: 15_000, interval: 250 },
+        )
+        .toBe(1);
+    } finally {
       await cache.close();
     }
   });

@@ -53,6 +53,10 @@ describe('History: the dashboard series at four ranges', () => {
     expect(bucket.savings['gpt-4o']!.tokens).toBe(6_000);
     expect(day.points[5]!.tiers.memory!.p99Ms).toBe(0.05);
 
+    // The bucket still filling ends in the future: it is drawn as of now, inside the axis.
+    const midBucket = START + 117 * MIN;
+    expect(h.range('24h', midBucket).points.at(-1)!.at).toBe(midBucket);
+    expect(h.range('24h', midBucket).startedAt).toBe(START);
     const week = h.range('7d', now);
     expect(week.points.map((p) => p.spanMs)).toEqual([60 * MIN, 60 * MIN]);
     expect(week.points[0]!.lookups).toBe(7_200);

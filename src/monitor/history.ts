@@ -45,6 +45,8 @@ export interface Series {
   range: SeriesRange;
   from: number;
   to: number;
+  /** When this history began (the monitor's start): points before it come from persisted days. */
+  startedAt: number;
   points: SeriesPoint[];
 }
 
@@ -90,7 +92,10 @@ export class History {
     const from = now - SPAN[range];
     const source =
       range === '24h' ? this.fiveMinutes.points : range === '7d' ? this.hours.points : this.samples;
-    const points = source.filter((p) => p.at > from).map(copy);
+    // The bucket still filling ends in the future: it is shown as of now.
+    const points = source
+      .filter((p) => p.at > from)
+      .map((p) => (p.at > now ? { ...copy(p), at: now } : copy(p)));
     if (range === '7d') {
       const firstLive = points[0]?.at ?? now;
       const before = dailyPoints(daily).filter(
@@ -98,7 +103,7 @@ export class History {
       );
       points.unshift(...before);
     }
-    return { range, from, to: now, points };
+    return { range, from, to: now, startedAt: this.startedAt, points };
   }
 }
 

@@ -55,6 +55,12 @@ export const TIER_PACKAGES = {
   semantic: 'better-sqlite3',
 } as const;
 
+/**
+ * Tier types that keep the fleet's counters (core/fleet.ts): known before a tier opens, so a tier
+ * that is down at start-up still takes the reports once it is back.
+ */
+export const COUNTER_TIERS: ReadonlySet<string> = new Set(['sqlite', 'redis']);
+
 export interface TierContext {
   clock: Clock;
   /** Open file-backed tiers read-only and create nothing (inspecting commands: stats, doctor). SQLite honours it. */
