@@ -11,7 +11,7 @@ const BATCH = 500;
 
 export class AnswerFiles {
   private readonly bucket: GridFSBucket;
-  readonly files: Collection<{ _id: ObjectId; length: number }>;
+  readonly files: Collection<{ _id: ObjectId; length: number; filename?: string }>;
   private readonly chunks: Collection<{ files_id: ObjectId }>;
   /** Files the sweep removed since start (reported in stats). */
   orphansRemoved = 0;
@@ -43,6 +43,14 @@ export class AnswerFiles {
 
   async exists(id: ObjectId): Promise<boolean> {
     return (await this.files.countDocuments({ _id: id }, { limit: 1 })) > 0;
+  }
+
+  /** The files written for one key (each file is named by its key hash). */
+  async ofKey(hash: string): Promise<ObjectId[]> {
+    const files = await this.files
+      .find({ filename: { $eq: hash } } as never, { projection: { _id: 1 } })
+      .toArray();
+    return files.map((f) => f._id);
   }
 
   /** Chunks first: a file entry without chunks is still found by the sweep, chunks without one too. */

@@ -170,7 +170,14 @@ export class MongodbTier implements Tier {
     await this.indexes.ready();
     this.access.forget(key.hash);
     const removed = await this.docs.findOneAndDelete({ _id: key.hash });
-    if (removed?.response.storage === 'gridfs') await this.answerFiles.remove([removed.response.gridfsId]);
+    // Every file written for the key goes with it, not only the one the document named: a file
+    // another write left behind (its document write lost or failed) would otherwise wait for
+    // the sweep. A write of this key racing the delete loses its file, and its document then
+    // reads as corrupt and is removed: the delete wins, one of the two valid outcomes.
+    const files = await this.answerFiles.ofKey(key.hash);
+    const named = removed?.response.storage === 'gridfs' ? removed.response.gridfsId : undefined;
+    if (named && !files.some((id) => id.equals(named))) files.push(named);
+    if (files.length > 0) await this.answerFiles.remove(files);
     return removed !== null;
   }
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { MongoClient, ObjectId } from 'mongodb';
+import { GridFSBucket, MongoClient, ObjectId } from 'mongodb';
 import { afterAll, describe, expect, it } from 'vitest';
 import { killMidLoop } from '../../../test/support/kill-drill.js';
 import { service } from '../../../test/support/services.js';
@@ -132,6 +132,33 @@ describe('mongodb tier', () => {
       expect(await t.get(second.key)).toBeUndefined();
       expect(await orphans(database)).toEqual({ files: 0, chunks: 0, filesTotal: 0 });
       expect(await raw.db(database).collection('llm_cache_fs.chunks').countDocuments()).toBe(0);
+    } finally {
+      await t.close();
+      await raw.db(database).dropDatabase();
+    }
+  });
+
+  it('delete removes every GridFS file of its key, also one no document names (a lost write)', async () => {
+    const database = freshDatabase();
+    const clock = new ManualClock(Date.now());
+    const t = tier(database, clock, { gridfsThresholdBytes: 1024 });
+    try {
+      const entry = stored(clock, 'a long answer', 'z'.repeat(64 * 1024));
+      await t.set(entry.key, entry.entry);
+      // A file of the same key that no document points to, as a write whose document was lost leaves.
+      const bucket = new GridFSBucket(raw.db(database), { bucketName: 'llm_cache_fs' });
+      await new Promise<void>((resolve, reject) => {
+        const stream = bucket.openUploadStream(entry.key.hash, { metadata: { key_hash: entry.key.hash } });
+        stream.once('finish', () => resolve()).once('error', reject);
+        stream.end(Buffer.from('y'.repeat(8 * 1024)));
+      });
+      // And another key's file, which must stay.
+      const other = stored(clock, 'another long answer', 'w'.repeat(64 * 1024));
+      await t.set(other.key, other.entry);
+      expect(await orphans(database)).toMatchObject({ files: 1, filesTotal: 3 });
+      expect(await t.delete(entry.key)).toBe(true);
+      expect(await orphans(database)).toEqual({ files: 0, chunks: 0, filesTotal: 1 });
+      expect(await t.get(other.key)).toBe(other.entry.payload);
     } finally {
       await t.close();
       await raw.db(database).dropDatabase();
