@@ -145,7 +145,7 @@ export class PostgresTier implements Tier {
     });
     // An idle client's error event without a listener would crash the process.
     this.pool.on('error', (error) => options.onClientError?.(error));
-    this.readers = new Readers(this.pool, Math.floor(options.poolSize / 2));
+    this.readers = new Readers(this.pool, Math.floor(options.poolSize / 2), options.poolSize);
     every(FLUSH_MS, () => this.flush(), this.timers);
     if (options.purgeIntervalMs > 0) every(options.purgeIntervalMs, () => this.purgeExpired(), this.timers);
   }

@@ -3,8 +3,8 @@
  * out and back in for every statement (a pending-queue entry, a tick, a timer for the checkout
  * timeout, error listeners added and removed): about 5 µs of a 35-45 µs hit on loopback, which is
  * most of what a cache adds to the SELECT. A reader is a pooled client checked out once and kept;
- * a hit goes to an idle reader, else (all busy, none connected yet, the server gone) through the
- * pool as before, so concurrency is never limited by the readers.
+ * a hit goes to an idle reader, else through the pool while it has a connection to spare (none
+ * kept yet, the server gone), else it waits its turn on the least busy reader.
  *
  * The pool still creates, authenticates and times out every connection. A reader whose
  * connection ends or fails is handed back to the pool as broken (which closes it) and replaced
@@ -17,7 +17,8 @@ const RETRY_MS = 1_000;
 
 interface Reader {
   client: pg.PoolClient;
-  busy: boolean;
+  /** Statements sent and not yet answered. */
+  inFlight: number;
   broken: boolean;
   onEnd?: () => void;
 }
@@ -31,16 +32,29 @@ export class Readers {
   constructor(
     private readonly pool: pg.Pool,
     private readonly max: number,
+    /** The pool's size (its `max`). */
+    private readonly poolMax: number,
   ) {}
 
-  /** Runs the statement on an idle reader, or through the pool when none is. */
+  /**
+   * Runs the statement on an idle reader; else through the pool while it has a connection free
+   * or room for one; else queued on the least busy reader (its client runs them in turn), so
+   * that under load every connection keeps working instead of readers idling beside a long
+   * queue in the pool.
+   */
   query<R extends pg.QueryResultRow>(config: pg.QueryConfig): Promise<pg.QueryResult<R>> {
-    const reader = this.idle();
-    if (!reader) return this.pool.query<R>(config);
-    reader.busy = true;
+    let reader = this.idle();
+    if (!reader) {
+      const pool = this.pool;
+      if (pool.idleCount > 0 || pool.totalCount < this.poolMax || this.readers.length === 0)
+        return pool.query<R>(config);
+      reader = this.leastBusy();
+    }
+    const r = reader;
+    r.inFlight++;
     return new Promise((resolve, reject) => {
-      reader.client.query<R>(config, (error: Error | undefined, result: pg.QueryResult<R>) => {
-        reader.busy = false;
+      r.client.query<R>(config, (error: Error | undefined, result: pg.QueryResult<R>) => {
+        r.inFlight--;
         if (error) reject(error);
         else resolve(result);
       });
@@ -54,9 +68,15 @@ export class Readers {
   }
 
   private idle(): Reader | undefined {
-    for (const r of this.readers) if (!r.busy && !r.broken) return r;
+    for (const r of this.readers) if (r.inFlight === 0 && !r.broken) return r;
     if (this.readers.length < this.max) this.connect();
     return undefined;
+  }
+
+  private leastBusy(): Reader {
+    let best = this.readers[0]!;
+    for (const r of this.readers) if (r.inFlight < best.inFlight) best = r;
+    return best;
   }
 
   private connect(): void {
@@ -66,7 +86,7 @@ export class Readers {
       (client) => {
         this.connecting = false;
         if (this.closed) return client.release();
-        const reader: Reader = { client, busy: false, broken: false };
+        const reader: Reader = { client, inFlight: 0, broken: false };
         // A lost connection (server restart, network) takes the reader out; a statement that
         // failed on a live connection (a missing table) does not.
         const lost = (error?: Error) => this.remove(reader, error ?? new Error('connection ended'));
