@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cli, cliWorkspaces } from '../../../test/support/cli.js';
+import { expectBurstServed } from '../../../test/support/concurrent-lookups.js';
 import { killMidLoop } from '../../../test/support/kill-drill.js';
 import { service } from '../../../test/support/services.js';
 import { createCache } from '../../create.js';
@@ -77,12 +78,7 @@ describe('postgres tier', () => {
         { logger: quiet },
       );
       try {
-        for (let i = 0; i < 20; i++) await cache.update(`q${i}`, 'llm', [{ text: `a${i}` }]);
-        const results = await Promise.all(
-          Array.from({ length: 200 }, (_, i) => cache.lookup(`q${i % 40}`, 'llm')),
-        );
-        expect(results.filter((r) => r !== null)).toHaveLength(100);
-        expect((await cache.stats()).tiers[0]).toMatchObject({ errors: 0, timeouts: 0 });
+        await expectBurstServed(cache);
       } finally {
         await cache.close();
         await dropTables(tablePrefix);
