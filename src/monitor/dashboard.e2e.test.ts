@@ -53,7 +53,8 @@ describe('dashboard (headless Chromium)', () => {
         // two namespaces, and paraphrases the semantic tier answers.
         const view = i % 3 === 0 ? support : cache;
         const llm = i % 4 === 0 ? CLAUDE : LLM;
-        const n = Math.floor(80 * Math.random() ** 3);
+        // The second model asks fewer, more repeated questions: fewer lookups, a higher hit rate.
+        const n = llm === CLAUDE ? Math.floor(5 * Math.random()) : Math.floor(80 * Math.random() ** 3);
         const prompt =
           i % 7 === 0 ? `how can I reset password number ${n} please` : `how do I reset password number ${n}`;
         if (!(await view.lookup(prompt, llm))) {
@@ -180,6 +181,23 @@ describe('dashboard (headless Chromium)', () => {
       await expect.poll(() => page.textContent('#savings-legend')).toMatch(/claude-test.*gpt-test/s);
       await expect.poll(() => page.textContent('#namespaces tbody')).toMatch(/support/);
       expect(await page.textContent('#models tbody')).toMatch(/gpt-test[\s\S]*claude-test/);
+      // Ranked by another column at a click (and by keyboard: the headers are buttons).
+      const column = async (table: string, n: number) =>
+        (await page.locator(`#${table} tbody tr td:nth-child(${n})`).allTextContents()).map((t) =>
+          Number.parseFloat(t.replace(/[$,%]/g, '')),
+        );
+      for (const [key, n, first] of [
+        ['hitRate', 3, 'claude-test'],
+        ['lookups', 2, 'gpt-test'],
+      ] as const) {
+        await page.click(`#models button[data-sort="${key}"]`);
+        const th = `#models th:has(button[data-sort="${key}"])`;
+        expect(await page.getAttribute(th, 'aria-sort')).toBe('descending');
+        const values = await column('models', n);
+        expect(values.length).toBe(2);
+        expect(values[0]).toBeGreaterThan(values[1]!);
+        expect(await page.textContent('#models tbody tr:first-child td:first-child')).toBe(first);
+      }
       expect(await page.textContent('#saved-day')).toMatch(/^[\d,]+ tok · \$\d+\.\d{4}$/);
 
       // The hit-rate rule (threshold 99%) fires while the workload warms up.

@@ -48,6 +48,8 @@ export const DASHBOARD_HTML = `<!doctype html>
   th { color: var(--muted); font-weight: 500; font-size: 12px; }
   td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
   .scroll { overflow-x: auto; }
+  button.sort { font: inherit; color: inherit; background: none; border: 0; padding: 0; cursor: pointer; }
+  th[aria-sort="descending"] button.sort::after { content: ' \\25BE'; }
   .chart { display: block; width: 100%; height: auto; overflow: visible; }
   .chart text { fill: var(--muted); font-size: 11px; }
   .chart .axis-title { fill: var(--ink); font-size: 12px; }
@@ -88,8 +90,8 @@ export const DASHBOARD_HTML = `<!doctype html>
   <section><h2>Tier latency (p99)</h2><svg class="chart" id="latency-chart" viewBox="0 0 600 240" tabindex="0" role="img" aria-label="p99 latency over time, per tier"></svg><div class="legend" id="latency-legend"></div><div class="tip" hidden></div></section>
   <section><h2>Savings</h2><svg class="chart" id="savings-chart" viewBox="0 0 600 240" tabindex="0" role="img" aria-label="tokens saved over time, per model"></svg><div class="legend" id="savings-legend"></div><div class="tip" hidden></div></section>
   <section><h2>Semantic matching</h2><p class="note" hidden>What this process matched: a fleet's processes do not report their matching.</p><div id="semantic"><p class="empty">no similarity tier</p></div></section>
-  <section><h2>Top namespaces</h2><p class="note" hidden>This process's own lookups: a fleet's processes report tiers and models, not namespaces.</p><div class="scroll"><table id="namespaces"><thead><tr><th>namespace</th><th class="n">lookups</th><th class="n">hit rate</th><th class="n">saved tokens</th><th class="n">saved $</th></tr></thead><tbody></tbody></table></div></section>
-  <section><h2>Top models</h2><p class="note" hidden>The fleet's hits and savings per model (lookups are not reported per model).</p><div class="scroll"><table id="models"><thead><tr><th>model</th><th class="n">lookups</th><th class="n">hit rate</th><th class="n">saved tokens</th><th class="n">saved $</th></tr></thead><tbody></tbody></table></div></section>
+  <section><h2>Top namespaces</h2><p class="note" hidden>This process's own lookups: a fleet's processes report tiers and models, not namespaces.</p><div class="scroll"><table id="namespaces"><thead><tr><th>namespace</th><th class="n" aria-sort="descending"><button type="button" class="sort" data-sort="lookups">lookups</button></th><th class="n" aria-sort="none"><button type="button" class="sort" data-sort="hitRate">hit rate</button></th><th class="n" aria-sort="none"><button type="button" class="sort" data-sort="savedTokens">saved tokens</button></th><th class="n" aria-sort="none"><button type="button" class="sort" data-sort="savedCost">saved $</button></th></tr></thead><tbody></tbody></table></div></section>
+  <section><h2>Top models</h2><p class="note" hidden>The fleet's hits and savings per model (lookups are not reported per model).</p><div class="scroll"><table id="models"><thead><tr><th>model</th><th class="n" aria-sort="descending"><button type="button" class="sort" data-sort="lookups">lookups</button></th><th class="n" aria-sort="none"><button type="button" class="sort" data-sort="hitRate">hit rate</button></th><th class="n" aria-sort="none"><button type="button" class="sort" data-sort="savedTokens">saved tokens</button></th><th class="n" aria-sort="none"><button type="button" class="sort" data-sort="savedCost">saved $</button></th></tr></thead><tbody></tbody></table></div></section>
   <section><h2>Alerts</h2><div id="alerts-active">none firing</div><h2 style="margin-top:12px">Recent</h2><div class="scroll"><table id="alerts-recent"><thead><tr><th>state</th><th>alert</th><th>fired</th><th>resolved</th><th class="n">lasted</th></tr></thead><tbody></tbody></table></div></section>
 </main>
 <script>
@@ -298,6 +300,22 @@ function semanticPanel(panels) {
   }).join('');
 }
 
+// Top tables: the 10 first rows by the column chosen (lookups at first), highest first.
+const sortKey = { namespaces: 'lookups', models: 'lookups' };
+const lastRows = { namespaces: [], models: [] };
+const rank = (v) => (v === null || v === undefined ? -1 : v);
+function showTop(table, rows) {
+  lastRows[table] = rows;
+  const key = sortKey[table];
+  const top = [...rows].sort((a, b) => rank(b[key]) - rank(a[key]) || rank(b.hits) - rank(a.hits) || String(a.name).localeCompare(String(b.name))).slice(0, 10);
+  document.querySelector('#' + table + ' tbody').innerHTML = usageRows(top);
+  for (const th of document.querySelectorAll('#' + table + ' th[aria-sort]')) th.setAttribute('aria-sort', th.querySelector('button').dataset.sort === key ? 'descending' : 'none');
+}
+for (const table of ['namespaces', 'models']) {
+  for (const button of document.querySelectorAll('#' + table + ' button.sort')) {
+    button.addEventListener('click', () => { sortKey[table] = button.dataset.sort; showTop(table, lastRows[table]); });
+  }
+}
 const usageRows = (rows) => rows.length ? rows.map((r) => '<tr><td>' + (r.name === '' ? '<span class="empty">(default)</span>' : esc(r.name)) + '</td><td class="n">' + (r.lookups === null ? '-' : num(r.lookups)) + '</td><td class="n">' + (r.hitRate === null ? num(r.hits) + ' hits' : pct(r.hitRate)) + '</td><td class="n">' + num(r.savedTokens) + '</td><td class="n">' + usd(r.savedCost) + '</td></tr>').join('') : '<tr><td class="empty" colspan="5">no lookups yet</td></tr>';
 const savedIn = (series) => series.points.reduce((n, p) => { for (const s of Object.values(p.savings)) { n.tokens += s.tokens; n.cost += s.cost; } return n; }, { tokens: 0, cost: 0 });
 
@@ -349,10 +367,10 @@ async function refresh() {
     format: (v, p) => num(v) + ' tokens, ' + usd(p.cost),
   });
   $('semantic').innerHTML = semanticPanel(panels);
-  document.querySelector('#namespaces tbody').innerHTML = usageRows(panels.namespaces);
+  showTop('namespaces', panels.namespaces);
   // In a fleet, the serving process has few lookups of its own: models come from the fleet's savings.
   const fleetModels = savings.models.map((m) => ({ name: m.model, lookups: null, hits: m.hits, hitRate: null, savedTokens: m.inputTokens + m.outputTokens, savedCost: m.cost }));
-  document.querySelector('#models tbody').innerHTML = usageRows(fleet ? fleetModels.sort((a, b) => b.hits - a.hits).slice(0, 10) : panels.models);
+  showTop('models', fleet ? fleetModels : panels.models);
   for (const note of document.querySelectorAll('.note')) note.hidden = !fleet;
 
   $('alerts-active').innerHTML = alerts.active.length === 0 ? 'none firing' : alerts.active.map((a) => '<div class="firing">' + esc(a.message) + ' (since ' + esc(stamp(a.firedAt)) + ')</div>').join('');

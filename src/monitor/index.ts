@@ -201,7 +201,8 @@ export function createMonitor(
     async panels() {
       const [{ stats: current }, health] = await Promise.all([overview(), manager.health()]);
       insights.observeHealth(health, manager.now());
-      return panelsOf(insights.report(), current);
+      // 50 rows, so that the page can rank them by any column and still show a true top 10.
+      return panelsOf(insights.report(50), current);
     },
     close() {
       clearInterval(sampler);
