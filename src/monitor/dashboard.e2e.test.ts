@@ -199,6 +199,12 @@ describe('dashboard (headless Chromium)', () => {
         expect(await page.textContent('#models tbody tr:first-child td:first-child')).toBe(first);
       }
       expect(await page.textContent('#saved-day')).toMatch(/^[\d,]+ tok · \$\d+\.\d{4}$/);
+      // The monitor is minutes old: the 24-hour figure says what it covers, and the 7-day one,
+      // which would repeat it, is hidden.
+      expect(await page.textContent('#saved-day-label')).toMatch(
+        /^saved since the monitor started \(\d+ s ago\)$/,
+      );
+      expect(await page.isVisible('#saved-week')).toBe(false);
 
       // The hit-rate rule (threshold 99%) fires while the workload warms up.
       await expect

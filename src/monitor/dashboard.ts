@@ -81,8 +81,8 @@ export const DASHBOARD_HTML = `<!doctype html>
       <div><div class="label">hit rate</div><div class="big" id="hit-rate">-</div></div>
       <div><div class="label">saved tokens</div><div class="big" id="saved-tokens">-</div></div>
       <div><div class="label">saved</div><div class="big" id="saved-cost">-</div></div>
-      <div><div class="label">saved, last 24 h</div><div class="mid" id="saved-day">-</div></div>
-      <div><div class="label">saved, last 7 d</div><div class="mid" id="saved-week">-</div></div>
+      <div><div class="label" id="saved-day-label">saved, last 24 h</div><div class="mid" id="saved-day">-</div></div>
+      <div><div class="label" id="saved-week-label">saved, last 7 d</div><div class="mid" id="saved-week">-</div></div>
     </div>
   </section>
   <section><h2>Tier health</h2><div class="scroll"><table id="tiers"><thead><tr><th>tier</th><th>status</th><th>since</th><th class="n">hits</th><th class="n">misses</th><th class="n">entries</th><th class="n">p99 ms</th></tr></thead><tbody></tbody></table></div></section>
@@ -331,7 +331,14 @@ async function refresh() {
   text('hit-rate', stats.lookups === 0 ? '-' : pct(stats.hitRate));
   text('saved-tokens', num(savings.tokens));
   text('saved-cost', usd(savings.cost));
+  // Savings are placed in time from the monitor's samples: what the fleet saved before it
+  // started is in the totals but in no range, so a range longer than the monitor's life says so.
   const d = savedIn(day), w = savedIn(week);
+  const life = now - day.startedAt;
+  const since = 'saved since the monitor started (' + ago(life) + ' ago)';
+  text('saved-day-label', life < 86400000 ? since : 'saved, last 24 h');
+  text('saved-week-label', life < 7 * 86400000 ? since : 'saved, last 7 d');
+  $('saved-week').parentElement.hidden = life < 86400000;
   text('saved-day', num(d.tokens) + ' tok · ' + usd(d.cost));
   text('saved-week', num(w.tokens) + ' tok · ' + usd(w.cost));
 
@@ -380,7 +387,7 @@ async function refresh() {
     const id = a.id + '@' + a.firedAt, known = incidents.get(id);
     if (!known || a.state === 'resolved') incidents.set(id, a);
   }
-  document.querySelector('#alerts-recent tbody').innerHTML = [...incidents.values()].sort((a, b) => b.firedAt - a.firedAt).slice(0, 10).map((a) => '<tr><td class="' + a.state + '">' + a.state + '</td><td>' + esc(a.message) + '</td><td>' + esc(stamp(a.firedAt)) + '</td><td>' + (a.resolvedAt ? esc(stamp(a.resolvedAt)) : '-') + '</td><td class="n">' + esc(ago((a.resolvedAt || now) - a.firedAt)) + '</td></tr>').join('') || '<tr><td class="empty" colspan="5">no alerts</td></tr>';
+  document.querySelector('#alerts-recent tbody').innerHTML = [...incidents.values()].sort((a, b) => b.firedAt - a.firedAt).slice(0, 10).map((a) => '<tr><td class="' + a.state + '">' + a.state + '</td><td>' + esc(a.message.replace(/^resolved: /, '')) + '</td><td>' + esc(stamp(a.firedAt)) + '</td><td>' + (a.resolvedAt ? esc(stamp(a.resolvedAt)) : '-') + '</td><td class="n">' + esc(ago((a.resolvedAt || now) - a.firedAt)) + '</td></tr>').join('') || '<tr><td class="empty" colspan="5">no alerts</td></tr>';
   text('updated-at', 'updated ' + new Date().toLocaleTimeString());
   text('error', '');
 }

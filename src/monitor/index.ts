@@ -148,7 +148,10 @@ export function createMonitor(
   cache.on('miss', onMiss);
 
   if (a?.log !== false) {
-    alerter.on('alert', (alert) => logger.warn(`[strata] alert ${alert.state}: ${alert.message}`));
+    // A resolution's message already begins with "resolved:".
+    alerter.on('alert', (alert) =>
+      logger.warn(`[strata] alert ${alert.state === 'firing' ? 'firing: ' : ''}${alert.message}`),
+    );
   }
   // close() stops webhook deliveries under way: no retry after it, no request left running.
   const stopped = new AbortController();

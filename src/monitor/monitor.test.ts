@@ -163,18 +163,23 @@ describe('alerts', () => {
       { logger: quiet, clock },
     );
     const alerts: Alert[] = [];
-    const monitor = createMonitor(cache, {
-      prices: {},
-      sampleSeconds: 5,
-      alerts: {
-        intervalSeconds: 3600, // evaluated by hand below
-        forChecks: 1,
-        clearChecks: 2,
-        cooldownSeconds: 0,
-        log: false,
-        rules: [{ type: 'hit_rate_below', threshold: 0.5, windowSeconds: 60, minRequests: 20 }],
+    const logged: string[] = [];
+    const monitor = createMonitor(
+      cache,
+      {
+        prices: {},
+        sampleSeconds: 5,
+        alerts: {
+          intervalSeconds: 3600, // evaluated by hand below
+          forChecks: 1,
+          clearChecks: 2,
+          cooldownSeconds: 0,
+          log: true,
+          rules: [{ type: 'hit_rate_below', threshold: 0.5, windowSeconds: 60, minRequests: 20 }],
+        },
       },
-    });
+      { logger: { warn: (m) => logged.push(m) } },
+    );
     monitor.alerts.on('alert', (a) => alerts.push(a));
     const step = async () => {
       clock.advance(10_000);
@@ -198,6 +203,11 @@ describe('alerts', () => {
       expect(alerts.map((a) => a.state)).toEqual(['firing', 'resolved']);
       expect(monitor.alerts.active()).toEqual([]);
       expect(monitor.alerts.recent()[0]?.message).toMatch(/^resolved: cache hit rate/);
+      // Logged once each, the state said once.
+      expect(logged.map((m) => m.replace(/cache hit rate .*/, '…'))).toEqual([
+        '[strata] alert firing: …',
+        '[strata] alert resolved: …',
+      ]);
     } finally {
       monitor.close();
       await cache.close();
