@@ -104,7 +104,7 @@ describe('dashboard (headless Chromium)', () => {
       ] as const) {
         expect(await page.textContent(`#${chart} .y-title`)).toBe(yTitle);
         // The monitor is younger than the range: the axis starts at its first point, and says so.
-        expect(await page.textContent(`#${chart} .x-title`)).toBe('time (local), since the monitor started');
+        expect(await page.textContent(`#${chart} .x-title`)).toBe('time (local), since the history began');
         expect(await page.locator(`#${chart} .y-tick`).count()).toBeGreaterThan(1);
         const xTicks = await page.locator(`#${chart} .x-tick`).allTextContents();
         expect(xTicks.length).toBeGreaterThan(1);
@@ -202,7 +202,7 @@ describe('dashboard (headless Chromium)', () => {
       // The monitor is minutes old: the 24-hour figure says what it covers, and the 7-day one,
       // which would repeat it, is hidden.
       expect(await page.textContent('#saved-day-label')).toMatch(
-        /^saved since the monitor started \(\d+ s ago\)$/,
+        /^saved since the history began \(\d+ s ago\)$/,
       );
       expect(await page.isVisible('#saved-week')).toBe(false);
 

@@ -331,11 +331,12 @@ async function refresh() {
   text('hit-rate', stats.lookups === 0 ? '-' : pct(stats.hitRate));
   text('saved-tokens', num(savings.tokens));
   text('saved-cost', usd(savings.cost));
-  // Savings are placed in time from the monitor's samples: what the fleet saved before it
-  // started is in the totals but in no range, so a range longer than the monitor's life says so.
+  // Savings are placed in time from the monitor's samples (and, in fleet mode, the buckets an
+  // earlier monitor kept): what the fleet saved before that is in the totals but in no range, so
+  // a range longer than the history says so.
   const d = savedIn(day), w = savedIn(week);
   const life = now - day.startedAt;
-  const since = 'saved since the monitor started (' + ago(life) + ' ago)';
+  const since = 'saved since the history began (' + ago(life) + ' ago)';
   text('saved-day-label', life < 86400000 ? since : 'saved, last 24 h');
   text('saved-week-label', life < 7 * 86400000 ? since : 'saved, last 7 d');
   $('saved-week').parentElement.hidden = life < 86400000;
@@ -354,7 +355,7 @@ async function refresh() {
   // A monitor younger than the range shows what it has, from its first point, not an empty axis.
   const first = pts.find((p) => p.source !== 'daily');
   const from = pts.length && pts[0].source === 'daily' ? series.from : Math.max(series.from, series.startedAt);
-  const xTitle = from > series.from ? 'time (local), since the monitor started' : 'time (local)';
+  const xTitle = from > series.from ? 'time (local), since the history began' : 'time (local)';
   const tierSeries = (f) => stats.tiers.map((t) => ({ name: t.name, color: tierColor[t.name], values: pts.map((p) => ({ t: p.at, v: p.tiers[t.name] ? f(p.tiers[t.name], p) : null, daily: p.source === 'daily' })) }));
   lineChart('hit-rate-chart', {
     from, to: series.to, yMax: 100, xTitle, yTitle: 'hit rate (%)',

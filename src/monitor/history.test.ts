@@ -1,8 +1,16 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { dailyPoints, History, type SeriesPoint } from './history.js';
+import { ManualClock } from '../core/clock.js';
+import { createCache } from '../create.js';
+import { BUCKET_MS, dailyPoints, History, type SeriesPoint } from './history.js';
+import { parseBucket } from './history-store.js';
+import { createMonitor } from './index.js';
 import { Insights, MAX_KEYS, OTHER } from './insights.js';
 
 const MIN = 60_000;
+const HOUR_MS = 60 * MIN;
 const START = Date.UTC(2026, 10, 29, 12, 0, 0);
 
 function sample(at: number, over: Partial<SeriesPoint> = {}): SeriesPoint {
@@ -165,5 +173,86 @@ describe('Insights: top namespaces and models, similarity, health since', () => 
     i.observeHealth(report('up'), START + 12_000);
     expect(i.report().health[0]).toMatchObject({ status: 'up', since: START + 12_000 });
     expect(i.report().health[0]!.reason).toBeUndefined();
+  });
+});
+
+describe('History kept across a restart (fleet mode)', () => {
+  it('restores 5-minute buckets that ended before it began, into 24 h and 7 d', () => {
+    const started = START + 60 * MIN;
+    const h = new History(started);
+    const bucket = (end: number, lookups: number) => ({
+      ...sample(end, { lookups, hits: lookups / 2 }),
+      spanMs: BUCKET_MS,
+    });
+    h.restore([bucket(START + 10 * MIN, 10), bucket(START + 5 * MIN, 20), bucket(started + 5 * MIN, 99)]);
+    h.add(sample(started + 5_000));
+    const day = h.range('24h', started + 10_000);
+    expect(day.points.map((p) => [p.at, p.lookups])).toEqual([
+      [START + 5 * MIN, 20],
+      [START + 10 * MIN, 10],
+      [started + 10_000, 10], // its own bucket, filling (drawn as of now); the restored one ending after its start is left out
+    ]);
+    expect(day.startedAt).toBe(START);
+    expect(h.range('7d', started + 10_000).points[0]).toMatchObject({ at: START + HOUR_MS, lookups: 30 });
+    // Restoring after the first sample would mix two histories: ignored.
+    h.restore([bucket(START + 15 * MIN, 5)]);
+    expect(h.range('24h', started + 10_000).points).toHaveLength(3);
+  });
+
+  it('reads back only well-formed buckets', () => {
+    const good = { kind: 'strata-history', v: 1, point: sample(START, { spanMs: BUCKET_MS }) };
+    expect(parseBucket(JSON.stringify(good))).toHaveLength(1);
+    for (const bad of [
+      'not json',
+      JSON.stringify({ ...good, v: 2 }),
+      JSON.stringify({ v: 1, process: 'p', cache: {}, tiers: [] }), // a counter snapshot
+      JSON.stringify({ ...good, point: { ...good.point, lookups: -1 } }),
+      JSON.stringify({ ...good, point: { ...good.point, tiers: { memory: { hits: 'x', misses: 0 } } } }),
+      JSON.stringify({ ...good, point: { ...good.point, savings: [] } }),
+    ])
+      expect(parseBucket(bad), bad).toEqual([]);
+  });
+
+  it('a new monitor on the same SQLite file shows the buckets the last one closed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'strata-history-'));
+    const clock = new ManualClock(Math.ceil(Date.now() / BUCKET_MS) * BUCKET_MS);
+    const config = {
+      tiers: [{ type: 'sqlite' as const, path: join(dir, 'cache.db') }],
+      monitoring: { reportSeconds: 0 },
+    };
+    const cache = await createCache(config, { clock, logger: { warn: () => {} } });
+    try {
+      const first = createMonitor(cache, { prices: {}, sampleSeconds: 0.05 }, { fleet: true });
+      await cache.update('q', 'model:"m"', [{ text: 'a' }]);
+      // Eleven minutes of samples, a minute apart: two 5-minute buckets close.
+      for (let minute = 0; minute < 11; minute++) {
+        for (let i = 0; i < 3; i++) await cache.lookup(minute % 2 ? 'q' : `miss ${minute} ${i}`, 'model:"m"');
+        const before = (await first.series('15m')).points.length;
+        clock.advance(MIN);
+        await expect.poll(async () => (await first.series('15m')).points.length).toBeGreaterThan(before);
+      }
+      first.close();
+      const kept = (await first.series('24h')).points.filter((p) => p.at <= clock.now() - BUCKET_MS);
+      expect(kept.length).toBeGreaterThanOrEqual(2);
+
+      const second = createMonitor(cache, { prices: {}, sampleSeconds: 0.05 }, { fleet: true });
+      try {
+        await expect
+          .poll(async () => (await second.series('24h')).points.length)
+          .toBeGreaterThanOrEqual(kept.length);
+        const restored = (await second.series('24h')).points.filter((p) => p.at <= clock.now() - BUCKET_MS);
+        expect(restored.map((p) => [p.at, p.lookups, p.hits])).toEqual(
+          kept.map((p) => [p.at, p.lookups, p.hits]),
+        );
+        expect((await second.series('24h')).startedAt).toBeLessThan(clock.now() - BUCKET_MS);
+        // The buckets are not counted as processes by the fleet's sums.
+        expect((await second.report({ byProcess: true })).processes?.length).toBe(0);
+      } finally {
+        second.close();
+      }
+    } finally {
+      await cache.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -2,8 +2,9 @@
  * The dashboard's time series at four ranges. Every sample (each `sampleSeconds`) is kept for the
  * last hour; the same samples are also summed into 5-minute buckets for the last 24 hours and
  * 1-hour buckets for the last 7 days, so a long range costs a few hundred points, not a week of
- * samples. Days the process has not seen (it started later) come from the statistics the SQL
- * tiers persist per day (`strata stats --days`), one point per day.
+ * samples. In fleet mode the closed 5-minute buckets are also persisted and restored at start
+ * (history-store.ts), so 24 hours survive a restart; days before that come from the statistics
+ * the SQL tiers persist per day (`strata stats --days`), one point per day.
  *
  * A bucket adds counts (lookups, hits, per-tier hits and misses, savings) and keeps the worst
  * latency of its samples: the p99 a bucket shows is the highest p99 sampled within it.
@@ -58,30 +59,58 @@ class Buckets {
     private readonly keepMs: number,
   ) {}
 
-  add(sample: SeriesPoint): void {
+  /** Adds a sample (or a bucket of another's); returns the bucket this closed, if any. */
+  add(sample: SeriesPoint): SeriesPoint | undefined {
     const start = Math.floor((sample.at - 1) / this.widthMs) * this.widthMs;
     const last = this.points.at(-1);
+    let closed: SeriesPoint | undefined;
     if (last && last.at === start + this.widthMs) merge(last, sample);
-    else this.points.push({ ...copy(sample), at: start + this.widthMs, spanMs: this.widthMs });
+    else {
+      if (last && last.at < start + this.widthMs) closed = copy(last);
+      this.points.push({ ...copy(sample), at: start + this.widthMs, spanMs: this.widthMs });
+    }
     drop(this.points, sample.at - this.keepMs);
+    return closed;
   }
 }
 
+export const BUCKET_MS = 5 * MINUTE;
+
 export class History {
   private readonly samples: SeriesPoint[] = [];
-  private readonly fiveMinutes = new Buckets(5 * MINUTE, DAY);
+  private readonly fiveMinutes = new Buckets(BUCKET_MS, DAY);
   private readonly hours = new Buckets(HOUR, 7 * DAY);
-  private readonly startedAt: number;
+  /** Where the history begins: the monitor's start, or the oldest bucket restored (restore). */
+  private startedAt: number;
 
   constructor(now: number) {
     this.startedAt = now;
   }
 
-  add(sample: SeriesPoint): void {
+  /** Adds a sample; returns the 5-minute bucket it closed, if any (to persist). */
+  add(sample: SeriesPoint): SeriesPoint | undefined {
     this.samples.push(sample);
     drop(this.samples, sample.at - HOUR);
-    this.fiveMinutes.add(sample);
     this.hours.add(sample);
+    return this.fiveMinutes.add(sample);
+  }
+
+  /**
+   * Puts back 5-minute buckets an earlier monitor persisted, before this one's first sample:
+   * the 24-hour and 7-day ranges then reach back past a restart. Buckets that end after this
+   * history began are left out (this monitor's samples cover that time).
+   */
+  restore(buckets: readonly SeriesPoint[]): void {
+    if (this.samples.length > 0) return;
+    const older = buckets
+      .filter((b) => b.spanMs === BUCKET_MS && b.at <= this.startedAt)
+      .sort((a, b) => a.at - b.at);
+    for (const b of older) {
+      this.fiveMinutes.add(b);
+      this.hours.add(b);
+    }
+    const first = older[0];
+    if (first) this.startedAt = Math.min(this.startedAt, first.at - BUCKET_MS);
   }
 
   /**

@@ -25,6 +25,7 @@ import { errorOf } from '../errors.js';
 import type { StrataCache } from '../langchain/cache.js';
 import { type Alert, Alerter } from './alerts.js';
 import { History, type Series, type SeriesPoint, type SeriesRange } from './history.js';
+import { persistBucket, restoreHistory } from './history-store.js';
 import { Insights, type TierSince, type UsageRow } from './insights.js';
 import type { Metrics } from './metrics.js';
 import { Savings } from './savings.js';
@@ -163,12 +164,17 @@ export function createMonitor(
   if (a && a.rules.length > 0) alerter.start(a.intervalSeconds * 1000);
 
   const history = new History(manager.now());
+  // In fleet mode the 5-minute buckets are kept in the fleet's store too (history-store.ts), so
+  // a restarted `strata serve` still shows the last 24 hours.
+  const restoring = target ? restoreHistory(target, history, manager.now()) : Promise.resolve();
   let previous: Overview | undefined;
   const sample = async () => {
+    await restoring;
     const [current, health] = await Promise.all([overview({ store: false }), manager.health()]);
     insights.observeHealth(health, manager.now());
-    history.add(seriesPoint(manager.now(), config.sampleSeconds * 1000, current, previous));
+    const closed = history.add(seriesPoint(manager.now(), config.sampleSeconds * 1000, current, previous));
     previous = current;
+    if (closed && target) await persistBucket(target, closed);
   };
   void sample().catch(() => {});
   const sampler = setInterval(() => void sample().catch(() => {}), config.sampleSeconds * 1000);
