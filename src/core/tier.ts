@@ -81,11 +81,13 @@ export interface Tier {
 export const FLEET_RETENTION_MS = 24 * 3_600_000;
 
 /**
- * Where processes sharing a cache leave their counters for `strata serve` to sum (see
- * core/fleet.ts): one row per process, replaced at every report.
+ * Named JSON rows shared by the processes of a cache, each kept a day: every process's counters
+ * for `strata serve` to sum (core/fleet.ts, one row per process, replaced at every report), and
+ * the dashboard's closed 5-minute buckets (monitor/history-store.ts, `history:<end>`). Readers
+ * keep the rows of their own shape and skip the others.
  */
 export interface CounterStore {
-  /** Replaces `process`'s row with `snapshot` (JSON) taken at `at` (epoch ms); drops rows older than a day. */
+  /** Replaces the row named `process` with `snapshot` (JSON) taken at `at` (epoch ms); drops rows older than a day. */
   publish(process: string, snapshot: string, at: number): MaybePromise<void>;
   /** Every row reported at or after `since` (epoch ms). */
   read(since: number): MaybePromise<string[]>;

@@ -17,6 +17,15 @@ export function every(ms: number, task: () => unknown, timers: NodeJS.Timeout[])
 }
 
 /**
+ * A networked tier's upkeep at close: the timers stop, then what was batched is written once
+ * more. Best effort: the server may be gone, and then unflushed counts are lost, never entries.
+ */
+export async function stopUpkeep(timers: NodeJS.Timeout[], flush: () => Promise<void>): Promise<void> {
+  for (const timer of timers) clearInterval(timer);
+  await flush().catch(() => {});
+}
+
+/**
  * One-time set-up on first use (schema migrations, indexes): concurrent callers share one
  * attempt, and a failed attempt is forgotten, so a server that was down at start-up is set up
  * by the first call after it returns. `done` lets a hot path skip even a settled await.

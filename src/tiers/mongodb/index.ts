@@ -28,7 +28,7 @@ import type { Clock } from '../../core/clock.js';
 import type { StoredEntry, TokenUsage } from '../../core/entry.js';
 import type { CacheKey } from '../../core/key.js';
 import type { ListedEntry, Tier, TierHealth, TierStats } from '../../core/tier.js';
-import { every, OnFirstUse } from '../../core/upkeep.js';
+import { every, OnFirstUse, stopUpkeep } from '../../core/upkeep.js';
 import type { MongodbTierConfig } from './config.js';
 import { AnswerFiles } from './gridfs.js';
 
@@ -245,12 +245,7 @@ export class MongodbTier implements Tier {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    for (const timer of this.timers) clearInterval(timer);
-    try {
-      await this.flush();
-    } catch {
-      // The server may be gone; unflushed hit counts are lost, entries are not.
-    }
+    await stopUpkeep(this.timers, () => this.flush());
     this.closed = true;
     await this.client.close();
   }

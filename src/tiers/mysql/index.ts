@@ -19,7 +19,7 @@ import type { Clock } from '../../core/clock.js';
 import type { StoredEntry } from '../../core/entry.js';
 import type { CacheKey } from '../../core/key.js';
 import type { DailyStats, ListedEntry, SearchResult, Tier, TierHealth, TierStats } from '../../core/tier.js';
-import { every, OnFirstUse } from '../../core/upkeep.js';
+import { every, OnFirstUse, stopUpkeep } from '../../core/upkeep.js';
 import { TierConfigError } from '../../errors.js';
 import { type MysqlTierConfig, TABLE_PREFIX, TABLE_PREFIX_RULE } from './config.js';
 
@@ -295,12 +295,7 @@ export class MysqlTier implements Tier {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    for (const timer of this.timers) clearInterval(timer);
-    try {
-      await this.flush();
-    } catch {
-      // The server may be gone; unflushed counters are lost, entries are not.
-    }
+    await stopUpkeep(this.timers, () => this.flush());
     this.closed = true;
     await this.pool.end();
   }

@@ -28,7 +28,7 @@ import type { Clock } from '../../core/clock.js';
 import type { StoredEntry } from '../../core/entry.js';
 import type { CacheKey } from '../../core/key.js';
 import type { DailyStats, ListedEntry, SearchResult, Tier, TierHealth, TierStats } from '../../core/tier.js';
-import { every, OnFirstUse } from '../../core/upkeep.js';
+import { every, OnFirstUse, stopUpkeep } from '../../core/upkeep.js';
 import { TierConfigError } from '../../errors.js';
 import { transaction } from './client.js';
 import { PG_TABLE_PREFIX, PG_TABLE_PREFIX_RULE, type PostgresTierConfig } from './config.js';
@@ -347,12 +347,7 @@ export class PostgresTier implements Tier {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    for (const timer of this.timers) clearInterval(timer);
-    try {
-      await this.flush();
-    } catch {
-      // The server may be gone; unflushed counters are lost, entries are not.
-    }
+    await stopUpkeep(this.timers, () => this.flush());
     this.closed = true;
     this.readers.close();
     await this.pool.end();
