@@ -7,10 +7,14 @@
  * the answer. Everything else is about not waiting for an answer that will never come:
  * - A caller that knows it will not store (withCache after a model error or an abort) releases
  *   the key: the longest waiter is promoted to leader at once and the others keep waiting for it.
- * - A caller that cannot tell (LangChain's BaseCache never hears of a failed model call) is
+ * - A leader that cannot tell (LangChain's BaseCache never hears of a failed model call) is
  *   bounded by a lease: `MissDurations` learns how long this model's misses take to be answered
  *   (miss to update, per llm string) and the lease is a few times that, never a flat 15 s.
  *   When it runs out every waiter gets a miss and calls the LLM itself.
+ * - A waiter on LangChain's plain path (`joinBounded`) waits only when it can justify it: never
+ *   for a leader of its own `generate()` batch (LangChain looks every prompt of a batch up before
+ *   it calls the model, so a duplicate prompt would wait for itself), never before this model's
+ *   misses have been measured, and never longer than the slowest of them.
  *
  * Waiters receive the encoded payload, not an object, so each one decodes its own fresh copy.
  * A flight costs one Map entry until somebody actually waits on it.
@@ -24,6 +28,27 @@ interface Flight {
   startedAt: number;
   leaseMs: number;
   timer?: NodeJS.Timeout;
+  /** The synchronous run the leader missed in (see `turn`): lookups of one batch share it. */
+  turn: number;
+}
+
+/**
+ * A counter that moves on once per synchronous run of JavaScript: LangChain's generate() calls
+ * `cache.lookup` for every prompt of a batch in one `map`, before any of them can settle, so
+ * lookups made in the same turn belong to the same batch (or to callers that started together
+ * and would only make each other wait).
+ */
+let turn = 0;
+let turnEnding = false;
+function currentTurn(): number {
+  if (!turnEnding) {
+    turnEnding = true;
+    queueMicrotask(() => {
+      turn++;
+      turnEnding = false;
+    });
+  }
+  return turn;
 }
 
 export class Coalescer {
@@ -41,9 +66,33 @@ export class Coalescer {
     });
   }
 
+  /**
+   * Like join, for a caller that cannot be told when the leader gives up (LangChain's plain
+   * path): undefined unless someone else fetches this key, started in an earlier turn, and
+   * `maxWaitMs` (the model's measured miss time) is known; the wait ends with a miss after it.
+   */
+  joinBounded(hash: string, maxWaitMs: number | undefined): Promise<string | undefined> | undefined {
+    const flight = this.flights.get(hash);
+    if (!flight || maxWaitMs === undefined || flight.turn === currentTurn()) return undefined;
+    return new Promise((resolve) => {
+      flight.waiters ??= [];
+      const waiters = flight.waiters;
+      const timer = setTimeout(() => {
+        const at = waiters.indexOf(waiter);
+        if (at >= 0) waiters.splice(at, 1);
+        resolve(undefined);
+      }, maxWaitMs);
+      const waiter: Waiter = (payload) => {
+        clearTimeout(timer);
+        resolve(payload);
+      };
+      waiters.push(waiter);
+    });
+  }
+
   /** Registers the caller as the one fetching this key. */
   lead(hash: string, now: number): void {
-    this.flights.set(hash, { waiters: undefined, startedAt: now, leaseMs: 0 });
+    this.flights.set(hash, { waiters: undefined, startedAt: now, leaseMs: 0, turn: currentTurn() });
   }
 
   /** The leader missed: keep the flight open until an update, a release, or `leaseMs`. */
@@ -79,6 +128,7 @@ export class Coalescer {
     if (flight.timer) clearTimeout(flight.timer);
     flight.timer = undefined;
     flight.startedAt = now;
+    flight.turn = currentTurn();
     this.arm(hash, flight);
     next(undefined);
   }
@@ -87,6 +137,10 @@ export class Coalescer {
     flight.timer = setTimeout(() => this.settle(hash, undefined), flight.leaseMs);
     // A lease nobody waits on must not keep the process alive; join() refs it for a waiter.
     if (!flight.waiters?.length) flight.timer.unref();
+  }
+
+  has(hash: string): boolean {
+    return this.flights.has(hash);
   }
 
   get inFlight(): number {
@@ -128,6 +182,17 @@ export class MissDurations {
       ring.push(ms);
       if (ring.length > MissDurations.SAMPLES) ring.shift();
     }
+  }
+
+  /**
+   * The slowest recent miss-to-update time of this model, or undefined before MIN_SAMPLES of
+   * its misses were answered: how long a caller that cannot be told of a failure may wait.
+   */
+  measuredMs(llmString: string): number | undefined {
+    const own = this.byModel.get(llmString);
+    return own && own.length >= MissDurations.MIN_SAMPLES
+      ? Math.min(this.maxLeaseMs, Math.ceil(Math.max(...own)))
+      : undefined;
   }
 
   leaseMs(llmString: string): number {

@@ -41,5 +41,8 @@ export interface CacheEvents {
   evict: [{ tier: string; hash: string; reason: string }];
   breaker: [{ tier: string; from: BreakerState; to: BreakerState }];
   /** Something about a request the cache handled safely but the application should know (once per cause). */
-  warning: [{ code: 'llm-key-unparsed'; message: string; llmString: string }];
+  warning: [
+    | { code: 'llm-key-unparsed'; message: string; llmString: string }
+    | { code: 'model-unidentified'; message: string; llmType: string },
+  ];
 }

@@ -30,7 +30,16 @@ import { FLEET_RETENTION_MS } from './tier.js';
 export const DEFAULT_REPORT_SECONDS = 10;
 
 const TIER_FIELDS = TIER_COUNTER_FIELDS;
-const CACHE_FIELDS = ['lookups', 'hits', 'misses', 'updates', 'unstorable', 'coalesced', 'errors'] as const;
+const CACHE_FIELDS = [
+  'lookups',
+  'hits',
+  'misses',
+  'updates',
+  'unstorable',
+  'coalesced',
+  'unidentified',
+  'errors',
+] as const;
 
 type TierSnapshot = { name: string; type: string } & Record<(typeof TIER_FIELDS)[number], number> & {
     get: HistogramData;
@@ -82,6 +91,7 @@ export function takeSnapshot(
       updates: cache.updates,
       unstorable: cache.unstorable,
       coalesced: cache.coalesced,
+      unidentified: cache.unidentified,
       errors: cache.errors,
       lookup: cache.lookupLatency.toJSON(),
     },

@@ -38,11 +38,14 @@ export class LeaseWait {
    * After a miss: undefined when this instance should call the LLM (it holds the claim, the
    * shared tier cannot arbitrate, or the wait ran out), else the answer another instance stored.
    */
-  async answerFromOthers(key: CacheKey): Promise<{ entry: Answer; payload: string } | undefined> {
+  async answerFromOthers(
+    key: CacheKey,
+    waitMs: number = this.options.waitMs,
+  ): Promise<{ entry: Answer; payload: string } | undefined> {
     const m = this.via;
     const leaseMs = this.options.leaseMs(key.llmString);
     if (await this.claim(key, leaseMs)) return undefined;
-    const deadline = performance.now() + this.options.waitMs;
+    const deadline = performance.now() + Math.min(waitMs, this.options.waitMs);
     while (performance.now() < deadline && !this.options.closed()) {
       await this.signal(key.hash, Math.min(POLL_MS, deadline - performance.now()));
       const read = m.read(key);

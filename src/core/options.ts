@@ -24,6 +24,15 @@ export interface LookupOptions {
    * `only-if-cached`) passes false: it must never make others wait.
    */
   claim?: boolean;
+  /**
+   * How long this caller may wait for another caller's answer to the same key. `lease` (default):
+   * until the leader stores or releases, bounded by its lease (withCache and the gateway release
+   * on failure). `measured`: for a caller whose failures nobody reports (LangChain's plain
+   * BaseCache path): never for a lookup of the same batch, never before this model's misses have
+   * been measured, and never longer than the slowest of them. `never`: not at all (a repeat of
+   * a key earlier in the caller's own batch).
+   */
+  wait?: 'lease' | 'measured' | 'never';
 }
 
 export interface WriteOptions {

@@ -176,6 +176,8 @@ export class CacheCounters {
   /** Updates refused because no lookup could use what they carried. */
   unstorable = 0;
   coalesced = 0;
+  /** Lookups refused because the llmKey did not establish which model answers (langchain/model-identity.ts). */
+  unidentified = 0;
   errors = 0;
   readonly lookupLatency = new LatencyHistogram();
 }

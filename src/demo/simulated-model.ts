@@ -11,6 +11,8 @@ import type { ChatResult } from '@langchain/core/outputs';
 export interface SimulatedChatModelParams extends BaseChatModelParams {
   /** Model name, part of the cache key. */
   model?: string;
+  /** Where requests would go; part of the cache key, as real provider classes include their base URL. */
+  baseURL?: string;
   /** Fixed latency per call, or a [min, max] range sampled uniformly. */
   latencyMs?: number | [number, number];
   /** Included in the llmKey the way real provider models include theirs; the cache must strip it. */
@@ -25,6 +27,7 @@ export interface SimulatedChatModelParams extends BaseChatModelParams {
 export class SimulatedChatModel extends BaseChatModel {
   calls = 0;
   model: string;
+  baseURL: string;
   apiKey: string | undefined;
   temperature: number;
   failWith: string | undefined;
@@ -34,6 +37,7 @@ export class SimulatedChatModel extends BaseChatModel {
   constructor(params: SimulatedChatModelParams = {}) {
     super(params);
     this.model = params.model ?? 'simulated-gpt';
+    this.baseURL = params.baseURL ?? 'in-process://simulated';
     this.apiKey = params.apiKey;
     this.temperature = params.temperature ?? 0;
     this.failWith = params.failWith;
@@ -49,6 +53,7 @@ export class SimulatedChatModel extends BaseChatModel {
   override _identifyingParams(): Record<string, unknown> {
     return {
       model: this.model,
+      baseURL: this.baseURL,
       temperature: this.temperature,
       ...(this.apiKey ? { apiKey: this.apiKey } : {}),
     };

@@ -3,19 +3,25 @@
  * manager, convert generations. All policy (tiers, failures, coalescing) lives below.
  *
  * lookup and update never throw: a cache that breaks the LLM call is worse than no cache.
+ *
+ * Which model answers is established, not trusted (model-identity.ts): a view made by
+ * `attach(model)` adds the model instance's identity to every key; without one, an llmKey that
+ * does not name the model and its endpoint is refused (no lookup, no store, counted, said once).
  */
 import { BaseCache } from '@langchain/core/caches';
 import type { Generation } from '@langchain/core/outputs';
 import { MAX_TTL_SECONDS } from '../config/fields.js';
 import { isChatLlmString } from '../core/entry.js';
 import type { CacheEvents, Hit, Logger } from '../core/events.js';
-import { assertNamespace, type CacheKey, deriveKey } from '../core/key.js';
+import { type CacheKey, deriveKey, validateNamespace } from '../core/key.js';
 import type { Manager } from '../core/manager.js';
 import type { LookupOptions, WriteOptions } from '../core/options.js';
 import type { HealthReport, StatsReport } from '../core/reports.js';
-import { CacheMissError, errorOf } from '../errors.js';
+import { CacheMissError, errorOf, StrataConfigError } from '../errors.js';
 import { fromStored, toStored } from './generations.js';
+import { identityPair, llmTypeOf, unidentifiedModel } from './model-identity.js';
 import { assertMode, type CacheMode } from './modes.js';
+import { type AttachableModel, attachRunHandler, RunLedger } from './run-handler.js';
 
 export interface StoreOptions {
   /** Tags attached to entries stored through this view, for invalidateTag(). */
@@ -60,6 +66,31 @@ interface View {
   readonly store: StoreOptions;
   readonly defaultTtlSeconds: number | null;
   readonly logger: Logger;
+  /** The model this view is attached to: its identity is part of every key. */
+  readonly model?: object;
+  /** The attached model's keys that missed, for its run handler (run-handler.ts). */
+  readonly ledger?: RunLedger;
+}
+
+/** A lookup of LangChain's plain path: a failed model call is never reported to it (core/options.ts). */
+const PLAIN: LookupOptions = { wait: 'measured' };
+/** An attached model's lookup: its failures are reported (run-handler.ts), so it waits as withCache does. */
+const ATTACHED: LookupOptions = { wait: 'lease' };
+/** A repeat of a key earlier in the caller's own batch. */
+const REPEAT: LookupOptions = { wait: 'never' };
+
+/** Judgements of llmKeys seen without a model instance (few distinct ones per process; bounded). */
+const judged = new Map<string, string | undefined>();
+function unidentified(llmKey: string): string | undefined {
+  if (judged.has(llmKey)) return judged.get(llmKey);
+  const problem = unidentifiedModel(llmKey);
+  if (judged.size >= 512) judged.delete(judged.keys().next().value!);
+  judged.set(llmKey, problem);
+  return problem;
+}
+
+function viewError(path: string, message: string): StrataConfigError {
+  return new StrataConfigError([{ path, message }]);
 }
 
 /**
@@ -90,7 +121,12 @@ export class StrataCache extends BaseCache<Generation[]> {
   }
 
   key(prompt: string, llmKey: string): CacheKey {
-    const key = deriveKey(this.view.namespace, llmKey, prompt);
+    const model = this.view.model;
+    const key = deriveKey(
+      this.view.namespace,
+      model ? `${llmKey},${identityPair(model, {})}` : llmKey,
+      prompt,
+    );
     const extract = this.view.store.semanticQuery;
     return extract ? { ...key, question: extract(prompt) ?? '' } : key;
   }
@@ -99,9 +135,14 @@ export class StrataCache extends BaseCache<Generation[]> {
     const mode = this.view.store.mode;
     if (mode !== undefined && mode !== 'default') return this.lookupInMode(prompt, llmKey, mode);
     try {
+      if (!this.identified(llmKey, true)) return Promise.resolve(null);
       const key = this.key(prompt, llmKey);
-      return this.manager.lookup(key).then(
-        (hit) => (hit ? this.generations(hit, key) : null),
+      return this.manager.lookup(key, this.plainWait(prompt, llmKey)).then(
+        (hit) => {
+          if (hit) return this.generations(hit, key);
+          this.view.ledger?.missed(prompt, llmKey);
+          return null;
+        },
         (error: unknown) => this.lookupFailed(error),
       );
     } catch (error) {
@@ -112,8 +153,10 @@ export class StrataCache extends BaseCache<Generation[]> {
   private async lookupInMode(prompt: string, llmKey: string, mode: CacheMode): Promise<Generation[] | null> {
     if (mode === 'no-cache' || mode === 'refresh') return null;
     // A view that never stores must never make another caller wait for it.
-    const hit = await this.lookupWithInfo(prompt, llmKey, { claim: mode === 'default' });
+    const wait = this.plainWait(prompt, llmKey);
+    const hit = await this.lookupWithInfo(prompt, llmKey, { ...wait, claim: mode === 'default' });
     if (!hit && mode === 'only-if-cached') throw new CacheMissError(this.key(prompt, llmKey).hash);
+    if (!hit && mode === 'default') this.view.ledger?.missed(prompt, llmKey);
     return hit?.generations ?? null;
   }
 
@@ -125,6 +168,33 @@ export class StrataCache extends BaseCache<Generation[]> {
     } catch (error) {
       return this.lookupFailed(error);
     }
+  }
+
+  /** How a lookup of LangChain's plain path may wait for another caller's answer to the same key. */
+  private plainWait(prompt: string, llmKey: string): LookupOptions {
+    const ledger = this.view.ledger;
+    if (!ledger) return PLAIN;
+    return ledger.takeRepeat(prompt, llmKey) ? REPEAT : ATTACHED;
+  }
+
+  /**
+   * Whether this view can tell which model answers for this llmKey: always when attached to a
+   * model or when the key carries withCache's identity; otherwise when the llmKey names the model
+   * and its endpoint. A refused lookup is counted; the class is named once, with the fix.
+   */
+  private identified(llmKey: string, lookup: boolean): boolean {
+    if (this.view.model) return true;
+    const problem = unidentified(llmKey);
+    if (problem === undefined) return true;
+    const type = llmTypeOf(llmKey);
+    this.manager.refuseUnidentified(
+      type,
+      `not caching calls of the model of type "${type}": its llmKey does not establish which model answers (${problem}), ` +
+        'so two models (or two temperatures, endpoints or regions) could share answers. ' +
+        'Attach the cache to the model instead: `const model = cache.attach(new ChatX({ ... }))`, or use withCache(model, cache).',
+      lookup,
+    );
+    return false;
   }
 
   private lookupFailed(error: unknown): null {
@@ -142,8 +212,9 @@ export class StrataCache extends BaseCache<Generation[]> {
     options?: LookupOptions,
   ): Promise<LookupResult | null> {
     try {
+      if (!this.identified(llmKey, true)) return null;
       const key = this.key(prompt, llmKey);
-      const hit: Hit | undefined = await this.manager.lookup(key, options);
+      const hit: Hit | undefined = await this.manager.lookup(key, options ?? this.plainWait(prompt, llmKey));
       const generations = hit ? this.generations(hit, key) : null;
       if (!hit || !generations) return null;
       return {
@@ -175,9 +246,12 @@ export class StrataCache extends BaseCache<Generation[]> {
 
   async update(prompt: string, llmKey: string, value: Generation[]): Promise<void> {
     if (this.view.store.mode === 'no-store' || this.view.store.mode === 'only-if-cached') return;
-    // Nothing to answer with: not an entry, but whoever waits for one must stop waiting.
-    if (value.length === 0) return this.release(prompt, llmKey);
     try {
+      if (!this.identified(llmKey, false)) return;
+      // The attached model's run handler stored this answer already (run-handler.ts).
+      if (this.view.ledger?.takeStored(prompt, llmKey)) return;
+      // Nothing to answer with: not an entry, but whoever waits for one must stop waiting.
+      if (!Array.isArray(value) || value.length === 0) return this.release(prompt, llmKey);
       const { tags, metadata } = this.view.store;
       const ttlSeconds =
         this.view.store.ttlSeconds === undefined ? this.view.defaultTtlSeconds : this.view.store.ttlSeconds;
@@ -206,7 +280,10 @@ export class StrataCache extends BaseCache<Generation[]> {
   /** Clears this view's namespace (or another one, or all); returns entries removed across tiers. */
   clear(options: ClearOptions = {}): Promise<number> {
     if (options.all) return this.manager.clear();
-    return this.manager.clear(assertNamespace(options.namespace ?? this.view.namespace, 'clear.namespace'));
+    const namespace = options.namespace ?? this.view.namespace;
+    const problem = validateNamespace(namespace);
+    if (problem) throw viewError('clear.namespace', `${problem} (got ${JSON.stringify(namespace)})`);
+    return this.manager.clear(namespace);
   }
 
   /** Removes every entry carrying this tag in this view's namespace (or in all, with allNamespaces). */
@@ -218,26 +295,50 @@ export class StrataCache extends BaseCache<Generation[]> {
 
   /** A view of the same tiers and connections whose keys live in another namespace. */
   withNamespace(namespace: string): StrataCache {
-    return new StrataCache(this.manager, {
-      ...this.view,
-      namespace: assertNamespace(namespace, 'withNamespace'),
+    const problem = validateNamespace(namespace);
+    if (problem) throw viewError('withNamespace', `${problem} (got ${JSON.stringify(namespace)})`);
+    return new StrataCache(this.manager, { ...this.view, namespace });
+  }
+
+  /**
+   * Makes this view the model's cache, with the model's identity in every key (its class,
+   * invocation parameters and configuration: model name, sampling parameters, endpoint, region),
+   * and tells the cache when one of its calls fails (so nobody waits for it) or succeeds inside a
+   * batch that fails (so that answer is kept). Returns the model:
+   * `const model = cache.attach(new ChatGroq({ model: 'llama-3.1-8b-instant' }))`.
+   * Needed for the plain `cache` option of every class whose llmKey names no model or endpoint.
+   */
+  attach<M extends AttachableModel>(model: M): M {
+    if (model === null || typeof model !== 'object' || typeof model.invoke !== 'function')
+      throw viewError('attach', 'expects a LangChain chat model or LLM instance');
+    const ledger = new RunLedger();
+    const view = new StrataCache(this.manager, { ...this.view, model, ledger });
+    model.cache = view;
+    attachRunHandler(model, ledger, {
+      storeFromRun: async (prompt, llmKey, generations) => {
+        await view.update(prompt, llmKey, generations);
+        ledger.storedFromRun(prompt, llmKey);
+      },
+      release: (prompt, llmKey) => view.release(prompt, llmKey),
     });
+    return model;
   }
 
   /** A view that stores the next updates with these tags, TTL and metadata. */
   withOptions(store: StoreOptions): StrataCache {
     const ttl = store.ttlSeconds;
     if (ttl !== undefined && ttl !== null && !(ttl > 0 && ttl <= MAX_TTL_SECONDS)) {
-      throw new TypeError(
-        `withOptions.ttlSeconds: must be a positive number of seconds up to ${MAX_TTL_SECONDS} (10 years), or null (got ${ttl})`,
+      throw viewError(
+        'withOptions.ttlSeconds',
+        `must be a positive number of seconds up to ${MAX_TTL_SECONDS} (10 years), or null (got ${ttl})`,
       );
     }
     if (store.tags && !store.tags.every((t) => typeof t === 'string' && t.length > 0)) {
-      throw new TypeError('withOptions.tags: every tag must be a non-empty string');
+      throw viewError('withOptions.tags', 'every tag must be a non-empty string');
     }
     assertMode(store.mode, 'withOptions.mode');
     if (store.semanticQuery !== undefined && typeof store.semanticQuery !== 'function')
-      throw new TypeError('withOptions.semanticQuery: must be a function (prompt) => question | undefined');
+      throw viewError('withOptions.semanticQuery', 'must be a function (prompt) => question | undefined');
     return new StrataCache(this.manager, { ...this.view, store: { ...this.view.store, ...store } });
   }
 

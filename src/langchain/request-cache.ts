@@ -5,6 +5,7 @@
 import type { RunnableConfig } from '@langchain/core/runnables';
 import { CacheMissError } from '../errors.js';
 import type { StrataCache } from './cache.js';
+import { identityPair } from './model-identity.js';
 import { assertMode, type CacheMode } from './modes.js';
 
 export interface CacheControl {
@@ -80,16 +81,18 @@ export class RequestCache {
 
   /**
    * The key of one request: the wrapped model's serialized parameters for this call (what
-   * LangChain keys its own cache by; secrets are stripped by the core key) and the prompt.
+   * LangChain keys its own cache by), the model's identity as Strata establishes it from the
+   * instance (model-identity.ts: class, invocation parameters, configuration), and the prompt.
+   * Secrets are handled by the core key.
    */
   request(model: object, prompt: string, options: object): CachedRequest {
     const control = { ...this.defaults, ...readControl(options) };
     const params: Record<string, unknown> = { ...modelOptions(options as { signal?: AbortSignal }) };
     delete params.signal;
-    const llmKey = (
+    const serialized = (
       model as { _getSerializedCacheKeyParametersForCall(o: object): string }
     )._getSerializedCacheKeyParametersForCall(params);
-    return { llmKey, prompt, control };
+    return { llmKey: `${serialized},${identityPair(model, params)}`, prompt, control };
   }
 
   /** A hit with its information; undefined on a miss (or when the mode skips the lookup). */

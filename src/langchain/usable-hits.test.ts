@@ -105,9 +105,9 @@ describe('hits LangChain cannot use are misses', () => {
     '%s: invoke calls the model, the entry is counted corrupt and replaced',
     async (_, gens) => {
       const cache = await twoTiers();
-      const model = new FakeListChatModel({ responses: ['fresh answer'], cache });
+      const model = cache.attach(new FakeListChatModel({ responses: ['fresh answer'] }));
       const llmKey = model._getSerializedCacheKeyParametersForCall({});
-      const key = await plant(cache, 'sqlite', 'Human: hello', llmKey, gens);
+      const key = await plant(model.cache as StrataCache, 'sqlite', 'Human: hello', llmKey, gens);
       const answer = await model.invoke('hello');
       expect(answer.content).toBe('fresh answer');
       const stats = await cache.stats();
@@ -122,9 +122,9 @@ describe('hits LangChain cannot use are misses', () => {
 
   it('a chain after the model (a string output parser) never sees an unusable hit', async () => {
     const cache = await twoTiers();
-    const model = new FakeListChatModel({ responses: ['fresh answer'], cache });
+    const model = cache.attach(new FakeListChatModel({ responses: ['fresh answer'] }));
     const llmKey = model._getSerializedCacheKeyParametersForCall({});
-    await plant(cache, 'sqlite', 'Human: hello', llmKey, [
+    await plant(model.cache as StrataCache, 'sqlite', 'Human: hello', llmKey, [
       { message: { type: 'ai', data: { content: [{ type: 'text' }] } } },
     ]);
     expect(await model.pipe(new StringOutputParser()).invoke('hello')).toBe('fresh answer');
@@ -149,9 +149,11 @@ describe('hits LangChain cannot use are misses', () => {
 
   it('an answer stored as text only is served to a chat model as an AIMessage', async () => {
     const cache = await twoTiers();
-    const model = new FakeListChatModel({ responses: ['never called'], cache });
+    const model = cache.attach(new FakeListChatModel({ responses: ['never called'] }));
     const llmKey = model._getSerializedCacheKeyParametersForCall({});
-    await plant(cache, 'sqlite', 'Human: hello', llmKey, [{ text: 'the stored answer' }]);
+    await plant(model.cache as StrataCache, 'sqlite', 'Human: hello', llmKey, [
+      { text: 'the stored answer' },
+    ]);
     const answer = await model.invoke('hello');
     expect(answer.getType()).toBe('ai');
     expect(answer.content).toBe('the stored answer');
@@ -162,7 +164,7 @@ describe('an answer is stored once', () => {
   it('a chat answer of 2 MB makes a payload of about 2 MB, not 4', async () => {
     const cache = await twoTiers();
     const big = 'x'.repeat(2 * 1024 * 1024);
-    const model = new FakeListChatModel({ responses: [big], cache });
+    const model = cache.attach(new FakeListChatModel({ responses: [big] }));
     let bytes = 0;
     cache.on('set', (e) => {
       bytes = e.bytes;
@@ -178,8 +180,11 @@ describe('what no lookup could use is never stored', () => {
   it('an update whose generations have no text, or that a chat model cannot return, is refused and counted', async () => {
     const cache = await twoTiers();
     await cache.update('a stream that assembled no text', 'model:"m"', [{ text: null } as never]);
-    const chat = new FakeListChatModel({ responses: ['x'] })._getSerializedCacheKeyParametersForCall({});
-    await cache.update('Human: hi', chat, [{ text: 'x', message: new HumanMessage('x') } as never]);
+    const model = cache.attach(new FakeListChatModel({ responses: ['x'] }));
+    const chat = model._getSerializedCacheKeyParametersForCall({});
+    await (model.cache as StrataCache).update('Human: hi', chat, [
+      { text: 'x', message: new HumanMessage('x') } as never,
+    ]);
     const stats = await cache.stats();
     expect(stats.unstorable).toBe(2);
     expect(stats.updates).toBe(0);

@@ -327,14 +327,14 @@ describe('hit information and plain BaseCache views', () => {
   it('a view with a mode works as LangChain`s own cache option: only-if-cached and no-store', async () => {
     const cache = await createCache({ tiers: [{ type: 'memory' }] }, { logger: { warn: () => {} } });
     opened.push(cache);
-    const strict = new FakeChat({ cache: cache.withOptions({ mode: 'only-if-cached' }) });
+    const strict = cache.withOptions({ mode: 'only-if-cached' }).attach(new FakeChat({}));
     await expect(strict.invoke('unknown')).rejects.toThrow(CacheMissError);
     expect(strict.calls).toBe(0);
-    const forgetful = new FakeChat({ cache: cache.withOptions({ mode: 'no-store' }) });
+    const forgetful = cache.withOptions({ mode: 'no-store' }).attach(new FakeChat({}));
     await forgetful.invoke('not stored');
     expect(forgetful.calls).toBe(1);
     expect((await cache.stats()).updates).toBe(0);
-    const normal = new FakeChat({ cache });
+    const normal = cache.attach(new FakeChat({}));
     const first = await normal.invoke('stored');
     expect((await strict.invoke('stored')).content).toBe(first.content);
     expect(strict.calls).toBe(0);

@@ -1,0 +1,229 @@
+/**
+ * Which model answers: established by Strata from the model instance, not trusted from
+ * LangChain's llmKey.
+ *
+ * LangChain builds a cache's llmKey from `_identifyingParams()`, which most provider classes
+ * leave empty: for ChatGroq, ChatMistralAI, ChatBedrockConverse, the Google, Ollama and Cohere
+ * classes and most community models it is `_model:"base_chat_model",_type:"groq"`, with no model
+ * name, no temperature and no endpoint, so two models would share answers. Where Strata holds the
+ * instance (withCache, and views made by `cache.attach(model)`), the key is extended with the
+ * model's identity:
+ *
+ * - its class and `_llmType()`;
+ * - `invocationParams(callOptions)`: what the class itself sends for this call (model, sampling
+ *   parameters, response format), for every class that implements it;
+ * - `lc_kwargs`: the configuration it was constructed with (model, temperature, base URL,
+ *   region, client options). Constructor arguments, not the instance's own fields: those are
+ *   filled lazily (an SDK client, a fetched access token, a tokenizer) and would change the key
+ *   after the first call.
+ *
+ * The provider's own credentials (fields of the instance named like secrets: `apiKey`,
+ * `credentials`, `authOptions`, ...) are left out here: they say who pays, not what is answered,
+ * and a rotated key keeps its answers. Everything else passes through the core sanitizer
+ * (core/secrets.ts) like any llmKey. Functions cannot be compared and are left out; an SDK client
+ * or other class instance enters as its class name and the strings that say where it sends
+ * requests (base URL, endpoint, host, region).
+ *
+ * Without the instance (LangChain's plain `cache` option), `unidentifiedModel` tells whether an
+ * llmKey establishes the model on its own; when it does not, the lookup is refused.
+ */
+import { createHash } from 'node:crypto';
+import { sanitizeLlmKey } from '../core/key.js';
+import { isSecretFieldName, parseLangChainKey } from '../core/secrets.js';
+
+/** Configuration that does not change an answer, or changes on its own: never part of the identity. */
+const NOT_IDENTITY = new Set([
+  'cache',
+  'callbacks',
+  'callbackManager',
+  'verbose',
+  'tags',
+  'metadata',
+  'caller',
+  'maxRetries',
+  'maxConcurrency',
+  'onFailedAttempt',
+  'timeout',
+  'signal',
+  'streaming',
+  'stream',
+  'stream_options',
+  'streamUsage',
+  'disableStreaming',
+  'lc_serializable',
+  'lc_kwargs',
+  'lc_namespace',
+  'lc_runnable',
+  'fetch',
+]);
+
+/** Containers of a provider SDK's client options: their secret-named fields are the provider's credentials. */
+const CLIENT_OPTIONS = /^(client_?options|configuration|client_?config|auth_?options|fields)$/i;
+
+/** Strings of an SDK client or other class instance that say where requests go. */
+const WHERE = /url|endpoint|host|region|location|project|deployment|instance|account|version/i;
+
+const MAX_DEPTH = 6;
+const MAX_ITEMS = 256;
+
+/**
+ * The identity of a model for one call, as one `name:JSON` pair appended to LangChain's llmKey:
+ * the SHA-256 of the identity after the core sanitizer has dealt with its secrets. A digest, so
+ * every stored entry carries 80 bytes rather than the model's whole configuration (a fake model's
+ * configuration holds its answers); LangChain's own pairs stay readable beside it.
+ */
+export function identityPair(model: object, callOptions: object): string {
+  const json = JSON.stringify(modelIdentity(model, callOptions));
+  const known = lastDigest.get(model);
+  if (known?.json === json) return known.pair;
+  const pair = `_strata_identity:"sha256:${createHash('sha256')
+    .update(sanitizeLlmKey(`_strata_identity:${json}`))
+    .digest('hex')}"`;
+  lastDigest.set(model, { json, pair });
+  return pair;
+}
+
+/** The last identity of each model and its pair: a model is asked for the same one on every call. */
+const lastDigest = new WeakMap<object, { json: string; pair: string }>();
+
+export function modelIdentity(model: object, callOptions: object): Record<string, unknown> {
+  const m = model as {
+    constructor?: { name?: string };
+    _llmType?: () => string;
+    invocationParams?: (options: object) => unknown;
+    lc_kwargs?: Record<string, unknown>;
+  };
+  const identity: Record<string, unknown> = { class: m.constructor?.name ?? 'unknown' };
+  try {
+    identity.type = m._llmType?.();
+  } catch {
+    identity.type = 'unavailable';
+  }
+  if (typeof m.invocationParams === 'function') {
+    try {
+      identity.invocation = describe(m.invocationParams(callOptions), 0, new Set(), false);
+    } catch {
+      // Some classes need a live client to say; their configuration below still names the model.
+      identity.invocation = 'unavailable';
+    }
+  }
+  identity.config = describe(m.lc_kwargs ?? {}, 0, new Set(), true);
+  return identity;
+}
+
+/**
+ * JSON-safe, deterministic (keys sorted) data of a configuration value. `credentials`: whether
+ * secret-named fields here are the provider's own credentials (the model's top level and its
+ * client options), to be left out.
+ */
+function describe(value: unknown, depth: number, seen: Set<object>, credentials: boolean): unknown {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
+  if (typeof value === 'number') return Number.isFinite(value) ? value : String(value);
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value !== 'object') return undefined; // functions, symbols, undefined
+  if (seen.has(value)) return '[cycle]';
+  if (depth >= MAX_DEPTH) return '[deep]';
+  seen.add(value);
+  try {
+    if (Array.isArray(value))
+      return value.slice(0, MAX_ITEMS).map((item) => describe(item, depth + 1, seen, false) ?? null);
+    if (value instanceof Date) return value.toISOString();
+    if (ArrayBuffer.isView(value)) return `[${value.constructor.name} ${value.byteLength}]`;
+    const proto = Object.getPrototypeOf(value);
+    if (proto !== Object.prototype && proto !== null) return instance(value, seen);
+    const out: Record<string, unknown> = {};
+    for (const name of Object.keys(value).sort().slice(0, MAX_ITEMS)) {
+      if (NOT_IDENTITY.has(name)) continue;
+      if (credentials && isSecretFieldName(name)) continue;
+      const inner = describe(
+        (value as Record<string, unknown>)[name],
+        depth + 1,
+        seen,
+        credentials && CLIENT_OPTIONS.test(name),
+      );
+      if (inner !== undefined) out[name] = inner;
+    }
+    return out;
+  } finally {
+    seen.delete(value);
+  }
+}
+
+/** A class instance (an SDK client, a LangChain object): its class, and where it sends requests. */
+function instance(value: object, seen: Set<object>): Record<string, unknown> {
+  const out: Record<string, unknown> = { $class: value.constructor?.name ?? 'Object' };
+  const visit = (obj: object, prefix: string, depth: number) => {
+    if (seen.has(obj) || depth > 2) return;
+    seen.add(obj);
+    try {
+      for (const name of Object.keys(obj).sort().slice(0, MAX_ITEMS)) {
+        if (isSecretFieldName(name)) continue;
+        let inner: unknown;
+        try {
+          inner = (obj as Record<string, unknown>)[name];
+        } catch {
+          continue;
+        }
+        if (typeof inner === 'string' && WHERE.test(name)) out[`${prefix}${name}`] = inner;
+        else if (inner !== null && typeof inner === 'object' && !Array.isArray(inner))
+          visit(inner, `${prefix}${name}.`, depth + 1);
+      }
+    } finally {
+      seen.delete(obj);
+    }
+  };
+  visit(value, '', 0);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The plain BaseCache path: is the llmKey enough on its own?
+// ---------------------------------------------------------------------------------------------
+
+/** Fields that name the model in LangChain llmKeys. */
+const MODEL_FIELDS = new Set([
+  'model',
+  'modelName',
+  'model_name',
+  'modelId',
+  'model_id',
+  'deploymentName',
+  'azureOpenAIApiDeploymentName',
+  'endpointName',
+  'repo_id',
+]);
+/** Fields that name where requests go. */
+const ENDPOINT_FIELDS =
+  /^(base_?url|api_?url|endpoint|endpoint_?url|endpoint_?host|server_?url|service_?url|host|region|location)$/i;
+
+/**
+ * Why an llmKey LangChain built (it has `_type`/`_model`) does not establish which model
+ * answers, or undefined when it does. It does when it names the model and the client configuration that
+ * says where the request goes travels with it: either an endpoint field, or the client's own
+ * configuration (`@langchain/openai` and the classes built on it put `apiKey`, `baseURL` and
+ * `dangerouslyAllowBrowser` into their llmKey, so a configured endpoint would be there too).
+ * Every other shape (no model name, as for most classes; a model name without its endpoint, as
+ * for ChatAnthropic or AzureChatOpenAI) is refused: two configurations of such a class produce
+ * the same llmKey, and a wrong answer is worse than a miss.
+ */
+export function unidentifiedModel(llmKey: string): string | undefined {
+  const pairs = parseLangChainKey(llmKey);
+  // Not built by LangChain (a bare model name, JSON, pairs without `_type`): the caller named
+  // the model itself, which is what the key needs.
+  if (!pairs?.some(([name]) => name === '_type' || name === '_model')) return undefined;
+  if (pairs.some(([name]) => name === '_strata_identity')) return undefined;
+  const named = (test: (name: string) => boolean) =>
+    pairs.some(([name, value]) => test(name) && typeof value === 'string' && value.length > 0);
+  if (!named((name) => MODEL_FIELDS.has(name))) return 'it names no model';
+  const clientConfig =
+    pairs.some(([name]) => name === 'dangerouslyAllowBrowser') && pairs.some(([name]) => name === 'apiKey');
+  if (!clientConfig && !named((name) => ENDPOINT_FIELDS.test(name)))
+    return 'it names no endpoint (base URL or region) and the class does not put its client configuration in it';
+  return undefined;
+}
+
+/** `_type` of an llmKey, for messages: which class is speaking. */
+export function llmTypeOf(llmKey: string): string {
+  const type = parseLangChainKey(llmKey)?.find(([name]) => name === '_type')?.[1];
+  return typeof type === 'string' ? type : 'unknown';
+}
