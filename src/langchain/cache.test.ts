@@ -6,6 +6,7 @@ import { FakeListChatModel } from '@langchain/core/utils/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createCache } from '../create.js';
 import { SimulatedChatModel } from '../demo/simulated-model.js';
+import { StrataConfigError } from '../errors.js';
 import type { StrataCache } from './cache.js';
 
 const dirs: string[] = [];
@@ -96,6 +97,17 @@ describe('StrataCache with LangChain models', () => {
     expect(
       (await cache.lookup('Human: mutable?', model._getSerializedCacheKeyParametersForCall({})))![0]!.text,
     ).not.toBe('changed');
+  });
+
+  it('update never throws, whatever LangChain hands it; bad view options name the field', async () => {
+    const cache = await memoryCache();
+    await expect(cache.update('p', 'llm', null as never)).resolves.toBeUndefined();
+    await expect(cache.update('p', 'llm', { length: 1 } as never)).resolves.toBeUndefined();
+    expect((await cache.stats()).updates).toBe(0);
+    expect(() => cache.withNamespace('')).toThrow(StrataConfigError);
+    expect(() => cache.withNamespace('')).toThrow(/withNamespace: must be 1-256 characters/);
+    expect(() => cache.withOptions({ ttlSeconds: -1 })).toThrow(StrataConfigError);
+    expect(() => cache.attach({} as never)).toThrow(/attach: expects a LangChain chat model/);
   });
 
   it('keeps tool calls, usage and response metadata, and generationInfo', async () => {

@@ -4,6 +4,8 @@
  * a stall would show as a 15 s call; each case asserts the key is no longer held (nothing in
  * flight) and a bound far below the stall.
  */
+import { AIMessageChunk } from '@langchain/core/messages';
+import { ChatGenerationChunk } from '@langchain/core/outputs';
 import { FakeListChatModel } from '@langchain/core/utils/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createCache } from '../create.js';
@@ -32,6 +34,16 @@ async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value?: T; 
     return { ms: performance.now() - start, value };
   } catch (error) {
     return { ms: performance.now() - start, error };
+  }
+}
+
+/** Streams its answer a word at a time, as providers do. */
+class WordStreamer extends FakeListChatModel {
+  override async *_streamResponseChunks() {
+    for (const word of 'many words streamed one by one to a reader who leaves'.split(' ')) {
+      await new Promise((r) => setTimeout(r, 1));
+      yield new ChatGenerationChunk({ text: `${word} `, message: new AIMessageChunk(`${word} `) });
+    }
   }
 }
 
@@ -123,6 +135,19 @@ describe('no stall after a miss that nothing answers (withCache)', () => {
     const next = await timed(() => model.invoke('stop reading after one chunk'));
     expect(next.ms).toBeLessThan(NO_STALL_MS);
     expect(next.value?.response_metadata.strata).toMatchObject({ hit: false });
+  });
+
+  it('a stream whose iterator is dropped unclosed releases the key once it sits unread', async () => {
+    const cache = await memoryCache();
+    const model = withCache(
+      new WordStreamer({ responses: ['many words streamed one by one to a reader who leaves'] }),
+      cache,
+    );
+    const iterator = (await model.stream('dropped mid-stream'))[Symbol.asyncIterator]();
+    await iterator.next(); // read one chunk, then never again, and never return()
+    const next = await timed(() => model.invoke('dropped mid-stream'));
+    expect(next.error).toBeUndefined();
+    expect(next.ms).toBeLessThan(NO_STALL_MS);
   });
 
   it('a stream aborted while the consumer reads it releases the key', async () => {

@@ -42,6 +42,14 @@ export interface CachedRequest {
   control: CacheControl;
 }
 
+/**
+ * How long a miss's stream may sit unread before its key is released: a consumer that dropped the
+ * iterator without closing it never resumes the generator, so nothing else would ever release
+ * it. Released early, a concurrent identical request calls the model itself (a paid duplicate,
+ * never a wrong answer); the stream still stores its answer if it is read to the end.
+ */
+export const STREAM_IDLE_MS = 500;
+
 /** Where the per-call control travels among the call options, once lifted out of `configurable`. */
 const CONTROL = 'strataCache';
 
@@ -149,7 +157,13 @@ export class RequestCache {
     try {
       for await (const chunk of stream) {
         assembled = assembled ? assembled.concat(chunk) : chunk;
-        yield chunk;
+        const idle = setTimeout(release, STREAM_IDLE_MS);
+        idle.unref();
+        try {
+          yield chunk;
+        } finally {
+          clearTimeout(idle);
+        }
       }
       complete = assembled !== undefined && !signal?.aborted;
     } finally {
