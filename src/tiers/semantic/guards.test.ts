@@ -277,3 +277,42 @@ describe('guards: selection', () => {
     expect(first).toEqual(['entities', undefined]);
   });
 });
+
+describe('guards: compatibility forms are never folded (issue 26)', () => {
+  it.each([
+    ['What is 10²?', 'What is 102?'],
+    ['What is 2³?', 'What is 23?'],
+    ['What is 10² in binary?', 'What is 10³ in binary?'],
+    ['What is 10⁻² in decimal?', 'What is 10² in decimal?'],
+    ['Convert 10₂ to decimal', 'Convert 102 to decimal'],
+    ['How many grams is ½ cup of flour?', 'How many grams is 12 cups of flour?'],
+    ['How many grams is 1½ cups of flour?', 'How many grams is 11 cups of flour?'],
+    // An exponent written with ^ is one too: x^2 is not x2.
+    ['What is x^2 + 1?', 'What is x2 + 1?'],
+  ])('numbers: %s / %s', (a, b) => {
+    expect(guardOf(a, b)).toEqual(['numbers', 'numbers']);
+  });
+
+  it.each([
+    ['Solve 3ⁿ=81 for n', 'Solve 3n=81 for n'],
+    ['What is the boiling point of H₂O?', 'What is the boiling point of H2O?'],
+    ['What comes after step ①?', 'What comes after step 1?'],
+    ['Is xⁿ convex?', 'Is xᵐ convex?'],
+  ])('symbols: %s / %s', (a, b) => {
+    expect(guardOf(a, b)).toEqual(['symbols', 'symbols']);
+  });
+
+  it('reads a superscript as an exponent, as written with ^, and lets paraphrases through', () => {
+    expect(guardOf('What is 10²?', 'what is 10² exactly')).toEqual([undefined, undefined]);
+    expect(guardOf('How many grams is ½ cup of flour?', 'grams in ½ cup of flour')).toEqual([
+      undefined,
+      undefined,
+    ]);
+    // Folded forms are the same characters: fullwidth digits, ligatures.
+    expect(guardOf('Is ５０ ﬁles too many?', 'Is 50 files too many?')).toEqual([undefined, undefined]);
+  });
+
+  it('does not see invisible characters (the tier has taken them out of the question)', () => {
+    expect(guardOf('What is 1\u200b5% of 80?', 'What is 15% of 80?')).toEqual([undefined, undefined]);
+  });
+});

@@ -15,7 +15,8 @@
  *              (first, 2nd, third, 第二) are values too, "first" like 1 ("second largest" /
  *              "largest" differ, "11th class" / "class 11" and "my first order" / "my order" do
  *              not), and when both questions have ordinals they must be the same: first /
- *              second, 第一次 / 第二次 differ.
+ *              second, 第一次 / 第二次 differ. Superscripts are exponents, never folded: 10² is
+ *              10 and ^2 (as 10^2 is), not 102; ½ is 1/2, not 12.
  *   negation   one question has a negation and the other has none (not, no, never, n't, 不, 没 ...;
  *              not 非常 "very", 区别 "difference" or the question form 能不能 / 有没有)
  *   opposites  one question has a word whose opposite the other has (install / uninstall,
@@ -35,6 +36,8 @@
  *              do not count as names, and names with a common stem (India / Indian), one typo
  *              apart (Senstor / Senator) or an initialism of each other (VS / Visual Studio)
  *              are alike.
+ *   symbols    the questions differ in emoji, comparison operators, or superscripts, subscripts,
+ *              fractions and enclosed numbers (MEANINGFUL_SYMBOLS): 👍 / 👎, == / ===, 3ⁿ / 3n.
  *
  * Paraphrases also differ in words ("reset" / "change my password"), so no guard refuses a word
  * difference as such. What each guard costs in recall is measured by `npm run bench -- semantic`
@@ -42,6 +45,7 @@
  * same query is checked against several candidates and the same entries come up again and again.
  */
 import { STOPWORDS, stem, tokenize } from './text.js';
+import { foldCompatibility, MEANINGFUL_FORMS, spellCompatibility, withoutInvisible } from './unicode.js';
 
 export type GuardName = 'numbers' | 'negation' | 'opposites' | 'direction' | 'entities' | 'symbols';
 export const ALL_GUARDS: readonly GuardName[] = [
@@ -54,10 +58,16 @@ export const ALL_GUARDS: readonly GuardName[] = [
 ];
 
 /**
- * Symbols that carry meaning and that embedders drop or cannot read: emoji (👍 vs 👎) and
- * comparison or equality operators (== vs ===, >= vs <=). Punctuation is not among them.
+ * Symbols that carry meaning and that embedders drop or cannot read: emoji (👍 vs 👎),
+ * comparison or equality operators (== vs ===, >= vs <=), and superscripts, subscripts,
+ * fractions and enclosed numbers or letters (3ⁿ vs 3n, H₂O vs H2O, ½, ①), which are never folded
+ * into plain text (unicode.ts) but which a model may read as plain text all the same.
+ * Punctuation is not among them.
  */
-const MEANINGFUL_SYMBOLS = /\p{Extended_Pictographic}|===|!==|==|!=|<=|>=|=>|->|<-|\s[<>]\s/gu;
+const MEANINGFUL_SYMBOLS = new RegExp(
+  `\\p{Extended_Pictographic}|===|!==|==|!=|<=|>=|=>|->|<-|\\s[<>]\\s|${MEANINGFUL_FORMS}`,
+  'gu',
+);
 
 function symbolsOf(text: string): string[] {
   return (text.match(MEANINGFUL_SYMBOLS) ?? []).map((s) => s.trim()).sort();
@@ -464,9 +474,9 @@ interface Tok {
 const CJK_RANGES = '\\u3040-\\u30ff\\u3400-\\u4dbf\\u4e00-\\u9fff\\uac00-\\ud7af\\uf900-\\ufaff';
 /** Letters of a word: any script but CJK, whose characters are tokens of their own. */
 const LETTER = `[^\\P{L}${CJK_RANGES}]`;
-/** Numbers (3, 3.11, 21:00), CJK characters, words (don't, a.m, c++, c#), signs. */
+/** Numbers (3, 3.11, 21:00), CJK characters, words (don't, a.m, c++, c#), signs (^ of an exponent too). */
 const TOKEN = new RegExp(
-  `(\\d+(?:[.:]\\d+)*)|([${CJK_RANGES}])|(${LETTER}(?:${LETTER}|\\p{M}|['’.](?=${LETTER}))*(?:\\+\\+|#)?)|([$€£¥₹%°+\\-−])`,
+  `(\\d+(?:[.:]\\d+)*)|([${CJK_RANGES}])|(${LETTER}(?:${LETTER}|\\p{M}|['’.](?=${LETTER}))*(?:\\+\\+|#)?)|([$€£¥₹%°+\\-−^])`,
   'gu',
 );
 const SENTENCE_BREAK = /[.?!;:\n"“”()[\]|。？！；：]/;
@@ -478,7 +488,11 @@ const CLOCK = /^(\d{1,2})(?::(\d{2}))?$/;
 const LIST_MARKER = /(^|\s)\(?\d{1,2}[).](?=\s)/g;
 
 function lex(prompt: string): { s: string; toks: Tok[] } {
-  const s = prompt.normalize('NFKC').replace(LIST_MARKER, '$1').replace(THOUSANDS, '$1');
+  // Never NFKC: it read 10² as 102 and 2³ as 23. Superscripts, subscripts, fractions and enclosed
+  // numbers are spelled out instead (10^2, H_2O, 1/2, (1)), an exponent being a value of its own.
+  const s = spellCompatibility(foldCompatibility(withoutInvisible(prompt)))
+    .replace(LIST_MARKER, '$1')
+    .replace(THOUSANDS, '$1');
   const toks: Tok[] = [];
   let initial = true;
   let last = 0;
@@ -642,6 +656,8 @@ function quantitiesOf(s: string, toks: Tok[]): Quantities {
     if (before && start - before.end <= 1) {
       const currency = CURRENCY_BEFORE.get(before.text);
       if (currency) unit = currency;
+      else if (before.text === '^' && before.end === start)
+        text = `^${text}`; // 10^2, 10²: an exponent
       else if (before.text === '-' || before.text === '−') {
         // A sign, not a hyphen: "-5", not "3-5" or "COVID-19".
         const prior = toks[toksIndexBefore(toks, before.start)];

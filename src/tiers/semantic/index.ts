@@ -8,7 +8,9 @@
  * is embedded and compared. Entries are partitioned by (namespace, sanitized llm string, context
  * digest): a search never looks at another tenant's, another model's or another conversation's
  * questions. A request with no question, or one longer than `maxQueryChars` or than the embedder
- * can see, is not matched by similarity at all (counted by reason).
+ * can see, is not matched by similarity at all (counted by reason). Neither is a question with
+ * Unicode tag characters (hidden text); other invisible characters are taken out of the question
+ * and made part of its context (unicode.ts, `split` below).
  *
  * Where entries live is the store's business (store.ts): a local SQLite file with an in-process
  * index (local-store.ts), or PostgreSQL with pgvector shared by every process (postgres-store.ts).
@@ -31,6 +33,7 @@ import { LocalStore } from './local-store.js';
 import type { VectorIndexOptions } from './neighbours.js';
 import { contextDigest, type QueryExtractor, splitRequest } from './request.js';
 import { partitionOf, type SemanticStore } from './store.js';
+import { hasInvisible, separateInvisible } from './unicode.js';
 import type { Verifier } from './verifier.js';
 
 export type { Verifier } from './verifier.js';
@@ -72,7 +75,7 @@ export type SemanticTierOptions = Pick<
  */
 export const DEFAULT_MAX_QUERY_CHARS = 500;
 /** Why a request was not matched by similarity at all (as opposed to a guard refusing a candidate). */
-const NOT_MATCHED = new Set(['no-question', 'query-too-long', 'unseen-by-embedder']);
+const NOT_MATCHED = new Set(['no-question', 'tag-characters', 'query-too-long', 'unseen-by-embedder']);
 export class SemanticTier implements Tier {
   readonly name: string;
   readonly type = 'semantic';
@@ -106,16 +109,31 @@ export class SemanticTier implements Tier {
     }
   }
 
-  /** The question and context of a request, or the reason it is not matched by similarity. */
+  /**
+   * The question and context of a request, or the reason it is not matched by similarity.
+   *
+   * Invisible characters in the question (unicode.ts) are never embedded: a question with tag
+   * characters (hidden ASCII a model reads and no one sees) is not matched at all; any other
+   * invisible characters are removed from the question and recorded, each run with the visible
+   * character before it, in the context digest. So a question carrying a hidden payload and the
+   * same question without it, or with another, are in different partitions and never answer
+   * each other, while two paraphrases with the same emoji ZWJ sequence or variation selector
+   * still meet. Requests without invisible characters keep the digest they always had.
+   */
   private split(key: CacheKey): { query: string; context: string; partition: string } | { refused: string } {
-    const { query, context } = splitRequest(key.prompt, key.question, this.options.extractQuery);
+    const split = splitRequest(key.prompt, key.question, this.options.extractQuery);
+    const { visible: query, invisible, tagged } = separateInvisible(split.query);
+    if (tagged) return { refused: 'tag-characters' };
     if (query.trim().length === 0) return { refused: 'no-question' };
     // Never match on text the embedder cannot see whole: two questions that differ past its
     // window would look identical.
-    if (query.length > (this.options.maxQueryChars ?? DEFAULT_MAX_QUERY_CHARS))
+    if (split.query.length > (this.options.maxQueryChars ?? DEFAULT_MAX_QUERY_CHARS))
       return { refused: 'query-too-long' };
     if (this.options.embedder.fits?.(query) === false) return { refused: 'unseen-by-embedder' };
-    const digest = contextDigest(context);
+    // Two digests joined: no context's digest alone (64 hex digits) can spell it.
+    const digest = invisible
+      ? `${contextDigest(split.context)}+${contextDigest(invisible)}`
+      : contextDigest(split.context);
     return { query, context: digest, partition: partitionOf(key.namespace, key.llmString, digest) };
   }
 
@@ -136,6 +154,9 @@ export class SemanticTier implements Tier {
     )) {
       if (candidate.score < threshold) break;
       if (candidate.expiresAt !== null && candidate.expiresAt <= now) continue;
+      // Stored before invisible characters were taken out of questions (by an embedder whose
+      // id did not change): it may be a poisoned question in a clean question's partition.
+      if (hasInvisible(candidate.query)) continue;
       // The nearest live entry decides. When a guard or the verifier refuses it, the next one
       // is not tried: measured on GPTCache's set, falling back to it added more wrong answers
       // than right ones (the runner-up is usually a different question).

@@ -22,7 +22,10 @@ export const DEFAULT_THRESHOLDS = { lexical: 0.88, onnx: 0.91 } as const;
 
 export function lexicalEmbedder(dimensions = LEXICAL_DIMENSIONS): Embedder {
   return {
-    id: `lexical-v1-${dimensions}`,
+    // v2: text is NFC plus explicit folds, not NFKC (10² is no longer 102) and invisible
+    // characters are removed, not spaced. The id is stored with every vector, so v1 vectors are
+    // neither loaded nor searched: they embedded some questions as other ones.
+    id: `lexical-v2-${dimensions}`,
     async embed(texts) {
       return texts.map((t) => embedLexical(t, dimensions));
     },

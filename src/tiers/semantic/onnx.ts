@@ -73,6 +73,10 @@ export function defaultModelPath(name?: (typeof ONNX_MODELS)[number]): string {
 
 export interface TextTokenizer {
   encode(text: string, maxTokens: number): number[];
+  /** The id of the unknown token ([UNK], <unk>): text that gives it is not seen whole. */
+  readonly unk: number;
+  /** Names the tokenizer's text normalization when it is not the model's original one; part of the embedder id. */
+  readonly revision?: string;
 }
 
 /** The tokenizer a model folder ships: tokenizer.json (Unigram or WordPiece) or vocab.txt. */
@@ -169,19 +173,24 @@ export async function onnxEmbedder(options: OnnxEmbedderOptions): Promise<Embedd
     });
   }
 
-  const id = card.id ?? 'onnx-all-minilm-l6-v2-int8';
-  const englishOnly = !(card.multilingual ?? id.includes('multilingual'));
-  const defaultThreshold = card.threshold ?? MODEL_THRESHOLDS[id];
+  const model = card.id ?? 'onnx-all-minilm-l6-v2-int8';
+  // The id is stored with every vector: one of another tokenizer normalization is never compared.
+  const id = tokenizer.revision ? `${model}+${tokenizer.revision}` : model;
+  const englishOnly = !(card.multilingual ?? model.includes('multilingual'));
+  const defaultThreshold = card.threshold ?? MODEL_THRESHOLDS[model];
   return {
     id,
     ...(defaultThreshold === undefined ? {} : { defaultThreshold }),
     /**
-     * Text the model sees whole: within its token window (the rest would be cut off unseen), and
-     * for an English-only model (all-MiniLM-L6-v2) nothing it reads as noise (UNREADABLE_FOR_ENGLISH).
+     * Text the model sees whole: within its token window (the rest would be cut off unseen), no
+     * unknown token (two texts that differ only in characters the vocabulary lacks, Ⅻ and Ⅸ, or
+     * 𝐀 and 𝐁, would read alike), and for an English-only model (all-MiniLM-L6-v2) nothing it
+     * reads as noise (UNREADABLE_FOR_ENGLISH).
      */
     fits(text) {
       if (englishOnly && UNREADABLE_FOR_ENGLISH.test(text)) return false;
-      return tokenizer.encode(prefix + text, Number.MAX_SAFE_INTEGER).length <= maxTokens;
+      const ids = tokenizer.encode(prefix + text, Number.MAX_SAFE_INTEGER);
+      return ids.length <= maxTokens && !ids.includes(tokenizer.unk);
     },
     async embed(texts) {
       const out: Float32Array[] = [];
@@ -195,11 +204,13 @@ export async function onnxEmbedder(options: OnnxEmbedderOptions): Promise<Embedd
 /**
  * BERT's uncased tokenizer: clean and lowercase the text, strip accents, split on whitespace and
  * punctuation (and around every CJK character), then split each word into the longest
- * vocabulary pieces from the left, later pieces prefixed with ##.
+ * vocabulary pieces from the left, later pieces prefixed with ##. Its normalization is canonical
+ * only (NFD, then combining marks dropped): no compatibility fold, and its vocabulary has pieces
+ * of their own for ², ³, ⁿ, ₂ or ½, so 10² stays 10 ##² (unicode.ts).
  */
 export class WordPieceTokenizer implements TextTokenizer {
   private readonly vocab = new Map<string, number>();
-  private readonly unk: number;
+  readonly unk: number;
   private readonly cls: number;
   private readonly sep: number;
 

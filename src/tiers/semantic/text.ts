@@ -1,16 +1,20 @@
 /**
  * Text normalization and tokenization shared by the lexical embedder and the precision guards.
  *
- * Case, Unicode width forms, punctuation and whitespace are folded away. Latin-script text is
- * split into words; CJK text has no spaces, so each run of Han/Kana/Hangul characters becomes
- * its single characters plus their overlapping pairs (Chinese words are mostly two characters).
+ * Case, Unicode width forms, punctuation and whitespace are folded away, invisible characters
+ * removed. Compatibility forms that change meaning (10², H₂O, ½, ①) are kept as characters of
+ * their own, so 10² is a different word from 102: text is NFC plus only the folds unicode.ts
+ * lists (foldCompatibility), never NFKC. Latin-script text is split into words; CJK text has no
+ * spaces, so each run of Han/Kana/Hangul characters becomes its single characters plus their
+ * overlapping pairs (Chinese words are mostly two characters).
  */
+import { foldCompatibility, withoutInvisible } from './unicode.js';
+
 const CJK = /[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]/u;
 const SPLIT = /([\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]+)/u;
 
 export function normalizeText(text: string): string {
-  return text
-    .normalize('NFKC')
+  return foldCompatibility(withoutInvisible(text))
     .toLowerCase()
     .replace(/[\u2018\u2019]/g, "'")
     .replace(/(\d),(\d{3})/g, '$1$2') // 1,000 -> 1000

