@@ -43,7 +43,7 @@ function run(cmd: string, args: string[], cwd = app): string {
   }
 }
 
-/** The README's first example, with a fake model that counts its calls. Prints what happened. */
+/** The README's first example, with a fake model that counts its calls (attached, as the README says for classes whose llmKey names no model). Prints what happened. */
 const EXAMPLE = `
 import { FakeListChatModel } from '@langchain/core/utils/testing';
 import { createCache } from 'strata-cache';
@@ -63,7 +63,8 @@ class CountingModel extends FakeListChatModel {
     return super._generate(...args);
   }
 }
-const model = new CountingModel({ responses: ['Settings > API keys > Rotate.'], cache });
+// FakeListChatModel's llmKey names no model, as most provider classes' do: attach it.
+const model = cache.attach(new CountingModel({ responses: ['Settings > API keys > Rotate.'] }));
 const first = await model.invoke('How do I rotate my API key?');
 const second = await model.invoke('How do I rotate my API key?');
 const stats = await cache.stats();

@@ -2,7 +2,7 @@
  * A second application instance for the cross-process Redis tests, in its own process:
  *   l1 <url> <prefix>            caches a prompt in its memory tier, prints "ready", then prints
  *                                "gone <epoch ms>" as soon as it stops serving it
- *   herd <url> <prefix> <at>     at epoch ms <at>, invokes a 500 ms model once; prints its call count
+ *   herd <url> <prefix> <at>     at epoch ms <at>, invokes an attached 500 ms model once; prints its call count
  *   late <url> <prefix> <at>     at epoch ms <at>, invokes a 20 ms model through withCache; prints its
  *                                call count and the epoch ms it was answered at
  */
@@ -32,7 +32,7 @@ if (mode === 'l1') {
   }
   process.stdout.write(`gone ${Date.now()}\n`);
 } else if (mode === 'herd') {
-  const model = new SimulatedChatModel({ latencyMs: 500, cache });
+  const model = cache.attach(new SimulatedChatModel({ latencyMs: 500 }));
   await new Promise((r) => setTimeout(r, Math.max(0, Number(at) - Date.now())));
   const answer = await model.invoke('The question every instance asks at once');
   process.stdout.write(`${JSON.stringify({ calls: model.calls, content: answer.content })}\n`);

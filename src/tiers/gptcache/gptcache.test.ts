@@ -5,6 +5,7 @@ import { killMidLoop } from '../../../test/support/kill-drill.js';
 import { service } from '../../../test/support/services.js';
 import type { ManualClock } from '../../core/clock.js';
 import { createCache } from '../../create.js';
+import type { StrataCache } from '../../langchain/cache.js';
 import { describeTierConformance } from '../../testing/conformance.js';
 import { GptcacheTier } from './index.js';
 
@@ -120,9 +121,9 @@ describe('gptcache tier', () => {
       { logger: quiet },
     );
     try {
-      const model = new FakeListChatModel({ responses: ['the model was called'], cache });
+      const model = cache.attach(new FakeListChatModel({ responses: ['the model was called'] }));
       for (const tier of ['gptcache', 'memory']) {
-        const hit = await cache.lookupWithInfo(
+        const hit = await (model.cache as StrataCache).lookupWithInfo(
           `Human: ${question}`,
           model._getSerializedCacheKeyParametersForCall({}),
         );
