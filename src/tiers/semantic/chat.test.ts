@@ -142,7 +142,7 @@ async function semanticCache(embeddings: EmbedderName, queryPattern?: string): P
 async function answeredFromCache(cache: StrataCache, path: Path, stored: Conversation, asked: Conversation) {
   const inner = new FakeListChatModel({ responses: ['STORED ANSWER', 'FRESH ANSWER'] });
   if (path === 'BaseCache') {
-    inner.cache = cache;
+    cache.attach(inner); // FakeListChatModel's llmKey names no model: the plain option alone refuses it
     await inner.invoke(stored);
     return (await inner.invoke(asked)).content === 'STORED ANSWER';
   }
