@@ -6,6 +6,9 @@
  *                          names every bad field by path (`tiers[1].path`).
  *   STRATA_CACHE_MISS      withCache's `only-if-cached` found nothing; the model was not called.
  *   STRATA_SERVE_CONFIG    startServer / `strata serve`: an address or token it refuses to use.
+ *   STRATA_INCOMPLETE_OPERATION
+ *                          clear / invalidateTag / delete could not run on every tier; `removed`
+ *                          counts what the others removed, `failures` names each tier and why.
  *
  * And what stays inside (counted, logged once, shown in health(); never thrown into the LLM call
  * path), exported so that tests, custom tiers and event listeners can recognize them:
@@ -20,6 +23,7 @@ export type StrataErrorCode =
   | 'STRATA_CONFIG'
   | 'STRATA_CACHE_MISS'
   | 'STRATA_SERVE_CONFIG'
+  | 'STRATA_INCOMPLETE_OPERATION'
   | 'STRATA_TIER_TIMEOUT'
   | 'STRATA_TIER_CONFIG'
   | 'STRATA_SQLITE_OPEN'
@@ -52,6 +56,38 @@ export class CacheMissError extends StrataError {
 export class ServeConfigError extends StrataError {
   readonly code = 'STRATA_SERVE_CONFIG';
   override readonly name = 'ServeConfigError';
+}
+
+/** One tier that could not do its part of an operation, and why. */
+export interface TierFailure {
+  readonly tier: string;
+  readonly reason: string;
+}
+
+/**
+ * An erasure (`clear`, `invalidateTag`, `delete`) that some tier could not run (down, locked,
+ * failing). `removed` counts what the tiers that ran it removed; `failures` names the others and
+ * why. While the cache stays open, each failed erasure is retried in the background until it has
+ * run, and that tier's reads skip the entries it covers meanwhile (`retrying`); a cache closed
+ * first drops it: not done.
+ */
+export class IncompleteOperationError extends StrataError {
+  readonly code = 'STRATA_INCOMPLETE_OPERATION';
+  override readonly name = 'IncompleteOperationError';
+  constructor(
+    readonly op: string,
+    readonly removed: number,
+    readonly failures: readonly TierFailure[],
+    readonly retrying: boolean,
+  ) {
+    const where = failures.map((f) => `tier ${f.tier} (${f.reason})`).join('; ');
+    super(
+      `${op} not done on ${where}; the other tiers removed ${removed} entries. ` +
+        (retrying
+          ? 'It is retried in the background while this cache stays open, and reads from that tier skip what it covers until it has run; if the cache is closed first, it is not done'
+          : 'The cache is closed: not done'),
+    );
+  }
 }
 
 /** A tier call ran past its deadline; the manager counts it as a timeout and answers a miss. */

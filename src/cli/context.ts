@@ -39,8 +39,15 @@ export type Command = (ctx: CommandContext) => Promise<number>;
 export function contextFor(
   positionals: string[],
   flags: Record<string, string | boolean | undefined>,
-  io: Io,
+  rawIo: Io,
 ): CommandContext {
+  // Commands escape each piece of data they print (with `shown`); this catches any they missed.
+  // Escaped text holds no character it would escape again, so nothing is escaped twice.
+  const io: Io = {
+    out: (line) => rawIo.out(shown(line, { multiline: true })),
+    err: (line) => rawIo.err(shown(line, { multiline: true })),
+    interactive: rawIo.interactive,
+  };
   return {
     positionals,
     flags,
@@ -60,12 +67,48 @@ export function stringFlag(flags: CommandContext['flags'], name: string): string
   return typeof value === 'string' ? value : undefined;
 }
 
+/**
+ * Characters a terminal may act on instead of showing: C0 and C1 controls (ESC, CR, BEL, ...)
+ * and DEL, format characters (the bidi overrides and isolates U+202A-U+202E and U+2066-U+2069,
+ * zero-width characters, the BOM, ...), line and paragraph separators, and lone surrogates.
+ */
+const UNSAFE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu;
+
+/**
+ * Text that came from stored data or input (a namespace, a tag, a prompt, a model, a file name,
+ * an error message that quotes any of them), as the CLI prints it: every character in UNSAFE is
+ * written as \uXXXX (\u{XXXXX} beyond U+FFFF), so nothing in a cache or an import file can
+ * move the cursor, recolour or clear the terminal, reorder what is shown, or fake a line.
+ * `multiline` keeps \n, for output meant to span lines.
+ */
+export function shown(text: string, options: { multiline?: boolean } = {}): string {
+  return text.replace(UNSAFE, (c) => {
+    if (c === '\n' && options.multiline) return c;
+    const code = c.codePointAt(0)!;
+    return code > 0xffff ? `\\u{${code.toString(16)}}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
+}
+
+/**
+ * A JSON text (one export line) with the characters in UNSAFE that JSON.stringify leaves as
+ * they are (DEL, C1 controls, format characters, separators) written as JSON escapes: the same
+ * JSON value, but safe to show on a terminal.
+ */
+export function jsonShown(json: string): string {
+  return json.replace(UNSAFE, (c) =>
+    Array.from({ length: c.length }, (_, i) => `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`).join(
+      '',
+    ),
+  );
+}
+
 /** Reports progress of a long operation: redrawn in place on a terminal, every `every` items otherwise. */
 export function progress(
   io: Io,
   label: string,
   every = 1_000,
 ): { tick(n: number): void; done(n: number): void } {
+  label = shown(label);
   return {
     tick(n) {
       if (n % every !== 0) return;

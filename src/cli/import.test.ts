@@ -7,9 +7,10 @@ import { closeSync, openSync, readFileSync, writeFileSync, writeSync } from 'nod
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { cli, cliWorkspaces } from '../../test/support/cli.js';
+import { cli, cliWorkspaces, holdExclusiveLock } from '../../test/support/cli.js';
 import { loadConfig } from '../config/load.js';
-import { hashKey, hashPrompt } from '../core/key.js';
+import { MAX_TAGS } from '../core/entry-schema.js';
+import { deriveKey, hashKey, hashPrompt } from '../core/key.js';
 import { createCache } from '../create.js';
 import { SimulatedChatModel } from '../demo/simulated-model.js';
 import { readLines } from './commands/transfer.js';
@@ -111,6 +112,7 @@ describe('strata import', () => {
       'expired: 0',
       'rejected: 0',
       'stored by no tier: 0',
+      'duplicate keys: 0',
     ]);
     expect(sqliteRows(ws)).toBe(2);
   });
@@ -134,6 +136,82 @@ describe('strata import', () => {
     expect(counted(result.out, 'sqlite')).toBe(0);
     expect(result.err.join('\n')).toMatch(/tier sqlite stored 0 of the 20 imported lines/);
     expect(sqliteRows(ws)).toBe(0);
+  });
+
+  it('under another connection’s write lock: SQLite is counted as storing nothing, with the lock as the reason; exit 1', async () => {
+    const ws = workspace({ sqlite: { busyTimeoutMs: 100 } });
+    expect((await importFile(ws, [])).code).toBe(0); // creates the database
+    const release = holdExclusiveLock(ws.db);
+    let result: Awaited<ReturnType<typeof importFile>>;
+    try {
+      result = await importFile(
+        ws,
+        Array.from({ length: 30 }, (_, i) => line(`question ${i}`)),
+      );
+    } finally {
+      release();
+    }
+    expect(result.code).toBe(1);
+    expect(counted(result.out, 'imported')).toBe(30);
+    expect(counted(result.out, 'memory')).toBe(30);
+    expect(counted(result.out, 'sqlite')).toBe(0);
+    expect(result.err.join('\n')).toMatch(
+      /tier sqlite stored 0 of the 30 imported lines \(.*last failure: .*cache\.db: locked by another process for more than 100 ms/,
+    );
+    expect(sqliteRows(ws)).toBe(0);
+  });
+
+  it('reports lines that repeat an earlier key, with their numbers, and keeps the last one', async () => {
+    const ws = workspace();
+    const answer = (text: string) => ({
+      gens: [{ text, message: { type: 'ai', data: { content: text } } }],
+    });
+    const result = await importFile(ws, [
+      line('same', answer('first')),
+      line('other'),
+      line('same', answer('second')),
+      line('same', answer('third')),
+    ]);
+    expect(result.code).toBe(0);
+    expect(result.out).toContain(
+      "duplicate keys: 2 (lines 3, 4) (each repeats an earlier line's key; the last line of a key is kept)",
+    );
+    expect(counted(result.out, 'imported')).toBe(4);
+    expect(sqliteRows(ws)).toBe(2);
+    const db = new Database(ws.db, { readonly: true });
+    const stored = db
+      .prepare('SELECT response FROM cache_entries WHERE key_hash = ?')
+      .pluck()
+      .get(hashKey('app', LLM, 'same')) as string;
+    db.close();
+    expect(stored).toContain('third');
+    expect(stored).not.toContain('first');
+  });
+
+  it(`an entry written with more than ${MAX_TAGS} tags exports and imports back whole (import takes what write takes)`, async () => {
+    const src = workspace();
+    const tags = Array.from({ length: MAX_TAGS + 6 }, (_, i) => `tag-${i}`);
+    const cache = await createCache(loadConfig(src.config), { logger: { warn: () => {} } });
+    await cache.internals.update(deriveKey('app', LLM, 'many tags'), [{ text: 'answer' }], { tags });
+    await cache.close();
+    const dump = join(src.dir, 'dump.jsonl');
+    expect((await cli('export', '--config', src.config, '--file', dump)).code).toBe(0);
+
+    const dst = workspace();
+    const result = await cli('import', '--config', dst.config, '--file', dump);
+    expect(result.code).toBe(0);
+    const db = new Database(dst.db, { readonly: true });
+    expect(db.prepare('SELECT count(*) FROM cache_tags').pluck().get()).toBe(MAX_TAGS + 6);
+    db.close();
+    // Each tag is still checked, past the first window too, and none may repeat.
+    const bad = await importFile(dst, [
+      line('empty tag', { tags: [...tags.slice(0, MAX_TAGS + 2), ''] }),
+      line('repeated tag', { tags: [...tags, 'tag-1'] }),
+    ]);
+    expect(bad.err).toContain(
+      `line 1: not a valid Strata entry (tags[${MAX_TAGS + 2}]: must not be empty); skipped`,
+    );
+    expect(bad.err).toContain('line 2: not a valid Strata entry (tags: must not repeat a tag); skipped');
   });
 
   it('fails when a tier refuses lines (too large for its maxBytes)', async () => {

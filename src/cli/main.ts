@@ -14,7 +14,7 @@ import { search } from './commands/search.js';
 import { serve } from './commands/serve.js';
 import { stats } from './commands/stats.js';
 import { exportEntries, importEntries } from './commands/transfer.js';
-import { type Command, contextFor, type Io, processIo } from './context.js';
+import { type Command, contextFor, type Io, processIo, shown } from './context.js';
 
 const COMMANDS: Record<string, { run: Command; usage: string }> = {
   demo: { run: demo, usage: 'demo [--requests N] [--concurrency N] [--latency MIN-MAX] [--fresh]' },
@@ -71,14 +71,14 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true });
   } catch (error) {
-    io.err(`strata: ${(error as Error).message}`);
+    io.err(`strata: ${shown((error as Error).message)}`);
     usage(io);
     return 2;
   }
   const [name, ...positionals] = parsed.positionals;
   const command = name === undefined ? undefined : COMMANDS[name];
   if (!command || parsed.values.help) {
-    if (name !== undefined && !command) io.err(`strata: unknown command "${name}"`);
+    if (name !== undefined && !command) io.err(`strata: unknown command "${shown(name)}"`);
     usage(io);
     return parsed.values.help ? 0 : 2;
   }
@@ -86,7 +86,9 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     return await command.run(contextFor(positionals, parsed.values, io));
   } catch (error) {
     io.err(
-      error instanceof StrataConfigError ? error.message : `strata ${name}: ${(error as Error).message}`,
+      shown(
+        error instanceof StrataConfigError ? error.message : `strata ${name}: ${(error as Error).message}`,
+      ),
     );
     return error instanceof StrataConfigError ? 2 : 1;
   }

@@ -54,6 +54,12 @@ export class GuardedTier {
   readonly timeoutMs: number;
   readonly breaker: CircuitBreaker;
   readonly counters = new TierCounters();
+  /**
+   * Namespaces with an erasure (clear, invalidateTag, delete) this tier could not run yet, and how
+   * many; the key undefined stands for every namespace. The manager keeps it (it retries them);
+   * while one is pending, reads of what it covers from this tier are misses.
+   */
+  readonly erasing = new Map<string | undefined, number>();
   /** True while a failure burst is in progress, so it is logged once. */
   private failing = false;
   /** When a failure of this tier was last logged (performance.now()). */
@@ -92,6 +98,10 @@ export class GuardedTier {
    * sweeper per tier, no timer per call: see deadlines.ts).
    */
   read(key: CacheKey): MaybePromise<Read> {
+    if (this.erasing.size > 0 && (this.erasing.has(undefined) || this.erasing.has(key.namespace))) {
+      this.counters.skipped++;
+      return undefined;
+    }
     if (!this.breaker.allow()) {
       this.counters.skipped++;
       return undefined;

@@ -8,10 +8,12 @@
  */
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
+import { errorOf, IncompleteOperationError, type TierFailure } from '../errors.js';
 import { judgeExact, judgeSimilar } from './accept.js';
 import { InstanceBus } from './bus-apply.js';
 import { Coalescer, MissDurations } from './coalesce.js';
 import { copyAnswer, DecodedAnswers } from './decoded.js';
+import { DeferredTier } from './deferred-tier.js';
 import {
   type Answer,
   decodeEntry,
@@ -52,6 +54,9 @@ export class Manager {
   private readonly warned = new Set<string>();
   private closed = false;
   private warnedClosed = false;
+  /** Erasures a tier could not run, retried until they have (see "Maintenance across tiers"). */
+  private readonly pendingErasures = new Map<GuardedTier, Map<string, PendingErasure>>();
+  private dropsErasuresOnClose = false;
 
   constructor(
     tiers: ReadonlyArray<{ tier: Tier; options: ManagedTierOptions; sink?: TierSink }>,
@@ -292,26 +297,57 @@ export class Manager {
   }
 
   // --- Maintenance across tiers -------------------------------------------------------------------
+  //
+  // Every erasure (delete, clear, invalidateTag) learns which tiers could not run it and why. When
+  // one could not, the call rejects with an IncompleteOperationError (what the others removed, and
+  // each failure), and the erasure is remembered: retried in the background with backoff until it
+  // has run on that tier, and meanwhile that tier's reads of the namespace it covers (of every
+  // namespace, for one across namespaces) are misses, so nothing it should have removed is served.
+  // close() drops what is still pending: not done.
 
+  /** Removes one key from every tier; resolves with how many tiers held it. */
   async delete(key: CacheKey): Promise<number> {
     this.coalescer?.settle(key.hash, undefined);
-    const removed = await this.everyTier('delete', (t) => t.delete(key));
-    this.bus?.announce({ op: 'delete', namespace: key.namespace, hash: key.hash });
-    return removed.filter(Boolean).length;
+    try {
+      return await this.erase({
+        op: 'delete',
+        namespace: key.namespace,
+        id: JSON.stringify(['delete', key.namespace, key.hash]),
+        run: (t) => t.delete(key),
+      });
+    } finally {
+      this.bus?.announce({ op: 'delete', namespace: key.namespace, hash: key.hash });
+    }
   }
 
+  /** Removes every entry of one namespace (undefined: of every namespace); resolves with how many. */
   async clear(namespace?: string): Promise<number> {
-    const removed = sum(await this.everyTier('clear', (t) => t.clear(namespace)));
-    this.bus?.announce(namespace === undefined ? { op: 'clear' } : { op: 'clear', namespace });
-    return removed;
+    try {
+      return await this.erase({
+        op: 'clear',
+        namespace,
+        id: JSON.stringify(['clear', namespace ?? null]),
+        run: (t) => t.clear(namespace),
+      });
+    } finally {
+      this.bus?.announce(namespace === undefined ? { op: 'clear' } : { op: 'clear', namespace });
+    }
   }
 
+  /** Removes every entry with the tag, in one namespace (undefined: in every namespace); resolves with how many. */
   async invalidateTag(tag: string, namespace?: string): Promise<number> {
-    const removed = sum(await this.everyTier('invalidateTag', (t) => t.invalidateTag(tag, namespace)));
-    this.bus?.announce(
-      namespace === undefined ? { op: 'invalidateTag', tag } : { op: 'invalidateTag', tag, namespace },
-    );
-    return removed;
+    try {
+      return await this.erase({
+        op: 'invalidateTag',
+        namespace,
+        id: JSON.stringify(['invalidateTag', namespace ?? null, tag]),
+        run: (t) => t.invalidateTag(tag, namespace),
+      });
+    } finally {
+      this.bus?.announce(
+        namespace === undefined ? { op: 'invalidateTag', tag } : { op: 'invalidateTag', tag, namespace },
+      );
+    }
   }
 
   /** Takes the entry that answered this key out of similarity matching, in every tier that matches by similarity. */
@@ -320,9 +356,32 @@ export class Manager {
     return results.filter(Boolean).length;
   }
 
-  async purgeExpired(): Promise<Record<string, number>> {
-    const counts = await this.everyTier('purgeExpired', (t) => t.purgeExpired());
-    return Object.fromEntries(this.managed.map((m, i) => [m.name, counts[i] ?? 0]));
+  /** Deletes expired entries in every tier now: how many each tier removed, and the tiers that could not. */
+  async purgeExpired(): Promise<{ counts: Record<string, number>; failures: TierFailure[] }> {
+    const outcomes = await this.attemptEveryTier('purgeExpired', (t) => t.purgeExpired());
+    const counts: Record<string, number> = {};
+    const failures: TierFailure[] = [];
+    outcomes.forEach((o, i) => {
+      const name = this.managed[i]!.name;
+      if (o.ok) counts[name] = o.value;
+      else failures.push({ tier: name, reason: o.reason });
+    });
+    return { counts, failures };
+  }
+
+  /**
+   * Makes the writes a tier accepted but still holds in memory reach its store now (SQLite queues
+   * the writes that meet another process's lock), and names the tiers where they could not: those
+   * writes are lost, and the tier fails later writes that meet the lock instead of queueing them.
+   * For `strata import`, which must report what was stored, not what was accepted.
+   */
+  async flushWrites(): Promise<TierFailure[]> {
+    if (this.closed) return this.managed.map((m) => ({ tier: m.name, reason: 'the cache is closed' }));
+    // A flush with nothing to write says nothing of the tier's health: only failures reach its breaker.
+    const outcomes = await Promise.all(
+      this.managed.map((m) => attempt(m, 'flush', (t) => flushable(t)?.flush(), { feedsSuccess: false })),
+    );
+    return outcomes.flatMap((o, i) => (o.ok ? [] : [{ tier: this.managed[i]!.name, reason: o.reason }]));
   }
 
   /** A raw driver, bypassing the failure policy: for tests that plant or inspect bytes, never for the library's own use. */
@@ -339,6 +398,103 @@ export class Manager {
   private everyTier<T>(op: string, fn: (tier: Tier) => MaybePromise<T>): Promise<Array<T | undefined>> {
     if (this.closed) return Promise.resolve(this.managed.map(() => this.refuseClosed(op)));
     return Promise.all(this.managed.map((m) => m.run(op, fn)));
+  }
+
+  /** As everyTier, but each tier's outcome says why it failed. After close() no tier is touched. */
+  private attemptEveryTier<T>(op: string, fn: (tier: Tier) => MaybePromise<T>): Promise<Array<Outcome<T>>> {
+    if (this.closed) {
+      return Promise.resolve(this.managed.map(() => ({ ok: false as const, reason: 'the cache is closed' })));
+    }
+    return Promise.all(this.managed.map((m) => attempt(m, op, fn)));
+  }
+
+  /** Runs an erasure on every tier; rejects naming the tiers that could not, which retry it. */
+  private async erase(erasure: Erasure): Promise<number> {
+    const outcomes = await this.attemptEveryTier(erasure.op, erasure.run);
+    let removed = 0;
+    const failures: TierFailure[] = [];
+    outcomes.forEach((o, i) => {
+      const m = this.managed[i]!;
+      if (o.ok) {
+        removed += Number(o.value);
+        this.erased(m, erasure);
+      } else {
+        failures.push({ tier: m.name, reason: o.reason });
+        if (!this.closed) this.retryLater(m, erasure);
+      }
+    });
+    if (failures.length > 0) throw new IncompleteOperationError(erasure.op, removed, failures, !this.closed);
+    return removed;
+  }
+
+  /** Remembers an erasure a tier could not run: that tier's reads skip what it covers until a retry has run it. */
+  private retryLater(m: GuardedTier, erasure: Erasure): void {
+    let pending = this.pendingErasures.get(m);
+    if (!pending) {
+      pending = new Map();
+      this.pendingErasures.set(m, pending);
+    }
+    // The same erasure asked again while pending: the retry already under way covers it.
+    if (pending.has(erasure.id)) return;
+    if (!this.dropsErasuresOnClose) {
+      this.dropsErasuresOnClose = true;
+      this.onClose(async () => this.dropPendingErasures());
+    }
+    const retry: PendingErasure = { erasure, delayMs: ERASURE_RETRY_MIN_MS, timer: undefined };
+    pending.set(erasure.id, retry);
+    m.erasing.set(erasure.namespace, (m.erasing.get(erasure.namespace) ?? 0) + 1);
+    this.scheduleErasure(m, retry);
+  }
+
+  private scheduleErasure(m: GuardedTier, retry: PendingErasure): void {
+    retry.timer = setTimeout(() => {
+      retry.timer = undefined;
+      if (this.closed || this.pendingErasures.get(m)?.get(retry.erasure.id) !== retry) return;
+      void m.track(
+        attempt(m, retry.erasure.op, retry.erasure.run).then((outcome) => {
+          if (this.closed || this.pendingErasures.get(m)?.get(retry.erasure.id) !== retry) return;
+          if (outcome.ok) {
+            this.erased(m, retry.erasure);
+            return;
+          }
+          retry.delayMs = Math.min(retry.delayMs * 2, ERASURE_RETRY_MAX_MS);
+          this.scheduleErasure(m, retry);
+        }),
+      );
+    }, retry.delayMs);
+    retry.timer.unref();
+  }
+
+  /** An erasure ran on this tier: it, and every pending one it covers, is done there. */
+  private erased(m: GuardedTier, done: Erasure): void {
+    const pending = this.pendingErasures.get(m);
+    if (!pending) return;
+    for (const [id, retry] of pending) {
+      const p = retry.erasure;
+      const covered =
+        id === done.id ||
+        (done.op === 'clear' && (done.namespace === undefined || done.namespace === p.namespace));
+      if (!covered) continue;
+      clearTimeout(retry.timer);
+      pending.delete(id);
+      const left = (m.erasing.get(p.namespace) ?? 1) - 1;
+      if (left > 0) m.erasing.set(p.namespace, left);
+      else m.erasing.delete(p.namespace);
+    }
+    if (pending.size === 0) this.pendingErasures.delete(m);
+  }
+
+  /** At close: what no retry has run yet is dropped, and said. */
+  private dropPendingErasures(): void {
+    for (const [m, pending] of this.pendingErasures) {
+      for (const retry of pending.values()) clearTimeout(retry.timer);
+      m.erasing.clear();
+      const what = [...pending.values()].map((r) => describeErasure(r.erasure)).join(', ');
+      this.options.logger.warn(
+        `[strata] close(): ${pending.size} erasure(s) never ran on tier ${m.name} (${what}); dropped, not done`,
+      );
+    }
+    this.pendingErasures.clear();
   }
 
   /** An llmKey stored only as a digest (core/secrets.ts could not parse it): said once per cause. */
@@ -399,6 +555,55 @@ export class Manager {
   }
 }
 
-function sum(values: Array<number | undefined>): number {
-  return values.reduce<number>((total, v) => total + (v ?? 0), 0);
+/** One tier's outcome of a maintenance operation: its value, or why it could not. */
+type Outcome<T> = { ok: true; value: T } | { ok: false; reason: string };
+
+/** clear, invalidateTag or delete, as a tier runs it. */
+interface Erasure {
+  op: 'delete' | 'clear' | 'invalidateTag';
+  /** The namespace it covers; undefined: every namespace. */
+  namespace: string | undefined;
+  /** The same for the same erasure: one asked again while pending is pending once. */
+  id: string;
+  run(tier: Tier): MaybePromise<number | boolean>;
+}
+
+interface PendingErasure {
+  readonly erasure: Erasure;
+  delayMs: number;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/** Backoff of an erasure's background retries: doubling from the first to the last. */
+const ERASURE_RETRY_MIN_MS = 250;
+const ERASURE_RETRY_MAX_MS = 30_000;
+
+/** One call under the tier's policy (as GuardedTier.run: bounded, counted, feeds the breaker), keeping the reason of a failure. */
+async function attempt<T>(
+  m: GuardedTier,
+  op: string,
+  fn: (tier: Tier) => MaybePromise<T>,
+  options: { feedsSuccess?: boolean } = {},
+): Promise<Outcome<T>> {
+  try {
+    const result = fn(m.tier);
+    const value = isPromiseLike(result) ? await m.bounded(op, result) : result;
+    if (options.feedsSuccess !== false) m.succeeded();
+    return { ok: true, value };
+  } catch (error) {
+    m.failed(op, error);
+    return { ok: false, reason: errorOf(error).message };
+  }
+}
+
+/** A tier that holds accepted writes in memory and can be told to land them (the SQLite tier), seen through a deferred tier. */
+function flushable(tier: Tier): { flush(): MaybePromise<void> } | undefined {
+  const real = tier instanceof DeferredTier ? tier.current : tier;
+  const candidate = real as { flush?: unknown } | undefined;
+  return typeof candidate?.flush === 'function' ? (candidate as { flush(): MaybePromise<void> }) : undefined;
+}
+
+function describeErasure(e: Erasure): string {
+  const where = e.namespace === undefined ? 'every namespace' : `namespace ${JSON.stringify(e.namespace)}`;
+  return `${e.op} in ${where}`;
 }

@@ -78,6 +78,8 @@ export interface KeyInspection {
   tier: string;
   entry?: Entry;
   state: string;
+  /** Why the tier could not be read (then it says nothing about whether it holds the key). */
+  failure?: string;
 }
 
 export function statsReport(
@@ -197,10 +199,54 @@ export function inspectKey(
         }
         return { tier: m.name, entry, state: isExpired(entry, now) ? 'expired' : 'live' };
       } catch (error) {
-        return { tier: m.name, state: `error: ${errorOf(error).message}` };
+        const failure = errorOf(error).message;
+        return { tier: m.name, state: `error: ${failure}`, failure };
       }
     }),
   );
+}
+
+/** A tier's listing; once it has ended, `failure` says why it ended early (undefined: it listed everything). */
+export interface Listing extends AsyncIterable<ListedEntry> {
+  readonly failure: string | undefined;
+}
+
+/**
+ * The tier's listing under its policy (each step bounded by `timeoutMs`, a failure counted and
+ * logged once): as GuardedTier.entries, but a failure is kept for the caller, who must not take
+ * an ended listing for a complete one (a damaged SQLite file lists what it can, then fails).
+ */
+function listing(m: GuardedTier, namespace: string | undefined): Listing {
+  const result = {
+    failure: undefined as string | undefined,
+    async *[Symbol.asyncIterator](): AsyncGenerator<ListedEntry> {
+      const fail = (error: unknown) => {
+        m.failed('entries', error);
+        result.failure = errorOf(error).message;
+      };
+      let iterator: AsyncIterator<ListedEntry>;
+      try {
+        iterator = m.tier.entries(namespace)[Symbol.asyncIterator]();
+      } catch (error) {
+        fail(error);
+        return;
+      }
+      for (;;) {
+        let step: IteratorResult<ListedEntry>;
+        try {
+          step = await m.bounded('entries', iterator.next());
+        } catch (error) {
+          fail(error);
+          // Not awaited: a tier that hangs must not hang the listing's end too.
+          iterator.return?.().catch(() => {});
+          return;
+        }
+        if (step.done) return;
+        yield step.value;
+      }
+    },
+  };
+  return result;
 }
 
 /**
@@ -232,9 +278,13 @@ export class TierQueries {
     return each.flatMap((d) => d ?? []);
   }
 
-  /** One tier's live entries (export, inspect), each page under its timeout; undefined: no such tier. */
-  entries(tier: string, namespace?: string): AsyncIterable<ListedEntry> | undefined {
-    return this.managed.find((m) => m.name === tier)?.entries(namespace);
+  /**
+   * One tier's live entries (export, inspect), each step under its timeout; undefined: no such
+   * tier. A failure ends the listing (what was listed stands) and is kept in its `failure`.
+   */
+  entries(tier: string, namespace?: string): Listing | undefined {
+    const m = this.managed.find((x) => x.name === tier);
+    return m && listing(m, namespace);
   }
 
   /** What each tier holds for one key, without backfilling or counting a lookup. */

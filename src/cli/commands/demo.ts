@@ -10,7 +10,7 @@
 import { performance } from 'node:perf_hooks';
 import { SimulatedChatModel } from '../../demo/simulated-model.js';
 import { DEMO_PROMPTS, demoWorkload } from '../../demo/workload.js';
-import { type Command, progress, stringFlag, table } from '../context.js';
+import { type Command, progress, shown, stringFlag, table } from '../context.js';
 
 export const demo: Command = async ({ flags, io, open }) => {
   const requests = intFlag(flags, 'requests', 600);
@@ -32,14 +32,14 @@ export const demo: Command = async ({ flags, io, open }) => {
     io.out(
       `Strata demo: ${requests} requests over ${DEMO_PROMPTS.length} distinct questions, ${concurrency} at a time`,
     );
-    io.out(`model: SimulatedChatModel, ${minMs}-${maxMs} ms per call; config: ${opened.source}`);
-    io.out(`tiers: ${cache.internals.tierNames.join(' -> ')} (entries at start: ${stored})`);
+    io.out(`model: SimulatedChatModel, ${minMs}-${maxMs} ms per call; config: ${shown(opened.source)}`);
+    io.out(`tiers: ${shown(cache.internals.tierNames.join(' -> '))} (entries at start: ${stored})`);
 
     const model = new SimulatedChatModel({ latencyMs: [minMs, maxMs], cache, seed: 7 });
     const workload = demoWorkload(requests);
     const hitLatency: number[] = [];
     const missLatency: number[] = [];
-    const shown = progress(io, 'requests', 100);
+    const counter = progress(io, 'requests', 100);
     let next = 0;
     let finished = 0;
     const wallStart = performance.now();
@@ -51,12 +51,12 @@ export const demo: Command = async ({ flags, io, open }) => {
           const answer = await model.invoke(prompt);
           const ms = performance.now() - start;
           (answer.usage_metadata?.total_tokens === 0 ? hitLatency : missLatency).push(ms);
-          shown.tick(++finished);
+          counter.tick(++finished);
         }
       }),
     );
     const wallMs = performance.now() - wallStart;
-    shown.done(finished);
+    counter.done(finished);
 
     const after = await cache.stats();
     const served = hitLatency.length;

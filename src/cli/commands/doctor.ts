@@ -1,4 +1,4 @@
-import { type Command, table } from '../context.js';
+import { type Command, shown, table } from '../context.js';
 
 /**
  * `strata doctor`: health of every configured tier; exit 1 when any tier is down. Opens SQLite
@@ -9,9 +9,10 @@ export const doctor: Command = async ({ io, open }) => {
   const { cache, source } = await open({ readonly: true, integrityCheck: true });
   try {
     const health = await cache.health();
-    io.out(`config: ${source}`);
+    io.out(`config: ${shown(source)}`);
     const rows: string[][] = [['tier', 'type', 'status', 'breaker', 'reason']];
-    for (const t of health.tiers) rows.push([t.name, t.type, t.status, t.breaker, t.reason ?? '']);
+    for (const t of health.tiers)
+      rows.push([shown(t.name), shown(t.type), t.status, t.breaker, shown(t.reason ?? '')]);
     for (const line of table(rows)) io.out(line);
     io.out(`overall: ${health.status}`);
     return health.tiers.some((t) => t.status === 'down') ? 1 : 0;

@@ -1,4 +1,4 @@
-import { type Command, stringFlag, table } from '../context.js';
+import { type Command, shown, stringFlag, table } from '../context.js';
 
 /** `strata search "<text>" [--limit N]`: full-text search over cached prompts, in tiers that index them (MySQL, PostgreSQL). */
 export const search: Command = async ({ positionals, flags, io, open }) => {
@@ -23,20 +23,21 @@ export const search: Command = async ({ positionals, flags, io, open }) => {
     for (const { tier, results = [] } of searched) {
       for (const r of results) {
         rows.push([
-          tier,
-          r.hash.slice(0, 12),
-          r.namespace,
-          r.llmString.length > 40 ? `${r.llmString.slice(0, 40)}…` : r.llmString,
+          shown(tier),
+          shown(r.hash.slice(0, 12)),
+          shown(r.namespace),
+          shown(r.llmString.length > 40 ? `${r.llmString.slice(0, 40)}…` : r.llmString),
           `${Math.round((now - r.createdAt) / 1000)}s`,
           r.accessCount,
-          r.prompt.length > 80 ? `${r.prompt.slice(0, 80)}…` : r.prompt,
+          shown(r.prompt.length > 80 ? `${r.prompt.slice(0, 80)}…` : r.prompt),
         ]);
       }
     }
     // A tier that could not be searched is not a tier without matches.
     for (const tier of failed)
-      io.err(`strata search: tier ${tier} could not be searched (it is down or failing)`);
-    if (rows.length === 1 && failed.length === 0) io.out(`no cached prompt matches "${text}"`);
+      io.err(`strata search: tier ${shown(tier)} could not be searched (it is down or failing)`);
+    if (rows.length === 1 && failed.length === 0)
+      io.out(`no cached prompt matches ${shown(JSON.stringify(text))}`);
     else if (rows.length > 1) for (const line of table(rows)) io.out(line);
     return failed.length > 0 ? 1 : 0;
   } finally {

@@ -1,7 +1,7 @@
 import { isLoopback } from '../../monitor/access.js';
 import { createMonitor } from '../../monitor/index.js';
 import { startServer } from '../../monitor/server.js';
-import { type Command, stringFlag } from '../context.js';
+import { type Command, shown, stringFlag } from '../context.js';
 
 /**
  * `strata serve [--host H] [--port P] [--token T]`: metrics, health, the JSON API and the live
@@ -17,7 +17,9 @@ export const serve: Command = async ({ flags, io, open }) => {
     return 2;
   }
   if (!token && !isLoopback(host)) {
-    io.err(`strata serve: refusing to listen on ${host} without a token: give --token or STRATA_TOKEN`);
+    io.err(
+      `strata serve: refusing to listen on ${shown(host)} without a token: give --token or STRATA_TOKEN`,
+    );
     return 2;
   }
   const { cache, config } = await open();

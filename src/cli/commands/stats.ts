@@ -1,5 +1,5 @@
 import type { DailyStats } from '../../core/tier.js';
-import { type Command, formatBytes, stringFlag, table } from '../context.js';
+import { type Command, formatBytes, shown, stringFlag, table } from '../context.js';
 
 /**
  * `strata stats [--json]`: what each tier holds (and, within this process, what it served).
@@ -28,8 +28,8 @@ export const stats: Command = async ({ flags, io, open }) => {
       for (const d of persisted) {
         const total = d.hits + d.misses;
         rows.push([
-          d.day,
-          d.tier,
+          shown(d.day),
+          shown(d.tier),
           d.hits,
           d.misses,
           total === 0 ? '-' : `${((100 * d.hits) / total).toFixed(1)}%`,
@@ -44,21 +44,21 @@ export const stats: Command = async ({ flags, io, open }) => {
       io.out(JSON.stringify(report, null, 2));
       return 0;
     }
-    io.out(`config: ${source}`);
+    io.out(`config: ${shown(source)}`);
     const rows: Array<Array<string | number>> = [
       ['tier', 'type', 'entries', 'bytes', 'breaker', 'namespaces'],
     ];
     for (const t of report.tiers) {
       const namespaces = t.store?.namespaces;
       rows.push([
-        t.name,
-        t.type,
+        shown(t.name),
+        shown(t.type),
         t.store?.entries ?? '?',
         t.store ? formatBytes(t.store.bytes) : '?',
         t.breaker,
         typeof namespaces === 'object'
           ? Object.entries(namespaces)
-              .map(([ns, n]) => `${ns}=${n}`)
+              .map(([ns, n]) => `${shown(ns)}=${n}`)
               .join(' ')
           : '',
       ]);
@@ -67,7 +67,8 @@ export const stats: Command = async ({ flags, io, open }) => {
     const unreadable = report.tiers.filter((t) => !t.store).map((t) => t.name);
     if (unreadable.length > 0) {
       for (const t of (await cache.health()).tiers) {
-        if (unreadable.includes(t.name)) io.out(`${t.name}: ${t.status}${t.reason ? ` (${t.reason})` : ''}`);
+        if (unreadable.includes(t.name))
+          io.out(`${shown(t.name)}: ${t.status}${t.reason ? ` (${shown(t.reason)})` : ''}`);
       }
     }
     return 0;

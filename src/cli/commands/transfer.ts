@@ -8,17 +8,27 @@
  * it), validated against the entry schema (core/entry-schema.ts), held to `--namespace` when
  * one is given, and its key hash recomputed from its namespace, llm string and prompt. A bad
  * line is reported with its number and reason and the import goes on. The summary counts what
- * each tier actually stored, and the exit status is non-zero unless every line was stored by
- * every tier (or skipped as expired).
+ * each tier actually stored (a write a tier accepted into memory, as SQLite queues writes that
+ * meet another process's lock, is flushed and counted only once it is on disk), and the exit
+ * status is non-zero unless every line was stored by every tier (or skipped as expired). Lines
+ * that repeat an earlier line's key are reported; the last one is kept.
+ *
+ * Export lists what the tier can read: on a damaged file every readable entry is exported, and
+ * what could not be read is reported with a non-zero exit status.
  */
 
 import { constants as bufferConstants } from 'node:buffer';
 import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { decodeEntry, type Entry, encodeEntry, isExpired } from '../../core/entry.js';
-import { entryKeyProblem, validateEntryLine } from '../../core/entry-schema.js';
+import {
+  type EntryLineResult,
+  entryKeyProblem,
+  MAX_TAGS,
+  validateEntryLine,
+} from '../../core/entry-schema.js';
 import { isUsableByLangChain } from '../../langchain/generations.js';
-import { type Command, type Io, progress, stringFlag } from '../context.js';
+import { type Command, type Io, jsonShown, progress, shown, stringFlag } from '../context.js';
 
 export const exportEntries: Command = async ({ flags, io, open }) => {
   // Reading must not create anything: a mistyped path is reported, not made into an empty store.
@@ -29,33 +39,46 @@ export const exportEntries: Command = async ({ flags, io, open }) => {
     const namespace = flags.all ? undefined : cache.namespace;
     const listing = cache.internals.queries.entries(name, namespace);
     if (!listing) {
-      io.err(`strata export: no tier named "${name}" (configured: ${names.join(', ')})`);
+      io.err(
+        `strata export: no tier named ${shown(JSON.stringify(name))} (configured: ${shown(names.join(', '))})`,
+      );
       return 2;
     }
     const health = (await cache.health()).tiers.find((t) => t.name === name);
     if (health?.status === 'down') {
-      io.err(`strata export: tier ${name} is down (${health.reason ?? 'no reason given'}); nothing exported`);
+      io.err(
+        `strata export: tier ${shown(name)} is down (${shown(health.reason ?? 'no reason given')}); nothing exported`,
+      );
       return 1;
     }
     const file = stringFlag(flags, 'file');
     const sink = file ? createWriteStream(file) : process.stdout;
-    const shown = progress(io, `exported from ${name}`);
+    const counter = progress(io, `exported from ${name}`);
     let count = 0;
+    let undecodable = 0;
     for await (const listed of listing) {
       const entry = decodeEntry(listed.payload);
       if (!entry) {
-        io.err(`skipped a corrupt entry (${listed.namespace}/${listed.hash.slice(0, 12)})`);
+        undecodable++;
+        io.err(`skipped a corrupt entry (${shown(listed.namespace)}/${shown(listed.hash.slice(0, 12))})`);
         continue;
       }
-      if (!sink.write(`${JSON.stringify(entry)}\n`)) await once(sink, 'drain');
-      shown.tick(++count);
+      // The same JSON, with no character a terminal would act on (export to stdout is shown).
+      if (!sink.write(`${jsonShown(JSON.stringify(entry))}\n`)) await once(sink, 'drain');
+      counter.tick(++count);
     }
     if (file)
       await new Promise<void>((resolve, reject) =>
         (sink as NodeJS.WritableStream).end((e?: Error) => (e ? reject(e) : resolve())),
       );
-    shown.done(count);
-    return 0;
+    counter.done(count);
+    if (listing.failure !== undefined) {
+      io.err(
+        `strata export: tier ${shown(name)}: not every entry could be read; exported the ${count} that could (${shown(listing.failure)})`,
+      );
+    }
+    if (undecodable > 0) io.err(`strata export: ${undecodable} corrupt entries skipped (not exported)`);
+    return listing.failure !== undefined || undecodable > 0 ? 1 : 0;
   } finally {
     await cache.close();
   }
@@ -83,11 +106,18 @@ export const importEntries: Command = async ({ flags, io, open }) => {
   try {
     const manager = cache.internals;
     const tally = newTally(manager.tierNames);
-    const shown = progress(io, 'imported');
+    const counter = progress(io, 'imported');
     const reject = (no: number, reason: string) => {
       note(tally.rejected, no);
-      if (tally.rejected.count <= LISTED_REASONS) io.err(`line ${no}: ${reason}; skipped`);
+      if (tally.rejected.count <= LISTED_REASONS) io.err(`line ${no}: ${shown(reason)}; skipped`);
     };
+    // Why a tier did not store lines: the last failure it reported (a write, a flush).
+    const failure = (tier: string, reason: string) => tally.reasons.set(tier, reason);
+    const onError = ({ tier, op, error }: { tier: string; op: string; error: Error }) =>
+      failure(tier, `${op}: ${error.message}`);
+    manager.events.on('error', onError);
+    // Each key's first line, to report lines that repeat it (as 32 bytes, to keep memory flat).
+    const seen = new Set<string>();
     for await (const line of readLines(file ? createReadStream(file) : process.stdin, maxLineBytes)) {
       if ('tooLong' in line) {
         tally.lines++;
@@ -131,18 +161,26 @@ export const importEntries: Command = async ({ flags, io, open }) => {
           continue;
         }
         tookIt = await manager.restore(key, stored);
+        // What a tier accepted but holds in memory lands now, or the tier is named with why not.
+        const unflushed = await manager.flushWrites();
+        for (const f of unflushed) failure(f.tier, f.reason);
+        tookIt = tookIt.filter((name) => !unflushed.some((f) => f.tier === name));
       } catch (error) {
         reject(line.no, `not stored (${(error as Error).message})`);
         continue;
       }
+      const digest = Buffer.from(checked.k, 'hex').toString('latin1');
+      if (seen.has(digest)) note(tally.duplicates, line.no);
+      else seen.add(digest);
       if (tookIt.length === 0) {
         note(tally.storedByNone, line.no);
         continue;
       }
       for (const name of tookIt) tally.perTier.set(name, (tally.perTier.get(name) ?? 0) + 1);
-      shown.tick(++tally.imported);
+      counter.tick(++tally.imported);
     }
-    shown.done(tally.imported);
+    counter.done(tally.imported);
+    manager.events.off('error', onError);
     return report(io, tally, new Set(manager.queries.able('local')));
   } finally {
     await cache.close();
@@ -158,7 +196,11 @@ interface Tally {
   rejected: LineSet;
   /** Valid, unexpired lines that every tier refused or failed to store. */
   storedByNone: LineSet;
+  /** Lines whose key an earlier line had: the later line replaced it. */
+  duplicates: LineSet;
   perTier: Map<string, number>;
+  /** Each tier's last reported failure. */
+  reasons: Map<string, string>;
 }
 
 function newTally(tierNames: string[]): Tally {
@@ -168,7 +210,9 @@ function newTally(tierNames: string[]): Tally {
     expired: 0,
     rejected: { count: 0, first: [] },
     storedByNone: { count: 0, first: [] },
+    duplicates: { count: 0, first: [] },
     perTier: new Map(tierNames.map((name) => [name, 0])),
+    reasons: new Map(),
   };
 }
 
@@ -183,7 +227,7 @@ function checkLine(
   } catch (error) {
     return `not a valid Strata entry (not JSON: ${(error as Error).message.slice(0, 120)})`;
   }
-  const valid = validateEntryLine(parsed);
+  const valid = validateLine(parsed);
   if (!valid.ok) return `not a valid Strata entry (${valid.reason})`;
   const entry = valid.entry;
   if (options.confinedTo !== undefined && entry.ns !== options.confinedTo) {
@@ -194,6 +238,26 @@ function checkLine(
   }
   const keyProblem = entryKeyProblem(entry, { trustHashes: options.trustHashes });
   return keyProblem === undefined ? entry : `refused (${keyProblem})`;
+}
+
+/**
+ * The entry schema, except for the number of tags. A write stores any number of tags, so import
+ * takes any number too: an entry the cache holds must load back from its export. The schema's
+ * cap of MAX_TAGS is applied to each window of that many tags, so every tag is still checked as
+ * the schema checks it (a string, not empty, not too long), and no tag may repeat across them.
+ */
+function validateLine(parsed: unknown): EntryLineResult {
+  const tags = (parsed as { tags?: unknown } | null)?.tags;
+  if (!Array.isArray(tags) || tags.length <= MAX_TAGS) return validateEntryLine(parsed);
+  for (let from = 0; from < tags.length; from += MAX_TAGS) {
+    const valid = validateEntryLine({ ...(parsed as object), tags: tags.slice(from, from + MAX_TAGS) });
+    if (!valid.ok) {
+      const reason = valid.reason.replace(/\btags\[(\d+)\]/g, (_, i: string) => `tags[${from + Number(i)}]`);
+      return { ok: false, reason };
+    }
+  }
+  if (new Set(tags).size !== tags.length) return { ok: false, reason: 'tags: must not repeat a tag' };
+  return { ok: true, entry: parsed as Entry };
 }
 
 /** Prints the summary; the exit status is 0 only when every line was stored by every tier or had expired. */
@@ -208,13 +272,22 @@ function report(io: Io, tally: Tally, local: Set<string>): number {
   io.out(`expired: ${tally.expired}`);
   io.out(`rejected: ${tally.rejected.count}${lineList(tally.rejected)}`);
   io.out(`stored by no tier: ${tally.storedByNone.count}${lineList(tally.storedByNone)}`);
+  io.out(
+    `duplicate keys: ${tally.duplicates.count}${lineList(tally.duplicates)}` +
+      (tally.duplicates.count > 0
+        ? " (each repeats an earlier line's key; the last line of a key is kept)"
+        : ''),
+  );
   if (tally.rejected.count > LISTED_REASONS) {
     io.err(`... and ${tally.rejected.count - LISTED_REASONS} more rejected lines (reasons not listed)`);
   }
   for (const name of short) {
+    const reason = tally.reasons.get(name);
     io.err(
-      `strata import: tier ${name} stored ${tally.perTier.get(name)} of the ${tally.imported} imported lines ` +
-        '(it refused the others, failed, or its breaker was open)',
+      `strata import: tier ${shown(name)} stored ${tally.perTier.get(name)} of the ${tally.imported} imported lines ` +
+        (reason === undefined
+          ? '(it refused the others, or its breaker was open)'
+          : `(it refused or failed the others, or its breaker was open; last failure: ${shown(reason)})`),
     );
   }
   if (tally.storedByNone.count > 0) {

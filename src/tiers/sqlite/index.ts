@@ -20,11 +20,18 @@
  * worst case (the queue full) loses cache writes, never answers.
  *
  * Opening never takes a lock when the schema is current: the version is read first and only a
- * migration takes the write lock. A file this version cannot use (damaged, not a database, a
- * directory, read-only, written by a newer version, someone else's `cache_entries`) fails the
- * open with the reason, and is never altered; createCache then keeps the tier down and retries.
+ * migration takes the write lock. Opened read-only (the CLI's inspecting commands), the tier
+ * creates nothing: a file no other connection has open is read from a copy in memory (SQLite
+ * would otherwise create -wal and -shm beside it, and cannot read a WAL file in a read-only
+ * directory at all); one in use is read in place through the -wal and -shm its users keep.
+ *
+ * A file this version cannot use (damaged, not a database, a directory, read-only, written by a
+ * newer version, someone else's `cache_entries`) fails the open with the reason, and is never
+ * altered; createCache then keeps the tier down and retries. A file found damaged later (a read
+ * meets SQLITE_CORRUPT) gets no more bookkeeping writes (hit counts, daily statistics, purges,
+ * evictions, fleet counters): they would write into it.
  */
-import { accessSync, constants, mkdirSync, statfsSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, statfsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { AccessBatch } from '../../core/access-batch.js';
@@ -145,6 +152,11 @@ const RETRY_MAX_MS = 1_000;
 /** The queue of writes waiting for the lock: beyond either bound, the oldest are dropped (a later miss). */
 const QUEUE_MAX_ENTRIES = 1_000;
 const QUEUE_MAX_BYTES = 32 * 1024 * 1024;
+/**
+ * Read-only, a file no other connection has open is read from a copy in memory up to this size;
+ * a larger one is read in place, where SQLite creates -wal and -shm beside it if it can.
+ */
+const SNAPSHOT_MAX_BYTES = 1024 * 1024 * 1024;
 
 interface Queued {
   readonly key: CacheKey;
@@ -171,17 +183,26 @@ export class SqliteTier implements Tier {
   private retryTimer: NodeJS.Timeout | undefined;
   private retryDelay = RETRY_MIN_MS;
   private droppedWrites = 0;
+  /** droppedWrites when flush() last reported. */
+  private droppedAtFlush = 0;
   /** Starts due, so the first write of a process checks the limits (short-lived processes add up). */
   private writesSinceEviction: number;
   private evictions = 0;
   /** The last disk-level failure (full, read-only, damaged, I/O) until a write succeeds. */
   private fault: string | undefined;
+  /** Set for good once the file is found damaged: no bookkeeping is written to it any more. */
+  private damage: string | undefined;
+  /**
+   * Once flush() has been called, a write that finds the lock taken fails instead of joining the
+   * queue: whoever flushes learns every write's outcome (`strata import`).
+   */
+  private confirmWrites = false;
   private closed = false;
 
   /** Processes sharing this file report their counters here (core/fleet.ts). */
   readonly counters: CounterStore = {
     publish: (process, snapshot, at) => {
-      if (this.readonly) return;
+      if (this.readonly || this.damage) return;
       this.db.transaction(() => {
         this.db
           .prepare('INSERT OR REPLACE INTO fleet_counters (process, reported_at, snapshot) VALUES (?, ?, ?)')
@@ -290,7 +311,7 @@ export class SqliteTier implements Tier {
     if (options.purgeIntervalMs > 0) {
       every(
         options.purgeIntervalMs,
-        () => this.waiting(BACKGROUND_WAIT_MS, () => this.purgeExpired()),
+        () => this.damage === undefined && this.waiting(BACKGROUND_WAIT_MS, () => this.purgeExpired()),
         this.timers,
       );
     }
@@ -325,7 +346,7 @@ export class SqliteTier implements Tier {
     try {
       this.write(key, entry);
     } catch (error) {
-      if (!isBusy(error)) throw this.noteFault(error);
+      if (!isBusy(error) || this.confirmWrites) throw this.failure(error);
       this.enqueue({ key, entry });
       return true;
     }
@@ -338,7 +359,7 @@ export class SqliteTier implements Tier {
     this.writable();
     this.access.forget(key.hash);
     const queued = this.dequeue((q) => q.key.hash === key.hash) > 0;
-    return this.stmt.delete.run(key.hash).changes > 0 || queued;
+    return this.described(() => this.stmt.delete.run(key.hash).changes > 0) || queued;
   }
 
   clear(namespace?: string): number {
@@ -347,9 +368,11 @@ export class SqliteTier implements Tier {
     const queued = this.dequeue((q) => namespace === undefined || q.key.namespace === namespace);
     return (
       queued +
-      (namespace === undefined
-        ? this.stmt.clearAll.run().changes
-        : this.stmt.clearNamespace.run(namespace).changes)
+      this.described(() =>
+        namespace === undefined
+          ? this.stmt.clearAll.run().changes
+          : this.stmt.clearNamespace.run(namespace).changes,
+      )
     );
   }
 
@@ -358,25 +381,70 @@ export class SqliteTier implements Tier {
     const queued = this.dequeue(
       (q) => q.entry.tags.includes(tag) && (namespace === undefined || q.key.namespace === namespace),
     );
-    return queued + this.stmt.invalidateTag.run({ tag, namespace: namespace ?? null }).changes;
+    return (
+      queued +
+      this.described(() => this.stmt.invalidateTag.run({ tag, namespace: namespace ?? null }).changes)
+    );
   }
 
   purgeExpired(): number {
     this.writable();
-    const purged = this.stmt.purge.run(this.options.clock.now()).changes;
-    this.enforceLimits();
-    return purged;
+    return this.described(() => {
+      const purged = this.stmt.purge.run(this.options.clock.now()).changes;
+      this.enforceLimits();
+      return purged;
+    });
   }
 
+  /**
+   * Writes what waits in the queue now, waiting at most the tier's lock wait, and from then on
+   * fails a write that finds the lock taken instead of queueing it. Throws, naming how many
+   * writes were lost and why, when the queue could not be written (it is then emptied, so what
+   * the error says was not written never is) or when writes were dropped from a full queue
+   * since the last flush.
+   */
+  flush(): void {
+    this.confirmWrites = true;
+    const dropped = this.droppedWrites - this.droppedAtFlush;
+    if (this.queue.size > 0 && !this.closed && !this.drain(this.waitMs)) {
+      const lost = this.queue.size;
+      this.queue.clear();
+      this.queueBytes = 0;
+      this.droppedWrites += lost;
+      this.droppedAtFlush = this.droppedWrites;
+      const why =
+        this.fault ?? `${this.options.path}: locked by another process for more than ${this.waitMs} ms`;
+      throw new Error(`${why}; ${lost + dropped} accepted writes were not written`);
+    }
+    this.droppedAtFlush = this.droppedWrites;
+    if (dropped > 0) {
+      throw new Error(
+        `${this.options.path}: ${dropped} accepted writes were dropped (the queue of writes waiting for another process's lock was full)`,
+      );
+    }
+  }
+
+  /**
+   * Every live entry, paged by key so no statement stays open across a yield (the connection
+   * would be busy). On a damaged file it lists every entry that can still be read (see
+   * readable()) and then fails, saying how many could not be.
+   */
   async *entries(namespace?: string): AsyncIterable<ListedEntry> {
-    // Paged by key so no statement stays open across a yield (the connection would be busy).
     let after = '';
     for (;;) {
-      const rows = this.stmt.page.all({
-        after,
-        namespace: namespace ?? null,
-        now: this.options.clock.now(),
-      }) as PageRow[];
+      let rows: PageRow[];
+      try {
+        rows = this.stmt.page.all({
+          after,
+          namespace: namespace ?? null,
+          now: this.options.clock.now(),
+        }) as PageRow[];
+      } catch (error) {
+        if (!isDamage(error)) throw this.failure(error);
+        this.noteFault(error);
+        yield* this.readable(namespace, after, error as Error);
+        return;
+      }
       for (const row of rows) {
         yield {
           namespace: row.namespace,
@@ -388,6 +456,100 @@ export class SqliteTier implements Tier {
       if (rows.length < PAGE) return;
       after = rows[rows.length - 1]!.key_hash;
     }
+  }
+
+  /**
+   * The entries after `after` that a damaged file still yields, row by row. Their keys are
+   * gathered from every structure that names them, each read until it fails: the table forwards
+   * and backwards (around a damaged page), and the namespace, model and recency indexes. Each
+   * row is then read by its key; one that fails is counted. Ends by throwing what could not be
+   * read, so a listing of a damaged file never passes for a complete one.
+   */
+  private *readable(namespace: string | undefined, after: string, cause: Error): Generator<ListedEntry> {
+    const keys = new Set<string>();
+    // Whether some structure that names every entry was read to its end.
+    let complete = false;
+    const scans = [
+      ['', 'key_hash'],
+      [' INDEXED BY cache_entries_namespace', 'namespace'],
+      [' INDEXED BY cache_entries_llm', 'llm_string'],
+      [' INDEXED BY cache_entries_lru', 'last_access_at'],
+    ].flatMap(([index, column]) =>
+      ['', ' DESC'].map(
+        (order) => `SELECT key_hash FROM cache_entries${index} WHERE key_hash > ? ORDER BY ${column}${order}`,
+      ),
+    );
+    for (const sql of scans) {
+      try {
+        for (const key of this.db.prepare(sql).pluck().iterate(after) as Iterable<string>) keys.add(key);
+        complete = true;
+      } catch {
+        // read up to the damage; the other structures may name the rest
+      }
+    }
+    const columns = 'key_hash, namespace, response, access_count, expires_at';
+    const byKey = this.db.prepare(`SELECT ${columns} FROM cache_entries WHERE key_hash = ?`);
+    const now = this.options.clock.now();
+    const live = (row: RecoveredRow): ListedEntry | undefined =>
+      (namespace !== undefined && row.namespace !== namespace) ||
+      (row.expires_at !== null && row.expires_at <= now)
+        ? undefined
+        : {
+            namespace: row.namespace,
+            hash: row.key_hash,
+            payload: row.response,
+            accessCount: row.access_count,
+          };
+    // Keys whose row could not be read by key, since the last one that could.
+    let run: string[] = [];
+    let unreadable = 0;
+    // A row SQLite cannot find by its key may still be read in a range: in a WITHOUT ROWID table
+    // the row that divides two pages lives above them, and a search for it goes through the
+    // damaged page on its left, while reading backwards from the next row reaches it first.
+    const aroundRun = (before: string | undefined): ListedEntry[] => {
+      const found = new Map<string, RecoveredRow>();
+      try {
+        const rows = (
+          before === undefined
+            ? this.db.prepare(
+                `SELECT ${columns} FROM cache_entries WHERE key_hash >= ? ORDER BY key_hash DESC`,
+              )
+            : this.db.prepare(
+                `SELECT ${columns} FROM cache_entries WHERE key_hash >= ? AND key_hash < ? ORDER BY key_hash DESC`,
+              )
+        ).iterate(...(before === undefined ? [run[0]] : [run[0], before])) as Iterable<RecoveredRow>;
+        for (const row of rows) found.set(row.key_hash, row);
+      } catch {
+        // read down to the damage
+      }
+      unreadable += run.filter((key) => !found.has(key)).length;
+      run = [];
+      return [...found.values()].reverse().flatMap((row) => live(row) ?? []);
+    };
+    for (const key of [...keys].sort()) {
+      let row: RecoveredRow | undefined;
+      try {
+        row = byKey.get(key) as RecoveredRow | undefined;
+      } catch {
+        run.push(key);
+        continue;
+      }
+      if (run.length > 0) yield* aroundRun(key);
+      const entry = row && live(row);
+      if (entry) yield entry;
+    }
+    if (run.length > 0) yield* aroundRun(undefined);
+    if (complete && unreadable === 0) return;
+    const scope = namespace === undefined ? '' : ' (of any namespace)';
+    const lost = complete
+      ? `${unreadable} entries${scope} could not be read`
+      : `${unreadable > 0 ? `${unreadable} entries${scope}, and an unknown number more,` : 'an unknown number of entries'} could not be read`;
+    throw Object.assign(
+      new Error(`${this.options.path}: malformed: ${lost}; every other entry was listed (${cause.message})`, {
+        cause,
+      }),
+      { code: (cause as { code?: unknown }).code },
+    );
   }
 
   stats(): TierStats {
@@ -413,6 +575,7 @@ export class SqliteTier implements Tier {
 
   health(): TierHealth {
     if (this.closed) return { status: 'down', reason: 'closed' };
+    if (this.damage) return { status: 'down', reason: this.damage };
     if (this.fault) return { status: 'down', reason: this.fault };
     this.db.prepare('SELECT 1').get();
     if (this.options.integrityCheck) {
@@ -457,7 +620,7 @@ export class SqliteTier implements Tier {
   }
 
   private finish(): void {
-    if (!this.readonly) {
+    if (!this.readonly && this.damage === undefined) {
       try {
         this.flushAccess(this.waitMs, true);
         if (this.writesSinceEviction > 0) this.enforceLimits();
@@ -495,10 +658,13 @@ export class SqliteTier implements Tier {
     }
     let db: Database.Database;
     try {
-      db = new Database(path, {
-        timeout: this.waitMs,
-        ...(this.readonly ? { readonly: true, fileMustExist: true } : {}),
-      });
+      db =
+        this.readonly && onDisk
+          ? this.openReadOnly(path)
+          : new Database(path, {
+              timeout: this.waitMs,
+              ...(this.readonly ? { readonly: true, fileMustExist: true } : {}),
+            });
     } catch (error) {
       throw this.describe(error);
     }
@@ -508,6 +674,43 @@ export class SqliteTier implements Tier {
     } catch (error) {
       db.close();
       throw this.describe(error);
+    }
+  }
+
+  /**
+   * Opens an existing file read-only and creates nothing. A WAL file's readers need its -shm
+   * (SQLite creates it, and -wal, when they are missing, and fails where it cannot: a read-only
+   * directory). So: when another connection has the file open, its -wal and -shm exist and the
+   * file is read in place through them (so is a file with a rollback -journal). When neither
+   * exists, the file alone holds every committed transaction, and a copy of it is read from
+   * memory, unless the file changed while it was copied (then, or when it is larger than
+   * SNAPSHOT_MAX_BYTES, it is read in place).
+   */
+  private openReadOnly(path: string): Database.Database {
+    for (let tries = 0; tries < 3; tries++) {
+      if (['-wal', '-shm', '-journal'].some((suffix) => existsSync(`${path}${suffix}`))) break;
+      const before = statSync(path);
+      if (before.size > SNAPSHOT_MAX_BYTES) break;
+      const bytes = readFileSync(path);
+      const after = statSync(path);
+      if (after.size !== before.size || after.mtimeMs !== before.mtimeMs || bytes.length !== after.size)
+        continue;
+      // Header bytes 18-19 say 2 for WAL; an in-memory database cannot keep a WAL, and reads the
+      // same pages in rollback mode (the copy only: the file is not touched).
+      if (bytes.length >= 20 && bytes[18] === 2 && bytes[19] === 2) {
+        bytes[18] = 1;
+        bytes[19] = 1;
+      }
+      return new Database(bytes, { readonly: true, timeout: this.waitMs });
+    }
+    try {
+      return new Database(path, { readonly: true, fileMustExist: true, timeout: this.waitMs });
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== 'SQLITE_CANTOPEN') throw error;
+      throw new SqliteOpenError(
+        `${path}: cannot be opened read-only in place (${(error as Error).message}): a WAL file in use ` +
+          `or larger than 1 GiB is read through its ${path}-shm, which cannot be created here`,
+      );
     }
   }
 
@@ -587,24 +790,40 @@ export class SqliteTier implements Tier {
   /** A SQLite or file-system error at open, as a reason a person can act on. */
   private describe(error: unknown): Error {
     if (error instanceof SqliteOpenError) return error;
-    const { path } = this.options;
-    const code = String((error as { code?: unknown }).code ?? '');
-    const message = (error as Error).message;
-    if (code === 'SQLITE_BUSY' || code.startsWith('SQLITE_LOCKED') || code.startsWith('SQLITE_BUSY')) {
-      return new SqliteOpenError(
-        `${path}: locked by another process for more than ${this.waitMs} ms (${message})`,
-      );
-    }
-    if (code === 'SQLITE_CANTOPEN') return new SqliteOpenError(`${path}: cannot open (${message})`);
-    return new SqliteOpenError(`${path}: ${faultOf(code, message) ?? message}`);
+    return new SqliteOpenError(describeSqliteFailure(this.options.path, error as Error, this.waitMs));
   }
 
-  /** Remembers a disk-level failure for health(); returns the error to rethrow. */
+  /** Remembers a disk-level failure for health() (damage for good); returns the error to rethrow. */
   private noteFault(error: unknown): unknown {
     const code = String((error as { code?: unknown }).code ?? '');
-    const fault = faultOf(code, (error as Error).message);
+    const fault = faultOf(this.options.path, code, (error as Error).message);
     if (fault) this.fault = `${this.options.path}: ${fault}`;
+    if (isDamage(error)) {
+      this.damage ??= `${this.options.path}: ${fault}; no bookkeeping is written to it any more (hit counts, statistics, purges, evictions)`;
+    }
     return error;
+  }
+
+  /**
+   * A failed statement as an error a person can act on, its SQLite code kept: another process's
+   * lock held past our wait, or a disk-level fault (remembered for health()).
+   */
+  private failure(error: unknown): unknown {
+    this.noteFault(error);
+    const code = String((error as { code?: unknown }).code ?? '');
+    if (!isBusy(error) && faultOf(this.options.path, code, (error as Error).message) === undefined)
+      return error;
+    const reason = describeSqliteFailure(this.options.path, error as Error, this.waitMs);
+    return Object.assign(new Error(reason, { cause: error }), { code });
+  }
+
+  /** Runs a statement; its failure described (see failure()). */
+  private described<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (error) {
+      throw this.failure(error);
+    }
   }
 
   /** PRAGMA quick_check and the free space next to the file; undefined when both are fine. */
@@ -713,7 +932,7 @@ export class SqliteTier implements Tier {
 
   private afterWrite(count: number): void {
     this.writesSinceEviction += count;
-    if (this.writesSinceEviction < this.evictEvery) return;
+    if (this.writesSinceEviction < this.evictEvery || this.damage) return;
     try {
       this.enforceLimits();
     } catch {
@@ -747,7 +966,7 @@ export class SqliteTier implements Tier {
    * stays taken (or the write fails) the counts are kept for the next flush.
    */
   private flushAccess(waitMs = this.waitMs, closing = false): void {
-    if (this.readonly || (this.closed && !closing)) return;
+    if (this.readonly || this.damage || (this.closed && !closing)) return;
     const taken = this.access.take();
     if (!taken) return;
     const { counts, totals: stats } = taken;
@@ -800,14 +1019,40 @@ function utcDay(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
 }
 
+/** A SQLite failure (its result code and message) on the file at `path`, as a reason a person can act on. */
+export function describeSqliteFailure(
+  path: string,
+  error: { code?: unknown; message: string },
+  waitedMs?: number,
+): string {
+  const code = String(error.code ?? '');
+  if (isBusy(error)) {
+    const waited = waitedMs === undefined ? '' : ` for more than ${waitedMs} ms`;
+    return `${path}: locked by another process${waited} (${error.message})`;
+  }
+  if (code === 'SQLITE_CANTOPEN') return `${path}: cannot open (${error.message})`;
+  return `${path}: ${faultOf(path, code, error.message) ?? error.message}`;
+}
+
 /** The disk-level failures health() reports, by SQLite result code. */
-function faultOf(code: string, message: string): string | undefined {
-  if (code === 'SQLITE_FULL') return `disk full (${message})`;
+function faultOf(path: string, code: string, message: string): string | undefined {
+  // SQLite grows the shared-memory file beside a WAL database when it opens it: on a full disk
+  // that, not the database, is what fails first.
+  if (code === 'SQLITE_IOERR_SHMSIZE') {
+    return `no space left on device for ${path}-shm (SQLite could not grow the shared-memory file it keeps beside a WAL database; ${code}: ${message})`;
+  }
+  if (code === 'SQLITE_FULL') return `disk full: no space left on device (${message})`;
   if (code.startsWith('SQLITE_READONLY')) return `read-only (${message})`;
   if (code.startsWith('SQLITE_CORRUPT')) return `malformed (${message})`;
   if (code === 'SQLITE_NOTADB') return `not a database (${message})`;
   if (code.startsWith('SQLITE_IOERR')) return `I/O error (${code}: ${message})`;
   return undefined;
+}
+
+/** The file is damaged: its pages cannot be read as a database. */
+function isDamage(error: unknown): boolean {
+  const code = String((error as { code?: unknown })?.code ?? '');
+  return code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB' || code === 'SQLITE_IOERR_SHORT_READ';
 }
 
 interface PageRow {
@@ -816,3 +1061,5 @@ interface PageRow {
   response: string;
   access_count: number;
 }
+
+type RecoveredRow = PageRow & { expires_at: number | null };
