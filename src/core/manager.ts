@@ -123,7 +123,14 @@ export class Manager {
     this.totals.lookups++;
     if (key.llmProblem !== undefined) this.warnOnce(key);
     const claim = options?.claim !== false;
-    const pending = this.coalescer?.join(key.hash);
+    const wait = options?.wait ?? 'lease';
+    // A caller whose wait is bounded never takes over a flight it did not wait for.
+    const bounded = wait !== 'lease';
+    const pending = !bounded
+      ? this.coalescer?.join(key.hash)
+      : wait === 'measured'
+        ? this.coalescer?.joinBounded(key.hash, this.missDurations.measuredMs(key.llmString))
+        : undefined;
     let hit: Hit | undefined;
     if (pending) {
       this.totals.coalesced++;
@@ -142,14 +149,14 @@ export class Manager {
         const m = this.managed[i]!;
         let read = m.read(key);
         if (isPromiseLike(read)) {
-          if (claim && !led) led = this.lead(key, start);
+          if (claim && !led && !(bounded && this.coalescer?.has(key.hash))) led = this.lead(key, start);
           read = await read;
         }
         if (read !== undefined) found = this.accept(m, i, key, read);
       }
       if (claim) {
-        if (!found && !led) led = this.lead(key, start);
-        found ??= await this.awaitOtherInstance(key);
+        if (!found && !led && !(bounded && this.coalescer?.has(key.hash))) led = this.lead(key, start);
+        if (wait !== 'never') found ??= await this.awaitOtherInstance(key, wait === 'measured');
         if (found) {
           if (led) this.coalescer?.settle(key.hash, found.payload);
         } else this.coalescer?.hold(key.hash, this.missDurations.leaseMs(key.llmString));
@@ -222,9 +229,10 @@ export class Manager {
     this.options.isUsable === undefined || this.options.isUsable(answer, llmString);
 
   /** Distributed coalescing (lease-wait.ts): another instance's answer to this miss, if it is computing one. */
-  private async awaitOtherInstance(key: CacheKey): Promise<Found | undefined> {
+  private async awaitOtherInstance(key: CacheKey, measured: boolean): Promise<Found | undefined> {
     const wait = this.leaseWait;
-    const answered = wait ? await wait.answerFromOthers(key) : undefined;
+    const waitMs = measured ? this.missDurations.measuredMs(key.llmString) : this.options.coalesceWaitMs;
+    const answered = wait && waitMs !== undefined ? await wait.answerFromOthers(key, waitMs) : undefined;
     if (!wait || !answered) return undefined;
     this.totals.coalesced++;
     const index = this.managed.indexOf(wait.via);
@@ -287,6 +295,24 @@ export class Manager {
   release(key: CacheKey): void {
     this.coalescer?.release(key.hash, performance.now());
     this.leaseWait?.release(key);
+  }
+
+  /**
+   * A lookup or update the adapter refused because it could not establish which model answers
+   * (langchain/model-identity.ts): nothing is read or written; counted as a lookup and a miss
+   * (the application pays for that call), and said once per model class.
+   */
+  refuseUnidentified(llmType: string, message: string, lookup: boolean): void {
+    if (lookup) {
+      this.totals.lookups++;
+      this.totals.misses++;
+      this.totals.unidentified++;
+    }
+    const cause = `model-unidentified:${llmType}`;
+    if (this.warned.has(cause) || this.warned.size >= 1024) return;
+    this.warned.add(cause);
+    this.options.logger.warn(`[strata] ${message}`);
+    this.events.emit('warning', { code: 'model-unidentified', message, llmType });
   }
 
   /** Stores an already-encoded entry (import), keeping its timestamps. */

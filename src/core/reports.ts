@@ -51,6 +51,8 @@ export interface StatsReport {
   /** Updates not stored because no lookup could use their generations. */
   unstorable: number;
   coalesced: number;
+  /** Lookups not made (and answers not stored) because the llmKey did not establish the model. */
+  unidentified: number;
   inFlight: number;
   lookup: LatencySummary;
   tiers: TierReport[];
@@ -98,6 +100,7 @@ export function statsReport(
     updates: c.updates,
     unstorable: c.unstorable,
     coalesced: c.coalesced,
+    unidentified: c.unidentified,
     inFlight,
     lookup: c.lookupLatency.summary(),
     tiers: managed.map((m, i) => {
