@@ -10,6 +10,7 @@ export type { ListedEntry, Tier, TierHealth, TierStats } from './core/tier.js';
 export { type CreateOptions, createCache } from './create.js';
 export {
   CacheMissError,
+  IncompleteOperationError,
   OnnxSetupError,
   ServeConfigError,
   SqliteOpenError,
@@ -17,6 +18,7 @@ export {
   StrataError,
   type StrataErrorCode,
   TierConfigError,
+  type TierFailure,
   TierTimeoutError,
 } from './errors.js';
 export { type ClearOptions, type LookupResult, type StoreOptions, StrataCache } from './langchain/cache.js';

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FaultyTier } from '../../test/support/faulty-tier.js';
 import { runTs } from '../../test/support/run-ts.js';
+import { IncompleteOperationError } from '../errors.js';
 import { MemoryTier } from '../tiers/memory/index.js';
 import { DEFAULT_BREAKER } from './breaker.js';
 import { ManualClock } from './clock.js';
@@ -139,9 +140,17 @@ describe('manager waterfall', () => {
     const { manager } = setup([{ tier: bad }], clock);
     await expect(manager.lookup(key('q'))).resolves.toBeUndefined();
     await expect(manager.update(key('q'), gens('a'))).resolves.toBeUndefined();
-    await expect(manager.delete(key('q'))).resolves.toBe(0);
-    await expect(manager.clear()).resolves.toBe(0);
-    await expect(manager.invalidateTag('t')).resolves.toBe(0);
+    // Erasures are not lookups: one that could not run says so, with the tier and the reason.
+    for (const erase of [
+      () => manager.delete(key('q')),
+      () => manager.clear(),
+      () => manager.invalidateTag('t'),
+    ])
+      await expect(erase()).rejects.toMatchObject({
+        code: 'STRATA_INCOMPLETE_OPERATION',
+        removed: 0,
+        failures: [{ tier: 'bad' }],
+      });
     await expect(manager.stats()).resolves.toMatchObject({ tiers: [{ name: 'bad' }] });
     await expect(manager.health()).resolves.toMatchObject({ status: 'down' });
   });
@@ -246,7 +255,7 @@ describe('close', () => {
     const calls = tier.calls;
     await expect(manager.lookup(key('q'))).resolves.toBeUndefined();
     await expect(manager.update(key('r'), gens('b'))).resolves.toBeUndefined();
-    await expect(manager.clear()).resolves.toBe(0);
+    await expect(manager.clear()).rejects.toBeInstanceOf(IncompleteOperationError);
     expect(tier.calls).toBe(calls);
     expect(warnings.filter((w) => w.includes('after close()'))).toEqual([
       '[strata] lookup after close(): the cache is closed, so this is a miss and nothing is stored',

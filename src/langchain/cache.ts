@@ -12,6 +12,7 @@ import { BaseCache } from '@langchain/core/caches';
 import type { Generation } from '@langchain/core/outputs';
 import { MAX_TTL_SECONDS } from '../config/fields.js';
 import { isChatLlmString } from '../core/entry.js';
+import { MAX_TAG_LENGTH, MAX_TAGS } from '../core/entry-schema.js';
 import type { CacheEvents, Hit, Logger } from '../core/events.js';
 import { type CacheKey, deriveKey, validateNamespace } from '../core/key.js';
 import type { Manager } from '../core/manager.js';
@@ -333,8 +334,14 @@ export class StrataCache extends BaseCache<Generation[]> {
         `must be a positive number of seconds up to ${MAX_TTL_SECONDS} (10 years), or null (got ${ttl})`,
       );
     }
-    if (store.tags && !store.tags.every((t) => typeof t === 'string' && t.length > 0)) {
-      throw viewError('withOptions.tags', 'every tag must be a non-empty string');
+    // What an entry may carry is what an export of it may carry (core/entry-schema.ts): a write
+    // the import would refuse is refused here, where the caller can still fix it.
+    if (store.tags) {
+      if (!store.tags.every((t) => typeof t === 'string' && t.length > 0 && t.length <= MAX_TAG_LENGTH))
+        throw viewError('withOptions.tags', `every tag must be a string of 1-${MAX_TAG_LENGTH} characters`);
+      if (store.tags.length > MAX_TAGS) throw viewError('withOptions.tags', `at most ${MAX_TAGS} tags`);
+      if (new Set(store.tags).size !== store.tags.length)
+        throw viewError('withOptions.tags', 'must not repeat a tag');
     }
     assertMode(store.mode, 'withOptions.mode');
     if (store.semanticQuery !== undefined && typeof store.semanticQuery !== 'function')

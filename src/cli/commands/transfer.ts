@@ -21,12 +21,7 @@ import { constants as bufferConstants } from 'node:buffer';
 import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { decodeEntry, type Entry, encodeEntry, isExpired } from '../../core/entry.js';
-import {
-  type EntryLineResult,
-  entryKeyProblem,
-  MAX_TAGS,
-  validateEntryLine,
-} from '../../core/entry-schema.js';
+import { entryKeyProblem, validateEntryLine } from '../../core/entry-schema.js';
 import { isUsableByLangChain } from '../../langchain/generations.js';
 import { type Command, type Io, jsonShown, progress, shown, stringFlag } from '../context.js';
 
@@ -227,7 +222,7 @@ function checkLine(
   } catch (error) {
     return `not a valid Strata entry (not JSON: ${(error as Error).message.slice(0, 120)})`;
   }
-  const valid = validateLine(parsed);
+  const valid = validateEntryLine(parsed);
   if (!valid.ok) return `not a valid Strata entry (${valid.reason})`;
   const entry = valid.entry;
   if (options.confinedTo !== undefined && entry.ns !== options.confinedTo) {
@@ -238,26 +233,6 @@ function checkLine(
   }
   const keyProblem = entryKeyProblem(entry, { trustHashes: options.trustHashes });
   return keyProblem === undefined ? entry : `refused (${keyProblem})`;
-}
-
-/**
- * The entry schema, except for the number of tags. A write stores any number of tags, so import
- * takes any number too: an entry the cache holds must load back from its export. The schema's
- * cap of MAX_TAGS is applied to each window of that many tags, so every tag is still checked as
- * the schema checks it (a string, not empty, not too long), and no tag may repeat across them.
- */
-function validateLine(parsed: unknown): EntryLineResult {
-  const tags = (parsed as { tags?: unknown } | null)?.tags;
-  if (!Array.isArray(tags) || tags.length <= MAX_TAGS) return validateEntryLine(parsed);
-  for (let from = 0; from < tags.length; from += MAX_TAGS) {
-    const valid = validateEntryLine({ ...(parsed as object), tags: tags.slice(from, from + MAX_TAGS) });
-    if (!valid.ok) {
-      const reason = valid.reason.replace(/\btags\[(\d+)\]/g, (_, i: string) => `tags[${from + Number(i)}]`);
-      return { ok: false, reason };
-    }
-  }
-  if (new Set(tags).size !== tags.length) return { ok: false, reason: 'tags: must not repeat a tag' };
-  return { ok: true, entry: parsed as Entry };
 }
 
 /** Prints the summary; the exit status is 0 only when every line was stored by every tier or had expired. */
