@@ -16,7 +16,6 @@ import { TierCounters } from './stats.js';
 import {
   type EvictionListener,
   isPromiseLike,
-  type ListedEntry,
   type MaybePromise,
   type SimilarMatch,
   type Tier,
@@ -167,33 +166,6 @@ export class GuardedTier {
     } catch (error) {
       this.failed(op, error);
       return undefined;
-    }
-  }
-
-  /**
-   * The tier's listing under the policy: each step bounded by `timeoutMs`; a failure is counted
-   * and ends the listing (what was listed stands).
-   */
-  async *entries(namespace?: string): AsyncGenerator<ListedEntry> {
-    let iterator: AsyncIterator<ListedEntry>;
-    try {
-      iterator = this.tier.entries(namespace)[Symbol.asyncIterator]();
-    } catch (error) {
-      this.failed('entries', error);
-      return;
-    }
-    for (;;) {
-      let step: IteratorResult<ListedEntry>;
-      try {
-        step = await this.bounded('entries', iterator.next());
-      } catch (error) {
-        this.failed('entries', error);
-        // Not awaited: a tier that hangs must not hang the listing's end too.
-        iterator.return?.().catch(() => {});
-        return;
-      }
-      if (step.done) return;
-      yield step.value;
     }
   }
 

@@ -8,6 +8,7 @@ import { AIMessageChunk } from '@langchain/core/messages';
 import { ChatGenerationChunk } from '@langchain/core/outputs';
 import { FakeListChatModel } from '@langchain/core/utils/testing';
 import { afterEach, describe, expect, it } from 'vitest';
+import { timed } from '../../test/support/timed.js';
 import { createCache } from '../create.js';
 import { SimulatedChatModel } from '../demo/simulated-model.js';
 import { CacheMissError } from '../errors.js';
@@ -26,16 +27,6 @@ async function memoryCache(): Promise<StrataCache> {
 afterEach(async () => {
   await Promise.all(caches.splice(0).map((c) => c.close()));
 });
-
-async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value?: T; error?: unknown }> {
-  const start = performance.now();
-  try {
-    const value = await fn();
-    return { ms: performance.now() - start, value };
-  } catch (error) {
-    return { ms: performance.now() - start, error };
-  }
-}
 
 /** Streams its answer a word at a time, as providers do. */
 class WordStreamer extends FakeListChatModel {

@@ -10,6 +10,7 @@
  */
 import { HumanMessage } from '@langchain/core/messages';
 import { afterEach, describe, expect, it } from 'vitest';
+import { timed } from '../../test/support/timed.js';
 import { createCache } from '../create.js';
 import { SimulatedChatModel } from '../demo/simulated-model.js';
 import type { StrataCache } from './cache.js';
@@ -38,16 +39,6 @@ class Flaky extends SimulatedChatModel {
       throw new Error('429 Too Many Requests');
     }
     return super._generate(...args);
-  }
-}
-
-async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value?: T; error?: unknown }> {
-  const start = performance.now();
-  try {
-    const value = await fn();
-    return { ms: performance.now() - start, value };
-  } catch (error) {
-    return { ms: performance.now() - start, error };
   }
 }
 

@@ -64,6 +64,27 @@ const make =
 const MTE: readonly Dimension[] = ['model', 'temperature', 'endpoint'];
 const MT: readonly Dimension[] = ['model', 'temperature'];
 
+/**
+ * A class configured by model and temperature, plus the credentials (and account fields) it
+ * needs to construct; it has no endpoint or region option.
+ */
+function sampled(
+  name: string,
+  kind: ProviderClass['kind'],
+  spec: string,
+  exportName: string,
+  model: string,
+  fields: Record<string, unknown>,
+): ProviderClass {
+  return {
+    name,
+    kind,
+    dimensions: MT,
+    base: variant(model, ''),
+    make: make(spec, exportName, (v) => ({ model: v.model, temperature: v.temperature, ...fields })),
+  };
+}
+
 export const PROVIDER_CLASSES: readonly ProviderClass[] = [
   // ---- @langchain/openai
   {
@@ -273,39 +294,13 @@ export const PROVIDER_CLASSES: readonly ProviderClass[] = [
       baseUrl: v.endpoint,
     })),
   },
-  {
-    name: '@langchain/cohere ChatCohere',
-    kind: 'chat',
-    dimensions: MT,
-    base: variant('command-r-plus', ''),
-    make: make('@langchain/cohere', 'ChatCohere', (v) => ({
-      model: v.model,
-      temperature: v.temperature,
-      apiKey: FAKE_KEY,
-    })),
-  },
-  {
-    name: '@langchain/cohere Cohere',
-    kind: 'llm',
-    dimensions: MT,
-    base: variant('command', ''),
-    make: make('@langchain/cohere', 'Cohere', (v) => ({
-      model: v.model,
-      temperature: v.temperature,
-      apiKey: FAKE_KEY,
-    })),
-  },
-  {
-    name: '@langchain/cerebras ChatCerebras',
-    kind: 'chat',
-    dimensions: MT,
-    base: variant('llama3.1-8b', ''),
-    make: make('@langchain/cerebras', 'ChatCerebras', (v) => ({
-      model: v.model,
-      temperature: v.temperature,
-      apiKey: FAKE_KEY,
-    })),
-  },
+  sampled('@langchain/cohere ChatCohere', 'chat', '@langchain/cohere', 'ChatCohere', 'command-r-plus', {
+    apiKey: FAKE_KEY,
+  }),
+  sampled('@langchain/cohere Cohere', 'llm', '@langchain/cohere', 'Cohere', 'command', { apiKey: FAKE_KEY }),
+  sampled('@langchain/cerebras ChatCerebras', 'chat', '@langchain/cerebras', 'ChatCerebras', 'llama3.1-8b', {
+    apiKey: FAKE_KEY,
+  }),
   {
     name: '@langchain/deepseek ChatDeepSeek',
     kind: 'chat',
@@ -378,42 +373,22 @@ export const PROVIDER_CLASSES: readonly ProviderClass[] = [
       baseUrl: v.endpoint,
     })),
   },
-  {
-    name: '@langchain/baidu-qianfan ChatBaiduQianfan',
-    kind: 'chat',
-    dimensions: MT,
-    base: variant('ERNIE-Lite-8K', ''),
-    make: make('@langchain/baidu-qianfan', 'ChatBaiduQianfan', (v) => ({
-      model: v.model,
-      temperature: v.temperature,
-      qianfanAccessKey: 'ak0123456789',
-      qianfanSecretKey: 'sk0123456789',
-    })),
-  },
-  {
-    name: '@langchain/yandex ChatYandexGPT',
-    kind: 'chat',
-    dimensions: MT,
-    base: variant('yandexgpt-lite', ''),
-    make: make('@langchain/yandex', 'ChatYandexGPT', (v) => ({
-      model: v.model,
-      temperature: v.temperature,
-      apiKey: FAKE_KEY,
-      folderID: 'b1gfolder',
-    })),
-  },
-  {
-    name: '@langchain/yandex YandexGPT',
-    kind: 'llm',
-    dimensions: MT,
-    base: variant('yandexgpt-lite', ''),
-    make: make('@langchain/yandex', 'YandexGPT', (v) => ({
-      model: v.model,
-      temperature: v.temperature,
-      apiKey: FAKE_KEY,
-      folderID: 'b1gfolder',
-    })),
-  },
+  sampled(
+    '@langchain/baidu-qianfan ChatBaiduQianfan',
+    'chat',
+    '@langchain/baidu-qianfan',
+    'ChatBaiduQianfan',
+    'ERNIE-Lite-8K',
+    { qianfanAccessKey: 'ak0123456789', qianfanSecretKey: 'sk0123456789' },
+  ),
+  sampled('@langchain/yandex ChatYandexGPT', 'chat', '@langchain/yandex', 'ChatYandexGPT', 'yandexgpt-lite', {
+    apiKey: FAKE_KEY,
+    folderID: 'b1gfolder',
+  }),
+  sampled('@langchain/yandex YandexGPT', 'llm', '@langchain/yandex', 'YandexGPT', 'yandexgpt-lite', {
+    apiKey: FAKE_KEY,
+    folderID: 'b1gfolder',
+  }),
   // ---- @langchain/community chat models
   {
     name: '@langchain/community BedrockChat',
@@ -428,50 +403,38 @@ export const PROVIDER_CLASSES: readonly ProviderClass[] = [
       credentials: AWS,
     })),
   },
-  {
-    name: '@langchain/community ChatAlibabaTongyi',
-    kind: 'chat',
-    dimensions: MT,
-    base: variant('qwen-turbo', ''),
-    make: make('@langchain/community/chat_models/alibaba_tongyi', 'ChatAlibabaTongyi', (v) => ({
-      model: v.model,
-      temperature: v.temperature,
-      alibabaApiKey: FAKE_KEY,
-    })),
-  },
-  {
-    name: '@langchain/community ChatDeepInfra',
-    kind: 'chat',
-    dimensions: MT,
-    base: variant('meta-llama/Meta-Llama-3-70B-Instruct', ''),
-    make: make('@langchain/community/chat_models/deepinfra', 'ChatDeepInfra', (v) => ({
-      model: v.model,
-      temperature: v.temperature,
-      apiKey: FAKE_KEY,
-    })),
-  },
-  {
-    name: '@langchain/community ChatFireworks',
-    kind: 'chat',
-    dimensions: MT,
-    base: variant('accounts/fireworks/models/llama-v3p1-8b-instruct', ''),
-    make: make('@langchain/community/chat_models/fireworks', 'ChatFireworks', (v) => ({
-      model: v.model,
-      temperature: v.temperature,
-      apiKey: FAKE_KEY,
-    })),
-  },
-  {
-    name: '@langchain/community ChatFriendli',
-    kind: 'chat',
-    dimensions: MT,
-    base: variant('meta-llama-3.1-8b-instruct', ''),
-    make: make('@langchain/community/chat_models/friendli', 'ChatFriendli', (v) => ({
-      model: v.model,
-      temperature: v.temperature,
-      friendliToken: FAKE_KEY,
-    })),
-  },
+  sampled(
+    '@langchain/community ChatAlibabaTongyi',
+    'chat',
+    '@langchain/community/chat_models/alibaba_tongyi',
+    'ChatAlibabaTongyi',
+    'qwen-turbo',
+    { alibabaApiKey: FAKE_KEY },
+  ),
+  sampled(
+    '@langchain/community ChatDeepInfra',
+    'chat',
+    '@langchain/community/chat_models/deepinfra',
+    'ChatDeepInfra',
+    'meta-llama/Meta-Llama-3-70B-Instruct',
+    { apiKey: FAKE_KEY },
+  ),
+  sampled(
+    '@langchain/community ChatFireworks',
+    'chat',
+    '@langchain/community/chat_models/fireworks',
+    'ChatFireworks',
+    'accounts/fireworks/models/llama-v3p1-8b-instruct',
+    { apiKey: FAKE_KEY },
+  ),
+  sampled(
+    '@langchain/community ChatFriendli',
+    'chat',
+    '@langchain/community/chat_models/friendli',
+    'ChatFriendli',
+    'meta-llama-3.1-8b-instruct',
+    { friendliToken: FAKE_KEY },
+  ),
   {
     name: '@langchain/community ChatIflytekXinghuo',
     kind: 'chat',
@@ -484,86 +447,65 @@ export const PROVIDER_CLASSES: readonly ProviderClass[] = [
       iflytekApiSecret: FAKE_KEY,
     })),
   },
-  {
-    name: '@langchain/community ChatMinimax',
-    kind: 'chat',
-    dimensions: MT,
-    base: variant('abab5.5-chat', ''),
-    make: make('@langchain/community/chat_models/minimax', 'ChatMinimax', (v) => ({
-      model: v.model,
-      temperature: v.temperature,
-      minimaxGroupId: 'group0123',
-      minimaxApiKey: FAKE_KEY,
-    })),
-  },
-  {
-    name: '@langchain/community ChatMoonshot',
-    kind: 'chat',
-    dimensions: MT,
-    base: variant('moonshot-v1-8k', ''),
-    make: make('@langchain/community/chat_models/moonshot', 'ChatMoonshot', (v) => ({
-      model: v.model,
-      temperature: v.temperature,
-      apiKey: FAKE_KEY,
-    })),
-  },
-  {
-    name: '@langchain/community ChatNovitaAI',
-    kind: 'chat',
-    dimensions: MT,
-    base: variant('meta-llama/llama-3.1-8b-instruct', ''),
-    make: make('@langchain/community/chat_models/novita', 'ChatNovitaAI', (v) => ({
-      model: v.model,
-      temperature: v.temperature,
-      apiKey: FAKE_KEY,
-    })),
-  },
-  {
-    name: '@langchain/community ChatPerplexity',
-    kind: 'chat',
-    dimensions: MT,
-    base: variant('sonar', ''),
-    make: make('@langchain/community/chat_models/perplexity', 'ChatPerplexity', (v) => ({
-      model: v.model,
-      temperature: v.temperature,
-      apiKey: FAKE_KEY,
-    })),
-  },
-  {
-    name: '@langchain/community ChatPrem',
-    kind: 'chat',
-    dimensions: MT,
-    base: variant('gpt-4o-mini', ''),
-    make: make('@langchain/community/chat_models/premai', 'ChatPrem', (v) => ({
-      model: v.model,
-      temperature: v.temperature,
-      apiKey: FAKE_KEY,
-      project_id: 123,
-    })),
-  },
-  {
-    name: '@langchain/community ChatTencentHunyuan',
-    kind: 'chat',
-    dimensions: MT,
-    base: variant('hunyuan-pro', ''),
-    make: make('@langchain/community/chat_models/tencent_hunyuan', 'ChatTencentHunyuan', (v) => ({
-      model: v.model,
-      temperature: v.temperature,
+  sampled(
+    '@langchain/community ChatMinimax',
+    'chat',
+    '@langchain/community/chat_models/minimax',
+    'ChatMinimax',
+    'abab5.5-chat',
+    { minimaxGroupId: 'group0123', minimaxApiKey: FAKE_KEY },
+  ),
+  sampled(
+    '@langchain/community ChatMoonshot',
+    'chat',
+    '@langchain/community/chat_models/moonshot',
+    'ChatMoonshot',
+    'moonshot-v1-8k',
+    { apiKey: FAKE_KEY },
+  ),
+  sampled(
+    '@langchain/community ChatNovitaAI',
+    'chat',
+    '@langchain/community/chat_models/novita',
+    'ChatNovitaAI',
+    'meta-llama/llama-3.1-8b-instruct',
+    { apiKey: FAKE_KEY },
+  ),
+  sampled(
+    '@langchain/community ChatPerplexity',
+    'chat',
+    '@langchain/community/chat_models/perplexity',
+    'ChatPerplexity',
+    'sonar',
+    { apiKey: FAKE_KEY },
+  ),
+  sampled(
+    '@langchain/community ChatPrem',
+    'chat',
+    '@langchain/community/chat_models/premai',
+    'ChatPrem',
+    'gpt-4o-mini',
+    { apiKey: FAKE_KEY, project_id: 123 },
+  ),
+  sampled(
+    '@langchain/community ChatTencentHunyuan',
+    'chat',
+    '@langchain/community/chat_models/tencent_hunyuan',
+    'ChatTencentHunyuan',
+    'hunyuan-pro',
+    {
       tencentSecretId: 'AKIDz8krbsJ5yKBZQpn74WFkmLPx3example',
       tencentSecretKey: 'Gu5t9xGARNpq86cd98joQYCN3example',
-    })),
-  },
-  {
-    name: '@langchain/community ChatTogetherAI',
-    kind: 'chat',
-    dimensions: MT,
-    base: variant('meta-llama/Llama-3.3-70B-Instruct-Turbo', ''),
-    make: make('@langchain/community/chat_models/togetherai', 'ChatTogetherAI', (v) => ({
-      model: v.model,
-      temperature: v.temperature,
-      apiKey: FAKE_KEY,
-    })),
-  },
+    },
+  ),
+  sampled(
+    '@langchain/community ChatTogetherAI',
+    'chat',
+    '@langchain/community/chat_models/togetherai',
+    'ChatTogetherAI',
+    'meta-llama/Llama-3.3-70B-Instruct-Turbo',
+    { apiKey: FAKE_KEY },
+  ),
   {
     name: '@langchain/community ChatWatsonx',
     kind: 'chat',
@@ -579,17 +521,14 @@ export const PROVIDER_CLASSES: readonly ProviderClass[] = [
       watsonxAIApikey: FAKE_KEY,
     })),
   },
-  {
-    name: '@langchain/community ChatZhipuAI',
-    kind: 'chat',
-    dimensions: MT,
-    base: variant('glm-4', ''),
-    make: make('@langchain/community/chat_models/zhipuai', 'ChatZhipuAI', (v) => ({
-      model: v.model,
-      temperature: v.temperature,
-      zhipuAIApiKey: 'abc.def0123456789',
-    })),
-  },
+  sampled(
+    '@langchain/community ChatZhipuAI',
+    'chat',
+    '@langchain/community/chat_models/zhipuai',
+    'ChatZhipuAI',
+    'glm-4',
+    { zhipuAIApiKey: 'abc.def0123456789' },
+  ),
   {
     name: '@langchain/community PortkeyChat',
     kind: 'chat',
@@ -615,17 +554,9 @@ export const PROVIDER_CLASSES: readonly ProviderClass[] = [
       credentials: AWS,
     })),
   },
-  {
-    name: '@langchain/community AI21',
-    kind: 'llm',
-    dimensions: MT,
-    base: variant('j2-jumbo-instruct', ''),
-    make: make('@langchain/community/llms/ai21', 'AI21', (v) => ({
-      model: v.model,
-      temperature: v.temperature,
-      ai21ApiKey: FAKE_KEY,
-    })),
-  },
+  sampled('@langchain/community AI21', 'llm', '@langchain/community/llms/ai21', 'AI21', 'j2-jumbo-instruct', {
+    ai21ApiKey: FAKE_KEY,
+  }),
   {
     name: '@langchain/community AlephAlpha',
     kind: 'llm',
@@ -638,39 +569,30 @@ export const PROVIDER_CLASSES: readonly ProviderClass[] = [
       base_url: v.endpoint,
     })),
   },
-  {
-    name: '@langchain/community DeepInfraLLM',
-    kind: 'llm',
-    dimensions: MT,
-    base: variant('mistralai/Mixtral-8x22B-Instruct-v0.1', ''),
-    make: make('@langchain/community/llms/deepinfra', 'DeepInfraLLM', (v) => ({
-      model: v.model,
-      temperature: v.temperature,
-      apiKey: FAKE_KEY,
-    })),
-  },
-  {
-    name: '@langchain/community Fireworks',
-    kind: 'llm',
-    dimensions: MT,
-    base: variant('accounts/fireworks/models/llama-v3p1-8b-instruct', ''),
-    make: make('@langchain/community/llms/fireworks', 'Fireworks', (v) => ({
-      model: v.model,
-      temperature: v.temperature,
-      fireworksApiKey: FAKE_KEY,
-    })),
-  },
-  {
-    name: '@langchain/community Friendli',
-    kind: 'llm',
-    dimensions: MT,
-    base: variant('meta-llama-3.1-8b-instruct', ''),
-    make: make('@langchain/community/llms/friendli', 'Friendli', (v) => ({
-      model: v.model,
-      temperature: v.temperature,
-      friendliToken: FAKE_KEY,
-    })),
-  },
+  sampled(
+    '@langchain/community DeepInfraLLM',
+    'llm',
+    '@langchain/community/llms/deepinfra',
+    'DeepInfraLLM',
+    'mistralai/Mixtral-8x22B-Instruct-v0.1',
+    { apiKey: FAKE_KEY },
+  ),
+  sampled(
+    '@langchain/community Fireworks',
+    'llm',
+    '@langchain/community/llms/fireworks',
+    'Fireworks',
+    'accounts/fireworks/models/llama-v3p1-8b-instruct',
+    { fireworksApiKey: FAKE_KEY },
+  ),
+  sampled(
+    '@langchain/community Friendli',
+    'llm',
+    '@langchain/community/llms/friendli',
+    'Friendli',
+    'meta-llama-3.1-8b-instruct',
+    { friendliToken: FAKE_KEY },
+  ),
   {
     name: '@langchain/community HuggingFaceInference',
     kind: 'llm',
@@ -724,17 +646,14 @@ export const PROVIDER_CLASSES: readonly ProviderClass[] = [
       clientOptions: { region: v.region, credentials: AWS },
     })),
   },
-  {
-    name: '@langchain/community TogetherAI',
-    kind: 'llm',
-    dimensions: MT,
-    base: variant('meta-llama/Llama-3.3-70B-Instruct-Turbo', ''),
-    make: make('@langchain/community/llms/togetherai', 'TogetherAI', (v) => ({
-      model: v.model,
-      temperature: v.temperature,
-      apiKey: FAKE_KEY,
-    })),
-  },
+  sampled(
+    '@langchain/community TogetherAI',
+    'llm',
+    '@langchain/community/llms/togetherai',
+    'TogetherAI',
+    'meta-llama/Llama-3.3-70B-Instruct-Turbo',
+    { apiKey: FAKE_KEY },
+  ),
   {
     name: '@langchain/community WatsonxLLM',
     kind: 'llm',
@@ -750,18 +669,14 @@ export const PROVIDER_CLASSES: readonly ProviderClass[] = [
       watsonxAIApikey: FAKE_KEY,
     })),
   },
-  {
-    name: '@langchain/community Writer',
-    kind: 'llm',
-    dimensions: MT,
-    base: variant('palmyra-instruct', ''),
-    make: make('@langchain/community/llms/writer', 'Writer', (v) => ({
-      model: v.model,
-      temperature: v.temperature,
-      apiKey: FAKE_KEY,
-      orgId: 123,
-    })),
-  },
+  sampled(
+    '@langchain/community Writer',
+    'llm',
+    '@langchain/community/llms/writer',
+    'Writer',
+    'palmyra-instruct',
+    { apiKey: FAKE_KEY, orgId: 123 },
+  ),
 ];
 
 /** The variant that differs from `base` in one dimension. */
