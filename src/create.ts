@@ -2,10 +2,11 @@
 import { parseConfig, type ResolvedConfig, type StrataConfig, tierName } from './config/schema.js';
 import { type Clock, systemClock } from './core/clock.js';
 import { openOrDefer } from './core/deferred-tier.js';
-import type { Logger } from './core/events.js';
+import type { CacheEvents, Logger } from './core/events.js';
 import { DEFAULT_REPORT_SECONDS, FleetReporter } from './core/fleet.js';
 import { TierSink } from './core/guarded-tier.js';
 import { Manager } from './core/manager.js';
+import { EPHEMERAL_DIGEST_WARNING, onEphemeralDigest, useDigestKeyFromEnv } from './core/secrets.js';
 import type { Tier } from './core/tier.js';
 import { StrataConfigError, TierConfigError } from './errors.js';
 import { StrataCache } from './langchain/cache.js';
@@ -22,6 +23,8 @@ export interface CreateOptions {
   readonly?: boolean;
   /** Tiers' health() runs a full integrity check where they have one (SQLite's quick_check). */
   integrityCheck?: boolean;
+  /** Environment the digest key is read from (the variable `digestKeyEnv` names; default: process.env). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export async function createCache(
@@ -29,6 +32,9 @@ export async function createCache(
   options: CreateOptions = {},
 ): Promise<StrataCache> {
   const resolved = parseConfig(config);
+  // The key of the HMAC that replaces secret-looking values in llm strings (core/secrets.ts).
+  const digestKeyProblem = useDigestKeyFromEnv(resolved.digestKeyEnv, options.env ?? process.env);
+  if (digestKeyProblem) throw new StrataConfigError([{ path: 'digestKeyEnv', message: digestKeyProblem }]);
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? { warn: (message: string) => console.warn(message) };
   const built: Tier[] = [];
@@ -95,6 +101,7 @@ export async function createCache(
     throw error;
   }
   manager.start();
+  warnOfEphemeralDigests(manager, logger);
   startFleetReporter(manager, resolved, options);
   return new StrataCache(manager, {
     namespace: resolved.namespace,
@@ -102,6 +109,20 @@ export async function createCache(
     defaultTtlSeconds: resolved.defaultTtlSeconds,
     logger,
   });
+}
+
+/**
+ * The first secret-looking value digested under a random per-process key (no STRATA_DIGEST_KEY)
+ * is said once, through the logger and a `warning` event: such entries are not shared.
+ */
+function warnOfEphemeralDigests(manager: Manager, logger: Logger): void {
+  const stop = onEphemeralDigest((message) => {
+    logger.warn(message);
+    // TODO(events.ts): add `{ code: 'digest-key-ephemeral'; message: string }` to the warning union.
+    const event = { code: EPHEMERAL_DIGEST_WARNING, message } as unknown as CacheEvents['warning'][0];
+    manager.events.emit('warning', event);
+  });
+  manager.onClose(async () => stop());
 }
 
 /** Reports this process's counters to the shared tier that holds the fleet's (core/fleet.ts). */

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { DEFAULT_REPORT_SECONDS } from '../core/fleet.js';
 import { DEFAULT_NAMESPACE, validateNamespace } from '../core/key.js';
+import { DIGEST_KEY_ENV } from '../core/secrets.js';
 import type { Tier } from '../core/tier.js';
 import { StrataConfigError } from '../errors.js';
 import { proxyConfigSchema } from '../proxy/config.js';
@@ -196,6 +197,15 @@ export const configSchema = z
     defaultTtlSeconds: ttlSeconds.nullable().default(null),
     /** When false, tiers keep only the key hash, never the prompt text. */
     storePrompt: z.boolean().default(true),
+    /**
+     * The environment variable holding the key of the HMAC that replaces secret-looking values in
+     * llm strings (core/secrets.ts); at least 32 bytes. Unset: a random key of this process, so
+     * entries holding such values are not shared across processes or restarts.
+     */
+    digestKeyEnv: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be the name of an environment variable (letters, digits, _)')
+      .default(DIGEST_KEY_ENV),
     /** How long concurrent misses of one key wait for the first caller's answer; 0 disables. */
     coalesceWaitMs: z
       .number()

@@ -2,15 +2,17 @@
  * Cache key derivation: the one place that decides which requests share an answer.
  *
  * A key covers (namespace, sanitized llm string, prompt). The llm string is LangChain's
- * `llmKey` with every secret removed (secrets.ts), so that a rotated API key keeps the cache warm
- * and no secret is ever written to a tier.
+ * `llmKey` sanitized by secrets.ts: the provider's own credentials and the call options that are
+ * not the request left out (a rotated API key keeps the cache warm), every other secret-looking
+ * value replaced by its HMAC digest (two different values never share a key), so no secret is
+ * ever written to a tier.
  */
 import * as crypto from 'node:crypto';
-import { sanitizeLlmKeyText } from './secrets.js';
+import { digestKeyGeneration, sanitizeLlmKeyText } from './secrets.js';
 
 export interface CacheKey {
   readonly namespace: string;
-  /** LangChain's llmKey with secrets removed; what tiers store and index. */
+  /** LangChain's llmKey sanitized (credentials left out, other secrets digested); what tiers store and index. */
   readonly llmString: string;
   readonly prompt: string;
   /** SHA-256 (hex) over the three fields above, length-prefixed so no two triples collide by concatenation. */
@@ -92,12 +94,19 @@ export function hashPrompt(prompt: string): string {
 
 /**
  * Models reuse one llmKey for every call, so sanitizing is memoized; the bound keeps a process
- * that builds llmKeys from per-request options from growing without limit.
+ * that builds llmKeys from per-request options from growing without limit. A sanitized key holds
+ * markers made with the digest key, so the memo is dropped when that key is replaced.
  */
 const MEMO_LIMIT = 512;
 const memo = new Map<string, { clean: string; digest: string; problem?: string }>();
+let memoGeneration = digestKeyGeneration();
 
 function sanitized(llmKey: string): { clean: string; digest: string; problem?: string } {
+  const generation = digestKeyGeneration();
+  if (generation !== memoGeneration) {
+    memo.clear();
+    memoGeneration = generation;
+  }
   const known = memo.get(llmKey);
   if (known !== undefined) return known;
   const { clean, problem } = sanitizeLlmKeyText(llmKey);

@@ -1,12 +1,19 @@
 /**
  * Property tests over generated llmKeys, serialized by LangChain's own code: a canary placed in
- * any secret position never survives sanitizing, and two keys that differ anywhere outside a
- * secret never collide.
+ * any secret position never survives sanitizing, two keys that differ anywhere outside a secret
+ * never collide, a rotated provider credential keeps the key and any other rotated secret does not.
  */
 import { FakeListChatModel } from '@langchain/core/utils/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isMapField, isSecretFieldName, REQUEST_FIELDS, sanitizeLlmKeyText, scrubString } from './secrets.js';
+import {
+  CREDENTIAL_FIELDS,
+  isMapField,
+  isSecretFieldName,
+  REQUEST_FIELDS,
+  sanitizeLlmKeyText,
+  scrubString,
+} from './secrets.js';
 
 /** LangChain's serialization of a model whose call options are `params` (what BaseChatModel.generate keys by). */
 const model = new FakeListChatModel({ responses: ['x'] });
@@ -99,6 +106,36 @@ const secret = fc.tuple(canary, fc.nat(), fc.nat()).map(([c, kind, pick]) => {
   return { canary: c, fields: placements[kind % placements.length]! };
 });
 
+/** A provider's own credential, where its class keeps it: the only secrets left out of the key. */
+const credential = fc.tuple(canary, fc.nat(), fc.nat()).map(([c, kind, pick]) => {
+  const field = [...CREDENTIAL_FIELDS][pick % CREDENTIAL_FIELDS.size]!;
+  const header = ['Authorization', 'authorization', 'x-api-key', 'X-Api-Key', 'api-key', 'x-goog-api-key'][
+    pick % 6
+  ]!;
+  const placements: Array<Record<string, unknown>> = [
+    { [field]: c },
+    { [field]: { nested: c } },
+    { configuration: { [field]: c, baseURL: 'https://gw.example.test/v1' } },
+    { clientOptions: { [field]: c } },
+    { defaultHeaders: { [header]: `Bearer ${c}`, 'X-Team': 'search' } },
+    { configuration: { defaultHeaders: { [header]: c }, defaultQuery: { 'api-version': '2024' } } },
+    { defaultQuery: { 'api-key': c, 'api-version': '2024' } },
+  ];
+  return { canary: c, fields: placements[kind % placements.length]! };
+});
+
+/** Whether a placement of `secret` is one of a provider credential (left out rather than digested). */
+const isCredentialPlacement = (fields: Record<string, unknown>) =>
+  Object.keys(fields).some((name) => CREDENTIAL_FIELDS.has(name)) ||
+  'defaultQuery' in fields ||
+  (Array.isArray(fields.defaultHeaders)
+    ? fields.defaultHeaders.some((pair) =>
+        /^(authorization|api-key|x-api-key|x-goog-api-key)$/i.test(String(pair[0])),
+      )
+    : Object.keys((fields.defaultHeaders as object | undefined) ?? {}).some((h) =>
+        /^(authorization|api-key|x-api-key|x-goog-api-key)$/i.test(h),
+      ));
+
 const sanitized = (params: Record<string, unknown>) => sanitizeLlmKeyText(llmKeyOf(params));
 
 describe('sanitizing llmKeys (property-based)', () => {
@@ -125,12 +162,26 @@ describe('sanitizing llmKeys (property-based)', () => {
     );
   });
 
-  it('a rotated secret keeps the key', () => {
+  // Only a provider's own credential is left out (so rotating it keeps the key); every other
+  // secret is digested, so rotating it changes the key on purpose (secrets.digest.property.test.ts).
+  it('a rotated provider credential keeps the key', () => {
+    fc.assert(
+      fc.property(plainParams, credential, canary, (params, s, other) => {
+        const rotated = JSON.parse(JSON.stringify(s.fields).replaceAll(s.canary, other)) as object;
+        expect(sanitized({ ...params, ...rotated }).clean).toBe(sanitized({ ...params, ...s.fields }).clean);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('a rotated secret anywhere else changes the key (digested, never dropped)', () => {
     fc.assert(
       fc.property(plainParams, secret, canary, (params, s, other) => {
+        fc.pre(!isCredentialPlacement(s.fields) && other !== s.canary);
         const rotated = JSON.parse(JSON.stringify(s.fields).replaceAll(s.canary, other)) as object;
-        fc.pre(!('Configuration' in s.fields));
-        expect(sanitized({ ...params, ...rotated }).clean).toBe(sanitized({ ...params, ...s.fields }).clean);
+        expect(sanitized({ ...params, ...rotated }).clean).not.toBe(
+          sanitized({ ...params, ...s.fields }).clean,
+        );
       }),
       { numRuns: 1000 },
     );

@@ -199,6 +199,11 @@ const headers = {
   'x-portkey-virtual-key': CANARY,
   Authorization: `Bearer ${CANARY}`,
   'x-functions-key': CANARY,
+  // Names the deny-list once missed (issue 26): digested now.
+  'X-Passcode': CANARY,
+  'X-Upstream-PAT': CANARY,
+  'x-ai-gateway-psk': CANARY,
+  'X-OTP': CANARY,
   'X-Team': 'support',
 };
 const chatModels = (): Array<[string, BaseChatModel]> => [
@@ -212,8 +217,9 @@ const chatModels = (): Array<[string, BaseChatModel]> => [
         fetch: openAiFetch,
         baseURL: `https://svc:${CANARY}@gateway.example.test/v1?key=${CANARY}`,
         defaultHeaders: headers,
-        defaultQuery: { 'api-key': CANARY },
+        defaultQuery: { 'api-key': CANARY, psk: CANARY, pat: CANARY },
       },
+      modelKwargs: { extra_body: { ak: CANARY, sk: CANARY, pass: CANARY, client_cert_key: CANARY } },
     }),
   ],
   [
@@ -260,7 +266,7 @@ const llm = (): BaseLLM =>
     configuration: {
       fetch: openAiFetch,
       defaultHeaders: headers,
-      baseURL: `https://u:${CANARY}@gw.example.test/v1`,
+      baseURL: `https://u:${CANARY}@gw.example.test/key/${CANARY}/v1`,
     },
   });
 
