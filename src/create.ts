@@ -2,7 +2,7 @@
 import { parseConfig, type ResolvedConfig, type StrataConfig, tierName } from './config/schema.js';
 import { type Clock, systemClock } from './core/clock.js';
 import { openOrDefer } from './core/deferred-tier.js';
-import type { CacheEvents, Logger } from './core/events.js';
+import type { Logger } from './core/events.js';
 import { DEFAULT_REPORT_SECONDS, FleetReporter } from './core/fleet.js';
 import { TierSink } from './core/guarded-tier.js';
 import { Manager } from './core/manager.js';
@@ -118,9 +118,7 @@ export async function createCache(
 function warnOfEphemeralDigests(manager: Manager, logger: Logger): void {
   const stop = onEphemeralDigest((message) => {
     logger.warn(message);
-    // TODO(events.ts): add `{ code: 'digest-key-ephemeral'; message: string }` to the warning union.
-    const event = { code: EPHEMERAL_DIGEST_WARNING, message } as unknown as CacheEvents['warning'][0];
-    manager.events.emit('warning', event);
+    manager.events.emit('warning', { code: EPHEMERAL_DIGEST_WARNING, message });
   });
   manager.onClose(async () => stop());
 }

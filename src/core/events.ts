@@ -43,6 +43,7 @@ export interface CacheEvents {
   /** Something about a request the cache handled safely but the application should know (once per cause). */
   warning: [
     | { code: 'llm-key-unparsed'; message: string; llmString: string }
-    | { code: 'model-unidentified'; message: string; llmType: string },
+    | { code: 'model-unidentified'; message: string; llmType: string }
+    | { code: 'digest-key-ephemeral'; message: string },
   ];
 }

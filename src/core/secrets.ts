@@ -58,7 +58,7 @@ export const REDACTED = '[redacted]';
 export const DIGEST_KEY_ENV = 'STRATA_DIGEST_KEY';
 /** Shortest digest key accepted, in bytes (UTF-8 of the variable's value). */
 export const MIN_DIGEST_KEY_BYTES = 32;
-export const EPHEMERAL_DIGEST_WARNING = 'digest-key-ephemeral';
+export const EPHEMERAL_DIGEST_WARNING = 'digest-key-ephemeral' as const;
 
 interface DigestKey {
   readonly key: Buffer;
@@ -254,6 +254,10 @@ export const CREDENTIAL_FIELDS: ReadonlySet<string> = new Set([
   'accessToken',
   'iamToken',
   // @langchain/community chat models and LLMs.
+  'ai21ApiKey',
+  'watsonxAIApikey',
+  'watsonxAIBearerToken',
+  'watsonxAIPassword',
   'alibabaApiKey',
   'aleph_alpha_api_key',
   'fireworksApiKey',

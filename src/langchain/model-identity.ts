@@ -17,10 +17,12 @@
  *   filled lazily (an SDK client, a fetched access token, a tokenizer) and would change the key
  *   after the first call.
  *
- * The provider's own credentials (fields of the instance named like secrets: `apiKey`,
- * `credentials`, `authOptions`, ...) are left out here: they say who pays, not what is answered,
- * and a rotated key keeps its answers. Everything else passes through the core sanitizer
- * (core/secrets.ts) like any llmKey. Functions cannot be compared and are left out; an SDK client
+ * The provider's own credentials (the fields core/secrets.ts knows provider classes keep them in:
+ * `apiKey`, `credentials`, `authOptions`, ..., at the top of the configuration or of its client
+ * options, and the auth headers and key query parameters of their header and query maps) are left
+ * out here: they say who pays, not what is answered, and a rotated key keeps its answers.
+ * Everything else passes through the core sanitizer like any llmKey (a secret-looking value is
+ * replaced by its keyed digest, never dropped). Functions cannot be compared and are left out; an SDK client
  * or other class instance enters as its class name and the strings that say where it sends
  * requests (base URL, endpoint, host, region).
  *
@@ -29,7 +31,12 @@
  */
 import { createHash } from 'node:crypto';
 import { sanitizeLlmKey } from '../core/key.js';
-import { isSecretFieldName, parseLangChainKey } from '../core/secrets.js';
+import {
+  CREDENTIAL_FIELDS,
+  CREDENTIAL_HEADERS,
+  CREDENTIAL_QUERY_PARAMS,
+  parseLangChainKey,
+} from '../core/secrets.js';
 
 /** Configuration that does not change an answer, or changes on its own: never part of the identity. */
 const NOT_IDENTITY = new Set([
@@ -57,8 +64,29 @@ const NOT_IDENTITY = new Set([
   'fetch',
 ]);
 
-/** Containers of a provider SDK's client options: their secret-named fields are the provider's credentials. */
-const CLIENT_OPTIONS = /^(client_?options|configuration|client_?config|auth_?options|fields)$/i;
+/** Containers of a provider SDK's client options: credentials sit in them as at the top. */
+const CLIENT_OPTIONS = new Set(['clientOptions', 'configuration', 'clientConfig', 'fields', 'options']);
+/** Header and query maps of a provider's client: their auth headers and key parameters are credentials. */
+const HEADER_MAPS = new Set(['defaultHeaders', 'headers']);
+const QUERY_MAPS = new Set(['defaultQuery', 'query']);
+
+/** Where a value sits: at the top of a model's configuration or client options, in one of their header or query maps, or elsewhere. */
+type Place = 'config' | 'headers' | 'query' | 'other';
+
+function leftOut(place: Place, name: string): boolean {
+  if (place === 'config') return CREDENTIAL_FIELDS.has(name);
+  if (place === 'headers') return CREDENTIAL_HEADERS.has(name.toLowerCase());
+  if (place === 'query') return CREDENTIAL_QUERY_PARAMS.has(name.toLowerCase());
+  return false;
+}
+
+function placeOf(parent: Place, name: string): Place {
+  if (parent !== 'config') return 'other';
+  if (CLIENT_OPTIONS.has(name)) return 'config';
+  if (HEADER_MAPS.has(name)) return 'headers';
+  if (QUERY_MAPS.has(name)) return 'query';
+  return 'other';
+}
 
 /** Strings of an SDK client or other class instance that say where requests go. */
 const WHERE = /url|endpoint|host|region|location|project|deployment|instance|account|version/i;
@@ -101,22 +129,21 @@ export function modelIdentity(model: object, callOptions: object): Record<string
   }
   if (typeof m.invocationParams === 'function') {
     try {
-      identity.invocation = describe(m.invocationParams(callOptions), 0, new Set(), false);
+      identity.invocation = describe(m.invocationParams(callOptions), 0, new Set(), 'config');
     } catch {
       // Some classes need a live client to say; their configuration below still names the model.
       identity.invocation = 'unavailable';
     }
   }
-  identity.config = describe(m.lc_kwargs ?? {}, 0, new Set(), true);
+  identity.config = describe(m.lc_kwargs ?? {}, 0, new Set(), 'config');
   return identity;
 }
 
 /**
- * JSON-safe, deterministic (keys sorted) data of a configuration value. `credentials`: whether
- * secret-named fields here are the provider's own credentials (the model's top level and its
- * client options), to be left out.
+ * JSON-safe, deterministic (keys sorted) data of a configuration value; `place` says where it
+ * sits, so that the provider's credentials there are left out.
  */
-function describe(value: unknown, depth: number, seen: Set<object>, credentials: boolean): unknown {
+function describe(value: unknown, depth: number, seen: Set<object>, place: Place): unknown {
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
   if (typeof value === 'number') return Number.isFinite(value) ? value : String(value);
   if (typeof value === 'bigint') return `${value}n`;
@@ -126,21 +153,15 @@ function describe(value: unknown, depth: number, seen: Set<object>, credentials:
   seen.add(value);
   try {
     if (Array.isArray(value))
-      return value.slice(0, MAX_ITEMS).map((item) => describe(item, depth + 1, seen, false) ?? null);
+      return value.slice(0, MAX_ITEMS).map((item) => describe(item, depth + 1, seen, 'other') ?? null);
     if (value instanceof Date) return value.toISOString();
     if (ArrayBuffer.isView(value)) return `[${value.constructor.name} ${value.byteLength}]`;
     const proto = Object.getPrototypeOf(value);
     if (proto !== Object.prototype && proto !== null) return instance(value, seen);
     const out: Record<string, unknown> = {};
     for (const name of Object.keys(value).sort().slice(0, MAX_ITEMS)) {
-      if (NOT_IDENTITY.has(name)) continue;
-      if (credentials && isSecretFieldName(name)) continue;
-      const inner = describe(
-        (value as Record<string, unknown>)[name],
-        depth + 1,
-        seen,
-        credentials && CLIENT_OPTIONS.test(name),
-      );
+      if (NOT_IDENTITY.has(name) || leftOut(place, name)) continue;
+      const inner = describe((value as Record<string, unknown>)[name], depth + 1, seen, placeOf(place, name));
       if (inner !== undefined) out[name] = inner;
     }
     return out;
@@ -157,7 +178,6 @@ function instance(value: object, seen: Set<object>): Record<string, unknown> {
     seen.add(obj);
     try {
       for (const name of Object.keys(obj).sort().slice(0, MAX_ITEMS)) {
-        if (isSecretFieldName(name)) continue;
         let inner: unknown;
         try {
           inner = (obj as Record<string, unknown>)[name];

@@ -24,6 +24,7 @@ import {
   type Dimension,
   PROVIDER_CLASSES,
   type ProviderClass,
+  rotated,
   type Variant,
 } from '../support/provider-classes.js';
 
@@ -99,6 +100,20 @@ describe.each(['withCache', 'attach', 'plain'] as const)('%s', (way) => {
       expect((await cache.stats()).hits).toBe(hits + 1);
     }
   });
+});
+
+describe.each(['withCache', 'attach'] as const)('%s', (way) => {
+  it.each(PROVIDER_CLASSES.map((c) => [c.name, c] as const))(
+    '%s: a rotated credential keeps its answers',
+    async (_name, c) => {
+      const view = cache.withNamespace(`rotation:${way}:${c.name}`);
+      await ask(await connected(c, c.base, way, view), c.kind);
+      const hits = (await cache.stats()).hits;
+      // Answered from the cache: the model's (replaced) network call would name the same words.
+      expect(await ask(await connected(c, rotated(c.base), way, view), c.kind)).toBe(wordsOf(c.base));
+      expect((await cache.stats()).hits).toBe(hits + 1);
+    },
+  );
 });
 
 /**

@@ -19,6 +19,8 @@ export interface Variant {
   /** A base URL (or host, or account/instance id where the class has no URL). */
   endpoint: string;
   region: string;
+  /** The provider's credential (API key, token, or the secret of a key pair). */
+  key: string;
 }
 
 export interface ProviderClass {
@@ -33,19 +35,16 @@ export interface ProviderClass {
 }
 
 const FAKE_KEY = 'test-key-0123456789abcdef0123456789abcdef';
-const AWS = {
-  accessKeyId: 'AKIAIOSFODNN7EXAMPLE',
-  secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
-};
-const GOOGLE_CREDENTIALS = {
+const aws = (secret: string) => ({ accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: secret });
+const google = (secret: string) => ({
   type: 'service_account',
   project_id: 'strata-test',
   client_email: 'test@strata-test.iam.gserviceaccount.com',
-  private_key: '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg\n-----END PRIVATE KEY-----\n',
-};
+  private_key: `-----BEGIN PRIVATE KEY-----\n${secret}\n-----END PRIVATE KEY-----\n`,
+});
 
 function variant(model: string, endpoint: string, region = 'us-east-1'): Variant {
-  return { model, temperature: 0, endpoint, region };
+  return { model, temperature: 0, endpoint, region, key: FAKE_KEY };
 }
 
 /** Loads a named export of a module only when a test asks for the class. */
@@ -81,7 +80,11 @@ function sampled(
     kind,
     dimensions: MT,
     base: variant(model, ''),
-    make: make(spec, exportName, (v) => ({ model: v.model, temperature: v.temperature, ...fields })),
+    make: make(spec, exportName, (v) => ({
+      model: v.model,
+      temperature: v.temperature,
+      ...Object.fromEntries(Object.entries(fields).map(([k, x]) => [k, x === FAKE_KEY ? v.key : x])),
+    })),
   };
 }
 
@@ -95,7 +98,7 @@ export const PROVIDER_CLASSES: readonly ProviderClass[] = [
     make: make('@langchain/openai', 'ChatOpenAI', (v) => ({
       model: v.model,
       temperature: v.temperature,
-      apiKey: FAKE_KEY,
+      apiKey: v.key,
       configuration: { baseURL: v.endpoint },
     })),
   },
@@ -107,7 +110,7 @@ export const PROVIDER_CLASSES: readonly ProviderClass[] = [
     make: make('@langchain/openai', 'ChatOpenAI', (v) => ({
       model: v.model,
       temperature: v.temperature,
-      apiKey: FAKE_KEY,
+      apiKey: v.key,
       useResponsesApi: true,
       configuration: { baseURL: v.endpoint },
     })),
@@ -121,7 +124,7 @@ export const PROVIDER_CLASSES: readonly ProviderClass[] = [
       model: v.model,
       azureOpenAIApiDeploymentName: v.model,
       temperature: v.temperature,
-      azureOpenAIApiKey: FAKE_KEY,
+      azureOpenAIApiKey: v.key,
       azureOpenAIEndpoint: v.endpoint,
       azureOpenAIApiVersion: '2024-10-21',
     })),
@@ -134,7 +137,7 @@ export const PROVIDER_CLASSES: readonly ProviderClass[] = [
     make: make('@langchain/openai', 'OpenAI', (v) => ({
       model: v.model,
       temperature: v.temperature,
-      apiKey: FAKE_KEY,
+      apiKey: v.key,
       configuration: { baseURL: v.endpoint },
     })),
   },
@@ -147,7 +150,7 @@ export const PROVIDER_CLASSES: readonly ProviderClass[] = [
       model: v.model,
       azureOpenAIApiDeploymentName: v.model,
       temperature: v.temperature,
-      azureOpenAIApiKey: FAKE_KEY,
+      azureOpenAIApiKey: v.key,
       azureOpenAIEndpoint: v.endpoint,
       azureOpenAIApiVersion: '2024-10-21',
     })),
@@ -161,7 +164,7 @@ export const PROVIDER_CLASSES: readonly ProviderClass[] = [
     make: make('@langchain/anthropic', 'ChatAnthropic', (v) => ({
       model: v.model,
       temperature: v.temperature,
-      apiKey: FAKE_KEY,
+      apiKey: v.key,
       clientOptions: { baseURL: v.endpoint },
     })),
   },
@@ -179,7 +182,7 @@ export const PROVIDER_CLASSES: readonly ProviderClass[] = [
       temperature: v.temperature,
       region: v.region,
       endpointHost: v.endpoint,
-      credentials: AWS,
+      credentials: aws(v.key),
     })),
   },
   // ---- Google
@@ -191,7 +194,7 @@ export const PROVIDER_CLASSES: readonly ProviderClass[] = [
     make: make('@langchain/google-genai', 'ChatGoogleGenerativeAI', (v) => ({
       model: v.model,
       temperature: v.temperature,
-      apiKey: FAKE_KEY,
+      apiKey: v.key,
       baseUrl: v.endpoint,
     })),
   },
@@ -205,7 +208,7 @@ export const PROVIDER_CLASSES: readonly ProviderClass[] = [
       temperature: v.temperature,
       location: v.region,
       endpoint: v.endpoint,
-      authOptions: { credentials: GOOGLE_CREDENTIALS, projectId: 'strata-test' },
+      authOptions: { credentials: google(v.key), projectId: 'strata-test' },
     })),
   },
   {
@@ -218,7 +221,7 @@ export const PROVIDER_CLASSES: readonly ProviderClass[] = [
       temperature: v.temperature,
       location: v.region,
       endpoint: v.endpoint,
-      authOptions: { credentials: GOOGLE_CREDENTIALS, projectId: 'strata-test' },
+      authOptions: { credentials: google(v.key), projectId: 'strata-test' },
     })),
   },
   {
@@ -231,7 +234,7 @@ export const PROVIDER_CLASSES: readonly ProviderClass[] = [
       temperature: v.temperature,
       location: v.region,
       endpoint: v.endpoint,
-      authOptions: { credentials: GOOGLE_CREDENTIALS, projectId: 'strata-test' },
+      authOptions: { credentials: google(v.key), projectId: 'strata-test' },
     })),
   },
   {
@@ -244,7 +247,7 @@ export const PROVIDER_CLASSES: readonly ProviderClass[] = [
       temperature: v.temperature,
       location: v.region,
       endpoint: v.endpoint,
-      authOptions: { credentials: GOOGLE_CREDENTIALS, projectId: 'strata-test' },
+      authOptions: { credentials: google(v.key), projectId: 'strata-test' },
     })),
   },
   // ---- single-class packages
@@ -256,7 +259,7 @@ export const PROVIDER_CLASSES: readonly ProviderClass[] = [
     make: make('@langchain/groq', 'ChatGroq', (v) => ({
       model: v.model,
       temperature: v.temperature,
-      apiKey: FAKE_KEY,
+      apiKey: v.key,
       baseUrl: v.endpoint,
     })),
   },
@@ -268,7 +271,7 @@ export const PROVIDER_CLASSES: readonly ProviderClass[] = [
     make: make('@langchain/mistralai', 'ChatMistralAI', (v) => ({
       model: v.model,
       temperature: v.temperature,
-      apiKey: FAKE_KEY,
+      apiKey: v.key,
       serverURL: v.endpoint,
     })),
   },
@@ -309,7 +312,7 @@ export const PROVIDER_CLASSES: readonly ProviderClass[] = [
     make: make('@langchain/deepseek', 'ChatDeepSeek', (v) => ({
       model: v.model,
       temperature: v.temperature,
-      apiKey: FAKE_KEY,
+      apiKey: v.key,
       configuration: { baseURL: v.endpoint },
     })),
   },
@@ -321,7 +324,7 @@ export const PROVIDER_CLASSES: readonly ProviderClass[] = [
     make: make('@langchain/xai', 'ChatXAI', (v) => ({
       model: v.model,
       temperature: v.temperature,
-      apiKey: FAKE_KEY,
+      apiKey: v.key,
       baseURL: v.endpoint,
     })),
   },
@@ -333,7 +336,7 @@ export const PROVIDER_CLASSES: readonly ProviderClass[] = [
     make: make('@langchain/xai', 'ChatXAIResponses', (v) => ({
       model: v.model,
       temperature: v.temperature,
-      apiKey: FAKE_KEY,
+      apiKey: v.key,
       baseURL: v.endpoint,
     })),
   },
@@ -345,7 +348,7 @@ export const PROVIDER_CLASSES: readonly ProviderClass[] = [
     make: make('@langchain/openrouter', 'ChatOpenRouter', (v) => ({
       model: v.model,
       temperature: v.temperature,
-      apiKey: FAKE_KEY,
+      apiKey: v.key,
       baseURL: v.endpoint,
     })),
   },
@@ -357,7 +360,7 @@ export const PROVIDER_CLASSES: readonly ProviderClass[] = [
     make: make('@langchain/cloudflare', 'ChatCloudflareWorkersAI', (v) => ({
       model: v.model,
       cloudflareAccountId: 'acct0123',
-      cloudflareApiToken: FAKE_KEY,
+      cloudflareApiToken: v.key,
       baseUrl: v.endpoint,
     })),
   },
@@ -369,7 +372,7 @@ export const PROVIDER_CLASSES: readonly ProviderClass[] = [
     make: make('@langchain/cloudflare', 'CloudflareWorkersAI', (v) => ({
       model: v.model,
       cloudflareAccountId: 'acct0123',
-      cloudflareApiToken: FAKE_KEY,
+      cloudflareApiToken: v.key,
       baseUrl: v.endpoint,
     })),
   },
@@ -400,7 +403,7 @@ export const PROVIDER_CLASSES: readonly ProviderClass[] = [
       temperature: v.temperature,
       region: v.region,
       endpointHost: v.endpoint,
-      credentials: AWS,
+      credentials: aws(v.key),
     })),
   },
   sampled(
@@ -443,8 +446,8 @@ export const PROVIDER_CLASSES: readonly ProviderClass[] = [
     make: make('@langchain/community/chat_models/iflytek_xinghuo', 'ChatIflytekXinghuo', (v) => ({
       temperature: v.temperature,
       iflytekAppid: 'app0123',
-      iflytekApiKey: FAKE_KEY,
-      iflytekApiSecret: FAKE_KEY,
+      iflytekApiKey: v.key,
+      iflytekApiSecret: v.key,
     })),
   },
   sampled(
@@ -518,7 +521,7 @@ export const PROVIDER_CLASSES: readonly ProviderClass[] = [
       version: '2024-05-31',
       projectId: 'project0123',
       watsonxAIAuthType: 'iam',
-      watsonxAIApikey: FAKE_KEY,
+      watsonxAIApikey: v.key,
     })),
   },
   sampled(
@@ -535,7 +538,7 @@ export const PROVIDER_CLASSES: readonly ProviderClass[] = [
     dimensions: ['model', 'endpoint'],
     base: variant('gpt-4o-mini', 'https://api.portkey.ai/v1'),
     make: make('@langchain/community/chat_models/portkey', 'PortkeyChat', (v) => ({
-      apiKey: FAKE_KEY,
+      apiKey: v.key,
       baseURL: v.endpoint,
       llms: [{ provider: 'openai', virtual_key: 'vk-0123', model: v.model }],
     })),
@@ -551,7 +554,7 @@ export const PROVIDER_CLASSES: readonly ProviderClass[] = [
       temperature: v.temperature,
       region: v.region,
       endpointHost: v.endpoint,
-      credentials: AWS,
+      credentials: aws(v.key),
     })),
   },
   sampled('@langchain/community AI21', 'llm', '@langchain/community/llms/ai21', 'AI21', 'j2-jumbo-instruct', {
@@ -565,7 +568,7 @@ export const PROVIDER_CLASSES: readonly ProviderClass[] = [
     make: make('@langchain/community/llms/aleph_alpha', 'AlephAlpha', (v) => ({
       model: v.model,
       temperature: v.temperature,
-      aleph_alpha_api_key: FAKE_KEY,
+      aleph_alpha_api_key: v.key,
       base_url: v.endpoint,
     })),
   },
@@ -601,7 +604,7 @@ export const PROVIDER_CLASSES: readonly ProviderClass[] = [
     make: make('@langchain/community/llms/hf', 'HuggingFaceInference', (v) => ({
       model: v.model,
       temperature: v.temperature,
-      apiKey: FAKE_KEY,
+      apiKey: v.key,
       endpointUrl: v.endpoint,
     })),
   },
@@ -611,7 +614,7 @@ export const PROVIDER_CLASSES: readonly ProviderClass[] = [
     dimensions: ['model', 'endpoint'],
     base: variant('gpt-3.5-turbo-instruct', 'https://api.portkey.ai/v1'),
     make: make('@langchain/community/llms/portkey', 'Portkey', (v) => ({
-      apiKey: FAKE_KEY,
+      apiKey: v.key,
       baseURL: v.endpoint,
       llms: [{ provider: 'openai', virtual_key: 'vk-0123', model: v.model }],
     })),
@@ -626,7 +629,7 @@ export const PROVIDER_CLASSES: readonly ProviderClass[] = [
     ),
     make: make('@langchain/community/llms/replicate', 'Replicate', (v) => ({
       model: v.model as `${string}/${string}:${string}`,
-      apiKey: FAKE_KEY,
+      apiKey: v.key,
       input: { temperature: 0.5 },
     })),
   },
@@ -643,7 +646,7 @@ export const PROVIDER_CLASSES: readonly ProviderClass[] = [
         transformInput: async (prompt: string) => new TextEncoder().encode(JSON.stringify({ prompt })),
         transformOutput: async (output: Uint8Array) => JSON.parse(new TextDecoder().decode(output)).text,
       },
-      clientOptions: { region: v.region, credentials: AWS },
+      clientOptions: { region: v.region, credentials: aws(v.key) },
     })),
   },
   sampled(
@@ -666,7 +669,7 @@ export const PROVIDER_CLASSES: readonly ProviderClass[] = [
       version: '2024-05-31',
       projectId: 'project0123',
       watsonxAIAuthType: 'iam',
-      watsonxAIApikey: FAKE_KEY,
+      watsonxAIApikey: v.key,
     })),
   },
   sampled(
@@ -678,6 +681,11 @@ export const PROVIDER_CLASSES: readonly ProviderClass[] = [
     { apiKey: FAKE_KEY, orgId: 123 },
   ),
 ];
+
+/** The same configuration with a rotated credential. */
+export function rotated(base: Variant): Variant {
+  return { ...base, key: `${base.key.slice(0, -8)}ROTATED0` };
+}
 
 /** The variant that differs from `base` in one dimension. */
 export function changed(base: Variant, dimension: Dimension): Variant {
