@@ -12,7 +12,7 @@ const [configJson, prefix, hits, misses] = process.argv.slice(2);
 const cache = await createCache(JSON.parse(configJson!), {
   logger: { warn: (m) => process.stderr.write(`${m}\n`) },
 });
-const llm = '_model:"base_chat_model",_type:"openai",model:"gpt-4o-mini"';
+const llm = '_model:"base_chat_model",_type:"openai",baseURL:"https://api.openai.com/v1",model:"gpt-4o-mini"';
 const answer = (text: string): Generation[] => [
   {
     text,
