@@ -1,6 +1,8 @@
 /** What every CLI command receives: parsed arguments, output streams, and the configured cache. */
+import { existsSync } from 'node:fs';
 import { loadConfigWithSource } from '../config/load.js';
-import { parseConfig, type ResolvedConfig } from '../config/schema.js';
+import { parseConfig, type ResolvedConfig, tierName } from '../config/schema.js';
+import type { Logger } from '../core/events.js';
 import { createCache } from '../create.js';
 import type { StrataCache } from '../langchain/cache.js';
 
@@ -22,8 +24,10 @@ export interface CommandContext {
   flags: Record<string, string | boolean | undefined>;
   io: Io;
   /**
-   * Opens the cache the config describes, in the requested namespace. `readonly`: file-backed
-   * tiers open read-only and create nothing (a missing file is a down tier); `integrityCheck`:
+   * Opens the cache the config describes, in the requested namespace. Unless `creates`, every
+   * configured SQLite file must exist: a missing one fails the command ("<path>: no such cache
+   * file", exit 1) before anything is opened, so a mistyped path is never made into an empty
+   * cache. `readonly`: file-backed tiers open read-only and create nothing; `integrityCheck`:
    * health() runs the backends' full integrity checks.
    */
   open(options?: OpenOptions): Promise<{ cache: StrataCache; source: string; config: ResolvedConfig }>;
@@ -32,6 +36,13 @@ export interface CommandContext {
 export interface OpenOptions {
   readonly?: boolean;
   integrityCheck?: boolean;
+  /** The command may create the cache it is pointed at (import, demo, serve); the others only read or erase. */
+  creates?: boolean;
+  /**
+   * The command keeps running (serve), so a tier that cannot be opened is retried, as the
+   * library says. A one-shot command exits first: its messages say only that the tier is down.
+   */
+  lasting?: boolean;
 }
 
 export type Command = (ctx: CommandContext) => Promise<number>;
@@ -55,11 +66,96 @@ export function contextFor(
     async open(options: OpenOptions = {}) {
       const { config: input, source } = loadConfigWithSource(stringFlag(flags, 'config'));
       const config = parseConfig(input);
+      if (!options.creates) {
+        const missing = missingCacheFiles(config);
+        if (missing.length > 0) throw new NoSuchCacheFileError(missing);
+      }
       const namespace = stringFlag(flags, 'namespace');
-      const cache = await createCache(config, { logger: { warn: (m) => io.err(m) }, ...options });
+      const logger: Logger = options.lasting ? { warn: (m) => io.err(m) } : oneShotLogger(io);
+      const cache = await createCache(config, {
+        logger,
+        readonly: options.readonly,
+        integrityCheck: options.integrityCheck,
+      });
       return { cache: namespace ? cache.withNamespace(namespace) : cache, source, config };
     },
   };
+}
+
+/** Configured SQLite files (not `:memory:` or a `file:` URI) that do not exist, with their tiers. */
+function missingCacheFiles(config: ResolvedConfig): Array<{ tier: string; path: string }> {
+  const missing: Array<{ tier: string; path: string }> = [];
+  for (const tier of config.tiers) {
+    if (tier.type !== 'sqlite' || tier.path === ':memory:' || tier.path.startsWith('file:')) continue;
+    if (!existsSync(tier.path)) missing.push({ tier: tierName(tier), path: tier.path });
+  }
+  return missing;
+}
+
+/** A command that only reads or erases was pointed at SQLite files that do not exist (exit 1). */
+export class NoSuchCacheFileError extends Error {
+  override readonly name = 'NoSuchCacheFileError';
+  constructor(readonly missing: ReadonlyArray<{ tier: string; path: string }>) {
+    super(
+      `${missing.map((m) => `${m.path}: no such cache file (tier ${m.tier})`).join('; ')}; nothing was opened or created`,
+    );
+  }
+}
+
+/**
+ * The library's warnings as a command that exits at once prints them: a tier that cannot be
+ * opened "is down: <reason>" (the library adds that it will be retried, which only a process
+ * that stays up does), and the calls that then fail for that same reason are not repeated.
+ */
+function oneShotLogger(io: Io): Logger {
+  const down = new Map<string, string>();
+  return {
+    warn(message) {
+      const unopened =
+        /^\[strata\] tier (.+?) cannot be opened \((.*)\); it is down and will be retried$/s.exec(message);
+      if (unopened) {
+        down.set(unopened[1]!, unopened[2]!);
+        io.err(`[strata] tier ${unopened[1]} is down: ${unopened[2]}`);
+        return;
+      }
+      const failed =
+        /^\[strata\] tier (.+?): [\w ]+ failed \(tier (.+?) is unavailable: (.*)\); (?:skipped for this tier|treated as a miss)$/s.exec(
+          message,
+        );
+      if (failed && failed[1] === failed[2] && down.get(failed[1]!) === failed[3]) return;
+      io.err(message);
+    },
+  };
+}
+
+/** Exit status of a command whose standard output was closed under it (`strata ... | head`): SIGPIPE's. */
+export const CLOSED_PIPE_STATUS = 141;
+
+/**
+ * For the `strata` process (not for main() called in-process): standard output closed by its
+ * reader (`| head`, EPIPE) ends the command at once, with no message, as SIGPIPE ends other
+ * commands; any other failure to write it is one line and exit 1. Every command writes through
+ * process.stdout, so this one handler covers them all. A standard error that cannot be written
+ * is ignored: there is nowhere left to say it, and the exit status still tells.
+ */
+export function guardProcessOutput(): void {
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(CLOSED_PIPE_STATUS);
+    process.stderr.write(`strata: cannot write standard output: ${systemReason(error)}\n`);
+    process.exit(1);
+  });
+  process.stderr.on('error', () => {});
+}
+
+/**
+ * A file system error as a person reads it: Node's "ENOENT: no such file or directory, open
+ * '/x'" becomes "no such file or directory" (the caller names the path).
+ */
+export function systemReason(error: unknown): string {
+  const e = error as NodeJS.ErrnoException;
+  if (!(e instanceof Error)) return String(error);
+  const m = /^[A-Z0-9]+: (.*?)(?:, \w+(?: '.*')?)?$/s.exec(e.message);
+  return e.code && m ? m[1]! : e.message;
 }
 
 export function stringFlag(flags: CommandContext['flags'], name: string): string | undefined {

@@ -14,7 +14,7 @@ import { search } from './commands/search.js';
 import { serve } from './commands/serve.js';
 import { stats } from './commands/stats.js';
 import { exportEntries, importEntries } from './commands/transfer.js';
-import { type Command, contextFor, type Io, processIo, shown } from './context.js';
+import { type Command, contextFor, guardProcessOutput, type Io, processIo, shown } from './context.js';
 
 const COMMANDS: Record<string, { run: Command; usage: string }> = {
   demo: { run: demo, usage: 'demo [--requests N] [--concurrency N] [--latency MIN-MAX] [--fresh]' },
@@ -59,7 +59,9 @@ const OPTIONS = {
 } as const;
 
 function usage(io: Io): void {
-  io.err('usage: strata <command> [--config PATH] [--namespace NS] [options]');
+  io.err(
+    'usage: strata <command> [--config PATH] [--namespace NS] [options]  (also: npx strata-cache <command>)',
+  );
   for (const c of Object.values(COMMANDS)) io.err(`  strata ${c.usage}`);
   io.err(
     'config: --config PATH, else $STRATA_CONFIG, else ./strata.config.json, else memory + SQLite in ./.strata/',
@@ -97,6 +99,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
 const invokedDirectly =
   process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
 if (invokedDirectly) {
+  guardProcessOutput();
   main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });

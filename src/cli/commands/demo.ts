@@ -23,7 +23,7 @@ export const demo: Command = async ({ flags, io, open }) => {
     io.err('strata demo: --requests and --concurrency must be positive, --latency MIN-MAX in ms');
     return 2;
   }
-  const opened = await open();
+  const opened = await open({ creates: true });
   const cache = stringFlag(flags, 'namespace') ? opened.cache : opened.cache.withNamespace('demo');
   try {
     if (flags.fresh) await cache.clear();

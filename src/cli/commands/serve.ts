@@ -22,7 +22,8 @@ export const serve: Command = async ({ flags, io, open }) => {
     );
     return 2;
   }
-  const { cache, config } = await open();
+  // It runs beside the applications that fill the cache, and keeps retrying a tier that is down.
+  const { cache, config } = await open({ creates: true, lasting: true });
   const monitor = createMonitor(cache, config.monitoring, {
     logger: { warn: (m) => io.err(m) },
     fleet: true,

@@ -19,11 +19,11 @@
 
 import { constants as bufferConstants } from 'node:buffer';
 import { once } from 'node:events';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { decodeEntry, type Entry, encodeEntry, isExpired } from '../../core/entry.js';
 import { entryKeyProblem, validateEntryLine } from '../../core/entry-schema.js';
 import { isUsableByLangChain } from '../../langchain/generations.js';
-import { type Command, type Io, jsonShown, progress, shown, stringFlag } from '../context.js';
+import { type Command, type Io, jsonShown, progress, shown, stringFlag, systemReason } from '../context.js';
 
 export const exportEntries: Command = async ({ flags, io, open }) => {
   // Reading must not create anything: a mistyped path is reported, not made into an empty store.
@@ -42,12 +42,28 @@ export const exportEntries: Command = async ({ flags, io, open }) => {
     const health = (await cache.health()).tiers.find((t) => t.name === name);
     if (health?.status === 'down') {
       io.err(
-        `strata export: tier ${shown(name)} is down (${shown(health.reason ?? 'no reason given')}); nothing exported`,
+        `strata export: tier ${shown(name)} is down: ${shown(health.reason ?? 'no reason given')}; nothing exported`,
       );
       return 1;
     }
     const file = stringFlag(flags, 'file');
-    const sink = file ? createWriteStream(file) : process.stdout;
+    // The file is opened before anything is read: a path that cannot be written is one line.
+    // (Standard output closed or failing ends the process: context.ts, guardProcessOutput.)
+    let fileStream: WriteStream | undefined;
+    let writeFailure: unknown;
+    if (file) {
+      fileStream = createWriteStream(file);
+      try {
+        await once(fileStream, 'open');
+      } catch (error) {
+        io.err(`strata export: cannot write ${shown(file)}: ${shown(systemReason(error))}; nothing exported`);
+        return 1;
+      }
+      fileStream.on('error', (error) => {
+        writeFailure ??= error;
+      });
+    }
+    const sink: NodeJS.WritableStream = fileStream ?? process.stdout;
     const counter = progress(io, `exported from ${name}`);
     let count = 0;
     let undecodable = 0;
@@ -59,13 +75,34 @@ export const exportEntries: Command = async ({ flags, io, open }) => {
         continue;
       }
       // The same JSON, with no character a terminal would act on (export to stdout is shown).
-      if (!sink.write(`${jsonShown(JSON.stringify(entry))}\n`)) await once(sink, 'drain');
+      if (!sink.write(`${jsonShown(JSON.stringify(entry))}\n`)) {
+        await once(sink, 'drain').catch((error: unknown) => {
+          writeFailure ??= error;
+        });
+      }
+      if (writeFailure !== undefined) break;
       counter.tick(++count);
     }
-    if (file)
-      await new Promise<void>((resolve, reject) =>
-        (sink as NodeJS.WritableStream).end((e?: Error) => (e ? reject(e) : resolve())),
+    if (fileStream && writeFailure === undefined) {
+      const stream = fileStream;
+      await new Promise<void>((resolve) =>
+        stream.end((error?: Error | null) => {
+          if (error) writeFailure ??= error;
+          resolve();
+        }),
       );
+    }
+    // Standard output that cannot be written (main() called in-process; the strata process has
+    // already ended, context.ts guardProcessOutput): the command fails with the reason.
+    if (!fileStream && writeFailure !== undefined) throw writeFailure;
+    if (fileStream && writeFailure !== undefined) {
+      // What the file holds is not the export: no count is claimed.
+      fileStream.destroy();
+      io.err(
+        `strata export: cannot write ${shown(file!)}: ${shown(systemReason(writeFailure))}; the export is incomplete`,
+      );
+      return 1;
+    }
     counter.done(count);
     if (listing.failure !== undefined) {
       io.err(
@@ -97,11 +134,16 @@ export const importEntries: Command = async ({ flags, io, open }) => {
   const confinedTo = flags['all-namespaces'] ? undefined : stringFlag(flags, 'namespace');
   const trustHashes = flags['trust-hashes'] === true;
   const file = stringFlag(flags, 'file');
-  const { cache } = await open();
+  const { cache } = await open({ creates: true });
   try {
     const manager = cache.internals;
     const tally = newTally(manager.tierNames);
-    const counter = progress(io, 'imported');
+    const local = new Set(manager.queries.able('local'));
+    // The tiers whose entries outlive this command; with none configured, every tier (all local).
+    const persistent = manager.tierNames.filter((name) => !local.has(name));
+    const outliving = persistent.length > 0 ? persistent : manager.tierNames;
+    // Progress says how far the file was read; what was stored is the summary's.
+    const counter = progress(io, 'lines read');
     const reject = (no: number, reason: string) => {
       note(tally.rejected, no);
       if (tally.rejected.count <= LISTED_REASONS) io.err(`line ${no}: ${shown(reason)}; skipped`);
@@ -114,18 +156,16 @@ export const importEntries: Command = async ({ flags, io, open }) => {
     // Each key's first line, to report lines that repeat it (as 32 bytes, to keep memory flat).
     const seen = new Set<string>();
     for await (const line of readLines(file ? createReadStream(file) : process.stdin, maxLineBytes)) {
+      if ('text' in line && line.text.trim() === '') continue;
+      counter.tick(++tally.lines);
       if ('tooLong' in line) {
-        tally.lines++;
         reject(line.no, `refused (${line.tooLong} bytes, longer than --max-line-bytes ${maxLineBytes})`);
         continue;
       }
       if ('notUtf8' in line) {
-        tally.lines++;
         reject(line.no, 'not a valid Strata entry (not UTF-8 text)');
         continue;
       }
-      if (line.text.trim() === '') continue;
-      tally.lines++;
       const checked = checkLine(line.text, { confinedTo, trustHashes });
       if (typeof checked === 'string') {
         reject(line.no, checked);
@@ -167,16 +207,17 @@ export const importEntries: Command = async ({ flags, io, open }) => {
       const digest = Buffer.from(checked.k, 'hex').toString('latin1');
       if (seen.has(digest)) note(tally.duplicates, line.no);
       else seen.add(digest);
+      tally.valid++;
+      if (outliving.every((name) => tookIt.includes(name))) tally.stored++;
       if (tookIt.length === 0) {
         note(tally.storedByNone, line.no);
         continue;
       }
       for (const name of tookIt) tally.perTier.set(name, (tally.perTier.get(name) ?? 0) + 1);
-      counter.tick(++tally.imported);
     }
-    counter.done(tally.imported);
+    counter.done(tally.lines);
     manager.events.off('error', onError);
-    return report(io, tally, new Set(manager.queries.able('local')));
+    return report(io, tally, local, persistent.length > 0);
   } finally {
     await cache.close();
   }
@@ -185,8 +226,10 @@ export const importEntries: Command = async ({ flags, io, open }) => {
 interface Tally {
   /** Non-blank lines read. */
   lines: number;
-  /** Lines at least one tier stored. */
-  imported: number;
+  /** Valid, unexpired lines handed to the tiers. */
+  valid: number;
+  /** Of those, lines every tier that outlives the command stored (every tier, when none does). */
+  stored: number;
   expired: number;
   rejected: LineSet;
   /** Valid, unexpired lines that every tier refused or failed to store. */
@@ -201,7 +244,8 @@ interface Tally {
 function newTally(tierNames: string[]): Tally {
   return {
     lines: 0,
-    imported: 0,
+    valid: 0,
+    stored: 0,
     expired: 0,
     rejected: { count: 0, first: [] },
     storedByNone: { count: 0, first: [] },
@@ -235,14 +279,26 @@ function checkLine(
   return keyProblem === undefined ? entry : `refused (${keyProblem})`;
 }
 
-/** Prints the summary; the exit status is 0 only when every line was stored by every tier or had expired. */
-function report(io: Io, tally: Tally, local: Set<string>): number {
+/**
+ * Prints the summary; the exit status is 0 only when every line was stored by every tier or had
+ * expired. The headline counts the lines every tier that outlives this command stored: a memory
+ * tier's copy is gone when it exits.
+ */
+function report(io: Io, tally: Tally, local: Set<string>, anyPersistent: boolean): number {
   io.out(`read: ${tally.lines} lines`);
-  io.out(`imported: ${tally.imported}`);
+  const each: string[] = [];
+  for (const [name, count] of tally.perTier) {
+    const reason = count < tally.valid ? tally.reasons.get(name) : undefined;
+    each.push(
+      `${shown(name)}: ${count}${local.has(name) ? ', process-local' : ''}${reason === undefined ? '' : ` — ${shown(reason)}`}`,
+    );
+  }
+  if (!anyPersistent) each.push('no configured tier outlives this command');
+  io.out(`stored: ${tally.stored} of ${tally.valid} lines (${each.join('; ')})`);
   const short: string[] = [];
   for (const [name, count] of tally.perTier) {
     io.out(`  ${name}: ${count}${local.has(name) ? ' (process-local: gone when this command exits)' : ''}`);
-    if (count < tally.imported) short.push(name);
+    if (count < tally.valid) short.push(name);
   }
   io.out(`expired: ${tally.expired}`);
   io.out(`rejected: ${tally.rejected.count}${lineList(tally.rejected)}`);
@@ -259,7 +315,7 @@ function report(io: Io, tally: Tally, local: Set<string>): number {
   for (const name of short) {
     const reason = tally.reasons.get(name);
     io.err(
-      `strata import: tier ${shown(name)} stored ${tally.perTier.get(name)} of the ${tally.imported} imported lines ` +
+      `strata import: tier ${shown(name)} stored ${tally.perTier.get(name)} of the ${tally.valid} valid lines ` +
         (reason === undefined
           ? '(it refused the others, or its breaker was open)'
           : `(it refused or failed the others, or its breaker was open; last failure: ${shown(reason)})`),
