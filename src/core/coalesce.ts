@@ -80,6 +80,10 @@ export class Coalescer {
       const timer = setTimeout(() => {
         const at = waiters.indexOf(waiter);
         if (at >= 0) waiters.splice(at, 1);
+        // The leader is presumed lost (its call failed, unreported): this caller now calls the
+        // model, and its miss-to-update time starts now. Measured from the lost leader's start,
+        // every failure would lengthen the next wait.
+        if (this.flights.get(hash) === flight) flight.startedAt = performance.now();
         resolve(undefined);
       }, maxWaitMs);
       const waiter: Waiter = (payload) => {
@@ -141,6 +145,16 @@ export class Coalescer {
 
   has(hash: string): boolean {
     return this.flights.has(hash);
+  }
+
+  /**
+   * A caller that did not wait for this key's flight (its wait is bounded) is about to call the
+   * model itself: the flight's miss-to-update time starts again with it, so an earlier leader's
+   * unreported failure (and the caller's own retry backoff) is not measured as the model's time.
+   */
+  restart(hash: string, now: number): void {
+    const flight = this.flights.get(hash);
+    if (flight) flight.startedAt = now;
   }
 
   get inFlight(): number {

@@ -155,7 +155,10 @@ export class Manager {
         if (read !== undefined) found = this.accept(m, i, key, read);
       }
       if (claim) {
-        if (!found && !led && !(bounded && this.coalescer?.has(key.hash))) led = this.lead(key, start);
+        if (!found && !led) {
+          if (bounded && this.coalescer?.has(key.hash)) this.coalescer.restart(key.hash, start);
+          else led = this.lead(key, start);
+        }
         if (wait !== 'never') found ??= await this.awaitOtherInstance(key, wait === 'measured');
         if (found) {
           if (led) this.coalescer?.settle(key.hash, found.payload);
@@ -313,6 +316,21 @@ export class Manager {
     this.warned.add(cause);
     this.options.logger.warn(`[strata] ${message}`);
     this.events.emit('warning', { code: 'model-unidentified', message, llmType });
+  }
+
+  /**
+   * Hits the adapter did not serve (they came after a miss in a LangChain batch, which LangChain
+   * would misplace): they are counted as misses, and said once.
+   */
+  withholdHits(n: number): void {
+    this.totals.hits -= n;
+    this.totals.misses += n;
+    const cause = 'batch-mixed';
+    if (this.warned.has(cause)) return;
+    this.warned.add(cause);
+    this.options.logger.warn(
+      '[strata] a LangChain batch had cached prompts after an uncached one: LangChain would put those cached answers at the wrong positions, so they go to the model too (said once)',
+    );
   }
 
   /** Stores an already-encoded entry (import), keeping its timestamps. */

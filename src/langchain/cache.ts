@@ -19,8 +19,9 @@ import type { Manager } from '../core/manager.js';
 import type { LookupOptions, WriteOptions } from '../core/options.js';
 import type { HealthReport, StatsReport } from '../core/reports.js';
 import { CacheMissError, errorOf, StrataConfigError } from '../errors.js';
+import { answeredTogether } from './batch-answers.js';
 import { fromStored, toStored } from './generations.js';
-import { identityPair, llmTypeOf, unidentifiedModel } from './model-identity.js';
+import { identityPair, llmTypeOf, noteModel, unidentifiedModel } from './model-identity.js';
 import { assertMode, type CacheMode } from './modes.js';
 import { type AttachableModel, attachRunHandler, RunLedger } from './run-handler.js';
 
@@ -135,30 +136,58 @@ export class StrataCache extends BaseCache<Generation[]> {
   lookup(prompt: string, llmKey: string): Promise<Generation[] | null> {
     const mode = this.view.store.mode;
     if (mode !== undefined && mode !== 'default') return this.lookupInMode(prompt, llmKey, mode);
+    let found: Promise<Generation[] | null>;
     try {
       if (!this.identified(llmKey, true)) return Promise.resolve(null);
       const key = this.key(prompt, llmKey);
-      return this.manager.lookup(key, this.plainWait(prompt, llmKey)).then(
-        (hit) => {
-          if (hit) return this.generations(hit, key);
-          this.view.ledger?.missed(prompt, llmKey);
-          return null;
-        },
+      found = this.manager.lookup(key, this.plainWait(prompt, llmKey)).then(
+        (hit) => (hit ? this.generations(hit, key) : null),
         (error: unknown) => this.lookupFailed(error),
       );
     } catch (error) {
-      return Promise.resolve(this.lookupFailed(error));
+      found = Promise.resolve(this.lookupFailed(error));
     }
+    return this.asBatch(prompt, llmKey, found);
+  }
+
+  /**
+   * A lookup LangChain made as part of a generate() batch: answered together with the others
+   * (batch-answers.ts), since LangChain misplaces the hits of a batch that also has misses.
+   */
+  private asBatch(
+    prompt: string,
+    llmKey: string,
+    found: Promise<Generation[] | null>,
+  ): Promise<Generation[] | null> {
+    // An attached model's callbacks say which prompts are in a batch; only those are grouped.
+    const ledger = this.view.ledger;
+    if (ledger && !ledger.inBatch(prompt, llmKey)) {
+      return found.then((generations) => {
+        if (!generations) ledger.missed(prompt, llmKey);
+        return generations;
+      });
+    }
+    return answeredTogether(llmKey, found, (withheld) => this.manager.withholdHits(withheld)).then(
+      (generations) => {
+        if (!generations) this.view.ledger?.missed(prompt, llmKey);
+        return generations;
+      },
+    );
   }
 
   private async lookupInMode(prompt: string, llmKey: string, mode: CacheMode): Promise<Generation[] | null> {
     if (mode === 'no-cache' || mode === 'refresh') return null;
     // A view that never stores must never make another caller wait for it.
     const wait = this.plainWait(prompt, llmKey);
-    const hit = await this.lookupWithInfo(prompt, llmKey, { ...wait, claim: mode === 'default' });
-    if (!hit && mode === 'only-if-cached') throw new CacheMissError(this.key(prompt, llmKey).hash);
-    if (!hit && mode === 'default') this.view.ledger?.missed(prompt, llmKey);
-    return hit?.generations ?? null;
+    const found = this.lookupWithInfo(prompt, llmKey, { ...wait, claim: mode === 'default' }).then(
+      (hit) => hit?.generations ?? null,
+    );
+    const generations = await answeredTogether(llmKey, found, (withheld) =>
+      this.manager.withholdHits(withheld),
+    );
+    if (!generations && mode === 'only-if-cached') throw new CacheMissError(this.key(prompt, llmKey).hash);
+    if (!generations && mode === 'default') this.view.ledger?.missed(prompt, llmKey);
+    return generations;
   }
 
   /** Fresh LangChain generations for a hit; null (a miss) if they cannot be built. */
@@ -184,18 +213,31 @@ export class StrataCache extends BaseCache<Generation[]> {
    * and its endpoint. A refused lookup is counted; the class is named once, with the fix.
    */
   private identified(llmKey: string, lookup: boolean): boolean {
-    if (this.view.model) return true;
-    const problem = unidentified(llmKey);
+    const model = this.view.model;
+    let problem: string | undefined;
+    if (model) {
+      try {
+        identityPair(model, {});
+        return true;
+      } catch (error) {
+        problem = (error as Error).message;
+      }
+    } else problem = unidentified(llmKey);
     if (problem === undefined) return true;
-    const type = llmTypeOf(llmKey);
+    this.refuse(llmKey, problem, lookup);
+    return false;
+  }
+
+  /** @internal A call whose model could not be identified: not cached; counted, and said once per kind and type. */
+  refuse(llmKey: string, problem: string, lookup: boolean): void {
+    const { type, kind } = llmTypeOf(llmKey);
     this.manager.refuseUnidentified(
-      type,
-      `not caching calls of the model of type "${type}": its llmKey does not establish which model answers (${problem}), ` +
+      `${kind}:${type}`,
+      `not caching calls of the ${kind} whose LangChain type is "${type}" (its _llmType()): the llmKey LangChain gives a cache for it does not establish which model answers (${problem}), ` +
         'so two models (or two temperatures, endpoints or regions) could share answers. ' +
-        'Attach the cache to the model instead: `const model = cache.attach(new ChatX({ ... }))`, or use withCache(model, cache).',
+        'Attach the cache to the model instead: `const model = cache.attach(new YourModelClass({ ... }))`, or use withCache(model, cache).',
       lookup,
     );
-    return false;
   }
 
   private lookupFailed(error: unknown): null {
@@ -312,6 +354,21 @@ export class StrataCache extends BaseCache<Generation[]> {
   attach<M extends AttachableModel>(model: M): M {
     if (model === null || typeof model !== 'object' || typeof model.invoke !== 'function')
       throw viewError('attach', 'expects a LangChain chat model or LLM instance');
+    const current = model.cache;
+    if (current instanceof StrataCache && current.view.model === model) {
+      // A model has one cache: attached to a second view, the first would silently see the second's entries.
+      if (
+        current.manager === this.manager &&
+        current.view.namespace === this.view.namespace &&
+        current.view.store === this.view.store
+      )
+        return model;
+      throw viewError(
+        'attach',
+        `this model instance is already attached to a cache view (namespace ${JSON.stringify(current.view.namespace)}); attach one model instance per view`,
+      );
+    }
+    noteModel(model);
     const ledger = new RunLedger();
     const view = new StrataCache(this.manager, { ...this.view, model, ledger });
     model.cache = view;

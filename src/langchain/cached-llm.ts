@@ -9,6 +9,7 @@ import { BaseLLM, type BaseLLMCallOptions } from '@langchain/core/language_model
 import { type Generation, GenerationChunk, type LLMResult } from '@langchain/core/outputs';
 import type { RunnableConfig } from '@langchain/core/runnables';
 import type { StrataCache } from './cache.js';
+import { noteModel } from './model-identity.js';
 import {
   type CachedRequest,
   liftControl,
@@ -29,6 +30,7 @@ export class CachedLLM extends BaseLLM<BaseLLMCallOptions> {
     defaults: WithCacheOptions = {},
   ) {
     super({ cache: false });
+    noteModel(inner);
     this.requests = new RequestCache(strata, defaults);
   }
 

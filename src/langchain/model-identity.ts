@@ -64,8 +64,18 @@ const NOT_IDENTITY = new Set([
   'fetch',
 ]);
 
-/** Containers of a provider SDK's client options: credentials sit in them as at the top. */
-const CLIENT_OPTIONS = new Set(['clientOptions', 'configuration', 'clientConfig', 'fields', 'options']);
+/**
+ * Containers of a provider SDK's client options, or copies of the constructor arguments a class
+ * keeps (`fields`, google-common's `originalFields`): credentials sit in them as at the top.
+ */
+const CLIENT_OPTIONS = new Set([
+  'clientOptions',
+  'configuration',
+  'clientConfig',
+  'fields',
+  'originalFields',
+  'options',
+]);
 /** Header and query maps of a provider's client: their auth headers and key parameters are credentials. */
 const HEADER_MAPS = new Set(['defaultHeaders', 'headers']);
 const QUERY_MAPS = new Set(['defaultQuery', 'query']);
@@ -91,17 +101,33 @@ function placeOf(parent: Place, name: string): Place {
 /** Strings of an SDK client or other class instance that say where requests go. */
 const WHERE = /url|endpoint|host|region|location|project|deployment|instance|account|version/i;
 
-const MAX_DEPTH = 6;
-const MAX_ITEMS = 256;
+/**
+ * Deeper than this, a configuration is not one a model was given but a cycle of objects or an
+ * attack: the identity cannot be established, and the call is not cached (fail closed).
+ */
+const MAX_DEPTH = 200;
+
+/** Why a model's identity could not be established; the call is then not cached. */
+export class UnidentifiableModelError extends Error {
+  override readonly name = 'UnidentifiableModelError';
+}
 
 /**
  * The identity of a model for one call, as one `name:JSON` pair appended to LangChain's llmKey:
  * the SHA-256 of the identity after the core sanitizer has dealt with its secrets. A digest, so
  * every stored entry carries 80 bytes rather than the model's whole configuration (a fake model's
- * configuration holds its answers); LangChain's own pairs stay readable beside it.
+ * configuration holds its answers); LangChain's own pairs stay readable beside it. Throws
+ * UnidentifiableModelError when the identity cannot be established.
  */
 export function identityPair(model: object, callOptions: object): string {
-  const json = JSON.stringify(modelIdentity(model, callOptions));
+  let json: string;
+  try {
+    json = JSON.stringify(modelIdentity(model, callOptions));
+  } catch (error) {
+    throw error instanceof UnidentifiableModelError
+      ? error
+      : new UnidentifiableModelError(`its configuration cannot be read (${(error as Error)?.message})`);
+  }
   const known = lastDigest.get(model);
   if (known?.json === json) return known.pair;
   const pair = `_strata_identity:"sha256:${createHash('sha256')
@@ -114,13 +140,32 @@ export function identityPair(model: object, callOptions: object): string {
 /** The last identity of each model and its pair: a model is asked for the same one on every call. */
 const lastDigest = new WeakMap<object, { json: string; pair: string }>();
 
+type ModelLike = {
+  constructor?: { name?: string };
+  _llmType?: () => string;
+  invocationParams?: (options: object) => unknown;
+  lc_kwargs?: Record<string, unknown>;
+};
+
 export function modelIdentity(model: object, callOptions: object): Record<string, unknown> {
-  const m = model as {
-    constructor?: { name?: string };
-    _llmType?: () => string;
-    invocationParams?: (options: object) => unknown;
-    lc_kwargs?: Record<string, unknown>;
-  };
+  return identityOf(model as ModelLike, callOptions, new Set([model]), 0);
+}
+
+/**
+ * Class and type; what `invocationParams` sends; the constructor arguments (`lc_kwargs`); and the
+ * instance's own data fields, which is where a class keeps what it read from the environment
+ * (AZURE_OPENAI_API_DEPLOYMENT_NAME, OLLAMA_BASE_URL, AWS_DEFAULT_REGION) or what a subclass set
+ * itself after `super()`. Those fields are taken once per instance, the first time Strata sees it
+ * (`attach`, `withCache`): a class's own state that changes as it runs (a call counter, a token
+ * fetched later) must not change the key after the first call. What changes per call is in the
+ * invocation parameters, which are read every time.
+ */
+function identityOf(
+  m: ModelLike,
+  callOptions: object,
+  seen: Set<object>,
+  depth: number,
+): Record<string, unknown> {
   const identity: Record<string, unknown> = { class: m.constructor?.name ?? 'unknown' };
   try {
     identity.type = m._llmType?.();
@@ -128,39 +173,89 @@ export function modelIdentity(model: object, callOptions: object): Record<string
     identity.type = 'unavailable';
   }
   if (typeof m.invocationParams === 'function') {
+    let params: unknown;
     try {
-      identity.invocation = describe(m.invocationParams(callOptions), 0, new Set(), 'config');
+      params = m.invocationParams(callOptions);
     } catch {
       // Some classes need a live client to say; their configuration below still names the model.
-      identity.invocation = 'unavailable';
+      params = 'unavailable';
     }
+    identity.invocation = describe(params, depth + 1, seen, 'config');
   }
-  identity.config = describe(m.lc_kwargs ?? {}, 0, new Set(), 'config');
+  identity.config = describe(m.lc_kwargs ?? {}, depth + 1, seen, 'config');
+  let fields = firstFields.get(m);
+  if (fields === undefined) {
+    fields = ownFields(m, depth, seen);
+    firstFields.set(m, fields);
+  }
+  identity.fields = fields;
   return identity;
 }
 
+/** Each instance's own data fields as first seen (see identityOf). */
+const firstFields = new WeakMap<object, Record<string, unknown>>();
+
+function ownFields(m: object, depth: number, seen: Set<object>): Record<string, unknown> {
+  const fields: Record<string, unknown> = {};
+  for (const name of Object.keys(m).sort()) {
+    if (
+      name.startsWith('_') ||
+      name.startsWith('lc_') ||
+      NOT_IDENTITY.has(name) ||
+      CREDENTIAL_FIELDS.has(name)
+    )
+      continue;
+    const value = (m as Record<string, unknown>)[name];
+    if (value !== null && typeof value === 'object' && !isPlainData(value)) continue;
+    const described = describe(value, depth + 1, seen, placeOf('config', name));
+    if (described !== undefined) fields[name] = described;
+  }
+  return fields;
+}
+
+/** Takes the model's fields as they are now (attach and withCache call it when they are given the model). */
+export function noteModel(model: object): void {
+  if (firstFields.has(model)) return;
+  try {
+    firstFields.set(model, ownFields(model, 0, new Set([model])));
+  } catch {
+    // Unreadable: identityPair says so on the first call, and that call is not cached.
+  }
+}
+
+function isPlainData(value: object): boolean {
+  if (Array.isArray(value)) return true;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
 /**
- * JSON-safe, deterministic (keys sorted) data of a configuration value; `place` says where it
- * sits, so that the provider's credentials there are left out.
+ * JSON-safe, deterministic (keys sorted), complete data of a configuration value; `place` says
+ * where it sits, so that the provider's credentials, and at the top of the configuration the
+ * fields that never change an answer, are left out. Nothing below is cut or renamed: a schema
+ * property called `metadata` or `timeout`, the 300th value of an enum, a leaf six levels deep all
+ * tell two configurations apart.
  */
 function describe(value: unknown, depth: number, seen: Set<object>, place: Place): unknown {
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
   if (typeof value === 'number') return Number.isFinite(value) ? value : String(value);
   if (typeof value === 'bigint') return `${value}n`;
   if (typeof value !== 'object') return undefined; // functions, symbols, undefined
+  if (depth > MAX_DEPTH)
+    throw new UnidentifiableModelError(`its configuration is nested more than ${MAX_DEPTH} deep`);
   if (seen.has(value)) return '[cycle]';
-  if (depth >= MAX_DEPTH) return '[deep]';
   seen.add(value);
   try {
-    if (Array.isArray(value))
-      return value.slice(0, MAX_ITEMS).map((item) => describe(item, depth + 1, seen, 'other') ?? null);
+    if (Array.isArray(value)) return value.map((item) => describe(item, depth + 1, seen, 'other') ?? null);
     if (value instanceof Date) return value.toISOString();
-    if (ArrayBuffer.isView(value)) return `[${value.constructor.name} ${value.byteLength}]`;
-    const proto = Object.getPrototypeOf(value);
-    if (proto !== Object.prototype && proto !== null) return instance(value, seen);
+    if (ArrayBuffer.isView(value))
+      return `[${value.constructor.name} sha256:${createHash('sha256')
+        .update(new Uint8Array(value.buffer, value.byteOffset, value.byteLength))
+        .digest('hex')}]`;
+    if (!isPlainData(value)) return instance(value, seen, depth);
     const out: Record<string, unknown> = {};
-    for (const name of Object.keys(value).sort().slice(0, MAX_ITEMS)) {
-      if (NOT_IDENTITY.has(name) || leftOut(place, name)) continue;
+    for (const name of Object.keys(value).sort()) {
+      if (leftOut(place, name) || (place === 'config' && NOT_IDENTITY.has(name))) continue;
       const inner = describe((value as Record<string, unknown>)[name], depth + 1, seen, placeOf(place, name));
       if (inner !== undefined) out[name] = inner;
     }
@@ -170,21 +265,29 @@ function describe(value: unknown, depth: number, seen: Set<object>, place: Place
   }
 }
 
-/** A class instance (an SDK client, a LangChain object): its class, and where it sends requests. */
-function instance(value: object, seen: Set<object>): Record<string, unknown> {
+/**
+ * A class instance. Another LangChain model or runnable (a wrapper's `llm`) is identified as a
+ * model is; an SDK client or anything else by its class and the strings that say where it sends
+ * requests (its base URL, endpoint, host, region).
+ */
+function instance(value: object, seen: Set<object>, depth: number): Record<string, unknown> {
+  const serializable = value as ModelLike;
+  if (serializable.lc_kwargs !== null && typeof serializable.lc_kwargs === 'object')
+    return { $model: identityOf(serializable, {}, seen, depth + 1) };
   const out: Record<string, unknown> = { $class: value.constructor?.name ?? 'Object' };
   const visit = (obj: object, prefix: string, depth: number) => {
     if (seen.has(obj) || depth > 2) return;
     seen.add(obj);
     try {
-      for (const name of Object.keys(obj).sort().slice(0, MAX_ITEMS)) {
+      for (const name of Object.keys(obj).sort()) {
         let inner: unknown;
         try {
           inner = (obj as Record<string, unknown>)[name];
         } catch {
           continue;
         }
-        if (typeof inner === 'string' && WHERE.test(name)) out[`${prefix}${name}`] = inner;
+        if (typeof inner === 'string' && WHERE.test(name) && !CREDENTIAL_FIELDS.has(name))
+          out[`${prefix}${name}`] = inner;
         else if (inner !== null && typeof inner === 'object' && !Array.isArray(inner))
           visit(inner, `${prefix}${name}.`, depth + 1);
       }
@@ -242,8 +345,13 @@ export function unidentifiedModel(llmKey: string): string | undefined {
   return undefined;
 }
 
-/** `_type` of an llmKey, for messages: which class is speaking. */
-export function llmTypeOf(llmKey: string): string {
-  const type = parseLangChainKey(llmKey)?.find(([name]) => name === '_type')?.[1];
-  return typeof type === 'string' ? type : 'unknown';
+/** `_type` and `_model` of an llmKey, for messages: which kind of model of which provider is speaking. */
+export function llmTypeOf(llmKey: string): { type: string; kind: string } {
+  const pairs = parseLangChainKey(llmKey);
+  const type = pairs?.find(([name]) => name === '_type')?.[1];
+  const model = pairs?.find(([name]) => name === '_model')?.[1];
+  return {
+    type: typeof type === 'string' ? type : 'unknown',
+    kind: model === 'base_llm' ? 'LLM' : model === 'base_chat_model' ? 'chat model' : 'model',
+  };
 }

@@ -144,21 +144,39 @@ describe.each(ways)('no stall on the plain path: %s', (_name, connect) => {
 });
 
 describe('cache.attach(model): what the plain option cannot do', () => {
-  it('a batch with one failed item keeps the answers of the others', async () => {
+  it('a batch with one failed item keeps the answers of the others, each at its own position', async () => {
     const cache = await memoryCache();
     const model = cache.attach(new Flaky({ latencyMs: 5 }));
     model.failing = (q) => q === 'the bad one';
-    const batch = ['first good', 'the bad one', 'second good'].map((q) => [new HumanMessage(q)]);
+    const questions = ['first good', 'the bad one', 'second good'];
+    const batch = questions.map((q) => [new HumanMessage(q)]);
     await expect(model.generate(batch)).rejects.toThrow(/429/);
     expect(model.calls).toBe(3);
+    expect((await cache.stats()).updates).toBe(2);
     model.failing = () => false;
     const again = await timed(() => model.generate(batch));
     expect(again.ms).toBeLessThan(NO_STALL_MS);
-    // Only the failed one is asked again.
-    expect(model.calls).toBe(4);
-    const stats = await cache.stats();
-    expect(stats.updates).toBe(3);
-    expect(stats.inFlight).toBe(0);
+    // LangChain misplaces a hit that follows a miss in its batch (batch-answers.ts): the first
+    // good one is served from the cache, the bad one and the hit after it go to the model.
+    expect(model.calls).toBe(5);
+    const texts = again.value!.generations.map((g) => g[0]!.text);
+    for (const [i, q] of questions.entries()) expect(texts[i]).toContain(q);
+    expect((await cache.stats()).inFlight).toBe(0);
+  });
+
+  it('a batch whose cached prompts follow an uncached one gets every answer at its own position', async () => {
+    const cache = await memoryCache();
+    for (const model of [
+      cache.attach(new Flaky({ latencyMs: 1 })),
+      Object.assign(new Flaky({ latencyMs: 1, model: 'plain' }), { cache }),
+    ]) {
+      await model.invoke('Capital of Spain?');
+      await model.invoke('Capital of Italy?');
+      const questions = ['Capital of France?', 'Capital of Spain?', 'Capital of Italy?'];
+      const result = await model.generate(questions.map((q) => [new HumanMessage(q)]));
+      const texts = result.generations.map((g) => g[0]?.text);
+      for (const [i, q] of questions.entries()) expect(texts[i]).toContain(q.replace('Capital of ', ''));
+    }
   });
 
   it('100 concurrent identical invokes make one model call; a failed leader hands over at once', async () => {

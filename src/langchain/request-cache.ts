@@ -5,7 +5,7 @@
 import type { RunnableConfig } from '@langchain/core/runnables';
 import { CacheMissError } from '../errors.js';
 import type { StrataCache } from './cache.js';
-import { identityPair } from './model-identity.js';
+import { identityPair, UnidentifiableModelError } from './model-identity.js';
 import { assertMode, type CacheMode } from './modes.js';
 
 export interface CacheControl {
@@ -40,6 +40,8 @@ export interface CachedRequest {
   llmKey: string;
   prompt: string;
   control: CacheControl;
+  /** Why this request is not cached at all (its model's identity could not be established). */
+  bypass?: string;
 }
 
 /**
@@ -100,12 +102,23 @@ export class RequestCache {
     const serialized = (
       model as { _getSerializedCacheKeyParametersForCall(o: object): string }
     )._getSerializedCacheKeyParametersForCall(params);
-    return { llmKey: `${serialized},${identityPair(model, params)}`, prompt, control };
+    try {
+      return { llmKey: `${serialized},${identityPair(model, params)}`, prompt, control };
+    } catch (error) {
+      if (!(error instanceof UnidentifiableModelError)) throw error;
+      // Fail closed: the model answers, nothing is looked up or stored, and it is said once.
+      this.strata.refuse(serialized, error.message, true);
+      return { llmKey: serialized, prompt, control, bypass: error.message };
+    }
   }
 
   /** A hit with its information; undefined on a miss (or when the mode skips the lookup). */
   async lookup<G>(request: CachedRequest): Promise<{ generations: G[]; info: StrataHitInfo } | undefined> {
     const mode = request.control.mode ?? 'default';
+    if (request.bypass !== undefined) {
+      if (mode === 'only-if-cached') throw new CacheMissError('unidentified-model');
+      return undefined;
+    }
     if (mode === 'no-cache' || mode === 'refresh') return undefined;
     const view = this.view(request.control);
     // Only a caller that will store its answer may make others wait for it.
@@ -130,7 +143,7 @@ export class RequestCache {
    * `default` mode can have made anyone wait.
    */
   release(request: CachedRequest): void {
-    if ((request.control.mode ?? 'default') !== 'default') return;
+    if (request.bypass !== undefined || (request.control.mode ?? 'default') !== 'default') return;
     this.view(request.control).release(request.prompt, request.llmKey);
   }
 
@@ -174,6 +187,7 @@ export class RequestCache {
   }
 
   async store(request: CachedRequest, generations: Parameters<StrataCache['update']>[2]): Promise<void> {
+    if (request.bypass !== undefined) return;
     if (request.control.mode === 'no-store' || request.control.mode === 'only-if-cached') return;
     await this.view(request.control).update(request.prompt, request.llmKey, generations);
   }

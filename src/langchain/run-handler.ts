@@ -67,6 +67,26 @@ export class RunLedger {
     return true;
   }
 
+  /** Runs of batches of two or more prompts, started and not ended, per key. */
+  private readonly batched = new Map<string, number>();
+
+  enterBatch(key: string): void {
+    if (this.batched.size < LIMIT || this.batched.has(key))
+      this.batched.set(key, (this.batched.get(key) ?? 0) + 1);
+  }
+
+  leaveBatch(key: string): void {
+    const n = this.batched.get(key);
+    if (n === undefined) return;
+    if (n <= 1) this.batched.delete(key);
+    else this.batched.set(key, n - 1);
+  }
+
+  /** Whether a lookup of this key may belong to a batch of two or more prompts. */
+  inBatch(prompt: string, llmKey: string): boolean {
+    return this.batched.has(pair(prompt, llmKey));
+  }
+
   missed(prompt: string, llmKey: string): void {
     add(this.awaiting, pair(prompt, llmKey));
   }
@@ -97,6 +117,8 @@ function add(set: Set<string>, value: string): void {
 interface Run {
   prompt: string;
   llmKey: string;
+  /** Whether the run belongs to a batch of two or more prompts (counted in the ledger until it ends). */
+  inBatch: boolean;
 }
 
 class StrataRunHandler extends BaseCallbackHandler {
@@ -105,7 +127,7 @@ class StrataRunHandler extends BaseCallbackHandler {
   override awaitHandlers = true;
   private readonly runs = new Map<string, Run>();
   /** Runs started by one generate() share its `extraParams` object: the batch they belong to. */
-  private readonly batches = new WeakMap<object, string[]>();
+  private readonly batches = new WeakMap<object, Array<{ key: string; run: Run }>>();
 
   constructor(
     private readonly model: AttachableModel,
@@ -156,8 +178,9 @@ class StrataRunHandler extends BaseCallbackHandler {
         options !== null && typeof options === 'object' ? options : {},
       );
       if (this.runs.size >= LIMIT) this.runs.delete(this.runs.keys().next().value!);
-      this.runs.set(runId, { prompt, llmKey });
-      if (extraParams) this.inBatch(extraParams, pair(prompt, llmKey));
+      const run: Run = { prompt, llmKey, inBatch: false };
+      this.runs.set(runId, run);
+      if (extraParams) this.inBatch(extraParams, pair(prompt, llmKey), run);
     } catch {
       // A run whose key cannot be rebuilt is left to LangChain's own update.
     }
@@ -165,22 +188,31 @@ class StrataRunHandler extends BaseCallbackHandler {
 
   /**
    * LangChain reports a batch's runs one by one, all before its first lookup: the ledger is told
-   * of a key's repeat as soon as its second run starts.
+   * of a key's repeat as soon as its second run starts, and of every key that is in a batch of
+   * two or more (batch-answers.ts) until its run ends.
    */
-  private inBatch(extraParams: object, key: string): void {
-    let keys = this.batches.get(extraParams);
-    if (!keys) {
-      keys = [];
-      this.batches.set(extraParams, keys);
+  private inBatch(extraParams: object, key: string, run: Run): void {
+    let members = this.batches.get(extraParams);
+    if (!members) {
+      members = [];
+      this.batches.set(extraParams, members);
     }
-    if (keys.includes(key)) this.ledger.repeat(key);
-    keys.push(key);
+    if (members.some((m) => m.key === key)) this.ledger.repeat(key);
+    members.push({ key, run });
+    if (members.length === 2) this.enter(members[0]!);
+    if (members.length >= 2) this.enter(members.at(-1)!);
+  }
+
+  private enter(member: { key: string; run: Run }): void {
+    member.run.inBatch = true;
+    this.ledger.enterBatch(member.key);
   }
 
   /** The run, if its key is one this view missed and nobody has answered yet. */
   private finished(runId: string): Run | undefined {
     const run = this.runs.get(runId);
     this.runs.delete(runId);
+    if (run?.inBatch) this.ledger.leaveBatch(pair(run.prompt, run.llmKey));
     return run && this.ledger.takeMissed(run.prompt, run.llmKey) ? run : undefined;
   }
 }

@@ -34,6 +34,7 @@ import { type ChatGeneration, ChatGenerationChunk, type ChatResult } from '@lang
 import type { RunnableConfig } from '@langchain/core/runnables';
 import type { StrataCache } from './cache.js';
 import { CachedLLM } from './cached-llm.js';
+import { noteModel } from './model-identity.js';
 import {
   type CachedRequest,
   liftControl,
@@ -74,6 +75,7 @@ export class CachedChatModel extends BaseChatModel<BaseChatModelCallOptions, AIM
     defaults: WithCacheOptions = {},
   ) {
     super({ cache: false });
+    noteModel(inner);
     this.requests = new RequestCache(strata, defaults);
   }
 
