@@ -31,7 +31,7 @@ const llmKeyOf = (params: Record<string, unknown>): string =>
     model as unknown as { _getSerializedCacheKeyParametersForCall(o: object): string }
   )._getSerializedCacheKeyParametersForCall(params);
 const keyOf = (params: Record<string, unknown>) => deriveKey('ns', llmKeyOf(params), 'the prompt');
-const MARKERS = /\[secret:hmac:[0-9a-f]{32}\]/g;
+const MARKERS = /\[secret:(?:hmac|sha256):[0-9a-f]{32}\]/g;
 
 // ---------------------------------------------------------------------------------------------
 // Requests: what a model's serialized parameters look like, secret-looking parts included

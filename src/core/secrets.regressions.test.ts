@@ -179,7 +179,8 @@ describe('credential names and shapes the deny-list missed (issue 26)', () => {
     const llmKey = await model(configuration);
     expect(llmKey).toContain(CANARY);
     expect(sanitizeLlmKey(llmKey)).not.toContain(CANARY);
-    expect(sanitizeLlmKey(llmKey)).toContain('[secret:hmac:');
+    // A token found by its shape gets the plain SHA-256 marker, one found by its name the HMAC.
+    expect(sanitizeLlmKey(llmKey)).toMatch(/\[secret:(hmac|sha256):[0-9a-f]{32}\]/);
     // Digested, not dropped: another value is another key.
     const other = await model(JSON.parse(JSON.stringify(configuration).replaceAll(CANARY, 'CNRY8Wx5')));
     expect(hashOf(other)).not.toBe(hashOf(llmKey));
@@ -400,5 +401,24 @@ describe('the digest key', () => {
     expect(heard).toHaveLength(1);
     stop();
     setDigestKey(KEY_A);
+  });
+});
+
+describe('tokens recognised by their shape keep their entries across processes', () => {
+  it('an account id in a base URL or a random-looking parameter digests the same under any digest key; a named secret does not', () => {
+    const shaped =
+      'baseURL:"https://gateway.ai.cloudflare.com/v1/0a1b2c3d4e5f60718293a4b5c6d7e8f9/my-gateway/openai",promptCacheKey:"9f8e7d6c5b4a39281706f5e4d3c2b1a0"';
+    const named = 'defaultHeaders:{"X-Passcode":"1234"}';
+    setDigestKey(KEY_A);
+    const [shapedA, namedA] = [sanitizeLlmKey(shaped), sanitizeLlmKey(named)];
+    setDigestKey(KEY_B);
+    const [shapedB, namedB] = [sanitizeLlmKey(shaped), sanitizeLlmKey(named)];
+    setDigestKey(KEY_A);
+    expect(shapedA).toContain('[secret:sha256:');
+    expect(shapedA).not.toContain('0a1b2c3d4e5f60718293a4b5c6d7e8f9');
+    expect(shapedB).toBe(shapedA);
+    // A short named secret could be guessed from a plain hash: it stays keyed.
+    expect(namedA).toContain('[secret:hmac:');
+    expect(namedB).not.toBe(namedA);
   });
 });

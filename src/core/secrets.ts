@@ -177,12 +177,14 @@ function noteEphemeralDigest(key: DigestKey): void {
 
 /** `[secret:hmac:` + 32 hex + `]`: what a secret is replaced by. */
 const MARKER_HEAD = '[secret:hmac:';
+/** `[secret:sha256:` + 32 hex + `]`: what a token recognised by its shape is replaced by (see shapeMarker). */
+const SHAPE_MARKER_HEAD = '[secret:sha256:';
 /**
  * Markers, never digested again: ours, and the fixed `[redacted]` that earlier versions wrote (so
  * an entry they exported still reads as sanitized where that is all it holds).
  */
-const MARKER = /\[secret:hmac:[0-9a-f]{32}\]|\[redacted\]/g;
-const MARKER_EXACT = /^(?:\[secret:hmac:[0-9a-f]{32}\]|\[redacted\])$/;
+const MARKER = /\[secret:(?:hmac|sha256):[0-9a-f]{32}\]|\[redacted\]/g;
+const MARKER_EXACT = /^(?:\[secret:(?:hmac|sha256):[0-9a-f]{32}\]|\[redacted\])$/;
 
 /** Whether `s` is exactly a marker, ours or the legacy `[redacted]` (so sanitizing again leaves it alone). */
 export function isSecretMarker(s: string): boolean {
@@ -202,6 +204,22 @@ export function secretMarker(value: string, kind: 'string' | 'number' = 'string'
     .update(`${kind === 'string' ? 's' : 'n'}:${value}`, 'utf16le')
     .digest('hex');
   return `${MARKER_HEAD}${hex.slice(0, 32)}]`;
+}
+
+/**
+ * The marker of a token recognised by its shape (an `sk-...` key, a JWT, a PEM block, a random
+ * run of 20 or more characters, a bot token in a URL path): such a value has far too much entropy
+ * to be guessed from its digest, so a plain SHA-256 (under a domain tag) is as safe as the HMAC
+ * and, unlike an HMAC under a per-process key, the same in every process: a base URL with an
+ * account id in its path keeps its entries across restarts without STRATA_DIGEST_KEY. Values
+ * recognised by their name (`password=1234`) may be short and guessable: they keep the HMAC.
+ */
+function shapeMarker(value: string): string {
+  const hex = crypto
+    .createHash('sha256')
+    .update(`strata-shaped-secret\u0000${value}`, 'utf16le')
+    .digest('hex');
+  return `${SHAPE_MARKER_HEAD}${hex.slice(0, 32)}]`;
 }
 
 /** A whole value in a secret position: its marker (an empty string or a marker stays as it is). */
@@ -718,7 +736,7 @@ export function isJsonSchema(o: Record<string, unknown>): boolean {
 
 /** Applies `fn` to the parts of `s` between markers, so a marker is never digested again. */
 function outsideMarkers(s: string, fn: (piece: string) => string): string {
-  if (!s.includes(MARKER_HEAD) && !s.includes(REDACTED)) return fn(s);
+  if (!s.includes('[secret:') && !s.includes(REDACTED)) return fn(s);
   let out = '';
   let last = 0;
   for (const m of s.matchAll(MARKER)) {
@@ -791,9 +809,9 @@ function scrubUrlPath(path: string): string {
   let afterHook = false;
   for (let i = 0; i < segments.length; i++) {
     const seg = segments[i]!;
-    if (seg === '') continue;
+    if (seg === '' || MARKER_EXACT.test(seg)) continue;
     const bot = /^bot(\d{3,}:[A-Za-z0-9_-]{10,})$/.exec(seg);
-    if (bot) out[i] = `bot${secretMarker(bot[1]!)}`;
+    if (bot) out[i] = `bot${shapeMarker(bot[1]!)}`;
     else if (afterHook && (/\d/.test(seg) || seg.length >= 12)) out[i] = secretMarker(seg);
     if (
       seg === 'services' &&
@@ -801,7 +819,7 @@ function scrubUrlPath(path: string): string {
       /^B[A-Z0-9]+$/.test(segments[i + 2] ?? '') &&
       (segments[i + 3] ?? '') !== ''
     ) {
-      out[i + 3] = secretMarker(segments[i + 3]!);
+      out[i + 3] = shapeMarker(segments[i + 3]!);
     }
     if (HOOK_SEGMENTS.has(seg.toLowerCase())) afterHook = true;
     const next = segments[i + 1];
@@ -812,7 +830,7 @@ function scrubUrlPath(path: string): string {
 
 /** The stages of free-text scrubbing, in order; each sees only the text between markers. */
 const STRING_STAGES: Array<(s: string) => string> = [
-  (s) => s.replace(PEM_PRIVATE_KEY, (block) => secretMarker(block)),
+  (s) => s.replace(PEM_PRIVATE_KEY, (block) => shapeMarker(block)),
   (s) =>
     s.replace(
       URL_PATH,
@@ -832,7 +850,7 @@ const STRING_STAGES: Array<(s: string) => string> = [
           `${word}${space}${secretMarker(match.slice(word.length + space.length))}`,
       ),
   ),
-  ...TOKEN_SHAPES.map((shape) => (s: string) => s.replace(shape, (token) => secretMarker(token))),
+  ...TOKEN_SHAPES.map((shape) => (s: string) => s.replace(shape, (token) => shapeMarker(token))),
   (s) =>
     s.replace(INLINE_PAIR, (pair, quote: string, name: string, sep: string, value: string) => {
       if (!isSecretMapName(name)) return pair;
@@ -847,7 +865,7 @@ const STRING_STAGES: Array<(s: string) => string> = [
     s.replace(TOKEN_RUN, (run, at: number) =>
       !looksRandom(run) || (/^[0-9a-f]+$/i.test(run) && NAMED_DIGEST.test(s.slice(Math.max(0, at - 8), at)))
         ? run
-        : secretMarker(run),
+        : shapeMarker(run),
     ),
 ];
 
