@@ -131,6 +131,20 @@ describe.each(ways)('no stall on the plain path: %s', (_name, connect) => {
     expect(new Set(calls.map((c) => c.value?.content)).size).toBeGreaterThan(0);
   });
 
+  it('a measured model: one failure after another does not lengthen the next wait', async () => {
+    const { model } = await setup(200);
+    for (let i = 0; i < 3; i++) await model.invoke(`warm-up ${i}`);
+    for (let round = 0; round < 6; round++) {
+      model.failing = () => true;
+      await expect(model.invoke(`failing ${round}`)).rejects.toThrow(/429/);
+      model.failing = () => false;
+      // At most the measured wait (one 200 ms call) plus the retry's own 200 ms call.
+      const retry = await timed(() => model.invoke(`failing ${round}`));
+      expect(retry.error).toBeUndefined();
+      expect(retry.ms, `round ${round}`).toBeLessThan(NO_STALL_MS);
+    }
+  });
+
   it('a measured model: a retry after a failure waits at most the model`s measured time', async () => {
     const { model } = await setup(100);
     for (let i = 0; i < 4; i++) await model.invoke(`warm-up ${i}`);
