@@ -1,12 +1,4 @@
-/**
- * The CLI reports what it did not do: clear and purge on a locked or unopenable SQLite file, an
- * export of a damaged file, inspect on a tier that cannot be read; each names the tier and the
- * reason and exits 1, and the stored state is what the output says. Read-only commands create
- * nothing and change nothing, also in a read-only directory and beside another connection's
- * lock. Nothing read from a cache or an input is printed raw to the terminal.
- */
-import { execFileSync } from 'node:child_process';
-import { chmodSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -18,6 +10,7 @@ import {
   hasUnsafeCharacters,
   holdExclusiveLock,
 } from '../../test/support/cli.js';
+import { makeImmutable } from '../../test/support/immutable.js';
 import { loadConfig } from '../config/load.js';
 import { deriveKey } from '../core/key.js';
 import { createCache } from '../create.js';
@@ -65,17 +58,6 @@ function rows(path: string): number {
     return db.prepare('SELECT count(*) FROM cache_entries').pluck().get() as number;
   } finally {
     db.close();
-  }
-}
-
-/** A directory or file nobody may write, root included (root ignores mode bits, not the immutable attribute). */
-function makeImmutable(path: string): void {
-  if (process.getuid?.() === 0) {
-    execFileSync('chattr', ['+i', path]);
-    cleanups.push(() => execFileSync('chattr', ['-i', path]));
-  } else {
-    chmodSync(path, 0o555);
-    cleanups.push(() => chmodSync(path, 0o755));
   }
 }
 
@@ -256,7 +238,7 @@ describe('read-only commands create nothing and change nothing', () => {
     const ws = sqliteWorkspace({ alone: true });
     await seed(ws.config, 20);
     const before = filesState(ws.dir);
-    makeImmutable(ws.dir);
+    makeImmutable(ws.dir, cleanups);
     await runAll(ws.config);
     expect(filesState(ws.dir)).toEqual(before);
   });
@@ -265,7 +247,7 @@ describe('read-only commands create nothing and change nothing', () => {
     const ws = sqliteWorkspace({ alone: true });
     await seed(ws.config, 20);
     const before = filesState(ws.dir);
-    makeImmutable(ws.db);
+    makeImmutable(ws.db, cleanups);
     await runAll(ws.config);
     expect(filesState(ws.dir)).toEqual(before);
   });

@@ -1,16 +1,10 @@
-/**
- * The SQLite tier says what it could not do: a damaged file lists what it can and then fails
- * naming what it could not read, and gets no more bookkeeping writes; a write the queue accepted
- * but the disk (or another process's lock) refused is reported by flush(); a full disk at open
- * names the -shm file; read-only opening creates nothing, also in a read-only directory.
- */
-import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { damageLeafPages, filesState, holdExclusiveLock } from '../../../test/support/cli.js';
+import { makeImmutable } from '../../../test/support/immutable.js';
 import { systemClock } from '../../core/clock.js';
 import type { StoredEntry } from '../../core/entry.js';
 import type { CacheKey } from '../../core/key.js';
@@ -57,17 +51,6 @@ async function list(t: SqliteTier): Promise<{ listed: ListedEntry[]; error: Erro
     return { listed, error: error as Error };
   }
   return { listed, error: undefined };
-}
-
-/** A directory (or file) nobody may write, root included: root ignores mode bits, not the immutable attribute. */
-function makeImmutable(path: string): void {
-  if (process.getuid?.() === 0) {
-    execFileSync('chattr', ['+i', path]);
-    cleanups.push(() => execFileSync('chattr', ['-i', path]));
-  } else {
-    chmodSync(path, 0o555);
-    cleanups.push(() => chmodSync(path, 0o755));
-  }
 }
 
 describe('sqlite tier on a damaged file', () => {
@@ -210,7 +193,7 @@ describe('sqlite tier opened read-only creates nothing', () => {
     const path = join(dir, 'cache.db');
     strataFile(path, 30);
     const before = filesState(dir);
-    makeImmutable(dir);
+    makeImmutable(dir, cleanups);
     const t = tier(path, { readonly: true });
     expect(t.stats().entries).toBe(30);
     expect((await list(t)).listed).toHaveLength(30);
