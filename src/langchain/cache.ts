@@ -91,6 +91,18 @@ function unidentified(llmKey: string): string | undefined {
   return problem;
 }
 
+/** Whether LangChain built this llmKey (it names `_type` or `_model`): remembered with the judgement above. */
+const langchainBuilt = new Map<string, boolean>();
+function builtByLangChain(llmKey: string): boolean {
+  let built = langchainBuilt.get(llmKey);
+  if (built === undefined) {
+    built = /(^|,)_(type|model):/.test(llmKey);
+    if (langchainBuilt.size >= 512) langchainBuilt.delete(langchainBuilt.keys().next().value!);
+    langchainBuilt.set(llmKey, built);
+  }
+  return built;
+}
+
 function viewError(path: string, message: string): StrataConfigError {
   return new StrataConfigError([{ path, message }]);
 }
@@ -159,20 +171,27 @@ export class StrataCache extends BaseCache<Generation[]> {
     llmKey: string,
     found: Promise<Generation[] | null>,
   ): Promise<Generation[] | null> {
-    // An attached model's callbacks say which prompts are in a batch; only those are grouped.
     const ledger = this.view.ledger;
-    if (ledger && !ledger.inBatch(prompt, llmKey)) {
-      return found.then((generations) => {
-        if (!generations) ledger.missed(prompt, llmKey);
-        return generations;
-      });
-    }
-    return answeredTogether(llmKey, found, (withheld) => this.manager.withholdHits(withheld)).then(
-      (generations) => {
-        if (!generations) this.view.ledger?.missed(prompt, llmKey);
-        return generations;
-      },
-    );
+    const answered = this.mayBeBatched(prompt, llmKey)
+      ? answeredTogether(`${this.view.namespace}\u0000${llmKey}`, found, (withheld) =>
+          this.manager.withholdHits(withheld),
+        )
+      : found;
+    return answered.then((generations) => {
+      if (!generations) ledger?.missed(prompt, llmKey);
+      return generations;
+    });
+  }
+
+  /**
+   * Whether this lookup may be one of a LangChain batch: an attached model's callbacks say which
+   * prompts are; otherwise any lookup with an llmKey LangChain built (`_type`) may be. Keys a
+   * caller builds itself are never grouped (their lookups are not LangChain's).
+   */
+  private mayBeBatched(prompt: string, llmKey: string): boolean {
+    const ledger = this.view.ledger;
+    if (ledger) return ledger.inBatch(prompt, llmKey);
+    return builtByLangChain(llmKey);
   }
 
   private async lookupInMode(prompt: string, llmKey: string, mode: CacheMode): Promise<Generation[] | null> {
@@ -182,9 +201,11 @@ export class StrataCache extends BaseCache<Generation[]> {
     const found = this.lookupWithInfo(prompt, llmKey, { ...wait, claim: mode === 'default' }).then(
       (hit) => hit?.generations ?? null,
     );
-    const generations = await answeredTogether(llmKey, found, (withheld) =>
-      this.manager.withholdHits(withheld),
-    );
+    const generations = this.mayBeBatched(prompt, llmKey)
+      ? await answeredTogether(`${this.view.namespace}\u0000${llmKey}`, found, (withheld) =>
+          this.manager.withholdHits(withheld),
+        )
+      : await found;
     if (!generations && mode === 'only-if-cached') throw new CacheMissError(this.key(prompt, llmKey).hash);
     if (!generations && mode === 'default') this.view.ledger?.missed(prompt, llmKey);
     return generations;
