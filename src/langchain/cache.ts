@@ -103,6 +103,11 @@ function builtByLangChain(llmKey: string): boolean {
   return built;
 }
 
+function assertStrings(method: string, prompt: unknown, llmKey: unknown): void {
+  if (typeof prompt !== 'string') throw viewError(`${method}.prompt`, 'must be a string');
+  if (typeof llmKey !== 'string') throw viewError(`${method}.llmKey`, 'must be a string');
+}
+
 function viewError(path: string, message: string): StrataConfigError {
   return new StrataConfigError([{ path, message }]);
 }
@@ -146,6 +151,8 @@ export class StrataCache extends BaseCache<Generation[]> {
   }
 
   lookup(prompt: string, llmKey: string): Promise<Generation[] | null> {
+    if (typeof prompt !== 'string' || typeof llmKey !== 'string')
+      return Promise.resolve(this.lookupFailed(new TypeError('prompt and llmKey must be strings')));
     const mode = this.view.store.mode;
     if (mode !== undefined && mode !== 'default') return this.lookupInMode(prompt, llmKey, mode);
     let found: Promise<Generation[] | null>;
@@ -250,15 +257,14 @@ export class StrataCache extends BaseCache<Generation[]> {
   }
 
   /** @internal A call whose model could not be identified: not cached; counted, and said once per kind and type. */
-  refuse(llmKey: string, problem: string, lookup: boolean): void {
+  refuse(llmKey: string, problem: string, lookup: boolean, hasModel = this.view.model !== undefined): void {
     const { type, kind } = llmTypeOf(llmKey);
-    this.manager.refuseUnidentified(
-      `${kind}:${type}`,
-      `not caching calls of the ${kind} whose LangChain type is "${type}" (its _llmType()): the llmKey LangChain gives a cache for it does not establish which model answers (${problem}), ` +
+    const message = hasModel
+      ? `not caching calls of the ${kind} whose LangChain type is "${type}" (its _llmType()): Strata cannot establish which model answers, because ${problem}; the model answers every call itself`
+      : `not caching calls of the ${kind} whose LangChain type is "${type}" (its _llmType()): the llmKey LangChain gives a cache for it does not establish which model answers (${problem}), ` +
         'so two models (or two temperatures, endpoints or regions) could share answers. ' +
-        'Attach the cache to the model instead: `const model = cache.attach(new YourModelClass({ ... }))`, or use withCache(model, cache).',
-      lookup,
-    );
+        'Attach the cache to the model instead: `const model = cache.attach(new YourModelClass({ ... }))`, or use withCache(model, cache).';
+    this.manager.refuseUnidentified(`${kind}:${type}:${hasModel}`, message, lookup);
   }
 
   private lookupFailed(error: unknown): null {
@@ -333,11 +339,13 @@ export class StrataCache extends BaseCache<Generation[]> {
    * another prompt again. Returns how many similarity tiers took an entry out.
    */
   markBad(prompt: string, llmKey: string): Promise<number> {
+    assertStrings('markBad', prompt, llmKey);
     return this.manager.markBad(this.key(prompt, llmKey));
   }
 
   /** Removes one entry from every tier; returns how many tiers held it. */
   delete(prompt: string, llmKey: string): Promise<number> {
+    assertStrings('delete', prompt, llmKey);
     return this.manager.delete(this.key(prompt, llmKey));
   }
 

@@ -9,7 +9,7 @@ import { BaseChatModel, type BaseChatModelParams } from '@langchain/core/languag
 import { AIMessage, type BaseMessage } from '@langchain/core/messages';
 import type { ChatResult } from '@langchain/core/outputs';
 import { ChatOllama } from '@langchain/ollama';
-import { AzureChatOpenAI } from '@langchain/openai';
+import { AzureChatOpenAI, ChatOpenAI } from '@langchain/openai';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createCache } from '../create.js';
 import { StrataConfigError } from '../errors.js';
@@ -144,5 +144,43 @@ describe('attach', () => {
     expect(acme.attach(model)).toBe(model);
     expect(() => cache.withNamespace('tenant-globex').attach(model)).toThrow(StrataConfigError);
     expect(() => cache.withNamespace('tenant-globex').attach(model)).toThrow(/already attached.*tenant-acme/);
+  });
+});
+
+describe('what LangChain itself cannot serialize', () => {
+  it('withCache answers uncached when the configuration holds a cycle or a BigInt, said once', async () => {
+    const warnings: string[] = [];
+    const cache = await memoryCache(warnings);
+    const cyclic: Record<string, unknown> = { baseURL: 'http://x.test' };
+    cyclic.self = cyclic;
+    for (const fields of [{ configuration: cyclic }, { modelKwargs: { b: 1n } }]) {
+      const inner = new ChatOpenAI({ model: 'gpt-4o-mini', apiKey: 'sk-test', ...(fields as object) });
+      let calls = 0;
+      inner._generate = async () => {
+        calls++;
+        return { generations: [{ text: 'fresh', message: new AIMessage('fresh') }] };
+      };
+      const model = withCache(inner, cache);
+      expect((await model.invoke('q')).content).toBe('fresh');
+      expect((await model.invoke('q')).content).toBe('fresh');
+      expect(calls).toBe(2);
+    }
+    expect(warnings.filter((w) => w.includes('cannot serialize'))).toHaveLength(1);
+  });
+
+  it('lookup never throws on what is not a string; delete and markBad name the argument', async () => {
+    const cache = await memoryCache();
+    const proxy = new Proxy(
+      {},
+      {
+        get: () => {
+          throw new Error('proxy');
+        },
+      },
+    );
+    for (const llmKey of [Symbol('k'), proxy, undefined, 5])
+      await expect(cache.lookup('p', llmKey as never)).resolves.toBeNull();
+    expect(() => cache.delete(undefined as never, 'llm')).toThrow(/delete\.prompt: must be a string/);
+    expect(() => cache.markBad('p', 5 as never)).toThrow(/markBad\.llmKey: must be a string/);
   });
 });

@@ -89,7 +89,7 @@ describe.each(ways)('no stall on the plain path: %s', (_name, connect) => {
     expect(model.calls).toBe(2);
   });
 
-  it('withRetry: the second attempt waits for nothing but LangChain`s own backoff', async () => {
+  it('withRetry: the second attempt adds no wait beyond LangChain`s own backoff (fresh process)', async () => {
     // LangChain backs off about a second before a retry: measured here without a cache.
     const bare = new Flaky({ latencyMs: 10 });
     let bareAttempts = 0;

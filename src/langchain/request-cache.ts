@@ -99,16 +99,22 @@ export class RequestCache {
     const control = { ...this.defaults, ...readControl(options) };
     const params: Record<string, unknown> = { ...modelOptions(options as { signal?: AbortSignal }) };
     delete params.signal;
-    const serialized = (
-      model as { _getSerializedCacheKeyParametersForCall(o: object): string }
-    )._getSerializedCacheKeyParametersForCall(params);
+    let serialized = '';
     try {
+      // LangChain's own serialization throws on what JSON cannot hold (a cycle, a BigInt) in the
+      // configuration or the call options: the model still answers, uncached.
+      serialized = (
+        model as { _getSerializedCacheKeyParametersForCall(o: object): string }
+      )._getSerializedCacheKeyParametersForCall(params);
       return { llmKey: `${serialized},${identityPair(model, params)}`, prompt, control };
     } catch (error) {
-      if (!(error instanceof UnidentifiableModelError)) throw error;
+      const problem =
+        error instanceof UnidentifiableModelError
+          ? error.message
+          : `LangChain cannot serialize its parameters (${(error as Error)?.message})`;
       // Fail closed: the model answers, nothing is looked up or stored, and it is said once.
-      this.strata.refuse(serialized, error.message, true);
-      return { llmKey: serialized, prompt, control, bypass: error.message };
+      this.strata.refuse(serialized, problem, true, true);
+      return { llmKey: serialized, prompt, control, bypass: problem };
     }
   }
 
