@@ -74,6 +74,9 @@ interface View {
   readonly ledger?: RunLedger;
 }
 
+/** The identity identified() read for an attached model, taken by the key() call right after it (same tick). */
+let checked: { model: object; pair: string } | undefined;
+
 /** A lookup of LangChain's plain path: a failed model call is never reported to it (core/options.ts). */
 const PLAIN: LookupOptions = { wait: 'measured' };
 /** An attached model's lookup: its failures are reported (run-handler.ts), so it waits as withCache does. */
@@ -143,7 +146,7 @@ export class StrataCache extends BaseCache<Generation[]> {
     const model = this.view.model;
     const key = deriveKey(
       this.view.namespace,
-      model ? `${llmKey},${identityPair(model, {})}` : llmKey,
+      model ? `${llmKey},${this.takeIdentity(model)}` : llmKey,
       prompt,
     );
     const extract = this.view.store.semanticQuery;
@@ -245,7 +248,8 @@ export class StrataCache extends BaseCache<Generation[]> {
     let problem: string | undefined;
     if (model) {
       try {
-        identityPair(model, {});
+        // Kept for the key() that follows at once: the identity is read once per call.
+        checked = { model, pair: identityPair(model, {}) };
         return true;
       } catch (error) {
         problem = (error as Error).message;
@@ -254,6 +258,13 @@ export class StrataCache extends BaseCache<Generation[]> {
     if (problem === undefined) return true;
     this.refuse(llmKey, problem, lookup);
     return false;
+  }
+
+  /** The attached model's identity pair: the one identified() just read, else read now. */
+  private takeIdentity(model: object): string {
+    const pair = checked?.model === model ? checked.pair : identityPair(model, {});
+    checked = undefined;
+    return pair;
   }
 
   /** @internal A call whose model could not be identified: not cached; counted, and said once per kind and type. */
