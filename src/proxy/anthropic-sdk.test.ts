@@ -2,6 +2,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { everythingStored, startGateway, type TestGateway } from '../../test/support/gateway.js';
+import { hitObject } from './hit-usage.js';
 
 const SYSTEM = [
   {
@@ -23,10 +24,13 @@ const client = (apiKey = 'sk-ant-api03-test-alpha', headers: Record<string, stri
   new Anthropic({ apiKey, baseURL: gw.url, maxRetries: 0, defaultHeaders: headers });
 
 /** A message as the API sent it: the SDK's stream helper adds `parsed_output` (and undefined fields) of its own. */
-function plain(message: object): object {
+function plain(message: object): Record<string, unknown> {
   const { parsed_output: _, ...rest } = JSON.parse(JSON.stringify(message)) as Record<string, unknown>;
   return rest;
 }
+
+/** The same message as a hit shows it: usage zeroed, the stored usage under `strata` (hit-usage.ts). */
+const asHit = (message: object) => hitObject(plain(message));
 
 function ask(question: string) {
   return {
@@ -52,9 +56,9 @@ describe('messages through the Anthropic SDK', () => {
     const calls = gw.fake.count();
     const again = await client().messages.create(request).withResponse();
     expect(again.response.headers.get('x-strata-cache')).toBe('hit');
-    expect(again.data).toEqual(first.data);
+    expect(again.data).toEqual(asHit(first.data));
     const streamed = await client().messages.stream(request).finalMessage();
-    expect(plain(streamed)).toEqual(plain(first.data));
+    expect(plain(streamed)).toEqual(asHit(first.data));
     expect(gw.fake.count()).toBe(calls);
   });
 
@@ -69,7 +73,7 @@ describe('messages through the Anthropic SDK', () => {
     const live = await stream.finalMessage();
     const calls = gw.fake.count();
     const json = await client().messages.create(request);
-    expect(plain(json)).toEqual(plain(live));
+    expect(plain(json)).toEqual(asHit(live));
     expect(text).toBe((json.content[0] as Anthropic.TextBlock).text);
 
     const toolRequest = { ...ask('Weather in Paris? [tool]'), tools: TOOLS };
@@ -79,7 +83,7 @@ describe('messages through the Anthropic SDK', () => {
       input: { city: 'Paris', unit: 'celsius' },
     });
     const toolReplay = await client().messages.stream(toolRequest).finalMessage();
-    expect(plain(toolReplay)).toEqual(plain(toolLive));
+    expect(plain(toolReplay)).toEqual(asHit(toolLive));
     expect(gw.fake.count()).toBe(calls + 1);
   });
 
@@ -151,7 +155,10 @@ describe('messages through the Anthropic SDK', () => {
         Array.from({ length: 50 }, () => client().messages.stream(request).finalMessage()),
       );
       expect(gw.fake.count()).toBe(calls + 1);
-      for (const m of finals) expect(m).toEqual(finals[0]);
+      const content = (m: Anthropic.Message) => ({ ...plain(m), usage: undefined, strata: undefined });
+      for (const m of finals) expect(content(m)).toEqual(content(finals[0]!));
+      // One upstream call, billed once: only the leader's usage counts tokens, the others' are hits.
+      expect(finals.filter((m) => m.usage.output_tokens > 0)).toHaveLength(1);
       expect((finals[0]!.content[0] as Anthropic.TextBlock).text).toContain('五十个并发请求');
     } finally {
       gw.fake.pieceDelayMs = 5;

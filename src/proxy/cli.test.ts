@@ -7,6 +7,7 @@ import { cli, cliWorkspaces } from '../../test/support/cli.js';
 import { type FakeLlm, startFakeLlm } from '../../test/support/fake-llm.js';
 import { spawnTs } from '../../test/support/run-ts.js';
 import { ROOT } from '../../test/support/services.js';
+import { hitObject } from './hit-usage.js';
 
 const { workspace } = cliWorkspaces('strata-proxy-cli-');
 let fake: FakeLlm;
@@ -46,7 +47,7 @@ describe('strata proxy', () => {
       };
       const first = await client.chat.completions.create(request);
       const second = await client.chat.completions.create(request).withResponse();
-      expect(second.data).toEqual(first);
+      expect(second.data).toEqual(hitObject(first as never));
       expect(second.response.headers.get('x-strata-cache')).toBe('hit');
       expect(fake.count()).toBe(1);
       // The monitor: the library's metrics and the gateway's, labelled by route and model.

@@ -84,6 +84,11 @@ export const proxyConfigSchema = z
      * ask never see it), so that savings count streamed answers too.
      */
     streamUsage: z.boolean().default(true),
+    /**
+     * What a hit's `usage` says: `zero` (default) billed tokens, with the stored counts under
+     * `strata.usage`, so clients that sum usage count only upstream calls; or the `original` counts.
+     */
+    hitUsage: z.enum(['zero', 'original']).default('zero'),
     /** Serve metrics, the JSON API and the dashboard on this port too (`strata proxy`). */
     monitorPort: z.number().int().min(0).max(65_535).optional(),
   })

@@ -32,11 +32,13 @@ import { openaiCompletions } from './endpoints/openai-completions.js';
 import { openaiEmbeddings } from './endpoints/openai-embeddings.js';
 import { openaiResponses } from './endpoints/openai-responses.js';
 import { Flight, type HitInfo, type Outcome, type StreamClient } from './flight.js';
+import { hitEvent, hitObject } from './hit-usage.js';
 import { hasImpreciseNumber } from './json-numbers.js';
 import type { CacheStatus, ProxyCounters } from './metrics.js';
 import { type SseEvent, SseParser } from './sse.js';
 import { type Caller, header, identify } from './tenancy.js';
 import { asUpstreamError, clientHeaders, type Upstream, type Upstreams } from './upstream.js';
+import { STORED_UPSTREAM, storeAccount, storedFor } from './upstream-store.js';
 
 export const ENDPOINTS: readonly Endpoint[] = [
   openaiChat,
@@ -79,6 +81,8 @@ interface Request {
 export class Gateway {
   private readonly endpoints = new Map(ENDPOINTS.map((e) => [e.path, e]));
   private readonly flights = new Map<string, Flight>();
+  /** The account a flight's leader asked the upstream to store its answer for (upstream-store.ts). */
+  private readonly storing = new WeakMap<Flight, string>();
 
   constructor(private readonly o: GatewayOptions) {}
 
@@ -180,6 +184,7 @@ export class Gateway {
   private async lead(request: Request, res: ServerResponse): Promise<void> {
     const { key, controls, canonical, endpoint } = request;
     const flight = new Flight(request.caller.fingerprint);
+    this.markStoring(flight, request);
     const shared = !controls.noCache;
     if (shared) this.flights.set(key.hash, flight);
     res.once('close', flight.attach());
@@ -194,7 +199,7 @@ export class Gateway {
       if (!controls.noCache) {
         const hit = await this.o.manager.lookup(key, { claim });
         holdsClaim = claim && !hit;
-        const answer = hit && this.answerOf(endpoint, hit, controls);
+        const answer = hit && this.answerOf(request, hit);
         if (answer) {
           flight.finish(answer);
           return this.deliver(request, res, answer, 'hit');
@@ -222,14 +227,20 @@ export class Gateway {
     }
   }
 
-  /** A stored response that may answer this request: intact, of this endpoint, fresh enough. */
+  /**
+   * A stored response that may answer this request: intact, of this endpoint, fresh enough, and,
+   * when the request asks the upstream to store its answer, stored upstream for the same account
+   * (upstream-store.ts); otherwise the request goes upstream and its answer replaces the entry.
+   */
   private answerOf(
-    endpoint: Endpoint,
+    request: Request,
     hit: NonNullable<Awaited<ReturnType<Manager['lookup']>>>,
-    controls: Controls,
   ): Outcome | undefined {
+    const { endpoint, controls } = request;
     const response = hit.entry.gens[0]?.generationInfo?.response;
     if (!endpoint.isResponse(response)) return undefined;
+    const account = this.storeAccountOf(request);
+    if (account !== undefined && storedFor(hit.entry.meta) !== account) return undefined;
     const ageSeconds = Math.max(0, (this.o.manager.now() - hit.entry.createdAt) / 1000);
     if (controls.maxAgeSeconds !== undefined && ageSeconds > controls.maxAgeSeconds) return undefined;
     const info: HitInfo = {
@@ -363,21 +374,47 @@ export class Gateway {
       },
     ];
     const ttlSeconds = controls.ttlSeconds ?? this.o.defaultTtlSeconds;
-    await this.o.manager.update(request.key, gens, { ttlMs: ttlSeconds === null ? null : ttlSeconds * 1000 });
+    // Whether (and for whom) the upstream kept this answer under its id: see answerOf().
+    const account = this.storeAccountOf(request);
+    await this.o.manager.update(request.key, gens, {
+      ttlMs: ttlSeconds === null ? null : ttlSeconds * 1000,
+      ...(account === undefined ? {} : { metadata: { [STORED_UPSTREAM]: account } }),
+    });
     return true;
+  }
+
+  private storeAccountOf(request: Request): string | undefined {
+    return storeAccount(request.endpoint, request.body, request.upstream, request.caller);
+  }
+
+  private markStoring(flight: Flight, request: Request): void {
+    const account = this.storeAccountOf(request);
+    if (account !== undefined) this.storing.set(flight, account);
   }
 
   // --- Following ----------------------------------------------------------------------------------
 
   private async follow(flight: Flight, request: Request, res: ServerResponse): Promise<void> {
-    const { canonical, endpoint } = request;
+    const { canonical, endpoint, controls } = request;
+    // Asking the upstream to store: the leader's answer must be stored for this account too
+    // (upstream-store.ts), so such a request follows only a leader that asked the same.
+    const account = this.storeAccountOf(request);
+    if (account !== undefined && this.storing.get(flight) !== account) return this.lead(request, res);
     res.once('close', flight.attach());
-    const client = canonical.stream
+    const live = canonical.stream
       ? streamClient(res, canonical.includeUsage, { 'x-strata-cache': 'hit', 'x-strata-tier': 'coalesced' })
       : undefined;
+    const client = live && this.asHit(live);
     if (client) flight.follow(client);
     const outcome = await flight.outcome;
     if (client) flight.unfollow(client);
+    if (controls.onlyIfCached && (outcome.kind === 'failed' || outcome.kind === 'upstream-error')) {
+      // The leader's call failed, so the answer is not in the cache: what only-if-cached is told,
+      // whoever led (the leader's own error is the upstream's answer, not the cache's).
+      this.o.counters.request(endpoint.label, UNVERIFIED_MODEL, 'miss');
+      if (client && flight.isStreaming) return;
+      return sendError(res, endpoint.api, 504, 'the answer is not in the cache (only-if-cached)', 'miss');
+    }
     const sameCaller = flight.fingerprint === request.caller.fingerprint;
     if (
       outcome.kind === 'retry' ||
@@ -395,6 +432,12 @@ export class Gateway {
   }
 
   // --- Answering ----------------------------------------------------------------------------------
+
+  /** A coalesced follower's live stream is a hit too: its usage is rewritten as hits' are (hit-usage.ts). */
+  private asHit(client: StreamClient): StreamClient {
+    if (this.o.config.hitUsage !== 'zero') return client;
+    return { ...client, write: (text) => client.write(hitEvent(text)) };
+  }
 
   private deliver(request: Request, res: ServerResponse, outcome: Outcome, status: CacheStatus): void {
     this.o.counters.request(request.endpoint.label, request.canonical.model, status);
@@ -421,13 +464,16 @@ export class Gateway {
         if (hit ?? tier) headers['x-strata-tier'] = hit?.tier ?? tier!;
         if (hit) headers.age = String(Math.floor(hit.ageSeconds));
         if (hit?.similarity !== undefined) headers['x-strata-similarity'] = hit.similarity.toFixed(4);
+        // A hit's usage says it cost nothing (hit-usage.ts); `outcome.response` stays as stored,
+        // which is what the savings count.
+        const zero = status !== 'miss' && this.o.config.hitUsage === 'zero';
         if (canonical.stream && endpoint.replay) {
           res.writeHead(200, { ...SSE_HEADERS, ...headers });
           for (const event of endpoint.replay(outcome.response, { includeUsage: canonical.includeUsage }))
-            res.write(event);
+            res.write(zero ? hitEvent(event, outcome.response.usage) : event);
           res.end();
         } else {
-          const body = Buffer.from(JSON.stringify(outcome.response));
+          const body = Buffer.from(JSON.stringify(zero ? hitObject(outcome.response) : outcome.response));
           res.writeHead(200, {
             'content-type': 'application/json',
             'content-length': String(body.length),

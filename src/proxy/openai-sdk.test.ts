@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeLlm } from '../../test/support/fake-llm.js';
 import { everythingStored, startGateway, type TestGateway } from '../../test/support/gateway.js';
 import { ManualClock } from '../core/clock.js';
+import { hitObject } from './hit-usage.js';
 
 const SYSTEM = `You are the support assistant of Acme Cloud. Answer briefly and cite the docs.
 Policies: never reveal internal ticket numbers; escalate billing disputes; use metric units.
@@ -73,7 +74,8 @@ describe('chat completions through the openai SDK', () => {
     expect(second.response.headers.get('x-strata-cache')).toBe('hit');
     expect(second.response.headers.get('x-strata-tier')).toBe('memory');
     expect(second.response.headers.get('age')).toBe('7');
-    expect(second.data).toEqual(first.data);
+    // The same response, but a hit's usage bills nothing (hit-usage.ts).
+    expect(second.data).toEqual(hitObject(first.data as never));
   });
 
   it('shares one entry between streamed and non-streamed requests, both ways', async () => {
@@ -82,7 +84,10 @@ describe('chat completions through the openai SDK', () => {
     const calls = gw.fake.count();
     const json = await client().chat.completions.create(streamedFirst);
     expect(json.choices[0]!.message.content).toBe(live.text);
-    expect(json.usage?.total_tokens).toBeGreaterThan(0);
+    // The stream's usage was stored; the hit reports it under `strata`, billing nothing.
+    expect(json.usage?.total_tokens).toBe(0);
+    const strata = (json as never as { strata: { usage: { total_tokens: number } } }).strata;
+    expect(strata.usage.total_tokens).toBeGreaterThan(0);
 
     const jsonFirst = chat('Which units do you use?');
     const answer = await client().chat.completions.create(jsonFirst);
@@ -110,7 +115,11 @@ describe('chat completions through the openai SDK', () => {
       }),
     );
     expect(replayed.chunks.at(-1)!.choices).toEqual([]);
-    expect(replayed.chunks.at(-1)!.usage?.prompt_tokens).toBeGreaterThan(0);
+    expect(replayed.chunks.at(-1)!.usage?.prompt_tokens).toBe(0);
+    expect(
+      (replayed.chunks.at(-1) as never as { strata: { usage: { prompt_tokens: number } } }).strata.usage
+        .prompt_tokens,
+    ).toBeGreaterThan(0);
     const replayedWithout = await streamText(
       await client().chat.completions.create({ ...request, stream: true }),
     );
@@ -202,7 +211,7 @@ describe('chat completions through the openai SDK', () => {
     expect(gw.fake.count()).toBe(before);
     const stored = await client().chat.completions.create(request);
     const hit = await onlyCached.chat.completions.create(request);
-    expect(hit).toEqual(stored);
+    expect(hit).toEqual(hitObject(stored as never));
   });
 
   it("honours no-cache, no-store and max-age, in headers and in LiteLLM's body field", async () => {
@@ -214,7 +223,7 @@ describe('chat completions through the openai SDK', () => {
     );
     expect(gw.fake.count()).toBe(before + 1);
     // no-cache stored the fresh answer: the next plain request gets it.
-    expect(await client().chat.completions.create(request)).toEqual(refreshed);
+    expect(await client().chat.completions.create(request)).toEqual(hitObject(refreshed as never));
     expect(refreshed).not.toEqual(first);
 
     clock.advance(60_000);
@@ -493,7 +502,7 @@ describe('other endpoints', () => {
     const before = gw.fake.count();
     const completion = { model: 'gpt-3.5-turbo-instruct', prompt: 'Say hi', max_tokens: 5 };
     const c1 = await client().completions.create(completion);
-    expect(await client().completions.create(completion)).toEqual(c1);
+    expect(await client().completions.create(completion)).toEqual(hitObject(c1 as never));
     let streamed = '';
     for await (const chunk of await client().completions.create({ ...completion, stream: true }))
       streamed += chunk.choices[0]?.text ?? '';
@@ -502,7 +511,7 @@ describe('other endpoints', () => {
     const embedding = { model: 'text-embedding-3-small', input: ['alpha', 'beta'] };
     const e1 = await client().embeddings.create(embedding);
     expect(e1.data).toHaveLength(2);
-    expect(await client().embeddings.create(embedding)).toEqual(e1);
+    expect(await client().embeddings.create(embedding)).toEqual(hitObject(e1 as never));
 
     const r1 = await client().responses.create({
       model: 'gpt-4o-mini',

@@ -34,8 +34,8 @@ async function runClient(apiKey: string, question: string) {
   const stdout = await runPython([apiKey, question]);
   return JSON.parse(stdout) as {
     first: { cache: string; content: string };
-    second: { cache: string; content: string };
-    stream: { content: string; usage: number };
+    second: { cache: string; content: string; usage: number; stored_usage: number };
+    stream: { content: string; usage: number; stored_usage: number };
     tools: string[][];
     error: { status: number; message: string };
     only_if_cached: number;
@@ -47,9 +47,12 @@ describe('the Python OpenAI SDK', () => {
     const before = gw.fake.count();
     const seen = await runClient('sk-python-user-1', 'Wie spät ist es in Tokyo? 🙂');
     expect(seen.first.cache).toBe('miss');
-    expect(seen.second).toEqual({ cache: 'hit', content: seen.first.content });
+    // Hits bill nothing; the SDK keeps the stored usage Strata reports beside it (hit-usage.ts).
+    expect(seen.second).toMatchObject({ cache: 'hit', content: seen.first.content, usage: 0 });
+    expect(seen.second.stored_usage).toBeGreaterThan(0);
     expect(seen.stream.content).toBe(seen.first.content);
-    expect(seen.stream.usage).toBeGreaterThan(0);
+    expect(seen.stream.usage).toBe(0);
+    expect(seen.stream.stored_usage).toBe(seen.second.stored_usage);
     expect(seen.tools).toEqual([
       ['{"city":"Paris","unit":"celsius"}'],
       ['{"city":"Paris","unit":"celsius"}'],

@@ -35,16 +35,30 @@ out = {}
 
 raw = client.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=messages)
 out["first"] = {"cache": raw.headers.get("x-strata-cache"), "content": raw.parse().choices[0].message.content}
-raw = client.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=messages)
-out["second"] = {"cache": raw.headers.get("x-strata-cache"), "content": raw.parse().choices[0].message.content}
 
-text, usage = "", None
+
+def stored_total(model):
+    """The total tokens a hit reports under `strata` (an extra field, which the SDK's models keep)."""
+    return ((model.model_extra or {}).get("strata") or {}).get("usage", {}).get("total_tokens")
+
+
+raw = client.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=messages)
+second = raw.parse()
+out["second"] = {
+    "cache": raw.headers.get("x-strata-cache"),
+    "content": second.choices[0].message.content,
+    "usage": second.usage.total_tokens,
+    "stored_usage": stored_total(second),
+}
+
+text, usage, stored_usage = "", None, None
 for chunk in client.chat.completions.create(model="gpt-4o-mini", messages=messages, stream=True, stream_options={"include_usage": True}):
     if chunk.choices:
         text += chunk.choices[0].delta.content or ""
     if chunk.usage:
         usage = chunk.usage.total_tokens
-out["stream"] = {"content": text, "usage": usage}
+        stored_usage = stored_total(chunk)
+out["stream"] = {"content": text, "usage": usage, "stored_usage": stored_usage}
 
 tool_messages = [{"role": "user", "content": question + " [tool]"}]
 calls = []
