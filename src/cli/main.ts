@@ -16,7 +16,8 @@ import { stats } from './commands/stats.js';
 import { exportEntries, importEntries } from './commands/transfer.js';
 import { type Command, contextFor, guardProcessOutput, type Io, processIo, shown } from './context.js';
 
-const COMMANDS: Record<string, { run: Command; usage: string }> = {
+/** `usage` is the line `strata --help` lists; `help`, what `strata <command> --help` adds below it. */
+const COMMANDS: Record<string, { run: Command; usage: string; help?: readonly string[] }> = {
   demo: { run: demo, usage: 'demo [--requests N] [--concurrency N] [--latency MIN-MAX] [--fresh]' },
   stats: { run: stats, usage: 'stats [--json] [--days N]' },
   inspect: { run: inspect, usage: 'inspect <prompt> [--llm-key KEY]' },
@@ -30,7 +31,22 @@ const COMMANDS: Record<string, { run: Command; usage: string }> = {
   },
   doctor: { run: doctor, usage: 'doctor' },
   serve: { run: serve, usage: 'serve [--host 127.0.0.1] [--port 9464] [--token T]' },
-  proxy: { run: proxy, usage: 'proxy [--host 127.0.0.1] [--port 8787] [--monitor-port P]' },
+  proxy: {
+    run: proxy,
+    usage: 'proxy [--host 127.0.0.1] [--port 8787] [--monitor-port P]',
+    help: [
+      'The OpenAI- and Anthropic-compatible caching gateway, until SIGINT or SIGTERM.',
+      'The config needs a `proxy` section with `upstreams`; these flags override its fields:',
+      '  --host HOST          address to listen on (default 127.0.0.1; IPv6 as ::1 or [::1]);',
+      '                       beyond loopback the config needs clientTokens or clientTokensEnv',
+      '  --port PORT          gateway port, 0-65535 (default 8787; 0 picks a free port)',
+      '  --monitor-port PORT  also serve metrics, the JSON API and the dashboard on this port',
+      'Other `proxy` fields (config file only): upstreams, tenant, clientTokens, clientTokensEnv,',
+      '  timeoutMs, idleTimeoutMs, maxRequestBytes, maxStoredBytes, streamUsage, hitUsage',
+      '  (README, "Gateway").',
+      'Clients: OPENAI_BASE_URL=http://HOST:PORT/v1, ANTHROPIC_BASE_URL=http://HOST:PORT',
+    ],
+  },
 };
 
 const OPTIONS = {
@@ -58,14 +74,22 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
+/** `strata <command> --help`: that command's usage and options, on standard output (it was asked for). */
+function commandHelp(io: Io, command: { usage: string; help?: readonly string[] }): void {
+  io.out(`usage: strata ${command.usage} [--config PATH]`);
+  for (const line of command.help ?? []) io.out(line);
+  io.out(CONFIG_LINE);
+}
+
+const CONFIG_LINE =
+  'config: --config PATH, else $STRATA_CONFIG, else ./strata.config.json, else memory + SQLite in ./.strata/';
+
 function usage(io: Io): void {
   io.err(
     'usage: strata <command> [--config PATH] [--namespace NS] [options]  (also: npx strata-cache <command>)',
   );
   for (const c of Object.values(COMMANDS)) io.err(`  strata ${c.usage}`);
-  io.err(
-    'config: --config PATH, else $STRATA_CONFIG, else ./strata.config.json, else memory + SQLite in ./.strata/',
-  );
+  io.err(CONFIG_LINE);
 }
 
 export async function main(argv: string[], io: Io = processIo): Promise<number> {
@@ -79,6 +103,10 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   }
   const [name, ...positionals] = parsed.positionals;
   const command = name === undefined ? undefined : COMMANDS[name];
+  if (command && parsed.values.help) {
+    commandHelp(io, command);
+    return 0;
+  }
   if (!command || parsed.values.help) {
     if (name !== undefined && !command) io.err(`strata: unknown command "${shown(name)}"`);
     usage(io);

@@ -4,8 +4,9 @@
  * the dashboard at /. Every route
  * answers GET and HEAD (same status and headers, no body).
  *
- * A token is required to listen anywhere but loopback; when one is set, every data route wants
- * `Authorization: Bearer <token>` (scheme in any case, token compared in constant time). The
+ * A token is required to listen anywhere but loopback; when one is set (or several: `tokens`, the
+ * gateway's client tokens), every data route wants `Authorization: Bearer <token>` (scheme in any
+ * case, token compared in constant time). The
  * dashboard page itself holds no data, so it is served without the header; it reads the token
  * from the URL fragment (`/#token=...`, never sent to the server) and sends it with its API calls.
  *
@@ -30,19 +31,31 @@
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { StatsReport } from '../core/reports.js';
 import { ServeConfigError } from '../errors.js';
 import type { StrataCache } from '../langchain/cache.js';
 import { bearerToken, isLoopback, isWildcard, sameSecret } from './access.js';
+import { bindHost, hostProblem, urlHost } from './bind-host.js';
 import { DASHBOARD_HTML } from './dashboard.js';
 import { SERIES_RANGES, type SeriesRange } from './history.js';
 import type { Monitor } from './index.js';
+import { OTHER } from './insights.js';
 
 const isRange = (value: string): value is SeriesRange => (SERIES_RANGES as readonly string[]).includes(value);
 
 export interface ServeOptions {
+  /** A name or an address; IPv6 with or without brackets (`::1`, `[::1]`). */
   host: string;
   port: number;
   token?: string;
+  /** More accepted tokens, any of which opens the data routes (the gateway's client tokens). */
+  tokens?: readonly string[];
+  /**
+   * Show namespaces without their names: `/api/stats` and `/api/panels` label them `namespace 1`,
+   * `namespace 2`, ... by rank. The gateway sets it on a monitor that has no token, whose
+   * namespaces are its tenants (credential digests, header values): see createProxy.
+   */
+  hideNamespaces?: boolean;
   /**
    * More names (with or without `:port`) accepted in the Host header, e.g. the DNS name a
    * reverse proxy or Prometheus uses; see the DNS-rebinding note above.
@@ -95,17 +108,25 @@ export async function startServer(
   monitor: Monitor,
   options: ServeOptions,
 ): Promise<{ url: string; close(): Promise<void> }> {
-  if (!options.token && !isLoopback(options.host)) {
+  const problem = hostProblem(options.host);
+  if (problem) throw new ServeConfigError(`host ${JSON.stringify(options.host)}: ${problem}`);
+  const bind = bindHost(options.host);
+  const tokens = [...(options.token ? [options.token] : []), ...(options.tokens ?? [])];
+  if (tokens.length === 0 && !isLoopback(bind)) {
     throw new ServeConfigError(
       `refusing to listen on ${options.host} without a token: give --token or STRATA_TOKEN (or listen on 127.0.0.1)`,
     );
   }
-  const token = options.token;
   const authorized = (req: http.IncomingMessage) => {
-    if (!token) return true;
+    if (tokens.length === 0) return true;
     const given = bearerToken(req.headers.authorization);
-    return given !== undefined && sameSecret(given, token);
+    if (given === undefined) return false;
+    // Every token is compared, so the time taken does not say which one (or whether one) matched.
+    let match = false;
+    for (const t of tokens) match = sameSecret(given, t) || match;
+    return match;
   };
+  const hidden = options.hideNamespaces === true;
   // Filled in once listening, when the port is known (port 0 picks one).
   let hostAllowed: (host: string | undefined) => boolean = () => false;
   let ownUrl = '';
@@ -154,7 +175,8 @@ export async function startServer(
         case '/api/stats': {
           // ?by=process adds each reporting process's own counters (fleet mode).
           const report = await monitor.report({ byProcess: url.searchParams.get('by') === 'process' });
-          return json(200, { ...report, fleet: monitor.fleet });
+          const stats = hidden ? withoutNamespaceNames(report.stats) : report.stats;
+          return json(200, { ...report, stats, fleet: monitor.fleet });
         }
         case '/api/alerts':
           return json(200, { active: monitor.alerts.active(), recent: monitor.alerts.recent() });
@@ -164,8 +186,10 @@ export async function startServer(
             return json(400, { error: `range: must be one of ${SERIES_RANGES.join(', ')}` });
           return json(200, await monitor.series(range));
         }
-        case '/api/panels':
-          return json(200, await monitor.panels());
+        case '/api/panels': {
+          const panels = await monitor.panels();
+          return json(200, hidden ? { ...panels, namespaces: anonymousRows(panels.namespaces) } : panels);
+        }
         default:
           return json(404, { error: `no route ${path}` });
       }
@@ -177,12 +201,12 @@ export async function startServer(
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port, options.host, () => resolve());
+    server.listen(options.port, bind, () => resolve());
   });
   const { port } = server.address() as AddressInfo;
-  const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+  const host = urlHost(bind);
   ownUrl = `http://${host}:${port}`;
-  if (options.token && isWildcard(options.host)) {
+  if (tokens.length > 0 && isWildcard(bind)) {
     // Any Host: see the DNS-rebinding note at the top (the token guards every data route).
     hostAllowed = () => true;
   } else {
@@ -199,5 +223,31 @@ export async function startServer(
         server.closeAllConnections();
         server.close(() => resolve());
       }),
+  };
+}
+
+/** Rows ranked as given, named by rank instead of by namespace; `(other)` stays a bucket. */
+function anonymousRows<T extends { name: string }>(rows: readonly T[]): T[] {
+  let rank = 0;
+  return rows.map((r) => (r.name === OTHER ? r : { ...r, name: `namespace ${++rank}` }));
+}
+
+/** Per-namespace figures a tier reports (entries, bytes), keyed by rank of their value instead of by name. */
+const NAMESPACE_MAPS = ['namespaces', 'bytesByNamespace'];
+
+function withoutNamespaceNames(stats: StatsReport): StatsReport {
+  return {
+    ...stats,
+    tiers: stats.tiers.map((t) => {
+      if (!t.store) return t;
+      const store = { ...t.store };
+      for (const field of NAMESPACE_MAPS) {
+        const map = store[field];
+        if (typeof map !== 'object') continue;
+        const ranked = Object.values(map).sort((a, b) => b - a);
+        store[field] = Object.fromEntries(ranked.map((n, i) => [`namespace ${i + 1}`, n]));
+      }
+      return { ...t, store };
+    }),
   };
 }

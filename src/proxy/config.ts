@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { positiveInt, timerMs } from '../config/fields.js';
 import { isLoopback } from '../monitor/access.js';
+import { bindHost, hostProblem } from '../monitor/bind-host.js';
 
 export const DEFAULT_PROXY_PORT = 8787;
 
@@ -53,7 +54,16 @@ export const upstreamSchema = z
 
 export const proxyConfigSchema = z
   .strictObject({
-    host: z.string().min(1).default('127.0.0.1'),
+    /** Where to listen: a name or an address; an IPv6 address with or without brackets (`::1`, `[::1]`). */
+    host: z
+      .string()
+      .min(1, 'must not be empty')
+      .superRefine((h, ctx) => {
+        const problem = h === '' ? undefined : hostProblem(h);
+        if (problem) ctx.addIssue({ code: 'custom', message: `${problem} (got ${JSON.stringify(h)})` });
+      })
+      .transform(bindHost)
+      .default('127.0.0.1'),
     port: z.number().int().min(0).max(65_535).default(DEFAULT_PROXY_PORT),
     upstreams: z.array(upstreamSchema).min(1, 'needs at least one upstream'),
     /**
@@ -93,13 +103,54 @@ export const proxyConfigSchema = z
     monitorPort: z.number().int().min(0).max(65_535).optional(),
   })
   .superRefine((p, ctx) => {
-    if (!isLoopback(p.host) && p.clientTokens.length === 0 && p.clientTokensEnv === undefined)
+    if (
+      hostProblem(p.host) === undefined &&
+      !isLoopback(p.host) &&
+      p.clientTokens.length === 0 &&
+      p.clientTokensEnv === undefined
+    )
       ctx.addIssue({
         code: 'custom',
         path: ['host'],
         message: `refusing to listen on ${p.host} without clientTokens (or clientTokensEnv): anyone reaching it could spend your upstream credit and read cached answers`,
       });
+    for (const issue of shadowedUpstreams(p.upstreams)) ctx.addIssue({ code: 'custom', ...issue });
   });
+
+/**
+ * Upstreams no request can reach: the first upstream whose API and match fit takes a request, so
+ * an upstream is dead when an earlier one of its API matches everything it matches (no match, or
+ * a prefix of its own). Silently sending `llama-` models to api.openai.com is worse than refusing
+ * to start: the error names the field and the upstream in the way.
+ */
+function shadowedUpstreams(
+  upstreams: ReadonlyArray<z.output<typeof upstreamSchema>>,
+): Array<{ path: Array<string | number>; message: string }> {
+  const covers = (outer: string | undefined, inner: string | undefined) =>
+    outer === undefined || inner?.startsWith(outer) === true;
+  const issues: Array<{ path: Array<string | number>; message: string }> = [];
+  upstreams.forEach((u, j) => {
+    const i = upstreams.findIndex(
+      (earlier, k) =>
+        k < j &&
+        earlier.api === u.api &&
+        covers(earlier.match.path, u.match.path) &&
+        covers(earlier.match.model, u.match.model),
+    );
+    if (i < 0) return;
+    const { url, match } = upstreams[i]!;
+    const what = [
+      `every ${u.api} request`,
+      ...(match.path === undefined ? [] : [`under ${match.path}`]),
+      ...(match.model === undefined ? [] : [`for a model starting with ${JSON.stringify(match.model)}`]),
+    ].join(' ');
+    issues.push({
+      path: ['upstreams', j, 'match'],
+      message: `can never be used: upstreams[${i}] (${url}) comes first and takes ${what}; the first upstream that matches wins, so list the more specific one first`,
+    });
+  });
+  return issues;
+}
 
 export type ProxyConfig = z.input<typeof proxyConfigSchema>;
 export type ResolvedProxyConfig = z.output<typeof proxyConfigSchema>;

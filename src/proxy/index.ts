@@ -9,6 +9,7 @@ import { parseConfig, type ResolvedConfig, type StrataConfig } from '../config/s
 import { type CreateOptions, createCache } from '../create.js';
 import { StrataConfigError } from '../errors.js';
 import type { StrataCache } from '../langchain/cache.js';
+import { urlHost } from '../monitor/bind-host.js';
 import { createMonitor, type Monitor } from '../monitor/index.js';
 import { startServer } from '../monitor/server.js';
 import type { ResolvedProxyConfig } from './config.js';
@@ -87,10 +88,14 @@ export async function createProxy(
         dashboard = await startServer(cache, monitor, {
           host: proxy.host,
           port: proxy.monitorPort,
-          ...tokenOption(clientTokens),
+          // Any client token opens the monitor. Without tokens (loopback only) anyone on the
+          // machine can read it, and its namespaces are the tenants (credential digests, header
+          // values): it shows their figures, not who they are.
+          tokens: clientTokens,
+          hideNamespaces: clientTokens.length === 0,
         });
       const { port } = s.address() as AddressInfo;
-      return `http://${proxy.host.includes(':') ? `[${proxy.host}]` : proxy.host}:${port}`;
+      return `http://${urlHost(proxy.host)}:${port}`;
     },
     async close(graceMs = 5_000) {
       if (server) {
@@ -128,9 +133,4 @@ function tokensOf(proxy: ResolvedProxyConfig, env: NodeJS.ProcessEnv): string[] 
       { path: 'proxy.clientTokensEnv', message: 'every token must be at least 16 characters' },
     ]);
   return [...proxy.clientTokens, ...listed];
-}
-
-/** The dashboard asks for the first client token when the gateway has any. */
-function tokenOption(tokens: readonly string[]): { token?: string } {
-  return tokens[0] === undefined ? {} : { token: tokens[0] };
 }

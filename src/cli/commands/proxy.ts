@@ -1,5 +1,5 @@
 import { loadConfigWithSource } from '../../config/load.js';
-import { type Command, stringFlag } from '../context.js';
+import { type Command, shown, stringFlag } from '../context.js';
 
 /**
  * `strata proxy [--config F] [--host H] [--port P] [--monitor-port P]`: the OpenAI- and
@@ -26,7 +26,8 @@ export const proxy: Command = async ({ flags, io }) => {
   }
   const proxyConfig = {
     ...config.proxy,
-    ...(host ? { host } : {}),
+    // An empty --host is passed on too, so that the config's check names it.
+    ...(host !== undefined ? { host } : {}),
     ...(port ? { port: Number(port) } : {}),
     ...(monitorPort ? { monitorPort: Number(monitorPort) } : {}),
   };
@@ -37,7 +38,15 @@ export const proxy: Command = async ({ flags, io }) => {
     { logger: { warn: (m) => io.err(m) } },
   );
   try {
-    const url = await gateway.listen();
+    let url: string;
+    try {
+      url = await gateway.listen();
+    } catch (error) {
+      const why = unlistenable(error);
+      if (!why) throw error;
+      io.err(`strata proxy: cannot listen on ${shown(proxyConfig.host ?? '127.0.0.1')}: ${why}`);
+      return 2;
+    }
     io.out(`strata proxy: listening at ${url} (OPENAI_BASE_URL=${url}/v1, ANTHROPIC_BASE_URL=${url})`);
     if (gateway.monitorUrl)
       io.out(`strata proxy: dashboard at ${gateway.monitorUrl}/, metrics at ${gateway.monitorUrl}/metrics`);
@@ -50,3 +59,12 @@ export const proxy: Command = async ({ flags, io }) => {
     await gateway.close();
   }
 };
+
+/** A listen() failure that is the host's fault (a name that does not resolve, an address not of this machine). */
+function unlistenable(error: unknown): string | undefined {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_NONAME')
+    return 'the name does not resolve to an address (give an address of this machine, or a name for one)';
+  if (code === 'EADDRNOTAVAIL') return 'not an address of this machine';
+  return undefined;
+}
