@@ -57,13 +57,21 @@ export const proxyConfigSchema = z
     port: z.number().int().min(0).max(65_535).default(DEFAULT_PROXY_PORT),
     upstreams: z.array(upstreamSchema).min(1, 'needs at least one upstream'),
     /**
-     * Whose answers a request may see. `credential` (default): a digest of the caller's upstream
-     * credential (or client token), so two API keys never share. `shared`: every caller shares.
-     * `{ header }`: the value of that request header (a request without it is not cached).
+     * Whose answers a request may see. `credential` (default): a keyed digest of every credential
+     * the caller presents (see tenancy.ts), so two callers that differ in any never share, and a
+     * request with none is not cached. `shared`: every caller shares (a gateway behind one team's
+     * own authentication). `{ header }`: the value of that request header (a request without it
+     * is not cached).
      */
     tenant: z
       .union([z.literal('credential'), z.literal('shared'), z.strictObject({ header: headerName })])
       .default('credential'),
+    /**
+     * More request headers that identify the caller, beside the built-in list (the providers' and
+     * common gateways' key headers) and every header named like a credential: an in-house
+     * gateway's `x-acme-user`, say. Their values become part of the tenant, never stored.
+     */
+    credentialHeaders: z.array(headerName).default([]),
     /**
      * Tokens a client must present (`Authorization: Bearer`, `x-api-key` or `x-strata-token`).
      * Required to listen anywhere but loopback. `clientTokensEnv` names an environment variable
