@@ -78,18 +78,17 @@ function presentedKey(headers: Headers): { value: string; header: string } | und
 const AUTH_VALUE = /^([A-Za-z0-9!#$%&'*+.^_`|~-]+)[ \t]+(\S[\s\S]*)$/;
 
 /**
- * One credential as the tenant sees it. An authorization value's scheme is case-insensitive
- * (RFC 9110 §11.1), so it is lower-cased and its separating whitespace normalised; a bearer
- * token counts as the token alone, so one key is one tenant whether it arrives as
- * `Authorization: Bearer K`, `x-api-key: K` or `api-key: K`. Anything else is taken as it is.
+ * One credential as the tenant sees it: where it was presented (a header name, lower-case, or
+ * `?` and a query parameter's name) and its value. Header values lose only the whitespace HTTP
+ * does not count; in an authorization value the scheme is case-insensitive (RFC 9110 §11.1), so
+ * it is lower-cased and the whitespace after it normalised (`Bearer<TAB>k` is `bearer k`).
  */
-export function credentialPart(value: string): string | undefined {
+export function credentialPart(where: string, value: string): string | undefined {
   const trimmed = value.trim();
   if (trimmed === '') return undefined;
-  const match = AUTH_VALUE.exec(trimmed);
-  if (!match) return trimmed;
-  const scheme = match[1]!.toLowerCase();
-  return scheme === 'bearer' ? match[2]!.trimEnd() : `${scheme} ${match[2]!.trimEnd()}`;
+  const match = where.endsWith('authorization') ? AUTH_VALUE.exec(trimmed) : null;
+  const normal = match ? `${match[1]!.toLowerCase()} ${match[2]!.trimEnd()}` : trimmed;
+  return `${where}:${normal}`;
 }
 
 function isCredentialQuery(name: string): boolean {
@@ -104,16 +103,17 @@ export function credentialsOf(
   credentialHeaders: ReadonlySet<string>,
 ): string[] {
   const parts = new Set<string>();
-  const add = (value: string | undefined) => {
-    const part = value === undefined ? undefined : credentialPart(value);
+  const add = (where: string, value: string) => {
+    const part = credentialPart(where, value);
     if (part !== undefined) parts.add(part);
   };
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined) continue;
     if (!credentialHeaders.has(name) && !isSecretFieldName(name)) continue;
-    for (const v of Array.isArray(value) ? value : [value]) add(v);
+    for (const v of Array.isArray(value) ? value : [value]) add(name, v);
   }
-  for (const [name, value] of query) if (isCredentialQuery(name)) add(value);
+  // Query names are case-sensitive to servers; only the list lookup ignores case.
+  for (const [name, value] of query) if (isCredentialQuery(name)) add(`?${name}`, value);
   return [...parts].sort();
 }
 
@@ -123,15 +123,25 @@ function credentialTenant(parts: readonly string[]): string {
 }
 
 /**
- * The namespace a caller presenting these credentials stores under (for `strata clear
- * --tenant-key-env`): each value as it is sent (`sk-...`, `Bearer sk-...`, `Basic ...`).
+ * The namespaces a caller presenting only `key` stores under, in each place the SDKs and common
+ * clients send a key (`Authorization: Bearer`, `x-api-key`, `api-key`, `x-goog-api-key`, `?key=`,
+ * `?api-key=`), or exactly as given when `key` is a whole authorization value (`Basic ...`):
+ * what `strata clear --tenant-key-env` removes.
  */
-export function tenantNamespace(root: string, credentials: readonly string[]): string {
-  const parts = [
-    ...new Set(credentials.map(credentialPart).filter((p): p is string => p !== undefined)),
-  ].sort();
-  if (parts.length === 0) throw new TypeError('tenantNamespace: at least one non-empty credential is needed');
-  return `${root}/${credentialTenant(parts)}`;
+export function keyNamespaces(root: string, key: string): string[] {
+  const value = key.trim();
+  if (value === '') throw new TypeError('the key is empty');
+  const presented: Array<[string, string]> = AUTH_VALUE.test(value)
+    ? [['authorization', value]]
+    : [
+        ['authorization', `Bearer ${value}`],
+        ['x-api-key', value],
+        ['api-key', value],
+        ['x-goog-api-key', value],
+        ['?key', value],
+        ['?api-key', value],
+      ];
+  return presented.map(([where, v]) => `${root}/${credentialTenant([credentialPart(where, v)!])}`);
 }
 
 /** A header tenant's segment: readable when the value is plain, its digest otherwise (no `/`, bounded). */
