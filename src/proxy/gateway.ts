@@ -478,6 +478,11 @@ export class Gateway {
     raw: Buffer,
     why: string,
   ): Promise<void> {
+    // only-if-cached promises no upstream call, and a request that is not cached has no entry.
+    if (controlsOf(header(req.headers, 'cache-control'), undefined).onlyIfCached) {
+      this.o.counters.request(endpoint.label, UNVERIFIED_MODEL, 'bypass');
+      return sendError(res, endpoint.api, 504, `the answer is not in the cache (only-if-cached): ${why}`);
+    }
     let body = raw;
     let model: string | undefined;
     const parsed = parseJson(raw);

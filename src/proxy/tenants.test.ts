@@ -253,3 +253,22 @@ describe('the Python OpenAI SDK', () => {
     expect(new Set(Object.values(seen).map((s) => s.content)).size).toBe(5);
   });
 });
+
+describe('only-if-cached from a caller that is not cached', () => {
+  it('is a 504 with the reason, and the upstream is not called', async () => {
+    const gw = await startGateway({ fake });
+    try {
+      const calls = fake.count();
+      const res = await fetch(`${gw.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'cache-control': 'only-if-cached' },
+        body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
+      });
+      expect(res.status).toBe(504);
+      expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/no credential/);
+      expect(fake.count()).toBe(calls);
+    } finally {
+      await gw.close();
+    }
+  });
+});
