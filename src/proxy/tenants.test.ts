@@ -4,17 +4,15 @@
  * tenants with body sub-namespaces; through `fetch`, the `openai` and Anthropic SDKs and the
  * Python OpenAI SDK.
  */
-import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeLlm, startFakeLlm } from '../../test/support/fake-llm.js';
 import { startGateway, type TestGateway } from '../../test/support/gateway.js';
-import { ROOT } from '../../test/support/services.js';
+import { pythonClients, runPythonScript } from '../../test/support/python.js';
 
 let fake: FakeLlm;
 beforeAll(async () => {
@@ -226,11 +224,7 @@ describe('the Python OpenAI SDK', () => {
   let gw: TestGateway;
   let python: string;
   beforeAll(async () => {
-    python = execFileSync('bash', [join(ROOT, 'scripts', 'python-clients.sh')], {
-      encoding: 'utf8',
-      timeout: 300_000,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    }).trim();
+    python = pythonClients();
     gw = await startGateway({ fake });
   }, 320_000);
   afterAll(async () => {
@@ -238,11 +232,10 @@ describe('the Python OpenAI SDK', () => {
   });
 
   it('keys in default_headers and default_query separate callers', async () => {
-    const { stdout } = await promisify(execFile)(
-      python,
-      [join(ROOT, 'test', 'support', 'python_tenancy.py'), `${gw.url}/v1`, 'Wo ist die Rechnung?'],
-      { timeout: 60_000 },
-    );
+    const stdout = await runPythonScript(python, 'python_tenancy.py', [
+      `${gw.url}/v1`,
+      'Wo ist die Rechnung?',
+    ]);
     const seen = JSON.parse(stdout) as Record<string, { cache: string; content: string }>;
     expect(seen.goog_alice!.cache).toBe('miss');
     expect(seen.goog_alice_again).toEqual({ cache: 'hit', content: seen.goog_alice!.content });
