@@ -16,6 +16,7 @@ import type { Logger } from '../core/events.js';
 import { type CacheKey, deriveKey } from '../core/key.js';
 import type { Manager } from '../core/manager.js';
 import { errorOf } from '../errors.js';
+import { BrowserGuard } from './browser.js';
 import type { ResolvedProxyConfig } from './config.js';
 import { type Controls, controlsOf } from './controls.js';
 import { anthropicMessages } from './endpoints/anthropic-messages.js';
@@ -80,7 +81,11 @@ export class Gateway {
   private readonly endpoints = new Map(ENDPOINTS.map((e) => [e.path, e]));
   private readonly flights = new Map<string, Flight>();
 
-  constructor(private readonly o: GatewayOptions) {}
+  private readonly browser: BrowserGuard;
+
+  constructor(private readonly o: GatewayOptions) {
+    this.browser = new BrowserGuard(o.config, o.clientTokens.length > 0);
+  }
 
   /** Answers one request; never throws (an unexpected failure is a 500 in the API's error shape). */
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -89,6 +94,8 @@ export class Gateway {
     const endpoint = req.method === 'POST' ? this.endpoints.get(url.pathname) : undefined;
     const api = endpoint?.api ?? apiOf(req.headers);
     try {
+      // First of all: Host, Origin and Content-Type, what keeps web pages out (browser.ts).
+      if (this.browser.answered(req, res, api, endpoint !== undefined)) return;
       const caller = identify(this.o.config, this.o.clientTokens, req.headers);
       if (!caller)
         return sendError(
