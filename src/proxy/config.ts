@@ -47,11 +47,14 @@ function originOf(value: string): string | { error: string } {
     // chrome-extension://<id>, tauri://localhost, app://...: the browser sends them as written.
     return /^[a-z0-9.-]+(:\d{1,5})?$/i.test(match[2]!) ? value.toLowerCase() : { error: shape };
   }
+  let origin: string;
   try {
-    return new URL(value).origin;
+    origin = new URL(value).origin;
   } catch {
     return { error: shape };
   }
+  // URL keeps some characters no DNS name has (`*`): a pattern would never match a browser's Origin.
+  return /^https?:\/\/([a-z0-9.-]+|\[[0-9a-f:.]+\])(:\d+)?$/.test(origin) ? origin : { error: shape };
 }
 
 export const upstreamSchema = z
