@@ -17,6 +17,7 @@ import { type CacheKey, deriveKey } from '../core/key.js';
 import type { Manager } from '../core/manager.js';
 import { scrubRequestBody, scrubString } from '../core/secrets.js';
 import { errorOf } from '../errors.js';
+import { BrowserGuard } from './browser.js';
 import type { ResolvedProxyConfig } from './config.js';
 import { type Controls, controlsOf } from './controls.js';
 import { anthropicMessages } from './endpoints/anthropic-messages.js';
@@ -84,8 +85,11 @@ export class Gateway {
   private readonly flights = new Map<string, Flight>();
   private readonly tenancy: Tenancy;
 
+  private readonly browser: BrowserGuard;
+
   constructor(private readonly o: GatewayOptions) {
     this.tenancy = { config: o.config, root: o.namespace, clientTokens: o.clientTokens };
+    this.browser = new BrowserGuard(o.config, o.clientTokens.length > 0);
   }
 
   /** Answers one request; never throws (an unexpected failure is a 500 in the API's error shape). */
@@ -95,6 +99,8 @@ export class Gateway {
     const endpoint = req.method === 'POST' ? this.endpoints.get(url.pathname) : undefined;
     const api = endpoint?.api ?? apiOf(req.headers);
     try {
+      // First of all: Host, Origin and Content-Type, what keeps web pages out (browser.ts).
+      if (this.browser.answered(req, res, api, endpoint !== undefined)) return;
       const caller = identify(this.tenancy, req.headers, url.searchParams);
       if (!caller)
         return sendError(
