@@ -135,6 +135,25 @@ export function useDigestKeyFromEnv(name: string, env: NodeJS.ProcessEnv = proce
   return undefined;
 }
 
+/**
+ * HMAC-SHA-256 under the digest key of `value` in a domain of its own (32 hex): for identifiers
+ * made of secrets (the gateway's tenants) that must be stable, not guessable from the store, and
+ * never equal to a marker of the same value.
+ */
+export function keyedDigest(domain: string, value: string): string {
+  return crypto
+    .createHmac('sha256', digestKey().key)
+    .update(`${domain}\u0000${value}`, 'utf16le')
+    .digest('hex')
+    .slice(0, 32);
+}
+
+/** Why the digest key is this process's random one (digests will not survive a restart), or undefined. */
+export function ephemeralDigestKey(): string | undefined {
+  const key = digestKey();
+  return key.ephemeral ? key.why : undefined;
+}
+
 /** Changes whenever the digest key is replaced: what memos of sanitized llmKeys are keyed by. */
 export function digestKeyGeneration(): number {
   return generation;
@@ -564,7 +583,7 @@ const MAP_SECRET_PARTS =
   /auth(?!or)|token|secret|passw|passphrase|passcode|pwd|apikey|key|cred|cookie|session|signature|hmac|jwt|bearer/;
 
 /** A header or query parameter name that carries a credential. */
-function isSecretMapName(name: string): boolean {
+export function isSecretMapName(name: string): boolean {
   if (isSecretFieldName(name) || nameWords(name).some((w) => MAP_SECRET_WORDS.has(w))) return true;
   return MAP_SECRET_PARTS.test(
     plainLetters(name)
@@ -985,6 +1004,20 @@ function scrubField(name: string, value: unknown): unknown {
   if (MODEL_FIELDS.has(name) && typeof value === 'string') return scrubString(value, false);
   if (isMapField(name)) return scrubMapLike(value);
   return scrubValue(value, isSecretFieldName(name));
+}
+
+/**
+ * A request body as a gateway may key and store it: the request itself verbatim (the
+ * `REQUEST_FIELDS`, JSON Schemas), MCP server definitions among the tools and every field named
+ * like a credential digested wherever it sits (the Responses MCP tool's `authorization` and
+ * `headers`, Anthropic's `mcp_servers[].authorization_token`, a body's `api_key` or
+ * `extra_headers`), other strings scrubbed of secret shapes. Nothing is dropped, so two requests
+ * that differ in a token still differ.
+ */
+export function scrubRequestBody(body: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const out = newRecord();
+  for (const [name, value] of Object.entries(body)) out[name] = scrubField(name, value);
+  return out;
 }
 
 /** A request field, verbatim but for MCP server definitions among the tools (client configuration). */

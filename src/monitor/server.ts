@@ -34,12 +34,15 @@ import type { AddressInfo } from 'node:net';
 import type { StatsReport } from '../core/reports.js';
 import { ServeConfigError } from '../errors.js';
 import type { StrataCache } from '../langchain/cache.js';
-import { bearerToken, isLoopback, isWildcard, sameSecret } from './access.js';
+import { bearerToken, hostCheck, isLoopback, isWildcard, sameSecret } from './access.js';
 import { bindHost, hostProblem, urlHost } from './bind-host.js';
 import { DASHBOARD_HTML } from './dashboard.js';
 import { SERIES_RANGES, type SeriesRange } from './history.js';
 import type { Monitor } from './index.js';
 import { OTHER } from './insights.js';
+
+// Moved to access.ts, which the gateway's Host check shares; still exported here for callers.
+export { hostForms } from './access.js';
 
 const isRange = (value: string): value is SeriesRange => (SERIES_RANGES as readonly string[]).includes(value);
 
@@ -90,18 +93,6 @@ export const DASHBOARD_CSP = [
   "form-action 'none'",
   "frame-ancestors 'none'",
 ].join('; ');
-
-/**
- * The Host header values that name `name` on `port`: `name:port`, or `name` as given when it has
- * a port; on port 80 also the bare name (browsers leave the default port out). Lower case; a
- * bare IPv6 address is bracketed.
- */
-export function hostForms(name: string, port: number): string[] {
-  let lower = name.toLowerCase();
-  if (!lower.startsWith('[') && lower.split(':').length > 2) lower = `[${lower}]`;
-  if (/^(\[[^\]]*\]|[^:[\]]+):\d+$/.test(lower)) return [lower];
-  return port === 80 ? [`${lower}:${port}`, lower] : [`${lower}:${port}`];
-}
 
 export async function startServer(
   cache: StrataCache,
@@ -206,16 +197,13 @@ export async function startServer(
   const { port } = server.address() as AddressInfo;
   const host = urlHost(bind);
   ownUrl = `http://${host}:${port}`;
-  if (tokens.length > 0 && isWildcard(bind)) {
-    // Any Host: see the DNS-rebinding note at the top (the token guards every data route).
-    hostAllowed = () => true;
-  } else {
-    const names = new Set<string>();
-    for (const name of [host, 'localhost', '127.0.0.1', '[::1]', ...(options.allowedHosts ?? [])]) {
-      for (const form of hostForms(name, port)) names.add(form);
-    }
-    hostAllowed = (given) => given !== undefined && names.has(given.toLowerCase());
-  }
+  // Any Host on a wildcard address: see the DNS-rebinding note at the top (the token guards every data route).
+  hostAllowed = hostCheck({
+    bound: bind,
+    port,
+    anyHost: tokens.length > 0 && isWildcard(bind),
+    allowedHosts: options.allowedHosts,
+  });
   return {
     url: ownUrl,
     close: () =>

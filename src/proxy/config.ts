@@ -15,6 +15,49 @@ const headerName = z
   .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'must be an HTTP header name')
   .transform((h) => h.toLowerCase());
 
+/**
+ * An origin as a browser sends it in `Origin`: `scheme://host[:port]`, nothing after. http and
+ * https ones are normalized as browsers serialize them (lower case, punycode, no default port), so
+ * `https://App.example.com:443` matches what the browser sends. Neither `*` nor `null` is one:
+ * either would let any web page spend the upstream credit and read the answers.
+ */
+const corsOrigin = z.string().transform((value, ctx) => {
+  const origin = originOf(value);
+  if (typeof origin === 'string') return origin;
+  ctx.addIssue({ code: 'custom', message: origin.error });
+  return z.NEVER;
+});
+
+function originOf(value: string): string | { error: string } {
+  if (value === '*')
+    return {
+      error:
+        'must be an exact origin, not *: any web page could then use the gateway (and its upstream keys) and read the answers',
+    };
+  if (value.toLowerCase() === 'null')
+    return {
+      error:
+        'null cannot be allowed: it is the origin of sandboxed frames and file: pages, which any web page can create',
+    };
+  const match = /^([a-z][a-z0-9+.-]*):\/\/([^/?#@\s]+)$/i.exec(value);
+  const scheme = match?.[1]?.toLowerCase();
+  const shape =
+    'must be an origin, scheme://host[:port] with no path (not even /), like https://app.example.com';
+  if (!match || scheme === 'file') return { error: shape };
+  if (scheme !== 'http' && scheme !== 'https') {
+    // chrome-extension://<id>, tauri://localhost, app://...: the browser sends them as written.
+    return /^[a-z0-9.-]+(:\d{1,5})?$/i.test(match[2]!) ? value.toLowerCase() : { error: shape };
+  }
+  let origin: string;
+  try {
+    origin = new URL(value).origin;
+  } catch {
+    return { error: shape };
+  }
+  // URL keeps some characters no DNS name has (`*`): a pattern would never match a browser's Origin.
+  return /^https?:\/\/([a-z0-9.-]+|\[[0-9a-f:.]+\])(:\d+)?$/.test(origin) ? origin : { error: shape };
+}
+
 export const upstreamSchema = z
   .strictObject({
     /** Origin (and optional path prefix) the request path is appended to: `https://api.openai.com`. */
@@ -67,13 +110,21 @@ export const proxyConfigSchema = z
     port: z.number().int().min(0).max(65_535).default(DEFAULT_PROXY_PORT),
     upstreams: z.array(upstreamSchema).min(1, 'needs at least one upstream'),
     /**
-     * Whose answers a request may see. `credential` (default): a digest of the caller's upstream
-     * credential (or client token), so two API keys never share. `shared`: every caller shares.
-     * `{ header }`: the value of that request header (a request without it is not cached).
+     * Whose answers a request may see. `credential` (default): a keyed digest of every credential
+     * the caller presents (see tenancy.ts), so two callers that differ in any never share, and a
+     * request with none is not cached. `shared`: every caller shares (a gateway behind one team's
+     * own authentication). `{ header }`: the value of that request header (a request without it
+     * is not cached).
      */
     tenant: z
       .union([z.literal('credential'), z.literal('shared'), z.strictObject({ header: headerName })])
       .default('credential'),
+    /**
+     * More request headers that identify the caller, beside the built-in list (the providers' and
+     * common gateways' key headers) and every header named like a credential: an in-house
+     * gateway's `x-acme-user`, say. Their values become part of the tenant, never stored.
+     */
+    credentialHeaders: z.array(headerName).default([]),
     /**
      * Tokens a client must present (`Authorization: Bearer`, `x-api-key` or `x-strata-token`).
      * Required to listen anywhere but loopback. `clientTokensEnv` names an environment variable
@@ -99,6 +150,14 @@ export const proxyConfigSchema = z
      * `strata.usage`, so clients that sum usage count only upstream calls; or the `original` counts.
      */
     hitUsage: z.enum(['zero', 'original']).default('zero'),
+    /**
+     * Web pages allowed to call the gateway from a browser. A page's request reaches the upstream
+     * with the operator's own key (apiKey / apiKeyEnv) or the tenant's cached answers, so any
+     * request a browser marks as sent by a page (an `Origin` header, or `Sec-Fetch-Site:
+     * cross-site | same-site`) is refused unless its origin is listed here; listed origins get CORS
+     * answers (browser.ts). Exact origins only: a wildcard would reopen the gateway to every site.
+     */
+    cors: z.strictObject({ origins: z.array(corsOrigin).default([]) }).default({ origins: [] }),
     /** Serve metrics, the JSON API and the dashboard on this port too (`strata proxy`). */
     monitorPort: z.number().int().min(0).max(65_535).optional(),
   })

@@ -15,7 +15,9 @@ import type { StoredGenerationData } from '../core/entry.js';
 import type { Logger } from '../core/events.js';
 import { type CacheKey, deriveKey } from '../core/key.js';
 import type { Manager } from '../core/manager.js';
+import { scrubRequestBody, scrubString } from '../core/secrets.js';
 import { errorOf } from '../errors.js';
+import { BrowserGuard } from './browser.js';
 import type { ResolvedProxyConfig } from './config.js';
 import { type Controls, controlsOf } from './controls.js';
 import { anthropicMessages } from './endpoints/anthropic-messages.js';
@@ -36,7 +38,7 @@ import { hitEvent, hitObject } from './hit-usage.js';
 import { hasImpreciseNumber } from './json-numbers.js';
 import type { CacheStatus, ProxyCounters } from './metrics.js';
 import { type SseEvent, SseParser } from './sse.js';
-import { type Caller, header, identify } from './tenancy.js';
+import { type Caller, header, identify, type Tenancy } from './tenancy.js';
 import { asUpstreamError, clientHeaders, type Upstream, type Upstreams } from './upstream.js';
 import { STORED_UPSTREAM, storeAccount, storedFor } from './upstream-store.js';
 
@@ -51,6 +53,8 @@ export const ENDPOINTS: readonly Endpoint[] = [
 export interface GatewayOptions {
   readonly manager: Manager;
   readonly config: ResolvedProxyConfig;
+  /** The config's namespace: every tenant lives under it. */
+  readonly namespace: string;
   readonly clientTokens: readonly string[];
   readonly upstreams: Upstreams;
   readonly counters: ProxyCounters;
@@ -83,8 +87,14 @@ export class Gateway {
   private readonly flights = new Map<string, Flight>();
   /** The account a flight's leader asked the upstream to store its answer for (upstream-store.ts). */
   private readonly storing = new WeakMap<Flight, string>();
+  private readonly tenancy: Tenancy;
 
-  constructor(private readonly o: GatewayOptions) {}
+  private readonly browser: BrowserGuard;
+
+  constructor(private readonly o: GatewayOptions) {
+    this.tenancy = { config: o.config, root: o.namespace, clientTokens: o.clientTokens };
+    this.browser = new BrowserGuard(o.config, o.clientTokens.length > 0);
+  }
 
   /** Answers one request; never throws (an unexpected failure is a 500 in the API's error shape). */
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -93,7 +103,9 @@ export class Gateway {
     const endpoint = req.method === 'POST' ? this.endpoints.get(url.pathname) : undefined;
     const api = endpoint?.api ?? apiOf(req.headers);
     try {
-      const caller = identify(this.o.config, this.o.clientTokens, req.headers);
+      // First of all: Host, Origin and Content-Type, what keeps web pages out (browser.ts).
+      if (this.browser.answered(req, res, api, endpoint !== undefined)) return;
+      const caller = identify(this.tenancy, req.headers, url.searchParams);
       if (!caller)
         return sendError(
           res,
@@ -136,28 +148,33 @@ export class Gateway {
     const { cache: _, ...body } = parsed;
     let canonical: CanonicalRequest;
     try {
-      canonical = endpoint.canonical(body, flatHeaders(req.headers));
+      // Keyed and stored without the credentials a body can carry (MCP tokens, a body `api_key`):
+      // each is replaced by its keyed digest, so two tokens still never share an answer.
+      canonical = endpoint.canonical(scrubRequestBody(body), flatHeaders(req.headers));
     } catch (error) {
       if (error instanceof RangeError) return 'the body is nested too deeply to derive a key';
       throw error;
     }
-    const upstream = this.o.upstreams.pick(endpoint.api, url.pathname, canonical.model);
+    // Routed by the model as sent; `canonical.model` is its stored (scrubbed) form.
+    const model = typeof body.model === 'string' ? body.model : canonical.model;
+    const upstream = this.o.upstreams.pick(endpoint.api, url.pathname, model);
     if (!upstream)
-      throw new RequestError(`no upstream is configured for model ${JSON.stringify(canonical.model)}`, 404);
-    const namespace =
-      caller.tenant === undefined
-        ? undefined
-        : controls.namespace
-          ? `${caller.tenant}/${controls.namespace}`
-          : caller.tenant;
+      throw new RequestError(`no upstream is configured for model ${JSON.stringify(model)}`, 404);
     const why =
       canonical.bypass ??
-      (namespace === undefined ? 'the request has no tenant header' : undefined) ??
+      caller.why ??
       (controls.noCache && controls.noStore ? 'no-cache and no-store' : undefined);
     if (why) return why;
-    const llmString = JSON.stringify({ model: canonical.model, endpoint: endpoint.label });
-    const prompt = url.search ? `${url.search}\n${canonical.prompt}` : canonical.prompt;
-    const key = { ...deriveKey(namespace!, llmString, prompt), question: canonical.question };
+    // The body's sub-namespace is part of the llm string, not of the namespace: JSON keeps every
+    // (tenant, sub-namespace) pair apart, and clearing a tenant clears all of its sub-namespaces.
+    const llmString = JSON.stringify({
+      model: canonical.model,
+      endpoint: endpoint.label,
+      ...(controls.namespace === undefined ? {} : { namespace: controls.namespace }),
+    });
+    // A key in the query string (`?key=`, `?api-key=`) enters the key as its digest only.
+    const prompt = url.search ? `${scrubString(url.search)}\n${canonical.prompt}` : canonical.prompt;
+    const key = { ...deriveKey(caller.namespace!, llmString, prompt), question: canonical.question };
     return {
       endpoint,
       canonical,
@@ -513,6 +530,11 @@ export class Gateway {
     raw: Buffer,
     why: string,
   ): Promise<void> {
+    // only-if-cached promises no upstream call, and a request that is not cached has no entry.
+    if (controlsOf(header(req.headers, 'cache-control'), undefined).onlyIfCached) {
+      this.o.counters.request(endpoint.label, UNVERIFIED_MODEL, 'bypass');
+      return sendError(res, endpoint.api, 504, `the answer is not in the cache (only-if-cached): ${why}`);
+    }
     let body = raw;
     let model: string | undefined;
     const parsed = parseJson(raw);

@@ -228,9 +228,11 @@ async function post(
   body: Json,
   headers: Record<string, string> = {},
 ): Promise<{ status: number; cache: string | null; body: Json }> {
+  // The caller's key as the OpenAI SDK sends it, unless the test gives one in another place.
+  const key = headers['x-api-key'] ? {} : { authorization: 'Bearer sk-hits-user' };
   const res = await fetch(`${gw.url}${path}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: 'Bearer sk-hits-user', ...headers },
+    headers: { 'content-type': 'application/json', ...key, ...headers },
     body: JSON.stringify(body),
   });
   const text = await res.text();
@@ -274,8 +276,11 @@ const REQUESTS: Array<{ name: keyof typeof ZERO; path: string; body: Json; usage
   },
 ];
 
-/** The header the Anthropic SDK sends, which is part of the key. */
-const ANTHROPIC_VERSION = { 'anthropic-version': '2023-06-01' };
+/**
+ * The Anthropic SDK's headers: its version is part of the key, and its key header part of the
+ * tenant (the same key in `Authorization` is another caller).
+ */
+const ANTHROPIC_SDK = { 'anthropic-version': '2023-06-01', 'x-api-key': 'sk-hits-user' };
 
 let upstream: Upstream;
 beforeAll(async () => {
@@ -326,7 +331,8 @@ describe('a hit bills nothing', () => {
       Json,
     ];
     const stored: Json[] = [];
-    for (const r of REQUESTS) stored.push((await post(gw, r.path, r.body, ANTHROPIC_VERSION)).body);
+    for (const r of REQUESTS)
+      stored.push((await post(gw, r.path, r.body, r.name === 'messages' ? ANTHROPIC_SDK : {})).body);
     const calls = upstream.calls.length;
 
     const chatFinal = await openai.chat.completions

@@ -6,6 +6,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseConfig, type ResolvedConfig, type StrataConfig } from '../config/schema.js';
+import { ephemeralDigestKey } from '../core/secrets.js';
 import { type CreateOptions, createCache } from '../create.js';
 import { StrataConfigError } from '../errors.js';
 import type { StrataCache } from '../langchain/cache.js';
@@ -15,6 +16,7 @@ import { startServer } from '../monitor/server.js';
 import type { ResolvedProxyConfig } from './config.js';
 import { Gateway } from './gateway.js';
 import { ProxyCounters } from './metrics.js';
+import { MAX_ROOT_NAMESPACE } from './tenancy.js';
 import { Upstreams } from './upstream.js';
 
 export interface ProxyOptions extends CreateOptions {
@@ -53,12 +55,25 @@ export async function createProxy(
   const clientTokens = tokensOf(proxy, env);
   const upstreams = new Upstreams(proxy, env);
   const logger = options.logger ?? { warn: (m: string) => console.warn(m) };
+  if (resolved.namespace.length > MAX_ROOT_NAMESPACE)
+    throw new StrataConfigError([
+      {
+        path: 'namespace',
+        message: `the gateway keeps each tenant under the namespace, so it may be at most ${MAX_ROOT_NAMESPACE} characters`,
+      },
+    ]);
   const cache = await createCache(resolved, options);
+  const ephemeral = proxy.tenant === 'credential' ? ephemeralDigestKey() : undefined;
+  if (ephemeral)
+    logger.warn(
+      `[strata] proxy: tenants are keyed digests of the callers' credentials under a random key of this process (${ephemeral}): entries in persistent tiers will not be found again after a restart. Set ${resolved.digestKeyEnv} (32+ bytes, e.g. \`openssl rand -hex 32\`) to keep them.`,
+    );
   const counters = new ProxyCounters();
   const monitor = createMonitor(cache, resolved.monitoring, { logger, extraMetrics: () => counters.text() });
   const gateway = new Gateway({
     manager: cache.internals,
     config: proxy,
+    namespace: resolved.namespace,
     clientTokens,
     upstreams,
     counters,

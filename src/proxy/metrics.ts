@@ -5,6 +5,7 @@
  * client sending random model names cannot grow the registry without limit.
  */
 import type { TokenUsage } from '../core/entry.js';
+import { scrubString } from '../core/secrets.js';
 
 export type CacheStatus = 'hit' | 'miss' | 'bypass' | 'coalesced' | 'error';
 
@@ -15,6 +16,20 @@ export class ProxyCounters {
   private readonly upstreamCalls = new Map<string, number>();
   private readonly savedTokens = new Map<string, number>();
   private series = 0;
+  private readonly modelLabels = new Map<string, string>();
+
+  /**
+   * A model name as a label, redacted as the library redacts it in a stored llm string: a key
+   * pasted as the model (`sk-...`) becomes its digest marker. Memoized within the series bound.
+   */
+  private modelLabel(model: string): string {
+    let label = this.modelLabels.get(model);
+    if (label === undefined) {
+      label = scrubString(model, false);
+      if (this.modelLabels.size < MAX_SERIES) this.modelLabels.set(model, label);
+    }
+    return label;
+  }
 
   request(route: string, model: string, cache: CacheStatus): void {
     this.add(this.requests, { route, model, cache }, 1);
@@ -57,7 +72,7 @@ export class ProxyCounters {
   }
 
   private add(map: Map<string, number>, labels: Record<string, string>, by: number): void {
-    let key = labelText(labels);
+    let key = labelText({ ...labels, model: this.modelLabel(labels.model!) });
     if (!map.has(key)) {
       if (this.series >= MAX_SERIES) key = labelText({ ...labels, model: 'other' });
       else this.series++;

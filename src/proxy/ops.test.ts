@@ -253,6 +253,6 @@ describe("the gateway's monitor", () => {
     });
     await ask(guarded, { 'x-strata-token': TOKENS[0]!, authorization: 'Bearer sk-tenant' });
     const shown = await read(guarded, { authorization: `Bearer ${TOKENS[0]}` });
-    expect(shown.panels.namespaces[0].name).toMatch(/^key-[0-9a-f]+$/);
+    expect(shown.panels.namespaces[0].name).toMatch(/^default\/key:[0-9a-f]+$/);
   });
 });

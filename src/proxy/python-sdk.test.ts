@@ -1,33 +1,21 @@
 /** The gateway driven by the Python OpenAI SDK from PyPI (installed by scripts/python-clients.sh). */
-import { execFile, execFileSync } from 'node:child_process';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, type TestGateway } from '../../test/support/gateway.js';
-import { ROOT } from '../../test/support/services.js';
+import { pythonClients, runPythonScript } from '../../test/support/python.js';
 
 let gw: TestGateway;
 let python: string;
 
 beforeAll(async () => {
-  python = execFileSync('bash', [join(ROOT, 'scripts', 'python-clients.sh')], {
-    encoding: 'utf8',
-    timeout: 300_000,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  }).trim();
+  python = pythonClients();
   gw = await startGateway();
 }, 320_000);
 afterAll(async () => {
   await gw?.close();
 });
 
-async function runPython(args: string[]): Promise<string> {
-  const { stdout } = await promisify(execFile)(
-    python,
-    [join(ROOT, 'test', 'support', 'python_client.py'), `${gw.url}/v1`, ...args],
-    { timeout: 60_000 },
-  );
-  return stdout;
+function runPython(args: string[]): Promise<string> {
+  return runPythonScript(python, 'python_client.py', [`${gw.url}/v1`, ...args]);
 }
 
 async function runClient(apiKey: string, question: string) {

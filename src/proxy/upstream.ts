@@ -153,7 +153,12 @@ function outgoingHeaders(
   return out;
 }
 
-/** The upstream's response headers a client may see (hop-by-hop and length/encoding are the gateway's). */
+/**
+ * The upstream's response headers a client may see (hop-by-hop and length/encoding are the
+ * gateway's). CORS is the gateway's too (browser.ts): an upstream's `access-control-allow-origin:
+ * *` would let any page read what the operator's key paid for. Its `Vary` gains `Origin`, since
+ * the gateway's answer depends on it and this `Vary` replaces the one browser.ts set.
+ */
 export function clientHeaders(
   headers: UpstreamResponse['headers'],
   keepLength: boolean,
@@ -161,7 +166,15 @@ export function clientHeaders(
   const out: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined || (HOP_BY_HOP.has(name) && !(keepLength && name === 'content-length'))) continue;
-    out[name] = value;
+    if (name.startsWith('access-control-')) continue;
+    out[name] = name === 'vary' ? varyWithOrigin(value) : value;
   }
   return out;
+}
+
+function varyWithOrigin(value: string | string[]): string {
+  const names = (Array.isArray(value) ? value : [value]).flatMap((v) => v.split(',')).map((v) => v.trim());
+  return names.some((n) => n === '*' || n.toLowerCase() === 'origin')
+    ? names.join(', ')
+    : [...names.filter((n) => n.length > 0), 'Origin'].join(', ');
 }
