@@ -21,7 +21,19 @@ const COMMANDS: Record<string, { run: Command; usage: string; help?: readonly st
   demo: { run: demo, usage: 'demo [--requests N] [--concurrency N] [--latency MIN-MAX] [--fresh]' },
   stats: { run: stats, usage: 'stats [--json] [--days N]' },
   inspect: { run: inspect, usage: 'inspect <prompt> [--llm-key KEY]' },
-  clear: { run: clear, usage: 'clear (--namespace NS | --tag TAG | --all)' },
+  clear: {
+    run: clear,
+    usage: 'clear (--namespace NS | --tag TAG | --all | --tenant-key-env VAR)',
+    help: [
+      'Removes entries from every tier; say which:',
+      '  --namespace NS        the entries of one namespace',
+      '  --tag TAG             the entries carrying a tag (within --namespace, or in every namespace)',
+      '  --all                 every entry',
+      '  --tenant-key-env VAR  one gateway tenant: the caller whose API key is in the environment',
+      "                        variable VAR (needs the gateway's STRATA_DIGEST_KEY, or digestKeyEnv)",
+      'A tier that could not do it is named with the reason (exit 1): its entries are still there.',
+    ],
+  },
   purge: { run: purge, usage: 'purge' },
   search: { run: search, usage: 'search <text> [--limit N]' },
   export: { run: exportEntries, usage: 'export [--file F] [--tier NAME] [--all]' },
@@ -71,6 +83,7 @@ const OPTIONS = {
   port: { type: 'string' },
   token: { type: 'string' },
   'monitor-port': { type: 'string' },
+  'tenant-key-env': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 

@@ -229,7 +229,7 @@ async function post(
   headers: Record<string, string> = {},
 ): Promise<{ status: number; cache: string | null; body: Json }> {
   // The caller's key as the OpenAI SDK sends it, unless the test gives one in another place.
-  const key = headers['x-api-key'] ? {} : { authorization: 'Bearer sk-hits-user' };
+  const key: Record<string, string> = headers['x-api-key'] ? {} : { authorization: 'Bearer sk-hits-user' };
   const res = await fetch(`${gw.url}${path}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...key, ...headers },

@@ -1,17 +1,42 @@
-import { IncompleteOperationError } from '../../errors.js';
-import { type Command, shown, stringFlag } from '../context.js';
+import { ephemeralDigestKey } from '../../core/secrets.js';
+import { IncompleteOperationError, type TierFailure } from '../../errors.js';
+import type { StrataCache } from '../../langchain/cache.js';
+import { keyNamespaces } from '../../proxy/tenancy.js';
+import { type Command, type Io, shown, stringFlag } from '../context.js';
 
 /**
- * `strata clear --namespace NS | --tag TAG | --all`: one of them is required, so nothing is
- * cleared by accident. A tier that could not do it (down, locked, failing) is named with the
- * reason and the exit status is 1: its entries are still there.
+ * `strata clear --namespace NS | --tag TAG | --all | --tenant-key-env VAR`: one of them is
+ * required, so nothing is cleared by accident. A tier that could not do it (down, locked,
+ * failing) is named with the reason and the exit status is 1: its entries are still there.
+ *
+ * `--tenant-key-env VAR` clears one gateway tenant: the caller whose API key (or whole
+ * `Authorization` value) is in the environment variable VAR (named, so the key is in no shell
+ * history or process list, and never printed). Its namespaces are the gateway's keyed digests of
+ * that key under the config's namespace, in each place SDKs send a key (tenancy.ts
+ * `keyNamespaces`), so the command needs the gateway's digest key (`STRATA_DIGEST_KEY`, or the
+ * variable `digestKeyEnv` names).
  */
 export const clear: Command = async ({ flags, io, open }) => {
   const namespace = stringFlag(flags, 'namespace');
   const tag = stringFlag(flags, 'tag');
+  const keyEnv = stringFlag(flags, 'tenant-key-env');
+  if (keyEnv !== undefined) {
+    if (namespace !== undefined || tag !== undefined || flags.all) {
+      io.err('strata clear: --tenant-key-env clears one tenant: give it without --namespace, --tag or --all');
+      return 2;
+    }
+    const key = process.env[keyEnv];
+    if (key === undefined || key.trim() === '') {
+      io.err(
+        `strata clear: --tenant-key-env ${shown(keyEnv)}: the environment variable ${shown(keyEnv)} is not set or empty`,
+      );
+      return 2;
+    }
+    return clearTenant(io, open, key);
+  }
   if (!namespace && !tag && !flags.all) {
     io.err(
-      'strata clear: say what to clear: --namespace NS, --tag TAG (within --namespace, or all namespaces), or --all',
+      'strata clear: say what to clear: --namespace NS, --tag TAG (within --namespace, or all namespaces), --all, or --tenant-key-env VAR',
     );
     return 2;
   }
@@ -24,14 +49,7 @@ export const clear: Command = async ({ flags, io, open }) => {
       else removed = await cache.clear();
     } catch (error) {
       if (!(error instanceof IncompleteOperationError)) throw error;
-      io.out(`removed ${error.removed} entries (counted across the tiers that could do it)`);
-      for (const f of error.failures) {
-        io.err(
-          `strata clear: tier ${shown(f.tier)}: not done, its entries are still there (${shown(f.reason)})`,
-        );
-      }
-      io.err('strata clear: run it again once those tiers are available');
-      return 1;
+      return incomplete(io, error.removed, error.failures);
     }
     io.out(`removed ${removed} entries (counted across tiers)`);
     return 0;
@@ -39,3 +57,54 @@ export const clear: Command = async ({ flags, io, open }) => {
     await cache.close();
   }
 };
+
+async function clearTenant(io: Io, open: Parameters<Command>[0]['open'], key: string): Promise<number> {
+  const { cache, config } = await open();
+  try {
+    const tenant = config.proxy?.tenant ?? 'credential';
+    if (tenant !== 'credential') {
+      io.err(
+        `strata clear: --tenant-key-env: this config's gateway does not key tenants by credential (proxy.tenant is ${shown(JSON.stringify(tenant))}); give the tenant's namespace with --namespace (strata stats lists them)`,
+      );
+      return 2;
+    }
+    // Without the gateway's digest key this process has a random one: the namespaces it computes
+    // would match nothing, and "removed 0" would be a lie by omission.
+    const ephemeral = ephemeralDigestKey();
+    if (ephemeral !== undefined) {
+      io.err(
+        `strata clear: --tenant-key-env: a tenant is a keyed digest under the gateway's digest key, and here ${shown(ephemeral)}: run it with the gateway's ${shown(config.digestKeyEnv)}`,
+      );
+      return 2;
+    }
+    return await removeNamespaces(io, cache, keyNamespaces(config.namespace, key));
+  } finally {
+    await cache.close();
+  }
+}
+
+/** Clears each namespace; a tier that failed on any of them is named once, with its first reason. */
+async function removeNamespaces(io: Io, cache: StrataCache, namespaces: readonly string[]): Promise<number> {
+  let removed = 0;
+  const failures = new Map<string, TierFailure>();
+  for (const namespace of namespaces) {
+    try {
+      removed += await cache.clear({ namespace });
+    } catch (error) {
+      if (!(error instanceof IncompleteOperationError)) throw error;
+      removed += error.removed;
+      for (const f of error.failures) if (!failures.has(f.tier)) failures.set(f.tier, f);
+    }
+  }
+  if (failures.size > 0) return incomplete(io, removed, [...failures.values()]);
+  io.out(`removed ${removed} entries of that key's tenant (counted across tiers)`);
+  return 0;
+}
+
+function incomplete(io: Io, removed: number, failures: readonly TierFailure[]): number {
+  io.out(`removed ${removed} entries (counted across the tiers that could do it)`);
+  for (const f of failures)
+    io.err(`strata clear: tier ${shown(f.tier)}: not done, its entries are still there (${shown(f.reason)})`);
+  io.err('strata clear: run it again once those tiers are available');
+  return 1;
+}
