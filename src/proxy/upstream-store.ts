@@ -9,8 +9,8 @@
  * account. Otherwise it goes upstream, and the answer (stored upstream this time) replaces the entry.
  *
  * The account is who can read the stored object back: the upstream's own `apiKey` when the
- * gateway sends one (every caller then shares it), else the caller's credential (its digest, as
- * the tenant is; never the credential itself).
+ * gateway sends one (every caller then shares it), else the caller's credentials (their keyed
+ * digest, the caller's fingerprint in tenancy.ts; never a credential itself).
  */
 import { createHash } from 'node:crypto';
 import type { Endpoint, Json } from './endpoints/endpoint.js';
