@@ -5,7 +5,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 
 export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+  // `[::1]` is how a URL (and a person) writes the IPv6 loopback.
+  const bare = /^\[[^\]]*\]$/.test(host) ? host.slice(1, -1) : host;
+  return bare === 'localhost' || bare === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(bare);
 }
 
 /** Addresses that listen on every interface. */

@@ -13,6 +13,7 @@ import { ROOT } from '../../test/support/services.js';
 import { parseConfig } from '../config/schema.js';
 import { createCache } from '../create.js';
 import { StrataConfigError } from '../errors.js';
+import { isLoopback } from '../monitor/access.js';
 import { createMonitor } from '../monitor/index.js';
 import { startServer } from '../monitor/server.js';
 import { createProxy } from './index.js';
@@ -174,6 +175,18 @@ describe('hosts', () => {
       monitor.close();
       await cache.close();
     }
+  });
+});
+
+describe('strata serve', () => {
+  it('takes [::1] as loopback, and names a malformed host before opening anything', async () => {
+    expect(isLoopback('[::1]')).toBe(true);
+    expect(isLoopback('[::2]')).toBe(false);
+    const bad = await cli('serve', '--host', 'http://localhost');
+    expect(bad.code).toBe(2);
+    expect(bad.err.join('\n')).toMatch(
+      /--host http:\/\/localhost must be a host name or an IP address, not a URL/,
+    );
   });
 });
 

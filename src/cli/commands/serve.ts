@@ -1,4 +1,5 @@
 import { isLoopback } from '../../monitor/access.js';
+import { hostProblem } from '../../monitor/bind-host.js';
 import { createMonitor } from '../../monitor/index.js';
 import { startServer } from '../../monitor/server.js';
 import { type Command, shown, stringFlag } from '../context.js';
@@ -14,6 +15,11 @@ export const serve: Command = async ({ flags, io, open }) => {
   const token = stringFlag(flags, 'token') ?? process.env.STRATA_TOKEN;
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     io.err('strata serve: --port must be 0-65535');
+    return 2;
+  }
+  const problem = hostProblem(host);
+  if (problem) {
+    io.err(`strata serve: --host ${shown(host)} ${problem}`);
     return 2;
   }
   if (!token && !isLoopback(host)) {
