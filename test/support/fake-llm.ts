@@ -7,6 +7,17 @@
  *   [fail:500]  answer with that status and an error body      [stall]  send one piece, then hang
  *   [drop]      send one piece, then break the connection       [tool]   answer with a tool call
  *   [slow:200]  wait that many ms before answering              [error-event] end the stream with an error event
+ *   [function-call]  chat: a legacy `function_call` (first of the request's `functions`)
+ *   [reasoning]      chat: `reasoning_content` before the answer ([reasoning:reasoning] names the
+ *                    field); messages: a thinking block with its signature
+ *   [long:N]    chat: an answer of N more four-character tokens, streamed one token a chunk, as
+ *               fast as the reader takes it (no piece delay); [long:N:K]: K tokens a chunk
+ *   [endless]   chat: a stream that never ends, as fast as the reader takes it
+ *   [odd-delta] chat: an unknown delta field whose object value changes; messages: a delta of an
+ *               unknown type (what no assembler can rebuild)
+ *
+ * Every stream is counted in `streams`: the bytes the fake managed to hand to its socket, and when
+ * the stream's connection closed (an upstream the gateway stops reading from stops writing).
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -18,9 +29,21 @@ export interface FakeCall {
   readonly body: Record<string, unknown> | undefined;
 }
 
+export interface FakeStream {
+  /** The call's number (the `#n` of its answer). */
+  readonly n: number;
+  readonly path: string;
+  /** Bytes of the stream its socket took so far (written through, not merely queued). */
+  readonly bytes: number;
+  /** Resolves once the stream's response closed: ended, or its connection broken. */
+  readonly closed: Promise<void>;
+}
+
 export interface FakeLlm {
   readonly url: string;
   readonly calls: FakeCall[];
+  /** Every streamed answer, in order. */
+  readonly streams: FakeStream[];
   /** Calls to one path. */
   count(path?: string): number;
   /** Delay between two streamed pieces (ms). */
@@ -37,6 +60,7 @@ export async function startFakeLlm(
   } = {},
 ): Promise<FakeLlm> {
   const calls: FakeCall[] = [];
+  const streams: FakeStream[] = [];
   const counts = new Map<string, number>();
   let total = 0;
   const sockets = new Set<import('node:net').Socket>();
@@ -80,10 +104,27 @@ export async function startFakeLlm(
             error: { message: `fake failure ${status}`, type: 'server_error', code: null },
           });
     }
+    const long = /\[long:(\d+)(?::(\d+))?\]/.exec(question);
     const answer = `Answer #${n} to: ${question}`;
     const tool = question.includes('[tool]') && Array.isArray(body.tools) && body.tools.length > 0;
     const stream = body.stream === true;
-    const plan = { question, answer, tool, n, res, state, body };
+    const reasoning = /\[reasoning(?::(\w+))?\]/.exec(question);
+    const plan: Plan = {
+      question,
+      answer,
+      tool,
+      n,
+      res,
+      state,
+      body,
+      functionCall: question.includes('[function-call]'),
+      reasoning: reasoning ? (reasoning[1] ?? 'reasoning_content') : undefined,
+      long: long ? Number(long[1]) : undefined,
+      perChunk: long?.[2] ? Number(long[2]) : 1,
+      endless: question.includes('[endless]'),
+      odd: question.includes('[odd-delta]'),
+      stream: stream ? counted(streams, n, path, res) : undefined,
+    };
     switch (path) {
       case '/v1/chat/completions':
         return stream ? streamChat(plan) : json(res, 200, chatCompletion(plan));
@@ -108,6 +149,7 @@ export async function startFakeLlm(
   return {
     url: `http://127.0.0.1:${port}`,
     calls,
+    streams,
     count: (p) => (p === undefined ? total : (counts.get(p) ?? 0)),
     get pieceDelayMs() {
       return state.pieceDelayMs;
@@ -131,6 +173,75 @@ interface Plan {
   res: http.ServerResponse;
   state: { pieceDelayMs: number };
   body: Json;
+  functionCall: boolean;
+  /** The delta field reasoning streams in, when asked for. */
+  reasoning: string | undefined;
+  long: number | undefined;
+  /** Tokens of a [long] answer in one chunk. */
+  perChunk: number;
+  endless: boolean;
+  odd: boolean;
+  /** The count of a streamed answer's bytes. */
+  stream: { bytes: number } | undefined;
+}
+
+/** Starts counting a streamed answer's bytes (see `send`). */
+function counted(
+  streams: FakeStream[],
+  n: number,
+  path: string,
+  res: http.ServerResponse,
+): { bytes: number } {
+  const closed = new Promise<void>((resolve) => res.once('close', () => resolve()));
+  const stream = { n, path, bytes: 0, closed };
+  streams.push(stream);
+  return stream;
+}
+
+/** Writes `data`, counting it once the socket took it; false when the socket wants a drain first. */
+function send(plan: Plan, data: string): boolean {
+  const size = Buffer.byteLength(data);
+  return plan.res.write(data, (error) => {
+    if (!error && plan.stream) plan.stream.bytes += size;
+  });
+}
+
+/** Writes events as fast as the reader takes them, in batches, until they end or the connection does. */
+async function pour(plan: Plan, events: Iterable<string>): Promise<void> {
+  const { res } = plan;
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  let batch = '';
+  for (const event of events) {
+    batch += event;
+    if (batch.length < 16_384) continue;
+    if (res.destroyed) return;
+    const more = send(plan, batch);
+    batch = '';
+    if (!more) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          res.off('drain', done);
+          res.off('close', done);
+          resolve();
+        };
+        res.on('drain', done);
+        res.on('close', done);
+      });
+    }
+  }
+  if (res.destroyed) return;
+  if (batch) send(plan, batch);
+  res.end();
+}
+
+/** The tokens of a [long:N] answer: four characters each, so N tokens are 4N bytes of text. */
+const WORDS = [' the', ' sky', ' was', ' red'];
+function* longTokens(count: number): Generator<string> {
+  for (let i = 0; i < count; i++) yield WORDS[i % WORDS.length]!;
+}
+
+function reasoningOf(plan: Plan): string {
+  return `Reasoning #${plan.n}: the user asks about ${plan.question.length} characters of text.`;
 }
 
 function lastText(body: Json): string {
@@ -173,7 +284,7 @@ async function writeStream(plan: Plan, events: string[], errorEvent?: string): P
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
   for (let i = 0; i < events.length; i++) {
     if (res.destroyed) return;
-    res.write(events[i]);
+    send(plan, events[i]!);
     if (i === 1 && question.includes('[drop]')) {
       res.socket?.destroy();
       return;
@@ -207,6 +318,27 @@ function toolName(body: Json): string {
 }
 
 function chatCompletion(plan: Plan): Json {
+  const content =
+    plan.long === undefined ? plan.answer : plan.answer + [...longTokens(plan.long * plan.perChunk)].join('');
+  if (plan.functionCall)
+    return {
+      ...chatHead(plan, 'chat.completion'),
+      choices: [
+        {
+          index: 0,
+          message: {
+            role: 'assistant',
+            content: null,
+            function_call: { name: functionName(plan.body), arguments: TOOL_ARGS },
+            refusal: null,
+          },
+          logprobs: null,
+          finish_reason: 'function_call',
+        },
+      ],
+      usage: usage(plan),
+      system_fingerprint: 'fp_fake',
+    };
   const message = plan.tool
     ? {
         role: 'assistant',
@@ -220,7 +352,12 @@ function chatCompletion(plan: Plan): Json {
         ],
         refusal: null,
       }
-    : { role: 'assistant', content: plan.answer, refusal: null };
+    : {
+        role: 'assistant',
+        content,
+        ...(plan.reasoning ? { [plan.reasoning]: reasoningOf(plan) } : {}),
+        refusal: null,
+      };
   return {
     id: `chatcmpl-${plan.n}`,
     object: 'chat.completion',
@@ -232,14 +369,17 @@ function chatCompletion(plan: Plan): Json {
   };
 }
 
+function chatHead(plan: Plan, object: string): Json {
+  return { id: `chatcmpl-${plan.n}`, object, created: 1_700_000_000 + plan.n, model: plan.body.model };
+}
+
+function functionName(body: Json): string {
+  const first = Array.isArray(body.functions) ? (body.functions[0] as Json | undefined) : undefined;
+  return typeof first?.name === 'string' ? first.name : 'get_weather';
+}
+
 function streamChat(plan: Plan): Promise<void> {
-  const head = {
-    id: `chatcmpl-${plan.n}`,
-    object: 'chat.completion.chunk',
-    created: 1_700_000_000 + plan.n,
-    model: plan.body.model,
-    system_fingerprint: 'fp_fake',
-  };
+  const head = { ...chatHead(plan, 'chat.completion.chunk'), system_fingerprint: 'fp_fake' };
   const withUsage = (plan.body.stream_options as Json | undefined)?.include_usage === true;
   const chunk = (delta: Json, finish: string | null = null) =>
     sse({
@@ -247,7 +387,55 @@ function streamChat(plan: Plan): Promise<void> {
       choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
       ...(withUsage ? { usage: null } : {}),
     });
-  const events = [chunk({ role: 'assistant', content: '' })];
+  if (plan.endless)
+    return pour(
+      plan,
+      (function* () {
+        yield chunk({ role: 'assistant', content: '' });
+        for (;;) yield* [...longTokens(1_000)].map((t) => chunk({ content: t }));
+      })(),
+    );
+  if (plan.long !== undefined) {
+    const count = plan.long;
+    return pour(
+      plan,
+      (function* () {
+        yield chunk({ role: 'assistant', content: '' });
+        yield chunk({ content: plan.answer });
+        const words = WORDS.join('').repeat(Math.ceil(plan.perChunk / WORDS.length) + 1);
+        for (let i = 0; i < count; i++) {
+          // Where the i-th chunk's tokens start in the word cycle, so that the text is longTokens'.
+          const from = ((i * plan.perChunk) % WORDS.length) * 4;
+          yield chunk({ content: words.slice(from, from + 4 * plan.perChunk) });
+        }
+        yield chunk({}, 'stop');
+        if (withUsage) yield sse({ ...head, choices: [], usage: usage(plan) });
+        yield sse('[DONE]');
+      })(),
+    );
+  }
+  if (plan.functionCall) {
+    const name = functionName(plan.body);
+    const events = [
+      chunk({ role: 'assistant', content: null, function_call: { name, arguments: '' } }),
+      chunk({ function_call: { arguments: TOOL_ARGS.slice(0, 10) } }),
+      chunk({ function_call: { arguments: TOOL_ARGS.slice(10) } }),
+      chunk({}, 'function_call'),
+    ];
+    if (withUsage) events.push(sse({ ...head, choices: [], usage: usage(plan) }));
+    events.push(sse('[DONE]'));
+    return writeStream(plan, events);
+  }
+  // As DeepSeek streams it: reasoning pieces with a null content, then content with a null reasoning.
+  const field = plan.reasoning;
+  const events = [
+    chunk({ role: 'assistant', content: field ? null : '', ...(field ? { [field]: '' } : {}) }),
+  ];
+  if (field) for (const p of pieces(reasoningOf(plan))) events.push(chunk({ content: null, [field]: p }));
+  if (plan.odd) {
+    events.push(chunk({ widget: { step: 1 } }));
+    events.push(chunk({ widget: { step: 2 } }));
+  }
   if (plan.tool) {
     events.push(
       chunk({
@@ -265,7 +453,8 @@ function streamChat(plan: Plan): Promise<void> {
     events.push(chunk({ tool_calls: [{ index: 0, function: { arguments: TOOL_ARGS.slice(10) } }] }));
     events.push(chunk({}, 'tool_calls'));
   } else {
-    for (const p of pieces(plan.answer)) events.push(chunk({ content: p }));
+    for (const p of pieces(plan.answer))
+      events.push(chunk({ content: p, ...(field ? { [field]: null } : {}) }));
     events.push(chunk({}, 'stop'));
   }
   if (withUsage) events.push(sse({ ...head, choices: [], usage: usage(plan) }));
@@ -435,10 +624,14 @@ function streamResponse(plan: Plan): Promise<void> {
   );
 }
 
+const SIGNATURE = 'EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds';
+
 function message(plan: Plan): Json {
-  const content = plan.tool
+  const content: Json[] = plan.tool
     ? [{ type: 'tool_use', id: `toolu_${plan.n}`, name: toolName(plan.body), input: JSON.parse(TOOL_ARGS) }]
     : [{ type: 'text', text: plan.answer }];
+  if (plan.reasoning)
+    content.unshift({ type: 'thinking', thinking: reasoningOf(plan), signature: SIGNATURE });
   return {
     id: `msg_${plan.n}`,
     type: 'message',
@@ -459,28 +652,43 @@ function streamMessage(plan: Plan): Promise<void> {
       message: { ...full, content: [], stop_reason: null, usage: { input_tokens: 25, output_tokens: 1 } },
     }),
   ];
+  let index = 0;
+  if (plan.reasoning) {
+    events.push(
+      ev('content_block_start', { index, content_block: { type: 'thinking', thinking: '', signature: '' } }),
+    );
+    for (const p of pieces(reasoningOf(plan)))
+      events.push(ev('content_block_delta', { index, delta: { type: 'thinking_delta', thinking: p } }));
+    events.push(
+      ev('content_block_delta', { index, delta: { type: 'signature_delta', signature: SIGNATURE } }),
+    );
+    events.push(ev('content_block_stop', { index }));
+    index++;
+  }
   if (plan.tool) {
-    const block = (full.content as Json[])[0]!;
-    events.push(ev('content_block_start', { index: 0, content_block: { ...block, input: {} } }));
+    const block = (full.content as Json[]).at(-1)!;
+    events.push(ev('content_block_start', { index, content_block: { ...block, input: {} } }));
     events.push(
       ev('content_block_delta', {
-        index: 0,
+        index,
         delta: { type: 'input_json_delta', partial_json: TOOL_ARGS.slice(0, 10) },
       }),
     );
     events.push(
       ev('content_block_delta', {
-        index: 0,
+        index,
         delta: { type: 'input_json_delta', partial_json: TOOL_ARGS.slice(10) },
       }),
     );
   } else {
-    events.push(ev('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }));
+    events.push(ev('content_block_start', { index, content_block: { type: 'text', text: '' } }));
     events.push(sse({ type: 'ping' }, 'ping'));
     for (const p of pieces(plan.answer))
-      events.push(ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: p } }));
+      events.push(ev('content_block_delta', { index, delta: { type: 'text_delta', text: p } }));
+    if (plan.odd)
+      events.push(ev('content_block_delta', { index, delta: { type: 'sparkle_delta', sparkle: 1 } }));
   }
-  events.push(ev('content_block_stop', { index: 0 }));
+  events.push(ev('content_block_stop', { index }));
   events.push(
     ev('message_delta', {
       delta: { stop_reason: full.stop_reason, stop_sequence: null },
