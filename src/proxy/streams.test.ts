@@ -46,15 +46,16 @@ async function upstreamAnswer(g: TestGateway, path: string, body: object): Promi
 
 /**
  * An answer without what names the call that made it (the fake numbers its calls) or what an SDK
- * helper adds of its own (`parsed`, `parsed_output`, undefined fields): two calls' answers to one
+ * helper adds of its own (`parsed`, `output_text`, undefined fields): two calls' answers to one
  * request are then equal exactly when they carry the same fields with the same values.
  */
 function plain(answer: unknown): unknown {
   const text = JSON.stringify(answer)
     .replace(/#\d+/g, '#N')
-    .replace(/\b(chatcmpl|call|msg|toolu|cmpl|resp)([-_])\d+/g, '$1$2N')
-    .replace(/"created":\d+/g, '"created":0');
-  return JSON.parse(text, (key, value) => (key === 'parsed' || key === 'parsed_output' ? undefined : value));
+    .replace(/\b(chatcmpl|call|msg|toolu|cmpl|resp|rs|fc)([-_])\d+/g, '$1$2N')
+    .replace(/"(created|created_at)":\d+/g, '"$1":0');
+  const added = new Set(['parsed', 'parsed_output', 'output_parsed', 'output_text']);
+  return JSON.parse(text, (key, value) => (added.has(key) ? undefined : value));
 }
 
 /** The stream opened by the most recent upstream call. */
@@ -179,7 +180,53 @@ describe('every field a stream carries is stored and replayed', () => {
     expect(live.content[0]).toMatchObject({ type: 'thinking', signature: expect.any(String) });
     const calls = gw.fake.count();
     expect(plain(await anthropic().messages.create(request))).toEqual(plain(upstream));
-    expect(plain(await anthropic().messages.stream(request).finalMessage())).toEqual(plain(upstream));
+    const stream = anthropic().messages.stream(request);
+    let thinking = '';
+    stream.on('thinking', (piece) => {
+      thinking += piece;
+    });
+    expect(plain(await stream.finalMessage())).toEqual(plain(upstream));
+    expect(thinking).toBe((live.content[0] as Anthropic.ThinkingBlock).thinking);
+    expect(gw.fake.count()).toBe(calls);
+  });
+
+  it('Anthropic citations, streamed, are stored and replayed as citations deltas', async () => {
+    const request = {
+      model: 'claude-sonnet-4-5',
+      max_tokens: 256,
+      messages: [{ role: 'user' as const, content: 'Why is the sky blue? Cite it [citations]' }],
+    };
+    const upstream = (await upstreamAnswer(gw, '/v1/messages', request)) as Anthropic.Message;
+    await anthropic().messages.stream(request).finalMessage();
+    const calls = gw.fake.count();
+    expect(plain(await anthropic().messages.create(request))).toEqual(plain(upstream));
+    const stream = anthropic().messages.stream(request);
+    const cited: unknown[] = [];
+    stream.on('citation', (citation) => cited.push(citation));
+    expect(plain(await stream.finalMessage())).toEqual(plain(upstream));
+    expect(cited).toEqual((upstream.content[0] as Anthropic.TextBlock).citations);
+    expect(gw.fake.count()).toBe(calls);
+  });
+
+  it('a Responses reasoning summary, streamed, is stored and replayed event by event', async () => {
+    const request = {
+      model: 'gpt-5-mini',
+      input: 'Think it through [reasoning]',
+      reasoning: { summary: 'auto' as const },
+    };
+    const upstream = (await upstreamAnswer(gw, '/v1/responses', request)) as OpenAI.Responses.Response;
+    expect(upstream.output[0]).toMatchObject({ type: 'reasoning' });
+    await openai().responses.stream(request).finalResponse();
+    const calls = gw.fake.count();
+    const json = await openai().responses.create(request);
+    expect(plain(json)).toEqual(plain(upstream));
+    const stream = openai().responses.stream(request);
+    let summary = '';
+    stream.on('response.reasoning_summary_text.delta', (event) => {
+      summary += event.delta;
+    });
+    expect(plain(await stream.finalResponse())).toEqual(plain(upstream));
+    expect(summary).toBe((json.output[0] as OpenAI.Responses.ResponseReasoningItem).summary[0]!.text);
     expect(gw.fake.count()).toBe(calls);
   });
 });

@@ -9,7 +9,9 @@
  *   [slow:200]  wait that many ms before answering              [error-event] end the stream with an error event
  *   [function-call]  chat: a legacy `function_call` (first of the request's `functions`)
  *   [reasoning]      chat: `reasoning_content` before the answer ([reasoning:reasoning] names the
- *                    field); messages: a thinking block with its signature
+ *                    field); messages: a thinking block with its signature; responses: a reasoning
+ *                    item with a summary
+ *   [citations] messages: the text block cites a document
  *   [long:N]    chat: an answer of N more four-character tokens, streamed one token a chunk, as
  *               fast as the reader takes it (no piece delay); [long:N:K]: K tokens a chunk
  *   [endless]   chat: a stream that never ends, as fast as the reader takes it
@@ -123,6 +125,7 @@ export async function startFakeLlm(
       perChunk: long?.[2] ? Number(long[2]) : 1,
       endless: question.includes('[endless]'),
       odd: question.includes('[odd-delta]'),
+      citations: question.includes('[citations]'),
       stream: stream ? counted(streams, n, path, res) : undefined,
     };
     switch (path) {
@@ -181,6 +184,7 @@ interface Plan {
   perChunk: number;
   endless: boolean;
   odd: boolean;
+  citations: boolean;
   /** The count of a streamed answer's bytes. */
   stream: { bytes: number } | undefined;
 }
@@ -534,6 +538,12 @@ function response(plan: Plan): Json {
           content: [{ type: 'output_text', text: plan.answer, annotations: [] }],
         },
       ];
+  if (plan.reasoning)
+    output.unshift({
+      type: 'reasoning',
+      id: `rs_${plan.n}`,
+      summary: [{ type: 'summary_text', text: reasoningOf(plan) }],
+    } as never);
   return {
     id: `resp_${plan.n}`,
     object: 'response',
@@ -554,18 +564,34 @@ function streamResponse(plan: Plan): Promise<void> {
     ev('response.created', { response: pending }),
     ev('response.in_progress', { response: pending }),
   ];
-  const item = (full.output as Json[])[0]!;
+  const output = full.output as Json[];
+  if (plan.reasoning) {
+    const item = output[0]!;
+    const at = { item_id: item.id, output_index: 0, summary_index: 0 };
+    const text = reasoningOf(plan);
+    events.push(ev('response.output_item.added', { output_index: 0, item: { ...item, summary: [] } }));
+    events.push(
+      ev('response.reasoning_summary_part.added', { ...at, part: { type: 'summary_text', text: '' } }),
+    );
+    for (const p of pieces(text))
+      events.push(ev('response.reasoning_summary_text.delta', { ...at, delta: p }));
+    events.push(ev('response.reasoning_summary_text.done', { ...at, text }));
+    events.push(ev('response.reasoning_summary_part.done', { ...at, part: { type: 'summary_text', text } }));
+    events.push(ev('response.output_item.done', { output_index: 0, item }));
+  }
+  const index = output.length - 1;
+  const item = output[index]!;
   if (item.type === 'message') {
     events.push(
       ev('response.output_item.added', {
-        output_index: 0,
+        output_index: index,
         item: { ...item, status: 'in_progress', content: [] },
       }),
     );
     events.push(
       ev('response.content_part.added', {
         item_id: item.id,
-        output_index: 0,
+        output_index: index,
         content_index: 0,
         part: { type: 'output_text', text: '', annotations: [] },
       }),
@@ -574,7 +600,7 @@ function streamResponse(plan: Plan): Promise<void> {
       events.push(
         ev('response.output_text.delta', {
           item_id: item.id,
-          output_index: 0,
+          output_index: index,
           content_index: 0,
           delta: p,
           logprobs: [],
@@ -583,7 +609,7 @@ function streamResponse(plan: Plan): Promise<void> {
     events.push(
       ev('response.output_text.done', {
         item_id: item.id,
-        output_index: 0,
+        output_index: index,
         content_index: 0,
         text: plan.answer,
         logprobs: [],
@@ -592,7 +618,7 @@ function streamResponse(plan: Plan): Promise<void> {
     events.push(
       ev('response.content_part.done', {
         item_id: item.id,
-        output_index: 0,
+        output_index: index,
         content_index: 0,
         part: (item.content as Json[])[0],
       }),
@@ -600,22 +626,26 @@ function streamResponse(plan: Plan): Promise<void> {
   } else {
     events.push(
       ev('response.output_item.added', {
-        output_index: 0,
+        output_index: index,
         item: { ...item, arguments: '', status: 'in_progress' },
       }),
     );
     events.push(
-      ev('response.function_call_arguments.delta', { item_id: item.id, output_index: 0, delta: TOOL_ARGS }),
+      ev('response.function_call_arguments.delta', {
+        item_id: item.id,
+        output_index: index,
+        delta: TOOL_ARGS,
+      }),
     );
     events.push(
       ev('response.function_call_arguments.done', {
         item_id: item.id,
-        output_index: 0,
+        output_index: index,
         arguments: TOOL_ARGS,
       }),
     );
   }
-  events.push(ev('response.output_item.done', { output_index: 0, item }));
+  events.push(ev('response.output_item.done', { output_index: index, item }));
   events.push(ev('response.completed', { response: full }));
   return writeStream(
     plan,
@@ -625,11 +655,19 @@ function streamResponse(plan: Plan): Promise<void> {
 }
 
 const SIGNATURE = 'EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds';
+const CITATION = {
+  type: 'char_location',
+  cited_text: 'The sky is blue.',
+  document_index: 0,
+  document_title: 'Sky facts',
+  start_char_index: 0,
+  end_char_index: 16,
+};
 
 function message(plan: Plan): Json {
   const content: Json[] = plan.tool
     ? [{ type: 'tool_use', id: `toolu_${plan.n}`, name: toolName(plan.body), input: JSON.parse(TOOL_ARGS) }]
-    : [{ type: 'text', text: plan.answer }];
+    : [{ type: 'text', text: plan.answer, ...(plan.citations ? { citations: [CITATION] } : {}) }];
   if (plan.reasoning)
     content.unshift({ type: 'thinking', thinking: reasoningOf(plan), signature: SIGNATURE });
   return {
@@ -683,6 +721,10 @@ function streamMessage(plan: Plan): Promise<void> {
   } else {
     events.push(ev('content_block_start', { index, content_block: { type: 'text', text: '' } }));
     events.push(sse({ type: 'ping' }, 'ping'));
+    if (plan.citations)
+      events.push(
+        ev('content_block_delta', { index, delta: { type: 'citations_delta', citation: CITATION } }),
+      );
     for (const p of pieces(plan.answer))
       events.push(ev('content_block_delta', { index, delta: { type: 'text_delta', text: p } }));
     if (plan.odd)

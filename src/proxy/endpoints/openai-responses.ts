@@ -1,8 +1,9 @@
 /**
  * OpenAI `POST /v1/responses`. A stream is named events with sequence numbers; the last,
  * `response.completed`, carries the whole response, which is what is stored. A replay emits the
- * events a live stream has for each output item (message text, function-call arguments, other
- * items whole) so that SDK helpers that accumulate events rebuild the same response.
+ * events a live stream has for each output item (message text and its annotations, refusals,
+ * reasoning summaries and text, function-call and custom-tool inputs, other items whole) so that
+ * SDK helpers that accumulate events, and applications reading events, rebuild the same response.
  *
  * Not cached: requests bound to mutable server-side state (`conversation`) and `background` jobs.
  */
