@@ -36,7 +36,13 @@ import { hasImpreciseNumber } from './json-numbers.js';
 import type { CacheStatus, ProxyCounters } from './metrics.js';
 import { type SseEvent, SseParser } from './sse.js';
 import { type Caller, header, identify } from './tenancy.js';
-import { asUpstreamError, clientHeaders, type Upstream, type Upstreams } from './upstream.js';
+import {
+  asUpstreamError,
+  clientHeaders,
+  type Upstream,
+  type UpstreamError,
+  type Upstreams,
+} from './upstream.js';
 
 export const ENDPOINTS: readonly Endpoint[] = [
   openaiChat,
@@ -264,7 +270,7 @@ export class Gateway {
     }
     const { status } = upstream;
     this.o.counters.upstream(request.endpoint.label, modelLabel(request.canonical.model, status), status);
-    if (status !== 200) this.logUpstream(request, `answered ${status}`);
+    if (status !== 200) this.log(request, `answered ${status}`);
     const limit = this.o.config.maxStoredBytes;
     const chunks: Buffer[] = [];
     let size = 0;
@@ -360,7 +366,7 @@ export class Gateway {
     if (upstream.status !== 200 || !type.startsWith('text/event-stream')) {
       const body = await readUpTo(upstream.body, maxStoredBytes).catch(() => Buffer.alloc(0));
       if (upstream.status !== 200 || !body)
-        this.logUpstream(request, `answered ${upstream.status}${body ? '' : ', a body over maxStoredBytes'}`);
+        this.log(request, `answered ${upstream.status}${body ? '' : ', a body over maxStoredBytes'}`);
       if (!body)
         return { kind: 'failed', status: 502, message: 'the upstream answered with an oversized body' };
       return {
@@ -382,7 +388,7 @@ export class Gateway {
       for await (const chunk of upstream.body as AsyncIterable<Buffer>) {
         size += chunk.length;
         if (size > maxStreamBytes) {
-          this.logUpstream(request, 'stream longer than maxStreamBytes, cut off');
+          this.log(request, 'stream longer than maxStreamBytes, cut off');
           return { kind: 'failed', status: 502, message: 'the upstream stream exceeded maxStreamBytes' };
         }
         for (const event of parser.push(chunk)) {
@@ -393,7 +399,7 @@ export class Gateway {
         // Not another byte from the upstream until a client can take it.
         const stalled = flight.stalled(idleTimeoutMs);
         if (stalled && !(await stalled)) {
-          this.logUpstream(request, 'stream stopped, no client read it within idleTimeoutMs');
+          this.log(request, 'stream stopped, no client read it within idleTimeoutMs');
           return { kind: 'failed', status: 504, message: 'no client read the stream' };
         }
       }
@@ -403,7 +409,7 @@ export class Gateway {
       upstream.body.destroy();
     }
     if (state === 'error') {
-      this.logUpstream(request, 'reported an error mid-stream');
+      this.log(request, 'reported an error mid-stream');
       return {
         kind: 'failed',
         status: 502,
@@ -412,7 +418,7 @@ export class Gateway {
       };
     }
     if (state !== 'done') {
-      this.logUpstream(request, 'ended the stream before it completed');
+      this.log(request, 'ended the stream before it completed');
       return { kind: 'failed', status: 502, message: 'the upstream stream ended before it completed' };
     }
     const response = assembler.unstorable === undefined ? assembler.result() : undefined;
@@ -433,29 +439,26 @@ export class Gateway {
   ): Outcome {
     const failure = asUpstreamError(error);
     const message = where === 'mid-stream' ? `${failure.message} (stream cut off)` : failure.message;
-    if (!flight.abort.signal.aborted) {
-      const code = /\(([A-Z_]+)\)$/.exec(failure.message)?.[1];
-      const broke =
-        where && failure.status === 502
-          ? `broke off ${where}${code ? ` (${code})` : ''}`
-          : failure.message.replace(/^the upstream /, '');
-      this.logUpstream(request, broke);
-    }
+    if (!flight.abort.signal.aborted) this.log(request, describe(failure, where));
     return { kind: 'failed', status: failure.status, message };
+  }
+
+  private log(request: Request, what: string): void {
+    this.logUpstream(request.endpoint.label, request.upstream, what);
   }
 
   /**
    * One warning per upstream failure: route, what happened, the upstream's origin. Never a header,
    * credential, model name (a client's text: a key pasted by mistake) or anything of the prompt.
    */
-  private logUpstream(request: Request, what: string): void {
+  private logUpstream(route: string, upstream: Upstream, what: string): void {
     let origin: string;
     try {
-      origin = new URL(request.upstream.url).origin;
+      origin = new URL(upstream.url).origin;
     } catch {
       origin = 'the upstream';
     }
-    this.o.logger.warn(`[strata] proxy: ${request.endpoint.label} upstream ${origin}: ${what}`);
+    this.o.logger.warn(`[strata] proxy: ${route} upstream ${origin}: ${what}`);
   }
 
   private send(request: Request, streaming: boolean, signal: AbortSignal) {
@@ -661,6 +664,8 @@ export class Gateway {
   ): Promise<void> {
     const upstream = this.o.upstreams.pick(api, url.pathname, model);
     if (!upstream) return sendError(res, api, 404, `no upstream is configured for ${url.pathname}`);
+    // A path is the client's text (ids, anything): only a cached endpoint's label names the route.
+    const route = this.endpoints.get(url.pathname)?.label ?? 'pass-through';
     const abort = new AbortController();
     res.once('close', () => abort.abort());
     try {
@@ -672,17 +677,30 @@ export class Gateway {
         body,
         signal: abort.signal,
       });
+      if (answer.status >= 400) this.logUpstream(route, upstream, `answered ${answer.status}`);
       res.writeHead(answer.status, { ...clientHeaders(answer.headers, true), ...extra });
       await pipeline(answer.body, res);
     } catch (error) {
+      const failure = asUpstreamError(error);
+      // The client leaving aborts the call: nothing went wrong upstream.
+      if (!abort.signal.aborted)
+        this.logUpstream(route, upstream, describe(failure, res.headersSent ? 'mid-response' : undefined));
       if (res.headersSent) {
         res.destroy();
         return;
       }
-      const failure = asUpstreamError(error);
       sendError(res, api, failure.status, failure.message);
     }
   }
+}
+
+/** What went wrong with an upstream call, for the log: its error code at most, never its text. */
+function describe(failure: UpstreamError, where: 'mid-response' | 'mid-stream' | undefined): string {
+  if (where && failure.status === 502) {
+    const code = /\(([A-Z_]+)\)$/.exec(failure.message)?.[1];
+    return `broke off ${where}${code ? ` (${code})` : ''}`;
+  }
+  return failure.message.replace(/^the upstream /, '');
 }
 
 /**

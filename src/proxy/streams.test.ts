@@ -231,6 +231,26 @@ describe('every field a stream carries is stored and replayed', () => {
   });
 });
 
+describe('fields a server adds are kept', () => {
+  it('legacy completions: logprobs lists, a choice field and a chunk field, as vLLM-like servers stream them', async () => {
+    const request = { model: 'gpt-3.5-turbo-instruct', prompt: 'Say it with logprobs [extras]', logprobs: 1 };
+    const upstream = await upstreamAnswer(gw, '/v1/completions', request);
+    let live = '';
+    for await (const chunk of await openai().completions.create({ ...request, stream: true }))
+      live += chunk.choices[0]?.text ?? '';
+    const calls = gw.fake.count();
+    const json = await openai().completions.create(request).withResponse();
+    expect(json.response.headers.get('x-strata-cache')).toBe('hit');
+    expect(plain(json.data)).toEqual(plain(upstream));
+    expect(json.data.choices[0]!.text).toBe(live);
+    const replayed: OpenAI.Completions.Completion[] = [];
+    for await (const chunk of await openai().completions.create({ ...request, stream: true }))
+      replayed.push(chunk);
+    expect(replayed[0]!.choices[0]).toEqual(json.data.choices[0]);
+    expect(gw.fake.count()).toBe(calls);
+  });
+});
+
 describe('what cannot be rebuilt whole is passed on, not stored', () => {
   it('an unknown delta field whose object value changes (chat)', async () => {
     const request = chat('Odd chat stream [odd-delta]');
@@ -435,6 +455,18 @@ describe('upstream failures are logged, once each, with nothing a client typed',
           true,
         );
       }
+      // A request not cached (server-side conversation state) is forwarded, and its failure logged too.
+      const before = g.warnings.length;
+      await openai(g, key)
+        .responses.create({
+          model: 'gpt-4o-mini',
+          input: 'Secret prompt six [fail:500]',
+          conversation: 'conv_1',
+        })
+        .catch(() => {});
+      expect(g.warnings.slice(before)).toEqual([
+        `[strata] proxy: responses upstream ${g.fake.url}: answered 500`,
+      ]);
       const logged = g.warnings.join('\n');
       for (const secret of ['Secret prompt', key, 'sk-model-typed']) expect(logged).not.toContain(secret);
     } finally {

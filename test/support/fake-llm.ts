@@ -12,6 +12,8 @@
  *                    field); messages: a thinking block with its signature; responses: a reasoning
  *                    item with a summary
  *   [citations] messages: the text block cites a document
+ *   [extras]    completions: what vLLM-like servers add: logprobs, a `stop_reason` on the choice,
+ *               a `provider` on every chunk
  *   [long:N]    chat: an answer of N more four-character tokens, streamed one token a chunk, as
  *               fast as the reader takes it (no piece delay); [long:N:K]: K tokens a chunk
  *   [endless]   chat: a stream that never ends, as fast as the reader takes it
@@ -126,6 +128,7 @@ export async function startFakeLlm(
       endless: question.includes('[endless]'),
       odd: question.includes('[odd-delta]'),
       citations: question.includes('[citations]'),
+      extras: question.includes('[extras]'),
       stream: stream ? counted(streams, n, path, res) : undefined,
     };
     switch (path) {
@@ -185,6 +188,7 @@ interface Plan {
   endless: boolean;
   odd: boolean;
   citations: boolean;
+  extras: boolean;
   /** The count of a streamed answer's bytes. */
   stream: { bytes: number } | undefined;
 }
@@ -470,32 +474,72 @@ function streamChat(plan: Plan): Promise<void> {
   );
 }
 
+/** A piece of text's logprobs as legacy completions give them: lists, one entry a token. */
+function textLogprobs(text: string, offset: number): Json {
+  const tokens = text.split(/(?=\s)/);
+  let at = offset;
+  return {
+    tokens,
+    token_logprobs: tokens.map((t) => -0.125 * t.length),
+    top_logprobs: tokens.map((t) => ({ [t]: -0.125 * t.length })),
+    text_offset: tokens.map((t) => {
+      const start = at;
+      at += t.length;
+      return start;
+    }),
+  };
+}
+
 function completion(plan: Plan): Json {
+  const extras = plan.extras;
   return {
     id: `cmpl-${plan.n}`,
     object: 'text_completion',
     created: 1_700_000_000 + plan.n,
     model: plan.body.model,
-    choices: [{ text: plan.answer, index: 0, logprobs: null, finish_reason: 'stop' }],
+    ...(extras ? { provider: 'fake-provider' } : {}),
+    choices: [
+      {
+        text: plan.answer,
+        index: 0,
+        logprobs: extras ? textLogprobs(plan.answer, 0) : null,
+        finish_reason: 'stop',
+        ...(extras ? { stop_reason: 42 } : {}),
+      },
+    ],
     usage: usage(plan),
   };
 }
 
 function streamCompletion(plan: Plan): Promise<void> {
+  const extras = plan.extras;
   const head = {
     id: `cmpl-${plan.n}`,
     object: 'text_completion',
     created: 1_700_000_000 + plan.n,
     model: plan.body.model,
+    ...(extras ? { provider: 'fake-provider' } : {}),
   };
   const withUsage = (plan.body.stream_options as Json | undefined)?.include_usage === true;
-  const parts = pieces(plan.answer);
-  const events = parts.map((p, i) =>
-    sse({
-      ...head,
-      choices: [{ text: p, index: 0, logprobs: null, finish_reason: i === parts.length - 1 ? 'stop' : null }],
-    }),
-  );
+  // With logprobs, pieces split between words, so that each piece's tokens are the whole answer's.
+  const words = plan.answer.split(/(?=\s)/);
+  const third = Math.ceil(words.length / 3);
+  const parts = extras
+    ? [0, 1, 2].map((i) => words.slice(i * third, (i + 1) * third).join('')).filter((p) => p !== '')
+    : pieces(plan.answer);
+  let offset = 0;
+  const events = parts.map((p, i) => {
+    const last = i === parts.length - 1;
+    const choice = {
+      text: p,
+      index: 0,
+      logprobs: extras ? textLogprobs(p, offset) : null,
+      finish_reason: last ? 'stop' : null,
+      ...(extras ? { stop_reason: last ? 42 : null } : {}),
+    };
+    offset += p.length;
+    return sse({ ...head, choices: [choice] });
+  });
   if (withUsage) events.push(sse({ ...head, choices: [], usage: usage(plan) }));
   events.push(sse('[DONE]'));
   return writeStream(plan, events);
