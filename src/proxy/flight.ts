@@ -19,8 +19,6 @@ export type Outcome =
       readonly kind: 'answer';
       readonly response: Json;
       readonly hit?: HitInfo;
-      /** Not to be stored (an answer assembled from a stream that could not be rebuilt whole). */
-      readonly unstorable?: boolean;
     }
   /**
    * The upstream's answer went to the clients as it arrived and was not kept (larger than the

@@ -226,7 +226,6 @@ export class Gateway {
       // The answer's own size, as stored: a stream's framing (often 20x its text) does not count.
       if (
         outcome.kind === 'answer' &&
-        !outcome.unstorable &&
         !controls.noStore &&
         Buffer.byteLength(JSON.stringify(outcome.response)) <= this.o.config.maxStoredBytes
       )

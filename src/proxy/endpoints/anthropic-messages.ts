@@ -164,7 +164,8 @@ class MessageAssembler implements StreamAssembler {
       );
       this.grow(delta.partial_json.length);
     } else if (delta.type === 'citations_delta' && isObject(delta.citation)) {
-      block.citations = [...(Array.isArray(block.citations) ? block.citations : []), delta.citation];
+      if (!Array.isArray(block.citations)) block.citations = [];
+      (block.citations as unknown[]).push(delta.citation);
       this.grow(JSON.stringify(delta.citation).length);
     } else this.refuse(`a delta of type ${JSON.stringify(delta.type)}`);
   }

@@ -97,7 +97,10 @@ export abstract class ChunkAssembler<Draft> implements StreamAssembler {
       into[field] = (had ?? '') + piece;
       this.grow(piece.length);
     } else if (Array.isArray(piece) && (Array.isArray(had) || had === null || had === undefined)) {
-      into[field] = had ? [...(had as unknown[]), ...piece] : [...piece];
+      // In place: copying the list at every chunk would make a long answer's logprobs quadratic.
+      const list: unknown[] = Array.isArray(had) ? had : [];
+      for (const item of piece) list.push(item);
+      into[field] = list;
       this.grow(JSON.stringify(piece).length);
     } else this.refuse(`a ${field} piece of an unexpected shape`);
   }
