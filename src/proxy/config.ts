@@ -138,8 +138,19 @@ export const proxyConfigSchema = z
     idleTimeoutMs: timerMs.default(120_000),
     /** Larger request bodies are refused with 413. */
     maxRequestBytes: positiveInt.default(32 * 1024 * 1024),
-    /** Larger responses are passed through and not stored. */
+    /**
+     * Larger answers (their JSON, as stored: not a stream's framing) are passed through and not
+     * stored. Also what one call holds for streaming clients that join late, and about what a slow
+     * client may fall behind the others before it is cut off.
+     */
     maxStoredBytes: positiveInt.default(8 * 1024 * 1024),
+    /**
+     * A stream longer than this is cut (clients see a broken stream, nothing is stored, the call is
+     * aborted): an upstream that loops without end would otherwise hold a call, and spend credit,
+     * forever, since it is never silent long enough for idleTimeoutMs. Far above real answers:
+     * 128k output tokens are about 40 MB of chat chunks, more with logprobs or audio.
+     */
+    maxStreamBytes: positiveInt.default(256 * 1024 * 1024),
     /**
      * Ask the upstream for the usage chunk on every streamed OpenAI request (clients that did not
      * ask never see it), so that savings count streamed answers too.

@@ -4,6 +4,11 @@
  * Identical requests that arrive meanwhile follow: a streaming follower receives the upstream's
  * events live, from the first one (those already sent are replayed to it on arrival); any other
  * follower waits for the outcome. When every client has gone, the upstream call is aborted.
+ *
+ * What a flight holds is bounded (StreamLimits): the events kept for late streaming followers, and
+ * what each streaming client may fall behind. When every streaming client's socket is full the
+ * leader stops reading the upstream (`stalled`) until one drains, so a client that reads slowly
+ * slows the upstream instead of filling the gateway's memory.
  */
 import type { Json } from './endpoints/endpoint.js';
 import type { SseEvent } from './sse.js';
@@ -14,9 +19,13 @@ export type Outcome =
       readonly kind: 'answer';
       readonly response: Json;
       readonly hit?: HitInfo;
-      /** Larger than `maxStoredBytes`: answered, not stored. */
-      readonly unstorable?: boolean;
     }
+  /**
+   * The upstream's answer went to the clients as it arrived and was not kept (larger than the
+   * gateway stores, or a stream it could not assemble): streaming clients are ended normally, and a
+   * follower waiting for the whole answer starts over (it sees 'retry').
+   */
+  | { readonly kind: 'passed' }
   /** The upstream answered with an error status; passed on to followers with the same credential. */
   | {
       readonly kind: 'upstream-error';
@@ -49,6 +58,21 @@ export interface StreamClient {
   end(): void;
   /** The stream broke: the client must see an error, not a clean end. */
   fail(): void;
+  /** Its connection is closed: nothing written reaches it any more. */
+  gone(): boolean;
+  /** Its socket took no more (a write returned false) and has not drained since. */
+  full(): boolean;
+  /** Bytes written to it that its socket has not taken yet. */
+  backlog(): number;
+  /** Calls `then` once it drains or its connection closes; returns the function that stops waiting. */
+  onDrain(then: () => void): () => void;
+}
+
+export interface StreamLimits {
+  /** Bytes of events kept for streaming followers that join late; past it, none may join any more. */
+  readonly replayBytes: number;
+  /** A streaming client whose backlog grows past this while another client keeps up is cut off. */
+  readonly lagBytes: number;
 }
 
 interface Forwarded {
@@ -61,11 +85,19 @@ export class Flight {
   /** Aborted when no client is left waiting for this call. */
   readonly abort = new AbortController();
   private settle!: (outcome: Outcome) => void;
-  private settled = false;
+  private final: Outcome | undefined;
   private streaming = false;
-  private readonly forwarded: Forwarded[] = [];
+  /** The events so far, for late streaming followers; undefined once they outgrew `replayBytes`. */
+  private forwarded: Forwarded[] | undefined = [];
+  private forwardedBytes = 0;
+  private limits: StreamLimits = {
+    replayBytes: Number.POSITIVE_INFINITY,
+    lagBytes: Number.POSITIVE_INFINITY,
+  };
   private readonly streams = new Set<StreamClient>();
   private attached = 0;
+  /** Ends a `stalled` wait: a client joined or left, or the flight ended. */
+  private wake: (() => void) | undefined;
 
   constructor(
     /** The leader's credential digest: an upstream error is passed on only to the same caller. */
@@ -83,31 +115,96 @@ export class Flight {
     return () => {
       if (gone) return;
       gone = true;
-      if (--this.attached === 0 && !this.settled) this.abort.abort();
+      if (--this.attached === 0 && !this.final) this.abort.abort();
     };
+  }
+
+  /**
+   * Whether a streaming client may still join: every event so far is kept for it. A stream that
+   * outgrew `replayBytes` takes none (the gateway gives it a call of its own).
+   */
+  get joinable(): boolean {
+    return this.forwarded !== undefined;
   }
 
   /** A streaming client joins: it is sent what was already forwarded, then everything live. */
   follow(client: StreamClient): void {
-    this.streams.add(client);
+    if (this.streaming && !this.forwarded) {
+      // Its stream would lack its start; the gateway checks `joinable` first, so this is a slip.
+      client.fail();
+      return;
+    }
+    if (!this.final) {
+      this.streams.add(client);
+      this.wake?.();
+    }
     if (!this.streaming) return;
     client.begin();
-    for (const f of this.forwarded) if (client.includeUsage || !f.usageOnly) client.write(f.raw);
+    for (const f of this.forwarded!) if (client.includeUsage || !f.usageOnly) client.write(f.raw);
+    // Joined after the end (while the answer was being stored): it has the whole stream now.
+    if (this.final) this.close(client, this.final);
   }
 
   unfollow(client: StreamClient): void {
     this.streams.delete(client);
+    this.wake?.();
   }
 
   /** The upstream's stream began (a 200 with events): streaming clients get their headers. */
-  beginStream(): void {
+  beginStream(limits: StreamLimits): void {
+    this.limits = limits;
     this.streaming = true;
     for (const client of this.streams) client.begin();
   }
 
   forward(event: SseEvent, usageOnly: boolean): void {
-    this.forwarded.push({ raw: event.raw, usageOnly });
-    for (const client of this.streams) if (client.includeUsage || !usageOnly) client.write(event.raw);
+    if (this.forwarded) {
+      this.forwarded.push({ raw: event.raw, usageOnly });
+      this.forwardedBytes += event.raw.length;
+      if (this.forwardedBytes > this.limits.replayBytes) {
+        this.forwarded = undefined;
+        this.forwardedBytes = 0;
+      }
+    }
+    let live = 0;
+    for (const client of this.streams) {
+      if (client.gone()) continue;
+      live++;
+      if (client.includeUsage || !usageOnly) client.write(event.raw);
+    }
+    // Alone, a slow client pauses the upstream (`stalled`); beside others that keep up, it would
+    // be buffered for without end, so it is cut off and its SDK sees a broken stream.
+    if (live > 1)
+      for (const client of this.streams)
+        if (!client.gone() && client.backlog() > this.limits.lagBytes) {
+          this.streams.delete(client);
+          client.fail();
+        }
+  }
+
+  /**
+   * Undefined while the upstream may be read on. When every streaming client's socket is full, a
+   * promise that resolves true once one of them drains or leaves, a client joins or the call is
+   * aborted, or false when none of that happened within `ms` (nobody reads: the stream ends).
+   */
+  stalled(ms: number): Promise<boolean> | undefined {
+    const live = [...this.streams].filter((c) => !c.gone());
+    if (live.length === 0 || live.some((c) => !c.full())) return undefined;
+    return new Promise((resolve) => {
+      const stops: (() => void)[] = [];
+      const done = (readable: boolean) => {
+        clearTimeout(timer);
+        for (const stop of stops) stop();
+        this.abort.signal.removeEventListener('abort', wake);
+        if (this.wake === wake) this.wake = undefined;
+        resolve(readable);
+      };
+      const wake = () => done(true);
+      const timer = setTimeout(() => done(false), ms);
+      for (const client of live) stops.push(client.onDrain(wake));
+      this.abort.signal.addEventListener('abort', wake);
+      this.wake = wake;
+    });
   }
 
   get isStreaming(): boolean {
@@ -116,15 +213,22 @@ export class Flight {
 
   /** Ends the flight; streaming clients of a live stream are ended or failed here, the rest by the gateway. */
   finish(outcome: Outcome): void {
-    if (this.settled) return;
-    this.settled = true;
+    if (this.final) return;
+    this.final = outcome;
+    this.wake?.();
     if (this.streaming) {
-      for (const client of this.streams) {
-        if (outcome.kind === 'answer' || (outcome.kind === 'failed' && outcome.reported)) client.end();
-        else client.fail();
-      }
+      for (const client of this.streams) this.close(client, outcome);
       this.streams.clear();
     }
-    this.settle(outcome);
+    this.settle(outcome.kind === 'passed' ? { kind: 'retry' } : outcome);
+  }
+
+  private close(client: StreamClient, outcome: Outcome): void {
+    const complete =
+      outcome.kind === 'answer' ||
+      outcome.kind === 'passed' ||
+      (outcome.kind === 'failed' && outcome.reported);
+    if (complete) client.end();
+    else client.fail();
   }
 }

@@ -39,7 +39,13 @@ import { hasImpreciseNumber } from './json-numbers.js';
 import type { CacheStatus, ProxyCounters } from './metrics.js';
 import { type SseEvent, SseParser } from './sse.js';
 import { type Caller, header, identify, type Tenancy } from './tenancy.js';
-import { asUpstreamError, clientHeaders, type Upstream, type Upstreams } from './upstream.js';
+import {
+  asUpstreamError,
+  clientHeaders,
+  type Upstream,
+  type UpstreamError,
+  type Upstreams,
+} from './upstream.js';
 import { STORED_UPSTREAM, storeAccount, storedFor } from './upstream-store.js';
 
 export const ENDPOINTS: readonly Endpoint[] = [
@@ -192,7 +198,10 @@ export class Gateway {
   private async serve(request: Request, res: ServerResponse): Promise<void> {
     const { key, controls } = request;
     const existing = controls.noCache ? undefined : this.flights.get(key.hash);
-    if (existing) return this.follow(existing, request, res);
+    if (existing && (existing.joinable || !request.canonical.stream))
+      return this.follow(existing, request, res);
+    // A stream too long to replay from its start takes no more streaming clients: a call of its own.
+    if (existing) return this.lead({ ...request, controls: { ...controls, noCache: true } }, res);
     await this.lead(request, res);
   }
 
@@ -233,9 +242,15 @@ export class Gateway {
       flight.finish(outcome);
       if (!canonical.stream && outcome.kind !== 'answer') this.deliverTo(request, res, outcome, 'miss');
       else if (canonical.stream && !flight.isStreaming) this.deliverTo(request, res, outcome, 'miss');
-      if (outcome.kind === 'answer') this.o.counters.request(endpoint.label, canonical.model, 'miss');
+      if (outcome.kind === 'answer' || outcome.kind === 'passed')
+        this.o.counters.request(endpoint.label, canonical.model, 'miss');
       else this.o.counters.request(endpoint.label, UNVERIFIED_MODEL, 'error');
-      if (outcome.kind === 'answer' && !outcome.unstorable && !controls.noStore)
+      // The answer's own size, as stored: a stream's framing (often 20x its text) does not count.
+      if (
+        outcome.kind === 'answer' &&
+        !controls.noStore &&
+        Buffer.byteLength(JSON.stringify(outcome.response)) <= this.o.config.maxStoredBytes
+      )
         stored = await this.store(request, outcome.response);
     } finally {
       if (shared && this.flights.get(key.hash) === flight) this.flights.delete(key.hash);
@@ -268,23 +283,40 @@ export class Gateway {
     return { kind: 'answer', response, hit: info };
   }
 
-  /** A non-streaming miss: the upstream's JSON, passed on as received, stored when complete. */
+  /**
+   * A non-streaming miss: the upstream's JSON, passed on as received, stored when complete. A body
+   * larger than `maxStoredBytes` is not kept: it goes on to the client as it arrives, and
+   * followers waiting for it start over.
+   */
   private async call(request: Request, flight: Flight, res: ServerResponse): Promise<Outcome> {
-    let status: number;
-    let headers: Record<string, string | string[]>;
-    let bytes: Buffer;
+    let upstream: Awaited<ReturnType<Upstreams['send']>>;
     try {
-      const upstream = await this.send(request, false, flight.abort.signal);
-      status = upstream.status;
-      headers = clientHeaders(upstream.headers, false);
-      bytes = await readAll(upstream.body);
+      upstream = await this.send(request, false, flight.abort.signal);
     } catch (error) {
-      const failure = asUpstreamError(error);
-      return { kind: 'failed', status: failure.status, message: failure.message };
+      return this.failed(request, flight, error);
     }
+    const { status } = upstream;
     this.o.counters.upstream(request.endpoint.label, modelLabel(request.canonical.model, status), status);
+    if (status !== 200) this.log(request, `answered ${status}`);
+    const limit = this.o.config.maxStoredBytes;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const body = (upstream.body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+    try {
+      for (let next = await body.next(); !next.done; next = await body.next()) {
+        chunks.push(next.value);
+        size += next.value.length;
+        if (size > limit) return await this.passOn(request, flight, res, upstream, chunks, body);
+      }
+    } catch (error) {
+      return this.failed(request, flight, error, 'mid-response');
+    } finally {
+      upstream.body.destroy();
+    }
+    const bytes = Buffer.concat(chunks);
+    const headers = clientHeaders(upstream.headers, false);
     const response = status === 200 ? parseJson(bytes) : undefined;
-    if (!request.endpoint.isResponse(response) || bytes.length > this.o.config.maxStoredBytes)
+    if (!request.endpoint.isResponse(response))
       return { kind: 'upstream-error', status, headers: singleValued(headers), body: bytes };
     if (!res.headersSent) {
       res.writeHead(200, { ...headers, 'content-length': String(bytes.length), 'x-strata-cache': 'miss' });
@@ -293,15 +325,64 @@ export class Gateway {
     return { kind: 'answer', response };
   }
 
-  /** A streaming miss: events go to every streaming client as they arrive; stored only when complete. */
+  /** The rest of a body too large to keep, to the leader's client as it arrives (read as fast as it takes it). */
+  private async passOn(
+    request: Request,
+    flight: Flight,
+    res: ServerResponse,
+    upstream: Awaited<ReturnType<Upstreams['send']>>,
+    head: Buffer[],
+    body: AsyncIterator<Buffer>,
+  ): Promise<Outcome> {
+    // Followers cannot have what is not kept: they start over, and find no flight to follow again.
+    if (this.flights.get(request.key.hash) === flight) this.flights.delete(request.key.hash);
+    flight.finish({ kind: 'passed' });
+    // Once settled, the flight no longer aborts the call when its client leaves; this does.
+    const stop = () => upstream.body.destroy();
+    res.once('close', stop);
+    try {
+      if (!res.headersSent)
+        res.writeHead(upstream.status, {
+          ...clientHeaders(upstream.headers, true),
+          'x-strata-cache': 'miss',
+        });
+      let writable = true;
+      for (const chunk of head) writable = res.write(chunk);
+      head.length = 0;
+      for (;;) {
+        if (!writable && !(await drained(res, this.o.config.idleTimeoutMs))) {
+          res.destroy();
+          return { kind: 'passed' };
+        }
+        const next = await body.next();
+        if (next.done) break;
+        writable = res.write(next.value);
+      }
+      res.end();
+    } catch (error) {
+      // A client that left destroyed the body itself: nothing went wrong upstream.
+      const left = res.closed;
+      res.destroy();
+      if (!left) this.failed(request, flight, error, 'mid-response');
+    } finally {
+      res.off('close', stop);
+    }
+    return { kind: 'passed' };
+  }
+
+  /**
+   * A streaming miss: events go to every streaming client as they arrive; stored only when
+   * complete and assembled whole. The upstream is read no faster than the fastest client takes
+   * the events, and a stream longer than `maxStreamBytes` is cut (an upstream that never ends).
+   */
   private async stream(request: Request, flight: Flight): Promise<Outcome> {
     const { endpoint } = request;
+    const { maxStoredBytes, maxStreamBytes, idleTimeoutMs } = this.o.config;
     let upstream: Awaited<ReturnType<Upstreams['send']>>;
     try {
       upstream = await this.send(request, true, flight.abort.signal);
     } catch (error) {
-      const failure = asUpstreamError(error);
-      return { kind: 'failed', status: failure.status, message: failure.message };
+      return this.failed(request, flight, error);
     }
     this.o.counters.upstream(
       endpoint.label,
@@ -310,7 +391,11 @@ export class Gateway {
     );
     const type = String(upstream.headers['content-type'] ?? '');
     if (upstream.status !== 200 || !type.startsWith('text/event-stream')) {
-      const body = await readAll(upstream.body).catch(() => Buffer.alloc(0));
+      const body = await readUpTo(upstream.body, maxStoredBytes).catch(() => Buffer.alloc(0));
+      if (upstream.status !== 200 || !body)
+        this.log(request, `answered ${upstream.status}${body ? '' : ', a body over maxStoredBytes'}`);
+      if (!body)
+        return { kind: 'failed', status: 502, message: 'the upstream answered with an oversized body' };
       return {
         kind: 'upstream-error',
         status: upstream.status,
@@ -318,38 +403,89 @@ export class Gateway {
         body,
       };
     }
-    flight.beginStream();
+    // A stream that outgrows what one answer may be stored as is not kept for late joiners either;
+    // a client twice that far behind (its replay, and as much again) while others keep up is cut off.
+    flight.beginStream({ replayBytes: maxStoredBytes, lagBytes: 2 * maxStoredBytes });
     const parser = new SseParser();
-    const assembler = endpoint.assembler!();
+    const assembler = endpoint.assembler!(maxStoredBytes);
     const hidden = (event: SseEvent) => endpoint.usageOnly?.(event) === true;
     let state: 'more' | 'done' | 'error' = 'more';
     let size = 0;
     try {
       for await (const chunk of upstream.body as AsyncIterable<Buffer>) {
         size += chunk.length;
+        if (size > maxStreamBytes) {
+          this.log(request, 'stream longer than maxStreamBytes, cut off');
+          return { kind: 'failed', status: 502, message: 'the upstream stream exceeded maxStreamBytes' };
+        }
         for (const event of parser.push(chunk)) {
           if (state === 'more') state = assembler.push(event);
           flight.forward(event, hidden(event));
         }
         if (state !== 'more') break;
+        // Not another byte from the upstream until a client can take it.
+        const stalled = flight.stalled(idleTimeoutMs);
+        if (stalled && !(await stalled)) {
+          this.log(request, 'stream stopped, no client read it within idleTimeoutMs');
+          return { kind: 'failed', status: 504, message: 'no client read the stream' };
+        }
       }
     } catch (error) {
-      const failure = asUpstreamError(error);
-      return { kind: 'failed', status: failure.status, message: `${failure.message} (stream cut off)` };
+      return this.failed(request, flight, error, 'mid-stream');
     } finally {
       upstream.body.destroy();
     }
-    if (state === 'error')
+    if (state === 'error') {
+      this.log(request, 'reported an error mid-stream');
       return {
         kind: 'failed',
         status: 502,
         message: 'the upstream reported an error mid-stream',
         reported: true,
       };
-    const response = state === 'done' ? assembler.result() : undefined;
-    if (!endpoint.isResponse(response))
+    }
+    if (state !== 'done') {
+      this.log(request, 'ended the stream before it completed');
       return { kind: 'failed', status: 502, message: 'the upstream stream ended before it completed' };
-    return { kind: 'answer', response, ...(size > this.o.config.maxStoredBytes ? { unstorable: true } : {}) };
+    }
+    const response = assembler.unstorable === undefined ? assembler.result() : undefined;
+    // Complete, but not rebuilt whole: the clients had all of it, nothing is stored.
+    if (!endpoint.isResponse(response)) return { kind: 'passed' };
+    return { kind: 'answer', response };
+  }
+
+  /**
+   * An upstream call that ended without an answer, logged unless its clients' leaving ended it.
+   * `where` says when it broke: before the answer began, or in the middle of it.
+   */
+  private failed(
+    request: Request,
+    flight: Flight,
+    error: unknown,
+    where?: 'mid-response' | 'mid-stream',
+  ): Outcome {
+    const failure = asUpstreamError(error);
+    const message = where === 'mid-stream' ? `${failure.message} (stream cut off)` : failure.message;
+    if (!flight.abort.signal.aborted) this.log(request, describe(failure, where));
+    return { kind: 'failed', status: failure.status, message };
+  }
+
+  private log(request: Request, what: string): void {
+    this.logUpstream(request.endpoint.label, request.upstream, what);
+  }
+
+  /**
+   * One warning per upstream failure: route, what happened, the upstream's origin. Never a header,
+   * credential, model name (a client's text: a key pasted by mistake) or anything of the prompt.
+   */
+  private logUpstream(route: string, upstream: Upstream, what: string): void {
+    let origin: string;
+    try {
+      origin = new URL(upstream.url).origin;
+    } catch {
+      origin = 'the upstream';
+    }
+    this.o.logger.warn(`[strata] proxy: ${route} upstream ${origin}: ${what}`);
   }
 
   private send(request: Request, streaming: boolean, signal: AbortSignal) {
@@ -595,6 +731,8 @@ export class Gateway {
   ): Promise<void> {
     const upstream = this.o.upstreams.pick(api, url.pathname, model);
     if (!upstream) return sendError(res, api, 404, `no upstream is configured for ${url.pathname}`);
+    // A path is the client's text (ids, anything): only a cached endpoint's label names the route.
+    const route = this.endpoints.get(url.pathname)?.label ?? 'pass-through';
     const abort = new AbortController();
     res.once('close', () => abort.abort());
     try {
@@ -606,17 +744,30 @@ export class Gateway {
         body,
         signal: abort.signal,
       });
+      if (answer.status >= 400) this.logUpstream(route, upstream, `answered ${answer.status}`);
       res.writeHead(answer.status, { ...clientHeaders(answer.headers, true), ...extra });
       await pipeline(answer.body, res);
     } catch (error) {
+      const failure = asUpstreamError(error);
+      // The client leaving aborts the call: nothing went wrong upstream.
+      if (!abort.signal.aborted)
+        this.logUpstream(route, upstream, describe(failure, res.headersSent ? 'mid-response' : undefined));
       if (res.headersSent) {
         res.destroy();
         return;
       }
-      const failure = asUpstreamError(error);
       sendError(res, api, failure.status, failure.message);
     }
   }
+}
+
+/** What went wrong with an upstream call, for the log: its error code at most, never its text. */
+function describe(failure: UpstreamError, where: 'mid-response' | 'mid-stream' | undefined): string {
+  if (where && failure.status === 502) {
+    const code = /\(([A-Z_]+)\)$/.exec(failure.message)?.[1];
+    return `broke off ${where}${code ? ` (${code})` : ''}`;
+  }
+  return failure.message.replace(/^the upstream /, '');
 }
 
 /**
@@ -647,6 +798,17 @@ function streamClient(
     end: () => res.end(),
     // Breaking the connection is how an HTTP client learns that a stream did not complete.
     fail: () => res.destroy(),
+    gone: () => res.destroyed || res.closed,
+    full: () => res.writableNeedDrain,
+    backlog: () => res.writableLength,
+    onDrain: (then) => {
+      res.on('drain', then);
+      res.on('close', then);
+      return () => {
+        res.off('drain', then);
+        res.off('close', then);
+      };
+    },
   };
 }
 
@@ -718,10 +880,37 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-async function readAll(body: Readable): Promise<Buffer> {
+/** The whole body, or undefined (and the body destroyed) once it is larger than `limit`. */
+async function readUpTo(body: Readable, limit: number): Promise<Buffer | undefined> {
   const chunks: Buffer[] = [];
-  for await (const chunk of body as AsyncIterable<Buffer>) chunks.push(chunk);
+  let size = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) {
+      body.destroy();
+      return undefined;
+    }
+    chunks.push(chunk);
+  }
   return Buffer.concat(chunks);
+}
+
+/** Whether the client took what was written (true) or neither drained nor left within `ms` (false). */
+function drained(res: ServerResponse, ms: number): Promise<boolean> {
+  if (res.closed) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      res.off('drain', onDrain);
+      res.off('close', onClose);
+      resolve(ok);
+    };
+    const onDrain = () => done(true);
+    const onClose = () => done(false);
+    const timer = setTimeout(() => done(false), ms);
+    res.on('drain', onDrain);
+    res.on('close', onClose);
+  });
 }
 
 function parseJson(bytes: Buffer): unknown {

@@ -17,6 +17,8 @@ export interface SseEvent {
 export class SseParser {
   private readonly decoder = new StringDecoder('utf8');
   private buffer = '';
+  /** How much of `buffer` is known to hold no line end: a long line is scanned once, not per chunk. */
+  private scanned = 0;
   private event: string | undefined;
   private data: string[] = [];
   private lines: string[] = [];
@@ -26,19 +28,22 @@ export class SseParser {
     this.buffer += typeof chunk === 'string' ? chunk : this.decoder.write(chunk);
     const done: SseEvent[] = [];
     let start = 0;
+    const ends = /\r\n|\r|\n/g;
+    ends.lastIndex = this.scanned;
     for (;;) {
-      const at = this.buffer.slice(start).search(/\r\n|\r|\n/);
-      if (at < 0) break;
-      const end = start + at;
+      const found = ends.exec(this.buffer);
+      if (!found) break;
+      const end = found.index;
       // A lone \r at the very end may be the first half of \r\n: wait for the next chunk.
       if (this.buffer[end] === '\r' && end + 1 === this.buffer.length) break;
-      const width = this.buffer.startsWith('\r\n', end) ? 2 : 1;
       const line = this.buffer.slice(start, end);
-      start = end + width;
+      start = end + found[0].length;
       const event = this.line(line);
       if (event) done.push(event);
     }
     this.buffer = this.buffer.slice(start);
+    // Everything left but a trailing \r holds no line end; the next push scans from there.
+    this.scanned = Math.max(0, this.buffer.length - (this.buffer.endsWith('\r') ? 1 : 0));
     return done;
   }
 

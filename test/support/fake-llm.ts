@@ -7,6 +7,21 @@
  *   [fail:500]  answer with that status and an error body      [stall]  send one piece, then hang
  *   [drop]      send one piece, then break the connection       [tool]   answer with a tool call
  *   [slow:200]  wait that many ms before answering              [error-event] end the stream with an error event
+ *   [function-call]  chat: a legacy `function_call` (first of the request's `functions`)
+ *   [reasoning]      chat: `reasoning_content` before the answer ([reasoning:reasoning] names the
+ *                    field); messages: a thinking block with its signature; responses: a reasoning
+ *                    item with a summary
+ *   [citations] messages: the text block cites a document
+ *   [extras]    completions: what vLLM-like servers add: logprobs, a `stop_reason` on the choice,
+ *               a `provider` on every chunk
+ *   [long:N]    chat: an answer of N more four-character tokens, streamed one token a chunk, as
+ *               fast as the reader takes it (no piece delay); [long:N:K]: K tokens a chunk
+ *   [endless]   chat: a stream that never ends, as fast as the reader takes it
+ *   [odd-delta] chat: an unknown delta field whose object value changes; messages: a delta of an
+ *               unknown type (what no assembler can rebuild)
+ *
+ * Every stream is counted in `streams`: the bytes the fake managed to hand to its socket, and when
+ * the stream's connection closed (an upstream the gateway stops reading from stops writing).
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -18,9 +33,21 @@ export interface FakeCall {
   readonly body: Record<string, unknown> | undefined;
 }
 
+export interface FakeStream {
+  /** The call's number (the `#n` of its answer). */
+  readonly n: number;
+  readonly path: string;
+  /** Bytes of the stream its socket took so far (written through, not merely queued). */
+  readonly bytes: number;
+  /** Resolves once the stream's response closed: ended, or its connection broken. */
+  readonly closed: Promise<void>;
+}
+
 export interface FakeLlm {
   readonly url: string;
   readonly calls: FakeCall[];
+  /** Every streamed answer, in order. */
+  readonly streams: FakeStream[];
   /** Calls to one path. */
   count(path?: string): number;
   /** Delay between two streamed pieces (ms). */
@@ -37,6 +64,7 @@ export async function startFakeLlm(
   } = {},
 ): Promise<FakeLlm> {
   const calls: FakeCall[] = [];
+  const streams: FakeStream[] = [];
   const counts = new Map<string, number>();
   let total = 0;
   const sockets = new Set<import('node:net').Socket>();
@@ -80,10 +108,29 @@ export async function startFakeLlm(
             error: { message: `fake failure ${status}`, type: 'server_error', code: null },
           });
     }
+    const long = /\[long:(\d+)(?::(\d+))?\]/.exec(question);
     const answer = `Answer #${n} to: ${question}`;
     const tool = question.includes('[tool]') && Array.isArray(body.tools) && body.tools.length > 0;
     const stream = body.stream === true;
-    const plan = { question, answer, tool, n, res, state, body };
+    const reasoning = /\[reasoning(?::(\w+))?\]/.exec(question);
+    const plan: Plan = {
+      question,
+      answer,
+      tool,
+      n,
+      res,
+      state,
+      body,
+      functionCall: question.includes('[function-call]'),
+      reasoning: reasoning ? (reasoning[1] ?? 'reasoning_content') : undefined,
+      long: long ? Number(long[1]) : undefined,
+      perChunk: long?.[2] ? Number(long[2]) : 1,
+      endless: question.includes('[endless]'),
+      odd: question.includes('[odd-delta]'),
+      citations: question.includes('[citations]'),
+      extras: question.includes('[extras]'),
+      stream: stream ? counted(streams, n, path, res) : undefined,
+    };
     switch (path) {
       case '/v1/chat/completions':
         return stream ? streamChat(plan) : json(res, 200, chatCompletion(plan));
@@ -108,6 +155,7 @@ export async function startFakeLlm(
   return {
     url: `http://127.0.0.1:${port}`,
     calls,
+    streams,
     count: (p) => (p === undefined ? total : (counts.get(p) ?? 0)),
     get pieceDelayMs() {
       return state.pieceDelayMs;
@@ -131,6 +179,77 @@ interface Plan {
   res: http.ServerResponse;
   state: { pieceDelayMs: number };
   body: Json;
+  functionCall: boolean;
+  /** The delta field reasoning streams in, when asked for. */
+  reasoning: string | undefined;
+  long: number | undefined;
+  /** Tokens of a [long] answer in one chunk. */
+  perChunk: number;
+  endless: boolean;
+  odd: boolean;
+  citations: boolean;
+  extras: boolean;
+  /** The count of a streamed answer's bytes. */
+  stream: { bytes: number } | undefined;
+}
+
+/** Starts counting a streamed answer's bytes (see `send`). */
+function counted(
+  streams: FakeStream[],
+  n: number,
+  path: string,
+  res: http.ServerResponse,
+): { bytes: number } {
+  const closed = new Promise<void>((resolve) => res.once('close', () => resolve()));
+  const stream = { n, path, bytes: 0, closed };
+  streams.push(stream);
+  return stream;
+}
+
+/** Writes `data`, counting it once the socket took it; false when the socket wants a drain first. */
+function send(plan: Plan, data: string): boolean {
+  const size = Buffer.byteLength(data);
+  return plan.res.write(data, (error) => {
+    if (!error && plan.stream) plan.stream.bytes += size;
+  });
+}
+
+/** Writes events as fast as the reader takes them, in batches, until they end or the connection does. */
+async function pour(plan: Plan, events: Iterable<string>): Promise<void> {
+  const { res } = plan;
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  let batch = '';
+  for (const event of events) {
+    batch += event;
+    if (batch.length < 16_384) continue;
+    if (res.destroyed) return;
+    const more = send(plan, batch);
+    batch = '';
+    if (!more) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          res.off('drain', done);
+          res.off('close', done);
+          resolve();
+        };
+        res.on('drain', done);
+        res.on('close', done);
+      });
+    }
+  }
+  if (res.destroyed) return;
+  if (batch) send(plan, batch);
+  res.end();
+}
+
+/** The tokens of a [long:N] answer: four characters each, so N tokens are 4N bytes of text. */
+const WORDS = [' the', ' sky', ' was', ' red'];
+function* longTokens(count: number): Generator<string> {
+  for (let i = 0; i < count; i++) yield WORDS[i % WORDS.length]!;
+}
+
+function reasoningOf(plan: Plan): string {
+  return `Reasoning #${plan.n}: the user asks about ${plan.question.length} characters of text.`;
 }
 
 function lastText(body: Json): string {
@@ -173,7 +292,7 @@ async function writeStream(plan: Plan, events: string[], errorEvent?: string): P
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
   for (let i = 0; i < events.length; i++) {
     if (res.destroyed) return;
-    res.write(events[i]);
+    send(plan, events[i]!);
     if (i === 1 && question.includes('[drop]')) {
       res.socket?.destroy();
       return;
@@ -207,6 +326,27 @@ function toolName(body: Json): string {
 }
 
 function chatCompletion(plan: Plan): Json {
+  const content =
+    plan.long === undefined ? plan.answer : plan.answer + [...longTokens(plan.long * plan.perChunk)].join('');
+  if (plan.functionCall)
+    return {
+      ...chatHead(plan, 'chat.completion'),
+      choices: [
+        {
+          index: 0,
+          message: {
+            role: 'assistant',
+            content: null,
+            function_call: { name: functionName(plan.body), arguments: TOOL_ARGS },
+            refusal: null,
+          },
+          logprobs: null,
+          finish_reason: 'function_call',
+        },
+      ],
+      usage: usage(plan),
+      system_fingerprint: 'fp_fake',
+    };
   const message = plan.tool
     ? {
         role: 'assistant',
@@ -220,7 +360,12 @@ function chatCompletion(plan: Plan): Json {
         ],
         refusal: null,
       }
-    : { role: 'assistant', content: plan.answer, refusal: null };
+    : {
+        role: 'assistant',
+        content,
+        ...(plan.reasoning ? { [plan.reasoning]: reasoningOf(plan) } : {}),
+        refusal: null,
+      };
   return {
     id: `chatcmpl-${plan.n}`,
     object: 'chat.completion',
@@ -232,14 +377,17 @@ function chatCompletion(plan: Plan): Json {
   };
 }
 
+function chatHead(plan: Plan, object: string): Json {
+  return { id: `chatcmpl-${plan.n}`, object, created: 1_700_000_000 + plan.n, model: plan.body.model };
+}
+
+function functionName(body: Json): string {
+  const first = Array.isArray(body.functions) ? (body.functions[0] as Json | undefined) : undefined;
+  return typeof first?.name === 'string' ? first.name : 'get_weather';
+}
+
 function streamChat(plan: Plan): Promise<void> {
-  const head = {
-    id: `chatcmpl-${plan.n}`,
-    object: 'chat.completion.chunk',
-    created: 1_700_000_000 + plan.n,
-    model: plan.body.model,
-    system_fingerprint: 'fp_fake',
-  };
+  const head = { ...chatHead(plan, 'chat.completion.chunk'), system_fingerprint: 'fp_fake' };
   const withUsage = (plan.body.stream_options as Json | undefined)?.include_usage === true;
   const chunk = (delta: Json, finish: string | null = null) =>
     sse({
@@ -247,7 +395,55 @@ function streamChat(plan: Plan): Promise<void> {
       choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
       ...(withUsage ? { usage: null } : {}),
     });
-  const events = [chunk({ role: 'assistant', content: '' })];
+  if (plan.endless)
+    return pour(
+      plan,
+      (function* () {
+        yield chunk({ role: 'assistant', content: '' });
+        for (;;) yield* [...longTokens(1_000)].map((t) => chunk({ content: t }));
+      })(),
+    );
+  if (plan.long !== undefined) {
+    const count = plan.long;
+    return pour(
+      plan,
+      (function* () {
+        yield chunk({ role: 'assistant', content: '' });
+        yield chunk({ content: plan.answer });
+        const words = WORDS.join('').repeat(Math.ceil(plan.perChunk / WORDS.length) + 1);
+        for (let i = 0; i < count; i++) {
+          // Where the i-th chunk's tokens start in the word cycle, so that the text is longTokens'.
+          const from = ((i * plan.perChunk) % WORDS.length) * 4;
+          yield chunk({ content: words.slice(from, from + 4 * plan.perChunk) });
+        }
+        yield chunk({}, 'stop');
+        if (withUsage) yield sse({ ...head, choices: [], usage: usage(plan) });
+        yield sse('[DONE]');
+      })(),
+    );
+  }
+  if (plan.functionCall) {
+    const name = functionName(plan.body);
+    const events = [
+      chunk({ role: 'assistant', content: null, function_call: { name, arguments: '' } }),
+      chunk({ function_call: { arguments: TOOL_ARGS.slice(0, 10) } }),
+      chunk({ function_call: { arguments: TOOL_ARGS.slice(10) } }),
+      chunk({}, 'function_call'),
+    ];
+    if (withUsage) events.push(sse({ ...head, choices: [], usage: usage(plan) }));
+    events.push(sse('[DONE]'));
+    return writeStream(plan, events);
+  }
+  // As DeepSeek streams it: reasoning pieces with a null content, then content with a null reasoning.
+  const field = plan.reasoning;
+  const events = [
+    chunk({ role: 'assistant', content: field ? null : '', ...(field ? { [field]: '' } : {}) }),
+  ];
+  if (field) for (const p of pieces(reasoningOf(plan))) events.push(chunk({ content: null, [field]: p }));
+  if (plan.odd) {
+    events.push(chunk({ widget: { step: 1 } }));
+    events.push(chunk({ widget: { step: 2 } }));
+  }
   if (plan.tool) {
     events.push(
       chunk({
@@ -265,7 +461,8 @@ function streamChat(plan: Plan): Promise<void> {
     events.push(chunk({ tool_calls: [{ index: 0, function: { arguments: TOOL_ARGS.slice(10) } }] }));
     events.push(chunk({}, 'tool_calls'));
   } else {
-    for (const p of pieces(plan.answer)) events.push(chunk({ content: p }));
+    for (const p of pieces(plan.answer))
+      events.push(chunk({ content: p, ...(field ? { [field]: null } : {}) }));
     events.push(chunk({}, 'stop'));
   }
   if (withUsage) events.push(sse({ ...head, choices: [], usage: usage(plan) }));
@@ -277,32 +474,72 @@ function streamChat(plan: Plan): Promise<void> {
   );
 }
 
+/** A piece of text's logprobs as legacy completions give them: lists, one entry a token. */
+function textLogprobs(text: string, offset: number): Json {
+  const tokens = text.split(/(?=\s)/);
+  let at = offset;
+  return {
+    tokens,
+    token_logprobs: tokens.map((t) => -0.125 * t.length),
+    top_logprobs: tokens.map((t) => ({ [t]: -0.125 * t.length })),
+    text_offset: tokens.map((t) => {
+      const start = at;
+      at += t.length;
+      return start;
+    }),
+  };
+}
+
 function completion(plan: Plan): Json {
+  const extras = plan.extras;
   return {
     id: `cmpl-${plan.n}`,
     object: 'text_completion',
     created: 1_700_000_000 + plan.n,
     model: plan.body.model,
-    choices: [{ text: plan.answer, index: 0, logprobs: null, finish_reason: 'stop' }],
+    ...(extras ? { provider: 'fake-provider' } : {}),
+    choices: [
+      {
+        text: plan.answer,
+        index: 0,
+        logprobs: extras ? textLogprobs(plan.answer, 0) : null,
+        finish_reason: 'stop',
+        ...(extras ? { stop_reason: 42 } : {}),
+      },
+    ],
     usage: usage(plan),
   };
 }
 
 function streamCompletion(plan: Plan): Promise<void> {
+  const extras = plan.extras;
   const head = {
     id: `cmpl-${plan.n}`,
     object: 'text_completion',
     created: 1_700_000_000 + plan.n,
     model: plan.body.model,
+    ...(extras ? { provider: 'fake-provider' } : {}),
   };
   const withUsage = (plan.body.stream_options as Json | undefined)?.include_usage === true;
-  const parts = pieces(plan.answer);
-  const events = parts.map((p, i) =>
-    sse({
-      ...head,
-      choices: [{ text: p, index: 0, logprobs: null, finish_reason: i === parts.length - 1 ? 'stop' : null }],
-    }),
-  );
+  // With logprobs, pieces split between words, so that each piece's tokens are the whole answer's.
+  const words = plan.answer.split(/(?=\s)/);
+  const third = Math.ceil(words.length / 3);
+  const parts = extras
+    ? [0, 1, 2].map((i) => words.slice(i * third, (i + 1) * third).join('')).filter((p) => p !== '')
+    : pieces(plan.answer);
+  let offset = 0;
+  const events = parts.map((p, i) => {
+    const last = i === parts.length - 1;
+    const choice = {
+      text: p,
+      index: 0,
+      logprobs: extras ? textLogprobs(p, offset) : null,
+      finish_reason: last ? 'stop' : null,
+      ...(extras ? { stop_reason: last ? 42 : null } : {}),
+    };
+    offset += p.length;
+    return sse({ ...head, choices: [choice] });
+  });
   if (withUsage) events.push(sse({ ...head, choices: [], usage: usage(plan) }));
   events.push(sse('[DONE]'));
   return writeStream(plan, events);
@@ -345,6 +582,12 @@ function response(plan: Plan): Json {
           content: [{ type: 'output_text', text: plan.answer, annotations: [] }],
         },
       ];
+  if (plan.reasoning)
+    output.unshift({
+      type: 'reasoning',
+      id: `rs_${plan.n}`,
+      summary: [{ type: 'summary_text', text: reasoningOf(plan) }],
+    } as never);
   return {
     id: `resp_${plan.n}`,
     object: 'response',
@@ -365,18 +608,34 @@ function streamResponse(plan: Plan): Promise<void> {
     ev('response.created', { response: pending }),
     ev('response.in_progress', { response: pending }),
   ];
-  const item = (full.output as Json[])[0]!;
+  const output = full.output as Json[];
+  if (plan.reasoning) {
+    const item = output[0]!;
+    const at = { item_id: item.id, output_index: 0, summary_index: 0 };
+    const text = reasoningOf(plan);
+    events.push(ev('response.output_item.added', { output_index: 0, item: { ...item, summary: [] } }));
+    events.push(
+      ev('response.reasoning_summary_part.added', { ...at, part: { type: 'summary_text', text: '' } }),
+    );
+    for (const p of pieces(text))
+      events.push(ev('response.reasoning_summary_text.delta', { ...at, delta: p }));
+    events.push(ev('response.reasoning_summary_text.done', { ...at, text }));
+    events.push(ev('response.reasoning_summary_part.done', { ...at, part: { type: 'summary_text', text } }));
+    events.push(ev('response.output_item.done', { output_index: 0, item }));
+  }
+  const index = output.length - 1;
+  const item = output[index]!;
   if (item.type === 'message') {
     events.push(
       ev('response.output_item.added', {
-        output_index: 0,
+        output_index: index,
         item: { ...item, status: 'in_progress', content: [] },
       }),
     );
     events.push(
       ev('response.content_part.added', {
         item_id: item.id,
-        output_index: 0,
+        output_index: index,
         content_index: 0,
         part: { type: 'output_text', text: '', annotations: [] },
       }),
@@ -385,7 +644,7 @@ function streamResponse(plan: Plan): Promise<void> {
       events.push(
         ev('response.output_text.delta', {
           item_id: item.id,
-          output_index: 0,
+          output_index: index,
           content_index: 0,
           delta: p,
           logprobs: [],
@@ -394,7 +653,7 @@ function streamResponse(plan: Plan): Promise<void> {
     events.push(
       ev('response.output_text.done', {
         item_id: item.id,
-        output_index: 0,
+        output_index: index,
         content_index: 0,
         text: plan.answer,
         logprobs: [],
@@ -403,7 +662,7 @@ function streamResponse(plan: Plan): Promise<void> {
     events.push(
       ev('response.content_part.done', {
         item_id: item.id,
-        output_index: 0,
+        output_index: index,
         content_index: 0,
         part: (item.content as Json[])[0],
       }),
@@ -411,22 +670,26 @@ function streamResponse(plan: Plan): Promise<void> {
   } else {
     events.push(
       ev('response.output_item.added', {
-        output_index: 0,
+        output_index: index,
         item: { ...item, arguments: '', status: 'in_progress' },
       }),
     );
     events.push(
-      ev('response.function_call_arguments.delta', { item_id: item.id, output_index: 0, delta: TOOL_ARGS }),
+      ev('response.function_call_arguments.delta', {
+        item_id: item.id,
+        output_index: index,
+        delta: TOOL_ARGS,
+      }),
     );
     events.push(
       ev('response.function_call_arguments.done', {
         item_id: item.id,
-        output_index: 0,
+        output_index: index,
         arguments: TOOL_ARGS,
       }),
     );
   }
-  events.push(ev('response.output_item.done', { output_index: 0, item }));
+  events.push(ev('response.output_item.done', { output_index: index, item }));
   events.push(ev('response.completed', { response: full }));
   return writeStream(
     plan,
@@ -435,10 +698,22 @@ function streamResponse(plan: Plan): Promise<void> {
   );
 }
 
+const SIGNATURE = 'EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds';
+const CITATION = {
+  type: 'char_location',
+  cited_text: 'The sky is blue.',
+  document_index: 0,
+  document_title: 'Sky facts',
+  start_char_index: 0,
+  end_char_index: 16,
+};
+
 function message(plan: Plan): Json {
-  const content = plan.tool
+  const content: Json[] = plan.tool
     ? [{ type: 'tool_use', id: `toolu_${plan.n}`, name: toolName(plan.body), input: JSON.parse(TOOL_ARGS) }]
-    : [{ type: 'text', text: plan.answer }];
+    : [{ type: 'text', text: plan.answer, ...(plan.citations ? { citations: [CITATION] } : {}) }];
+  if (plan.reasoning)
+    content.unshift({ type: 'thinking', thinking: reasoningOf(plan), signature: SIGNATURE });
   return {
     id: `msg_${plan.n}`,
     type: 'message',
@@ -459,28 +734,47 @@ function streamMessage(plan: Plan): Promise<void> {
       message: { ...full, content: [], stop_reason: null, usage: { input_tokens: 25, output_tokens: 1 } },
     }),
   ];
+  let index = 0;
+  if (plan.reasoning) {
+    events.push(
+      ev('content_block_start', { index, content_block: { type: 'thinking', thinking: '', signature: '' } }),
+    );
+    for (const p of pieces(reasoningOf(plan)))
+      events.push(ev('content_block_delta', { index, delta: { type: 'thinking_delta', thinking: p } }));
+    events.push(
+      ev('content_block_delta', { index, delta: { type: 'signature_delta', signature: SIGNATURE } }),
+    );
+    events.push(ev('content_block_stop', { index }));
+    index++;
+  }
   if (plan.tool) {
-    const block = (full.content as Json[])[0]!;
-    events.push(ev('content_block_start', { index: 0, content_block: { ...block, input: {} } }));
+    const block = (full.content as Json[]).at(-1)!;
+    events.push(ev('content_block_start', { index, content_block: { ...block, input: {} } }));
     events.push(
       ev('content_block_delta', {
-        index: 0,
+        index,
         delta: { type: 'input_json_delta', partial_json: TOOL_ARGS.slice(0, 10) },
       }),
     );
     events.push(
       ev('content_block_delta', {
-        index: 0,
+        index,
         delta: { type: 'input_json_delta', partial_json: TOOL_ARGS.slice(10) },
       }),
     );
   } else {
-    events.push(ev('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }));
+    events.push(ev('content_block_start', { index, content_block: { type: 'text', text: '' } }));
     events.push(sse({ type: 'ping' }, 'ping'));
+    if (plan.citations)
+      events.push(
+        ev('content_block_delta', { index, delta: { type: 'citations_delta', citation: CITATION } }),
+      );
     for (const p of pieces(plan.answer))
-      events.push(ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: p } }));
+      events.push(ev('content_block_delta', { index, delta: { type: 'text_delta', text: p } }));
+    if (plan.odd)
+      events.push(ev('content_block_delta', { index, delta: { type: 'sparkle_delta', sparkle: 1 } }));
   }
-  events.push(ev('content_block_stop', { index: 0 }));
+  events.push(ev('content_block_stop', { index }));
   events.push(
     ev('message_delta', {
       delta: { stop_reason: full.stop_reason, stop_sequence: null },

@@ -28,12 +28,18 @@ export interface CanonicalRequest {
   readonly bypass?: string;
 }
 
-/** Builds one complete response out of a stream's events. */
+/**
+ * Builds one complete response out of a stream's events. Stored whole or not at all: an event it
+ * cannot fold into the response faithfully (an unknown delta type, a value of an unexpected
+ * shape) does not stop the stream, which clients still receive as it is, but sets `unstorable`.
+ */
 export interface StreamAssembler {
   /** 'done': the stream completed normally; 'error': the upstream reported an error in-stream. */
   push(event: SseEvent): 'more' | 'done' | 'error';
   /** The assembled response; only meaningful after 'done'. */
   result(): Json | undefined;
+  /** Why the assembled response must not be stored, once it must not; undefined while it may. */
+  readonly unstorable: string | undefined;
 }
 
 export interface Endpoint {
@@ -48,8 +54,12 @@ export interface Endpoint {
   usage(response: Json): TokenUsage | undefined;
   /** The answer's text, for inspection and search. */
   text(response: Json): string;
-  /** Undefined for an endpoint that never streams (embeddings). */
-  assembler?(): StreamAssembler;
+  /**
+   * Undefined for an endpoint that never streams (embeddings). Past `maxBytes` of assembled text
+   * the assembler lets go of what it built (the answer is too large to store) and only follows the
+   * stream to its end.
+   */
+  assembler?(maxBytes: number): StreamAssembler;
   /** A stored response as the SSE the endpoint would have streamed. */
   replay?(response: Json, options: { includeUsage: boolean }): string[];
   /** The body sent upstream for a streamed miss, when it differs (to ask for usage). */

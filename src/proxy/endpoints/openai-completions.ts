@@ -1,12 +1,14 @@
 /**
  * OpenAI `POST /v1/completions` (the legacy text endpoint, still served by most OpenAI-compatible
- * servers). A stream is `text_completion` chunks whose choices carry text pieces by index.
+ * servers). A stream is `text_completion` chunks whose choices carry text pieces by index, and
+ * logprobs as lists that grow chunk by chunk.
  */
 
 import { formatEvent } from '../sse.js';
 import {
   type CanonicalRequest,
   type Endpoint,
+  isObject,
   type Json,
   OPENAI_IGNORED,
   promptOf,
@@ -17,9 +19,11 @@ import {
 import {
   askingForUsage,
   ChunkAssembler,
+  chunkHead,
   includesUsage,
   isChoicesResponse,
   isUsageOnlyChunk,
+  keep,
 } from './openai-chunks.js';
 
 export const openaiCompletions: Endpoint = {
@@ -41,14 +45,10 @@ export const openaiCompletions: Endpoint = {
     isChoicesResponse(value, 'text_completion', (c) => typeof c.text === 'string'),
   usage: (response) => usageFrom(response.usage, 'prompt_tokens', 'completion_tokens'),
   text: (response) => (response.choices as Json[]).map((c) => c.text).join('\n'),
-  assembler: () => new CompletionAssembler(),
+  assembler: (maxBytes) => new CompletionAssembler(maxBytes),
+  // Each choice whole in one chunk: its text is one piece, its logprobs lists whole.
   replay(response, { includeUsage }) {
-    const head = {
-      id: response.id,
-      object: 'text_completion',
-      created: response.created,
-      model: response.model,
-    };
+    const head = chunkHead(response, 'text_completion');
     const events = (response.choices as Json[]).map((c) =>
       formatEvent({ ...head, choices: [c], ...(includeUsage ? { usage: null } : {}) }),
     );
@@ -61,27 +61,37 @@ export const openaiCompletions: Endpoint = {
 };
 
 interface CompletionDraft {
-  text: string;
-  logprobs: unknown;
-  finishReason: string | null;
+  /** finish_reason and whatever else a server adds to a choice (vLLM's stop_reason). */
+  readonly choice: Json;
+  /** text, and logprobs once any arrive. */
+  readonly pieces: Json;
 }
 
 class CompletionAssembler extends ChunkAssembler<CompletionDraft> {
-  constructor() {
-    super('text_completion');
+  constructor(maxBytes: number) {
+    super('text_completion', maxBytes);
   }
 
   protected draft(): CompletionDraft {
-    return { text: '', logprobs: null, finishReason: null };
+    return { choice: { finish_reason: null }, pieces: { text: '', logprobs: null } };
   }
 
   protected merge(draft: CompletionDraft, piece: Json): void {
-    if (typeof piece.text === 'string') draft.text += piece.text;
-    if (piece.logprobs !== undefined && piece.logprobs !== null) draft.logprobs = piece.logprobs;
-    if (typeof piece.finish_reason === 'string') draft.finishReason = piece.finish_reason;
+    const { index: _, text, logprobs, ...choice } = piece;
+    keep(draft.choice, choice);
+    this.append(draft.pieces, 'text', text);
+    if (logprobs === undefined || logprobs === null) return;
+    if (!isObject(logprobs)) {
+      this.refuse('logprobs that are not an object');
+      return;
+    }
+    // tokens, token_logprobs, top_logprobs and text_offset: lists that grow chunk by chunk.
+    draft.pieces.logprobs ??= {};
+    const into = draft.pieces.logprobs as Json;
+    for (const [k, v] of Object.entries(logprobs)) this.append(into, k, v);
   }
 
   protected finish(d: CompletionDraft, index: number): Json {
-    return { text: d.text, index, logprobs: d.logprobs, finish_reason: d.finishReason };
+    return { text: d.pieces.text, index, logprobs: d.pieces.logprobs, ...d.choice };
   }
 }

@@ -1,8 +1,9 @@
 /**
  * OpenAI `POST /v1/responses`. A stream is named events with sequence numbers; the last,
  * `response.completed`, carries the whole response, which is what is stored. A replay emits the
- * events a live stream has for each output item (message text, function-call arguments, other
- * items whole) so that SDK helpers that accumulate events rebuild the same response.
+ * events a live stream has for each output item (message text and its annotations, refusals,
+ * reasoning summaries and text, function-call and custom-tool inputs, other items whole) so that
+ * SDK helpers that accumulate events, and applications reading events, rebuild the same response.
  *
  * Not cached: requests bound to mutable server-side state (`conversation`) and `background` jobs.
  */
@@ -72,16 +73,32 @@ function questionOf(input: unknown): string {
   return finalText(last.content, ['input_text']);
 }
 
+/**
+ * The stream's last event, `response.completed`, carries the whole response: nothing to build,
+ * only to check that it holds every output item the stream finished on the way.
+ */
 class ResponsesAssembler implements StreamAssembler {
+  unstorable: string | undefined;
   private response: Json | undefined;
+  /** The output indexes of the items the stream finished (`response.output_item.done`). */
+  private readonly finished = new Set<number>();
 
   push(event: SseEvent): 'more' | 'done' | 'error' {
-    const type = event.event ?? eventJson(event.data)?.type;
-    if (type === 'error' || type === 'response.failed' || type === 'response.incomplete') return 'error';
-    if (type !== 'response.completed') return 'more';
     const data = eventJson(event.data);
-    this.response = isObject(data?.response) ? data.response : undefined;
-    return this.response ? 'done' : 'error';
+    const type = event.event ?? data?.type;
+    if (type === 'error' || type === 'response.failed' || type === 'response.incomplete') return 'error';
+    if (type === 'response.output_item.done' && typeof data?.output_index === 'number')
+      this.finished.add(data.output_index);
+    if (type !== 'response.completed') return 'more';
+    const response = data?.response;
+    if (!isObject(response)) this.unstorable = 'a response.completed without its response';
+    else if (
+      !Array.isArray(response.output) ||
+      [...this.finished].some((i) => i >= (response.output as unknown[]).length)
+    )
+      this.unstorable = 'a response.completed without every output item the stream sent';
+    else this.response = response;
+    return 'done';
   }
 
   result(): Json | undefined {
@@ -89,6 +106,11 @@ class ResponsesAssembler implements StreamAssembler {
   }
 }
 
+/**
+ * The events a live stream has for each output item, so that an application reading events (not
+ * only the SDK's helper, which takes the final response whole) sees text, refusals, annotations,
+ * reasoning summaries and call arguments arrive as they would have.
+ */
 function replayResponse(response: Json): string[] {
   const events: string[] = [];
   let sequence = 0;
@@ -99,17 +121,21 @@ function replayResponse(response: Json): string[] {
   emit('response.created', { response: pending });
   emit('response.in_progress', { response: pending });
   (response.output as Json[]).forEach((item, output_index) => {
-    const id = item.id;
+    const item_id = item.id;
     if (item.type === 'message' && Array.isArray(item.content)) {
       emit('response.output_item.added', {
         output_index,
         item: { ...item, status: 'in_progress', content: [] },
       });
       (item.content as Json[]).forEach((part, content_index) => {
-        const at = { item_id: id, output_index, content_index };
+        const at = { item_id, output_index, content_index };
         if (part.type === 'output_text') {
           emit('response.content_part.added', { ...at, part: { ...part, text: '', annotations: [] } });
           emit('response.output_text.delta', { ...at, delta: part.text, logprobs: [] });
+          if (Array.isArray(part.annotations))
+            part.annotations.forEach((annotation, annotation_index) => {
+              emit('response.output_text.annotation.added', { ...at, annotation_index, annotation });
+            });
           emit('response.output_text.done', { ...at, text: part.text, logprobs: [] });
         } else if (part.type === 'refusal') {
           emit('response.content_part.added', { ...at, part: { ...part, refusal: '' } });
@@ -120,13 +146,38 @@ function replayResponse(response: Json): string[] {
         }
         emit('response.content_part.done', { ...at, part });
       });
+    } else if (item.type === 'reasoning') {
+      const summary = Array.isArray(item.summary) ? (item.summary as Json[]) : [];
+      const content = Array.isArray(item.content) ? (item.content as Json[]) : undefined;
+      emit('response.output_item.added', {
+        output_index,
+        item: { ...item, summary: [], ...(content ? { content: [] } : {}) },
+      });
+      summary.forEach((part, summary_index) => {
+        const at = { item_id, output_index, summary_index };
+        emit('response.reasoning_summary_part.added', { ...at, part: { ...part, text: '' } });
+        emit('response.reasoning_summary_text.delta', { ...at, delta: part.text });
+        emit('response.reasoning_summary_text.done', { ...at, text: part.text });
+        emit('response.reasoning_summary_part.done', { ...at, part });
+      });
+      content?.forEach((part, content_index) => {
+        const at = { item_id, output_index, content_index };
+        emit('response.content_part.added', { ...at, part: { ...part, text: '' } });
+        emit('response.reasoning_text.delta', { ...at, delta: part.text });
+        emit('response.reasoning_text.done', { ...at, text: part.text });
+        emit('response.content_part.done', { ...at, part });
+      });
     } else if (item.type === 'function_call') {
       emit('response.output_item.added', {
         output_index,
         item: { ...item, status: 'in_progress', arguments: '' },
       });
-      emit('response.function_call_arguments.delta', { item_id: id, output_index, delta: item.arguments });
-      emit('response.function_call_arguments.done', { item_id: id, output_index, arguments: item.arguments });
+      emit('response.function_call_arguments.delta', { item_id, output_index, delta: item.arguments });
+      emit('response.function_call_arguments.done', { item_id, output_index, arguments: item.arguments });
+    } else if (item.type === 'custom_tool_call') {
+      emit('response.output_item.added', { output_index, item: { ...item, input: '' } });
+      emit('response.custom_tool_call_input.delta', { item_id, output_index, delta: item.input });
+      emit('response.custom_tool_call_input.done', { item_id, output_index, input: item.input });
     } else {
       emit('response.output_item.added', { output_index, item });
     }
