@@ -77,6 +77,14 @@ export const proxyConfigSchema = z
     idleTimeoutMs: timerMs.default(120_000),
     /** Larger request bodies are refused with 413. */
     maxRequestBytes: positiveInt.default(32 * 1024 * 1024),
+    /**
+     * Larger request bodies are forwarded and not cached, never parsed. Keying a body parses it,
+     * copies it with sorted keys and hashes it on the event loop, where every other client waits:
+     * about 6 ms per MiB measured (bench/README.md, proxy), so some 50 ms at 8 MiB. A million
+     * tokens of text is about 4 MiB, so every text request is keyed; larger bodies are mostly
+     * inline images and files, which rarely repeat byte for byte.
+     */
+    maxKeyedBytes: positiveInt.default(8 * 1024 * 1024),
     /** Larger responses are passed through and not stored. */
     maxStoredBytes: positiveInt.default(8 * 1024 * 1024),
     /**
