@@ -126,10 +126,14 @@ export class JsonScanner {
 
   push(chunk: Buffer): void {
     const base = this.offset;
-    this.offset += chunk.length;
-    if (this.offset > this.maxKeyedBytes)
-      this.refuse(`the body is larger than maxKeyedBytes (${this.maxKeyedBytes} bytes)`);
     const n = chunk.length;
+    this.offset += n;
+    if (this.unkeyed === undefined && this.offset > this.maxKeyedBytes)
+      this.unkeyed = `the body is larger than maxKeyedBytes (${this.maxKeyedBytes} bytes)`;
+    // The hot state in locals (a body of brackets is a loop over every byte), written back at the end.
+    let depth = this.depth;
+    let containers = this.containers;
+    let keyable = this.unkeyed === undefined;
     let i = 0;
     // Where the next quote and backslash are in this chunk (-1: none left), found by indexOf so
     // that string content, most of a body, is skipped at memchr speed.
@@ -138,7 +142,7 @@ export class JsonScanner {
     while (i < n) {
       if (this.inString) {
         if (this.escaped) {
-          this.keyBytes(chunk, i, i + 1);
+          if (this.key) this.keyBytes(chunk, i, i + 1);
           this.escaped = false;
           i++;
           continue;
@@ -146,16 +150,16 @@ export class JsonScanner {
         if (quote !== -1 && quote < i) quote = chunk.indexOf(QUOTE, i);
         if (slash !== -1 && slash < i) slash = chunk.indexOf(BACKSLASH, i);
         if (slash !== -1 && (quote === -1 || slash < quote)) {
-          this.keyBytes(chunk, i, slash + 1);
+          if (this.key) this.keyBytes(chunk, i, slash + 1);
           this.escaped = true;
           i = slash + 1;
           continue;
         }
         if (quote === -1) {
-          this.keyBytes(chunk, i, n);
+          if (this.key) this.keyBytes(chunk, i, n);
           break;
         }
-        this.keyBytes(chunk, i, quote);
+        if (this.key) this.keyBytes(chunk, i, quote);
         this.inString = false;
         this.stringEnd(base + quote);
         i = quote + 1;
@@ -170,39 +174,46 @@ export class JsonScanner {
         this.number = 0;
         if (this.digits > SAFE_DIGITS) this.imprecise = true;
       }
-      if (this.first === 0 && c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) this.first = c;
       switch (c) {
+        case 0x5b: // [
+        case 0x7b: // {
+          if (this.valueNext) this.memberValue();
+          else if (this.first === 0) this.first = c;
+          if (++depth === 1 && c === 0x7b) this.expectKey = true;
+          if (keyable && (++containers > this.maxContainers || depth > MAX_KEYED_DEPTH)) {
+            this.unkeyed =
+              depth > MAX_KEYED_DEPTH
+                ? `the body is nested more than ${MAX_KEYED_DEPTH} levels deep`
+                : `the body holds more than ${this.maxContainers} objects and arrays`;
+            keyable = false;
+          }
+          break;
+        case 0x5d: // ]
+        case 0x7d: // }
+          depth--;
+          break;
+        case 0x2c: // ,
+          if (depth === 1 && this.first === 0x7b) this.expectKey = true;
+          break;
+        case 0x3a: // :
+          if (depth === 1) this.valueNext = true;
+          break;
         case 0x20:
         case 0x0a:
         case 0x0d:
         case 0x09:
           break;
-        case QUOTE:
+        case QUOTE: {
+          if (this.first === 0) this.first = c;
+          const memberValue = this.valueNext && this.memberValue();
           this.inString = true;
-          this.stringStart(base + i, this.value());
+          this.stringStart(base + i, depth, memberValue);
           break;
-        case 0x7b: // {
-        case 0x5b: // [
-          this.value();
-          if (++this.depth === 1 && c === 0x7b) this.expectKey = true;
-          if (++this.containers > this.maxContainers)
-            this.refuse(`the body holds more than ${this.maxContainers} objects and arrays`);
-          if (this.depth > MAX_KEYED_DEPTH)
-            this.refuse(`the body is nested more than ${MAX_KEYED_DEPTH} levels deep`);
-          break;
-        case 0x7d: // }
-        case 0x5d: // ]
-          this.depth--;
-          break;
-        case 0x2c: // ,
-          if (this.depth === 1 && this.first === 0x7b) this.expectKey = true;
-          break;
-        case 0x3a: // :
-          if (this.depth === 1) this.valueNext = true;
-          break;
+        }
         default:
-          this.value();
-          if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
+          if (this.valueNext) this.memberValue();
+          else if (this.first === 0) this.first = c;
+          if (keyable && (c === 0x2d || (c >= 0x30 && c <= 0x39))) {
             this.number = 1;
             this.digits = 0;
             this.leadingZeros = true;
@@ -211,6 +222,8 @@ export class JsonScanner {
       }
       i++;
     }
+    this.depth = depth;
+    this.containers = containers;
   }
 
   /** The body is complete: what the scan found. */
@@ -235,13 +248,8 @@ export class JsonScanner {
     };
   }
 
-  private refuse(why: string): void {
-    this.unkeyed ??= why;
-  }
-
-  /** Something other than a key begins; true when it is the value of a top-level member. */
-  private value(): boolean {
-    if (!this.valueNext) return false;
+  /** The value of a top-level member begins (after its `:`): true, for `stringStart`. */
+  private memberValue(): true {
     this.valueNext = false;
     if (this.member === Member.Cache) this.hasCache = true;
     // A later `model` replaces an earlier one, as in JSON.parse; one that is not a string is none.
@@ -249,8 +257,8 @@ export class JsonScanner {
     return true;
   }
 
-  private stringStart(at: number, memberValue: boolean): void {
-    if (this.depth === 1 && this.expectKey) {
+  private stringStart(at: number, depth: number, memberValue: boolean): void {
+    if (depth === 1 && this.expectKey) {
       this.expectKey = false;
       this.key = [];
       this.keyTooLong = false;
