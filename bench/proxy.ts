@@ -1,15 +1,17 @@
 /**
  * The caching gateway: a cache hit through `strata proxy` vs calling the fake upstream directly,
  * and vs LiteLLM's proxy with its in-memory cache (scripts/litellm.sh) on the same upstream and
- * requests; then what large and hostile bodies cost the gateway (see "Load" below). Each runs as its own process, as users run them; the client is undici with
- * keep-alive. Requests are realistic chat completions (a ~1.5 kB system prompt and a question),
- * 96 distinct ones, JSON and streamed (192 entries: LiteLLM's in-memory cache holds at most 200),
- * each answered once by the upstream before timing starts, so every timed request to a cache is
- * a hit (checked: the upstream's call count does not move during a second pass).
+ * requests; then what large and hostile bodies cost the gateway ("Load" below). Each runs as its
+ * own process, as users run them; the client is undici with keep-alive. Requests are realistic
+ * chat completions (a ~1.5 kB system prompt and a question), 96 distinct ones, JSON and streamed
+ * (192 entries: LiteLLM's in-memory cache holds at most 200), each answered once by the upstream
+ * before timing starts, so every timed request to a cache is a hit (checked: the upstream's call
+ * count does not move during a second pass).
  *
  * Sequential latency: client and servers pinned to one core, cases interleaved request by
  * request in rounds; p50 and p99 over every request. Throughput: 64 in flight, client on one
- * core and the servers on the other.
+ * core and the servers on the other. `PROXY_BENCH_BEFORE=<commit>` adds that commit's gateway
+ * to every table; `PROXY_BENCH_PARTS=load` (or `hits`) runs one part only.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -87,6 +89,17 @@ const strata = await startTs(
   ['proxy', '--config', configPath],
   /listening at (\S+) /,
 );
+/** `PROXY_BENCH_BEFORE=<commit>`: that commit's gateway runs beside this one, in every table. */
+const BEFORE = process.env.PROXY_BENCH_BEFORE;
+const beforeRoot = BEFORE ? checkout(BEFORE) : undefined;
+const strataBefore =
+  beforeRoot && PARTS.has('hits')
+    ? await startTs(
+        join(beforeRoot, 'src/cli/main.ts'),
+        ['proxy', '--config', configPath],
+        /listening at (\S+) /,
+      )
+    : undefined;
 
 let litellm: { url: string; pid: number } | undefined;
 let litellmProblem = '';
@@ -161,6 +174,13 @@ if (litellm)
     name: 'LiteLLM proxy, in-memory cache (hit)',
     pool: new Pool(litellm.url, connections),
     pid: litellm.pid,
+    path: '/v1/chat/completions',
+  });
+if (strataBefore)
+  targets.push({
+    name: `Strata gateway at ${BEFORE} (before), memory tier (hit)`,
+    pool: new Pool(strataBefore.url, connections),
+    pid: strataBefore.pid,
     path: '/v1/chat/completions',
   });
 
@@ -531,8 +551,7 @@ if (PARTS.has('load')) {
   pin(process.pid, 0);
   pin(sink.pid, 0);
   const roots: Array<{ label: string; root: string; current: boolean }> = [];
-  const before = process.env.PROXY_BENCH_BEFORE;
-  if (before) roots.push({ label: `before (${before})`, root: checkout(before), current: false });
+  if (beforeRoot) roots.push({ label: `before (${BEFORE})`, root: beforeRoot, current: false });
   roots.push({ label: 'now', root: ROOT, current: true });
   const rows: LoadRow[] = [];
   for (const { label, root, current } of roots)

@@ -80,7 +80,7 @@ export const proxyConfigSchema = z
     /**
      * Larger request bodies are forwarded and not cached, never parsed. Keying a body parses it,
      * writes its canonical text and hashes that on the event loop, where every other client
-     * waits: about 5 ms per MiB measured (bench/README.md, proxy), so some 40 ms at 8 MiB, and
+     * waits: about 6 ms per MiB measured (bench/README.md, proxy), so some 50 ms at 8 MiB, and
      * it holds a few copies of the body meanwhile. A million tokens of text is about 4 MiB, so
      * every text request is keyed; larger bodies are mostly inline images and files.
      */
