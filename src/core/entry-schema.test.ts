@@ -96,6 +96,18 @@ describe('entry line schema', () => {
     expect(reason(entry({ llm: null }))).toBe('llm: must be a string');
   });
 
+  it('takes an excerpt of the prompt only beside ph, and only a bounded one', () => {
+    const hashed = { prompt: undefined, ph: hashPrompt('hello') };
+    expect(validateEntryLine(entry({ ...hashed, excerpt: 'hel…' })).ok).toBe(true);
+    expect(reason(entry({ excerpt: 'hel…' }))).toBe(
+      'excerpt: an excerpt stands in for a prompt stored as its hash (ph), not beside the prompt',
+    );
+    expect(reason(entry({ ...hashed, excerpt: 'x'.repeat(8_193) }))).toBe(
+      'excerpt: must be at most 8192 characters',
+    );
+    expect(reason(entry({ ...hashed, excerpt: 3 }))).toBe('excerpt: must be a string');
+  });
+
   it('wants finite, non-negative times', () => {
     expect(reason(entry({ createdAt: '2026-01-01' }))).toBe('createdAt: must be a finite number');
     expect(

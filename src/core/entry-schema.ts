@@ -9,12 +9,14 @@
  * bytes re-encoded from it are exactly the ones exported (zod's output may order keys otherwise).
  */
 import { z } from 'zod';
-import { ENTRY_VERSION, type Entry } from './entry.js';
+import { ENTRY_VERSION, type Entry, STORED_PROMPT_CHARS } from './entry.js';
 import { hashKey, sanitizeLlmKey, validateNamespace } from './key.js';
 
 /** Tags: as many and as long as every tier stores them (MySQL's tag column is VARCHAR(255)). */
 export const MAX_TAGS = 64;
 export const MAX_TAG_LENGTH = 255;
+/** An excerpt of a prompt (entry.ts `promptExcerpt`): its bounded part and the note of what was left out. */
+const MAX_EXCERPT_CHARS = 2 * STORED_PROMPT_CHARS;
 /** Epoch milliseconds: the largest a JavaScript Date represents; also keeps SQL BIGINT columns in range. */
 const MAX_TIME = 8.64e15;
 
@@ -121,6 +123,10 @@ export const entryLineSchema = z
       llm: z.string({ error: 'must be a string' }),
       prompt: z.string({ error: 'must be a string' }).optional(),
       ph: sha256Hex('the prompt hash').optional(),
+      excerpt: z
+        .string({ error: 'must be a string' })
+        .max(MAX_EXCERPT_CHARS, `must be at most ${MAX_EXCERPT_CHARS} characters`)
+        .optional(),
       createdAt: time,
       expiresAt: time.nullable(),
       tags: z
@@ -146,6 +152,13 @@ export const entryLineSchema = z
         code: 'custom',
         path: [e.prompt === undefined ? 'prompt' : 'ph'],
         message: 'exactly one of prompt and ph (its hash) must be present',
+      });
+    }
+    if (e.excerpt !== undefined && e.ph === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['excerpt'],
+        message: 'an excerpt stands in for a prompt stored as its hash (ph), not beside the prompt',
       });
     }
   });

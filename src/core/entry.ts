@@ -56,9 +56,17 @@ export interface Answer {
 /** The whole entry: the answer plus the request it answers, for export, inspection and SQL columns. */
 export interface Entry extends Answer {
   llm: string;
-  /** Absent when the cache runs with `storePrompt: false`; `ph` (its SHA-256) is stored instead. */
+  /**
+   * Absent when the cache runs with `storePrompt: false`, or when the prompt was longer than the
+   * writer let it store (`maxPromptChars`, the gateway's); `ph` (its SHA-256) is stored instead.
+   */
   prompt?: string;
   ph?: string;
+  /**
+   * Beside `ph` when only the prompt's length kept it out: its start and end, for inspection and
+   * search (see `promptExcerpt`). Shown, never compared: the key hash and `ph` identify the prompt.
+   */
+  excerpt?: string;
 }
 
 /** What a tier is handed to store: the payload plus what it may index. */
@@ -70,7 +78,10 @@ export interface StoredEntry {
   /** Epoch ms; null = no expiry. A tier may shorten it to its own TTL, never extend it. */
   readonly expiresAt: number | null;
   readonly tags: readonly string[];
-  /** The prompt as tiers may store it in a column; undefined under `storePrompt: false`. */
+  /**
+   * The prompt as tiers may store it in a column (for search): the entry's prompt, or its
+   * excerpt when only that was stored; undefined under `storePrompt: false`.
+   */
   readonly prompt?: string;
   readonly metadata?: Record<string, unknown>;
   /** Token counts the generations report, summed; absent when none does. For document tiers' usage field. */
@@ -89,24 +100,37 @@ export interface TokenUsage {
  * usually the largest part, is read only for export and inspection. JSON never contains a raw
  * newline, so the split is unambiguous.
  */
-/** The entry for a new answer to `key` (the prompt itself, or only its hash under `storePrompt: false`). */
+/**
+ * The longest prompt an entry holds whole when its writer bounds it (the gateway: a request may
+ * be 32 MiB, and a prompt stored whole is stored twice, in the payload and a tier's column), and
+ * the size of the excerpt a longer one gets instead.
+ */
+export const STORED_PROMPT_CHARS = 4096;
+
+/**
+ * The entry for a new answer to `key`: the prompt itself; or only its hash under
+ * `storePrompt: false`; or, when it is longer than `maxPromptChars`, its hash and an excerpt.
+ */
 export function newEntry(
   key: CacheKey,
   gens: StoredGenerationData[],
   o: {
     now: number;
     storePrompt: boolean;
+    maxPromptChars?: number;
     ttlMs?: number | null;
     tags?: readonly string[];
     metadata?: Record<string, unknown>;
   },
 ): Entry {
+  const whole = o.storePrompt && (o.maxPromptChars === undefined || key.prompt.length <= o.maxPromptChars);
   return {
     v: ENTRY_VERSION,
     k: key.hash,
     ns: key.namespace,
     llm: key.llmString,
-    ...(o.storePrompt ? { prompt: key.prompt } : { ph: hashPrompt(key.prompt) }),
+    ...(whole ? { prompt: key.prompt } : { ph: hashPrompt(key.prompt) }),
+    ...(!whole && o.storePrompt ? { excerpt: promptExcerpt(key.prompt, o.maxPromptChars!) } : {}),
     gens,
     createdAt: o.now,
     expiresAt: o.ttlMs === null || o.ttlMs === undefined ? null : o.now + o.ttlMs,
@@ -129,6 +153,7 @@ export function encodeEntry(entry: Entry): StoredEntry {
     llm: entry.llm,
     ...(entry.prompt === undefined ? {} : { prompt: entry.prompt }),
     ...(entry.ph === undefined ? {} : { ph: entry.ph }),
+    ...(entry.excerpt === undefined ? {} : { excerpt: entry.excerpt }),
   };
   return storedEntry(
     entry,
@@ -137,17 +162,44 @@ export function encodeEntry(entry: Entry): StoredEntry {
 }
 
 /** The stored form of an entry whose payload is already at hand (backfill, import). */
-export function storedEntry(entry: Answer & { prompt?: string }, payload: string): StoredEntry {
+export function storedEntry(
+  entry: Answer & { prompt?: string; excerpt?: string },
+  payload: string,
+): StoredEntry {
+  const prompt = entry.prompt ?? entry.excerpt;
   return {
     payload,
     size: Buffer.byteLength(payload),
     createdAt: entry.createdAt,
     expiresAt: entry.expiresAt,
     tags: entry.tags,
-    ...(entry.prompt === undefined ? {} : { prompt: entry.prompt }),
+    ...(prompt === undefined ? {} : { prompt }),
     ...(entry.meta === undefined ? {} : { metadata: entry.meta }),
     ...withUsage(entry.gens),
   };
+}
+
+/**
+ * A prompt's start and end, `chars` characters of it, with a note between them of how much was
+ * left out: a request's parameters and first messages, and its last turns with the question. Never cut inside a surrogate pair, so the excerpt is well-formed wherever the prompt is.
+ */
+export function promptExcerpt(prompt: string, chars: number): string {
+  if (prompt.length <= chars) return prompt;
+  const headChars = Math.floor(chars / 4);
+  const tailChars = chars - headChars;
+  let head = headChars;
+  if (isHighSurrogate(prompt.charCodeAt(head - 1))) head--;
+  let tail = prompt.length - tailChars;
+  if (isLowSurrogate(prompt.charCodeAt(tail))) tail++;
+  return `${prompt.slice(0, head)}\n…[${tail - head} characters left out]…\n${prompt.slice(tail)}`;
+}
+
+function isHighSurrogate(c: number): boolean {
+  return c >= 0xd800 && c <= 0xdbff;
+}
+
+function isLowSurrogate(c: number): boolean {
+  return c >= 0xdc00 && c <= 0xdfff;
 }
 
 /**
@@ -223,7 +275,11 @@ export function decodeEntry(payload: string): Entry | undefined {
 export function isEntry(x: unknown): x is Entry {
   if (!isAnswer(x)) return false;
   const e = x as unknown as Record<string, unknown>;
-  return typeof e.llm === 'string' && (e.prompt === undefined || typeof e.prompt === 'string');
+  return (
+    typeof e.llm === 'string' &&
+    (e.prompt === undefined || typeof e.prompt === 'string') &&
+    (e.excerpt === undefined || typeof e.excerpt === 'string')
+  );
 }
 
 function isAnswer(x: unknown): x is Answer {

@@ -39,4 +39,10 @@ export interface WriteOptions {
   ttlMs?: number | null;
   tags?: readonly string[];
   metadata?: Record<string, unknown>;
+  /**
+   * Store the prompt whole only up to this many characters; a longer one as its SHA-256 and an
+   * excerpt (entry.ts `newEntry`). Unset: whole, whatever its length (the library's prompts are
+   * the application's own; the gateway's are whatever a client sends).
+   */
+  maxPromptChars?: number;
 }

@@ -139,6 +139,14 @@ export const proxyConfigSchema = z
     /** Larger request bodies are refused with 413. */
     maxRequestBytes: positiveInt.default(32 * 1024 * 1024),
     /**
+     * Larger request bodies are forwarded and not cached, never parsed. Keying a body parses it,
+     * writes its canonical text and hashes that on the event loop, where every other client
+     * waits: about 6 ms per MiB measured (bench/README.md, proxy), so some 50 ms at 8 MiB, and
+     * it holds a few copies of the body meanwhile. A million tokens of text is about 4 MiB, so
+     * every text request is keyed; larger bodies are mostly inline images and files.
+     */
+    maxKeyedBytes: positiveInt.default(8 * 1024 * 1024),
+    /**
      * Larger answers (their JSON, as stored: not a stream's framing) are passed through and not
      * stored. Also what one call holds for streaming clients that join late, and about what a slow
      * client may fall behind the others before it is cut off.

@@ -11,12 +11,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { StoredGenerationData } from '../core/entry.js';
+import { STORED_PROMPT_CHARS, type StoredGenerationData } from '../core/entry.js';
 import type { Logger } from '../core/events.js';
 import { type CacheKey, deriveKey } from '../core/key.js';
 import type { Manager } from '../core/manager.js';
 import { scrubRequestBody, scrubString } from '../core/secrets.js';
 import { errorOf } from '../errors.js';
+import { type Body, readBody } from './body.js';
 import { BrowserGuard } from './browser.js';
 import type { ResolvedProxyConfig } from './config.js';
 import { type Controls, controlsOf } from './controls.js';
@@ -120,8 +121,10 @@ export class Gateway {
           'a valid client token is required (Authorization: Bearer, x-api-key or x-strata-token)',
         );
       if (!endpoint) return await this.passThrough(req, res, api, caller, url);
-      const raw = await readBody(req, this.o.config.maxRequestBytes);
-      const request = this.parse(endpoint, req, raw, caller, url);
+      const body = await readBody(req, this.o.config);
+      if (body.unkeyed !== undefined) return await this.passUnkeyed(req, res, endpoint, caller, url, body);
+      const raw = body.raw;
+      const request = this.parse(endpoint, req, raw, caller, url, body);
       if (typeof request === 'string')
         return await this.bypass(req, res, endpoint, caller, url, raw, request);
       await this.serve(request, res);
@@ -139,17 +142,17 @@ export class Gateway {
     raw: Buffer,
     caller: Caller,
     url: URL,
+    scanned: Body,
   ): Request | string {
-    const text = raw.toString('utf8');
     let parsed: unknown;
     try {
-      parsed = JSON.parse(text);
+      parsed = JSON.parse(raw.toString('utf8'));
     } catch {
       // The upstream says what is wrong with it, in its own words.
       return 'the body is not JSON';
     }
     if (!isObject(parsed)) return 'the body is not a JSON object';
-    if (hasImpreciseNumber(text)) return 'a number in the body has more digits than the key can hold exactly';
+    if (scanned.impreciseNumber) return 'a number in the body has more digits than the key can hold exactly';
     const controls = controlsOf(header(req.headers, 'cache-control'), parsed.cache);
     const { cache: _, ...body } = parsed;
     let canonical: CanonicalRequest;
@@ -532,6 +535,8 @@ export class Gateway {
     await this.o.manager.update(request.key, gens, {
       ttlMs: ttlSeconds === null ? null : ttlSeconds * 1000,
       ...(account === undefined ? {} : { metadata: { [STORED_UPSTREAM]: account } }),
+      // A request may be 32 MiB: a longer prompt is stored as its digest and an excerpt.
+      maxPromptChars: STORED_PROMPT_CHARS,
     });
     return true;
   }
@@ -696,6 +701,37 @@ export class Gateway {
       body,
       { 'x-strata-cache': 'bypass', 'x-strata-bypass': why },
       model,
+    );
+  }
+
+  /**
+   * A body too large or too deeply nested to key (body.ts): forwarded as its bytes, never
+   * parsed; routed by the model the scan found.
+   */
+  private async passUnkeyed(
+    req: IncomingMessage,
+    res: ServerResponse,
+    endpoint: Endpoint,
+    caller: Caller,
+    url: URL,
+    body: Body,
+  ): Promise<void> {
+    // Taking the field out would need the parse this body is spared; forwarded, the upstream
+    // would refuse an unknown field in its own words, which would not say why.
+    if (body.hasCache)
+      throw new RequestError(
+        `cache: cannot be taken out of this body (${body.unkeyed}); send Cache-Control headers instead`,
+      );
+    this.o.counters.request(endpoint.label, UNVERIFIED_MODEL, 'bypass');
+    await this.forward(
+      req,
+      res,
+      endpoint.api,
+      caller,
+      url,
+      body.raw,
+      { 'x-strata-cache': 'bypass', 'x-strata-bypass': body.unkeyed! },
+      body.model,
     );
   }
 
@@ -865,19 +901,6 @@ function apiOf(headers: IncomingMessage['headers']): ApiKind {
   return headers['anthropic-version'] !== undefined || headers['x-api-key'] !== undefined
     ? 'anthropic'
     : 'openai';
-}
-
-async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const declared = Number(req.headers['content-length']);
-  if (declared > limit) throw new RequestError(`the request body is larger than ${limit} bytes`, 413);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw new RequestError(`the request body is larger than ${limit} bytes`, 413);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
 }
 
 /** The whole body, or undefined (and the body destroyed) once it is larger than `limit`. */

@@ -6,7 +6,7 @@
  */
 
 /** Every double round-trips through 15 significant decimal digits; beyond that, not always. */
-const SAFE_DIGITS = 15;
+export const SAFE_DIGITS = 15;
 
 /** Whether the JSON text has a number with more than 15 significant digits (outside strings). */
 export function hasImpreciseNumber(text: string): boolean {

@@ -187,7 +187,8 @@ export class SemanticTier implements Tier {
         hash: key.hash,
         namespace: key.namespace,
         llmString: key.llmString,
-        prompt: key.prompt,
+        // What the entry stores of the prompt (an excerpt of a long gateway request), not all of it again.
+        prompt: entry.prompt ?? key.prompt,
         query: split.query,
         context: split.context,
         partition: split.partition,
