@@ -671,11 +671,6 @@ export class Gateway {
     raw: Buffer,
     why: string,
   ): Promise<void> {
-    // only-if-cached promises no upstream call, and a request that is not cached has no entry.
-    if (controlsOf(header(req.headers, 'cache-control'), undefined).onlyIfCached) {
-      this.o.counters.request(endpoint.label, UNVERIFIED_MODEL, 'bypass');
-      return sendError(res, endpoint.api, 504, `the answer is not in the cache (only-if-cached): ${why}`);
-    }
     let body = raw;
     let model: string | undefined;
     const parsed = parseJson(raw);
@@ -691,17 +686,7 @@ export class Gateway {
         body = Buffer.from(JSON.stringify(rest));
       }
     }
-    this.o.counters.request(endpoint.label, UNVERIFIED_MODEL, 'bypass');
-    await this.forward(
-      req,
-      res,
-      endpoint.api,
-      caller,
-      url,
-      body,
-      { 'x-strata-cache': 'bypass', 'x-strata-bypass': why },
-      model,
-    );
+    await this.forwardUncached(req, res, endpoint, caller, url, body, why, model);
   }
 
   /**
@@ -722,16 +707,33 @@ export class Gateway {
       throw new RequestError(
         `cache: cannot be taken out of this body (${body.unkeyed}); send Cache-Control headers instead`,
       );
+    await this.forwardUncached(req, res, endpoint, caller, url, body.raw, body.unkeyed!, body.model);
+  }
+
+  /** A cached endpoint's request sent on uncached, with the reason; only-if-cached gets its 504 instead. */
+  private async forwardUncached(
+    req: IncomingMessage,
+    res: ServerResponse,
+    endpoint: Endpoint,
+    caller: Caller,
+    url: URL,
+    body: Buffer,
+    why: string,
+    model: string | undefined,
+  ): Promise<void> {
     this.o.counters.request(endpoint.label, UNVERIFIED_MODEL, 'bypass');
+    // only-if-cached promises no upstream call, and a request that is not cached has no entry.
+    if (controlsOf(header(req.headers, 'cache-control'), undefined).onlyIfCached)
+      return sendError(res, endpoint.api, 504, `the answer is not in the cache (only-if-cached): ${why}`);
     await this.forward(
       req,
       res,
       endpoint.api,
       caller,
       url,
-      body.raw,
-      { 'x-strata-cache': 'bypass', 'x-strata-bypass': body.unkeyed! },
-      body.model,
+      body,
+      { 'x-strata-cache': 'bypass', 'x-strata-bypass': why },
+      model,
     );
   }
 
