@@ -40,11 +40,11 @@ afterEach(async () => {
 async function setup(proxy: Record<string, unknown> = {}) {
   const db = join(tempDir(), 'cache.db');
   const tiers = [{ type: 'sqlite' as const, path: db, busyTimeoutMs: 200 }];
-  const gw = await startGateway({ tiers, config: { namespace: 'app' } });
+  const gw = await startGateway({ tiers, config: { namespace: 'app' }, proxy });
   gateways.push(gw);
   const ws = workspace(tiers, { proxy: { upstreams: [{ api: 'openai', url: gw.fake.url }], ...proxy } });
-  const ask = async (question: string, headers: Record<string, string>) => {
-    const res = await fetch(`${gw.url}/v1/chat/completions`, {
+  const ask = async (question: string, headers: Record<string, string>, query = '') => {
+    const res = await fetch(`${gw.url}/v1/chat/completions${query}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...headers },
       body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: question }] }),
@@ -65,20 +65,29 @@ function rows(path: string): number {
 }
 
 describe('strata clear --tenant-key-env', () => {
-  it("removes that key's tenant, wherever the key was sent, and nobody else's; never prints the key", async () => {
+  it("removes that key's entries, wherever it was sent and whatever came beside it, and nobody else's; never prints the key", async () => {
     const { ws, db, ask } = await setup();
     await ask('first', { authorization: `Bearer ${ALICE}` });
     await ask('second', { 'x-api-key': ALICE });
+    // What the OpenAI SDK sends with OPENAI_ORG_ID / OPENAI_PROJECT_ID set: another tenant, same key.
+    await ask('third', {
+      authorization: `Bearer ${ALICE}`,
+      'openai-organization': 'org-1',
+      'openai-project': 'p',
+    });
+    await ask('fourth', { authorization: 'Bearer placeholder' }, `?api_key=${ALICE}`);
+    await ask('fifth', { authorization: `Basic ${ALICE}` });
     await ask('first', { authorization: `Bearer ${BOB}` });
-    expect(rows(db)).toBe(3);
+    await ask('first', { authorization: `Bearer ${BOB}`, 'openai-organization': 'org-1' });
+    expect(rows(db)).toBe(7);
 
     const result = await cli('clear', '--tenant-key-env', 'CLEAR_TEST_ALICE', '--config', ws.config);
     expect(result).toMatchObject({
       code: 0,
-      out: ["removed 2 entries of that key's tenant (counted across tiers)"],
+      out: ['removed 5 entries stored for that key (counted across tiers)'],
     });
     expect([...result.out, ...result.err].join('\n')).not.toContain(ALICE);
-    expect(rows(db)).toBe(1);
+    expect(rows(db)).toBe(2);
     expect(await ask('first', { authorization: `Bearer ${ALICE}` })).toBe('miss');
     expect(await ask('first', { authorization: `Bearer ${BOB}` })).toBe('hit');
   });
@@ -100,11 +109,14 @@ describe('strata clear --tenant-key-env', () => {
     expect(mixed.err.join('\n')).toContain('without --namespace, --tag or --all');
   });
 
-  it('a gateway whose tenants are not keys is exit 2, pointing at --namespace', async () => {
-    const { ws } = await setup({ tenant: 'shared' });
+  it('on a shared gateway, removes the entries requests with that key stored', async () => {
+    const { ws, db, ask } = await setup({ tenant: 'shared' });
+    await ask('shared one', { authorization: `Bearer ${ALICE}` });
+    await ask('shared two', { authorization: `Bearer ${BOB}` });
     const result = await cli('clear', '--tenant-key-env', 'CLEAR_TEST_ALICE', '--config', ws.config);
-    expect(result.code).toBe(2);
-    expect(result.err.join('\n')).toMatch(/proxy\.tenant is "shared".*--namespace/);
+    expect(result.code).toBe(0);
+    expect(rows(db)).toBe(1);
+    expect(await ask('shared two', { authorization: `Bearer ${ALICE}` })).toBe('hit');
   });
 
   it('a tier that could not clear is named, exit 1, and the entries are still there', async () => {
@@ -115,7 +127,7 @@ describe('strata clear --tenant-key-env', () => {
     expect(result.code).toBe(1);
     const err = result.err.join('\n');
     expect(err).toMatch(/strata clear: tier sqlite: not done, its entries are still there \(.*locked/);
-    // Named once, though each of the key's namespaces failed.
+    // Named once, though each of the key's tags failed.
     expect(err.match(/tier sqlite: not done/g)).toHaveLength(1);
     for (const c of cleanups.splice(0)) c();
     expect(rows(db)).toBe(1);

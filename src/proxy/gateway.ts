@@ -534,6 +534,8 @@ export class Gateway {
     const account = this.storeAccountOf(request);
     await this.o.manager.update(request.key, gens, {
       ttlMs: ttlSeconds === null ? null : ttlSeconds * 1000,
+      // How `strata clear --tenant-key-env` finds this caller's entries (digests, never the keys).
+      tags: request.caller.keyTags,
       ...(account === undefined ? {} : { metadata: { [STORED_UPSTREAM]: account } }),
       // A request may be 32 MiB: a longer prompt is stored as its digest and an excerpt.
       maxPromptChars: STORED_PROMPT_CHARS,

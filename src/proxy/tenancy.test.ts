@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeLlm, startFakeLlm } from '../../test/support/fake-llm.js';
 import { everythingStored, startGateway, type TestGateway } from '../../test/support/gateway.js';
 import { parseConfig } from '../config/schema.js';
-import { credentialsOf, DEFAULT_CREDENTIAL_HEADERS, identify, keyNamespaces } from './tenancy.js';
+import { credentialsOf, DEFAULT_CREDENTIAL_HEADERS, identify, tagsOfKey } from './tenancy.js';
 
 /** One credential a request presents. */
 type Part =
@@ -286,18 +286,52 @@ describe('credentials as the tenant sees them', () => {
     expect(new Set([team('a'), team('a/b'), team('b'), team('team:a')]).size).toBe(4);
   });
 
-  it('names the namespaces a key stores under wherever the SDKs send it', () => {
-    const namespaces = keyNamespaces('prod', 'sk-alice-0001');
+  it('tags what a key stored wherever it was sent, and nothing for a scheme or an unset key alone', () => {
+    const tagsOf = (headers: Record<string, string>, query = '') =>
+      identify(tenancy, headers, new URLSearchParams(query))!.keyTags;
+    const [plain] = tagsOfKey('sk-alice-0001');
     for (const [headers, query] of [
       [{ authorization: 'Bearer sk-alice-0001' }, ''],
-      [{ 'x-api-key': 'sk-alice-0001' }, ''],
-      [{ 'api-key': 'sk-alice-0001' }, ''],
-      [{ 'x-goog-api-key': 'sk-alice-0001' }, ''],
-      [{}, 'key=sk-alice-0001'],
+      [{ 'x-api-key': 'sk-alice-0001', 'openai-organization': 'org-1' }, ''],
+      [{ authorization: 'Bearer other' }, 'api_key=sk-alice-0001'],
     ] as const)
-      expect(namespaces).toContain(ns(headers, query));
-    expect(keyNamespaces('prod', 'Basic YWxpY2U6cHc=')).toEqual([
-      ns({ authorization: 'basic YWxpY2U6cHc=' }),
-    ]);
+      expect(tagsOf(headers, query)).toContain(plain);
+    expect(tagsOf({ authorization: 'Bearer sk-bob' })).not.toContain(plain);
+    expect(tagsOfKey('Basic YWxpY2U6cHc=')).toEqual(tagsOf({ authorization: 'basic YWxpY2U6cHc=' }));
+    for (const authorization of ['Bearer', 'Bearer  ', 'bearer undefined', 'Bearer null', ''])
+      expect(ns({ authorization })).toBeUndefined();
+  });
+
+  it('digests a header tenant taken from a credential header, and binds it to the client token', () => {
+    const byKey = parseConfig({
+      tiers: [{ type: 'memory' }],
+      proxy: {
+        upstreams: [{ url: 'http://127.0.0.1:1', api: 'openai' }],
+        tenant: { header: 'x-goog-api-key' },
+      },
+    }).proxy!;
+    const namespace = identify(
+      { config: byKey, root: 'r', clientTokens: [] },
+      { 'x-goog-api-key': 'AIzaPlainKey01' },
+      new URLSearchParams(),
+    )!.namespace!;
+    expect(namespace).toMatch(/^r\/team#[0-9a-f]{32}$/);
+    expect(namespace).not.toContain('AIza');
+    const teams = parseConfig({
+      tiers: [{ type: 'memory' }],
+      proxy: {
+        upstreams: [{ url: 'http://127.0.0.1:1', api: 'openai', apiKey: 'sk-operator' }],
+        tenant: { header: 'x-team' },
+        clientTokens: ['team-a-token-aaaaaaaa', 'team-b-token-bbbbbbbb'],
+      },
+    }).proxy!;
+    const as = (token: string) =>
+      identify(
+        { config: teams, root: 'r', clientTokens: teams.clientTokens },
+        { authorization: `Bearer ${token}`, 'x-team': 'b' },
+        new URLSearchParams(),
+      )!.namespace;
+    expect(as('team-a-token-aaaaaaaa')).not.toBe(as('team-b-token-bbbbbbbb'));
+    expect(as('team-b-token-bbbbbbbb')).toMatch(/^r\/team:b~[0-9a-f]{16}$/);
   });
 });

@@ -84,14 +84,30 @@ const AUTH_VALUE = /^([A-Za-z0-9!#$%&'*+.^_`|~-]+)[ \t]+(\S[\s\S]*)$/;
  * it is lower-cased and the whitespace after it normalised (`Bearer<TAB>k` is `bearer k`).
  */
 export function credentialPart(where: string, value: string): string | undefined {
-  const trimmed = value.trim();
-  if (trimmed === '') return undefined;
-  const match = where.endsWith('authorization') ? AUTH_VALUE.exec(trimmed) : null;
-  const normal = match ? `${match[1]!.toLowerCase()} ${match[2]!.trimEnd()}` : trimmed;
-  return `${where}:${normal}`;
+  const secret = secretOf(where, value);
+  if (secret === undefined) return undefined;
+  return `${where}:${secret.scheme === undefined ? secret.value : `${secret.scheme} ${secret.value}`}`;
 }
 
-function isCredentialQuery(name: string): boolean {
+/**
+ * What a credential holds: its value, and in an authorization header the scheme before it (lower
+ * case). Nothing when there is no value: an empty header, a scheme alone (`Bearer`, as a client
+ * with an unset key sends it), or the text an unset variable becomes (`undefined`, `null`);
+ * every caller with such a "key" would otherwise share one tenant.
+ */
+function secretOf(where: string, raw: string): { scheme?: string; value: string } | undefined {
+  const trimmed = raw.trim();
+  const match = where.endsWith('authorization') ? AUTH_VALUE.exec(trimmed) : null;
+  const value = match ? match[2]!.trimEnd() : trimmed;
+  if (value === '' || /^(undefined|null)$/i.test(value)) return undefined;
+  if (where.endsWith('authorization') && !match && AUTH_SCHEMES.has(value.toLowerCase())) return undefined;
+  return match ? { scheme: match[1]!.toLowerCase(), value } : { value };
+}
+
+const AUTH_SCHEMES: ReadonlySet<string> = new Set(['bearer', 'basic', 'token', 'digest', 'apikey', 'key']);
+
+/** Whether a query parameter carries a credential. */
+export function isCredentialQuery(name: string): boolean {
   const lower = name.toLowerCase();
   return CREDENTIAL_QUERY.has(lower) || isSecretFieldName(name);
 }
@@ -108,13 +124,17 @@ export function credentialsOf(
     if (part !== undefined) parts.add(part);
   };
   for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined) continue;
-    if (!credentialHeaders.has(name) && !isSecretFieldName(name)) continue;
+    if (value === undefined || !isCredentialHeader(name, credentialHeaders)) continue;
     for (const v of Array.isArray(value) ? value : [value]) add(name, v);
   }
   // Query names are case-sensitive to servers; only the list lookup ignores case.
   for (const [name, value] of query) if (isCredentialQuery(name)) add(`?${name}`, value);
   return [...parts].sort();
+}
+
+/** Whether a request header carries a credential: on the list, or named like one. */
+export function isCredentialHeader(name: string, credentialHeaders: ReadonlySet<string>): boolean {
+  return credentialHeaders.has(name) || isSecretFieldName(name);
 }
 
 /** The tenant segment of a set of credentials (never empty: callers check). */
@@ -123,32 +143,50 @@ function credentialTenant(parts: readonly string[]): string {
 }
 
 /**
- * The namespaces a caller presenting only `key` stores under, in each place the SDKs and common
- * clients send a key (`Authorization: Bearer`, `x-api-key`, `api-key`, `x-goog-api-key`, `?key=`,
- * `?api-key=`), or exactly as given when `key` is a whole authorization value (`Basic ...`):
- * what `strata clear --tenant-key-env` removes.
+ * The tags a gateway entry carries for each secret its caller presented (a keyed digest of the
+ * value wherever it was sent, and of a whole authorization value with its scheme): what
+ * `strata clear --tenant-key-env` invalidates, so a caller's entries go whatever else it sent
+ * beside that key (an organization header, a client token). At most 16.
  */
-export function keyNamespaces(root: string, key: string): string[] {
-  const value = key.trim();
-  if (value === '') throw new TypeError('the key is empty');
-  const presented: Array<[string, string]> = AUTH_VALUE.test(value)
-    ? [['authorization', value]]
-    : [
-        ['authorization', `Bearer ${value}`],
-        ['x-api-key', value],
-        ['api-key', value],
-        ['x-goog-api-key', value],
-        ['?key', value],
-        ['?api-key', value],
-      ];
-  return presented.map(([where, v]) => `${root}/${credentialTenant([credentialPart(where, v)!])}`);
+export function keyTags(parts: readonly string[]): string[] {
+  const tags = new Set<string>();
+  for (const part of parts) {
+    const at = part.indexOf(':');
+    const value = part.slice(at + 1);
+    tags.add(keyTag(value));
+    const space = part.slice(0, at).endsWith('authorization') ? value.indexOf(' ') : -1;
+    if (space > 0) tags.add(keyTag(value.slice(space + 1)));
+  }
+  return [...tags].slice(0, 16);
 }
 
-/** A header tenant's segment: readable when the value is plain, its digest otherwise (no `/`, bounded). */
-function headerTenant(value: string): string {
-  return /^[A-Za-z0-9._~-]{1,64}$/.test(value)
-    ? `team:${value}`
-    : `team#${createHash('sha256').update(value, 'utf8').digest('hex').slice(0, 32)}`;
+/** The tags `strata clear --tenant-key-env` removes for a key given as sent (`sk-...`, `Basic ...`). */
+export function tagsOfKey(key: string): string[] {
+  const secret = secretOf('authorization', key) ?? secretOf('x-api-key', key);
+  if (secret === undefined) throw new TypeError('the key is empty');
+  return secret.scheme === undefined
+    ? [keyTag(secret.value)]
+    : [keyTag(`${secret.scheme} ${secret.value}`), keyTag(secret.value)];
+}
+
+function keyTag(secret: string): string {
+  return `strata-key:${keyedDigest('strata-gateway-key', secret)}`;
+}
+
+/**
+ * A header tenant's segment (no `/`, bounded): readable when the value is plain and the header is
+ * not a credential, a digest otherwise, keyed when the header is a credential (`tenant: { header:
+ * "x-api-key" }` must not write keys into the namespace column). With client tokens, the token's
+ * digest is part of it: the header is the client's to set, so a token holder can name only its
+ * own teams, never read another token's.
+ */
+function headerTenant(value: string, credential: boolean, token: string | undefined): string {
+  const team = credential
+    ? `team#${keyedDigest('strata-gateway-team', value)}`
+    : /^[A-Za-z0-9._~-]{1,64}$/.test(value)
+      ? `team:${value}`
+      : `team#${createHash('sha256').update(value, 'utf8').digest('hex').slice(0, 32)}`;
+  return token === undefined ? team : `${team}~${keyedDigest('strata-gateway-client', token).slice(0, 16)}`;
 }
 
 /** The longest root namespace the gateway accepts: the tenant segment must fit under the 256-character limit. */
@@ -163,6 +201,8 @@ export interface Caller {
   readonly fingerprint: string;
   /** The header the client token arrived in, when it was not `x-strata-token` (it must not go upstream). */
   readonly tokenHeader?: string;
+  /** Tags for every secret presented (keyTags): how one key's entries are found to erase them. */
+  readonly keyTags: readonly string[];
 }
 
 export interface Tenancy {
@@ -176,16 +216,18 @@ export interface Tenancy {
 export function identify(tenancy: Tenancy, headers: Headers, query: URLSearchParams): Caller | undefined {
   const { config, root, clientTokens } = tenancy;
   let tokenHeader: string | undefined;
+  let token: string | undefined;
   if (clientTokens.length > 0) {
     const explicit = header(headers, 'x-strata-token');
     const key = presentedKey(headers);
-    const given = explicit ?? key?.value;
-    if (given === undefined || !clientTokens.some((t) => sameSecret(given, t))) return undefined;
+    token = explicit ?? key?.value;
+    if (token === undefined || !clientTokens.some((t) => sameSecret(token!, t))) return undefined;
     if (explicit === undefined) tokenHeader = key?.header;
   }
-  const parts = credentialsOf(headers, query, credentialHeaderSet(config));
+  const credentialHeaders = credentialHeaderSet(config);
+  const parts = credentialsOf(headers, query, credentialHeaders);
   const fingerprint = parts.length === 0 ? 'none' : credentialTenant(parts);
-  const extra = tokenHeader ? { tokenHeader } : {};
+  const extra = { keyTags: keyTags(parts), ...(tokenHeader ? { tokenHeader } : {}) };
   if (config.tenant === 'shared') return { namespace: `${root}/shared`, fingerprint, ...extra };
   if (config.tenant === 'credential') {
     if (parts.length === 0)
@@ -205,12 +247,13 @@ export function identify(tenancy: Tenancy, headers: Headers, query: URLSearchPar
       fingerprint,
       ...extra,
     };
-  return { namespace: `${root}/${headerTenant(value)}`, fingerprint, ...extra };
+  const segment = headerTenant(value, isCredentialHeader(config.tenant.header, credentialHeaders), token);
+  return { namespace: `${root}/${segment}`, fingerprint, ...extra };
 }
 
 const headerSets = new WeakMap<ResolvedProxyConfig, ReadonlySet<string>>();
 
-function credentialHeaderSet(config: ResolvedProxyConfig): ReadonlySet<string> {
+export function credentialHeaderSet(config: ResolvedProxyConfig): ReadonlySet<string> {
   let set = headerSets.get(config);
   if (!set) {
     set = new Set([...DEFAULT_CREDENTIAL_HEADERS, ...config.credentialHeaders]);

@@ -161,6 +161,38 @@ describe('callers that present only a client token', () => {
   });
 });
 
+describe('a gateway that sends its own key', () => {
+  it("sends none of the caller's credentials beside it: no org or project header, no ?key=", async () => {
+    const gw = await startGateway({
+      fake,
+      proxy: { upstreams: [{ url: fake.url, api: 'openai', apiKey: 'sk-operator-upstream-key' }] },
+    });
+    try {
+      const answer = await curl(
+        gw,
+        {
+          authorization: 'Bearer sk-caller-own',
+          'openai-organization': 'org-caller-picked',
+          'openai-project': 'proj-caller-picked',
+          'x-goog-api-key': 'AIza-caller',
+          'x-trace': 'kept',
+        },
+        'Whose bill is this?',
+        '?api-version=2025-01-01&key=caller-query-key',
+      );
+      expect(answer.status).toBe(200);
+      const call = fake.calls.at(-1)!;
+      expect(call.headers.authorization).toBe('Bearer sk-operator-upstream-key');
+      for (const name of ['openai-organization', 'openai-project', 'x-goog-api-key'])
+        expect(call.headers[name], name).toBeUndefined();
+      expect(call.headers['x-trace']).toBe('kept');
+      expect(call.url).toBe('/v1/chat/completions?api-version=2025-01-01');
+    } finally {
+      await gw.close();
+    }
+  });
+});
+
 describe('namespaces', () => {
   let dir: string;
   beforeAll(() => {

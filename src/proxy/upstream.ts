@@ -8,7 +8,13 @@ import { Agent, errors, request } from 'undici';
 import { StrataConfigError } from '../errors.js';
 import type { ResolvedProxyConfig, UpstreamConfig } from './config.js';
 import type { ApiKind } from './endpoints/endpoint.js';
-import type { Caller, Headers } from './tenancy.js';
+import {
+  type Caller,
+  credentialHeaderSet,
+  type Headers,
+  isCredentialHeader,
+  isCredentialQuery,
+} from './tenancy.js';
 
 /** Headers that belong to one connection, never forwarded (RFC 9110 §7.6.1), plus our own. */
 const HOP_BY_HOP = new Set([
@@ -25,7 +31,6 @@ const HOP_BY_HOP = new Set([
   'content-length',
   'expect',
 ]);
-const CREDENTIAL_HEADERS = ['authorization', 'x-api-key', 'api-key'];
 
 export interface Upstream extends UpstreamConfig {
   /** The gateway's own credential, resolved from apiKey or apiKeyEnv. */
@@ -52,8 +57,10 @@ export class UpstreamError extends Error {
 export class Upstreams {
   private readonly list: Upstream[];
   private readonly agent: Agent;
+  private readonly credentialHeaders: ReadonlySet<string>;
 
   constructor(config: ResolvedProxyConfig, env: NodeJS.ProcessEnv = process.env) {
+    this.credentialHeaders = credentialHeaderSet(config);
     this.list = config.upstreams.map((u, i) => {
       if (u.apiKeyEnv === undefined) return { ...u, key: u.apiKey };
       const key = env[u.apiKeyEnv];
@@ -98,9 +105,10 @@ export class Upstreams {
     },
   ): Promise<UpstreamResponse> {
     try {
-      const res = await request(`${upstream.url}${o.path}`, {
+      const path = upstream.key === undefined ? o.path : withoutCredentialQuery(o.path);
+      const res = await request(`${upstream.url}${path}`, {
         method: o.method as 'POST',
-        headers: outgoingHeaders(upstream, o.headers, o.caller),
+        headers: outgoingHeaders(upstream, o.headers, o.caller, this.credentialHeaders),
         body: o.body,
         signal: o.signal,
         dispatcher: this.agent,
@@ -126,11 +134,17 @@ export function asUpstreamError(error: unknown): UpstreamError {
   return new UpstreamError(`the upstream could not be reached${code ? ` (${code})` : ''}`, 502);
 }
 
-/** The client's headers minus hop-by-hop ones and the gateway's own, with the right credential. */
+/**
+ * The client's headers minus hop-by-hop ones and the gateway's own, with the right credential.
+ * Where the gateway sends its own key, every credential the caller sent is left out (an
+ * organization or project header too): the caller must not choose what the operator's key pays
+ * for, nor reach the upstream with a second key beside it.
+ */
 function outgoingHeaders(
   upstream: Upstream,
   incoming: Headers,
   caller: Caller,
+  credentialHeaders: ReadonlySet<string>,
 ): Record<string, string | string[]> {
   const connectionScoped = new Set(
     String(incoming.connection ?? '')
@@ -142,15 +156,27 @@ function outgoingHeaders(
     if (value === undefined || HOP_BY_HOP.has(name) || connectionScoped.has(name)) continue;
     if (name.startsWith('x-strata-') || name === 'cache-control') continue;
     if (name === caller.tokenHeader) continue;
+    if (upstream.key !== undefined && isCredentialHeader(name, credentialHeaders)) continue;
     out[name] = value;
   }
   Object.assign(out, upstream.headers);
   if (upstream.key !== undefined) {
-    for (const h of CREDENTIAL_HEADERS) delete out[h];
     if (upstream.api === 'anthropic') out['x-api-key'] = upstream.key;
     else out.authorization = `Bearer ${upstream.key}`;
   }
   return out;
+}
+
+/** A path whose credential query parameters (`?key=`, `?api-key=`) are left out; untouched when it has none. */
+function withoutCredentialQuery(path: string): string {
+  const at = path.indexOf('?');
+  if (at < 0) return path;
+  const params = new URLSearchParams(path.slice(at + 1));
+  const names = [...new Set(params.keys())].filter(isCredentialQuery);
+  if (names.length === 0) return path;
+  for (const name of names) params.delete(name);
+  const rest = params.toString();
+  return rest === '' ? path.slice(0, at) : `${path.slice(0, at)}?${rest}`;
 }
 
 /**

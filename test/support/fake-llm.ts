@@ -28,6 +28,8 @@ import type { AddressInfo } from 'node:net';
 
 export interface FakeCall {
   readonly path: string;
+  /** Path and query as received. */
+  readonly url: string;
   readonly method: string;
   readonly headers: http.IncomingHttpHeaders;
   readonly body: Record<string, unknown> | undefined;
@@ -82,7 +84,7 @@ export async function startFakeLlm(
     // Not part of the API: how many calls were made, for a benchmark running the fake in its own process.
     if (path === '/_fake/calls') return json(res, 200, { total });
     if (options.keepCalls !== false)
-      calls.push({ path, method: req.method ?? 'GET', headers: req.headers, body });
+      calls.push({ path, url: req.url ?? '/', method: req.method ?? 'GET', headers: req.headers, body });
     counts.set(path, (counts.get(path) ?? 0) + 1);
     const n = ++total;
     if (req.method === 'GET' && path === '/v1/models') {

@@ -1,7 +1,7 @@
 import { ephemeralDigestKey } from '../../core/secrets.js';
 import { IncompleteOperationError, type TierFailure } from '../../errors.js';
 import type { StrataCache } from '../../langchain/cache.js';
-import { keyNamespaces } from '../../proxy/tenancy.js';
+import { tagsOfKey } from '../../proxy/tenancy.js';
 import { type Command, type Io, shown, stringFlag } from '../context.js';
 
 /**
@@ -9,12 +9,13 @@ import { type Command, type Io, shown, stringFlag } from '../context.js';
  * required, so nothing is cleared by accident. A tier that could not do it (down, locked,
  * failing) is named with the reason and the exit status is 1: its entries are still there.
  *
- * `--tenant-key-env VAR` clears one gateway tenant: the caller whose API key (or whole
- * `Authorization` value) is in the environment variable VAR (named, so the key is in no shell
- * history or process list, and never printed). Its namespaces are the gateway's keyed digests of
- * that key under the config's namespace, in each place SDKs send a key (tenancy.ts
- * `keyNamespaces`), so the command needs the gateway's digest key (`STRATA_DIGEST_KEY`, or the
- * variable `digestKeyEnv` names).
+ * `--tenant-key-env VAR` clears what one gateway caller stored: every entry stored for a request
+ * that presented the key in the environment variable VAR (named, so the key is in no shell history
+ * or process list, and never printed), wherever it sent it and whatever it sent beside it. The
+ * gateway tags each entry with a keyed digest of every secret its request presented (tenancy.ts
+ * `keyTags`), so the command needs the gateway's digest key (`STRATA_DIGEST_KEY`, or the variable
+ * `digestKeyEnv` names). A running gateway's memory tier is a copy of its own: it keeps what it
+ * holds until it restarts or the entries expire, unless the tiers share a bus.
  */
 export const clear: Command = async ({ flags, io, open }) => {
   const namespace = stringFlag(flags, 'namespace');
@@ -61,13 +62,6 @@ export const clear: Command = async ({ flags, io, open }) => {
 async function clearTenant(io: Io, open: Parameters<Command>[0]['open'], key: string): Promise<number> {
   const { cache, config } = await open();
   try {
-    const tenant = config.proxy?.tenant ?? 'credential';
-    if (tenant !== 'credential') {
-      io.err(
-        `strata clear: --tenant-key-env: this config's gateway does not key tenants by credential (proxy.tenant is ${shown(JSON.stringify(tenant))}); give the tenant's namespace with --namespace (strata stats lists them)`,
-      );
-      return 2;
-    }
     // Without the gateway's digest key this process has a random one: the namespaces it computes
     // would match nothing, and "removed 0" would be a lie by omission.
     const ephemeral = ephemeralDigestKey();
@@ -77,19 +71,19 @@ async function clearTenant(io: Io, open: Parameters<Command>[0]['open'], key: st
       );
       return 2;
     }
-    return await removeNamespaces(io, cache, keyNamespaces(config.namespace, key));
+    return await removeTagged(io, cache, tagsOfKey(key));
   } finally {
     await cache.close();
   }
 }
 
-/** Clears each namespace; a tier that failed on any of them is named once, with its first reason. */
-async function removeNamespaces(io: Io, cache: StrataCache, namespaces: readonly string[]): Promise<number> {
+/** Invalidates each tag in every namespace; a tier that failed on any of them is named once, with its first reason. */
+async function removeTagged(io: Io, cache: StrataCache, tags: readonly string[]): Promise<number> {
   let removed = 0;
   const failures = new Map<string, TierFailure>();
-  for (const namespace of namespaces) {
+  for (const tag of tags) {
     try {
-      removed += await cache.clear({ namespace });
+      removed += await cache.invalidateTag(tag, { allNamespaces: true });
     } catch (error) {
       if (!(error instanceof IncompleteOperationError)) throw error;
       removed += error.removed;
@@ -97,7 +91,7 @@ async function removeNamespaces(io: Io, cache: StrataCache, namespaces: readonly
     }
   }
   if (failures.size > 0) return incomplete(io, removed, [...failures.values()]);
-  io.out(`removed ${removed} entries of that key's tenant (counted across tiers)`);
+  io.out(`removed ${removed} entries stored for that key (counted across tiers)`);
   return 0;
 }
 
