@@ -509,8 +509,9 @@ export class Gateway {
     });
   }
 
-  private async store(request: Request, response: Json): Promise<boolean> {
+  private async store(request: Request, answer: Json): Promise<boolean> {
     const { endpoint, controls } = request;
+    const response = endpoint.echo ? endpoint.echo.stored(answer) : answer;
     const usage = endpoint.usage(response);
     const gens: StoredGenerationData[] = [
       {
@@ -627,13 +628,18 @@ export class Gateway {
         // A hit's usage says it cost nothing (hit-usage.ts); `outcome.response` stays as stored,
         // which is what the savings count.
         const zero = status !== 'miss' && this.o.config.hitUsage === 'zero';
+        // A response that echoes its request carries this request's own unkeyed fields on a hit.
+        const response =
+          status !== 'miss' && endpoint.echo
+            ? endpoint.echo.forRequest(outcome.response, request.body)
+            : outcome.response;
         if (canonical.stream && endpoint.replay) {
           res.writeHead(200, { ...SSE_HEADERS, ...headers });
-          for (const event of endpoint.replay(outcome.response, { includeUsage: canonical.includeUsage }))
-            res.write(zero ? hitEvent(event, outcome.response.usage) : event);
+          for (const event of endpoint.replay(response, { includeUsage: canonical.includeUsage }))
+            res.write(zero ? hitEvent(event, response.usage) : event);
           res.end();
         } else {
-          const body = Buffer.from(JSON.stringify(zero ? hitObject(outcome.response) : outcome.response));
+          const body = Buffer.from(JSON.stringify(zero ? hitObject(response) : response));
           res.writeHead(200, {
             'content-type': 'application/json',
             'content-length': String(body.length),

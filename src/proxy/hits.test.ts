@@ -11,7 +11,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type FakeLlm, startFakeLlm } from '../../test/support/fake-llm.js';
-import { startGateway, type TestGateway } from '../../test/support/gateway.js';
+import { everythingStored, startGateway, type TestGateway } from '../../test/support/gateway.js';
 import { Flight } from './flight.js';
 
 type Json = Record<string, unknown>;
@@ -547,5 +547,36 @@ describe('only-if-cached', () => {
     expect(f.status).toBe(504);
     expect(JSON.stringify(f.body)).toContain('not in the cache');
     expect(upstream.calls.length).toBe(before + 1);
+  });
+});
+
+describe('a Responses hit echoes its own request', () => {
+  it("carries this request's user, metadata and store, never the first caller's", async () => {
+    const gw = await startGateway({ proxy: { hitUsage: 'original' } });
+    try {
+      const client = new OpenAI({ apiKey: 'sk-echo-caller', baseURL: `${gw.url}/v1`, maxRetries: 0 });
+      const base = { model: 'gpt-4o-mini', input: 'Which plan is cheapest?' };
+      const first = await client.responses
+        .create({ ...base, user: 'alice@example.com', metadata: { ticket: 'T-1' } })
+        .withResponse();
+      expect(first.response.headers.get('x-strata-cache')).toBe('miss');
+      expect(first.data).toMatchObject({
+        user: 'alice@example.com',
+        metadata: { ticket: 'T-1' },
+        store: true,
+      });
+      // store: false may take an entry the upstream stored (the reverse is refused: see above).
+      const second = await client.responses
+        .create({ ...base, metadata: { ticket: 'T-2' }, store: false })
+        .withResponse();
+      expect(second.response.headers.get('x-strata-cache')).toBe('hit');
+      expect(second.data).toMatchObject({ user: null, metadata: { ticket: 'T-2' }, store: false });
+      expect(second.data.output_text).toBe(first.data.output_text);
+      const stored = JSON.stringify(await everythingStored(gw.proxy));
+      expect(stored).not.toContain('alice@example.com');
+      expect(stored).not.toContain('T-1');
+    } finally {
+      await gw.close();
+    }
   });
 });

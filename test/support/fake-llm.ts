@@ -597,6 +597,11 @@ function response(plan: Plan): Json {
     status: 'completed',
     model: plan.body.model,
     output,
+    // What the real Responses object echoes of its request, credentials included.
+    tools: plan.body.tools ?? [],
+    metadata: plan.body.metadata ?? {},
+    user: plan.body.user ?? null,
+    store: plan.body.store ?? true,
     usage: { input_tokens: 25, output_tokens: 10, total_tokens: 35 },
   };
 }

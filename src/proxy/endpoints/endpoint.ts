@@ -66,6 +66,15 @@ export interface Endpoint {
   streamBody?(body: Json): Json;
   /** An upstream event a client that did not ask for usage must not see (the usage-only chunk). */
   usageOnly?(event: SseEvent): boolean;
+  /**
+   * A response that echoes its request (the Responses object): what of it may be stored (no
+   * credential it echoes, none of the fields the key leaves out), and what a hit is sent as for
+   * this request (its own values of those fields).
+   */
+  echo?: {
+    stored(response: Json): Json;
+    forRequest(response: Json, body: Json): Json;
+  };
 }
 
 /** A request the gateway refuses before any upstream call, as a 400 in the API's error shape. */

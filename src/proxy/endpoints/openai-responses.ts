@@ -8,6 +8,7 @@
  * Not cached: requests bound to mutable server-side state (`conversation`) and `background` jobs.
  */
 
+import { scrubRequestBody } from '../../core/secrets.js';
 import { formatEvent, type SseEvent } from '../sse.js';
 import {
   type Endpoint,
@@ -46,6 +47,7 @@ export const openaiResponses: Endpoint = {
       ...(bypass ? { bypass } : {}),
     };
   },
+  echo: { stored: storedResponse, forRequest: responseFor },
   isResponse(value): value is Json {
     return (
       isObject(value) &&
@@ -185,4 +187,42 @@ function replayResponse(response: Json): string[] {
   });
   emit('response.completed', { response });
   return events;
+}
+
+/**
+ * Request fields a Responses object echoes that the key leaves out (OPENAI_IGNORED), with what
+ * the API echoes when the request did not send them. Stored as those defaults, and sent on a hit
+ * as the hit's own request has them: one caller's `user` or `metadata` never reaches another,
+ * and a `store: false` request is never told `store: true`.
+ */
+const ECHOED_UNKEYED: Readonly<Record<string, unknown>> = {
+  user: null,
+  safety_identifier: null,
+  prompt_cache_key: null,
+  prompt_cache_retention: null,
+  metadata: {},
+  store: true,
+};
+
+function withEchoed(response: Json, body: Json): Json {
+  const out: Json = { ...response };
+  for (const [field, absent] of Object.entries(ECHOED_UNKEYED))
+    if (field in response) out[field] = body[field] ?? absent;
+  return out;
+}
+
+/**
+ * The response as stored: the unkeyed echoes at their defaults, and the echoed `tools` as the
+ * key has them (an MCP tool's `authorization` and headers as digests): an upstream echoes what
+ * it was sent, and the store must not keep a credential it was given back. A hit shows those
+ * digests in place of the tokens.
+ */
+function storedResponse(response: Json): Json {
+  const out = withEchoed(response, {});
+  if (response.tools !== undefined) out.tools = scrubRequestBody({ tools: response.tools }).tools;
+  return out;
+}
+
+function responseFor(response: Json, body: Json): Json {
+  return withEchoed(response, body);
 }
