@@ -1027,7 +1027,12 @@ function keepRequest(value: unknown): unknown {
     return out.some((v, i) => v !== value[i]) ? out : value;
   }
   if (!isPlainObject(value) || isJsonSchema(value)) return value;
-  if (value.type === 'mcp') return scrubValue(value);
+  if (value.type === 'mcp') {
+    // Every header an MCP server is given is client configuration, whatever its name (`X-Tenant`).
+    const out = scrubValue(value) as Record<string, unknown>;
+    if (value.headers !== undefined) out.headers = scrubValue(value.headers, true);
+    return out;
+  }
   let out: Record<string, unknown> | undefined;
   for (const [name, inner] of Object.entries(value)) {
     const kept = keepRequest(inner);

@@ -34,6 +34,7 @@ const POSITIONS = [
   'query-sig',
   'mcp-authorization',
   'mcp-header',
+  'mcp-plain-header',
   'anthropic-mcp-token',
   'body-api-key',
 ] as const;
@@ -134,7 +135,7 @@ const BODIES: Array<[string, (stream: boolean, q: string) => object]> = [
           server_label: 'crm',
           server_url: 'https://mcp.example.com/sse',
           authorization: c['mcp-authorization'],
-          headers: { 'X-Upstream-Key': c['mcp-header'] },
+          headers: { 'X-Upstream-Key': c['mcp-header'], 'X-Tenant': c['mcp-plain-header'] },
           require_approval: 'never',
         },
       ],

@@ -16,6 +16,7 @@ import { StrataConfigError } from '../errors.js';
 import { isLoopback } from '../monitor/access.js';
 import { createMonitor } from '../monitor/index.js';
 import { startServer } from '../monitor/server.js';
+import { proxyConfigSchema } from './config.js';
 import { createProxy } from './index.js';
 
 const open: Array<{ close(): Promise<void> }> = [];
@@ -115,8 +116,9 @@ describe('strata proxy --help', () => {
       expect(err).toEqual([]);
       const text = out.join('\n');
       expect(text).toMatch(/^usage: strata proxy /);
-      for (const option of ['--host', '--port', '--monitor-port', '--config', 'hitUsage', 'upstreams'])
-        expect(text).toContain(option);
+      for (const option of ['--host', '--port', '--monitor-port', '--config']) expect(text).toContain(option);
+      // Every field of the `proxy` section, so the help cannot fall behind the schema.
+      for (const field of Object.keys(proxyConfigSchema.shape)) expect(text, field).toContain(field);
     }
   });
 });
