@@ -551,6 +551,18 @@ function nameWords(name: string): string[] {
  * costs only the readability of the stored llm string (the value is digested, not dropped).
  */
 export function isSecretFieldName(name: string): boolean {
+  // Judged once per name: keys and requests repeat the same few field and header names.
+  let secret = secretNames.get(name);
+  if (secret === undefined) {
+    secret = judgeFieldName(name);
+    if (secretNames.size < 8192) secretNames.set(name, secret);
+  }
+  return secret;
+}
+
+const secretNames = new Map<string, boolean>();
+
+function judgeFieldName(name: string): boolean {
   const words = nameWords(name);
   if (words.length === 0) return false;
   const last = words[words.length - 1]!;

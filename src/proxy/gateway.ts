@@ -39,7 +39,7 @@ import { hitEvent, hitObject } from './hit-usage.js';
 import { hasImpreciseNumber } from './json-numbers.js';
 import type { CacheStatus, ProxyCounters } from './metrics.js';
 import { type SseEvent, SseParser } from './sse.js';
-import { type Caller, header, identify, type Tenancy } from './tenancy.js';
+import { type Caller, header, identify, keyTags, type Tenancy } from './tenancy.js';
 import {
   asUpstreamError,
   clientHeaders,
@@ -536,7 +536,7 @@ export class Gateway {
     await this.o.manager.update(request.key, gens, {
       ttlMs: ttlSeconds === null ? null : ttlSeconds * 1000,
       // How `strata clear --tenant-key-env` finds this caller's entries (digests, never the keys).
-      tags: request.caller.keyTags,
+      tags: keyTags(request.caller.credentials),
       ...(account === undefined ? {} : { metadata: { [STORED_UPSTREAM]: account } }),
       // A request may be 32 MiB: a longer prompt is stored as its digest and an excerpt.
       maxPromptChars: STORED_PROMPT_CHARS,

@@ -17,11 +17,23 @@ export class ProxyCounters {
   private readonly savedTokens = new Map<string, number>();
   private series = 0;
   private readonly modelLabels = new Map<string, string>();
+  private readonly labelTexts = new Map<string, string>();
 
   /**
    * A model name as a label, redacted as the library redacts it in a stored llm string: a key
    * pasted as the model (`sk-...`) becomes its digest marker. Memoized within the series bound.
    */
+  /** A label set as text (model redacted), remembered: every request writes one or two. */
+  private labels(labels: Record<string, string>): string {
+    const id = Object.values(labels).join('\u0000');
+    let text = this.labelTexts.get(id);
+    if (text === undefined) {
+      text = labelText({ ...labels, model: this.modelLabel(labels.model!) });
+      if (this.labelTexts.size < 4 * MAX_SERIES) this.labelTexts.set(id, text);
+    }
+    return text;
+  }
+
   private modelLabel(model: string): string {
     let label = this.modelLabels.get(model);
     if (label === undefined) {
@@ -72,7 +84,7 @@ export class ProxyCounters {
   }
 
   private add(map: Map<string, number>, labels: Record<string, string>, by: number): void {
-    let key = labelText({ ...labels, model: this.modelLabel(labels.model!) });
+    let key = this.labels(labels);
     if (!map.has(key)) {
       if (this.series >= MAX_SERIES) key = labelText({ ...labels, model: 'other' });
       else this.series++;

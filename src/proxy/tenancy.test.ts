@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeLlm, startFakeLlm } from '../../test/support/fake-llm.js';
 import { everythingStored, startGateway, type TestGateway } from '../../test/support/gateway.js';
 import { parseConfig } from '../config/schema.js';
-import { credentialsOf, DEFAULT_CREDENTIAL_HEADERS, identify, tagsOfKey } from './tenancy.js';
+import { credentialsOf, DEFAULT_CREDENTIAL_HEADERS, identify, keyTags, tagsOfKey } from './tenancy.js';
 
 /** One credential a request presents. */
 type Part =
@@ -288,7 +288,7 @@ describe('credentials as the tenant sees them', () => {
 
   it('tags what a key stored wherever it was sent, and nothing for a scheme or an unset key alone', () => {
     const tagsOf = (headers: Record<string, string>, query = '') =>
-      identify(tenancy, headers, new URLSearchParams(query))!.keyTags;
+      keyTags(identify(tenancy, headers, new URLSearchParams(query))!.credentials);
     const [plain] = tagsOfKey('sk-alice-0001');
     for (const [headers, query] of [
       [{ authorization: 'Bearer sk-alice-0001' }, ''],

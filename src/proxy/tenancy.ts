@@ -16,7 +16,12 @@
  * tenant's.
  */
 import { createHash } from 'node:crypto';
-import { CREDENTIAL_QUERY_PARAMS, isSecretFieldName, keyedDigest } from '../core/secrets.js';
+import {
+  CREDENTIAL_QUERY_PARAMS,
+  digestKeyGeneration,
+  isSecretFieldName,
+  keyedDigest,
+} from '../core/secrets.js';
 import { bearerToken, sameSecret } from '../monitor/access.js';
 import type { ResolvedProxyConfig } from './config.js';
 
@@ -137,10 +142,30 @@ export function isCredentialHeader(name: string, credentialHeaders: ReadonlySet<
   return credentialHeaders.has(name) || isSecretFieldName(name);
 }
 
-/** The tenant segment of a set of credentials (never empty: callers check). */
+/**
+ * The tenant segment of a set of credentials (never empty: callers check). Remembered for the
+ * callers seen most recently: an HMAC per request is a measurable share of a hit, and a caller
+ * sends the same credentials every time. The memo lives in this process only and is dropped when
+ * the digest key changes.
+ */
 function credentialTenant(parts: readonly string[]): string {
-  return `key:${keyedDigest('strata-gateway-tenant', JSON.stringify(parts))}`;
+  const generation = digestKeyGeneration();
+  if (generation !== tenantMemoGeneration) {
+    tenantMemo.clear();
+    tenantMemoGeneration = generation;
+  }
+  const text = JSON.stringify(parts);
+  let tenant = tenantMemo.get(text);
+  if (tenant === undefined) {
+    tenant = `key:${keyedDigest('strata-gateway-tenant', text)}`;
+    if (tenantMemo.size >= 1024) tenantMemo.delete(tenantMemo.keys().next().value!);
+    tenantMemo.set(text, tenant);
+  }
+  return tenant;
 }
+
+const tenantMemo = new Map<string, string>();
+let tenantMemoGeneration = digestKeyGeneration();
 
 /**
  * The tags a gateway entry carries for each secret its caller presented (a keyed digest of the
@@ -201,8 +226,11 @@ export interface Caller {
   readonly fingerprint: string;
   /** The header the client token arrived in, when it was not `x-strata-token` (it must not go upstream). */
   readonly tokenHeader?: string;
-  /** Tags for every secret presented (keyTags): how one key's entries are found to erase them. */
-  readonly keyTags: readonly string[];
+  /**
+   * Every credential presented (credentialsOf), held for this request only: its entry's tags
+   * (keyTags) are made from them when, and only if, it is stored.
+   */
+  readonly credentials: readonly string[];
 }
 
 export interface Tenancy {
@@ -227,7 +255,7 @@ export function identify(tenancy: Tenancy, headers: Headers, query: URLSearchPar
   const credentialHeaders = credentialHeaderSet(config);
   const parts = credentialsOf(headers, query, credentialHeaders);
   const fingerprint = parts.length === 0 ? 'none' : credentialTenant(parts);
-  const extra = { keyTags: keyTags(parts), ...(tokenHeader ? { tokenHeader } : {}) };
+  const extra = { credentials: parts, ...(tokenHeader ? { tokenHeader } : {}) };
   if (config.tenant === 'shared') return { namespace: `${root}/shared`, fingerprint, ...extra };
   if (config.tenant === 'credential') {
     if (parts.length === 0)
