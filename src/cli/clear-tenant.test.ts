@@ -77,14 +77,15 @@ describe('strata clear --tenant-key-env', () => {
     });
     await ask('fourth', { authorization: 'Bearer placeholder' }, `?api_key=${ALICE}`);
     await ask('fifth', { authorization: `Basic ${ALICE}` });
+    await ask('sixth', { authorization: `Basic ${btoa(`user:${ALICE}`)}` });
     await ask('first', { authorization: `Bearer ${BOB}` });
     await ask('first', { authorization: `Bearer ${BOB}`, 'openai-organization': 'org-1' });
-    expect(rows(db)).toBe(7);
+    expect(rows(db)).toBe(8);
 
     const result = await cli('clear', '--tenant-key-env', 'CLEAR_TEST_ALICE', '--config', ws.config);
     expect(result).toMatchObject({
       code: 0,
-      out: ['removed 5 entries stored for that key (counted across tiers)'],
+      out: ['removed 6 entries stored for that key (counted across tiers)'],
     });
     expect([...result.out, ...result.err].join('\n')).not.toContain(ALICE);
     expect(rows(db)).toBe(2);

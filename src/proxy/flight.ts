@@ -102,6 +102,11 @@ export class Flight {
   constructor(
     /** The leader's credential digest: an upstream error is passed on only to the same caller. */
     readonly fingerprint: string,
+    /**
+     * The leader's values of the request fields its answer echoes (endpoint.echo): a streaming
+     * follower with other values cannot take the live events, which carry the leader's.
+     */
+    readonly echo = '',
   ) {
     this.outcome = new Promise((resolve) => {
       this.settle = resolve;

@@ -212,7 +212,7 @@ export class Gateway {
 
   private async lead(request: Request, res: ServerResponse): Promise<void> {
     const { key, controls, canonical, endpoint } = request;
-    const flight = new Flight(request.caller.fingerprint);
+    const flight = new Flight(request.caller.fingerprint, echoOf(request));
     this.markStoring(flight, request);
     const shared = !controls.noCache;
     if (shared) this.flights.set(key.hash, flight);
@@ -562,9 +562,12 @@ export class Gateway {
     const account = this.storeAccountOf(request);
     if (account !== undefined && this.storing.get(flight) !== account) return this.lead(request, res);
     res.once('close', flight.attach());
-    const live = canonical.stream
-      ? streamClient(res, canonical.includeUsage, { 'x-strata-cache': 'hit', 'x-strata-tier': 'coalesced' })
-      : undefined;
+    // Live events echo the leader's request; a follower whose echoed fields differ waits for the
+    // answer and gets it replayed with its own (deliverTo).
+    const live =
+      canonical.stream && flight.echo === echoOf(request)
+        ? streamClient(res, canonical.includeUsage, { 'x-strata-cache': 'hit', 'x-strata-tier': 'coalesced' })
+        : undefined;
     const client = live && this.asHit(live);
     if (client) flight.follow(client);
     const outcome = await flight.outcome;
@@ -904,6 +907,11 @@ export function sendError(
     'x-strata-cache': cache,
   });
   res.end(body);
+}
+
+/** The request's values of the fields its answer echoes, as one comparable string. */
+function echoOf(request: Request): string {
+  return request.endpoint.echo?.signature(request.body) ?? '';
 }
 
 /** Which API an unrouted request speaks: Anthropic's SDK always sends anthropic-version. */

@@ -572,8 +572,24 @@ describe('a Responses hit echoes its own request', () => {
       expect(second.response.headers.get('x-strata-cache')).toBe('hit');
       expect(second.data).toMatchObject({ user: null, metadata: { ticket: 'T-2' }, store: false });
       expect(second.data.output_text).toBe(first.data.output_text);
+      // Two streams at once: the second follows the first's upstream call, and still gets its own.
+      const stream = (user: string) =>
+        fetch(`${gw.url}/v1/responses`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: 'Bearer sk-echo-caller' },
+          body: JSON.stringify({ ...base, input: 'Slow one [slow:300]', stream: true, user }),
+        }).then(async (r) => ({ cache: r.headers.get('x-strata-cache'), text: await r.text() }));
+      const [carol, dave] = await Promise.all([
+        stream('carol'),
+        new Promise((r) => setTimeout(r, 50)).then(() => stream('dave')),
+      ]);
+      expect(carol.cache).toBe('miss');
+      expect(dave.cache).toBe('hit');
+      expect(dave.text).toContain('"user":"dave"');
+      expect(dave.text).not.toContain('carol');
       const stored = JSON.stringify(await everythingStored(gw.proxy));
       expect(stored).not.toContain('alice@example.com');
+      expect(stored).not.toContain('carol');
       expect(stored).not.toContain('T-1');
     } finally {
       await gw.close();

@@ -297,9 +297,24 @@ describe('credentials as the tenant sees them', () => {
     ] as const)
       expect(tagsOf(headers, query)).toContain(plain);
     expect(tagsOf({ authorization: 'Bearer sk-bob' })).not.toContain(plain);
-    expect(tagsOfKey('Basic YWxpY2U6cHc=')).toEqual(tagsOf({ authorization: 'basic YWxpY2U6cHc=' }));
-    for (const authorization of ['Bearer', 'Bearer  ', 'bearer undefined', 'Bearer null', ''])
-      expect(ns({ authorization })).toBeUndefined();
+    expect(tagsOf({ authorization: 'basic YWxpY2U6cHc=' })).toEqual(
+      expect.arrayContaining([...tagsOfKey('Basic YWxpY2U6cHc='), ...tagsOfKey('pw')]),
+    );
+    for (const authorization of [
+      'Bearer',
+      'Bearer  ',
+      'bearer undefined',
+      'Bearer null',
+      'Bearer None',
+      'Basic Og==',
+      '',
+    ])
+      expect(ns({ authorization }), authorization).toBeUndefined();
+    // `curl -u user:KEY` is found by the key alone.
+    expect(tagsOf({ authorization: `Basic ${btoa('user:sk-alice-0001')}` })).toContain(plain);
+    // More credentials than an entry can carry tags for: not cached, so none escapes a purge.
+    const many = Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`x-k${i}-token`, `v${i}`]));
+    expect(ns({ authorization: 'Bearer sk-alice-0001', ...many })).toBeUndefined();
   });
 
   it('digests a header tenant taken from a credential header, and binds it to the client token', () => {

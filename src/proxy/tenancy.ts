@@ -104,9 +104,18 @@ function secretOf(where: string, raw: string): { scheme?: string; value: string 
   const trimmed = raw.trim();
   const match = where.endsWith('authorization') ? AUTH_VALUE.exec(trimmed) : null;
   const value = match ? match[2]!.trimEnd() : trimmed;
-  if (value === '' || /^(undefined|null)$/i.test(value)) return undefined;
+  if (value === '' || /^(undefined|null|none|\[object object\])$/i.test(value)) return undefined;
+  // Basic with an empty user and password (`Og==`, ":") presents nothing either.
+  if (match && match[1]!.toLowerCase() === 'basic' && basicPair(value) === ':') return undefined;
   if (where.endsWith('authorization') && !match && AUTH_SCHEMES.has(value.toLowerCase())) return undefined;
   return match ? { scheme: match[1]!.toLowerCase(), value } : { value };
+}
+
+/** `user:password` of a Basic credential, or undefined when it is not base64 of one. */
+function basicPair(value: string): string | undefined {
+  if (!/^[A-Za-z0-9+/]+=*$/.test(value)) return undefined;
+  const pair = Buffer.from(value, 'base64').toString('utf8');
+  return pair.includes(':') ? pair : undefined;
 }
 
 const AUTH_SCHEMES: ReadonlySet<string> = new Set(['bearer', 'basic', 'token', 'digest', 'apikey', 'key']);
@@ -169,9 +178,11 @@ let tenantMemoGeneration = digestKeyGeneration();
 
 /**
  * The tags a gateway entry carries for each secret its caller presented (a keyed digest of the
- * value wherever it was sent, and of a whole authorization value with its scheme): what
- * `strata clear --tenant-key-env` invalidates, so a caller's entries go whatever else it sent
- * beside that key (an organization header, a client token). At most 16.
+ * value wherever it was sent, of a whole authorization value with its scheme, and of a Basic
+ * credential's password): what `strata clear --tenant-key-env` invalidates, so a caller's entries
+ * go whatever else it sent beside that key (an organization header, a client token). Every one of
+ * them: a request presenting more credentials than an entry can carry tags for is not cached
+ * (MAX_CREDENTIALS), so no key can be kept out of a purge by sending many others beside it.
  */
 export function keyTags(parts: readonly string[]): string[] {
   const tags = new Set<string>();
@@ -180,9 +191,14 @@ export function keyTags(parts: readonly string[]): string[] {
     const value = part.slice(at + 1);
     tags.add(keyTag(value));
     const space = part.slice(0, at).endsWith('authorization') ? value.indexOf(' ') : -1;
-    if (space > 0) tags.add(keyTag(value.slice(space + 1)));
+    if (space < 0) continue;
+    const secret = value.slice(space + 1);
+    tags.add(keyTag(secret));
+    // `curl -u user:KEY`: the key is the password inside the Basic value.
+    const pair = value.startsWith('basic ') ? basicPair(secret) : undefined;
+    if (pair !== undefined) tags.add(keyTag(pair.slice(pair.indexOf(':') + 1)));
   }
-  return [...tags].slice(0, 16);
+  return [...tags];
 }
 
 /** The tags `strata clear --tenant-key-env` removes for a key given as sent (`sk-...`, `Basic ...`). */
@@ -213,6 +229,9 @@ function headerTenant(value: string, credential: boolean, token: string | undefi
       : `team#${createHash('sha256').update(value, 'utf8').digest('hex').slice(0, 32)}`;
   return token === undefined ? team : `${team}~${keyedDigest('strata-gateway-client', token).slice(0, 16)}`;
 }
+
+/** Credentials one cached request may present: each makes up to three tags, and an entry holds 64. */
+const MAX_CREDENTIALS = 20;
 
 /** The longest root namespace the gateway accepts: the tenant segment must fit under the 256-character limit. */
 export const MAX_ROOT_NAMESPACE = 180;
@@ -254,6 +273,14 @@ export function identify(tenancy: Tenancy, headers: Headers, query: URLSearchPar
   }
   const credentialHeaders = credentialHeaderSet(config);
   const parts = credentialsOf(headers, query, credentialHeaders);
+  if (parts.length > MAX_CREDENTIALS)
+    return {
+      namespace: undefined,
+      why: `the request presents more than ${MAX_CREDENTIALS} credentials`,
+      fingerprint: credentialTenant(parts),
+      credentials: [],
+      ...(tokenHeader ? { tokenHeader } : {}),
+    };
   const fingerprint = parts.length === 0 ? 'none' : credentialTenant(parts);
   const extra = { credentials: parts, ...(tokenHeader ? { tokenHeader } : {}) };
   if (config.tenant === 'shared') return { namespace: `${root}/shared`, fingerprint, ...extra };

@@ -12,7 +12,7 @@
  * gateway sends one (every caller then shares it), else the caller's credentials (their keyed
  * digest, the caller's fingerprint in tenancy.ts; never a credential itself).
  */
-import { createHash } from 'node:crypto';
+import { keyedDigest } from '../core/secrets.js';
 import type { Endpoint, Json } from './endpoints/endpoint.js';
 import type { Caller } from './tenancy.js';
 import type { Upstream } from './upstream.js';
@@ -37,11 +37,11 @@ export function storeAccount(
 ): string | undefined {
   if (!asksUpstreamToStore(endpoint, body)) return undefined;
   if (upstream.key === undefined) return `caller-${caller.fingerprint}`;
-  const digest = createHash('sha256')
-    .update(`strata-proxy-upstream-account\u0000${upstream.url}\u0000${upstream.key}\u0000`, 'utf8')
-    .update(JSON.stringify(upstream.headers), 'utf8')
-    .digest('hex')
-    .slice(0, 32);
+  // Keyed: a plain hash of the operator's key would let anyone holding the store test guesses.
+  const digest = keyedDigest(
+    'strata-proxy-upstream-account',
+    `${upstream.url}\u0000${upstream.key}\u0000${JSON.stringify(upstream.headers)}`,
+  );
   return `upstream-${digest}`;
 }
 

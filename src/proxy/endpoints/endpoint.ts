@@ -74,6 +74,8 @@ export interface Endpoint {
   echo?: {
     stored(response: Json): Json;
     forRequest(response: Json, body: Json): Json;
+    /** The request's values of those fields, as one string (equal strings: equal echoes). */
+    signature(body: Json): string;
   };
 }
 

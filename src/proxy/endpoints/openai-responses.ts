@@ -47,7 +47,11 @@ export const openaiResponses: Endpoint = {
       ...(bypass ? { bypass } : {}),
     };
   },
-  echo: { stored: storedResponse, forRequest: responseFor },
+  echo: {
+    stored: storedResponse,
+    forRequest: responseFor,
+    signature: (body) => JSON.stringify(Object.keys(ECHOED_UNKEYED).map((f) => body[f] ?? null)),
+  },
   isResponse(value): value is Json {
     return (
       isObject(value) &&
