@@ -5,9 +5,8 @@
  * stay, the key is never printed, and what cannot be done is said with the usual exit statuses.
  */
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { cli, cliWorkspaces, holdExclusiveLock } from '../../test/support/cli.js';
+import { cli, cliWorkspaces, entryRows, holdExclusiveLock } from '../../test/support/cli.js';
 import { startGateway, type TestGateway } from '../../test/support/gateway.js';
 import { runTs } from '../../test/support/run-ts.js';
 import { ROOT } from '../../test/support/services.js';
@@ -55,15 +54,6 @@ async function setup(proxy: Record<string, unknown> = {}) {
   return { gw, ws, db, ask };
 }
 
-function rows(path: string): number {
-  const db = new Database(path, { readonly: true });
-  try {
-    return db.prepare('SELECT count(*) FROM cache_entries').pluck().get() as number;
-  } finally {
-    db.close();
-  }
-}
-
 describe('strata clear --tenant-key-env', () => {
   it("removes that key's entries, wherever it was sent and whatever came beside it, and nobody else's; never prints the key", async () => {
     const { ws, db, ask } = await setup();
@@ -80,7 +70,7 @@ describe('strata clear --tenant-key-env', () => {
     await ask('sixth', { authorization: `Basic ${btoa(`user:${ALICE}`)}` });
     await ask('first', { authorization: `Bearer ${BOB}` });
     await ask('first', { authorization: `Bearer ${BOB}`, 'openai-organization': 'org-1' });
-    expect(rows(db)).toBe(8);
+    expect(entryRows(db)).toBe(8);
 
     const result = await cli('clear', '--tenant-key-env', 'CLEAR_TEST_ALICE', '--config', ws.config);
     expect(result).toMatchObject({
@@ -88,7 +78,7 @@ describe('strata clear --tenant-key-env', () => {
       out: ['removed 6 entries stored for that key (counted across tiers)'],
     });
     expect([...result.out, ...result.err].join('\n')).not.toContain(ALICE);
-    expect(rows(db)).toBe(2);
+    expect(entryRows(db)).toBe(2);
     expect(await ask('first', { authorization: `Bearer ${ALICE}` })).toBe('miss');
     expect(await ask('first', { authorization: `Bearer ${BOB}` })).toBe('hit');
   });
@@ -116,7 +106,7 @@ describe('strata clear --tenant-key-env', () => {
     await ask('shared two', { authorization: `Bearer ${BOB}` });
     const result = await cli('clear', '--tenant-key-env', 'CLEAR_TEST_ALICE', '--config', ws.config);
     expect(result.code).toBe(0);
-    expect(rows(db)).toBe(1);
+    expect(entryRows(db)).toBe(1);
     expect(await ask('shared two', { authorization: `Bearer ${ALICE}` })).toBe('hit');
   });
 
@@ -131,7 +121,7 @@ describe('strata clear --tenant-key-env', () => {
     // Named once, though each of the key's tags failed.
     expect(err.match(/tier sqlite: not done/g)).toHaveLength(1);
     for (const c of cleanups.splice(0)) c();
-    expect(rows(db)).toBe(1);
+    expect(entryRows(db)).toBe(1);
   });
 
   it("without the gateway's digest key, says so (exit 2) rather than remove nothing", async () => {

@@ -1,11 +1,11 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   cli,
   cliWorkspaces,
   damageLeafPages,
+  entryRows,
   filesState,
   hasUnsafeCharacters,
   holdExclusiveLock,
@@ -52,15 +52,6 @@ async function seed(
   await cache.close();
 }
 
-function rows(path: string): number {
-  const db = new Database(path, { readonly: true });
-  try {
-    return db.prepare('SELECT count(*) FROM cache_entries').pluck().get() as number;
-  } finally {
-    db.close();
-  }
-}
-
 describe('strata clear and purge say what they could not do', () => {
   it('clear --all under another connection’s write lock: exit 1, names the tier and the lock, every entry still there', async () => {
     const ws = sqliteWorkspace();
@@ -79,7 +70,7 @@ describe('strata clear and purge say what they could not do', () => {
       expect.stringMatching(/close\(\): 1 erasure\(s\) never ran on tier sqlite .*not done/),
     );
     for (const c of cleanups.splice(0)) c();
-    expect(rows(ws.db)).toBe(5);
+    expect(entryRows(ws.db)).toBe(5);
   });
 
   it('clear --tag and clear --namespace under the lock: exit 1, entries still there', async () => {
@@ -95,7 +86,7 @@ describe('strata clear and purge say what they could not do', () => {
       expect(result.err.join('\n')).toMatch(/tier sqlite: not done, its entries are still there/);
     }
     for (const c of cleanups.splice(0)) c();
-    expect(rows(ws.db)).toBe(3);
+    expect(entryRows(ws.db)).toBe(3);
   });
 
   it('clear --all on a file that cannot be opened: exit 1 with the reason, the file untouched', async () => {
@@ -115,7 +106,7 @@ describe('strata clear and purge say what they could not do', () => {
     await seed(ws.config, 4);
     const result = await cli('clear', '--all', '--config', ws.config);
     expect([result.code, result.out]).toEqual([0, ['removed 4 entries (counted across tiers)']]);
-    expect(rows(ws.db)).toBe(0);
+    expect(entryRows(ws.db)).toBe(0);
   });
 
   it('purge under the lock: the tiers that purged are listed, the one that could not is named; exit 1', async () => {
@@ -155,7 +146,7 @@ describe('strata export of a damaged file', () => {
     const again = sqliteWorkspace({ alone: true });
     const imported = await cli('import', '--config', again.config, '--file', file);
     expect(imported.code).toBe(0);
-    expect(rows(again.db)).toBe(300 - lost);
+    expect(entryRows(again.db)).toBe(300 - lost);
   });
 });
 

@@ -4,8 +4,8 @@
  * response, and HEAD on every GET route.
  */
 import { createHash } from 'node:crypto';
-import http from 'node:http';
 import { afterAll, describe, expect, it } from 'vitest';
+import { type RawReply, rawRequest } from '../../test/support/raw-http.js';
 import { createCache } from '../create.js';
 import { DASHBOARD_HTML } from './dashboard.js';
 import { createMonitor, type Monitor } from './index.js';
@@ -14,11 +14,7 @@ import { DASHBOARD_CSP, hostForms, type ServeOptions, startServer } from './serv
 const quiet = { warn: () => {} };
 const GET_ROUTES = ['/', '/metrics', '/health', '/api/stats', '/api/alerts', '/api/series', '/api/panels'];
 
-interface Reply {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
+type Reply = RawReply;
 
 /** One request to 127.0.0.1:port with exactly these headers (Host included). */
 function request(
@@ -26,30 +22,9 @@ function request(
   path: string,
   options: { method?: string; host?: string; headers?: Record<string, string> } = {},
 ): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      {
-        host: '127.0.0.1',
-        port,
-        path,
-        method: options.method ?? 'GET',
-        headers: { host: options.host ?? `127.0.0.1:${port}`, ...options.headers },
-        agent: false,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            body: Buffer.concat(chunks).toString(),
-          }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end();
+  return rawRequest(port, path, {
+    method: options.method ?? 'GET',
+    headers: { host: options.host ?? `127.0.0.1:${port}`, ...options.headers },
   });
 }
 

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeLlm, startFakeLlm } from '../../test/support/fake-llm.js';
 import { startGateway, type TestGateway } from '../../test/support/gateway.js';
+import { type RawReply, rawRequest } from '../../test/support/raw-http.js';
 import { parseConfig } from '../config/schema.js';
 import type { StrataConfigError } from '../errors.js';
 import { clientHeaders } from './upstream.js';
@@ -17,11 +18,7 @@ import { clientHeaders } from './upstream.js';
 const APP = 'http://app.example:5173';
 const TOKEN = 'client-token-0123456789';
 
-interface Reply {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
+type Reply = RawReply;
 
 /**
  * One request to the gateway with these headers (Host defaults to 127.0.0.1:port, and a caller's
@@ -32,31 +29,10 @@ function send(
   path: string,
   o: { method?: string; headers?: Record<string, string>; body?: string } = {},
 ): Promise<Reply> {
-  const { port } = new URL(gw.url);
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      {
-        host: '127.0.0.1',
-        port,
-        path,
-        method: o.method ?? (o.body === undefined ? 'GET' : 'POST'),
-        headers: { host: `127.0.0.1:${port}`, authorization: 'Bearer sk-browser-test-caller', ...o.headers },
-        agent: false,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            body: Buffer.concat(chunks).toString(),
-          }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(o.body);
+  const port = Number(new URL(gw.url).port);
+  return rawRequest(port, path, {
+    ...o,
+    headers: { host: `127.0.0.1:${port}`, authorization: 'Bearer sk-browser-test-caller', ...o.headers },
   });
 }
 

@@ -124,3 +124,13 @@ export function damageLeafPages(path: string, count = 2): number {
   }
   return chosen.reduce((rows, page) => rows + page.ncell, 0);
 }
+
+/** How many entries a SQLite tier's file holds, read through a connection of its own. */
+export function entryRows(path: string): number {
+  const db = new Database(path, { readonly: true });
+  try {
+    return db.prepare('SELECT count(*) FROM cache_entries').pluck().get() as number;
+  } finally {
+    db.close();
+  }
+}
