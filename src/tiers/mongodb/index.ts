@@ -68,6 +68,9 @@ interface CacheDocument {
 
 const FLUSH_MS = 1_000;
 const DEFAULT_ORPHAN_GRACE_MS = 10 * 60_000;
+/** Times a hit reads its document again when the GridFS file it names is not there (responseText). */
+const FILE_READ_RETRIES = 3;
+
 const HIT_PROJECTION = { response: 1, expires_at: 1 } as const;
 const BATCH = 500;
 const FLUSH_BATCH = 100;
@@ -283,24 +286,27 @@ export class MongodbTier implements Tier {
 
   /**
    * The payload a response holds. A GridFS file can vanish between reading the document and the
-   * file when a writer replaces or deletes the entry meanwhile: the document is read again once.
-   * A document whose file is gone for good answers an empty payload, which the manager counts as
-   * corrupt and removes.
+   * file when a writer replaces or deletes the entry meanwhile, and a server can show a document
+   * before the file written ahead of it (FerretDB on SQLite under load, once in many CI runs, read
+   * a just-written document whose file it did not show yet): the document is read again, after a
+   * short wait, up to three times. A document whose file is gone for good answers an empty
+   * payload, which the manager counts as corrupt and removes.
    */
   private async responseText(
     hash: string,
     response: StoredResponse,
-    retried = false,
+    attempt = 0,
   ): Promise<string | undefined> {
     if (response.storage === 'inline') return response.content;
     try {
       return await this.answerFiles.download(response.gridfsId);
     } catch (error) {
       if (await this.answerFiles.exists(response.gridfsId)) throw error;
-      if (retried) return '';
+      if (attempt >= FILE_READ_RETRIES) return '';
+      await new Promise((resolve) => setTimeout(resolve, 20 * 2 ** attempt));
       const again = await this.docs.findOne({ _id: hash }, { projection: HIT_PROJECTION });
       if (!again || this.expired(again)) return undefined;
-      return this.responseText(hash, again.response, true);
+      return this.responseText(hash, again.response, attempt + 1);
     }
   }
 
