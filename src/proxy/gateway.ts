@@ -124,6 +124,9 @@ export class Gateway {
       const body = await readBody(req, this.o.config);
       if (body.unkeyed !== undefined) return await this.passUnkeyed(req, res, endpoint, caller, url, body);
       const raw = body.raw;
+      // A caller whose answers have no place (no credential, no tenant header) is not keyed at all.
+      if (caller.namespace === undefined)
+        return await this.bypass(req, res, endpoint, caller, url, raw, caller.why!);
       const request = this.parse(endpoint, req, raw, caller, url, body);
       if (typeof request === 'string')
         return await this.bypass(req, res, endpoint, caller, url, raw, request);
@@ -170,9 +173,7 @@ export class Gateway {
     if (!upstream)
       throw new RequestError(`no upstream is configured for model ${JSON.stringify(model)}`, 404);
     const why =
-      canonical.bypass ??
-      caller.why ??
-      (controls.noCache && controls.noStore ? 'no-cache and no-store' : undefined);
+      canonical.bypass ?? (controls.noCache && controls.noStore ? 'no-cache and no-store' : undefined);
     if (why) return why;
     // The body's sub-namespace is part of the llm string, not of the namespace: JSON keeps every
     // (tenant, sub-namespace) pair apart, and clearing a tenant clears all of its sub-namespaces.
@@ -249,10 +250,12 @@ export class Gateway {
         this.o.counters.request(endpoint.label, canonical.model, 'miss');
       else this.o.counters.request(endpoint.label, UNVERIFIED_MODEL, 'error');
       // The answer's own size, as stored: a stream's framing (often 20x its text) does not count.
+      // A JSON answer was read only up to maxStoredBytes (call()); an assembled one is measured.
       if (
         outcome.kind === 'answer' &&
         !controls.noStore &&
-        Buffer.byteLength(JSON.stringify(outcome.response)) <= this.o.config.maxStoredBytes
+        (!canonical.stream ||
+          Buffer.byteLength(JSON.stringify(outcome.response)) <= this.o.config.maxStoredBytes)
       )
         stored = await this.store(request, outcome.response);
     } finally {
