@@ -34,6 +34,13 @@ describe('errors', () => {
     }
   });
 
+  it('keeps the error it wraps as its cause', () => {
+    const cause = new Error('ENOENT: no such file');
+    expect(new SqliteOpenError('cannot open', { cause }).cause).toBe(cause);
+    expect(new StrataConfigError([{ path: 'tiers[0]', message: 'bad' }], { cause }).cause).toBe(cause);
+    expect(new TierConfigError('bad')).not.toHaveProperty('cause');
+  });
+
   it('what createCache throws for a bad config carries STRATA_CONFIG and every issue by path', async () => {
     const error = await createCache({ tiers: [{ type: 'sqlite' } as never] }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StrataConfigError);

@@ -17,6 +17,15 @@
  *   STRATA_TIER_CONFIG     a driver found its options unusable (createCache reports it as STRATA_CONFIG).
  *   STRATA_SQLITE_OPEN     a SQLite file this version cannot use (newer, foreign, damaged): the tier is down.
  *   STRATA_ONNX_SETUP      the onnx runtime or model is not installed (reported as STRATA_CONFIG).
+ *
+ * How codes are named: `STRATA_` and then, in upper snake case, the subject first and the problem
+ * after it (`STRATA_TIER_TIMEOUT`, `STRATA_SQLITE_OPEN`, `STRATA_SERVE_CONFIG`); one code per
+ * class, so a code names one kind of failure and the class is found from it. A code, once
+ * released, is public: it is never renamed or reused for another failure; a new failure gets a new
+ * class and a new code (added to StrataErrorCode).
+ *
+ * An error thrown because another one was caught passes it on as `cause` (ES2022 ErrorOptions:
+ * `new TierConfigError(message, { cause: error })`), so the first failure is still there to log.
  */
 
 export type StrataErrorCode =
@@ -32,14 +41,25 @@ export type StrataErrorCode =
 /** The base of every Strata error. */
 export abstract class StrataError extends Error {
   abstract readonly code: StrataErrorCode;
+
+  /** `options.cause`: the error this one was thrown for, if it wraps one. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+  }
 }
 
 /** The config cannot work; `issues` lists every bad field by path. */
 export class StrataConfigError extends StrataError {
   readonly code = 'STRATA_CONFIG';
   override readonly name = 'StrataConfigError';
-  constructor(readonly issues: Array<{ path: string; message: string }>) {
-    super(`invalid Strata config: ${issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ')}`);
+  constructor(
+    readonly issues: Array<{ path: string; message: string }>,
+    options?: ErrorOptions,
+  ) {
+    super(
+      `invalid Strata config: ${issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ')}`,
+      options,
+    );
   }
 }
 
@@ -99,6 +119,7 @@ export class TierTimeoutError extends StrataError {
     readonly op: string,
     readonly timeoutMs: number,
   ) {
+    // No cause: the deadline, not an error of the tier's, ended the call.
     super(`tier ${tier}: ${op} timed out after ${timeoutMs} ms`);
   }
 }
