@@ -9,7 +9,7 @@ import * as crypto from 'node:crypto';
 /** The environment variable the digest key is read from unless the config names another. */
 export const DIGEST_KEY_ENV = 'STRATA_DIGEST_KEY';
 /** Shortest digest key accepted, in bytes (UTF-8 of the variable's value). */
-export const MIN_DIGEST_KEY_BYTES = 32;
+const MIN_DIGEST_KEY_BYTES = 32;
 export const EPHEMERAL_DIGEST_WARNING = 'digest-key-ephemeral' as const;
 
 interface DigestKey {
@@ -26,7 +26,7 @@ let ephemeralWarning: { message: string; delivered: boolean } | undefined;
 const ephemeralListeners = new Set<(message: string) => void>();
 
 /** Why `value` cannot be a digest key, or undefined. */
-export function digestKeyProblem(value: string | Uint8Array, source = DIGEST_KEY_ENV): string | undefined {
+function digestKeyProblem(value: string | Uint8Array, source = DIGEST_KEY_ENV): string | undefined {
   const bytes = typeof value === 'string' ? Buffer.byteLength(value, 'utf8') : value.byteLength;
   if (bytes >= MIN_DIGEST_KEY_BYTES) return undefined;
   return `the environment variable ${source} holds ${bytes} bytes; a digest key needs at least ${MIN_DIGEST_KEY_BYTES} (e.g. the output of \`openssl rand -hex 32\`)`;

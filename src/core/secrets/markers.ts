@@ -10,7 +10,7 @@ import { markerDigestKey } from './digest-key.js';
  * The fixed marker earlier versions wrote in place of every secret (which merged different
  * requests): no longer written, but left as it is where an old llm string holds it.
  */
-export const REDACTED = '[redacted]';
+const REDACTED = '[redacted]';
 
 /** `[secret:hmac:` + 32 hex + `]`: what a secret is replaced by. */
 const MARKER_HEAD = '[secret:hmac:';

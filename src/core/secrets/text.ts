@@ -46,7 +46,7 @@ const NAMED_DIGEST = /(?:sha(?:1|224|256|384|512)|md5|blake2[bs]?|xxh(?:64|128)?
  * (random base-62 changes at about 60% of its characters, hex at about 47%; `claude-3-5-sonnet-20241022`
  * at 14%).
  */
-export function looksRandom(run: string): boolean {
+function looksRandom(run: string): boolean {
   const alnum = run.replace(/[^A-Za-z0-9]/g, '');
   if (alnum.length < 20 || !/[0-9]/.test(alnum) || !/[A-Za-z]/.test(alnum)) return false;
   const kind = (c: string) => (c >= '0' && c <= '9' ? 0 : c >= 'a' && c <= 'z' ? 1 : 2);
