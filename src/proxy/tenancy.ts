@@ -22,7 +22,7 @@ import {
   isSecretFieldName,
   keyedDigest,
 } from '../core/secrets.js';
-import { bearerToken, sameSecret } from '../monitor/access.js';
+import { bearerToken, sameSecret } from '../http/auth.js';
 import type { ResolvedProxyConfig } from './config.js';
 
 export type Headers = Readonly<Record<string, string | string[] | undefined>>;
