@@ -31,7 +31,8 @@ export const anthropicMessages: Endpoint = {
   api: 'anthropic',
   canonical(body, headers) {
     const model = requireModel(body);
-    if (!Array.isArray(body.messages)) throw new RequestError('messages: must be an array');
+    if (!Array.isArray(body.messages))
+      throw new RequestError('messages: must be an array', 'STRATA_REQUEST_NO_MESSAGES');
     const last = body.messages.at(-1);
     const question = isObject(last) && last.role === 'user' ? finalText(last.content, ['text']) : '';
     const keyed = {

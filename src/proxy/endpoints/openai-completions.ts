@@ -32,7 +32,7 @@ export const openaiCompletions: Endpoint = {
   api: 'openai',
   canonical(body): CanonicalRequest {
     const model = requireModel(body);
-    if (body.prompt === undefined) throw new RequestError('prompt: is required');
+    if (body.prompt === undefined) throw new RequestError('prompt: is required', 'STRATA_REQUEST_NO_PROMPT');
     return {
       model,
       prompt: promptOf(body, 'prompt', OPENAI_IGNORED),

@@ -16,7 +16,7 @@ export const openaiEmbeddings: Endpoint = {
   api: 'openai',
   canonical(body) {
     const model = requireModel(body);
-    if (body.input === undefined) throw new RequestError('input: is required');
+    if (body.input === undefined) throw new RequestError('input: is required', 'STRATA_REQUEST_NO_INPUT');
     return {
       model,
       prompt: promptOf(body, 'input', OPENAI_IGNORED),
