@@ -9,6 +9,7 @@
  * out of the key; `anthropic-version` and `anthropic-beta` headers can, so they are in it.
  */
 
+import { RequestError } from '../../errors.js';
 import { formatEvent, type SseEvent } from '../sse.js';
 import {
   type Endpoint,
@@ -17,7 +18,6 @@ import {
   isObject,
   type Json,
   promptOf,
-  RequestError,
   requireModel,
   type StreamAssembler,
   usageFrom,

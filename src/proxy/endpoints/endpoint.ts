@@ -2,7 +2,7 @@
  * What the gateway knows about one cached endpoint: which request fields decide the answer, what
  * a complete response looks like, how a stream assembles into one, and how a stored response is
  * replayed as the endpoint's own events. One module per endpoint beside this one; the gateway
- * (../gateway.ts) knows them only through this interface.
+ * (../gateway.ts and its stages) knows them only through this interface.
  */
 import type { TokenUsage } from '../../core/entry.js';
 import { RequestError } from '../../errors.js';
@@ -80,7 +80,7 @@ export interface Endpoint {
   };
 }
 
-// Where the endpoints (and controls.ts) have always taken it from; it lives with every other error.
+// Where controls.ts has always taken it from; it lives with every other error (../../errors.ts).
 export { RequestError } from '../../errors.js';
 
 export function isObject(value: unknown): value is Json {

@@ -7,6 +7,7 @@
  * request share one entry.
  */
 
+import { RequestError } from '../../errors.js';
 import { formatEvent } from '../sse.js';
 import {
   type CanonicalRequest,
@@ -16,7 +17,6 @@ import {
   type Json,
   OPENAI_IGNORED,
   promptOf,
-  RequestError,
   requireModel,
   usageFrom,
 } from './endpoint.js';

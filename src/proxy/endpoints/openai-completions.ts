@@ -4,6 +4,7 @@
  * logprobs as lists that grow chunk by chunk.
  */
 
+import { RequestError } from '../../errors.js';
 import { formatEvent } from '../sse.js';
 import {
   type CanonicalRequest,
@@ -12,7 +13,6 @@ import {
   type Json,
   OPENAI_IGNORED,
   promptOf,
-  RequestError,
   requireModel,
   usageFrom,
 } from './endpoint.js';

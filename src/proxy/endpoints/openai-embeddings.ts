@@ -1,11 +1,11 @@
 /** OpenAI `POST /v1/embeddings`: never streamed, never matched by similarity (exact input only). */
+import { RequestError } from '../../errors.js';
 import {
   type Endpoint,
   isObject,
   type Json,
   OPENAI_IGNORED,
   promptOf,
-  RequestError,
   requireModel,
   usageFrom,
 } from './endpoint.js';

@@ -9,6 +9,7 @@
  */
 
 import { scrubRequestBody } from '../../core/secrets.js';
+import { RequestError } from '../../errors.js';
 import { formatEvent, type SseEvent } from '../sse.js';
 import {
   type Endpoint,
@@ -18,7 +19,6 @@ import {
   type Json,
   OPENAI_IGNORED,
   promptOf,
-  RequestError,
   requireModel,
   type StreamAssembler,
   usageFrom,
