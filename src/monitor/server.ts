@@ -30,13 +30,12 @@
  */
 import { createHash } from 'node:crypto';
 import http from 'node:http';
-import type { StatsReport } from '../core/reports.js';
+import type { HealthReport, StatsReport } from '../core/reports.js';
 import { ServeConfigError } from '../errors.js';
 import { tokenAuth } from '../http/auth.js';
 import { bindHost, hostProblem, isLoopback, isWildcard } from '../http/bind-host.js';
 import { hostCheck } from '../http/host-check.js';
 import { listen, stop } from '../http/server.js';
-import type { StrataCache } from '../langchain/cache.js';
 import { DASHBOARD_HTML } from './dashboard.js';
 import { SERIES_RANGES, type SeriesRange } from './history.js';
 import type { Monitor } from './index.js';
@@ -92,8 +91,13 @@ export const DASHBOARD_CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
+/** What the server reads of the cache itself (the rest comes from the monitor): its health. */
+export interface HealthSource {
+  health(): Promise<HealthReport>;
+}
+
 export async function startServer(
-  cache: StrataCache,
+  cache: HealthSource,
   monitor: Monitor,
   options: ServeOptions,
 ): Promise<{ url: string; close(): Promise<void> }> {
