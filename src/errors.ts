@@ -20,12 +20,19 @@
  *
  * How codes are named: `STRATA_` and then, in upper snake case, the subject first and the problem
  * after it (`STRATA_TIER_TIMEOUT`, `STRATA_SQLITE_OPEN`, `STRATA_SERVE_CONFIG`); one code per
- * class, so a code names one kind of failure and the class is found from it. A code, once
+ * class (the gateway's two families below excepted: one class, a code per refusal), so a code
+ * names one kind of failure and the class is found from it. A code, once
  * released, is public: it is never renamed or reused for another failure; a new failure gets a new
  * class and a new code (added to StrataErrorCode).
  *
  * An error thrown because another one was caught passes it on as `cause` (ES2022 ErrorOptions:
  * `new TierConfigError(message, { cause: error })`), so the first failure is still there to log.
+ *
+ * And what the gateway answers a client with, in the API's own error shape and status, never
+ * thrown to an application:
+ *
+ *   STRATA_REQUEST_*       RequestError: a request refused before any upstream call (400, 404, 413).
+ *   STRATA_UPSTREAM_*      UpstreamError: the upstream could not be reached or was too slow (502, 504).
  */
 
 export type StrataErrorCode =
@@ -36,7 +43,9 @@ export type StrataErrorCode =
   | 'STRATA_TIER_TIMEOUT'
   | 'STRATA_TIER_CONFIG'
   | 'STRATA_SQLITE_OPEN'
-  | 'STRATA_ONNX_SETUP';
+  | 'STRATA_ONNX_SETUP'
+  | RequestErrorCode
+  | UpstreamErrorCode;
 
 /** The base of every Strata error. */
 export abstract class StrataError extends Error {
@@ -140,6 +149,72 @@ export class SqliteOpenError extends StrataError {
 export class OnnxSetupError extends StrataError {
   readonly code = 'STRATA_ONNX_SETUP';
   override readonly name = 'OnnxSetupError';
+}
+
+/** Why the gateway refuses a request, and the HTTP status each is answered with. */
+const REQUEST_STATUS = {
+  /** Not one of the other reasons (the default of a RequestError given no code). */
+  STRATA_REQUEST_INVALID: 400,
+  /** The body is larger than `maxRequestBytes`. */
+  STRATA_REQUEST_TOO_LARGE: 413,
+  /** No upstream is configured for the request's model. */
+  STRATA_REQUEST_NO_UPSTREAM: 404,
+  /** A body `cache` field that cannot be taken out without changing the rest of the body. */
+  STRATA_REQUEST_CACHE_NOT_REMOVABLE: 400,
+  /** A `Cache-Control` request directive with a value it cannot have. */
+  STRATA_REQUEST_CACHE_CONTROL: 400,
+  /** A body `cache` field (LiteLLM's) that is not an object of its known fields and values. */
+  STRATA_REQUEST_CACHE_FIELD: 400,
+  /** No `model`, or not a non-empty string. */
+  STRATA_REQUEST_NO_MODEL: 400,
+  /** No `messages` array (chat completions, Anthropic messages). */
+  STRATA_REQUEST_NO_MESSAGES: 400,
+  /** No `prompt` (completions). */
+  STRATA_REQUEST_NO_PROMPT: 400,
+  /** No `input` (embeddings, responses). */
+  STRATA_REQUEST_NO_INPUT: 400,
+} as const;
+
+export type RequestErrorCode = keyof typeof REQUEST_STATUS;
+
+/** A request the gateway refuses before any upstream call, answered with `status` in the API's error shape. */
+export class RequestError extends StrataError {
+  override readonly name = 'RequestError';
+  readonly status: number;
+  constructor(
+    message: string,
+    readonly code: RequestErrorCode = 'STRATA_REQUEST_INVALID',
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.status = REQUEST_STATUS[code];
+  }
+}
+
+/** Why an upstream call gave no answer, and the HTTP status the gateway answers with. */
+const UPSTREAM_STATUS = {
+  /** It did not connect or send its headers within `timeoutMs`. */
+  STRATA_UPSTREAM_TIMEOUT: 504,
+  /** It went silent mid-response for longer than `idleTimeoutMs`. */
+  STRATA_UPSTREAM_STALLED: 504,
+  /** It could not be reached, or broke the exchange off. */
+  STRATA_UPSTREAM_UNREACHABLE: 502,
+} as const;
+
+export type UpstreamErrorCode = keyof typeof UPSTREAM_STATUS;
+
+/** An upstream call that ended without an answer; the gateway answers 504 (too slow) or 502. */
+export class UpstreamError extends StrataError {
+  override readonly name = 'UpstreamError';
+  readonly status: 502 | 504;
+  constructor(
+    message: string,
+    readonly code: UpstreamErrorCode,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.status = UPSTREAM_STATUS[code];
+  }
 }
 
 /** Anything thrown, as an Error (a rejected promise may carry a string, or nothing). */

@@ -7,9 +7,10 @@ import { createHash } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type RawReply, rawRequest } from '../../test/support/raw-http.js';
 import { createCache } from '../create.js';
+import { hostForms } from '../http/host-check.js';
 import { DASHBOARD_HTML } from './dashboard.js';
 import { createMonitor, type Monitor } from './index.js';
-import { DASHBOARD_CSP, hostForms, type ServeOptions, startServer } from './server.js';
+import { DASHBOARD_CSP, type ServeOptions, startServer } from './server.js';
 
 const quiet = { warn: () => {} };
 const GET_ROUTES = ['/', '/metrics', '/health', '/api/stats', '/api/alerts', '/api/series', '/api/panels'];

@@ -30,19 +30,16 @@
  */
 import { createHash } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import type { StatsReport } from '../core/reports.js';
+import type { HealthReport, StatsReport } from '../core/reports.js';
 import { ServeConfigError } from '../errors.js';
-import type { StrataCache } from '../langchain/cache.js';
-import { bearerToken, hostCheck, isLoopback, isWildcard, sameSecret } from './access.js';
-import { bindHost, hostProblem, urlHost } from './bind-host.js';
+import { tokenAuth } from '../http/auth.js';
+import { bindHost, hostProblem, isLoopback, isWildcard } from '../http/bind-host.js';
+import { hostCheck } from '../http/host-check.js';
+import { listen, stop } from '../http/server.js';
 import { DASHBOARD_HTML } from './dashboard.js';
 import { SERIES_RANGES, type SeriesRange } from './history.js';
 import type { Monitor } from './index.js';
 import { OTHER } from './insights.js';
-
-// Moved to access.ts, which the gateway's Host check shares; still exported here for callers.
-export { hostForms } from './access.js';
 
 const isRange = (value: string): value is SeriesRange => (SERIES_RANGES as readonly string[]).includes(value);
 
@@ -94,8 +91,13 @@ export const DASHBOARD_CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
+/** What the server reads of the cache itself (the rest comes from the monitor): its health. */
+export interface HealthSource {
+  health(): Promise<HealthReport>;
+}
+
 export async function startServer(
-  cache: StrataCache,
+  cache: HealthSource,
   monitor: Monitor,
   options: ServeOptions,
 ): Promise<{ url: string; close(): Promise<void> }> {
@@ -108,15 +110,7 @@ export async function startServer(
       `refusing to listen on ${options.host} without a token: give --token or STRATA_TOKEN (or listen on 127.0.0.1)`,
     );
   }
-  const authorized = (req: http.IncomingMessage) => {
-    if (tokens.length === 0) return true;
-    const given = bearerToken(req.headers.authorization);
-    if (given === undefined) return false;
-    // Every token is compared, so the time taken does not say which one (or whether one) matched.
-    let match = false;
-    for (const t of tokens) match = sameSecret(given, t) || match;
-    return match;
-  };
+  const authorized = tokenAuth(tokens);
   const hidden = options.hideNamespaces === true;
   // Filled in once listening, when the port is known (port 0 picks one).
   let hostAllowed: (host: string | undefined) => boolean = () => false;
@@ -152,7 +146,7 @@ export async function startServer(
         'content-security-policy': DASHBOARD_CSP,
       });
     }
-    if (!authorized(req)) {
+    if (!authorized(req.headers.authorization)) {
       return json(401, { error: 'missing or wrong bearer token' }, { 'www-authenticate': 'Bearer' });
     }
     const route = async () => {
@@ -190,13 +184,8 @@ export async function startServer(
       else res.destroy();
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, bind, () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  const host = urlHost(bind);
-  ownUrl = `http://${host}:${port}`;
+  const { port, url } = await listen(server, options.port, bind);
+  ownUrl = url;
   // Any Host on a wildcard address: see the DNS-rebinding note at the top (the token guards every data route).
   hostAllowed = hostCheck({
     bound: bind,
@@ -206,11 +195,7 @@ export async function startServer(
   });
   return {
     url: ownUrl,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: () => stop(server),
   };
 }
 

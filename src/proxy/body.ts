@@ -12,7 +12,7 @@
  * double cannot hold (json-numbers.ts).
  */
 import type { IncomingMessage } from 'node:http';
-import { RequestError } from './endpoints/endpoint.js';
+import { RequestError } from '../errors.js';
 import { SAFE_DIGITS } from './json-numbers.js';
 
 /**
@@ -57,7 +57,8 @@ export interface Body {
  */
 export async function readBody(req: IncomingMessage, limits: BodyLimits): Promise<Body> {
   const limit = limits.maxRequestBytes;
-  const tooLarge = () => new RequestError(`the request body is larger than ${limit} bytes`, 413);
+  const tooLarge = () =>
+    new RequestError(`the request body is larger than ${limit} bytes`, 'STRATA_REQUEST_TOO_LARGE');
   const header = req.headers['content-length'];
   const declared = header === undefined ? Number.NaN : Number(header);
   if (declared > limit) throw tooLarge();

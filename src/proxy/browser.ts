@@ -8,7 +8,7 @@
  *
  * - DNS rebinding: a page whose domain now resolves to the gateway's address is "same origin" to
  *   it, but its browser still sends the page's name in `Host`; the monitor's Host check
- *   (monitor/access.ts) refuses it with 421.
+ *   (http/host-check.ts) refuses it with 421.
  * - A page's request carries `Origin` (every cross-origin fetch, every form POST), or, for a
  *   no-cors GET or a navigation, `Sec-Fetch-Site: cross-site | same-site`. Either is refused with
  *   403 unless the origin is listed in `proxy.cors.origins`; nothing is sent upstream.
@@ -22,10 +22,11 @@
  * upstream's own `access-control-*` headers never reach the client (upstream.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { hostCheck, isLoopback } from '../monitor/access.js';
+import { isLoopback } from '../http/bind-host.js';
+import { hostCheck } from '../http/host-check.js';
+import { sendError } from './api-error.js';
 import type { ResolvedProxyConfig } from './config.js';
 import type { ApiKind } from './endpoints/endpoint.js';
-import { sendError } from './gateway.js';
 
 /** Every method the APIs behind the gateway use; a listed origin may call any route. */
 const ALLOW_METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE';

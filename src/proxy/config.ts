@@ -5,8 +5,7 @@
  */
 import { z } from 'zod';
 import { positiveInt, timerMs } from '../config/fields.js';
-import { isLoopback } from '../monitor/access.js';
-import { bindHost, hostProblem } from '../monitor/bind-host.js';
+import { bindHost, hostProblem, isLoopback } from '../http/bind-host.js';
 
 export const DEFAULT_PROXY_PORT = 8787;
 

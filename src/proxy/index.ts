@@ -9,8 +9,8 @@ import { parseConfig, type ResolvedConfig, type StrataConfig } from '../config/s
 import { ephemeralDigestKey } from '../core/secrets.js';
 import { type CreateOptions, createCache } from '../create.js';
 import { StrataConfigError } from '../errors.js';
+import { urlHost } from '../http/bind-host.js';
 import type { StrataCache } from '../langchain/cache.js';
-import { urlHost } from '../monitor/bind-host.js';
 import { createMonitor, type Monitor } from '../monitor/index.js';
 import { startServer } from '../monitor/server.js';
 import type { ResolvedProxyConfig } from './config.js';

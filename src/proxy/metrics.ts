@@ -11,6 +11,17 @@ export type CacheStatus = 'hit' | 'miss' | 'bypass' | 'coalesced' | 'error';
 
 const MAX_SERIES = 2_000;
 
+/**
+ * The model label of a request no upstream has answered: the name is the client's text, and a
+ * metric label must not carry whatever a client types there (a pasted key) or grow without end.
+ */
+export const UNVERIFIED_MODEL = 'other';
+
+/** The model label of an upstream's answer: the model's name only when the upstream accepted it. */
+export function modelLabel(model: string, status: number): string {
+  return status === 200 ? model : UNVERIFIED_MODEL;
+}
+
 export class ProxyCounters {
   private readonly requests = new Map<string, number>();
   private readonly upstreamCalls = new Map<string, number>();

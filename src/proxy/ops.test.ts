@@ -13,7 +13,7 @@ import { ROOT } from '../../test/support/services.js';
 import { parseConfig } from '../config/schema.js';
 import { createCache } from '../create.js';
 import { StrataConfigError } from '../errors.js';
-import { isLoopback } from '../monitor/access.js';
+import { isLoopback } from '../http/bind-host.js';
 import { createMonitor } from '../monitor/index.js';
 import { startServer } from '../monitor/server.js';
 import { proxyConfigSchema } from './config.js';

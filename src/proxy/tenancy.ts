@@ -12,7 +12,7 @@
  *
  * Namespaces are `<root>/<tenant>`: the config's namespace, then one segment that never holds a
  * `/`, so no two (root, tenant) pairs make one namespace. A body's `cache.namespace` is not part
- * of the namespace but of the llm string (gateway.ts), so no sub-namespace can spell another
+ * of the namespace but of the llm string (stages/key.ts), so no sub-namespace can spell another
  * tenant's.
  */
 import { createHash } from 'node:crypto';
@@ -22,7 +22,7 @@ import {
   isSecretFieldName,
   keyedDigest,
 } from '../core/secrets.js';
-import { bearerToken, sameSecret } from '../monitor/access.js';
+import { bearerToken, sameSecret } from '../http/auth.js';
 import type { ResolvedProxyConfig } from './config.js';
 
 export type Headers = Readonly<Record<string, string | string[] | undefined>>;

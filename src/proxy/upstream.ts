@@ -5,7 +5,7 @@
  */
 import type { Readable } from 'node:stream';
 import { Agent, errors, request } from 'undici';
-import { StrataConfigError } from '../errors.js';
+import { StrataConfigError, UpstreamError } from '../errors.js';
 import type { ResolvedProxyConfig, UpstreamConfig } from './config.js';
 import type { ApiKind } from './endpoints/endpoint.js';
 import {
@@ -41,17 +41,6 @@ export interface UpstreamResponse {
   readonly status: number;
   readonly headers: Record<string, string | string[] | undefined>;
   readonly body: Readable;
-}
-
-export class UpstreamError extends Error {
-  constructor(
-    message: string,
-    /** 504 when the upstream was too slow, 502 when it could not be reached or broke the exchange. */
-    readonly status: 502 | 504,
-  ) {
-    super(message);
-    this.name = 'UpstreamError';
-  }
 }
 
 export class Upstreams {
@@ -127,11 +116,19 @@ export class Upstreams {
 export function asUpstreamError(error: unknown): UpstreamError {
   if (error instanceof UpstreamError) return error;
   if (error instanceof errors.HeadersTimeoutError || error instanceof errors.ConnectTimeoutError)
-    return new UpstreamError('the upstream did not answer in time', 504);
+    return new UpstreamError('the upstream did not answer in time', 'STRATA_UPSTREAM_TIMEOUT', {
+      cause: error,
+    });
   if (error instanceof errors.BodyTimeoutError)
-    return new UpstreamError('the upstream stalled mid-response', 504);
+    return new UpstreamError('the upstream stalled mid-response', 'STRATA_UPSTREAM_STALLED', {
+      cause: error,
+    });
   const code = (error as { code?: string }).code;
-  return new UpstreamError(`the upstream could not be reached${code ? ` (${code})` : ''}`, 502);
+  return new UpstreamError(
+    `the upstream could not be reached${code ? ` (${code})` : ''}`,
+    'STRATA_UPSTREAM_UNREACHABLE',
+    { cause: error },
+  );
 }
 
 /**

@@ -1,5 +1,4 @@
-import { isLoopback } from '../../monitor/access.js';
-import { hostProblem } from '../../monitor/bind-host.js';
+import { hostProblem, isLoopback } from '../../http/bind-host.js';
 import { createMonitor } from '../../monitor/index.js';
 import { startServer } from '../../monitor/server.js';
 import { type Command, shown, stringFlag } from '../context.js';

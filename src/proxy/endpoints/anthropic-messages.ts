@@ -9,6 +9,7 @@
  * out of the key; `anthropic-version` and `anthropic-beta` headers can, so they are in it.
  */
 
+import { RequestError } from '../../errors.js';
 import { formatEvent, type SseEvent } from '../sse.js';
 import {
   type Endpoint,
@@ -17,7 +18,6 @@ import {
   isObject,
   type Json,
   promptOf,
-  RequestError,
   requireModel,
   type StreamAssembler,
   usageFrom,
@@ -31,7 +31,8 @@ export const anthropicMessages: Endpoint = {
   api: 'anthropic',
   canonical(body, headers) {
     const model = requireModel(body);
-    if (!Array.isArray(body.messages)) throw new RequestError('messages: must be an array');
+    if (!Array.isArray(body.messages))
+      throw new RequestError('messages: must be an array', 'STRATA_REQUEST_NO_MESSAGES');
     const last = body.messages.at(-1);
     const question = isObject(last) && last.role === 'user' ? finalText(last.content, ['text']) : '';
     const keyed = {

@@ -2,9 +2,10 @@
  * What the gateway knows about one cached endpoint: which request fields decide the answer, what
  * a complete response looks like, how a stream assembles into one, and how a stored response is
  * replayed as the endpoint's own events. One module per endpoint beside this one; the gateway
- * (../gateway.ts) knows them only through this interface.
+ * (../gateway.ts and its stages) knows them only through this interface.
  */
 import type { TokenUsage } from '../../core/entry.js';
+import { RequestError } from '../../errors.js';
 import type { SseEvent } from '../sse.js';
 
 export type ApiKind = 'openai' | 'anthropic';
@@ -79,16 +80,8 @@ export interface Endpoint {
   };
 }
 
-/** A request the gateway refuses before any upstream call, as a 400 in the API's error shape. */
-export class RequestError extends Error {
-  constructor(
-    message: string,
-    readonly status = 400,
-  ) {
-    super(message);
-    this.name = 'RequestError';
-  }
-}
+// Where controls.ts has always taken it from; it lives with every other error (../../errors.ts).
+export { RequestError } from '../../errors.js';
 
 export function isObject(value: unknown): value is Json {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -149,7 +142,7 @@ export function promptOf(
 
 export function requireModel(body: Json): string {
   if (typeof body.model !== 'string' || body.model.length === 0)
-    throw new RequestError('model: must be a non-empty string');
+    throw new RequestError('model: must be a non-empty string', 'STRATA_REQUEST_NO_MODEL');
   return body.model;
 }
 

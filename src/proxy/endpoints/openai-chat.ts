@@ -7,6 +7,7 @@
  * request share one entry.
  */
 
+import { RequestError } from '../../errors.js';
 import { formatEvent } from '../sse.js';
 import {
   type CanonicalRequest,
@@ -16,7 +17,6 @@ import {
   type Json,
   OPENAI_IGNORED,
   promptOf,
-  RequestError,
   requireModel,
   usageFrom,
 } from './endpoint.js';
@@ -36,7 +36,8 @@ export const openaiChat: Endpoint = {
   api: 'openai',
   canonical(body): CanonicalRequest {
     const model = requireModel(body);
-    if (!Array.isArray(body.messages)) throw new RequestError('messages: must be an array');
+    if (!Array.isArray(body.messages))
+      throw new RequestError('messages: must be an array', 'STRATA_REQUEST_NO_MESSAGES');
     const last = body.messages.at(-1) as Json | undefined;
     const question = isObject(last) && last.role === 'user' ? finalText(last.content, ['text']) : '';
     return {

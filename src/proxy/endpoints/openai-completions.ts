@@ -4,6 +4,7 @@
  * logprobs as lists that grow chunk by chunk.
  */
 
+import { RequestError } from '../../errors.js';
 import { formatEvent } from '../sse.js';
 import {
   type CanonicalRequest,
@@ -12,7 +13,6 @@ import {
   type Json,
   OPENAI_IGNORED,
   promptOf,
-  RequestError,
   requireModel,
   usageFrom,
 } from './endpoint.js';
@@ -32,7 +32,7 @@ export const openaiCompletions: Endpoint = {
   api: 'openai',
   canonical(body): CanonicalRequest {
     const model = requireModel(body);
-    if (body.prompt === undefined) throw new RequestError('prompt: is required');
+    if (body.prompt === undefined) throw new RequestError('prompt: is required', 'STRATA_REQUEST_NO_PROMPT');
     return {
       model,
       prompt: promptOf(body, 'prompt', OPENAI_IGNORED),

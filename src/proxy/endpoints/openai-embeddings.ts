@@ -1,11 +1,11 @@
 /** OpenAI `POST /v1/embeddings`: never streamed, never matched by similarity (exact input only). */
+import { RequestError } from '../../errors.js';
 import {
   type Endpoint,
   isObject,
   type Json,
   OPENAI_IGNORED,
   promptOf,
-  RequestError,
   requireModel,
   usageFrom,
 } from './endpoint.js';
@@ -16,7 +16,7 @@ export const openaiEmbeddings: Endpoint = {
   api: 'openai',
   canonical(body) {
     const model = requireModel(body);
-    if (body.input === undefined) throw new RequestError('input: is required');
+    if (body.input === undefined) throw new RequestError('input: is required', 'STRATA_REQUEST_NO_INPUT');
     return {
       model,
       prompt: promptOf(body, 'input', OPENAI_IGNORED),

@@ -9,6 +9,7 @@
  */
 
 import { scrubRequestBody } from '../../core/secrets.js';
+import { RequestError } from '../../errors.js';
 import { formatEvent, type SseEvent } from '../sse.js';
 import {
   type Endpoint,
@@ -18,7 +19,6 @@ import {
   type Json,
   OPENAI_IGNORED,
   promptOf,
-  RequestError,
   requireModel,
   type StreamAssembler,
   usageFrom,
@@ -31,7 +31,7 @@ export const openaiResponses: Endpoint = {
   canonical(body) {
     const model = requireModel(body);
     if (body.input === undefined && body.previous_response_id === undefined && body.prompt === undefined)
-      throw new RequestError('input: is required');
+      throw new RequestError('input: is required', 'STRATA_REQUEST_NO_INPUT');
     const bypass =
       body.conversation !== undefined && body.conversation !== null
         ? 'conversation state lives on the server'

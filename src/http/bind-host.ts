@@ -11,6 +11,17 @@ export function bindHost(host: string): string {
   return /^\[[^\]]*\]$/.test(host) ? host.slice(1, -1) : host;
 }
 
+/** An address only this machine reaches; `[::1]` is how a URL (and a person) writes the IPv6 one. */
+export function isLoopback(host: string): boolean {
+  const bare = bindHost(host);
+  return bare === 'localhost' || bare === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(bare);
+}
+
+/** Addresses that listen on every interface. */
+export function isWildcard(host: string): boolean {
+  return host === '0.0.0.0' || host === '::' || host === '[::]' || host === '';
+}
+
 /** The host as a URL holds it: an IPv6 address in brackets. */
 export function urlHost(host: string): string {
   const bare = bindHost(host);

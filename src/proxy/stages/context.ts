@@ -1,0 +1,70 @@
+/**
+ * What the gateway's stages share: its options, the cached endpoints, and the two shapes a request
+ * takes on its way through (an exchange as received; a cached request once parsed and keyed).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from '../../core/events.js';
+import type { CacheKey } from '../../core/key.js';
+import type { ResolvedProxyConfig } from '../config.js';
+import type { Controls } from '../controls.js';
+import type { CanonicalRequest, Endpoint, Json } from '../endpoints/endpoint.js';
+import type { Engine } from '../engine.js';
+import type { ProxyCounters } from '../metrics.js';
+import type { Caller } from '../tenancy.js';
+import type { Upstream, Upstreams } from '../upstream.js';
+import { logUpstream } from '../upstream-log.js';
+
+export interface GatewayOptions {
+  readonly manager: Engine;
+  readonly config: ResolvedProxyConfig;
+  /** The config's namespace: every tenant lives under it. */
+  readonly namespace: string;
+  readonly clientTokens: readonly string[];
+  readonly upstreams: Upstreams;
+  readonly counters: ProxyCounters;
+  readonly defaultTtlSeconds: number | null;
+  readonly logger: Logger;
+}
+
+/** What every stage reads: the options, and the cached endpoints by path. */
+export interface GatewayContext extends GatewayOptions {
+  readonly endpoints: ReadonlyMap<string, Endpoint>;
+}
+
+/** One request as received, once its caller is known. */
+export interface Exchange {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly caller: Caller;
+  readonly url: URL;
+}
+
+/** One cacheable request, everything the leader and its followers need. */
+export interface CachedRequest {
+  readonly endpoint: Endpoint;
+  readonly canonical: CanonicalRequest;
+  readonly controls: Controls;
+  readonly caller: Caller;
+  readonly upstream: Upstream;
+  readonly key: CacheKey;
+  /** Path and query as received. */
+  readonly target: string;
+  readonly headers: IncomingMessage['headers'];
+  /** The body to forward: the client's, without LiteLLM's `cache` field. */
+  readonly body: Json;
+  /**
+   * The client's bytes, when they can be forwarded as they are (no `cache` field to take out):
+   * re-serializing would round integers beyond 2^53 (a `seed`) and reorder nothing else.
+   */
+  readonly raw: Buffer | undefined;
+}
+
+/** The request's values of the fields its answer echoes, as one comparable string. */
+export function echoOf(request: CachedRequest): string {
+  return request.endpoint.echo?.signature(request.body) ?? '';
+}
+
+/** A warning about this request's upstream call (upstream-log.ts says what it may hold). */
+export function logCall(ctx: GatewayContext, request: CachedRequest, what: string): void {
+  logUpstream(ctx.logger, request.endpoint.label, request.upstream, what);
+}
