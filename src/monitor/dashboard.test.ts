@@ -3,7 +3,7 @@
  * one inline script runs as a classic script and matches the hash the CSP gets.
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -50,6 +50,15 @@ describe('dashboard page', () => {
       `'sha256-${createHash('sha256').update(scripts[0]!).digest('base64')}'`,
     ]);
     expect(dashboardPage()).toBe(page); // assembled once
+  });
+
+  it('serves every script of its folder: index.html names each one', () => {
+    const dir = new URL('./dashboard/', import.meta.url);
+    const html = readFileSync(new URL('index.html', dir), 'utf8');
+    const scripts = readdirSync(dir).filter((name) => name.endsWith('.ts'));
+    expect(scripts.length).toBeGreaterThan(1);
+    for (const name of scripts)
+      expect(html).toContain(`<script src="${name.replace(/\.ts$/, '.js')}"></script>`);
   });
 
   it('joins the scripts index.html names, in its order, where the first one was', () => {

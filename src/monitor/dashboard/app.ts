@@ -7,6 +7,19 @@
  * Light and dark follow prefers-color-scheme (style.css).
  */
 
+/** What the points of a series saved in all: tokens and USD. */
+const savedIn = (series: SeriesReply) =>
+  series.points.reduce(
+    (n, p) => {
+      for (const s of Object.values(p.savings)) {
+        n.tokens += s.tokens;
+        n.cost += s.cost;
+      }
+      return n;
+    },
+    { tokens: 0, cost: 0 },
+  );
+
 async function refresh() {
   const [{ stats, savings, fleet, processes }, alerts, series, day, week, panels] = await Promise.all([
     get<StatsReply>('/api/stats?by=process'),

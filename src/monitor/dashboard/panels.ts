@@ -62,18 +62,6 @@ const usageRow = (r: UsageRow) =>
   `<td class="n">${num(r.savedTokens)}</td><td class="n">${usd(r.savedCost)}</td></tr>`;
 const usageRows = (rows: UsageRow[]) =>
   rows.length ? rows.map(usageRow).join('') : '<tr><td class="empty" colspan="5">no lookups yet</td></tr>';
-const savedIn = (series: SeriesReply) =>
-  series.points.reduce(
-    (n, p) => {
-      for (const s of Object.values(p.savings)) {
-        n.tokens += s.tokens;
-        n.cost += s.cost;
-      }
-      return n;
-    },
-    { tokens: 0, cost: 0 },
-  );
-
 function tierRow(t: TierStats, health: Record<string, TierHealth>, now: number) {
   const h = health[t.name] ?? { status: t.breaker === 'open' ? 'down' : 'up', since: now, sinceStart: true };
   const since = h.sinceStart ? `start (${ago(now - h.since)})` : `${stamp(h.since)} (${ago(now - h.since)})`;
