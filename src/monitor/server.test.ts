@@ -8,9 +8,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { type RawReply, rawRequest } from '../../test/support/raw-http.js';
 import { createCache } from '../create.js';
 import { hostForms } from '../http/host-check.js';
-import { DASHBOARD_HTML } from './dashboard.js';
+import { dashboardPage } from './dashboard.js';
 import { createMonitor, type Monitor } from './index.js';
-import { DASHBOARD_CSP, type ServeOptions, startServer } from './server.js';
+import { dashboardCsp, type ServeOptions, startServer } from './server.js';
 
 const quiet = { warn: () => {} };
 const GET_ROUTES = ['/', '/metrics', '/health', '/api/stats', '/api/alerts', '/api/series', '/api/panels'];
@@ -186,9 +186,9 @@ describe('strata serve: response headers', () => {
     const { port } = await serve({ host: '127.0.0.1', port: 0 });
     const page = await request(port, '/');
     expect(page.status).toBe(200);
-    expect(page.body).toBe(DASHBOARD_HTML);
+    expect(page.body).toBe(dashboardPage().html);
     const csp = page.headers['content-security-policy'];
-    expect(csp).toBe(DASHBOARD_CSP);
+    expect(csp).toBe(dashboardCsp(dashboardPage()));
     const directives = new Map(
       String(csp)
         .split(';')
@@ -227,7 +227,7 @@ describe('strata serve: HEAD', () => {
     }
     // The dashboard is static, so its length matches exactly.
     const head = await request(port, '/', { method: 'HEAD' });
-    expect(Number(head.headers['content-length'])).toBe(Buffer.byteLength(DASHBOARD_HTML));
+    expect(Number(head.headers['content-length'])).toBe(Buffer.byteLength(dashboardPage().html));
     // HEAD is checked like GET: token and Host.
     expect((await request(port, '/api/stats', { method: 'HEAD' })).status).toBe(401);
     expect((await request(port, '/', { method: 'HEAD', host: 'evil.example' })).status).toBe(421);

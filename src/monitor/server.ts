@@ -28,7 +28,6 @@
  * one that lets only its own inline script run (by sha256 hash), its inline styles apply and
  * its fetches go to this origin.
  */
-import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { HealthReport, StatsReport } from '../core/reports.js';
 import { ServeConfigError } from '../errors.js';
@@ -36,7 +35,7 @@ import { tokenAuth } from '../http/auth.js';
 import { bindHost, hostProblem, isLoopback, isWildcard } from '../http/bind-host.js';
 import { hostCheck } from '../http/host-check.js';
 import { listen, stop } from '../http/server.js';
-import { DASHBOARD_HTML } from './dashboard.js';
+import { type DashboardPage, dashboardPage } from './dashboard.js';
 import { SERIES_RANGES, type SeriesRange } from './history.js';
 import type { Monitor } from './index.js';
 import { OTHER } from './insights.js';
@@ -63,16 +62,6 @@ export interface ServeOptions {
   allowedHosts?: string[];
 }
 
-/** `'sha256-...'` CSP sources for each inline `<script>` of a page. */
-function scriptHashes(html: string): string[] {
-  return [...html.matchAll(/<script(?:\s[^>]*)?>([\s\S]*?)<\/script>/g)].map(
-    (m) =>
-      `'sha256-${createHash('sha256')
-        .update(m[1] ?? '', 'utf8')
-        .digest('base64')}'`,
-  );
-}
-
 /** For JSON, text and errors: nothing may load, nothing may frame it. */
 const DATA_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
@@ -80,16 +69,17 @@ const DATA_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; f
  * For the dashboard: its one inline script by hash (no other script, inline or not), its inline
  * `<style>` and the `style="..."` attributes it writes (legend colours), API calls to this origin.
  */
-export const DASHBOARD_CSP = [
-  "default-src 'none'",
-  `script-src ${scriptHashes(DASHBOARD_HTML).join(' ') || "'none'"}`,
-  "style-src 'unsafe-inline'",
-  "connect-src 'self'",
-  "img-src 'self' data:",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
+export const dashboardCsp = (page: DashboardPage) =>
+  [
+    "default-src 'none'",
+    `script-src ${page.scriptHashes.join(' ') || "'none'"}`,
+    "style-src 'unsafe-inline'",
+    "connect-src 'self'",
+    "img-src 'self' data:",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join('; ');
 
 /** What the server reads of the cache itself (the rest comes from the monitor): its health. */
 export interface HealthSource {
@@ -142,8 +132,15 @@ export async function startServer(
     const url = new URL(req.url ?? '/', 'http://strata');
     const path = url.pathname;
     if (path === '/') {
-      return send(200, 'text/html; charset=utf-8', DASHBOARD_HTML, {
-        'content-security-policy': DASHBOARD_CSP,
+      // Assembled on first use when run from src/; a broken install answers 500, not a crash.
+      let page: DashboardPage;
+      try {
+        page = dashboardPage();
+      } catch (error) {
+        return send(500, 'text/plain; charset=utf-8', `${(error as Error).message}\n`);
+      }
+      return send(200, 'text/html; charset=utf-8', page.html, {
+        'content-security-policy': dashboardCsp(page),
       });
     }
     if (!authorized(req.headers.authorization)) {
