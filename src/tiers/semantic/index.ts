@@ -27,16 +27,16 @@ import type {
   TierStats,
 } from '../../core/tier.js';
 import type { SemanticTierConfig } from './config.js';
-import type { Embedder } from './embedder.js';
-import { type GuardName, refusingGuard } from './guards.js';
-import { LocalStore } from './local-store.js';
-import type { VectorIndexOptions } from './neighbours.js';
-import { contextDigest, type QueryExtractor, splitRequest } from './request.js';
-import { partitionOf, type SemanticStore } from './store.js';
-import { hasInvisible, separateInvisible } from './unicode.js';
-import type { Verifier } from './verifier.js';
+import type { Embedder } from './embedders/embedder.js';
+import type { Verifier } from './embedders/verifier.js';
+import { type GuardName, refusingGuard } from './guards/guards.js';
+import { contextDigest, type QueryExtractor, splitRequest } from './question/request.js';
+import { hasInvisible, separateInvisible } from './question/unicode.js';
+import { LocalStore } from './stores/local-store.js';
+import { partitionOf, type SemanticStore } from './stores/store.js';
+import type { VectorIndexOptions } from './vectors/neighbours.js';
 
-export type { Verifier } from './verifier.js';
+export type { Verifier } from './embedders/verifier.js';
 
 /**
  * The fields of config.ts that the driver takes as they are, and what tiers/index.ts builds from

@@ -15,12 +15,12 @@ import { onnxModel } from '../../../test/support/services.js';
 import { ManualClock } from '../../core/clock.js';
 import { createCache } from '../../create.js';
 import type { StrataCache } from '../../langchain/cache.js';
-import { ALL_GUARDS, type GuardName } from './guards.js';
+import { embedLexical, lexicalEmbedder } from './embedders/lexical.js';
+import { ALL_GUARDS, type GuardName } from './guards/guards.js';
 import { SemanticTier } from './index.js';
-import { embedLexical, lexicalEmbedder } from './lexical.js';
-import { LocalStore } from './local-store.js';
-import { contextDigest } from './request.js';
-import { partitionOf } from './store.js';
+import { contextDigest } from './question/request.js';
+import { LocalStore } from './stores/local-store.js';
+import { partitionOf } from './stores/store.js';
 
 type EmbedderName = 'lexical' | 'onnx' | 'onnx-multilingual';
 const MODELS = { onnx: onnxModel(), 'onnx-multilingual': onnxModel('multilingual-e5-small') };

@@ -11,10 +11,13 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { ListedEntry } from '../../core/tier.js';
-import { retryWhileBusy } from '../sqlite/busy.js';
-import { type Vector, vectorFromBytes, vectorToBytes } from './embedder.js';
-import type { VectorIndexOptions } from './neighbours.js';
+import type { ListedEntry } from '../../../core/tier.js';
+import { SqliteOpenError } from '../../../errors.js';
+import { retryWhileBusy } from '../../sqlite/busy.js';
+import { vectorFromBytes, vectorToBytes } from '../vectors/bytes.js';
+import type { VectorIndexOptions } from '../vectors/neighbours.js';
+import type { Vector } from '../vectors/vector.js';
+import { VectorIndex } from '../vectors/vector-index.js';
 import {
   type Candidate,
   partitionOf,
@@ -23,7 +26,6 @@ import {
   type SemanticStore,
   type StoreCounts,
 } from './store.js';
-import { VectorIndex } from './vector-index.js';
 
 export interface LocalStoreOptions {
   path: string;
@@ -252,7 +254,7 @@ export class LocalStore implements SemanticStore {
     // The version first: a newer store is left exactly as it is (no journal mode change either).
     const version = this.db.pragma('user_version', { simple: true }) as number;
     if (version > SCHEMA_VERSION) {
-      throw new Error(
+      throw new SqliteOpenError(
         `${this.options.path}: semantic store version ${version} was written by a newer Strata (this one knows ${SCHEMA_VERSION}); left untouched`,
       );
     }

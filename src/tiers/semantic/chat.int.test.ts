@@ -13,7 +13,7 @@ import { onnxModel } from '../../../test/support/services.js';
 import { createCache } from '../../create.js';
 import type { StrataCache } from '../../langchain/cache.js';
 import { withCache } from '../../langchain/with-cache.js';
-import { splitRequest } from './request.js';
+import { splitRequest } from './question/request.js';
 
 const SUPPORT = new SystemMessage(
   'You are the support assistant of Acme Cloud, a hosting company. Answer in at most three sentences, ' +

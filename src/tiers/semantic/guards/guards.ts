@@ -44,8 +44,13 @@
  * on public data. A profile of each question is computed once and kept (small LRU), since the
  * same query is checked against several candidates and the same entries come up again and again.
  */
-import { STOPWORDS, stem, tokenize } from './text.js';
-import { foldCompatibility, MEANINGFUL_FORMS, spellCompatibility, withoutInvisible } from './unicode.js';
+import { STOPWORDS, stem, tokenize } from '../question/text.js';
+import {
+  foldCompatibility,
+  MEANINGFUL_FORMS,
+  spellCompatibility,
+  withoutInvisible,
+} from '../question/unicode.js';
 
 export type GuardName = 'numbers' | 'negation' | 'opposites' | 'direction' | 'entities' | 'symbols';
 export const ALL_GUARDS: readonly GuardName[] = [
