@@ -88,7 +88,7 @@ const PARAPHRASE = 'How do I reset my password';
 describe.each(['lexical', 'onnx', 'onnx-multilingual'] as const)(
   'semantic input hygiene, %s embedder',
   (embeddings) => {
-    /** all-MiniLM-L6-v2 reads neither emoji nor CJK (onnx.ts), so it never matches them by similarity. */
+    /** all-MiniLM-L6-v2 reads neither emoji nor CJK (embedders/onnx.ts), so it never matches them by similarity. */
     const readsEmojiAndCjk = embeddings !== 'onnx';
 
     it('control: a paraphrase of a clean question still hits', async () => {

@@ -6,7 +6,7 @@
  *
  * Each partition's HNSW graph is saved with the store (every GRAPH_SAVE_CHANGES changes and at
  * close) and restored at start instead of being rebuilt: minutes at 100k entries, against
- * seconds to read them (hnsw.ts).
+ * seconds to read them (vectors/hnsw.ts).
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -275,7 +275,7 @@ export class LocalStore implements SemanticStore {
 
   /**
    * Loads every entry of this embedder and indexes it. A partition's HNSW graph is restored from
-   * its saved snapshot when there is one (hnsw.ts), instead of being rebuilt vector by vector.
+   * its saved snapshot when there is one (vectors/hnsw.ts), instead of being rebuilt vector by vector.
    */
   private load(): void {
     const snapshots = new Map<string, Int32Array>();

@@ -84,7 +84,7 @@ describe('semantic tier with the shared PostgreSQL store', () => {
     return cache;
   }
   const peer = async (tablePrefix: string, namespace: string, llm: string, ...prompts: string[]) => {
-    const script = join(import.meta.dirname, '../../../test/support/semantic-peer.ts');
+    const script = join(import.meta.dirname, '../../../../test/support/semantic-peer.ts');
     const { stdout } = await runTs(script, [url, tablePrefix, namespace, llm, ...prompts]);
     return JSON.parse(stdout) as Array<{ text: string; tier: string; matchedPrompt: string } | null>;
   };

@@ -16,7 +16,7 @@ export interface Question {
   prompt: string;
   /** The question the entry answers: what is embedded and what the guards compare. */
   query: string;
-  /** Digest of everything in the request but the question (request.ts). */
+  /** Digest of everything in the request but the question (question/request.ts). */
   context: string;
   /** (namespace, llm string, context): a search never leaves it. */
   partition: string;

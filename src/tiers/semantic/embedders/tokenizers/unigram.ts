@@ -16,7 +16,7 @@
  * subscripts, fractions or enclosed numbers, so those are spelled out (10² as 10^2, H₂O as H_2O,
  * ½ as 1/2, ① as (1)) rather than folded into 102, H2O, 12 or 1. Any other character the table
  * would have folded (𝐱, ℝ, ㎡, Ⅻ) is left as it is and becomes <unk>, which the onnx embedder
- * never matches (onnx.ts `fits`). Without a table the text gets the same NFC, folds and spellings.
+ * never matches (embedders/onnx.ts `fits`). Without a table the text gets the same NFC, folds and spellings.
  */
 import { OnnxSetupError } from '../../../../errors.js';
 import { foldCompatibility, isSafeFold, spellCompatibility } from '../../question/unicode.js';
@@ -68,7 +68,7 @@ export class UnigramTokenizer {
       this.charMap = new Map();
       for (const [cp, out] of Object.entries(spec.normalizer.map)) {
         const c = String.fromCodePoint(Number(cp));
-        // A compatibility fold (NFKC differs from NFC) that unicode.ts does not allow: ² is not 2.
+        // A compatibility fold (NFKC differs from NFC) that question/unicode.ts does not allow: ² is not 2.
         if (c.normalize('NFKC') !== c.normalize('NFC') && !isSafeFold(c)) continue;
         this.charMap.set(Number(cp), String.fromCodePoint(...out));
       }

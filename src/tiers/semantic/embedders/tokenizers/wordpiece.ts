@@ -6,7 +6,7 @@ import type { TextTokenizer } from './tokenizer.js';
  * punctuation (and around every CJK character), then split each word into the longest
  * vocabulary pieces from the left, later pieces prefixed with ##. Its normalization is canonical
  * only (NFD, then combining marks dropped): no compatibility fold, and its vocabulary has pieces
- * of their own for ², ³, ⁿ, ₂ or ½, so 10² stays 10 ##² (unicode.ts).
+ * of their own for ², ³, ⁿ, ₂ or ½, so 10² stays 10 ##² (question/unicode.ts).
  */
 export class WordPieceTokenizer implements TextTokenizer {
   private readonly vocab = new Map<string, number>();
