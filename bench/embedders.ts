@@ -18,10 +18,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { gunzipSync } from 'node:zlib';
-import { dot, type Embedder } from '../src/tiers/semantic/embedder.js';
-import { refusingGuard } from '../src/tiers/semantic/guards.js';
-import { lexicalEmbedder } from '../src/tiers/semantic/lexical.js';
-import { onnxEmbedder } from '../src/tiers/semantic/onnx.js';
+import type { Embedder } from '../src/tiers/semantic/embedders/embedder.js';
+import { lexicalEmbedder } from '../src/tiers/semantic/embedders/lexical.js';
+import { onnxEmbedder } from '../src/tiers/semantic/embedders/onnx.js';
+import { refusingGuard } from '../src/tiers/semantic/guards/guards.js';
+import { dot } from '../src/tiers/semantic/vectors/vector.js';
 import {
   embedAll,
   gptcacheMockPairs,

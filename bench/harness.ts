@@ -14,7 +14,8 @@ import { gunzipSync } from 'node:zlib';
 import { AIMessage } from '@langchain/core/messages';
 import type { ChatGeneration } from '@langchain/core/outputs';
 import type { TierConfig } from '../src/index.js';
-import type { Embedder, Vector } from '../src/tiers/semantic/embedder.js';
+import type { Embedder } from '../src/tiers/semantic/embedders/embedder.js';
+import type { Vector } from '../src/tiers/semantic/vectors/vector.js';
 
 export interface BenchCase {
   name: string;

@@ -27,11 +27,12 @@ import type { StoredGeneration } from '@langchain/core/messages';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { createCache, deriveKey } from '../src/index.js';
-import { dot, vectorFromBytes } from '../src/tiers/semantic/embedder.js';
-import { LocalStore } from '../src/tiers/semantic/local-store.js';
-import { onnxEmbedder } from '../src/tiers/semantic/onnx.js';
-import { PostgresStore } from '../src/tiers/semantic/postgres-store.js';
-import { partitionOf } from '../src/tiers/semantic/store.js';
+import { onnxEmbedder } from '../src/tiers/semantic/embedders/onnx.js';
+import { LocalStore } from '../src/tiers/semantic/stores/local-store.js';
+import { PostgresStore } from '../src/tiers/semantic/stores/postgres-store.js';
+import { partitionOf } from '../src/tiers/semantic/stores/store.js';
+import { vectorFromBytes } from '../src/tiers/semantic/vectors/bytes.js';
+import { dot } from '../src/tiers/semantic/vectors/vector.js';
 import {
   chatAnswer,
   compare,

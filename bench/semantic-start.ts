@@ -21,10 +21,11 @@ import Database from 'better-sqlite3';
 import { ManualClock } from '../src/core/clock.js';
 import { encodeEntry, newEntry } from '../src/core/entry.js';
 import { deriveKey } from '../src/core/key.js';
-import type { Embedder, Vector } from '../src/tiers/semantic/embedder.js';
-import { ALL_GUARDS } from '../src/tiers/semantic/guards.js';
+import type { Embedder } from '../src/tiers/semantic/embedders/embedder.js';
+import { onnxEmbedder } from '../src/tiers/semantic/embedders/onnx.js';
+import { ALL_GUARDS } from '../src/tiers/semantic/guards/guards.js';
 import { SemanticTier } from '../src/tiers/semantic/index.js';
-import { onnxEmbedder } from '../src/tiers/semantic/onnx.js';
+import type { Vector } from '../src/tiers/semantic/vectors/vector.js';
 import { embedAll, measureSemanticStart, quoraQuestions, requireSemanticData } from './harness.js';
 
 requireSemanticData('semantic-start');

@@ -26,12 +26,13 @@ import { performance } from 'node:perf_hooks';
 import { gunzipSync } from 'node:zlib';
 import { ManualClock } from '../src/core/clock.js';
 import { deriveKey } from '../src/core/key.js';
-import { dot, type Embedder } from '../src/tiers/semantic/embedder.js';
-import { ALL_GUARDS, type GuardName, refusingGuard } from '../src/tiers/semantic/guards.js';
+import type { Embedder } from '../src/tiers/semantic/embedders/embedder.js';
+import { DEFAULT_THRESHOLDS, lexicalEmbedder } from '../src/tiers/semantic/embedders/lexical.js';
+import { onnxEmbedder } from '../src/tiers/semantic/embedders/onnx.js';
+import { ALL_GUARDS, type GuardName, refusingGuard } from '../src/tiers/semantic/guards/guards.js';
 import { SemanticTier } from '../src/tiers/semantic/index.js';
-import { DEFAULT_THRESHOLDS, lexicalEmbedder } from '../src/tiers/semantic/lexical.js';
-import { onnxEmbedder } from '../src/tiers/semantic/onnx.js';
-import { VectorIndex } from '../src/tiers/semantic/vector-index.js';
+import { dot } from '../src/tiers/semantic/vectors/vector.js';
+import { VectorIndex } from '../src/tiers/semantic/vectors/vector-index.js';
 import {
   embedAll,
   gptcacheMockPairs,

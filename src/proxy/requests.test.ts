@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../config/schema.js';
 import { StrataConfigError } from '../errors.js';
-import { splitRequest } from '../tiers/semantic/request.js';
+import { splitRequest } from '../tiers/semantic/question/request.js';
 import { controlsOf } from './controls.js';
 import { anthropicMessages } from './endpoints/anthropic-messages.js';
 import { openaiChat } from './endpoints/openai-chat.js';

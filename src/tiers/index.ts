@@ -4,11 +4,12 @@ import { type ResolvedTierConfig, tierName } from '../config/schema.js';
 import type { Clock } from '../core/clock.js';
 import type { EvictionListener, Tier } from '../core/tier.js';
 import { OnnxSetupError, TierConfigError } from '../errors.js';
-import { fromLangChain, withEmbeddingCache } from './semantic/embedder.js';
-import { DEFAULT_THRESHOLDS, lexicalEmbedder } from './semantic/lexical.js';
-import { defaultModelPath, onnxEmbedder } from './semantic/onnx.js';
-import { patternExtractor } from './semantic/request.js';
-import { embedderVerifier } from './semantic/verifier.js';
+import { withEmbeddingCache } from './semantic/embedders/embedding-cache.js';
+import { fromLangChain } from './semantic/embedders/langchain.js';
+import { DEFAULT_THRESHOLDS, lexicalEmbedder } from './semantic/embedders/lexical.js';
+import { defaultModelPath, onnxEmbedder } from './semantic/embedders/onnx.js';
+import { embedderVerifier } from './semantic/embedders/verifier.js';
+import { patternExtractor } from './semantic/question/request.js';
 
 /**
  * Each tier's module (and the client library it imports) is loaded only when a config names that
@@ -155,7 +156,11 @@ export async function buildTier(config: ResolvedTierConfig, ctx: TierContext): P
       const { store: shared, ...rest } = config;
       const store = shared
         ? new (
-            await load('semantic', TIER_PACKAGES.postgres, () => import('./semantic/postgres-store.js'))
+            await load(
+              'semantic',
+              TIER_PACKAGES.postgres,
+              () => import('./semantic/stores/postgres-store.js'),
+            )
           ).PostgresStore({
             ...shared,
             embedderId: embedder.id,

@@ -5,8 +5,8 @@
  * semantic tier's store. Prints the reasons of the opens that failed.
  */
 import { systemClock } from '../../src/core/clock.js';
+import { lexicalEmbedder } from '../../src/tiers/semantic/embedders/lexical.js';
 import { SemanticTier } from '../../src/tiers/semantic/index.js';
-import { lexicalEmbedder } from '../../src/tiers/semantic/lexical.js';
 import { SqliteTier } from '../../src/tiers/sqlite/index.js';
 
 const [prefix, startAt, rounds, kind] = process.argv.slice(2);

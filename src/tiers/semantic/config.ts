@@ -2,9 +2,9 @@
 import { z } from 'zod';
 import { common, positiveInt } from '../../config/fields.js';
 import { PG_TABLE_PREFIX, PG_TABLE_PREFIX_RULE } from '../postgres/config.js';
-import type { LangChainEmbeddings } from './embedder.js';
-import { ALL_GUARDS, type GuardName } from './guards.js';
-import type { Verifier } from './verifier.js';
+import type { LangChainEmbeddings } from './embedders/langchain.js';
+import type { Verifier } from './embedders/verifier.js';
+import { ALL_GUARDS, type GuardName } from './guards/guards.js';
 
 const similarity = z.number().min(-1).max(1);
 

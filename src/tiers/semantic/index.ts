@@ -3,17 +3,18 @@
  * question in the same context, if it is similar enough and no precision guard objects. Placed
  * after the exact tiers, it only sees what they missed.
  *
- * Each request is split into its question and its context (request.ts): system prompts,
+ * Each request is split into its question and its context (question/request.ts): system prompts,
  * history, tools and retrieved documents are context and must be identical; only the question
  * is embedded and compared. Entries are partitioned by (namespace, sanitized llm string, context
  * digest): a search never looks at another tenant's, another model's or another conversation's
  * questions. A request with no question, or one longer than `maxQueryChars` or than the embedder
  * can see, is not matched by similarity at all (counted by reason). Neither is a question with
  * Unicode tag characters (hidden text); other invisible characters are taken out of the question
- * and made part of its context (unicode.ts, `split` below).
+ * and made part of its context (question/unicode.ts, `split` below).
  *
- * Where entries live is the store's business (store.ts): a local SQLite file with an in-process
- * index (local-store.ts), or PostgreSQL with pgvector shared by every process (postgres-store.ts).
+ * Where entries live is the store's business (stores/store.ts): a local SQLite file with an
+ * in-process index (stores/local-store.ts), or PostgreSQL with pgvector shared by every process
+ * (stores/postgres-store.ts).
  */
 import type { Clock } from '../../core/clock.js';
 import type { StoredEntry } from '../../core/entry.js';
@@ -27,16 +28,16 @@ import type {
   TierStats,
 } from '../../core/tier.js';
 import type { SemanticTierConfig } from './config.js';
-import type { Embedder } from './embedder.js';
-import { type GuardName, refusingGuard } from './guards.js';
-import { LocalStore } from './local-store.js';
-import type { VectorIndexOptions } from './neighbours.js';
-import { contextDigest, type QueryExtractor, splitRequest } from './request.js';
-import { partitionOf, type SemanticStore } from './store.js';
-import { hasInvisible, separateInvisible } from './unicode.js';
-import type { Verifier } from './verifier.js';
+import type { Embedder } from './embedders/embedder.js';
+import type { Verifier } from './embedders/verifier.js';
+import { type GuardName, refusingGuard } from './guards/guards.js';
+import { contextDigest, type QueryExtractor, splitRequest } from './question/request.js';
+import { hasInvisible, separateInvisible } from './question/unicode.js';
+import { LocalStore } from './stores/local-store.js';
+import { partitionOf, type SemanticStore } from './stores/store.js';
+import type { VectorIndexOptions } from './vectors/neighbours.js';
 
-export type { Verifier } from './verifier.js';
+export type { Verifier } from './embedders/verifier.js';
 
 /**
  * The fields of config.ts that the driver takes as they are, and what tiers/index.ts builds from
@@ -112,7 +113,7 @@ export class SemanticTier implements Tier {
   /**
    * The question and context of a request, or the reason it is not matched by similarity.
    *
-   * Invisible characters in the question (unicode.ts) are never embedded: a question with tag
+   * Invisible characters in the question (question/unicode.ts) are never embedded: a question with tag
    * characters (hidden ASCII a model reads and no one sees) is not matched at all; any other
    * invisible characters are removed from the question and recorded, each run with the visible
    * character before it, in the context digest. So a question carrying a hidden payload and the

@@ -6,11 +6,13 @@ import { ManualClock } from '../../core/clock.js';
 import { createCache } from '../../create.js';
 import type { StrataCache } from '../../langchain/cache.js';
 import { describeTierConformance } from '../../testing/conformance.js';
-import { dot, withEmbeddingCache } from './embedder.js';
-import { refusingGuard } from './guards.js';
+import { withEmbeddingCache } from './embedders/embedding-cache.js';
+import { embedLexical, lexicalEmbedder } from './embedders/lexical.js';
+import { refusingGuard } from './guards/guards.js';
 import { SemanticTier } from './index.js';
-import { embedLexical, lexicalEmbedder } from './lexical.js';
-import { VectorIndex } from './vector-index.js';
+import { LocalStore } from './stores/local-store.js';
+import { dot } from './vectors/vector.js';
+import { VectorIndex } from './vectors/vector-index.js';
 
 const dirs: string[] = [];
 const caches: StrataCache[] = [];
@@ -186,6 +188,9 @@ describe('semantic tier through StrataCache', () => {
     } finally {
       await cache.close();
     }
+    expect(() => new LocalStore({ path, embedderId: 'lexical', maxEntries: 10 })).toThrow(
+      expect.objectContaining({ code: 'STRATA_SQLITE_OPEN', message: expect.stringMatching(/version 7/) }),
+    );
     const again = new Database(path);
     expect(again.pragma('user_version', { simple: true })).toBe(7);
     again.close();

@@ -2,12 +2,15 @@ import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { onnxModel, ROOT } from '../../../test/support/services.js';
-import { createCache } from '../../create.js';
-import { dot, type Embedder } from './embedder.js';
-import { refusingGuard } from './guards.js';
+import { onnxModel, ROOT } from '../../../../test/support/services.js';
+import { createCache } from '../../../create.js';
+import { refusingGuard } from '../guards/guards.js';
+import { dot } from '../vectors/vector.js';
+import type { Embedder } from './embedder.js';
 import { DEFAULT_THRESHOLDS, lexicalEmbedder } from './lexical.js';
-import { loadTokenizer, onnxEmbedder, WordPieceTokenizer } from './onnx.js';
+import { onnxEmbedder } from './onnx.js';
+import { loadTokenizer } from './tokenizers/tokenizer.js';
+import { WordPieceTokenizer } from './tokenizers/wordpiece.js';
 
 const modelPath = onnxModel();
 const onnx = await onnxEmbedder({ modelPath });

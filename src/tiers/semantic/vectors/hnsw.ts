@@ -16,8 +16,9 @@
  * present are taken as they are, links to vectors gone are dropped, and only vectors the snapshot
  * does not know are linked anew.
  */
-import { dot } from './embedder.js';
+
 import type { Neighbour, VectorIndexOptions } from './neighbours.js';
+import { dot } from './vector.js';
 
 /** Layout of a snapshot: [version, entry, maxLevel, count, then per node: id, level, and per level its link count and links]. */
 const SNAPSHOT_VERSION = 1;

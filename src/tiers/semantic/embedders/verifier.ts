@@ -9,7 +9,8 @@
  * 0.97 gives 713 / 24 (bench/README.md, `npm run bench -- embedders`). It costs one embedding of
  * each text by the second model, and only on lookups that would otherwise hit.
  */
-import { dot, type Embedder } from './embedder.js';
+import { dot } from '../vectors/vector.js';
+import type { Embedder } from './embedder.js';
 
 export type Verifier = (query: string, candidate: string) => boolean | Promise<boolean>;
 

@@ -7,9 +7,9 @@ import { join } from 'node:path';
 import { AIMessage } from '@langchain/core/messages';
 import type { Generation } from '@langchain/core/outputs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { onnxModel } from '../../../test/support/services.js';
-import { createCache } from '../../create.js';
-import type { StrataCache } from '../../langchain/cache.js';
+import { onnxModel } from '../../../../test/support/services.js';
+import { createCache } from '../../../create.js';
+import type { StrataCache } from '../../../langchain/cache.js';
 import { onnxEmbedder } from './onnx.js';
 import { embedderVerifier } from './verifier.js';
 

@@ -4,8 +4,8 @@
  * postgres-store.ts). The tier (index.ts) does everything else the same way for both: splitting
  * the request, embedding, the threshold, the guards, the verifier, markBad's bookkeeping.
  */
-import type { ListedEntry, MaybePromise } from '../../core/tier.js';
-import type { Vector } from './embedder.js';
+import type { ListedEntry, MaybePromise } from '../../../core/tier.js';
+import type { Vector } from '../vectors/vector.js';
 
 /** One stored question and what it answers, as the tier hands it to a store. */
 export interface Question {
@@ -16,7 +16,7 @@ export interface Question {
   prompt: string;
   /** The question the entry answers: what is embedded and what the guards compare. */
   query: string;
-  /** Digest of everything in the request but the question (request.ts). */
+  /** Digest of everything in the request but the question (question/request.ts). */
   context: string;
   /** (namespace, llm string, context): a search never leaves it. */
   partition: string;

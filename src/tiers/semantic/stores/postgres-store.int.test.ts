@@ -2,14 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { killMidLoop } from '../../../test/support/kill-drill.js';
-import { runTs } from '../../../test/support/run-ts.js';
-import { service } from '../../../test/support/services.js';
-import { createCache } from '../../create.js';
-import type { StrataCache } from '../../langchain/cache.js';
-import { describeTierConformance } from '../../testing/conformance.js';
-import { SemanticTier } from './index.js';
-import { lexicalEmbedder } from './lexical.js';
+import { killMidLoop } from '../../../../test/support/kill-drill.js';
+import { runTs } from '../../../../test/support/run-ts.js';
+import { service } from '../../../../test/support/services.js';
+import { createCache } from '../../../create.js';
+import type { StrataCache } from '../../../langchain/cache.js';
+import { describeTierConformance } from '../../../testing/conformance.js';
+import { lexicalEmbedder } from '../embedders/lexical.js';
+import { SemanticTier } from '../index.js';
 import { PostgresStore } from './postgres-store.js';
 
 const url = service('postgres').STRATA_TEST_POSTGRES_URL!;
@@ -84,7 +84,7 @@ describe('semantic tier with the shared PostgreSQL store', () => {
     return cache;
   }
   const peer = async (tablePrefix: string, namespace: string, llm: string, ...prompts: string[]) => {
-    const script = join(import.meta.dirname, '../../../test/support/semantic-peer.ts');
+    const script = join(import.meta.dirname, '../../../../test/support/semantic-peer.ts');
     const { stdout } = await runTs(script, [url, tablePrefix, namespace, llm, ...prompts]);
     return JSON.parse(stdout) as Array<{ text: string; tier: string; matchedPrompt: string } | null>;
   };

@@ -12,8 +12,9 @@
  * Removal frees the slot (its postings are skipped); when free slots pass a third of the index,
  * postings are rebuilt without them.
  */
-import type { SparseVector } from './embedder.js';
+
 import type { Neighbour } from './neighbours.js';
+import type { SparseVector } from './vector.js';
 
 /** One dimension's postings, in typed arrays grown by doubling: the search loop reads them flat. */
 /**

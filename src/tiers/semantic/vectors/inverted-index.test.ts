@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { SparseVector } from './embedder.js';
 import { InvertedIndex } from './inverted-index.js';
+import type { SparseVector } from './vector.js';
 
 /** A unit sparse vector over the given dimensions, weights as given. */
 function sparse(entries: Array<[number, number]>): SparseVector {

@@ -12,8 +12,10 @@
  * direction guard tells them apart. The vector is sparse (2^20 dimensions, a few dozen non-zero,
  * so hash collisions are negligible) and L2-normalized, so similarity is cosine.
  */
-import type { Embedder, SparseVector } from './embedder.js';
-import { STOPWORDS, stem, tokenize } from './text.js';
+
+import { STOPWORDS, stem, tokenize } from '../question/text.js';
+import type { SparseVector } from '../vectors/vector.js';
+import type { Embedder } from './embedder.js';
 
 export const LEXICAL_DIMENSIONS = 1 << 20;
 

