@@ -10,7 +10,10 @@ import { ChatOpenAI } from '@langchain/openai';
 import { createCache } from 'strata-cache';
 import { mapTier } from './definition.js';
 
-const cache = await createCache({ tiers: [{ type: 'map', name: 'shelf', ttlSeconds: 3600 }] }, { tiers: [mapTier] });
+const cache = await createCache(
+  { tiers: [{ type: 'map', name: 'shelf', ttlSeconds: 3600 }] },
+  { tiers: [mapTier] },
+);
 cache.on('hit', ({ tier }) => console.log(`  (answered by the ${tier} tier)`));
 
 const model = new ChatOpenAI({
