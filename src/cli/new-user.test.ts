@@ -291,8 +291,7 @@ describe('npx strata-cache', () => {
       bin: Record<string, string>;
     };
     expect(pkg.bin).toEqual({ strata: './dist/cli/main.js', 'strata-cache': './dist/cli/main.js' });
-    const readme = readFileSync(join(root, 'README.md'), 'utf8');
-    const section = /\n## CLI\n([\s\S]*?)\n## /.exec(readme)?.[1] ?? '';
+    const section = readFileSync(join(root, 'docs', 'cli.md'), 'utf8');
     expect(section).toMatch(/`npx strata-cache <command>`/);
   });
 });

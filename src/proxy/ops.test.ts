@@ -57,9 +57,8 @@ describe('upstream routes', () => {
   const proxy = (upstreams: unknown[]) => ({ tiers: [{ type: 'memory' }], proxy: { upstreams } });
 
   it("the README's example parses, and listing its catch-all first is an error naming the dead route", () => {
-    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-    const gatewaySection = readme.slice(readme.indexOf('## Gateway'));
-    const example = /```json\n([\s\S]*?)```/.exec(gatewaySection)![1]!;
+    const gatewayPage = readFileSync(join(ROOT, 'docs', 'gateway.md'), 'utf8');
+    const example = /```json\n([\s\S]*?)```/.exec(gatewayPage)![1]!;
     const config = parseConfig(JSON.parse(example));
     const [llama, openai] = config.proxy!.upstreams;
     expect(llama!.match.model).toBe('llama-');

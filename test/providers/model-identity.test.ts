@@ -131,7 +131,7 @@ it('the README lists exactly the classes the plain cache option refuses', async 
     if (unidentifiedModel(model._getSerializedCacheKeyParametersForCall({})) !== undefined)
       refused.push(c.name.split(' ').slice(1).join(' '));
   }
-  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  const readme = readFileSync(new URL('../../docs/langchain.md', import.meta.url), 'utf8');
   const listed = readme.match(/<!-- refused-classes -->([\s\S]*?)<!-- \/refused-classes -->/)?.[1] ?? '';
   const names = [...listed.matchAll(/`([^`]+)`/g)].map((m) => m[1]);
   expect(names.sort()).toEqual([...new Set(refused)].sort());

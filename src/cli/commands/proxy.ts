@@ -21,7 +21,7 @@ export const proxy: Command = async ({ flags, io }) => {
     }
   }
   if (!config.proxy) {
-    io.err('strata proxy: the config has no `proxy` section (see README, "Gateway")');
+    io.err('strata proxy: the config has no `proxy` section (see docs/gateway.md)');
     return 2;
   }
   const proxyConfig = {
