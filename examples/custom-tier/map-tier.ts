@@ -1,12 +1,4 @@
-import type {
-  CacheKey,
-  Clock,
-  ListedEntry,
-  StoredEntry,
-  Tier,
-  TierHealth,
-  TierStats,
-} from 'strata-cache';
+import type { CacheKey, Clock, ListedEntry, StoredEntry, Tier, TierHealth, TierStats } from 'strata-cache';
 
 /** A tier kept in a Map: every method a driver needs, and nothing else. */
 export class MapTier implements Tier {
