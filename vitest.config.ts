@@ -20,8 +20,11 @@ export default defineConfig({
           name: 'unit',
           include: files('.test.ts'),
           exclude: [...INTEGRATION, ...E2E],
-          // Unit files own their temp dirs and bind port 0, so they run side by side.
+          // Unit files own their temp dirs and bind port 0, so they run side by side. Much of
+          // their time is spent waiting (timers, child processes, sockets), so more files than
+          // cores (vitest's default on 2 cores is 1 worker) keep the cores busy.
           fileParallelism: true,
+          maxWorkers: 4,
           sequence: { groupOrder: 0 },
         },
       },
