@@ -25,6 +25,10 @@ export default defineConfig({
           // cores (vitest's default on 2 cores is 1 worker) keep the cores busy.
           fileParallelism: true,
           maxWorkers: 4,
+          // A worker keeps its imported modules from one file to the next: importing LangChain
+          // and the providers anew for each file was most of the suite's CPU time. Unit files
+          // leave no state behind (they restore env and mocks), so sharing the imports is safe.
+          isolate: false,
           sequence: { groupOrder: 0 },
         },
       },
