@@ -14,6 +14,7 @@
 import { FakeListChatModel } from '@langchain/core/utils/testing';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { propertyRuns } from '../../test/support/property-runs.js';
 import { deriveKey, sanitizeLlmKey } from './key.js';
 import {
   CREDENTIAL_FIELDS,
@@ -301,7 +302,7 @@ describe('replace, never delete on a guess (issue 26)', () => {
           expect(keyOf(other).hash).not.toBe(keyOf(params).hash);
         },
       ),
-      { numRuns: 3000 },
+      { numRuns: propertyRuns(3000) },
     );
   });
 
@@ -311,7 +312,7 @@ describe('replace, never delete on a guess (issue 26)', () => {
         const stored = keyOf(params).llmString;
         expect(sanitizeLlmKey(stored)).toBe(stored);
       }),
-      { numRuns: 2000 },
+      { numRuns: propertyRuns(2000) },
     );
   });
 });
@@ -440,7 +441,7 @@ describe('no secret reaches a stored byte (issue 26)', () => {
         const stored = keyOf(request).llmString.replace(MARKERS, '');
         for (const form of forms(secret)) expect(stored).not.toContain(form);
       }),
-      { numRuns: 4000 },
+      { numRuns: propertyRuns(4000) },
     );
   });
 
@@ -452,7 +453,7 @@ describe('no secret reaches a stored byte (issue 26)', () => {
         const stored = keyOf(request).llmString.replace(MARKERS, '');
         for (const form of forms(secret)) expect(stored).not.toContain(form);
       }),
-      { numRuns: 2000 },
+      { numRuns: propertyRuns(2000) },
     );
   });
 
@@ -478,7 +479,7 @@ describe('no secret reaches a stored byte (issue 26)', () => {
           else expect(keyOf(rotated).hash).not.toBe(keyOf(original).hash);
         },
       ),
-      { numRuns: 2000 },
+      { numRuns: propertyRuns(2000) },
     );
   });
 
@@ -489,7 +490,7 @@ describe('no secret reaches a stored byte (issue 26)', () => {
         const stored = keyOf({ ...params, ...placements[kind % placements.length]! }).llmString;
         expect(sanitizeLlmKey(stored)).toBe(stored);
       }),
-      { numRuns: 2000 },
+      { numRuns: propertyRuns(2000) },
     );
   });
 });

@@ -6,6 +6,7 @@
 import { FakeListChatModel } from '@langchain/core/utils/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { propertyRuns } from '../../test/support/property-runs.js';
 import {
   CREDENTIAL_FIELDS,
   isMapField,
@@ -147,7 +148,7 @@ describe('sanitizing llmKeys (property-based)', () => {
         expect(out.problem).toBeUndefined();
         expect(out.clean).not.toContain(s.canary);
       }),
-      { numRuns: 2000 },
+      { numRuns: propertyRuns(2000) },
     );
   });
 
@@ -158,7 +159,7 @@ describe('sanitizing llmKeys (property-based)', () => {
         expect(sanitized({ ...a, ...sa.fields }).clean).not.toBe(sanitized({ ...b, ...sb.fields }).clean);
         expect(sanitized(a).clean).not.toBe(sanitized(b).clean);
       }),
-      { numRuns: 2000 },
+      { numRuns: propertyRuns(2000) },
     );
   });
 
@@ -170,7 +171,7 @@ describe('sanitizing llmKeys (property-based)', () => {
         const rotated = JSON.parse(JSON.stringify(s.fields).replaceAll(s.canary, other)) as object;
         expect(sanitized({ ...params, ...rotated }).clean).toBe(sanitized({ ...params, ...s.fields }).clean);
       }),
-      { numRuns: 1000 },
+      { numRuns: propertyRuns(1000) },
     );
   });
 
@@ -183,7 +184,7 @@ describe('sanitizing llmKeys (property-based)', () => {
           sanitized({ ...params, ...s.fields }).clean,
         );
       }),
-      { numRuns: 1000 },
+      { numRuns: propertyRuns(1000) },
     );
   });
 });

@@ -1,3 +1,7 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { CallbackManagerForLLMRun } from '@langchain/core/callbacks/manager';
 import {
   BaseChatModel,
@@ -16,7 +20,6 @@ import {
 import { ChatGenerationChunk, type ChatResult, GenerationChunk } from '@langchain/core/outputs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { service } from '../../test/support/services.js';
 import type { StrataConfig } from '../config/schema.js';
 import { createCache } from '../create.js';
 import { CacheMissError } from '../errors.js';
@@ -92,17 +95,18 @@ class FakeChat extends BaseChatModel<FakeOptions> {
   }
 }
 
-const redisUrl = service('redis').STRATA_TEST_REDIS_URL!;
+// The third stack stands in for a shared tier behind a local one: a SQLite file of its own.
+const dir = mkdtempSync(join(tmpdir(), 'strata-with-cache-'));
 const combos: Array<[string, () => StrataConfig]> = [
   ['memory', () => ({ tiers: [{ type: 'memory' }] })],
   ['memory + sqlite', () => ({ tiers: [{ type: 'memory' }, { type: 'sqlite', path: ':memory:' }] })],
   [
-    'memory + sqlite + redis',
+    'memory + sqlite + sqlite file',
     () => ({
       tiers: [
         { type: 'memory' },
         { type: 'sqlite', path: ':memory:' },
-        { type: 'redis', url: redisUrl, keyPrefix: `strata:wc:${Date.now()}:${Math.random()}` },
+        { type: 'sqlite', name: 'shared', path: join(dir, `${randomUUID()}.db`) },
       ],
     }),
   ],
@@ -113,6 +117,7 @@ afterAll(async () => {
     await c.clear({ all: true });
     await c.close();
   }
+  rmSync(dir, { recursive: true, force: true });
 });
 async function setup(config: StrataConfig) {
   const cache = await createCache({ coalesceWaitMs: 0, ...config }, { logger: { warn: () => {} } });

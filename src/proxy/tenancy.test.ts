@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeLlm, startFakeLlm } from '../../test/support/fake-llm.js';
 import { everythingStored, startGateway, type TestGateway } from '../../test/support/gateway.js';
+import { propertyRuns } from '../../test/support/property-runs.js';
 import { parseConfig } from '../config/schema.js';
 import { credentialsOf, DEFAULT_CREDENTIAL_HEADERS, identify, keyTags, tagsOfKey } from './tenancy.js';
 
@@ -185,14 +186,14 @@ describe('gateway tenants (property)', () => {
   it('requests that differ in any credential part never share an answer', async () => {
     await fc.assert(
       fc.asyncProperty(pairs({ tokens: false, mcp: true }), (pair) => neverShared(gw, pair)),
-      { numRuns: 120 },
+      { numRuns: propertyRuns(120) },
     );
   });
 
   it('with client tokens, callers that differ in their token or any other part never share', async () => {
     await fc.assert(
       fc.asyncProperty(pairs({ tokens: true, mcp: false }), (pair) => neverShared(tokens, pair)),
-      { numRuns: 60 },
+      { numRuns: propertyRuns(60) },
     );
   });
 
@@ -227,7 +228,7 @@ describe('gateway tenants (property)', () => {
         expect(gw.fake.count()).toBe(calls + 2);
         expect(await everythingStored(gw.proxy)).not.toContain(question);
       }),
-      { numRuns: 25 },
+      { numRuns: propertyRuns(25) },
     );
   });
 });

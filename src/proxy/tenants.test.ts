@@ -1,8 +1,8 @@
 /**
  * The tenancy cases a new user found, each as it was sent: curl-style schemes, keys in other
  * headers and in the query string, client-token-only callers, the config's namespace, and header
- * tenants with body sub-namespaces; through `fetch`, the `openai` and Anthropic SDKs and the
- * Python OpenAI SDK.
+ * tenants with body sub-namespaces; through `fetch` and the `openai` and Anthropic SDKs (the
+ * Python OpenAI SDK's cases are in python-sdk.e2e.test.ts).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,7 +12,6 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeLlm, startFakeLlm } from '../../test/support/fake-llm.js';
 import { startGateway, type TestGateway } from '../../test/support/gateway.js';
-import { pythonClients, runPythonScript } from '../../test/support/python.js';
 
 let fake: FakeLlm;
 beforeAll(async () => {
@@ -249,33 +248,6 @@ describe('namespaces', () => {
     } finally {
       await gw.close();
     }
-  });
-});
-
-describe('the Python OpenAI SDK', () => {
-  let gw: TestGateway;
-  let python: string;
-  beforeAll(async () => {
-    python = pythonClients();
-    gw = await startGateway({ fake });
-  }, 320_000);
-  afterAll(async () => {
-    await gw?.close();
-  });
-
-  it('keys in default_headers and default_query separate callers', async () => {
-    const stdout = await runPythonScript(python, 'python_tenancy.py', [
-      `${gw.url}/v1`,
-      'Wo ist die Rechnung?',
-    ]);
-    const seen = JSON.parse(stdout) as Record<string, { cache: string; content: string }>;
-    expect(seen.goog_alice!.cache).toBe('miss');
-    expect(seen.goog_alice_again).toEqual({ cache: 'hit', content: seen.goog_alice!.content });
-    for (const name of ['goog_bob', 'query_alice', 'query_bob', 'portkey_carol']) {
-      expect(seen[name]!.cache).toBe('miss');
-      expect(seen[name]!.content).not.toBe(seen.goog_alice!.content);
-    }
-    expect(new Set(Object.values(seen).map((s) => s.content)).size).toBe(5);
   });
 });
 

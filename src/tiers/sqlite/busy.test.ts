@@ -59,7 +59,9 @@ it('a lock held by another process for 3 s stalls the event loop at most timeout
         await new Promise((r) => setTimeout(r, 20));
       }
     });
-    expect(stall).toBeLessThanOrEqual(timeoutMs + 50);
+    // Slack for the scheduler: other test files run beside this one. A blocking wait would be
+    // the lock's 3 s, far beyond it.
+    expect(stall).toBeLessThanOrEqual(timeoutMs + 150);
     await released;
     await expect.poll(() => rows(path), { timeout: 10_000, interval: 50 }).toBe(11);
   } finally {

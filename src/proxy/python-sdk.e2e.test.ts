@@ -71,3 +71,20 @@ describe('the Python OpenAI SDK', () => {
     }
   });
 });
+
+describe('the Python OpenAI SDK, tenancy', () => {
+  it('keys in default_headers and default_query separate callers', async () => {
+    const stdout = await runPythonScript(python, 'python_tenancy.py', [
+      `${gw.url}/v1`,
+      'Wo ist die Rechnung?',
+    ]);
+    const seen = JSON.parse(stdout) as Record<string, { cache: string; content: string }>;
+    expect(seen.goog_alice!.cache).toBe('miss');
+    expect(seen.goog_alice_again).toEqual({ cache: 'hit', content: seen.goog_alice!.content });
+    for (const name of ['goog_bob', 'query_alice', 'query_bob', 'portkey_carol']) {
+      expect(seen[name]!.cache).toBe('miss');
+      expect(seen[name]!.content).not.toBe(seen.goog_alice!.content);
+    }
+    expect(new Set(Object.values(seen).map((s) => s.content)).size).toBe(5);
+  });
+});

@@ -121,7 +121,7 @@ describe('redis cluster', () => {
 });
 
 describe('redis through StrataCache', () => {
-  // Recovery after a restart is tested in failover.test.ts; this is the server that was never there.
+  // Recovery after a restart is tested in failover.int.test.ts; this is the server that was never there.
   it('does not fail createCache for an unreachable server: calls miss promptly and health says down', async () => {
     const cache = await createCache(
       {
