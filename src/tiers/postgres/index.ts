@@ -30,8 +30,15 @@ import type { CacheKey } from '../../core/key.js';
 import type { DailyStats, ListedEntry, SearchResult, Tier, TierHealth, TierStats } from '../../core/tier.js';
 import { every, OnFirstUse, stopUpkeep } from '../../core/upkeep.js';
 import { TierConfigError } from '../../errors.js';
-import { transaction } from './client.js';
-import { PG_TABLE_PREFIX, PG_TABLE_PREFIX_RULE, type PostgresTierConfig } from './config.js';
+import {
+  fromColumn,
+  PG_TABLE_PREFIX,
+  PG_TABLE_PREFIX_RULE,
+  toColumn,
+  transaction,
+  withoutNul,
+} from '../kit/postgres-sql.js';
+import type { PostgresTierConfig } from './config.js';
 import { Readers } from './readers.js';
 
 /** The fields of config.ts, with the purge period in ms. */
@@ -419,21 +426,4 @@ export class PostgresTier implements Tier {
       throw error;
     }
   }
-}
-
-/** What PostgreSQL text cannot hold exactly, and %, the escape itself. */
-const UNSTORABLE = /%|\0|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
-
-/** A string as a text column holds it exactly: %, U+0000 and lone surrogates as %XXXX (UTF-16 code unit). */
-export function toColumn(text: string): string {
-  return text.replace(UNSTORABLE, (c) => `%${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
-
-export function fromColumn(stored: string): string {
-  return stored.replace(/%([0-9a-f]{4})/g, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
-}
-
-/** The text without U+0000, which a PostgreSQL text value cannot hold. */
-export function withoutNul(text: string): string {
-  return text.includes('\0') ? text.replaceAll('\0', '') : text;
 }

@@ -12,7 +12,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { ListedEntry } from '../../core/tier.js';
-import { retryWhileBusy } from '../sqlite/busy.js';
+import { retryWhileBusy } from '../kit/sqlite-busy.js';
 import { type Vector, vectorFromBytes, vectorToBytes } from './embedder.js';
 import type { VectorIndexOptions } from './neighbours.js';
 import {

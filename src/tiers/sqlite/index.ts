@@ -50,7 +50,7 @@ import {
 } from '../../core/tier.js';
 import { every } from '../../core/upkeep.js';
 import { SqliteOpenError } from '../../errors.js';
-import { isBusy, retryWhileBusy } from './busy.js';
+import { isBusy, retryWhileBusy } from '../kit/sqlite-busy.js';
 import type { SqliteTierConfig } from './config.js';
 
 /** The fields of config.ts (documented there), with the purge period in ms. */
