@@ -5,6 +5,7 @@
  * (src/tiers/registry.ts), so a tier is its folder plus one line there.
  */
 import type { z } from 'zod';
+import { common } from '../../config/fields.js';
 import type { Clock } from '../../core/clock.js';
 import type { EvictionListener, Tier } from '../../core/tier.js';
 
@@ -37,8 +38,16 @@ export interface TierOpenContext extends TierContext {
   name: string;
 }
 
-/** The schema of one tier's config: a zod object whose `type` is the tier's literal. */
-export type TierSchema<T extends string = string> = z.ZodObject<{ type: z.ZodLiteral<T> } & z.ZodRawShape>;
+/**
+ * The fields every tier's config has (name, ttlSeconds, timeoutMs, breaker): the cache reads
+ * them to guard the tier, so a tier's schema spreads them beside its own fields.
+ */
+export const tierFields = common;
+
+/** The schema of one tier's config: a zod object with `type: z.literal(...)` and the tierFields. */
+export type TierSchema<T extends string = string> = z.ZodObject<
+  { type: z.ZodLiteral<T> } & typeof tierFields & z.ZodRawShape
+>;
 
 export interface TierDefinition<T extends string = string, S extends TierSchema<T> = TierSchema<T>> {
   readonly type: T;
