@@ -7,8 +7,9 @@ import { describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { parseConfig } from '../../src/config/schema.js';
 import { createCache } from '../../src/create.js';
-import { defineTier, type TierCapabilities, TierConfigError, tierFields } from '../../src/index.js';
+import { defineTier, TierConfigError, tierFields } from '../../src/index.js';
 import { holdsCounters } from '../../src/tiers/index.js';
+import type { TierCapabilities } from '../../src/tiers/kit/definition.js';
 import { mapTier } from './map/definition.js';
 import { MapTier } from './map/index.js';
 
