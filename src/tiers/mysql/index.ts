@@ -21,6 +21,7 @@ import type { CacheKey } from '../../core/key.js';
 import type { DailyStats, ListedEntry, SearchResult, Tier, TierHealth, TierStats } from '../../core/tier.js';
 import { every, OnFirstUse, stopUpkeep } from '../../core/upkeep.js';
 import { TierConfigError } from '../../errors.js';
+import { migrate } from '../kit/migrate.js';
 import { type MysqlTierConfig, TABLE_PREFIX, TABLE_PREFIX_RULE } from './config.js';
 
 /** The fields of config.ts, with the purge period in ms. */
@@ -316,18 +317,13 @@ export class MysqlTier implements Tier {
           `SELECT COALESCE(MAX(version), 0) AS v FROM ${t}migrations`,
         );
         const current = Number(rows[0]?.v ?? 0);
-        if (current > steps.length) {
-          throw new Error(
-            `schema version ${current} was written by a newer Strata (this one knows ${steps.length})`,
-          );
-        }
-        for (let v = current; v < steps.length; v++) {
-          for (const statement of steps[v]!) await c.query(statement);
+        await migrate({ where: `${t}migrations`, steps }, current, async (step, version) => {
+          for (const statement of step) await c.query(statement);
           await c.execute(`INSERT INTO ${t}migrations (version, applied_at) VALUES (?, ?)`, [
-            v + 1,
+            version,
             this.options.clock.now(),
           ]);
-        }
+        });
       } finally {
         await c.query(`SELECT RELEASE_LOCK(?)`, [`${t}strata_migrate`]);
       }

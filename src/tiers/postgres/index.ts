@@ -30,6 +30,7 @@ import type { CacheKey } from '../../core/key.js';
 import type { DailyStats, ListedEntry, SearchResult, Tier, TierHealth, TierStats } from '../../core/tier.js';
 import { every, OnFirstUse, stopUpkeep } from '../../core/upkeep.js';
 import { TierConfigError } from '../../errors.js';
+import { migrate } from '../kit/migrate.js';
 import {
   fromColumn,
   PG_TABLE_PREFIX,
@@ -375,18 +376,13 @@ export class PostgresTier implements Tier {
         `SELECT coalesce(max(version), 0)::int AS v FROM ${t}migrations`,
       );
       const current = rows[0]?.v ?? 0;
-      if (current > steps.length) {
-        throw new Error(
-          `schema version ${current} was written by a newer Strata (this one knows ${steps.length})`,
-        );
-      }
-      for (let v = current; v < steps.length; v++) {
-        for (const statement of steps[v]!) await c.query(statement);
+      await migrate({ where: `${t}migrations`, steps }, current, async (step, version) => {
+        for (const statement of step) await c.query(statement);
         await c.query(`INSERT INTO ${t}migrations (version, applied_at) VALUES ($1, $2)`, [
-          v + 1,
+          version,
           this.options.clock.now(),
         ]);
-      }
+      });
     });
   }
 
