@@ -43,7 +43,7 @@ import {
   type TierStats,
 } from '../../core/tier.js';
 import { every } from '../../core/upkeep.js';
-import { TierReadOnlyError, WritesLostError } from '../../errors.js';
+import { TierReadOnlyError, TierUnavailableError, WritesLostError } from '../../errors.js';
 import { isBusy } from '../kit/sqlite-busy.js';
 import type { SqliteTierConfig } from './config.js';
 import { ACCESS_FLUSH_MS, readDaily, writeAccess } from './daily-stats.js';
@@ -399,7 +399,7 @@ export class SqliteTier implements Tier {
   }
 
   /**
-   * A failed statement as an error a person can act on, its SQLite code kept: another process's
+   * A failed statement as an error a person can act on (the SQLite error its cause): another process's
    * lock held past our wait, or a disk-level fault (remembered for health()).
    */
   private failure(error: unknown): unknown {
@@ -408,8 +408,8 @@ export class SqliteTier implements Tier {
     if (!isBusy(error) && faultOf(this.options.path, code, (error as Error).message) === undefined)
       return error;
     const reason = describeSqliteFailure(this.options.path, error as Error, this.waitMs);
-    // The SQLite code stays on the error: callers branch on SQLITE_BUSY / SQLITE_FULL.
-    return Object.assign(new Error(reason, { cause: error }), { code });
+    // The SQLite error, with its code, stays the cause.
+    return new TierUnavailableError(reason, { cause: error });
   }
 
   /** Runs a statement; its failure described (see failure()). */
