@@ -5,7 +5,7 @@
 import { type ResolvedTierConfig, tierName } from '../config/schema.js';
 import type { Tier } from '../core/tier.js';
 import { TierConfigError } from '../errors.js';
-import type { TierContext, TierDefinition } from './kit/definition.js';
+import type { TierCapabilities, TierContext, TierDefinition } from './kit/definition.js';
 import { BUILTIN_TIERS } from './registry.js';
 
 export type { TierContext } from './kit/definition.js';
@@ -24,9 +24,12 @@ export function holdsCounters(config: { type: string }, extraTiers: readonly Tie
 }
 
 /** The built-in tier types that keep the fleet's counters (holdsCounters covers the caller's tiers too). */
-export const COUNTER_TIERS: ReadonlySet<string> = new Set(
-  BUILTIN_TIERS.filter((d) => d.capabilities.counters).map((d) => d.type),
-);
+export const COUNTER_TIERS: ReadonlySet<string> = new Set(tierTypesWith('counters'));
+
+/** The built-in tier types that declare `capability`, in registry order. */
+export function tierTypesWith(capability: keyof TierCapabilities): string[] {
+  return BUILTIN_TIERS.filter((d) => d.capabilities[capability]).map((d) => d.type);
+}
 
 /**
  * Builds the driver for one tier. A TierConfigError means the config is wrong; any other error

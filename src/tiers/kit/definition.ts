@@ -15,6 +15,8 @@ export interface TierCapabilities {
   counters?: boolean;
   /** Finds entries by prompt text (`search`). */
   search?: boolean;
+  /** Persists daily hits, misses and latency (`daily`, `strata stats --days`). */
+  daily?: boolean;
   /** Answers by similarity, not only by exact key. */
   similarity?: boolean;
   /** Compares or keys entries by prompt text, so the cache must keep it (`storePrompt: true`). */

@@ -8,7 +8,7 @@ export const sqliteTier = defineTier({
   type: 'sqlite',
   schema: sqliteTierSchema,
   package: SQLITE_PACKAGE,
-  capabilities: { counters: true },
+  capabilities: { counters: true, daily: true },
   async open(config, ctx) {
     const { SqliteTier } = await loadDriver('sqlite', SQLITE_PACKAGE, () => import('./index.js'));
     return new SqliteTier({
