@@ -12,9 +12,10 @@ import { StrataConfigError, TierConfigError } from './errors.js';
 import { StrataCache } from './langchain/cache.js';
 import { isUsableByLangChain } from './langchain/generations.js';
 import { Savings } from './monitor/savings.js';
-import { buildTier, COUNTER_TIERS } from './tiers/index.js';
+import { buildTier, holdsCounters } from './tiers/index.js';
+import type { TierDefinition } from './tiers/kit/definition.js';
 
-export interface CreateOptions {
+export interface CreateOptions<Extra extends TierDefinition = TierDefinition> {
   /** Time source for expiry and breakers (tests inject a manual clock). */
   clock?: Clock;
   /** Where warnings go (a tier going down, recovering); defaults to console.warn. */
@@ -25,13 +26,15 @@ export interface CreateOptions {
   integrityCheck?: boolean;
   /** Environment the digest key is read from (the variable `digestKeyEnv` names; default: process.env). */
   env?: NodeJS.ProcessEnv;
+  /** Definitions of your own tiers (defineTier): the config may then name them by their type. */
+  tiers?: readonly Extra[];
 }
 
-export async function createCache(
-  config: StrataConfig | ResolvedConfig,
-  options: CreateOptions = {},
+export async function createCache<const Extra extends TierDefinition = never>(
+  config: StrataConfig<NoInfer<Extra>> | ResolvedConfig,
+  options: CreateOptions<Extra> = {},
 ): Promise<StrataCache> {
-  const resolved = parseConfig(config);
+  const resolved = parseConfig(config, options.tiers);
   // The key of the HMAC that replaces secret-looking values in llm strings (core/secrets.ts).
   const digestKeyProblem = useDigestKeyFromEnv(resolved.digestKeyEnv, options.env ?? process.env);
   if (digestKeyProblem) throw new StrataConfigError([{ path: 'digestKeyEnv', message: digestKeyProblem }]);
@@ -56,13 +59,13 @@ export async function createCache(
       // the others serve; it is re-opened in the background, backing off like the breaker.
       try {
         built.push(
-          await openOrDefer(() => buildTier(tierConfig, context(sinks[i]!)), {
+          await openOrDefer(() => buildTier(tierConfig, context(sinks[i]!), options.tiers), {
             name: tierName(tierConfig),
             type: tierConfig.type,
             retryMs: tierConfig.breaker.cooldownMs,
             maxRetryMs: tierConfig.breaker.maxCooldownMs,
             logger,
-            holdsCounters: COUNTER_TIERS.has(tierConfig.type),
+            holdsCounters: holdsCounters(tierConfig, options.tiers),
             isConfigError: (error) => error instanceof TierConfigError || error instanceof StrataConfigError,
           }),
         );

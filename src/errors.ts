@@ -17,6 +17,11 @@
  *   STRATA_TIER_CONFIG     a driver found its options unusable (createCache reports it as STRATA_CONFIG).
  *   STRATA_SQLITE_OPEN     a SQLite file this version cannot use (newer, foreign, damaged): the tier is down.
  *   STRATA_ONNX_SETUP      the onnx runtime or model is not installed (reported as STRATA_CONFIG).
+ *   STRATA_SCHEMA_NEWER    a tier's tables were written by a newer Strata: left untouched, the tier is down.
+ *   STRATA_TIER_UNAVAILABLE
+ *                          a tier's backend did not answer (not connected yet, an HTTP failure).
+ *   STRATA_TIER_READONLY   a write to a tier opened read-only (inspecting commands).
+ *   STRATA_WRITES_LOST     SQLite's flush(): accepted writes that could not be written.
  *
  * How codes are named: `STRATA_` and then, in upper snake case, the subject first and the problem
  * after it (`STRATA_TIER_TIMEOUT`, `STRATA_SQLITE_OPEN`, `STRATA_SERVE_CONFIG`); one code per
@@ -45,7 +50,11 @@ export type StrataErrorCode =
   | 'STRATA_SQLITE_OPEN'
   | 'STRATA_ONNX_SETUP'
   | RequestErrorCode
-  | UpstreamErrorCode;
+  | UpstreamErrorCode
+  | 'STRATA_SCHEMA_NEWER'
+  | 'STRATA_TIER_UNAVAILABLE'
+  | 'STRATA_TIER_READONLY'
+  | 'STRATA_WRITES_LOST';
 
 /** The base of every Strata error. */
 export abstract class StrataError extends Error {
@@ -215,6 +224,30 @@ export class UpstreamError extends StrataError {
     super(message, options);
     this.status = UPSTREAM_STATUS[code];
   }
+}
+
+/** A tier's schema was written by a newer Strata; it is left untouched and the tier stays down. */
+export class SchemaVersionError extends StrataError {
+  readonly code = 'STRATA_SCHEMA_NEWER';
+  override readonly name = 'SchemaVersionError';
+}
+
+/** A tier's backend did not answer: not connected yet, or a request to it failed. */
+export class TierUnavailableError extends StrataError {
+  readonly code = 'STRATA_TIER_UNAVAILABLE';
+  override readonly name = 'TierUnavailableError';
+}
+
+/** A write reached a tier opened read-only (the inspecting commands open SQLite so). */
+export class TierReadOnlyError extends StrataError {
+  readonly code = 'STRATA_TIER_READONLY';
+  override readonly name = 'TierReadOnlyError';
+}
+
+/** Writes a tier accepted (queued) but could not write; the message says how many and why. */
+export class WritesLostError extends StrataError {
+  readonly code = 'STRATA_WRITES_LOST';
+  override readonly name = 'WritesLostError';
 }
 
 /** Anything thrown, as an Error (a rejected promise may carry a string, or nothing). */

@@ -37,6 +37,7 @@ export { modelOf, type PriceTable } from './monitor/savings.js';
 export { startServer } from './monitor/server.js';
 export type { ProxyConfig } from './proxy/config.js';
 export type { ProxyOptions, StrataProxy } from './proxy/index.js';
+export { defineTier, type TierDefinition, tierFields } from './tiers/kit/definition.js';
 
 /**
  * The caching gateway (README, "Gateway"): loaded on first use, so that importing the library

@@ -8,16 +8,10 @@ import { DEFAULT_REPORT_SECONDS } from '../core/fleet.js';
 import { DEFAULT_NAMESPACE, validateNamespace } from '../core/key.js';
 import { DIGEST_KEY_ENV } from '../core/secrets.js';
 import type { Tier } from '../core/tier.js';
-import { StrataConfigError } from '../errors.js';
+import { StrataConfigError, TierConfigError } from '../errors.js';
 import { proxyConfigSchema } from '../proxy/config.js';
-import { gptcacheTierSchema } from '../tiers/gptcache/config.js';
-import { memoryTierSchema } from '../tiers/memory/config.js';
-import { mongodbTierSchema } from '../tiers/mongodb/config.js';
-import { mysqlTierSchema } from '../tiers/mysql/config.js';
-import { postgresTierSchema } from '../tiers/postgres/config.js';
-import { redisTierSchema } from '../tiers/redis/config.js';
-import { semanticTierSchema } from '../tiers/semantic/config.js';
-import { sqliteTierSchema } from '../tiers/sqlite/config.js';
+import type { ConfigOf, ResolvedConfigOf, TierDefinition, TierSchema } from '../tiers/kit/definition.js';
+import { BUILTIN_TIERS, type BuiltinTier } from '../tiers/registry.js';
 import {
   common,
   MAX_TIMER_MS,
@@ -86,43 +80,27 @@ export const customTierSchema = z.strictObject({
   tier: z.custom<Tier>(isTier, { error: (issue) => notATier(issue.input) }),
 });
 
-export const TIER_TYPES = [
-  'memory',
-  'sqlite',
-  'mysql',
-  'postgres',
-  'redis',
-  'mongodb',
-  'semantic',
-  'gptcache',
-  'custom',
-] as const;
-
 /** The name a tier is known by in stats, metrics and alert rules. */
 export function tierName(config: { type: string; name?: string | undefined; tier?: Tier }): string {
   return config.type === 'custom' && config.tier ? config.tier.name : (config.name ?? config.type);
 }
 
-const tierSchema = z.discriminatedUnion(
-  'type',
-  [
-    memoryTierSchema,
-    sqliteTierSchema,
-    mysqlTierSchema,
-    postgresTierSchema,
-    redisTierSchema,
-    mongodbTierSchema,
-    semanticTierSchema,
-    gptcacheTierSchema,
-    customTierSchema,
-  ],
-  {
+export type CustomTierConfig = z.output<typeof customTierSchema>;
+/** One tier's config as written; `Extra` are the definitions of tiers given to createCache. */
+export type TierConfig<Extra = never> = ConfigOf<BuiltinTier | Extra> | z.input<typeof customTierSchema>;
+export type ResolvedTierConfig<Extra = never> = ResolvedConfigOf<BuiltinTier | Extra> | CustomTierConfig;
+
+/** The tier union of a set of definitions (built-in ones plus the caller's), and `custom`. */
+function tierSchemaOf(definitions: readonly TierDefinition[]): z.ZodType<ResolvedTierConfig, TierConfig> {
+  const types = [...definitions.map((d) => d.type), customTierSchema.shape.type.value];
+  const schemas: [TierSchema, ...TierSchema[]] = [customTierSchema, ...definitions.map((d) => d.schema)];
+  return z.discriminatedUnion('type', schemas, {
     error: (issue) =>
       issue.code === 'invalid_union'
-        ? `unknown tier type ${JSON.stringify((issue.input as { type?: unknown } | undefined)?.type)} (expected one of: ${TIER_TYPES.join(', ')})`
+        ? `unknown tier type ${JSON.stringify((issue.input as { type?: unknown } | undefined)?.type)} (expected one of: ${types.join(', ')})`
         : undefined,
-  },
-);
+  }) as unknown as z.ZodType<ResolvedTierConfig, TierConfig>;
+}
 
 const ratio = z.number().min(0).max(1);
 const window = { windowSeconds: seconds.default(300), minRequests: positiveInt.default(50) };
@@ -190,102 +168,95 @@ export const monitoringSchema = z.strictObject({
 
 export type MonitoringConfig = z.output<typeof monitoringSchema>;
 
-export const configSchema = z
-  .strictObject({
-    namespace: namespace.default(DEFAULT_NAMESPACE),
-    /** TTL of new entries; null or absent = no expiry. */
-    defaultTtlSeconds: ttlSeconds.nullable().default(null),
-    /** When false, tiers keep only the key hash, never the prompt text. */
-    storePrompt: z.boolean().default(true),
-    /**
-     * The environment variable holding the key of the HMAC that replaces secret-looking values in
-     * llm strings (core/secrets.ts); at least 32 bytes. Unset: a random key of this process, so
-     * entries holding such values are not shared across processes or restarts.
-     */
-    digestKeyEnv: z
-      .string()
-      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be the name of an environment variable (letters, digits, _)')
-      .default(DIGEST_KEY_ENV),
-    /** How long concurrent misses of one key wait for the first caller's answer; 0 disables. */
-    coalesceWaitMs: z
-      .number()
-      .int()
-      .nonnegative()
-      .max(MAX_TIMER_MS, `must be at most ${MAX_TIMER_MS} ms (about 24.8 days)`)
-      .default(15_000),
-    tiers: z.array(tierSchema).min(1, 'needs at least one tier'),
-    /** Metrics, savings and alerts (used by `strata serve` and createMonitor). */
-    monitoring: monitoringSchema.optional(),
-    /** The caching gateway (`strata proxy`, createProxy): upstreams, tenancy, limits. */
-    proxy: proxyConfigSchema.optional(),
-  })
-  .superRefine((config, ctx) => {
-    // Tier names label stats, metrics and alert rules, so two tiers may not share one; a tier
-    // without `name` is named after its type, so two tiers of one type need a name each but one.
-    const named = new Map<string, number>();
-    config.tiers.forEach((tier, i) => {
-      const name = tierName(tier);
-      const first = named.get(name);
-      if (first === undefined) {
-        named.set(name, i);
-      } else {
-        const unnamed = (t: (typeof config.tiers)[number]) => t.type !== 'custom' && t.name === undefined;
-        const implicit =
-          unnamed(tier) || unnamed(config.tiers[first]!)
-            ? ' (a tier without `name` is named after its type)'
-            : '';
+/** The whole config, for the built-in tiers and `definitions` (the caller's own tiers). */
+function configSchemaOf(definitions: readonly TierDefinition[]) {
+  return z
+    .strictObject({
+      namespace: namespace.default(DEFAULT_NAMESPACE),
+      /** TTL of new entries; null or absent = no expiry. */
+      defaultTtlSeconds: ttlSeconds.nullable().default(null),
+      /** When false, tiers keep only the key hash, never the prompt text. */
+      storePrompt: z.boolean().default(true),
+      /**
+       * The environment variable holding the key of the HMAC that replaces secret-looking values in
+       * llm strings (core/secrets.ts); at least 32 bytes. Unset: a random key of this process, so
+       * entries holding such values are not shared across processes or restarts.
+       */
+      digestKeyEnv: z
+        .string()
+        .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be the name of an environment variable (letters, digits, _)')
+        .default(DIGEST_KEY_ENV),
+      /** How long concurrent misses of one key wait for the first caller's answer; 0 disables. */
+      coalesceWaitMs: z
+        .number()
+        .int()
+        .nonnegative()
+        .max(MAX_TIMER_MS, `must be at most ${MAX_TIMER_MS} ms (about 24.8 days)`)
+        .default(15_000),
+      tiers: z.array(tierSchemaOf(definitions)).min(1, 'needs at least one tier'),
+      /** Metrics, savings and alerts (used by `strata serve` and createMonitor). */
+      monitoring: monitoringSchema.optional(),
+      /** The caching gateway (`strata proxy`, createProxy): upstreams, tenancy, limits. */
+      proxy: proxyConfigSchema.optional(),
+    })
+    .superRefine((config, ctx) => {
+      // Tier names label stats, metrics and alert rules, so two tiers may not share one; a tier
+      // without `name` is named after its type, so two tiers of one type need a name each but one.
+      const named = new Map<string, number>();
+      config.tiers.forEach((tier, i) => {
+        const name = tierName(tier);
+        const first = named.get(name);
+        if (first === undefined) {
+          named.set(name, i);
+        } else {
+          const unnamed = (t: (typeof config.tiers)[number]) => t.type !== 'custom' && t.name === undefined;
+          const implicit =
+            unnamed(tier) || unnamed(config.tiers[first]!)
+              ? ' (a tier without `name` is named after its type)'
+              : '';
+          ctx.addIssue({
+            code: 'custom',
+            path: ['tiers', i, 'name'],
+            message: `two tiers are named "${name}" (tiers[${first}] and tiers[${i}])${implicit}; give one a distinct \`name\``,
+          });
+        }
+      });
+      config.monitoring?.alerts?.rules.forEach((rule, i) => {
+        if (!('tier' in rule) || rule.tier === undefined || named.has(rule.tier)) return;
         ctx.addIssue({
           code: 'custom',
-          path: ['tiers', i, 'name'],
-          message: `two tiers are named "${name}" (tiers[${first}] and tiers[${i}])${implicit}; give one a distinct \`name\``,
+          path: ['monitoring', 'alerts', 'rules', i, 'tier'],
+          message: `no tier is named "${rule.tier}" (tiers: ${[...named.keys()].join(', ')})`,
         });
-      }
-    });
-    config.monitoring?.alerts?.rules.forEach((rule, i) => {
-      if (!('tier' in rule) || rule.tier === undefined || named.has(rule.tier)) return;
-      ctx.addIssue({
-        code: 'custom',
-        path: ['monitoring', 'alerts', 'rules', i, 'tier'],
-        message: `no tier is named "${rule.tier}" (tiers: ${[...named.keys()].join(', ')})`,
+      });
+      config.tiers.forEach((tier, i) => {
+        if (tier.type === 'custom' && tier.name !== undefined && tier.name !== tier.tier.name) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['tiers', i, 'name'],
+            message: `is "${tier.name}" but the tier object is named "${tier.tier.name}"; leave \`name\` out or make them equal`,
+          });
+        }
+        // A tier that compares or keys entries by prompt text cannot work without it.
+        const definition = definitions.find((d) => d.type === tier.type);
+        if (definition?.capabilities.prompts && !config.storePrompt) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['tiers', i, 'type'],
+            message: `a ${tier.type} tier compares prompt texts, so it needs storePrompt: true`,
+          });
+        }
       });
     });
-    config.tiers.forEach((tier, i) => {
-      if (tier.type === 'custom' && tier.name !== undefined && tier.name !== tier.tier.name) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['tiers', i, 'name'],
-          message: `is "${tier.name}" but the tier object is named "${tier.tier.name}"; leave \`name\` out or make them equal`,
-        });
-      }
-      // A custom embeddings object has no measured threshold: the config must give one.
-      if (tier.type === 'semantic' && typeof tier.embeddings === 'object' && tier.threshold === undefined) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['tiers', i, 'threshold'],
-          message: 'required with custom embeddings (cosine similarity, -1..1)',
-        });
-      }
-      if (tier.type === 'semantic' && !config.storePrompt) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['tiers', i, 'type'],
-          message: 'a semantic tier compares prompt texts, so it needs storePrompt: true',
-        });
-      }
-      if (tier.type === 'gptcache' && !config.storePrompt) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['tiers', i, 'type'],
-          message: 'GPTCache keys its entries by prompt text, so a gptcache tier needs storePrompt: true',
-        });
-      }
-    });
-  });
+}
 
-export type StrataConfig = z.input<typeof configSchema>;
+export const configSchema = configSchemaOf(BUILTIN_TIERS);
+
+/** The config as written; `Extra` are the definitions of tiers given to createCache (`tiers`). */
+export type StrataConfig<Extra = never> = Omit<z.input<typeof configSchema>, 'tiers'> & {
+  tiers: TierConfig<Extra>[];
+};
 export type ResolvedConfig = z.output<typeof configSchema>;
-export type TierConfig = z.input<typeof tierSchema>;
-export type ResolvedTierConfig = z.output<typeof tierSchema>;
 
 export function fieldPath(path: ReadonlyArray<PropertyKey>): string {
   return path.reduce<string>(
@@ -295,8 +266,31 @@ export function fieldPath(path: ReadonlyArray<PropertyKey>): string {
   );
 }
 
-export function parseConfig(input: unknown): ResolvedConfig {
-  const result = configSchema.safeParse(input);
+const schemas = new WeakMap<readonly TierDefinition[], ReturnType<typeof configSchemaOf>>();
+
+/** The schema for the built-in tiers plus `extraTiers`, whose types must be new. */
+function schemaWith(extraTiers: readonly TierDefinition[]): ReturnType<typeof configSchemaOf> {
+  let schema = schemas.get(extraTiers);
+  if (!schema) {
+    const taken = new Set<string>([...BUILTIN_TIERS.map((d) => d.type), 'custom']);
+    for (const definition of extraTiers) {
+      if (taken.has(definition.type)) {
+        throw new TierConfigError(`tier type "${definition.type}" is defined twice (or is built in)`);
+      }
+      taken.add(definition.type);
+    }
+    schema = configSchemaOf([...BUILTIN_TIERS, ...extraTiers]);
+    schemas.set(extraTiers, schema);
+  }
+  return schema;
+}
+
+/**
+ * Validates a config: every bad field is named by its path. `extraTiers` are definitions of the
+ * caller's own tiers (defineTier), which the config may then name by their type.
+ */
+export function parseConfig(input: unknown, extraTiers: readonly TierDefinition[] = []): ResolvedConfig {
+  const result = (extraTiers.length === 0 ? configSchema : schemaWith(extraTiers)).safeParse(input);
   if (result.success) return result.data;
   throw new StrataConfigError(
     result.error.issues.map((i) => ({ path: fieldPath(i.path), message: i.message })),

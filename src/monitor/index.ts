@@ -23,6 +23,7 @@ import {
 import type { StatsReport } from '../core/reports.js';
 import { errorOf } from '../errors.js';
 import type { StrataCache } from '../langchain/cache.js';
+import { tierTypesWith } from '../tiers/index.js';
 import { type Alert, Alerter } from './alerts.js';
 import { History, type Series, type SeriesPoint, type SeriesRange } from './history.js';
 import { persistBucket, restoreHistory } from './history-store.js';
@@ -273,7 +274,7 @@ function seriesPoint(
 
 function panelsOf(insights: ReturnType<Insights['report']>, stats: StatsReport): Panels {
   const semantic = stats.tiers
-    .filter((t) => t.type === 'semantic' || t.type === 'gptcache' || t.similarity !== undefined)
+    .filter((t) => tierTypesWith('similarity').includes(t.type) || t.similarity !== undefined)
     .map((t) => {
       const refusals: Record<string, number> = {};
       const guards = t.store?.guardRefusals;

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { createCache } from '../../src/create.js';
 import { describeTierConformance } from '../../src/testing/conformance.js';
 import { ROOT } from '../support/services.js';
-import { MapTier } from './map-tier.js';
+import { MapTier } from './map/index.js';
 
 describeTierConformance('example MapTier', async (clock) => {
   const tier = new MapTier('map', clock);
@@ -61,8 +61,8 @@ describe('a custom tier in createCache', () => {
 
   it('is the code the README shows', () => {
     const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-    const source = readFileSync(join(import.meta.dirname, 'map-tier.ts'), 'utf8').replace(
-      "from '../../src/index.js'",
+    const source = readFileSync(join(import.meta.dirname, 'map', 'index.ts'), 'utf8').replace(
+      "from '../../../src/index.js'",
       "from 'strata-cache'",
     );
     expect(readme).toContain(source.trim());

@@ -2,10 +2,11 @@ import { type ResolvedConfig, tierName } from '../../config/schema.js';
 import type { HealthReport } from '../../core/reports.js';
 import type { DailyStats } from '../../core/tier.js';
 import type { StrataCache } from '../../langchain/cache.js';
+import { tierTypesWith } from '../../tiers/index.js';
 import { type Command, formatBytes, type Io, shown, stringFlag, table } from '../context.js';
 
 /** Tier types that persist daily statistics (their stats tables). */
-const DAILY_TYPES = ['sqlite', 'mysql', 'postgres'];
+const DAILY_TYPES = tierTypesWith('daily');
 
 /**
  * `strata stats [--json]`: what each tier holds (and, within this process, what it served).

@@ -35,6 +35,7 @@ import {
 } from '../../core/entry.js';
 import type { CacheKey } from '../../core/key.js';
 import type { ListedEntry, SimilarMatch, Tier, TierHealth, TierStats } from '../../core/tier.js';
+import { TierUnavailableError } from '../../errors.js';
 import type { GptcacheTierConfig } from './config.js';
 
 /** The fields of config.ts; `timeoutMs` bounds each request (a server that has not answered by then is abandoned). */
@@ -165,19 +166,32 @@ export class GptcacheTier implements Tier {
           res.on('end', () => {
             const text = Buffer.concat(chunks).toString('utf8');
             if (res.statusCode !== 200) {
-              reject(new Error(`GPTCache ${method} ${path}: HTTP ${res.statusCode}: ${text.slice(0, 200)}`));
+              reject(
+                new TierUnavailableError(
+                  `GPTCache ${method} ${path}: HTTP ${res.statusCode}: ${text.slice(0, 200)}`,
+                ),
+              );
               return;
             }
             try {
               resolve(JSON.parse(text));
-            } catch {
-              reject(new Error(`GPTCache ${method} ${path}: answer is not JSON: ${text.slice(0, 200)}`));
+            } catch (error) {
+              reject(
+                new TierUnavailableError(
+                  `GPTCache ${method} ${path}: answer is not JSON: ${text.slice(0, 200)}`,
+                  {
+                    cause: error,
+                  },
+                ),
+              );
             }
           });
         },
       );
       req.on('timeout', () =>
-        req.destroy(new Error(`GPTCache ${method} ${path}: no answer in ${this.options.timeoutMs} ms`)),
+        req.destroy(
+          new TierUnavailableError(`GPTCache ${method} ${path}: no answer in ${this.options.timeoutMs} ms`),
+        ),
       );
       req.on('error', reject);
       req.end(data);

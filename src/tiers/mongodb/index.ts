@@ -23,12 +23,11 @@
  * the tier detects that and relies on the purge alone (`ttlIndex: 0` in stats).
  */
 import { type Collection, type Db, MongoClient, ObjectId } from 'mongodb';
-import { AccessBatch } from '../../core/access-batch.js';
 import type { Clock } from '../../core/clock.js';
 import type { StoredEntry, TokenUsage } from '../../core/entry.js';
 import type { CacheKey } from '../../core/key.js';
 import type { ListedEntry, Tier, TierHealth, TierStats } from '../../core/tier.js';
-import { every, OnFirstUse, stopUpkeep } from '../../core/upkeep.js';
+import { ServerTier } from '../kit/server-tier.js';
 import type { MongodbTierConfig } from './config.js';
 import { AnswerFiles } from './gridfs.js';
 
@@ -66,7 +65,6 @@ interface CacheDocument {
   cache_version: number;
 }
 
-const FLUSH_MS = 1_000;
 const DEFAULT_ORPHAN_GRACE_MS = 10 * 60_000;
 /** Times a hit reads its document again when the GridFS file it names is not there (responseText). */
 const FILE_READ_RETRIES = 3;
@@ -77,7 +75,7 @@ const FLUSH_BATCH = 100;
 /** MongoDB's duplicate key error: two upserts of one new key raced, and the loser may retry as an update. */
 const DUPLICATE_KEY = 11000;
 
-export class MongodbTier implements Tier {
+export class MongodbTier extends ServerTier implements Tier {
   readonly name: string;
   readonly type = 'mongodb';
   private readonly client: MongoClient;
@@ -85,16 +83,11 @@ export class MongodbTier implements Tier {
   private readonly docs: Collection<CacheDocument>;
   /** Large answers in GridFS (gridfs.ts). */
   private readonly answerFiles: AnswerFiles;
-  /** Creates the indexes once per process, on first use. */
-  private readonly indexes = new OnFirstUse(() => this.createIndexes());
   private ttlIndex = false;
-  /** Hit counts, written once a second (core/access-batch.ts). */
-  private readonly access = new AccessBatch();
   private flushing: Promise<void> | undefined;
-  private readonly timers: NodeJS.Timeout[] = [];
-  private closed = false;
 
   constructor(private readonly options: MongodbTierOptions) {
+    super();
     this.name = options.name ?? 'mongodb';
     this.client = new MongoClient(options.url, {
       appName: 'strata',
@@ -107,19 +100,18 @@ export class MongodbTier implements Tier {
     this.db = this.client.db(options.database);
     this.docs = this.db.collection<CacheDocument>(options.collection);
     this.answerFiles = new AnswerFiles(this.db, `${options.collection}_fs`);
-    every(FLUSH_MS, () => this.flush(), this.timers);
-    if (options.purgeIntervalMs > 0) every(options.purgeIntervalMs, () => this.purgeExpired(), this.timers);
+    this.startUpkeep(options.purgeIntervalMs);
   }
 
   get(key: CacheKey): Promise<string | undefined> {
-    if (!this.indexes.done) return this.indexes.ready().then(() => this.get(key));
+    if (!this.setup.done) return this.setup.ready().then(() => this.get(key));
     return this.docs
       .findOne({ _id: key.hash }, { projection: HIT_PROJECTION })
       .then((doc) => this.payloadOf(key, doc));
   }
 
   async set(key: CacheKey, entry: StoredEntry): Promise<boolean> {
-    await this.indexes.ready();
+    await this.setup.ready();
     const now = new Date(this.options.clock.now());
     const fileId = entry.size > this.options.gridfsThresholdBytes ? new ObjectId() : undefined;
     if (fileId) await this.answerFiles.upload(fileId, key.hash, entry.payload);
@@ -170,7 +162,7 @@ export class MongodbTier implements Tier {
   }
 
   async delete(key: CacheKey): Promise<boolean> {
-    await this.indexes.ready();
+    await this.setup.ready();
     this.access.forget(key.hash);
     const removed = await this.docs.findOneAndDelete({ _id: key.hash });
     // Every file written for the key goes with it, not only the one the document named: a file
@@ -203,7 +195,7 @@ export class MongodbTier implements Tier {
   }
 
   async *entries(namespace?: string): AsyncIterable<ListedEntry> {
-    await this.indexes.ready();
+    await this.setup.ready();
     const filter = namespace === undefined ? {} : { namespace: { $eq: namespace } };
     const cursor = this.docs
       .find(filter, { projection: { namespace: 1, response: 1, expires_at: 1, access_count: 1 } })
@@ -219,7 +211,7 @@ export class MongodbTier implements Tier {
 
   /** Counts by aggregation: documents and hits per namespace, sizes, and what GridFS holds. */
   async stats(): Promise<TierStats> {
-    await this.indexes.ready();
+    await this.setup.ready();
     const namespaces = await this.sumBy(this.docs, '$namespace', 1);
     const hits = await this.sumBy(this.docs, null, '$access_count');
     const bytes = await this.sumBy(this.docs, null, '$response.size');
@@ -246,10 +238,7 @@ export class MongodbTier implements Tier {
     return { status: 'up' };
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
-    await stopUpkeep(this.timers, () => this.flush());
-    this.closed = true;
+  protected async disconnect(): Promise<void> {
     await this.client.close();
   }
 
@@ -312,7 +301,7 @@ export class MongodbTier implements Tier {
 
   /** Deletes matching documents, then the GridFS files they pointed to. */
   private async deleteWhere(filter: Record<string, unknown>): Promise<number> {
-    await this.indexes.ready();
+    await this.setup.ready();
     const withFiles = await this.docs
       .find({ ...filter, 'response.storage': { $eq: 'gridfs' } }, { projection: { response: 1 } })
       .toArray();
@@ -337,7 +326,8 @@ export class MongodbTier implements Tier {
     );
   }
 
-  private async createIndexes(): Promise<void> {
+  /** Creates the indexes (ServerTier runs it once per process, on first use). */
+  protected async prepare(): Promise<void> {
     await this.docs.createIndex({ llm_string: 1 }, { name: 'llm_string' });
     await this.docs.createIndex({ tags: 1 }, { name: 'tags' });
     await this.docs.createIndex({ namespace: 1 }, { name: 'namespace' });
@@ -365,7 +355,7 @@ export class MongodbTier implements Tier {
    * twice), 100 keys at a time, never two flushes at once. Per-key update statements made
    * FerretDB 1.24 stall under concurrent reads: each one scans, and overlapping flushes piled up.
    */
-  private flush(): Promise<void> {
+  protected flush(): Promise<void> {
     this.flushing ??= this.writeAccessCounts().finally(() => {
       this.flushing = undefined;
     });

@@ -14,13 +14,13 @@
  * the manager's timeout turns a slow one into a miss.
  */
 import { createPool, type Pool, type PoolConnection, type RowDataPacket } from 'mysql2/promise';
-import { AccessBatch } from '../../core/access-batch.js';
 import type { Clock } from '../../core/clock.js';
 import type { StoredEntry } from '../../core/entry.js';
 import type { CacheKey } from '../../core/key.js';
 import type { DailyStats, ListedEntry, SearchResult, Tier, TierHealth, TierStats } from '../../core/tier.js';
-import { every, OnFirstUse, stopUpkeep } from '../../core/upkeep.js';
 import { TierConfigError } from '../../errors.js';
+import { migrate } from '../kit/migrate.js';
+import { ServerTier } from '../kit/server-tier.js';
 import { type MysqlTierConfig, TABLE_PREFIX, TABLE_PREFIX_RULE } from './config.js';
 
 /** The fields of config.ts, with the purge period in ms. */
@@ -34,7 +34,6 @@ export type MysqlTierOptions = Pick<
     clock: Clock;
   };
 
-const FLUSH_MS = 1_000;
 const PURGE_BATCH = 500;
 
 function migrations(t: string): string[][] {
@@ -78,20 +77,15 @@ function migrations(t: string): string[][] {
   ];
 }
 
-export class MysqlTier implements Tier {
+export class MysqlTier extends ServerTier implements Tier {
   readonly name: string;
   readonly type = 'mysql';
   private readonly pool: Pool;
   private readonly t: string;
   private readonly selectHit: string;
-  /** Creates or upgrades the schema once per process, on first use. */
-  private readonly schema = new OnFirstUse(() => this.migrate());
-  /** Hit counts and daily statistics, written once a second (core/access-batch.ts). */
-  private readonly access = new AccessBatch();
-  private readonly timers: NodeJS.Timeout[] = [];
-  private closed = false;
 
   constructor(private readonly options: MysqlTierOptions) {
+    super();
     this.name = options.name ?? 'mysql';
     if (!TABLE_PREFIX.test(options.tablePrefix))
       throw new TierConfigError(`tablePrefix: ${TABLE_PREFIX_RULE}`);
@@ -118,12 +112,11 @@ export class MysqlTier implements Tier {
     });
     // A pool error event without a listener would crash the process; failures reach the manager per call.
     this.pool.on('connection', (c) => c.on('error', () => {}));
-    every(FLUSH_MS, () => this.flush(), this.timers);
-    if (options.purgeIntervalMs > 0) every(options.purgeIntervalMs, () => this.purgeExpired(), this.timers);
+    this.startUpkeep(options.purgeIntervalMs);
   }
 
   get(key: CacheKey): Promise<string | undefined> {
-    if (!this.schema.done) return this.schema.ready().then(() => this.get(key));
+    if (!this.setup.done) return this.setup.ready().then(() => this.get(key));
     const started = performance.now();
     // The hit path uses mysql2's callback API: its promise wrapper captures a stack trace per
     // call, which costs ~15% of a local primary-key read. Expiry is checked here rather than in
@@ -141,7 +134,7 @@ export class MysqlTier implements Tier {
   }
 
   async set(key: CacheKey, entry: StoredEntry): Promise<boolean> {
-    await this.schema.ready();
+    await this.setup.ready();
     await this.transaction(async (c) => {
       const now = this.options.clock.now();
       await c.execute(
@@ -172,14 +165,14 @@ export class MysqlTier implements Tier {
   }
 
   async delete(key: CacheKey): Promise<boolean> {
-    await this.schema.ready();
+    await this.setup.ready();
     this.access.forget(key.hash);
     const [result] = await this.pool.execute(`DELETE FROM ${this.t}cache WHERE key_hash = ?`, [key.hash]);
     return (result as { affectedRows: number }).affectedRows > 0;
   }
 
   async clear(namespace?: string): Promise<number> {
-    await this.schema.ready();
+    await this.setup.ready();
     const [result] =
       namespace === undefined
         ? await this.pool.execute(`DELETE FROM ${this.t}cache`)
@@ -188,7 +181,7 @@ export class MysqlTier implements Tier {
   }
 
   async invalidateTag(tag: string, namespace?: string): Promise<number> {
-    await this.schema.ready();
+    await this.setup.ready();
     const [result] = await this.pool.execute(
       `DELETE c FROM ${this.t}cache c JOIN ${this.t}tags g ON g.key_hash = c.key_hash
         WHERE g.tag = ? AND (? IS NULL OR c.namespace = ?)`,
@@ -199,7 +192,7 @@ export class MysqlTier implements Tier {
 
   /** Deletes expired rows in small batches, so a large purge never holds long locks. */
   async purgeExpired(): Promise<number> {
-    await this.schema.ready();
+    await this.setup.ready();
     let total = 0;
     for (;;) {
       const [result] = await this.pool.execute(
@@ -213,7 +206,7 @@ export class MysqlTier implements Tier {
   }
 
   async *entries(namespace?: string): AsyncIterable<ListedEntry> {
-    await this.schema.ready();
+    await this.setup.ready();
     let after = '';
     for (;;) {
       const [rows] = await this.pool.execute<RowDataPacket[]>(
@@ -237,7 +230,7 @@ export class MysqlTier implements Tier {
 
   /** Full-text search over cached prompts (`strata search`). */
   async search(text: string, limit = 20): Promise<SearchResult[]> {
-    await this.schema.ready();
+    await this.setup.ready();
     const [rows] = await this.pool.execute<RowDataPacket[]>(
       `SELECT key_hash, namespace, llm_string, prompt, created_at, access_count FROM ${this.t}cache
         WHERE MATCH(prompt) AGAINST (? IN NATURAL LANGUAGE MODE) LIMIT ${Math.max(1, Math.min(1000, Math.floor(limit)))}`,
@@ -254,7 +247,7 @@ export class MysqlTier implements Tier {
   }
 
   async stats(): Promise<TierStats> {
-    await this.schema.ready();
+    await this.setup.ready();
     const [rows] = await this.pool.execute<RowDataPacket[]>(
       `SELECT namespace, COUNT(*) AS n, COALESCE(SUM(size), 0) AS bytes FROM ${this.t}cache GROUP BY namespace`,
     );
@@ -271,7 +264,7 @@ export class MysqlTier implements Tier {
 
   /** Daily statistics as persisted (most recent first). */
   async daily(days: number): Promise<DailyStats[]> {
-    await this.schema.ready();
+    await this.setup.ready();
     await this.flush();
     const [rows] = await this.pool.execute<RowDataPacket[]>(
       `SELECT DATE_FORMAT(day, '%Y-%m-%d') AS day, tier, hits, misses, total, latency_ms FROM ${this.t}stats
@@ -293,16 +286,13 @@ export class MysqlTier implements Tier {
     return { status: 'up' };
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
-    await stopUpkeep(this.timers, () => this.flush());
-    this.closed = true;
+  protected async disconnect(): Promise<void> {
     await this.pool.end();
   }
 
   // -------------------------------------------------------------------------------------------
 
-  private async migrate(): Promise<void> {
+  protected async prepare(): Promise<void> {
     const t = this.t;
     await this.pool.query(
       `CREATE TABLE IF NOT EXISTS ${t}migrations (version INT PRIMARY KEY, applied_at BIGINT NOT NULL) ENGINE=InnoDB`,
@@ -316,18 +306,13 @@ export class MysqlTier implements Tier {
           `SELECT COALESCE(MAX(version), 0) AS v FROM ${t}migrations`,
         );
         const current = Number(rows[0]?.v ?? 0);
-        if (current > steps.length) {
-          throw new Error(
-            `schema version ${current} was written by a newer Strata (this one knows ${steps.length})`,
-          );
-        }
-        for (let v = current; v < steps.length; v++) {
-          for (const statement of steps[v]!) await c.query(statement);
+        await migrate({ where: `${t}migrations`, steps }, current, async (step, version) => {
+          for (const statement of step) await c.query(statement);
           await c.execute(`INSERT INTO ${t}migrations (version, applied_at) VALUES (?, ?)`, [
-            v + 1,
+            version,
             this.options.clock.now(),
           ]);
-        }
+        });
       } finally {
         await c.query(`SELECT RELEASE_LOCK(?)`, [`${t}strata_migrate`]);
       }
@@ -349,29 +334,27 @@ export class MysqlTier implements Tier {
   }
 
   /** Writes batched hit counts and the day's statistics. */
-  private async flush(): Promise<void> {
-    if (this.closed || !this.schema.done) return;
-    const taken = this.access.take();
-    if (!taken) return;
-    const { counts: access, totals: stats } = taken;
-    await this.transaction(async (c) => {
-      // One statement per 500 keys, not one per key: the flush must not compete with lookups.
-      for (let i = 0; i < access.length; i += 500) {
-        const chunk = access.slice(i, i + 500);
-        await c.query(
-          `UPDATE ${this.t}cache SET access_count = access_count + CASE key_hash ${chunk.map(() => 'WHEN ? THEN ?').join(' ')} END
+  protected flush(): Promise<void> {
+    return this.flushBatch(({ counts: access, totals: stats }) =>
+      this.transaction(async (c) => {
+        // One statement per 500 keys, not one per key: the flush must not compete with lookups.
+        for (let i = 0; i < access.length; i += 500) {
+          const chunk = access.slice(i, i + 500);
+          await c.query(
+            `UPDATE ${this.t}cache SET access_count = access_count + CASE key_hash ${chunk.map(() => 'WHEN ? THEN ?').join(' ')} END
             WHERE key_hash IN (${chunk.map(() => '?').join(',')})`,
-          [...chunk.flat(), ...chunk.map(([hash]) => hash)],
-        );
-      }
-      if (stats.hits + stats.misses > 0) {
-        await c.execute(
-          `INSERT INTO ${this.t}stats (day, tier, hits, misses, total, latency_ms) VALUES (CURDATE(), ?, ?, ?, ?, ?)
+            [...chunk.flat(), ...chunk.map(([hash]) => hash)],
+          );
+        }
+        if (stats.hits + stats.misses > 0) {
+          await c.execute(
+            `INSERT INTO ${this.t}stats (day, tier, hits, misses, total, latency_ms) VALUES (CURDATE(), ?, ?, ?, ?, ?)
            ON DUPLICATE KEY UPDATE hits = hits + VALUES(hits), misses = misses + VALUES(misses),
              total = total + VALUES(total), latency_ms = latency_ms + VALUES(latency_ms)`,
-          [this.name, stats.hits, stats.misses, stats.hits + stats.misses, stats.latencyMs],
-        );
-      }
-    });
+            [this.name, stats.hits, stats.misses, stats.hits + stats.misses, stats.latencyMs],
+          );
+        }
+      }),
+    );
   }
 }

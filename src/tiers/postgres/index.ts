@@ -23,15 +23,22 @@
  * prompt inside its payload, are kept exactly.
  */
 import pg from 'pg';
-import { AccessBatch } from '../../core/access-batch.js';
 import type { Clock } from '../../core/clock.js';
 import type { StoredEntry } from '../../core/entry.js';
 import type { CacheKey } from '../../core/key.js';
 import type { DailyStats, ListedEntry, SearchResult, Tier, TierHealth, TierStats } from '../../core/tier.js';
-import { every, OnFirstUse, stopUpkeep } from '../../core/upkeep.js';
 import { TierConfigError } from '../../errors.js';
-import { transaction } from './client.js';
-import { PG_TABLE_PREFIX, PG_TABLE_PREFIX_RULE, type PostgresTierConfig } from './config.js';
+import { migrate } from '../kit/migrate.js';
+import {
+  fromColumn,
+  PG_TABLE_PREFIX,
+  PG_TABLE_PREFIX_RULE,
+  toColumn,
+  transaction,
+  withoutNul,
+} from '../kit/postgres-sql.js';
+import { ServerTier } from '../kit/server-tier.js';
+import type { PostgresTierConfig } from './config.js';
 import { Readers } from './readers.js';
 
 /** The fields of config.ts, with the purge period in ms. */
@@ -47,7 +54,6 @@ export type PostgresTierOptions = Pick<
     onClientError?: (error: Error) => void;
   };
 
-const FLUSH_MS = 1_000;
 /**
  * `strata search` indexes the first this many characters of a prompt: a tsvector holds at most
  * 1 MB, which a prompt of a few hundred KB of distinct tokens (a pasted file) exceeds, and the
@@ -97,7 +103,7 @@ function migrations(t: string): string[][] {
   ];
 }
 
-export class PostgresTier implements Tier {
+export class PostgresTier extends ServerTier implements Tier {
   readonly name: string;
   readonly type = 'postgres';
   private readonly pool: pg.Pool;
@@ -109,14 +115,9 @@ export class PostgresTier implements Tier {
   private readonly t: string;
   /** The hit path's statement, prepared once per connection under this name. */
   private readonly selectHit: pg.QueryConfig<[string]>;
-  /** Creates or upgrades the schema once per process, on first use. */
-  private readonly schema = new OnFirstUse(() => this.migrate());
-  /** Hit counts and daily statistics, written once a second (core/access-batch.ts). */
-  private readonly access = new AccessBatch();
-  private readonly timers: NodeJS.Timeout[] = [];
-  private closed = false;
 
   constructor(private readonly options: PostgresTierOptions) {
+    super();
     this.name = options.name ?? 'postgres';
     if (!PG_TABLE_PREFIX.test(options.tablePrefix))
       throw new TierConfigError(`tablePrefix: ${PG_TABLE_PREFIX_RULE}`);
@@ -146,12 +147,11 @@ export class PostgresTier implements Tier {
     // An idle client's error event without a listener would crash the process.
     this.pool.on('error', (error) => options.onClientError?.(error));
     this.readers = new Readers(this.pool, Math.floor(options.poolSize / 2), options.poolSize);
-    every(FLUSH_MS, () => this.flush(), this.timers);
-    if (options.purgeIntervalMs > 0) every(options.purgeIntervalMs, () => this.purgeExpired(), this.timers);
+    this.startUpkeep(options.purgeIntervalMs);
   }
 
   get(key: CacheKey): Promise<string | undefined> {
-    if (!this.schema.done) return this.schema.ready().then(() => this.get(key));
+    if (!this.setup.done) return this.setup.ready().then(() => this.get(key));
     const started = performance.now();
     return this.readers
       .query<{ response: string; expires_at: string | null }>({ ...this.selectHit, values: [key.hash] })
@@ -166,7 +166,7 @@ export class PostgresTier implements Tier {
   }
 
   async set(key: CacheKey, entry: StoredEntry): Promise<boolean> {
-    await this.schema.ready();
+    await this.setup.ready();
     await this.transaction(async (c) => {
       await c.query(
         `INSERT INTO ${this.t}cache (key_hash, namespace, prompt, llm_string, response, metadata, size, created_at, updated_at, expires_at)
@@ -200,14 +200,14 @@ export class PostgresTier implements Tier {
   }
 
   async delete(key: CacheKey): Promise<boolean> {
-    await this.schema.ready();
+    await this.setup.ready();
     this.access.forget(key.hash);
     const result = await this.pool.query(`DELETE FROM ${this.t}cache WHERE key_hash = $1`, [key.hash]);
     return (result.rowCount ?? 0) > 0;
   }
 
   async clear(namespace?: string): Promise<number> {
-    await this.schema.ready();
+    await this.setup.ready();
     const result =
       namespace === undefined
         ? await this.pool.query(`DELETE FROM ${this.t}cache`)
@@ -216,7 +216,7 @@ export class PostgresTier implements Tier {
   }
 
   async invalidateTag(tag: string, namespace?: string): Promise<number> {
-    await this.schema.ready();
+    await this.setup.ready();
     const result = await this.pool.query(
       `DELETE FROM ${this.t}cache c USING ${this.t}tags g
         WHERE g.key_hash = c.key_hash AND g.tag = $1 AND ($2::text IS NULL OR c.namespace = $2)`,
@@ -227,7 +227,7 @@ export class PostgresTier implements Tier {
 
   /** Deletes expired rows in small batches, so a large purge never holds long locks. */
   async purgeExpired(): Promise<number> {
-    await this.schema.ready();
+    await this.setup.ready();
     let total = 0;
     for (;;) {
       const result = await this.pool.query(
@@ -242,7 +242,7 @@ export class PostgresTier implements Tier {
   }
 
   async *entries(namespace?: string): AsyncIterable<ListedEntry> {
-    await this.schema.ready();
+    await this.setup.ready();
     let after = '';
     for (;;) {
       const { rows } = await this.pool.query<{
@@ -271,7 +271,7 @@ export class PostgresTier implements Tier {
 
   /** Full-text search over cached prompts (`strata search`), best match first. */
   async search(text: string, limit = 20): Promise<SearchResult[]> {
-    await this.schema.ready();
+    await this.setup.ready();
     const { rows } = await this.pool.query<{
       key_hash: string;
       namespace: string;
@@ -297,7 +297,7 @@ export class PostgresTier implements Tier {
   }
 
   async stats(): Promise<TierStats> {
-    await this.schema.ready();
+    await this.setup.ready();
     const { rows } = await this.pool.query<{ namespace: string; n: string; bytes: string }>(
       `SELECT namespace, count(*) AS n, coalesce(sum(size), 0) AS bytes FROM ${this.t}cache GROUP BY namespace`,
     );
@@ -314,7 +314,7 @@ export class PostgresTier implements Tier {
 
   /** Daily statistics as persisted (most recent first). */
   async daily(days: number): Promise<DailyStats[]> {
-    await this.schema.ready();
+    await this.setup.ready();
     await this.flush();
     const { rows } = await this.pool.query<{
       day: string;
@@ -340,22 +340,19 @@ export class PostgresTier implements Tier {
   /** Up when the tables are usable: a schema that cannot be created or read is the reason it is down. */
   async health(): Promise<TierHealth> {
     if (this.closed) return { status: 'down', reason: 'closed' };
-    await this.schema.ready();
+    await this.setup.ready();
     await this.pool.query(`SELECT 1 FROM ${this.t}cache LIMIT 0`);
     return { status: 'up' };
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
-    await stopUpkeep(this.timers, () => this.flush());
-    this.closed = true;
+  protected async disconnect(): Promise<void> {
     this.readers.close();
     await this.pool.end();
   }
 
   // -------------------------------------------------------------------------------------------
 
-  private async migrate(): Promise<void> {
+  protected async prepare(): Promise<void> {
     const t = this.t;
     const steps = migrations(t);
     await this.transaction(async (c) => {
@@ -368,18 +365,13 @@ export class PostgresTier implements Tier {
         `SELECT coalesce(max(version), 0)::int AS v FROM ${t}migrations`,
       );
       const current = rows[0]?.v ?? 0;
-      if (current > steps.length) {
-        throw new Error(
-          `schema version ${current} was written by a newer Strata (this one knows ${steps.length})`,
-        );
-      }
-      for (let v = current; v < steps.length; v++) {
-        for (const statement of steps[v]!) await c.query(statement);
+      await migrate({ where: `${t}migrations`, steps }, current, async (step, version) => {
+        for (const statement of step) await c.query(statement);
         await c.query(`INSERT INTO ${t}migrations (version, applied_at) VALUES ($1, $2)`, [
-          v + 1,
+          version,
           this.options.clock.now(),
         ]);
-      }
+      });
     });
   }
 
@@ -388,13 +380,9 @@ export class PostgresTier implements Tier {
   }
 
   /** Writes batched hit counts and the day's statistics. */
-  private async flush(): Promise<void> {
-    if (this.closed || !this.schema.done) return;
-    const taken = this.access.take();
-    if (!taken) return;
-    const { counts: access, totals: stats } = taken;
-    try {
-      await this.transaction(async (c) => {
+  protected flush(): Promise<void> {
+    return this.flushBatch(({ counts: access, totals: stats }) =>
+      this.transaction(async (c) => {
         if (access.length > 0) {
           // One statement for every key, not one per key: the flush must not compete with lookups.
           await c.query(
@@ -413,27 +401,7 @@ export class PostgresTier implements Tier {
             [this.name, stats.hits, stats.misses, stats.hits + stats.misses, stats.latencyMs],
           );
         }
-      });
-    } catch (error) {
-      this.access.giveBack(taken);
-      throw error;
-    }
+      }),
+    );
   }
-}
-
-/** What PostgreSQL text cannot hold exactly, and %, the escape itself. */
-const UNSTORABLE = /%|\0|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
-
-/** A string as a text column holds it exactly: %, U+0000 and lone surrogates as %XXXX (UTF-16 code unit). */
-export function toColumn(text: string): string {
-  return text.replace(UNSTORABLE, (c) => `%${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
-
-export function fromColumn(stored: string): string {
-  return stored.replace(/%([0-9a-f]{4})/g, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
-}
-
-/** The text without U+0000, which a PostgreSQL text value cannot hold. */
-export function withoutNul(text: string): string {
-  return text.includes('\0') ? text.replaceAll('\0', '') : text;
 }

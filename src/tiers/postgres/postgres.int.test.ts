@@ -7,7 +7,7 @@ import { killMidLoop } from '../../../test/support/kill-drill.js';
 import { service } from '../../../test/support/services.js';
 import { createCache } from '../../create.js';
 import { describeTierConformance } from '../../testing/conformance.js';
-import { withClient } from './client.js';
+import { withClient } from '../kit/postgres-sql.js';
 import { PostgresTier } from './index.js';
 
 const url = service('postgres').STRATA_TEST_POSTGRES_URL!;

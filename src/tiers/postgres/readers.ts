@@ -12,6 +12,7 @@
  * down costs the hit path nothing but the pool's own fast failure.
  */
 import type pg from 'pg';
+import { TierUnavailableError } from '../../errors.js';
 
 const RETRY_MS = 1_000;
 
@@ -89,7 +90,8 @@ export class Readers {
         const reader: Reader = { client, inFlight: 0, broken: false };
         // A lost connection (server restart, network) takes the reader out; a statement that
         // failed on a live connection (a missing table) does not.
-        const lost = (error?: Error) => this.remove(reader, error ?? new Error('connection ended'));
+        const lost = (error?: Error) =>
+          this.remove(reader, error ?? new TierUnavailableError('connection ended'));
         // The error listener stays for good: an error event without one would crash the process.
         client.on('error', lost);
         reader.onEnd = () => lost();

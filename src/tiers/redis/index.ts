@@ -14,6 +14,7 @@ import type { Clock } from '../../core/clock.js';
 import type { StoredEntry } from '../../core/entry.js';
 import type { CacheKey } from '../../core/key.js';
 import type { CounterStore, Lease, ListedEntry, Tier, TierHealth, TierStats } from '../../core/tier.js';
+import { TierUnavailableError } from '../../errors.js';
 import { createBusTransport } from './bus.js';
 import { type Commands, closeClient, createRedisClient } from './client.js';
 import type { RedisTierConfig } from './config.js';
@@ -205,7 +206,7 @@ export class RedisTier implements Tier {
   async health(): Promise<TierHealth> {
     if (this.closed) return { status: 'down', reason: 'closed' };
     try {
-      if (this.connecting) throw new Error(this.lastError ?? 'not connected yet');
+      if (this.connecting) throw new TierUnavailableError(this.lastError ?? 'not connected yet');
       await this.client.ping();
       return { status: 'up' };
     } catch (error) {

@@ -1,95 +1,109 @@
-/** Config fields, defaults and rules of this tier, composed by config/schema.ts. Importing this never loads the driver or its client library. */
+/** Config fields, defaults and rules of this tier (its definition.ts names it). Importing this never loads the driver or its client library. */
 import { z } from 'zod';
 import { common, positiveInt } from '../../config/fields.js';
-import { PG_TABLE_PREFIX, PG_TABLE_PREFIX_RULE } from '../postgres/config.js';
+import { PG_TABLE_PREFIX, PG_TABLE_PREFIX_RULE } from '../kit/postgres-sql.js';
 import type { LangChainEmbeddings } from './embedders/langchain.js';
 import type { Verifier } from './embedders/verifier.js';
 import { ALL_GUARDS, type GuardName } from './guards/guards.js';
 
 const similarity = z.number().min(-1).max(1);
 
-export const semanticTierSchema = z.strictObject({
-  type: z.literal('semantic'),
-  ...common,
-  /** 'lexical' (built in, offline), 'onnx' (local MiniLM, see modelPath), or a LangChain EmbeddingsInterface object. */
-  embeddings: z
-    .union([
-      z.enum(['lexical', 'onnx']),
-      z.custom<LangChainEmbeddings>(
-        (v) => typeof (v as LangChainEmbeddings | null)?.embedQuery === 'function',
-        'must be "lexical", "onnx" or an object with embedQuery/embedDocuments',
-      ),
-    ])
-    .default('lexical'),
-  /** Cosine similarity (-1..1) a cached prompt must reach to answer; defaults per embedder. */
-  threshold: similarity.optional(),
-  /** Per-namespace thresholds. */
-  thresholds: z.record(z.string(), similarity).optional(),
-  /** SQLite file holding entries and vectors; ':memory:' for none. Unused with `store`. */
-  path: z.string().min(1).default('.strata/semantic.db'),
-  /**
-   * Keep entries and vectors in PostgreSQL with pgvector, shared by every process, instead of the
-   * local file (postgres-store.ts): `{ type: 'postgres', url }`.
-   */
-  store: z
-    .strictObject({
-      type: z.literal('postgres'),
-      /** postgres://user:password@host:port/database (postgresql:// too) */
-      url: z.string().regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://'),
-      poolSize: positiveInt.max(1000).default(10),
-      /** Prefix of the table names (one table per embedder: <prefix>semantic_<digest>). */
-      tablePrefix: z.string().regex(PG_TABLE_PREFIX, PG_TABLE_PREFIX_RULE).default('strata_'),
-      connectTimeoutMs: positiveInt.default(2_000),
-      /** Graph candidates a filtered search considers (pgvector's hnsw.ef_search). */
-      efSearch: positiveInt.max(1000).default(100),
-    })
-    .optional(),
-  maxEntries: positiveInt.default(100_000),
-  guards: z.array(z.enum(ALL_GUARDS as [GuardName, ...GuardName[]])).default([...ALL_GUARDS]),
-  candidates: positiveInt.max(100).default(5),
-  /** onnx: folder with model.onnx and vocab.txt (default: $STRATA_ONNX_MODEL, else ~/.cache/strata/models/all-minilm-l6-v2, where scripts/models.sh puts it). */
-  modelPath: z.string().min(1).optional(),
-  /** (query, candidate) => boolean | Promise<boolean>: the last word on a candidate (programmatic use). */
-  verifier: z
-    .union([
-      z.custom<Verifier>((v) => typeof v === 'function', 'must be a function (query, candidate) => boolean'),
-      /**
-       * A second onnx model that must also score the pair at `threshold` (default: multilingual-e5-small
-       * from ~/.cache/strata/models, 0.97; bench/README.md measures it).
-       */
-      z.strictObject({
-        modelPath: z.string().min(1).optional(),
-        threshold: similarity.default(0.97),
-      }),
-    ])
-    .optional(),
-  /**
-   * A regular expression whose first capture group (or whole match) is the question in every
-   * prompt (a template's slot, the text after "Question:"); the rest of the prompt must then be
-   * identical for a match. Default: the final user message of a chat request, or the whole prompt.
-   */
-  queryPattern: z
-    .string()
-    .min(1)
-    .superRefine((pattern, ctx) => {
-      try {
-        new RegExp(pattern, 'su');
-      } catch (error) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `not a valid regular expression (${(error as Error).message})`,
-        });
-      }
-    })
-    .optional(),
-  /** Longest question (in characters) matched by similarity; longer ones are exact-only (`500`). */
-  maxQueryChars: positiveInt.default(500),
-  /** Background purge of expired entries (`60`, `0` = off). */
-  purgeIntervalSeconds: z
-    .number()
-    .min(0)
-    .default(60)
-    .refine((v) => v === 0 || v >= 1, 'must be 0 (off) or at least 1'),
-});
+export const semanticTierSchema = z
+  .strictObject({
+    type: z.literal('semantic'),
+    ...common,
+    /** 'lexical' (built in, offline), 'onnx' (local MiniLM, see modelPath), or a LangChain EmbeddingsInterface object. */
+    embeddings: z
+      .union([
+        z.enum(['lexical', 'onnx']),
+        z.custom<LangChainEmbeddings>(
+          (v) => typeof (v as LangChainEmbeddings | null)?.embedQuery === 'function',
+          'must be "lexical", "onnx" or an object with embedQuery/embedDocuments',
+        ),
+      ])
+      .default('lexical'),
+    /** Cosine similarity (-1..1) a cached prompt must reach to answer; defaults per embedder. */
+    threshold: similarity.optional(),
+    /** Per-namespace thresholds. */
+    thresholds: z.record(z.string(), similarity).optional(),
+    /** SQLite file holding entries and vectors; ':memory:' for none. Unused with `store`. */
+    path: z.string().min(1).default('.strata/semantic.db'),
+    /**
+     * Keep entries and vectors in PostgreSQL with pgvector, shared by every process, instead of the
+     * local file (postgres-store.ts): `{ type: 'postgres', url }`.
+     */
+    store: z
+      .strictObject({
+        type: z.literal('postgres'),
+        /** postgres://user:password@host:port/database (postgresql:// too) */
+        url: z.string().regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://'),
+        poolSize: positiveInt.max(1000).default(10),
+        /** Prefix of the table names (one table per embedder: <prefix>semantic_<digest>). */
+        tablePrefix: z.string().regex(PG_TABLE_PREFIX, PG_TABLE_PREFIX_RULE).default('strata_'),
+        connectTimeoutMs: positiveInt.default(2_000),
+        /** Graph candidates a filtered search considers (pgvector's hnsw.ef_search). */
+        efSearch: positiveInt.max(1000).default(100),
+      })
+      .optional(),
+    maxEntries: positiveInt.default(100_000),
+    guards: z.array(z.enum(ALL_GUARDS as [GuardName, ...GuardName[]])).default([...ALL_GUARDS]),
+    candidates: positiveInt.max(100).default(5),
+    /** onnx: folder with model.onnx and vocab.txt (default: $STRATA_ONNX_MODEL, else ~/.cache/strata/models/all-minilm-l6-v2, where scripts/models.sh puts it). */
+    modelPath: z.string().min(1).optional(),
+    /** (query, candidate) => boolean | Promise<boolean>: the last word on a candidate (programmatic use). */
+    verifier: z
+      .union([
+        z.custom<Verifier>(
+          (v) => typeof v === 'function',
+          'must be a function (query, candidate) => boolean',
+        ),
+        /**
+         * A second onnx model that must also score the pair at `threshold` (default: multilingual-e5-small
+         * from ~/.cache/strata/models, 0.97; bench/README.md measures it).
+         */
+        z.strictObject({
+          modelPath: z.string().min(1).optional(),
+          threshold: similarity.default(0.97),
+        }),
+      ])
+      .optional(),
+    /**
+     * A regular expression whose first capture group (or whole match) is the question in every
+     * prompt (a template's slot, the text after "Question:"); the rest of the prompt must then be
+     * identical for a match. Default: the final user message of a chat request, or the whole prompt.
+     */
+    queryPattern: z
+      .string()
+      .min(1)
+      .superRefine((pattern, ctx) => {
+        try {
+          new RegExp(pattern, 'su');
+        } catch (error) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `not a valid regular expression (${(error as Error).message})`,
+          });
+        }
+      })
+      .optional(),
+    /** Longest question (in characters) matched by similarity; longer ones are exact-only (`500`). */
+    maxQueryChars: positiveInt.default(500),
+    /** Background purge of expired entries (`60`, `0` = off). */
+    purgeIntervalSeconds: z
+      .number()
+      .min(0)
+      .default(60)
+      .refine((v) => v === 0 || v >= 1, 'must be 0 (off) or at least 1'),
+  })
+  .superRefine((tier, ctx) => {
+    // A custom embeddings object has no measured threshold: the config must give one.
+    if (typeof tier.embeddings === 'object' && tier.threshold === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['threshold'],
+        message: 'required with custom embeddings (cosine similarity, -1..1)',
+      });
+    }
+  });
 
 export type SemanticTierConfig = z.output<typeof semanticTierSchema>;

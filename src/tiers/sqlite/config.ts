@@ -1,4 +1,4 @@
-/** Config fields, defaults and rules of this tier, composed by config/schema.ts. Importing this never loads the driver or its client library. */
+/** Config fields, defaults and rules of this tier (its definition.ts names it). Importing this never loads the driver or its client library. */
 import { z } from 'zod';
 import { common, positiveInt, purgeIntervalSeconds } from '../../config/fields.js';
 

@@ -13,7 +13,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { ListedEntry } from '../../../core/tier.js';
 import { SqliteOpenError } from '../../../errors.js';
-import { retryWhileBusy } from '../../sqlite/busy.js';
+import { retryWhileBusy } from '../../kit/sqlite-busy.js';
 import { vectorFromBytes, vectorToBytes } from '../vectors/bytes.js';
 import type { VectorIndexOptions } from '../vectors/neighbours.js';
 import type { Vector } from '../vectors/vector.js';

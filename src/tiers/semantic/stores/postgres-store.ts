@@ -21,9 +21,15 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { ListedEntry } from '../../../core/tier.js';
 import { TierConfigError } from '../../../errors.js';
-import { transaction, withClient } from '../../postgres/client.js';
-import { PG_TABLE_PREFIX, PG_TABLE_PREFIX_RULE } from '../../postgres/config.js';
-import { fromColumn, toColumn, withoutNul } from '../../postgres/index.js';
+import {
+  fromColumn,
+  PG_TABLE_PREFIX,
+  PG_TABLE_PREFIX_RULE,
+  toColumn,
+  transaction,
+  withClient,
+  withoutNul,
+} from '../../kit/postgres-sql.js';
 import { isDense, type Vector } from '../vectors/vector.js';
 import type { Candidate, Question, Selection, SemanticStore, StoreCounts } from './store.js';
 

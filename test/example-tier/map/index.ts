@@ -6,7 +6,7 @@ import type {
   Tier,
   TierHealth,
   TierStats,
-} from '../../src/index.js';
+} from '../../../src/index.js';
 
 /** A tier kept in a Map: every method a driver needs, and nothing else. */
 export class MapTier implements Tier {

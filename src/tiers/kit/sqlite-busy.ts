@@ -1,5 +1,5 @@
 /**
- * SQLite's lock errors, shared by the tiers that keep a SQLite file (this one and the semantic
+ * SQLite's lock errors, shared by the tiers that keep a SQLite file (the SQLite tier and the semantic
  * store).
  */
 
