@@ -38,8 +38,14 @@ export abstract class StrataError extends Error {
 export class StrataConfigError extends StrataError {
   readonly code = 'STRATA_CONFIG';
   override readonly name = 'StrataConfigError';
-  constructor(readonly issues: Array<{ path: string; message: string }>) {
-    super(`invalid Strata config: ${issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ')}`);
+  constructor(
+    readonly issues: Array<{ path: string; message: string }>,
+    options?: ErrorOptions,
+  ) {
+    super(
+      `invalid Strata config: ${issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ')}`,
+      options,
+    );
   }
 }
 

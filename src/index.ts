@@ -1,13 +1,15 @@
 export { defaultConfig, loadConfig, loadConfigWithSource } from './config/load.js';
 export { parseConfig, type ResolvedConfig, type StrataConfig, type TierConfig } from './config/schema.js';
 export { type Clock, ManualClock } from './core/clock.js';
+export type { CacheDirectives } from './core/directives.js';
 export type { Entry, StoredEntry } from './core/entry.js';
 export type { CacheEvents, Logger } from './core/events.js';
 export type { CacheKey } from './core/key.js';
 export { deriveKey, sanitizeLlmKey } from './core/key.js';
 export type { HealthReport, StatsReport, TierReport } from './core/reports.js';
 export type { ListedEntry, Tier, TierHealth, TierStats } from './core/tier.js';
-export { type CreateOptions, createCache } from './create.js';
+export { type CreateOptions, createStrata } from './engine/create.js';
+export type { Strata } from './engine/strata.js';
 export {
   CacheMissError,
   IncompleteOperationError,
@@ -23,6 +25,7 @@ export {
 } from './errors.js';
 export { type ClearOptions, type LookupResult, type StoreOptions, StrataCache } from './langchain/cache.js';
 export { CachedLLM } from './langchain/cached-llm.js';
+export { createCache } from './langchain/create.js';
 export {
   type CacheControl,
   CachedChatModel,

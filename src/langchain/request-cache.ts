@@ -7,6 +7,7 @@ import { CacheMissError } from '../errors.js';
 import type { StrataCache } from './cache.js';
 import { identityPair, UnidentifiableModelError } from './model-identity.js';
 import { assertMode, type CacheMode } from './modes.js';
+import { refuse } from './view-identity.js';
 
 export interface CacheControl {
   mode?: CacheMode;
@@ -113,7 +114,7 @@ export class RequestCache {
           ? error.message
           : `LangChain cannot serialize its parameters (${(error as Error)?.message})`;
       // Fail closed: the model answers, nothing is looked up or stored, and it is said once.
-      this.strata.refuse(serialized, problem, true, true);
+      refuse(this.strata.strata, serialized, problem, true, true);
       return { llmKey: serialized, prompt, control, bypass: problem };
     }
   }

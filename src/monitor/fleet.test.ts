@@ -7,7 +7,7 @@ import { startFleetApp } from '../../test/support/fleet-apps.js';
 import { service } from '../../test/support/services.js';
 import type { StrataConfig } from '../config/schema.js';
 import type { StatsReport } from '../core/reports.js';
-import { createCache } from '../create.js';
+import { createCache } from '../langchain/create.js';
 import { createMonitor } from './index.js';
 import { startServer } from './server.js';
 

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type RawReply, rawRequest } from '../../test/support/raw-http.js';
-import { createCache } from '../create.js';
+import { createCache } from '../langchain/create.js';
 import { DASHBOARD_HTML } from './dashboard.js';
 import { createMonitor, type Monitor } from './index.js';
 import { DASHBOARD_CSP, hostForms, type ServeOptions, startServer } from './server.js';

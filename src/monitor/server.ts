@@ -32,8 +32,8 @@ import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { StatsReport } from '../core/reports.js';
+import type { Strata } from '../engine/strata.js';
 import { ServeConfigError } from '../errors.js';
-import type { StrataCache } from '../langchain/cache.js';
 import { bearerToken, hostCheck, isLoopback, isWildcard, sameSecret } from './access.js';
 import { bindHost, hostProblem, urlHost } from './bind-host.js';
 import { DASHBOARD_HTML } from './dashboard.js';
@@ -95,7 +95,7 @@ export const DASHBOARD_CSP = [
 ].join('; ');
 
 export async function startServer(
-  cache: StrataCache,
+  cache: Pick<Strata, 'health'>,
   monitor: Monitor,
   options: ServeOptions,
 ): Promise<{ url: string; close(): Promise<void> }> {

@@ -14,8 +14,8 @@ import { pipeline } from 'node:stream/promises';
 import { STORED_PROMPT_CHARS, type StoredGenerationData } from '../core/entry.js';
 import type { Logger } from '../core/events.js';
 import { type CacheKey, deriveKey } from '../core/key.js';
-import type { Manager } from '../core/manager.js';
 import { scrubRequestBody, scrubString } from '../core/secrets.js';
+import type { Strata } from '../engine/strata.js';
 import { errorOf } from '../errors.js';
 import { type Body, readBody } from './body.js';
 import { BrowserGuard } from './browser.js';
@@ -58,7 +58,7 @@ export const ENDPOINTS: readonly Endpoint[] = [
 ];
 
 export interface GatewayOptions {
-  readonly manager: Manager;
+  readonly manager: Strata;
   readonly config: ResolvedProxyConfig;
   /** The config's namespace: every tenant lives under it. */
   readonly namespace: string;
@@ -272,7 +272,7 @@ export class Gateway {
    */
   private answerOf(
     request: Request,
-    hit: NonNullable<Awaited<ReturnType<Manager['lookup']>>>,
+    hit: NonNullable<Awaited<ReturnType<Strata['lookup']>>>,
   ): Outcome | undefined {
     const { endpoint, controls } = request;
     const response = hit.entry.gens[0]?.generationInfo?.response;

@@ -1,18 +1,17 @@
-/** createCache: a validated config in, a ready StrataCache out. */
-import { parseConfig, type ResolvedConfig, type StrataConfig, tierName } from './config/schema.js';
-import { type Clock, systemClock } from './core/clock.js';
-import { openOrDefer } from './core/deferred-tier.js';
-import type { Logger } from './core/events.js';
-import { DEFAULT_REPORT_SECONDS, FleetReporter } from './core/fleet.js';
-import { TierSink } from './core/guarded-tier.js';
-import { Manager } from './core/manager.js';
-import { EPHEMERAL_DIGEST_WARNING, onEphemeralDigest, useDigestKeyFromEnv } from './core/secrets.js';
-import type { Tier } from './core/tier.js';
-import { StrataConfigError, TierConfigError } from './errors.js';
-import { StrataCache } from './langchain/cache.js';
-import { isUsableByLangChain } from './langchain/generations.js';
-import { Savings } from './monitor/savings.js';
-import { buildTier, COUNTER_TIERS } from './tiers/index.js';
+/** createStrata: a validated config in, a ready engine out (tiers opened, fleet reporting started). */
+import { parseConfig, type ResolvedConfig, type StrataConfig, tierName } from '../config/schema.js';
+import { type Clock, systemClock } from '../core/clock.js';
+import { openOrDefer } from '../core/deferred-tier.js';
+import type { Logger } from '../core/events.js';
+import { DEFAULT_REPORT_SECONDS, FleetReporter } from '../core/fleet.js';
+import { TierSink } from '../core/guarded-tier.js';
+import { Manager } from '../core/manager.js';
+import { EPHEMERAL_DIGEST_WARNING, onEphemeralDigest, useDigestKeyFromEnv } from '../core/secrets.js';
+import type { Tier } from '../core/tier.js';
+import { StrataConfigError, TierConfigError } from '../errors.js';
+import { Savings } from '../monitor/savings.js';
+import { buildTier, COUNTER_TIERS } from '../tiers/index.js';
+import type { Strata } from './strata.js';
 
 export interface CreateOptions {
   /** Time source for expiry and breakers (tests inject a manual clock). */
@@ -27,10 +26,10 @@ export interface CreateOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-export async function createCache(
+export async function createStrata(
   config: StrataConfig | ResolvedConfig,
   options: CreateOptions = {},
-): Promise<StrataCache> {
+): Promise<Strata> {
   const resolved = parseConfig(config);
   // The key of the HMAC that replaces secret-looking values in llm strings (core/secrets.ts).
   const digestKeyProblem = useDigestKeyFromEnv(resolved.digestKeyEnv, options.env ?? process.env);
@@ -93,7 +92,8 @@ export async function createCache(
         logger,
         coalesceWaitMs: resolved.coalesceWaitMs,
         storePrompt: resolved.storePrompt,
-        isUsable: isUsableByLangChain,
+        namespace: resolved.namespace,
+        defaultTtlSeconds: resolved.defaultTtlSeconds,
       },
     );
   } catch (error) {
@@ -103,12 +103,7 @@ export async function createCache(
   manager.start();
   warnOfEphemeralDigests(manager, logger);
   startFleetReporter(manager, resolved, options);
-  return new StrataCache(manager, {
-    namespace: resolved.namespace,
-    store: {},
-    defaultTtlSeconds: resolved.defaultTtlSeconds,
-    logger,
-  });
+  return manager;
 }
 
 /**
