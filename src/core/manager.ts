@@ -4,14 +4,14 @@
  * failure policy: timeout, breaker, counters, log once; every tier call goes through it, so
  * nothing a driver does can throw into the LLM path), accept.ts (may a payload answer a key),
  * coalesce.ts and lease-wait.ts (concurrent misses wait for the first, in this process and across
- * instances), erasures.ts (erasures a tier could not run, retried), usable-answer.ts (which
+ * instances), maintenance.ts (erasures a tier could not run, retried; purge and flush), usable-answer.ts (which
  * stored answers may be handed out), bus-apply.ts (the invalidation bus) and reports.ts (stats,
  * health, inspect). Applications reach it as the engine, typed `Strata` (engine/strata.ts).
  */
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { Strata } from '../engine/strata.js';
-import type { TierFailure } from '../errors.js';
+import { StrataConfigError, type TierFailure } from '../errors.js';
 import { judgeExact, judgeSimilar } from './accept.js';
 import { InstanceBus } from './bus-apply.js';
 import { Coalescer, MissDurations } from './coalesce.js';
@@ -26,12 +26,12 @@ import {
   type StoredGenerationData,
   storedEntry,
 } from './entry.js';
-import { attempt, attemptEvery, type Erasure, Erasures, flushable } from './erasures.js';
 import type { CacheEvents, Hit, Logger } from './events.js';
 import { GuardedTier, type ManagedTierOptions, type TierPolicy, type TierSink } from './guarded-tier.js';
 import { type CacheKey, DEFAULT_NAMESPACE } from './key.js';
 import { LeaseWait } from './lease-wait.js';
 import { recordLookup } from './lookup-outcome.js';
+import { type Erasure, Erasures, flushEvery, purgeEvery } from './maintenance.js';
 import type { LookupOptions, ManagerOptions, WriteOptions } from './options.js';
 import * as reports from './reports.js';
 import { CacheCounters } from './stats.js';
@@ -85,7 +85,9 @@ export class Manager implements Strata {
     };
     this.managed = tiers.map(({ tier, options: o, sink }) => {
       if (names.has(tier.name))
-        throw new TypeError(`tiers: two tiers are named "${tier.name}"; give one a distinct name`);
+        throw new StrataConfigError([
+          { path: 'tiers', message: `two tiers are named "${tier.name}"; give one a distinct name` },
+        ]);
       names.add(tier.name);
       const guarded = new GuardedTier(tier, o, policy);
       sink?.attach(guarded);
@@ -338,7 +340,7 @@ export class Manager implements Strata {
     return this.managed.filter((_, i) => results[i]).map((m) => m.name);
   }
 
-  // --- Maintenance across tiers (erasures.ts) -----------------------------------------------------
+  // --- Maintenance across tiers (maintenance.ts) -----------------------------------------------------
 
   /** Removes one key from every tier; resolves with how many tiers held it. */
   async delete(key: CacheKey): Promise<number> {
@@ -392,16 +394,8 @@ export class Manager implements Strata {
   }
 
   /** Deletes expired entries in every tier now: how many each tier removed, and the tiers that could not. */
-  async purgeExpired(): Promise<{ counts: Record<string, number>; failures: TierFailure[] }> {
-    const outcomes = await attemptEvery(this.managed, this.closed, 'purgeExpired', (t) => t.purgeExpired());
-    const counts: Record<string, number> = {};
-    const failures: TierFailure[] = [];
-    outcomes.forEach((o, i) => {
-      const name = this.managed[i]!.name;
-      if (o.ok) counts[name] = o.value;
-      else failures.push({ tier: name, reason: o.reason });
-    });
-    return { counts, failures };
+  purgeExpired(): Promise<{ counts: Record<string, number>; failures: TierFailure[] }> {
+    return purgeEvery(this.managed, this.closed);
   }
 
   /**
@@ -410,13 +404,8 @@ export class Manager implements Strata {
    * writes are lost, and the tier fails later writes that meet the lock instead of queueing them.
    * For `strata import`, which must report what was stored, not what was accepted.
    */
-  async flushWrites(): Promise<TierFailure[]> {
-    if (this.closed) return this.managed.map((m) => ({ tier: m.name, reason: 'the cache is closed' }));
-    // A flush with nothing to write says nothing of the tier's health: only failures reach its breaker.
-    const outcomes = await Promise.all(
-      this.managed.map((m) => attempt(m, 'flush', (t) => flushable(t)?.flush(), { feedsSuccess: false })),
-    );
-    return outcomes.flatMap((o, i) => (o.ok ? [] : [{ tier: this.managed[i]!.name, reason: o.reason }]));
+  flushWrites(): Promise<TierFailure[]> {
+    return flushEvery(this.managed, this.closed);
   }
 
   /** A raw driver, bypassing the failure policy: for tests that plant or inspect bytes, never for the library's own use. */

@@ -6,15 +6,13 @@
  *
  * lookup and update never throw: a cache that breaks the LLM call is worse than no cache.
  */
-import { BaseCache } from '@langchain/core/caches';
 import type { Generation } from '@langchain/core/outputs';
 import { looksUp, stores, writeOptionsOf } from '../core/directives.js';
-import type { CacheEvents } from '../core/events.js';
 import type { CacheKey } from '../core/key.js';
 import type { LookupOptions } from '../core/options.js';
-import type { HealthReport, StatsReport } from '../core/reports.js';
 import type { Strata } from '../engine/strata.js';
 import { CacheMissError, errorOf } from '../errors.js';
+import { EngineView } from './engine-view.js';
 import { toStored } from './generations.js';
 import type { AttachableModel } from './run-handler.js';
 import { attachModel } from './view-attach.js';
@@ -33,14 +31,13 @@ import {
 
 export type { ClearOptions, LookupResult, StoreOptions } from './view-options.js';
 
-export class StrataCache extends BaseCache<Generation[]> {
+export class StrataCache extends EngineView {
   /** @internal use createCache(). */
   constructor(
-    /** The engine underneath (tiers, stats, events), for tools that work below LangChain: the gateway, the monitor, `createCache(cache.strata)`. */
-    readonly strata: Strata,
+    strata: Strata,
     private readonly view: View,
   ) {
-    super();
+    super(strata);
   }
 
   get namespace(): string {
@@ -179,33 +176,5 @@ export class StrataCache extends BaseCache<Generation[]> {
    */
   attach<M extends AttachableModel>(model: M): M {
     return attachModel(model, this.strata, this.view, (view) => new StrataCache(this.strata, view));
-  }
-
-  stats(): Promise<StatsReport> {
-    return this.strata.stats();
-  }
-
-  health(): Promise<HealthReport> {
-    return this.strata.health();
-  }
-
-  /** Closes the shared tiers: every view of this cache (and the engine) stops working. */
-  close(): Promise<void> {
-    return this.strata.close();
-  }
-
-  on<E extends keyof CacheEvents>(event: E, listener: (...args: CacheEvents[E]) => void): this {
-    this.strata.events.on(event, listener as never);
-    return this;
-  }
-
-  off<E extends keyof CacheEvents>(event: E, listener: (...args: CacheEvents[E]) => void): this {
-    this.strata.events.off(event, listener as never);
-    return this;
-  }
-
-  once<E extends keyof CacheEvents>(event: E, listener: (...args: CacheEvents[E]) => void): this {
-    this.strata.events.once(event, listener as never);
-    return this;
   }
 }

@@ -1,5 +1,6 @@
 /**
- * Maintenance across tiers, for the manager. Every erasure (delete, clear, invalidateTag) learns
+ * Maintenance across tiers, for the manager: purging expired entries, landing held writes, and
+ * erasures. Every erasure (delete, clear, invalidateTag) learns
  * which tiers could not run it and why. When one could not, the call rejects with an
  * IncompleteOperationError (what the others removed, and each failure), and the erasure is
  * remembered: retried in the background with backoff until it has run on that tier, and
@@ -145,8 +146,34 @@ export class Erasures {
   }
 }
 
+/** Deletes expired entries in every tier: how many each tier removed, and the tiers that could not. */
+export async function purgeEvery(
+  managed: readonly GuardedTier[],
+  closed: boolean,
+): Promise<{ counts: Record<string, number>; failures: TierFailure[] }> {
+  const outcomes = await attemptEvery(managed, closed, 'purgeExpired', (t) => t.purgeExpired());
+  const counts: Record<string, number> = {};
+  const failures: TierFailure[] = [];
+  outcomes.forEach((o, i) => {
+    const name = managed[i]!.name;
+    if (o.ok) counts[name] = o.value;
+    else failures.push({ tier: name, reason: o.reason });
+  });
+  return { counts, failures };
+}
+
+/** Lands the writes each tier holds in memory (Manager.flushWrites); names the tiers that could not. */
+export async function flushEvery(managed: readonly GuardedTier[], closed: boolean): Promise<TierFailure[]> {
+  if (closed) return managed.map((m) => ({ tier: m.name, reason: 'the cache is closed' }));
+  // A flush with nothing to write says nothing of the tier's health: only failures reach its breaker.
+  const outcomes = await Promise.all(
+    managed.map((m) => attempt(m, 'flush', (t) => flushable(t)?.flush(), { feedsSuccess: false })),
+  );
+  return outcomes.flatMap((o, i) => (o.ok ? [] : [{ tier: managed[i]!.name, reason: o.reason }]));
+}
+
 /** As attempt, on every tier in parallel. After close() no tier is touched. */
-export function attemptEvery<T>(
+function attemptEvery<T>(
   managed: readonly GuardedTier[],
   closed: boolean,
   op: string,
@@ -158,7 +185,7 @@ export function attemptEvery<T>(
 }
 
 /** One call under the tier's policy (as GuardedTier.run: bounded, counted, feeds the breaker), keeping the reason of a failure. */
-export async function attempt<T>(
+async function attempt<T>(
   m: GuardedTier,
   op: string,
   fn: (tier: Tier) => MaybePromise<T>,
@@ -176,7 +203,7 @@ export async function attempt<T>(
 }
 
 /** A tier that holds accepted writes in memory and can be told to land them (the SQLite tier), seen through a deferred tier. */
-export function flushable(tier: Tier): { flush(): MaybePromise<void> } | undefined {
+function flushable(tier: Tier): { flush(): MaybePromise<void> } | undefined {
   const real = tier instanceof DeferredTier ? tier.current : tier;
   const candidate = real as { flush?: unknown } | undefined;
   return typeof candidate?.flush === 'function' ? (candidate as { flush(): MaybePromise<void> }) : undefined;
