@@ -8,7 +8,7 @@ import { TierSink } from '../core/guarded-tier.js';
 import { Manager } from '../core/manager.js';
 import { EPHEMERAL_DIGEST_WARNING, onEphemeralDigest, useDigestKeyFromEnv } from '../core/secrets.js';
 import type { Tier } from '../core/tier.js';
-import { StrataConfigError, TierConfigError } from '../errors.js';
+import { errorOf, StrataConfigError, TierConfigError } from '../errors.js';
 import { Savings } from '../monitor/savings.js';
 import { buildTier, COUNTER_TIERS } from '../tiers/index.js';
 import type { Strata } from './strata.js';
@@ -66,12 +66,15 @@ export async function createStrata(
           }),
         );
       } catch (error) {
-        throw new StrataConfigError([
-          {
-            path: `tiers[${i}]`,
-            message: `cannot open ${tierConfig.type} tier: ${(error as Error).message}`,
-          },
-        ]);
+        throw new StrataConfigError(
+          [
+            {
+              path: `tiers[${i}]`,
+              message: `cannot open ${tierConfig.type} tier: ${errorOf(error).message}`,
+            },
+          ],
+          { cause: error },
+        );
       }
     }
     manager = new Manager(
