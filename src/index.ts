@@ -9,6 +9,7 @@ export { deriveKey, sanitizeLlmKey } from './core/key.js';
 export type { HealthReport, StatsReport, TierReport } from './core/reports.js';
 export type { ListedEntry, Tier, TierHealth, TierStats } from './core/tier.js';
 export { type CreateOptions, createStrata } from './engine/create.js';
+export { createProxy } from './engine/index.js';
 export type { Strata } from './engine/strata.js';
 export {
   CacheMissError,
@@ -40,15 +41,3 @@ export { modelOf, type PriceTable } from './monitor/savings.js';
 export { startServer } from './monitor/server.js';
 export type { ProxyConfig } from './proxy/config.js';
 export type { ProxyOptions, StrataProxy } from './proxy/index.js';
-
-/**
- * The caching gateway (README, "Gateway"): loaded on first use, so that importing the library
- * does not load the HTTP client it runs on.
- */
-export async function createProxy(
-  config: import('./config/schema.js').StrataConfig,
-  options?: import('./proxy/index.js').ProxyOptions,
-): Promise<import('./proxy/index.js').StrataProxy> {
-  const { createProxy: create } = await import('./proxy/index.js');
-  return create(config, options);
-}
