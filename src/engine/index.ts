@@ -1,7 +1,7 @@
 /**
  * `strata-cache/engine`: the engine and the tools around it (gateway, monitor), with no LangChain
  * import anywhere below, for applications and gateways that do not use LangChain (the package
- * root also exports the LangChain adapter, and so loads @langchain/core).
+ * root also exports the LangChain adapter, and so loads LangChain itself).
  */
 export { defaultConfig, loadConfig, loadConfigWithSource } from '../config/load.js';
 export { parseConfig, type ResolvedConfig, type StrataConfig, type TierConfig } from '../config/schema.js';

@@ -2,7 +2,7 @@
  * createProxy: the caching gateway as a function. It opens the engine from the same config as
  * createCache (tiers, namespace, TTL, monitoring) plus the config's `proxy` section, and returns
  * a request handler to mount in an existing Node server, or `listen()` for a server of its own.
- * No LangChain here: the gateway runs without @langchain/core installed.
+ * No LangChain here: the gateway runs where LangChain is not installed.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
