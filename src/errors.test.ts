@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { createCache } from './create.js';
 import {
   CacheMissError,
   OnnxSetupError,
@@ -10,6 +9,7 @@ import {
   TierConfigError,
   TierTimeoutError,
 } from './index.js';
+import { createCache } from './langchain/create.js';
 
 describe('errors', () => {
   it('each has a stable code and its own name, and is a StrataError and an Error', () => {

@@ -1,13 +1,16 @@
 export { defaultConfig, loadConfig, loadConfigWithSource } from './config/load.js';
 export { parseConfig, type ResolvedConfig, type StrataConfig, type TierConfig } from './config/schema.js';
 export { type Clock, ManualClock } from './core/clock.js';
+export type { CacheDirectives } from './core/directives.js';
 export type { Entry, StoredEntry } from './core/entry.js';
 export type { CacheEvents, Logger } from './core/events.js';
 export type { CacheKey } from './core/key.js';
 export { deriveKey, sanitizeLlmKey } from './core/key.js';
 export type { HealthReport, StatsReport, TierReport } from './core/reports.js';
 export type { ListedEntry, Tier, TierHealth, TierStats } from './core/tier.js';
-export { type CreateOptions, createCache } from './create.js';
+export { type CreateOptions, createStrata } from './engine/create.js';
+export { createProxy } from './engine/index.js';
+export type { Strata } from './engine/strata.js';
 export {
   CacheMissError,
   IncompleteOperationError,
@@ -23,6 +26,7 @@ export {
 } from './errors.js';
 export { type ClearOptions, type LookupResult, type StoreOptions, StrataCache } from './langchain/cache.js';
 export { CachedLLM } from './langchain/cached-llm.js';
+export { createCache } from './langchain/create.js';
 export {
   type CacheControl,
   CachedChatModel,
@@ -38,15 +42,3 @@ export { startServer } from './monitor/server.js';
 export type { ProxyConfig } from './proxy/config.js';
 export type { ProxyOptions, StrataProxy } from './proxy/index.js';
 export { defineTier, type TierDefinition, tierFields } from './tiers/kit/definition.js';
-
-/**
- * The caching gateway (README, "Gateway"): loaded on first use, so that importing the library
- * does not load the HTTP client it runs on.
- */
-export async function createProxy(
-  config: import('./config/schema.js').StrataConfig,
-  options?: import('./proxy/index.js').ProxyOptions,
-): Promise<import('./proxy/index.js').StrataProxy> {
-  const { createProxy: create } = await import('./proxy/index.js');
-  return create(config, options);
-}

@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cli, cliWorkspaces } from '../../test/support/cli.js';
 import { runTs } from '../../test/support/run-ts.js';
-import { createCache } from '../create.js';
-import { SimulatedChatModel } from '../demo/simulated-model.js';
+import { createCache } from '../langchain/create.js';
+import { SimulatedChatModel } from '../langchain/simulated-model.js';
 
 const { workspace, tempDir } = cliWorkspaces('strata-cli-');
 

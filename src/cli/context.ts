@@ -1,10 +1,12 @@
-/** What every CLI command receives: parsed arguments, output streams, and the configured cache. */
+/** What every CLI command receives: parsed arguments, output streams, and the configured engine. */
 import { existsSync } from 'node:fs';
 import { loadConfigWithSource } from '../config/load.js';
 import { parseConfig, type ResolvedConfig, tierName } from '../config/schema.js';
 import type { Logger } from '../core/events.js';
-import { createCache } from '../create.js';
-import type { StrataCache } from '../langchain/cache.js';
+import { validateNamespace } from '../core/key.js';
+import { createStrata } from '../engine/create.js';
+import type { Strata } from '../engine/strata.js';
+import { StrataConfigError } from '../errors.js';
 
 export interface Io {
   out(line: string): void;
@@ -24,13 +26,22 @@ export interface CommandContext {
   flags: Record<string, string | boolean | undefined>;
   io: Io;
   /**
-   * Opens the cache the config describes, in the requested namespace. Unless `creates`, every
+   * Opens the engine the config describes, with the namespace the command works in (`--namespace`,
+   * else the config's). Unless `creates`, every
    * configured SQLite file must exist: a missing one fails the command ("<path>: no such cache
    * file", exit 1) before anything is opened, so a mistyped path is never made into an empty
    * cache. `readonly`: file-backed tiers open read-only and create nothing; `integrityCheck`:
    * health() runs the backends' full integrity checks.
    */
-  open(options?: OpenOptions): Promise<{ cache: StrataCache; source: string; config: ResolvedConfig }>;
+  open(options?: OpenOptions): Promise<Opened>;
+}
+
+export interface Opened {
+  strata: Strata;
+  /** The namespace the command works in: `--namespace`, else the config's. */
+  namespace: string;
+  source: string;
+  config: ResolvedConfig;
 }
 
 export interface OpenOptions {
@@ -70,14 +81,19 @@ export function contextFor(
         const missing = missingCacheFiles(config);
         if (missing.length > 0) throw new NoSuchCacheFileError(missing);
       }
-      const namespace = stringFlag(flags, 'namespace');
+      const namespace = stringFlag(flags, 'namespace') ?? config.namespace;
+      const problem = validateNamespace(namespace);
+      if (problem)
+        throw new StrataConfigError([
+          { path: '--namespace', message: `${problem} (got ${JSON.stringify(namespace)})` },
+        ]);
       const logger: Logger = options.lasting ? { warn: (m) => io.err(m) } : oneShotLogger(io);
-      const cache = await createCache(config, {
+      const strata = await createStrata(config, {
         logger,
         readonly: options.readonly,
         integrityCheck: options.integrityCheck,
       });
-      return { cache: namespace ? cache.withNamespace(namespace) : cache, source, config };
+      return { strata, namespace, source, config };
     },
   };
 }

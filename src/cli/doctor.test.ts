@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { cli, cliWorkspaces } from '../../test/support/cli.js';
-import { createCache } from '../create.js';
+import { createCache } from '../langchain/create.js';
 
 const { workspace } = cliWorkspaces('strata-doctor-');
 

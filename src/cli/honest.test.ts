@@ -13,7 +13,7 @@ import {
 import { makeImmutable } from '../../test/support/immutable.js';
 import { loadConfig } from '../config/load.js';
 import { deriveKey } from '../core/key.js';
-import { createCache } from '../create.js';
+import { createCache } from '../langchain/create.js';
 import { jsonShown, shown } from './context.js';
 
 const { workspace, tempDir } = cliWorkspaces('strata-honest-');
@@ -43,7 +43,7 @@ async function seed(
   const cache = await createCache(loadConfig(config), { logger: { warn: () => {} } });
   const prompt = options.prompt ?? ((i: number) => `Human: question ${i}`);
   for (let i = 0; i < n; i++) {
-    await cache.internals.update(
+    await cache.strata.update(
       deriveKey(options.namespace ?? 'app', LLM, prompt(i)),
       [{ text: `answer ${i}`, message: { type: 'ai', data: { content: `answer ${i}` } } }],
       { tags: options.tags ?? [] },

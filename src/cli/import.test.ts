@@ -11,8 +11,8 @@ import { cli, cliWorkspaces, holdExclusiveLock } from '../../test/support/cli.js
 import { loadConfig } from '../config/load.js';
 import { MAX_TAGS } from '../core/entry-schema.js';
 import { hashKey, hashPrompt } from '../core/key.js';
-import { createCache } from '../create.js';
-import { SimulatedChatModel } from '../demo/simulated-model.js';
+import { createCache } from '../langchain/create.js';
+import { SimulatedChatModel } from '../langchain/simulated-model.js';
 import { readLines } from './commands/transfer.js';
 
 const { workspace: cliWorkspace } = cliWorkspaces('strata-import-');

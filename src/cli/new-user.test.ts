@@ -13,7 +13,7 @@ import { cli, cliWorkspaces, holdExclusiveLock } from '../../test/support/cli.js
 import { spawnTs } from '../../test/support/run-ts.js';
 import { loadConfig } from '../config/load.js';
 import { deriveKey, hashKey } from '../core/key.js';
-import { createCache } from '../create.js';
+import { createCache } from '../langchain/create.js';
 
 const { workspace, tempDir } = cliWorkspaces('strata-new-user-');
 const LLM = 'model:"sim-1",temperature:0';
@@ -35,12 +35,12 @@ async function seed(config: string, n: number): Promise<void> {
   const cache = await createCache(loadConfig(config), { logger: { warn: () => {} } });
   for (let i = 0; i < n; i++) {
     const key = deriveKey('app', LLM, `Human: question ${i}`);
-    await cache.internals.update(
+    await cache.strata.update(
       key,
       [{ text: `answer ${i}`, message: { type: 'ai', data: { content: `answer ${i}` } } }],
       { tags: [] },
     );
-    await cache.internals.lookup(key);
+    await cache.strata.lookup(key);
   }
   await cache.close();
 }

@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createCache } from '../create.js';
 import { StrataConfigError } from '../errors.js';
+import { createCache } from '../langchain/create.js';
 import { loadConfig, loadConfigWithSource } from './load.js';
 import { parseConfig } from './schema.js';
 

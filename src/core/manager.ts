@@ -4,16 +4,18 @@
  * failure policy: timeout, breaker, counters, log once; every tier call goes through it, so
  * nothing a driver does can throw into the LLM path), accept.ts (may a payload answer a key),
  * coalesce.ts and lease-wait.ts (concurrent misses wait for the first, in this process and across
- * instances), bus-apply.ts (the invalidation bus) and reports.ts (stats, health, inspect).
+ * instances), maintenance.ts (erasures a tier could not run, retried; purge and flush), usable-answer.ts (which
+ * stored answers may be handed out), bus-apply.ts (the invalidation bus) and reports.ts (stats,
+ * health, inspect). Applications reach it as the engine, typed `Strata` (engine/strata.ts).
  */
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import { errorOf, IncompleteOperationError, type TierFailure } from '../errors.js';
+import type { Strata } from '../engine/strata.js';
+import { StrataConfigError, type TierFailure } from '../errors.js';
 import { judgeExact, judgeSimilar } from './accept.js';
 import { InstanceBus } from './bus-apply.js';
 import { Coalescer, MissDurations } from './coalesce.js';
 import { copyAnswer, DecodedAnswers } from './decoded.js';
-import { DeferredTier } from './deferred-tier.js';
 import {
   type Answer,
   decodeEntry,
@@ -23,23 +25,28 @@ import {
   type StoredEntry,
   type StoredGenerationData,
   storedEntry,
-  tokenUsage,
 } from './entry.js';
-import type { CacheEvents, Hit } from './events.js';
+import type { CacheEvents, Hit, Logger } from './events.js';
 import { GuardedTier, type ManagedTierOptions, type TierPolicy, type TierSink } from './guarded-tier.js';
-import type { CacheKey } from './key.js';
+import { type CacheKey, DEFAULT_NAMESPACE } from './key.js';
 import { LeaseWait } from './lease-wait.js';
+import { recordLookup } from './lookup-outcome.js';
+import { type Erasure, Erasures, flushEvery, purgeEvery } from './maintenance.js';
 import type { LookupOptions, ManagerOptions, WriteOptions } from './options.js';
 import * as reports from './reports.js';
 import { CacheCounters } from './stats.js';
 import { isPromiseLike, type MaybePromise, type SimilarMatch, type Tier } from './tier.js';
+import { isUsableAnswer } from './usable-answer.js';
 
 type Found = { hit: Hit; payload: string };
 
-export class Manager {
+export class Manager implements Strata {
   readonly events = new EventEmitter<CacheEvents>();
   /** Reading what the tiers hold (search, daily statistics, listings, one key) under the same policy. */
   readonly queries: reports.TierQueries;
+  readonly namespace: string;
+  readonly defaultTtlSeconds: number | null;
+  readonly logger: Logger;
   private readonly managed: GuardedTier[];
   private readonly totals = new CacheCounters();
   private readonly closing: Array<() => Promise<void>> = [];
@@ -54,14 +61,15 @@ export class Manager {
   private readonly warned = new Set<string>();
   private closed = false;
   private warnedClosed = false;
-  /** Erasures a tier could not run, retried until they have (see "Maintenance across tiers"). */
-  private readonly pendingErasures = new Map<GuardedTier, Map<string, PendingErasure>>();
-  private dropsErasuresOnClose = false;
+  private readonly erasures: Erasures;
 
   constructor(
     tiers: ReadonlyArray<{ tier: Tier; options: ManagedTierOptions; sink?: TierSink }>,
     private readonly options: ManagerOptions,
   ) {
+    this.namespace = options.namespace ?? DEFAULT_NAMESPACE;
+    this.defaultTtlSeconds = options.defaultTtlSeconds ?? null;
+    this.logger = options.logger;
     const names = new Set<string>();
     const policy: TierPolicy = {
       clock: options.clock,
@@ -77,7 +85,9 @@ export class Manager {
     };
     this.managed = tiers.map(({ tier, options: o, sink }) => {
       if (names.has(tier.name))
-        throw new TypeError(`tiers: two tiers are named "${tier.name}"; give one a distinct name`);
+        throw new StrataConfigError([
+          { path: 'tiers', message: `two tiers are named "${tier.name}"; give one a distinct name` },
+        ]);
       names.add(tier.name);
       const guarded = new GuardedTier(tier, o, policy);
       sink?.attach(guarded);
@@ -97,6 +107,11 @@ export class Manager {
         })
       : undefined;
     this.queries = new reports.TierQueries(this.managed, this.totals, options.clock);
+    this.erasures = new Erasures(this.managed, {
+      closed: () => this.closed,
+      warn: (message) => options.logger.warn(message),
+      onClose: (fn) => this.onClose(fn),
+    });
     // EventEmitter throws on an 'error' event nobody listens to; errors are already counted and logged.
     this.events.on('error', () => {});
   }
@@ -166,26 +181,7 @@ export class Manager {
       }
       hit = found?.hit;
     }
-    const latencyMs = performance.now() - start;
-    this.totals.lookupLatency.record(latencyMs);
-    if (hit) {
-      this.totals.hits++;
-      if (this.events.listenerCount('hit') > 0) {
-        const { tier, coalesced, similarity, matchedPrompt } = hit;
-        const usage = tokenUsage(hit.entry.gens);
-        this.events.emit('hit', {
-          key,
-          tier,
-          latencyMs,
-          coalesced,
-          ...(matchedPrompt === undefined ? {} : { similarity, matchedPrompt }),
-          ...(usage ? { usage } : {}),
-        });
-      }
-    } else {
-      this.totals.misses++;
-      if (this.events.listenerCount('miss') > 0) this.events.emit('miss', { key, latencyMs });
-    }
+    recordLookup(this.events, this.totals, key, hit, performance.now() - start);
     return hit;
   }
 
@@ -228,8 +224,12 @@ export class Manager {
     return { hit: { entry, tier: m.name, coalesced: false, similarity, matchedPrompt }, payload };
   }
 
-  private readonly usable = (answer: Answer, llmString: string): boolean =>
-    this.options.isUsable === undefined || this.options.isUsable(answer, llmString);
+  /**
+   * An answer no edge can hand back (core/usable-answer.ts) is treated like a corrupt one: a
+   * miss, counted, deleted where it was found, never backfilled. An edge that still cannot
+   * convert a hit treats it as a miss itself.
+   */
+  private readonly usable = (answer: Answer, llmString: string): boolean => isUsableAnswer(answer, llmString);
 
   /** Distributed coalescing (lease-wait.ts): another instance's answer to this miss, if it is computing one. */
   private async awaitOtherInstance(key: CacheKey, measured: boolean): Promise<Found | undefined> {
@@ -340,14 +340,7 @@ export class Manager {
     return this.managed.filter((_, i) => results[i]).map((m) => m.name);
   }
 
-  // --- Maintenance across tiers -------------------------------------------------------------------
-  //
-  // Every erasure (delete, clear, invalidateTag) learns which tiers could not run it and why. When
-  // one could not, the call rejects with an IncompleteOperationError (what the others removed, and
-  // each failure), and the erasure is remembered: retried in the background with backoff until it
-  // has run on that tier, and meanwhile that tier's reads of the namespace it covers (of every
-  // namespace, for one across namespaces) are misses, so nothing it should have removed is served.
-  // close() drops what is still pending: not done.
+  // --- Maintenance across tiers (maintenance.ts) -----------------------------------------------------
 
   /** Removes one key from every tier; resolves with how many tiers held it. */
   async delete(key: CacheKey): Promise<number> {
@@ -401,16 +394,8 @@ export class Manager {
   }
 
   /** Deletes expired entries in every tier now: how many each tier removed, and the tiers that could not. */
-  async purgeExpired(): Promise<{ counts: Record<string, number>; failures: TierFailure[] }> {
-    const outcomes = await this.attemptEveryTier('purgeExpired', (t) => t.purgeExpired());
-    const counts: Record<string, number> = {};
-    const failures: TierFailure[] = [];
-    outcomes.forEach((o, i) => {
-      const name = this.managed[i]!.name;
-      if (o.ok) counts[name] = o.value;
-      else failures.push({ tier: name, reason: o.reason });
-    });
-    return { counts, failures };
+  purgeExpired(): Promise<{ counts: Record<string, number>; failures: TierFailure[] }> {
+    return purgeEvery(this.managed, this.closed);
   }
 
   /**
@@ -419,13 +404,8 @@ export class Manager {
    * writes are lost, and the tier fails later writes that meet the lock instead of queueing them.
    * For `strata import`, which must report what was stored, not what was accepted.
    */
-  async flushWrites(): Promise<TierFailure[]> {
-    if (this.closed) return this.managed.map((m) => ({ tier: m.name, reason: 'the cache is closed' }));
-    // A flush with nothing to write says nothing of the tier's health: only failures reach its breaker.
-    const outcomes = await Promise.all(
-      this.managed.map((m) => attempt(m, 'flush', (t) => flushable(t)?.flush(), { feedsSuccess: false })),
-    );
-    return outcomes.flatMap((o, i) => (o.ok ? [] : [{ tier: this.managed[i]!.name, reason: o.reason }]));
+  flushWrites(): Promise<TierFailure[]> {
+    return flushEvery(this.managed, this.closed);
   }
 
   /** A raw driver, bypassing the failure policy: for tests that plant or inspect bytes, never for the library's own use. */
@@ -444,101 +424,8 @@ export class Manager {
     return Promise.all(this.managed.map((m) => m.run(op, fn)));
   }
 
-  /** As everyTier, but each tier's outcome says why it failed. After close() no tier is touched. */
-  private attemptEveryTier<T>(op: string, fn: (tier: Tier) => MaybePromise<T>): Promise<Array<Outcome<T>>> {
-    if (this.closed) {
-      return Promise.resolve(this.managed.map(() => ({ ok: false as const, reason: 'the cache is closed' })));
-    }
-    return Promise.all(this.managed.map((m) => attempt(m, op, fn)));
-  }
-
-  /** Runs an erasure on every tier; rejects naming the tiers that could not, which retry it. */
-  private async erase(erasure: Erasure): Promise<number> {
-    const outcomes = await this.attemptEveryTier(erasure.op, erasure.run);
-    let removed = 0;
-    const failures: TierFailure[] = [];
-    outcomes.forEach((o, i) => {
-      const m = this.managed[i]!;
-      if (o.ok) {
-        removed += Number(o.value);
-        this.erased(m, erasure);
-      } else {
-        failures.push({ tier: m.name, reason: o.reason });
-        if (!this.closed) this.retryLater(m, erasure);
-      }
-    });
-    if (failures.length > 0) throw new IncompleteOperationError(erasure.op, removed, failures, !this.closed);
-    return removed;
-  }
-
-  /** Remembers an erasure a tier could not run: that tier's reads skip what it covers until a retry has run it. */
-  private retryLater(m: GuardedTier, erasure: Erasure): void {
-    let pending = this.pendingErasures.get(m);
-    if (!pending) {
-      pending = new Map();
-      this.pendingErasures.set(m, pending);
-    }
-    // The same erasure asked again while pending: the retry already under way covers it.
-    if (pending.has(erasure.id)) return;
-    if (!this.dropsErasuresOnClose) {
-      this.dropsErasuresOnClose = true;
-      this.onClose(async () => this.dropPendingErasures());
-    }
-    const retry: PendingErasure = { erasure, delayMs: ERASURE_RETRY_MIN_MS, timer: undefined };
-    pending.set(erasure.id, retry);
-    m.erasing.set(erasure.namespace, (m.erasing.get(erasure.namespace) ?? 0) + 1);
-    this.scheduleErasure(m, retry);
-  }
-
-  private scheduleErasure(m: GuardedTier, retry: PendingErasure): void {
-    retry.timer = setTimeout(() => {
-      retry.timer = undefined;
-      if (this.closed || this.pendingErasures.get(m)?.get(retry.erasure.id) !== retry) return;
-      void m.track(
-        attempt(m, retry.erasure.op, retry.erasure.run).then((outcome) => {
-          if (this.closed || this.pendingErasures.get(m)?.get(retry.erasure.id) !== retry) return;
-          if (outcome.ok) {
-            this.erased(m, retry.erasure);
-            return;
-          }
-          retry.delayMs = Math.min(retry.delayMs * 2, ERASURE_RETRY_MAX_MS);
-          this.scheduleErasure(m, retry);
-        }),
-      );
-    }, retry.delayMs);
-    retry.timer.unref();
-  }
-
-  /** An erasure ran on this tier: it, and every pending one it covers, is done there. */
-  private erased(m: GuardedTier, done: Erasure): void {
-    const pending = this.pendingErasures.get(m);
-    if (!pending) return;
-    for (const [id, retry] of pending) {
-      const p = retry.erasure;
-      const covered =
-        id === done.id ||
-        (done.op === 'clear' && (done.namespace === undefined || done.namespace === p.namespace));
-      if (!covered) continue;
-      clearTimeout(retry.timer);
-      pending.delete(id);
-      const left = (m.erasing.get(p.namespace) ?? 1) - 1;
-      if (left > 0) m.erasing.set(p.namespace, left);
-      else m.erasing.delete(p.namespace);
-    }
-    if (pending.size === 0) this.pendingErasures.delete(m);
-  }
-
-  /** At close: what no retry has run yet is dropped, and said. */
-  private dropPendingErasures(): void {
-    for (const [m, pending] of this.pendingErasures) {
-      for (const retry of pending.values()) clearTimeout(retry.timer);
-      m.erasing.clear();
-      const what = [...pending.values()].map((r) => describeErasure(r.erasure)).join(', ');
-      this.options.logger.warn(
-        `[strata] close(): ${pending.size} erasure(s) never ran on tier ${m.name} (${what}); dropped, not done`,
-      );
-    }
-    this.pendingErasures.clear();
+  private erase(erasure: Erasure): Promise<number> {
+    return this.erasures.erase(erasure);
   }
 
   /** An llmKey stored only as a digest (core/secrets.ts could not parse it): said once per cause. */
@@ -597,57 +484,4 @@ export class Manager {
     }
     return undefined;
   }
-}
-
-/** One tier's outcome of a maintenance operation: its value, or why it could not. */
-type Outcome<T> = { ok: true; value: T } | { ok: false; reason: string };
-
-/** clear, invalidateTag or delete, as a tier runs it. */
-interface Erasure {
-  op: 'delete' | 'clear' | 'invalidateTag';
-  /** The namespace it covers; undefined: every namespace. */
-  namespace: string | undefined;
-  /** The same for the same erasure: one asked again while pending is pending once. */
-  id: string;
-  run(tier: Tier): MaybePromise<number | boolean>;
-}
-
-interface PendingErasure {
-  readonly erasure: Erasure;
-  delayMs: number;
-  timer: NodeJS.Timeout | undefined;
-}
-
-/** Backoff of an erasure's background retries: doubling from the first to the last. */
-const ERASURE_RETRY_MIN_MS = 250;
-const ERASURE_RETRY_MAX_MS = 30_000;
-
-/** One call under the tier's policy (as GuardedTier.run: bounded, counted, feeds the breaker), keeping the reason of a failure. */
-async function attempt<T>(
-  m: GuardedTier,
-  op: string,
-  fn: (tier: Tier) => MaybePromise<T>,
-  options: { feedsSuccess?: boolean } = {},
-): Promise<Outcome<T>> {
-  try {
-    const result = fn(m.tier);
-    const value = isPromiseLike(result) ? await m.bounded(op, result) : result;
-    if (options.feedsSuccess !== false) m.succeeded();
-    return { ok: true, value };
-  } catch (error) {
-    m.failed(op, error);
-    return { ok: false, reason: errorOf(error).message };
-  }
-}
-
-/** A tier that holds accepted writes in memory and can be told to land them (the SQLite tier), seen through a deferred tier. */
-function flushable(tier: Tier): { flush(): MaybePromise<void> } | undefined {
-  const real = tier instanceof DeferredTier ? tier.current : tier;
-  const candidate = real as { flush?: unknown } | undefined;
-  return typeof candidate?.flush === 'function' ? (candidate as { flush(): MaybePromise<void> }) : undefined;
-}
-
-function describeErasure(e: Erasure): string {
-  const where = e.namespace === undefined ? 'every namespace' : `namespace ${JSON.stringify(e.namespace)}`;
-  return `${e.op} in ${where}`;
 }

@@ -1,6 +1,10 @@
-/** What the manager is told: how to run (ManagerOptions), and per call (LookupOptions, WriteOptions). */
+/**
+ * What the manager is told: how to run (ManagerOptions), and per call (LookupOptions,
+ * WriteOptions), in its own terms; an edge's per-call controls are CacheDirectives
+ * (directives.ts), translated into these.
+ */
 import type { Clock } from './clock.js';
-import type { Answer } from './entry.js';
+import type { CacheDirectives } from './directives.js';
 import type { Logger } from './events.js';
 
 export interface ManagerOptions {
@@ -9,12 +13,10 @@ export interface ManagerOptions {
   coalesceWaitMs: number;
   storePrompt: boolean;
   logger: Logger;
-  /**
-   * Whether the application can use an answer for this llm string (the LangChain adapter checks
-   * that its generations deserialize into what the model returns). An answer it cannot use is
-   * treated like a corrupt one: a miss, counted, deleted where it was found, never backfilled.
-   */
-  isUsable?: (answer: Answer, llmString: string) => boolean;
+  /** The config's namespace: where adapters key a call that names none (default "default"). */
+  namespace?: string;
+  /** The config's lifetime of an entry stored with no TTL of its own (default: never expire). */
+  defaultTtlSeconds?: number | null;
 }
 
 export interface LookupOptions {
@@ -35,10 +37,9 @@ export interface LookupOptions {
   wait?: 'lease' | 'measured' | 'never';
 }
 
-export interface WriteOptions {
+export interface WriteOptions extends Pick<CacheDirectives, 'tags' | 'metadata'> {
+  /** Lifetime of the entry; null = never expire. */
   ttlMs?: number | null;
-  tags?: readonly string[];
-  metadata?: Record<string, unknown>;
   /**
    * Store the prompt whole only up to this many characters; a longer one as its SHA-256 and an
    * excerpt (entry.ts `newEntry`). Unset: whole, whatever its length (the library's prompts are

@@ -12,8 +12,8 @@ import { ChatOllama } from '@langchain/ollama';
 import { ChatOpenAI } from '@langchain/openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createCache } from '../create.js';
 import { StrataConfigError } from '../errors.js';
+import { createCache } from '../langchain/create.js';
 import { deriveKey, sanitizeLlmKey } from './key.js';
 import {
   digestKeyGeneration,

@@ -3,7 +3,7 @@
  * few questions are asked very often, most rarely (a Zipf distribution, s = 1.1), drawn with a
  * seeded generator so every run asks the same sequence.
  */
-import { mulberry32 } from './simulated-model.js';
+import { mulberry32 } from './random.js';
 
 const SUBJECTS = [
   'reset my password',

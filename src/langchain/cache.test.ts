@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { AIMessage, HumanMessage } from '@langchain/core/messages';
 import { FakeListChatModel } from '@langchain/core/utils/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createCache } from '../create.js';
-import { SimulatedChatModel } from '../demo/simulated-model.js';
 import { StrataConfigError } from '../errors.js';
 import type { StrataCache } from './cache.js';
+import { createCache } from './create.js';
+import { SimulatedChatModel } from './simulated-model.js';
 
 const dirs: string[] = [];
 const caches: StrataCache[] = [];
@@ -231,7 +231,7 @@ describe('StrataCache with LangChain models', () => {
       { logger: { warn: () => {} } },
     );
     caches.push(cache);
-    const sqlite = cache.internals.tier('sqlite')!;
+    const sqlite = cache.strata.tier('sqlite')!;
     await sqlite.close(); // every later call on it throws
     const model = new SimulatedChatModel({ cache });
     await expect(model.invoke('still works?')).resolves.toBeDefined();

@@ -11,9 +11,9 @@ import type { ChatResult } from '@langchain/core/outputs';
 import { ChatOllama } from '@langchain/ollama';
 import { AzureChatOpenAI, ChatOpenAI } from '@langchain/openai';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createCache } from '../create.js';
 import { StrataConfigError } from '../errors.js';
 import type { StrataCache } from './cache.js';
+import { createCache } from './create.js';
 import { identityPair } from './model-identity.js';
 import { withCache } from './with-cache.js';
 

@@ -9,10 +9,10 @@ import { ChatGenerationChunk } from '@langchain/core/outputs';
 import { FakeListChatModel } from '@langchain/core/utils/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { timed } from '../../test/support/timed.js';
-import { createCache } from '../create.js';
-import { SimulatedChatModel } from '../demo/simulated-model.js';
 import { CacheMissError } from '../errors.js';
 import type { StrataCache } from './cache.js';
+import { createCache } from './create.js';
+import { SimulatedChatModel } from './simulated-model.js';
 import { withCache } from './with-cache.js';
 
 /** Well below the 15 s stall, well above anything this machine takes for an in-memory call. */

@@ -11,9 +11,9 @@
 import { HumanMessage } from '@langchain/core/messages';
 import { afterEach, describe, expect, it } from 'vitest';
 import { timed } from '../../test/support/timed.js';
-import { createCache } from '../create.js';
-import { SimulatedChatModel } from '../demo/simulated-model.js';
 import type { StrataCache } from './cache.js';
+import { createCache } from './create.js';
+import { SimulatedChatModel } from './simulated-model.js';
 
 /** Well below the 15 s stall, well above anything this machine takes for an in-memory call. */
 const NO_STALL_MS = 1_000;

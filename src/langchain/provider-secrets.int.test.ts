@@ -21,9 +21,9 @@ import { HTTPClient } from '@mistralai/mistralai/lib/http.js';
 import { createClient } from '@redis/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { service } from '../../test/support/services.js';
-import { createCache } from '../create.js';
 import { createMonitor } from '../monitor/index.js';
 import type { StrataCache } from './cache.js';
+import { createCache } from './create.js';
 import { withCache } from './with-cache.js';
 
 const CANARY = `CNRY${randomUUID().replaceAll('-', '')}`;
@@ -384,8 +384,8 @@ describe('no secret reaches a tier, with real provider classes', () => {
     expect(redisKeys).toBeGreaterThan(10);
 
     const exported: string[] = [];
-    for (const name of cache.internals.tierNames) {
-      for await (const entry of cache.internals.tier(name)!.entries()) exported.push(entry.payload);
+    for (const name of cache.strata.tierNames) {
+      for await (const entry of cache.strata.tier(name)!.entries()) exported.push(entry.payload);
     }
     expect(exported.length).toBeGreaterThan(30);
     // What the tiers hold is what the models were configured with, minus the secrets.

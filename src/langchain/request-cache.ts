@@ -3,23 +3,20 @@
  * control carried in `configurable.cache`, and lookups and stores that honour the cache modes.
  */
 import type { RunnableConfig } from '@langchain/core/runnables';
-import { CacheMissError } from '../errors.js';
+import type { CacheDirectives } from '../core/directives.js';
+import { CacheMissError, StrataConfigError } from '../errors.js';
 import type { StrataCache } from './cache.js';
 import { identityPair, UnidentifiableModelError } from './model-identity.js';
-import { assertMode, type CacheMode } from './modes.js';
+import { assertMode } from './modes.js';
+import { refuse } from './view-identity.js';
 
-export interface CacheControl {
-  mode?: CacheMode;
-  ttlSeconds?: number | null;
-  namespace?: string;
-  tags?: string[];
-  /**
-   * For a semantic tier, the question of this call: its text (part of the final message), or a
-   * function of the final user message's text that returns it. The rest of the request must then
-   * be identical for a match. Default: the whole final user message.
-   */
-  semanticQuery?: string | ((text: string) => string | undefined);
-}
+/**
+ * withCache's per-call control (`configurable: { cache }`): the per-call directives. Its
+ * `semanticQuery` is the question's text (part of the final message), or a function of the
+ * final user message's text that returns it; default: the whole final user message.
+ */
+export interface CacheControl
+  extends Pick<CacheDirectives, 'mode' | 'ttlSeconds' | 'namespace' | 'tags' | 'semanticQuery'> {}
 
 export interface WithCacheOptions extends CacheControl {
   /** Chunks a cached answer's text is replayed in (at least 2 when the text allows). */
@@ -113,7 +110,7 @@ export class RequestCache {
           ? error.message
           : `LangChain cannot serialize its parameters (${(error as Error)?.message})`;
       // Fail closed: the model answers, nothing is looked up or stored, and it is said once.
-      this.strata.refuse(serialized, problem, true, true);
+      refuse(this.strata.strata, serialized, problem, true, true);
       return { llmKey: serialized, prompt, control, bypass: problem };
     }
   }
@@ -222,9 +219,12 @@ function questionOf(
   if (control === undefined) return undefined;
   if (typeof control === 'string') return () => control;
   if (typeof control !== 'function')
-    throw new TypeError(
-      'configurable.cache.semanticQuery: must be a string or a function (text) => question',
-    );
+    throw new StrataConfigError([
+      {
+        path: 'configurable.cache.semanticQuery',
+        message: 'must be a string or a function (text) => question',
+      },
+    ]);
   return (prompt) => control(finalUserText(prompt));
 }
 

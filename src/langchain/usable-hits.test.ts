@@ -12,8 +12,8 @@ import { FakeListChatModel } from '@langchain/core/utils/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ENTRY_VERSION, encodeEntry, type StoredGenerationData } from '../core/entry.js';
 import type { CacheKey } from '../core/key.js';
-import { createCache } from '../create.js';
 import type { StrataCache } from './cache.js';
+import { createCache } from './create.js';
 import { withCache } from './with-cache.js';
 
 const dirs: string[] = [];
@@ -52,7 +52,7 @@ async function plantUnder(cache: StrataCache, tier: string, key: CacheKey, gens:
     expiresAt: null,
     tags: [],
   });
-  expect(await cache.internals.tier(tier)!.set(key, stored)).toBe(true);
+  expect(await cache.strata.tier(tier)!.set(key, stored)).toBe(true);
   return key;
 }
 
@@ -115,7 +115,7 @@ describe('hits LangChain cannot use are misses', () => {
       expect(stats.tiers.find((t) => t.name === 'memory')?.backfills).toBe(0);
       // The model's answer replaced the bad entry: the next call is a hit on it.
       expect((await model.invoke('hello')).content).toBe('fresh answer');
-      const inMemory = cache.internals.tier('memory')!.get(key);
+      const inMemory = cache.strata.tier('memory')!.get(key);
       expect(typeof inMemory === 'string' && inMemory.includes('fresh answer')).toBe(true);
     },
   );
@@ -141,7 +141,7 @@ describe('hits LangChain cannot use are misses', () => {
     await plantUnder(cache, 'sqlite', key, [
       { text: 'x', message: { type: 'alien', data: { content: 'x' } } },
     ]);
-    await cache.internals.tier('memory')!.clear();
+    await cache.strata.tier('memory')!.clear();
     const again = await model.invoke('hello');
     expect(again.content).toBe('second');
     expect(again.response_metadata.strata).toMatchObject({ hit: false });
@@ -189,8 +189,8 @@ describe('what no lookup could use is never stored', () => {
     const stats = await cache.stats();
     expect(stats.unstorable).toBe(2);
     expect(stats.updates).toBe(0);
-    for (const name of cache.internals.tierNames) {
-      for await (const _ of cache.internals.tier(name)!.entries()) expect.fail(`${name} holds an entry`);
+    for (const name of cache.strata.tierNames) {
+      for await (const _ of cache.strata.tier(name)!.entries()) expect.fail(`${name} holds an entry`);
     }
     expect(stats.inFlight).toBe(0);
   });

@@ -21,8 +21,8 @@ import { ChatGenerationChunk, type ChatResult, GenerationChunk } from '@langchai
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { StrataConfig } from '../config/schema.js';
-import { createCache } from '../create.js';
 import { CacheMissError } from '../errors.js';
+import { createCache } from './create.js';
 import { withCache } from './with-cache.js';
 
 type FakeOptions = BaseChatModelCallOptions & {
@@ -228,7 +228,7 @@ describe('withCache', () => {
     expect(await model.withStructuredOutput(schemaA).invoke('structured')).toEqual(a);
     expect(fake.calls).toBe(6);
     // The API key in the model's parameters is never stored.
-    for await (const e of cache.internals.tiers[0]!.entries()) expect(e.payload).not.toContain('sk-secret');
+    for await (const e of cache.strata.tiers[0]!.entries()) expect(e.payload).not.toContain('sk-secret');
   });
 
   it('a cached answer with tool calls and no text still says it is a hit when streamed', async () => {

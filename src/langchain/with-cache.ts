@@ -32,6 +32,7 @@ import { BaseLLM } from '@langchain/core/language_models/llms';
 import { AIMessage, AIMessageChunk, type BaseMessage } from '@langchain/core/messages';
 import { type ChatGeneration, ChatGenerationChunk, type ChatResult } from '@langchain/core/outputs';
 import type { RunnableConfig } from '@langchain/core/runnables';
+import { StrataConfigError } from '../errors.js';
 import type { StrataCache } from './cache.js';
 import { CachedLLM } from './cached-llm.js';
 import { noteModel } from './model-identity.js';
@@ -93,7 +94,10 @@ export class CachedChatModel extends BaseChatModel<BaseChatModelCallOptions, AIM
    * the wrapped model binds them, and the call options its binding carries move to the wrapper.
    */
   override bindTools(tools: BindToolsInput[], kwargs?: Partial<BaseChatModelCallOptions>) {
-    if (!this.inner.bindTools) throw new Error(`${this.inner.getName()} does not support tools`);
+    if (!this.inner.bindTools)
+      throw new StrataConfigError([
+        { path: 'bindTools', message: `${this.inner.getName()} does not support tools` },
+      ]);
     const bound = this.inner.bindTools(tools, kwargs) as unknown as { kwargs?: object; config?: object };
     const carried: Record<string, unknown> = { ...bound.config, ...bound.kwargs };
     for (const k of NOT_REQUEST) delete carried[k];

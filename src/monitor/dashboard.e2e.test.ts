@@ -8,7 +8,7 @@ import { chromium } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { startFleetApp } from '../../test/support/fleet-apps.js';
 import { chromiumPath, ROOT } from '../../test/support/services.js';
-import { createCache } from '../create.js';
+import { createCache } from '../langchain/create.js';
 import { createMonitor } from './index.js';
 import { startServer } from './server.js';
 

@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fleetCase } from '../../test/support/fleet-case.js';
 import type { StrataConfig } from '../config/schema.js';
-import { createCache } from '../create.js';
+import { createCache } from '../langchain/create.js';
 import { createMonitor } from './index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'strata-fleet-'));

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../core/clock.js';
-import { createCache } from '../create.js';
+import { createCache } from '../langchain/create.js';
 import { BUCKET_MS, dailyPoints, History, type SeriesPoint } from './history.js';
 import { parseBucket } from './history-store.js';
 import { createMonitor } from './index.js';

@@ -21,8 +21,8 @@ import {
   readSnapshots,
 } from '../core/fleet.js';
 import type { StatsReport } from '../core/reports.js';
+import { engineOf, type StrataSource } from '../engine/strata.js';
 import { errorOf } from '../errors.js';
-import type { StrataCache } from '../langchain/cache.js';
 import { tierTypesWith } from '../tiers/index.js';
 import { type Alert, Alerter } from './alerts.js';
 import { History, type Series, type SeriesPoint, type SeriesRange } from './history.js';
@@ -90,12 +90,13 @@ export interface MonitorOptions {
   extraMetrics?: () => string;
 }
 
+/** `engine`: the engine (`createStrata`), or a StrataCache over it. */
 export function createMonitor(
-  cache: StrataCache,
+  engine: StrataSource,
   config: Omit<MonitoringConfig, 'reportSeconds'> = monitoringSchema.parse({}),
   options: MonitorOptions = {},
 ): Monitor {
-  const manager = cache.internals;
+  const manager = engineOf(engine);
   const logger = options.logger ?? { warn: (m: string) => console.warn(m) };
   const localSavings = new Savings(config.prices);
   // prom-client is loaded at the first scrape, not when the package is imported.
@@ -146,8 +147,8 @@ export function createMonitor(
     insights.lookup(e.key.namespace, localSavings.model(e.key.llmString), false);
     alerter.observeLookup(e.latencyMs);
   };
-  cache.on('hit', onHit);
-  cache.on('miss', onMiss);
+  manager.events.on('hit', onHit);
+  manager.events.on('miss', onMiss);
 
   if (a?.log !== false) {
     // A resolution's message already begins with "resolved:".
@@ -218,8 +219,8 @@ export function createMonitor(
       clearInterval(sampler);
       alerter.stop();
       stopped.abort();
-      cache.off('hit', onHit);
-      cache.off('miss', onMiss);
+      manager.events.off('hit', onHit);
+      manager.events.off('miss', onMiss);
     },
   };
 }

@@ -2,8 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { service, services } from '../../test/support/services.js';
 import { webhookReceiver } from '../../test/support/webhook-receiver.js';
-import { createCache } from '../create.js';
 import { demoWorkload } from '../demo/workload.js';
+import { createCache } from '../langchain/create.js';
 import { createMonitor } from './index.js';
 
 const quiet = { warn: () => {} };

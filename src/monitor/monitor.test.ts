@@ -2,7 +2,7 @@ import { AIMessage } from '@langchain/core/messages';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../cli/main.js';
 import { ManualClock } from '../core/clock.js';
-import { createCache } from '../create.js';
+import { createCache } from '../langchain/create.js';
 import type { Alert } from './alerts.js';
 import { createMonitor } from './index.js';
 import { modelOf } from './savings.js';

@@ -6,8 +6,8 @@
 import { createHash } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type RawReply, rawRequest } from '../../test/support/raw-http.js';
-import { createCache } from '../create.js';
 import { hostForms } from '../http/host-check.js';
+import { createCache } from '../langchain/create.js';
 import { dashboardPage } from './dashboard.js';
 import { createMonitor, type Monitor } from './index.js';
 import { dashboardCsp, type ServeOptions, startServer } from './server.js';

@@ -1,24 +1,23 @@
 /**
  * What a request asks of the cache: the HTTP `Cache-Control` request directives, and LiteLLM's
  * body field `cache: { ttl, s-maxage, no-cache, no-store, namespace }` (taken out of the body
- * before it is forwarded, since upstreams reject unknown fields).
+ * before it is forwarded, since upstreams reject unknown fields). Of the per-call directives
+ * (core/directives.ts) a request can say the age it accepts, the lifetime of what it stores and
+ * a namespace; HTTP's own flags stand for the modes, since a request may combine them.
  */
 import { MAX_TTL_SECONDS } from '../config/fields.js';
+import type { CacheDirectives } from '../core/directives.js';
 import { isObject, RequestError } from './endpoints/endpoint.js';
 
-export interface Controls {
+export interface Controls extends Pick<CacheDirectives, 'maxAgeSeconds' | 'namespace'> {
   /** Do not answer from the cache (the answer is still stored, refreshing the entry). */
   noCache: boolean;
   /** Do not store the answer. */
   noStore: boolean;
   /** Answer only from the cache: a miss is a 504, and the upstream is never called. */
   onlyIfCached: boolean;
-  /** Accept a cached answer only up to this age. */
-  maxAgeSeconds?: number;
-  /** Lifetime of the entry this request stores. */
+  /** Lifetime of the entry this request stores (never null: a request cannot ask for no expiry). */
   ttlSeconds?: number;
-  /** A namespace within the caller's tenant. */
-  namespace?: string;
 }
 
 const BODY_FIELDS = new Set(['ttl', 's-maxage', 'no-cache', 'no-store', 'namespace']);

@@ -1,10 +1,7 @@
-/**
- * The cache engine the gateway keeps its answers in: named once here, so that what the gateway
- * takes (today the manager behind a StrataCache) changes in one line.
- */
-import type { Manager } from '../core/manager.js';
+/** The cache engine the gateway keeps its answers in (src/engine): no LangChain below it. */
+import type { Strata } from '../engine/strata.js';
 
-export type Engine = Manager;
+export type Engine = Strata;
 
 /** What a lookup that found an entry returns. */
 export type EngineHit = NonNullable<Awaited<ReturnType<Engine['lookup']>>>;

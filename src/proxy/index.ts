@@ -1,16 +1,17 @@
 /**
- * createProxy: the caching gateway as a function. It builds the cache from the same config as
+ * createProxy: the caching gateway as a function. It opens the engine from the same config as
  * createCache (tiers, namespace, TTL, monitoring) plus the config's `proxy` section, and returns
  * a request handler to mount in an existing Node server, or `listen()` for a server of its own.
+ * No LangChain here: the gateway runs where LangChain is not installed.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseConfig, type ResolvedConfig, type StrataConfig } from '../config/schema.js';
 import { ephemeralDigestKey } from '../core/secrets.js';
-import { type CreateOptions, createCache } from '../create.js';
+import { type CreateOptions, createStrata } from '../engine/create.js';
+import type { Strata } from '../engine/strata.js';
 import { StrataConfigError } from '../errors.js';
 import { urlHost } from '../http/bind-host.js';
-import type { StrataCache } from '../langchain/cache.js';
 import { createMonitor, type Monitor } from '../monitor/index.js';
 import { startServer } from '../monitor/server.js';
 import type { ResolvedProxyConfig } from './config.js';
@@ -25,8 +26,8 @@ export interface ProxyOptions extends CreateOptions {
 }
 
 export interface StrataProxy {
-  /** The cache behind the gateway (stats, health, invalidation). */
-  readonly cache: StrataCache;
+  /** The engine behind the gateway (stats, health, invalidation; `createCache(proxy.strata)` for a LangChain view of it). */
+  readonly strata: Strata;
   /** Metrics, savings and alerts, as `strata serve` shows them, plus per-route gateway counters. */
   readonly monitor: Monitor;
   /** The gateway's own counters by route, model and cache status. */
@@ -62,16 +63,16 @@ export async function createProxy(
         message: `the gateway keeps each tenant under the namespace, so it may be at most ${MAX_ROOT_NAMESPACE} characters`,
       },
     ]);
-  const cache = await createCache(resolved, options);
+  const strata = await createStrata(resolved, options);
   const ephemeral = proxy.tenant === 'credential' ? ephemeralDigestKey() : undefined;
   if (ephemeral)
     logger.warn(
       `[strata] proxy: tenants are keyed digests of the callers' credentials under a random key of this process (${ephemeral}): entries in persistent tiers will not be found again after a restart. Set ${resolved.digestKeyEnv} (32+ bytes, e.g. \`openssl rand -hex 32\`) to keep them.`,
     );
   const counters = new ProxyCounters();
-  const monitor = createMonitor(cache, resolved.monitoring, { logger, extraMetrics: () => counters.text() });
+  const monitor = createMonitor(strata, resolved.monitoring, { logger, extraMetrics: () => counters.text() });
   const gateway = new Gateway({
-    manager: cache.internals,
+    manager: strata,
     config: proxy,
     namespace: resolved.namespace,
     clientTokens,
@@ -86,7 +87,7 @@ export async function createProxy(
     get monitorUrl() {
       return dashboard?.url;
     },
-    cache,
+    strata,
     monitor,
     counters,
     handle: (req, res) => gateway.handle(req, res),
@@ -100,7 +101,7 @@ export async function createProxy(
       });
       server = s;
       if (proxy.monitorPort !== undefined)
-        dashboard = await startServer(cache, monitor, {
+        dashboard = await startServer(strata, monitor, {
           host: proxy.host,
           port: proxy.monitorPort,
           // Any client token opens the monitor. Without tokens (loopback only) anyone on the
@@ -124,7 +125,7 @@ export async function createProxy(
       await dashboard?.close();
       monitor.close();
       await upstreams.close();
-      await cache.close();
+      await strata.close();
     },
   };
 }

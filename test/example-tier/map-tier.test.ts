@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AIMessage } from '@langchain/core/messages';
 import { describe, expect, it } from 'vitest';
-import { createCache } from '../../src/create.js';
+import { createCache } from '../../src/langchain/create.js';
 import { describeTierConformance } from '../../src/testing/conformance.js';
 import { ROOT } from '../support/services.js';
 import { MapTier } from './map/index.js';

@@ -16,8 +16,8 @@
  */
 import { AIMessage } from '@langchain/core/messages';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCache } from '../../src/create.js';
 import type { StrataCache } from '../../src/langchain/cache.js';
+import { createCache } from '../../src/langchain/create.js';
 import { withCache } from '../../src/langchain/with-cache.js';
 import {
   changed,

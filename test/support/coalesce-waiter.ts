@@ -2,7 +2,7 @@
  * Child process for manager.test.ts: the second lookup of a missed key waits on the first
  * caller's lease, and nothing else keeps this process alive meanwhile.
  */
-import { createCache } from '../../src/create.js';
+import { createCache } from '../../src/langchain/create.js';
 
 const cache = await createCache({ coalesceWaitMs: 300, tiers: [{ type: 'memory' }] });
 const started = performance.now();

@@ -6,7 +6,7 @@
  */
 import { AIMessage } from '@langchain/core/messages';
 import type { Generation } from '@langchain/core/outputs';
-import { createCache } from '../../src/create.js';
+import { createCache } from '../../src/langchain/create.js';
 
 const [configJson, prefix, hits, misses] = process.argv.slice(2);
 const cache = await createCache(JSON.parse(configJson!), {

@@ -5,7 +5,7 @@
 import { expect } from 'vitest';
 import type { StrataConfig } from '../../src/config/schema.js';
 import type { StatsReport } from '../../src/core/reports.js';
-import { createCache } from '../../src/create.js';
+import { createCache } from '../../src/langchain/create.js';
 import { createMonitor } from '../../src/monitor/index.js';
 import { startServer } from '../../src/monitor/server.js';
 import { startFleetApp } from './fleet-apps.js';

@@ -56,7 +56,7 @@ export async function startGateway(
 /** Every stored payload of every tier, as one string: to look for what must never be stored. */
 export async function everythingStored(proxy: StrataProxy): Promise<string> {
   const parts: string[] = [];
-  for (const tier of proxy.cache.internals.tiers)
+  for (const tier of proxy.strata.tiers)
     for await (const e of tier.entries()) parts.push(e.namespace, e.payload);
   return parts.join('\n');
 }

@@ -7,8 +7,8 @@
  *                                call count and the epoch ms it was answered at
  */
 import { createInterface } from 'node:readline';
-import { createCache } from '../../src/create.js';
-import { SimulatedChatModel } from '../../src/demo/simulated-model.js';
+import { createCache } from '../../src/langchain/create.js';
+import { SimulatedChatModel } from '../../src/langchain/simulated-model.js';
 import { withCache } from '../../src/langchain/with-cache.js';
 
 const [mode, url, keyPrefix, at] = process.argv.slice(2);

@@ -3,7 +3,7 @@
  * tier keeps its entries in PostgreSQL, looks each prompt up once and prints what it got.
  * Usage: semantic-peer.ts <postgres url> <table prefix> <namespace> <llm key> <prompt>...
  */
-import { createCache } from '../../src/create.js';
+import { createCache } from '../../src/langchain/create.js';
 
 const [url, tablePrefix, namespace, llmKey, ...prompts] = process.argv.slice(2);
 const cache = await createCache(

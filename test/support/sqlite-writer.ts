@@ -1,5 +1,5 @@
 /** Child process for the shared-file test: writes N entries through a real StrataCache on one SQLite file. */
-import { createCache } from '../../src/create.js';
+import { createCache } from '../../src/langchain/create.js';
 
 const [path, worker, count] = process.argv.slice(2);
 const cache = await createCache({

@@ -1,6 +1,6 @@
 import { ephemeralDigestKey } from '../../core/secrets.js';
+import type { Strata } from '../../engine/strata.js';
 import { IncompleteOperationError, type TierFailure } from '../../errors.js';
-import type { StrataCache } from '../../langchain/cache.js';
 import { tagsOfKey } from '../../proxy/tenancy.js';
 import { type Command, type Io, shown, stringFlag } from '../context.js';
 
@@ -41,13 +41,13 @@ export const clear: Command = async ({ flags, io, open }) => {
     );
     return 2;
   }
-  const { cache } = await open();
+  const { strata, namespace: own } = await open();
   try {
     let removed: number;
     try {
-      if (tag) removed = await cache.invalidateTag(tag, { allNamespaces: !namespace });
-      else if (flags.all) removed = await cache.clear({ all: true });
-      else removed = await cache.clear();
+      if (tag) removed = await strata.invalidateTag(tag, namespace ? own : undefined);
+      else if (flags.all) removed = await strata.clear();
+      else removed = await strata.clear(own);
     } catch (error) {
       if (!(error instanceof IncompleteOperationError)) throw error;
       return incomplete(io, error.removed, error.failures);
@@ -55,12 +55,12 @@ export const clear: Command = async ({ flags, io, open }) => {
     io.out(`removed ${removed} entries (counted across tiers)`);
     return 0;
   } finally {
-    await cache.close();
+    await strata.close();
   }
 };
 
 async function clearTenant(io: Io, open: Parameters<Command>[0]['open'], key: string): Promise<number> {
-  const { cache, config } = await open();
+  const { strata, config } = await open();
   try {
     // Without the gateway's digest key this process has a random one: the namespaces it computes
     // would match nothing, and "removed 0" would be a lie by omission.
@@ -71,19 +71,19 @@ async function clearTenant(io: Io, open: Parameters<Command>[0]['open'], key: st
       );
       return 2;
     }
-    return await removeTagged(io, cache, tagsOfKey(key));
+    return await removeTagged(io, strata, tagsOfKey(key));
   } finally {
-    await cache.close();
+    await strata.close();
   }
 }
 
 /** Invalidates each tag in every namespace; a tier that failed on any of them is named once, with its first reason. */
-async function removeTagged(io: Io, cache: StrataCache, tags: readonly string[]): Promise<number> {
+async function removeTagged(io: Io, strata: Strata, tags: readonly string[]): Promise<number> {
   let removed = 0;
   const failures = new Map<string, TierFailure>();
   for (const tag of tags) {
     try {
-      removed += await cache.invalidateTag(tag, { allNamespaces: true });
+      removed += await strata.invalidateTag(tag);
     } catch (error) {
       if (!(error instanceof IncompleteOperationError)) throw error;
       removed += error.removed;

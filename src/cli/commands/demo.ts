@@ -6,9 +6,10 @@
  * A request counts as served by the cache when LangChain reports zero tokens for it: LangChain
  * itself zeroes usage_metadata on every cache hit, and the simulated model never answers with
  * zero tokens.
+ *
+ * LangChain is loaded only here, when the demo runs: every other command works without it.
  */
 import { performance } from 'node:perf_hooks';
-import { SimulatedChatModel } from '../../demo/simulated-model.js';
 import { DEMO_PROMPTS, demoWorkload } from '../../demo/workload.js';
 import { type Command, progress, shown, stringFlag, table } from '../context.js';
 
@@ -23,8 +24,13 @@ export const demo: Command = async ({ flags, io, open }) => {
     io.err('strata demo: --requests and --concurrency must be positive, --latency MIN-MAX in ms');
     return 2;
   }
+  const [{ createCache }, { SimulatedChatModel }] = await Promise.all([
+    import('../../langchain/create.js'),
+    import('../../langchain/simulated-model.js'),
+  ]);
   const opened = await open({ creates: true });
-  const cache = stringFlag(flags, 'namespace') ? opened.cache : opened.cache.withNamespace('demo');
+  const engine = await createCache(opened.strata);
+  const cache = engine.withNamespace(stringFlag(flags, 'namespace') ? opened.namespace : 'demo');
   try {
     if (flags.fresh) await cache.clear();
     const before = await cache.stats();
@@ -33,7 +39,7 @@ export const demo: Command = async ({ flags, io, open }) => {
       `Strata demo: ${requests} requests over ${DEMO_PROMPTS.length} distinct questions, ${concurrency} at a time`,
     );
     io.out(`model: SimulatedChatModel, ${minMs}-${maxMs} ms per call; config: ${shown(opened.source)}`);
-    io.out(`tiers: ${shown(cache.internals.tierNames.join(' -> '))} (entries at start: ${stored})`);
+    io.out(`tiers: ${shown(opened.strata.tierNames.join(' -> '))} (entries at start: ${stored})`);
 
     const model = new SimulatedChatModel({ latencyMs: [minMs, maxMs], cache, seed: 7 });
     const workload = demoWorkload(requests);

@@ -6,9 +6,9 @@ import { type Command, shown, table } from '../context.js';
  * malformed file or a full disk shows as down with the reason.
  */
 export const doctor: Command = async ({ io, open }) => {
-  const { cache, source } = await open({ readonly: true, integrityCheck: true });
+  const { strata, source } = await open({ readonly: true, integrityCheck: true });
   try {
-    const health = await cache.health();
+    const health = await strata.health();
     io.out(`config: ${shown(source)}`);
     const rows: string[][] = [['tier', 'type', 'status', 'breaker', 'reason']];
     for (const t of health.tiers)
@@ -17,6 +17,6 @@ export const doctor: Command = async ({ io, open }) => {
     io.out(`overall: ${health.status}`);
     return health.tiers.some((t) => t.status === 'down') ? 1 : 0;
   } finally {
-    await cache.close();
+    await strata.close();
   }
 };

@@ -14,21 +14,19 @@ export const inspect: Command = async ({ positionals, flags, io, open }) => {
     io.err('strata inspect: give the prompt to look up, e.g. strata inspect "Human: hello"');
     return 2;
   }
-  const { cache } = await open({ readonly: true });
+  const { strata, namespace: own } = await open({ readonly: true });
   try {
     const llmKey = stringFlag(flags, 'llm-key');
     const found: Array<{ tier: string; state: string; entry?: Entry }> = [];
     const failed: Array<{ tier: string; reason: string }> = [];
     if (llmKey !== undefined) {
-      for (const inspected of await cache.internals.queries.inspect(
-        deriveKey(cache.namespace, llmKey, prompt),
-      )) {
+      for (const inspected of await strata.queries.inspect(deriveKey(own, llmKey, prompt))) {
         if (inspected.failure !== undefined) failed.push({ tier: inspected.tier, reason: inspected.failure });
         else found.push(inspected);
       }
     } else {
-      for (const tier of cache.internals.tierNames) {
-        const listing = cache.internals.queries.entries(tier, cache.namespace);
+      for (const tier of strata.tierNames) {
+        const listing = strata.queries.entries(tier, own);
         if (!listing) continue;
         for await (const listed of listing) {
           const entry = decodeEntry(listed.payload);
@@ -37,7 +35,7 @@ export const inspect: Command = async ({ positionals, flags, io, open }) => {
         if (listing.failure !== undefined) failed.push({ tier, reason: listing.failure });
       }
     }
-    const namespace = shown(JSON.stringify(cache.namespace));
+    const namespace = shown(JSON.stringify(own));
     if (!found.some((f) => f.entry)) {
       if (failed.length > 0) {
         io.out(`no entry for this prompt in namespace ${namespace} in the tiers that could be read`);
@@ -70,7 +68,7 @@ export const inspect: Command = async ({ positionals, flags, io, open }) => {
     }
     return failed.length > 0 ? 1 : 0;
   } finally {
-    await cache.close();
+    await strata.close();
   }
 };
 

@@ -7,18 +7,18 @@ export const search: Command = async ({ positionals, flags, io, open }) => {
     io.err('strata search: give words to look for, e.g. strata search "password reset"');
     return 2;
   }
-  const { cache } = await open({ readonly: true });
+  const { strata } = await open({ readonly: true });
   try {
-    if (cache.internals.queries.able('search').length === 0) {
+    if (strata.queries.able('search').length === 0) {
       io.err('strata search: no configured tier indexes prompt text (a mysql or postgres tier does)');
       return 2;
     }
     const limit = Number.parseInt(stringFlag(flags, 'limit') ?? '20', 10);
-    const now = cache.internals.now();
+    const now = strata.now();
     const rows: Array<Array<string | number>> = [
       ['tier', 'key', 'namespace', 'model', 'age', 'hits', 'prompt'],
     ];
-    const searched = await cache.internals.queries.search(text, limit);
+    const searched = await strata.queries.search(text, limit);
     const failed = searched.filter((s) => s.results === undefined).map((s) => s.tier);
     for (const { tier, results = [] } of searched) {
       for (const r of results) {
@@ -41,6 +41,6 @@ export const search: Command = async ({ positionals, flags, io, open }) => {
     else if (rows.length > 1) for (const line of table(rows)) io.out(line);
     return failed.length > 0 ? 1 : 0;
   } finally {
-    await cache.close();
+    await strata.close();
   }
 };

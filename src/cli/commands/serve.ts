@@ -28,13 +28,13 @@ export const serve: Command = async ({ flags, io, open }) => {
     return 2;
   }
   // It runs beside the applications that fill the cache, and keeps retrying a tier that is down.
-  const { cache, config } = await open({ creates: true, lasting: true });
-  const monitor = createMonitor(cache, config.monitoring, {
+  const { strata, config } = await open({ creates: true, lasting: true });
+  const monitor = createMonitor(strata, config.monitoring, {
     logger: { warn: (m) => io.err(m) },
     fleet: true,
   });
   try {
-    const server = await startServer(cache, monitor, { host, port, ...(token ? { token } : {}) });
+    const server = await startServer(strata, monitor, { host, port, ...(token ? { token } : {}) });
     io.out(
       `strata serve: dashboard at ${server.url}/${token ? '#token=<token>' : ''}, metrics at ${server.url}/metrics`,
     );
@@ -46,6 +46,6 @@ export const serve: Command = async ({ flags, io, open }) => {
     return 0;
   } finally {
     monitor.close();
-    await cache.close();
+    await strata.close();
   }
 };

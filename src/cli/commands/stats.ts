@@ -1,7 +1,7 @@
 import { type ResolvedConfig, tierName } from '../../config/schema.js';
 import type { HealthReport } from '../../core/reports.js';
 import type { DailyStats } from '../../core/tier.js';
-import type { StrataCache } from '../../langchain/cache.js';
+import type { Strata } from '../../engine/strata.js';
 import { tierTypesWith } from '../../tiers/index.js';
 import { type Command, formatBytes, type Io, shown, stringFlag, table } from '../context.js';
 
@@ -21,16 +21,16 @@ export const stats: Command = async ({ flags, io, open }) => {
     io.err('strata stats: --days must be a whole number of days, 1-9999');
     return 2;
   }
-  const { cache, source, config } = await open({ readonly: true });
+  const { strata, source, config } = await open({ readonly: true });
   // Why a tier's call failed, as the manager reports it (a down tier's health says it too).
   const failures = new Map<string, string>();
   const onError = ({ tier, op, error }: { tier: string; op: string; error: Error }) =>
     failures.set(`${tier}\n${op}`, error.message);
-  cache.internals.events.on('error', onError);
+  strata.events.on('error', onError);
   try {
     if (days !== undefined)
-      return await daily(cache, config, Number(days), { io, json: flags.json === true, failures });
-    const report = await cache.stats();
+      return await daily(strata, config, Number(days), { io, json: flags.json === true, failures });
+    const report = await strata.stats();
     const unreadable = report.tiers.filter((t) => !t.store).map((t) => t.name);
     if (flags.json) {
       io.out(JSON.stringify(report, null, 2));
@@ -56,7 +56,7 @@ export const stats: Command = async ({ flags, io, open }) => {
       }
       for (const line of table(rows)) io.out(line);
     }
-    const health = unreadable.length > 0 ? (await cache.health()).tiers : [];
+    const health = unreadable.length > 0 ? (await strata.health()).tiers : [];
     const why = unreadReasons(unreadable, health, failures, 'stats');
     for (const [tier, reason] of why) {
       io.err(
@@ -65,20 +65,20 @@ export const stats: Command = async ({ flags, io, open }) => {
     }
     return why.size > 0 ? 1 : 0;
   } finally {
-    cache.internals.events.off('error', onError);
-    await cache.close();
+    strata.events.off('error', onError);
+    await strata.close();
   }
 };
 
 /** `stats --days N`: the persisted daily statistics; exit 1 when a tier that keeps them could not be read. */
 async function daily(
-  cache: StrataCache,
+  strata: Strata,
   config: ResolvedConfig,
   days: number,
   options: { io: Io; json: boolean; failures: Map<string, string> },
 ): Promise<number> {
   const { io } = options;
-  const queries = cache.internals.queries;
+  const queries = strata.queries;
   const persisted: DailyStats[] = await queries.daily(days);
   // The tiers that keep daily statistics: by type (a tier that is down has not said it can), or
   // by what an open tier offers (a custom tier).
@@ -86,7 +86,7 @@ async function daily(
     ...config.tiers.filter((t) => DAILY_TYPES.includes(t.type)).map((t) => tierName(t)),
     ...queries.able('daily'),
   ]);
-  const health = (await cache.health()).tiers;
+  const health = (await strata.health()).tiers;
   const unread = [...keepers].filter(
     (t) => health.find((h) => h.name === t)?.status === 'down' || options.failures.has(`${t}\ndaily`),
   );

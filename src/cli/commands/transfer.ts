@@ -22,24 +22,24 @@ import { once } from 'node:events';
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { decodeEntry, type Entry, encodeEntry, isExpired } from '../../core/entry.js';
 import { entryKeyProblem, validateEntryLine } from '../../core/entry-schema.js';
-import { isUsableByLangChain } from '../../langchain/generations.js';
+import { isUsableAnswer } from '../../core/usable-answer.js';
 import { type Command, type Io, jsonShown, progress, shown, stringFlag, systemReason } from '../context.js';
 
 export const exportEntries: Command = async ({ flags, io, open }) => {
   // Reading must not create anything: a mistyped path is reported, not made into an empty store.
-  const { cache } = await open({ readonly: true });
+  const { strata, namespace: own } = await open({ readonly: true });
   try {
-    const names = cache.internals.tierNames;
+    const names = strata.tierNames;
     const name = stringFlag(flags, 'tier') ?? names[names.length - 1]!;
-    const namespace = flags.all ? undefined : cache.namespace;
-    const listing = cache.internals.queries.entries(name, namespace);
+    const namespace = flags.all ? undefined : own;
+    const listing = strata.queries.entries(name, namespace);
     if (!listing) {
       io.err(
         `strata export: no tier named ${shown(JSON.stringify(name))} (configured: ${shown(names.join(', '))})`,
       );
       return 2;
     }
-    const health = (await cache.health()).tiers.find((t) => t.name === name);
+    const health = (await strata.health()).tiers.find((t) => t.name === name);
     if (health?.status === 'down') {
       io.err(
         `strata export: tier ${shown(name)} is down: ${shown(health.reason ?? 'no reason given')}; nothing exported`,
@@ -112,7 +112,7 @@ export const exportEntries: Command = async ({ flags, io, open }) => {
     if (undecodable > 0) io.err(`strata export: ${undecodable} corrupt entries skipped (not exported)`);
     return listing.failure !== undefined || undecodable > 0 ? 1 : 0;
   } finally {
-    await cache.close();
+    await strata.close();
   }
 };
 
@@ -134,14 +134,13 @@ export const importEntries: Command = async ({ flags, io, open }) => {
   const confinedTo = flags['all-namespaces'] ? undefined : stringFlag(flags, 'namespace');
   const trustHashes = flags['trust-hashes'] === true;
   const file = stringFlag(flags, 'file');
-  const { cache } = await open({ creates: true });
+  const { strata } = await open({ creates: true });
   try {
-    const manager = cache.internals;
-    const tally = newTally(manager.tierNames);
-    const local = new Set(manager.queries.able('local'));
+    const tally = newTally(strata.tierNames);
+    const local = new Set(strata.queries.able('local'));
     // The tiers whose entries outlive this command; with none configured, every tier (all local).
-    const persistent = manager.tierNames.filter((name) => !local.has(name));
-    const outliving = persistent.length > 0 ? persistent : manager.tierNames;
+    const persistent = strata.tierNames.filter((name) => !local.has(name));
+    const outliving = persistent.length > 0 ? persistent : strata.tierNames;
     // Progress says how far the file was read; what was stored is the summary's.
     const counter = progress(io, 'lines read');
     const reject = (no: number, reason: string) => {
@@ -152,7 +151,7 @@ export const importEntries: Command = async ({ flags, io, open }) => {
     const failure = (tier: string, reason: string) => tally.reasons.set(tier, reason);
     const onError = ({ tier, op, error }: { tier: string; op: string; error: Error }) =>
       failure(tier, `${op}: ${error.message}`);
-    manager.events.on('error', onError);
+    strata.events.on('error', onError);
     // Each key's first line, to report lines that repeat it (as 32 bytes, to keep memory flat).
     const seen = new Set<string>();
     for await (const line of readLines(file ? createReadStream(file) : process.stdin, maxLineBytes)) {
@@ -171,7 +170,7 @@ export const importEntries: Command = async ({ flags, io, open }) => {
         reject(line.no, checked);
         continue;
       }
-      if (isExpired(checked, manager.now())) {
+      if (isExpired(checked, strata.now())) {
         tally.expired++;
         continue;
       }
@@ -191,13 +190,13 @@ export const importEntries: Command = async ({ flags, io, open }) => {
           continue;
         }
         // The same check every hit passes: an answer LangChain cannot return would never be served.
-        if (!isUsableByLangChain(checked, checked.llm)) {
-          reject(line.no, 'generations LangChain cannot return for this model (see `isUsableByLangChain`)');
+        if (!isUsableAnswer(checked, checked.llm)) {
+          reject(line.no, 'generations LangChain cannot return for this model (see `isUsableAnswer`)');
           continue;
         }
-        tookIt = await manager.restore(key, stored);
+        tookIt = await strata.restore(key, stored);
         // What a tier accepted but holds in memory lands now, or the tier is named with why not.
-        const unflushed = await manager.flushWrites();
+        const unflushed = await strata.flushWrites();
         for (const f of unflushed) failure(f.tier, f.reason);
         tookIt = tookIt.filter((name) => !unflushed.some((f) => f.tier === name));
       } catch (error) {
@@ -216,10 +215,10 @@ export const importEntries: Command = async ({ flags, io, open }) => {
       for (const name of tookIt) tally.perTier.set(name, (tally.perTier.get(name) ?? 0) + 1);
     }
     counter.done(tally.lines);
-    manager.events.off('error', onError);
+    strata.events.off('error', onError);
     return report(io, tally, local, persistent.length > 0);
   } finally {
-    await cache.close();
+    await strata.close();
   }
 };
 

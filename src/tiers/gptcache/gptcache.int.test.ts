@@ -4,8 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { killMidLoop } from '../../../test/support/kill-drill.js';
 import { service } from '../../../test/support/services.js';
 import type { ManualClock } from '../../core/clock.js';
-import { createCache } from '../../create.js';
 import type { StrataCache } from '../../langchain/cache.js';
+import { createCache } from '../../langchain/create.js';
 import { describeTierConformance } from '../../testing/conformance.js';
 import { GptcacheTier } from './index.js';
 

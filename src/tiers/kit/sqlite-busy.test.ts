@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
 import { expect, it } from 'vitest';
 import { holdWriteLock } from '../../../test/support/sqlite-lock.js';
-import { createCache } from '../../create.js';
+import { createCache } from '../../langchain/create.js';
 
 /** Longest gap between the ticks of a 5 ms interval while `work` runs: how long the loop was blocked. */
 async function longestStall(work: () => Promise<void>): Promise<number> {

@@ -6,7 +6,7 @@ import { service } from '../../../test/support/services.js';
 import { ManualClock } from '../../core/clock.js';
 import { ENTRY_VERSION, encodeEntry } from '../../core/entry.js';
 import { deriveKey } from '../../core/key.js';
-import { createCache } from '../../create.js';
+import { createCache } from '../../langchain/create.js';
 import { describeTierConformance } from '../../testing/conformance.js';
 import { MongodbTier, type MongodbTierOptions } from './index.js';
 
@@ -268,7 +268,7 @@ describe('mongodb tier', () => {
       expect((await cache.lookup('ephemeral', 'llm'))?.[0]?.text).toBe('for a minute');
       clock.advance(61_000);
       expect(await cache.lookup('ephemeral', 'llm')).toBeNull();
-      const t = cache.internals.tiers[0] as MongodbTier;
+      const t = cache.strata.tiers[0] as MongodbTier;
       expect((await t.stats()).ttlIndex).toBe(0); // FerretDB 1.x: no TTL indexes
       // The manager removed it on the read; write it again and let the purge find it.
       await cache.update('ephemeral', 'llm', [{ text: 'again' }]);
@@ -348,7 +348,7 @@ describe('mongodb tier', () => {
         ['model:"a"', 1, { inputTokens: 10, outputTokens: 5, totalTokens: 15 }],
         ['model:"b"', 2, { inputTokens: 10, outputTokens: 5, totalTokens: 15 }],
       ]);
-      const t = cache.internals.tiers[0] as MongodbTier;
+      const t = cache.strata.tiers[0] as MongodbTier;
       await t.close(); // flushes the batched hit counts
       const reopened = tier(database);
       try {

@@ -5,7 +5,7 @@ import { expectBurstServed } from '../../../test/support/concurrent-lookups.js';
 import { killMidLoop } from '../../../test/support/kill-drill.js';
 import { service } from '../../../test/support/services.js';
 import { main } from '../../cli/main.js';
-import { createCache } from '../../create.js';
+import { createCache } from '../../langchain/create.js';
 import { describeTierConformance } from '../../testing/conformance.js';
 import { MysqlTier } from './index.js';
 

@@ -5,7 +5,7 @@ import { cli, cliWorkspaces } from '../../../test/support/cli.js';
 import { expectBurstServed } from '../../../test/support/concurrent-lookups.js';
 import { killMidLoop } from '../../../test/support/kill-drill.js';
 import { service } from '../../../test/support/services.js';
-import { createCache } from '../../create.js';
+import { createCache } from '../../langchain/create.js';
 import { describeTierConformance } from '../../testing/conformance.js';
 import { withClient } from '../kit/postgres-sql.js';
 import { PostgresTier } from './index.js';

@@ -11,8 +11,8 @@ import { createClient } from '@redis/client';
 import { describe, expect, it } from 'vitest';
 import { runTs } from '../../../test/support/run-ts.js';
 import { service, servicePid, services } from '../../../test/support/services.js';
-import { createCache } from '../../create.js';
-import { SimulatedChatModel } from '../../demo/simulated-model.js';
+import { createCache } from '../../langchain/create.js';
+import { SimulatedChatModel } from '../../langchain/simulated-model.js';
 import { withCache } from '../../langchain/with-cache.js';
 
 const quiet = { warn: () => {} };

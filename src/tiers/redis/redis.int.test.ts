@@ -8,7 +8,7 @@ import { runTs } from '../../../test/support/run-ts.js';
 import { ROOT, service } from '../../../test/support/services.js';
 import { ManualClock } from '../../core/clock.js';
 import { deriveKey } from '../../core/key.js';
-import { createCache } from '../../create.js';
+import { createCache } from '../../langchain/create.js';
 import { describeTierConformance } from '../../testing/conformance.js';
 import { type RedisMode, RedisTier, type RedisTierOptions } from './index.js';
 

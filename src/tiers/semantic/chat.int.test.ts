@@ -10,8 +10,8 @@ import { AIMessage, type BaseMessage, HumanMessage, SystemMessage } from '@langc
 import { FakeListChatModel } from '@langchain/core/utils/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { onnxModel } from '../../../test/support/services.js';
-import { createCache } from '../../create.js';
 import type { StrataCache } from '../../langchain/cache.js';
+import { createCache } from '../../langchain/create.js';
 import { withCache } from '../../langchain/with-cache.js';
 
 const SUPPORT = new SystemMessage(

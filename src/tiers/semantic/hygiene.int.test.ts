@@ -10,8 +10,8 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { onnxModel } from '../../../test/support/services.js';
-import { createCache } from '../../create.js';
 import type { StrataCache } from '../../langchain/cache.js';
+import { createCache } from '../../langchain/create.js';
 
 type EmbedderName = 'lexical' | 'onnx' | 'onnx-multilingual';
 const MODELS = { onnx: onnxModel(), 'onnx-multilingual': onnxModel('multilingual-e5-small') };

@@ -21,8 +21,8 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { holdWriteLock } from '../../../test/support/sqlite-lock.js';
 import { systemClock } from '../../core/clock.js';
-import { createCache } from '../../create.js';
 import type { StrataCache } from '../../langchain/cache.js';
+import { createCache } from '../../langchain/create.js';
 import { SqliteTier } from './index.js';
 
 const dirs: string[] = [];

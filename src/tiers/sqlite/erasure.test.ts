@@ -12,9 +12,9 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { holdExclusiveLock } from '../../../test/support/cli.js';
 import { type CacheKey, deriveKey } from '../../core/key.js';
-import type { Manager } from '../../core/manager.js';
-import { createCache } from '../../create.js';
+import type { Strata } from '../../engine/strata.js';
 import { IncompleteOperationError } from '../../errors.js';
+import { createCache } from '../../langchain/create.js';
 
 const LLM = 'model:"sim-1",temperature:0';
 const dirs: string[] = [];
@@ -25,7 +25,7 @@ afterEach(() => {
 });
 
 async function open(): Promise<{
-  manager: Manager;
+  manager: Strata;
   path: string;
   warnings: string[];
   close(): Promise<void>;
@@ -42,19 +42,19 @@ async function open(): Promise<{
     },
     { logger: { warn: (m) => warnings.push(m) } },
   );
-  return { manager: cache.internals, path, warnings, close: () => cache.close() };
+  return { manager: cache.strata, path, warnings, close: () => cache.close() };
 }
 
 function key(namespace: string, prompt: string): CacheKey {
   return deriveKey(namespace, LLM, prompt);
 }
 
-async function store(manager: Manager, k: CacheKey, tags: string[] = []): Promise<void> {
+async function store(manager: Strata, k: CacheKey, tags: string[] = []): Promise<void> {
   await manager.update(k, [{ text: `answer to ${k.prompt}` }], { tags });
 }
 
 /** Which tier serves the key, once the memory tier in front has forgotten it (undefined: a miss). */
-async function servedBy(manager: Manager, k: CacheKey): Promise<string | undefined> {
+async function servedBy(manager: Strata, k: CacheKey): Promise<string | undefined> {
   await manager.tier('memory')!.clear();
   return (await manager.lookup(k, { claim: false }))?.tier;
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { expect, it } from 'vitest';
 import { runTs } from '../../../test/support/run-ts.js';
-import { createCache } from '../../create.js';
+import { createCache } from '../../langchain/create.js';
 
 it('four processes writing 2,000 entries each to one file lose none', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'strata-mp-'));

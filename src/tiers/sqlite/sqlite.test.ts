@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { storedText } from '../../../test/support/entries.js';
 import { ManualClock } from '../../core/clock.js';
 import { deriveKey } from '../../core/key.js';
-import { createCache } from '../../create.js';
+import { createCache } from '../../langchain/create.js';
 import { describeTierConformance } from '../../testing/conformance.js';
 import { SqliteTier } from './index.js';
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { onnxModel, ROOT } from '../../../../test/support/services.js';
-import { createCache } from '../../../create.js';
+import { createCache } from '../../../langchain/create.js';
 import { refusingGuard } from '../guards/guards.js';
 import { dot } from '../vectors/vector.js';
 import type { Embedder } from './embedder.js';

@@ -8,8 +8,8 @@ import { AIMessage } from '@langchain/core/messages';
 import type { Generation } from '@langchain/core/outputs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { onnxModel } from '../../../../test/support/services.js';
-import { createCache } from '../../../create.js';
 import type { StrataCache } from '../../../langchain/cache.js';
+import { createCache } from '../../../langchain/create.js';
 import { onnxEmbedder } from './onnx.js';
 import { embedderVerifier } from './verifier.js';
 

@@ -7,6 +7,7 @@ import { BaseChatModel, type BaseChatModelParams } from '@langchain/core/languag
 import type { BaseMessage } from '@langchain/core/messages';
 import { AIMessage } from '@langchain/core/messages';
 import type { ChatResult } from '@langchain/core/outputs';
+import { mulberry32 } from '../demo/random.js';
 
 export interface SimulatedChatModelParams extends BaseChatModelParams {
   /** Model name, part of the cache key. */
@@ -87,16 +88,4 @@ export class SimulatedChatModel extends BaseChatModel {
 function summarize(question: string): string {
   const words = question.split(/\s+/).filter(Boolean);
   return `${words.slice(0, 12).join(' ')}${words.length > 12 ? ' ...' : ''} (${words.length} words considered).`;
-}
-
-/** Small, fast, seedable PRNG (public-domain mulberry32). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

@@ -1,19 +1,18 @@
-/** createCache: a validated config in, a ready StrataCache out. */
-import { parseConfig, type ResolvedConfig, type StrataConfig, tierName } from './config/schema.js';
-import { type Clock, systemClock } from './core/clock.js';
-import { openOrDefer } from './core/deferred-tier.js';
-import type { Logger } from './core/events.js';
-import { DEFAULT_REPORT_SECONDS, FleetReporter } from './core/fleet.js';
-import { TierSink } from './core/guarded-tier.js';
-import { Manager } from './core/manager.js';
-import { EPHEMERAL_DIGEST_WARNING, onEphemeralDigest, useDigestKeyFromEnv } from './core/secrets.js';
-import type { Tier } from './core/tier.js';
-import { StrataConfigError, TierConfigError } from './errors.js';
-import { StrataCache } from './langchain/cache.js';
-import { isUsableByLangChain } from './langchain/generations.js';
-import { Savings } from './monitor/savings.js';
-import { buildTier, holdsCounters } from './tiers/index.js';
-import type { TierDefinition } from './tiers/kit/definition.js';
+/** createStrata: a validated config in, a ready engine out (tiers opened, fleet reporting started). */
+import { parseConfig, type ResolvedConfig, type StrataConfig, tierName } from '../config/schema.js';
+import { type Clock, systemClock } from '../core/clock.js';
+import { openOrDefer } from '../core/deferred-tier.js';
+import type { Logger } from '../core/events.js';
+import { DEFAULT_REPORT_SECONDS, FleetReporter } from '../core/fleet.js';
+import { TierSink } from '../core/guarded-tier.js';
+import { Manager } from '../core/manager.js';
+import { EPHEMERAL_DIGEST_WARNING, onEphemeralDigest, useDigestKeyFromEnv } from '../core/secrets.js';
+import type { Tier } from '../core/tier.js';
+import { errorOf, StrataConfigError, TierConfigError } from '../errors.js';
+import { Savings } from '../monitor/savings.js';
+import { buildTier, holdsCounters } from '../tiers/index.js';
+import type { TierDefinition } from '../tiers/kit/definition.js';
+import type { Strata } from './strata.js';
 
 export interface CreateOptions<Extra extends TierDefinition = TierDefinition> {
   /** Time source for expiry and breakers (tests inject a manual clock). */
@@ -30,10 +29,10 @@ export interface CreateOptions<Extra extends TierDefinition = TierDefinition> {
   tiers?: readonly Extra[];
 }
 
-export async function createCache<const Extra extends TierDefinition = never>(
+export async function createStrata<const Extra extends TierDefinition = never>(
   config: StrataConfig<NoInfer<Extra>> | ResolvedConfig,
   options: CreateOptions<Extra> = {},
-): Promise<StrataCache> {
+): Promise<Strata> {
   const resolved = parseConfig(config, options.tiers);
   // The key of the HMAC that replaces secret-looking values in llm strings (core/secrets.ts).
   const digestKeyProblem = useDigestKeyFromEnv(resolved.digestKeyEnv, options.env ?? process.env);
@@ -70,12 +69,15 @@ export async function createCache<const Extra extends TierDefinition = never>(
           }),
         );
       } catch (error) {
-        throw new StrataConfigError([
-          {
-            path: `tiers[${i}]`,
-            message: `cannot open ${tierConfig.type} tier: ${(error as Error).message}`,
-          },
-        ]);
+        throw new StrataConfigError(
+          [
+            {
+              path: `tiers[${i}]`,
+              message: `cannot open ${tierConfig.type} tier: ${errorOf(error).message}`,
+            },
+          ],
+          { cause: error },
+        );
       }
     }
     manager = new Manager(
@@ -96,7 +98,8 @@ export async function createCache<const Extra extends TierDefinition = never>(
         logger,
         coalesceWaitMs: resolved.coalesceWaitMs,
         storePrompt: resolved.storePrompt,
-        isUsable: isUsableByLangChain,
+        namespace: resolved.namespace,
+        defaultTtlSeconds: resolved.defaultTtlSeconds,
       },
     );
   } catch (error) {
@@ -106,12 +109,7 @@ export async function createCache<const Extra extends TierDefinition = never>(
   manager.start();
   warnOfEphemeralDigests(manager, logger);
   startFleetReporter(manager, resolved, options);
-  return new StrataCache(manager, {
-    namespace: resolved.namespace,
-    store: {},
-    defaultTtlSeconds: resolved.defaultTtlSeconds,
-    logger,
-  });
+  return manager;
 }
 
 /**

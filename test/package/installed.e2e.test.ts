@@ -6,18 +6,27 @@
  * under node16, nodenext and bundler, and no backend client a memory + SQLite user did not ask
  * for is installed (so none can have been imported: the example would fail if one were).
  *
+ * A second blank project installs the tarball without @langchain/core (`--omit=peer`): there the
+ * gateway runs, as `strata proxy` and as `createProxy` from `strata-cache/engine`, in front of
+ * the fake LLM API, and serves the second identical request from the cache.
+ *
  * It packs the `dist` that `npm run test:all` built just before (`--ignore-scripts`: no rebuild
  * under the other tests' feet). Installs come from the npm registry, through npm's cache.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type FakeLlm, startFakeLlm } from '../support/fake-llm.js';
 import { ROOT } from '../support/services.js';
 
 const work = mkdtempSync(join(tmpdir(), 'strata-installed-'));
 const app = join(work, 'app');
+/** The blank project without LangChain. */
+const bare = join(work, 'bare');
+let tarball = '';
 const own = (pkg: string) =>
   (JSON.parse(readFileSync(join(ROOT, 'node_modules', pkg, 'package.json'), 'utf8')) as { version: string })
     .version;
@@ -78,6 +87,7 @@ beforeAll(() => {
   ) as Array<{
     filename: string;
   }>;
+  tarball = join(work, packed[0]!.filename);
   mkdirSync(app);
   writeFileSync(
     join(app, 'package.json'),
@@ -87,7 +97,7 @@ beforeAll(() => {
     'install',
     '--prefer-offline',
     '--no-package-lock',
-    join(work, packed[0]!.filename),
+    tarball,
     `@langchain/core@${own('@langchain/core')}`,
     `typescript@${own('typescript')}`,
     `@types/node@${own('@types/node')}`,
@@ -241,5 +251,126 @@ console.log(JSON.stringify({ calls, cache: second.headers.get('x-strata-cache'),
     const second = demo();
     expect(Number(/sqlite +(\d+) hits/.exec(second)?.[1])).toBeGreaterThan(0);
     expect(second).toMatch(/called the LLM +0 /);
+  });
+});
+
+/** A request the gateway caches (it keys callers by their credentials, and caches none without). */
+function ask(url: string): Promise<Response> {
+  return fetch(`${url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: 'Bearer sk-bare-project-test' },
+    body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hello' }] }),
+  });
+}
+
+/** The cache statuses and answers of two identical requests. */
+async function askTwice(url: string): Promise<Array<{ cache: string | null; body: string }>> {
+  const out: Array<{ cache: string | null; body: string }> = [];
+  for (let i = 0; i < 2; i++) {
+    const res = await ask(url);
+    const body = await res.text();
+    expect(res.status, body).toBe(200);
+    out.push({ cache: res.headers.get('x-strata-cache'), body });
+  }
+  return out;
+}
+
+describe('strata-cache installed without @langchain/core: the gateway alone', () => {
+  let fake: FakeLlm;
+
+  beforeAll(async () => {
+    mkdirSync(bare);
+    writeFileSync(
+      join(bare, 'package.json'),
+      JSON.stringify({ name: 'bare', version: '1.0.0', private: true }),
+    );
+    run('npm', ['install', '--prefer-offline', '--no-package-lock', '--omit=peer', tarball], bare);
+    fake = await startFakeLlm();
+    writeFileSync(
+      join(bare, 'strata.json'),
+      JSON.stringify({
+        tiers: [{ type: 'memory' }],
+        proxy: { port: 0, upstreams: [{ api: 'openai', url: fake.url }] },
+      }),
+    );
+  }, 900_000);
+
+  afterAll(async () => {
+    await fake?.close();
+  });
+
+  it('has no @langchain/core to load', () => {
+    expect(existsSync(join(bare, 'node_modules', 'strata-cache'))).toBe(true);
+    expect(existsSync(join(bare, 'node_modules', '@langchain', 'core'))).toBe(false);
+  });
+
+  it('`strata proxy` serves the second identical request from the cache', async () => {
+    const child = spawn('npx', ['--no-install', 'strata', 'proxy', '--config', 'strata.json'], {
+      cwd: bare,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stdout.on('data', (chunk: Buffer) => {
+          output += chunk.toString();
+          const listening = /listening at (http:\/\/\S+)/.exec(output);
+          if (listening) resolve(listening[1]!);
+        });
+        child.once('exit', (code) => reject(new Error(`strata proxy exited (${code}):\n${output}`)));
+      });
+      const calls = fake.calls.length;
+      const [first, second] = await askTwice(url);
+      expect(first!.cache).toBe('miss');
+      expect(second!.cache).toBe('hit');
+      // The same answer; a hit reports zero usage of its own, and what the miss used under `strata`.
+      const content = (body: string) =>
+        (JSON.parse(body) as { choices: Array<{ message: { content: string } }> }).choices[0]!.message
+          .content;
+      expect(content(second!.body)).toBe(content(first!.body));
+      expect(fake.calls.length - calls).toBe(1);
+    } finally {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    expect(output).not.toMatch(/@langchain/);
+  });
+
+  it("createProxy from 'strata-cache/engine' serves the second identical request from the cache", async () => {
+    writeFileSync(
+      join(bare, 'gateway.mjs'),
+      `import { createProxy } from 'strata-cache/engine';
+const proxy = await createProxy({ tiers: [{ type: 'memory' }],
+  proxy: { port: 0, upstreams: [{ api: 'openai', url: ${JSON.stringify(fake.url)} }] } });
+const url = await proxy.listen();
+const statuses = [];
+for (let i = 0; i < 2; i++) {
+  const res = await fetch(url + '/v1/chat/completions', { method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: 'Bearer sk-bare-project-test' },
+    body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hello again' }] }) });
+  await res.text();
+  statuses.push(res.headers.get('x-strata-cache'));
+}
+const stats = await proxy.strata.stats();
+await proxy.close();
+console.log(JSON.stringify({ statuses, hits: stats.hits }));
+`,
+    );
+    // Not execFileSync: the fake upstream runs in this process, and must keep answering meanwhile.
+    const { stdout } = await promisify(execFile)('node', ['gateway.mjs'], { cwd: bare, timeout: 60_000 });
+    expect(JSON.parse(stdout)).toEqual({ statuses: ['miss', 'hit'], hits: 1 });
+  });
+
+  it('the package root says it needs @langchain/core, and the engine entry does not', () => {
+    writeFileSync(
+      join(bare, 'root.mjs'),
+      "try { await import('strata-cache'); console.log('loaded'); } catch (e) { console.log(e.code); }\n" +
+        "const engine = await import('strata-cache/engine'); console.log(typeof engine.createStrata);\n",
+    );
+    expect(run('node', ['root.mjs'], bare).trim().split('\n')).toEqual(['ERR_MODULE_NOT_FOUND', 'function']);
   });
 });
