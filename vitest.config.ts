@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 // Test kinds by file name (CONTRIBUTING.md, "Tests"): `*.test.ts` needs nothing but Node,
@@ -9,6 +10,16 @@ const INTEGRATION = files('.int.test.ts');
 const E2E = files('.e2e.test.ts');
 
 export default defineConfig({
+  // The examples import the package by name, as users do; tests run them against the sources.
+  resolve: {
+    alias: [
+      { find: /^strata-cache$/, replacement: fileURLToPath(new URL('./src/index.ts', import.meta.url)) },
+      {
+        find: /^strata-cache\/engine$/,
+        replacement: fileURLToPath(new URL('./src/engine/index.ts', import.meta.url)),
+      },
+    ],
+  },
   test: {
     testTimeout: 60_000,
     hookTimeout: 120_000,

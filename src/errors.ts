@@ -22,6 +22,9 @@
  *                          a tier's backend did not answer (not connected yet, an HTTP failure).
  *   STRATA_TIER_READONLY   a write to a tier opened read-only (inspecting commands).
  *   STRATA_WRITES_LOST     SQLite's flush(): accepted writes that could not be written.
+ *   STRATA_MODEL_UNIDENTIFIED
+ *                          a LangChain model whose identity cannot be read: its calls are not cached.
+ *   STRATA_NO_CACHE_FILE   a CLI command that reads or erases was given SQLite files that do not exist.
  *
  * How codes are named: `STRATA_` and then, in upper snake case, the subject first and the problem
  * after it (`STRATA_TIER_TIMEOUT`, `STRATA_SQLITE_OPEN`, `STRATA_SERVE_CONFIG`); one code per
@@ -54,7 +57,9 @@ export type StrataErrorCode =
   | 'STRATA_SCHEMA_NEWER'
   | 'STRATA_TIER_UNAVAILABLE'
   | 'STRATA_TIER_READONLY'
-  | 'STRATA_WRITES_LOST';
+  | 'STRATA_WRITES_LOST'
+  | 'STRATA_NO_CACHE_FILE'
+  | 'STRATA_MODEL_UNIDENTIFIED';
 
 /** The base of every Strata error. */
 export abstract class StrataError extends Error {
@@ -250,7 +255,19 @@ export class WritesLostError extends StrataError {
   override readonly name = 'WritesLostError';
 }
 
-/** Anything thrown, as an Error (a rejected promise may carry a string, or nothing). */
-export function errorOf(value: unknown): Error {
-  return value instanceof Error ? value : new Error(String(value));
+/** A command that only reads or erases was pointed at SQLite files that do not exist (exit 1). */
+export class NoSuchCacheFileError extends StrataError {
+  readonly code = 'STRATA_NO_CACHE_FILE';
+  override readonly name = 'NoSuchCacheFileError';
+  constructor(readonly missing: ReadonlyArray<{ tier: string; path: string }>) {
+    super(
+      `${missing.map((m) => `${m.path}: no such cache file (tier ${m.tier})`).join('; ')}; nothing was opened or created`,
+    );
+  }
+}
+
+/** Why a model's identity could not be established; the call is then not cached (fail closed). */
+export class UnidentifiableModelError extends StrataError {
+  readonly code = 'STRATA_MODEL_UNIDENTIFIED';
+  override readonly name = 'UnidentifiableModelError';
 }

@@ -11,19 +11,7 @@ export type { ListedEntry, Tier, TierHealth, TierStats } from './core/tier.js';
 export { type CreateOptions, createStrata } from './engine/create.js';
 export { createProxy } from './engine/index.js';
 export type { Strata } from './engine/strata.js';
-export {
-  CacheMissError,
-  IncompleteOperationError,
-  OnnxSetupError,
-  ServeConfigError,
-  SqliteOpenError,
-  StrataConfigError,
-  StrataError,
-  type StrataErrorCode,
-  TierConfigError,
-  type TierFailure,
-  TierTimeoutError,
-} from './errors.js';
+export * from './errors.js';
 export { type ClearOptions, type LookupResult, type StoreOptions, StrataCache } from './langchain/cache.js';
 export { CachedLLM } from './langchain/cached-llm.js';
 export { createCache } from './langchain/create.js';

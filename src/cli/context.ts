@@ -6,7 +6,7 @@ import type { Logger } from '../core/events.js';
 import { validateNamespace } from '../core/key.js';
 import { createStrata } from '../engine/create.js';
 import type { Strata } from '../engine/strata.js';
-import { StrataConfigError } from '../errors.js';
+import { NoSuchCacheFileError, StrataConfigError } from '../errors.js';
 
 export interface Io {
   out(line: string): void;
@@ -106,16 +106,6 @@ function missingCacheFiles(config: ResolvedConfig): Array<{ tier: string; path: 
     if (!existsSync(tier.path)) missing.push({ tier: tierName(tier), path: tier.path });
   }
   return missing;
-}
-
-/** A command that only reads or erases was pointed at SQLite files that do not exist (exit 1). */
-export class NoSuchCacheFileError extends Error {
-  override readonly name = 'NoSuchCacheFileError';
-  constructor(readonly missing: ReadonlyArray<{ tier: string; path: string }>) {
-    super(
-      `${missing.map((m) => `${m.path}: no such cache file (tier ${m.tier})`).join('; ')}; nothing was opened or created`,
-    );
-  }
 }
 
 /**

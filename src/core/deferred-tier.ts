@@ -10,6 +10,8 @@
  * is already served. Once open, every call goes straight to the real tier, synchronous
  * results included (the SQLite and memory fast paths stay free of promises).
  */
+
+import { TierUnavailableError } from '../errors.js';
 import type { Logger } from './events.js';
 import type { CounterStore, ListedEntry, MaybePromise, Tier, TierHealth } from './tier.js';
 
@@ -145,13 +147,13 @@ export class DeferredTier implements Tier {
     const counters = this.inner?.counters;
     if (counters) return use(counters);
     return this.whenOpen((t) => {
-      if (!t.counters) throw new Error(`tier ${this.name} keeps no fleet counters`);
+      if (!t.counters) throw new TierUnavailableError(`tier ${this.name} keeps no fleet counters`);
       return use(t.counters);
     });
   }
 
   private whenOpen<T>(fn: (tier: Tier) => MaybePromise<T>): Promise<T> {
-    if (this.closed) throw new Error(`tier ${this.name}: closed`);
+    if (this.closed) throw new TierUnavailableError(`tier ${this.name}: closed`);
     if (!this.attempt && !this.due()) throw this.unavailable();
     return (this.attempt ?? this.reopen()).then(() => {
       if (!this.inner) throw this.unavailable();

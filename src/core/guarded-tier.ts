@@ -6,11 +6,12 @@
  * caller of a cache operation.
  */
 import { performance } from 'node:perf_hooks';
-import { errorOf, TierTimeoutError } from '../errors.js';
+import { TierTimeoutError } from '../errors.js';
 import { type BreakerOptions, type BreakerState, CircuitBreaker } from './breaker.js';
 import type { Clock } from './clock.js';
 import { Deadlines } from './deadlines.js';
 import { earliestExpiry, type StoredEntry, withExpiry } from './entry.js';
+import { errorOf } from './error-of.js';
 import type { CacheKey } from './key.js';
 import { TierCounters } from './stats.js';
 import {

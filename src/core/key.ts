@@ -8,6 +8,7 @@
  * ever written to a tier.
  */
 import * as crypto from 'node:crypto';
+import { StrataConfigError } from '../errors.js';
 import { digestKeyGeneration, sanitizeLlmKeyText } from './secrets.js';
 
 export interface CacheKey {
@@ -40,7 +41,8 @@ export function validateNamespace(namespace: unknown): string | undefined {
 
 export function assertNamespace(namespace: string, field = 'namespace'): string {
   const problem = validateNamespace(namespace);
-  if (problem) throw new TypeError(`${field}: ${problem} (got ${JSON.stringify(namespace)})`);
+  if (problem)
+    throw new StrataConfigError([{ path: field, message: `${problem} (got ${JSON.stringify(namespace)})` }]);
   return namespace;
 }
 

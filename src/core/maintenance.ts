@@ -8,8 +8,9 @@
  * namespaces) are misses, so nothing it should have removed is served. close() drops what is
  * still pending: not done.
  */
-import { errorOf, IncompleteOperationError, type TierFailure } from '../errors.js';
+import { IncompleteOperationError, type TierFailure } from '../errors.js';
 import { DeferredTier } from './deferred-tier.js';
+import { errorOf } from './error-of.js';
 import type { GuardedTier } from './guarded-tier.js';
 import { isPromiseLike, type MaybePromise, type Tier } from './tier.js';
 

@@ -4,10 +4,10 @@
  * its guarded tiers; nothing here changes state.
  */
 
-import { errorOf } from '../errors.js';
 import type { BreakerState } from './breaker.js';
 import type { Clock } from './clock.js';
 import { decodeEntry, type Entry, isExpired } from './entry.js';
+import { errorOf } from './error-of.js';
 import type { GuardedTier } from './guarded-tier.js';
 import type { CacheKey } from './key.js';
 import type { CacheCounters, CumulativeLatency, LatencySummary, TierCounters } from './stats.js';

@@ -2,13 +2,14 @@
 import { parseConfig, type ResolvedConfig, type StrataConfig, tierName } from '../config/schema.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import { openOrDefer } from '../core/deferred-tier.js';
+import { errorOf } from '../core/error-of.js';
 import type { Logger } from '../core/events.js';
 import { DEFAULT_REPORT_SECONDS, FleetReporter } from '../core/fleet.js';
 import { TierSink } from '../core/guarded-tier.js';
 import { Manager } from '../core/manager.js';
 import { EPHEMERAL_DIGEST_WARNING, onEphemeralDigest, useDigestKeyFromEnv } from '../core/secrets.js';
 import type { Tier } from '../core/tier.js';
-import { errorOf, StrataConfigError, TierConfigError } from '../errors.js';
+import { StrataConfigError, TierConfigError } from '../errors.js';
 import { Savings } from '../monitor/savings.js';
 import { buildTier, holdsCounters } from '../tiers/index.js';
 import type { TierDefinition } from '../tiers/kit/definition.js';

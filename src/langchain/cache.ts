@@ -8,10 +8,11 @@
  */
 import type { Generation } from '@langchain/core/outputs';
 import { looksUp, stores, writeOptionsOf } from '../core/directives.js';
+import { errorOf } from '../core/error-of.js';
 import type { CacheKey } from '../core/key.js';
 import type { LookupOptions } from '../core/options.js';
 import type { Strata } from '../engine/strata.js';
-import { CacheMissError, errorOf } from '../errors.js';
+import { CacheMissError } from '../errors.js';
 import { EngineView } from './engine-view.js';
 import { toStored } from './generations.js';
 import type { AttachableModel } from './run-handler.js';

@@ -37,6 +37,7 @@ import {
   CREDENTIAL_QUERY_PARAMS,
   parseLangChainKey,
 } from '../core/secrets.js';
+import { UnidentifiableModelError } from '../errors.js';
 
 /** Configuration that does not change an answer, or changes on its own: never part of the identity. */
 const NOT_IDENTITY = new Set([
@@ -106,11 +107,6 @@ const WHERE = /url|endpoint|host|region|location|project|deployment|instance|acc
  * attack: the identity cannot be established, and the call is not cached (fail closed).
  */
 const MAX_DEPTH = 200;
-
-/** Why a model's identity could not be established; the call is then not cached. */
-export class UnidentifiableModelError extends Error {
-  override readonly name = 'UnidentifiableModelError';
-}
 
 /**
  * The identity of a model for one call, as one `name:JSON` pair appended to LangChain's llmKey:

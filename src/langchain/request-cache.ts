@@ -4,9 +4,9 @@
  */
 import type { RunnableConfig } from '@langchain/core/runnables';
 import type { CacheDirectives } from '../core/directives.js';
-import { CacheMissError, StrataConfigError } from '../errors.js';
+import { CacheMissError, StrataConfigError, UnidentifiableModelError } from '../errors.js';
 import type { StrataCache } from './cache.js';
-import { identityPair, UnidentifiableModelError } from './model-identity.js';
+import { identityPair } from './model-identity.js';
 import { assertMode } from './modes.js';
 import { refuse } from './view-identity.js';
 

@@ -10,6 +10,7 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type MonitoringConfig, monitoringSchema } from '../config/schema.js';
+import { errorOf } from '../core/error-of.js';
 import type { Logger } from '../core/events.js';
 import {
   type CountersSnapshot,
@@ -22,7 +23,6 @@ import {
 } from '../core/fleet.js';
 import type { StatsReport } from '../core/reports.js';
 import { engineOf, type StrataSource } from '../engine/strata.js';
-import { errorOf } from '../errors.js';
 import { tierTypesWith } from '../tiers/index.js';
 import { type Alert, Alerter } from './alerts.js';
 import { History, type Series, type SeriesPoint, type SeriesRange } from './history.js';

@@ -16,7 +16,8 @@
  * request share one entry; a hit is sent back as that JSON or replayed as the endpoint's events.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { errorOf, RequestError } from '../errors.js';
+import { errorOf } from '../core/error-of.js';
+import { RequestError } from '../errors.js';
 import { sendError } from './api-error.js';
 import { readBody } from './body.js';
 import { BrowserGuard } from './browser.js';

@@ -22,6 +22,7 @@ import {
   isSecretFieldName,
   keyedDigest,
 } from '../core/secrets.js';
+import { StrataConfigError } from '../errors.js';
 import { bearerToken, sameSecret } from '../http/auth.js';
 import type { ResolvedProxyConfig } from './config.js';
 
@@ -204,7 +205,7 @@ export function keyTags(parts: readonly string[]): string[] {
 /** The tags `strata clear --tenant-key-env` removes for a key given as sent (`sk-...`, `Basic ...`). */
 export function tagsOfKey(key: string): string[] {
   const secret = secretOf('authorization', key) ?? secretOf('x-api-key', key);
-  if (secret === undefined) throw new TypeError('the key is empty');
+  if (secret === undefined) throw new StrataConfigError([{ path: 'key', message: 'is empty' }]);
   return secret.scheme === undefined
     ? [keyTag(secret.value)]
     : [keyTag(`${secret.scheme} ${secret.value}`), keyTag(secret.value)];

@@ -1,17 +1,17 @@
 /**
- * A new tier type is its folder (here test/example-tier/map/) plus one line naming its
+ * A new tier type is its folder (here examples/custom-tier/) plus one line naming its
  * definition: createCache's `tiers` for an application, src/tiers/registry.ts for a built-in one.
  */
 import { AIMessage } from '@langchain/core/messages';
 import { describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
+import { mapTier } from '../../examples/custom-tier/definition.js';
+import { MapTier } from '../../examples/custom-tier/map-tier.js';
 import { parseConfig } from '../../src/config/schema.js';
 import { defineTier, TierConfigError, tierFields } from '../../src/index.js';
 import { createCache } from '../../src/langchain/create.js';
 import { holdsCounters } from '../../src/tiers/index.js';
 import type { TierCapabilities } from '../../src/tiers/kit/definition.js';
-import { mapTier } from './map/definition.js';
-import { MapTier } from './map/index.js';
 
 const answer = [{ text: 'Billing.', message: new AIMessage('Billing.') } as never];
 

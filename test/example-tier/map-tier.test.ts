@@ -1,15 +1,13 @@
 /**
- * The example tier of the README ("Write your own tier"): it passes the published conformance
- * suite, createCache takes it beside the built-in tiers, and the README shows this very code.
+ * The example tier of docs/custom-tiers.md (examples/custom-tier/, whose test checks the page
+ * shows that very code): it passes the published conformance suite, and createCache takes it
+ * beside the built-in tiers.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { AIMessage } from '@langchain/core/messages';
 import { describe, expect, it } from 'vitest';
+import { MapTier } from '../../examples/custom-tier/map-tier.js';
 import { createCache } from '../../src/langchain/create.js';
 import { describeTierConformance } from '../../src/testing/conformance.js';
-import { ROOT } from '../support/services.js';
-import { MapTier } from './map/index.js';
 
 describeTierConformance('example MapTier', async (clock) => {
   const tier = new MapTier('map', clock);
@@ -57,14 +55,5 @@ describe('a custom tier in createCache', () => {
     await expect(
       createCache({ tiers: [{ type: 'custom', tier: new MapTier('memory') }, { type: 'memory' }] }),
     ).rejects.toThrow(/two tiers are named "memory"/);
-  });
-
-  it('is the code the README shows', () => {
-    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-    const source = readFileSync(join(import.meta.dirname, 'map', 'index.ts'), 'utf8').replace(
-      "from '../../../src/index.js'",
-      "from 'strata-cache'",
-    );
-    expect(readme).toContain(source.trim());
   });
 });

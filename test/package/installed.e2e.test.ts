@@ -6,7 +6,8 @@
  * under node16, nodenext and bundler, and no backend client a memory + SQLite user did not ask
  * for is installed (so none can have been imported: the example would fail if one were).
  *
- * A second blank project installs the tarball without @langchain/core (`--omit=peer`): there the
+ * A second blank project installs the tarball alone (`@langchain/core` is an optional peer, so
+ * npm does not bring it): there the
  * gateway runs, as `strata proxy` and as `createProxy` from `strata-cache/engine`, in front of
  * the fake LLM API, and serves the second identical request from the cache.
  *
@@ -284,7 +285,7 @@ describe('strata-cache installed without @langchain/core: the gateway alone', ()
       join(bare, 'package.json'),
       JSON.stringify({ name: 'bare', version: '1.0.0', private: true }),
     );
-    run('npm', ['install', '--prefer-offline', '--no-package-lock', '--omit=peer', tarball], bare);
+    run('npm', ['install', '--prefer-offline', '--no-package-lock', tarball], bare);
     fake = await startFakeLlm();
     writeFileSync(
       join(bare, 'strata.json'),

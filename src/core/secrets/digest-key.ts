@@ -5,6 +5,7 @@
  * to another process or after a restart.
  */
 import * as crypto from 'node:crypto';
+import { StrataConfigError } from '../../errors.js';
 
 /** The environment variable the digest key is read from unless the config names another. */
 export const DIGEST_KEY_ENV = 'STRATA_DIGEST_KEY';
@@ -58,7 +59,13 @@ export function setDigestKey(key: string | Uint8Array | undefined): void {
     return;
   }
   const problem = digestKeyProblem(key, 'digest key');
-  if (problem) throw new TypeError(problem.replace('the environment variable digest key', 'the digest key'));
+  if (problem)
+    throw new StrataConfigError([
+      {
+        path: 'digestKey',
+        message: problem.replace('the environment variable digest key', 'the digest key'),
+      },
+    ]);
   const next = typeof key === 'string' ? Buffer.from(key, 'utf8') : Buffer.from(key);
   if (digestKeyState && !digestKeyState.ephemeral && digestKeyState.key.equals(next)) return;
   replaceDigestKey({ key: next, ephemeral: false });
