@@ -17,6 +17,7 @@ export * from '../errors.js';
 export { createMonitor, type Monitor } from '../monitor/index.js';
 export { startServer } from '../monitor/server.js';
 export type { ProxyOptions, StrataProxy } from '../proxy/index.js';
+export { defineTier, type TierDefinition, tierFields } from '../tiers/kit/definition.js';
 export { type CreateOptions, createStrata } from './create.js';
 export type { Strata, StrataSource } from './strata.js';
 

@@ -14,13 +14,18 @@ const ANTHROPIC_ERROR_TYPES: Record<number, string> = {
   413: 'request_too_large',
 };
 
-/** The error, or a broken connection when the response has begun (its status is sent already). */
+/**
+ * The error, or a broken connection when the response has begun (its status is sent already).
+ * A Strata error's code (STRATA_REQUEST_*, STRATA_UPSTREAM_*) goes in the `x-strata-error`
+ * header, and in the OpenAI shape's `error.code` too (Anthropic's shape has no such field).
+ */
 export function sendError(
   res: ServerResponse,
   api: ApiKind,
   status: number,
   message: string,
   cache: 'miss' | 'bypass' = 'bypass',
+  code?: string,
 ): void {
   if (res.headersSent) {
     res.destroy();
@@ -40,7 +45,7 @@ export function sendError(
                     ? 'invalid_request_error'
                     : 'server_error',
               param: null,
-              code: null,
+              code: code ?? null,
             },
           },
     ),
@@ -49,6 +54,7 @@ export function sendError(
     'content-type': 'application/json',
     'content-length': String(body.length),
     'x-strata-cache': cache,
+    ...(code === undefined ? {} : { 'x-strata-error': code }),
   });
   res.end(body);
 }

@@ -224,7 +224,11 @@ describe('bodies the gateway does not key', () => {
     const before = upstream.bodies.length;
     const res = await post(body);
     expect(res.status).toBe(400);
-    expect((await res.json()).error.message).toMatch(/cache: cannot be taken out.*Cache-Control/);
+    expect(res.headers.get('x-strata-error')).toBe('STRATA_REQUEST_CACHE_NOT_REMOVABLE');
+    expect((await res.json()).error).toMatchObject({
+      message: expect.stringMatching(/cache: cannot be taken out.*Cache-Control/),
+      code: 'STRATA_REQUEST_CACHE_NOT_REMOVABLE',
+    });
     expect(upstream.bodies.length).toBe(before);
   });
 

@@ -7,7 +7,8 @@
  */
 import { MAX_TTL_SECONDS } from '../config/fields.js';
 import type { CacheDirectives } from '../core/directives.js';
-import { isObject, RequestError } from './endpoints/endpoint.js';
+import { RequestError } from '../errors.js';
+import { isObject } from './endpoints/endpoint.js';
 
 export interface Controls extends Pick<CacheDirectives, 'maxAgeSeconds' | 'namespace'> {
   /** Do not answer from the cache (the answer is still stored, refreshing the entry). */
@@ -33,21 +34,25 @@ export function controlsOf(cacheControl: string | undefined, bodyCache: unknown)
     else if (name === 'max-age' || name === 's-maxage') {
       const seconds = Number(rawValue?.trim().replace(/^"|"$/g, ''));
       if (!Number.isInteger(seconds) || seconds < 0)
-        throw new RequestError(`Cache-Control: ${name} must be a whole number of seconds`);
+        throw new RequestError(
+          `Cache-Control: ${name} must be a whole number of seconds`,
+          'STRATA_REQUEST_CACHE_CONTROL',
+        );
       controls.maxAgeSeconds = Math.min(controls.maxAgeSeconds ?? seconds, seconds);
     }
   }
   if (bodyCache === undefined) return controls;
-  if (!isObject(bodyCache)) throw new RequestError('cache: must be an object');
+  if (!isObject(bodyCache)) throw new RequestError('cache: must be an object', 'STRATA_REQUEST_CACHE_FIELD');
   for (const field of Object.keys(bodyCache))
     if (!BODY_FIELDS.has(field))
       throw new RequestError(
         `cache.${field}: unknown field (expected one of: ${[...BODY_FIELDS].join(', ')})`,
+        'STRATA_REQUEST_CACHE_FIELD',
       );
   const flag = (field: string) => {
     const value = bodyCache[field];
     if (value !== undefined && typeof value !== 'boolean')
-      throw new RequestError(`cache.${field}: must be a boolean`);
+      throw new RequestError(`cache.${field}: must be a boolean`, 'STRATA_REQUEST_CACHE_FIELD');
     return value === true;
   };
   if (flag('no-cache')) controls.noCache = true;
@@ -55,19 +60,25 @@ export function controlsOf(cacheControl: string | undefined, bodyCache: unknown)
   const ttl = bodyCache.ttl;
   if (ttl !== undefined) {
     if (typeof ttl !== 'number' || !(ttl > 0 && ttl <= MAX_TTL_SECONDS))
-      throw new RequestError(`cache.ttl: must be a positive number of seconds up to ${MAX_TTL_SECONDS}`);
+      throw new RequestError(
+        `cache.ttl: must be a positive number of seconds up to ${MAX_TTL_SECONDS}`,
+        'STRATA_REQUEST_CACHE_FIELD',
+      );
     controls.ttlSeconds = ttl;
   }
   const maxAge = bodyCache['s-maxage'];
   if (maxAge !== undefined) {
     if (typeof maxAge !== 'number' || !(maxAge >= 0))
-      throw new RequestError('cache.s-maxage: must be a number of seconds ≥ 0');
+      throw new RequestError('cache.s-maxage: must be a number of seconds ≥ 0', 'STRATA_REQUEST_CACHE_FIELD');
     controls.maxAgeSeconds = Math.min(controls.maxAgeSeconds ?? maxAge, maxAge);
   }
   const namespace = bodyCache.namespace;
   if (namespace !== undefined) {
     if (typeof namespace !== 'string' || namespace.length === 0 || namespace.length > 128)
-      throw new RequestError('cache.namespace: must be a string of 1-128 characters');
+      throw new RequestError(
+        'cache.namespace: must be a string of 1-128 characters',
+        'STRATA_REQUEST_CACHE_FIELD',
+      );
     controls.namespace = namespace;
   }
   return controls;

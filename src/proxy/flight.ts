@@ -38,6 +38,8 @@ export type Outcome =
       readonly kind: 'failed';
       readonly status: number;
       readonly message: string;
+      /** The StrataError code, when the failure is one (an UpstreamError). */
+      readonly code?: string;
       /** The upstream reported the error in-stream and clients got that event: end, do not break. */
       readonly reported?: boolean;
     }

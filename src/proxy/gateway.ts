@@ -70,7 +70,8 @@ export class Gateway {
       if (typeof request === 'string') return await bypass(ctx, exchange, endpoint, body.raw, request);
       await this.flights.serve(request, res);
     } catch (error) {
-      if (error instanceof RequestError) return sendError(res, api, error.status, error.message);
+      if (error instanceof RequestError)
+        return sendError(res, api, error.status, error.message, 'bypass', error.code);
       ctx.logger.warn(`[strata] proxy: ${req.method} ${url.pathname} failed: ${errorOf(error).message}`);
       sendError(res, api, 500, 'the gateway failed to handle this request');
     }

@@ -254,6 +254,11 @@ describe('chat completions through the openai SDK', () => {
       .catch((e: unknown) => e);
     expect((bad as InstanceType<typeof OpenAI.APIError>).status).toBe(400);
     expect((bad as Error).message).toContain('cache.no-cahce');
+    // The SDK reads the Strata error code from the body, and the header carries it for any client.
+    expect((bad as InstanceType<typeof OpenAI.APIError>).code).toBe('STRATA_REQUEST_CACHE_FIELD');
+    expect((bad as InstanceType<typeof OpenAI.APIError>).headers?.get('x-strata-error')).toBe(
+      'STRATA_REQUEST_CACHE_FIELD',
+    );
   });
 
   it("forwards the client's bytes as sent: numbers are not re-serialized (a seed beyond 2^53, 1.0)", async () => {
@@ -569,6 +574,7 @@ describe('limits and access', () => {
       const c = new OpenAI({ apiKey: 'sk-x', baseURL: `${small.url}/v1`, maxRetries: 0 });
       const error = await c.chat.completions.create(chat('x'.repeat(2_000))).catch((e: unknown) => e);
       expect((error as InstanceType<typeof OpenAI.APIError>).status).toBe(413);
+      expect((error as InstanceType<typeof OpenAI.APIError>).code).toBe('STRATA_REQUEST_TOO_LARGE');
     } finally {
       await small.close();
     }

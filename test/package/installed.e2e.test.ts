@@ -14,7 +14,7 @@
  * It packs the `dist` that `npm run test:all` built just before (`--ignore-scripts`: no rebuild
  * under the other tests' feet). Installs come from the npm registry, through npm's cache.
  */
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -303,6 +303,17 @@ describe('strata-cache installed without @langchain/core: the gateway alone', ()
   it('has no @langchain/core to load', () => {
     expect(existsSync(join(bare, 'node_modules', 'strata-cache'))).toBe(true);
     expect(existsSync(join(bare, 'node_modules', '@langchain', 'core'))).toBe(false);
+  });
+
+  it('`strata demo`, which drives a LangChain model, says what to install and exits 1', () => {
+    const demo = spawnSync('npx', ['--no-install', 'strata', 'demo', '--requests', '1'], {
+      cwd: bare,
+      encoding: 'utf8',
+    });
+    expect([demo.status, demo.stderr.trim()]).toEqual([
+      1,
+      'strata demo: the demo runs a LangChain model and needs @langchain/core: npm install @langchain/core',
+    ]);
   });
 
   it('`strata proxy` serves the second identical request from the cache', async () => {

@@ -24,10 +24,24 @@ export const demo: Command = async ({ flags, io, open }) => {
     io.err('strata demo: --requests and --concurrency must be positive, --latency MIN-MAX in ms');
     return 2;
   }
-  const [{ createCache }, { SimulatedChatModel }] = await Promise.all([
-    import('../../langchain/create.js'),
-    import('../../langchain/simulated-model.js'),
-  ]);
+  let langchain: [
+    typeof import('../../langchain/create.js'),
+    typeof import('../../langchain/simulated-model.js'),
+  ];
+  try {
+    langchain = await Promise.all([
+      import('../../langchain/create.js'),
+      import('../../langchain/simulated-model.js'),
+    ]);
+  } catch (error) {
+    // The demo drives a LangChain model; @langchain/core is an optional peer the gateway does without.
+    if (!String(error).includes("'@langchain/core'")) throw error;
+    io.err(
+      'strata demo: the demo runs a LangChain model and needs @langchain/core: npm install @langchain/core',
+    );
+    return 1;
+  }
+  const [{ createCache }, { SimulatedChatModel }] = langchain;
   const opened = await open({ creates: true });
   const engine = await createCache(opened.strata);
   const cache = engine.withNamespace(stringFlag(flags, 'namespace') ? opened.namespace : 'demo');

@@ -80,9 +80,6 @@ export interface Endpoint {
   };
 }
 
-// Where controls.ts has always taken it from; it lives with every other error (../../errors.ts).
-export { RequestError } from '../../errors.js';
-
 export function isObject(value: unknown): value is Json {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -138,6 +138,6 @@ async function forward(
       res.destroy();
       return;
     }
-    sendError(res, api, failure.status, failure.message);
+    sendError(res, api, failure.status, failure.message, 'bypass', failure.code);
   }
 }

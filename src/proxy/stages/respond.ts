@@ -81,7 +81,7 @@ export function deliverTo(
       res.end(outcome.body);
       return;
     case 'failed':
-      sendError(res, endpoint.api, outcome.status, outcome.message, 'miss');
+      sendError(res, endpoint.api, outcome.status, outcome.message, 'miss', outcome.code);
       return;
     case 'retry':
       sendNotCached(res, endpoint.api);

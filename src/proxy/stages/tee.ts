@@ -212,7 +212,7 @@ function failed(
   const failure = asUpstreamError(error);
   const message = where === 'mid-stream' ? `${failure.message} (stream cut off)` : failure.message;
   if (!flight.abort.signal.aborted) logCall(ctx, request, describe(failure, where));
-  return { kind: 'failed', status: failure.status, message };
+  return { kind: 'failed', status: failure.status, message, code: failure.code };
 }
 
 function send(
