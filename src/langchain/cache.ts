@@ -155,6 +155,14 @@ export class StrataCache extends EngineView {
     );
   }
 
+  /**
+   * Closes the engine this cache opened from a config: every view of it stops working. An engine
+   * given to createCache belongs to its opener, and is left open.
+   */
+  close(): Promise<void> {
+    return this.view.ownsEngine ? this.strata.close() : Promise.resolve();
+  }
+
   /** A view of the same tiers and connections whose keys live in another namespace. */
   withNamespace(namespace: string): StrataCache {
     return new StrataCache(this.strata, {

@@ -23,6 +23,10 @@ describe('createCache', () => {
     await cache.update('view wrote', LLM, [{ text: 'from the view' }]);
     const hit = await strata.lookup(cache.key('view wrote', LLM));
     expect(hit?.entry.gens[0]?.text).toBe('from the view');
+    // The engine belongs to whoever opened it: a view's close() leaves it (and other views) working.
+    const other = await createCache(strata);
+    await cache.close();
+    expect((await other.lookup('view wrote', LLM))?.[0]?.text).toBe('from the view');
   });
 
   it('over a config: opens an engine of its own, which close() closes', async () => {

@@ -7,7 +7,8 @@ import { StrataCache } from './cache.js';
 
 /**
  * A config opens a new engine, which the cache then owns (`cache.close()` closes it); an engine
- * already open is shared: the gateway, the monitor and any number of caches may sit on it.
+ * already open is shared: the gateway, the monitor and any number of caches may sit on it, and
+ * it stays open until whoever opened it closes it (a view's close() leaves it be).
  */
 export async function createCache<const Extra extends TierDefinition = never>(
   config: StrataConfig<NoInfer<Extra>> | ResolvedConfig | Strata,
@@ -19,6 +20,7 @@ export async function createCache<const Extra extends TierDefinition = never>(
     store: {},
     defaultTtlSeconds: strata.defaultTtlSeconds,
     logger: options.logger ?? strata.logger,
+    ownsEngine: strata !== config,
   });
 }
 

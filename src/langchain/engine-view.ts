@@ -1,6 +1,6 @@
 /**
- * What every StrataCache view passes straight to the engine underneath: statistics, health,
- * close and events. The mapping of LangChain's calls is cache.ts.
+ * What every StrataCache view passes straight to the engine underneath: statistics, health
+ * and events. The mapping of LangChain's calls is cache.ts.
  */
 import { BaseCache } from '@langchain/core/caches';
 import type { Generation } from '@langchain/core/outputs';
@@ -25,11 +25,6 @@ export abstract class EngineView extends BaseCache<Generation[]> {
 
   health(): Promise<HealthReport> {
     return this.strata.health();
-  }
-
-  /** Closes the shared tiers: every view of this cache (and the engine) stops working. */
-  close(): Promise<void> {
-    return this.strata.close();
   }
 
   on<E extends keyof CacheEvents>(event: E, listener: (...args: CacheEvents[E]) => void): this {

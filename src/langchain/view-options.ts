@@ -34,6 +34,8 @@ export interface View {
   readonly store: StoreOptions;
   readonly defaultTtlSeconds: number | null;
   readonly logger: Logger;
+  /** Whether createCache opened the engine (from a config), and so close() closes it. */
+  readonly ownsEngine: boolean;
   /** The model this view is attached to: its identity is part of every key. */
   readonly model?: object;
   /** The attached model's keys that missed, for its run handler (run-handler.ts). */

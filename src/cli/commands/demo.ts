@@ -43,8 +43,8 @@ export const demo: Command = async ({ flags, io, open }) => {
   }
   const [{ createCache }, { SimulatedChatModel }] = langchain;
   const opened = await open({ creates: true });
-  const engine = await createCache(opened.strata);
-  const cache = engine.withNamespace(stringFlag(flags, 'namespace') ? opened.namespace : 'demo');
+  const root = await createCache(opened.strata);
+  const cache = root.withNamespace(stringFlag(flags, 'namespace') ? opened.namespace : 'demo');
   try {
     if (flags.fresh) await cache.clear();
     const before = await cache.stats();
@@ -123,7 +123,7 @@ export const demo: Command = async ({ flags, io, open }) => {
     );
     return 0;
   } finally {
-    await cache.close();
+    await opened.strata.close();
   }
 };
 
