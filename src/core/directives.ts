@@ -3,9 +3,8 @@
  * (langchain/view-options.ts), withCache's per-call control (langchain/request-cache.ts) and the
  * gateway's Cache-Control header and `cache` body field (proxy/controls.ts) each translate their
  * own input into these fields; the engine is then told what to do in its own terms
- * (core/options.ts: LookupOptions, WriteOptions), by writeOptionsOf below for the writes.
+ * (core/options.ts: LookupOptions, WriteOptions; writeOptionsOf there for the writes).
  */
-import type { WriteOptions } from './options.js';
 
 /** The cache modes, as LangChain views and withCache name them. */
 export const CACHE_MODES = ['default', 'no-cache', 'no-store', 'only-if-cached', 'refresh'] as const;
@@ -44,13 +43,4 @@ export function looksUp(mode: CacheMode | undefined): boolean {
 /** Whether a call in this mode stores what it computes (and so may make others wait for it). */
 export function stores(mode: CacheMode | undefined): boolean {
   return mode !== 'no-store' && mode !== 'only-if-cached';
-}
-
-/** The engine's write options for these directives; a TTL left unset is the config's default. */
-export function writeOptionsOf(directives: CacheDirectives, defaultTtlSeconds: number | null): WriteOptions {
-  const ttlSeconds = directives.ttlSeconds === undefined ? defaultTtlSeconds : directives.ttlSeconds;
-  const write: WriteOptions = { ttlMs: ttlSeconds === null ? null : ttlSeconds * 1000 };
-  if (directives.tags) write.tags = directives.tags;
-  if (directives.metadata) write.metadata = directives.metadata;
-  return write;
 }

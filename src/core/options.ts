@@ -47,3 +47,12 @@ export interface WriteOptions extends Pick<CacheDirectives, 'tags' | 'metadata'>
    */
   maxPromptChars?: number;
 }
+
+/** The engine's write options for these directives; a TTL left unset is the config's default. */
+export function writeOptionsOf(directives: CacheDirectives, defaultTtlSeconds: number | null): WriteOptions {
+  const ttlSeconds = directives.ttlSeconds === undefined ? defaultTtlSeconds : directives.ttlSeconds;
+  const write: WriteOptions = { ttlMs: ttlSeconds === null ? null : ttlSeconds * 1000 };
+  if (directives.tags) write.tags = directives.tags;
+  if (directives.metadata) write.metadata = directives.metadata;
+  return write;
+}

@@ -7,10 +7,10 @@
  * lookup and update never throw: a cache that breaks the LLM call is worse than no cache.
  */
 import type { Generation } from '@langchain/core/outputs';
-import { looksUp, stores, writeOptionsOf } from '../core/directives.js';
+import { looksUp, stores } from '../core/directives.js';
 import { errorOf } from '../core/error-of.js';
 import type { CacheKey } from '../core/key.js';
-import type { LookupOptions } from '../core/options.js';
+import { type LookupOptions, writeOptionsOf } from '../core/options.js';
 import type { Strata } from '../engine/strata.js';
 import { CacheMissError } from '../errors.js';
 import { EngineView } from './engine-view.js';

@@ -2,16 +2,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OnnxSetupError } from '../../../../errors.js';
+import type { TextTokenizer } from './text-tokenizer.js';
 import { UnigramTokenizer } from './unigram.js';
 import { WordPieceTokenizer } from './wordpiece.js';
 
-export interface TextTokenizer {
-  encode(text: string, maxTokens: number): number[];
-  /** The id of the unknown token ([UNK], <unk>): text that gives it is not seen whole. */
-  readonly unk: number;
-  /** Names the tokenizer's text normalization when it is not the model's original one; part of the embedder id. */
-  readonly revision?: string;
-}
+export type { TextTokenizer } from './text-tokenizer.js';
 
 /** The tokenizer a model folder ships: tokenizer.json (Unigram or WordPiece) or vocab.txt. */
 export function loadTokenizer(modelPath: string): TextTokenizer {

@@ -1,5 +1,5 @@
 import { OnnxSetupError } from '../../../../errors.js';
-import type { TextTokenizer } from './tokenizer.js';
+import type { TextTokenizer } from './text-tokenizer.js';
 
 /**
  * BERT's uncased tokenizer: clean and lowercase the text, strip accents, split on whitespace and
