@@ -21,7 +21,12 @@ describe('config validation', () => {
   it('names the field path of each problem', () => {
     expect(problem({ tiers: [{ type: 'memory' }, { type: 'sqlite' }] })).toMatch(/tiers\[1\]\.path/);
     expect(problem({ tiers: [{ type: 'memory', maxEntries: -1 }] })).toMatch(/tiers\[0\]\.maxEntries/);
-    expect(problem({ tiers: [{ type: 'memory', maxEntires: 5 }] })).toMatch(/tiers\[0\].*maxEntires/);
+    expect(problem({ tiers: [{ type: 'memory', maxEntires: 5 }] })).toMatch(
+      /tiers\[0\]\.maxEntires: unknown field/,
+    );
+    expect(problem({ proxy: { prot: 1, hots: 'x' }, tiers: [{ type: 'memory' }] })).toMatch(
+      /proxy\.prot: unknown field; proxy\.hots: unknown field/,
+    );
     expect(problem({ tiers: [{ type: 'redsi' }] })).toMatch(/tiers\[0\].*unknown tier type "redsi"/);
     expect(problem({ tiers: [] })).toMatch(/tiers: needs at least one tier/);
     expect(problem({ namespace: '', tiers: [{ type: 'memory' }] })).toMatch(/namespace:/);

@@ -293,6 +293,11 @@ export function parseConfig(input: unknown, extraTiers: readonly TierDefinition[
   const result = (extraTiers.length === 0 ? configSchema : schemaWith(extraTiers)).safeParse(input);
   if (result.success) return result.data;
   throw new StrataConfigError(
-    result.error.issues.map((i) => ({ path: fieldPath(i.path), message: i.message })),
+    result.error.issues.flatMap((i) =>
+      // An unknown key is named by its own path (`tiers[0].maxEntires`), as a bad value is.
+      i.code === 'unrecognized_keys'
+        ? i.keys.map((key) => ({ path: fieldPath([...i.path, key]), message: 'unknown field' }))
+        : [{ path: fieldPath(i.path), message: i.message }],
+    ),
   );
 }

@@ -373,6 +373,9 @@ export class Manager implements Strata {
 
   /** Removes every entry with the tag, in one namespace (undefined: in every namespace); resolves with how many. */
   async invalidateTag(tag: string, namespace?: string): Promise<number> {
+    // A tag no entry can carry would remove nothing and report success for it.
+    if (typeof tag !== 'string' || tag.length === 0)
+      throw new StrataConfigError([{ path: 'invalidateTag.tag', message: 'must be a non-empty string' }]);
     try {
       return await this.erase({
         op: 'invalidateTag',

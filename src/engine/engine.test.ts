@@ -93,6 +93,12 @@ describe('createStrata', () => {
     expect((await strata.lookup(other))?.entry.gens[0]?.text).toBe('y');
     expect(await strata.clear()).toBeGreaterThan(0);
     expect(await strata.lookup(other)).toBeUndefined();
+    // A tag no entry can carry would remove nothing and report it as done.
+    for (const bad of ['', 42]) {
+      await expect(strata.invalidateTag(bad as string)).rejects.toThrow(
+        /invalidateTag\.tag: must be a non-empty string/,
+      );
+    }
   });
 
   it('refuses to store an answer no edge could hand back (the stored-generation format, judged in core)', async () => {
