@@ -3,10 +3,12 @@
  * suite's workload and faults (test/support/chaos.ts says what each case holds it to).
  */
 import { randomUUID } from 'node:crypto';
-import { describe, it } from 'vitest';
+import { performance } from 'node:perf_hooks';
+import { describe, expect, it } from 'vitest';
 import { CHAOS_BREAKER, FAULTS, runChaosCase, TIMEOUT_MS } from '../../../test/support/chaos.js';
 import { service } from '../../../test/support/services.js';
 import { toxiproxy } from '../../../test/support/toxiproxy.js';
+import { deriveKey } from '../../core/key.js';
 import { createStrata } from '../../engine/create.js';
 
 describe('redis tier behind a faulty network (Toxiproxy)', () => {
@@ -32,6 +34,40 @@ describe('redis tier behind a faulty network (Toxiproxy)', () => {
     );
     try {
       await runChaosCase(fault, proxy, strata, run);
+    } finally {
+      await strata.close();
+    }
+  });
+
+  it('a lookup whose read times out costs one timeout, not a second one for the claim', async () => {
+    const redisUrl = new URL(service('redis').STRATA_TEST_REDIS_URL!);
+    const proxy = await toxiproxy().createProxy('redis', `${redisUrl.hostname}:${redisUrl.port}`);
+    const run = randomUUID().slice(0, 8);
+    const strata = await createStrata(
+      {
+        tiers: [
+          {
+            type: 'redis',
+            url: `redis://${proxy.listen}`,
+            keyPrefix: `strata-chaos-${run}`,
+            timeoutMs: TIMEOUT_MS,
+            breaker: CHAOS_BREAKER,
+          },
+        ],
+      },
+      { logger: { warn: () => {} } },
+    );
+    try {
+      await expect.poll(async () => (await strata.health()).status, { timeout: 10_000 }).toBe('up');
+      await proxy.addToxic({ type: 'latency', attributes: { latency: 600 } });
+      const started = performance.now();
+      const hit = await strata.lookup(deriveKey(strata.namespace, 'model:"chaos-suite"', `slow ${run}`));
+      const ms = performance.now() - started;
+      expect(hit).toBeUndefined();
+      // Before: the read's timeout, then the claim's (distributed coalescing) on the same slow
+      // link: two timeouts (about 400 ms) with the breaker still closed. Halfway between the two
+      // leaves room for a loaded machine.
+      expect(ms).toBeLessThan(TIMEOUT_MS * 1.5);
     } finally {
       await strata.close();
     }
