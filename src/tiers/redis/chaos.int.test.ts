@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
-import { CHAOS_BREAKER, FAULTS, runChaosCase, TIMEOUT_MS } from '../../../test/support/chaos.js';
+import { BOUND_MS, CHAOS_BREAKER, FAULTS, runChaosCase, TIMEOUT_MS } from '../../../test/support/chaos.js';
 import { service } from '../../../test/support/services.js';
 import { toxiproxy } from '../../../test/support/toxiproxy.js';
 import { deriveKey } from '../../core/key.js';
@@ -34,6 +34,43 @@ describe('redis tier behind a faulty network (Toxiproxy)', () => {
     );
     try {
       await runChaosCase(fault, proxy, strata, run);
+    } finally {
+      await strata.close();
+    }
+  });
+
+  it('a claim whose reply the network lost does not make this instance wait for its own lease', async () => {
+    const redisUrl = new URL(service('redis').STRATA_TEST_REDIS_URL!);
+    const proxy = await toxiproxy().createProxy('redis', `${redisUrl.hostname}:${redisUrl.port}`);
+    const run = randomUUID().slice(0, 8);
+    const strata = await createStrata(
+      {
+        tiers: [
+          {
+            type: 'redis',
+            url: `redis://${proxy.listen}`,
+            keyPrefix: `strata-chaos-${run}`,
+            timeoutMs: TIMEOUT_MS,
+            breaker: CHAOS_BREAKER,
+          },
+        ],
+      },
+      { logger: { warn: () => {} } },
+    );
+    try {
+      await expect.poll(async () => (await strata.health()).status, { timeout: 10_000 }).toBe('up');
+      const key = deriveKey(strata.namespace, 'model:"chaos-suite"', `lost claim ${run}`);
+      // The claim reaches Redis, but its reply is dropped and the connection closed: what a
+      // lookup's claim meets when the link is cut mid-call (limit_data, reset_peer, a failover).
+      const toxic = await proxy.addToxic({ type: 'timeout', attributes: { timeout: 100 } });
+      await expect(strata.tier('redis')!.lease!.acquire(key, 15_000)).rejects.toThrow();
+      await proxy.removeToxic(toxic);
+      await expect.poll(async () => (await strata.health()).status, { timeout: 10_000 }).toBe('up');
+      // Before: the lease this instance took looked like another instance's, so the lookup
+      // waited for an answer nobody was computing, until the lease ran out (15 s).
+      const started = performance.now();
+      expect(await strata.lookup(key)).toBeUndefined();
+      expect(performance.now() - started).toBeLessThan(BOUND_MS);
     } finally {
       await strata.close();
     }
