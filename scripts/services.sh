@@ -7,7 +7,7 @@
 #   scripts/services.sh status  [NAME...]   show what runs
 #   scripts/services.sh run -- CMD...       start all, run CMD, stop all (also on failure)
 #
-# NAMEs: redis, redis-cluster, redis-sentinel, mariadb, ferretdb, gptcache, postgres (default: all). Every service gets its own data
+# NAMEs: redis, redis-cluster, redis-sentinel, mariadb, ferretdb, gptcache, postgres, toxiproxy (default: all). Every service gets its own data
 # dir under .strata-services/NAME, non-default ports, and no persistence. Connection settings
 # are written to .strata-services/env as KEY=VALUE lines.
 set -euo pipefail
@@ -15,7 +15,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 STATE="${STRATA_SERVICES_DIR:-$ROOT/.strata-services}"
 ENV_FILE="$STATE/env"
-ALL=(redis redis-cluster redis-sentinel mariadb ferretdb gptcache postgres)
+ALL=(redis redis-cluster redis-sentinel mariadb ferretdb gptcache postgres toxiproxy)
 
 REDIS_PORT=16379
 CLUSTER_PORTS=(17001 17002 17003)
@@ -33,6 +33,10 @@ GPTCACHE_VENV="$STATE/gptcache-venv"
 POSTGRES_PORT=15432
 POSTGRES_MAJOR=18
 POSTGRES_VENV="$STATE/postgres-venv"
+# Toxiproxy's HTTP API; the proxies the chaos tests create listen on ports the OS picks.
+TOXIPROXY_PORT=18474
+TOXIPROXY_VERSION=v2.12.0
+TOXIPROXY_BIN="$STATE/toxiproxy-$TOXIPROXY_VERSION/toxiproxy-server"
 
 log() { printf '[services] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -77,6 +81,23 @@ build_ferretdb() {
   (cd "$work/src" && go build -o "$FERRETDB_BIN.tmp" ./cmd/ferretdb) || { rm -rf "$work"; die "FerretDB build failed"; }
   mv "$FERRETDB_BIN.tmp" "$FERRETDB_BIN"
   rm -rf "$work"
+}
+
+# Toxiproxy (the chaos tests' fault injector) from the Go module proxy, into the services' own
+# folder rather than a system-wide GOBIN: each checkout builds it once, and `go install` leaves
+# nothing elsewhere but Go's module and build caches.
+build_toxiproxy() {
+  [ -x "$TOXIPROXY_BIN" ] && return 0
+  command -v go >/dev/null || die "go not found (Toxiproxy is built from source with Go)"
+  log "building Toxiproxy $TOXIPROXY_VERSION (once per checkout)"
+  local gobin
+  gobin=$(mktemp -d "$STATE/toxiproxy-build.XXXXXX")
+  # Run from /tmp so a go.mod or go.work above the checkout cannot take part in the build.
+  (cd /tmp && GOBIN="$gobin" GOFLAGS=-buildvcs=false go install "github.com/Shopify/toxiproxy/v2/cmd/server@$TOXIPROXY_VERSION") ||
+    { rm -rf "$gobin"; die "go install of Toxiproxy $TOXIPROXY_VERSION failed"; }
+  mkdir -p "$(dirname "$TOXIPROXY_BIN")"
+  mv "$gobin/server" "$TOXIPROXY_BIN"
+  rm -rf "$gobin"
 }
 
 # GPTCache's server from PyPI in a project-local virtual environment, everything it needs
@@ -140,6 +161,7 @@ install_one() {
     ferretdb) build_ferretdb ;;
     gptcache) install_gptcache ;;
     postgres) install_postgres ;;
+    toxiproxy) mkdir -p "$STATE"; build_toxiproxy ;;
     *) die "unknown service '$1' (known: ${ALL[*]})" ;;
   esac
 }
@@ -331,6 +353,16 @@ EOF
       "${psql[@]}" -d strata_test -c 'SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS vector'
       set_env STRATA_TEST_POSTGRES_URL "postgres://strata@127.0.0.1:$POSTGRES_PORT/strata_test"
       ;;
+    toxiproxy)
+      if ! alive "$dir/toxiproxy.pid"; then
+        ss -ltn "sport = :$TOXIPROXY_PORT" 2>/dev/null | grep -q LISTEN && die "port $TOXIPROXY_PORT is taken by another process"
+        # Starts with no proxies: each test creates its own and deletes it afterwards.
+        setsid "$TOXIPROXY_BIN" -host 127.0.0.1 -port "$TOXIPROXY_PORT" </dev/null >>"$dir/toxiproxy.log" 2>&1 &
+        echo $! >"$dir/toxiproxy.pid"
+        wait_for "toxiproxy on port $TOXIPROXY_PORT" 30 sh -c "ss -ltn 'sport = :$TOXIPROXY_PORT' | grep -q LISTEN"
+      fi
+      set_env STRATA_TEST_TOXIPROXY_URL "http://127.0.0.1:$TOXIPROXY_PORT"
+      ;;
     *) die "unknown service '$1' (known: ${ALL[*]})" ;;
   esac
   log "$1 up"
@@ -363,6 +395,7 @@ stop_one() {
     ferretdb) unset_env STRATA_TEST_MONGODB_URL ;;
     gptcache) unset_env STRATA_TEST_GPTCACHE_URL STRATA_TEST_GPTCACHE_SEMANTIC_URL ;;
     postgres) unset_env STRATA_TEST_POSTGRES_URL ;;
+    toxiproxy) unset_env STRATA_TEST_TOXIPROXY_URL ;;
   esac
   log "$1 stopped"
 }

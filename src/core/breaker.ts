@@ -50,6 +50,11 @@ export class CircuitBreaker {
     return this.state;
   }
 
+  /** Whether the tier's last call failed (the breaker may still be closed). */
+  get failing(): boolean {
+    return this.consecutiveFailures > 0;
+  }
+
   /** Whether a call may go through now. In half-open, only one probe at a time. */
   allow(): boolean {
     if (this.state === 'closed') return true;

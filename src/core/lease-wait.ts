@@ -82,7 +82,9 @@ export class LeaseWait {
   /** True when this instance now holds the shared claim on the key, or the shared tier cannot arbitrate. */
   private async claim(key: CacheKey, leaseMs: number): Promise<boolean> {
     const m = this.via;
-    if (!m.breaker.allow()) return true;
+    // A tier whose last call failed does not arbitrate: a lookup whose read just timed out would
+    // otherwise spend a second timeout on the claim, twice the bound its caller was given.
+    if (m.breaker.failing || !m.breaker.allow()) return true;
     try {
       const claimed = await m.bounded('lease', m.tier.lease!.acquire(key, leaseMs));
       m.succeeded();

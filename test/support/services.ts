@@ -19,6 +19,7 @@ const REQUIRED: Record<string, string[]> = {
   postgres: ['STRATA_TEST_POSTGRES_URL'],
   ferretdb: ['STRATA_TEST_MONGODB_URL'],
   gptcache: ['STRATA_TEST_GPTCACHE_URL', 'STRATA_TEST_GPTCACHE_SEMANTIC_URL'],
+  toxiproxy: ['STRATA_TEST_TOXIPROXY_URL'],
 };
 
 function readEnv(): Record<string, string> {

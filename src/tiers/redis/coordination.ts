@@ -8,6 +8,17 @@ import { type CounterStore, FLEET_RETENTION_MS, type Lease } from '../../core/ti
 import type { Commands } from './client.js';
 import type { RedisKeys } from './keys.js';
 
+/**
+ * Takes a free lease, or renews one this instance already holds: a claim whose reply the network
+ * lost (a cut connection, a reply later than the timeout) still took the lease, and must not
+ * later look like another instance's, or this instance's lookups would wait for an answer
+ * nobody is computing until the lease runs out.
+ */
+const LEASE_ACQUIRE = `local holder = redis.call('GET', KEYS[1])
+if holder == false then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
+if holder == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
+return 0`;
+
 /** Deletes a lease only if we still hold it (compare-and-delete). */
 const LEASE_RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
 
@@ -17,20 +28,27 @@ export function createLease(
   keys: RedisKeys,
   ready: () => Promise<void> | undefined,
 ): Lease {
-  const held = new Map<string, string>();
+  /** This instance's token: every lease it takes holds it. */
+  const token = randomUUID();
+  /**
+   * Keys this instance may hold a lease on: added before the claim is sent, so a claim whose
+   * reply never came is still released; dropped when Redis says another instance holds it.
+   */
+  const held = new Set<string>();
   return {
     acquire: async (key: CacheKey, ttlMs: number) => {
       await ready();
-      const token = randomUUID();
-      const ok = await client.set(keys.lease(key), token, { NX: true, PX: Math.max(1, Math.round(ttlMs)) });
-      if (ok === null) return false;
-      held.set(key.hash, token);
-      return true;
+      held.add(key.hash);
+      const took = await client.eval(LEASE_ACQUIRE, {
+        keys: [keys.lease(key)],
+        arguments: [token, String(Math.max(1, Math.round(ttlMs)))],
+      });
+      if (Number(took) === 1) return true;
+      held.delete(key.hash);
+      return false;
     },
     release: async (key: CacheKey) => {
-      const token = held.get(key.hash);
-      if (token === undefined) return;
-      held.delete(key.hash);
+      if (!held.delete(key.hash)) return;
       await client.eval(LEASE_RELEASE, { keys: [keys.lease(key)], arguments: [token] });
     },
   };

@@ -1,0 +1,112 @@
+/**
+ * The Redis tier on a faulty network: a real Redis behind a Toxiproxy proxy, under the chaos
+ * suite's workload and faults (test/support/chaos.ts says what each case holds it to).
+ */
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { describe, expect, it } from 'vitest';
+import { BOUND_MS, CHAOS_BREAKER, FAULTS, runChaosCase, TIMEOUT_MS } from '../../../test/support/chaos.js';
+import { service } from '../../../test/support/services.js';
+import { toxiproxy } from '../../../test/support/toxiproxy.js';
+import { deriveKey } from '../../core/key.js';
+import { createStrata } from '../../engine/create.js';
+
+describe('redis tier behind a faulty network (Toxiproxy)', () => {
+  it.each(FAULTS)('$name: bounded calls, no wrong hit, breaker opens, serves again after', async (fault) => {
+    const redisUrl = new URL(service('redis').STRATA_TEST_REDIS_URL!);
+    const proxy = await toxiproxy().createProxy('redis', `${redisUrl.hostname}:${redisUrl.port}`);
+    const run = randomUUID().slice(0, 8);
+    const strata = await createStrata(
+      {
+        tiers: [
+          {
+            type: 'redis',
+            url: `redis://${proxy.listen}`,
+            keyPrefix: `strata-chaos-${run}`,
+            timeoutMs: TIMEOUT_MS,
+            // Reconnects through the fault are bounded like the calls.
+            connectTimeoutMs: 500,
+            breaker: CHAOS_BREAKER,
+          },
+        ],
+      },
+      { logger: { warn: () => {} } },
+    );
+    try {
+      await runChaosCase(fault, proxy, strata, run);
+    } finally {
+      await strata.close();
+    }
+  });
+
+  it('a claim whose reply the network lost does not make this instance wait for its own lease', async () => {
+    const redisUrl = new URL(service('redis').STRATA_TEST_REDIS_URL!);
+    const proxy = await toxiproxy().createProxy('redis', `${redisUrl.hostname}:${redisUrl.port}`);
+    const run = randomUUID().slice(0, 8);
+    const strata = await createStrata(
+      {
+        tiers: [
+          {
+            type: 'redis',
+            url: `redis://${proxy.listen}`,
+            keyPrefix: `strata-chaos-${run}`,
+            timeoutMs: TIMEOUT_MS,
+            breaker: CHAOS_BREAKER,
+          },
+        ],
+      },
+      { logger: { warn: () => {} } },
+    );
+    try {
+      await expect.poll(async () => (await strata.health()).status, { timeout: 10_000 }).toBe('up');
+      const key = deriveKey(strata.namespace, 'model:"chaos-suite"', `lost claim ${run}`);
+      // The claim reaches Redis, but its reply is dropped and the connection closed: what a
+      // lookup's claim meets when the link is cut mid-call (limit_data, reset_peer, a failover).
+      const toxic = await proxy.addToxic({ type: 'timeout', attributes: { timeout: 100 } });
+      await expect(strata.tier('redis')!.lease!.acquire(key, 15_000)).rejects.toThrow();
+      await proxy.removeToxic(toxic);
+      await expect.poll(async () => (await strata.health()).status, { timeout: 10_000 }).toBe('up');
+      // Before: the lease this instance took looked like another instance's, so the lookup
+      // waited for an answer nobody was computing, until the lease ran out (15 s).
+      const started = performance.now();
+      expect(await strata.lookup(key)).toBeUndefined();
+      expect(performance.now() - started).toBeLessThan(BOUND_MS);
+    } finally {
+      await strata.close();
+    }
+  });
+
+  it('a lookup whose read times out costs one timeout, not a second one for the claim', async () => {
+    const redisUrl = new URL(service('redis').STRATA_TEST_REDIS_URL!);
+    const proxy = await toxiproxy().createProxy('redis', `${redisUrl.hostname}:${redisUrl.port}`);
+    const run = randomUUID().slice(0, 8);
+    const strata = await createStrata(
+      {
+        tiers: [
+          {
+            type: 'redis',
+            url: `redis://${proxy.listen}`,
+            keyPrefix: `strata-chaos-${run}`,
+            timeoutMs: TIMEOUT_MS,
+            breaker: CHAOS_BREAKER,
+          },
+        ],
+      },
+      { logger: { warn: () => {} } },
+    );
+    try {
+      await expect.poll(async () => (await strata.health()).status, { timeout: 10_000 }).toBe('up');
+      await proxy.addToxic({ type: 'latency', attributes: { latency: 600 } });
+      const started = performance.now();
+      const hit = await strata.lookup(deriveKey(strata.namespace, 'model:"chaos-suite"', `slow ${run}`));
+      const ms = performance.now() - started;
+      expect(hit).toBeUndefined();
+      // Before: the read's timeout, then the claim's (distributed coalescing) on the same slow
+      // link: two timeouts (about 400 ms) with the breaker still closed. Halfway between the two
+      // leaves room for a loaded machine.
+      expect(ms).toBeLessThan(TIMEOUT_MS * 1.5);
+    } finally {
+      await strata.close();
+    }
+  });
+});
