@@ -7,13 +7,17 @@
  * answer or a damaged reply, the breaker opens while the fault lasts and health says so, and once
  * the fault is gone the same engine serves hits again, without a restart.
  */
+
+import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { expect } from 'vitest';
+import { expect, it } from 'vitest';
+import type { StrataConfig } from '../../src/config/schema.js';
 import type { BreakerState } from '../../src/core/breaker.js';
 import { type CacheKey, deriveKey } from '../../src/core/key.js';
+import { createStrata } from '../../src/engine/create.js';
 import type { Strata } from '../../src/engine/strata.js';
 import { IncompleteOperationError } from '../../src/errors.js';
-import type { ChaosProxy, ToxicOptions } from './toxiproxy.js';
+import { type ChaosProxy, type ToxicOptions, toxiproxy } from './toxiproxy.js';
 
 /** The tiers' timeoutMs in every chaos case. */
 export const TIMEOUT_MS = 200;
@@ -250,6 +254,48 @@ export const FAULTS: Fault[] = [
 
 /** The breaker settings of every chaos case: opens after 3 failures, probes every 0.3 to 1 s. */
 export const CHAOS_BREAKER = { failureThreshold: 3, cooldownMs: 300, maxCooldownMs: 1_000 };
+
+type TierConfig = StrataConfig['tiers'][number];
+
+/** An engine whose one tier reaches its backend (`upstream`, host:port) through a new proxy. */
+export interface ChaosTier {
+  proxy: ChaosProxy;
+  strata: Strata;
+  /** A fresh id, for the case's own key prefix or tables. */
+  run: string;
+}
+
+/**
+ * Opens the tier `tier(listen, run)` describes (the proxy's address, a fresh id) with the suite's
+ * timeout and breaker, behind a new proxy named `name` in front of `upstream`.
+ */
+export async function openChaosTier(
+  name: string,
+  upstream: string,
+  tier: (listen: string, run: string) => TierConfig,
+): Promise<ChaosTier> {
+  const proxy = await toxiproxy().createProxy(name, upstream);
+  const run = randomUUID().slice(0, 8);
+  const config = { ...tier(proxy.listen, run), timeoutMs: TIMEOUT_MS, breaker: CHAOS_BREAKER } as TierConfig;
+  const strata = await createStrata({ tiers: [config] }, { logger: { warn: () => {} } });
+  return { proxy, strata, run };
+}
+
+/** One test per fault of FAULTS against the tier openChaosTier opens (see there). */
+export function itHoldsUnderEveryFault(
+  name: string,
+  upstream: () => string,
+  tier: (listen: string, run: string) => TierConfig,
+): void {
+  it.each(FAULTS)('$name: bounded calls, no wrong hit, breaker opens, serves again after', async (fault) => {
+    const { proxy, strata, run } = await openChaosTier(name, upstream(), tier);
+    try {
+      await runChaosCase(fault, proxy, strata, run);
+    } finally {
+      await strata.close();
+    }
+  });
+}
 
 /**
  * One fault against one engine whose only tier reaches its backend through `proxy`: healthy

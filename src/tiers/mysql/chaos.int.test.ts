@@ -2,13 +2,10 @@
  * The MySQL tier on a faulty network: a real MariaDB behind a Toxiproxy proxy, under the chaos
  * suite's workload and faults (test/support/chaos.ts says what each case holds it to).
  */
-import { randomUUID } from 'node:crypto';
 import { createConnection } from 'mysql2/promise';
-import { afterAll, describe, it } from 'vitest';
-import { CHAOS_BREAKER, FAULTS, runChaosCase, TIMEOUT_MS } from '../../../test/support/chaos.js';
+import { afterAll, describe } from 'vitest';
+import { itHoldsUnderEveryFault } from '../../../test/support/chaos.js';
 import { service } from '../../../test/support/services.js';
-import { toxiproxy } from '../../../test/support/toxiproxy.js';
-import { createStrata } from '../../engine/create.js';
 
 const url = new URL(service('mariadb').STRATA_TEST_MYSQL_URL!);
 /** Each case's tables, dropped at the end over a direct connection (not through the proxy). */
@@ -27,33 +24,16 @@ afterAll(async () => {
 });
 
 describe('mysql tier behind a faulty network (Toxiproxy)', () => {
-  it.each(FAULTS)('$name: bounded calls, no wrong hit, breaker opens, serves again after', async (fault) => {
-    const proxy = await toxiproxy().createProxy('mysql', `${url.hostname}:${url.port}`);
-    const run = randomUUID().slice(0, 8);
-    const tablePrefix = `chaos_${run}_`;
-    prefixes.push(tablePrefix);
-    const proxied = new URL(url.href);
-    proxied.host = proxy.listen;
-    const strata = await createStrata(
-      {
-        tiers: [
-          {
-            type: 'mysql',
-            url: proxied.href,
-            tablePrefix,
-            timeoutMs: TIMEOUT_MS,
-            // New connections through the fault are bounded like the calls.
-            connectTimeoutMs: 500,
-            breaker: CHAOS_BREAKER,
-          },
-        ],
-      },
-      { logger: { warn: () => {} } },
-    );
-    try {
-      await runChaosCase(fault, proxy, strata, run);
-    } finally {
-      await strata.close();
-    }
-  });
+  itHoldsUnderEveryFault(
+    'mysql',
+    () => `${url.hostname}:${url.port}`,
+    (listen, run) => {
+      const tablePrefix = `chaos_${run}_`;
+      prefixes.push(tablePrefix);
+      const proxied = new URL(url.href);
+      proxied.host = listen;
+      // New connections through the fault are bounded like the calls.
+      return { type: 'mysql', url: proxied.href, tablePrefix, connectTimeoutMs: 500 };
+    },
+  );
 });

@@ -2,61 +2,33 @@
  * The Redis tier on a faulty network: a real Redis behind a Toxiproxy proxy, under the chaos
  * suite's workload and faults (test/support/chaos.ts says what each case holds it to).
  */
-import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
-import { BOUND_MS, CHAOS_BREAKER, FAULTS, runChaosCase, TIMEOUT_MS } from '../../../test/support/chaos.js';
+import { BOUND_MS, itHoldsUnderEveryFault, openChaosTier, TIMEOUT_MS } from '../../../test/support/chaos.js';
 import { service } from '../../../test/support/services.js';
-import { toxiproxy } from '../../../test/support/toxiproxy.js';
 import { deriveKey } from '../../core/key.js';
-import { createStrata } from '../../engine/create.js';
+
+/** The real Redis, as host:port, that every case's proxy forwards to. */
+function upstream(): string {
+  const url = new URL(service('redis').STRATA_TEST_REDIS_URL!);
+  return `${url.hostname}:${url.port}`;
+}
 
 describe('redis tier behind a faulty network (Toxiproxy)', () => {
-  it.each(FAULTS)('$name: bounded calls, no wrong hit, breaker opens, serves again after', async (fault) => {
-    const redisUrl = new URL(service('redis').STRATA_TEST_REDIS_URL!);
-    const proxy = await toxiproxy().createProxy('redis', `${redisUrl.hostname}:${redisUrl.port}`);
-    const run = randomUUID().slice(0, 8);
-    const strata = await createStrata(
-      {
-        tiers: [
-          {
-            type: 'redis',
-            url: `redis://${proxy.listen}`,
-            keyPrefix: `strata-chaos-${run}`,
-            timeoutMs: TIMEOUT_MS,
-            // Reconnects through the fault are bounded like the calls.
-            connectTimeoutMs: 500,
-            breaker: CHAOS_BREAKER,
-          },
-        ],
-      },
-      { logger: { warn: () => {} } },
-    );
-    try {
-      await runChaosCase(fault, proxy, strata, run);
-    } finally {
-      await strata.close();
-    }
-  });
+  itHoldsUnderEveryFault('redis', upstream, (listen, run) => ({
+    type: 'redis',
+    url: `redis://${listen}`,
+    keyPrefix: `strata-chaos-${run}`,
+    // Reconnects through the fault are bounded like the calls.
+    connectTimeoutMs: 500,
+  }));
 
   it('a claim whose reply the network lost does not make this instance wait for its own lease', async () => {
-    const redisUrl = new URL(service('redis').STRATA_TEST_REDIS_URL!);
-    const proxy = await toxiproxy().createProxy('redis', `${redisUrl.hostname}:${redisUrl.port}`);
-    const run = randomUUID().slice(0, 8);
-    const strata = await createStrata(
-      {
-        tiers: [
-          {
-            type: 'redis',
-            url: `redis://${proxy.listen}`,
-            keyPrefix: `strata-chaos-${run}`,
-            timeoutMs: TIMEOUT_MS,
-            breaker: CHAOS_BREAKER,
-          },
-        ],
-      },
-      { logger: { warn: () => {} } },
-    );
+    const { proxy, strata, run } = await openChaosTier('redis', upstream(), (listen, run) => ({
+      type: 'redis',
+      url: `redis://${listen}`,
+      keyPrefix: `strata-chaos-${run}`,
+    }));
     try {
       await expect.poll(async () => (await strata.health()).status, { timeout: 10_000 }).toBe('up');
       const key = deriveKey(strata.namespace, 'model:"chaos-suite"', `lost claim ${run}`);
@@ -77,23 +49,11 @@ describe('redis tier behind a faulty network (Toxiproxy)', () => {
   });
 
   it('a lookup whose read times out costs one timeout, not a second one for the claim', async () => {
-    const redisUrl = new URL(service('redis').STRATA_TEST_REDIS_URL!);
-    const proxy = await toxiproxy().createProxy('redis', `${redisUrl.hostname}:${redisUrl.port}`);
-    const run = randomUUID().slice(0, 8);
-    const strata = await createStrata(
-      {
-        tiers: [
-          {
-            type: 'redis',
-            url: `redis://${proxy.listen}`,
-            keyPrefix: `strata-chaos-${run}`,
-            timeoutMs: TIMEOUT_MS,
-            breaker: CHAOS_BREAKER,
-          },
-        ],
-      },
-      { logger: { warn: () => {} } },
-    );
+    const { proxy, strata, run } = await openChaosTier('redis', upstream(), (listen, run) => ({
+      type: 'redis',
+      url: `redis://${listen}`,
+      keyPrefix: `strata-chaos-${run}`,
+    }));
     try {
       await expect.poll(async () => (await strata.health()).status, { timeout: 10_000 }).toBe('up');
       await proxy.addToxic({ type: 'latency', attributes: { latency: 600 } });
