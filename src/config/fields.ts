@@ -39,6 +39,12 @@ export const ttlSeconds = seconds.max(
   `must be at most ${MAX_TTL_SECONDS} seconds (10 years)`,
 );
 
+/** A stale-if-error grace (core/stale.ts): 0 (none) up to the longest TTL. */
+export const staleIfErrorSeconds = z
+  .number({ error: 'must be a number of seconds' })
+  .nonnegative('must be 0 (none) or a positive number of seconds')
+  .max(MAX_TTL_SECONDS, `must be at most ${MAX_TTL_SECONDS} seconds (10 years)`);
+
 // Defaults stated once, in core/breaker.ts.
 export const breaker = z.strictObject({
   failureThreshold: positiveInt.default(DEFAULT_BREAKER.failureThreshold),

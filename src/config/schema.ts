@@ -18,6 +18,7 @@ import {
   MAX_TIMER_SECONDS,
   positiveInt,
   seconds,
+  staleIfErrorSeconds,
   TIER_NAME,
   timerMs,
   timerSeconds,
@@ -175,6 +176,12 @@ function configSchemaOf(definitions: readonly TierDefinition[]) {
       namespace: namespace.default(DEFAULT_NAMESPACE),
       /** TTL of new entries; null or absent = no expiry. */
       defaultTtlSeconds: ttlSeconds.nullable().default(null),
+      /**
+       * Stale-if-error: how long past its TTL an entry is kept to answer a model call that failed
+       * (429, 5xx, timeout, connection refused); withCache and the gateway serve it, marked.
+       * 0 (default): none.
+       */
+      staleIfErrorSeconds: staleIfErrorSeconds.default(0),
       /** When false, tiers keep only the key hash, never the prompt text. */
       storePrompt: z.boolean().default(true),
       /**

@@ -1,10 +1,12 @@
 /**
  * Whether what a tier read may answer a key: the checks every hit passes, whichever tier served
- * it. They return the entry, or why not (a string, so the hit path allocates nothing extra).
+ * it. They return the entry, or why not (a string, so the hit path allocates nothing extra):
+ * `stale` is an expired entry still kept for stale-if-error (stale.ts), a miss that is not deleted.
  */
 import { copyAnswer, type DecodedAnswers } from './decoded.js';
 import { type Answer, answerMatchesKey, decodeEntry, type Entry, isExpired } from './entry.js';
 import type { CacheKey } from './key.js';
+import { keptStale } from './stale.js';
 import type { SimilarMatch } from './tier.js';
 
 type Usable = (answer: Answer, llmString: string) => boolean;
@@ -20,14 +22,15 @@ export function judgeExact(
   usable: Usable,
   now: number,
   decoded: DecodedAnswers,
-): Answer | 'corrupt' | 'expired' {
+): Answer | 'corrupt' | 'expired' | 'stale' {
   const template = decoded.template(key.hash, payload);
   if (!template || !answerMatchesKey(template.answer, key)) return 'corrupt';
   if (template.usableFor !== key.llmString) {
     if (!usable(template.answer, key.llmString)) return 'corrupt';
     template.usableFor = key.llmString;
   }
-  return isExpired(template.answer, now) ? 'expired' : copyAnswer(template.answer);
+  if (!isExpired(template.answer, now)) return copyAnswer(template.answer);
+  return keptStale(template.answer, now) ? 'stale' : 'expired';
 }
 
 /**
@@ -39,7 +42,7 @@ export function judgeSimilar(
   key: CacheKey,
   usable: Usable,
   now: number,
-): Entry | 'corrupt' | 'expired' {
+): Entry | 'corrupt' | 'expired' | 'stale' {
   const entry = decodeEntry(match.payload);
   if (
     !entry ||
@@ -50,5 +53,6 @@ export function judgeSimilar(
   ) {
     return 'corrupt';
   }
-  return isExpired(entry, now) ? 'expired' : entry;
+  if (!isExpired(entry, now)) return entry;
+  return keptStale(entry, now) ? 'stale' : 'expired';
 }

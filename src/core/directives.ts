@@ -29,6 +29,12 @@ export interface CacheDirectives {
   /** Accept a cached answer only up to this age. */
   maxAgeSeconds?: number;
   /**
+   * Stale-if-error (core/stale.ts): how long past its TTL the entry this call stores is kept, and
+   * how far past its TTL an answer may be to answer this call when the model fails (never more
+   * than the entry was kept for); 0: no stale answer. Unset: the config's `staleIfErrorSeconds`.
+   */
+  staleIfErrorSeconds?: number;
+  /**
    * For a semantic tier, the question of this call: its text, or a function of the text the
    * edge gives it that returns the question (undefined: no similarity matching).
    */

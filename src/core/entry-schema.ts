@@ -129,6 +129,8 @@ export const entryLineSchema = z
         .optional(),
       createdAt: time,
       expiresAt: time.nullable(),
+      /** Kept until then for stale-if-error (core/stale.ts). */
+      staleUntil: time.optional(),
       tags: z
         .array(
           z
@@ -152,6 +154,13 @@ export const entryLineSchema = z
         code: 'custom',
         path: [e.prompt === undefined ? 'prompt' : 'ph'],
         message: 'exactly one of prompt and ph (its hash) must be present',
+      });
+    }
+    if (e.staleUntil !== undefined && (e.expiresAt === null || e.staleUntil < e.expiresAt)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['staleUntil'],
+        message: 'a stale-if-error grace ends at or after the expiry it extends (expiresAt)',
       });
     }
     if (e.excerpt !== undefined && e.ph === undefined) {

@@ -47,7 +47,13 @@ export interface Answer {
   k: string;
   ns: string;
   createdAt: number;
+  /** When the answer stops being fresh (a lookup then misses); null = never. */
   expiresAt: number | null;
+  /**
+   * Set when the entry was written with a stale-if-error grace (core/stale.ts): it is kept until
+   * then, past `expiresAt`, to answer only a call whose model failed. Tiers expire it at this time.
+   */
+  staleUntil?: number;
   tags: string[];
   meta?: Record<string, unknown>;
   gens: StoredGenerationData[];
@@ -119,10 +125,13 @@ export function newEntry(
     storePrompt: boolean;
     maxPromptChars?: number;
     ttlMs?: number | null;
+    /** Stale-if-error grace: kept this long past its expiry (core/stale.ts); 0 or unset: none. */
+    staleMs?: number;
     tags?: readonly string[];
     metadata?: Record<string, unknown>;
   },
 ): Entry {
+  const expiresAt = o.ttlMs === null || o.ttlMs === undefined ? null : o.now + o.ttlMs;
   const whole = o.storePrompt && (o.maxPromptChars === undefined || key.prompt.length <= o.maxPromptChars);
   return {
     v: ENTRY_VERSION,
@@ -133,7 +142,8 @@ export function newEntry(
     ...(!whole && o.storePrompt ? { excerpt: promptExcerpt(key.prompt, o.maxPromptChars!) } : {}),
     gens,
     createdAt: o.now,
-    expiresAt: o.ttlMs === null || o.ttlMs === undefined ? null : o.now + o.ttlMs,
+    expiresAt,
+    ...(expiresAt !== null && o.staleMs ? { staleUntil: expiresAt + o.staleMs } : {}),
     tags: [...(o.tags ?? [])],
     ...(o.metadata ? { meta: o.metadata } : {}),
   };
@@ -146,6 +156,7 @@ export function encodeEntry(entry: Entry): StoredEntry {
     ns: entry.ns,
     createdAt: entry.createdAt,
     expiresAt: entry.expiresAt,
+    ...(entry.staleUntil === undefined ? {} : { staleUntil: entry.staleUntil }),
     tags: entry.tags,
     ...(entry.meta === undefined ? {} : { meta: entry.meta }),
   };
@@ -171,7 +182,8 @@ export function storedEntry(
     payload,
     size: Buffer.byteLength(payload),
     createdAt: entry.createdAt,
-    expiresAt: entry.expiresAt,
+    // What tiers expire by: past a stale-if-error grace, if the entry has one.
+    expiresAt: entry.staleUntil ?? entry.expiresAt,
     tags: entry.tags,
     ...(prompt === undefined ? {} : { prompt }),
     ...(entry.meta === undefined ? {} : { metadata: entry.meta }),
@@ -292,6 +304,7 @@ function isAnswer(x: unknown): x is Answer {
     isGenerationList(e.gens) &&
     typeof e.createdAt === 'number' &&
     (e.expiresAt === null || typeof e.expiresAt === 'number') &&
+    (e.staleUntil === undefined || (typeof e.expiresAt === 'number' && typeof e.staleUntil === 'number')) &&
     Array.isArray(e.tags)
   );
 }

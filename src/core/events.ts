@@ -19,6 +19,8 @@ export interface Hit {
   /** Set when a similarity tier answered with another prompt's entry. */
   similarity?: number;
   matchedPrompt?: string;
+  /** An expired answer kept for stale-if-error, served because the model call failed (stale.ts). */
+  stale?: boolean;
 }
 
 export interface CacheEvents {
@@ -35,6 +37,8 @@ export interface CacheEvents {
     },
   ];
   miss: [{ key: CacheKey; latencyMs: number }];
+  /** An expired answer served because the model call failed (stale-if-error, core/stale.ts). */
+  stale: [{ key: CacheKey; tier: string; ageSeconds: number }];
   set: [{ key: CacheKey; tiers: string[]; bytes: number }];
   error: [{ tier: string; op: string; error: Error }];
   backfill: [{ key: CacheKey; from: string; to: string }];

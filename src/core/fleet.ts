@@ -38,6 +38,7 @@ const CACHE_FIELDS = [
   'unstorable',
   'coalesced',
   'unidentified',
+  'stale',
   'errors',
 ] as const;
 
@@ -92,6 +93,7 @@ export function takeSnapshot(
       unstorable: cache.unstorable,
       coalesced: cache.coalesced,
       unidentified: cache.unidentified,
+      stale: cache.stale,
       errors: cache.errors,
       lookup: cache.lookupLatency.toJSON(),
     },

@@ -34,6 +34,7 @@ import { recordLookup } from './lookup-outcome.js';
 import { type Erasure, Erasures, flushEvery, purgeEvery } from './maintenance.js';
 import type { LookupOptions, ManagerOptions, WriteOptions } from './options.js';
 import * as reports from './reports.js';
+import { findStale, type StaleOptions } from './stale.js';
 import { CacheCounters } from './stats.js';
 import { isPromiseLike, type MaybePromise, type SimilarMatch, type Tier } from './tier.js';
 import { isUsableAnswer } from './usable-answer.js';
@@ -46,6 +47,7 @@ export class Manager implements Strata {
   readonly queries: reports.TierQueries;
   readonly namespace: string;
   readonly defaultTtlSeconds: number | null;
+  readonly staleIfErrorSeconds: number;
   readonly logger: Logger;
   private readonly managed: GuardedTier[];
   private readonly totals = new CacheCounters();
@@ -69,6 +71,7 @@ export class Manager implements Strata {
   ) {
     this.namespace = options.namespace ?? DEFAULT_NAMESPACE;
     this.defaultTtlSeconds = options.defaultTtlSeconds ?? null;
+    this.staleIfErrorSeconds = options.staleIfErrorSeconds ?? 0;
     this.logger = options.logger;
     const names = new Set<string>();
     const policy: TierPolicy = {
@@ -185,6 +188,13 @@ export class Manager implements Strata {
     return hit;
   }
 
+  /** After a failed model call: the key's expired answer still kept for stale-if-error (stale.ts). */
+  async lookupStale(key: CacheKey, options?: StaleOptions): Promise<Hit | undefined> {
+    if (this.closed) return this.refuseClosed('lookupStale');
+    const { managed, decoded, usable, totals, events } = this;
+    return findStale({ managed, decoded, usable, totals, events, now: this.now() }, key, options);
+  }
+
   private lead(key: CacheKey, start: number): true {
     this.coalescer?.lead(key.hash, start);
     return true;
@@ -211,7 +221,8 @@ export class Manager implements Strata {
         m.counters.corrupt++;
         m.logOnce('get', new Error(`discarded a corrupt or misfiled entry ${stored.hash.slice(0, 12)}`));
       }
-      if (entry === 'corrupt' || !similar) m.background('delete', (t) => t.delete(stored));
+      // An expired entry kept for stale-if-error (stale.ts) stays until its grace ends.
+      if (entry === 'corrupt' || (!similar && entry !== 'stale')) m.background('delete', (t) => t.delete(stored));
       return undefined;
     }
     m.counters.hits++;
@@ -268,7 +279,8 @@ export class Manager implements Strata {
   async update(key: CacheKey, gens: StoredGenerationData[], write: WriteOptions = {}): Promise<void> {
     if (this.closed) return this.refuseClosed('update');
     const now = this.options.clock.now();
-    const entry = newEntry(key, gens, { ...write, now, storePrompt: this.options.storePrompt });
+    const staleMs = write.staleMs ?? this.staleIfErrorSeconds * 1000;
+    const entry = newEntry(key, gens, { ...write, staleMs, now, storePrompt: this.options.storePrompt });
     // An answer no lookup would accept (a stream that assembled no text, generations LangChain
     // cannot return) is not stored: whoever waits for it stops waiting instead.
     if (!isGenerationList(gens) || !this.usable(entry, key.llmString)) {

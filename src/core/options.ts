@@ -17,6 +17,8 @@ export interface ManagerOptions {
   namespace?: string;
   /** The config's lifetime of an entry stored with no TTL of its own (default: never expire). */
   defaultTtlSeconds?: number | null;
+  /** How long past its TTL an entry is kept to answer a failed model call (stale.ts); default 0, none. */
+  staleIfErrorSeconds?: number;
 }
 
 export interface LookupOptions {
@@ -40,6 +42,8 @@ export interface LookupOptions {
 export interface WriteOptions extends Pick<CacheDirectives, 'tags' | 'metadata'> {
   /** Lifetime of the entry; null = never expire. */
   ttlMs?: number | null;
+  /** Kept this long past its lifetime for stale-if-error (stale.ts); unset: the config's grace. */
+  staleMs?: number;
   /**
    * Store the prompt whole only up to this many characters; a longer one as its SHA-256 and an
    * excerpt (entry.ts `newEntry`). Unset: whole, whatever its length (the library's prompts are
@@ -52,6 +56,7 @@ export interface WriteOptions extends Pick<CacheDirectives, 'tags' | 'metadata'>
 export function writeOptionsOf(directives: CacheDirectives, defaultTtlSeconds: number | null): WriteOptions {
   const ttlSeconds = directives.ttlSeconds === undefined ? defaultTtlSeconds : directives.ttlSeconds;
   const write: WriteOptions = { ttlMs: ttlSeconds === null ? null : ttlSeconds * 1000 };
+  if (directives.staleIfErrorSeconds !== undefined) write.staleMs = directives.staleIfErrorSeconds * 1000;
   if (directives.tags) write.tags = directives.tags;
   if (directives.metadata) write.metadata = directives.metadata;
   return write;

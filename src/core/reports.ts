@@ -53,6 +53,8 @@ export interface StatsReport {
   coalesced: number;
   /** Lookups not made (and answers not stored) because the llmKey did not establish the model. */
   unidentified: number;
+  /** Expired answers served because the model call failed (stale-if-error); their lookups were misses. */
+  stale: number;
   inFlight: number;
   lookup: LatencySummary;
   tiers: TierReport[];
@@ -101,6 +103,7 @@ export function statsReport(
     unstorable: c.unstorable,
     coalesced: c.coalesced,
     unidentified: c.unidentified,
+    stale: c.stale,
     inFlight,
     lookup: c.lookupLatency.summary(),
     tiers: managed.map((m, i) => {

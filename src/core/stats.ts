@@ -178,6 +178,8 @@ export class CacheCounters {
   coalesced = 0;
   /** Lookups refused because the llmKey did not establish which model answers (langchain/model-identity.ts). */
   unidentified = 0;
+  /** Expired answers served because the model call failed (stale-if-error, core/stale.ts); each also counted a miss. */
+  stale = 0;
   errors = 0;
   readonly lookupLatency = new LatencyHistogram();
 }

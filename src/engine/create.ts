@@ -101,6 +101,7 @@ export async function createStrata<const Extra extends TierDefinition = never>(
         storePrompt: resolved.storePrompt,
         namespace: resolved.namespace,
         defaultTtlSeconds: resolved.defaultTtlSeconds,
+        staleIfErrorSeconds: resolved.staleIfErrorSeconds,
       },
     );
   } catch (error) {

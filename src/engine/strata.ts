@@ -15,6 +15,7 @@ import type { StoredEntry, StoredGenerationData } from '../core/entry.js';
 import type { CacheEvents, Hit, Logger } from '../core/events.js';
 import type { CacheKey } from '../core/key.js';
 import type { LookupOptions, WriteOptions } from '../core/options.js';
+import type { StaleOptions } from '../core/stale.js';
 import type { HealthReport, LatencyHistograms, StatsReport, TierQueries } from '../core/reports.js';
 import type { Tier } from '../core/tier.js';
 import type { TierFailure } from '../errors.js';
@@ -28,6 +29,8 @@ export interface Strata {
   readonly namespace: string;
   /** The config's lifetime of an entry stored with no TTL of its own; null = never expire. */
   readonly defaultTtlSeconds: number | null;
+  /** The config's stale-if-error grace in seconds (core/stale.ts); 0: none. */
+  readonly staleIfErrorSeconds: number;
   /** Where the engine's warnings go (the adapters' too). */
   readonly logger: Logger;
   /** The tiers' names, fastest first. */
@@ -37,6 +40,12 @@ export interface Strata {
 
   /** The first tier holding a live, usable entry for the key answers; concurrent misses of one key wait for the first. */
   lookup(key: CacheKey, options?: LookupOptions): Promise<Hit | undefined>;
+  /**
+   * For an edge whose model call failed (429, 5xx, timeout, connection refused or reset): the
+   * key's expired answer still kept for stale-if-error, marked `stale` and counted; undefined
+   * when none is (core/stale.ts).
+   */
+  lookupStale(key: CacheKey, options?: StaleOptions): Promise<Hit | undefined>;
   /** Stores an answer in every tier, and hands it to whoever waits for this key. */
   update(key: CacheKey, gens: StoredGenerationData[], write?: WriteOptions): Promise<void>;
   /** The caller that missed this key will not store an answer: whoever waits for it stops waiting. */

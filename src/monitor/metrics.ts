@@ -79,6 +79,12 @@ export class Metrics {
       [],
       stats.coalesced,
     );
+    this.total(
+      'strata_stale_total',
+      'Expired answers served because the model call failed (stale-if-error)',
+      [],
+      stats.stale,
+    );
     this.gauge('strata_hit_ratio', 'Hits / lookups since start', [], stats.hitRate);
     this.gauge('strata_in_flight', 'Misses whose answer is being computed', [], stats.inFlight);
     for (const [quantile, value] of [
