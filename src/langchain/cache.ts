@@ -18,7 +18,7 @@ import { toStored } from './generations.js';
 import type { AttachableModel } from './run-handler.js';
 import { attachModel } from './view-attach.js';
 import { identified, viewKey } from './view-identity.js';
-import { asBatch, lookupResult, plainWait } from './view-lookups.js';
+import { asBatch, lookupResult, plainWait, staleResult } from './view-lookups.js';
 import {
   assertStoreOptions,
   assertStrings,
@@ -77,6 +77,28 @@ export class StrataCache extends EngineView {
   ): Promise<LookupResult | null> {
     if (!this.admitted(prompt, llmKey)) return null;
     return this.find(prompt, llmKey, options ?? plainWait(this.view, prompt, llmKey));
+  }
+
+  /**
+   * After the model call for this key failed with an outage (a 429, a 5xx, a timeout, a refused
+   * connection): its expired answer still kept for stale-if-error, marked `stale`; null when there
+   * is none. withCache calls it; LangChain never tells a plain BaseCache that a call failed, so
+   * only code that catches the model's error itself can. `maxStaleSeconds`: at most this far past
+   * the entry's expiry. Never throws.
+   */
+  async lookupStale(
+    prompt: string,
+    llmKey: string,
+    options: { maxStaleSeconds?: number } = {},
+  ): Promise<LookupResult | null> {
+    return Promise.resolve()
+      .then(() => {
+        assertStrings('lookupStale', prompt, llmKey);
+        // The failed call's lookup was counted already: an unidentified model is not counted again.
+        if (!identified(this.strata, this.view, llmKey, false)) return null;
+        return staleResult(this.strata, this.key(prompt, llmKey), options);
+      })
+      .catch((error: unknown) => this.failed('stale lookup failed, treated as none', error));
   }
 
   /** The engine's hit as LangChain generations; a hit this adapter cannot convert is a miss. */

@@ -16,6 +16,7 @@ import {
   modelOptions,
   pause,
   RequestCache,
+  resumed,
   type StrataHitInfo,
   splitText,
   type WithCacheOptions,
@@ -73,7 +74,13 @@ export class CachedLLM extends BaseLLM<BaseLLMCallOptions> {
       );
     } catch (error) {
       for (const i of missing) this.requests.release(requests[i]!);
-      throw error;
+      // Stale-if-error (request-cache.ts `stale`): only when every prompt the model failed for has one.
+      for (const i of missing) {
+        const stale = await this.requests.stale<Generation>(requests[i]!, error, options.signal);
+        if (!stale) throw error;
+        generations[i] = marked(stale.generations, stale.info);
+      }
+      return { generations };
     }
     for (const [j, i] of missing.entries()) {
       const fresh = result.generations[j] ?? [];
@@ -92,24 +99,39 @@ export class CachedLLM extends BaseLLM<BaseLLMCallOptions> {
     const request = this.requests.request(this.inner, input, options);
     const hit = await this.requests.lookup<Generation>(request);
     if (hit) {
-      for (const piece of splitText(
-        hit.generations[0]?.text ?? '',
-        this.requests.defaults.replayChunks ?? 8,
-      )) {
-        options.signal?.throwIfAborted();
-        await runManager?.handleLLMNewToken(piece);
-        yield new GenerationChunk({ text: piece, generationInfo: { strata: hit.info } });
-        await pause(this.requests.defaults.replayDelayMs);
-      }
+      yield* this.replay(hit, options, runManager);
       return;
     }
-    const assembled = yield* this.requests.passThrough(
-      request,
-      this.modelStream(input, options, runManager),
-      options.signal,
-    );
+    // As for chat models (with-cache.ts): a stream that fails before its first chunk may be
+    // answered by a stale entry; once a chunk is out, a failure surfaces.
+    const stream = this.modelStream(input, options, runManager);
+    let first: IteratorResult<GenerationChunk>;
+    try {
+      first = await stream.next();
+    } catch (error) {
+      this.requests.release(request);
+      const stale = await this.requests.stale<Generation>(request, error, options.signal);
+      if (!stale) throw error;
+      yield* this.replay(stale, options, runManager);
+      return;
+    }
+    const assembled = yield* this.requests.passThrough(request, resumed(first, stream), options.signal);
     if (!assembled) return;
     await this.store(request, assembled);
+  }
+
+  /** A cached answer's text as a stream, each chunk saying where it came from. */
+  private async *replay(
+    hit: { generations: Generation[]; info: StrataHitInfo },
+    options: this['ParsedCallOptions'],
+    runManager?: CallbackManagerForLLMRun,
+  ): AsyncGenerator<GenerationChunk> {
+    for (const piece of splitText(hit.generations[0]?.text ?? '', this.requests.defaults.replayChunks ?? 8)) {
+      options.signal?.throwIfAborted();
+      await runManager?.handleLLMNewToken(piece);
+      yield new GenerationChunk({ text: piece, generationInfo: { strata: hit.info } });
+      await pause(this.requests.defaults.replayDelayMs);
+    }
   }
 
   /** The wrapped model's stream, or its whole answer as one chunk when it cannot stream. */

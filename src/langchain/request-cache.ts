@@ -3,11 +3,13 @@
  * control carried in `configurable.cache`, and lookups and stores that honour the cache modes.
  */
 import type { RunnableConfig } from '@langchain/core/runnables';
-import type { CacheDirectives } from '../core/directives.js';
+import { type CacheDirectives, looksUp } from '../core/directives.js';
 import { CacheMissError, StrataConfigError, UnidentifiableModelError } from '../errors.js';
 import type { StrataCache } from './cache.js';
+import { isModelOutage } from './model-failure.js';
 import { identityPair } from './model-identity.js';
 import { assertMode } from './modes.js';
+import { assertStaleIfError, type LookupResult } from './view-options.js';
 import { refuse } from './view-identity.js';
 
 /**
@@ -16,7 +18,10 @@ import { refuse } from './view-identity.js';
  * final user message's text that returns it; default: the whole final user message.
  */
 export interface CacheControl
-  extends Pick<CacheDirectives, 'mode' | 'ttlSeconds' | 'namespace' | 'tags' | 'semanticQuery'> {}
+  extends Pick<
+    CacheDirectives,
+    'mode' | 'ttlSeconds' | 'namespace' | 'tags' | 'semanticQuery' | 'staleIfErrorSeconds'
+  > {}
 
 export interface WithCacheOptions extends CacheControl {
   /** Chunks a cached answer's text is replayed in (at least 2 when the text allows). */
@@ -31,6 +36,8 @@ export interface StrataHitInfo {
   tier?: string;
   similarity?: number;
   ageSeconds?: number;
+  /** The model call failed and this is an expired answer kept for that (stale-if-error). */
+  stale?: boolean;
 }
 
 export interface CachedRequest {
@@ -84,7 +91,9 @@ export class RequestCache {
   constructor(
     private readonly strata: StrataCache,
     readonly defaults: WithCacheOptions,
-  ) {}
+  ) {
+    assertStaleIfError(defaults.staleIfErrorSeconds, 'withCache.staleIfErrorSeconds');
+  }
 
   /**
    * The key of one request: the wrapped model's serialized parameters for this call (what
@@ -131,13 +140,31 @@ export class RequestCache {
       if (mode === 'only-if-cached') throw new CacheMissError(view.key(request.prompt, request.llmKey).hash);
       return undefined;
     }
-    const info: StrataHitInfo = {
-      hit: true,
-      tier: hit.tier,
-      ageSeconds: hit.ageSeconds,
-      ...(hit.similarity === undefined ? {} : { similarity: hit.similarity }),
-    };
-    return { generations: hit.generations as G[], info };
+    return { generations: hit.generations as G[], info: infoOf(hit) };
+  }
+
+  /**
+   * The model call for this request failed before any of its answer reached the caller: the
+   * request's expired answer kept for stale-if-error (core/stale.ts), marked `stale`, when the
+   * failure is an outage (model-failure.ts: a 429, a 5xx, a timeout, a refused or reset
+   * connection) and the mode reads the cache; undefined otherwise, and the caller rethrows. The
+   * call's own `staleIfErrorSeconds` bounds how stale (0: never). Nothing is stored.
+   */
+  async stale<G>(
+    request: CachedRequest,
+    error: unknown,
+    signal: AbortSignal | undefined,
+  ): Promise<{ generations: G[]; info: StrataHitInfo } | undefined> {
+    if (request.bypass !== undefined || !looksUp(request.control.mode)) return undefined;
+    if (!isModelOutage(error, signal)) return undefined;
+    const maxStaleSeconds = request.control.staleIfErrorSeconds;
+    const hit = await this.view(request.control).lookupStale(
+      request.prompt,
+      request.llmKey,
+      maxStaleSeconds === undefined ? {} : { maxStaleSeconds },
+    );
+    if (!hit || hit.generations.length === 0) return undefined;
+    return { generations: hit.generations as G[], info: infoOf(hit) };
   }
 
   /**
@@ -198,10 +225,12 @@ export class RequestCache {
   private view(control: CacheControl): StrataCache {
     let view = control.namespace ? this.strata.withNamespace(control.namespace) : this.strata;
     const semanticQuery = questionOf(control.semanticQuery);
-    if (control.tags || control.ttlSeconds !== undefined || semanticQuery) {
+    const stale = control.staleIfErrorSeconds;
+    if (control.tags || control.ttlSeconds !== undefined || semanticQuery || stale !== undefined) {
       view = view.withOptions({
         ...(control.tags ? { tags: control.tags } : {}),
         ...(control.ttlSeconds !== undefined ? { ttlSeconds: control.ttlSeconds } : {}),
+        ...(stale !== undefined ? { staleIfErrorSeconds: stale } : {}),
         ...(semanticQuery ? { semanticQuery } : {}),
       });
     }
@@ -250,7 +279,30 @@ function readControl(options: object): CacheControl {
   const control = (options as { [CONTROL]?: CacheControl })[CONTROL];
   if (control === undefined) return {};
   assertMode(control.mode, 'configurable.cache.mode');
+  assertStaleIfError(control.staleIfErrorSeconds, 'configurable.cache.staleIfErrorSeconds');
   return control;
+}
+
+/** What every answer from the cache says of itself (`response_metadata.strata`). */
+function infoOf(hit: LookupResult): StrataHitInfo {
+  return {
+    hit: true,
+    tier: hit.tier,
+    ageSeconds: hit.ageSeconds,
+    ...(hit.similarity === undefined ? {} : { similarity: hit.similarity }),
+    ...(hit.stale ? { stale: true } : {}),
+  };
+}
+
+/** A stream whose first step was already taken: that chunk, then the rest; closing it closes the stream. */
+export async function* resumed<T>(first: IteratorResult<T>, rest: AsyncGenerator<T>): AsyncGenerator<T> {
+  try {
+    if (first.done) return;
+    yield first.value;
+    for (let next = await rest.next(); !next.done; next = await rest.next()) yield next.value;
+  } finally {
+    await rest.return(undefined);
+  }
 }
 
 /** Splits text into about `n` pieces at word boundaries (2 or more when it has 2 words). */

@@ -4,8 +4,10 @@
  * together (batch-answers.ts).
  */
 import type { Generation } from '@langchain/core/outputs';
+import type { Hit } from '../core/events.js';
 import type { CacheKey } from '../core/key.js';
 import type { LookupOptions } from '../core/options.js';
+import type { StaleOptions } from '../core/stale.js';
 import type { Strata } from '../engine/strata.js';
 import { answeredTogether } from './batch-answers.js';
 import { generationsOf } from './generations.js';
@@ -17,13 +19,28 @@ export async function lookupResult(
   key: CacheKey,
   options: LookupOptions,
 ): Promise<LookupResult | null> {
-  const hit = await strata.lookup(key, options);
+  return asLookupResult(strata, key, await strata.lookup(key, options));
+}
+
+/**
+ * After a failed model call (withCache): the key's expired answer kept for stale-if-error
+ * (core/stale.ts), as LangChain generations, marked `stale`.
+ */
+export async function staleResult(
+  strata: Strata,
+  key: CacheKey,
+  options: StaleOptions,
+): Promise<LookupResult | null> {
+  return asLookupResult(strata, key, await strata.lookupStale(key, options));
+}
+
+function asLookupResult(strata: Strata, key: CacheKey, hit: Hit | undefined): LookupResult | null {
   if (!hit) return null;
   const generations = generationsOf(hit, key.llmString);
   const { tier, coalesced, similarity, matchedPrompt } = hit;
   const ageSeconds = Math.max(0, (strata.now() - hit.entry.createdAt) / 1000);
   const semantic = matchedPrompt === undefined ? {} : { similarity, matchedPrompt };
-  return { generations, tier, ageSeconds, coalesced, ...semantic };
+  return { generations, tier, ageSeconds, coalesced, ...semantic, ...(hit.stale ? { stale: true } : {}) };
 }
 
 /** A lookup of LangChain's plain path: a failed model call is never reported to it (core/options.ts). */

@@ -13,7 +13,8 @@ import { StrataConfigError } from '../errors.js';
 import { assertMode } from './modes.js';
 import type { RunLedger } from './run-handler.js';
 
-export interface StoreOptions extends Pick<CacheDirectives, 'tags' | 'ttlSeconds' | 'metadata' | 'mode'> {
+export interface StoreOptions
+  extends Pick<CacheDirectives, 'tags' | 'ttlSeconds' | 'metadata' | 'mode' | 'staleIfErrorSeconds'> {
   /**
    * Which part of a prompt is the question, for a semantic tier: given the prompt, return the
    * question (a substring of it), or undefined for no similarity matching. The rest of the
@@ -83,8 +84,19 @@ export function assertStoreOptions(store: StoreOptions): void {
       throw viewError('withOptions.tags', 'must not repeat a tag');
   }
   assertMode(store.mode, 'withOptions.mode');
+  assertStaleIfError(store.staleIfErrorSeconds, 'withOptions.staleIfErrorSeconds');
   if (store.semanticQuery !== undefined && typeof store.semanticQuery !== 'function')
     throw viewError('withOptions.semanticQuery', 'must be a function (prompt) => question | undefined');
+}
+
+/** Refuses a stale-if-error grace that is not 0 or a positive number of seconds up to ten years. */
+export function assertStaleIfError(seconds: unknown, path: string): void {
+  if (seconds === undefined) return;
+  if (typeof seconds !== 'number' || !(seconds >= 0 && seconds <= MAX_TTL_SECONDS))
+    throw viewError(
+      path,
+      `must be 0 (none) or a positive number of seconds up to ${MAX_TTL_SECONDS} (got ${String(seconds)})`,
+    );
 }
 
 export interface LookupResult {
@@ -95,4 +107,6 @@ export interface LookupResult {
   /** For an answer from a semantic tier: how similar the cached prompt is, and what it was. */
   similarity?: number;
   matchedPrompt?: string;
+  /** An expired answer served because the model call failed (stale-if-error). */
+  stale?: boolean;
 }

@@ -13,7 +13,11 @@
  *   `only-if-cached` (a miss throws CacheMissError; the model is not called) and `refresh`
  *   (same as no-cache: recompute and replace);
  * - every answer says whether it was a hit: `response_metadata.strata = { hit, tier,
- *   similarity?, ageSeconds }`;
+ *   similarity?, ageSeconds, stale? }`;
+ * - stale-if-error (`staleIfErrorSeconds`, core/stale.ts): when the model call fails with an
+ *   outage (a 429, a 5xx, a timeout, a refused or reset connection; model-failure.ts) before any
+ *   of its answer was passed on, an expired answer kept for that grace answers instead, marked
+ *   `stale: true`; never while the model answers, and never stored back;
  * - batch() keeps input order (each input is its own call).
  *
  * The wrapper is a BaseChatModel delegating to the wrapped one (its `_generate` and
@@ -43,7 +47,9 @@ import {
   NOT_REQUEST,
   pause,
   RequestCache,
+  resumed,
   splitText,
+  type StrataHitInfo,
   type WithCacheOptions,
 } from './request-cache.js';
 
@@ -125,6 +131,8 @@ export class CachedChatModel extends BaseChatModel<BaseChatModelCallOptions, AIM
       result = await this.inner._generate(messages, modelOptions(options), runManager);
     } catch (error) {
       this.requests.release(request);
+      const stale = await this.staleAnswer(request, error, options.signal);
+      if (stale) return { generations: [asChunkGeneration(stale)] };
       throw error;
     }
     const generation = result.generations[0];
@@ -150,11 +158,20 @@ export class CachedChatModel extends BaseChatModel<BaseChatModelCallOptions, AIM
       yield* this.replay(cached, options, runManager);
       return;
     }
-    const assembled = yield* this.requests.passThrough(
-      request,
-      this.modelStream(messages, options, runManager),
-      options.signal,
-    );
+    // The first chunk is awaited here: a stream that fails before it has passed nothing on, so
+    // a stale answer may still stand in for it; once a chunk is out, a failure surfaces.
+    const stream = this.modelStream(messages, options, runManager);
+    let first: IteratorResult<ChatGenerationChunk>;
+    try {
+      first = await stream.next();
+    } catch (error) {
+      this.requests.release(request);
+      const stale = await this.staleAnswer(request, error, options.signal);
+      if (!stale) throw error;
+      yield* this.replay(stale, options, runManager);
+      return;
+    }
+    const assembled = yield* this.requests.passThrough(request, resumed(first, stream), options.signal);
     if (!assembled) return;
     const message = assembled.message as AIMessageChunk;
     const final = new AIMessage({
@@ -186,11 +203,16 @@ export class CachedChatModel extends BaseChatModel<BaseChatModelCallOptions, AIM
 
   /** A cached answer, marked as a hit; undefined on a miss. */
   private async cached(request: CachedRequest): Promise<ChatGeneration | undefined> {
-    const hit = await this.requests.lookup<ChatGeneration>(request);
-    const generation = hit?.generations[0];
-    if (!hit || !generation?.message) return undefined;
-    generation.message.response_metadata = { ...generation.message.response_metadata, strata: hit.info };
-    return generation;
+    return marked(await this.requests.lookup<ChatGeneration>(request));
+  }
+
+  /** After the model call failed: the stale answer standing in for it, marked; undefined: rethrow. */
+  private async staleAnswer(
+    request: CachedRequest,
+    error: unknown,
+    signal: AbortSignal | undefined,
+  ): Promise<ChatGeneration | undefined> {
+    return marked(await this.requests.stale<ChatGeneration>(request, error, signal));
   }
 
   /** The wrapped model's stream, or its whole answer as one chunk when it cannot stream. */
@@ -244,6 +266,16 @@ export class CachedChatModel extends BaseChatModel<BaseChatModelCallOptions, AIM
       }),
     });
   }
+}
+
+/** A cached answer's generation with what it says of itself (`response_metadata.strata`). */
+function marked(
+  hit: { generations: ChatGeneration[]; info: StrataHitInfo } | undefined,
+): ChatGeneration | undefined {
+  const generation = hit?.generations[0];
+  if (!hit || !generation?.message) return undefined;
+  generation.message.response_metadata = { ...generation.message.response_metadata, strata: hit.info };
+  return generation;
 }
 
 /** A message's complete tool calls as the chunks a stream carries them in. */

@@ -1,0 +1,74 @@
+/**
+ * Which failures of a model call may be answered with a stale entry (core/stale.ts): the provider
+ * is down or refusing load, not the request wrong. An HTTP status says it where the error carries
+ * one (OpenAI's, Anthropic's and most SDKs' errors, LangChain's wrappers of them): 429 or 5xx;
+ * any other status (a 400, a 401) is the request's fault and must surface. Without a status: a
+ * connection refused, reset or timed out (Node's and undici's codes, the SDKs' connection errors,
+ * a `timeout` call option running out). A call the caller aborted is not an outage. Anything else
+ * is not known to be one, and surfaces: a stale answer to a call that failed for a reason of its
+ * own would hide the reason.
+ */
+
+const OUTAGE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+]);
+
+/** Error classes of the provider SDKs (openai, @anthropic-ai/sdk) and of undici that mean "unreachable". */
+const OUTAGE_NAMES = new Set([
+  'TimeoutError',
+  'APIConnectionError',
+  'APIConnectionTimeoutError',
+  'ConnectTimeoutError',
+  'HeadersTimeoutError',
+  'BodyTimeoutError',
+  'SocketError',
+]);
+
+/** How deep an error's `cause` chain is followed (wrappers of wrappers). */
+const MAX_CAUSES = 5;
+
+/**
+ * Whether a model call's error is an outage a stale answer may stand in for. `signal`: the call's
+ * abort signal; aborted by the caller, the call was not failed by the provider (a timeout's
+ * abort, whose reason is a TimeoutError, is an outage).
+ */
+export function isModelOutage(error: unknown, signal?: AbortSignal): boolean {
+  if (signal?.aborted) return isTimeoutReason(signal.reason);
+  let e: unknown = error;
+  for (let depth = 0; depth < MAX_CAUSES && e !== null && typeof e === 'object'; depth++) {
+    const fields = e as Record<string, unknown>;
+    const status = statusOf(fields);
+    if (status !== undefined) return status === 429 || (status >= 500 && status <= 599);
+    if (typeof fields.code === 'string' && OUTAGE_CODES.has(fields.code)) return true;
+    if (typeof fields.name === 'string' && OUTAGE_NAMES.has(fields.name)) return true;
+    // LangChain's own code for a provider's rate limit (its wrappers of 429s).
+    if (fields.lc_error_code === 'MODEL_RATE_LIMIT') return true;
+    e = fields.cause;
+  }
+  return false;
+}
+
+function statusOf(fields: Record<string, unknown>): number | undefined {
+  const response = fields.response as { status?: unknown } | undefined;
+  for (const value of [fields.status, fields.statusCode, response?.status]) {
+    if (typeof value === 'number' && Number.isInteger(value) && value >= 100 && value <= 599) return value;
+  }
+  return undefined;
+}
+
+function isTimeoutReason(reason: unknown): boolean {
+  return reason !== null && typeof reason === 'object' && (reason as { name?: unknown }).name === 'TimeoutError';
+}
