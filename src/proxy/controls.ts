@@ -4,13 +4,16 @@
  * before it is forwarded, since upstreams reject unknown fields). Of the per-call directives
  * (core/directives.ts) a request can say the age it accepts, the lifetime of what it stores and
  * a namespace; HTTP's own flags stand for the modes, since a request may combine them.
+ * `Cache-Control: stale-if-error=N` (RFC 5861, as a request directive) is the call's
+ * `staleIfErrorSeconds` (core/stale.ts).
  */
 import { MAX_TTL_SECONDS } from '../config/fields.js';
 import type { CacheDirectives } from '../core/directives.js';
 import { RequestError } from '../errors.js';
 import { isObject } from './endpoints/endpoint.js';
 
-export interface Controls extends Pick<CacheDirectives, 'maxAgeSeconds' | 'namespace'> {
+export interface Controls
+  extends Pick<CacheDirectives, 'maxAgeSeconds' | 'namespace' | 'staleIfErrorSeconds'> {
   /** Do not answer from the cache (the answer is still stored, refreshing the entry). */
   noCache: boolean;
   /** Do not store the answer. */
@@ -39,6 +42,14 @@ export function controlsOf(cacheControl: string | undefined, bodyCache: unknown)
           'STRATA_REQUEST_CACHE_CONTROL',
         );
       controls.maxAgeSeconds = Math.min(controls.maxAgeSeconds ?? seconds, seconds);
+    } else if (name === 'stale-if-error') {
+      const seconds = Number(rawValue?.trim().replace(/^"|"$/g, ''));
+      if (!Number.isInteger(seconds) || seconds < 0 || seconds > MAX_TTL_SECONDS)
+        throw new RequestError(
+          `Cache-Control: stale-if-error must be a whole number of seconds up to ${MAX_TTL_SECONDS}`,
+          'STRATA_REQUEST_CACHE_CONTROL',
+        );
+      controls.staleIfErrorSeconds = Math.min(controls.staleIfErrorSeconds ?? seconds, seconds);
     }
   }
   if (bodyCache === undefined) return controls;

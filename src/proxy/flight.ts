@@ -50,6 +50,8 @@ export interface HitInfo {
   readonly tier: string;
   readonly ageSeconds: number;
   readonly similarity?: number;
+  /** An expired answer standing in for an upstream that failed (stale-if-error, stages/stale.ts). */
+  readonly stale?: boolean;
 }
 
 /** A client following a stream: the gateway writes its headers and bytes. */

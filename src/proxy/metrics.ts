@@ -7,7 +7,8 @@
 import type { TokenUsage } from '../core/entry.js';
 import { scrubString } from '../core/secrets.js';
 
-export type CacheStatus = 'hit' | 'miss' | 'bypass' | 'coalesced' | 'error';
+/** `stale`: an expired answer served because the upstream failed (stale-if-error, stages/stale.ts). */
+export type CacheStatus = 'hit' | 'miss' | 'bypass' | 'coalesced' | 'error' | 'stale';
 
 const MAX_SERIES = 2_000;
 

@@ -20,6 +20,10 @@
  *   [odd-delta] chat: an unknown delta field whose object value changes; messages: a delta of an
  *               unknown type (what no assembler can rebuild)
  *
+ * `outage` makes every call fail the same way, whatever it asks, until it is cleared: an HTTP
+ * status with an error body, or `drop` (a stream's headers, then a broken connection before its
+ * first event; a JSON call's connection broken at once).
+ *
  * Every stream is counted in `streams`: the bytes the fake managed to hand to its socket, and when
  * the stream's connection closed (an upstream the gateway stops reading from stops writing).
  */
@@ -54,10 +58,15 @@ export interface FakeLlm {
   count(path?: string): number;
   /** Delay between two streamed pieces (ms). */
   pieceDelayMs: number;
+  /** While set, every API call fails this way (see the header). */
+  outage?: FakeOutage | undefined;
   close(): Promise<void>;
 }
 
 type Json = Record<string, unknown>;
+
+/** A status (after `delayMs`, so concurrent calls overlap), or `drop`. */
+export type FakeOutage = { status: number; delayMs?: number } | 'drop';
 
 export async function startFakeLlm(
   options: {
@@ -70,7 +79,10 @@ export async function startFakeLlm(
   const counts = new Map<string, number>();
   let total = 0;
   const sockets = new Set<import('node:net').Socket>();
-  const state = { pieceDelayMs: options.pieceDelayMs ?? 5 };
+  const state: { pieceDelayMs: number; outage: FakeOutage | undefined } = {
+    pieceDelayMs: options.pieceDelayMs ?? 5,
+    outage: undefined,
+  };
   const server = http.createServer(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
@@ -87,6 +99,20 @@ export async function startFakeLlm(
       calls.push({ path, url: req.url ?? '/', method: req.method ?? 'GET', headers: req.headers, body });
     counts.set(path, (counts.get(path) ?? 0) + 1);
     const n = ++total;
+    const outage = state.outage;
+    if (outage === 'drop') {
+      if (body?.stream !== true) return req.socket.destroy();
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+      res.flushHeaders();
+      setTimeout(() => res.socket?.destroy(), 5);
+      return;
+    }
+    if (outage) {
+      if (outage.delayMs) await sleep(outage.delayMs);
+      return json(res, outage.status, {
+        error: { message: `fake outage ${outage.status}`, type: 'server_error', code: null },
+      });
+    }
     if (req.method === 'GET' && path === '/v1/models') {
       return json(res, 200, {
         object: 'list',
@@ -164,6 +190,12 @@ export async function startFakeLlm(
     },
     set pieceDelayMs(ms: number) {
       state.pieceDelayMs = ms;
+    },
+    get outage() {
+      return state.outage;
+    },
+    set outage(outage: FakeOutage | undefined) {
+      state.outage = outage;
     },
     close: () =>
       new Promise<void>((resolve) => {

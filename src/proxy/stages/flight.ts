@@ -11,6 +11,7 @@ import { UNVERIFIED_MODEL } from '../metrics.js';
 import { storedFor } from '../upstream-store.js';
 import { type CachedRequest, echoOf, type GatewayContext } from './context.js';
 import { asHit, deliver, deliverTo, streamClient } from './respond.js';
+import { isOutage } from './stale.js';
 import { store, storeAccountOf } from './store.js';
 import { teeJson, teeStream } from './tee.js';
 
@@ -68,6 +69,12 @@ export class Flights {
       const outcome = canonical.stream
         ? await teeStream(ctx, request, flight)
         : await teeJson(ctx, request, flight, res, forget);
+      const stale = await this.staleFor(request, outcome, flight, res);
+      if (stale) {
+        flight.finish(stale);
+        // Stored by another caller since the miss: a fresh answer, a hit like any other.
+        return deliver(ctx, request, res, stale, stale.kind === 'answer' && stale.hit?.stale ? 'stale' : 'hit');
+      }
       flight.finish(outcome);
       if (!canonical.stream && outcome.kind !== 'answer') deliverTo(ctx, request, res, outcome, 'miss');
       else if (canonical.stream && !flight.isStreaming) deliverTo(ctx, request, res, outcome, 'miss');
@@ -88,6 +95,31 @@ export class Flights {
       if (holdsClaim && !stored) ctx.manager.release(key);
       if (client) flight.unfollow(client);
     }
+  }
+
+  /**
+   * The upstream call failed with an outage before any of it reached a client (stale.ts): the
+   * key's expired answer kept for stale-if-error, if this request may take it (its own
+   * `stale-if-error`, `max-age`, account); undefined otherwise, and the failure is the outcome.
+   */
+  private async staleFor(
+    request: CachedRequest,
+    outcome: Outcome,
+    flight: Flight,
+    res: ServerResponse,
+  ): Promise<Outcome | undefined> {
+    const { controls } = request;
+    if (controls.noCache || controls.onlyIfCached || !isOutage(outcome)) return undefined;
+    // Every client left (the call was aborted for it), or a client already has part of the answer.
+    if (flight.abort.signal.aborted || flight.isStreaming || res.headersSent) return undefined;
+    const maxStaleSeconds = controls.staleIfErrorSeconds;
+    const hit = await this.ctx.manager.lookupStale(
+      request.key,
+      maxStaleSeconds === undefined ? {} : { maxStaleSeconds },
+    );
+    const answer = hit && this.answerOf(request, hit);
+    if (!answer || answer.kind !== 'answer' || !answer.hit) return undefined;
+    return hit.stale ? { ...answer, hit: { ...answer.hit, stale: true } } : answer;
   }
 
   /**
@@ -145,10 +177,12 @@ export class Flights {
       if (res.headersSent) return;
       return this.serve(request, res);
     }
-    if (outcome.kind === 'answer') ctx.counters.request(endpoint.label, canonical.model, 'coalesced');
+    const stale = outcome.kind === 'answer' && outcome.hit?.stale === true;
+    if (outcome.kind === 'answer')
+      ctx.counters.request(endpoint.label, canonical.model, stale ? 'stale' : 'coalesced');
     else ctx.counters.request(endpoint.label, UNVERIFIED_MODEL, 'error');
     // A live stream already ended (or broke) every streaming client.
     if (client && flight.isStreaming) return;
-    deliverTo(ctx, request, res, outcome, 'hit', 'coalesced');
+    deliverTo(ctx, request, res, outcome, stale ? 'stale' : 'hit', 'coalesced');
   }
 }

@@ -21,7 +21,8 @@ export function deliver(
   status: CacheStatus,
 ): void {
   ctx.counters.request(request.endpoint.label, request.canonical.model, status);
-  if (outcome.kind === 'answer' && outcome.hit) {
+  // A stale answer stands in for a call that failed: it saved nothing.
+  if (outcome.kind === 'answer' && outcome.hit && !outcome.hit.stale) {
     const usage = request.endpoint.usage(outcome.response);
     if (usage) ctx.counters.saved(request.endpoint.label, request.canonical.model, usage);
   }
@@ -41,7 +42,9 @@ export function deliverTo(
   const { endpoint, canonical } = request;
   switch (outcome.kind) {
     case 'answer': {
-      const headers: Record<string, string> = { 'x-strata-cache': status === 'miss' ? 'miss' : 'hit' };
+      const headers: Record<string, string> = {
+        'x-strata-cache': status === 'miss' || status === 'stale' ? status : 'hit',
+      };
       const hit = outcome.hit;
       const from = hit?.tier ?? tier;
       if (from !== undefined) headers['x-strata-tier'] = from;

@@ -34,6 +34,8 @@ export async function store(ctx: GatewayContext, request: CachedRequest, answer:
   const account = storeAccountOf(request);
   await ctx.manager.update(request.key, gens, {
     ttlMs: ttlSeconds === null ? null : ttlSeconds * 1000,
+    // Kept past its TTL for stale-if-error (core/stale.ts); unset: the config's grace.
+    ...(controls.staleIfErrorSeconds === undefined ? {} : { staleMs: controls.staleIfErrorSeconds * 1000 }),
     // How `strata clear --tenant-key-env` finds this caller's entries (digests, never the keys).
     tags: keyTags(request.caller.credentials),
     ...(account === undefined ? {} : { metadata: { [STORED_UPSTREAM]: account } }),

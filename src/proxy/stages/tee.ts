@@ -12,6 +12,7 @@ import { type SseEvent, SseParser } from '../sse.js';
 import { asUpstreamError, clientHeaders, type UpstreamResponse } from '../upstream.js';
 import { type BrokeOff, describe } from '../upstream-log.js';
 import { type CachedRequest, type GatewayContext, logCall } from './context.js';
+import { staleMayAnswer } from './stale.js';
 import { parseJson } from './parse.js';
 
 /**
@@ -149,7 +150,10 @@ export async function teeStream(
   }
   // A stream that outgrows what one answer may be stored as is not kept for late joiners either;
   // a client twice that far behind (its replay, and as much again) while others keep up is cut off.
-  flight.beginStream({ replayBytes: maxStoredBytes, lagBytes: 2 * maxStoredBytes });
+  const limits = { replayBytes: maxStoredBytes, lagBytes: 2 * maxStoredBytes };
+  // Where a stale answer may stand in for a stream that breaks before its first event
+  // (stale.ts), clients get their headers with that event, not before.
+  if (!staleMayAnswer(ctx, request)) flight.beginStream(limits);
   const parser = new SseParser();
   const assembler = endpoint.assembler!(maxStoredBytes);
   const hidden = (event: SseEvent) => endpoint.usageOnly?.(event) === true;
@@ -163,6 +167,7 @@ export async function teeStream(
         return { kind: 'failed', status: 502, message: 'the upstream stream exceeded maxStreamBytes' };
       }
       for (const event of parser.push(chunk)) {
+        if (!flight.isStreaming) flight.beginStream(limits);
         if (state === 'more') state = assembler.push(event);
         flight.forward(event, hidden(event));
       }

@@ -1,0 +1,172 @@
+/**
+ * Stale-if-error through the gateway (stages/stale.ts): while the upstream fails with an outage,
+ * an answer past its TTL and within its grace answers instead, as JSON or replayed as a stream,
+ * with `x-strata-cache: stale`, counted; the upstream back, fresh answers; past the grace, or for
+ * a request's own error, the upstream's error.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { startGateway, type TestGateway } from '../../test/support/gateway.js';
+import { ManualClock } from '../core/clock.js';
+
+const TTL = 60;
+const GRACE = 600;
+const START = Date.parse('2026-12-05T08:00:00Z');
+const KEY = 'sk-proj-stale-if-error-0001';
+
+let gw: TestGateway | undefined;
+afterEach(async () => {
+  await gw?.close();
+  gw = undefined;
+});
+
+async function gateway(config: { staleIfErrorSeconds?: number } = {}) {
+  const clock = new ManualClock(START);
+  gw = await startGateway({
+    clock,
+    tiers: [{ type: 'memory' }, { type: 'sqlite', path: ':memory:' }],
+    config: { defaultTtlSeconds: TTL, staleIfErrorSeconds: GRACE, ...config },
+  });
+  return { clock, g: gw };
+}
+
+/** Moves the clock to `seconds` after START. */
+const at = (clock: ManualClock, seconds: number) => clock.advance(START + seconds * 1000 - clock.now());
+
+function ask(
+  g: TestGateway,
+  question: string,
+  o: { stream?: boolean; headers?: Record<string, string> } = {},
+): Promise<Response> {
+  return fetch(`${g.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json', ...o.headers },
+    body: JSON.stringify({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: question }],
+      ...(o.stream ? { stream: true } : {}),
+    }),
+  });
+}
+
+async function answerOf(res: Response): Promise<string> {
+  const body = (await res.json()) as { choices: Array<{ message: { content: string } }> };
+  return body.choices[0]!.message.content;
+}
+
+/** The text a streamed answer's events carry. */
+function streamedText(sse: string): string {
+  let text = '';
+  for (const line of sse.split('\n')) {
+    if (!line.startsWith('data: ') || line === 'data: [DONE]') continue;
+    const event = JSON.parse(line.slice(6)) as { choices?: Array<{ delta?: { content?: string } }> };
+    text += event.choices?.[0]?.delta?.content ?? '';
+  }
+  return text;
+}
+
+describe('gateway stale-if-error', () => {
+  it('upstream down for the whole grace window: stale answers, marked and counted; back: fresh; past the grace: the error', async () => {
+    const { clock, g } = await gateway();
+    const first = await ask(g, 'what is our refund policy?');
+    expect(first.headers.get('x-strata-cache')).toBe('miss');
+    const stored = await answerOf(first);
+    g.fake.outage = { status: 503 };
+    for (const seconds of [TTL + 1, TTL + GRACE / 2, TTL + GRACE - 1]) {
+      at(clock, seconds);
+      const stale = await ask(g, 'what is our refund policy?');
+      expect(stale.status).toBe(200);
+      expect(stale.headers.get('x-strata-cache')).toBe('stale');
+      expect(stale.headers.get('age')).toBe(String(seconds));
+      expect(await answerOf(stale)).toBe(stored);
+    }
+    expect(g.proxy.counters.total('stale')).toBe(3);
+    const stats = await g.proxy.strata.stats({ store: false });
+    expect(stats.stale).toBe(3);
+    expect(stats.updates).toBe(1); // never stored back
+    expect(await g.proxy.monitor.metrics()).toMatch(/^strata_stale_total 3$/m);
+    // The upstream is back: a fresh answer, which replaces the entry.
+    g.fake.outage = undefined;
+    const fresh = await ask(g, 'what is our refund policy?');
+    expect(fresh.headers.get('x-strata-cache')).toBe('miss');
+    const renewed = await answerOf(fresh);
+    expect(renewed).not.toBe(stored);
+    const hit = await ask(g, 'what is our refund policy?');
+    expect(hit.headers.get('x-strata-cache')).toBe('hit');
+    expect(await answerOf(hit)).toBe(renewed);
+    // Down again, past this entry's TTL and grace: the upstream's error.
+    g.fake.outage = { status: 503 };
+    at(clock, TTL + GRACE - 1 + TTL + GRACE);
+    const error = await ask(g, 'what is our refund policy?');
+    expect(error.status).toBe(503);
+    expect(error.headers.get('x-strata-cache')).toBe('miss');
+  });
+
+  it('a 429 and a broken connection are answered stale; a 400 is passed on', async () => {
+    const { clock, g } = await gateway();
+    await (await ask(g, 'q')).text();
+    at(clock, TTL + 5);
+    g.fake.outage = { status: 429 };
+    expect((await ask(g, 'q')).headers.get('x-strata-cache')).toBe('stale');
+    g.fake.outage = 'drop';
+    expect((await ask(g, 'q')).headers.get('x-strata-cache')).toBe('stale');
+    g.fake.outage = { status: 400 };
+    const bad = await ask(g, 'q');
+    expect(bad.status).toBe(400);
+    expect(bad.headers.get('x-strata-cache')).toBe('miss');
+  });
+
+  it('a stream broken before its first event is answered stale, replayed as a stream; after its first event, broken', async () => {
+    const { clock, g } = await gateway();
+    const stored = await answerOf(await ask(g, 'tell me a story'));
+    await (await ask(g, 'tell me a story [drop]')).text();
+    at(clock, TTL + 1);
+    g.fake.outage = 'drop';
+    const stale = await ask(g, 'tell me a story', { stream: true });
+    expect(stale.headers.get('x-strata-cache')).toBe('stale');
+    expect(stale.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    expect(streamedText(await stale.text())).toBe(stored);
+    // [drop]: the fake sends two events, then breaks the connection.
+    g.fake.outage = undefined;
+    const broken = await ask(g, 'tell me a story [drop]', { stream: true });
+    expect(broken.headers.get('x-strata-cache')).toBe('miss');
+    await expect(broken.text()).rejects.toThrow();
+  });
+
+  it('concurrent identical requests while the upstream is down: every one is answered stale', async () => {
+    const { clock, g } = await gateway();
+    const stored = await answerOf(await ask(g, 'shared question'));
+    at(clock, TTL + 1);
+    g.fake.outage = { status: 502, delayMs: 100 };
+    const calls = g.fake.count();
+    const answers = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => ask(g, 'shared question', { stream: i % 2 === 1 })),
+    );
+    for (const [i, res] of answers.entries()) {
+      expect(res.headers.get('x-strata-cache')).toBe('stale');
+      expect(i % 2 === 1 ? streamedText(await res.text()) : await answerOf(res)).toBe(stored);
+    }
+    // They followed one upstream call.
+    expect(g.fake.count() - calls).toBe(1);
+  });
+
+  it('per request: Cache-Control stale-if-error bounds how stale (0: never) and sets the grace of what it stores', async () => {
+    const { clock, g } = await gateway({ staleIfErrorSeconds: 0 });
+    await (await ask(g, 'kept', { headers: { 'cache-control': 'stale-if-error=300' } })).text();
+    await (await ask(g, 'not kept')).text();
+    at(clock, TTL + 100);
+    g.fake.outage = { status: 503 };
+    expect((await ask(g, 'kept')).headers.get('x-strata-cache')).toBe('stale');
+    expect((await ask(g, 'not kept')).status).toBe(503);
+    const none = await ask(g, 'kept', { headers: { 'cache-control': 'stale-if-error=0' } });
+    expect(none.status).toBe(503);
+    const tooStale = await ask(g, 'kept', { headers: { 'cache-control': 'stale-if-error=50' } });
+    expect(tooStale.status).toBe(503);
+    const enough = await ask(g, 'kept', { headers: { 'cache-control': 'stale-if-error=150' } });
+    expect(enough.headers.get('x-strata-cache')).toBe('stale');
+    // no-cache skips the cache, its stale answers too.
+    expect((await ask(g, 'kept', { headers: { 'cache-control': 'no-cache' } })).status).toBe(503);
+    const bad = await ask(g, 'kept', { headers: { 'cache-control': 'stale-if-error=soon' } });
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toMatch(/stale-if-error/);
+  });
+});
