@@ -91,6 +91,8 @@ describe('dashboard (headless Chromium)', () => {
       await expect.poll(lookups, { timeout: 15_000 }).toBeGreaterThan(0);
       const first = await lookups();
       await expect.poll(lookups, { timeout: 15_000 }).toBeGreaterThan(first); // live
+      // The stale-if-error card: nothing here fails, so no stale answers.
+      expect(await page.textContent('#stale')).toBe('0');
       await expect.poll(() => page.locator('#tiers tbody tr').count(), { timeout: 10_000 }).toBe(3);
       expect(await page.textContent('#tiers tbody tr[data-tier="memory"]')).toMatch(/memory\s*up\s*start/);
 

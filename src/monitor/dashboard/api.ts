@@ -19,7 +19,8 @@ interface ModelSavings {
   cost: number;
 }
 interface StatsReply {
-  stats: { lookups: number; hitRate: number; tiers: TierStats[] };
+  /** `stale`: answers served past their TTL because the model call failed (absent before it existed). */
+  stats: { lookups: number; hitRate: number; stale?: number; tiers: TierStats[] };
   savings: { tokens: number; cost: number; models: ModelSavings[] };
   fleet: boolean;
   processes?: unknown[];

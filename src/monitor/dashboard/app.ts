@@ -37,6 +37,7 @@ async function refresh() {
   text('scope', fleet ? `all ${processes?.length} processes` : 'this process');
   text('lookups', num(stats.lookups));
   text('hit-rate', stats.lookups === 0 ? '-' : pct(stats.hitRate));
+  text('stale', num(stats.stale ?? 0));
   text('saved-tokens', num(savings.tokens));
   text('saved-cost', usd(savings.cost));
   // Savings are placed in time from the monitor's samples (and, in fleet mode, the buckets an
