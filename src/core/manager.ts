@@ -222,7 +222,8 @@ export class Manager implements Strata {
         m.logOnce('get', new Error(`discarded a corrupt or misfiled entry ${stored.hash.slice(0, 12)}`));
       }
       // An expired entry kept for stale-if-error (stale.ts) stays until its grace ends.
-      if (entry === 'corrupt' || (!similar && entry !== 'stale')) m.background('delete', (t) => t.delete(stored));
+      if (entry === 'corrupt' || (!similar && entry !== 'stale'))
+        m.background('delete', (t) => t.delete(stored));
       return undefined;
     }
     m.counters.hits++;

@@ -43,16 +43,26 @@ async function engine(staleIfErrorSeconds: number) {
 describe('stale-if-error in the engine', () => {
   it('an entry with a grace carries staleUntil; tiers are handed it as the expiry', () => {
     const key = deriveKey('default', LLM, 'q');
-    const entry = newEntry(key, [{ text: 'a' }], { now: START, storePrompt: true, ttlMs: 60_000, staleMs: 600_000 });
+    const entry = newEntry(key, [{ text: 'a' }], {
+      now: START,
+      storePrompt: true,
+      ttlMs: 60_000,
+      staleMs: 600_000,
+    });
     expect(entry).toMatchObject({ expiresAt: START + 60_000, staleUntil: START + 660_000 });
     const stored = encodeEntry(entry);
     expect(stored.expiresAt).toBe(START + 660_000);
-    expect(decodeEntry(stored.payload)).toMatchObject({ expiresAt: START + 60_000, staleUntil: START + 660_000 });
+    expect(decodeEntry(stored.payload)).toMatchObject({
+      expiresAt: START + 60_000,
+      staleUntil: START + 660_000,
+    });
     // No TTL, or no grace: nothing to keep past.
-    expect(newEntry(key, [], { now: START, storePrompt: true, ttlMs: null, staleMs: 600_000 }).staleUntil).toBe(
+    expect(
+      newEntry(key, [], { now: START, storePrompt: true, ttlMs: null, staleMs: 600_000 }).staleUntil,
+    ).toBe(undefined);
+    expect(newEntry(key, [], { now: START, storePrompt: true, ttlMs: 1000, staleMs: 0 }).staleUntil).toBe(
       undefined,
     );
-    expect(newEntry(key, [], { now: START, storePrompt: true, ttlMs: 1000, staleMs: 0 }).staleUntil).toBe(undefined);
     // Export lines carry it; one that ends before its expiry is refused, by name.
     expect(validateEntryLine(decodeEntry(stored.payload)).ok).toBe(true);
     const bad = validateEntryLine({ ...decodeEntry(stored.payload), staleUntil: START });

@@ -15,8 +15,8 @@ import type { StoredEntry, StoredGenerationData } from '../core/entry.js';
 import type { CacheEvents, Hit, Logger } from '../core/events.js';
 import type { CacheKey } from '../core/key.js';
 import type { LookupOptions, WriteOptions } from '../core/options.js';
-import type { StaleOptions } from '../core/stale.js';
 import type { HealthReport, LatencyHistograms, StatsReport, TierQueries } from '../core/reports.js';
+import type { StaleOptions } from '../core/stale.js';
 import type { Tier } from '../core/tier.js';
 import type { TierFailure } from '../errors.js';
 

@@ -70,5 +70,7 @@ function statusOf(fields: Record<string, unknown>): number | undefined {
 }
 
 function isTimeoutReason(reason: unknown): boolean {
-  return reason !== null && typeof reason === 'object' && (reason as { name?: unknown }).name === 'TimeoutError';
+  return (
+    reason !== null && typeof reason === 'object' && (reason as { name?: unknown }).name === 'TimeoutError'
+  );
 }

@@ -9,8 +9,8 @@ import type { StrataCache } from './cache.js';
 import { isModelOutage } from './model-failure.js';
 import { identityPair } from './model-identity.js';
 import { assertMode } from './modes.js';
-import { assertStaleIfError, type LookupResult } from './view-options.js';
 import { refuse } from './view-identity.js';
+import { assertStaleIfError, type LookupResult } from './view-options.js';
 
 /**
  * withCache's per-call control (`configurable: { cache }`): the per-call directives. Its

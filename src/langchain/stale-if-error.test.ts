@@ -230,15 +230,15 @@ describe('withCache stale-if-error', () => {
 
   it('a bad grace is refused with the field named', async () => {
     const { model, cache, fake } = await setup();
-    await expect(
-      model.invoke('q', { configurable: { cache: { staleIfErrorSeconds: -1 } } }),
-    ).rejects.toThrow(/configurable\.cache\.staleIfErrorSeconds/);
+    await expect(model.invoke('q', { configurable: { cache: { staleIfErrorSeconds: -1 } } })).rejects.toThrow(
+      /configurable\.cache\.staleIfErrorSeconds/,
+    );
     expect(() => withCache(fake, cache, { staleIfErrorSeconds: Number.NaN })).toThrow(
       /withCache\.staleIfErrorSeconds/,
     );
-    await expect(
-      createCache({ tiers: [{ type: 'memory' }], staleIfErrorSeconds: -5 }),
-    ).rejects.toThrow(StrataConfigError);
+    await expect(createCache({ tiers: [{ type: 'memory' }], staleIfErrorSeconds: -5 })).rejects.toThrow(
+      StrataConfigError,
+    );
     await expect(createCache({ tiers: [{ type: 'memory' }], staleIfErrorSeconds: -5 })).rejects.toThrow(
       /staleIfErrorSeconds/,
     );

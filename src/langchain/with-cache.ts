@@ -48,8 +48,8 @@ import {
   pause,
   RequestCache,
   resumed,
-  splitText,
   type StrataHitInfo,
+  splitText,
   type WithCacheOptions,
 } from './request-cache.js';
 

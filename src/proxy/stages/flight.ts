@@ -73,7 +73,13 @@ export class Flights {
       if (stale) {
         flight.finish(stale);
         // Stored by another caller since the miss: a fresh answer, a hit like any other.
-        return deliver(ctx, request, res, stale, stale.kind === 'answer' && stale.hit?.stale ? 'stale' : 'hit');
+        return deliver(
+          ctx,
+          request,
+          res,
+          stale,
+          stale.kind === 'answer' && stale.hit?.stale ? 'stale' : 'hit',
+        );
       }
       flight.finish(outcome);
       if (!canonical.stream && outcome.kind !== 'answer') deliverTo(ctx, request, res, outcome, 'miss');
@@ -118,7 +124,7 @@ export class Flights {
       maxStaleSeconds === undefined ? {} : { maxStaleSeconds },
     );
     const answer = hit && this.answerOf(request, hit);
-    if (!answer || answer.kind !== 'answer' || !answer.hit) return undefined;
+    if (!hit || answer?.kind !== 'answer' || !answer.hit) return undefined;
     return hit.stale ? { ...answer, hit: { ...answer.hit, stale: true } } : answer;
   }
 

@@ -12,8 +12,8 @@ import { type SseEvent, SseParser } from '../sse.js';
 import { asUpstreamError, clientHeaders, type UpstreamResponse } from '../upstream.js';
 import { type BrokeOff, describe } from '../upstream-log.js';
 import { type CachedRequest, type GatewayContext, logCall } from './context.js';
-import { staleMayAnswer } from './stale.js';
 import { parseJson } from './parse.js';
+import { staleMayAnswer } from './stale.js';
 
 /**
  * A non-streaming miss: the upstream's JSON, passed on as received, stored when complete. A body
