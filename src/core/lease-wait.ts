@@ -7,7 +7,7 @@
  * calls the LLM itself.
  */
 import { performance } from 'node:perf_hooks';
-import { type Answer, answerMatchesKey, decodeAnswer } from './entry.js';
+import { type Answer, answerMatchesKey, decodeAnswer, isExpired } from './entry.js';
 import type { GuardedTier } from './guarded-tier.js';
 import type { CacheKey } from './key.js';
 import { isPromiseLike } from './tier.js';
@@ -22,6 +22,8 @@ export interface LeaseWaitOptions {
   leaseMs(llmString: string): number;
   usable(answer: Answer, llmString: string): boolean;
   closed(): boolean;
+  /** The engine's clock (epoch ms): an entry the tier still keeps past its TTL (stale.ts) is not the answer waited for. */
+  now(): number;
 }
 
 export class LeaseWait {
@@ -55,6 +57,7 @@ export class LeaseWait {
         typeof payload === 'string' &&
         entry &&
         answerMatchesKey(entry, key) &&
+        !isExpired(entry, this.options.now()) &&
         this.options.usable(entry, key.llmString)
       ) {
         return { entry, payload };

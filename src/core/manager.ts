@@ -107,6 +107,7 @@ export class Manager implements Strata {
           leaseMs: (llmString) => this.missDurations.leaseMs(llmString),
           usable: this.usable,
           closed: () => this.closed,
+          now: () => options.clock.now(),
         })
       : undefined;
     this.queries = new reports.TierQueries(this.managed, this.totals, options.clock);

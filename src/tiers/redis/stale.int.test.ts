@@ -58,4 +58,33 @@ describe('stale-if-error on Redis', () => {
       await strata.close();
     }
   });
+
+  it("an instance waiting for another's answer never takes the entry kept for the grace as that answer", async () => {
+    const clock = new ManualClock(Date.now());
+    const open = async () =>
+      createStrata(
+        {
+          namespace: 'stale-wait',
+          staleIfErrorSeconds: 600,
+          coalesceWaitMs: 5_000,
+          tiers: [{ type: 'redis', url, keyPrefix, bus: false }],
+        },
+        { clock, logger: { warn: () => {} } },
+      );
+    const writer = await open();
+    const [a, b] = [await open(), await open()];
+    try {
+      const key = deriveKey('stale-wait', 'model=m', 'asked by two instances');
+      await writer.update(key, [{ text: 'old' }], { ttlMs: 1_000 });
+      clock.advance(2_000);
+      // A misses and claims the key; B waits for A's answer, polling Redis, which still keeps the old entry.
+      expect(await a.lookup(key)).toBeUndefined();
+      const waited = b.lookup(key);
+      await new Promise((r) => setTimeout(r, 300));
+      await a.update(key, [{ text: 'new' }], { ttlMs: 60_000 });
+      expect((await waited)?.entry.gens[0]?.text).toBe('new');
+    } finally {
+      await Promise.all([writer.close(), a.close(), b.close()]);
+    }
+  });
 });
