@@ -149,6 +149,21 @@ describe('gateway stale-if-error', () => {
     expect(g.fake.count() - calls).toBe(1);
   });
 
+  it('a follower that bounds staleness itself is not handed the stale answer its leader took', async () => {
+    const { clock, g } = await gateway();
+    await (await ask(g, 'bounded')).text();
+    at(clock, TTL + 100);
+    g.fake.outage = { status: 503, delayMs: 200 };
+    const calls = g.fake.count();
+    const leader = ask(g, 'bounded');
+    await new Promise((r) => setTimeout(r, 50)); // the follower arrives while the leader's call runs
+    const follower = ask(g, 'bounded', { headers: { 'cache-control': 'stale-if-error=10' } });
+    expect((await leader).headers.get('x-strata-cache')).toBe('stale');
+    const own = await follower;
+    expect(own.status).toBe(503);
+    expect(g.fake.count() - calls).toBe(2);
+  });
+
   it('per request: Cache-Control stale-if-error bounds how stale (0: never) and sets the grace of what it stores', async () => {
     const { clock, g } = await gateway({ staleIfErrorSeconds: 0 });
     await (await ask(g, 'kept', { headers: { 'cache-control': 'stale-if-error=300' } })).text();

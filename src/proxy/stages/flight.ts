@@ -175,15 +175,18 @@ export class Flights {
       return sendNotCached(res, endpoint.api);
     }
     const sameCaller = flight.fingerprint === request.caller.fingerprint;
+    const stale = outcome.kind === 'answer' && outcome.hit?.stale === true;
     if (
       outcome.kind === 'retry' ||
+      // The leader took a stale answer under its own controls: one that bounds staleness or age
+      // itself (stale-if-error, max-age) makes its own call, and judges a stale answer by them.
+      (stale && (controls.staleIfErrorSeconds !== undefined || controls.maxAgeSeconds !== undefined)) ||
       (outcome.kind === 'upstream-error' && !sameCaller) ||
       (outcome.kind === 'failed' && !sameCaller)
     ) {
       if (res.headersSent) return;
       return this.serve(request, res);
     }
-    const stale = outcome.kind === 'answer' && outcome.hit?.stale === true;
     if (outcome.kind === 'answer')
       ctx.counters.request(endpoint.label, canonical.model, stale ? 'stale' : 'coalesced');
     else ctx.counters.request(endpoint.label, UNVERIFIED_MODEL, 'error');
