@@ -7,6 +7,7 @@
 import type { BreakerState } from './breaker.js';
 import type { Clock } from './clock.js';
 import { decodeEntry, type Entry, isExpired } from './entry.js';
+import { keptStale } from './stale.js';
 import { errorOf } from './error-of.js';
 import type { GuardedTier } from './guarded-tier.js';
 import type { CacheKey } from './key.js';
@@ -203,7 +204,12 @@ export function inspectKey(
             state: `similar (${read.similarity?.toFixed(3) ?? 'similarity not reported'}): ${read.matchedPrompt}`,
           };
         }
-        return { tier: m.name, entry, state: isExpired(entry, now) ? 'expired' : 'live' };
+        if (!isExpired(entry, now)) return { tier: m.name, entry, state: 'live' };
+        // Kept past its TTL for stale-if-error (stale.ts): answers only a call whose model failed.
+        const state = keptStale(entry, now)
+          ? `expired, kept for stale-if-error until ${new Date(entry.staleUntil!).toISOString()}`
+          : 'expired';
+        return { tier: m.name, entry, state };
       } catch (error) {
         const failure = errorOf(error).message;
         return { tier: m.name, state: `error: ${failure}`, failure };

@@ -77,6 +77,12 @@ describe('stale-if-error in the engine', () => {
     expect(await strata.lookup(key)).toBeUndefined();
     // Both tiers still hold it (the lookup did not delete it as an expired entry).
     for (const name of ['memory', 'sqlite']) expect(await strata.tier(name)!.get(key)).toBeTypeOf('string');
+    // `strata inspect` says why an expired entry is still there.
+    const inspected = await strata.queries.inspect(key);
+    expect(inspected.map((i) => i.state)).toEqual([
+      'expired, kept for stale-if-error until 2026-12-05T00:11:00.000Z',
+      'expired, kept for stale-if-error until 2026-12-05T00:11:00.000Z',
+    ]);
     const stale = await strata.lookupStale(key);
     expect(stale).toMatchObject({ tier: 'memory', stale: true, entry: { gens: [{ text: 'Paris' }] } });
     expect(await strata.lookupStale(key, { maxStaleSeconds: 0 })).toBeUndefined();
