@@ -5,6 +5,7 @@
  */
 import type { CallbackManagerForLLMRun } from '@langchain/core/callbacks/manager';
 import { BaseChatModel, type BaseChatModelCallOptions } from '@langchain/core/language_models/chat_models';
+import { LLM } from '@langchain/core/language_models/llms';
 import { AIMessage, AIMessageChunk, type BaseMessage } from '@langchain/core/messages';
 import { ChatGenerationChunk, type ChatResult } from '@langchain/core/outputs';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -242,6 +243,48 @@ describe('withCache stale-if-error', () => {
     await expect(createCache({ tiers: [{ type: 'memory' }], staleIfErrorSeconds: -5 })).rejects.toThrow(
       /staleIfErrorSeconds/,
     );
+  });
+});
+
+/** A text-completion LLM that answers "completion N", or throws `down` while it is set. */
+class SwitchableLlm extends LLM {
+  calls = 0;
+  down: Error | undefined;
+  _llmType(): string {
+    return 'switchable-llm';
+  }
+  override _identifyingParams(): Record<string, unknown> {
+    return { model: 'switchable-llm-1' };
+  }
+  async _call(prompt: string): Promise<string> {
+    this.calls++;
+    if (this.down) throw this.down;
+    return `completion ${this.calls} of ${prompt}`;
+  }
+}
+
+describe('withCache stale-if-error for an LLM (CachedLLM)', () => {
+  it('generate and stream answer stale while the LLM is down, marked in generationInfo.strata; the stale event fires', async () => {
+    const { clock, cache } = await setup();
+    const fake = new SwitchableLlm({});
+    const model = withCache(fake, cache);
+    const events: Array<{ tier: string; ageSeconds: number }> = [];
+    cache.strata.events.on('stale', (e) => events.push({ tier: e.tier, ageSeconds: e.ageSeconds }));
+    await model.invoke('p');
+    clock.advance((TTL + 10) * 1000);
+    fake.down = httpError(500);
+    const result = await model.generate(['p']);
+    expect(result.generations[0]![0]!.text).toBe('completion 1 of p');
+    expect(result.generations[0]![0]!.generationInfo?.strata).toMatchObject({ hit: true, stale: true });
+    let streamed = '';
+    for await (const piece of await model.stream('p')) streamed += piece;
+    expect(streamed).toBe('completion 1 of p');
+    expect(events).toEqual([
+      { tier: 'memory', ageSeconds: TTL + 10 },
+      { tier: 'memory', ageSeconds: TTL + 10 },
+    ]);
+    fake.down = httpError(400);
+    await expect(model.invoke('p')).rejects.toThrow('400');
   });
 });
 
