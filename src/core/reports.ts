@@ -7,10 +7,10 @@
 import type { BreakerState } from './breaker.js';
 import type { Clock } from './clock.js';
 import { decodeEntry, type Entry, isExpired } from './entry.js';
-import { keptStale } from './stale.js';
 import { errorOf } from './error-of.js';
 import type { GuardedTier } from './guarded-tier.js';
 import type { CacheKey } from './key.js';
+import { keptStale } from './stale.js';
 import type { CacheCounters, CumulativeLatency, LatencySummary, TierCounters } from './stats.js';
 import {
   type DailyStats,
