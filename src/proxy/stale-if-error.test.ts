@@ -101,7 +101,7 @@ describe('gateway stale-if-error', () => {
     expect(error.headers.get('x-strata-cache')).toBe('miss');
   });
 
-  it('a 429 and a broken connection are answered stale; a 400 is passed on', async () => {
+  it('a 429 and a connection broken before the answer are answered stale; a 400 is passed on', async () => {
     const { clock, g } = await gateway();
     await (await ask(g, 'q')).text();
     at(clock, TTL + 5);
@@ -113,6 +113,17 @@ describe('gateway stale-if-error', () => {
     const bad = await ask(g, 'q');
     expect(bad.status).toBe(400);
     expect(bad.headers.get('x-strata-cache')).toBe('miss');
+  });
+
+  it('an upstream that refuses connections is answered stale', async () => {
+    const { clock, g } = await gateway();
+    await (await ask(g, 'q')).text();
+    at(clock, TTL + 5);
+    await g.fake.close(); // nothing listens on its port any more: ECONNREFUSED
+    const stale = await ask(g, 'q');
+    expect(stale.headers.get('x-strata-cache')).toBe('stale');
+    expect(stale.status).toBe(200);
+    expect(g.warnings.join('\n')).toMatch(/could not be reached/);
   });
 
   it('a stream broken before its first event is answered stale, replayed as a stream; after its first event, broken', async () => {
