@@ -14,7 +14,7 @@ import { createStrata } from '../../engine/create.js';
 import type { Strata } from '../../engine/strata.js';
 import { StrataConfigError } from '../../errors.js';
 import { deriveKey } from '../key.js';
-import { isSealed, Keyring, sealedKeyId } from './keyring.js';
+import { type EncryptionConfig, isSealed, Keyring, sealedKeyId } from './keyring.js';
 
 const LLM = 'model:"sim-1",temperature:0';
 const K1 = 'STRATA_TEST_AT_REST_K1';
@@ -42,7 +42,7 @@ function tempDir(): string {
 
 async function open(
   dir: string,
-  encryption: Record<string, unknown> | undefined,
+  encryption: EncryptionConfig | undefined,
   o: { memory?: boolean; semantic?: boolean; env?: NodeJS.ProcessEnv; db?: string } = {},
 ): Promise<Strata> {
   const strata = await createStrata(
