@@ -234,6 +234,48 @@ describe('encryption at rest (memory, SQLite, semantic local file)', () => {
     expect((await onlyNew.lookup(fresh))?.entry.gens[0]?.text).toBe('new answer');
   });
 
+  it('backfills memory in clear and a sealed tier sealed under the active key', async () => {
+    const dir = tempDir();
+    const key = deriveKey('enc', LLM, canary('backfill'));
+    const config = (active: string) => ({ ...both, active });
+    const tiers = (strata: Strata) => [strata.tier('memory')!, strata.tier('first')!, strata.tier('second')!];
+    const create = (active: string) =>
+      createStrata(
+        {
+          namespace: 'enc',
+          coalesceWaitMs: 0,
+          tiers: [
+            { type: 'memory' },
+            { type: 'sqlite', name: 'first', path: join(dir, 'first.db'), purgeIntervalSeconds: 0 },
+            { type: 'sqlite', name: 'second', path: join(dir, 'second.db'), purgeIntervalSeconds: 0 },
+          ],
+          encryption: config(active),
+        },
+        { env, logger: { warn: () => {} } },
+      ).then((strata) => {
+        opened.push(strata);
+        return strata;
+      });
+    const before = await create('k1');
+    await before.update(key, [{ text: 'backfilled' }]);
+    await closeAll();
+    const after = await create('k2');
+    const [memory, first] = tiers(after);
+    await first!.delete(key);
+    const backfilled: string[] = [];
+    const twoBackfills = new Promise<void>((resolve) =>
+      after.events.on('backfill', (e) => backfilled.push(e.to) === 2 && resolve()),
+    );
+    const hit = await after.lookup(key);
+    expect(hit?.tier).toBe('second');
+    await twoBackfills;
+    expect(backfilled.sort()).toEqual(['first', 'memory']);
+    expect(((await memory!.get(key)) as string).startsWith('{')).toBe(true);
+    // Resealed under the key now active: a read moves an entry to it.
+    expect(sealedKeyId((await first!.get(key)) as string)).toBe('k2');
+    expect((await after.lookup(key))?.tier).toBe('memory');
+  });
+
   it("a call's own sealer seals and opens instead of the config's", async () => {
     const dir = tempDir();
     const strata = await open(dir, { ...both, active: 'k1' });
