@@ -289,6 +289,26 @@ describe('encryption at rest (memory, SQLite, semantic local file)', () => {
     expect((await strata.lookup(key, { sealer: tenant }))?.entry.gens[0]?.text).toBe('tenant answer');
   });
 
+  it("the semantic tier seals its question text under a call's own sealer too", async () => {
+    const dir = tempDir();
+    // No `encryption` in the config: only the call's keys seal.
+    const strata = await open(dir, undefined, { semantic: true });
+    const tenant = new Keyring(new Map([['t1', randomBytes(32)]]), 't1');
+    const question = `What is the capital of ${canary('country')}?`;
+    await strata.update(deriveKey('enc', LLM, question), [{ text: 'Paris' }], { sealer: tenant });
+    const paraphrase = deriveKey('enc', LLM, `${question} `);
+    const hit = await strata.lookup(paraphrase, { sealer: tenant });
+    expect(hit?.tier).toBe('semantic');
+    expect(hit?.matchedPrompt).toBe(question);
+    // Without the call's keys, or with another's, the question does not open: never compared.
+    expect(await strata.lookup(paraphrase)).toBeUndefined();
+    const other = new Keyring(new Map([['t1', randomBytes(32)]]), 't1');
+    expect(await strata.lookup(paraphrase, { sealer: other })).toBeUndefined();
+    expect((await strata.tier('semantic')!.stats()).unopened).toBe(2);
+    await closeAll();
+    expectNowhere(dir, [question]);
+  });
+
   it('export writes sealed lines that import opens with the keys, and search says why it cannot run', async () => {
     const dir = tempDir();
     const prompt = canary('exported');
