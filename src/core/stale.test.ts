@@ -3,6 +3,7 @@
  * tiers are told to keep, that a lookup past the TTL still misses and leaves the entry, and what
  * lookupStale finds, over memory and SQLite with a clock the test moves.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createStrata } from '../engine/create.js';
 import type { Strata } from '../engine/strata.js';
 import { ManualClock } from './clock.js';
+import { Keyring } from './encryption/keyring.js';
 import { decodeEntry, encodeEntry, newEntry } from './entry.js';
 import { validateEntryLine } from './entry-schema.js';
 import { deriveKey } from './key.js';
@@ -117,6 +119,36 @@ describe('stale-if-error in the engine', () => {
     expect(await strata.lookup(plain)).toBeUndefined();
     expect(await strata.lookupStale(plain)).toBeUndefined();
     expect(await strata.lookupStale(kept)).toMatchObject({ stale: true });
+  });
+
+  it('under encryption a stale answer opens with the keys it was sealed under, and only with them', async () => {
+    const clock = new ManualClock(START);
+    const dir = mkdtempSync(join(tmpdir(), 'strata-stale-sealed-'));
+    dirs.push(dir);
+    process.env.STRATA_TEST_STALE_KEY = randomBytes(32).toString('base64');
+    const strata = await createStrata(
+      {
+        defaultTtlSeconds: 60,
+        staleIfErrorSeconds: 600,
+        coalesceWaitMs: 0,
+        encryption: { keys: [{ id: 'k1', keyEnv: 'STRATA_TEST_STALE_KEY' }], active: 'k1' },
+        tiers: [{ type: 'sqlite', path: join(dir, 'cache.db'), purgeIntervalSeconds: 0 }],
+      },
+      { clock, logger: { warn: () => {} } },
+    );
+    open.push(strata);
+    const key = deriveKey(strata.namespace, LLM, 'sealed question');
+    await strata.update(key, [{ text: 'sealed answer' }], { ttlMs: 60_000 });
+    expect(await strata.tier('sqlite')!.get(key)).toMatch(/^~s1\.k1\./);
+    clock.advance(61_000);
+    expect(await strata.lookup(key)).toBeUndefined();
+    expect(await strata.lookupStale(key)).toMatchObject({
+      stale: true,
+      entry: { gens: [{ text: 'sealed answer' }] },
+    });
+    // A caller with other keys (the gateway's per-tenant sealer) gets nothing, never the answer.
+    const other = new Keyring(new Map([['k1', randomBytes(32)]]), 'k1');
+    expect(await strata.lookupStale(key, { sealer: other })).toBeUndefined();
   });
 
   it('the config refuses a negative grace, naming the field', async () => {

@@ -12,6 +12,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import { copyAnswer, type DecodedAnswers } from './decoded.js';
+import type { Sealer } from './encryption/keyring.js';
 import { type Answer, answerMatchesKey, isExpired } from './entry.js';
 import type { CacheEvents, Hit } from './events.js';
 import type { GuardedTier } from './guarded-tier.js';
@@ -26,6 +27,8 @@ export interface StaleOptions {
    * 0: no stale answer.
    */
   maxStaleSeconds?: number;
+  /** The call's own keys (the gateway's per-tenant sealer); default: the config's. */
+  sealer?: Sealer;
 }
 
 /** Whether an expired answer is still kept for stale-if-error at `now`. */
@@ -40,6 +43,13 @@ export interface StaleSource {
   readonly now: number;
   readonly totals: CacheCounters;
   readonly events: EventEmitter<CacheEvents>;
+  /** What a tier holds, opened with the call's keys (encryption/at-rest.ts); undefined if it does not open. */
+  readonly open: (
+    m: GuardedTier,
+    key: CacheKey,
+    payload: string,
+    sealer: Sealer | undefined,
+  ) => string | undefined;
 }
 
 /**
@@ -52,13 +62,14 @@ export async function findStale(
   key: CacheKey,
   options: StaleOptions = {},
 ): Promise<Hit | undefined> {
-  const { maxStaleSeconds } = options;
+  const { maxStaleSeconds, sealer } = options;
   if (maxStaleSeconds === 0) return undefined;
   for (const m of source.managed) {
-    let read = m.read(key);
+    let read = m.read(key, sealer);
     if (isPromiseLike(read)) read = await read;
     if (read === undefined) continue;
-    const payload = typeof read === 'string' ? read : read.hash === key.hash ? read.payload : undefined;
+    const held = typeof read === 'string' ? read : read.hash === key.hash ? read.payload : undefined;
+    const payload = held === undefined ? undefined : source.open(m, key, held, sealer);
     if (payload === undefined) continue;
     const found = storedAnswer(source, key, payload, maxStaleSeconds);
     if (!found) continue;

@@ -17,13 +17,15 @@
  * (stores/postgres-store.ts).
  */
 import type { Clock } from '../../core/clock.js';
-import type { StoredEntry } from '../../core/entry.js';
+import { isSealed, type Sealer } from '../../core/encryption/keyring.js';
+import { promptExcerpt, STORED_PROMPT_CHARS, type StoredEntry } from '../../core/entry.js';
 import type { CacheKey } from '../../core/key.js';
 import type {
   ListedEntry,
   MaybePromise,
   SimilarMatch,
   Tier,
+  TierCall,
   TierHealth,
   TierStats,
 } from '../../core/tier.js';
@@ -34,7 +36,7 @@ import { type GuardName, refusingGuard } from './guards/guards.js';
 import { contextDigest, type QueryExtractor, splitRequest } from './question/request.js';
 import { hasInvisible, separateInvisible } from './question/unicode.js';
 import { LocalStore } from './stores/local-store.js';
-import { partitionOf, type SemanticStore } from './stores/store.js';
+import { type Candidate, partitionOf, type SemanticStore } from './stores/store.js';
 import type { VectorIndexOptions } from './vectors/neighbours.js';
 
 export type { Verifier } from './embedders/verifier.js';
@@ -68,6 +70,11 @@ export type SemanticTierOptions = Pick<
     onClientError?: (error: Error) => void;
     /** Where entries live instead of the local file at `path` (tiers/index.ts builds it from `store`). */
     store?: SemanticStore;
+    /**
+     * Under `encryption`: seals the prompt and question text the store keeps (the manager seals
+     * the payload). The vectors stay readable: docs/encryption.md says what they give away.
+     */
+    sealer?: Sealer;
   };
 
 /**
@@ -86,6 +93,8 @@ export class SemanticTier implements Tier {
   private readonly refusals: Record<string, number> = {};
   private readonly notMatched: Record<string, number> = {};
   private verifierRefusals = 0;
+  /** Candidates skipped because their sealed text did not open (another key, another row, tampered). */
+  private unopened = 0;
   private purgeTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: SemanticTierOptions) {
@@ -138,7 +147,8 @@ export class SemanticTier implements Tier {
     return { query, context: digest, partition: partitionOf(key.namespace, key.llmString, digest) };
   }
 
-  async get(key: CacheKey): Promise<SimilarMatch | undefined> {
+  async get(key: CacheKey, call?: TierCall): Promise<SimilarMatch | undefined> {
+    const sealer = call?.sealer ?? this.options.sealer;
     const split = this.split(key);
     if ('refused' in split) {
       this.refuse(split.refused);
@@ -147,14 +157,15 @@ export class SemanticTier implements Tier {
     const [vector] = await this.options.embedder.embed([split.query]);
     const threshold = this.options.thresholds?.[key.namespace] ?? this.options.threshold;
     const now = this.options.clock.now();
-    for (const candidate of await this.store.nearest(
-      split.partition,
-      vector!,
-      this.options.candidates,
-      now,
-    )) {
-      if (candidate.score < threshold) break;
-      if (candidate.expiresAt !== null && candidate.expiresAt <= now) continue;
+    for (const stored of await this.store.nearest(split.partition, vector!, this.options.candidates, now)) {
+      if (stored.score < threshold) break;
+      if (stored.expiresAt !== null && stored.expiresAt <= now) continue;
+      // A question that does not open (another key, another row's text, tampered) is never compared.
+      const candidate = this.opened(stored, sealer);
+      if (!candidate) {
+        this.unopened++;
+        continue;
+      }
       // Stored before invisible characters were taken out of questions (by an embedder whose
       // id did not change): it may be a poisoned question in a clean question's partition.
       if (hasInvisible(candidate.query)) continue;
@@ -179,7 +190,8 @@ export class SemanticTier implements Tier {
   }
 
   /** Stores what it can match by similarity; a request without a usable question is refused (false). */
-  async set(key: CacheKey, entry: StoredEntry): Promise<boolean> {
+  async set(key: CacheKey, entry: StoredEntry, call?: TierCall): Promise<boolean> {
+    const sealer = call?.sealer ?? this.options.sealer;
     const split = this.split(key);
     if ('refused' in split) return false;
     const [vector] = await this.options.embedder.embed([split.query]);
@@ -188,9 +200,16 @@ export class SemanticTier implements Tier {
         hash: key.hash,
         namespace: key.namespace,
         llmString: key.llmString,
-        // What the entry stores of the prompt (an excerpt of a long gateway request), not all of it again.
-        prompt: entry.prompt ?? key.prompt,
-        query: split.query,
+        // What the entry stores of the prompt (an excerpt of a long gateway request), not all of it
+        // again. Under encryption the manager hands tiers no prompt (it is in the sealed payload):
+        // an excerpt as long as a bounded writer's, sealed.
+        prompt: this.seal(
+          entry.prompt ?? (sealer ? promptExcerpt(key.prompt, STORED_PROMPT_CHARS) : key.prompt),
+          'prompt',
+          key.hash,
+          sealer,
+        ),
+        query: this.seal(split.query, 'query', key.hash, sealer),
         context: split.context,
         partition: split.partition,
         createdAt: entry.createdAt,
@@ -245,6 +264,7 @@ export class SemanticTier implements Tier {
     return {
       ...(await this.store.counts()),
       verifierRefusals: this.verifierRefusals,
+      unopened: this.unopened,
       guardRefusals: { ...this.refusals },
       notMatched: { ...this.notMatched },
     };
@@ -261,6 +281,28 @@ export class SemanticTier implements Tier {
   }
 
   // -------------------------------------------------------------------------------------------
+
+  /**
+   * Text the store keeps, sealed under encryption (the call's keys, else the config's), bound to
+   * its entry and its field.
+   */
+  private seal(text: string, field: 'prompt' | 'query', hash: string, sealer: Sealer | undefined): string {
+    return sealer ? sealer.seal(text, `semantic\0${field}\0${hash}`) : text;
+  }
+
+  /**
+   * A candidate with its prompt and question opened; undefined when either does not open, or,
+   * under encryption, is stored in clear (planted text could steer a match to any entry).
+   */
+  private opened(candidate: Candidate, sealer: Sealer | undefined): Candidate | undefined {
+    const open = (text: string, field: 'prompt' | 'query') => {
+      if (!sealer) return isSealed(text) ? undefined : text;
+      return sealer.open(text, `semantic\0${field}\0${candidate.hash}`);
+    };
+    const query = open(candidate.query, 'query');
+    const prompt = open(candidate.prompt, 'prompt');
+    return query === undefined || prompt === undefined ? undefined : { ...candidate, query, prompt };
+  }
 
   /** Counts a lookup not answered by similarity: by the guard that refused, or why it was not tried. */
   private refuse(reason: string): void {
