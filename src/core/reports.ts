@@ -13,6 +13,7 @@ import type { CacheKey } from './key.js';
 import type { CacheCounters, CumulativeLatency, LatencySummary, TierCounters } from './stats.js';
 import {
   type DailyStats,
+  type EntryRef,
   isPromiseLike,
   type ListedEntry,
   type SearchResult,
@@ -263,8 +264,11 @@ export class TierQueries {
     private readonly clock: Clock,
   ) {}
 
-  /** Names of the tiers that can `search` prompts, keep `daily` statistics, or live in this process (`local`). */
-  able(capability: 'search' | 'daily' | 'local'): string[] {
+  /**
+   * Names of the tiers that can `search` prompts, keep `daily` statistics, live in this process
+   * (`local`), or rewrite a payload in place (`replacePayload`, what `strata rekey` needs).
+   */
+  able(capability: 'search' | 'daily' | 'local' | 'replacePayload'): string[] {
     return this.managed.filter((m) => m.tier[capability]).map((m) => m.name);
   }
 
@@ -288,6 +292,30 @@ export class TierQueries {
   entries(tier: string, namespace?: string): Listing | undefined {
     const m = this.managed.find((x) => x.name === tier);
     return m && listing(m, namespace);
+  }
+
+  /**
+   * Compare-and-set of one entry's payload in one tier (`strata rekey`, Tier.replacePayload), under
+   * the tier's timeout and counters: whether it was replaced (false: the entry changed or went
+   * meanwhile), or why the tier could not.
+   */
+  async replacePayload(
+    tier: string,
+    entry: EntryRef,
+    expected: string,
+    payload: string,
+  ): Promise<{ ok: true; replaced: boolean } | { ok: false; reason: string }> {
+    const m = this.managed.find((x) => x.name === tier);
+    if (!m?.tier.replacePayload) return { ok: false, reason: `tier ${tier} cannot replace a payload in place` };
+    try {
+      const result = m.tier.replacePayload(entry, expected, payload);
+      const replaced = isPromiseLike(result) ? await m.bounded('replacePayload', result) : result;
+      m.succeeded();
+      return { ok: true, replaced };
+    } catch (error) {
+      m.failed('replacePayload', error);
+      return { ok: false, reason: errorOf(error).message };
+    }
   }
 
   /** What each tier holds for one key, without backfilling or counting a lookup. */
