@@ -1,0 +1,121 @@
+/**
+ * What encryption at rest costs per hit: the same StrataCache.lookup of the same entries, on a
+ * tier without `encryption` and on one with it (AES-256-GCM, one active key), side by side in one
+ * process, for memory (never sealed: the cost should be none), SQLite and Redis. Sequential
+ * (median µs per hit, hits/s) and, for Redis, 64 lookups in flight.
+ *
+ * Redis is the running test service (scripts/services.sh, `.strata-services/env`); when none
+ * answers, this starts one and stops exactly that one afterwards. Keys go under a prefix of this
+ * run and are cleared at the end. Run under `taskset -c 1` for the sequential figures.
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createClient } from '@redis/client';
+import { createCache, type StrataConfig } from '../src/index.js';
+import {
+  type BenchCase,
+  chatAnswer,
+  compare,
+  compareConcurrent,
+  OPENAI_LIKE_LLM_KEY,
+  prompts,
+  report,
+  reportConcurrent,
+} from './harness.js';
+
+const root = join(import.meta.dirname, '..');
+const KEY_ENV = 'STRATA_BENCH_ENCRYPTION_KEY';
+process.env[KEY_ENV] = randomBytes(32).toString('base64');
+const encryption = { keys: [{ id: 'bench', keyEnv: KEY_ENV }], active: 'bench' };
+
+const keys = prompts(1_000);
+const dir = mkdtempSync(join(tmpdir(), 'strata-bench-encryption-'));
+const prefix = `strata-bench-enc-${process.pid}`;
+
+/** The Redis URL of the running service, or one started here (stopped at the end). */
+async function redisUrl(): Promise<{ url: string; started: boolean }> {
+  const envFile = join(root, '.strata-services/env');
+  const fromFile = () =>
+    existsSync(envFile)
+      ? /^STRATA_TEST_REDIS_URL=(.*)$/m.exec(readFileSync(envFile, 'utf8'))?.[1]
+      : undefined;
+  const known = process.env.STRATA_TEST_REDIS_URL ?? fromFile();
+  if (known && (await answers(known))) return { url: known, started: false };
+  execFileSync('bash', [join(root, 'scripts/services.sh'), 'start', 'redis'], { stdio: 'inherit' });
+  return { url: fromFile()!, started: true };
+}
+
+async function answers(url: string): Promise<boolean> {
+  const client = createClient({ url, socket: { connectTimeout: 1_000, reconnectStrategy: false } });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    await client.ping();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.close().catch(() => {});
+  }
+}
+
+type Cache = Awaited<ReturnType<typeof createCache>>;
+
+async function filled(config: StrataConfig): Promise<Cache> {
+  const cache = await createCache(config);
+  for (let i = 0; i < keys.length; i++) await cache.update(keys[i]!, OPENAI_LIKE_LLM_KEY, chatAnswer(i));
+  if (!(await cache.lookup(keys[7]!, OPENAI_LIKE_LLM_KEY))) throw new Error('benchmark setup: a lookup missed');
+  return cache;
+}
+
+const hit = (cache: Cache) => (i: number) => cache.lookup(keys[i % keys.length]!, OPENAI_LIKE_LLM_KEY);
+
+/** Sequential hit latency: plain first (the baseline), then sealed. */
+async function pair(title: string, plain: Cache, sealed: Cache): Promise<BenchCase[]> {
+  const cases = [
+    { name: `${title}, no encryption (baseline)`, op: hit(plain) },
+    { name: `${title}, encryption (AES-256-GCM)`, op: hit(sealed) },
+  ];
+  report(`encryption: ${title} hit latency, 1,000 keys, sequential`, await compare(cases, { rounds: 15, opsPerRound: 2_000, warmupOps: 2_000 }));
+  return cases;
+}
+
+const redis = await redisUrl();
+const caches: Cache[] = [];
+try {
+  const memoryPlain = await filled({ tiers: [{ type: 'memory' }] });
+  const memorySealed = await filled({ tiers: [{ type: 'memory' }], encryption } as StrataConfig);
+  caches.push(memoryPlain, memorySealed);
+  await pair('memory (never sealed)', memoryPlain, memorySealed);
+
+  const sqlitePlain = await filled({ tiers: [{ type: 'sqlite', path: join(dir, 'plain.db') }] });
+  const sqliteSealed = await filled({
+    tiers: [{ type: 'sqlite', path: join(dir, 'sealed.db') }],
+    encryption,
+  } as StrataConfig);
+  caches.push(sqlitePlain, sqliteSealed);
+  await pair('SQLite', sqlitePlain, sqliteSealed);
+
+  const redisPlain = await filled({ tiers: [{ type: 'redis', url: redis.url, keyPrefix: `${prefix}-plain` }] });
+  const redisSealed = await filled({
+    tiers: [{ type: 'redis', url: redis.url, keyPrefix: `${prefix}-sealed` }],
+    encryption,
+  } as StrataConfig);
+  caches.push(redisPlain, redisSealed);
+  const redisCases = await pair('Redis', redisPlain, redisSealed);
+  reportConcurrent(
+    'encryption: Redis, 64 concurrent lookups',
+    await compareConcurrent(redisCases, { inFlight: 64 }),
+    3,
+  );
+} finally {
+  for (const cache of caches) {
+    await cache.clear({ all: true }).catch(() => {});
+    await cache.close();
+  }
+  rmSync(dir, { recursive: true, force: true });
+  if (redis.started) execFileSync('bash', [join(root, 'scripts/services.sh'), 'stop', 'redis'], { stdio: 'inherit' });
+}

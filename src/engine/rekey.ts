@@ -1,0 +1,170 @@
+/**
+ * Rekeying: moving a store's sealed entries to the active key (`strata rekey`, `rekey(strata)`).
+ *
+ * Each persistent tier's live entries are listed (Tier.entries) and every payload not sealed
+ * under the active key is opened with the key it names, sealed again under the active key with
+ * the same associated data, and written back by compare-and-set (Tier.replacePayload): only if
+ * the tier still holds exactly the payload that was read. An entry the application deleted,
+ * invalidated or overwrote meanwhile is left as the application left it, never brought back;
+ * expiry and tags are the tier's own columns and do not change.
+ *
+ * Resumable by being idempotent: what is already under the active key is skipped, so running it
+ * again after an interruption (a crash, `signal`, Ctrl-C) continues where it stopped, at the cost
+ * of listing what is done. There is no progress file to keep.
+ *
+ * What it cannot move, and says so: tiers without compare-and-set (a tier of your own, MongoDB,
+ * GPTCache, the semantic tier), entries sealed under a key the config does not have (a removed
+ * key, a damaged payload: misses already), and the gateway's per-tenant entries (`t-...` keys,
+ * derived from the callers' credentials, which are never stored): those keep opening while their
+ * master key stays in `encryption.keys`, and are sealed under the active key when next stored.
+ * Plain (unsealed) entries are sealed only with `acceptPlaintext`; without it they are misses
+ * already and are left alone. Process-local tiers (memory) hold nothing at rest: skipped.
+ */
+import type { Keyring } from '../core/encryption/keyring.js';
+import { isSealed, sealedKeyId } from '../core/encryption/keyring.js';
+import { TENANT_KEY_PREFIX } from '../core/encryption/tenant.js';
+import type { ListedEntry } from '../core/tier.js';
+import type { Strata } from './strata.js';
+
+export interface RekeyOptions {
+  /** The config's key ring: entries are moved to its active key, opened with any of its keys. */
+  keyring: Keyring;
+  /** Seal plain (never sealed) entries too, as `encryption.acceptPlaintext` lets them answer. */
+  acceptPlaintext?: boolean;
+  /** The associated data an entry is sealed with (the manager's: namespace and key hash). */
+  aad: (namespace: string, hash: string) => string;
+  /** Only these tiers (default: every tier but process-local ones). */
+  tiers?: readonly string[];
+  /** Called after every `progressEvery` entries of a tier and when a tier is done. */
+  onProgress?: (progress: RekeyTierReport) => void;
+  progressEvery?: number;
+  /** Stops between two entries; the report says it was stopped (run again to continue). */
+  signal?: AbortSignal;
+}
+
+/** What one tier's pass did. */
+export interface RekeyTierReport {
+  tier: string;
+  /** Entries listed. */
+  scanned: number;
+  /** Sealed again under the active key. */
+  rekeyed: number;
+  /** Already under the active key. */
+  current: number;
+  /** Changed or removed by the application between the read and the write: left as they are. */
+  changed: number;
+  /** Per-tenant entries of the gateway (need the caller's credential): left as they are. */
+  tenant: number;
+  /** Sealed under a key the config does not have, or that does not open: left as they are (misses). */
+  unopenable: number;
+  /** Plain entries left plain (acceptPlaintext is off: they are misses already). */
+  plain: number;
+  /** Why the pass could not run or did not finish (the tier failed, or cannot compare-and-set). */
+  failure?: string;
+  /** The pass ended early: `signal` aborted. */
+  stopped?: boolean;
+  done: boolean;
+}
+
+export interface RekeyReport {
+  /** The key entries were moved to. */
+  keyId: string;
+  tiers: RekeyTierReport[];
+  /** Every tier ran to its end, and each rekeyable entry is now under the active key (bar `changed` ones). */
+  complete: boolean;
+}
+
+/** Rewrites at most this many entries of a tier at once (network tiers pipeline them). */
+const IN_FLIGHT = 16;
+
+export async function rekey(strata: Strata, options: RekeyOptions): Promise<RekeyReport> {
+  const local = new Set(strata.queries.able('local'));
+  const names = options.tiers ?? strata.tierNames.filter((n) => !local.has(n));
+  const reports: RekeyTierReport[] = [];
+  for (const tier of names) {
+    if (options.signal?.aborted) break;
+    reports.push(await rekeyTier(strata, tier, options));
+  }
+  const complete =
+    reports.length === names.length && reports.every((r) => r.done && r.failure === undefined && !r.stopped);
+  return { keyId: options.keyring.keyId, tiers: reports, complete };
+}
+
+async function rekeyTier(strata: Strata, tier: string, options: RekeyOptions): Promise<RekeyTierReport> {
+  const report: RekeyTierReport = {
+    tier,
+    scanned: 0,
+    rekeyed: 0,
+    current: 0,
+    changed: 0,
+    tenant: 0,
+    unopenable: 0,
+    plain: 0,
+    done: false,
+  };
+  const every = options.progressEvery ?? 1_000;
+  const progress = () => options.onProgress?.({ ...report });
+  if (!strata.queries.able('replacePayload').includes(tier)) {
+    report.failure = `tier ${tier} cannot rewrite an entry in place (no compare-and-set), so it cannot be rekeyed: clear it, or let its entries expire`;
+    progress();
+    return report;
+  }
+  const listing = strata.queries.entries(tier);
+  if (!listing) {
+    report.failure = `no tier named ${tier}`;
+    return report;
+  }
+  const inFlight = new Set<Promise<void>>();
+  for await (const entry of listing) {
+    if (options.signal?.aborted) {
+      report.stopped = true;
+      break;
+    }
+    report.scanned++;
+    const rewrite = rewritten(entry, options, report);
+    if (rewrite !== undefined) {
+      const write: Promise<void> = strata.queries
+        .replacePayload(tier, entry, entry.payload, rewrite)
+        .then((outcome) => {
+          if (!outcome.ok) report.failure ??= outcome.reason;
+          else if (outcome.replaced) report.rekeyed++;
+          else report.changed++;
+        })
+        .finally(() => inFlight.delete(write));
+      inFlight.add(write);
+      if (inFlight.size >= IN_FLIGHT) await Promise.race(inFlight);
+    }
+    if (report.failure !== undefined) break;
+    if (report.scanned % every === 0) progress();
+  }
+  await Promise.all(inFlight);
+  report.failure ??= listing.failure;
+  report.done = report.failure === undefined && !report.stopped;
+  progress();
+  return report;
+}
+
+/** The entry's payload sealed under the active key, or undefined when it is left as it is (counted). */
+function rewritten(entry: ListedEntry, options: RekeyOptions, report: RekeyTierReport): string | undefined {
+  const { keyring } = options;
+  const aad = options.aad(entry.namespace, entry.hash);
+  if (!isSealed(entry.payload)) {
+    if (!options.acceptPlaintext) {
+      report.plain++;
+      return undefined;
+    }
+    return keyring.seal(entry.payload, aad);
+  }
+  const id = sealedKeyId(entry.payload);
+  if (id === keyring.keyId) {
+    report.current++;
+    return undefined;
+  }
+  const plain = keyring.open(entry.payload, aad);
+  if (plain === undefined) {
+    if (id?.startsWith(TENANT_KEY_PREFIX) && !keyring.keyIds.includes(id)) report.tenant++;
+    else report.unopenable++;
+    return undefined;
+  }
+  return keyring.seal(plain, aad);
+}
