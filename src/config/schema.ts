@@ -4,6 +4,7 @@
  * field path, e.g. `tiers[1].path`.
  */
 import { z } from 'zod';
+import { KEY_ID_PATTERN } from '../core/encryption/keyring.js';
 import { DEFAULT_REPORT_SECONDS } from '../core/fleet.js';
 import { DEFAULT_NAMESPACE, validateNamespace } from '../core/key.js';
 import { DIGEST_KEY_ENV } from '../core/secrets.js';
@@ -102,6 +103,54 @@ function tierSchemaOf(definitions: readonly TierDefinition[]): z.ZodType<Resolve
   }) as unknown as z.ZodType<ResolvedTierConfig, TierConfig>;
 }
 
+/**
+ * Encryption at rest (docs/encryption.md): the keys by id, each read from an environment
+ * variable when the cache is created (core/encryption/keyring.ts checks they are set and are
+ * 32 bytes), and the id new entries are sealed under.
+ */
+export const encryptionSchema = z
+  .strictObject({
+    keys: z
+      .array(
+        z.strictObject({
+          id: z.string().regex(KEY_ID_PATTERN, 'must be 1-64 letters, digits, _ or -'),
+          keyEnv: z
+            .string()
+            .regex(
+              /^[A-Za-z_][A-Za-z0-9_]*$/,
+              'must be the name of an environment variable (letters, digits, _)',
+            ),
+        }),
+      )
+      .min(1, 'needs at least one key'),
+    active: z.string(),
+    /**
+     * Whether entries stored in clear before encryption was turned on may still answer (a
+     * migration window until `strata rekey` has sealed them). Default false: a plain payload in
+     * a store under encryption is a miss, since anyone with write access could have planted it.
+     */
+    acceptPlaintext: z.boolean().default(false),
+  })
+  .superRefine((config, ctx) => {
+    const seen = new Map<string, number>();
+    config.keys.forEach((key, i) => {
+      const first = seen.get(key.id);
+      if (first !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['keys', i, 'id'],
+          message: `"${key.id}" is also the id of keys[${first}]; every key needs its own id`,
+        });
+      else seen.set(key.id, i);
+    });
+    if (!seen.has(config.active))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['active'],
+        message: `"${config.active}" is not the id of any key (keys: ${[...seen.keys()].join(', ')})`,
+      });
+  });
+
 const ratio = z.number().min(0).max(1);
 const window = { windowSeconds: seconds.default(300), minRequests: positiveInt.default(50) };
 
@@ -194,6 +243,8 @@ function configSchemaOf(definitions: readonly TierDefinition[]) {
         .max(MAX_TIMER_MS, `must be at most ${MAX_TIMER_MS} ms (about 24.8 days)`)
         .default(15_000),
       tiers: z.array(tierSchemaOf(definitions)).min(1, 'needs at least one tier'),
+      /** Encryption at rest of every persistent tier's entries (docs/encryption.md). */
+      encryption: encryptionSchema.optional(),
       /** Metrics, savings and alerts (used by `strata serve` and createMonitor). */
       monitoring: monitoringSchema.optional(),
       /** The caching gateway (`strata proxy`, createProxy): upstreams, tenancy, limits. */
@@ -244,6 +295,14 @@ function configSchemaOf(definitions: readonly TierDefinition[]) {
             code: 'custom',
             path: ['tiers', i, 'type'],
             message: `a ${tier.type} tier compares prompt texts, so it needs storePrompt: true`,
+          });
+        }
+        // Fail closed: a tier that keeps text Strata cannot seal would void `encryption`.
+        if (definition?.capabilities.plaintext && config.encryption) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['tiers', i, 'type'],
+            message: `a ${tier.type} tier keeps prompt and answer text in its own server, where Strata cannot seal it, so it cannot be used with \`encryption\``,
           });
         }
       });

@@ -27,6 +27,8 @@ export interface ManagedTierOptions {
   ttlMs?: number;
   timeoutMs: number;
   breaker: BreakerOptions;
+  /** Under encryption, payloads are sealed before this tier stores them (every tier but a volatile one; encryption/at-rest.ts). */
+  sealed?: boolean;
 }
 
 /** What a tier read can yield: a payload, another prompt's entry, or nothing. */
@@ -52,6 +54,8 @@ export class GuardedTier {
   readonly name: string;
   readonly ttlMs: number | undefined;
   readonly timeoutMs: number;
+  /** Whether, under encryption, this tier is handed sealed payloads (encryption/at-rest.ts). */
+  readonly sealed: boolean;
   readonly breaker: CircuitBreaker;
   readonly counters = new TierCounters();
   /**
@@ -78,6 +82,7 @@ export class GuardedTier {
     this.name = tier.name;
     this.ttlMs = options.ttlMs;
     this.timeoutMs = options.timeoutMs;
+    this.sealed = options.sealed === true;
     this.readDeadlines = new Deadlines(options.timeoutMs, () =>
       this.failed('get', new TierTimeoutError(this.name, 'get', this.timeoutMs)),
     );

@@ -41,6 +41,8 @@ export class LeaseWait {
   async answerFromOthers(
     key: CacheKey,
     waitMs: number = this.options.waitMs,
+    /** The plain payload of what the shared tier holds (encryption/at-rest.ts); undefined: not to be used. */
+    open: (payload: string) => string | undefined = (payload) => payload,
   ): Promise<{ entry: Answer; payload: string } | undefined> {
     const m = this.via;
     const leaseMs = this.options.leaseMs(key.llmString);
@@ -49,7 +51,8 @@ export class LeaseWait {
     while (performance.now() < deadline && !this.options.closed()) {
       await this.signal(key.hash, Math.min(POLL_MS, deadline - performance.now()));
       const read = m.read(key);
-      const payload = isPromiseLike(read) ? await read : read;
+      const held = isPromiseLike(read) ? await read : read;
+      const payload = typeof held === 'string' ? open(held) : undefined;
       const entry = typeof payload === 'string' ? decodeAnswer(payload) : undefined;
       if (
         typeof payload === 'string' &&

@@ -16,6 +16,8 @@ import { judgeExact, judgeSimilar } from './accept.js';
 import { InstanceBus } from './bus-apply.js';
 import { Coalescer, MissDurations } from './coalesce.js';
 import { copyAnswer, DecodedAnswers } from './decoded.js';
+import { AtRest } from './encryption/at-rest.js';
+import type { Sealer } from './encryption/keyring.js';
 import {
   type Answer,
   decodeEntry,
@@ -56,6 +58,8 @@ export class Manager implements Strata {
   private readonly leaseWait: LeaseWait | undefined;
   /** Payloads decoded once; every hit gets its own copy (decoded.ts). */
   private readonly decoded = new DecodedAnswers();
+  /** Sealing what sealed tiers are handed and opening what they hold (encryption/at-rest.ts). */
+  private readonly atRest: AtRest;
   private readonly missDurations: MissDurations;
   /** llm strings already warned about, so a warning is given once per cause. */
   private readonly warned = new Set<string>();
@@ -70,6 +74,7 @@ export class Manager implements Strata {
     this.namespace = options.namespace ?? DEFAULT_NAMESPACE;
     this.defaultTtlSeconds = options.defaultTtlSeconds ?? null;
     this.logger = options.logger;
+    this.atRest = new AtRest(options.encryption);
     const names = new Set<string>();
     const policy: TierPolicy = {
       clock: options.clock,
@@ -106,7 +111,7 @@ export class Manager implements Strata {
           closed: () => this.closed,
         })
       : undefined;
-    this.queries = new reports.TierQueries(this.managed, this.totals, options.clock);
+    this.queries = new reports.TierQueries(this.managed, this.totals, options.clock, this.atRest);
     this.erasures = new Erasures(this.managed, {
       closed: () => this.closed,
       warn: (message) => options.logger.warn(message),
@@ -167,14 +172,15 @@ export class Manager implements Strata {
           if (claim && !led && !(bounded && this.coalescer?.has(key.hash))) led = this.lead(key, start);
           read = await read;
         }
-        if (read !== undefined) found = this.accept(m, i, key, read);
+        if (read !== undefined) found = this.accept(m, i, key, read, options?.sealer);
       }
       if (claim) {
         if (!found && !led) {
           if (bounded && this.coalescer?.has(key.hash)) this.coalescer.restart(key.hash, start);
           else led = this.lead(key, start);
         }
-        if (wait !== 'never') found ??= await this.awaitOtherInstance(key, wait === 'measured');
+        if (wait !== 'never')
+          found ??= await this.awaitOtherInstance(key, wait === 'measured', options?.sealer);
         if (found) {
           if (led) this.coalescer?.settle(key.hash, found.payload);
         } else this.coalescer?.hold(key.hash, this.missDurations.leaseMs(key.llmString));
@@ -197,7 +203,15 @@ export class Manager implements Strata {
    * one deleted. A similar prompt's entry is not copied into faster tiers: they answer by exact
    * key, and the query's key is not the entry's.
    */
-  private accept(m: GuardedTier, i: number, key: CacheKey, read: string | SimilarMatch): Found | undefined {
+  private accept(
+    m: GuardedTier,
+    i: number,
+    key: CacheKey,
+    sealedRead: string | SimilarMatch,
+    sealer: Sealer | undefined,
+  ): Found | undefined {
+    const read = this.opened(m, key, sealedRead, sealer);
+    if (read === undefined) return undefined;
     const similar = typeof read !== 'string';
     const payload = similar ? read.payload : read;
     const now = this.options.clock.now();
@@ -216,12 +230,38 @@ export class Manager implements Strata {
     }
     m.counters.hits++;
     if (!similar) {
-      if (i > 0) this.backfill(key, entry, payload, i, now);
+      if (i > 0) this.backfill(key, entry, payload, i, now, sealer);
       return { hit: { entry, tier: m.name, coalesced: false }, payload };
     }
     if (read.similarity !== undefined) m.counters.similarity.record(read.similarity);
     const { similarity, matchedPrompt } = read;
     return { hit: { entry, tier: m.name, coalesced: false, similarity, matchedPrompt }, payload };
+  }
+
+  /**
+   * What a tier read, opened (encryption/at-rest.ts). One that must not be used (it does not open
+   * with this call's keys: another key, another row, tampered; or plain where sealed payloads are
+   * required) is a miss counted as corrupt. It is left in place: it may be another tenant's or a
+   * newer key's, and the key's next write replaces it.
+   */
+  private opened(
+    m: GuardedTier,
+    key: CacheKey,
+    read: string | SimilarMatch,
+    sealer: Sealer | undefined,
+  ): string | SimilarMatch | undefined {
+    const similar = typeof read !== 'string';
+    const payload = similar ? read.payload : read;
+    const plain = this.atRest.open(payload, key.namespace, similar ? read.hash : key.hash, m.sealed, sealer);
+    if (plain === payload) return read;
+    if (plain !== undefined) return similar ? { ...read, payload: plain } : plain;
+    m.counters.misses++;
+    m.counters.corrupt++;
+    m.logOnce(
+      'get',
+      new Error(`an entry that does not open with this cache's keys (${key.hash.slice(0, 12)})`),
+    );
+    return undefined;
   }
 
   /**
@@ -232,14 +272,22 @@ export class Manager implements Strata {
   private readonly usable = (answer: Answer, llmString: string): boolean => isUsableAnswer(answer, llmString);
 
   /** Distributed coalescing (lease-wait.ts): another instance's answer to this miss, if it is computing one. */
-  private async awaitOtherInstance(key: CacheKey, measured: boolean): Promise<Found | undefined> {
+  private async awaitOtherInstance(
+    key: CacheKey,
+    measured: boolean,
+    sealer: Sealer | undefined,
+  ): Promise<Found | undefined> {
     const wait = this.leaseWait;
     const waitMs = measured ? this.missDurations.measuredMs(key.llmString) : this.options.coalesceWaitMs;
-    const answered = wait && waitMs !== undefined ? await wait.answerFromOthers(key, waitMs) : undefined;
+    const open = (payload: string) =>
+      this.atRest.open(payload, key.namespace, key.hash, wait?.via.sealed === true, sealer);
+    const answered =
+      wait && waitMs !== undefined ? await wait.answerFromOthers(key, waitMs, open) : undefined;
     if (!wait || !answered) return undefined;
     this.totals.coalesced++;
     const index = this.managed.indexOf(wait.via);
-    if (index > 0) this.backfill(key, answered.entry, answered.payload, index, this.options.clock.now());
+    if (index > 0)
+      this.backfill(key, answered.entry, answered.payload, index, this.options.clock.now(), sealer);
     return {
       hit: { entry: answered.entry, tier: wait.via.name, coalesced: true },
       payload: answered.payload,
@@ -247,13 +295,22 @@ export class Manager implements Strata {
   }
 
   /** Copies a hit into the tiers above the one that served it, with the entry's remaining lifetime. */
-  private backfill(key: CacheKey, answer: Answer, payload: string, servedBy: number, now: number): void {
+  private backfill(
+    key: CacheKey,
+    answer: Answer,
+    payload: string,
+    servedBy: number,
+    now: number,
+    sealer: Sealer | undefined,
+  ): void {
     // Off the hit path: the full decode gives SQL tiers their prompt column.
     const stored = storedEntry(decodeEntry(payload) ?? answer, payload);
     const from = this.managed[servedBy]!.name;
+    const memo = {};
     for (let i = 0; i < servedBy; i++) {
       const m = this.managed[i]!;
-      void m.track(m.write(key, stored, now)).then((ok) => {
+      const handed = this.atRest.stored(stored, key.namespace, key.hash, m.sealed, sealer, memo);
+      void m.track(m.write(key, handed, now)).then((ok) => {
         if (!ok) return;
         m.counters.backfills++;
         if (this.events.listenerCount('backfill') > 0)
@@ -281,7 +338,12 @@ export class Manager implements Strata {
     // Waiters get the answer now; the tiers catch up in parallel.
     const missedAt = this.coalescer?.settle(key.hash, stored.payload);
     if (missedAt !== undefined) this.missDurations.record(key.llmString, performance.now() - missedAt);
-    const results = await Promise.all(this.managed.map((m) => m.write(key, stored, now)));
+    const memo = {};
+    const results = await Promise.all(
+      this.managed.map((m) =>
+        m.write(key, this.atRest.stored(stored, key.namespace, key.hash, m.sealed, write.sealer, memo), now),
+      ),
+    );
     this.leaseWait?.release(key);
     this.bus?.announce({ op: 'set', namespace: key.namespace, hash: key.hash });
     if (this.events.listenerCount('set') > 0) {
@@ -333,10 +395,15 @@ export class Manager implements Strata {
     );
   }
 
-  /** Stores an already-encoded entry (import), keeping its timestamps. */
-  async restore(key: CacheKey, stored: StoredEntry): Promise<string[]> {
+  /** Stores an already-encoded entry (import), keeping its timestamps; sealed tiers get it sealed. */
+  async restore(key: CacheKey, stored: StoredEntry, sealer?: Sealer): Promise<string[]> {
     const now = this.options.clock.now();
-    const results = await Promise.all(this.managed.map((m) => m.write(key, stored, now)));
+    const memo = {};
+    const results = await Promise.all(
+      this.managed.map((m) =>
+        m.write(key, this.atRest.stored(stored, key.namespace, key.hash, m.sealed, sealer, memo), now),
+      ),
+    );
     return this.managed.filter((_, i) => results[i]).map((m) => m.name);
   }
 

@@ -5,6 +5,8 @@
  */
 import type { Clock } from './clock.js';
 import type { CacheDirectives } from './directives.js';
+import type { AtRestOptions } from './encryption/at-rest.js';
+import type { Sealer } from './encryption/keyring.js';
 import type { Logger } from './events.js';
 
 export interface ManagerOptions {
@@ -17,6 +19,8 @@ export interface ManagerOptions {
   namespace?: string;
   /** The config's lifetime of an entry stored with no TTL of its own (default: never expire). */
   defaultTtlSeconds?: number | null;
+  /** Encryption at rest (config `encryption`): the key set and whether plain payloads still answer. */
+  encryption?: AtRestOptions;
 }
 
 export interface LookupOptions {
@@ -35,6 +39,8 @@ export interface LookupOptions {
    * a key earlier in the caller's own batch).
    */
   wait?: 'lease' | 'measured' | 'never';
+  /** Opens what sealed tiers hold, instead of the config's key set (the gateway's per-tenant keys). */
+  sealer?: Sealer;
 }
 
 export interface WriteOptions extends Pick<CacheDirectives, 'tags' | 'metadata'> {
@@ -46,6 +52,8 @@ export interface WriteOptions extends Pick<CacheDirectives, 'tags' | 'metadata'>
    * the application's own; the gateway's are whatever a client sends).
    */
   maxPromptChars?: number;
+  /** Seals what sealed tiers are handed, instead of the config's key set (the gateway's per-tenant keys). */
+  sealer?: Sealer;
 }
 
 /** The engine's write options for these directives; a TTL left unset is the config's default. */

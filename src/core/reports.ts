@@ -6,6 +6,8 @@
 
 import type { BreakerState } from './breaker.js';
 import type { Clock } from './clock.js';
+import type { AtRest } from './encryption/at-rest.js';
+import type { Sealer } from './encryption/keyring.js';
 import { decodeEntry, type Entry, isExpired } from './entry.js';
 import { errorOf } from './error-of.js';
 import type { GuardedTier } from './guarded-tier.js';
@@ -183,6 +185,7 @@ export function inspectKey(
   managed: readonly GuardedTier[],
   key: CacheKey,
   now: number,
+  atRest?: AtRest,
 ): Promise<KeyInspection[]> {
   return Promise.all(
     managed.map(async (m): Promise<KeyInspection> => {
@@ -190,8 +193,11 @@ export function inspectKey(
         const result = m.tier.get(key);
         const read = isPromiseLike(result) ? await m.bounded('get', result) : result;
         if (read == null) return { tier: m.name, state: 'absent' };
-        const entry = decodeEntry(typeof read === 'string' ? read : read.payload);
         const owner = typeof read === 'string' ? key.hash : read.hash;
+        const held = typeof read === 'string' ? read : read.payload;
+        const plain = atRest ? atRest.open(held, key.namespace, owner, m.sealed) : held;
+        if (plain === undefined) return { tier: m.name, state: 'corrupt (does not open with these keys)' };
+        const entry = decodeEntry(plain);
         if (!entry || entry.k !== owner || entry.ns !== key.namespace)
           return { tier: m.name, state: 'corrupt' };
         if (typeof read !== 'string') {
@@ -220,7 +226,7 @@ export interface Listing extends AsyncIterable<ListedEntry> {
  * logged once): as GuardedTier.entries, but a failure is kept for the caller, who must not take
  * an ended listing for a complete one (a damaged SQLite file lists what it can, then fails).
  */
-function listing(m: GuardedTier, namespace: string | undefined): Listing {
+function listing(m: GuardedTier, namespace: string | undefined, atRest: AtRest | undefined): Listing {
   const result = {
     failure: undefined as string | undefined,
     async *[Symbol.asyncIterator](): AsyncGenerator<ListedEntry> {
@@ -246,7 +252,14 @@ function listing(m: GuardedTier, namespace: string | undefined): Listing {
           return;
         }
         if (step.done) return;
-        yield step.value;
+        if (!atRest) {
+          yield step.value;
+          continue;
+        }
+        // Opened (encryption/at-rest.ts); one that does not open is listed with an empty
+        // payload, which decodes to nothing: a corrupt entry to whoever reads the listing.
+        const { namespace: ns, hash, payload } = step.value;
+        yield { ...step.value, payload: atRest.open(payload, ns, hash, m.sealed) ?? '' };
       }
     },
   };
@@ -262,7 +275,16 @@ export class TierQueries {
     private readonly managed: readonly GuardedTier[],
     private readonly totals: Readonly<CacheCounters>,
     private readonly clock: Clock,
+    private readonly atRest?: AtRest,
   ) {}
+
+  /**
+   * The config's key set when encryption is on (undefined when off): `strata export` seals its
+   * lines with it and `strata import` opens them.
+   */
+  get sealer(): Sealer | undefined {
+    return this.atRest?.sealer;
+  }
 
   /**
    * Names of the tiers that can `search` prompts, keep `daily` statistics, live in this process
@@ -291,7 +313,20 @@ export class TierQueries {
    */
   entries(tier: string, namespace?: string): Listing | undefined {
     const m = this.managed.find((x) => x.name === tier);
-    return m && listing(m, namespace);
+    return m && listing(m, namespace, this.atRest);
+  }
+
+  /**
+   * For `strata rekey`: the tiers handed sealed payloads under encryption (every one but the
+   * volatile ones), and one tier's listing with its payloads as stored, not opened.
+   */
+  sealedTiers(): string[] {
+    return this.managed.filter((m) => m.sealed).map((m) => m.name);
+  }
+
+  storedEntries(tier: string): Listing | undefined {
+    const m = this.managed.find((x) => x.name === tier);
+    return m && listing(m, undefined, undefined);
   }
 
   /**
@@ -320,7 +355,7 @@ export class TierQueries {
 
   /** What each tier holds for one key, without backfilling or counting a lookup. */
   inspect(key: CacheKey): Promise<KeyInspection[]> {
-    return inspectKey(this.managed, key, this.clock.now());
+    return inspectKey(this.managed, key, this.clock.now(), this.atRest);
   }
 
   /**

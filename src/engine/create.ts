@@ -2,6 +2,7 @@
 import { parseConfig, type ResolvedConfig, type StrataConfig, tierName } from '../config/schema.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import { openOrDefer } from '../core/deferred-tier.js';
+import { Keyring } from '../core/encryption/keyring.js';
 import { errorOf } from '../core/error-of.js';
 import type { Logger } from '../core/events.js';
 import { DEFAULT_REPORT_SECONDS, FleetReporter } from '../core/fleet.js';
@@ -11,7 +12,7 @@ import { EPHEMERAL_DIGEST_WARNING, onEphemeralDigest, useDigestKeyFromEnv } from
 import type { Tier } from '../core/tier.js';
 import { StrataConfigError, TierConfigError } from '../errors.js';
 import { Savings } from '../monitor/savings.js';
-import { buildTier, holdsCounters } from '../tiers/index.js';
+import { buildTier, holdsCounters, sealsAtRest } from '../tiers/index.js';
 import type { TierDefinition } from '../tiers/kit/definition.js';
 import type { Strata } from './strata.js';
 
@@ -38,6 +39,9 @@ export async function createStrata<const Extra extends TierDefinition = never>(
   // The key of the HMAC that replaces secret-looking values in llm strings (core/secrets.ts).
   const digestKeyProblem = useDigestKeyFromEnv(resolved.digestKeyEnv, options.env ?? process.env);
   if (digestKeyProblem) throw new StrataConfigError([{ path: 'digestKeyEnv', message: digestKeyProblem }]);
+  // Encryption at rest (docs/encryption.md): keys read from their variables now, so a missing
+  // or malformed one is a config error, not entries that never open.
+  const keyring = resolved.encryption && Keyring.fromConfig(resolved.encryption, options.env ?? process.env);
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? { warn: (message: string) => console.warn(message) };
   const built: Tier[] = [];
@@ -51,6 +55,7 @@ export async function createStrata<const Extra extends TierDefinition = never>(
     onClientError: sink.onClientError,
     readonly: options.readonly,
     integrityCheck: options.integrityCheck,
+    ...(keyring ? { sealer: keyring } : {}),
   });
   try {
     for (const [i, tierConfig] of resolved.tiers.entries()) {
@@ -90,6 +95,7 @@ export async function createStrata<const Extra extends TierDefinition = never>(
           options: {
             timeoutMs: c.timeoutMs,
             breaker: c.breaker,
+            sealed: sealsAtRest(c, options.tiers),
             ...(c.ttlSeconds ? { ttlMs: c.ttlSeconds * 1000 } : {}),
           },
         };
@@ -101,6 +107,9 @@ export async function createStrata<const Extra extends TierDefinition = never>(
         storePrompt: resolved.storePrompt,
         namespace: resolved.namespace,
         defaultTtlSeconds: resolved.defaultTtlSeconds,
+        ...(keyring
+          ? { encryption: { sealer: keyring, acceptPlaintext: resolved.encryption!.acceptPlaintext } }
+          : {}),
       },
     );
   } catch (error) {

@@ -18,8 +18,10 @@
  * derived from the callers' credentials, which are never stored): those keep opening while their
  * master key stays in `encryption.keys`, and are sealed under the active key when next stored.
  * Plain (unsealed) entries are sealed only with `acceptPlaintext`; without it they are misses
- * already and are left alone. Process-local tiers (memory) hold nothing at rest: skipped.
+ * already and are left alone. Volatile tiers (memory) hold nothing at rest and are never sealed:
+ * skipped.
  */
+import { entryAad } from '../core/encryption/at-rest.js';
 import type { Keyring } from '../core/encryption/keyring.js';
 import { isSealed, sealedKeyId } from '../core/encryption/keyring.js';
 import { TENANT_KEY_PREFIX } from '../core/encryption/tenant.js';
@@ -31,9 +33,7 @@ export interface RekeyOptions {
   keyring: Keyring;
   /** Seal plain (never sealed) entries too, as `encryption.acceptPlaintext` lets them answer. */
   acceptPlaintext?: boolean;
-  /** The associated data an entry is sealed with (the manager's: namespace and key hash). */
-  aad: (namespace: string, hash: string) => string;
-  /** Only these tiers (default: every tier but process-local ones). */
+  /** Only these tiers (default: every tier handed sealed payloads, i.e. all but volatile ones). */
   tiers?: readonly string[];
   /** Called after every `progressEvery` entries of a tier and when a tier is done. */
   onProgress?: (progress: RekeyTierReport) => void;
@@ -78,8 +78,7 @@ export interface RekeyReport {
 const IN_FLIGHT = 16;
 
 export async function rekey(strata: Strata, options: RekeyOptions): Promise<RekeyReport> {
-  const local = new Set(strata.queries.able('local'));
-  const names = options.tiers ?? strata.tierNames.filter((n) => !local.has(n));
+  const names = options.tiers ?? strata.queries.sealedTiers();
   const reports: RekeyTierReport[] = [];
   for (const tier of names) {
     if (options.signal?.aborted) break;
@@ -109,7 +108,7 @@ async function rekeyTier(strata: Strata, tier: string, options: RekeyOptions): P
     progress();
     return report;
   }
-  const listing = strata.queries.entries(tier);
+  const listing = strata.queries.storedEntries(tier);
   if (!listing) {
     report.failure = `no tier named ${tier}`;
     return report;
@@ -147,7 +146,7 @@ async function rekeyTier(strata: Strata, tier: string, options: RekeyOptions): P
 /** The entry's payload sealed under the active key, or undefined when it is left as it is (counted). */
 function rewritten(entry: ListedEntry, options: RekeyOptions, report: RekeyTierReport): string | undefined {
   const { keyring } = options;
-  const aad = options.aad(entry.namespace, entry.hash);
+  const aad = entryAad(entry.namespace, entry.hash);
   if (!isSealed(entry.payload)) {
     if (!options.acceptPlaintext) {
       report.plain++;

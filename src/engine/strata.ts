@@ -10,7 +10,9 @@
  * the erasures (delete, clear, invalidateTag) reject, with an IncompleteOperationError naming
  * the tiers that could not and retrying them.
  */
+
 import type { EventEmitter } from 'node:events';
+import type { Sealer } from '../core/encryption/keyring.js';
 import type { StoredEntry, StoredGenerationData } from '../core/entry.js';
 import type { CacheEvents, Hit, Logger } from '../core/events.js';
 import type { CacheKey } from '../core/key.js';
@@ -42,7 +44,7 @@ export interface Strata {
   /** The caller that missed this key will not store an answer: whoever waits for it stops waiting. */
   release(key: CacheKey): void;
   /** Stores an already-encoded entry (import), keeping its timestamps; returns the tiers that took it. */
-  restore(key: CacheKey, stored: StoredEntry): Promise<string[]>;
+  restore(key: CacheKey, stored: StoredEntry, sealer?: Sealer): Promise<string[]>;
 
   /** Removes one key from every tier; resolves with how many tiers held it. */
   delete(key: CacheKey): Promise<number>;

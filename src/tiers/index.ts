@@ -23,6 +23,15 @@ export function holdsCounters(config: { type: string }, extraTiers: readonly Tie
   return definitionOf(config.type, extraTiers)?.capabilities.counters === true;
 }
 
+/**
+ * Whether encryption at rest seals this tier's payloads: every tier's but one that keeps nothing
+ * beyond the process (`volatile`, memory). A custom tier object is sealed: the cache cannot know
+ * where it keeps its bytes.
+ */
+export function sealsAtRest(config: { type: string }, extraTiers: readonly TierDefinition[] = []): boolean {
+  return definitionOf(config.type, extraTiers)?.capabilities.volatile !== true;
+}
+
 /** The built-in tier types that keep the fleet's counters (holdsCounters covers the caller's tiers too). */
 export const COUNTER_TIERS: ReadonlySet<string> = new Set(tierTypesWith('counters'));
 

@@ -35,7 +35,6 @@ export const rekeyCommand: Command = async ({ io, open, flags }) => {
       report = await rekey(strata, {
         keyring,
         acceptPlaintext: encryption.acceptPlaintext === true,
-        aad: entryAad,
         ...(only ? { tiers: only } : {}),
         signal: controller.signal,
         onProgress: (p) => io.err(progressLine(p)),

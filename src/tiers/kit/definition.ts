@@ -7,6 +7,7 @@
 import type { z } from 'zod';
 import { common } from '../../config/fields.js';
 import type { Clock } from '../../core/clock.js';
+import type { Sealer } from '../../core/encryption/keyring.js';
 import type { EvictionListener, Tier } from '../../core/tier.js';
 
 /** What a tier can do beyond the Tier interface, known before it opens. */
@@ -21,6 +22,16 @@ export interface TierCapabilities {
   similarity?: boolean;
   /** Compares or keys entries by prompt text, so the cache must keep it (`storePrompt: true`). */
   prompts?: boolean;
+  /**
+   * Keeps nothing beyond this process (memory): under `encryption` its payloads are not sealed,
+   * since there is nothing at rest to protect (docs/encryption.md). Every other tier's are.
+   */
+  volatile?: boolean;
+  /**
+   * Keeps prompt or answer text where Strata cannot seal it (GPTCache's own server): refused
+   * under `encryption`, which would otherwise not hold.
+   */
+  plaintext?: boolean;
 }
 
 export interface TierContext {
@@ -29,6 +40,11 @@ export interface TierContext {
   readonly?: boolean;
   /** health() runs a full integrity check where the backend has one (SQLite's quick_check): `strata doctor`. */
   integrityCheck?: boolean;
+  /**
+   * Under `encryption`: seals what a tier keeps beside the payloads the manager seals (the
+   * semantic tier's question text). Undefined when encryption is off.
+   */
+  sealer?: Sealer;
   /** This tier's sink for evictions it makes on its own (TierSink in core/guarded-tier.ts). */
   onEviction: EvictionListener;
   /** For errors a client reports outside any call (socket resets, failovers). */

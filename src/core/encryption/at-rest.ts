@@ -1,0 +1,85 @@
+/**
+ * Encryption at rest as the manager applies it (docs/encryption.md): every payload handed to a
+ * sealed tier is sealed under the active key with the entry's namespace and key hash as
+ * associated data, and the prompt and metadata a tier could keep in columns beside it are left
+ * out; every payload read from one is opened before anything decodes it. A payload that does not
+ * open (another key, another row, a flipped bit, an unknown key id) or, unless `acceptPlaintext`,
+ * one stored in clear, is a miss counted as corrupt, never an answer.
+ *
+ * A tier that keeps nothing beyond the process (memory, `volatile`) is handed plain payloads: there
+ * is nothing at rest to protect there, and its hits stay as cheap as without encryption.
+ */
+import type { StoredEntry } from '../entry.js';
+import { isSealed, type Sealer } from './keyring.js';
+
+/** The associated data an entry's payload is sealed with: the row it belongs to. */
+export function entryAad(namespace: string, hash: string): string {
+  return `entry\0${namespace}\0${hash}`;
+}
+
+/** The associated data of an export line (`strata export` under encryption): never a row's. */
+export function exportAad(namespace: string, hash: string): string {
+  return `export\0${namespace}\0${hash}`;
+}
+
+export interface AtRestOptions {
+  /** The config's key set; undefined when encryption is off (a call may still bring its own sealer). */
+  sealer?: Sealer;
+  /** Plain payloads in sealed tiers still answer (a migration window); default false. */
+  acceptPlaintext?: boolean;
+}
+
+export class AtRest {
+  readonly sealer: Sealer | undefined;
+  private readonly acceptPlaintext: boolean;
+
+  constructor(options: AtRestOptions = {}) {
+    this.sealer = options.sealer;
+    this.acceptPlaintext = options.acceptPlaintext === true;
+  }
+
+  /**
+   * The plain payload of what a tier read, or undefined when it must not be used: a sealed one
+   * that does not open with this call's sealer (or any, encryption being off), or, from a
+   * sealed tier under encryption, one in clear (anyone who can write the store could have
+   * planted it) unless plaintext is accepted.
+   */
+  open(
+    payload: string,
+    namespace: string,
+    hash: string,
+    sealedTier: boolean,
+    sealer: Sealer | undefined = this.sealer,
+  ): string | undefined {
+    if (isSealed(payload)) return sealer?.open(payload, entryAad(namespace, hash));
+    return !sealedTier || sealer === undefined || this.acceptPlaintext ? payload : undefined;
+  }
+
+  /**
+   * What a tier is handed for an entry: as it is for an unsealed tier or without encryption;
+   * else the payload sealed, without the prompt and metadata columns (sizes, times, tags and
+   * token counts stay readable). `memo` seals once for every sealed tier of one write.
+   */
+  stored(
+    stored: StoredEntry,
+    namespace: string,
+    hash: string,
+    sealedTier: boolean,
+    sealer: Sealer | undefined = this.sealer,
+    memo?: { sealed?: StoredEntry },
+  ): StoredEntry {
+    if (!sealedTier || sealer === undefined) return stored;
+    if (memo?.sealed) return memo.sealed;
+    const payload = sealer.seal(stored.payload, entryAad(namespace, hash));
+    const sealed: StoredEntry = {
+      payload,
+      size: Buffer.byteLength(payload),
+      createdAt: stored.createdAt,
+      expiresAt: stored.expiresAt,
+      tags: stored.tags,
+      ...(stored.usage ? { usage: stored.usage } : {}),
+    };
+    if (memo) memo.sealed = sealed;
+    return sealed;
+  }
+}
