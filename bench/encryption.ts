@@ -67,7 +67,8 @@ type Cache = Awaited<ReturnType<typeof createCache>>;
 async function filled(config: StrataConfig): Promise<Cache> {
   const cache = await createCache(config);
   for (let i = 0; i < keys.length; i++) await cache.update(keys[i]!, OPENAI_LIKE_LLM_KEY, chatAnswer(i));
-  if (!(await cache.lookup(keys[7]!, OPENAI_LIKE_LLM_KEY))) throw new Error('benchmark setup: a lookup missed');
+  if (!(await cache.lookup(keys[7]!, OPENAI_LIKE_LLM_KEY)))
+    throw new Error('benchmark setup: a lookup missed');
   return cache;
 }
 
@@ -79,7 +80,10 @@ async function pair(title: string, plain: Cache, sealed: Cache): Promise<BenchCa
     { name: `${title}, no encryption (baseline)`, op: hit(plain) },
     { name: `${title}, encryption (AES-256-GCM)`, op: hit(sealed) },
   ];
-  report(`encryption: ${title} hit latency, 1,000 keys, sequential`, await compare(cases, { rounds: 15, opsPerRound: 2_000, warmupOps: 2_000 }));
+  report(
+    `encryption: ${title} hit latency, 1,000 keys, sequential`,
+    await compare(cases, { rounds: 15, opsPerRound: 2_000, warmupOps: 2_000 }),
+  );
   return cases;
 }
 
@@ -99,7 +103,9 @@ try {
   caches.push(sqlitePlain, sqliteSealed);
   await pair('SQLite', sqlitePlain, sqliteSealed);
 
-  const redisPlain = await filled({ tiers: [{ type: 'redis', url: redis.url, keyPrefix: `${prefix}-plain` }] });
+  const redisPlain = await filled({
+    tiers: [{ type: 'redis', url: redis.url, keyPrefix: `${prefix}-plain` }],
+  });
   const redisSealed = await filled({
     tiers: [{ type: 'redis', url: redis.url, keyPrefix: `${prefix}-sealed` }],
     encryption,
@@ -117,5 +123,6 @@ try {
     await cache.close();
   }
   rmSync(dir, { recursive: true, force: true });
-  if (redis.started) execFileSync('bash', [join(root, 'scripts/services.sh'), 'stop', 'redis'], { stdio: 'inherit' });
+  if (redis.started)
+    execFileSync('bash', [join(root, 'scripts/services.sh'), 'stop', 'redis'], { stdio: 'inherit' });
 }

@@ -341,7 +341,8 @@ export class TierQueries {
     payload: string,
   ): Promise<{ ok: true; replaced: boolean } | { ok: false; reason: string }> {
     const m = this.managed.find((x) => x.name === tier);
-    if (!m?.tier.replacePayload) return { ok: false, reason: `tier ${tier} cannot replace a payload in place` };
+    if (!m?.tier.replacePayload)
+      return { ok: false, reason: `tier ${tier} cannot replace a payload in place` };
     try {
       const result = m.tier.replacePayload(entry, expected, payload);
       const replaced = isPromiseLike(result) ? await m.bounded('replacePayload', result) : result;

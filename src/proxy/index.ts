@@ -7,7 +7,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseConfig, type ResolvedConfig, type StrataConfig } from '../config/schema.js';
-import { type EncryptionConfig, Keyring } from '../core/encryption/keyring.js';
+import { Keyring } from '../core/encryption/keyring.js';
 import { TenantKeys } from '../core/encryption/tenant.js';
 import { ephemeralDigestKey } from '../core/secrets.js';
 import { type CreateOptions, createStrata } from '../engine/create.js';
@@ -139,8 +139,7 @@ export async function createProxy(
  * config's master keys when it has `encryption` (then both are needed to read an entry).
  */
 function perTenantKeys(resolved: ResolvedConfig, env: NodeJS.ProcessEnv): TenantKeys {
-  const masters = (resolved as { encryption?: EncryptionConfig }).encryption;
-  return new TenantKeys(masters ? Keyring.fromConfig(masters, env) : undefined);
+  return new TenantKeys(resolved.encryption ? Keyring.fromConfig(resolved.encryption, env) : undefined);
 }
 
 function tokensOf(proxy: ResolvedProxyConfig, env: NodeJS.ProcessEnv): string[] {

@@ -45,7 +45,8 @@ export const rekeyCommand: Command = async ({ io, open, flags }) => {
     }
     for (const t of report.tiers) for (const line of notes(t)) io.out(line);
     for (const t of report.tiers)
-      if (t.failure !== undefined) io.err(`strata rekey: tier ${shown(t.tier)}: not rekeyed (${shown(t.failure)})`);
+      if (t.failure !== undefined)
+        io.err(`strata rekey: tier ${shown(t.tier)}: not rekeyed (${shown(t.failure)})`);
     if (report.tiers.some((t) => t.stopped))
       io.err('strata rekey: stopped; run it again to continue (what is done is skipped)');
     return report.complete ? 0 : 1;

@@ -13,7 +13,15 @@ import type { BusTransport } from '../../core/bus.js';
 import type { Clock } from '../../core/clock.js';
 import type { StoredEntry } from '../../core/entry.js';
 import type { CacheKey } from '../../core/key.js';
-import type { CounterStore, EntryRef, Lease, ListedEntry, Tier, TierHealth, TierStats } from '../../core/tier.js';
+import type {
+  CounterStore,
+  EntryRef,
+  Lease,
+  ListedEntry,
+  Tier,
+  TierHealth,
+  TierStats,
+} from '../../core/tier.js';
 import { TierUnavailableError } from '../../errors.js';
 import { createBusTransport } from './bus.js';
 import { type Commands, closeClient, createRedisClient } from './client.js';
