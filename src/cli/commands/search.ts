@@ -9,6 +9,14 @@ export const search: Command = async ({ positionals, flags, io, open }) => {
   }
   const { strata } = await open({ readonly: true });
   try {
+    // Under encryption no tier keeps prompt text in clear, so there is nothing to search.
+    if (strata.queries.sealer) {
+      io.err(
+        'strata search: this cache is encrypted at rest (config `encryption`), so its tiers keep no prompt text to search. ' +
+          'Look up one prompt with `strata inspect` (docs/encryption.md)',
+      );
+      return 2;
+    }
     if (strata.queries.able('search').length === 0) {
       io.err('strata search: no configured tier indexes prompt text (a mysql or postgres tier does)');
       return 2;

@@ -15,11 +15,18 @@
  *
  * Export lists what the tier can read: on a damaged file every readable entry is exported, and
  * what could not be read is reported with a non-zero exit status.
+ *
+ * Under `encryption` (docs/encryption.md) each line is the entry sealed under the active key:
+ * `{"sealed":"~s1.<key id>.<...>","ns":<namespace>,"k":<key hash>}`, bound to its namespace and
+ * hash. Import opens such lines with the config's keys (any of them, so an export survives a
+ * rotation while its key is listed), then checks the entry as any other line.
  */
 
 import { constants as bufferConstants } from 'node:buffer';
 import { once } from 'node:events';
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { exportAad } from '../../core/encryption/at-rest.js';
+import type { Sealer } from '../../core/encryption/keyring.js';
 import { decodeEntry, type Entry, encodeEntry, isExpired } from '../../core/entry.js';
 import { entryKeyProblem, validateEntryLine } from '../../core/entry-schema.js';
 import { isUsableAnswer } from '../../core/usable-answer.js';
@@ -67,6 +74,7 @@ export const exportEntries: Command = async ({ flags, io, open }) => {
     const counter = progress(io, `exported from ${name}`);
     let count = 0;
     let undecodable = 0;
+    const sealer = strata.queries.sealer;
     for await (const listed of listing) {
       const entry = decodeEntry(listed.payload);
       if (!entry) {
@@ -75,7 +83,7 @@ export const exportEntries: Command = async ({ flags, io, open }) => {
         continue;
       }
       // The same JSON, with no character a terminal would act on (export to stdout is shown).
-      if (!sink.write(`${jsonShown(JSON.stringify(entry))}\n`)) {
+      if (!sink.write(`${jsonShown(exportLine(entry, sealer))}\n`)) {
         await once(sink, 'drain').catch((error: unknown) => {
           writeFailure ??= error;
         });
@@ -132,9 +140,12 @@ export const importEntries: Command = async ({ flags, io, open }) => {
     return 2;
   }
   const confinedTo = flags['all-namespaces'] ? undefined : stringFlag(flags, 'namespace');
+  // Set once the cache is open: sealed lines open with its keys.
+  let sealer: Sealer | undefined;
   const trustHashes = flags['trust-hashes'] === true;
   const file = stringFlag(flags, 'file');
   const { strata } = await open({ creates: true });
+  sealer = strata.queries.sealer;
   try {
     const tally = newTally(strata.tierNames);
     const local = new Set(strata.queries.able('local'));
@@ -165,7 +176,7 @@ export const importEntries: Command = async ({ flags, io, open }) => {
         reject(line.no, 'not a valid Strata entry (not UTF-8 text)');
         continue;
       }
-      const checked = checkLine(line.text, { confinedTo, trustHashes });
+      const checked = checkLine(line.text, { confinedTo, trustHashes, sealer });
       if (typeof checked === 'string') {
         reject(line.no, checked);
         continue;
@@ -257,7 +268,7 @@ function newTally(tierNames: string[]): Tally {
 /** The entry a line holds, or why it is refused. */
 function checkLine(
   text: string,
-  options: { confinedTo: string | undefined; trustHashes: boolean },
+  options: { confinedTo: string | undefined; trustHashes: boolean; sealer: Sealer | undefined },
 ): Entry | string {
   let parsed: unknown;
   try {
@@ -265,6 +276,9 @@ function checkLine(
   } catch (error) {
     return `not a valid Strata entry (not JSON: ${(error as Error).message.slice(0, 120)})`;
   }
+  const unsealed = openExportLine(parsed, options.sealer);
+  if (typeof unsealed === 'string') return unsealed;
+  parsed = unsealed.entry;
   const valid = validateEntryLine(parsed);
   if (!valid.ok) return `not a valid Strata entry (${valid.reason})`;
   const entry = valid.entry;
@@ -276,6 +290,41 @@ function checkLine(
   }
   const keyProblem = entryKeyProblem(entry, { trustHashes: options.trustHashes });
   return keyProblem === undefined ? entry : `refused (${keyProblem})`;
+}
+
+/** An export line: the entry as JSON, or under encryption the entry sealed (see the top of this file). */
+function exportLine(entry: Entry, sealer: Sealer | undefined): string {
+  if (!sealer) return JSON.stringify(entry);
+  return JSON.stringify({
+    sealed: sealer.seal(JSON.stringify(entry), exportAad(entry.ns, entry.k)),
+    ns: entry.ns,
+    k: entry.k,
+  });
+}
+
+/**
+ * The entry of an import line: a plain line as it is; a sealed one opened with the config's keys
+ * and held to the namespace and hash it was sealed for. A string is why not.
+ */
+function openExportLine(parsed: unknown, sealer: Sealer | undefined): { entry: unknown } | string {
+  const line = parsed as { sealed?: unknown; ns?: unknown; k?: unknown } | null;
+  if (typeof line !== 'object' || line === null || !('sealed' in line)) return { entry: parsed };
+  if (typeof line.sealed !== 'string' || typeof line.ns !== 'string' || typeof line.k !== 'string')
+    return 'not a valid Strata entry (a sealed line needs string fields sealed, ns and k)';
+  if (!sealer) return 'refused (the line is sealed and this config has no `encryption` keys to open it)';
+  const text = sealer.open(line.sealed, exportAad(line.ns, line.k));
+  if (text === undefined)
+    return "refused (the sealed line does not open with this config's keys: another key, or altered)";
+  let entry: unknown;
+  try {
+    entry = JSON.parse(text);
+  } catch {
+    return 'not a valid Strata entry (a sealed line that holds no JSON)';
+  }
+  const inner = entry as { ns?: unknown; k?: unknown } | null;
+  if (inner?.ns !== line.ns || inner?.k !== line.k)
+    return 'refused (the sealed entry is not the one its line names)';
+  return { entry };
 }
 
 /**

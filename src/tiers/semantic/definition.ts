@@ -81,6 +81,7 @@ export const semanticTier = defineTier({
       clock: ctx.clock,
       ...(ctx.readonly ? { readonly: true } : {}),
       onClientError: ctx.onClientError,
+      ...(ctx.sealer ? { sealer: ctx.sealer } : {}),
     });
   },
 });

@@ -17,7 +17,8 @@
  * (stores/postgres-store.ts).
  */
 import type { Clock } from '../../core/clock.js';
-import type { StoredEntry } from '../../core/entry.js';
+import { isSealed, type Sealer } from '../../core/encryption/keyring.js';
+import { promptExcerpt, STORED_PROMPT_CHARS, type StoredEntry } from '../../core/entry.js';
 import type { CacheKey } from '../../core/key.js';
 import type {
   ListedEntry,
@@ -34,7 +35,7 @@ import { type GuardName, refusingGuard } from './guards/guards.js';
 import { contextDigest, type QueryExtractor, splitRequest } from './question/request.js';
 import { hasInvisible, separateInvisible } from './question/unicode.js';
 import { LocalStore } from './stores/local-store.js';
-import { partitionOf, type SemanticStore } from './stores/store.js';
+import { type Candidate, partitionOf, type SemanticStore } from './stores/store.js';
 import type { VectorIndexOptions } from './vectors/neighbours.js';
 
 export type { Verifier } from './embedders/verifier.js';
@@ -68,6 +69,11 @@ export type SemanticTierOptions = Pick<
     onClientError?: (error: Error) => void;
     /** Where entries live instead of the local file at `path` (tiers/index.ts builds it from `store`). */
     store?: SemanticStore;
+    /**
+     * Under `encryption`: seals the prompt and question text the store keeps (the manager seals
+     * the payload). The vectors stay readable: docs/encryption.md says what they give away.
+     */
+    sealer?: Sealer;
   };
 
 /**
@@ -147,14 +153,12 @@ export class SemanticTier implements Tier {
     const [vector] = await this.options.embedder.embed([split.query]);
     const threshold = this.options.thresholds?.[key.namespace] ?? this.options.threshold;
     const now = this.options.clock.now();
-    for (const candidate of await this.store.nearest(
-      split.partition,
-      vector!,
-      this.options.candidates,
-      now,
-    )) {
-      if (candidate.score < threshold) break;
-      if (candidate.expiresAt !== null && candidate.expiresAt <= now) continue;
+    for (const stored of await this.store.nearest(split.partition, vector!, this.options.candidates, now)) {
+      if (stored.score < threshold) break;
+      if (stored.expiresAt !== null && stored.expiresAt <= now) continue;
+      // A question that does not open (another key, another row's text, tampered) is never compared.
+      const candidate = this.opened(stored);
+      if (!candidate) continue;
       // Stored before invisible characters were taken out of questions (by an embedder whose
       // id did not change): it may be a poisoned question in a clean question's partition.
       if (hasInvisible(candidate.query)) continue;
@@ -188,9 +192,15 @@ export class SemanticTier implements Tier {
         hash: key.hash,
         namespace: key.namespace,
         llmString: key.llmString,
-        // What the entry stores of the prompt (an excerpt of a long gateway request), not all of it again.
-        prompt: entry.prompt ?? key.prompt,
-        query: split.query,
+        // What the entry stores of the prompt (an excerpt of a long gateway request), not all of it
+        // again. Under encryption the manager hands tiers no prompt (it is in the sealed payload):
+        // an excerpt as long as a bounded writer's, sealed.
+        prompt: this.seal(
+          entry.prompt ?? (this.options.sealer ? promptExcerpt(key.prompt, STORED_PROMPT_CHARS) : key.prompt),
+          'prompt',
+          key.hash,
+        ),
+        query: this.seal(split.query, 'query', key.hash),
         context: split.context,
         partition: split.partition,
         createdAt: entry.createdAt,
@@ -261,6 +271,25 @@ export class SemanticTier implements Tier {
   }
 
   // -------------------------------------------------------------------------------------------
+
+  /** Text the store keeps, sealed under encryption, bound to its entry and its field. */
+  private seal(text: string, field: 'prompt' | 'query', hash: string): string {
+    return this.options.sealer ? this.options.sealer.seal(text, `semantic\0${field}\0${hash}`) : text;
+  }
+
+  /**
+   * A candidate with its prompt and question opened; undefined when either does not open, or,
+   * under encryption, is stored in clear (planted text could steer a match to any entry).
+   */
+  private opened(candidate: Candidate): Candidate | undefined {
+    const open = (text: string, field: 'prompt' | 'query') => {
+      if (!this.options.sealer) return isSealed(text) ? undefined : text;
+      return this.options.sealer.open(text, `semantic\0${field}\0${candidate.hash}`);
+    };
+    const query = open(candidate.query, 'query');
+    const prompt = open(candidate.prompt, 'prompt');
+    return query === undefined || prompt === undefined ? undefined : { ...candidate, query, prompt };
+  }
 
   /** Counts a lookup not answered by similarity: by the guard that refused, or why it was not tried. */
   private refuse(reason: string): void {
