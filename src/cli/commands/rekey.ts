@@ -46,7 +46,9 @@ export const rekeyCommand: Command = async ({ io, open, flags }) => {
     for (const t of report.tiers) for (const line of notes(t)) io.out(line);
     for (const t of report.tiers)
       if (t.failure !== undefined)
-        io.err(`strata rekey: tier ${shown(t.tier)}: not rekeyed (${shown(t.failure)})`);
+        io.err(
+          `strata rekey: tier ${shown(t.tier)}: not rekeyed (${shown(t.failure)}); once that is fixed, run it again: what is done is skipped`,
+        );
     if (report.tiers.some((t) => t.stopped))
       io.err('strata rekey: stopped; run it again to continue (what is done is skipped)');
     return report.complete ? 0 : 1;
