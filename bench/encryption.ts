@@ -1,5 +1,5 @@
 /**
- * What encryption at rest costs per hit: the same StrataCache.lookup of the same entries, on a
+ * What encryption at rest costs per hit: the same engine lookup (createStrata) of the same entries, on a
  * tier without `encryption` and on one with it (AES-256-GCM, one active key), side by side in one
  * process, for memory (never sealed: the cost should be none), SQLite and Redis. Sequential
  * (median µs per hit, hits/s) and, for Redis, 64 lookups in flight.
@@ -14,17 +14,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from '@redis/client';
-import { createCache, type StrataConfig } from '../src/index.js';
-import {
-  type BenchCase,
-  chatAnswer,
-  compare,
-  compareConcurrent,
-  OPENAI_LIKE_LLM_KEY,
-  prompts,
-  report,
-  reportConcurrent,
-} from './harness.js';
+import { type CacheKey, createStrata, deriveKey, type Strata, type StrataConfig } from '../src/index.js';
+import { type BenchCase, compare, compareConcurrent, prompts, report } from './harness.js';
 
 const root = join(import.meta.dirname, '..');
 const KEY_ENV = 'STRATA_BENCH_ENCRYPTION_KEY';
@@ -62,17 +53,26 @@ async function answers(url: string): Promise<boolean> {
   }
 }
 
-type Cache = Awaited<ReturnType<typeof createCache>>;
+type Cache = Strata;
+const cacheKeys: CacheKey[] = keys.map((prompt) =>
+  deriveKey('bench', '{"model":"gpt-4o-mini","endpoint":"https://api.example.test/v1"}', prompt),
+);
+/** A typical chat answer as the engine stores it: one generation with text and usage. */
+const answer = (i: number) => [
+  {
+    text: `To do that, open Settings -> Security -> API keys (#${i}). Admins see an extra confirmation step.`,
+    generationInfo: { tokenUsage: { promptTokens: 120, completionTokens: 40, totalTokens: 160 } },
+  },
+];
 
 async function filled(config: StrataConfig): Promise<Cache> {
-  const cache = await createCache(config);
-  for (let i = 0; i < keys.length; i++) await cache.update(keys[i]!, OPENAI_LIKE_LLM_KEY, chatAnswer(i));
-  if (!(await cache.lookup(keys[7]!, OPENAI_LIKE_LLM_KEY)))
-    throw new Error('benchmark setup: a lookup missed');
+  const cache = await createStrata({ namespace: 'bench', coalesceWaitMs: 0, ...config });
+  for (let i = 0; i < keys.length; i++) await cache.update(cacheKeys[i]!, answer(i));
+  if (!(await cache.lookup(cacheKeys[7]!))) throw new Error('benchmark setup: a lookup missed');
   return cache;
 }
 
-const hit = (cache: Cache) => (i: number) => cache.lookup(keys[i % keys.length]!, OPENAI_LIKE_LLM_KEY);
+const hit = (cache: Cache) => (i: number) => cache.lookup(cacheKeys[i % keys.length]!, { claim: false });
 
 /** Sequential hit latency: plain first (the baseline), then sealed. */
 async function pair(title: string, plain: Cache, sealed: Cache): Promise<BenchCase[]> {
@@ -91,7 +91,7 @@ const redis = await redisUrl();
 const caches: Cache[] = [];
 try {
   const memoryPlain = await filled({ tiers: [{ type: 'memory' }] });
-  const memorySealed = await filled({ tiers: [{ type: 'memory' }], encryption } as StrataConfig);
+  const memorySealed = await filled({ tiers: [{ type: 'memory' }], encryption });
   caches.push(memoryPlain, memorySealed);
   await pair('memory (never sealed)', memoryPlain, memorySealed);
 
@@ -99,7 +99,7 @@ try {
   const sqliteSealed = await filled({
     tiers: [{ type: 'sqlite', path: join(dir, 'sealed.db') }],
     encryption,
-  } as StrataConfig);
+  });
   caches.push(sqlitePlain, sqliteSealed);
   await pair('SQLite', sqlitePlain, sqliteSealed);
 
@@ -109,17 +109,20 @@ try {
   const redisSealed = await filled({
     tiers: [{ type: 'redis', url: redis.url, keyPrefix: `${prefix}-sealed` }],
     encryption,
-  } as StrataConfig);
+  });
   caches.push(redisPlain, redisSealed);
   const redisCases = await pair('Redis', redisPlain, redisSealed);
-  reportConcurrent(
-    'encryption: Redis, 64 concurrent lookups',
-    await compareConcurrent(redisCases, { inFlight: 64 }),
-    3,
-  );
+  const concurrent = await compareConcurrent(redisCases, { inFlight: 64 });
+  console.log('\n### encryption: Redis, 64 concurrent lookups\n');
+  console.log('| implementation | median hits/s | p99 ms | hits/s ratio to baseline |');
+  console.log('|---|---:|---:|---:|');
+  for (const r of concurrent)
+    console.log(
+      `| ${r.name} | ${Math.round(r.opsPerSecond).toLocaleString('en-US')} | ${r.p99Ms.toFixed(2)} | ${(r.opsPerSecond / concurrent[0]!.opsPerSecond).toFixed(2)}x |`,
+    );
 } finally {
   for (const cache of caches) {
-    await cache.clear({ all: true }).catch(() => {});
+    await cache.clear().catch(() => {});
     await cache.close();
   }
   rmSync(dir, { recursive: true, force: true });
