@@ -92,6 +92,8 @@ export class SemanticTier implements Tier {
   private readonly refusals: Record<string, number> = {};
   private readonly notMatched: Record<string, number> = {};
   private verifierRefusals = 0;
+  /** Candidates skipped because their sealed text did not open (another key, another row, tampered). */
+  private unopened = 0;
   private purgeTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: SemanticTierOptions) {
@@ -158,7 +160,10 @@ export class SemanticTier implements Tier {
       if (stored.expiresAt !== null && stored.expiresAt <= now) continue;
       // A question that does not open (another key, another row's text, tampered) is never compared.
       const candidate = this.opened(stored);
-      if (!candidate) continue;
+      if (!candidate) {
+        this.unopened++;
+        continue;
+      }
       // Stored before invisible characters were taken out of questions (by an embedder whose
       // id did not change): it may be a poisoned question in a clean question's partition.
       if (hasInvisible(candidate.query)) continue;
@@ -255,6 +260,7 @@ export class SemanticTier implements Tier {
     return {
       ...(await this.store.counts()),
       verifierRefusals: this.verifierRefusals,
+      unopened: this.unopened,
       guardRefusals: { ...this.refusals },
       notMatched: { ...this.notMatched },
     };
