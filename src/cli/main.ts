@@ -69,7 +69,7 @@ const COMMANDS: Record<string, { run: Command; usage: string; help?: readonly st
       '  --monitor-port PORT  also serve metrics, the JSON API and the dashboard on this port',
       'Other `proxy` fields (config file only): upstreams, tenant, credentialHeaders, clientTokens,',
       '  clientTokensEnv, timeoutMs, idleTimeoutMs, maxRequestBytes, maxKeyedBytes, maxStoredBytes,',
-      '  maxStreamBytes, streamUsage, hitUsage, cors, monitorPort (docs/gateway.md).',
+      '  maxStreamBytes, streamUsage, hitUsage, cors, encryption, monitorPort (docs/gateway.md).',
       'Tenants are keyed digests: set STRATA_DIGEST_KEY (32+ bytes) so they survive a restart.',
       'Clients: OPENAI_BASE_URL=http://HOST:PORT/v1, ANTHROPIC_BASE_URL=http://HOST:PORT',
     ],
