@@ -1,5 +1,6 @@
 /**
- * Rekeying: moving a store's sealed entries to the active key (`strata rekey`, `rekey(strata)`).
+ * Rekeying: moving a store's sealed entries to the active key (`strata rekey`, `rekey(strata)`
+ * from `strata-cache/engine`).
  *
  * Each persistent tier's live entries are listed (Tier.entries) and every payload not sealed
  * under the active key is opened with the key it names, sealed again under the active key with
@@ -22,15 +23,18 @@
  * skipped.
  */
 import { entryAad } from '../core/encryption/at-rest.js';
-import type { Keyring } from '../core/encryption/keyring.js';
-import { isSealed, sealedKeyId } from '../core/encryption/keyring.js';
+import { isSealed, Keyring, type Sealer, sealedKeyId } from '../core/encryption/keyring.js';
 import { TENANT_KEY_PREFIX } from '../core/encryption/tenant.js';
 import type { ListedEntry } from '../core/tier.js';
+import { StrataConfigError } from '../errors.js';
 import type { Strata } from './strata.js';
 
 export interface RekeyOptions {
-  /** The config's key ring: entries are moved to its active key, opened with any of its keys. */
-  keyring: Keyring;
+  /**
+   * The key set: entries are moved to its active key, opened with any of its keys. Default: the
+   * engine's own (its config's `encryption`).
+   */
+  keyring?: Sealer;
   /** Seal plain (never sealed) entries too, as `encryption.acceptPlaintext` lets them answer. */
   acceptPlaintext?: boolean;
   /** Only these tiers (default: every tier handed sealed payloads, i.e. all but volatile ones). */
@@ -77,19 +81,29 @@ export interface RekeyReport {
 /** Rewrites at most this many entries of a tier at once (network tiers pipeline them). */
 const IN_FLIGHT = 16;
 
-export async function rekey(strata: Strata, options: RekeyOptions): Promise<RekeyReport> {
+export async function rekey(strata: Strata, options: RekeyOptions = {}): Promise<RekeyReport> {
+  const keyring = options.keyring ?? strata.queries.sealer;
+  if (!keyring)
+    throw new StrataConfigError([
+      { path: 'encryption', message: 'is required to rekey: it names the keys and the active one' },
+    ]);
   const names = options.tiers ?? strata.queries.sealedTiers();
   const reports: RekeyTierReport[] = [];
   for (const tier of names) {
     if (options.signal?.aborted) break;
-    reports.push(await rekeyTier(strata, tier, options));
+    reports.push(await rekeyTier(strata, tier, keyring, options));
   }
   const complete =
     reports.length === names.length && reports.every((r) => r.done && r.failure === undefined && !r.stopped);
-  return { keyId: options.keyring.keyId, tiers: reports, complete };
+  return { keyId: keyring.keyId, tiers: reports, complete };
 }
 
-async function rekeyTier(strata: Strata, tier: string, options: RekeyOptions): Promise<RekeyTierReport> {
+async function rekeyTier(
+  strata: Strata,
+  tier: string,
+  keyring: Sealer,
+  options: RekeyOptions,
+): Promise<RekeyTierReport> {
   const report: RekeyTierReport = {
     tier,
     scanned: 0,
@@ -120,7 +134,7 @@ async function rekeyTier(strata: Strata, tier: string, options: RekeyOptions): P
       break;
     }
     report.scanned++;
-    const rewrite = rewritten(entry, options, report);
+    const rewrite = rewritten(entry, keyring, options.acceptPlaintext === true, report);
     if (rewrite !== undefined) {
       const write: Promise<void> = strata.queries
         .replacePayload(tier, entry, entry.payload, rewrite)
@@ -144,11 +158,15 @@ async function rekeyTier(strata: Strata, tier: string, options: RekeyOptions): P
 }
 
 /** The entry's payload sealed under the active key, or undefined when it is left as it is (counted). */
-function rewritten(entry: ListedEntry, options: RekeyOptions, report: RekeyTierReport): string | undefined {
-  const { keyring } = options;
+function rewritten(
+  entry: ListedEntry,
+  keyring: Sealer,
+  acceptPlaintext: boolean,
+  report: RekeyTierReport,
+): string | undefined {
   const aad = entryAad(entry.namespace, entry.hash);
   if (!isSealed(entry.payload)) {
-    if (!options.acceptPlaintext) {
+    if (!acceptPlaintext) {
       report.plain++;
       return undefined;
     }
@@ -161,7 +179,9 @@ function rewritten(entry: ListedEntry, options: RekeyOptions, report: RekeyTierR
   }
   const plain = keyring.open(entry.payload, aad);
   if (plain === undefined) {
-    if (id?.startsWith(TENANT_KEY_PREFIX) && !keyring.keyIds.includes(id)) report.tenant++;
+    // A config key id may start with `t-` too; one this key set knows is not a tenant's.
+    if (id?.startsWith(TENANT_KEY_PREFIX) && !(keyring instanceof Keyring && keyring.keyIds.includes(id)))
+      report.tenant++;
     else report.unopenable++;
     return undefined;
   }
