@@ -78,8 +78,13 @@ export interface RekeyReport {
   complete: boolean;
 }
 
-/** Rewrites at most this many entries of a tier at once (network tiers pipeline them). */
-const IN_FLIGHT = 16;
+/**
+ * Rewrites at most this many entries of a tier at once: enough to pipeline a network tier's round
+ * trips, few enough to leave the backend to the application it serves.
+ */
+const IN_FLIGHT = 4;
+/** A rewrite that fails (a timeout under load) is tried again after these pauses before the tier's pass stops. */
+const RETRY_MS = [100, 500, 2_000];
 
 export async function rekey(strata: Strata, options: RekeyOptions = {}): Promise<RekeyReport> {
   const keyring = options.keyring ?? strata.queries.sealer;
@@ -136,8 +141,7 @@ async function rekeyTier(
     report.scanned++;
     const rewrite = rewritten(entry, keyring, options.acceptPlaintext === true, report);
     if (rewrite !== undefined) {
-      const write: Promise<void> = strata.queries
-        .replacePayload(tier, entry, entry.payload, rewrite)
+      const write: Promise<void> = replaceWithRetries(strata, tier, entry, rewrite, options.signal)
         .then((outcome) => {
           if (!outcome.ok) report.failure ??= outcome.reason;
           else if (outcome.replaced) report.rekeyed++;
@@ -155,6 +159,27 @@ async function rekeyTier(
   report.done = report.failure === undefined && !report.stopped;
   progress();
   return report;
+}
+
+/**
+ * One compare-and-set, tried again after a failure (a timeout while the backend is busy). A try
+ * that timed out may still have landed: the next one then finds the payload changed (by this
+ * rekey) and the entry is counted as changed, which is harmless.
+ */
+async function replaceWithRetries(
+  strata: Strata,
+  tier: string,
+  entry: ListedEntry,
+  payload: string,
+  signal: AbortSignal | undefined,
+): ReturnType<Strata['queries']['replacePayload']> {
+  let outcome = await strata.queries.replacePayload(tier, entry, entry.payload, payload);
+  for (const ms of RETRY_MS) {
+    if (outcome.ok || signal?.aborted) break;
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    outcome = await strata.queries.replacePayload(tier, entry, entry.payload, payload);
+  }
+  return outcome;
 }
 
 /** The entry's payload sealed under the active key, or undefined when it is left as it is (counted). */
