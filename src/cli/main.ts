@@ -44,7 +44,7 @@ const COMMANDS: Record<string, { run: Command; usage: string; help?: readonly st
       'encryption.keys; run it while the application serves (each rewrite is a compare-and-set, so',
       'nothing deleted or replaced meanwhile comes back). Interrupted, run it again: what is done is',
       'skipped. Exit 1, with the reason, when a tier could not be rekeyed (a failure, or a tier',
-      "without compare-and-set: semantic, one of your own). The gateway's per-tenant",
+      "without compare-and-set: MongoDB, GPTCache, semantic, your own). The gateway's per-tenant",
       "entries cannot be rekeyed (their keys need the callers' credentials): said, not failed.",
       '  --tier NAME  only this tier',
     ],

@@ -8,7 +8,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from '@redis/client';
-import { MongoClient } from 'mongodb';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -19,11 +18,9 @@ import type { StrataConfig } from '../config/schema.js';
 const redisUrl = service('redis').STRATA_TEST_REDIS_URL!;
 const postgresUrl = service('postgres').STRATA_TEST_POSTGRES_URL!;
 const mysqlUrl = service('mariadb').STRATA_TEST_MYSQL_URL!;
-const mongoUrl = service('ferretdb').STRATA_TEST_MONGODB_URL!;
 const unique = randomUUID().replaceAll('-', '').slice(0, 10);
 const keyPrefix = `strata-rekey-${unique}`;
 const tablePrefix = `rk${unique}_`;
-const mongoDatabase = `rk${unique}`;
 const dir = mkdtempSync(join(tmpdir(), 'strata-rekey-int-'));
 
 afterAll(async () => {
@@ -41,9 +38,6 @@ afterAll(async () => {
   for (const t of ['tags', 'cache', 'stats', 'migrations', 'fleet'])
     await my.query(`DROP TABLE IF EXISTS ${tablePrefix}${t}`);
   await my.end();
-  const mongo = new MongoClient(mongoUrl, { serverSelectionTimeoutMS: 5_000 });
-  await mongo.db(mongoDatabase).dropDatabase();
-  await mongo.close();
 });
 
 type Tiers = StrataConfig['tiers'];
@@ -62,23 +56,4 @@ describe('rekey under load, real backends', () => {
     expect(outcome.opsDuringRekey).toBeGreaterThan(100);
     expect(outcome.hitsDuringRekey).toBeGreaterThan(0);
   }, 120_000);
-
-  it('MongoDB (FerretDB) with every answer in GridFS: the same', async () => {
-    // A threshold of one byte puts every payload in GridFS: the rewrite uploads a new file and
-    // swaps the document's pointer only if the document is still the one read.
-    const mongo: Tiers = [
-      {
-        type: 'mongodb',
-        name: 'mongodb',
-        url: mongoUrl,
-        database: mongoDatabase,
-        gridfsThresholdBytes: 1,
-        // FerretDB over SQLite takes a few ms a round trip, and a GridFS entry is several.
-        timeoutMs: 10_000,
-      },
-    ];
-    const outcome = await rotateUnderLoad(mongo, () => mongo, 120);
-    expect(outcome.report.tiers[0]!.rekeyed).toBeGreaterThan(0);
-    expect(outcome.opsDuringRekey).toBeGreaterThan(20);
-  }, 180_000);
 });

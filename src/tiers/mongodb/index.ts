@@ -26,7 +26,7 @@ import { type Collection, type Db, MongoClient, ObjectId } from 'mongodb';
 import type { Clock } from '../../core/clock.js';
 import type { StoredEntry, TokenUsage } from '../../core/entry.js';
 import type { CacheKey } from '../../core/key.js';
-import type { EntryRef, ListedEntry, Tier, TierHealth, TierStats } from '../../core/tier.js';
+import type { ListedEntry, Tier, TierHealth, TierStats } from '../../core/tier.js';
 import { ServerTier } from '../kit/server-tier.js';
 import type { MongodbTierConfig } from './config.js';
 import { AnswerFiles } from './gridfs.js';
@@ -158,47 +158,6 @@ export class MongodbTier extends ServerTier implements Tier {
     // The document no longer points to the file it replaced: remove it (the sweep would, later).
     const replaced = previous?.response.storage === 'gridfs' ? previous.response.gridfsId : undefined;
     if (replaced && !replaced.equals(fileId)) await this.answerFiles.remove([replaced]).catch(() => {});
-    return true;
-  }
-
-  /**
-   * Compare-and-set (`strata rekey`): the document is read, its payload compared with `expected`,
-   * and the new one written only if the document's `cache_version` is still the one read, so a
-   * write or delete in between wins. The prompt and metadata fields are removed (they must not
-   * stay in clear beside a sealed payload); a new payload over the threshold goes to GridFS first.
-   */
-  async replacePayload(entry: EntryRef, expected: string, payload: string): Promise<boolean> {
-    await this.setup.ready();
-    const doc = await this.docs.findOne(
-      { _id: entry.hash, namespace: { $eq: entry.namespace } },
-      { projection: { response: 1, cache_version: 1 } },
-    );
-    if (!doc || (await this.responseText(doc._id, doc.response)) !== expected) return false;
-    const size = Buffer.byteLength(payload, 'utf8');
-    const fileId = size > this.options.gridfsThresholdBytes ? new ObjectId() : undefined;
-    if (fileId) await this.answerFiles.upload(fileId, entry.hash, payload);
-    const response: StoredResponse = fileId
-      ? { storage: 'gridfs', gridfsId: fileId, size, encoding: 'utf8' }
-      : { storage: 'inline', content: payload, size, encoding: 'utf8' };
-    const result = await this.docs
-      .updateOne(
-        { _id: entry.hash, cache_version: { $eq: doc.cache_version } },
-        {
-          $set: { response },
-          $unset: { prompt: '', metadata: '', metadata_json: '' },
-          $inc: { cache_version: 1 },
-        },
-      )
-      .catch(async (error: unknown) => {
-        if (fileId) await this.answerFiles.remove([fileId]).catch(() => {});
-        throw error;
-      });
-    if (result.modifiedCount === 0) {
-      if (fileId) await this.answerFiles.remove([fileId]).catch(() => {});
-      return false;
-    }
-    if (doc.response.storage === 'gridfs')
-      await this.answerFiles.remove([doc.response.gridfsId]).catch(() => {});
     return true;
   }
 
