@@ -10,6 +10,7 @@ import { TierTimeoutError } from '../errors.js';
 import { type BreakerOptions, type BreakerState, CircuitBreaker } from './breaker.js';
 import type { Clock } from './clock.js';
 import { Deadlines } from './deadlines.js';
+import type { Sealer } from './encryption/keyring.js';
 import { earliestExpiry, type StoredEntry, withExpiry } from './entry.js';
 import { errorOf } from './error-of.js';
 import type { CacheKey } from './key.js';
@@ -102,7 +103,7 @@ export class GuardedTier {
    * promise, and an asynchronous one exactly one, settled by its answer or by its deadline (one
    * sweeper per tier, no timer per call: see deadlines.ts).
    */
-  read(key: CacheKey): MaybePromise<Read> {
+  read(key: CacheKey, sealer?: Sealer): MaybePromise<Read> {
     if (this.erasing.size > 0 && (this.erasing.has(undefined) || this.erasing.has(key.namespace))) {
       this.counters.skipped++;
       return undefined;
@@ -114,7 +115,8 @@ export class GuardedTier {
     const start = performance.now();
     let result: MaybePromise<Read | null>;
     try {
-      result = this.tier.get(key);
+      // A call's own keys (encryption/at-rest.ts), for a tier that seals text of its own.
+      result = sealer ? this.tier.get(key, { sealer }) : this.tier.get(key);
     } catch (error) {
       this.failed('get', error);
       return undefined;
@@ -139,7 +141,7 @@ export class GuardedTier {
   }
 
   /** One write, capped to this tier's TTL; false when it was skipped, refused or failed. */
-  async write(key: CacheKey, stored: StoredEntry, now: number): Promise<boolean> {
+  async write(key: CacheKey, stored: StoredEntry, now: number, sealer?: Sealer): Promise<boolean> {
     const expiresAt =
       this.ttlMs === undefined ? stored.expiresAt : earliestExpiry(stored.expiresAt, now + this.ttlMs);
     if (expiresAt !== null && expiresAt <= now) return false;
@@ -149,7 +151,8 @@ export class GuardedTier {
     }
     const start = performance.now();
     try {
-      const result = this.tier.set(key, withExpiry(stored, expiresAt));
+      const entry = withExpiry(stored, expiresAt);
+      const result = sealer ? this.tier.set(key, entry, { sealer }) : this.tier.set(key, entry);
       const accepted = isPromiseLike(result) ? await this.bounded('set', result) : result;
       this.succeeded();
       this.counters.setLatency.record(performance.now() - start);

@@ -167,7 +167,7 @@ export class Manager implements Strata {
       // The waterfall, inline (it is the hit path): the first tier with a valid, live entry wins.
       for (let i = 0; i < this.managed.length && !found; i++) {
         const m = this.managed[i]!;
-        let read = m.read(key);
+        let read = m.read(key, options?.sealer);
         if (isPromiseLike(read)) {
           if (claim && !led && !(bounded && this.coalescer?.has(key.hash))) led = this.lead(key, start);
           read = await read;
@@ -310,7 +310,7 @@ export class Manager implements Strata {
     for (let i = 0; i < servedBy; i++) {
       const m = this.managed[i]!;
       const handed = this.atRest.stored(stored, key.namespace, key.hash, m.sealed, sealer, memo);
-      void m.track(m.write(key, handed, now)).then((ok) => {
+      void m.track(m.write(key, handed, now, sealer)).then((ok) => {
         if (!ok) return;
         m.counters.backfills++;
         if (this.events.listenerCount('backfill') > 0)
@@ -341,7 +341,12 @@ export class Manager implements Strata {
     const memo = {};
     const results = await Promise.all(
       this.managed.map((m) =>
-        m.write(key, this.atRest.stored(stored, key.namespace, key.hash, m.sealed, write.sealer, memo), now),
+        m.write(
+          key,
+          this.atRest.stored(stored, key.namespace, key.hash, m.sealed, write.sealer, memo),
+          now,
+          write.sealer,
+        ),
       ),
     );
     this.leaseWait?.release(key);
@@ -401,7 +406,12 @@ export class Manager implements Strata {
     const memo = {};
     const results = await Promise.all(
       this.managed.map((m) =>
-        m.write(key, this.atRest.stored(stored, key.namespace, key.hash, m.sealed, sealer, memo), now),
+        m.write(
+          key,
+          this.atRest.stored(stored, key.namespace, key.hash, m.sealed, sealer, memo),
+          now,
+          sealer,
+        ),
       ),
     );
     return this.managed.filter((_, i) => results[i]).map((m) => m.name);

@@ -7,6 +7,7 @@
  * results that are promises, since synchronous work cannot be interrupted anyway.
  */
 import type { BusTransport } from './bus.js';
+import type { Sealer } from './encryption/keyring.js';
 import type { StoredEntry } from './entry.js';
 import type { CacheKey } from './key.js';
 
@@ -63,9 +64,9 @@ export interface Tier {
    * Returns the stored payload; undefined or null when absent or expired (null: what most
    * clients return). A similarity tier returns the entry of a similar prompt as a SimilarMatch.
    */
-  get(key: CacheKey): MaybePromise<string | SimilarMatch | null | undefined>;
+  get(key: CacheKey, call?: TierCall): MaybePromise<string | SimilarMatch | null | undefined>;
   /** Stores an entry; returns false when the tier refuses it (too large for its budget). */
-  set(key: CacheKey, entry: StoredEntry): MaybePromise<boolean>;
+  set(key: CacheKey, entry: StoredEntry, call?: TierCall): MaybePromise<boolean>;
   delete(key: CacheKey): MaybePromise<boolean>;
   /** Removes every entry of one namespace, or of all namespaces; returns how many. */
   clear(namespace?: string): MaybePromise<number>;
@@ -85,6 +86,16 @@ export interface Tier {
   stats(): MaybePromise<TierStats>;
   health(): MaybePromise<TierHealth>;
   close(): MaybePromise<void>;
+}
+
+/**
+ * What one call brings beside its key, for the rare tier that needs it: the keys this call's
+ * entries are sealed under when they are not the config's (the gateway's per-tenant keys), for a
+ * tier that seals text of its own beside the payload (the semantic tier's question text).
+ * Payloads themselves are sealed and opened by the manager; most tiers ignore this.
+ */
+export interface TierCall {
+  readonly sealer?: Sealer;
 }
 
 /** One day of one tier's lookups, as persisted. */

@@ -358,3 +358,35 @@ describe('encryption at rest: hits with the keys, misses without', () => {
     expect((await strata.lookup(key))?.entry.gens[0]?.text).toBe(ANSWER);
   });
 });
+
+describe("encryption at rest: another instance's answer", () => {
+  it('a lookup waiting on another instance through Redis opens the sealed answer it stores', async () => {
+    const instance = async () => {
+      const strata = await createStrata(
+        {
+          namespace: NS,
+          coalesceWaitMs: 10_000,
+          tiers: [{ type: 'memory' }, TIERS.redis!],
+          encryption: right,
+        },
+        { env, logger: { warn: () => {} } },
+      );
+      opened.push(strata);
+      return strata;
+    };
+    const [a, b] = [await instance(), await instance()];
+    const k = deriveKey(NS, LLM, canary('coalesced prompt'));
+    // A misses and claims the key in Redis; B misses and waits for A's answer.
+    expect(await a.lookup(k)).toBeUndefined();
+    const waiting = b.lookup(k);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await a.update(k, [{ text: 'computed once' }]);
+    const hit = await waiting;
+    expect(hit?.coalesced).toBe(true);
+    expect(hit?.tier).toBe('redis');
+    expect(hit?.entry.gens[0]?.text).toBe('computed once');
+    // Backfilled into B's memory tier in clear (volatile), so its next hit is a memory hit.
+    expect(((await b.tier('memory')!.get(k)) as string).startsWith('{')).toBe(true);
+    expect((await b.lookup(k))?.tier).toBe('memory');
+  });
+});

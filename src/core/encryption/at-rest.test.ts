@@ -234,6 +234,48 @@ describe('encryption at rest (memory, SQLite, semantic local file)', () => {
     expect((await onlyNew.lookup(fresh))?.entry.gens[0]?.text).toBe('new answer');
   });
 
+  it('backfills memory in clear and a sealed tier sealed under the active key', async () => {
+    const dir = tempDir();
+    const key = deriveKey('enc', LLM, canary('backfill'));
+    const config = (active: string) => ({ ...both, active });
+    const tiers = (strata: Strata) => [strata.tier('memory')!, strata.tier('first')!, strata.tier('second')!];
+    const create = (active: string) =>
+      createStrata(
+        {
+          namespace: 'enc',
+          coalesceWaitMs: 0,
+          tiers: [
+            { type: 'memory' },
+            { type: 'sqlite', name: 'first', path: join(dir, 'first.db'), purgeIntervalSeconds: 0 },
+            { type: 'sqlite', name: 'second', path: join(dir, 'second.db'), purgeIntervalSeconds: 0 },
+          ],
+          encryption: config(active),
+        },
+        { env, logger: { warn: () => {} } },
+      ).then((strata) => {
+        opened.push(strata);
+        return strata;
+      });
+    const before = await create('k1');
+    await before.update(key, [{ text: 'backfilled' }]);
+    await closeAll();
+    const after = await create('k2');
+    const [memory, first] = tiers(after);
+    await first!.delete(key);
+    const backfilled: string[] = [];
+    const twoBackfills = new Promise<void>((resolve) =>
+      after.events.on('backfill', (e) => backfilled.push(e.to) === 2 && resolve()),
+    );
+    const hit = await after.lookup(key);
+    expect(hit?.tier).toBe('second');
+    await twoBackfills;
+    expect(backfilled.sort()).toEqual(['first', 'memory']);
+    expect(((await memory!.get(key)) as string).startsWith('{')).toBe(true);
+    // Resealed under the key now active: a read moves an entry to it.
+    expect(sealedKeyId((await first!.get(key)) as string)).toBe('k2');
+    expect((await after.lookup(key))?.tier).toBe('memory');
+  });
+
   it("a call's own sealer seals and opens instead of the config's", async () => {
     const dir = tempDir();
     const strata = await open(dir, { ...both, active: 'k1' });
@@ -245,6 +287,26 @@ describe('encryption at rest (memory, SQLite, semantic local file)', () => {
     expect(await strata.lookup(key)).toBeUndefined();
     expect(await strata.lookup(key, { sealer: other })).toBeUndefined();
     expect((await strata.lookup(key, { sealer: tenant }))?.entry.gens[0]?.text).toBe('tenant answer');
+  });
+
+  it("the semantic tier seals its question text under a call's own sealer too", async () => {
+    const dir = tempDir();
+    // No `encryption` in the config: only the call's keys seal.
+    const strata = await open(dir, undefined, { semantic: true });
+    const tenant = new Keyring(new Map([['t1', randomBytes(32)]]), 't1');
+    const question = `What is the capital of ${canary('country')}?`;
+    await strata.update(deriveKey('enc', LLM, question), [{ text: 'Paris' }], { sealer: tenant });
+    const paraphrase = deriveKey('enc', LLM, `${question} `);
+    const hit = await strata.lookup(paraphrase, { sealer: tenant });
+    expect(hit?.tier).toBe('semantic');
+    expect(hit?.matchedPrompt).toBe(question);
+    // Without the call's keys, or with another's, the question does not open: never compared.
+    expect(await strata.lookup(paraphrase)).toBeUndefined();
+    const other = new Keyring(new Map([['t1', randomBytes(32)]]), 't1');
+    expect(await strata.lookup(paraphrase, { sealer: other })).toBeUndefined();
+    expect((await strata.tier('semantic')!.stats()).unopened).toBe(2);
+    await closeAll();
+    expectNowhere(dir, [question]);
   });
 
   it('export writes sealed lines that import opens with the keys, and search says why it cannot run', async () => {

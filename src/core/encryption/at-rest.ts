@@ -11,6 +11,7 @@
  */
 import type { StoredEntry } from '../entry.js';
 import { isSealed, type Sealer } from './keyring.js';
+import { OpenedPayloads } from './opened.js';
 
 /** The associated data an entry's payload is sealed with: the row it belongs to. */
 export function entryAad(namespace: string, hash: string): string {
@@ -32,6 +33,8 @@ export interface AtRestOptions {
 export class AtRest {
   readonly sealer: Sealer | undefined;
   private readonly acceptPlaintext: boolean;
+  /** A hit's sealed payload opened once, not at every hit (opened.ts). */
+  private readonly opened = new OpenedPayloads();
 
   constructor(options: AtRestOptions = {}) {
     this.sealer = options.sealer;
@@ -51,7 +54,8 @@ export class AtRest {
     sealedTier: boolean,
     sealer: Sealer | undefined = this.sealer,
   ): string | undefined {
-    if (isSealed(payload)) return sealer?.open(payload, entryAad(namespace, hash));
+    if (isSealed(payload))
+      return sealer && this.opened.open(payload, namespace, hash, sealer, entryAad(namespace, hash));
     return !sealedTier || sealer === undefined || this.acceptPlaintext ? payload : undefined;
   }
 

@@ -26,6 +26,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { Clock } from '../../core/clock.js';
+import { isSealed } from '../../core/encryption/keyring.js';
 import {
   decodeEntry,
   ENTRY_VERSION,
@@ -71,6 +72,9 @@ export class GptcacheTier implements Tier {
   async get(key: CacheKey): Promise<string | SimilarMatch | undefined> {
     const { answer } = (await this.call('POST', '/get', { prompt: key.prompt })) as { answer?: unknown };
     if (typeof answer !== 'string' || answer === TOMBSTONE) return undefined;
+    // A payload sealed under a caller's own keys (encryption/at-rest.ts) is never another
+    // client's text answer: handed over as it is, the manager opens it or counts it corrupt.
+    if (isSealed(answer)) return answer;
     if (!answer.startsWith('{"v":')) return this.foreign(key, answer);
     const entry = decodeEntry(answer);
     // Unreadable: hand it over as it is, so the manager counts it as corrupt.

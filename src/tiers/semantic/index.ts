@@ -25,6 +25,7 @@ import type {
   MaybePromise,
   SimilarMatch,
   Tier,
+  TierCall,
   TierHealth,
   TierStats,
 } from '../../core/tier.js';
@@ -146,7 +147,8 @@ export class SemanticTier implements Tier {
     return { query, context: digest, partition: partitionOf(key.namespace, key.llmString, digest) };
   }
 
-  async get(key: CacheKey): Promise<SimilarMatch | undefined> {
+  async get(key: CacheKey, call?: TierCall): Promise<SimilarMatch | undefined> {
+    const sealer = call?.sealer ?? this.options.sealer;
     const split = this.split(key);
     if ('refused' in split) {
       this.refuse(split.refused);
@@ -159,7 +161,7 @@ export class SemanticTier implements Tier {
       if (stored.score < threshold) break;
       if (stored.expiresAt !== null && stored.expiresAt <= now) continue;
       // A question that does not open (another key, another row's text, tampered) is never compared.
-      const candidate = this.opened(stored);
+      const candidate = this.opened(stored, sealer);
       if (!candidate) {
         this.unopened++;
         continue;
@@ -188,7 +190,8 @@ export class SemanticTier implements Tier {
   }
 
   /** Stores what it can match by similarity; a request without a usable question is refused (false). */
-  async set(key: CacheKey, entry: StoredEntry): Promise<boolean> {
+  async set(key: CacheKey, entry: StoredEntry, call?: TierCall): Promise<boolean> {
+    const sealer = call?.sealer ?? this.options.sealer;
     const split = this.split(key);
     if ('refused' in split) return false;
     const [vector] = await this.options.embedder.embed([split.query]);
@@ -201,11 +204,12 @@ export class SemanticTier implements Tier {
         // again. Under encryption the manager hands tiers no prompt (it is in the sealed payload):
         // an excerpt as long as a bounded writer's, sealed.
         prompt: this.seal(
-          entry.prompt ?? (this.options.sealer ? promptExcerpt(key.prompt, STORED_PROMPT_CHARS) : key.prompt),
+          entry.prompt ?? (sealer ? promptExcerpt(key.prompt, STORED_PROMPT_CHARS) : key.prompt),
           'prompt',
           key.hash,
+          sealer,
         ),
-        query: this.seal(split.query, 'query', key.hash),
+        query: this.seal(split.query, 'query', key.hash, sealer),
         context: split.context,
         partition: split.partition,
         createdAt: entry.createdAt,
@@ -278,19 +282,22 @@ export class SemanticTier implements Tier {
 
   // -------------------------------------------------------------------------------------------
 
-  /** Text the store keeps, sealed under encryption, bound to its entry and its field. */
-  private seal(text: string, field: 'prompt' | 'query', hash: string): string {
-    return this.options.sealer ? this.options.sealer.seal(text, `semantic\0${field}\0${hash}`) : text;
+  /**
+   * Text the store keeps, sealed under encryption (the call's keys, else the config's), bound to
+   * its entry and its field.
+   */
+  private seal(text: string, field: 'prompt' | 'query', hash: string, sealer: Sealer | undefined): string {
+    return sealer ? sealer.seal(text, `semantic\0${field}\0${hash}`) : text;
   }
 
   /**
    * A candidate with its prompt and question opened; undefined when either does not open, or,
    * under encryption, is stored in clear (planted text could steer a match to any entry).
    */
-  private opened(candidate: Candidate): Candidate | undefined {
+  private opened(candidate: Candidate, sealer: Sealer | undefined): Candidate | undefined {
     const open = (text: string, field: 'prompt' | 'query') => {
-      if (!this.options.sealer) return isSealed(text) ? undefined : text;
-      return this.options.sealer.open(text, `semantic\0${field}\0${candidate.hash}`);
+      if (!sealer) return isSealed(text) ? undefined : text;
+      return sealer.open(text, `semantic\0${field}\0${candidate.hash}`);
     };
     const query = open(candidate.query, 'query');
     const prompt = open(candidate.prompt, 'prompt');
