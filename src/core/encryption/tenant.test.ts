@@ -5,7 +5,7 @@ import { TenantKeys, tenantKeyId } from './tenant.js';
 
 const alice = ['authorization:bearer sk-alice-0123456789'];
 const bob = ['authorization:bearer sk-bob-0123456789'];
-const aad = 'gw/key:abc\0' + 'f'.repeat(64);
+const aad = `gw/key:abc\0${'f'.repeat(64)}`;
 
 function ring(entries: Array<[string, Uint8Array]>, active: string): Keyring {
   return new Keyring(new Map(entries), active);
