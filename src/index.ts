@@ -2,12 +2,13 @@ export { defaultConfig, loadConfig, loadConfigWithSource } from './config/load.j
 export { parseConfig, type ResolvedConfig, type StrataConfig, type TierConfig } from './config/schema.js';
 export { type Clock, ManualClock } from './core/clock.js';
 export type { CacheDirectives } from './core/directives.js';
+export type { Sealer } from './core/encryption/keyring.js';
 export type { Entry, StoredEntry } from './core/entry.js';
 export type { CacheEvents, Logger } from './core/events.js';
 export type { CacheKey } from './core/key.js';
 export { deriveKey, sanitizeLlmKey } from './core/key.js';
 export type { HealthReport, StatsReport, TierReport } from './core/reports.js';
-export type { ListedEntry, Tier, TierHealth, TierStats } from './core/tier.js';
+export type { ListedEntry, Tier, TierCall, TierHealth, TierStats } from './core/tier.js';
 export { type CreateOptions, createStrata } from './engine/create.js';
 export { createProxy } from './engine/index.js';
 export type { Strata } from './engine/strata.js';

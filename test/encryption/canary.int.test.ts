@@ -379,7 +379,10 @@ describe("encryption at rest: another instance's answer", () => {
     // A misses and claims the key in Redis; B misses and waits for A's answer.
     expect(await a.lookup(k)).toBeUndefined();
     const waiting = b.lookup(k);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // B's miss is in flight (its Redis read, then its claim, which A holds): give the claim time
+    // to be refused before A's answer lands, or B would take the released key over.
+    while ((await b.stats({ store: false })).inFlight === 0) await new Promise((r) => setTimeout(r, 5));
+    await new Promise((resolve) => setTimeout(resolve, 300));
     await a.update(k, [{ text: 'computed once' }]);
     const hit = await waiting;
     expect(hit?.coalesced).toBe(true);

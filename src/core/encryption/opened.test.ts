@@ -60,7 +60,7 @@ describe('OpenedPayloads', () => {
     cache.open(big, 'ns', 'big', sealer, 'aad');
     expect(sealer.opens).toBe(2);
     const small = Array.from({ length: 10 }, (_, i) => sealer.seal(`entry ${i}`, 'aad'));
-    small.forEach((s, i) => cache.open(s, 'ns', `h${i}`, sealer, 'aad'));
+    for (const [i, s] of small.entries()) cache.open(s, 'ns', `h${i}`, sealer, 'aad');
     sealer.opens = 0;
     // The oldest were dropped to stay within 300 bytes; the newest are still kept.
     cache.open(small[9]!, 'ns', 'h9', sealer, 'aad');
