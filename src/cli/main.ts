@@ -10,6 +10,7 @@ import { doctor } from './commands/doctor.js';
 import { inspect } from './commands/inspect.js';
 import { proxy } from './commands/proxy.js';
 import { purge } from './commands/purge.js';
+import { rekeyCommand } from './commands/rekey.js';
 import { search } from './commands/search.js';
 import { serve } from './commands/serve.js';
 import { stats } from './commands/stats.js';
@@ -35,6 +36,19 @@ const COMMANDS: Record<string, { run: Command; usage: string; help?: readonly st
     ],
   },
   purge: { run: purge, usage: 'purge' },
+  rekey: {
+    run: rekeyCommand,
+    usage: 'rekey [--tier NAME]',
+    help: [
+      "Seals every persistent tier's entries under encryption.active, opening them with any key of",
+      'encryption.keys; run it while the application serves (each rewrite is a compare-and-set, so',
+      'nothing deleted or replaced meanwhile comes back). Interrupted, run it again: what is done is',
+      'skipped. Exit 1, with the reason, when a tier could not be rekeyed (a failure, or a tier',
+      "without compare-and-set: MongoDB, GPTCache, semantic, your own). The gateway's per-tenant",
+      "entries cannot be rekeyed (their keys need the callers' credentials): said, not failed.",
+      '  --tier NAME  only this tier',
+    ],
+  },
   search: { run: search, usage: 'search <text> [--limit N]' },
   export: { run: exportEntries, usage: 'export [--file F] [--tier NAME] [--all]' },
   import: {
@@ -55,7 +69,7 @@ const COMMANDS: Record<string, { run: Command; usage: string; help?: readonly st
       '  --monitor-port PORT  also serve metrics, the JSON API and the dashboard on this port',
       'Other `proxy` fields (config file only): upstreams, tenant, credentialHeaders, clientTokens,',
       '  clientTokensEnv, timeoutMs, idleTimeoutMs, maxRequestBytes, maxKeyedBytes, maxStoredBytes,',
-      '  maxStreamBytes, streamUsage, hitUsage, cors, monitorPort (docs/gateway.md).',
+      '  maxStreamBytes, streamUsage, hitUsage, cors, encryption, monitorPort (docs/gateway.md).',
       'Tenants are keyed digests: set STRATA_DIGEST_KEY (32+ bytes) so they survive a restart.',
       'Clients: OPENAI_BASE_URL=http://HOST:PORT/v1, ANTHROPIC_BASE_URL=http://HOST:PORT',
     ],

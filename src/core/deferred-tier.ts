@@ -54,6 +54,7 @@ export class DeferredTier implements Tier {
   search?: Tier['search'];
   daily?: Tier['daily'];
   markBad?: Tier['markBad'];
+  replacePayload?: Tier['replacePayload'];
   private inner: Tier | undefined;
   private reason: string;
   private attempt: Promise<void> | undefined;
@@ -186,6 +187,7 @@ export class DeferredTier implements Tier {
         this.search = tier.search?.bind(tier);
         this.daily = tier.daily?.bind(tier);
         this.markBad = tier.markBad?.bind(tier);
+        this.replacePayload = tier.replacePayload?.bind(tier);
         if (this.attempts > 1 || this.reason !== 'opening') {
           this.options.logger?.warn(`[strata] tier ${this.name} opened; serving again`);
         }

@@ -16,6 +16,7 @@ import { keptStale } from './stale.js';
 import type { CacheCounters, CumulativeLatency, LatencySummary, TierCounters } from './stats.js';
 import {
   type DailyStats,
+  type EntryRef,
   isPromiseLike,
   type ListedEntry,
   type SearchResult,
@@ -294,8 +295,11 @@ export class TierQueries {
     return this.atRest?.sealer;
   }
 
-  /** Names of the tiers that can `search` prompts, keep `daily` statistics, or live in this process (`local`). */
-  able(capability: 'search' | 'daily' | 'local'): string[] {
+  /**
+   * Names of the tiers that can `search` prompts, keep `daily` statistics, live in this process
+   * (`local`), or rewrite a payload in place (`replacePayload`, what `strata rekey` needs).
+   */
+  able(capability: 'search' | 'daily' | 'local' | 'replacePayload'): string[] {
     return this.managed.filter((m) => m.tier[capability]).map((m) => m.name);
   }
 
@@ -319,6 +323,44 @@ export class TierQueries {
   entries(tier: string, namespace?: string): Listing | undefined {
     const m = this.managed.find((x) => x.name === tier);
     return m && listing(m, namespace, this.atRest);
+  }
+
+  /**
+   * For `strata rekey`: the tiers handed sealed payloads under encryption (every one but the
+   * volatile ones), and one tier's listing with its payloads as stored, not opened.
+   */
+  sealedTiers(): string[] {
+    return this.managed.filter((m) => m.sealed).map((m) => m.name);
+  }
+
+  storedEntries(tier: string): Listing | undefined {
+    const m = this.managed.find((x) => x.name === tier);
+    return m && listing(m, undefined, undefined);
+  }
+
+  /**
+   * Compare-and-set of one entry's payload in one tier (`strata rekey`, Tier.replacePayload), under
+   * the tier's timeout and counters: whether it was replaced (false: the entry changed or went
+   * meanwhile), or why the tier could not.
+   */
+  async replacePayload(
+    tier: string,
+    entry: EntryRef,
+    expected: string,
+    payload: string,
+  ): Promise<{ ok: true; replaced: boolean } | { ok: false; reason: string }> {
+    const m = this.managed.find((x) => x.name === tier);
+    if (!m?.tier.replacePayload)
+      return { ok: false, reason: `tier ${tier} cannot replace a payload in place` };
+    try {
+      const result = m.tier.replacePayload(entry, expected, payload);
+      const replaced = isPromiseLike(result) ? await m.bounded('replacePayload', result) : result;
+      m.succeeded();
+      return { ok: true, replaced };
+    } catch (error) {
+      m.failed('replacePayload', error);
+      return { ok: false, reason: errorOf(error).message };
+    }
   }
 
   /** What each tier holds for one key, without backfilling or counting a lookup. */

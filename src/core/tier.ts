@@ -21,6 +21,9 @@ export interface ListedEntry {
   readonly accessCount?: number;
 }
 
+/** Which entry: what a listing names it by. */
+export type EntryRef = Pick<ListedEntry, 'namespace' | 'hash'>;
+
 export interface TierStats {
   entries: number;
   bytes: number;
@@ -72,6 +75,14 @@ export interface Tier {
   purgeExpired(): MaybePromise<number>;
   /** Every live entry, for export and inspection. */
   entries(namespace?: string): AsyncIterable<ListedEntry>;
+  /**
+   * Compare-and-set of one entry's payload (`strata rekey`): replaces it with `payload` only if
+   * the tier still holds exactly `expected` for that key, keeping its expiry and tags; a column
+   * holding the prompt in clear is emptied. False when the entry is gone or was rewritten
+   * meanwhile, so a rewrite never brings back what the application deleted or replaced. A tier
+   * without it cannot be rekeyed.
+   */
+  replacePayload?(entry: EntryRef, expected: string, payload: string): MaybePromise<boolean>;
   stats(): MaybePromise<TierStats>;
   health(): MaybePromise<TierHealth>;
   close(): MaybePromise<void>;

@@ -19,6 +19,7 @@ export { startServer } from '../monitor/server.js';
 export type { ProxyOptions, StrataProxy } from '../proxy/index.js';
 export { defineTier, type TierDefinition, tierFields } from '../tiers/kit/definition.js';
 export { type CreateOptions, createStrata } from './create.js';
+export { type RekeyOptions, type RekeyReport, type RekeyTierReport, rekey } from './rekey.js';
 export type { Strata, StrataSource } from './strata.js';
 
 /** The caching gateway (README, "Gateway"), loaded on first use: the HTTP client it runs on loads with it. */

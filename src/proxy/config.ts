@@ -176,6 +176,14 @@ export const proxyConfigSchema = z
      * answers (browser.ts). Exact origins only: a wildcard would reopen the gateway to every site.
      */
     cors: z.strictObject({ origins: z.array(corsOrigin).default([]) }).default({ origins: [] }),
+    /**
+     * `per-tenant`: every entry is sealed under a key derived (HKDF) from the credentials its caller
+     * presents, salted with the config's active `encryption` key when there is one
+     * (core/encryption/tenant.ts), so a stolen database cannot be read without the callers' API
+     * keys (and the master key). Needs `tenant: "credential"`. Absent: entries are sealed as the
+     * rest of the cache is (the top-level `encryption`, or not at all).
+     */
+    encryption: z.literal('per-tenant').optional(),
     /** Serve metrics, the JSON API and the dashboard on this port too (`strata proxy`). */
     monitorPort: z.number().int().min(0).max(65_535).optional(),
   })
@@ -190,6 +198,12 @@ export const proxyConfigSchema = z
         code: 'custom',
         path: ['host'],
         message: `refusing to listen on ${p.host} without clientTokens (or clientTokensEnv): anyone reaching it could spend your upstream credit and read cached answers`,
+      });
+    if (p.encryption === 'per-tenant' && p.tenant !== 'credential')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['encryption'],
+        message: `"per-tenant" derives each caller's key from its credentials, so it needs tenant: "credential" (the default), not ${JSON.stringify(p.tenant)}: callers who share entries would not share keys`,
       });
     for (const issue of shadowedUpstreams(p.upstreams)) ctx.addIssue({ code: 'custom', ...issue });
   });

@@ -7,6 +7,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseConfig, type ResolvedConfig, type StrataConfig } from '../config/schema.js';
+import { Keyring } from '../core/encryption/keyring.js';
+import { TenantKeys } from '../core/encryption/tenant.js';
 import { ephemeralDigestKey } from '../core/secrets.js';
 import { type CreateOptions, createStrata } from '../engine/create.js';
 import type { Strata } from '../engine/strata.js';
@@ -69,6 +71,7 @@ export async function createProxy(
     logger.warn(
       `[strata] proxy: tenants are keyed digests of the callers' credentials under a random key of this process (${ephemeral}): entries in persistent tiers will not be found again after a restart. Set ${resolved.digestKeyEnv} (32+ bytes, e.g. \`openssl rand -hex 32\`) to keep them.`,
     );
+  const tenantKeys = proxy.encryption === 'per-tenant' ? perTenantKeys(resolved, env) : undefined;
   const counters = new ProxyCounters();
   const monitor = createMonitor(strata, resolved.monitoring, { logger, extraMetrics: () => counters.text() });
   const gateway = new Gateway({
@@ -80,6 +83,7 @@ export async function createProxy(
     counters,
     defaultTtlSeconds: resolved.defaultTtlSeconds,
     logger,
+    ...(tenantKeys ? { tenantKeys } : {}),
   });
   let server: http.Server | undefined;
   let dashboard: { url: string; close(): Promise<void> } | undefined;
@@ -128,6 +132,14 @@ export async function createProxy(
       await strata.close();
     },
   };
+}
+
+/**
+ * `encryption: "per-tenant"`: each caller's key is derived from its credentials, salted with the
+ * config's master keys when it has `encryption` (then both are needed to read an entry).
+ */
+function perTenantKeys(resolved: ResolvedConfig, env: NodeJS.ProcessEnv): TenantKeys {
+  return new TenantKeys(resolved.encryption ? Keyring.fromConfig(resolved.encryption, env) : undefined);
 }
 
 function tokensOf(proxy: ResolvedProxyConfig, env: NodeJS.ProcessEnv): string[] {

@@ -185,6 +185,34 @@ export function describeTierConformance(
       expect(await textOf(kept)).toBe('stays');
     });
 
+    it(
+      'replacePayload (when the tier has it) replaces only what it still holds, keeping tags',
+      ['tags', 'delete', 'overwrite', 'list'],
+      async () => {
+        const tier = harness.tier;
+        if (!tier.replacePayload) return;
+        const payloadOf = async (k: CacheKey) => {
+          for await (const e of tier.entries('conformance')) if (e.hash === k.hash) return e.payload;
+          throw new Error(`${k.hash} is not listed`);
+        };
+        const k = key('rekey me');
+        await manager.update(k, answer('second'), { tags: ['rekey'] });
+        const second = await payloadOf(k);
+        await manager.update(k, answer('first'), { tags: ['rekey'] });
+        const first = await payloadOf(k);
+        // Not what it holds: nothing changes.
+        expect(await tier.replacePayload(k, second, second)).toBe(false);
+        expect(await textOf(k)).toBe('first');
+        expect(await tier.replacePayload(k, first, second)).toBe(true);
+        expect(await textOf(k)).toBe('second');
+        // Its tags are its own still.
+        expect(await manager.invalidateTag('rekey', 'conformance')).toBe(1);
+        // Deleted meanwhile: it does not come back.
+        expect(await tier.replacePayload(k, second, first)).toBe(false);
+        expect(await manager.lookup(k)).toBeUndefined();
+      },
+    );
+
     it('invalidates by tag, optionally within one namespace', ['tags', 'scopedKeys'], async () => {
       await manager.update(key('a1'), answer('a1'), { tags: ['pricing', 'faq'] });
       await manager.update(key('a2'), answer('a2'), { tags: ['pricing'] });

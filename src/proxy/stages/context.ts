@@ -3,6 +3,8 @@
  * takes on its way through (an exchange as received; a cached request once parsed and keyed).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Sealer } from '../../core/encryption/keyring.js';
+import type { TenantKeys } from '../../core/encryption/tenant.js';
 import type { Logger } from '../../core/events.js';
 import type { CacheKey } from '../../core/key.js';
 import type { ResolvedProxyConfig } from '../config.js';
@@ -24,6 +26,8 @@ export interface GatewayOptions {
   readonly counters: ProxyCounters;
   readonly defaultTtlSeconds: number | null;
   readonly logger: Logger;
+  /** With `encryption: "per-tenant"`: each caller's sealer, derived from its credentials. */
+  readonly tenantKeys?: TenantKeys;
 }
 
 /** What every stage reads: the options, and the cached endpoints by path. */
@@ -57,6 +61,13 @@ export interface CachedRequest {
    * re-serializing would round integers beyond 2^53 (a `seed`) and reorder nothing else.
    */
   readonly raw: Buffer | undefined;
+  /** With `encryption: "per-tenant"`: what this caller's entries are sealed and opened with. */
+  readonly sealer?: Sealer;
+}
+
+/** The per-call sealer option of a request under per-tenant keys (none: the engine's own). */
+export function sealedWith(request: CachedRequest): { sealer?: Sealer } {
+  return request.sealer ? { sealer: request.sealer } : {};
 }
 
 /** The request's values of the fields its answer echoes, as one comparable string. */

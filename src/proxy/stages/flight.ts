@@ -9,7 +9,7 @@ import type { EngineHit } from '../engine.js';
 import { Flight, type HitInfo, type Outcome } from '../flight.js';
 import { UNVERIFIED_MODEL } from '../metrics.js';
 import { storedFor } from '../upstream-store.js';
-import { type CachedRequest, echoOf, type GatewayContext } from './context.js';
+import { type CachedRequest, echoOf, type GatewayContext, sealedWith } from './context.js';
 import { asHit, deliver, deliverTo, streamClient } from './respond.js';
 import { isOutage } from './stale.js';
 import { store, storeAccountOf } from './store.js';
@@ -53,7 +53,7 @@ export class Flights {
     let stored = false;
     try {
       if (!controls.noCache) {
-        const hit = await ctx.manager.lookup(key, { claim });
+        const hit = await ctx.manager.lookup(key, { claim, ...sealedWith(request) });
         holdsClaim = claim && !hit;
         const answer = hit && this.answerOf(request, hit);
         if (answer) {

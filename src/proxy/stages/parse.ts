@@ -64,6 +64,8 @@ export function parse(
     headers: req.headers,
     body,
     raw: 'cache' in parsed ? undefined : raw,
+    // A keyed caller has credentials (tenant: "credential" is required with per-tenant keys).
+    ...(ctx.tenantKeys ? { sealer: ctx.tenantKeys.sealerFor(caller.credentials) } : {}),
   };
 }
 

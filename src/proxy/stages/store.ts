@@ -6,7 +6,7 @@ import { STORED_PROMPT_CHARS, type StoredGenerationData } from '../../core/entry
 import type { Json } from '../endpoints/endpoint.js';
 import { keyTags } from '../tenancy.js';
 import { STORED_UPSTREAM, storeAccount } from '../upstream-store.js';
-import type { CachedRequest, GatewayContext } from './context.js';
+import { type CachedRequest, type GatewayContext, sealedWith } from './context.js';
 
 export async function store(ctx: GatewayContext, request: CachedRequest, answer: Json): Promise<boolean> {
   const { endpoint, controls } = request;
@@ -41,6 +41,7 @@ export async function store(ctx: GatewayContext, request: CachedRequest, answer:
     ...(account === undefined ? {} : { metadata: { [STORED_UPSTREAM]: account } }),
     // A request may be 32 MiB: a longer prompt is stored as its digest and an excerpt.
     maxPromptChars: STORED_PROMPT_CHARS,
+    ...sealedWith(request),
   });
   return true;
 }

@@ -17,7 +17,15 @@ import { createPool, type Pool, type PoolConnection, type RowDataPacket } from '
 import type { Clock } from '../../core/clock.js';
 import type { StoredEntry } from '../../core/entry.js';
 import type { CacheKey } from '../../core/key.js';
-import type { DailyStats, ListedEntry, SearchResult, Tier, TierHealth, TierStats } from '../../core/tier.js';
+import type {
+  DailyStats,
+  EntryRef,
+  ListedEntry,
+  SearchResult,
+  Tier,
+  TierHealth,
+  TierStats,
+} from '../../core/tier.js';
 import { TierConfigError } from '../../errors.js';
 import { migrate } from '../kit/migrate.js';
 import { ServerTier } from '../kit/server-tier.js';
@@ -162,6 +170,16 @@ export class MysqlTier extends ServerTier implements Tier {
       }
     });
     return true;
+  }
+
+  async replacePayload(entry: EntryRef, expected: string, payload: string): Promise<boolean> {
+    await this.setup.ready();
+    const [result] = await this.pool.execute(
+      `UPDATE ${this.t}cache SET response = ?, size = ?, prompt = NULL, cache_version = cache_version + 1
+        WHERE key_hash = ? AND namespace = ? AND response = ?`,
+      [payload, Buffer.byteLength(payload, 'utf8'), entry.hash, entry.namespace, expected],
+    );
+    return (result as { affectedRows: number }).affectedRows > 0;
   }
 
   async delete(key: CacheKey): Promise<boolean> {

@@ -26,7 +26,15 @@ import pg from 'pg';
 import type { Clock } from '../../core/clock.js';
 import type { StoredEntry } from '../../core/entry.js';
 import type { CacheKey } from '../../core/key.js';
-import type { DailyStats, ListedEntry, SearchResult, Tier, TierHealth, TierStats } from '../../core/tier.js';
+import type {
+  DailyStats,
+  EntryRef,
+  ListedEntry,
+  SearchResult,
+  Tier,
+  TierHealth,
+  TierStats,
+} from '../../core/tier.js';
 import { TierConfigError } from '../../errors.js';
 import { migrate } from '../kit/migrate.js';
 import {
@@ -197,6 +205,16 @@ export class PostgresTier extends ServerTier implements Tier {
       }
     });
     return true;
+  }
+
+  async replacePayload(entry: EntryRef, expected: string, payload: string): Promise<boolean> {
+    await this.setup.ready();
+    const result = await this.pool.query(
+      `UPDATE ${this.t}cache SET response = $3, size = $4, prompt = NULL, cache_version = cache_version + 1
+        WHERE key_hash = $1 AND namespace = $2 AND response = $5`,
+      [entry.hash, toColumn(entry.namespace), payload, Buffer.byteLength(payload, 'utf8'), expected],
+    );
+    return (result.rowCount ?? 0) > 0;
   }
 
   async delete(key: CacheKey): Promise<boolean> {

@@ -13,7 +13,15 @@ import type { BusTransport } from '../../core/bus.js';
 import type { Clock } from '../../core/clock.js';
 import type { StoredEntry } from '../../core/entry.js';
 import type { CacheKey } from '../../core/key.js';
-import type { CounterStore, Lease, ListedEntry, Tier, TierHealth, TierStats } from '../../core/tier.js';
+import type {
+  CounterStore,
+  EntryRef,
+  Lease,
+  ListedEntry,
+  Tier,
+  TierHealth,
+  TierStats,
+} from '../../core/tier.js';
 import { TierUnavailableError } from '../../errors.js';
 import { createBusTransport } from './bus.js';
 import { type Commands, closeClient, createRedisClient } from './client.js';
@@ -54,6 +62,12 @@ if want < 0 then redis.call('PERSIST', KEYS[1])
 elseif current >= 0 and current < want then redis.call('PEXPIRE', KEYS[1], want)
 elseif current == -1 and added == 1 and redis.call('SCARD', KEYS[1]) == 1 then redis.call('PEXPIRE', KEYS[1], want) end
 return added`;
+
+/** Compare-and-set of an entry's payload, keeping its expiry (KEEPTTL, Redis 6.0). */
+const REPLACE_PAYLOAD = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
+return 1`;
 
 const STATS_CACHE_MS = 5_000;
 
@@ -117,6 +131,15 @@ export class RedisTier implements Tier {
       ttlMs === null ? undefined : { PX: ttlMs },
     );
     return true;
+  }
+
+  async replacePayload(entry: EntryRef, expected: string, payload: string): Promise<boolean> {
+    if (this.connecting) await this.connecting;
+    const replaced = await this.client.eval(REPLACE_PAYLOAD, {
+      keys: [this.keys.entry(entry.namespace, entry.hash)],
+      arguments: [expected, payload],
+    });
+    return Number(replaced) === 1;
   }
 
   async delete(key: CacheKey): Promise<boolean> {

@@ -35,6 +35,7 @@ import type { CacheKey } from '../../core/key.js';
 import {
   type CounterStore,
   type DailyStats,
+  type EntryRef,
   type EvictionListener,
   FLEET_RETENTION_MS,
   type ListedEntry,
@@ -210,6 +211,17 @@ export class SqliteTier implements Tier {
     this.fault = undefined;
     this.afterWrite(1);
     return true;
+  }
+
+  replacePayload(entry: EntryRef, expected: string, payload: string): boolean {
+    this.writable();
+    // A write still queued for this key is newer than the row: the row is not the entry any more.
+    if (this.queue.get(entry.hash)) return false;
+    const size = Buffer.byteLength(payload, 'utf8');
+    const { hash, namespace } = entry;
+    return this.described(
+      () => this.stmt.replacePayload.run({ hash, namespace, expected, payload, size }).changes > 0,
+    );
   }
 
   delete(key: CacheKey): boolean {

@@ -8,6 +8,7 @@ export const PAGE = 500;
 export type Statements = Record<
   | 'get'
   | 'upsert'
+  | 'replacePayload'
   | 'clearTags'
   | 'addTag'
   | 'delete'
@@ -41,6 +42,10 @@ export function prepareStatements(db: Database.Database): Statements {
          response = excluded.response, metadata = excluded.metadata, size = excluded.size,
          created_at = excluded.created_at, updated_at = excluded.updated_at,
          last_access_at = excluded.last_access_at, expires_at = excluded.expires_at`,
+    ),
+    replacePayload: db.prepare(
+      `UPDATE cache_entries SET response = @payload, size = @size, prompt = NULL
+        WHERE key_hash = @hash AND namespace = @namespace AND response = @expected`,
     ),
     clearTags: db.prepare('DELETE FROM cache_tags WHERE key_hash = ?'),
     addTag: db.prepare('INSERT OR IGNORE INTO cache_tags (tag, key_hash) VALUES (?, ?)'),
