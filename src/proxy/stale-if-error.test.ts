@@ -195,4 +195,27 @@ describe('gateway stale-if-error', () => {
     expect(bad.status).toBe(400);
     expect(await bad.text()).toMatch(/stale-if-error/);
   });
+  it('per-tenant keys: a caller is answered stale from its own sealed entry; another caller gets the error', async () => {
+    const clock = new ManualClock(START);
+    gw = await startGateway({
+      clock,
+      tiers: [{ type: 'sqlite', path: ':memory:' }],
+      config: { defaultTtlSeconds: TTL, staleIfErrorSeconds: GRACE },
+      proxy: { tenant: 'credential', encryption: 'per-tenant' },
+    });
+    const g = gw;
+    const first = await ask(g, 'what is our refund policy?');
+    expect(first.headers.get('x-strata-cache')).toBe('miss');
+    const stored = await answerOf(first);
+    at(clock, TTL + 1);
+    g.fake.outage = { status: 503 };
+    const stale = await ask(g, 'what is our refund policy?');
+    expect(stale.headers.get('x-strata-cache')).toBe('stale');
+    expect(await answerOf(stale)).toBe(stored);
+    const other = await ask(g, 'what is our refund policy?', {
+      headers: { authorization: 'Bearer sk-proj-another-caller-0002' },
+    });
+    expect(other.status).toBe(503);
+    expect(other.headers.get('x-strata-cache')).not.toBe('stale');
+  });
 });

@@ -119,10 +119,10 @@ export class Flights {
     // Every client left (the call was aborted for it), or a client already has part of the answer.
     if (flight.abort.signal.aborted || flight.isStreaming || res.headersSent) return undefined;
     const maxStaleSeconds = controls.staleIfErrorSeconds;
-    const hit = await this.ctx.manager.lookupStale(
-      request.key,
-      maxStaleSeconds === undefined ? {} : { maxStaleSeconds },
-    );
+    const hit = await this.ctx.manager.lookupStale(request.key, {
+      ...(maxStaleSeconds === undefined ? {} : { maxStaleSeconds }),
+      ...sealedWith(request),
+    });
     const answer = hit && this.answerOf(request, hit);
     if (!hit || answer?.kind !== 'answer' || !answer.hit) return undefined;
     return hit.stale ? { ...answer, hit: { ...answer.hit, stale: true } } : answer;
