@@ -31,6 +31,7 @@ export type RedisTierOptions = Pick<
   | 'sentinels'
   | 'sentinelName'
   | 'nodes'
+  | 'nodeAddressMap'
   | 'username'
   | 'password'
   | 'keyPrefix'
