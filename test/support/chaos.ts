@@ -287,6 +287,13 @@ export interface Fault {
    * calls within the timeout, some not) may leave it closed; every other promise still holds.
    */
   mild?: boolean;
+  /**
+   * Why only some calls fail under this fault (a short reply still arrives in time, a connection
+   * breaks only after so many bytes): the breaker opens only if `failureThreshold` failures come
+   * in a row, which a pool of connections, each failing on its own, may never give. Every failed
+   * call is still a bounded miss, and the tier_down or error-rate alert says what happened.
+   */
+  partial?: string;
   /** A bandwidth cap, KB/s: a reply then takes its size over this rate to come through. */
   rateKBps?: number;
   /** Puts the fault on; returns what takes it off. */
@@ -318,6 +325,7 @@ export const faultsFor = (timeoutMs: number, cutBytes = 3_000, closeBytes = 8_19
   {
     // 1 KB/s: an answer (about 2 KB) takes two seconds to arrive.
     name: 'bandwidth limit',
+    partial: 'short replies (a miss) still arrive in time',
     rateKBps: 1,
     apply: toxic({ type: 'bandwidth', attributes: { rate: 1 } }),
   },
@@ -325,6 +333,7 @@ export const faultsFor = (timeoutMs: number, cutBytes = 3_000, closeBytes = 8_19
     // The server stops answering and its close comes late: each connection ends after 8 KB of
     // replies, and the FIN is held for 3 s, so the client waits on a silent socket.
     name: 'slow_close after a cut',
+    partial: 'a connection breaks only once its bytes run out; the others answer',
     apply: toxic(
       { type: 'limit_data', attributes: { bytes: closeBytes } },
       { type: 'slow_close', attributes: { delay: 3_000 } },
@@ -342,6 +351,7 @@ export const faultsFor = (timeoutMs: number, cutBytes = 3_000, closeBytes = 8_19
   {
     // Each connection is closed after 3 KB of replies, cutting an answer mid-way.
     name: 'limit_data cutting replies',
+    partial: 'a connection breaks only once its bytes run out; the others answer',
     apply: toxic({ type: 'limit_data', attributes: { bytes: cutBytes } }),
   },
   {
@@ -448,28 +458,16 @@ export async function openChaosTier(
   return { proxy: proxies.length === 1 ? proxies[0]! : allOf(proxies), strata, run };
 }
 
-/**
- * Faults a tier meets with its breaker closed, by fault name, and why: calls fail in between
- * calls that succeed (an HTTP tier's independent connections, each cut or slowed on its own), so
- * failures never come `failureThreshold` in a row. Every failed call is still a bounded miss, and
- * the error-rate alert says what happened.
- */
-export type BreakerStaysClosed = Record<string, string>;
-
 /** One test per fault of CASES against the tier openChaosTier opens (see there). */
 export function itHoldsUnderEveryFault(
   name: string,
   upstream: () => string | string[],
   tier: (listen: string, run: string, proxies: ChaosProxy[]) => TierConfig,
-  breakerStaysClosed: BreakerStaysClosed = {},
 ): void {
   it.each(CASES)('$name: bounded calls, no wrong hit, breaker opens, serves again after', async (fault) => {
     const { proxy, strata, run } = await openChaosTier(name, upstream(), tier);
     try {
-      await runChaosCase(fault, proxy, strata, run, {
-        backend: name,
-        staysClosed: breakerStaysClosed[fault.name],
-      });
+      await runChaosCase(fault, proxy, strata, run, { backend: name });
     } finally {
       await strata.close();
     }
@@ -523,8 +521,8 @@ export interface CaseRecord {
   /** Slowest call of any kind, ms. */
   slowestMs: number;
   breakerOpened: boolean;
-  /** Why the breaker may stay closed under this fault (BreakerStaysClosed), if it may. */
-  breakerStaysClosed?: string;
+  /** Why only some calls fail under this fault (Fault.partial), if so. */
+  partial?: string;
   /** Alerts that fired during the fault, by rule. */
   alerts: string[];
   /** From the fault's removal to the first hit and breaker closed and no alert firing, ms. */
@@ -536,15 +534,14 @@ export interface CaseRecord {
 /**
  * One fault against one engine whose only tier reaches its backend through `proxy`: healthy
  * workload, the fault, then recovery; asserts everything the suite promises (see the top).
- * `backend` names the case's backend in the matrix (default: the tier's name); `staysClosed`,
- * why the breaker may stay closed under this fault (BreakerStaysClosed).
+ * `backend` names the case's backend in the matrix (default: the tier's name).
  */
 export async function runChaosCase(
   fault: Fault,
   proxy: FaultTarget,
   strata: Strata,
   run: string,
-  { backend, staysClosed }: { backend?: string; staysClosed?: string | undefined } = {},
+  { backend }: { backend?: string } = {},
 ): Promise<void> {
   const transitions: Array<{ at: number; to: BreakerState }> = [];
   // Health asked the moment the breaker opens must not say 'up' (a breaker that opens and closes
@@ -635,7 +632,7 @@ export async function runChaosCase(
       fault: fault.name,
       slowestMs: Math.round(Math.max(...Object.values(workload.slowest))),
       breakerOpened,
-      ...(staysClosed ? { breakerStaysClosed: staysClosed } : {}),
+      ...(fault.partial ? { partial: fault.partial } : {}),
       alerts: [...new Set(duringFault.map((a) => a.rule))],
       recoveredMs,
       failedCalls: tier.errors + tier.timeouts,
@@ -648,7 +645,7 @@ export async function runChaosCase(
     expect(workload.late).toEqual([]);
     expect(workload.hits.healthy).toBeGreaterThan(0);
     expect(tier.errors + tier.timeouts).toBeGreaterThan(0);
-    if (!fault.mild && !staysClosed) {
+    if (!fault.mild && !fault.partial) {
       // The breaker opened while the fault lasted, and health said so.
       expect(breakerOpened).toBe(true);
       const opened = await Promise.all(healthWhenOpened);

@@ -133,7 +133,9 @@ async function call(api: string, method: string, path: string, body?: unknown): 
     ...(body === undefined
       ? {}
       : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
-    signal: AbortSignal.timeout(5_000),
+    // Seconds, not milliseconds, on a loaded machine: Toxiproxy takes a toxic off only once each
+    // connection's toxic chain has handed on what it holds (a latency toxic, its delayed data).
+    signal: AbortSignal.timeout(20_000),
   });
   const text = await response.text();
   if (!response.ok) throw new ToxiproxyError(`${method} ${path}: ${response.status} ${text.trim()}`);

@@ -16,14 +16,5 @@ describe('gptcache tier behind a faulty network (Toxiproxy)', () => {
     'gptcache',
     () => url.host,
     (listen) => ({ type: 'gptcache', url: `http://${listen}`, mode: 'exact' }),
-    {
-      // Each call is an HTTP request on a pooled keep-alive connection of its own: these faults
-      // fail some calls while the others succeed, so failures do not come three in a row.
-      'bandwidth limit': 'a miss (a short reply) still arrives in time; only hits (2 KB) time out',
-      'slow_close after a cut':
-        'a connection is cut after 8 KB, failing its call; the next call opens a new one that works',
-      'limit_data cutting replies':
-        'a connection is cut after 3 KB, failing its call; the next call opens a new one that works',
-    },
   );
 });
