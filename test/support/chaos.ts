@@ -316,11 +316,21 @@ const toxic =
  * cut after `cutBytes` (limit_data) or `closeBytes` (slow_close) on a connection: well past one
  * reply for the tiers (a 2 KB answer), so that a connection serves a few calls before it breaks.
  */
-export const faultsFor = (timeoutMs: number, cutBytes = 3_000, closeBytes = 8_192): Fault[] => [
+export const faultsFor = (
+  timeoutMs: number,
+  cutBytes = 3_000,
+  closeBytes = 8_192,
+  /** Which way the latency acts: on the replies, or (`upstream`) on the requests. */
+  latencyOn: 'downstream' | 'upstream' = 'downstream',
+): Fault[] => [
   {
     // Every reply 1.25 to 2.75 timeouts late (250-550 ms for the tiers): above it, in order.
     name: 'latency with jitter above timeoutMs',
-    apply: toxic({ type: 'latency', attributes: { latency: 2 * timeoutMs, jitter: 0.75 * timeoutMs } }),
+    apply: toxic({
+      type: 'latency',
+      stream: latencyOn,
+      attributes: { latency: 2 * timeoutMs, jitter: 0.75 * timeoutMs },
+    }),
   },
   {
     // 1 KB/s: an answer (about 2 KB) takes two seconds to arrive.
@@ -379,12 +389,19 @@ export const FAULTS: Fault[] = faultsFor(TIMEOUT_MS);
  * The longer variants `npm run chaos` adds (FULL): a latency sweep across the timeout, faults on
  * the requests rather than the replies, faults that start late or hit some connections only.
  */
-export const fullFaultsFor = (timeoutMs: number): Fault[] => [
+export const fullFaultsFor = (
+  timeoutMs: number,
+  latencyOn: 'downstream' | 'upstream' = 'downstream',
+): Fault[] => [
   ...[0.5, 1, 1.5].map((share) => ({
     name: `latency ${share} timeoutMs with jitter of half of it (sweep across timeoutMs)`,
     // Below the timeout most calls answer in time: the breaker need not open.
     mild: share < 1.5,
-    apply: toxic({ type: 'latency', attributes: { latency: share * timeoutMs, jitter: timeoutMs / 2 } }),
+    apply: toxic({
+      type: 'latency',
+      stream: latencyOn,
+      attributes: { latency: share * timeoutMs, jitter: timeoutMs / 2 },
+    }),
   })),
   {
     name: 'requests 2 timeoutMs late (latency on the client side)',
@@ -615,7 +632,14 @@ export async function runChaosCase(
     const slowest = Object.entries(workload.slowest).map(([op, ms]) => `${op} ${Math.round(ms)}`);
     const fired = alerts.heard.filter((a) => a.state === 'firing');
     const resolved = alerts.heard.filter((a) => a.state === 'resolved');
-    const duringFault = fired.filter((a) => a.at >= faultAt && a.at <= clearedAt + ALERT_INTERVAL_MS);
+    // Alerts that were firing at some point of the fault (or at the evaluation running as it
+    // cleared): fired then, or earlier and not yet resolved (a loaded backend may already fail
+    // calls before the fault; an alert fires once until it resolves).
+    const resolvedAt = (a: (typeof fired)[number]) =>
+      resolved.find((r) => r.id === a.id && r.at >= a.at)?.at ?? Number.POSITIVE_INFINITY;
+    const duringFault = fired.filter(
+      (a) => a.at <= clearedAt + ALERT_INTERVAL_MS && resolvedAt(a) >= faultAt,
+    );
     const breakerOpened = transitions.some((t) => t.to === 'open' && t.at >= faultAt && t.at <= clearedAt);
     const alertLog = fired.map((a) => `${a.rule} at ${Math.round(a.at - faultAt)} ms`).join(', ') || 'none';
     console.log(
