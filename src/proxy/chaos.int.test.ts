@@ -68,7 +68,8 @@ const POOL = 12;
  */
 const GATEWAY_CASES: Fault[] = [
   ...faultsFor(UPSTREAM_TIMEOUT_MS, CUT_BYTES, CLOSE_BYTES, 'upstream'),
-  ...(FULL ? fullFaultsFor(UPSTREAM_TIMEOUT_MS, 'upstream') : []),
+  // A request is some 300 bytes with its headers: cut inside the first one.
+  ...(FULL ? fullFaultsFor(UPSTREAM_TIMEOUT_MS, 'upstream', 200) : []),
 ];
 
 type Phase = 'healthy' | 'fault' | 'recovery';

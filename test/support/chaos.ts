@@ -392,6 +392,8 @@ export const FAULTS: Fault[] = faultsFor(TIMEOUT_MS);
 export const fullFaultsFor = (
   timeoutMs: number,
   latencyOn: 'downstream' | 'upstream' = 'downstream',
+  /** Where requests are cut: past a few of the tiers' commands, into the gateway's first one. */
+  requestCutBytes = 3_000,
 ): Fault[] => [
   ...[0.5, 1, 1.5].map((share) => ({
     name: `latency ${share} timeoutMs with jitter of half of it (sweep across timeoutMs)`,
@@ -424,7 +426,7 @@ export const fullFaultsFor = (
   },
   {
     name: 'limit_data cutting requests',
-    apply: toxic({ type: 'limit_data', stream: 'upstream', attributes: { bytes: 3_000 } }),
+    apply: toxic({ type: 'limit_data', stream: 'upstream', attributes: { bytes: requestCutBytes } }),
   },
   {
     name: 'half the connections blackholed',
