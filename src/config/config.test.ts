@@ -36,6 +36,20 @@ describe('config validation', () => {
     );
   });
 
+  it("checks a Redis Cluster's nodeAddressMap: host:port to host:port, in cluster mode only", () => {
+    const cluster = { type: 'redis', mode: 'cluster', nodes: ['10.0.0.1:7000'] };
+    const map = { '10.0.0.1:7000': '127.0.0.1:17000' };
+    expect(parseConfig({ tiers: [{ ...cluster, nodeAddressMap: map }] }).tiers[0]).toMatchObject({
+      nodeAddressMap: map,
+    });
+    expect(problem({ tiers: [{ ...cluster, nodeAddressMap: { '10.0.0.1:7000': 'localhost' } }] })).toMatch(
+      /tiers\[0\]\.nodeAddressMap\.10\.0\.0\.1:7000: must be host:port/,
+    );
+    expect(problem({ tiers: [{ type: 'redis', url: 'redis://h:1', nodeAddressMap: map }] })).toMatch(
+      /tiers\[0\]\.nodeAddressMap: only used in cluster mode/,
+    );
+  });
+
   it('requires a threshold with custom embeddings, at its field path', () => {
     const embeddings = { embedQuery: async () => [1], embedDocuments: async () => [[1]] };
     expect(problem({ tiers: [{ type: 'semantic', embeddings }] })).toMatch(

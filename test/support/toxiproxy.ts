@@ -133,7 +133,10 @@ async function call(api: string, method: string, path: string, body?: unknown): 
     ...(body === undefined
       ? {}
       : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
-    signal: AbortSignal.timeout(5_000),
+    // Seconds, not milliseconds, on a loaded machine: taking a toxic off waits for every
+    // connection's toxic chain to hand on what it holds. (A latency toxic on replies whose client
+    // closes connections never does, up to Toxiproxy's own 25 s: src/proxy/chaos.int.test.ts.)
+    signal: AbortSignal.timeout(20_000),
   });
   const text = await response.text();
   if (!response.ok) throw new ToxiproxyError(`${method} ${path}: ${response.status} ${text.trim()}`);

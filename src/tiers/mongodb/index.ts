@@ -35,13 +35,14 @@ import { AnswerFiles } from './gridfs.js';
 export type MongodbTierOptions = Pick<
   MongodbTierConfig,
   'url' | 'database' | 'collection' | 'gridfsThresholdBytes' | 'poolSize' | 'connectTimeoutMs'
-> & {
-  name?: string;
-  purgeIntervalMs: number;
-  /** How old an unreferenced GridFS file must be before the sweep removes it: longer than any upload takes. */
-  orphanGraceMs?: number;
-  clock: Clock;
-};
+> &
+  Partial<Pick<MongodbTierConfig, 'timeoutMs'>> & {
+    name?: string;
+    purgeIntervalMs: number;
+    /** How old an unreferenced GridFS file must be before the sweep removes it: longer than any upload takes. */
+    orphanGraceMs?: number;
+    clock: Clock;
+  };
 
 type StoredResponse =
   | { storage: 'inline'; content: string; size: number; encoding: 'utf8' }
@@ -65,6 +66,8 @@ interface CacheDocument {
   cache_version: number;
 }
 
+/** The tiers' default timeoutMs (config/fields.ts), for a tier built without a config. */
+const DEFAULT_TIMEOUT_MS = 1_000;
 const DEFAULT_ORPHAN_GRACE_MS = 10 * 60_000;
 /** Times a hit reads its document again when the GridFS file it names is not there (responseText). */
 const FILE_READ_RETRIES = 3;
@@ -96,6 +99,13 @@ export class MongodbTier extends ServerTier implements Tier {
       // timeout turns anything slower into a miss. The driver reconnects on its own.
       serverSelectionTimeoutMS: options.connectTimeoutMs,
       connectTimeoutMS: options.connectTimeoutMs,
+      // A reply the network dropped (a blackholed link) leaves its connection waiting forever,
+      // and the manager, which gave up on the call after timeoutMs, cannot free it: once every
+      // pooled connection waits so, the tier never answers again, even after the link is back
+      // (the chaos suite's blackhole case). A connection silent this long mid-call is closed
+      // instead. Every call through the manager is abandoned after timeoutMs anyway; the margin
+      // is for the tier's own purge, which nobody times.
+      socketTimeoutMS: Math.max(options.connectTimeoutMs, 5 * (options.timeoutMs ?? DEFAULT_TIMEOUT_MS)),
     });
     this.db = this.client.db(options.database);
     this.docs = this.db.collection<CacheDocument>(options.collection);

@@ -14,6 +14,25 @@ function upstream(): string {
   return `${url.hostname}:${url.port}`;
 }
 
+/** The real cluster's nodes, host:port, as they announce themselves in the slot map. */
+function clusterNodes(): string[] {
+  return service('redis-cluster').STRATA_TEST_REDIS_CLUSTER_NODES!.split(',');
+}
+
+describe('redis cluster behind a faulty network (Toxiproxy, one proxy per node)', () => {
+  // The client learns the nodes from the slot map, which names their real ports: nodeAddressMap
+  // sends it (and every MOVED/ASK) through each node's proxy instead. Were it bypassed, the fault
+  // would not reach the client, and no case would see its breaker open.
+  itHoldsUnderEveryFault('redis-cluster', clusterNodes, (_listen, run, proxies) => ({
+    type: 'redis',
+    mode: 'cluster',
+    nodes: proxies.map((p) => p.listen),
+    nodeAddressMap: Object.fromEntries(proxies.map((p) => [p.info.upstream, p.listen])),
+    keyPrefix: `strata-chaos-${run}`,
+    connectTimeoutMs: 500,
+  }));
+});
+
 describe('redis tier behind a faulty network (Toxiproxy)', () => {
   itHoldsUnderEveryFault('redis', upstream, (listen, run) => ({
     type: 'redis',

@@ -62,6 +62,16 @@ export function createRedisClient(o: RedisTierOptions): Commands {
       return createCluster({
         rootNodes: (o.nodes ?? []).map((n) => ({ url: toUrl(n, o.tls) })),
         defaults: clientOptions,
+        ...(o.nodeAddressMap
+          ? {
+              nodeAddressMap: Object.fromEntries(
+                Object.entries(o.nodeAddressMap).map(([announced, reach]) => [
+                  announced,
+                  parseHostPort(reach),
+                ]),
+              ),
+            }
+          : {}),
       }) as unknown as Commands;
     case 'sentinel':
       return createSentinel({

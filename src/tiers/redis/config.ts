@@ -19,6 +19,13 @@ export const redisTierSchema = z
     sentinelName: z.string().min(1).optional(),
     /** cluster: seed nodes as host:port. */
     nodes: z.array(hostPort).min(1).optional(),
+    /**
+     * cluster: where to connect for each node address the cluster announces (host:port ->
+     * host:port), when the nodes' own addresses cannot be reached from here: a cluster behind NAT,
+     * in Docker, or behind a TCP proxy. Applies to the slot map and to MOVED/ASK redirections;
+     * announced addresses not listed are used as they are.
+     */
+    nodeAddressMap: z.record(hostPort, hostPort).optional(),
     username: z.string().optional(),
     password: z.string().optional(),
     tls: z.boolean().default(false),
@@ -47,6 +54,8 @@ export const redisTierSchema = z
       need('sentinelName');
     }
     if (t.mode === 'cluster') need('nodes');
+    if (t.nodeAddressMap !== undefined && t.mode !== 'cluster')
+      ctx.addIssue({ code: 'custom', path: ['nodeAddressMap'], message: 'only used in cluster mode' });
   });
 
 export type RedisTierConfig = z.output<typeof redisTierSchema>;

@@ -39,6 +39,7 @@ export type RedisTierOptions = Pick<
   | 'sentinels'
   | 'sentinelName'
   | 'nodes'
+  | 'nodeAddressMap'
   | 'username'
   | 'password'
   | 'keyPrefix'
