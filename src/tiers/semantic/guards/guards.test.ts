@@ -23,6 +23,9 @@ describe('guards: what they refuse', () => {
     ['What can I buy with 5 million dollars?', 'What can I buy with 5 billion dollars?'],
     // a value 1 does refuse against another value
     ['How do I learn Spanish in 1 month?', 'How do I learn Spanish in 2 months?'],
+    // a value given twice is not the same as given once beside a 1 (found by the chaos suite)
+    ['question 0 herd 1', 'question 0 herd 0'],
+    ['Is table 3 row 1 empty?', 'Is table 3 row 3 empty?'],
     // ordinals
     ['Who was the first president?', 'Who was the second president?'],
     ['What is the 2nd largest city?', 'What is the largest city?'],

@@ -6,8 +6,9 @@
  *
  *   numbers    the quantities differ. Digits, decimals, versions (3.11), percentages, negative
  *              numbers (-5), number words (twenty-one, a dozen, two hundred, 七, 二十一, 百分之十五)
- *              and scales (5 million, 3万) all become values, so "twenty-one" = "21"; a value 1
- *              alone never refuses ("a week" = "1 week"). Units are compared when both questions
+ *              and scales (5 million, 3万) all become values, so "twenty-one" = "21", counted as often
+ *              as given ("case 0 step 0" / "case 0 step 1" differ); a value 1 alone never
+ *              refuses ("a week" = "1 week"). Units are compared when both questions
  *              give one to the same value: 5 km / 5 miles, $10 / €10, 5 days / 5 weeks differ;
  *              5km / 5 km / 5 kilometres and $10 / 10 dollars do not (a unit the other question
  *              names elsewhere, "5 miles to km", is left to direction). Times are on a 24-hour

@@ -26,7 +26,11 @@ const TRAILING_ZERO = /\.0+$/;
 const CLOCK = /^(\d{1,2})(?::(\d{2}))?$/;
 
 export interface Quantities {
-  /** Values other than 1, ordinals included ("2nd" / "2"), sorted. */
+  /**
+   * Values other than 1, ordinals included ("2nd" / "2"), sorted, each as often as it is given:
+   * "case 0, step 0" is not "case 0, step 1" (whose lone 1 does not count), so the list is a
+   * multiset, not a set.
+   */
   values: string[];
   /** Value -> the units given to it. */
   units: Map<string, Set<string>>;
@@ -114,7 +118,7 @@ function chineseNumber(run: string): number | undefined {
 }
 
 export function quantitiesOf(s: string, toks: Tok[]): Quantities {
-  const values = new Set<string>();
+  const values: string[] = [];
   const units = new Map<string, Set<string>>();
   const ordinals = new Set<string>();
   const record = (value: number | string, start: number, end: number, j: number, ordinal: boolean) => {
@@ -140,7 +144,7 @@ export function quantitiesOf(s: string, toks: Tok[]): Quantities {
     const suffix = ordinal ? {} : suffixOf(s, toks, scaleAt, end);
     if (ordinal || suffix.ordinal) {
       ordinals.add(text);
-      if (text !== '1') values.add(text);
+      if (text !== '1') values.push(text);
       return;
     }
     let unit = suffix.unit;
@@ -174,7 +178,7 @@ export function quantitiesOf(s: string, toks: Tok[]): Quantities {
         unit = 'time';
       }
     }
-    if (text !== '1') values.add(text);
+    if (text !== '1') values.push(text);
     if (unit) {
       const set = units.get(text) ?? new Set<string>();
       set.add(unit);
@@ -246,7 +250,7 @@ export function quantitiesOf(s: string, toks: Tok[]): Quantities {
       const value = chineseNumber(run);
       if (value === undefined) continue;
       if (t.start >= 3 && s.startsWith('百分之', t.start - 3)) {
-        values.add(`${value}%`);
+        values.push(`${value}%`);
         continue;
       }
       record(value, t.start, last.end, j, ordinal);
@@ -261,7 +265,7 @@ export function quantitiesOf(s: string, toks: Tok[]): Quantities {
   }
   for (const set of units.values()) for (const u of set) mentioned.add(u);
   return {
-    values: [...values].sort(),
+    values: values.sort(),
     units,
     ordinals: [...ordinals].sort(),
     mentioned,
