@@ -109,6 +109,25 @@ function label(period: number): string {
   return f ? `${f.fault.name} on ${f.target}` : 'none';
 }
 
+/** Periods whose fault Toxiproxy did not take. */
+const notApplied = new Set<number>();
+
+/** Takes every toxic off, retrying: a fault left on would spoil the rest of the soak. */
+async function clearToxics(proxy: SoakProxy): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await proxy.clear();
+      return;
+    } catch (error) {
+      if (attempt === 5) throw error;
+      console.error(
+        `[soak] could not clear the toxics of ${proxy.name} (attempt ${attempt}): ${String(error)}`,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+    }
+  }
+}
+
 const abort = new AbortController();
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
@@ -207,9 +226,17 @@ try {
           : [f.target === 'redis' ? redisProxy : pgProxy]
         : [];
       if (period === 2) snapshot('warm');
-      for (const p of on) await p.add(f!.fault.toxics);
+      for (const p of on) {
+        try {
+          await p.add(f!.fault.toxics);
+        } catch (error) {
+          // The soak goes on; the report names the period whose fault did not go on.
+          notApplied.add(period);
+          console.error(`[soak] could not put ${label(period)} on ${p.name}: ${String(error)}`);
+        }
+      }
       await pause(t0 + (period + 1) * PERIOD_S * 1000 - Date.now());
-      for (const p of on) await p.clear();
+      for (const p of on) await clearToxics(p);
     }
     // The loop ended by entering period PERIODS: recovery, faults off, workload on.
     await pause(RECOVERY_S * 1000);
@@ -350,7 +377,7 @@ function report(input: {
     rows.push({ heap, rss });
     const lookups = sum((s) => s.lookups);
     say(
-      `| ${p < PERIODS ? p + 1 : p === PERIODS ? 'end' : 'idle'} | ${p < PERIODS ? label(p) : p === PERIODS ? `none (recovery, ${RECOVERY_S} s)` : `none (workload stopped, ${ERASURE_RETRY_WAIT_S} s)`} | ${heap.toFixed(1)} | ${rss.toFixed(1)} | ${Math.max(...ss.map((s) => s.fds))} | ${Math.max(...ss.map((s) => s.sockets))} | ${(sum((s) => s.calls) / (ss.length * SAMPLE_S)).toFixed(0)} | ${lookups ? ((100 * sum((s) => s.hits)) / lookups).toFixed(0) : '-'} | ${sum((s) => s.errors)} | ${
+      `| ${p < PERIODS ? p + 1 : p === PERIODS ? 'end' : 'idle'} | ${p < PERIODS ? `${label(p)}${notApplied.has(p) ? ' (**not applied**: Toxiproxy did not answer)' : ''}` : p === PERIODS ? `none (recovery, ${RECOVERY_S} s)` : `none (workload stopped, ${ERASURE_RETRY_WAIT_S} s)`} | ${heap.toFixed(1)} | ${rss.toFixed(1)} | ${Math.max(...ss.map((s) => s.fds))} | ${Math.max(...ss.map((s) => s.sockets))} | ${(sum((s) => s.calls) / (ss.length * SAMPLE_S)).toFixed(0)} | ${lookups ? ((100 * sum((s) => s.hits)) / lookups).toFixed(0) : '-'} | ${sum((s) => s.errors)} | ${
         Object.entries(opens)
           .map(([t, n]) => `${t} ${n}`)
           .join(', ') || '-'

@@ -69,7 +69,8 @@ async function call(api: string, method: string, path: string, body?: unknown): 
     ...(body === undefined
       ? {}
       : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
-    signal: AbortSignal.timeout(5_000),
+    // Generous: on a loaded machine Toxiproxy can take seconds to rebuild a proxy's links.
+    signal: AbortSignal.timeout(30_000),
   });
   const text = await response.text();
   if (!response.ok) throw new Error(`toxiproxy ${method} ${path}: ${response.status} ${text.trim()}`);
