@@ -111,7 +111,7 @@ export interface TierFailure {
  * An erasure (`clear`, `invalidateTag`, `delete`) that some tier could not run (down, locked,
  * failing). `removed` counts what the tiers that ran it removed; `failures` names the others and
  * why. While the cache stays open, each failed erasure is retried in the background until it has
- * run, and that tier's reads skip the entries it covers meanwhile (`retrying`); a cache closed
+ * run, and that tier neither serves nor stores the entries it covers meanwhile (`retrying`); a cache closed
  * first drops it: not done.
  */
 export class IncompleteOperationError extends StrataError {
@@ -127,7 +127,7 @@ export class IncompleteOperationError extends StrataError {
     super(
       `${op} not done on ${where}; the other tiers removed ${removed} entries. ` +
         (retrying
-          ? 'It is retried in the background while this cache stays open, and reads from that tier skip what it covers until it has run; if the cache is closed first, it is not done'
+          ? 'It is retried in the background while this cache stays open, and that tier neither serves nor stores what it covers until it has run; if the cache is closed first, it is not done'
           : 'The cache is closed: not done'),
     );
   }

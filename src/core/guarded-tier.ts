@@ -62,7 +62,8 @@ export class GuardedTier {
   /**
    * Namespaces with an erasure (clear, invalidateTag, delete) this tier could not run yet, and how
    * many; the key undefined stands for every namespace. The manager keeps it (it retries them);
-   * while one is pending, reads of what it covers from this tier are misses.
+   * while one is pending, reads of what it covers from this tier are misses, and writes of it are
+   * refused: the retry would remove them after this tier had acknowledged them.
    */
   readonly erasing = new Map<string | undefined, number>();
   /** True while a failure burst is in progress, so it is logged once. */
@@ -104,7 +105,7 @@ export class GuardedTier {
    * sweeper per tier, no timer per call: see deadlines.ts).
    */
   read(key: CacheKey, sealer?: Sealer): MaybePromise<Read> {
-    if (this.erasing.size > 0 && (this.erasing.has(undefined) || this.erasing.has(key.namespace))) {
+    if (this.pendingErasure(key.namespace)) {
       this.counters.skipped++;
       return undefined;
     }
@@ -145,7 +146,7 @@ export class GuardedTier {
     const expiresAt =
       this.ttlMs === undefined ? stored.expiresAt : earliestExpiry(stored.expiresAt, now + this.ttlMs);
     if (expiresAt !== null && expiresAt <= now) return false;
-    if (!this.breaker.allow()) {
+    if (this.pendingErasure(key.namespace) || !this.breaker.allow()) {
       this.counters.skipped++;
       return false;
     }
@@ -220,6 +221,11 @@ export class GuardedTier {
         },
       );
     });
+  }
+
+  /** Whether an erasure this tier could not run yet covers the namespace. */
+  private pendingErasure(namespace: string): boolean {
+    return this.erasing.size > 0 && (this.erasing.has(undefined) || this.erasing.has(namespace));
   }
 
   succeeded(): void {

@@ -5,7 +5,8 @@
  * IncompleteOperationError (what the others removed, and each failure), and the erasure is
  * remembered: retried in the background with backoff until it has run on that tier, and
  * meanwhile that tier's reads of the namespace it covers (of every namespace, for one across
- * namespaces) are misses, so nothing it should have removed is served. close() drops what is
+ * namespaces) are misses, so nothing it should have removed is served, and its writes there are
+ * skipped, so the retry never removes an answer the tier acknowledged. close() drops what is
  * still pending: not done.
  */
 import { IncompleteOperationError, type TierFailure } from '../errors.js';
@@ -75,7 +76,7 @@ export class Erasures {
     return removed;
   }
 
-  /** Remembers an erasure a tier could not run: that tier's reads skip what it covers until a retry has run it. */
+  /** Remembers an erasure a tier could not run: that tier neither serves nor stores what it covers until a retry has run it. */
   private retryLater(m: GuardedTier, erasure: Erasure): void {
     let pending = this.pending.get(m);
     if (!pending) {

@@ -2,8 +2,8 @@
  * An erasure (clear, invalidateTag, delete) that the SQLite tier could not run, because another
  * connection holds the file's write lock, is not reported as done: the call rejects with an
  * IncompleteOperationError naming the tier and why, the erasure is retried in the background
- * until it has run, and meanwhile nothing it covers is served from that tier. close() drops it
- * and says so.
+ * until it has run, and meanwhile nothing it covers is served from or written to that tier.
+ * close() drops it and says so.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -147,6 +147,32 @@ describe('an erasure the SQLite tier could not run', () => {
     const again = key('app', 'again');
     await store(manager, again);
     expect(await servedBy(manager, again)).toBe('sqlite');
+    await close();
+  });
+
+  it('while an erasure is pending, the tier takes no writes it covers: its retry never removes an answer the tier acknowledged', async () => {
+    const { manager, path, close } = await open();
+    await store(manager, key('app', 'old'));
+    const acknowledged = new Map<string, string[]>();
+    manager.events.on('set', ({ key, tiers }) => acknowledged.set(key.prompt, tiers));
+    const release = holdExclusiveLock(path);
+    releases.push(release);
+    await expect(manager.clear('app')).rejects.toBeInstanceOf(IncompleteOperationError);
+    // Two retries fail too (250 and 500 ms later): the next one comes a second after the second.
+    const failures = async () => (await manager.stats({ store: false })).tiers[1]!.errors;
+    await expect.poll(failures, { timeout: 15_000, interval: 20 }).toBeGreaterThanOrEqual(3);
+    release();
+    // Written after the clear was called, before its retry runs.
+    const fresh = key('app', 'fresh');
+    await store(manager, fresh);
+    // Before: SQLite took it and the set event said so, then the retry removed it.
+    expect(acknowledged.get(fresh.prompt)).toEqual(['memory']);
+    await expect.poll(() => rows(path, 'app'), { timeout: 15_000, interval: 50 }).toBe(0);
+    // The retry has run: SQLite takes writes of the namespace again, and keeps them.
+    const later = key('app', 'later');
+    await store(manager, later);
+    expect(acknowledged.get(later.prompt)).toEqual(['memory', 'sqlite']);
+    expect(await servedBy(manager, later)).toBe('sqlite');
     await close();
   });
 
