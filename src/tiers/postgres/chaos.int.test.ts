@@ -2,42 +2,24 @@
  * The PostgreSQL tier on a faulty network: a real PostgreSQL behind a Toxiproxy proxy, under the
  * chaos suite's workload and faults (test/support/chaos.ts says what each case holds it to).
  */
-import pg from 'pg';
-import { afterAll, describe } from 'vitest';
+import { describe } from 'vitest';
 import { itHoldsUnderEveryFault } from '../../../test/support/chaos.js';
 import { service } from '../../../test/support/services.js';
+import { tablesDroppedAfterAll, viaProxy } from '../../../test/support/sql-tables.js';
 
 const url = new URL(service('postgres').STRATA_TEST_POSTGRES_URL!);
-/** Each case's tables, dropped at the end over a direct connection (not through the proxy). */
-const prefixes: string[] = [];
-
-afterAll(async () => {
-  const raw = new pg.Client({ connectionString: url.href });
-  await raw.connect();
-  try {
-    for (const prefix of prefixes) {
-      const { rows } = await raw.query<{ tablename: string }>(
-        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND starts_with(tablename, $1)",
-        [prefix],
-      );
-      for (const { tablename } of rows) await raw.query(`DROP TABLE IF EXISTS "${tablename}" CASCADE`);
-    }
-  } finally {
-    await raw.end();
-  }
-});
+const prefixFor = tablesDroppedAfterAll('postgres', url);
 
 describe('postgres tier behind a faulty network (Toxiproxy)', () => {
   itHoldsUnderEveryFault(
     'postgres',
     () => `${url.hostname}:${url.port}`,
-    (listen, run) => {
-      const tablePrefix = `chaos_${run}_`;
-      prefixes.push(tablePrefix);
-      const proxied = new URL(url.href);
-      proxied.host = listen;
-      // New connections through the fault are bounded like the calls.
-      return { type: 'postgres', url: proxied.href, tablePrefix, connectTimeoutMs: 500 };
-    },
+    // New connections through the fault are bounded like the calls.
+    (listen, run) => ({
+      type: 'postgres',
+      url: viaProxy(url, listen),
+      tablePrefix: prefixFor(run),
+      connectTimeoutMs: 500,
+    }),
   );
 });
