@@ -230,7 +230,10 @@ export class RedisTier implements Tier {
   async health(): Promise<TierHealth> {
     if (this.closed) return { status: 'down', reason: 'closed' };
     try {
-      if (this.connecting) throw new TierUnavailableError(this.lastError ?? 'not connected yet');
+      // Asked while the first connection is still being made (a CLI command asks right after
+      // opening the cache: `strata export` refused every Redis tier as "down"): it gets its
+      // connect timeout before the tier is called down.
+      if (this.connecting) await this.firstConnection();
       await this.client.ping();
       return { status: 'up' };
     } catch (error) {
@@ -279,6 +282,16 @@ export class RedisTier implements Tier {
         await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** attempt, 2_000)).unref());
       }
     }
+  }
+
+  /** Waits up to connectTimeoutMs for the first connection; throws if it is still not made. */
+  private async firstConnection(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.options.connectTimeoutMs ?? 2_000);
+    });
+    await Promise.race([this.connecting, waited]).finally(() => clearTimeout(timer));
+    if (this.connecting) throw new TierUnavailableError(this.lastError ?? 'not connected yet');
   }
 
   private clientError(error: Error): void {

@@ -121,6 +121,18 @@ describe('redis cluster', () => {
 });
 
 describe('redis through StrataCache', () => {
+  it('health asked right after opening waits for the first connection (strata export asks at once)', async () => {
+    const cache = await createCache(
+      { tiers: [{ type: 'redis', url: standalone.STRATA_TEST_REDIS_URL!, keyPrefix: 'strata-test-health' }] },
+      { logger: { warn: () => {} } },
+    );
+    try {
+      expect((await cache.health()).tiers[0]).toMatchObject({ status: 'up' });
+    } finally {
+      await cache.close();
+    }
+  });
+
   // Recovery after a restart is tested in failover.int.test.ts; this is the server that was never there.
   it('does not fail createCache for an unreachable server: calls miss promptly and health says down', async () => {
     const cache = await createCache(
