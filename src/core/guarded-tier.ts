@@ -10,6 +10,7 @@ import { TierTimeoutError } from '../errors.js';
 import { type BreakerOptions, type BreakerState, CircuitBreaker } from './breaker.js';
 import type { Clock } from './clock.js';
 import { Deadlines } from './deadlines.js';
+import { keyForSealedTier } from './encryption/at-rest.js';
 import type { Sealer } from './encryption/keyring.js';
 import { earliestExpiry, type StoredEntry, withExpiry } from './entry.js';
 import { errorOf } from './error-of.js';
@@ -30,6 +31,8 @@ export interface ManagedTierOptions {
   breaker: BreakerOptions;
   /** Under encryption, payloads are sealed before this tier stores them (every tier but a volatile one; encryption/at-rest.ts). */
   sealed?: boolean;
+  /** Encryption is on (the config's keys): a sealed tier is told the llm string's digest only (keyForSealedTier). */
+  encrypted?: boolean;
 }
 
 /** What a tier read can yield: a payload, another prompt's entry, or nothing. */
@@ -57,6 +60,7 @@ export class GuardedTier {
   readonly timeoutMs: number;
   /** Whether, under encryption, this tier is handed sealed payloads (encryption/at-rest.ts). */
   readonly sealed: boolean;
+  private readonly encrypted: boolean;
   readonly breaker: CircuitBreaker;
   readonly counters = new TierCounters();
   /**
@@ -85,6 +89,7 @@ export class GuardedTier {
     this.ttlMs = options.ttlMs;
     this.timeoutMs = options.timeoutMs;
     this.sealed = options.sealed === true;
+    this.encrypted = options.encrypted === true;
     this.readDeadlines = new Deadlines(options.timeoutMs, () =>
       this.failed('get', new TierTimeoutError(this.name, 'get', this.timeoutMs)),
     );
@@ -117,7 +122,8 @@ export class GuardedTier {
     let result: MaybePromise<Read | null>;
     try {
       // A call's own keys (encryption/at-rest.ts), for a tier that seals text of its own.
-      result = sealer ? this.tier.get(key, { sealer }) : this.tier.get(key);
+      const told = this.keyTold(key, sealer);
+      result = sealer ? this.tier.get(told, { sealer }) : this.tier.get(told);
     } catch (error) {
       this.failed('get', error);
       return undefined;
@@ -153,7 +159,8 @@ export class GuardedTier {
     const start = performance.now();
     try {
       const entry = withExpiry(stored, expiresAt);
-      const result = sealer ? this.tier.set(key, entry, { sealer }) : this.tier.set(key, entry);
+      const told = this.keyTold(key, sealer);
+      const result = sealer ? this.tier.set(told, entry, { sealer }) : this.tier.set(told, entry);
       const accepted = isPromiseLike(result) ? await this.bounded('set', result) : result;
       this.succeeded();
       this.counters.setLatency.record(performance.now() - start);
@@ -224,6 +231,11 @@ export class GuardedTier {
   }
 
   /** Whether an erasure this tier could not run yet covers the namespace. */
+  /** The key as this tier is told it: under encryption, a sealed tier gets the llm string's digest. */
+  private keyTold(key: CacheKey, sealer: Sealer | undefined): CacheKey {
+    return this.sealed && (this.encrypted || sealer !== undefined) ? keyForSealedTier(key) : key;
+  }
+
   private pendingErasure(namespace: string): boolean {
     return this.erasing.size > 0 && (this.erasing.has(undefined) || this.erasing.has(namespace));
   }

@@ -96,6 +96,7 @@ export async function createStrata<const Extra extends TierDefinition = never>(
             timeoutMs: c.timeoutMs,
             breaker: c.breaker,
             sealed: sealsAtRest(c, options.tiers),
+            encrypted: keyring !== undefined,
             ...(c.ttlSeconds ? { ttlMs: c.ttlSeconds * 1000 } : {}),
           },
         };

@@ -105,13 +105,17 @@ const corruptOf = async (strata: Strata, tier: string) =>
   (await strata.stats()).tiers.find((t) => t.name === tier)!.corrupt;
 
 describe('encryption at rest (memory, SQLite, semantic local file)', () => {
-  it('keeps the prompt, answer and metadata out of every file, and still answers', async () => {
+  it('keeps the prompt, answer, metadata and llm string out of every file, and still answers', async () => {
     const dir = tempDir();
     const prompt = canary('prompt');
     const answer = canary('answer');
     const meta = canary('meta');
+    // LangChain's llm string carries request content: bound tools' descriptions, schemas, stop
+    // sequences, a predicted-output document. Tiers keep it in a column.
+    const tool = canary('tool');
+    const llm = `${LLM},tools:[{"type":"function","function":{"name":"find_clause","description":"${tool}"}}]`;
     const strata = await open(dir, { ...both, active: 'k1' }, { memory: true, semantic: true });
-    const key = deriveKey('enc', LLM, prompt);
+    const key = deriveKey('enc', llm, prompt);
     await strata.update(key, [{ text: answer }], { tags: ['t1'], metadata: { note: meta } });
     // The memory tier keeps its plain payload (nothing at rest); the others hold sealed ones.
     expect((strata.tier('memory')!.get(key) as string).startsWith('{')).toBe(true);
@@ -121,9 +125,9 @@ describe('encryption at rest (memory, SQLite, semantic local file)', () => {
     // While open (the write is in SQLite's -wal, beside -shm) and after close (checkpointed).
     await strata.flushWrites();
     expect(filesOf(dir).map((f) => f.name)).toEqual(expect.arrayContaining(['cache.db-wal', 'cache.db-shm']));
-    expectNowhere(dir, [prompt, answer, meta]);
+    expectNowhere(dir, [prompt, answer, meta, tool]);
     await closeAll();
-    expectNowhere(dir, [prompt, answer, meta]);
+    expectNowhere(dir, [prompt, answer, meta, tool]);
 
     const again = await open(dir, { ...both, active: 'k1' }, { semantic: true });
     const hit = await again.lookup(key);
@@ -145,6 +149,11 @@ describe('encryption at rest (memory, SQLite, semantic local file)', () => {
     expect(hit?.entry.gens[0]?.text).toBe('Paris');
     await closeAll();
     expectNowhere(dir, [question]);
+    // Reopened, the store's partitions (by the llm string's digest) still match the lookups'.
+    const again = await open(dir, { ...both, active: 'k1' }, { semantic: true });
+    const after = await again.lookup(deriveKey('enc', LLM, `${question}  `));
+    expect(after?.tier).toBe('semantic');
+    expect(after?.entry.gens[0]?.text).toBe('Paris');
   });
 
   it('a wrong key is a miss counted as corrupt, never an answer', async () => {
@@ -304,7 +313,9 @@ describe('encryption at rest (memory, SQLite, semantic local file)', () => {
     expect(await strata.lookup(paraphrase)).toBeUndefined();
     const other = new Keyring(new Map([['t1', randomBytes(32)]]), 't1');
     expect(await strata.lookup(paraphrase, { sealer: other })).toBeUndefined();
-    expect((await strata.tier('semantic')!.stats()).unopened).toBe(2);
+    // A call without keys looks in the partition of the plain llm string (sealed entries sit under
+    // its digest) and finds nothing to compare; another's keys find the entry and cannot open it.
+    expect((await strata.tier('semantic')!.stats()).unopened).toBe(1);
     await closeAll();
     expectNowhere(dir, [question]);
   });

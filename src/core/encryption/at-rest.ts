@@ -9,7 +9,9 @@
  * A tier that keeps nothing beyond the process (memory, `volatile`) is handed plain payloads: there
  * is nothing at rest to protect there, and its hits stay as cheap as without encryption.
  */
+import { createHash } from 'node:crypto';
 import type { StoredEntry } from '../entry.js';
+import type { CacheKey } from '../key.js';
 import { isSealed, type Sealer } from './keyring.js';
 import { OpenedPayloads } from './opened.js';
 
@@ -22,6 +24,26 @@ export function entryAad(namespace: string, hash: string): string {
 export function exportAad(namespace: string, hash: string): string {
   return `export\0${namespace}\0${hash}`;
 }
+
+/**
+ * The key as a sealed tier is told it under encryption: the llm string as its digest. LangChain's
+ * llm string carries request content (bound tools with their descriptions and schemas, a
+ * structured-output schema, stop sequences, an OpenAI predicted-output document), and tiers keep
+ * it in a column; its digest still tells one model and its settings from another (the semantic
+ * tier partitions by it), which is all a tier does with it. The entry's own copy is inside the
+ * sealed payload, where the manager checks it.
+ */
+export function keyForSealedTier(key: CacheKey): CacheKey {
+  let hidden = hiddenKeys.get(key);
+  if (!hidden) {
+    const digest = `sha256:${createHash('sha256').update(key.llmString).digest('hex')}`;
+    hidden = { ...key, llmString: digest };
+    hiddenKeys.set(key, hidden);
+  }
+  return hidden;
+}
+/** One digest per lookup's key, however many tiers it goes through. */
+const hiddenKeys = new WeakMap<CacheKey, CacheKey>();
 
 export interface AtRestOptions {
   /** The config's key set; undefined when encryption is off (a call may still bring its own sealer). */
