@@ -16,6 +16,7 @@ import { createConnection } from 'mysql2/promise';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TierConfig } from '../../src/config/schema.js';
+import { keyForSealedTier } from '../../src/core/encryption/at-rest.js';
 import type { EncryptionConfig } from '../../src/core/encryption/keyring.js';
 import { isSealed } from '../../src/core/encryption/keyring.js';
 import type { StoredEntry } from '../../src/core/entry.js';
@@ -74,7 +75,6 @@ const TIERS: Record<string, TierConfig> = {
   },
 } as Record<string, TierConfig>;
 const EXACT = ['sqlite', 'redis', 'postgres', 'mysql', 'mongodb'];
-const LLM = 'model:"sim-1",temperature:0';
 const NS = `enc-${run}`;
 
 /** A unique text in Latin and Chinese script, so no stored byte holds it by chance. */
@@ -83,9 +83,12 @@ const canary = (label: string) =>
 const PROMPT = canary('prompt');
 const ANSWER = `${canary('answer')} ${'长答案 long answer '.repeat(600)}`; // ~ 14 KB: GridFS
 const META = canary('meta');
+/** LangChain's llm string carries request content (here a bound tool's description); tiers index it. */
+const TOOL = canary('tool');
+const LLM = `model:"sim-1",temperature:0,tools:[{"name":"find_clause","description":"${TOOL}"}]`;
 /** What the answer starts with: the part that is unique. */
 const ANSWER_MARK = ANSWER.slice(0, 40);
-const CANARIES = [PROMPT, ANSWER_MARK, META];
+const CANARIES = [PROMPT, ANSWER_MARK, META, TOOL];
 
 const forms = (text: string): Buffer[] => {
   const utf8 = Buffer.from(text, 'utf8');
@@ -166,7 +169,8 @@ describe('encryption at rest: a canary in no tier', () => {
       expect(typeof held === 'string' && isSealed(held), name).toBe(true);
     }
     for (const name of ['semantic', 'semantic-pg']) {
-      const held = await strata.tier(name)!.get(key);
+      // A sealed tier is told the llm string's digest (encryption/at-rest.ts), and partitions by it.
+      const held = await strata.tier(name)!.get(keyForSealedTier(key));
       expect(held && typeof held !== 'string' && isSealed(held.payload), name).toBe(true);
     }
   });
