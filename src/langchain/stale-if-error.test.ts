@@ -3,11 +3,19 @@
  * answers a model call that failed with an outage, marked and counted; never while the model
  * answers, never past the grace, never for a request's own error.
  */
+import { APIError as AnthropicAPIError } from '@anthropic-ai/sdk';
+import {
+  ServiceUnavailableException,
+  ThrottlingException,
+  ValidationException,
+} from '@aws-sdk/client-bedrock-runtime';
 import type { CallbackManagerForLLMRun } from '@langchain/core/callbacks/manager';
 import { BaseChatModel, type BaseChatModelCallOptions } from '@langchain/core/language_models/chat_models';
 import { LLM } from '@langchain/core/language_models/llms';
 import { AIMessage, AIMessageChunk, type BaseMessage } from '@langchain/core/messages';
 import { ChatGenerationChunk, type ChatResult } from '@langchain/core/outputs';
+import { Ollama } from 'ollama';
+import { APIError as OpenAIAPIError } from 'openai';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { StrataConfig } from '../config/schema.js';
 import { ManualClock } from '../core/clock.js';
@@ -288,7 +296,80 @@ describe('withCache stale-if-error for an LLM (CachedLLM)', () => {
   });
 });
 
+/** What ChatOllama throws for an HTTP error: ollama's own ResponseError (not exported), from a real call. */
+async function ollamaError(status: number): Promise<unknown> {
+  const body = JSON.stringify({ error: 'server busy' });
+  const headers = { 'content-type': 'application/json' };
+  const client = new Ollama({
+    host: 'http://ollama.invalid',
+    fetch: async () => new Response(body, { status, headers }),
+  });
+  return client.chat({ model: 'llama3', messages: [] }).then(
+    () => expect.unreachable('the call should fail'),
+    (error: unknown) => error,
+  );
+}
+
+/** What a provider's stream throws for an error event sent with HTTP 200 (no status on the error). */
+const anthropicStreamError = (type: string) =>
+  new AnthropicAPIError(
+    undefined,
+    { type: 'error', error: { type, message: type } },
+    undefined,
+    new Headers(),
+  );
+const openaiStreamError = (type: string) =>
+  new OpenAIAPIError(undefined, { type, message: type, code: null, param: null }, undefined, new Headers());
+
 describe('isModelOutage', () => {
+  it("recognises the status of ollama's ResponseError (status_code) and the AWS SDK's ($metadata.httpStatusCode)", async () => {
+    const busy = await ollamaError(503);
+    expect(busy).toMatchObject({ name: 'ResponseError', status_code: 503 });
+    expect(isModelOutage(busy)).toBe(true);
+    expect(isModelOutage(await ollamaError(429))).toBe(true);
+    expect(isModelOutage(await ollamaError(500))).toBe(true);
+    expect(isModelOutage(await ollamaError(404))).toBe(false);
+    const metadata = (httpStatusCode: number) => ({
+      httpStatusCode,
+      requestId: 'r',
+      attempts: 3,
+      totalRetryDelay: 0,
+    });
+    expect(isModelOutage(new ThrottlingException({ message: 'slow down', $metadata: metadata(429) }))).toBe(
+      true,
+    );
+    expect(
+      isModelOutage(new ServiceUnavailableException({ message: 'unavailable', $metadata: metadata(503) })),
+    ).toBe(true);
+    expect(isModelOutage(new ValidationException({ message: 'bad input', $metadata: metadata(400) }))).toBe(
+      false,
+    );
+  });
+
+  it('a stream error event sent with HTTP 200 is an outage when its type is one (overloaded, rate limit, server error)', () => {
+    expect(isModelOutage(anthropicStreamError('overloaded_error'))).toBe(true);
+    expect(isModelOutage(anthropicStreamError('rate_limit_error'))).toBe(true);
+    expect(isModelOutage(anthropicStreamError('api_error'))).toBe(true);
+    expect(isModelOutage(openaiStreamError('server_error'))).toBe(true);
+    for (const own of [
+      'invalid_request_error',
+      'authentication_error',
+      'permission_error',
+      'not_found_error',
+      'request_too_large',
+    ]) {
+      expect(isModelOutage(anthropicStreamError(own))).toBe(false);
+      expect(isModelOutage(openaiStreamError(own))).toBe(false);
+    }
+    // The body's type as a plain error carries it, and under a wrapper's cause.
+    expect(isModelOutage(Object.assign(new Error('overloaded'), { type: 'overloaded_error' }))).toBe(true);
+    expect(isModelOutage(new Error('wrapped', { cause: anthropicStreamError('overloaded_error') }))).toBe(
+      true,
+    );
+    // A status, where there is one, decides.
+    expect(isModelOutage(Object.assign(httpError(400), { error: { type: 'server_error' } }))).toBe(false);
+  });
+
   it('429, 5xx, timeouts and refused or reset connections are outages; other statuses and the caller aborting are not', () => {
     expect(isModelOutage(httpError(429))).toBe(true);
     expect(isModelOutage(httpError(500))).toBe(true);
