@@ -41,6 +41,8 @@ class SwitchableChat extends BaseChatModel {
   down: Error | undefined;
   /** Streams: chunks sent before `down` is thrown (0: before the first). */
   chunksBeforeFailure = 0;
+  /** Streams: chunks sent ahead of the answer's, failing or not (a provider's role-only opening). */
+  opening: (() => ChatGenerationChunk)[] = [];
 
   _llmType(): string {
     return 'switchable-chat';
@@ -71,12 +73,42 @@ class SwitchableChat extends BaseChatModel {
   ): AsyncGenerator<ChatGenerationChunk> {
     const text = this.answer(messages);
     const words = text.split(/(?<= )/);
+    for (const chunk of this.opening) yield chunk();
     for (const [i, word] of words.entries()) {
       if (this.down && i >= this.chunksBeforeFailure) throw this.down;
       yield new ChatGenerationChunk({ text: word, message: new AIMessageChunk({ content: word }) });
     }
   }
 }
+
+/** OpenAI's first chunk, as @langchain/openai yields it: the role, no content. */
+const openaiRoleChunk = () =>
+  new ChatGenerationChunk({
+    text: '',
+    message: new AIMessageChunk({
+      content: '',
+      additional_kwargs: {},
+      response_metadata: { model_provider: 'openai' },
+    }),
+  });
+/** Anthropic's message_start, as @langchain/anthropic yields it: ids, model, the input tokens. */
+const anthropicMessageStart = () =>
+  new ChatGenerationChunk({
+    text: '',
+    message: new AIMessageChunk({
+      id: 'msg_01',
+      content: '',
+      additional_kwargs: { id: 'msg_01', type: 'message', role: 'assistant', model: 'claude-x' },
+      usage_metadata: { input_tokens: 12, output_tokens: 0, total_tokens: 12 },
+      response_metadata: { usage: {} },
+    }),
+  });
+/** Anthropic's content_block_start of a text block (content as parts): an empty text part. */
+const anthropicTextStart = () =>
+  new ChatGenerationChunk({
+    text: '',
+    message: new AIMessageChunk({ content: [{ index: 0, type: 'text', text: '' }] }),
+  });
 
 const TTL = 60;
 const GRACE = 600;
@@ -197,6 +229,63 @@ describe('withCache stale-if-error', () => {
     expect(strataOf(stale)).toMatchObject({ hit: true, stale: true });
     fake.chunksBeforeFailure = 1;
     await expect(streamed(await model.stream('streamed question'))).rejects.toThrow('502');
+  });
+
+  it("a stream broken after chunks that carry none of the answer (OpenAI's role-only, Anthropic's message_start) is answered stale", async () => {
+    const { clock, fake, model } = await setup();
+    await model.invoke('opened question');
+    clock.advance((TTL + 1) * 1000);
+    fake.opening = [openaiRoleChunk, anthropicMessageStart, anthropicTextStart];
+    fake.down = httpError(529);
+    fake.chunksBeforeFailure = 0;
+    const stale = await streamed(await model.stream('opened question'));
+    expect(stale.content).toBe('answer 1 to opened question');
+    expect(strataOf(stale)).toMatchObject({ hit: true, stale: true });
+    // Once content is out, the error.
+    fake.chunksBeforeFailure = 1;
+    await expect(streamed(await model.stream('opened question'))).rejects.toThrow('529');
+    // A request error after the opening chunks surfaces as before.
+    fake.down = httpError(400);
+    fake.chunksBeforeFailure = 0;
+    // (LangChain's stream() awaits the first chunk itself: the error comes from stream().)
+    await expect(model.stream('opened question')).rejects.toThrow('400');
+  });
+
+  it('a first chunk with a tool call, reasoning or a refusal is answer: a failure after it surfaces', async () => {
+    const { clock, fake, model } = await setup();
+    await model.invoke('tools question');
+    clock.advance((TTL + 1) * 1000);
+    fake.down = httpError(503);
+    const toolCall = () =>
+      new ChatGenerationChunk({
+        text: '',
+        message: new AIMessageChunk({
+          content: '',
+          tool_call_chunks: [{ name: 'search', args: '', id: 'call_1', index: 0, type: 'tool_call_chunk' }],
+        }),
+      });
+    const kwargs = (additional_kwargs: Record<string, unknown>) => () =>
+      new ChatGenerationChunk({ text: '', message: new AIMessageChunk({ content: '', additional_kwargs }) });
+    for (const first of [
+      toolCall,
+      kwargs({ reasoning_content: 'Let me think' }),
+      kwargs({ refusal: 'No.' }),
+    ]) {
+      fake.opening = [openaiRoleChunk, first];
+      await expect(streamed(await model.stream('tools question'))).rejects.toThrow('503');
+    }
+  });
+
+  it('the held opening chunks are passed on ahead of the content when the stream succeeds', async () => {
+    const { fake, model } = await setup();
+    fake.opening = [anthropicMessageStart];
+    const chunks: AIMessageChunk[] = [];
+    for await (const c of await model.stream('q')) chunks.push(c);
+    expect(chunks[0]!.id).toBe('msg_01');
+    const whole = chunks.reduce((a, b) => a.concat(b));
+    expect(whole.content).toBe('answer 1 to q');
+    expect(whole.usage_metadata).toMatchObject({ input_tokens: 12 });
+    expect(strataOf(whole)).toMatchObject({ hit: false });
   });
 
   it('concurrent identical calls while the provider is down: every one is answered stale', async () => {
