@@ -11,6 +11,8 @@
  * own would hide the reason.
  */
 
+import { OUTAGE_ERROR_TYPES } from '../core/stale.js';
+
 const OUTAGE_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -39,12 +41,6 @@ const OUTAGE_NAMES = new Set([
   'SocketError',
 ]);
 
-/**
- * The error body types of OpenAI's and Anthropic's APIs (what a stream's error event carries,
- * HTTP 200 already sent) that mean the provider is overloaded or failing.
- */
-const OUTAGE_TYPES = new Set(['overloaded_error', 'rate_limit_error', 'api_error', 'server_error']);
-
 /** The body types that mean the request itself is wrong: they surface, whatever the causes say. */
 const REQUEST_TYPES = new Set([
   'invalid_request_error',
@@ -70,7 +66,7 @@ export function isModelOutage(error: unknown, signal?: AbortSignal): boolean {
     const status = statusOf(fields);
     if (status !== undefined) return status === 429 || (status >= 500 && status <= 599);
     const type = bodyTypeOf(fields);
-    if (type !== undefined && OUTAGE_TYPES.has(type)) return true;
+    if (type !== undefined && OUTAGE_ERROR_TYPES.has(type)) return true;
     if (type !== undefined && REQUEST_TYPES.has(type)) return false;
     if (typeof fields.code === 'string' && OUTAGE_CODES.has(fields.code)) return true;
     if (typeof fields.name === 'string' && OUTAGE_NAMES.has(fields.name)) return true;
@@ -107,7 +103,8 @@ function bodyTypeOf(fields: Record<string, unknown>): string | undefined {
   const body = objectOf(fields.error);
   const inner = objectOf(body?.error);
   for (const value of [inner?.type, body?.type, fields.type]) {
-    if (typeof value === 'string' && (OUTAGE_TYPES.has(value) || REQUEST_TYPES.has(value))) return value;
+    if (typeof value === 'string' && (OUTAGE_ERROR_TYPES.has(value) || REQUEST_TYPES.has(value)))
+      return value;
   }
   return undefined;
 }
