@@ -20,6 +20,18 @@ import type { CacheKey } from './key.js';
 import type { CacheCounters } from './stats.js';
 import { isPromiseLike } from './tier.js';
 
+/**
+ * The error types of OpenAI's and Anthropic's APIs that mean the provider is overloaded or
+ * failing, not the request wrong: what an error event a stream sends after its HTTP 200 says,
+ * where no status does (withCache's model-failure.ts, the gateway's stages/tee.ts).
+ */
+export const OUTAGE_ERROR_TYPES: ReadonlySet<string> = new Set([
+  'overloaded_error',
+  'rate_limit_error',
+  'api_error',
+  'server_error',
+]);
+
 export interface StaleOptions {
   /**
    * How far past its expiry an answer may be, in seconds: a call's own `staleIfErrorSeconds`,

@@ -294,9 +294,17 @@ function infoOf(hit: LookupResult): StrataHitInfo {
   };
 }
 
-/** A stream whose first step was already taken: that chunk, then the rest; closing it closes the stream. */
-export async function* resumed<T>(first: IteratorResult<T>, rest: AsyncGenerator<T>): AsyncGenerator<T> {
+/**
+ * A stream whose first steps were already taken: the chunks `held` back, that step's chunk, then
+ * the rest; closing it closes the stream.
+ */
+export async function* resumed<T>(
+  first: IteratorResult<T>,
+  rest: AsyncGenerator<T>,
+  held: readonly T[] = [],
+): AsyncGenerator<T> {
   try {
+    yield* held;
     if (first.done) return;
     yield first.value;
     for (let next = await rest.next(); !next.done; next = await rest.next()) yield next.value;

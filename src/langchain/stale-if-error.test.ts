@@ -3,11 +3,19 @@
  * answers a model call that failed with an outage, marked and counted; never while the model
  * answers, never past the grace, never for a request's own error.
  */
+import { APIError as AnthropicAPIError } from '@anthropic-ai/sdk';
+import {
+  ServiceUnavailableException,
+  ThrottlingException,
+  ValidationException,
+} from '@aws-sdk/client-bedrock-runtime';
 import type { CallbackManagerForLLMRun } from '@langchain/core/callbacks/manager';
 import { BaseChatModel, type BaseChatModelCallOptions } from '@langchain/core/language_models/chat_models';
 import { LLM } from '@langchain/core/language_models/llms';
 import { AIMessage, AIMessageChunk, type BaseMessage } from '@langchain/core/messages';
 import { ChatGenerationChunk, type ChatResult } from '@langchain/core/outputs';
+import { Ollama } from 'ollama';
+import { APIError as OpenAIAPIError } from 'openai';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { StrataConfig } from '../config/schema.js';
 import { ManualClock } from '../core/clock.js';
@@ -33,6 +41,8 @@ class SwitchableChat extends BaseChatModel {
   down: Error | undefined;
   /** Streams: chunks sent before `down` is thrown (0: before the first). */
   chunksBeforeFailure = 0;
+  /** Streams: chunks sent ahead of the answer's, failing or not (a provider's role-only opening). */
+  opening: (() => ChatGenerationChunk)[] = [];
 
   _llmType(): string {
     return 'switchable-chat';
@@ -63,12 +73,42 @@ class SwitchableChat extends BaseChatModel {
   ): AsyncGenerator<ChatGenerationChunk> {
     const text = this.answer(messages);
     const words = text.split(/(?<= )/);
+    for (const chunk of this.opening) yield chunk();
     for (const [i, word] of words.entries()) {
       if (this.down && i >= this.chunksBeforeFailure) throw this.down;
       yield new ChatGenerationChunk({ text: word, message: new AIMessageChunk({ content: word }) });
     }
   }
 }
+
+/** OpenAI's first chunk, as @langchain/openai yields it: the role, no content. */
+const openaiRoleChunk = () =>
+  new ChatGenerationChunk({
+    text: '',
+    message: new AIMessageChunk({
+      content: '',
+      additional_kwargs: {},
+      response_metadata: { model_provider: 'openai' },
+    }),
+  });
+/** Anthropic's message_start, as @langchain/anthropic yields it: ids, model, the input tokens. */
+const anthropicMessageStart = () =>
+  new ChatGenerationChunk({
+    text: '',
+    message: new AIMessageChunk({
+      id: 'msg_01',
+      content: '',
+      additional_kwargs: { id: 'msg_01', type: 'message', role: 'assistant', model: 'claude-x' },
+      usage_metadata: { input_tokens: 12, output_tokens: 0, total_tokens: 12 },
+      response_metadata: { usage: {} },
+    }),
+  });
+/** Anthropic's content_block_start of a text block (content as parts): an empty text part. */
+const anthropicTextStart = () =>
+  new ChatGenerationChunk({
+    text: '',
+    message: new AIMessageChunk({ content: [{ index: 0, type: 'text', text: '' }] }),
+  });
 
 const TTL = 60;
 const GRACE = 600;
@@ -191,6 +231,63 @@ describe('withCache stale-if-error', () => {
     await expect(streamed(await model.stream('streamed question'))).rejects.toThrow('502');
   });
 
+  it("a stream broken after chunks that carry none of the answer (OpenAI's role-only, Anthropic's message_start) is answered stale", async () => {
+    const { clock, fake, model } = await setup();
+    await model.invoke('opened question');
+    clock.advance((TTL + 1) * 1000);
+    fake.opening = [openaiRoleChunk, anthropicMessageStart, anthropicTextStart];
+    fake.down = httpError(529);
+    fake.chunksBeforeFailure = 0;
+    const stale = await streamed(await model.stream('opened question'));
+    expect(stale.content).toBe('answer 1 to opened question');
+    expect(strataOf(stale)).toMatchObject({ hit: true, stale: true });
+    // Once content is out, the error.
+    fake.chunksBeforeFailure = 1;
+    await expect(streamed(await model.stream('opened question'))).rejects.toThrow('529');
+    // A request error after the opening chunks surfaces as before.
+    fake.down = httpError(400);
+    fake.chunksBeforeFailure = 0;
+    // (LangChain's stream() awaits the first chunk itself: the error comes from stream().)
+    await expect(model.stream('opened question')).rejects.toThrow('400');
+  });
+
+  it('a first chunk with a tool call, reasoning or a refusal is answer: a failure after it surfaces', async () => {
+    const { clock, fake, model } = await setup();
+    await model.invoke('tools question');
+    clock.advance((TTL + 1) * 1000);
+    fake.down = httpError(503);
+    const toolCall = () =>
+      new ChatGenerationChunk({
+        text: '',
+        message: new AIMessageChunk({
+          content: '',
+          tool_call_chunks: [{ name: 'search', args: '', id: 'call_1', index: 0, type: 'tool_call_chunk' }],
+        }),
+      });
+    const kwargs = (additional_kwargs: Record<string, unknown>) => () =>
+      new ChatGenerationChunk({ text: '', message: new AIMessageChunk({ content: '', additional_kwargs }) });
+    for (const first of [
+      toolCall,
+      kwargs({ reasoning_content: 'Let me think' }),
+      kwargs({ refusal: 'No.' }),
+    ]) {
+      fake.opening = [openaiRoleChunk, first];
+      await expect(streamed(await model.stream('tools question'))).rejects.toThrow('503');
+    }
+  });
+
+  it('the held opening chunks are passed on ahead of the content when the stream succeeds', async () => {
+    const { fake, model } = await setup();
+    fake.opening = [anthropicMessageStart];
+    const chunks: AIMessageChunk[] = [];
+    for await (const c of await model.stream('q')) chunks.push(c);
+    expect(chunks[0]!.id).toBe('msg_01');
+    const whole = chunks.reduce((a, b) => a.concat(b));
+    expect(whole.content).toBe('answer 1 to q');
+    expect(whole.usage_metadata).toMatchObject({ input_tokens: 12 });
+    expect(strataOf(whole)).toMatchObject({ hit: false });
+  });
+
   it('concurrent identical calls while the provider is down: every one is answered stale', async () => {
     const { clock, cache, fake, model } = await setup({ coalesceWaitMs: 15_000 });
     await model.invoke('shared');
@@ -288,7 +385,80 @@ describe('withCache stale-if-error for an LLM (CachedLLM)', () => {
   });
 });
 
+/** What ChatOllama throws for an HTTP error: ollama's own ResponseError (not exported), from a real call. */
+async function ollamaError(status: number): Promise<unknown> {
+  const body = JSON.stringify({ error: 'server busy' });
+  const headers = { 'content-type': 'application/json' };
+  const client = new Ollama({
+    host: 'http://ollama.invalid',
+    fetch: async () => new Response(body, { status, headers }),
+  });
+  return client.chat({ model: 'llama3', messages: [] }).then(
+    () => expect.unreachable('the call should fail'),
+    (error: unknown) => error,
+  );
+}
+
+/** What a provider's stream throws for an error event sent with HTTP 200 (no status on the error). */
+const anthropicStreamError = (type: string) =>
+  new AnthropicAPIError(
+    undefined,
+    { type: 'error', error: { type, message: type } },
+    undefined,
+    new Headers(),
+  );
+const openaiStreamError = (type: string) =>
+  new OpenAIAPIError(undefined, { type, message: type, code: null, param: null }, undefined, new Headers());
+
 describe('isModelOutage', () => {
+  it("recognises the status of ollama's ResponseError (status_code) and the AWS SDK's ($metadata.httpStatusCode)", async () => {
+    const busy = await ollamaError(503);
+    expect(busy).toMatchObject({ name: 'ResponseError', status_code: 503 });
+    expect(isModelOutage(busy)).toBe(true);
+    expect(isModelOutage(await ollamaError(429))).toBe(true);
+    expect(isModelOutage(await ollamaError(500))).toBe(true);
+    expect(isModelOutage(await ollamaError(404))).toBe(false);
+    const metadata = (httpStatusCode: number) => ({
+      httpStatusCode,
+      requestId: 'r',
+      attempts: 3,
+      totalRetryDelay: 0,
+    });
+    expect(isModelOutage(new ThrottlingException({ message: 'slow down', $metadata: metadata(429) }))).toBe(
+      true,
+    );
+    expect(
+      isModelOutage(new ServiceUnavailableException({ message: 'unavailable', $metadata: metadata(503) })),
+    ).toBe(true);
+    expect(isModelOutage(new ValidationException({ message: 'bad input', $metadata: metadata(400) }))).toBe(
+      false,
+    );
+  });
+
+  it('a stream error event sent with HTTP 200 is an outage when its type is one (overloaded, rate limit, server error)', () => {
+    expect(isModelOutage(anthropicStreamError('overloaded_error'))).toBe(true);
+    expect(isModelOutage(anthropicStreamError('rate_limit_error'))).toBe(true);
+    expect(isModelOutage(anthropicStreamError('api_error'))).toBe(true);
+    expect(isModelOutage(openaiStreamError('server_error'))).toBe(true);
+    for (const own of [
+      'invalid_request_error',
+      'authentication_error',
+      'permission_error',
+      'not_found_error',
+      'request_too_large',
+    ]) {
+      expect(isModelOutage(anthropicStreamError(own))).toBe(false);
+      expect(isModelOutage(openaiStreamError(own))).toBe(false);
+    }
+    // The body's type as a plain error carries it, and under a wrapper's cause.
+    expect(isModelOutage(Object.assign(new Error('overloaded'), { type: 'overloaded_error' }))).toBe(true);
+    expect(isModelOutage(new Error('wrapped', { cause: anthropicStreamError('overloaded_error') }))).toBe(
+      true,
+    );
+    // A status, where there is one, decides.
+    expect(isModelOutage(Object.assign(httpError(400), { error: { type: 'server_error' } }))).toBe(false);
+  });
+
   it('429, 5xx, timeouts and refused or reset connections are outages; other statuses and the caller aborting are not', () => {
     expect(isModelOutage(httpError(429))).toBe(true);
     expect(isModelOutage(httpError(500))).toBe(true);

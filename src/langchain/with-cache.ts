@@ -158,12 +158,19 @@ export class CachedChatModel extends BaseChatModel<BaseChatModelCallOptions, AIM
       yield* this.replay(cached, options, runManager);
       return;
     }
-    // The first chunk is awaited here: a stream that fails before it has passed nothing on, so
-    // a stale answer may still stand in for it; once a chunk is out, a failure surfaces.
+    // The first chunk with content is awaited here, the chunks before it held back (carriesAnswer):
+    // a stream that fails before it has passed nothing on, so a stale answer may still stand in
+    // for it; once content is out, a failure surfaces.
     const stream = this.modelStream(messages, options, runManager);
+    const held: ChatGenerationChunk[] = [];
     let first: IteratorResult<ChatGenerationChunk>;
     try {
-      first = await stream.next();
+      for (
+        first = await stream.next();
+        !first.done && !carriesAnswer(first.value);
+        first = await stream.next()
+      )
+        held.push(first.value);
     } catch (error) {
       this.requests.release(request);
       const stale = await this.staleAnswer(request, error, options.signal);
@@ -171,7 +178,7 @@ export class CachedChatModel extends BaseChatModel<BaseChatModelCallOptions, AIM
       yield* this.replay(stale, options, runManager);
       return;
     }
-    const assembled = yield* this.requests.passThrough(request, resumed(first, stream), options.signal);
+    const assembled = yield* this.requests.passThrough(request, resumed(first, stream, held), options.signal);
     if (!assembled) return;
     const message = assembled.message as AIMessageChunk;
     const final = new AIMessage({
@@ -276,6 +283,45 @@ function marked(
   if (!hit || !generation?.message) return undefined;
   generation.message.response_metadata = { ...generation.message.response_metadata, strata: hit.info };
   return generation;
+}
+
+/**
+ * What a stream's leading chunks may hold without being part of the answer: the ids, role and
+ * model name Anthropic's message_start carries, the raw response OpenAI's `includeRawResponse` adds.
+ */
+const METADATA_KWARGS = new Set([
+  'id',
+  'type',
+  'role',
+  'model',
+  'stop_reason',
+  'stop_sequence',
+  '__raw_response',
+]);
+
+/**
+ * Whether a streamed chunk carries any of the answer. Providers open a stream with chunks that
+ * carry none (OpenAI's role-only `{ role: 'assistant', content: '' }`, Anthropic's message_start
+ * with its usage, an empty text block's start): no text, content that is '' or only empty text
+ * parts, no tool call (chunks, complete or invalid), and in additional_kwargs only the metadata
+ * above. Anything else counts as answer (reasoning, a refusal, a legacy function_call, an image, a
+ * field not known here): a failure after it surfaces rather than be answered stale.
+ * response_metadata and usage_metadata are metadata, never answer.
+ */
+function carriesAnswer(chunk: ChatGenerationChunk): boolean {
+  const m = chunk.message as AIMessageChunk;
+  if (chunk.text !== '') return true;
+  const emptyParts =
+    typeof m.content === 'string'
+      ? m.content === ''
+      : m.content.every((part) => part.type === 'text' && (part as { text?: unknown }).text === '');
+  if (!emptyParts) return true;
+  if (
+    (m.tool_call_chunks?.length ?? 0) + (m.tool_calls?.length ?? 0) + (m.invalid_tool_calls?.length ?? 0) >
+    0
+  )
+    return true;
+  return Object.keys(m.additional_kwargs ?? {}).some((k) => !METADATA_KWARGS.has(k));
 }
 
 /** A message's complete tool calls as the chunks a stream carries them in. */

@@ -26,12 +26,17 @@ export type Outcome =
    * follower waiting for the whole answer starts over (it sees 'retry').
    */
   | { readonly kind: 'passed' }
-  /** The upstream answered with an error status; passed on to followers with the same credential. */
+  /**
+   * The upstream answered with an error status, or a stream with an error as its first event (its
+   * HTTP 200, and that event as the body); passed on to followers with the same credential.
+   */
   | {
       readonly kind: 'upstream-error';
       readonly status: number;
       readonly headers: Record<string, string>;
       readonly body: Buffer;
+      /** The error event says the upstream is overloaded or failing (core/stale.ts OUTAGE_ERROR_TYPES). */
+      readonly outage?: boolean;
     }
   /** No answer for anyone: the upstream was unreachable, stalled, or broke off mid-stream. */
   | {

@@ -53,6 +53,35 @@ async function answerOf(res: Response): Promise<string> {
   return body.choices[0]!.message.content;
 }
 
+function askMessages(g: TestGateway, question: string, stream = false): Promise<Response> {
+  return fetch(`${g.url}/v1/messages`, {
+    method: 'POST',
+    headers: { 'x-api-key': KEY, 'anthropic-version': '2023-06-01', 'content-type': 'application/json' },
+    body: JSON.stringify({
+      model: 'claude-sonnet-4-5',
+      max_tokens: 50,
+      messages: [{ role: 'user', content: question }],
+      ...(stream ? { stream: true } : {}),
+    }),
+  });
+}
+
+async function messageText(res: Response): Promise<string> {
+  const body = (await res.json()) as { content: Array<{ text?: string }> };
+  return body.content.map((c) => c.text ?? '').join('');
+}
+
+/** The text a streamed Anthropic message's text deltas carry. */
+function streamedMessageText(sse: string): string {
+  let text = '';
+  for (const line of sse.split('\n')) {
+    if (!line.startsWith('data: ')) continue;
+    const event = JSON.parse(line.slice(6)) as { delta?: { type?: string; text?: string } };
+    if (event.delta?.type === 'text_delta') text += event.delta.text ?? '';
+  }
+  return text;
+}
+
 /** The text a streamed answer's events carry. */
 function streamedText(sse: string): string {
   let text = '';
@@ -141,6 +170,26 @@ describe('gateway stale-if-error', () => {
     const broken = await ask(g, 'tell me a story [drop]', { stream: true });
     expect(broken.headers.get('x-strata-cache')).toBe('miss');
     await expect(broken.text()).rejects.toThrow();
+  });
+
+  it("a stream whose first event is the upstream's overload error (HTTP 200) is answered stale, on both APIs", async () => {
+    const { clock, g } = await gateway();
+    const stored = await answerOf(await ask(g, 'overloaded?'));
+    const storedMessage = await messageText(await askMessages(g, 'overloaded?'));
+    at(clock, TTL + 1);
+    g.fake.outage = 'error-event';
+    const chat = await ask(g, 'overloaded?', { stream: true });
+    expect(chat.headers.get('x-strata-cache')).toBe('stale');
+    expect(streamedText(await chat.text())).toBe(stored);
+    const messages = await askMessages(g, 'overloaded?', true);
+    expect(messages.status).toBe(200);
+    expect(messages.headers.get('x-strata-cache')).toBe('stale');
+    expect(streamedMessageText(await messages.text())).toBe(storedMessage);
+    // Without a stale entry, the error event is passed on as the upstream sent it.
+    const passed = await askMessages(g, 'never asked before', true);
+    expect(passed.status).toBe(200);
+    expect(passed.headers.get('x-strata-cache')).toBe('miss');
+    expect(await passed.text()).toMatch(/event: error\ndata: .*overloaded_error/);
   });
 
   it('concurrent identical requests while the upstream is down: every one is answered stale', async () => {

@@ -21,8 +21,10 @@
  *               unknown type (what no assembler can rebuild)
  *
  * `outage` makes every call fail the same way, whatever it asks, until it is cleared: an HTTP
- * status with an error body, or `drop` (a stream's headers, then a broken connection before its
- * first event; a JSON call's connection broken at once).
+ * status with an error body, `drop` (a stream's headers, then a broken connection before its
+ * first event; a JSON call's connection broken at once), or `error-event` (a stream's HTTP 200,
+ * then the API's overload error as its first and only event: OpenAI's `server_error` data,
+ * Anthropic's `event: error` with `overloaded_error`; a JSON call answers 503).
  *
  * Every stream is counted in `streams`: the bytes the fake managed to hand to its socket, and when
  * the stream's connection closed (an upstream the gateway stops reading from stops writing).
@@ -66,7 +68,7 @@ export interface FakeLlm {
 type Json = Record<string, unknown>;
 
 /** A status (after `delayMs`, so concurrent calls overlap), or `drop`. */
-export type FakeOutage = { status: number; delayMs?: number } | 'drop';
+export type FakeOutage = { status: number; delayMs?: number } | 'drop' | 'error-event';
 
 export async function startFakeLlm(
   options: {
@@ -107,6 +109,16 @@ export async function startFakeLlm(
       setTimeout(() => res.socket?.destroy(), 5);
       return;
     }
+    if (outage === 'error-event' && body?.stream === true) {
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+      return res.end(
+        path === '/v1/messages'
+          ? sse({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } }, 'error')
+          : sse({ error: { message: 'The server is overloaded', type: 'server_error', code: null } }),
+      );
+    }
+    if (outage === 'error-event')
+      return json(res, 503, { error: { message: 'overloaded', type: 'server_error' } });
     if (outage) {
       if (outage.delayMs) await sleep(outage.delayMs);
       return json(res, outage.status, {

@@ -9,12 +9,13 @@ import type { CachedRequest, GatewayContext } from './context.js';
 
 /**
  * Whether an outcome is an outage a stale answer may stand in for: the upstream answered 429 or
- * a 5xx, or could not be reached, timed out or broke off (the gateway's 502 and 504). A 4xx of
- * the request's own (a 400, a 401) surfaces, as does an error the upstream reported in a stream
- * clients already had.
+ * a 5xx, or a stream whose first event is an overload error (tee.ts), or could not be reached,
+ * timed out or broke off (the gateway's 502 and 504). A 4xx of the request's own (a 400, a 401)
+ * surfaces, as does an error the upstream reported in a stream clients already had.
  */
 export function isOutage(outcome: Outcome): boolean {
   if (outcome.kind !== 'upstream-error' && outcome.kind !== 'failed') return false;
+  if (outcome.kind === 'upstream-error' && outcome.outage) return true;
   if (outcome.kind === 'failed' && outcome.reported) return false;
   return outcome.status === 429 || (outcome.status >= 500 && outcome.status <= 599);
 }

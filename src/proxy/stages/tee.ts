@@ -6,6 +6,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
+import { OUTAGE_ERROR_TYPES } from '../../core/stale.js';
 import type { Flight, Outcome } from '../flight.js';
 import { modelLabel } from '../metrics.js';
 import { type SseEvent, SseParser } from '../sse.js';
@@ -167,8 +168,13 @@ export async function teeStream(
         return { kind: 'failed', status: 502, message: 'the upstream stream exceeded maxStreamBytes' };
       }
       for (const event of parser.push(chunk)) {
-        if (!flight.isStreaming) flight.beginStream(limits);
         if (state === 'more') state = assembler.push(event);
+        if (!flight.isStreaming) {
+          // An error as the first event (an overload, HTTP 200 already sent): the upstream's
+          // error answer, as if it came as a status; an outage one a stale answer may stand in for.
+          if (state === 'error') return firstEventError(ctx, request, upstream, event);
+          flight.beginStream(limits);
+        }
         flight.forward(event, hidden(event));
       }
       if (state !== 'more') break;
@@ -201,6 +207,36 @@ export async function teeStream(
   // Complete, but not rebuilt whole: the clients had all of it, nothing is stored.
   if (!endpoint.isResponse(response)) return { kind: 'passed' };
   return { kind: 'answer', response };
+}
+
+/**
+ * A stream whose first event is an error (clients have had nothing yet, stale.ts): the upstream's
+ * answer is that event, passed on as sent (HTTP 200, an event stream) unless a stale answer
+ * stands in for it, which it may when the error's type says the upstream is overloaded or failing
+ * (Anthropic's `event: error` with `overloaded_error`, OpenAI's `{ error: { type: 'server_error' } }`).
+ */
+function firstEventError(
+  ctx: GatewayContext,
+  request: CachedRequest,
+  upstream: UpstreamResponse,
+  event: SseEvent,
+): Outcome {
+  const type = errorTypeOf(event);
+  logCall(ctx, request, `reported ${type ?? 'an error'} as its stream's first event`);
+  return {
+    kind: 'upstream-error',
+    status: upstream.status,
+    headers: singleValued(clientHeaders(upstream.headers, false)),
+    body: Buffer.from(event.raw),
+    outage: type !== undefined && OUTAGE_ERROR_TYPES.has(type),
+  };
+}
+
+/** An error event's type: `error.type` in both APIs' error events' data. */
+function errorTypeOf(event: SseEvent): string | undefined {
+  const data = parseJson(Buffer.from(event.data)) as { error?: { type?: unknown } } | undefined;
+  const type = data?.error?.type;
+  return typeof type === 'string' ? type : undefined;
 }
 
 /**
