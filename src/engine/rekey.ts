@@ -13,8 +13,11 @@
  * again after an interruption (a crash, `signal`, Ctrl-C) continues where it stopped, at the cost
  * of listing what is done. There is no progress file to keep.
  *
- * What it cannot move, and says so: tiers without compare-and-set (MongoDB, the semantic tier, a
- * tier of your own without replacePayload), entries sealed under a key the config does not have (a removed
+ * The semantic tier moves its own sealed text (prompt and question) with the payload, in the same
+ * compare-and-set, under the config's keys it was opened with.
+ *
+ * What it cannot move, and says so: tiers without compare-and-set (MongoDB, a tier of your own
+ * without replacePayload), entries sealed under a key the config does not have (a removed
  * key, a damaged payload: misses already), and the gateway's per-tenant entries (`t-...` keys,
  * derived from the callers' credentials, which are never stored): those keep opening while their
  * master key stays in `encryption.keys`, and are sealed under the active key when next stored.
