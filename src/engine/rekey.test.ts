@@ -317,6 +317,23 @@ describe('rekey', () => {
       }
     });
 
+    it("leaves the gateway's per-tenant entries (payload and text) as they are, and says so", async () => {
+      const dir = await filled(2);
+      const strata = await openBoth(dir, { keys: [k1, k2], active: 'k1' });
+      try {
+        const tenant = new TenantKeys(ring('k1')).sealerFor(['authorization:bearer sk-someone']);
+        await strata.update(deriveKey('app', LLM, question(7)), [{ text: 'tenant answer' }], {
+          sealer: tenant,
+        });
+        const report = await rekey(strata, { keyring: ring('k2') });
+        expect(report.complete).toBe(true);
+        expect(report.tiers.find((t) => t.tier === 'semantic')).toMatchObject({ rekeyed: 2, tenant: 1 });
+        expect(semanticKeyIds(dir)).toEqual({ ...under('k2', 2), ...under('t-k1', 1) });
+      } finally {
+        await strata.close();
+      }
+    });
+
     it('never brings back, or writes over, an entry deleted, marked bad or rewritten after it was read', async () => {
       const n = 12;
       const dir = await filled(n);

@@ -14,7 +14,7 @@
  * of listing what is done. There is no progress file to keep.
  *
  * The semantic tier moves its own sealed text (prompt and question) with the payload, in the same
- * compare-and-set, under the config's keys it was opened with.
+ * compare-and-set, to the same key set (handed to it as the call's sealer).
  *
  * What it cannot move, and says so: tiers without compare-and-set (MongoDB, a tier of your own
  * without replacePayload), entries sealed under a key the config does not have (a removed
@@ -144,7 +144,7 @@ async function rekeyTier(
     report.scanned++;
     const rewrite = rewritten(entry, keyring, options.acceptPlaintext === true, report);
     if (rewrite !== undefined) {
-      const write: Promise<void> = replaceWithRetries(strata, tier, entry, rewrite, options.signal)
+      const write: Promise<void> = replaceWithRetries(strata, tier, entry, rewrite, keyring, options.signal)
         .then((outcome) => {
           if (!outcome.ok) report.failure ??= outcome.reason;
           else if (outcome.replaced) report.rekeyed++;
@@ -174,13 +174,14 @@ async function replaceWithRetries(
   tier: string,
   entry: ListedEntry,
   payload: string,
+  keyring: Sealer,
   signal: AbortSignal | undefined,
 ): ReturnType<Strata['queries']['replacePayload']> {
-  let outcome = await strata.queries.replacePayload(tier, entry, entry.payload, payload);
+  let outcome = await strata.queries.replacePayload(tier, entry, entry.payload, payload, keyring);
   for (const ms of RETRY_MS) {
     if (outcome.ok || signal?.aborted) break;
     await new Promise((resolve) => setTimeout(resolve, ms));
-    outcome = await strata.queries.replacePayload(tier, entry, entry.payload, payload);
+    outcome = await strata.queries.replacePayload(tier, entry, entry.payload, payload, keyring);
   }
   return outcome;
 }
