@@ -73,8 +73,8 @@ describe('strata rekey', () => {
 
   it('moves a semantic tier too: its payloads and its sealed question text', async () => {
     const semantic = {
-      type: 'semantic',
-      embeddings: 'lexical',
+      type: 'semantic' as const,
+      embeddings: 'lexical' as const,
       path: 'semantic.db',
       purgeIntervalSeconds: 0,
     };
@@ -87,7 +87,7 @@ describe('strata rekey', () => {
         namespace: 'app',
         tiers: [
           { type: 'sqlite', path: join(ws.dir, 'cache.db') },
-          { ...semantic, type: 'semantic', path },
+          { ...semantic, path },
         ],
         encryption: { keys: [k1], active: 'k1' },
       },
