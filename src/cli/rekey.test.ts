@@ -1,4 +1,7 @@
-/** `strata rekey` over SQLite: progress lines, what it leaves, and an exit code that tells the truth. */
+/**
+ * `strata rekey` over SQLite (and a semantic tier): progress lines, what it leaves, and an exit
+ * code that tells the truth.
+ */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -66,6 +69,48 @@ describe('strata rekey', () => {
     const second = await cli('rekey', '--config', ws.config);
     expect(second.code).toBe(0);
     expect(second.err.at(-1)).toMatch(/5 scanned, 0 rekeyed, 5 already current/);
+  });
+
+  it('moves a semantic tier too: its payloads and its sealed question text', async () => {
+    const semantic = {
+      type: 'semantic' as const,
+      embeddings: 'lexical' as const,
+      path: 'semantic.db',
+      purgeIntervalSeconds: 0,
+    };
+    const ws = workspace([{ type: 'sqlite', path: 'cache.db' }, semantic], {
+      encryption: { keys: [k1, k2], active: 'k2' },
+    });
+    const path = join(ws.dir, 'semantic.db');
+    const before = await createStrata(
+      {
+        namespace: 'app',
+        tiers: [
+          { type: 'sqlite', path: join(ws.dir, 'cache.db') },
+          { ...semantic, path },
+        ],
+        encryption: { keys: [k1], active: 'k1' },
+      },
+      { logger: { warn: () => {} } },
+    );
+    for (let i = 0; i < 4; i++)
+      await before.update(deriveKey('app', LLM, `What is question number ${i}?`), [{ text: `a${i}` }]);
+    await before.close();
+    const run = await cli('rekey', '--config', ws.config);
+    expect(run.code).toBe(0);
+    expect(run.err.at(-1)).toBe(
+      'semantic: 4 scanned, 4 rekeyed, 0 already current, 0 changed meanwhile (done)',
+    );
+    const db = new Database(path, { readonly: true });
+    try {
+      const columns = db
+        .prepare('SELECT payload, prompt, query FROM semantic_entries')
+        .raw()
+        .all() as string[][];
+      expect(columns.flat().map((c) => sealedKeyId(c))).toEqual(Array(12).fill('k2'));
+    } finally {
+      db.close();
+    }
   });
 
   it('exits 1 with the reason when a tier could not be rekeyed, and a later run finishes', async () => {

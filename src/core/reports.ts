@@ -348,12 +348,15 @@ export class TierQueries {
     entry: EntryRef,
     expected: string,
     payload: string,
+    sealer?: Sealer,
   ): Promise<{ ok: true; replaced: boolean } | { ok: false; reason: string }> {
     const m = this.managed.find((x) => x.name === tier);
     if (!m?.tier.replacePayload)
       return { ok: false, reason: `tier ${tier} cannot replace a payload in place` };
     try {
-      const result = m.tier.replacePayload(entry, expected, payload);
+      const result = sealer
+        ? m.tier.replacePayload(entry, expected, payload, { sealer })
+        : m.tier.replacePayload(entry, expected, payload);
       const replaced = isPromiseLike(result) ? await m.bounded('replacePayload', result) : result;
       m.succeeded();
       return { ok: true, replaced };

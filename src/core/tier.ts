@@ -80,9 +80,10 @@ export interface Tier {
    * the tier still holds exactly `expected` for that key, keeping its expiry and tags; a column
    * holding the prompt in clear is emptied. False when the entry is gone or was rewritten
    * meanwhile, so a rewrite never brings back what the application deleted or replaced. A tier
-   * without it cannot be rekeyed.
+   * without it cannot be rekeyed. `call.sealer` is the key set the payload was moved to, for a
+   * tier that seals text of its own (the semantic tier moves it in the same write).
    */
-  replacePayload?(entry: EntryRef, expected: string, payload: string): MaybePromise<boolean>;
+  replacePayload?(entry: EntryRef, expected: string, payload: string, call?: TierCall): MaybePromise<boolean>;
   stats(): MaybePromise<TierStats>;
   health(): MaybePromise<TierHealth>;
   close(): MaybePromise<void>;

@@ -13,8 +13,11 @@
  * again after an interruption (a crash, `signal`, Ctrl-C) continues where it stopped, at the cost
  * of listing what is done. There is no progress file to keep.
  *
- * What it cannot move, and says so: tiers without compare-and-set (MongoDB, the semantic tier, a
- * tier of your own without replacePayload), entries sealed under a key the config does not have (a removed
+ * The semantic tier moves its own sealed text (prompt and question) with the payload, in the same
+ * compare-and-set, to the same key set (handed to it as the call's sealer).
+ *
+ * What it cannot move, and says so: tiers without compare-and-set (MongoDB, a tier of your own
+ * without replacePayload), entries sealed under a key the config does not have (a removed
  * key, a damaged payload: misses already), and the gateway's per-tenant entries (`t-...` keys,
  * derived from the callers' credentials, which are never stored): those keep opening while their
  * master key stays in `encryption.keys`, and are sealed under the active key when next stored.
@@ -141,7 +144,7 @@ async function rekeyTier(
     report.scanned++;
     const rewrite = rewritten(entry, keyring, options.acceptPlaintext === true, report);
     if (rewrite !== undefined) {
-      const write: Promise<void> = replaceWithRetries(strata, tier, entry, rewrite, options.signal)
+      const write: Promise<void> = replaceWithRetries(strata, tier, entry, rewrite, keyring, options.signal)
         .then((outcome) => {
           if (!outcome.ok) report.failure ??= outcome.reason;
           else if (outcome.replaced) report.rekeyed++;
@@ -171,13 +174,14 @@ async function replaceWithRetries(
   tier: string,
   entry: ListedEntry,
   payload: string,
+  keyring: Sealer,
   signal: AbortSignal | undefined,
 ): ReturnType<Strata['queries']['replacePayload']> {
-  let outcome = await strata.queries.replacePayload(tier, entry, entry.payload, payload);
+  let outcome = await strata.queries.replacePayload(tier, entry, entry.payload, payload, keyring);
   for (const ms of RETRY_MS) {
     if (outcome.ok || signal?.aborted) break;
     await new Promise((resolve) => setTimeout(resolve, ms));
-    outcome = await strata.queries.replacePayload(tier, entry, entry.payload, payload);
+    outcome = await strata.queries.replacePayload(tier, entry, entry.payload, payload, keyring);
   }
   return outcome;
 }

@@ -17,10 +17,11 @@
  * (stores/postgres-store.ts).
  */
 import type { Clock } from '../../core/clock.js';
-import { isSealed, type Sealer } from '../../core/encryption/keyring.js';
+import { isSealed, type Sealer, sealedKeyId } from '../../core/encryption/keyring.js';
 import { promptExcerpt, STORED_PROMPT_CHARS, type StoredEntry } from '../../core/entry.js';
 import type { CacheKey } from '../../core/key.js';
 import type {
+  EntryRef,
   ListedEntry,
   MaybePromise,
   SimilarMatch,
@@ -260,6 +261,31 @@ export class SemanticTier implements Tier {
     return this.store.entries(namespace);
   }
 
+  /**
+   * Compare-and-set for `strata rekey`: the payload (sealed by the caller) and the prompt and
+   * question text this tier sealed, moved to the active key of the rekey's key set (the call's
+   * sealer, else the config's) in one write, only if the entry still holds exactly what was
+   * read. Text that does not open with those keys (another key, tampered, or in clear) is left
+   * as it is: it never answers anyway, and sealing text in clear would let planted text start
+   * steering matches.
+   */
+  async replacePayload(
+    entry: EntryRef,
+    expected: string,
+    payload: string,
+    call?: TierCall,
+  ): Promise<boolean> {
+    const sealer = call?.sealer ?? this.options.sealer;
+    const stored = await this.store.texts(entry.hash);
+    if (!stored) return false;
+    const next = {
+      payload,
+      prompt: this.resealed(stored.prompt, 'prompt', entry.hash, sealer),
+      query: this.resealed(stored.query, 'query', entry.hash, sealer),
+    };
+    return this.store.replace(entry.hash, { payload: expected, ...stored }, next);
+  }
+
   async stats(): Promise<TierStats> {
     return {
       ...(await this.store.counts()),
@@ -288,6 +314,18 @@ export class SemanticTier implements Tier {
    */
   private seal(text: string, field: 'prompt' | 'query', hash: string, sealer: Sealer | undefined): string {
     return sealer ? sealer.seal(text, `semantic\0${field}\0${hash}`) : text;
+  }
+
+  /** Sealed text under the sealer's active key, when it opens with the sealer's keys; otherwise as it is. */
+  private resealed(
+    text: string,
+    field: 'prompt' | 'query',
+    hash: string,
+    sealer: Sealer | undefined,
+  ): string {
+    if (!sealer || !isSealed(text) || sealedKeyId(text) === sealer.keyId) return text;
+    const plain = sealer.open(text, `semantic\0${field}\0${hash}`);
+    return plain === undefined ? text : this.seal(plain, field, hash, sealer);
   }
 
   /**

@@ -25,6 +25,7 @@ import {
   type Selection,
   type SemanticStore,
   type StoreCounts,
+  type StoredTexts,
 } from './store.js';
 
 export interface LocalStoreOptions {
@@ -119,6 +120,11 @@ export class LocalStore implements SemanticStore {
       ),
       delete: this.db.prepare('DELETE FROM semantic_entries WHERE id = ?'),
       markBad: this.db.prepare('UPDATE semantic_entries SET bad = 1 WHERE id = ?'),
+      texts: this.db.prepare('SELECT prompt, query FROM semantic_entries WHERE hash = ? AND bad = 0'),
+      replace: this.db.prepare(
+        `UPDATE semantic_entries SET payload = @payload, prompt = @prompt, query = @query
+          WHERE hash = @hash AND bad = 0 AND payload = @oldPayload AND prompt = @oldPrompt AND query = @oldQuery`,
+      ),
       load: this.db.prepare(
         'SELECT id, hash, namespace, llm_string, prompt, query, context, vector, size, expires_at, tags FROM semantic_entries WHERE embedder = ? AND bad = 0 AND query IS NOT NULL',
       ),
@@ -219,6 +225,31 @@ export class LocalStore implements SemanticStore {
     })();
     if (this.changes >= GRAPH_SAVE_CHANGES) this.saveGraphs();
     return doomed.length;
+  }
+
+  texts(hash: string): Pick<StoredTexts, 'prompt' | 'query'> | undefined {
+    const row = this.stmt.texts.get(hash) as { prompt: string; query: string | null } | undefined;
+    return row && row.query !== null ? { prompt: row.prompt, query: row.query } : undefined;
+  }
+
+  replace(hash: string, expected: StoredTexts, next: StoredTexts): boolean {
+    const replaced =
+      this.stmt.replace.run({
+        hash,
+        ...next,
+        oldPayload: expected.payload,
+        oldPrompt: expected.prompt,
+        oldQuery: expected.query,
+      }).changes > 0;
+    // The index keeps each entry's text in memory (nearest() hands it to the tier): the same
+    // text as the row, unless another process rewrote the row since this one loaded it.
+    const id = this.byHash.get(hash);
+    const item = id === undefined ? undefined : this.items.get(id);
+    if (replaced && item && item.prompt === expected.prompt && item.query === expected.query) {
+      item.prompt = next.prompt;
+      item.query = next.query;
+    }
+    return replaced;
   }
 
   async *entries(namespace?: string): AsyncIterable<ListedEntry> {

@@ -31,7 +31,7 @@ import {
   withoutNul,
 } from '../../kit/postgres-sql.js';
 import { isDense, type Vector } from '../vectors/vector.js';
-import type { Candidate, Question, Selection, SemanticStore, StoreCounts } from './store.js';
+import type { Candidate, Question, Selection, SemanticStore, StoreCounts, StoredTexts } from './store.js';
 
 export interface PostgresStoreOptions {
   url: string;
@@ -182,6 +182,33 @@ export class PostgresStore implements SemanticStore {
     );
     if (expiredAt !== undefined) await this.trim();
     return result.rowCount ?? 0;
+  }
+
+  async texts(hash: string): Promise<Pick<StoredTexts, 'prompt' | 'query'> | undefined> {
+    if (!(await this.tableExists())) return undefined;
+    const { rows } = await this.pool.query<{ prompt: string; query: string }>(
+      `SELECT prompt, query FROM ${this.table} WHERE hash = $1 AND NOT bad`,
+      [hash],
+    );
+    return rows[0];
+  }
+
+  async replace(hash: string, expected: StoredTexts, next: StoredTexts): Promise<boolean> {
+    if (!(await this.tableExists())) return false;
+    const result = await this.pool.query(
+      `UPDATE ${this.table} SET payload = $2, prompt = $3, query = $4
+        WHERE hash = $1 AND NOT bad AND payload = $5 AND prompt = $6 AND query = $7`,
+      [
+        hash,
+        next.payload,
+        withoutNul(next.prompt),
+        withoutNul(next.query),
+        expected.payload,
+        expected.prompt,
+        expected.query,
+      ],
+    );
+    return (result.rowCount ?? 0) > 0;
   }
 
   async *entries(namespace?: string): AsyncIterable<ListedEntry> {

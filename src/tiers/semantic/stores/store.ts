@@ -44,6 +44,13 @@ export interface Selection {
   expiredAt?: number;
 }
 
+/** What a rekey rewrites of one entry, all at once: its payload and the text the tier sealed. */
+export interface StoredTexts {
+  payload: string;
+  prompt: string;
+  query: string;
+}
+
 export interface StoreCounts {
   entries: number;
   bytes: number;
@@ -61,6 +68,14 @@ export interface SemanticStore {
   /** Takes the entry out of similarity matching for good; false if there is none. */
   markBad(hash: string): MaybePromise<boolean>;
   remove(selection: Selection): MaybePromise<number>;
+  /** The prompt and question text of a live entry (not marked bad), as stored; undefined if there is none. */
+  texts(hash: string): MaybePromise<Pick<StoredTexts, 'prompt' | 'query'> | undefined>;
+  /**
+   * Compare-and-set (`strata rekey`): writes `next` over the live entry of `hash` only if it still
+   * holds exactly `expected` (payload and text), in one statement; false when it was deleted,
+   * marked bad or rewritten meanwhile. Vector, expiry and tags do not change.
+   */
+  replace(hash: string, expected: StoredTexts, next: StoredTexts): MaybePromise<boolean>;
   entries(namespace?: string): AsyncIterable<ListedEntry>;
   counts(): MaybePromise<StoreCounts>;
   /** Throws when the store cannot be used now. */
