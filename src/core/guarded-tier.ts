@@ -232,7 +232,7 @@ export class GuardedTier {
 
   /** Whether an erasure this tier could not run yet covers the namespace. */
   /** The key as this tier is told it: under encryption, a sealed tier gets the llm string's digest. */
-  private keyTold(key: CacheKey, sealer: Sealer | undefined): CacheKey {
+  keyTold(key: CacheKey, sealer?: Sealer): CacheKey {
     return this.sealed && (this.encrypted || sealer !== undefined) ? keyForSealedTier(key) : key;
   }
 

@@ -485,7 +485,12 @@ export class Manager implements Strata {
 
   /** Takes the entry that answered this key out of similarity matching, in every tier that matches by similarity. */
   async markBad(key: CacheKey): Promise<number> {
-    const results = await this.everyTier('markBad', (t) => t.markBad?.(key) ?? false);
+    if (this.closed) return this.refuseClosed('markBad') ?? 0;
+    // Each tier as it was told the key when it stored it (under encryption, a sealed tier knows
+    // the llm string by its digest, and the semantic tier partitions by it).
+    const results = await Promise.all(
+      this.managed.map((m) => m.run('markBad', (t) => t.markBad?.(m.keyTold(key)) ?? false)),
+    );
     return results.filter(Boolean).length;
   }
 

@@ -156,6 +156,22 @@ describe('encryption at rest (memory, SQLite, semantic local file)', () => {
     expect(after?.entry.gens[0]?.text).toBe('Paris');
   });
 
+  it('markBad finds a sealed semantic entry in a process that never answered with it', async () => {
+    const dir = tempDir();
+    const question = `What is the capital of Peru ${randomBytes(3).toString('hex')}?`;
+    await (await open(dir, { ...both, active: 'k1' }, { semantic: true })).update(
+      deriveKey('enc', LLM, question),
+      [{ text: 'Lima' }],
+    );
+    await closeAll();
+    // A fresh process: the semantic tier finds the entry by the key it is told (the llm
+    // string's digest under encryption), not by an answer it gave.
+    const again = await open(dir, { ...both, active: 'k1' }, { semantic: true });
+    const paraphrase = deriveKey('enc', LLM, `${question}  `);
+    expect(await again.markBad(paraphrase)).toBe(1);
+    expect(await again.lookup(paraphrase)).toBeUndefined();
+  });
+
   it('a wrong key is a miss counted as corrupt, never an answer', async () => {
     const dir = tempDir();
     const key = deriveKey('enc', LLM, canary('p'));
