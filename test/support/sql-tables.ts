@@ -43,6 +43,8 @@ async function dropPostgres(url: URL, prefixes: string[]): Promise<void> {
 async function dropMysql(url: URL, prefixes: string[]): Promise<void> {
   const raw = await createConnection({ uri: url.href });
   try {
+    // The tier's tables reference each other (tags -> cache); their order is the schema's business.
+    await raw.query('SET FOREIGN_KEY_CHECKS = 0');
     for (const prefix of prefixes) {
       const [rows] = await raw.query(
         'SELECT table_name AS name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name LIKE ?',

@@ -92,6 +92,10 @@ export class MongodbTier extends ServerTier implements Tier {
   constructor(private readonly options: MongodbTierOptions) {
     super();
     this.name = options.name ?? 'mongodb';
+    const abandonedAfterMs = Math.max(
+      options.connectTimeoutMs,
+      5 * (options.timeoutMs ?? DEFAULT_TIMEOUT_MS),
+    );
     this.client = new MongoClient(options.url, {
       appName: 'strata',
       maxPoolSize: options.poolSize,
@@ -105,7 +109,14 @@ export class MongodbTier extends ServerTier implements Tier {
       // (the chaos suite's blackhole case). A connection silent this long mid-call is closed
       // instead. Every call through the manager is abandoned after timeoutMs anyway; the margin
       // is for the tier's own purge, which nobody times.
-      socketTimeoutMS: Math.max(options.connectTimeoutMs, 5 * (options.timeoutMs ?? DEFAULT_TIMEOUT_MS)),
+      socketTimeoutMS: abandonedAfterMs,
+      // Likewise a call waiting for a pooled connection: the manager gave up on it long ago, and
+      // a queue of such calls would hold every connection the link gives back after a fault.
+      waitQueueTimeoutMS: abandonedAfterMs,
+      // After a network error the driver clears the pool and pauses it until its monitor sees the
+      // server again; at the default 10 s between checks a flapping link kept the tier out that
+      // long and more (the chaos suite's flapping case).
+      heartbeatFrequencyMS: 1_000,
     });
     this.db = this.client.db(options.database);
     this.docs = this.db.collection<CacheDocument>(options.collection);
