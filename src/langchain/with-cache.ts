@@ -7,7 +7,8 @@
  *   the structured-output format and the model's call parameters (secrets stripped by the core
  *   key), so two requests that differ only in an image or a tool never share an answer;
  * - `.stream()` uses the cache: a miss streams from the model and stores the assembled message
- *   only if the stream completed; a hit is replayed as several chunks (text, tool calls, usage);
+ *   only if the stream completed; a hit is replayed as several chunks (text, tool calls, usage;
+ *   content blocks whole, in one chunk: see `replay`);
  * - per call, `configurable: { cache: { mode, ttlSeconds, namespace, tags } }` with modes
  *   `default`, `no-cache` (skip the lookup, store), `no-store` (look up, never store),
  *   `only-if-cached` (a miss throws CacheMissError; the model is not called) and `refresh`
@@ -239,15 +240,29 @@ export class CachedChatModel extends BaseChatModel<BaseChatModelCallOptions, AIM
     yield new ChatGenerationChunk({ text: first.text, message });
   }
 
-  /** A cached answer as a stream: text in several chunks, then tool calls and usage. */
+  /**
+   * A cached answer as a stream: string content in several chunks, then tool calls and usage.
+   *
+   * Content that is an array of blocks (Anthropic's text and tool_use blocks, reasoning, images)
+   * is replayed whole, in one chunk, untouched. LangChain aggregates a stream with `concat`, which
+   * merges content arrays block by block on each block's `index` (core messages/base.ts
+   * `_mergeLists`): a string piece before an array becomes an index-less text block of its own,
+   * so text pieces followed by the blocks would duplicate the text (and the generation's text,
+   * which for Anthropic holds the tool input JSON, would land in that extra block). Splitting the
+   * blocks instead would need every block to carry a unique index, which an answer stored from
+   * `invoke` lacks, and adding one would change the content. One chunk concatenates to exactly
+   * the stored content.
+   */
   private async *replay(
     generation: ChatGeneration,
     options: this['ParsedCallOptions'],
     runManager?: CallbackManagerForLLMRun,
   ): AsyncGenerator<ChatGenerationChunk> {
     const message = generation.message as AIMessage;
-    const text = typeof message.content === 'string' ? message.content : generation.text;
-    const pieces = splitText(text, this.requests.defaults.replayChunks ?? 8);
+    const blocks = typeof message.content === 'string' ? undefined : message.content;
+    const pieces = blocks
+      ? []
+      : splitText(message.content as string, this.requests.defaults.replayChunks ?? 8);
     for (const [i, piece] of pieces.entries()) {
       options.signal?.throwIfAborted();
       const chunk = new ChatGenerationChunk({
@@ -261,17 +276,22 @@ export class CachedChatModel extends BaseChatModel<BaseChatModelCallOptions, AIM
       yield chunk;
       await pause(this.requests.defaults.replayDelayMs);
     }
-    yield new ChatGenerationChunk({
-      text: '',
+    options.signal?.throwIfAborted();
+    const text = blocks ? generation.text : '';
+    const last = new ChatGenerationChunk({
+      text,
       message: new AIMessageChunk({
-        content: typeof message.content === 'string' ? '' : message.content,
-        // An answer with no text (tool calls only) still says it is a hit.
+        content: blocks ?? '',
+        // An answer with no text pieces (blocks, tool calls only) still says it is a hit.
         ...(pieces.length === 0 ? { id: message.id, response_metadata: message.response_metadata } : {}),
         tool_call_chunks: toolCallChunks(message),
         ...(message.usage_metadata ? { usage_metadata: message.usage_metadata } : {}),
         additional_kwargs: message.additional_kwargs,
       }),
     });
+    if (text !== '')
+      await runManager?.handleLLMNewToken(text, undefined, undefined, undefined, undefined, { chunk: last });
+    yield last;
   }
 }
 
