@@ -241,6 +241,11 @@ describe('gateway stale-if-error', () => {
     expect(partialBody).toMatch(
       /event: content_block_delta\n.*Partly.*\n\nevent: error\ndata: .*overloaded_error/s,
     );
+    // Broken after events with no answer and nothing kept: the gateway's 502, as before the first event.
+    g.fake.outage = { lead: ['start', 'ping'], fail: 'drop' };
+    const dropped = await askMessages(g, 'never asked before', true);
+    expect(dropped.status).toBe(502);
+    await dropped.text();
     expect(g.proxy.counters.total('stale')).toBe(0);
   });
 
