@@ -27,8 +27,9 @@ export type Outcome =
    */
   | { readonly kind: 'passed' }
   /**
-   * The upstream answered with an error status, or a stream with an error as its first event (its
-   * HTTP 200, and that event as the body); passed on to followers with the same credential.
+   * The upstream answered with an error status, or a stream with an error before any of its answer
+   * (its HTTP 200, and the events before it and that event as the body); passed on to followers
+   * with the same credential.
    */
   | {
       readonly kind: 'upstream-error';

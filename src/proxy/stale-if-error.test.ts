@@ -5,6 +5,7 @@
  * a request's own error, the upstream's error.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import type { FakeOutage } from '../../test/support/fake-llm.js';
 import { startGateway, type TestGateway } from '../../test/support/gateway.js';
 import { ManualClock } from '../core/clock.js';
 
@@ -155,19 +156,18 @@ describe('gateway stale-if-error', () => {
     expect(g.warnings.join('\n')).toMatch(/could not be reached/);
   });
 
-  it('a stream broken before its first event is answered stale, replayed as a stream; after its first event, broken', async () => {
+  it('a stream broken before its first event is answered stale, replayed as a stream; after a piece of its answer, broken', async () => {
     const { clock, g } = await gateway();
     const stored = await answerOf(await ask(g, 'tell me a story'));
-    await (await ask(g, 'tell me a story [drop]')).text();
     at(clock, TTL + 1);
     g.fake.outage = 'drop';
     const stale = await ask(g, 'tell me a story', { stream: true });
     expect(stale.headers.get('x-strata-cache')).toBe('stale');
     expect(stale.headers.get('content-type')).toMatch(/^text\/event-stream/);
     expect(streamedText(await stale.text())).toBe(stored);
-    // [drop]: the fake sends two events, then breaks the connection.
-    g.fake.outage = undefined;
-    const broken = await ask(g, 'tell me a story [drop]', { stream: true });
+    // After a piece of the answer reached the client, a broken stream stays broken, stale entry or not.
+    g.fake.outage = { lead: ['start', 'content'], fail: 'drop' };
+    const broken = await ask(g, 'tell me a story', { stream: true });
     expect(broken.headers.get('x-strata-cache')).toBe('miss');
     await expect(broken.text()).rejects.toThrow();
   });
@@ -190,6 +190,86 @@ describe('gateway stale-if-error', () => {
     expect(passed.status).toBe(200);
     expect(passed.headers.get('x-strata-cache')).toBe('miss');
     expect(await passed.text()).toMatch(/event: error\ndata: .*overloaded_error/);
+  });
+
+  const leadIns: Array<[string, 'messages' | 'chat', FakeOutage]> = [
+    ['message_start, then overloaded_error', 'messages', { lead: ['start'], fail: 'overloaded_error' }],
+    ['ping, then overloaded_error', 'messages', { lead: ['ping'], fail: 'overloaded_error' }],
+    [
+      'message_start, ping, an empty text block, then overloaded_error',
+      'messages',
+      { lead: ['start', 'ping', 'block'], fail: 'overloaded_error' },
+    ],
+    ['message_start, ping, then a broken connection', 'messages', { lead: ['start', 'ping'], fail: 'drop' }],
+    [
+      "OpenAI's role-only chunk, then a server_error event",
+      'chat',
+      { lead: ['start'], fail: 'server_error' },
+    ],
+  ];
+  it.each(leadIns)('events with no answer yet (%s) are answered stale', async (_, api, outage) => {
+    const { clock, g } = await gateway();
+    const chat = api === 'chat';
+    const stored = chat
+      ? await answerOf(await ask(g, 'lead-in'))
+      : await messageText(await askMessages(g, 'lead-in'));
+    at(clock, TTL + 1);
+    g.fake.outage = outage;
+    const res = chat ? await ask(g, 'lead-in', { stream: true }) : await askMessages(g, 'lead-in', true);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-strata-cache')).toBe('stale');
+    const body = await res.text();
+    expect(chat ? streamedText(body) : streamedMessageText(body)).toBe(stored);
+    expect(g.proxy.counters.total('stale')).toBe(1);
+  });
+
+  it("after events with no answer, a request's own error event, or an overload after content, is passed on as sent", async () => {
+    const { clock, g } = await gateway();
+    await (await ask(g, 'lead-in')).text();
+    await (await askMessages(g, 'lead-in')).text();
+    at(clock, TTL + 1);
+    g.fake.outage = { lead: ['start'], fail: 'invalid_request_error' };
+    const own = await ask(g, 'lead-in', { stream: true });
+    expect(own.status).toBe(200);
+    expect(own.headers.get('x-strata-cache')).toBe('miss');
+    const ownBody = await own.text();
+    expect(ownBody).toMatch(/^data: .*"role":"assistant".*\n\ndata: .*invalid_request_error.*\n\n$/s);
+    g.fake.outage = { lead: ['start', 'content'], fail: 'overloaded_error' };
+    const partial = await askMessages(g, 'lead-in', true);
+    expect(partial.headers.get('x-strata-cache')).toBe('miss');
+    const partialBody = await partial.text();
+    expect(partialBody).toMatch(
+      /event: content_block_delta\n.*Partly.*\n\nevent: error\ndata: .*overloaded_error/s,
+    );
+    // Broken after events with no answer and nothing kept: the gateway's 502, as before the first event.
+    g.fake.outage = { lead: ['start', 'ping'], fail: 'drop' };
+    const dropped = await askMessages(g, 'never asked before', true);
+    expect(dropped.status).toBe(502);
+    await dropped.text();
+    expect(g.proxy.counters.total('stale')).toBe(0);
+  });
+
+  it('the same bytes pass on, with a grace but nothing kept, as without a grace', async () => {
+    const outage = { lead: ['start', 'ping', 'block'] as const, fail: 'overloaded_error' };
+    const expected = [
+      /^event: message_start\ndata: \{"type":"message_start".*\}\n\n/,
+      /event: ping\ndata: \{"type":"ping"\}\n\n/,
+      /event: content_block_start\ndata: .*"text":""\}\}\n\n/,
+      /event: error\ndata: .*overloaded_error.*\n\n$/,
+    ];
+    const bodies: string[] = [];
+    for (const staleIfErrorSeconds of [GRACE, 0]) {
+      const { g } = await gateway({ staleIfErrorSeconds });
+      g.fake.outage = outage;
+      const res = await askMessages(g, 'never asked before', true);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('x-strata-cache')).toBe('miss');
+      bodies.push(await res.text());
+      await gw?.close();
+      gw = undefined;
+    }
+    expect(bodies[0]).toBe(bodies[1]);
+    for (const part of expected) expect(bodies[0]).toMatch(part);
   });
 
   it('concurrent identical requests while the upstream is down: every one is answered stale', async () => {

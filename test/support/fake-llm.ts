@@ -24,7 +24,11 @@
  * status with an error body, `drop` (a stream's headers, then a broken connection before its
  * first event; a JSON call's connection broken at once), or `error-event` (a stream's HTTP 200,
  * then the API's overload error as its first and only event: OpenAI's `server_error` data,
- * Anthropic's `event: error` with `overloaded_error`; a JSON call answers 503).
+ * Anthropic's `event: error` with `overloaded_error`; a JSON call answers 503), or `{ lead, fail }`
+ * (a stream's HTTP 200, the `lead` events, then an error event of the type `fail`, or a broken
+ * connection for `drop`; a JSON call answers 503): `start` is Anthropic's message_start or
+ * OpenAI's role-only chunk, `ping` and `block` (an empty text block's start) are Anthropic's, and
+ * `content` is a piece of text on both.
  *
  * Every stream is counted in `streams`: the bytes the fake managed to hand to its socket, and when
  * the stream's connection closed (an upstream the gateway stops reading from stops writing).
@@ -68,7 +72,14 @@ export interface FakeLlm {
 type Json = Record<string, unknown>;
 
 /** A status (after `delayMs`, so concurrent calls overlap), or `drop`. */
-export type FakeOutage = { status: number; delayMs?: number } | 'drop' | 'error-event';
+export type FakeOutage =
+  | { status: number; delayMs?: number }
+  | 'drop'
+  | 'error-event'
+  | { lead: readonly LeadEvent[]; fail: string };
+
+/** An event a stream may send before it fails (the header). */
+export type LeadEvent = 'start' | 'ping' | 'block' | 'content';
 
 export async function startFakeLlm(
   options: {
@@ -115,6 +126,21 @@ export async function startFakeLlm(
         path === '/v1/messages'
           ? sse({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } }, 'error')
           : sse({ error: { message: 'The server is overloaded', type: 'server_error', code: null } }),
+      );
+    }
+    if (typeof outage === 'object' && 'lead' in outage) {
+      if (body?.stream !== true)
+        return json(res, 503, { error: { message: 'overloaded', type: 'server_error' } });
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+      const messages = path === '/v1/messages';
+      for (const lead of outage.lead) res.write(leadEvent(lead, messages, n, body));
+      if (outage.fail === 'drop') {
+        setTimeout(() => res.socket?.destroy(), 5);
+        return;
+      }
+      const error = { type: outage.fail, message: `fake ${outage.fail}` };
+      return res.end(
+        messages ? sse({ type: 'error', error }, 'error') : sse({ error: { ...error, code: null } }),
       );
     }
     if (outage === 'error-event')
@@ -351,6 +377,47 @@ async function writeStream(plan: Plan, events: string[], errorEvent?: string): P
     if (plan.state.pieceDelayMs > 0) await sleep(plan.state.pieceDelayMs);
   }
   res.end();
+}
+
+/** One of the events a stream opens with (FakeOutage's `lead`), as Anthropic's or OpenAI's API sends it. */
+function leadEvent(lead: LeadEvent, messages: boolean, n: number, body: Json): string {
+  if (messages) {
+    if (lead === 'start')
+      return sse(
+        {
+          type: 'message_start',
+          message: {
+            id: `msg_${n}`,
+            type: 'message',
+            role: 'assistant',
+            content: [],
+            model: body.model,
+            stop_reason: null,
+            stop_sequence: null,
+            usage: { input_tokens: 20, output_tokens: 1 },
+          },
+        },
+        'message_start',
+      );
+    if (lead === 'ping') return sse({ type: 'ping' }, 'ping');
+    if (lead === 'block')
+      return sse(
+        { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } },
+        'content_block_start',
+      );
+    return sse(
+      { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'Partly' } },
+      'content_block_delta',
+    );
+  }
+  const delta = lead === 'content' ? { content: 'Partly' } : { role: 'assistant', content: '' };
+  return sse({
+    id: `chatcmpl-${n}`,
+    object: 'chat.completion.chunk',
+    created: 1_700_000_000 + n,
+    model: body.model,
+    choices: [{ index: 0, delta, logprobs: null, finish_reason: null }],
+  });
 }
 
 const sse = (data: unknown, event?: string) =>

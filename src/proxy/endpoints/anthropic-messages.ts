@@ -22,6 +22,7 @@ import {
   type StreamAssembler,
   usageFrom,
 } from './endpoint.js';
+import { messageEventCarriesAnswer } from './lead-in.js';
 
 const IGNORED = new Set(['stream', 'metadata', 'service_tier', 'cache']);
 
@@ -68,6 +69,7 @@ export const anthropicMessages: Endpoint = {
       .join(''),
   assembler: (maxBytes) => new MessageAssembler(maxBytes),
   replay: replayMessage,
+  carriesAnswer: messageEventCarriesAnswer,
 };
 
 function stripMarker(block: unknown): unknown {

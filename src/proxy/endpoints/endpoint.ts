@@ -68,6 +68,11 @@ export interface Endpoint {
   /** An upstream event a client that did not ask for usage must not see (the usage-only chunk). */
   usageOnly?(event: SseEvent): boolean;
   /**
+   * Whether an upstream event carries any of the answer (lead-in.ts). Undefined: every event does.
+   * Events before the first that does are held back while a stale answer may stand in (tee.ts).
+   */
+  carriesAnswer?(event: SseEvent): boolean;
+  /**
    * A response that echoes its request (the Responses object): what of it may be stored (no
    * credential it echoes, none of the fields the key leaves out), and what a hit is sent as for
    * this request (its own values of those fields).

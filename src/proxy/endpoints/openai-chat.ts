@@ -20,6 +20,7 @@ import {
   requireModel,
   usageFrom,
 } from './endpoint.js';
+import { chatChunkCarriesAnswer } from './lead-in.js';
 import {
   askingForUsage,
   ChunkAssembler,
@@ -64,6 +65,7 @@ export const openaiChat: Endpoint = {
   replay: replayChat,
   streamBody: askingForUsage,
   usageOnly: isUsageOnlyChunk,
+  carriesAnswer: chatChunkCarriesAnswer,
 };
 
 interface ChoiceDraft {

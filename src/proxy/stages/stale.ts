@@ -9,8 +9,9 @@ import type { CachedRequest, GatewayContext } from './context.js';
 
 /**
  * Whether an outcome is an outage a stale answer may stand in for: the upstream answered 429 or
- * a 5xx, or a stream whose first event is an overload error (tee.ts), or could not be reached,
- * timed out or broke off (the gateway's 502 and 504). A 4xx of the request's own (a 400, a 401)
+ * a 5xx, or a stream whose first answer-bearing event is an overload error (tee.ts: the events
+ * before it carry none, endpoints/lead-in.ts), or could not be reached, timed out or broke off
+ * before any answer (the gateway's 502 and 504). A 4xx of the request's own (a 400, a 401)
  * surfaces, as does an error the upstream reported in a stream clients already had.
  */
 export function isOutage(outcome: Outcome): boolean {
@@ -22,7 +23,8 @@ export function isOutage(outcome: Outcome): boolean {
 
 /**
  * Whether this request may be answered stale, so a stream's clients get their headers only with
- * its first event (a stream that breaks before it can still be answered stale): the request reads
+ * its first answer-bearing event (a stream that breaks before it can still be answered stale; the
+ * events before it are held back, tee.ts): the request reads
  * the cache and a grace applies, its own or the config's.
  */
 export function staleMayAnswer(ctx: GatewayContext, request: CachedRequest): boolean {

@@ -152,12 +152,22 @@ export async function teeStream(
   // A stream that outgrows what one answer may be stored as is not kept for late joiners either;
   // a client twice that far behind (its replay, and as much again) while others keep up is cut off.
   const limits = { replayBytes: maxStoredBytes, lagBytes: 2 * maxStoredBytes };
-  // Where a stale answer may stand in for a stream that breaks before its first event
-  // (stale.ts), clients get their headers with that event, not before.
+  // Where a stale answer may stand in for a stream that breaks before its first answer-bearing
+  // event (stale.ts), clients get their headers with that event, not before: the events before
+  // it that carry no answer (endpoint.carriesAnswer: Anthropic's message_start, ping, an empty
+  // text block's start; OpenAI's role-only chunk) are held back, then sent on with it, so the
+  // clients see the same bytes in the same order. Without a grace, nothing is held.
   if (!staleMayAnswer(ctx, request)) flight.beginStream(limits);
   const parser = new SseParser();
   const assembler = endpoint.assembler!(maxStoredBytes);
   const hidden = (event: SseEvent) => endpoint.usageOnly?.(event) === true;
+  const leadIn = (event: SseEvent) => endpoint.carriesAnswer?.(event) === false;
+  const held: SseEvent[] = [];
+  const begin = () => {
+    flight.beginStream(limits);
+    for (const event of held) flight.forward(event, hidden(event));
+    held.length = 0;
+  };
   let state: 'more' | 'done' | 'error' = 'more';
   let size = 0;
   try {
@@ -170,10 +180,22 @@ export async function teeStream(
       for (const event of parser.push(chunk)) {
         if (state === 'more') state = assembler.push(event);
         if (!flight.isStreaming) {
-          // An error as the first event (an overload, HTTP 200 already sent): the upstream's
-          // error answer, as if it came as a status; an outage one a stale answer may stand in for.
-          if (state === 'error') return firstEventError(ctx, request, upstream, event);
-          flight.beginStream(limits);
+          // An error before any answer (an overload, HTTP 200 already sent): the upstream's
+          // error answer, as if it came as a status (the held events and the error, the bytes
+          // clients would have had); an outage one a stale answer may stand in for.
+          if (state === 'error')
+            return leadInError(
+              ctx,
+              request,
+              upstream,
+              held.filter((e) => !hidden(e)),
+              event,
+            );
+          if (state === 'more' && leadIn(event)) {
+            held.push(event);
+            continue;
+          }
+          begin();
         }
         flight.forward(event, hidden(event));
       }
@@ -190,6 +212,8 @@ export async function teeStream(
   } finally {
     upstream.body.destroy();
   }
+  // A complete stream that never carried an answer (an empty one): what was held goes on.
+  if (state === 'done' && !flight.isStreaming) begin();
   if (state === 'error') {
     logCall(ctx, request, 'reported an error mid-stream');
     return {
@@ -210,24 +234,27 @@ export async function teeStream(
 }
 
 /**
- * A stream whose first event is an error (clients have had nothing yet, stale.ts): the upstream's
- * answer is that event, passed on as sent (HTTP 200, an event stream) unless a stale answer
- * stands in for it, which it may when the error's type says the upstream is overloaded or failing
- * (Anthropic's `event: error` with `overloaded_error`, OpenAI's `{ error: { type: 'server_error' } }`).
+ * A stream whose first answer-bearing event is an error (clients have had nothing yet, stale.ts):
+ * the upstream's answer is the events held before it and that event, passed on as sent (HTTP 200,
+ * an event stream) unless a stale answer stands in for it, which it may when the error's type
+ * says the upstream is overloaded or failing (Anthropic's `event: error` with `overloaded_error`,
+ * OpenAI's `{ error: { type: 'server_error' } }`).
  */
-function firstEventError(
+function leadInError(
   ctx: GatewayContext,
   request: CachedRequest,
   upstream: UpstreamResponse,
+  held: readonly SseEvent[],
   event: SseEvent,
 ): Outcome {
   const type = errorTypeOf(event);
-  logCall(ctx, request, `reported ${type ?? 'an error'} as its stream's first event`);
+  const where = held.length === 0 ? "its stream's first event" : 'before any of its answer';
+  logCall(ctx, request, `reported ${type ?? 'an error'} as ${where}`);
   return {
     kind: 'upstream-error',
     status: upstream.status,
     headers: singleValued(clientHeaders(upstream.headers, false)),
-    body: Buffer.from(event.raw),
+    body: Buffer.from([...held, event].map((e) => e.raw).join('')),
     outage: type !== undefined && OUTAGE_ERROR_TYPES.has(type),
   };
 }
