@@ -291,12 +291,16 @@ function windowRate(
   const a = then.tiers.find((t) => t.name === subject);
   const b = now.tiers.find((t) => t.name === subject);
   if (!a || !b) return { requests: 0, rate: 0 };
-  const d = (f: 'hits' | 'misses' | 'sets' | 'errors' | 'timeouts' | 'skipped') => b[f] - a[f];
+  const d = (f: 'hits' | 'misses' | 'sets' | 'errors' | 'timeouts') => b[f] - a[f];
   if (type === 'hit_rate_below') {
     const requests = d('hits') + d('misses');
     return { requests, rate: requests === 0 ? 0 : d('hits') / requests };
   }
+  // Over the calls that reached the backend: a call the tier skipped (breaker open, an erasure
+  // pending) neither failed nor succeeded there, and counting it diluted the rate exactly while
+  // the cache was shielding the application from a failing tier (the chaos suite's limit_data
+  // case on GPTCache: 29 failures in ~575 calls, under 1% of ~3,100 with the skipped ones).
   const failures = d('errors') + d('timeouts');
-  const requests = d('hits') + d('misses') + d('sets') + failures + d('skipped');
+  const requests = d('hits') + d('misses') + d('sets') + failures;
   return { requests, rate: requests === 0 ? 0 : failures / requests };
 }
