@@ -33,6 +33,17 @@ describe('redis cluster behind a faulty network (Toxiproxy, one proxy per node)'
   }));
 });
 
+/** One Redis tier behind its own proxy, once it serves (node-redis connects in the background). */
+async function openServingRedis() {
+  const opened = await openChaosTier('redis', upstream(), (listen, run) => ({
+    type: 'redis',
+    url: `redis://${listen}`,
+    keyPrefix: `strata-chaos-${run}`,
+  }));
+  await expect.poll(async () => (await opened.strata.health()).status, { timeout: 10_000 }).toBe('up');
+  return opened;
+}
+
 describe('redis tier behind a faulty network (Toxiproxy)', () => {
   itHoldsUnderEveryFault('redis', upstream, (listen, run) => ({
     type: 'redis',
@@ -43,13 +54,8 @@ describe('redis tier behind a faulty network (Toxiproxy)', () => {
   }));
 
   it('a claim whose reply the network lost does not make this instance wait for its own lease', async () => {
-    const { proxy, strata, run } = await openChaosTier('redis', upstream(), (listen, run) => ({
-      type: 'redis',
-      url: `redis://${listen}`,
-      keyPrefix: `strata-chaos-${run}`,
-    }));
+    const { proxy, strata, run } = await openServingRedis();
     try {
-      await expect.poll(async () => (await strata.health()).status, { timeout: 10_000 }).toBe('up');
       const key = deriveKey(strata.namespace, 'model:"chaos-suite"', `lost claim ${run}`);
       // The claim reaches Redis, but its reply is dropped and the connection closed: what a
       // lookup's claim meets when the link is cut mid-call (limit_data, reset_peer, a failover).
@@ -68,13 +74,8 @@ describe('redis tier behind a faulty network (Toxiproxy)', () => {
   });
 
   it('a lookup whose read times out costs one timeout, not a second one for the claim', async () => {
-    const { proxy, strata, run } = await openChaosTier('redis', upstream(), (listen, run) => ({
-      type: 'redis',
-      url: `redis://${listen}`,
-      keyPrefix: `strata-chaos-${run}`,
-    }));
+    const { proxy, strata, run } = await openServingRedis();
     try {
-      await expect.poll(async () => (await strata.health()).status, { timeout: 10_000 }).toBe('up');
       await proxy.addToxic({ type: 'latency', attributes: { latency: 600 } });
       const started = performance.now();
       const hit = await strata.lookup(deriveKey(strata.namespace, 'model:"chaos-suite"', `slow ${run}`));
