@@ -30,8 +30,34 @@ export interface TierStats {
   /** The tier's configured bounds, when it has them (the `memory_full` alert compares `bytes` with `maxBytes`). */
   maxEntries?: number;
   maxBytes?: number;
+  /** A semantic tier with `maxErrorRate`: what it has learned, per namespace (tiers/semantic/bound/). */
+  bound?: Record<string, NamespaceBound>;
   /** Anything else a driver wants to report (evictions, per-namespace counts, ...). */
-  [extra: string]: number | Record<string, number> | undefined;
+  [extra: string]: number | Record<string, number> | Record<string, NamespaceBound> | undefined;
+}
+
+/** One namespace of a semantic tier that keeps its wrong hits under a bound (`maxErrorRate`). */
+export interface NamespaceBound {
+  /** The bound δ: at most this share of semantic hits may be wrong. */
+  maxErrorRate: number;
+  /**
+   * The wrong share among labelled candidates the tier would serve now, with its 95% interval;
+   * null while nothing is served (no evidence yet).
+   */
+  errorRate: number | null;
+  errorLow: number | null;
+  errorHigh: number | null;
+  /** Lookups that reached the tier in this namespace, and those it answered, since start. */
+  lookups: number;
+  hits: number;
+  /** Labels learned from, by source, since start (this process's and, on a shared store, the fleet's). */
+  labels: { free: number; exploration: number; feedback: number; background: number };
+  /** Candidate hits sent to the model instead, to check them, since start (this process). */
+  explorations: number;
+  /** The cap on explorations, as a share of lookups. */
+  explorationBudget: number;
+  /** The similarity from which the namespace's shared evidence serves (entries may differ); null: none yet. */
+  cutoff: number | null;
 }
 
 export type TierStatus = 'up' | 'degraded' | 'down';

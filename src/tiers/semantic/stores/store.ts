@@ -5,6 +5,7 @@
  * the request, embedding, the threshold, the guards, the verifier, markBad's bookkeeping.
  */
 import type { ListedEntry, MaybePromise } from '../../../core/tier.js';
+import type { LabelLog } from '../bound/labels.js';
 import type { Vector } from '../vectors/vector.js';
 
 /** One stored question and what it answers, as the tier hands it to a store. */
@@ -58,7 +59,14 @@ export interface StoreCounts {
   markedBad: number;
 }
 
-export interface SemanticStore {
+/** The newest labels a store keeps (per embedder); older ones are dropped at each purge. */
+export const MAX_LABELS = 200_000;
+
+/**
+ * A store keeps the tier's entries and, for `maxErrorRate`, its label log (bound/labels.ts): in
+ * the same file or database, so a fleet on a shared store shares what it learned too.
+ */
+export interface SemanticStore extends LabelLog {
   /** The `k` nearest entries of a partition, best first; a store may leave out those expired at `now` (the tier skips them anyway). */
   nearest(partition: string, vector: Vector, k: number, now: number): MaybePromise<Candidate[]>;
   payload(hash: string): MaybePromise<string | undefined>;
