@@ -3,10 +3,15 @@ import { z } from 'zod';
 import { common, positiveInt } from '../../config/fields.js';
 import { PG_TABLE_PREFIX, PG_TABLE_PREFIX_RULE } from '../kit/postgres-sql.js';
 import type { LangChainEmbeddings } from './embedders/langchain.js';
+import type { AnswerJudge, BackgroundJudge } from './bound/judge.js';
 import type { Verifier } from './embedders/verifier.js';
 import { ALL_GUARDS, type GuardName } from './guards/guards.js';
 
 const similarity = z.number().min(-1).max(1);
+/** δ: above 0 (a bound of 0 serves nothing: use an exact tier) and at most 0.5. */
+const errorRate = z.number().gt(0, 'must be above 0').max(0.5, 'must be at most 0.5');
+const judgeFunction = <T>(what: string) =>
+  z.custom<T>((v) => typeof v === 'function', `must be a function ${what}`);
 
 export const semanticTierSchema = z
   .strictObject({
@@ -26,6 +31,20 @@ export const semanticTierSchema = z
     threshold: similarity.optional(),
     /** Per-namespace thresholds. */
     thresholds: z.record(z.string(), similarity).optional(),
+    /**
+     * The share of similarity hits that may be wrong, at most (δ, docs/semantic-bound.md): the
+     * tier learns when a candidate may answer and keeps its wrong hits under this; `threshold`
+     * is then the floor below which nothing is served (default: the embedder's threshold − 0.1).
+     */
+    maxErrorRate: errorRate.optional(),
+    /** δ per namespace; a namespace not listed uses `maxErrorRate`, or the fixed threshold without it. */
+    maxErrorRates: z.record(z.string(), errorRate).optional(),
+    /** Under a bound: at most this share of a namespace's lookups become model calls to check a candidate (`0.05`). */
+    explorationBudget: z.number().min(0).max(1).default(0.05),
+    /** Under a bound: decides labels instead of the default judge (programmatic use). */
+    judge: judgeFunction<AnswerJudge>('(pair) => "right" | "wrong" | "unsure" | boolean').optional(),
+    /** Under a bound: decides, after the response, pairs the judge was unsure of (an LLM judge). */
+    backgroundJudge: judgeFunction<BackgroundJudge>('(pair) => boolean').optional(),
     /** SQLite file holding entries and vectors; ':memory:' for none. Unused with `store`. */
     path: z.string().min(1).default('.strata/semantic.db'),
     /**

@@ -30,6 +30,8 @@ import type {
   TierHealth,
   TierStats,
 } from '../../core/tier.js';
+import { defaultJudge, type AnswerJudge, type BackgroundJudge } from './bound/judge.js';
+import { type Answered, Learner } from './bound/learner.js';
 import type { SemanticTierConfig } from './config.js';
 import type { Embedder } from './embedders/embedder.js';
 import type { Verifier } from './embedders/verifier.js';
@@ -76,6 +78,24 @@ export type SemanticTierOptions = Pick<
      * the payload). The vectors stay readable: docs/encryption.md says what they give away.
      */
     sealer?: Sealer;
+    /**
+     * The bound δ (docs/semantic-bound.md): at most this share of similarity hits may be wrong;
+     * the tier learns when a candidate may answer, and `threshold` becomes the floor below which
+     * nothing is. Unset: the fixed threshold decides, as before.
+     */
+    maxErrorRate?: number;
+    /** δ per namespace (a namespace not listed uses `maxErrorRate`, or the fixed threshold). */
+    maxErrorRates?: Record<string, number>;
+    /** At most this share of a bounded namespace's lookups are spent exploring (`0.05`). */
+    explorationBudget?: number;
+    /** Decides labels (default: bound/judge.ts `defaultJudge` with the tier's embedder). */
+    judge?: AnswerJudge;
+    /** Decides, after the response, the pairs the judge was unsure of (an LLM, a cross-encoder). */
+    backgroundJudge?: BackgroundJudge;
+    /** Exploration's coin (tests and benchmarks pass a seeded one). */
+    random?: () => number;
+    /** How often other processes' labels are read from a shared store (`1000`; 0 = only after writing). */
+    labelRefreshMs?: number;
   };
 
 /**
@@ -89,8 +109,10 @@ export class SemanticTier implements Tier {
   readonly name: string;
   readonly type = 'semantic';
   private readonly store: SemanticStore;
-  /** Which stored entry answered each recent query, so markBad can find it. */
-  private readonly answeredBy = new Map<string, string>();
+  /** Which stored entry answered each recent query, and how close it was, so feedback can find it. */
+  private readonly answeredBy = new Map<string, { entry: string; similarity: number }>();
+  /** Under `maxErrorRate(s)`: what decides bounded namespaces' hits (bound/learner.ts). */
+  private readonly learner: Learner | undefined;
   private readonly refusals: Record<string, number> = {};
   private readonly notMatched: Record<string, number> = {};
   private verifierRefusals = 0;
@@ -110,6 +132,22 @@ export class SemanticTier implements Tier {
         ...(options.readonly ? { readonly: true } : {}),
         ...(options.onClientError ? { onClientError: options.onClientError } : {}),
       });
+    if (options.maxErrorRate !== undefined || options.maxErrorRates !== undefined) {
+      this.learner = new Learner({
+        ...(options.maxErrorRate === undefined ? {} : { maxErrorRate: options.maxErrorRate }),
+        ...(options.maxErrorRates ? { maxErrorRates: options.maxErrorRates } : {}),
+        floorOf: (namespace) => this.thresholdOf(namespace),
+        explorationBudget: options.explorationBudget ?? 0.05,
+        judge: options.judge ?? defaultJudge(options.embedder),
+        ...(options.backgroundJudge ? { backgroundJudge: options.backgroundJudge } : {}),
+        log: this.store,
+        payloadOf: async (hash) => this.store.payload(hash),
+        clock: options.clock,
+        random: options.random ?? Math.random,
+        refreshMs: options.labelRefreshMs ?? 1_000,
+        onError: (error) => options.onClientError?.(error),
+      });
+    }
     if (options.purgeIntervalMs) {
       this.purgeTimer = setInterval(() => {
         Promise.resolve()
@@ -155,8 +193,10 @@ export class SemanticTier implements Tier {
       this.refuse(split.refused);
       return undefined;
     }
+    const bounded = this.learner?.boundOf(key.namespace) !== undefined;
+    if (bounded) this.learner!.lookedUp(key.namespace);
     const [vector] = await this.options.embedder.embed([split.query]);
-    const threshold = this.options.thresholds?.[key.namespace] ?? this.options.threshold;
+    const threshold = this.thresholdOf(key.namespace);
     const now = this.options.clock.now();
     for (const stored of await this.store.nearest(split.partition, vector!, this.options.candidates, now)) {
       if (stored.score < threshold) break;
@@ -182,9 +222,21 @@ export class SemanticTier implements Tier {
         this.verifierRefusals++;
         return undefined;
       }
+      // Under a bound, the learner decides; a candidate it holds back is labelled by the fresh answer.
+      if (
+        bounded &&
+        !this.learner!.decide(key.hash, key.namespace, key.llmString, {
+          entry: candidate.hash,
+          similarity: candidate.score,
+          question: split.query,
+          cachedQuestion: candidate.query,
+        }).serve
+      )
+        return undefined;
       const payload = await this.store.payload(candidate.hash);
       if (payload === undefined) continue;
-      this.remember(key.hash, candidate.hash);
+      if (bounded) this.learner!.served(key.namespace);
+      this.remember(key.hash, candidate.hash, candidate.score);
       return { payload, hash: candidate.hash, similarity: candidate.score, matchedPrompt: candidate.prompt };
     }
     return undefined;
@@ -221,7 +273,14 @@ export class SemanticTier implements Tier {
       vector!,
       entry.payload,
     );
+    // The fresh answer of a lookup that had a candidate: it labels that candidate (after the response).
+    this.learner?.stored(key.hash, key.namespace, entry.payload, sealer);
     return true;
+  }
+
+  /** Waits for labels being judged and written, and reads what other processes learned (tests, benchmarks). */
+  async settle(): Promise<void> {
+    await this.learner?.settle();
   }
 
   delete(key: CacheKey): MaybePromise<boolean> {
@@ -243,18 +302,25 @@ export class SemanticTier implements Tier {
   /**
    * Takes the entry that answered `key` (or, failing that, its nearest neighbour above the
    * threshold) out of semantic matching for good. The entry stays in exact tiers: it is the
-   * right answer to its own prompt, just not to others'.
+   * right answer to its own prompt, just not to others'. Under a bound, also a wrong label.
    */
   async markBad(key: CacheKey): Promise<boolean> {
-    let hash = this.answeredBy.get(key.hash);
-    const split = this.split(key);
-    if (hash === undefined && !('refused' in split)) {
-      const [vector] = await this.options.embedder.embed([split.query]);
-      const [best] = await this.store.nearest(split.partition, vector!, 1, this.options.clock.now());
-      const threshold = this.options.thresholds?.[key.namespace] ?? this.options.threshold;
-      if (best && best.score >= threshold) hash = best.hash;
-    }
-    return hash !== undefined && (await this.store.markBad(hash));
+    const answered = await this.answerOf(key);
+    if (!answered) return false;
+    if (this.learner) await this.learner.feedback(answered, true);
+    return this.store.markBad(answered.entry);
+  }
+
+  /** Under a bound: the entry that answered `key` was right for it (a label); false if none is known. */
+  async markGood(key: CacheKey): Promise<boolean> {
+    // Only an answer this process served: a neighbour that may never have answered is not
+    // declared right (markBad may guess, a wrong label only costs hits).
+    const known = this.answeredBy.get(key.hash);
+    if (!known || !this.learner) return false;
+    return this.learner.feedback(
+      { namespace: key.namespace, llmString: key.llmString, entry: known.entry, similarity: known.similarity },
+      false,
+    );
   }
 
   entries(namespace?: string): AsyncIterable<ListedEntry> {
@@ -293,6 +359,7 @@ export class SemanticTier implements Tier {
       unopened: this.unopened,
       guardRefusals: { ...this.refusals },
       notMatched: { ...this.notMatched },
+      ...(this.learner ? { bound: this.learner.stats() } : {}),
     };
   }
 
@@ -301,9 +368,11 @@ export class SemanticTier implements Tier {
     return { status: 'up' };
   }
 
-  close(): MaybePromise<void> {
+  async close(): Promise<void> {
     if (this.purgeTimer) clearInterval(this.purgeTimer);
-    return this.store.close();
+    // Labels being judged are written before the store goes.
+    await this.learner?.drain();
+    await this.store.close();
   }
 
   // -------------------------------------------------------------------------------------------
@@ -348,9 +417,34 @@ export class SemanticTier implements Tier {
     counts[reason] = (counts[reason] ?? 0) + 1;
   }
 
-  private remember(queryHash: string, answeredBy: string): void {
+  /** The fixed threshold of a namespace: what decides, or under a bound, the floor. */
+  private thresholdOf(namespace: string): number {
+    return this.options.thresholds?.[namespace] ?? this.options.threshold;
+  }
+
+  /**
+   * The entry that answered `key` by similarity in this process, or else its nearest neighbour
+   * above the threshold (another process may have served it), with its similarity: for markBad.
+   */
+  private async answerOf(key: CacheKey): Promise<Answered | undefined> {
+    const known = this.answeredBy.get(key.hash);
+    const of = (entry: string, similarity: number): Answered => ({
+      namespace: key.namespace,
+      llmString: key.llmString,
+      entry,
+      similarity,
+    });
+    if (known) return of(known.entry, known.similarity);
+    const split = this.split(key);
+    if ('refused' in split) return undefined;
+    const [vector] = await this.options.embedder.embed([split.query]);
+    const [best] = await this.store.nearest(split.partition, vector!, 1, this.options.clock.now());
+    return best && best.score >= this.thresholdOf(key.namespace) ? of(best.hash, best.score) : undefined;
+  }
+
+  private remember(queryHash: string, entry: string, similarity: number): void {
     this.answeredBy.delete(queryHash);
-    this.answeredBy.set(queryHash, answeredBy);
+    this.answeredBy.set(queryHash, { entry, similarity });
     if (this.answeredBy.size > 10_000) this.answeredBy.delete(this.answeredBy.keys().next().value!);
   }
 }

@@ -1,0 +1,291 @@
+/**
+ * The semantic tier under `maxErrorRate`, on the real local store (SQLite), with an embedder that
+ * places each question at a chosen angle from an anchor question, so the similarity of every
+ * lookup is known. The fake is the embedder only (and the model, whose answers the test writes).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../../core/clock.js';
+import { Keyring, type Sealer } from '../../../core/encryption/keyring.js';
+import { entryAad } from '../../../core/encryption/at-rest.js';
+import { encodeEntry, newEntry } from '../../../core/entry.js';
+import { type CacheKey, deriveKey } from '../../../core/key.js';
+import type { Embedder } from '../embedders/embedder.js';
+import { SemanticTier, type SemanticTierOptions } from '../index.js';
+import type { JudgedPair } from './judge.js';
+
+/** Similarity of each question to the anchor, by its text ("q<similarity> <name>"). */
+function angledEmbedder(): Embedder {
+  return {
+    id: 'angled-test-v1',
+    async embed(texts) {
+      return texts.map((t) => {
+        const similarity = t === 'anchor' ? 1 : Number(/^q([\d.]+) /.exec(t)?.[1] ?? 0);
+        // Each question also leans its own way (a hash of its text), so questions at the same
+        // similarity to the anchor are not identical to each other: far less similar than to it.
+        const side = [...t].reduce((h, c) => (h * 31 + c.charCodeAt(0)) % 997, 7) / 997;
+        const off = Math.sqrt(Math.max(0, 1 - similarity * similarity));
+        const v = new Float32Array(3);
+        v[0] = similarity;
+        v[1] = off * Math.cos(side * 2 * Math.PI);
+        v[2] = off * Math.sin(side * 2 * Math.PI);
+        return v;
+      });
+    },
+  };
+}
+
+const dirs: string[] = [];
+const tiers: SemanticTier[] = [];
+afterEach(async () => {
+  for (const t of tiers.splice(0)) await t.close();
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function tier(options: Partial<SemanticTierOptions> = {}): SemanticTier {
+  const dir = mkdtempSync(join(tmpdir(), 'strata-bound-'));
+  dirs.push(dir);
+  const t = new SemanticTier({
+    embedder: angledEmbedder(),
+    threshold: 0.7,
+    path: join(dir, 'semantic.db'),
+    maxEntries: 1000,
+    candidates: 5,
+    guards: [],
+    clock: new ManualClock(),
+    maxErrorRate: 0.3,
+    explorationBudget: 0,
+    random: () => 0.5,
+    ...options,
+  });
+  tiers.push(t);
+  return t;
+}
+
+const LLM = 'model-a';
+let asked = 0;
+/** A new question `similarity` from the anchor. */
+function question(similarity: number, namespace = 'ns', llm = LLM): CacheKey {
+  return deriveKey(namespace, llm, `q${similarity} ${asked++}`);
+}
+
+function stored(key: CacheKey, answer: string, sealer?: Sealer) {
+  const entry = encodeEntry(
+    newEntry(key, [{ text: answer }], { now: 0, storePrompt: false }),
+  );
+  return sealer ? { ...entry, payload: sealer.seal(entry.payload, entryAad(key.namespace, key.hash)) } : entry;
+}
+
+const ANSWER = 'The anchor answer, which is long enough to be compared as prose by the judge itself.';
+
+/** The cached anchor entry every question is compared with. */
+async function anchor(t: SemanticTier, namespace = 'ns', llm = LLM, sealer?: Sealer): Promise<CacheKey> {
+  const key = deriveKey(namespace, llm, 'anchor');
+  await t.set(key, stored(key, ANSWER, sealer), sealer ? { sealer } : undefined);
+  return key;
+}
+
+/** A lookup; on a miss the model answers `answer` and the answer is stored (as the manager does). */
+async function ask(t: SemanticTier, key: CacheKey, answer: string, sealer?: Sealer): Promise<boolean> {
+  const call = sealer ? { sealer } : undefined;
+  const match = await t.get(key, call);
+  if (match) return true;
+  await t.set(key, stored(key, answer, sealer), call);
+  await t.settle();
+  return false;
+}
+
+async function bound(t: SemanticTier, namespace = 'ns') {
+  return (await t.stats()).bound?.[namespace];
+}
+
+describe('semantic tier under maxErrorRate', () => {
+  it('serves nothing cold; learns from free labels of real misses; then serves', async () => {
+    const t = tier();
+    await anchor(t);
+    // δ = 0.3 needs about 7 right labels (one-sided 95%).
+    for (let i = 0; i < 6; i++) expect(await ask(t, question(0.9), ANSWER)).toBe(false);
+    expect((await bound(t))?.labels.free).toBe(6);
+    expect((await bound(t))?.errorRate).toBeNull();
+    expect(await ask(t, question(0.9), ANSWER)).toBe(false);
+    const learned = (await bound(t))!;
+    expect(learned.cutoff).toBeCloseTo(0.9, 2);
+    expect(learned.errorRate).toBe(0);
+    expect(await ask(t, question(0.91), 'not asked')).toBe(true);
+    const after = (await bound(t))!;
+    expect(after).toMatchObject({ hits: 1, lookups: 8, maxErrorRate: 0.3, explorations: 0 });
+    // Below everything it has seen, nothing.
+    expect(await ask(t, question(0.8), ANSWER)).toBe(false);
+  });
+
+  it('never serves when the cached answer keeps being wrong for similar questions', async () => {
+    const t = tier();
+    await anchor(t);
+    for (let i = 0; i < 40; i++)
+      expect(await ask(t, question(0.95), `A different answer number ${i}, about something else entirely here.`)).toBe(
+        false,
+      );
+    const b = (await bound(t))!;
+    expect(b.labels.free).toBe(40);
+    expect(b.cutoff).toBeNull();
+    expect(b.hits).toBe(0);
+  });
+
+  it('a wrong label takes the entry out at once, even where the shared evidence is confident', async () => {
+    let coin = 0.99;
+    const t = tier({ explorationBudget: 1, random: () => coin });
+    await anchor(t);
+    for (let i = 0; i < 10; i++) await ask(t, question(0.9), ANSWER);
+    expect(await ask(t, question(0.92), ANSWER)).toBe(true);
+    // Explored at 0.93, and the model answers otherwise: one wrong label.
+    coin = 0;
+    expect(await ask(t, question(0.93), 'Another answer altogether, about a different question than the anchor.')).toBe(
+      false,
+    );
+    coin = 0.99;
+    expect((await bound(t))?.labels.exploration).toBe(1);
+    expect(await ask(t, question(0.92), ANSWER)).toBe(false);
+    expect(await ask(t, question(0.94), ANSWER)).toBe(false);
+    // Much closer than the wrong one, it still answers.
+    expect(await ask(t, question(0.97), ANSWER)).toBe(true);
+  });
+
+  it('markBad labels the answer wrong and takes the entry out of matching', async () => {
+    const t = tier();
+    await anchor(t);
+    for (let i = 0; i < 10; i++) await ask(t, question(0.9), ANSWER);
+    const hit = question(0.95);
+    expect(await t.get(hit)).toBeDefined();
+    expect(await t.markBad(hit)).toBe(true);
+    expect((await bound(t))?.labels.feedback).toBe(1);
+    expect(await ask(t, question(0.99), ANSWER)).toBe(false);
+  });
+
+  it('explores within the budget: the candidate goes to the model, is labelled and counted', async () => {
+    const t = tier({ explorationBudget: 0.25, random: () => 0 });
+    await anchor(t);
+    for (let i = 0; i < 8; i++) await ask(t, question(0.9), ANSWER);
+    const before = (await bound(t))!;
+    expect(before.labels.exploration).toBe(0);
+    let hits = 0;
+    for (let i = 0; i < 40; i++) if (await ask(t, question(0.95), ANSWER)) hits++;
+    const b = (await bound(t))!;
+    expect(b.explorations).toBeGreaterThan(0);
+    // Never more than the budget's share of lookups.
+    expect(b.explorations).toBeLessThanOrEqual(0.25 * b.lookups);
+    expect(b.labels.exploration).toBe(b.explorations);
+    expect(hits).toBe(40 - b.explorations);
+  });
+
+  it('markGood labels the entry that answered (right); it is false for an answer this process did not serve', async () => {
+    const t = tier();
+    await anchor(t);
+    for (let i = 0; i < 8; i++) await ask(t, question(0.9), ANSWER);
+    const hit = question(0.95);
+    expect(await t.get(hit)).toBeDefined();
+    expect(await t.markGood(hit)).toBe(true);
+    expect(await t.markGood(question(0.95))).toBe(false);
+    const b = (await bound(t))!;
+    expect(b.labels.feedback).toBe(1);
+    expect(b.errorRate).toBe(0);
+  });
+
+  it('what it learned survives a restart (the label log is in the store’s file)', async () => {
+    const first = tier();
+    await anchor(first);
+    for (let i = 0; i < 8; i++) await ask(first, question(0.9), ANSWER);
+    const path = (first as unknown as { options: { path: string } }).options.path;
+    await first.close();
+    tiers.splice(tiers.indexOf(first), 1);
+    const second = tier({ path });
+    await second.settle();
+    expect((await bound(second))?.labels.free).toBe(8);
+    expect(await ask(second, question(0.93), 'not asked')).toBe(true);
+  });
+
+  it('a model change starts afresh: another llm string has no evidence', async () => {
+    const t = tier();
+    await anchor(t);
+    await anchor(t, 'ns', 'model-b');
+    for (let i = 0; i < 8; i++) await ask(t, question(0.9), ANSWER);
+    expect(await ask(t, question(0.95), ANSWER)).toBe(true);
+    expect(await ask(t, question(0.95, 'ns', 'model-b'), ANSWER)).toBe(false);
+  });
+
+  it('namespaces without a bound keep the fixed threshold; per-namespace bounds apply', async () => {
+    const t = tier({ maxErrorRate: undefined, maxErrorRates: { bounded: 0.3 }, threshold: 0.9 });
+    await anchor(t, 'fixed');
+    await anchor(t, 'bounded');
+    expect(await ask(t, question(0.95, 'fixed'), ANSWER)).toBe(true);
+    expect(await ask(t, question(0.95, 'bounded'), ANSWER)).toBe(false);
+    const stats = (await t.stats()).bound!;
+    expect(Object.keys(stats)).toEqual(['bounded']);
+  });
+
+  it('unsure pairs go to the background judge after the response; its verdict is labelled as background', async () => {
+    const asked: JudgedPair[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const t = tier({
+      judge: () => 'unsure',
+      backgroundJudge: async (pair) => {
+        asked.push(pair);
+        await gate;
+        return true;
+      },
+    });
+    await anchor(t);
+    const key = question(0.9);
+    expect(await t.get(key)).toBeUndefined();
+    // The store returns before the background judge has answered.
+    await t.set(key, stored(key, 'A fresh answer the default judge would not be sure about at all.'));
+    expect(asked).toHaveLength(1);
+    expect(asked[0]!.cached.text).toBe(ANSWER);
+    expect((await bound(t))?.labels.background).toBe(0);
+    release();
+    await t.settle();
+    expect((await bound(t))?.labels.background).toBe(1);
+  });
+
+  it('a background judge that throws leaves the pair unlabelled and is reported', async () => {
+    const errors: Error[] = [];
+    const t = tier({
+      judge: () => 'unsure',
+      backgroundJudge: () => {
+        throw new Error('judge down');
+      },
+      onClientError: (e) => errors.push(e),
+    });
+    await anchor(t);
+    await ask(t, question(0.9), ANSWER);
+    const b = (await bound(t))!;
+    expect(b.labels.background + b.labels.free).toBe(0);
+    expect(errors.map((e) => e.message)).toEqual(['judge down']);
+  });
+
+  it('judges sealed payloads with the call’s keys (per-tenant encryption)', async () => {
+    const sealer = new Keyring(new Map([['k', randomBytes(32)]]), 'k');
+    const t = tier();
+    await anchor(t, 'ns', LLM, sealer);
+    for (let i = 0; i < 8; i++) await ask(t, question(0.9), ANSWER, sealer);
+    expect((await bound(t))?.labels.free).toBe(8);
+    expect(await ask(t, question(0.95), ANSWER, sealer)).toBe(true);
+  });
+
+  it('a lookup under other keys neither sees the sealed entry nor labels it', async () => {
+    const sealer = new Keyring(new Map([['k', randomBytes(32)]]), 'k');
+    const other = new Keyring(new Map([['k', randomBytes(32)]]), 'k');
+    const t = tier();
+    await anchor(t, 'ns', LLM, sealer);
+    const key = question(0.9);
+    await t.get(key, { sealer: other });
+    await t.set(key, stored(key, ANSWER, other), { sealer: other });
+    await t.settle();
+    expect((await bound(t))?.labels.free ?? 0).toBe(0);
+  });
+});

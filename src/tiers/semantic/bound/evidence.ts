@@ -1,0 +1,224 @@
+/**
+ * What one scope (namespace and model) has learned about its semantic candidates, and the
+ * decision it supports: may the entry at similarity s answer, with at most δ of such answers
+ * wrong? Pure: built by folding labels (labels.ts), no I/O, no clock.
+ *
+ * The model has two levels (docs/semantic-bound.md says why):
+ *
+ * - **Shared**: every label of the scope, binned by similarity. The scope's cutoff for δ is the
+ *   lowest similarity t such that, among labelled candidates at or above t, the upper end of the
+ *   one-sided 95% Wilson interval of the wrong share is at most δ. That is the hindsight-best
+ *   static threshold, learned online, with its uncertainty paid for: with few labels the interval
+ *   is wide and nothing is served (a cold start serves nothing until it has evidence; about
+ *   3/δ labels with no wrong one are needed before anything is).
+ *
+ * - **Per entry**: an entry's own labels move its cutoff from the shared one. A wrong label at
+ *   similarity w raises it above w + WRONG_MARGIN at once (correctness falls as similarity falls,
+ *   so the entry is at least as likely wrong at any similarity up to w). Correct labels lower it:
+ *   an entry with no wrong label serves at s below the shared cutoff when its correct labels at or
+ *   below s, weighed against the shared error rate at s (a Beta prior of strength PRIOR_WEIGHT),
+ *   bring its estimated error at s under δ / 2. This is where some regions of the embedding space
+ *   earn a lower threshold than the average, which vCache (arXiv 2502.03771) learns per entry from
+ *   scratch; here the shared level is the prior, so an entry needs a few labels, not dozens.
+ */
+
+/** Similarity bins: 400 of width 0.005 over [-1, 1]. */
+const BINS = 400;
+const BIN_WIDTH = 2 / BINS;
+/** One-sided 95%. */
+const Z = 1.645;
+/** A wrong label at similarity w keeps its entry from answering up to w plus this. */
+export const WRONG_MARGIN = 0.02;
+/** How many labels' worth the shared error rate counts for in an entry's own estimate. */
+const PRIOR_WEIGHT = 4;
+/** An entry's own labels kept (the newest). */
+const ENTRY_LABELS = 32;
+/** Entries with labels kept per scope (the least recently labelled are forgotten first). */
+const ENTRIES_KEPT = 50_000;
+
+export interface Observation {
+  entry: string;
+  similarity: number;
+  wrong: boolean;
+}
+
+/** Why a candidate may or may not answer. */
+export type Decision =
+  | { serve: true; via: 'shared' | 'entry' }
+  | { serve: false; why: 'no-evidence' | 'below-cutoff' | 'entry-wrong' };
+
+interface EntryLabels {
+  /** Similarities of the entry's labels, newest last, with whether each was wrong. */
+  similarities: number[];
+  wrong: boolean[];
+}
+
+export class ScopeEvidence {
+  private readonly total = new Uint32Array(BINS);
+  private readonly wrongs = new Uint32Array(BINS);
+  private readonly entries = new Map<string, EntryLabels>();
+  /** Cutoffs by δ, and the error curve, valid until the next label. */
+  private cutoffs = new Map<number, number | null>();
+  private curve: Float64Array | undefined;
+  labels = 0;
+
+  constructor(
+    /** Nothing is served or labelled below this similarity (the config's `threshold`). */
+    readonly floor: number,
+  ) {}
+
+  add(o: Observation): void {
+    if (!Number.isFinite(o.similarity) || o.similarity < -1 || o.similarity > 1) return;
+    const bin = binOf(o.similarity);
+    this.total[bin]!++;
+    if (o.wrong) this.wrongs[bin]!++;
+    this.labels++;
+    let own = this.entries.get(o.entry);
+    if (own) this.entries.delete(o.entry);
+    else {
+      own = { similarities: [], wrong: [] };
+      if (this.entries.size >= ENTRIES_KEPT) this.entries.delete(this.entries.keys().next().value!);
+    }
+    own.similarities.push(o.similarity);
+    own.wrong.push(o.wrong);
+    if (own.similarities.length > ENTRY_LABELS) {
+      own.similarities.shift();
+      own.wrong.shift();
+    }
+    this.entries.set(o.entry, own);
+    this.cutoffs = new Map();
+    this.curve = undefined;
+  }
+
+  /** May `entry`, at `similarity` to the asking question, answer under bound δ? */
+  decide(entry: string, similarity: number, delta: number): Decision {
+    if (similarity < this.floor) return { serve: false, why: 'below-cutoff' };
+    const own = this.entries.get(entry);
+    if (own) {
+      for (let i = 0; i < own.wrong.length; i++)
+        if (own.wrong[i] && own.similarities[i]! + WRONG_MARGIN >= similarity)
+          return { serve: false, why: 'entry-wrong' };
+    }
+    const cutoff = this.cutoff(delta);
+    if (cutoff !== null && similarity >= cutoff) return { serve: true, via: 'shared' };
+    if (own && this.entryError(own, similarity) <= delta / 2) return { serve: true, via: 'entry' };
+    return { serve: false, why: cutoff === null ? 'no-evidence' : 'below-cutoff' };
+  }
+
+  /**
+   * The lowest similarity (the lower edge of a bin with labels, not below the floor) from which
+   * the labelled wrong share's upper confidence bound is at most δ; null when there is none.
+   */
+  cutoff(delta: number): number | null {
+    const known = this.cutoffs.get(delta);
+    if (known !== undefined) return known;
+    let n = 0;
+    let w = 0;
+    let found: number | null = null;
+    const lowest = binOf(this.floor);
+    for (let bin = BINS - 1; bin >= lowest; bin--) {
+      if (this.total[bin] === 0) continue;
+      n += this.total[bin]!;
+      w += this.wrongs[bin]!;
+      // Only where there are labels: a gap below the last passing one is unknown ground.
+      if (wilsonUpper(w, n) <= delta) found = Math.max(this.floor, edgeOf(bin));
+    }
+    this.cutoffs.set(delta, found);
+    return found;
+  }
+
+  /** Labelled candidates at or above `from`: how many, and how many were wrong. */
+  above(from: number): { n: number; wrong: number } {
+    let n = 0;
+    let wrong = 0;
+    for (let bin = binOf(from); bin < BINS; bin++) {
+      n += this.total[bin]!;
+      wrong += this.wrongs[bin]!;
+    }
+    return { n, wrong };
+  }
+
+  /** How many labels this entry has (exploration is spent where evidence is thin). */
+  labelsOf(entry: string): number {
+    return this.entries.get(entry)?.similarities.length ?? 0;
+  }
+
+  /**
+   * An entry's estimated error at `similarity`, from its own labels at or below it (an entry
+   * right further from its question is taken to be right closer to it) and the shared error rate
+   * there as a prior worth PRIOR_WEIGHT labels.
+   */
+  private entryError(own: EntryLabels, similarity: number): number {
+    let right = 0;
+    for (let i = 0; i < own.similarities.length; i++)
+      if (!own.wrong[i] && own.similarities[i]! <= similarity) right++;
+    if (right === 0) return 1;
+    return (PRIOR_WEIGHT * this.sharedError(similarity)) / (right + PRIOR_WEIGHT);
+  }
+
+  /**
+   * The shared wrong share at `similarity`: the scope's labels fitted by a curve that does not
+   * rise with similarity (pool-adjacent-violators over the bins), with one wrong pseudo-label
+   * spread over the range so that thin evidence is never read as "never wrong".
+   */
+  private sharedError(similarity: number): number {
+    this.curve ??= fallingCurve(this.total, this.wrongs, binOf(this.floor));
+    return this.curve[binOf(similarity)]!;
+  }
+}
+
+/** Upper end of the one-sided Wilson score interval for w wrong of n. */
+export function wilsonUpper(w: number, n: number): number {
+  if (n === 0) return 1;
+  const p = w / n;
+  const z2 = Z * Z;
+  const centre = p + z2 / (2 * n);
+  const spread = Z * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n));
+  return Math.min(1, (centre + spread) / (1 + z2 / n));
+}
+
+/** The two-sided 95% Wilson interval for w wrong of n. */
+export function wilsonInterval(w: number, n: number): [number, number] {
+  if (n === 0) return [0, 1];
+  const z = 1.96;
+  const p = w / n;
+  const z2 = z * z;
+  const centre = p + z2 / (2 * n);
+  const spread = z * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n));
+  return [Math.max(0, (centre - spread) / (1 + z2 / n)), Math.min(1, (centre + spread) / (1 + z2 / n))];
+}
+
+function binOf(similarity: number): number {
+  return Math.min(BINS - 1, Math.max(0, Math.floor((similarity + 1) / BIN_WIDTH)));
+}
+
+function edgeOf(bin: number): number {
+  return Math.round((bin * BIN_WIDTH - 1) * 1e6) / 1e6;
+}
+
+/**
+ * Per-bin wrong rates, non-increasing in similarity, from bin `lowest` up (pool-adjacent-
+ * violators, weighted by counts; one wrong pseudo-label shared by all bins keeps empty and thin
+ * stretches from reading as certain). Bins below `lowest` are 1.
+ */
+function fallingCurve(total: Uint32Array, wrongs: Uint32Array, lowest: number): Float64Array {
+  const curve = new Float64Array(BINS).fill(1);
+  const span = BINS - lowest;
+  const blocks: Array<{ n: number; w: number; from: number; to: number }> = [];
+  for (let bin = lowest; bin < BINS; bin++) {
+    const block = { n: total[bin]! + 1 / span, w: wrongs[bin]! + 1 / span, from: bin, to: bin };
+    blocks.push(block);
+    // Merge while the rate rises with similarity (a later block more wrong than the one before).
+    while (blocks.length > 1) {
+      const last = blocks[blocks.length - 1]!;
+      const prev = blocks[blocks.length - 2]!;
+      if (last.w / last.n <= prev.w / prev.n) break;
+      blocks.pop();
+      prev.n += last.n;
+      prev.w += last.w;
+      prev.to = last.to;
+    }
+  }
+  for (const b of blocks) for (let bin = b.from; bin <= b.to; bin++) curve[bin] = b.w / b.n;
+  return curve;
+}

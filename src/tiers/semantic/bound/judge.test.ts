@@ -1,0 +1,108 @@
+import { describe, expect, it } from 'vitest';
+import { encodeEntry, newEntry } from '../../../core/entry.js';
+import { deriveKey } from '../../../core/key.js';
+import type { Embedder } from '../embedders/embedder.js';
+import { lexicalEmbedder } from '../embedders/lexical.js';
+import { answerOf } from './answer.js';
+import { type AnswerText, defaultJudge, verdictOf } from './judge.js';
+
+const judge = defaultJudge(lexicalEmbedder());
+const text = (t: string, toolCalls: AnswerText['toolCalls'] = []): AnswerText => ({ text: t, toolCalls });
+const verdict = (cached: AnswerText, fresh: AnswerText) =>
+  judge({ question: 'q', cachedQuestion: 'q2', cached, fresh });
+
+describe('defaultJudge', () => {
+  it('calls equal answers right once case, spacing and surrounding punctuation are set aside', async () => {
+    expect(await verdict(text('Paris.'), text('  paris '))).toBe('right');
+    expect(await verdict(text('«北京»'), text('«北京»'))).toBe('right');
+  });
+
+  it('short answers must be equal: labels and classifications that differ are wrong', async () => {
+    expect(await verdict(text('positive'), text('negative'))).toBe('wrong');
+    expect(await verdict(text('42'), text('43'))).toBe('wrong');
+    expect(await verdict(text('The answer is yes'), text('The answer is no'))).toBe('wrong');
+  });
+
+  it('compares JSON as values (key order and spacing do not matter)', async () => {
+    expect(await verdict(text('{"a":1,"b":[1,2]}'), text('```json\n{ "b": [1, 2], "a": 1 }\n```'))).toBe(
+      'right',
+    );
+    expect(await verdict(text('{"a":1,"b":[1,2]}'), text('{"a":1,"b":[2,1]}'))).toBe('wrong');
+  });
+
+  it('tool calls must be the same calls, in any order, with the same arguments', async () => {
+    const weather = { name: 'weather', args: '{"city":"Paris","unit":"c"}' };
+    const time = { name: 'time', args: '{"tz":"CET"}' };
+    expect(
+      await verdict(text('', [weather, time]), text('', [time, { ...weather, args: '{"unit":"c","city":"Paris"}' }])),
+    ).toBe('right');
+    expect(await verdict(text('', [weather]), text('', [{ ...weather, args: '{"city":"Lyon","unit":"c"}' }]))).toBe(
+      'wrong',
+    );
+    expect(await verdict(text('', [weather]), text('It is sunny in Paris today, about 21 degrees.'))).toBe('wrong');
+  });
+
+  it('prose: near-identical is right, unrelated is wrong, different numbers are unsure', async () => {
+    const base =
+      'To reset your password open the account settings page, choose security, and follow the link we send to your registered email address.';
+    expect(await verdict(text(base), text(`Sure! ${base}`))).toBe('right');
+    expect(
+      await verdict(
+        text(base),
+        text('The Eiffel Tower was completed in 1889 for the World Fair and is made of wrought iron lattice.'),
+      ),
+    ).toBe('wrong');
+    expect(
+      await verdict(
+        text('Take 2 tablets every 8 hours with water, and never more than 6 tablets within one day.'),
+        text('Take 4 tablets every 8 hours with water, and never more than 6 tablets within one day.'),
+      ),
+    ).toBe('unsure');
+  });
+
+  it('prose the embedder cannot see whole is unsure, not right', async () => {
+    const narrow: Embedder = { ...lexicalEmbedder(), fits: (t) => t.length < 100 };
+    const long = 'word '.repeat(60);
+    expect(await defaultJudge(narrow)({ question: 'q', cachedQuestion: 'q', cached: text(`${long} yes`), fresh: text(`${long} no`) })).toBe(
+      'unsure',
+    );
+  });
+
+  it('a user judge’s booleans and anything else map to verdicts', () => {
+    expect(verdictOf(true)).toBe('right');
+    expect(verdictOf(false)).toBe('wrong');
+    expect(verdictOf('wrong')).toBe('wrong');
+    expect(verdictOf(undefined)).toBe('unsure');
+    expect(verdictOf('maybe')).toBe('unsure');
+  });
+});
+
+describe('answerOf', () => {
+  it('reads a stored answer’s text and tool calls; not a sealed one without its keys, nor garbage', () => {
+    const key = deriveKey('ns', 'llm', 'prompt');
+    const entry = newEntry(key, [
+      {
+        message: {
+          type: 'ai',
+          data: { content: 'calling', tool_calls: [{ name: 'lookup', args: { id: 7 }, id: 'c1' }] },
+        },
+      },
+    ], { now: 0, storePrompt: false });
+    const { payload } = encodeEntry(entry);
+    expect(answerOf(payload, 'ns', key.hash, undefined)).toEqual({
+      text: 'calling',
+      toolCalls: [{ name: 'lookup', args: '{"id":7}' }],
+    });
+    expect(answerOf('~s1.k.AAAA', 'ns', key.hash, undefined)).toBeUndefined();
+    expect(answerOf('{"v":1', 'ns', key.hash, undefined)).toBeUndefined();
+  });
+
+  it('reads tool calls from a gateway entry’s stored response body', () => {
+    const key = deriveKey('ns', 'llm', 'prompt');
+    const response = {
+      choices: [{ message: { content: null, tool_calls: [{ function: { name: 'f', arguments: '{"x":1}' } }] } }],
+    };
+    const { payload } = encodeEntry(newEntry(key, [{ text: '', generationInfo: { response } }], { now: 0, storePrompt: false }));
+    expect(answerOf(payload, 'ns', key.hash, undefined)?.toolCalls).toEqual([{ name: 'f', args: '{"x":1}' }]);
+  });
+});
