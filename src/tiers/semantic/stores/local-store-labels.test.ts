@@ -190,6 +190,7 @@ describe('LocalStore labels', () => {
       { entry: Buffer.from('e') },
       { at: 'yesterday' },
       { at: 1.5 },
+      { at: 2n ** 62n },
     ])
       insert.run({ ...good, ...bad });
     db.close();

@@ -173,7 +173,7 @@ export class LocalStore implements SemanticStore {
             AND typeof(similarity) IN ('real', 'integer') AND similarity BETWEEN -1 AND 1
             AND wrong IN (0, 1) AND typeof(wrong) = 'integer'
             AND source IN (${LABEL_SOURCES.map((s) => `'${s}'`).join(', ')})
-            AND typeof(at) = 'integer'
+            AND typeof(at) = 'integer' AND at BETWEEN -${Number.MAX_SAFE_INTEGER} AND ${Number.MAX_SAFE_INTEGER}
           ORDER BY id LIMIT @limit`,
       ),
       // Everything up to the newest label beyond the @keep newest of this embedder (none when there are fewer).

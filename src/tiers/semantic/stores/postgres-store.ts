@@ -334,6 +334,7 @@ export class PostgresStore implements SemanticStore {
         WHERE id > $1 AND logged <= statement_timestamp() - make_interval(secs => $2)
           AND num_nulls(scope, namespace, entry, similarity, wrong, source, at) = 0
           AND similarity BETWEEN -1 AND 1 AND source = ANY ($3::text[])
+          AND at BETWEEN -${Number.MAX_SAFE_INTEGER} AND ${Number.MAX_SAFE_INTEGER}
         ORDER BY id LIMIT $4`,
       [Math.floor(after), LABEL_SETTLE_MS / 1_000, LABEL_SOURCES, Math.floor(limit)],
     );
