@@ -63,6 +63,13 @@ interface Item {
 }
 
 const SCHEMA_VERSION = 2;
+/**
+ * semantic_labels came after schema 2 without a new version: it is only added (CREATE TABLE IF
+ * NOT EXISTS, so a file of schema 2 gains it at the next open and keeps everything else), and a
+ * Strata that does not know it ignores it, so older versions still open the file. AUTOINCREMENT:
+ * ids are never reused, even after the newest labels were trimmed or deleted, so a reader that
+ * follows the log by id never mistakes a new label for one it has already read.
+ */
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS semantic_entries (
     id         INTEGER PRIMARY KEY,
@@ -98,13 +105,6 @@ const SCHEMA = `
     at         INTEGER NOT NULL
   );
   CREATE INDEX IF NOT EXISTS semantic_labels_embedder ON semantic_labels (embedder, id);`;
-/*
- * The labels table came after schema 2 without a new version: it is only added (CREATE TABLE IF
- * NOT EXISTS, so a file of schema 2 gains it at the next open and keeps everything else), and a
- * Strata that does not know it ignores it, so older versions still open the file. AUTOINCREMENT:
- * ids are never reused, even after the newest labels were trimmed or deleted, so a reader that
- * follows the log by id never mistakes a new label for one it has already read.
- */
 /** Schema 2: the question and the context digest; rows of schema 1 (whole-prompt vectors) keep NULLs and are not loaded. */
 const MIGRATE_TO_2 = `
   ALTER TABLE semantic_entries ADD COLUMN query TEXT;
