@@ -7,6 +7,12 @@
  * Each partition's HNSW graph is saved with the store (every GRAPH_SAVE_CHANGES changes and at
  * close) and restored at start instead of being rebuilt: minutes at 100k entries, against
  * seconds to read them (vectors/hnsw.ts).
+ *
+ * The label log of the learned error bound (bound/labels.ts) is a table of the same file, one
+ * embedder column value per embedder: labels of another embedder are never read back (a model
+ * change starts learning afresh), and each embedder keeps its newest MAX_LABELS. Their text is
+ * stored escaped (label-rows.ts): SQLite keeps text as UTF-8, where lone surrogates would all
+ * become U+FFFD and two namespaces could share a scope.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -14,12 +20,15 @@ import Database from 'better-sqlite3';
 import type { ListedEntry } from '../../../core/tier.js';
 import { SqliteOpenError } from '../../../errors.js';
 import { retryWhileBusy } from '../../kit/sqlite-busy.js';
+import { LABEL_SOURCES, type Label, type LoggedLabel } from '../bound/labels.js';
 import { vectorFromBytes, vectorToBytes } from '../vectors/bytes.js';
 import type { VectorIndexOptions } from '../vectors/neighbours.js';
 import type { Vector } from '../vectors/vector.js';
 import { VectorIndex } from '../vectors/vector-index.js';
+import { labelColumns, rowLabel, storable } from './label-rows.js';
 import {
   type Candidate,
+  MAX_LABELS,
   partitionOf,
   type Question,
   type Selection,
@@ -35,7 +44,7 @@ export interface LocalStoreOptions {
   /** The oldest entries are dropped beyond this many. */
   maxEntries: number;
   index?: VectorIndexOptions;
-  /** Inspecting commands: the saved graphs are not written. */
+  /** Inspecting commands: the saved graphs and the labels are not written. */
   readonly?: boolean;
   /** A failure outside a call (saving the graphs): counted and logged like one. */
   onClientError?: (error: Error) => void;
@@ -54,6 +63,13 @@ interface Item {
 }
 
 const SCHEMA_VERSION = 2;
+/**
+ * semantic_labels came after schema 2 without a new version: it is only added (CREATE TABLE IF
+ * NOT EXISTS, so a file of schema 2 gains it at the next open and keeps everything else), and a
+ * Strata that does not know it ignores it, so older versions still open the file. AUTOINCREMENT:
+ * ids are never reused, even after the newest labels were trimmed or deleted, so a reader that
+ * follows the log by id never mistakes a new label for one it has already read.
+ */
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS semantic_entries (
     id         INTEGER PRIMARY KEY,
@@ -76,7 +92,19 @@ const SCHEMA = `
     embedder  TEXT NOT NULL,
     graph     BLOB NOT NULL,
     PRIMARY KEY (partition, embedder)
-  );`;
+  );
+  CREATE TABLE IF NOT EXISTS semantic_labels (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    embedder   TEXT NOT NULL,
+    scope      TEXT NOT NULL,
+    namespace  TEXT NOT NULL,
+    entry      TEXT NOT NULL,
+    similarity REAL NOT NULL,
+    wrong      INTEGER NOT NULL,
+    source     TEXT NOT NULL,
+    at         INTEGER NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS semantic_labels_embedder ON semantic_labels (embedder, id);`;
 /** Schema 2: the question and the context digest; rows of schema 1 (whole-prompt vectors) keep NULLs and are not loaded. */
 const MIGRATE_TO_2 = `
   ALTER TABLE semantic_entries ADD COLUMN query TEXT;
@@ -132,6 +160,27 @@ export class LocalStore implements SemanticStore {
       graphs: this.db.prepare('SELECT partition, graph FROM semantic_graphs WHERE embedder = ?'),
       dropGraphs: this.db.prepare('DELETE FROM semantic_graphs WHERE embedder = ?'),
       saveGraph: this.db.prepare('INSERT INTO semantic_graphs (partition, embedder, graph) VALUES (?, ?, ?)'),
+      appendLabel: this.db.prepare(
+        `INSERT INTO semantic_labels (embedder, scope, namespace, entry, similarity, wrong, source, at)
+         VALUES (@embedder, @scope, @namespace, @entry, @similarity, @wrong, @source, @at)`,
+      ),
+      // Only well-formed rows count against the limit: a run of damaged rows cannot fill a page
+      // and stall a reader that follows the log by the last id it was given (rowLabel checks again).
+      labelsAfter: this.db.prepare(
+        `SELECT id, scope, namespace, entry, similarity, wrong, source, at FROM semantic_labels
+          WHERE embedder = @embedder AND id > @after
+            AND typeof(scope) = 'text' AND typeof(namespace) = 'text' AND typeof(entry) = 'text'
+            AND typeof(similarity) IN ('real', 'integer') AND similarity BETWEEN -1 AND 1
+            AND wrong IN (0, 1) AND typeof(wrong) = 'integer'
+            AND source IN (${LABEL_SOURCES.map((s) => `'${s}'`).join(', ')})
+            AND typeof(at) = 'integer' AND at BETWEEN -${Number.MAX_SAFE_INTEGER} AND ${Number.MAX_SAFE_INTEGER}
+          ORDER BY id LIMIT @limit`,
+      ),
+      // Everything up to the newest label beyond the @keep newest of this embedder (none when there are fewer).
+      trimLabels: this.db.prepare(
+        `DELETE FROM semantic_labels WHERE embedder = @embedder AND id <= (
+           SELECT id FROM semantic_labels WHERE embedder = @embedder ORDER BY id DESC LIMIT 1 OFFSET @keep)`,
+      ),
     };
     this.load();
   }
@@ -223,8 +272,51 @@ export class LocalStore implements SemanticStore {
     this.db.transaction(() => {
       for (const item of doomed) this.removeItem(item);
     })();
+    if (expiredAt !== undefined) this.trimLabels();
     if (this.changes >= GRAPH_SAVE_CHANGES) this.saveGraphs();
     return doomed.length;
+  }
+
+  /**
+   * Appends the labels in one transaction; one that could not be read back (label-rows.ts) is
+   * left out rather than failing the others. A readonly store (inspecting commands) appends
+   * nothing and says nothing: what it would learn is not its to keep, and it is no failure.
+   */
+  appendLabels(labels: readonly Label[]): void {
+    if (this.options.readonly) return;
+    const kept = labels.filter(storable);
+    if (kept.length === 0) return;
+    const embedder = this.options.embedderId;
+    // IMMEDIATE: the write lock is taken (waiting the busy timeout) before anything is written.
+    this.db
+      .transaction(() => {
+        for (const label of kept)
+          this.stmt.appendLabel.run({
+            embedder,
+            ...labelColumns(label),
+            similarity: label.similarity,
+            wrong: label.wrong ? 1 : 0,
+            source: label.source,
+            at: label.at,
+          });
+      })
+      .immediate();
+  }
+
+  /** This embedder's labels with id > `after`, in id order, at most `limit`; malformed rows are skipped. */
+  labelsAfter(after: number, limit: number): LoggedLabel[] {
+    if (!(limit >= 1)) return [];
+    const rows = this.stmt.labelsAfter.all({
+      embedder: this.options.embedderId,
+      after,
+      limit: Math.floor(limit),
+    }) as Array<Parameters<typeof rowLabel>[0]>;
+    const out: LoggedLabel[] = [];
+    for (const row of rows) {
+      const label = rowLabel({ ...row, wrong: row.wrong === 1 ? true : row.wrong === 0 ? false : row.wrong });
+      if (label) out.push(label);
+    }
+    return out;
   }
 
   texts(hash: string): Pick<StoredTexts, 'prompt' | 'query'> | undefined {
@@ -364,6 +456,12 @@ export class LocalStore implements SemanticStore {
     }
     this.markedBad = this.stmt.countBad.get() as number;
     if (stale) this.changes = GRAPH_SAVE_CHANGES;
+  }
+
+  /** Drops this embedder's labels older than its MAX_LABELS newest. */
+  private trimLabels(): void {
+    if (this.options.readonly) return;
+    this.stmt.trimLabels.run({ embedder: this.options.embedderId, keep: MAX_LABELS });
   }
 
   /** Writes every partition's graph (replacing the saved ones); a failure only costs a rebuild later. */

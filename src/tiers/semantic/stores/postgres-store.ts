@@ -16,6 +16,11 @@
  * markBad, deletes, clears and invalidations are rows changed in the shared table: they apply to
  * every process at the next lookup. Namespaces and tags are stored escaped (postgres tier's
  * `toColumn`), so U+0000 and lone surrogates stay exact.
+ *
+ * The label log of the learned error bound (bound/labels.ts) is a second table per embedder,
+ * `<table>_labels`, which every process of the fleet appends to and follows by id (see
+ * LABEL_SETTLE_MS for what bigserial order means there). It is created with the entries table,
+ * or by the first append if that comes first; the newest MAX_LABELS are kept.
  */
 import { createHash } from 'node:crypto';
 import pg from 'pg';
@@ -30,8 +35,18 @@ import {
   withClient,
   withoutNul,
 } from '../../kit/postgres-sql.js';
+import { LABEL_SOURCES, type Label, type LoggedLabel } from '../bound/labels.js';
 import { isDense, type Vector } from '../vectors/vector.js';
-import type { Candidate, Question, Selection, SemanticStore, StoreCounts, StoredTexts } from './store.js';
+import { labelColumns, rowLabel, storable } from './label-rows.js';
+import {
+  type Candidate,
+  MAX_LABELS,
+  type Question,
+  type Selection,
+  type SemanticStore,
+  type StoreCounts,
+  type StoredTexts,
+} from './store.js';
 
 export interface PostgresStoreOptions {
   url: string;
@@ -50,6 +65,25 @@ export interface PostgresStoreOptions {
 
 const PAGE = 500;
 
+/**
+ * How old (by the server's clock) a label must be before a reader is given it.
+ *
+ * A bigserial id is taken when the row is inserted, but the row is seen by others only when its
+ * transaction commits: process A may take id 9, process B id 10, and B commit first. A reader
+ * that reads then and moves its cursor to 10 passes over 9 for good once A commits: that reader
+ * never learns that label (the others, and later readers, still do). The label itself is not
+ * lost, but a fleet's processes would fold slightly different logs.
+ *
+ * So a reader is only given rows logged (clock_timestamp() at insert, the moment the id is taken)
+ * at least this long before its statement began. Every append is one autocommit INSERT, which
+ * commits within milliseconds of taking its ids: any row with a smaller id was logged no later,
+ * so unless its commit took longer than this, it is visible to the reader by then and comes
+ * first. The cost is that a label is learned this much later, nothing next to how slowly labels
+ * accrue; a commit stalled for longer than this (a stuck server) can still be passed over by a
+ * reader, at the price of that one label for that reader.
+ */
+export const LABEL_SETTLE_MS = 1_000;
+
 export class PostgresStore implements SemanticStore {
   private readonly pool: pg.Pool;
   private readonly table: string;
@@ -57,6 +91,10 @@ export class PostgresStore implements SemanticStore {
   private ready = false;
   /** The creation in progress, shared by concurrent puts; forgotten when it ends (a failure is tried again). */
   private creating: Promise<void> | undefined;
+  /** The label log's table; created with the entries table or by the first append. */
+  private readonly labels: string;
+  private labelsReady = false;
+  private creatingLabels: Promise<void> | undefined;
   /**
    * Every connection searches the graph until enough rows pass the partition filter: session
    * settings, given once per pooled connection before its first search (as SET rather than
@@ -70,6 +108,7 @@ export class PostgresStore implements SemanticStore {
       throw new TierConfigError(`store.tablePrefix: ${PG_TABLE_PREFIX_RULE}`);
     const digest = createHash('sha256').update(options.embedderId).digest('hex').slice(0, 12);
     this.table = `${options.tablePrefix}semantic_${digest}`;
+    this.labels = `${this.table}_labels`;
     const efSearch = Math.max(10, Math.min(1000, Math.floor(options.efSearch ?? 100)));
     this.pool = new pg.Pool({
       connectionString: options.url,
@@ -169,7 +208,10 @@ export class PostgresStore implements SemanticStore {
   }
 
   async remove({ namespace, tag, expiredAt }: Selection): Promise<number> {
-    if (!(await this.tableExists())) return 0;
+    if (!(await this.tableExists())) {
+      if (expiredAt !== undefined) await this.trimLabels();
+      return 0;
+    }
     const result = await this.pool.query(
       `DELETE FROM ${this.table}
         WHERE ($1::text IS NULL OR namespace = $1) AND ($2::text IS NULL OR $2 = ANY (tags))
@@ -180,7 +222,10 @@ export class PostgresStore implements SemanticStore {
         expiredAt ?? null,
       ],
     );
-    if (expiredAt !== undefined) await this.trim();
+    if (expiredAt !== undefined) {
+      await this.trim();
+      await this.trimLabels();
+    }
     return result.rowCount ?? 0;
   }
 
@@ -248,6 +293,59 @@ export class PostgresStore implements SemanticStore {
     };
   }
 
+  /**
+   * Appends the labels in one INSERT (one statement, so one transaction, whatever their number:
+   * the columns go as arrays), in order: their ids grow in the order given. One that could not
+   * be read back (label-rows.ts) is left out rather than failing the others.
+   */
+  async appendLabels(labels: readonly Label[]): Promise<void> {
+    const kept = labels.filter(storable);
+    if (kept.length === 0) return;
+    await this.createLabels();
+    const columns = kept.map(labelColumns);
+    await this.pool.query(
+      `INSERT INTO ${this.labels} (scope, namespace, entry, similarity, wrong, source, at)
+       SELECT scope, namespace, entry, similarity, wrong, source, at
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::double precision[], $5::boolean[], $6::text[], $7::bigint[])
+              WITH ORDINALITY AS l (scope, namespace, entry, similarity, wrong, source, at, n)
+        ORDER BY n`,
+      [
+        columns.map((c) => c.scope),
+        columns.map((c) => c.namespace),
+        columns.map((c) => c.entry),
+        kept.map((l) => l.similarity),
+        kept.map((l) => l.wrong),
+        kept.map((l) => l.source),
+        kept.map((l) => l.at),
+      ],
+    );
+  }
+
+  /**
+   * Labels with id > `after`, in id order, at most `limit`, settled for LABEL_SETTLE_MS; none
+   * before the first append. Only well-formed rows count against the limit (a run of damaged
+   * rows cannot fill a page and stall a reader), and each is checked again here.
+   */
+  async labelsAfter(after: number, limit: number): Promise<LoggedLabel[]> {
+    if (!(limit >= 1) || !(await this.labelsExist())) return [];
+    // bigint columns come back as strings.
+    const { rows } = await this.pool.query<Parameters<typeof rowLabel>[0] & { id: string; at: string }>(
+      `SELECT id, scope, namespace, entry, similarity, wrong, source, at FROM ${this.labels}
+        WHERE id > $1 AND logged <= statement_timestamp() - make_interval(secs => $2)
+          AND num_nulls(scope, namespace, entry, similarity, wrong, source, at) = 0
+          AND similarity BETWEEN -1 AND 1 AND source = ANY ($3::text[])
+          AND at BETWEEN -${Number.MAX_SAFE_INTEGER} AND ${Number.MAX_SAFE_INTEGER}
+        ORDER BY id LIMIT $4`,
+      [Math.floor(after), LABEL_SETTLE_MS / 1_000, LABEL_SOURCES, Math.floor(limit)],
+    );
+    const out: LoggedLabel[] = [];
+    for (const row of rows) {
+      const label = rowLabel({ ...row, id: Number(row.id), at: Number(row.at) });
+      if (label) out.push(label);
+    }
+    return out;
+  }
+
   async check(): Promise<void> {
     await this.pool.query('SELECT 1');
   }
@@ -310,8 +408,60 @@ export class PostgresStore implements SemanticStore {
       await c.query(
         `CREATE INDEX IF NOT EXISTS ${this.table}_vector ON ${this.table} USING hnsw (vector ${ops})`,
       );
+      await c.query(this.labelsTableSql());
     });
     this.ready = true;
+    this.labelsReady = true;
+  }
+
+  private labelsTableSql(): string {
+    // `logged`: when the id was taken, by the server's clock (LABEL_SETTLE_MS).
+    return `CREATE TABLE IF NOT EXISTS ${this.labels} (
+              id         bigserial PRIMARY KEY,
+              scope      text NOT NULL,
+              namespace  text NOT NULL,
+              entry      text NOT NULL,
+              similarity double precision NOT NULL,
+              wrong      boolean NOT NULL,
+              source     text NOT NULL,
+              at         bigint NOT NULL,
+              logged     timestamptz NOT NULL DEFAULT clock_timestamp()
+            )`;
+  }
+
+  /** Whether the label table exists; looked for again until it does (another process may create it). */
+  private async labelsExist(): Promise<boolean> {
+    if (this.labelsReady) return true;
+    const { rows } = await this.pool.query<{ found: string | null }>('SELECT to_regclass($1) AS found', [
+      this.labels,
+    ]);
+    this.labelsReady = rows[0]?.found !== null && rows[0]?.found !== undefined;
+    return this.labelsReady;
+  }
+
+  /** Creates the label table when a label comes before the entries table (same lock as create). */
+  private async createLabels(): Promise<void> {
+    if (this.labelsReady) return;
+    this.creatingLabels ??= transaction(this.pool, async (c) => {
+      await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [this.table]);
+      await c.query(this.labelsTableSql());
+    })
+      .then(() => {
+        this.labelsReady = true;
+      })
+      .finally(() => {
+        this.creatingLabels = undefined;
+      });
+    await this.creatingLabels;
+  }
+
+  /** Drops the oldest labels beyond MAX_LABELS. */
+  private async trimLabels(): Promise<void> {
+    if (!(await this.labelsExist())) return;
+    await this.pool.query(
+      `DELETE FROM ${this.labels} WHERE id <= (SELECT id FROM ${this.labels} ORDER BY id DESC OFFSET $1 LIMIT 1)`,
+      [MAX_LABELS],
+    );
   }
 
   /** Drops the oldest entries beyond maxEntries. */
