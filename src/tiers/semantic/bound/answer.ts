@@ -65,7 +65,9 @@ function toolCallsOf(g: StoredGenerationData): ToolCallText[] {
 }
 
 interface ResponseBody {
-  choices?: Array<{ message?: { tool_calls?: Array<{ function?: { name?: unknown; arguments?: unknown } }> } }>;
+  choices?: Array<{
+    message?: { tool_calls?: Array<{ function?: { name?: unknown; arguments?: unknown } }> };
+  }>;
   content?: Array<{ type?: unknown; name?: unknown; input?: unknown }>;
   output?: Array<{ type?: unknown; name?: unknown; arguments?: unknown }>;
 }

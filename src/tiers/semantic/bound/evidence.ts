@@ -15,9 +15,10 @@
  * - **Per entry**: an entry's own labels move its cutoff from the shared one. A wrong label at
  *   similarity w raises it above w + WRONG_MARGIN at once (correctness falls as similarity falls,
  *   so the entry is at least as likely wrong at any similarity up to w). Correct labels lower it:
- *   an entry with no wrong label serves at s below the shared cutoff when its correct labels at or
- *   below s, weighed against the shared error rate at s (a Beta prior of strength PRIOR_WEIGHT),
- *   bring its estimated error at s under δ / 2. This is where some regions of the embedding space
+ *   once the scope serves at all, an entry with no wrong label near s serves below the shared
+ *   cutoff when its right labels at or below s, weighed against the scope's error rate near s
+ *   (its upper confidence bound, as a prior worth PRIOR_WEIGHT labels), bring its estimated error
+ *   at s under δ / 2. This is where some regions of the embedding space
  *   earn a lower threshold than the average, which vCache (arXiv 2502.03771) learns per entry from
  *   scratch; here the shared level is the prior, so an entry needs a few labels, not dozens.
  */
@@ -31,6 +32,8 @@ const Z = 1.645;
 export const WRONG_MARGIN = 0.02;
 /** How many labels' worth the shared error rate counts for in an entry's own estimate. */
 const PRIOR_WEIGHT = 4;
+/** "Near" a similarity, for an entry's prior: this many bins either side (±0.025). */
+const NEAR_BINS = 5;
 /** An entry's own labels kept (the newest). */
 const ENTRY_LABELS = 32;
 /** Entries with labels kept per scope (the least recently labelled are forgotten first). */
@@ -59,7 +62,6 @@ export class ScopeEvidence {
   private readonly entries = new Map<string, EntryLabels>();
   /** Cutoffs by δ, and the error curve, valid until the next label. */
   private cutoffs = new Map<number, number | null>();
-  private curve: Float64Array | undefined;
   labels = 0;
 
   constructor(
@@ -87,7 +89,6 @@ export class ScopeEvidence {
     }
     this.entries.set(o.entry, own);
     this.cutoffs = new Map();
-    this.curve = undefined;
   }
 
   /** May `entry`, at `similarity` to the asking question, answer under bound δ? */
@@ -100,9 +101,10 @@ export class ScopeEvidence {
           return { serve: false, why: 'entry-wrong' };
     }
     const cutoff = this.cutoff(delta);
-    if (cutoff !== null && similarity >= cutoff) return { serve: true, via: 'shared' };
+    if (cutoff === null) return { serve: false, why: 'no-evidence' };
+    if (similarity >= cutoff) return { serve: true, via: 'shared' };
     if (own && this.entryError(own, similarity) <= delta / 2) return { serve: true, via: 'entry' };
-    return { serve: false, why: cutoff === null ? 'no-evidence' : 'below-cutoff' };
+    return { serve: false, why: 'below-cutoff' };
   }
 
   /**
@@ -145,25 +147,27 @@ export class ScopeEvidence {
 
   /**
    * An entry's estimated error at `similarity`, from its own labels at or below it (an entry
-   * right further from its question is taken to be right closer to it) and the shared error rate
-   * there as a prior worth PRIOR_WEIGHT labels.
+   * right further from its question is taken to be right closer to it) and, as a prior worth
+   * PRIOR_WEIGHT labels, the upper bound of the scope's wrong share near that similarity.
    */
   private entryError(own: EntryLabels, similarity: number): number {
     let right = 0;
     for (let i = 0; i < own.similarities.length; i++)
       if (!own.wrong[i] && own.similarities[i]! <= similarity) right++;
     if (right === 0) return 1;
-    return (PRIOR_WEIGHT * this.sharedError(similarity)) / (right + PRIOR_WEIGHT);
+    return (PRIOR_WEIGHT * this.sharedErrorNear(similarity)) / (right + PRIOR_WEIGHT);
   }
 
-  /**
-   * The shared wrong share at `similarity`: the scope's labels fitted by a curve that does not
-   * rise with similarity (pool-adjacent-violators over the bins), with one wrong pseudo-label
-   * spread over the range so that thin evidence is never read as "never wrong".
-   */
-  private sharedError(similarity: number): number {
-    this.curve ??= fallingCurve(this.total, this.wrongs, binOf(this.floor));
-    return this.curve[binOf(similarity)]!;
+  /** The upper confidence bound of the wrong share among the scope's labels within NEAR of `similarity`. */
+  private sharedErrorNear(similarity: number): number {
+    const centre = binOf(similarity);
+    let n = 0;
+    let w = 0;
+    for (let bin = Math.max(0, centre - NEAR_BINS); bin <= Math.min(BINS - 1, centre + NEAR_BINS); bin++) {
+      n += this.total[bin]!;
+      w += this.wrongs[bin]!;
+    }
+    return wilsonUpper(w, n);
   }
 }
 
@@ -194,31 +198,4 @@ function binOf(similarity: number): number {
 
 function edgeOf(bin: number): number {
   return Math.round((bin * BIN_WIDTH - 1) * 1e6) / 1e6;
-}
-
-/**
- * Per-bin wrong rates, non-increasing in similarity, from bin `lowest` up (pool-adjacent-
- * violators, weighted by counts; one wrong pseudo-label shared by all bins keeps empty and thin
- * stretches from reading as certain). Bins below `lowest` are 1.
- */
-function fallingCurve(total: Uint32Array, wrongs: Uint32Array, lowest: number): Float64Array {
-  const curve = new Float64Array(BINS).fill(1);
-  const span = BINS - lowest;
-  const blocks: Array<{ n: number; w: number; from: number; to: number }> = [];
-  for (let bin = lowest; bin < BINS; bin++) {
-    const block = { n: total[bin]! + 1 / span, w: wrongs[bin]! + 1 / span, from: bin, to: bin };
-    blocks.push(block);
-    // Merge while the rate rises with similarity (a later block more wrong than the one before).
-    while (blocks.length > 1) {
-      const last = blocks[blocks.length - 1]!;
-      const prev = blocks[blocks.length - 2]!;
-      if (last.w / last.n <= prev.w / prev.n) break;
-      blocks.pop();
-      prev.n += last.n;
-      prev.w += last.w;
-      prev.to = last.to;
-    }
-  }
-  for (const b of blocks) for (let bin = b.from; bin <= b.to; bin++) curve[bin] = b.w / b.n;
-  return curve;
 }

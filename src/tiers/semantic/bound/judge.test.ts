@@ -34,12 +34,17 @@ describe('defaultJudge', () => {
     const weather = { name: 'weather', args: '{"city":"Paris","unit":"c"}' };
     const time = { name: 'time', args: '{"tz":"CET"}' };
     expect(
-      await verdict(text('', [weather, time]), text('', [time, { ...weather, args: '{"unit":"c","city":"Paris"}' }])),
+      await verdict(
+        text('', [weather, time]),
+        text('', [time, { ...weather, args: '{"unit":"c","city":"Paris"}' }]),
+      ),
     ).toBe('right');
-    expect(await verdict(text('', [weather]), text('', [{ ...weather, args: '{"city":"Lyon","unit":"c"}' }]))).toBe(
+    expect(
+      await verdict(text('', [weather]), text('', [{ ...weather, args: '{"city":"Lyon","unit":"c"}' }])),
+    ).toBe('wrong');
+    expect(await verdict(text('', [weather]), text('It is sunny in Paris today, about 21 degrees.'))).toBe(
       'wrong',
     );
-    expect(await verdict(text('', [weather]), text('It is sunny in Paris today, about 21 degrees.'))).toBe('wrong');
   });
 
   it('prose: near-identical is right, unrelated is wrong, different numbers are unsure', async () => {
@@ -49,7 +54,9 @@ describe('defaultJudge', () => {
     expect(
       await verdict(
         text(base),
-        text('The Eiffel Tower was completed in 1889 for the World Fair and is made of wrought iron lattice.'),
+        text(
+          'The Eiffel Tower was completed in 1889 for the World Fair and is made of wrought iron lattice.',
+        ),
       ),
     ).toBe('wrong');
     expect(
@@ -63,9 +70,14 @@ describe('defaultJudge', () => {
   it('prose the embedder cannot see whole is unsure, not right', async () => {
     const narrow: Embedder = { ...lexicalEmbedder(), fits: (t) => t.length < 100 };
     const long = 'word '.repeat(60);
-    expect(await defaultJudge(narrow)({ question: 'q', cachedQuestion: 'q', cached: text(`${long} yes`), fresh: text(`${long} no`) })).toBe(
-      'unsure',
-    );
+    expect(
+      await defaultJudge(narrow)({
+        question: 'q',
+        cachedQuestion: 'q',
+        cached: text(`${long} yes`),
+        fresh: text(`${long} no`),
+      }),
+    ).toBe('unsure');
   });
 
   it('a user judge’s booleans and anything else map to verdicts', () => {
@@ -80,14 +92,18 @@ describe('defaultJudge', () => {
 describe('answerOf', () => {
   it('reads a stored answer’s text and tool calls; not a sealed one without its keys, nor garbage', () => {
     const key = deriveKey('ns', 'llm', 'prompt');
-    const entry = newEntry(key, [
-      {
-        message: {
-          type: 'ai',
-          data: { content: 'calling', tool_calls: [{ name: 'lookup', args: { id: 7 }, id: 'c1' }] },
+    const entry = newEntry(
+      key,
+      [
+        {
+          message: {
+            type: 'ai',
+            data: { content: 'calling', tool_calls: [{ name: 'lookup', args: { id: 7 }, id: 'c1' }] },
+          },
         },
-      },
-    ], { now: 0, storePrompt: false });
+      ],
+      { now: 0, storePrompt: false },
+    );
     const { payload } = encodeEntry(entry);
     expect(answerOf(payload, 'ns', key.hash, undefined)).toEqual({
       text: 'calling',
@@ -100,9 +116,13 @@ describe('answerOf', () => {
   it('reads tool calls from a gateway entry’s stored response body', () => {
     const key = deriveKey('ns', 'llm', 'prompt');
     const response = {
-      choices: [{ message: { content: null, tool_calls: [{ function: { name: 'f', arguments: '{"x":1}' } }] } }],
+      choices: [
+        { message: { content: null, tool_calls: [{ function: { name: 'f', arguments: '{"x":1}' } }] } },
+      ],
     };
-    const { payload } = encodeEntry(newEntry(key, [{ text: '', generationInfo: { response } }], { now: 0, storePrompt: false }));
+    const { payload } = encodeEntry(
+      newEntry(key, [{ text: '', generationInfo: { response } }], { now: 0, storePrompt: false }),
+    );
     expect(answerOf(payload, 'ns', key.hash, undefined)?.toolCalls).toEqual([{ name: 'f', args: '{"x":1}' }]);
   });
 });

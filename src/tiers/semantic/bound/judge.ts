@@ -79,7 +79,8 @@ export function verdictOf(value: unknown): Verdict {
 /** right / wrong when either answer calls tools; undefined when neither does. */
 function sameToolCalls(a: AnswerText, b: AnswerText): Verdict | undefined {
   if (a.toolCalls.length === 0 && b.toolCalls.length === 0) return undefined;
-  const calls = (x: AnswerText) => x.toolCalls.map((c) => `${c.name}\0${canonicalJson(c.args) ?? c.args}`).sort();
+  const calls = (x: AnswerText) =>
+    x.toolCalls.map((c) => `${c.name}\0${canonicalJson(c.args) ?? c.args}`).sort();
   const ca = calls(a);
   const cb = calls(b);
   if (ca.length !== cb.length || ca.some((c, i) => c !== cb[i])) return 'wrong';

@@ -73,6 +73,7 @@ const SCOPES_KEPT = 10_000;
 const NAMESPACES_COUNTED = 1_000;
 export const OTHER_NAMESPACES = '(other)';
 const PAGE = 5_000;
+const OURS_KEPT = 10_000;
 
 export type Verdict = { serve: true } | { serve: false; explore?: true };
 
@@ -83,6 +84,8 @@ export class Learner {
   private readonly pending = new Map<string, Pending>();
   /** Judging and writing in progress, awaited by `settle()`. */
   private readonly inFlight = new Set<Promise<void>>();
+  /** Labels this process appended and learned, not yet read back from the log (by fingerprint). */
+  private readonly ours = new Map<string, number>();
   private lastId = 0;
   private lastRead = Number.NEGATIVE_INFINITY;
   private reading: Promise<void> | undefined;
@@ -256,12 +259,10 @@ export class Learner {
     let verdict = verdictOf(await Promise.resolve(this.options.judge(pair)).catch(() => 'unsure'));
     let source: LabelSource = pending.source;
     if (verdict === 'unsure' && this.options.backgroundJudge) {
-      const approved = await Promise.resolve(this.options.backgroundJudge(pair)).catch(
-        (error: unknown) => {
-          this.options.onError(error as Error);
-          return undefined;
-        },
-      );
+      const approved = await Promise.resolve(this.options.backgroundJudge(pair)).catch((error: unknown) => {
+        this.options.onError(error as Error);
+        return undefined;
+      });
       // A background judge that could not decide leaves the pair unlabelled rather than guessed.
       if (approved === undefined) return;
       verdict = approved === true ? 'right' : 'wrong';
@@ -281,14 +282,23 @@ export class Learner {
     ]);
   }
 
-  /** Appends labels to the log and reads it back (ours and others'); learns them locally if the log is down. */
+  /**
+   * Learns labels at once and appends them to the log, then reads the log (others' labels). A
+   * shared log may hand a label back only later (postgres-store.ts holds the newest back): ours
+   * are remembered until they come back, so none is learned twice.
+   */
   private async record(labels: Label[]): Promise<void> {
+    for (const label of labels) this.learn(label);
     try {
       await this.options.log.appendLabels(labels);
     } catch (error) {
       this.options.onError(error as Error);
-      for (const label of labels) this.learn(label);
       return;
+    }
+    for (const label of labels) {
+      const print = fingerprint(label);
+      this.ours.set(print, (this.ours.get(print) ?? 0) + 1);
+      if (this.ours.size > OURS_KEPT) this.ours.delete(this.ours.keys().next().value!);
     }
     await this.read();
   }
@@ -308,7 +318,11 @@ export class Learner {
         const page = await this.options.log.labelsAfter(this.lastId, PAGE);
         for (const label of page) {
           this.lastId = Math.max(this.lastId, label.id);
-          this.learn(label);
+          const print = fingerprint(label);
+          const mine = this.ours.get(print);
+          if (mine === undefined) this.learn(label);
+          else if (mine > 1) this.ours.set(print, mine - 1);
+          else this.ours.delete(print);
         }
         if (page.length < PAGE) return;
       }
@@ -349,7 +363,12 @@ export class Learner {
     const name = this.counted(namespace);
     let c = this.counters.get(name);
     if (!c) {
-      c = { lookups: 0, hits: 0, explorations: 0, labels: { free: 0, exploration: 0, feedback: 0, background: 0 } };
+      c = {
+        lookups: 0,
+        hits: 0,
+        explorations: 0,
+        labels: { free: 0, exploration: 0, feedback: 0, background: 0 },
+      };
       this.counters.set(name, c);
     }
     return c;
@@ -366,4 +385,9 @@ export class Learner {
     const done = tracked.finally(() => this.inFlight.delete(done));
     this.inFlight.add(done);
   }
+}
+
+/** What tells one label from another when it comes back from the log (the log adds only its id). */
+function fingerprint(l: Label): string {
+  return `${l.scope}\0${l.namespace}\0${l.entry}\0${l.similarity}\0${l.wrong}\0${l.source}\0${l.at}`;
 }
