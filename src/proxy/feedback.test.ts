@@ -148,6 +148,38 @@ describe('feedback on similarity answers through the gateway', () => {
   });
 });
 
+describe('feedback under per-tenant keys', () => {
+  it("wrong reaches the sealed semantic entry through the caller's own key", async () => {
+    const sealed = await startGateway({
+      tiers: [{ type: 'memory' }, { type: 'semantic', embeddings: 'lexical', path: ':memory:' }],
+      proxy: { encryption: 'per-tenant' },
+    });
+    try {
+      const post = (question: string, headers: Record<string, string> = {}) =>
+        fetch(`${sealed.url}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${ALICE}`, ...headers },
+          body: JSON.stringify({
+            model: 'gpt-4o-mini',
+            messages: [SYSTEM, { role: 'user', content: question }],
+          }),
+        });
+      await post('How do I export my contacts?');
+      const hit = await post('how do i export my contacts');
+      expect(hit.headers.get('x-strata-tier')).toBe('semantic');
+      const id = hit.headers.get('x-strata-response-id')!;
+      const res = await fetch(`${sealed.url}/strata/feedback`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ALICE}`, 'x-strata-feedback': `wrong ${id}` },
+      });
+      expect(await res.json()).toEqual({ feedback: 'applied' });
+      expect((await post('how do i export my contacts')).headers.get('x-strata-cache')).toBe('miss');
+    } finally {
+      await sealed.close();
+    }
+  });
+});
+
 describe('Feedback', () => {
   const key = deriveKey('root/key:a', '{"model":"m"}', 'question');
   const alice: Caller = {
