@@ -187,6 +187,8 @@ const REQUEST_STATUS = {
   STRATA_REQUEST_NO_PROMPT: 400,
   /** No `input` (embeddings, responses). */
   STRATA_REQUEST_NO_INPUT: 400,
+  /** An `x-strata-feedback` header that is not `wrong <id>` or `right <id>` (proxy/feedback.ts). */
+  STRATA_REQUEST_FEEDBACK: 400,
 } as const;
 
 export type RequestErrorCode = keyof typeof REQUEST_STATUS;

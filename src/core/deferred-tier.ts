@@ -54,6 +54,7 @@ export class DeferredTier implements Tier {
   search?: Tier['search'];
   daily?: Tier['daily'];
   markBad?: Tier['markBad'];
+  markGood?: Tier['markGood'];
   replacePayload?: Tier['replacePayload'];
   private inner: Tier | undefined;
   private reason: string;
@@ -187,6 +188,7 @@ export class DeferredTier implements Tier {
         this.search = tier.search?.bind(tier);
         this.daily = tier.daily?.bind(tier);
         this.markBad = tier.markBad?.bind(tier);
+        this.markGood = tier.markGood?.bind(tier);
         this.replacePayload = tier.replacePayload?.bind(tier);
         if (this.attempts > 1 || this.reason !== 'opening') {
           this.options.logger?.warn(`[strata] tier ${this.name} opened; serving again`);

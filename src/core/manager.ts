@@ -38,7 +38,7 @@ import type { LookupOptions, ManagerOptions, WriteOptions } from './options.js';
 import * as reports from './reports.js';
 import { findStale, type StaleOptions } from './stale.js';
 import { CacheCounters } from './stats.js';
-import { isPromiseLike, type MaybePromise, type SimilarMatch, type Tier } from './tier.js';
+import { isPromiseLike, type MaybePromise, type SimilarMatch, type Tier, type TierCall } from './tier.js';
 import { isUsableAnswer } from './usable-answer.js';
 
 type Found = { hit: Hit; payload: string };
@@ -483,13 +483,26 @@ export class Manager implements Strata {
     }
   }
 
-  /** Takes the entry that answered this key out of similarity matching, in every tier that matches by similarity. */
-  async markBad(key: CacheKey): Promise<number> {
-    if (this.closed) return this.refuseClosed('markBad') ?? 0;
+  /**
+   * Takes the entry that answered this key out of similarity matching, in every tier that matches
+   * by similarity. `call.sealer`: the keys the entry was sealed under when not the config's (the
+   * gateway's per-tenant keys), which decide the key a sealed tier was told.
+   */
+  markBad(key: CacheKey, call?: TierCall): Promise<number> {
+    return this.label('markBad', key, call);
+  }
+
+  /** Records that the entry which answered this key by similarity was right, in every tier that learns from it. */
+  markGood(key: CacheKey, call?: TierCall): Promise<number> {
+    return this.label('markGood', key, call);
+  }
+
+  private async label(op: 'markBad' | 'markGood', key: CacheKey, call?: TierCall): Promise<number> {
+    if (this.closed) return this.refuseClosed(op) ?? 0;
     // Each tier as it was told the key when it stored it (under encryption, a sealed tier knows
     // the llm string by its digest, and the semantic tier partitions by it).
     const results = await Promise.all(
-      this.managed.map((m) => m.run('markBad', (t) => t.markBad?.(m.keyTold(key)) ?? false)),
+      this.managed.map((m) => m.run(op, (t) => t[op]?.(m.keyTold(key, call?.sealer)) ?? false)),
     );
     return results.filter(Boolean).length;
   }

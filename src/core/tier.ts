@@ -87,6 +87,11 @@ export interface Tier {
   /** A similarity tier takes the entry that answered this key out of matching for good. */
   markBad?(key: CacheKey): MaybePromise<boolean>;
   /**
+   * A similarity tier records that the entry which answered this key was right (a label for a
+   * tier that learns when to serve, `maxErrorRate`); false when it knows of no such answer.
+   */
+  markGood?(key: CacheKey): MaybePromise<boolean>;
+  /**
    * Returns the stored payload; undefined or null when absent or expired (null: what most
    * clients return). A similarity tier returns the entry of a similar prompt as a SimilarMatch.
    */

@@ -19,7 +19,7 @@ import type { CacheKey } from '../core/key.js';
 import type { LookupOptions, WriteOptions } from '../core/options.js';
 import type { HealthReport, LatencyHistograms, StatsReport, TierQueries } from '../core/reports.js';
 import type { StaleOptions } from '../core/stale.js';
-import type { Tier } from '../core/tier.js';
+import type { Tier, TierCall } from '../core/tier.js';
 import type { TierFailure } from '../errors.js';
 
 export interface Strata {
@@ -61,8 +61,16 @@ export interface Strata {
   clear(namespace?: string): Promise<number>;
   /** Removes every entry with the tag, in one namespace (undefined: in every namespace). */
   invalidateTag(tag: string, namespace?: string): Promise<number>;
-  /** Takes the entry that answered this key out of similarity matching; returns how many tiers did. */
-  markBad(key: CacheKey): Promise<number>;
+  /**
+   * Takes the entry that answered this key out of similarity matching; returns how many tiers did.
+   * `call.sealer`: the per-call keys the entry was stored under (the gateway's per-tenant keys).
+   */
+  markBad(key: CacheKey, call?: TierCall): Promise<number>;
+  /**
+   * Records that the entry which answered this key by similarity was right (a label for a tier
+   * with `maxErrorRate`); returns how many tiers recorded it.
+   */
+  markGood(key: CacheKey, call?: TierCall): Promise<number>;
   /** Deletes expired entries in every tier now: how many each removed, and the tiers that could not. */
   purgeExpired(): Promise<{ counts: Record<string, number>; failures: TierFailure[] }>;
   /** Makes writes a tier holds in memory reach its store now; names the tiers where they could not. */

@@ -157,6 +157,16 @@ export class StrataCache extends EngineView {
     return this.strata.markBad(this.key(prompt, llmKey));
   }
 
+  /**
+   * Reports a right semantic answer: a label for a similarity tier that learns when to serve
+   * (`maxErrorRate`). Returns how many similarity tiers recorded it (0: no tier knows of a
+   * similar answer for this prompt, or none learns).
+   */
+  markGood(prompt: string, llmKey: string): Promise<number> {
+    assertStrings('markGood', prompt, llmKey);
+    return this.strata.markGood(this.key(prompt, llmKey));
+  }
+
   /** Removes one entry from every tier; returns how many tiers held it. */
   delete(prompt: string, llmKey: string): Promise<number> {
     assertStrings('delete', prompt, llmKey);

@@ -25,6 +25,7 @@ import type { StatsReport } from '../core/reports.js';
 import { engineOf, type StrataSource } from '../engine/strata.js';
 import { tierTypesWith } from '../tiers/index.js';
 import { type Alert, Alerter } from './alerts.js';
+import { type BoundRow, boundOf, boundRows } from './bound.js';
 import { History, type Series, type SeriesPoint, type SeriesRange } from './history.js';
 import { persistBucket, restoreHistory } from './history-store.js';
 import { Insights, type TierSince, type UsageRow } from './insights.js';
@@ -49,11 +50,12 @@ export interface Monitor {
   }>;
   /** Whether the counters shown are the sum over every process sharing the cache. */
   readonly fleet: boolean;
-  metrics(): Promise<string>;
+  /** The Prometheus text; `hideNamespaces`: namespace labels by rank (`namespace 1`, ...), not by name (bound.ts). */
+  metrics(options?: { hideNamespaces?: boolean }): Promise<string>;
   /** The dashboard's time series over one range (history.ts); 7 days include persisted days. */
   series(range?: SeriesRange): Promise<Series>;
   /** The dashboard's panels: top namespaces and models, the semantic tiers, each tier's health since when. */
-  panels(): Promise<Panels>;
+  panels(options?: { hideNamespaces?: boolean }): Promise<Panels>;
   close(): void;
 }
 
@@ -61,11 +63,16 @@ export interface Panels {
   /** By lookups, this process's own (namespaces and models are not in the fleet counters). */
   namespaces: UsageRow[];
   models: UsageRow[];
-  /** Per similarity tier: the similarity of its hits (histogram) and lookups it refused, by guard. */
+  /**
+   * Per similarity tier: the similarity of its hits (histogram), lookups it refused, by guard,
+   * and with `maxErrorRate` what it has learned per namespace (bound.ts: the top namespaces by
+   * lookups, the rest as `(other)`).
+   */
   semantic: Array<{
     tier: string;
     similarity: { from: number; bin: number; counts: number[] } | undefined;
     refusals: Record<string, number>;
+    bound?: BoundRow[];
   }>;
   health: TierSince[];
 }
@@ -191,7 +198,7 @@ export function createMonitor(
       const { stats: s, savings, fleet } = await overview();
       return { stats: s, savings, ...(o.byProcess ? { processes: perProcess(fleet ?? []) } : {}) };
     },
-    async metrics() {
+    async metrics(o = {}) {
       const [{ stats: current, savings, fleet }, health, m] = await Promise.all([
         overview(),
         manager.health(),
@@ -202,6 +209,7 @@ export function createMonitor(
         health,
         savings.models,
         fleet ? fleetHistograms(fleet, m.bounds) : manager.latencyHistograms(m.bounds),
+        o,
       );
       return options.extraMetrics ? `${text}${options.extraMetrics()}` : text;
     },
@@ -209,11 +217,11 @@ export function createMonitor(
       const daily = range === '7d' ? await manager.queries.daily(8) : [];
       return history.range(range, manager.now(), daily);
     },
-    async panels() {
+    async panels(o = {}) {
       const [{ stats: current }, health] = await Promise.all([overview(), manager.health()]);
       insights.observeHealth(health, manager.now());
       // 50 rows, so that the page can rank them by any column and still show a true top 10.
-      return panelsOf(insights.report(50), current);
+      return panelsOf(insights.report(50), current, o.hideNamespaces === true);
     },
     close() {
       clearInterval(sampler);
@@ -273,9 +281,18 @@ function seriesPoint(
   };
 }
 
-function panelsOf(insights: ReturnType<Insights['report']>, stats: StatsReport): Panels {
+export function panelsOf(
+  insights: ReturnType<Insights['report']>,
+  stats: StatsReport,
+  hideNamespaces = false,
+): Panels {
   const semantic = stats.tiers
-    .filter((t) => tierTypesWith('similarity').includes(t.type) || t.similarity !== undefined)
+    .filter(
+      (t) =>
+        tierTypesWith('similarity').includes(t.type) ||
+        t.similarity !== undefined ||
+        boundOf(t.store) !== undefined,
+    )
     .map((t) => {
       const refusals: Record<string, number> = {};
       const guards = t.store?.guardRefusals;
@@ -283,10 +300,12 @@ function panelsOf(insights: ReturnType<Insights['report']>, stats: StatsReport):
       if (typeof t.store?.verifierRefusals === 'number' && t.store.verifierRefusals > 0)
         refusals.verifier = t.store.verifierRefusals;
       const histogram = insights.similarity.find((s) => s.tier === t.name);
+      const bound = boundOf(t.store);
       return {
         tier: t.name,
         similarity: histogram && { from: histogram.from, bin: histogram.bin, counts: histogram.counts },
         refusals,
+        ...(bound ? { bound: boundRows(bound, { hideNamespaces }) } : {}),
       };
     });
   return { namespaces: insights.namespaces, models: insights.models, semantic, health: insights.health };

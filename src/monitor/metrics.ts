@@ -46,6 +46,7 @@ function escapeLabel(value: string): string {
   return value.replaceAll('\\', '\\\\').replaceAll('"', '\\"').replaceAll('\n', '\\n');
 }
 
+import { type BoundRow, boundOf, boundRows, LABEL_SOURCES } from './bound.js';
 import type { ModelSavings } from './savings.js';
 
 const BREAKER_STATES = ['closed', 'half-open', 'open'] as const;
@@ -67,6 +68,7 @@ export class Metrics {
     health: HealthReport,
     savings: ModelSavings[],
     histograms: LatencyHistograms,
+    options: { hideNamespaces?: boolean } = {},
   ): Promise<string> {
     this.registry.resetMetrics();
     this.total('strata_lookups_total', 'Lookups', [], stats.lookups);
@@ -159,6 +161,10 @@ export class Metrics {
         );
       }
     }
+    for (const t of stats.tiers) {
+      const bound = boundOf(t.store);
+      if (bound) this.bound(t.name, boundRows(bound, options));
+    }
     for (const h of health.tiers) {
       this.gauge(
         'strata_tier_up',
@@ -196,6 +202,75 @@ export class Metrics {
       );
     }
     return (await this.registry.metrics()) + histogramText(histograms);
+  }
+
+  /** A semantic tier's error bound per namespace (bound.ts): unknown values (null) are left out, never NaN. */
+  private bound(tier: string, rows: readonly BoundRow[]): void {
+    const ns = ['tier', 'namespace'];
+    for (const r of rows) {
+      const labels = { tier, namespace: r.namespace };
+      if (r.maxErrorRate !== null)
+        this.gauge(
+          'strata_semantic_error_bound',
+          'The bound on the share of wrong semantic hits (maxErrorRate)',
+          ns,
+          r.maxErrorRate,
+          labels,
+        );
+      for (const [bound, value] of [
+        ['estimate', r.errorRate],
+        ['low', r.errorLow],
+        ['high', r.errorHigh],
+      ] as const) {
+        if (value === null) continue;
+        this.gauge(
+          'strata_semantic_error_rate',
+          'Estimated share of wrong hits among what the tier serves, with its 95% interval (bound: estimate, low, high)',
+          [...ns, 'bound'],
+          value,
+          { ...labels, bound },
+        );
+      }
+      this.total(
+        'strata_semantic_lookups_total',
+        'Lookups that reached the semantic tier',
+        ns,
+        r.lookups,
+        labels,
+      );
+      this.total('strata_semantic_hits_total', 'Lookups the semantic tier answered', ns, r.hits, labels);
+      for (const source of LABEL_SOURCES)
+        this.total(
+          'strata_semantic_labels_total',
+          'Labels the semantic tier learned from, by source',
+          [...ns, 'source'],
+          r.labels[source],
+          { ...labels, source },
+        );
+      this.total(
+        'strata_semantic_explorations_total',
+        'Candidate hits sent to the model instead, to check them',
+        ns,
+        r.explorations,
+        labels,
+      );
+      if (r.explorationBudget !== null)
+        this.gauge(
+          'strata_semantic_exploration_budget',
+          'The cap on explorations, as a share of lookups',
+          ns,
+          r.explorationBudget,
+          labels,
+        );
+      if (r.cutoff !== null)
+        this.gauge(
+          'strata_semantic_cutoff',
+          "The similarity from which the namespace's shared evidence serves",
+          ns,
+          r.cutoff,
+          labels,
+        );
+    }
   }
 
   private total(

@@ -35,6 +35,7 @@ import { tokenAuth } from '../http/auth.js';
 import { bindHost, hostProblem, isLoopback, isWildcard } from '../http/bind-host.js';
 import { hostCheck } from '../http/host-check.js';
 import { listen, stop } from '../http/server.js';
+import { boundOf } from './bound.js';
 import { type DashboardPage, dashboardPage } from './dashboard.js';
 import { SERIES_RANGES, type SeriesRange } from './history.js';
 import type { Monitor } from './index.js';
@@ -149,7 +150,7 @@ export async function startServer(
     const route = async () => {
       switch (path) {
         case '/metrics':
-          return send(200, monitor.contentType, await monitor.metrics());
+          return send(200, monitor.contentType, await monitor.metrics({ hideNamespaces: hidden }));
         case '/health': {
           const health = await cache.health();
           return json(health.status === 'down' ? 503 : 200, health);
@@ -169,7 +170,7 @@ export async function startServer(
           return json(200, await monitor.series(range));
         }
         case '/api/panels': {
-          const panels = await monitor.panels();
+          const panels = await monitor.panels({ hideNamespaces: hidden });
           return json(200, hidden ? { ...panels, namespaces: anonymousRows(panels.namespaces) } : panels);
         }
         default:
@@ -211,8 +212,14 @@ function withoutNamespaceNames(stats: StatsReport): StatsReport {
     tiers: stats.tiers.map((t) => {
       if (!t.store) return t;
       const store = { ...t.store };
+      // A semantic tier's error bound per namespace, ranked by lookups (bound.ts).
+      const bound = boundOf(store);
+      if (bound) {
+        const ranked = Object.values(bound).sort((a, b) => (b.lookups ?? 0) - (a.lookups ?? 0));
+        store.bound = Object.fromEntries(ranked.map((b, i) => [`namespace ${i + 1}`, b]));
+      }
       for (const field of NAMESPACE_MAPS) {
-        const map = store[field];
+        const map = store[field] as Record<string, number> | undefined;
         if (typeof map !== 'object') continue;
         const ranked = Object.values(map).sort((a, b) => b - a);
         store[field] = Object.fromEntries(ranked.map((n, i) => [`namespace ${i + 1}`, n]));

@@ -56,6 +56,8 @@ export interface HitInfo {
   readonly tier: string;
   readonly ageSeconds: number;
   readonly similarity?: number;
+  /** Another prompt's entry, found by a similarity tier (its response may be reported on: feedback.ts). */
+  readonly similar?: boolean;
   /** An expired answer standing in for an upstream that failed (stale-if-error, stages/stale.ts). */
   readonly stale?: boolean;
 }

@@ -21,6 +21,7 @@ import { RequestError } from '../errors.js';
 import { sendError } from './api-error.js';
 import { readBody } from './body.js';
 import { BrowserGuard } from './browser.js';
+import { answerFeedback, FEEDBACK_HEADER, Feedback, isFeedbackPath, reportOf } from './feedback.js';
 import type { GatewayContext, GatewayOptions } from './stages/context.js';
 import { Flights } from './stages/flight.js';
 import { parse } from './stages/parse.js';
@@ -38,7 +39,11 @@ export class Gateway {
   private readonly browser: BrowserGuard;
 
   constructor(options: GatewayOptions) {
-    this.ctx = { ...options, endpoints: new Map(ENDPOINTS.map((e) => [e.path, e])) };
+    this.ctx = {
+      ...options,
+      endpoints: new Map(ENDPOINTS.map((e) => [e.path, e])),
+      feedback: new Feedback(options.manager),
+    };
     this.flights = new Flights(this.ctx);
     this.tenancy = { config: options.config, root: options.namespace, clientTokens: options.clientTokens };
     this.browser = new BrowserGuard(options.config, options.clientTokens.length > 0);
@@ -59,6 +64,15 @@ export class Gateway {
           401,
           'a valid client token is required (Authorization: Bearer, x-api-key or x-strata-token)',
         );
+      // A report on an earlier similarity answer goes with any request (feedback.ts); its result
+      // is said in the response, whatever answers the request itself.
+      const own = isFeedbackPath(url);
+      if (own && req.method !== 'POST')
+        return sendError(res, api, 405, `${url.pathname} takes POST with an x-strata-feedback header`);
+      const report = reportOf(req.headers);
+      const result = report && (await ctx.feedback.apply(report, caller));
+      if (result) res.setHeader(FEEDBACK_HEADER, result);
+      if (own) return answerFeedback(res, result);
       const exchange = { req, res, caller, url };
       if (!endpoint) return await passThrough(ctx, exchange, api);
       const body = await readBody(req, ctx.config);

@@ -70,9 +70,28 @@ interface Similarity {
   bin: number;
   counts: number[];
 }
+/** One namespace of a semantic tier with `maxErrorRate` (monitor/bound.ts); null: unknown. */
+interface BoundRow {
+  namespace: string;
+  maxErrorRate: number | null;
+  errorRate: number | null;
+  errorLow: number | null;
+  errorHigh: number | null;
+  lookups: number;
+  hits: number;
+  labels: Record<string, number>;
+  explorations: number;
+  explorationBudget: number | null;
+  cutoff: number | null;
+}
 interface PanelsReply {
   namespaces: UsageRow[];
   models: UsageRow[];
-  semantic: Array<{ tier: string; similarity?: Similarity; refusals: Record<string, number> }>;
+  semantic: Array<{
+    tier: string;
+    similarity?: Similarity;
+    refusals: Record<string, number>;
+    bound?: BoundRow[];
+  }>;
   health: Array<TierHealth & { name: string }>;
 }

@@ -19,10 +19,50 @@ function semanticPanel(panels: PanelsReply) {
         `<h3 style="font-size:13px;margin:4px 0">${swatch(color)}${esc(s.tier)}</h3>${chart}` +
         `<table class="refusals" data-tier="${esc(s.tier)}">` +
         '<thead><tr><th>refused by</th><th class="n">lookups</th></tr></thead>' +
-        `<tbody>${rows}</tbody></table>`
+        `<tbody>${rows}</tbody></table>` +
+        (s.bound ? boundTable(s.tier, s.bound) : '')
       );
     })
     .join('');
+}
+
+/**
+ * A semantic tier's error bound per namespace (`maxErrorRate`): the bound, the estimated share of
+ * wrong hits with its 95% interval, the hit rate, the labels it learned from by source and the
+ * explorations spent against their budget; a namespace with no estimate yet serves nothing.
+ */
+function boundTable(tier: string, rows: BoundRow[]) {
+  const share = (v: number | null) => (v === null ? '-' : pct(v));
+  const body = rows.length
+    ? rows
+        .map((r) => {
+          const estimate =
+            r.errorRate === null
+              ? r.namespace === '(other)'
+                ? '-'
+                : '<span class="empty">learning — serves nothing yet</span>'
+              : `${pct(r.errorRate)} <span class="empty">(${share(r.errorLow)}–${share(r.errorHigh)})</span>`;
+          const labels = Object.entries(r.labels)
+            .filter(([, n]) => n > 0)
+            .map(([source, n]) => `${esc(source)} ${num(n)}`)
+            .join(', ');
+          const budget = r.explorationBudget === null ? '' : ` / ${num(r.explorationBudget * r.lookups)}`;
+          return (
+            `<tr><td>${esc(r.namespace)}</td><td class="n">${share(r.maxErrorRate)}</td>` +
+            `<td class="n">${estimate}</td>` +
+            `<td class="n">${r.lookups === 0 ? '-' : pct(r.hits / r.lookups)}</td>` +
+            `<td>${labels || '<span class="empty">none</span>'}</td>` +
+            `<td class="n">${num(r.explorations)}${budget}</td></tr>`
+          );
+        })
+        .join('')
+    : '<tr><td class="empty" colspan="6">no namespace yet</td></tr>';
+  return (
+    `<table class="bound" data-tier="${esc(tier)}">` +
+    '<thead><tr><th>namespace</th><th class="n">bound</th><th class="n">error rate (95%)</th>' +
+    '<th class="n">hit rate</th><th>labels</th><th class="n">explorations</th></tr></thead>' +
+    `<tbody>${body}</tbody></table>`
+  );
 }
 
 // Top tables: the 10 first rows by the column chosen (lookups at first), highest first.

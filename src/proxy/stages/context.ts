@@ -11,6 +11,7 @@ import type { ResolvedProxyConfig } from '../config.js';
 import type { Controls } from '../controls.js';
 import type { CanonicalRequest, Endpoint, Json } from '../endpoints/endpoint.js';
 import type { Engine } from '../engine.js';
+import type { Feedback } from '../feedback.js';
 import type { ProxyCounters } from '../metrics.js';
 import type { Caller } from '../tenancy.js';
 import type { Upstream, Upstreams } from '../upstream.js';
@@ -30,9 +31,10 @@ export interface GatewayOptions {
   readonly tenantKeys?: TenantKeys;
 }
 
-/** What every stage reads: the options, and the cached endpoints by path. */
+/** What every stage reads: the options, the cached endpoints by path, and the similarity answers open to feedback. */
 export interface GatewayContext extends GatewayOptions {
   readonly endpoints: ReadonlyMap<string, Endpoint>;
+  readonly feedback: Feedback;
 }
 
 /** One request as received, once its caller is known. */

@@ -145,6 +145,7 @@ export class Flights {
       tier: hit.tier,
       ageSeconds,
       ...(hit.similarity === undefined ? {} : { similarity: hit.similarity }),
+      ...(hit.similarity === undefined && hit.matchedPrompt === undefined ? {} : { similar: true }),
     };
     return { kind: 'answer', response, hit: info };
   }

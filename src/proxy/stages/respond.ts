@@ -5,6 +5,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import { sendError, sendNotCached } from '../api-error.js';
+import { RESPONSE_ID_HEADER } from '../feedback.js';
 import type { Outcome, StreamClient } from '../flight.js';
 import { hitEvent, hitObject } from '../hit-usage.js';
 import type { CacheStatus } from '../metrics.js';
@@ -50,6 +51,9 @@ export function deliverTo(
       if (from !== undefined) headers['x-strata-tier'] = from;
       if (hit) headers.age = String(Math.floor(hit.ageSeconds));
       if (hit?.similarity !== undefined) headers['x-strata-similarity'] = hit.similarity.toFixed(4);
+      // Another prompt's answer: the client may report on it by this id (feedback.ts).
+      if (hit?.similar)
+        headers[RESPONSE_ID_HEADER] = ctx.feedback.remember(request.key, request.caller, request.sealer);
       // A hit's usage says it cost nothing (hit-usage.ts); `outcome.response` stays as stored,
       // which is what the savings count.
       const zero = status !== 'miss' && ctx.config.hitUsage === 'zero';

@@ -1,0 +1,107 @@
+/**
+ * What a semantic tier with `maxErrorRate` has learned, per namespace (`stats().bound`, type in
+ * core/tier.ts), as the monitor shows it in /metrics and the dashboard's semantic panel.
+ *
+ * Namespaces are the application's (one per user, per tenant at the gateway), so a tier may report
+ * any number of them: the MAX_BOUND_NAMESPACES with the most lookups are shown by name and the
+ * rest summed under `(other)`, whose counts add up but whose rates and cutoffs, which do not, are
+ * left out (null). Namespaces may also be hidden (a monitor without a token at the gateway, whose
+ * namespaces are its tenants): then they are named by rank, `namespace 1`, `namespace 2`, ...
+ */
+import type { NamespaceBound, TierStats } from '../core/tier.js';
+import { OTHER } from './insights.js';
+
+/** Namespaces per tier shown by name in /metrics and the dashboard; the rest are `(other)`. */
+export const MAX_BOUND_NAMESPACES = 20;
+
+export type LabelSource = keyof NamespaceBound['labels'];
+export const LABEL_SOURCES: readonly LabelSource[] = ['free', 'exploration', 'feedback', 'background'];
+
+/** One namespace's row; the fields that cannot be summed are null in `(other)`. */
+export interface BoundRow {
+  namespace: string;
+  maxErrorRate: number | null;
+  errorRate: number | null;
+  errorLow: number | null;
+  errorHigh: number | null;
+  lookups: number;
+  hits: number;
+  labels: Record<LabelSource, number>;
+  explorations: number;
+  explorationBudget: number | null;
+  cutoff: number | null;
+}
+
+/** A tier's `stats().bound`, if it reports a well-formed one (a driver's stats are not trusted blindly). */
+export function boundOf(store: TierStats | undefined): Record<string, NamespaceBound> | undefined {
+  const bound = store?.bound;
+  return bound !== null && typeof bound === 'object' && !Array.isArray(bound) ? bound : undefined;
+}
+
+/** The rows to show, most lookups first, at most `limit` by name and `(other)` for the rest. */
+export function boundRows(
+  bound: Record<string, NamespaceBound>,
+  options: { limit?: number; hideNamespaces?: boolean } = {},
+): BoundRow[] {
+  const limit = options.limit ?? MAX_BOUND_NAMESPACES;
+  const ranked = Object.entries(bound)
+    .filter(([, b]) => b !== null && typeof b === 'object')
+    .map(([namespace, b]) => rowOf(namespace, b))
+    .sort((a, b) => b.lookups - a.lookups || a.namespace.localeCompare(b.namespace));
+  const shown = ranked.slice(0, limit);
+  const rest = ranked.slice(shown.length);
+  const rows = options.hideNamespaces
+    ? shown.map((r, i) => ({ ...r, namespace: `namespace ${i + 1}` }))
+    : shown;
+  if (rest.length > 0) rows.push(summed(rest));
+  return rows;
+}
+
+function rowOf(namespace: string, b: NamespaceBound): BoundRow {
+  const labels = {} as Record<LabelSource, number>;
+  for (const source of LABEL_SOURCES) labels[source] = count(b.labels?.[source]);
+  return {
+    namespace,
+    maxErrorRate: rate(b.maxErrorRate),
+    errorRate: rate(b.errorRate),
+    errorLow: rate(b.errorLow),
+    errorHigh: rate(b.errorHigh),
+    lookups: count(b.lookups),
+    hits: count(b.hits),
+    labels,
+    explorations: count(b.explorations),
+    explorationBudget: rate(b.explorationBudget),
+    cutoff: finite(b.cutoff),
+  };
+}
+
+/** The namespaces past the limit as one row: counts summed, the bound kept only when they share it. */
+function summed(rows: readonly BoundRow[]): BoundRow {
+  const labels = {} as Record<LabelSource, number>;
+  for (const source of LABEL_SOURCES) labels[source] = rows.reduce((n, r) => n + r.labels[source], 0);
+  const bounds = new Set(rows.map((r) => r.maxErrorRate));
+  const budgets = new Set(rows.map((r) => r.explorationBudget));
+  return {
+    namespace: OTHER,
+    maxErrorRate: bounds.size === 1 ? rows[0]!.maxErrorRate : null,
+    errorRate: null,
+    errorLow: null,
+    errorHigh: null,
+    lookups: rows.reduce((n, r) => n + r.lookups, 0),
+    hits: rows.reduce((n, r) => n + r.hits, 0),
+    labels,
+    explorations: rows.reduce((n, r) => n + r.explorations, 0),
+    explorationBudget: budgets.size === 1 ? rows[0]!.explorationBudget : null,
+    cutoff: null,
+  };
+}
+
+const finite = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+const rate = (v: unknown): number | null => {
+  const n = finite(v);
+  return n !== null && n >= 0 && n <= 1 ? n : null;
+};
+const count = (v: unknown): number => {
+  const n = finite(v);
+  return n !== null && n >= 0 ? n : 0;
+};
