@@ -122,7 +122,7 @@ describe('feedback on similarity answers through the gateway', () => {
     });
     expect(exact.headers.get('x-strata-tier')).toBe('memory');
     expect(gw.fake.count()).toBe(calls);
-    // This semantic tier learns nothing from right answers (no markGood): nothing was recorded.
+    // This semantic tier has no error bound, so it learns nothing from a right answer: nothing recorded.
     expect(exact.headers.get('x-strata-feedback')).toBe('unknown');
   });
 

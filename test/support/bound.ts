@@ -11,22 +11,25 @@ import { type CacheKey, deriveKey } from '../../src/core/key.js';
 import type { Embedder } from '../../src/tiers/semantic/embedders/embedder.js';
 import type { SemanticTier } from '../../src/tiers/semantic/index.js';
 
+/** Each question's own direction, the same for every embedder of the test process (a fleet's processes agree). */
+const own = new Map<string, number>();
+
 /**
  * Similarity of each question to the anchor, by its text ("q<similarity> <name>"); the rest of
  * each question's vector is a direction of its own, so two questions are only as similar as the
  * product of their similarities to the anchor (0.9 and 0.9: 0.81), never each other's neighbours.
  */
 export function angledEmbedder(): Embedder {
-  const own = new Map<string, number>();
   return {
     id: 'angled-test-v1',
     async embed(texts) {
       return texts.map((t) => {
         const similarity = t === 'anchor' ? 1 : Number(/^q([\d.]+) /.exec(t)?.[1] ?? 0);
         if (!own.has(t)) own.set(t, 1 + own.size);
-        const v = new Float32Array(4096);
+        const v = new Float32Array(2000);
         v[0] = similarity;
-        v[own.get(t)! % 4096] += Math.sqrt(Math.max(0, 1 - similarity * similarity));
+        // Up to 1999 questions per test process have directions of their own.
+        v[own.get(t)! % 2000] += Math.sqrt(Math.max(0, 1 - similarity * similarity));
         return v;
       });
     },

@@ -143,7 +143,7 @@ export class SemanticTier implements Tier {
         log: this.store,
         payloadOf: async (hash) => this.store.payload(hash),
         clock: options.clock,
-        random: options.random ?? Math.random,
+        random: options.random ?? (() => Math.random()),
         refreshMs: options.labelRefreshMs ?? 1_000,
         onError: (error) => options.onClientError?.(error),
       });
@@ -318,7 +318,12 @@ export class SemanticTier implements Tier {
     const known = this.answeredBy.get(key.hash);
     if (!known || !this.learner) return false;
     return this.learner.feedback(
-      { namespace: key.namespace, llmString: key.llmString, entry: known.entry, similarity: known.similarity },
+      {
+        namespace: key.namespace,
+        llmString: key.llmString,
+        entry: known.entry,
+        similarity: known.similarity,
+      },
       false,
     );
   }
@@ -368,11 +373,11 @@ export class SemanticTier implements Tier {
     return { status: 'up' };
   }
 
-  async close(): Promise<void> {
+  close(): MaybePromise<void> {
     if (this.purgeTimer) clearInterval(this.purgeTimer);
+    if (!this.learner) return this.store.close();
     // Labels being judged are written before the store goes.
-    await this.learner?.drain();
-    await this.store.close();
+    return this.learner.drain().then(() => this.store.close());
   }
 
   // -------------------------------------------------------------------------------------------
