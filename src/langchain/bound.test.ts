@@ -3,9 +3,10 @@
  * the similar entry it was compared with (the default judge, no extra model call), and once the
  * tier has evidence, a candidate held back to explore goes to the model and is counted.
  */
+
+import { BaseChatModel } from '@langchain/core/language_models/chat_models';
 import type { BaseMessage } from '@langchain/core/messages';
 import { AIMessage, HumanMessage, SystemMessage } from '@langchain/core/messages';
-import { BaseChatModel } from '@langchain/core/language_models/chat_models';
 import type { ChatResult } from '@langchain/core/outputs';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import type { NamespaceBound } from '../core/tier.js';

@@ -2,8 +2,8 @@
 import { z } from 'zod';
 import { common, positiveInt } from '../../config/fields.js';
 import { PG_TABLE_PREFIX, PG_TABLE_PREFIX_RULE } from '../kit/postgres-sql.js';
-import type { LangChainEmbeddings } from './embedders/langchain.js';
 import type { AnswerJudge, BackgroundJudge } from './bound/judge.js';
+import type { LangChainEmbeddings } from './embedders/langchain.js';
 import type { Verifier } from './embedders/verifier.js';
 import { ALL_GUARDS, type GuardName } from './guards/guards.js';
 

@@ -30,7 +30,7 @@ import type {
   TierHealth,
   TierStats,
 } from '../../core/tier.js';
-import { defaultJudge, type AnswerJudge, type BackgroundJudge } from './bound/judge.js';
+import { type AnswerJudge, type BackgroundJudge, defaultJudge } from './bound/judge.js';
 import { type Answered, Learner } from './bound/learner.js';
 import type { SemanticTierConfig } from './config.js';
 import type { Embedder } from './embedders/embedder.js';

@@ -2,9 +2,10 @@
  * An answer as the judge compares it: its text and its tool calls, read from a stored payload
  * (the entry envelope, core/entry.ts; sealed ones opened with the call's keys).
  */
-import { decodeAnswer, generationText, type StoredGenerationData } from '../../../core/entry.js';
+
 import { entryAad } from '../../../core/encryption/at-rest.js';
 import { isSealed, type Sealer } from '../../../core/encryption/keyring.js';
+import { decodeAnswer, generationText, type StoredGenerationData } from '../../../core/entry.js';
 
 export interface ToolCallText {
   name: string;

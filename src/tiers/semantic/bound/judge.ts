@@ -15,8 +15,9 @@
  *   and prose longer than the embedder sees whole (give such traffic a judge of its own).
  * An unsure pair goes to the background judge when there is one; otherwise it counts as wrong.
  */
-import { hasInvisible } from '../question/unicode.js';
+
 import type { Embedder } from '../embedders/embedder.js';
+import { hasInvisible } from '../question/unicode.js';
 import { dot } from '../vectors/vector.js';
 import type { AnswerText } from './answer.js';
 
