@@ -18,7 +18,6 @@ import {
 } from '../../../../test/support/bound.js';
 import { ManualClock } from '../../../core/clock.js';
 import { Keyring } from '../../../core/encryption/keyring.js';
-import { deriveKey } from '../../../core/key.js';
 import { SemanticTier, type SemanticTierOptions } from '../index.js';
 import type { JudgedPair } from './judge.js';
 
