@@ -224,8 +224,12 @@ export function serviceEnv(name: string, pidName: string): { env: Record<string,
 // ---------------------------------------------------------------------------------------------
 // Paraphrase data (semantic and embedders benchmarks)
 
-/** ../shared/data/semantic, beside the project root (see ../shared/README.md). */
-export const SEMANTIC_DATA = join(import.meta.dirname, '..', '..', 'shared', 'data', 'semantic');
+/**
+ * ../shared/data/semantic, beside the project root (see ../shared/README.md); `SEMANTIC_DATA`
+ * names another folder (a checkout elsewhere, e.g. a git worktree).
+ */
+export const SEMANTIC_DATA =
+  process.env.SEMANTIC_DATA ?? join(import.meta.dirname, '..', '..', 'shared', 'data', 'semantic');
 
 /**
  * The public paraphrase sets (GPTCache's mock set, Quora pairs, MeanCache) live beside the
