@@ -10,7 +10,8 @@
  * for δ = 1%, 2%, 5%, beside the static threshold that met the same error in hindsight.
  * Deterministic: seeded streams, seeded fake model, seeded exploration; a ManualClock.
  *
- * Environment: SEMANTIC_BOUND_STREAMS=qqp,gptcache; SEMANTIC_BOUND_SEED (1);
+ * Environment: SEMANTIC_BOUND_STREAMS=qqp,gptcache (default; also qqp-audited, gptcache-audited:
+ * see withoutUnlabelledNeighbours); SEMANTIC_BOUND_SEED (1);
  * SEMANTIC_BOUND_ZIPF (1.0, the exponent over cluster ranks); SEMANTIC_BOUND_QQP_PAIRS (2,500
  * sampled pairs); SEMANTIC_BOUND_QQP_REQUESTS (25,000); SEMANTIC_BOUND_GPTCACHE_REQUESTS (10,000);
  * SEMANTIC_BOUND_DELTAS (0.01,0.02,0.05,0.2); SEMANTIC_BOUND_STATIC=0 skips the static grid (the
@@ -31,11 +32,17 @@ import {
   printBound,
   printHindsight,
   printJudge,
+  printLabelBins,
   printStatic,
   type StaticRun,
   streamLine,
 } from './semantic-bound/report.js';
-import { gptcacheStream, qqpStream, type Stream } from './semantic-bound/streams.js';
+import {
+  gptcacheStream,
+  qqpStream,
+  type Stream,
+  withoutUnlabelledNeighbours,
+} from './semantic-bound/streams.js';
 
 requireSemanticData('semantic-bound');
 
@@ -73,14 +80,28 @@ const builders: Record<string, () => Stream> = {
     }),
   gptcache: () => gptcacheStream({ seed, zipf, requests: env('GPTCACHE_REQUESTS', 10_000) }),
 };
+/** Opt-in (SEMANTIC_BOUND_STREAMS=qqp-audited): QQP without the clusters its labels cannot judge. */
+const AUDIT_SIMILARITY = 0.9;
+
+async function audited(stream: Stream): Promise<Stream> {
+  const vectors = await embedAll(embedder, stream.asked);
+  return withoutUnlabelledNeighbours(
+    stream,
+    new Map(stream.asked.map((q, i) => [q, vectors[i]!])),
+    AUDIT_SIMILARITY,
+  );
+}
 
 const benchStarted = performance.now();
-for (const [name, build] of Object.entries(builders)) {
-  if (only && !only.includes(name)) continue;
-  const stream = build();
-  console.log(`\n### semantic-bound: ${stream.description}\n`);
+const names = only ?? ['qqp', 'gptcache'];
+for (const name of names) {
+  const build = builders[name.replace(/-audited$/, '')];
+  if (!build) throw new Error(`SEMANTIC_BOUND_STREAMS: unknown stream ${name}`);
   const embedStarted = performance.now();
+  let stream = build();
   await embedAll(embedder, stream.asked);
+  if (name.endsWith('-audited')) stream = await audited(stream);
+  console.log(`\n### semantic-bound: ${stream.description}\n`);
   console.log(
     `${stream.asked.length.toLocaleString('en-US')} distinct questions asked, embedded in ${((performance.now() - embedStarted) / 1000).toFixed(0)} s.`,
   );
@@ -106,6 +127,10 @@ for (const [name, build] of Object.entries(builders)) {
   printHindsight(bounds, statics);
   console.log(`\n#### the default judge against the oracle (${stream.name})\n`);
   printJudge(bounds);
+  console.log(
+    `\n#### labels by question similarity (${stream.name}, δ ${percent(bounds.at(-1)!.delta, 0)} run)\n`,
+  );
+  printLabelBins(bounds.at(-1)!);
   console.log(`\n#### learning curve (${stream.name}): first half of the stream, then second half\n`);
   for (const b of bounds)
     console.log(

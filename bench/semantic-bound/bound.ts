@@ -6,6 +6,7 @@
 import { mulberry32 } from '../../src/demo/random.js';
 import { type AnswerJudge, defaultJudge, verdictOf } from '../../src/tiers/semantic/bound/judge.js';
 import type { Embedder } from '../../src/tiers/semantic/embedders/embedder.js';
+import { dot } from '../../src/tiers/semantic/vectors/vector.js';
 import type { Configure } from './replay.js';
 
 /** The default judge's verdicts, by what the oracle says the pair really was. */
@@ -16,7 +17,12 @@ export interface JudgeTally {
   wrong: { right: number; wrong: number; unsure: number };
   /** An answer the fake model did not write (never expected). */
   unknown: number;
+  /** Labels by the similarity of the two questions (lower edges in BINS): judged wrong (unsure counts so), truly wrong. */
+  bins: Array<{ n: number; judgedWrong: number; trulyWrong: number }>;
 }
+
+/** Lower edges of the similarity bins of the label table. */
+export const BINS = [0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97];
 
 export function boundConfig(
   delta: number,
@@ -27,6 +33,7 @@ export function boundConfig(
     right: { right: 0, wrong: 0, unsure: 0 },
     wrong: { right: 0, wrong: 0, unsure: 0 },
     unknown: 0,
+    bins: BINS.map(() => ({ n: 0, judgedWrong: 0, trulyWrong: 0 })),
   };
   const inner = defaultJudge(embedder);
   const configure: Configure = (model) => {
@@ -34,8 +41,20 @@ export function boundConfig(
       const verdict = await inner(pair);
       const cached = model.clusterOf(pair.cached.text);
       const fresh = model.clusterOf(pair.fresh.text);
-      if (cached === undefined || fresh === undefined) tally.unknown++;
-      else tally[cached === fresh ? 'right' : 'wrong'][verdictOf(verdict)]++;
+      if (cached === undefined || fresh === undefined) {
+        tally.unknown++;
+        return verdict;
+      }
+      tally[cached === fresh ? 'right' : 'wrong'][verdictOf(verdict)]++;
+      // Both questions were embedded before (a cache hit): their similarity, as the tier saw it.
+      const [a, b] = await embedder.embed([pair.question, pair.cachedQuestion]);
+      const similarity = dot(a!, b!);
+      const bin = tally.bins[BINS.findLastIndex((edge) => similarity >= edge)];
+      if (bin) {
+        bin.n++;
+        if (verdictOf(verdict) !== 'right') bin.judgedWrong++;
+        if (cached !== fresh) bin.trulyWrong++;
+      }
       return verdict;
     };
     return {

@@ -1,5 +1,5 @@
 /** Figures and tables of the semantic-bound benchmark. */
-import type { JudgeTally } from './bound.js';
+import { BINS, type JudgeTally } from './bound.js';
 import type { Counts, ReplayResult } from './replay.js';
 
 /** 95% Wilson score interval of k successes in n trials; [0, 1] when n is 0. */
@@ -126,4 +126,15 @@ export function printJudge(runs: BoundRun[]): void {
       `| ${percent(delta, 0)} | ${int(right + wrong + j.unknown)} | ${j.right.right} / ${j.right.wrong} / ${j.right.unsure} | ${j.wrong.right} / ${j.wrong.wrong} / ${j.wrong.unsure} | ${percent(wrong === 0 ? Number.NaN : j.wrong.right / wrong, 2)} | ${percent(right === 0 ? Number.NaN : (right - j.right.right) / right, 1)} |`,
     );
   }
+}
+
+/** What the learner learned from, by similarity: the judged wrong share against the true one. */
+export function printLabelBins(run: BoundRun): void {
+  console.log('| question similarity | labels | judged wrong (unsure counts as wrong) | truly wrong |');
+  console.log('|---|---:|---:|---:|');
+  run.judge.bins.forEach((bin, i) => {
+    const range = `${BINS[i]!.toFixed(2)}–${(BINS[i + 1] ?? 1).toFixed(2)}`;
+    const share = (k: number) => (bin.n === 0 ? '-' : `${k} (${percent(k / bin.n)})`);
+    console.log(`| ${range} | ${int(bin.n)} | ${share(bin.judgedWrong)} | ${share(bin.trulyWrong)} |`);
+  });
 }

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { mulberry32 } from '../../src/demo/random.js';
+import { dot, type Vector } from '../../src/tiers/semantic/vectors/vector.js';
 import { gptcacheMockPairs, SEMANTIC_DATA } from '../harness.js';
 
 export interface BenchRequest {
@@ -23,6 +24,8 @@ export interface Stream {
   clusters: string[][];
   /** Distinct questions the requests ask (to embed once). */
   asked: string[];
+  /** Pairs of clusters an annotator compared and found different (`a,b`, a < b); QQP only. */
+  labelledDifferent?: Set<string>;
 }
 
 /** Union-find over question texts. */
@@ -138,6 +141,14 @@ export function qqpStream(o: StreamOptions & { pairs: number; maxMembers: number
   const clusters = [...ranked.values()];
   const requests = zipfRequests(clusters, o.requests, o.zipf, random);
   const negatives = sampled.filter((p) => p.label === 0).length;
+  const idOf = new Map([...ranked.keys()].map((r, i) => [r, i]));
+  const labelledDifferent = new Set<string>();
+  for (const r of raw) {
+    if (r.label !== 0) continue;
+    const a = idOf.get(uf.root(r.text_a));
+    const b = idOf.get(uf.root(r.text_b));
+    if (a !== undefined && b !== undefined && a !== b) labelledDifferent.add(pairKey(a, b));
+  }
   return {
     name: 'qqp',
     description:
@@ -146,6 +157,48 @@ export function qqpStream(o: StreamOptions & { pairs: number; maxMembers: number
       `(at most ${o.maxMembers} per cluster), ${o.requests.toLocaleString('en-US')} requests, Zipf s = ${o.zipf}`,
     requests,
     clusters,
+    asked: asked(requests),
+    labelledDifferent,
+  };
+}
+
+const pairKey = (a: number, b: number) => (a < b ? `${a},${b}` : `${b},${a}`);
+
+/**
+ * The stream without the clusters the oracle cannot judge: QQP labels only the pairs annotators
+ * compared, so two clusters about the same thing that no one compared count as different, and a
+ * hit between them as wrong, though most such pairs are paraphrases ("How do I become physically
+ * strong?" / "How can I become physically strong?"). Where two asked questions of different
+ * clusters are at least `similarity` apart and no labelled non-duplicate pair joins their
+ * clusters, the later-ranked cluster's requests are left out. This uses the embedder to pick
+ * what to leave out (never to label): it removes the noisiest part of the top of the similarity
+ * range, so read it as a check of the learner where a bound is attainable, not as QQP itself.
+ */
+export function withoutUnlabelledNeighbours(
+  stream: Stream,
+  vectors: Map<string, Vector>,
+  similarity: number,
+): Stream {
+  const clusterOf = new Map<string, number>();
+  for (const r of stream.requests) clusterOf.set(r.question, r.cluster);
+  const dropped = new Set<number>();
+  const texts = stream.asked;
+  for (let i = 0; i < texts.length; i++) {
+    const ci = clusterOf.get(texts[i]!)!;
+    const vi = vectors.get(texts[i]!)!;
+    for (let j = i + 1; j < texts.length; j++) {
+      const cj = clusterOf.get(texts[j]!)!;
+      if (ci === cj || dropped.has(ci) || dropped.has(cj)) continue;
+      if (stream.labelledDifferent?.has(pairKey(ci, cj))) continue;
+      if (dot(vi, vectors.get(texts[j]!)!) >= similarity) dropped.add(Math.max(ci, cj));
+    }
+  }
+  const requests = stream.requests.filter((r) => !dropped.has(r.cluster));
+  return {
+    ...stream,
+    name: `${stream.name}-audited`,
+    description: `${stream.description}; audited: ${dropped.size} clusters with an unlabelled neighbour at similarity ≥ ${similarity} left out, ${requests.length.toLocaleString('en-US')} requests remain`,
+    requests,
     asked: asked(requests),
   };
 }
