@@ -364,7 +364,7 @@ export class SemanticTier implements Tier {
       unopened: this.unopened,
       guardRefusals: { ...this.refusals },
       notMatched: { ...this.notMatched },
-      ...(this.learner ? { bound: this.learner.stats() } : {}),
+      ...(this.learner ? { bound: await this.learner.stats() } : {}),
     };
   }
 

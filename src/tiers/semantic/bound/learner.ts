@@ -187,7 +187,9 @@ export class Learner {
     while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
   }
 
-  stats(): Record<string, NamespaceBound> {
+  /** Per namespace; once the log has been read as far as it is being read now (a start reads it whole). */
+  async stats(): Promise<Record<string, NamespaceBound>> {
+    await this.reading;
     const out: Record<string, NamespaceBound> = {};
     const evidence = new Map<string, { n: number; wrong: number; cutoff: number | null }>();
     for (const [scope, e] of this.scopes) {
