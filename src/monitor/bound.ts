@@ -9,13 +9,13 @@
  * namespaces are its tenants): then they are named by rank, `namespace 1`, `namespace 2`, ...
  */
 import type { NamespaceBound, TierStats } from '../core/tier.js';
+import { LABEL_SOURCES, type LabelSource } from '../tiers/semantic/bound/labels.js';
 import { OTHER } from './insights.js';
 
 /** Namespaces per tier shown by name in /metrics and the dashboard; the rest are `(other)`. */
 export const MAX_BOUND_NAMESPACES = 20;
 
-export type LabelSource = keyof NamespaceBound['labels'];
-export const LABEL_SOURCES: readonly LabelSource[] = ['free', 'exploration', 'feedback', 'background'];
+export { LABEL_SOURCES };
 
 /** One namespace's row; the fields that cannot be summed are null in `(other)`. */
 export interface BoundRow {
