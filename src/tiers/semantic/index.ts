@@ -146,6 +146,7 @@ export class SemanticTier implements Tier {
         random: options.random ?? (() => Math.random()),
         refreshMs: options.labelRefreshMs ?? 1_000,
         onError: (error) => options.onClientError?.(error),
+        ...(options.sealer ? { sealer: options.sealer } : {}),
       });
     }
     if (options.purgeIntervalMs) {
@@ -364,7 +365,7 @@ export class SemanticTier implements Tier {
       unopened: this.unopened,
       guardRefusals: { ...this.refusals },
       notMatched: { ...this.notMatched },
-      ...(this.learner ? { bound: await this.learner.stats() } : {}),
+      ...(this.learner ? { bound: await this.learner.stats(), unprovenLabels: this.learner.unproven } : {}),
     };
   }
 

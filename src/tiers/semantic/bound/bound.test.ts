@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   ANSWER,
@@ -243,5 +244,41 @@ describe('semantic tier under maxErrorRate', () => {
     await t.set(key, stored(key, ANSWER, other), { sealer: other });
     await t.settle();
     expect((await bound(t))?.labels.free ?? 0).toBe(0);
+  });
+});
+
+describe('labels under encryption', () => {
+  it('a label planted in the store without the keys is never learned', async () => {
+    const sealer = new Keyring(new Map([['k', randomBytes(32)]]), 'k');
+    const first = tier({ sealer });
+    await anchor(first, 'ns', LLM, sealer);
+    for (let i = 0; i < 7; i++) await ask(first, question(0.9), ANSWER, sealer);
+    const path = (first as unknown as { options: { path: string } }).options.path;
+    await first.close();
+    tiers.splice(tiers.indexOf(first), 1);
+    // Someone who can write the file but has no keys adds a thousand "right" labels far down.
+    const db = new Database(path);
+    const [row] = db.prepare('SELECT * FROM semantic_labels LIMIT 1').all() as Array<Record<string, unknown>>;
+    const plant = db.prepare(
+      'INSERT INTO semantic_labels (embedder, scope, namespace, entry, similarity, wrong, source, at, proof) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)',
+    );
+    for (let i = 0; i < 1000; i++)
+      plant.run(
+        row!.embedder,
+        row!.scope,
+        row!.namespace,
+        row!.entry,
+        0.75,
+        'free',
+        i,
+        i % 2 ? row!.proof : null,
+      );
+    db.close();
+    const second = tier({ path, sealer });
+    await second.settle();
+    expect((await bound(second))?.labels.free).toBe(7);
+    expect((await second.stats()).unprovenLabels).toBe(1000);
+    expect(await ask(second, question(0.76), ANSWER, sealer)).toBe(false);
+    expect(await ask(second, question(0.95), 'not asked', sealer)).toBe(true);
   });
 });

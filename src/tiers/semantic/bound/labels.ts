@@ -35,6 +35,12 @@ export interface Label {
   source: LabelSource;
   /** Epoch ms. */
   at: number;
+  /**
+   * Under `encryption`: the label's fields sealed as associated data of an empty text by the
+   * config's keys (learner.ts `proved`), so a label planted in the store by someone without the
+   * keys is never learned. Absent without encryption.
+   */
+  proof?: string;
 }
 
 /** A label as a store hands it back: `id` grows in the order labels were appended (across processes). */

@@ -35,6 +35,12 @@ export interface LearnerOptions {
   /** How often the log is read for other processes' labels (`0`: only after writing). */
   refreshMs: number;
   onError(error: Error): void;
+  /**
+   * The config's keys under `encryption`: every label is written with a proof by them, and a label
+   * read without a valid one (planted by someone who can write the store but has no keys) is
+   * skipped. Without it, labels are taken as the store gives them, like its entries.
+   */
+  sealer?: Sealer;
 }
 
 /** The question and entry of a lookup that will be labelled when its fresh answer is stored. */
@@ -88,6 +94,8 @@ export class Learner {
   /** Labels this process appended and learned, not yet read back from the log (by fingerprint). */
   private readonly ours = new Map<string, number>();
   private lastId = 0;
+  /** Labels read from the log without a valid proof under encryption: skipped. */
+  unproven = 0;
   private lastRead = Number.NEGATIVE_INFINITY;
   private reading: Promise<void> | undefined;
 
@@ -290,7 +298,9 @@ export class Learner {
    * shared log may hand a label back only later (postgres-store.ts holds the newest back): ours
    * are remembered until they come back, so none is learned twice.
    */
-  private async record(labels: Label[]): Promise<void> {
+  private async record(unproved: Label[]): Promise<void> {
+    const sealer = this.options.sealer;
+    const labels = sealer ? unproved.map((l) => ({ ...l, proof: sealer.seal('', proofAad(l)) })) : unproved;
     for (const label of labels) this.learn(label);
     try {
       await this.options.log.appendLabels(labels);
@@ -323,8 +333,10 @@ export class Learner {
           this.lastId = Math.max(this.lastId, label.id);
           const print = fingerprint(label);
           const mine = this.ours.get(print);
-          if (mine === undefined) this.learn(label);
-          else if (mine > 1) this.ours.set(print, mine - 1);
+          if (mine === undefined) {
+            if (this.proven(label)) this.learn(label);
+            else this.unproven++;
+          } else if (mine > 1) this.ours.set(print, mine - 1);
           else this.ours.delete(print);
         }
         if (page.length < PAGE) return;
@@ -332,6 +344,12 @@ export class Learner {
     } catch (error) {
       this.options.onError(error as Error);
     }
+  }
+
+  /** Without encryption every label; under it, one whose proof opens with the config's keys. */
+  private proven(label: Label): boolean {
+    const sealer = this.options.sealer;
+    return !sealer || (label.proof !== undefined && sealer.open(label.proof, proofAad(label)) === '');
   }
 
   private learn(label: Label): void {
@@ -393,4 +411,9 @@ export class Learner {
 /** What tells one label from another when it comes back from the log (the log adds only its id). */
 function fingerprint(l: Label): string {
   return `${l.scope}\0${l.namespace}\0${l.entry}\0${l.similarity}\0${l.wrong}\0${l.source}\0${l.at}`;
+}
+
+/** What a label's proof binds: every field the learner uses, unambiguously (JSON). */
+function proofAad(l: Label): string {
+  return `label\0${JSON.stringify([l.scope, l.namespace, l.entry, l.similarity, l.wrong, l.source, l.at])}`;
 }
