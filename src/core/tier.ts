@@ -41,8 +41,9 @@ export interface NamespaceBound {
   /** The bound δ: at most this share of semantic hits may be wrong. */
   maxErrorRate: number;
   /**
-   * The wrong share among labelled candidates the tier would serve now, with its 95% interval;
-   * null while nothing is served (no evidence yet).
+   * The wrong share among labelled candidates the tier would serve now, over the namespace's
+   * models, with its interval (one-sided 95% at each end: `errorHigh` is the bound the decision
+   * holds under `maxErrorRate`); null while nothing is served (no evidence yet).
    */
   errorRate: number | null;
   errorLow: number | null;
@@ -56,7 +57,7 @@ export interface NamespaceBound {
   explorations: number;
   /** The cap on explorations, as a share of lookups. */
   explorationBudget: number;
-  /** The similarity from which the namespace's shared evidence serves (entries may differ); null: none yet. */
+  /** The lowest similarity from which the namespace's shared evidence serves, over its models (entries may differ); null: none yet. */
   cutoff: number | null;
 }
 

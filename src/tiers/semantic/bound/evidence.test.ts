@@ -45,6 +45,20 @@ describe('ScopeEvidence', () => {
     expect(e.decide('x', 0.69, 0.5)).toEqual({ serve: false, why: 'below-cutoff' });
   });
 
+  it('never extrapolates a cutoff across ground without labels: near-duplicates at the top and one label far below', async () => {
+    const e = new ScopeEvidence(0.7);
+    labels(e, 0.99, 300);
+    labels(e, 0.81, 1);
+    // The average above 0.81 is 0 wrong of 301, but nothing is known between 0.81 and 0.99.
+    expect(e.cutoff(0.05)).toBeGreaterThan(0.98);
+    expect(e.decide('x', 0.85, 0.05).serve).toBe(false);
+    // Enough labels near 0.81 (max(10, 1/(2δ)) within 0.03) and it may go there.
+    labels(e, 0.815, 9, 0, 'near');
+    expect(e.cutoff(0.05)).toBeCloseTo(0.81, 2);
+    // A tighter bound asks for more support: 50 near labels at δ = 1%.
+    expect(e.cutoff(0.01)).toBeGreaterThan(0.98);
+  });
+
   it('a wrong label lowers an entry’s confidence at once, up to its similarity and a margin', () => {
     const e = new ScopeEvidence(0.7);
     labels(e, 0.9, 400);

@@ -28,6 +28,12 @@ const BINS = 400;
 const BIN_WIDTH = 2 / BINS;
 /** One-sided 95%. */
 const Z = 1.645;
+/** A cutoff needs labels within this many bins (0.03) above it... */
+const SUPPORT_BINS = 6;
+/** ...at least this many, and more for a tighter bound (1/(2δ): 50 at δ = 1%, 10 at 5%). */
+function supportFor(delta: number): number {
+  return Math.max(10, Math.ceil(0.5 / delta));
+}
 /** A wrong label at similarity w keeps its entry from answering up to w plus this. */
 export const WRONG_MARGIN = 0.02;
 /** How many labels' worth the shared error rate counts for in an entry's own estimate. */
@@ -118,15 +124,26 @@ export class ScopeEvidence {
     let w = 0;
     let found: number | null = null;
     const lowest = binOf(this.floor);
+    const support = supportFor(delta);
     for (let bin = BINS - 1; bin >= lowest; bin--) {
       if (this.total[bin] === 0) continue;
       n += this.total[bin]!;
       w += this.wrongs[bin]!;
-      // Only where there are labels: a gap below the last passing one is unknown ground.
-      if (wilsonUpper(w, n) <= delta) found = Math.max(this.floor, edgeOf(bin));
+      // Only where there are labels, and enough of them near: a cutoff is never extrapolated
+      // from a few labels across ground the labels above it say nothing about (many near-
+      // duplicates at 0.99 and one paraphrase at 0.81 do not make 0.81 safe).
+      if (wilsonUpper(w, n) <= delta && this.labelsNear(bin) >= support)
+        found = Math.max(this.floor, edgeOf(bin));
     }
     this.cutoffs.set(delta, found);
     return found;
+  }
+
+  /** Labels from `bin` up to SUPPORT_BINS above it. */
+  private labelsNear(bin: number): number {
+    let n = 0;
+    for (let b = bin; b < Math.min(BINS, bin + SUPPORT_BINS); b++) n += this.total[b]!;
+    return n;
   }
 
   /** Labelled candidates at or above `from`: how many, and how many were wrong. */
@@ -181,14 +198,16 @@ export function wilsonUpper(w: number, n: number): number {
   return Math.min(1, (centre + spread) / (1 + z2 / n));
 }
 
-/** The two-sided 95% Wilson interval for w wrong of n. */
+/**
+ * The Wilson interval for w wrong of n with one-sided 95% at each end (90% in all): its upper end
+ * is the bound the decision compares with δ, so a tier that serves never shows one above δ.
+ */
 export function wilsonInterval(w: number, n: number): [number, number] {
   if (n === 0) return [0, 1];
-  const z = 1.96;
   const p = w / n;
-  const z2 = z * z;
+  const z2 = Z * Z;
   const centre = p + z2 / (2 * n);
-  const spread = z * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n));
+  const spread = Z * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n));
   return [Math.max(0, (centre - spread) / (1 + z2 / n)), Math.min(1, (centre + spread) / (1 + z2 / n))];
 }
 

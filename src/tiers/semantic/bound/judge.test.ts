@@ -17,6 +17,20 @@ describe('defaultJudge', () => {
     expect(await verdict(text('«北京»'), text('«北京»'))).toBe('right');
   });
 
+  it('never folds what changes a meaning: superscripts, subscripts, leading dots, long numbers', async () => {
+    expect(await verdict(text('2³'), text('23'))).toBe('wrong');
+    expect(await verdict(text('H₂O₂'), text('H2O2'))).toBe('wrong');
+    expect(await verdict(text('.5'), text('5'))).toBe('wrong');
+    expect(await verdict(text('9400111899223197428490123'), text('9400111899223197428490999'))).toBe('wrong');
+    expect(
+      await verdict(text('{"account_id": 90071992547409931}'), text('{"account_id":90071992547409935}')),
+    ).toBe('wrong');
+    const call = (id: string) => ({ name: 'close', args: `{"account":${id}}` });
+    expect(await verdict(text('', [call('90071992547409931')]), text('', [call('90071992547409935')]))).toBe(
+      'wrong',
+    );
+  });
+
   it('short answers must be equal: labels and classifications that differ are wrong', async () => {
     expect(await verdict(text('positive'), text('negative'))).toBe('wrong');
     expect(await verdict(text('42'), text('43'))).toBe('wrong');

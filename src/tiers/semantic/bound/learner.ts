@@ -73,8 +73,8 @@ interface Counters {
 /** A lookup waits this long at most for its fresh answer to be labelled. */
 const PENDING_MS = 10 * 60_000;
 const PENDING_KEPT = 10_000;
-/** Scopes with evidence in memory; the least recently used is dropped (and read back from the log at restart). */
-const SCOPES_KEPT = 10_000;
+/** Scopes (namespace and model pairs) learned: about 4 KB each, plus their entries' labels. */
+const SCOPES_KEPT = 50_000;
 /** Namespaces counted one by one; the rest are counted together under OTHER. */
 const NAMESPACES_COUNTED = 1_000;
 /** The monitor's name for the rest (monitor/insights.ts OTHER). */
@@ -94,6 +94,8 @@ export class Learner {
   /** Labels this process appended and learned, not yet read back from the log (by fingerprint). */
   private readonly ours = new Map<string, number>();
   private lastId = 0;
+  /** Whether SCOPES_KEPT was reached (said once). */
+  private full = false;
   /** Labels read from the log without a valid proof under encryption: skipped. */
   unproven = 0;
   private lastRead = Number.NEGATIVE_INFINITY;
@@ -128,6 +130,9 @@ export class Learner {
     const delta = this.boundOf(namespace)!;
     const scope = scopeOf(namespace, llmString);
     const evidence = this.evidenceOf(scope, namespace);
+    if (!evidence) return { serve: false };
+    // Identical questions score 1 plus float error: a label there is the most telling one.
+    candidate = { ...candidate, similarity: clamped(candidate.similarity) };
     const decision = evidence.decide(candidate.entry, candidate.similarity, delta);
     const pending = (source: Pending['source']) =>
       this.remember(this.pending, PENDING_KEPT, keyHash, {
@@ -176,7 +181,7 @@ export class Learner {
         scope: scopeOf(namespace, llmString),
         namespace,
         entry,
-        similarity,
+        similarity: clamped(similarity),
         wrong,
         source: 'feedback',
         at: this.options.clock.now(),
@@ -267,11 +272,13 @@ export class Learner {
       cached,
       fresh,
     };
-    let verdict = verdictOf(await Promise.resolve(this.options.judge(pair)).catch(() => 'unsure'));
+    // A judge that throws (at once or later) or answers anything else is unsure.
+    let verdict = verdictOf(await (async () => this.options.judge(pair))().catch(() => 'unsure'));
     let source: LabelSource = pending.source;
     if (verdict === 'unsure' && this.options.backgroundJudge) {
-      const approved = await Promise.resolve(this.options.backgroundJudge(pair)).catch((error: unknown) => {
-        this.options.onError(error as Error);
+      const judge = this.options.backgroundJudge;
+      const approved = await (async () => judge(pair))().catch((error: unknown) => {
+        this.options.onError(new BackgroundJudgeError(error));
         return undefined;
       });
       // A background judge that could not decide leaves the pair unlabelled rather than guessed.
@@ -353,24 +360,34 @@ export class Learner {
   }
 
   private learn(label: Label): void {
-    this.evidenceOf(label.scope, label.namespace).add(label);
+    const evidence = this.evidenceOf(label.scope, label.namespace);
+    if (!evidence) return;
+    evidence.add(label);
     this.countersOf(label.namespace).labels[label.source]++;
   }
 
-  private evidenceOf(scope: string, namespace: string): ScopeEvidence {
-    let evidence = this.scopes.get(scope);
-    if (evidence) {
-      this.scopes.delete(scope);
-    } else {
-      evidence = new ScopeEvidence(this.options.floorOf(namespace));
-      if (this.scopes.size >= SCOPES_KEPT) {
-        const oldest = this.scopes.keys().next().value!;
-        this.scopes.delete(oldest);
-        this.namespaceOfScope.delete(oldest);
+  /**
+   * The evidence of a scope; undefined beyond SCOPES_KEPT scopes. Evidence is never dropped to make
+   * room: a scope learned afresh would have forgotten its wrong labels. A scope beyond the limit
+   * is neither served nor learned from (said once), in this process and after a restart alike.
+   */
+  private evidenceOf(scope: string, namespace: string): ScopeEvidence | undefined {
+    const known = this.scopes.get(scope);
+    if (known) return known;
+    if (this.scopes.size >= SCOPES_KEPT) {
+      if (!this.full) {
+        this.full = true;
+        this.options.onError(
+          new Error(
+            `maxErrorRate: more than ${SCOPES_KEPT} namespace and model pairs; the others are neither learned nor served`,
+          ),
+        );
       }
-      this.namespaceOfScope.set(scope, namespace);
+      return undefined;
     }
+    const evidence = new ScopeEvidence(this.options.floorOf(namespace));
     this.scopes.set(scope, evidence);
+    this.namespaceOfScope.set(scope, namespace);
     return evidence;
   }
 
@@ -416,4 +433,18 @@ function fingerprint(l: Label): string {
 /** What a label's proof binds: every field the learner uses, unambiguously (JSON). */
 function proofAad(l: Label): string {
   return `label\0${JSON.stringify([l.scope, l.namespace, l.entry, l.similarity, l.wrong, l.source, l.at])}`;
+}
+
+function clamped(similarity: number): number {
+  return Math.min(1, Math.max(-1, similarity));
+}
+
+/** A background judge that threw: reported as the tier's, under its own name. */
+export class BackgroundJudgeError extends Error {
+  /** What failed, for the tier's log line ("background judge failed (...)"). */
+  readonly op = 'background judge';
+  constructor(cause: unknown) {
+    super((cause as Error)?.message ?? String(cause), { cause });
+    this.name = 'BackgroundJudgeError';
+  }
 }
