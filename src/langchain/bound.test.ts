@@ -54,7 +54,7 @@ const SYSTEM = new SystemMessage('You are the support assistant of the Acme acco
 const ask = (question: string) => model.invoke([SYSTEM, new HumanMessage(question)]);
 
 async function bound(): Promise<NamespaceBound> {
-  const semantic = (await cache.stats({ store: true })).tiers.find((t) => t.name === 'semantic')!;
+  const semantic = (await cache.stats()).tiers.find((t) => t.name === 'semantic')!;
   return Object.values(semantic.store!.bound!)[0]!;
 }
 
@@ -92,5 +92,18 @@ describe('withCache over a semantic tier with an error bound', () => {
     expect(bot.calls).toBe(12);
     expect(hit.response_metadata.strata).toMatchObject({ tier: 'semantic' });
     expect((await bound()).hits).toBe(1);
+
+    // The application reports on that answer by its id, once.
+    const id = (hit.response_metadata.strata as { responseId: string }).responseId;
+    expect(id).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    expect(await cache.feedback(id, 'right')).toBe(1);
+    expect(await cache.feedback(id, 'right')).toBe(0);
+    expect((await bound()).labels.feedback).toBe(1);
+    expect(await cache.feedback('A'.repeat(22), 'wrong')).toBe(0);
+    await expect(cache.feedback(id, 'maybe' as 'right')).rejects.toThrow(/verdict "right" or "wrong"/);
+    // An exact hit carries no id: it is the answer to its own question.
+    const exact = await ask('How do I change the email on my account?');
+    expect(exact.response_metadata.strata).toMatchObject({ hit: true, tier: 'memory' });
+    expect((exact.response_metadata.strata as { responseId?: string }).responseId).toBeUndefined();
   });
 });

@@ -34,7 +34,8 @@ export const semanticTierSchema = z
     /**
      * The share of similarity hits that may be wrong, at most (δ, docs/semantic-bound.md): the
      * tier learns when a candidate may answer and keeps its wrong hits under this; `threshold`
-     * is then the floor below which nothing is served (default: the embedder's threshold − 0.1).
+     * is then the floor below which nothing is served (default: the embedder's, so a bound only
+     * ever serves less than the fixed threshold; lower it to let the bound reach further).
      */
     maxErrorRate: errorRate.optional(),
     /** δ per namespace; a namespace not listed uses `maxErrorRate`, or the fixed threshold without it. */

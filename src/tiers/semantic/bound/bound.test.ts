@@ -87,23 +87,23 @@ describe('semantic tier under maxErrorRate', () => {
   });
 
   it('a wrong label takes the entry out at once, even where the shared evidence is confident', async () => {
-    let coin = 0.99;
+    let coin = 1;
     const t = tier({ explorationBudget: 1, random: () => coin });
     await anchor(t);
-    // Twenty right labels: free ones, then a client's word on each hit.
-    for (let i = 0; i < 20; i++) {
-      const key = question(0.9);
-      if (await ask(t, key, ANSWER)) expect(await t.markGood(key)).toBe(true);
-    }
-    expect((await bound(t))!.labels).toMatchObject({ free: 10, feedback: 10 });
+    // Twenty right labels: ten free ones, then ten explorations (the coin always says explore).
+    for (let i = 0; i < 10; i++) expect(await ask(t, question(0.9), ANSWER)).toBe(false);
+    coin = 0;
+    for (let i = 0; i < 10; i++) expect(await ask(t, question(0.92), ANSWER)).toBe(false);
+    coin = 1;
+    expect((await bound(t))!.labels).toMatchObject({ free: 10, exploration: 10 });
     expect(await ask(t, question(0.92), ANSWER)).toBe(true);
     // Explored at 0.93, and the model answers otherwise: one wrong label.
     coin = 0;
     expect(
       await ask(t, question(0.93), 'Another answer altogether, about a different question than the anchor.'),
     ).toBe(false);
-    coin = 0.99;
-    expect((await bound(t))?.labels.exploration).toBe(1);
+    coin = 1;
+    expect((await bound(t))?.labels.exploration).toBe(11);
     expect(await ask(t, question(0.92), ANSWER)).toBe(false);
     expect(await ask(t, question(0.94), ANSWER)).toBe(false);
     // Much closer than the wrong one, it still answers.

@@ -81,6 +81,24 @@ describe('defaultJudge', () => {
     ).toBe('unsure');
   });
 
+  it('prose the tier’s guards tell apart is unsure: number words, negation, plans', async () => {
+    const pairs = [
+      [
+        'We will send you two emails to confirm the change of address on your account today.',
+        'We will send you four emails to confirm the change of address on your account today.',
+      ],
+      [
+        'Your card was charged for the upgrade, and the receipt is in the billing section of settings.',
+        'Your card was not charged for the upgrade, and the receipt is in the billing section of settings.',
+      ],
+      [
+        'Single sign-on is included in the Pro plan, and you can turn it on from the admin console.',
+        'Single sign-on is included in the Enterprise plan, and you can turn it on from the admin console.',
+      ],
+    ];
+    for (const [a, b] of pairs) expect(await verdict(text(a!), text(b!))).toBe('unsure');
+  });
+
   it('prose the embedder cannot see whole is unsure, not right', async () => {
     const narrow: Embedder = { ...lexicalEmbedder(), fits: (t) => t.length < 100 };
     const long = 'word '.repeat(60);

@@ -11,12 +11,14 @@
  * - Short answers (classifications, labels, numbers, names: under SHORT_WORDS words or SHORT_CHARS
  *   characters) must be equal: "positive" and "negative" are close in any embedding.
  * - Prose is compared by the similarity of the two answers' embeddings: at least PROSE_RIGHT is
- *   right, below PROSE_WRONG is wrong, in between is unsure; so is prose whose numbers differ,
+ *   right, below PROSE_WRONG is wrong, in between is unsure; so is prose whose numbers differ or
+ *   that a precision guard of the tier tells apart (number words, negation, opposites, entities),
  *   and prose longer than the embedder sees whole (give such traffic a judge of its own).
  * An unsure pair goes to the background judge when there is one; otherwise it counts as wrong.
  */
 
 import type { Embedder } from '../embedders/embedder.js';
+import { ALL_GUARDS, refusingGuard } from '../guards/guards.js';
 import { hasInvisible } from '../question/unicode.js';
 import { dot } from '../vectors/vector.js';
 import type { AnswerText } from './answer.js';
@@ -63,8 +65,14 @@ export function defaultJudge(embedder: Embedder): AnswerJudge {
     const [va, vb] = await embedder.embed([a, b]);
     const similarity = dot(va!, vb!);
     if (similarity < PROSE_WRONG) return 'wrong';
-    // Alike, but "2 tablets" is not "4 tablets"; hidden text may say something else to a reader's tools.
-    if (numbersOf(a) !== numbersOf(b) || hasInvisible(cached.text) !== hasInvisible(fresh.text))
+    // Alike, but "2 tablets" is not "4 tablets", "charged" is not "not charged", the Pro plan is
+    // not Enterprise: the question guards read answers too. Hidden text may say something else
+    // to a reader's tools.
+    if (
+      numbersOf(a) !== numbersOf(b) ||
+      refusingGuard(cached.text, fresh.text, ALL_GUARDS) !== undefined ||
+      hasInvisible(cached.text) !== hasInvisible(fresh.text)
+    )
       return 'unsure';
     return similarity >= PROSE_RIGHT ? 'right' : 'unsure';
   };

@@ -80,6 +80,9 @@ const NAMESPACES_COUNTED = 1_000;
 /** The monitor's name for the rest (monitor/insights.ts OTHER). */
 const OTHER_NAMESPACES = '(other)';
 const PAGE = 5_000;
+/** A judge that has not answered in this long is unsure; a background judge, no label. */
+const JUDGE_MS = 30_000;
+const BACKGROUND_JUDGE_MS = 5 * 60_000;
 const OURS_KEPT = 10_000;
 
 export type Verdict = { serve: true } | { serve: false; explore?: true };
@@ -147,7 +150,7 @@ export class Learner {
       return { serve: false };
     }
     const counters = this.countersOf(namespace);
-    if (this.explores(counters, evidence.labelsOf(candidate.entry))) {
+    if (this.explores(counters, evidence.labelsNear(candidate.entry, candidate.similarity))) {
       counters.explorations++;
       pending('exploration');
       return { serve: false, explore: true };
@@ -213,7 +216,7 @@ export class Learner {
       const cutoff = e.cutoff(delta);
       const sum = evidence.get(namespace) ?? { n: 0, wrong: 0, cutoff: null };
       if (cutoff !== null) {
-        const above = e.above(cutoff);
+        const above = e.served(delta);
         sum.n += above.n;
         sum.wrong += above.wrong;
         sum.cutoff = sum.cutoff === null ? cutoff : Math.min(sum.cutoff, cutoff);
@@ -244,13 +247,14 @@ export class Learner {
   // -------------------------------------------------------------------------------------------
 
   /**
-   * Explore with a probability that falls as the entry gathers labels, within the budget: at most
-   * `explorationBudget` of the namespace's lookups.
+   * Explore with a probability that falls as the entry gathers labels near this similarity (labels
+   * far from it vouch for other questions), within the budget: at most `explorationBudget` of the
+   * namespace's lookups.
    */
-  private explores(counters: Counters, entryLabels: number): boolean {
+  private explores(counters: Counters, labelsNear: number): boolean {
     const budget = this.options.explorationBudget;
     if (budget <= 0 || counters.explorations + 1 > budget * counters.lookups) return false;
-    return this.options.random() < budget / (1 + entryLabels);
+    return this.options.random() < Math.min(1, (2 * budget) / (1 + labelsNear));
   }
 
   private async judge(
@@ -273,14 +277,18 @@ export class Learner {
       fresh,
     };
     // A judge that throws (at once or later) or answers anything else is unsure.
-    let verdict = verdictOf(await (async () => this.options.judge(pair))().catch(() => 'unsure'));
+    let verdict = verdictOf(
+      await within(JUDGE_MS, (async () => this.options.judge(pair))()).catch(() => 'unsure'),
+    );
     let source: LabelSource = pending.source;
     if (verdict === 'unsure' && this.options.backgroundJudge) {
       const judge = this.options.backgroundJudge;
-      const approved = await (async () => judge(pair))().catch((error: unknown) => {
-        this.options.onError(new BackgroundJudgeError(error));
-        return undefined;
-      });
+      const approved = await within(BACKGROUND_JUDGE_MS, (async () => judge(pair))()).catch(
+        (error: unknown) => {
+          this.options.onError(new BackgroundJudgeError(error));
+          return undefined;
+        },
+      );
       // A background judge that could not decide leaves the pair unlabelled rather than guessed.
       if (approved === undefined) return;
       verdict = approved === true ? 'right' : 'wrong';
@@ -447,4 +455,14 @@ export class BackgroundJudgeError extends Error {
     super((cause as Error)?.message ?? String(cause), { cause });
     this.name = 'BackgroundJudgeError';
   }
+}
+
+/** What `work` resolves to, or undefined if it takes longer than `ms` (the timer does not hold the process). */
+function within<T>(ms: number, work: Promise<T>): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(resolve, ms, undefined);
+    timer.unref();
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
 }
