@@ -36,6 +36,10 @@ export interface TierStats {
   [extra: string]: number | Record<string, number> | Record<string, NamespaceBound> | undefined;
 }
 
+/** Where a semantic tier's labels come from (tiers/semantic/bound/labels.ts says what each is). */
+export type LabelSource = 'free' | 'exploration' | 'feedback' | 'background';
+export const LABEL_SOURCES: readonly LabelSource[] = ['free', 'exploration', 'feedback', 'background'];
+
 /** One namespace of a semantic tier that keeps its wrong hits under a bound (`maxErrorRate`). */
 export interface NamespaceBound {
   /** The bound δ: at most this share of semantic hits may be wrong. */
@@ -52,7 +56,7 @@ export interface NamespaceBound {
   lookups: number;
   hits: number;
   /** Labels learned from, by source, since start (this process's and, on a shared store, the fleet's). */
-  labels: { free: number; exploration: number; feedback: number; background: number };
+  labels: Record<LabelSource, number>;
   /** Candidate hits sent to the model instead, to check them, since start (this process). */
   explorations: number;
   /** The cap on explorations, as a share of lookups. */

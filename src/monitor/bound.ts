@@ -8,8 +8,7 @@
  * left out (null). Namespaces may also be hidden (a monitor without a token at the gateway, whose
  * namespaces are its tenants): then they are named by rank, `namespace 1`, `namespace 2`, ...
  */
-import type { NamespaceBound, TierStats } from '../core/tier.js';
-import { LABEL_SOURCES, type LabelSource } from '../tiers/semantic/bound/labels.js';
+import { LABEL_SOURCES, type LabelSource, type NamespaceBound, type TierStats } from '../core/tier.js';
 import { OTHER } from './insights.js';
 
 /** Namespaces per tier shown by name in /metrics and the dashboard; the rest are `(other)`. */
