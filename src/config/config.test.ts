@@ -152,6 +152,27 @@ describe('config validation', () => {
     );
   });
 
+  it('semantic maxErrorRate: above 0 and at most 0.5, per namespace too; its options need it', () => {
+    const semantic = (fields: Record<string, unknown>) => ({ tiers: [{ type: 'semantic', ...fields }] });
+    for (const bad of [0, -0.1, 0.6, 1, Number.NaN, Number.POSITIVE_INFINITY, '0.01', null])
+      expect(problem(semantic({ maxErrorRate: bad }))).toMatch(/tiers\[0\]\.maxErrorRate: /);
+    expect(problem(semantic({ maxErrorRates: { legal: 0 } }))).toMatch(
+      /tiers\[0\]\.maxErrorRates\.legal: must be above 0/,
+    );
+    expect(parseConfig(semantic({ maxErrorRate: 0.5 })).tiers[0]).toMatchObject({ maxErrorRate: 0.5 });
+    for (const [field, value] of [
+      ['explorationBudget', 0.1],
+      ['judge', () => true],
+      ['backgroundJudge', () => true],
+    ] as const)
+      expect(problem(semantic({ [field]: value }))).toMatch(
+        new RegExp(`tiers\\[0\\]\\.${field}: needs maxErrorRate or maxErrorRates`),
+      );
+    expect(problem(semantic({ maxErrorRates: { a: 0.01 }, explorationBudget: 2 }))).toMatch(
+      /tiers\[0\]\.explorationBudget: /,
+    );
+  });
+
   it('rejects TTLs that are not finite or longer than ten years', () => {
     const tenYears = 10 * 365 * 86_400;
     for (const bad of [tenYears + 1, 1e12, 1e308, Number.POSITIVE_INFINITY, Number.NaN]) {

@@ -274,7 +274,9 @@ export class GuardedTier {
 
   /** The tier's client failed outside any call: logged once, reported, not counted as a failed call. */
   clientError(error: Error): void {
-    this.logOnce('connection', error);
+    // A failure that says what failed (the semantic tier's background judge) is logged as that.
+    const op = (error as { op?: unknown }).op;
+    this.logOnce(typeof op === 'string' ? op : 'connection', error);
     this.policy.onClientError(this.name, error);
   }
 

@@ -36,13 +36,18 @@ export interface TierStats {
   [extra: string]: number | Record<string, number> | Record<string, NamespaceBound> | undefined;
 }
 
+/** Where a semantic tier's labels come from (tiers/semantic/bound/labels.ts says what each is). */
+export type LabelSource = 'free' | 'exploration' | 'feedback' | 'background';
+export const LABEL_SOURCES: readonly LabelSource[] = ['free', 'exploration', 'feedback', 'background'];
+
 /** One namespace of a semantic tier that keeps its wrong hits under a bound (`maxErrorRate`). */
 export interface NamespaceBound {
   /** The bound δ: at most this share of semantic hits may be wrong. */
   maxErrorRate: number;
   /**
-   * The wrong share among labelled candidates the tier would serve now, with its 95% interval;
-   * null while nothing is served (no evidence yet).
+   * The wrong share among labelled candidates the tier would serve now, over the namespace's
+   * models, with its interval (one-sided 95% at each end: `errorHigh` is the bound the decision
+   * holds under `maxErrorRate`); null while nothing is served (no evidence yet).
    */
   errorRate: number | null;
   errorLow: number | null;
@@ -51,12 +56,12 @@ export interface NamespaceBound {
   lookups: number;
   hits: number;
   /** Labels learned from, by source, since start (this process's and, on a shared store, the fleet's). */
-  labels: { free: number; exploration: number; feedback: number; background: number };
+  labels: Record<LabelSource, number>;
   /** Candidate hits sent to the model instead, to check them, since start (this process). */
   explorations: number;
   /** The cap on explorations, as a share of lookups. */
   explorationBudget: number;
-  /** The similarity from which the namespace's shared evidence serves (entries may differ); null: none yet. */
+  /** The lowest similarity from which the namespace's shared evidence serves, over its models (entries may differ); null: none yet. */
   cutoff: number | null;
 }
 

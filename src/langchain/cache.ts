@@ -16,6 +16,7 @@ import { CacheMissError } from '../errors.js';
 import { EngineView } from './engine-view.js';
 import { toStored } from './generations.js';
 import type { AttachableModel } from './run-handler.js';
+import { similarAnswers } from './similar-answers.js';
 import { attachModel } from './view-attach.js';
 import { identified, viewKey } from './view-identity.js';
 import { asBatch, lookupResult, plainWait, staleResult } from './view-lookups.js';
@@ -165,6 +166,25 @@ export class StrataCache extends EngineView {
   markGood(prompt: string, llmKey: string): Promise<number> {
     assertStrings('markGood', prompt, llmKey);
     return this.strata.markGood(this.key(prompt, llmKey));
+  }
+
+  /**
+   * Reports on a similarity answer `withCache` gave, by its `response_metadata.strata.responseId`:
+   * wrong is `markBad`, right is `markGood`, for that answer's request. Returns how many tiers
+   * recorded it; 0 for an id this cache did not give (or forgot: the last 10,000 are kept), or
+   * already reported on.
+   */
+  async feedback(responseId: string, verdict: 'right' | 'wrong'): Promise<number> {
+    if (typeof responseId !== 'string' || (verdict !== 'right' && verdict !== 'wrong'))
+      throw new TypeError(
+        'feedback(responseId, verdict): responseId must be a string, verdict "right" or "wrong"',
+      );
+    const answers = similarAnswers(this.strata);
+    const key = answers.get(responseId);
+    if (!key) return 0;
+    const recorded = verdict === 'wrong' ? await this.strata.markBad(key) : await this.strata.markGood(key);
+    if (recorded > 0) answers.forget(responseId);
+    return recorded;
   }
 
   /** Removes one entry from every tier; returns how many tiers held it. */

@@ -9,6 +9,7 @@ import type { StrataCache } from './cache.js';
 import { isModelOutage } from './model-failure.js';
 import { identityPair } from './model-identity.js';
 import { assertMode } from './modes.js';
+import { similarAnswers } from './similar-answers.js';
 import { refuse } from './view-identity.js';
 import { assertStaleIfError, type LookupResult } from './view-options.js';
 
@@ -38,6 +39,8 @@ export interface StrataHitInfo {
   ageSeconds?: number;
   /** The model call failed and this is an expired answer kept for that (stale-if-error). */
   stale?: boolean;
+  /** A similarity answer's id, for `cache.feedback(responseId, 'right' | 'wrong')`. */
+  responseId?: string;
 }
 
 export interface CachedRequest {
@@ -140,7 +143,11 @@ export class RequestCache {
       if (mode === 'only-if-cached') throw new CacheMissError(view.key(request.prompt, request.llmKey).hash);
       return undefined;
     }
-    return { generations: hit.generations as G[], info: infoOf(hit) };
+    const info = infoOf(hit);
+    // Another prompt's answer: the application may say whether it was right (similar-answers.ts).
+    if (hit.similarity !== undefined)
+      info.responseId = similarAnswers(this.strata.strata).issue(view.key(request.prompt, request.llmKey));
+    return { generations: hit.generations as G[], info };
   }
 
   /**

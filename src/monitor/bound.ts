@@ -8,14 +8,13 @@
  * left out (null). Namespaces may also be hidden (a monitor without a token at the gateway, whose
  * namespaces are its tenants): then they are named by rank, `namespace 1`, `namespace 2`, ...
  */
-import type { NamespaceBound, TierStats } from '../core/tier.js';
+import { LABEL_SOURCES, type LabelSource, type NamespaceBound, type TierStats } from '../core/tier.js';
 import { OTHER } from './insights.js';
 
 /** Namespaces per tier shown by name in /metrics and the dashboard; the rest are `(other)`. */
 export const MAX_BOUND_NAMESPACES = 20;
 
-export type LabelSource = keyof NamespaceBound['labels'];
-export const LABEL_SOURCES: readonly LabelSource[] = ['free', 'exploration', 'feedback', 'background'];
+export { LABEL_SOURCES };
 
 /** One namespace's row; the fields that cannot be summed are null in `(other)`. */
 export interface BoundRow {

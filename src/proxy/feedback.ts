@@ -13,8 +13,8 @@
  * leaking (logs, a shared browser history) lets nobody else steer another tenant's cache. Each
  * id is used once: a label counts one response once, however often it is reported.
  */
-import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
+import { ANSWER_ID, AnswerIds, MAX_ANSWERS } from '../core/answer-ids.js';
 import type { Sealer } from '../core/encryption/keyring.js';
 import type { CacheKey } from '../core/key.js';
 import { RequestError } from '../errors.js';
@@ -22,16 +22,13 @@ import type { Engine } from './engine.js';
 import type { Caller, Headers } from './tenancy.js';
 
 /** How many similarity answers the gateway can take feedback on: the most recent ones. */
-export const MAX_RESPONSES = 10_000;
+export const MAX_RESPONSES = MAX_ANSWERS;
 
 /** The response header naming a similarity answer, and the request header reporting on one. */
 export const RESPONSE_ID_HEADER = 'x-strata-response-id';
 export const FEEDBACK_HEADER = 'x-strata-feedback';
 /** The gateway's own endpoint for feedback alone (no model call). */
 export const FEEDBACK_PATH = '/strata/feedback';
-
-/** 128 random bits, base64url: 22 characters. */
-const ID = /^[A-Za-z0-9_-]{22}$/;
 
 export type Verdict = 'right' | 'wrong';
 export interface Report {
@@ -54,7 +51,7 @@ export function reportOf(headers: Headers): Report | undefined {
   if (raw === undefined) return undefined;
   const value = Array.isArray(raw) ? (raw.length === 1 ? raw[0]! : undefined) : raw;
   const match = value === undefined ? null : /^\s*(right|wrong)\s+(\S+)\s*$/i.exec(value);
-  if (!match || !ID.test(match[2]!))
+  if (!match || !ANSWER_ID.test(match[2]!))
     throw new RequestError(
       `${FEEDBACK_HEADER}: must be "wrong <id>" or "right <id>", one per request, with the ${RESPONSE_ID_HEADER} of a response`,
       'STRATA_REQUEST_FEEDBACK',
@@ -63,20 +60,18 @@ export function reportOf(headers: Headers): Report | undefined {
 }
 
 export class Feedback {
-  /** Insertion order is age: the first entry is the oldest. */
-  private readonly answered = new Map<string, Answered>();
+  private readonly answered: AnswerIds<Answered>;
 
   constructor(
     private readonly engine: Engine,
-    private readonly capacity = MAX_RESPONSES,
-  ) {}
+    capacity = MAX_RESPONSES,
+  ) {
+    this.answered = new AnswerIds(capacity);
+  }
 
   /** A new id for a similarity answer to this request's caller; the oldest id is forgotten past capacity. */
   remember(key: CacheKey, caller: Caller, sealer: Sealer | undefined): string {
-    const id = randomBytes(16).toString('base64url');
-    if (this.answered.size >= this.capacity) this.answered.delete(this.answered.keys().next().value!);
-    this.answered.set(id, { key, namespace: caller.namespace, fingerprint: caller.fingerprint, sealer });
-    return id;
+    return this.answered.issue({ key, namespace: caller.namespace, fingerprint: caller.fingerprint, sealer });
   }
 
   /**
@@ -93,7 +88,7 @@ export class Feedback {
         ? await this.engine.markBad(answered.key, call)
         : await this.engine.markGood(answered.key, call);
     if (recorded === 0) return 'unknown';
-    this.answered.delete(report.id);
+    this.answered.forget(report.id);
     return 'applied';
   }
 }

@@ -29,7 +29,7 @@ export function angledEmbedder(): Embedder {
         const v = new Float32Array(2000);
         v[0] = similarity;
         // Up to 1999 questions per test process have directions of their own.
-        v[own.get(t)! % 2000] += Math.sqrt(Math.max(0, 1 - similarity * similarity));
+        v[own.get(t)! % 2000] = Math.sqrt(Math.max(0, 1 - similarity * similarity));
         return v;
       });
     },

@@ -1,6 +1,6 @@
 import { type ResolvedConfig, tierName } from '../../config/schema.js';
 import type { HealthReport } from '../../core/reports.js';
-import type { DailyStats } from '../../core/tier.js';
+import type { DailyStats, TierStats } from '../../core/tier.js';
 import type { Strata } from '../../engine/strata.js';
 import { tierTypesWith } from '../../tiers/index.js';
 import { type Command, formatBytes, type Io, shown, stringFlag, table } from '../context.js';
@@ -55,6 +55,7 @@ export const stats: Command = async ({ flags, io, open }) => {
         ]);
       }
       for (const line of table(rows)) io.out(line);
+      for (const line of boundLines(report.tiers)) io.out(line);
     }
     const health = unreadable.length > 0 ? (await strata.health()).tiers : [];
     const why = unreadReasons(unreadable, health, failures, 'stats');
@@ -69,6 +70,30 @@ export const stats: Command = async ({ flags, io, open }) => {
     await strata.close();
   }
 };
+
+/**
+ * What each semantic tier under `maxErrorRate` has learned, per namespace (docs/semantic-bound.md):
+ * the labels it holds are read from its store, so they show here; hits and explorations are this
+ * process's (none, for a command).
+ */
+function boundLines(tiers: Array<{ name: string; store?: TierStats }>): string[] {
+  const rows: Array<Array<string | number>> = [];
+  const percent = (x: number | null) => (x === null ? '-' : `${(100 * x).toFixed(2)}%`);
+  for (const t of tiers)
+    for (const [namespace, b] of Object.entries(t.store?.bound ?? {}))
+      rows.push([
+        shown(t.name),
+        shown(namespace),
+        percent(b.maxErrorRate),
+        b.errorRate === null
+          ? 'learning: serves nothing yet'
+          : `${percent(b.errorRate)} [${percent(b.errorLow)}, ${percent(b.errorHigh)}]`,
+        b.cutoff === null ? '-' : b.cutoff.toFixed(3),
+        `free ${b.labels.free}, exploration ${b.labels.exploration}, feedback ${b.labels.feedback}, background ${b.labels.background}`,
+      ]);
+  if (rows.length === 0) return [];
+  return ['', ...table([['tier', 'namespace', 'bound', 'error rate [95%]', 'cutoff', 'labels'], ...rows])];
+}
 
 /** `stats --days N`: the persisted daily statistics; exit 1 when a tier that keeps them could not be read. */
 async function daily(

@@ -34,13 +34,14 @@ export const semanticTierSchema = z
     /**
      * The share of similarity hits that may be wrong, at most (δ, docs/semantic-bound.md): the
      * tier learns when a candidate may answer and keeps its wrong hits under this; `threshold`
-     * is then the floor below which nothing is served (default: the embedder's threshold − 0.1).
+     * is then the floor below which nothing is served (default: the embedder's, so a bound only
+     * ever serves less than the fixed threshold; lower it to let the bound reach further).
      */
     maxErrorRate: errorRate.optional(),
     /** δ per namespace; a namespace not listed uses `maxErrorRate`, or the fixed threshold without it. */
     maxErrorRates: z.record(z.string(), errorRate).optional(),
     /** Under a bound: at most this share of a namespace's lookups become model calls to check a candidate (`0.05`). */
-    explorationBudget: z.number().min(0).max(1).default(0.05),
+    explorationBudget: z.number().min(0).max(1).optional(),
     /** Under a bound: decides labels instead of the default judge (programmatic use). */
     judge: judgeFunction<AnswerJudge>('(pair) => "right" | "wrong" | "unsure" | boolean').optional(),
     /** Under a bound: decides, after the response, pairs the judge was unsure of (an LLM judge). */
@@ -115,6 +116,11 @@ export const semanticTierSchema = z
       .refine((v) => v === 0 || v >= 1, 'must be 0 (off) or at least 1'),
   })
   .superRefine((tier, ctx) => {
+    // What only a bound uses, set without one, would do nothing: say so rather than ignore it.
+    if (tier.maxErrorRate === undefined && tier.maxErrorRates === undefined)
+      for (const field of ['explorationBudget', 'judge', 'backgroundJudge'] as const)
+        if (tier[field] !== undefined)
+          ctx.addIssue({ code: 'custom', path: [field], message: 'needs maxErrorRate or maxErrorRates' });
     // A custom embeddings object has no measured threshold: the config must give one.
     if (typeof tier.embeddings === 'object' && tier.threshold === undefined) {
       ctx.addIssue({

@@ -11,8 +11,6 @@ import { semanticTierSchema } from './config.js';
 
 const PACKAGE = 'better-sqlite3';
 const STORE_PACKAGE = 'pg';
-/** Under `maxErrorRate` without a `threshold`, the floor is the embedder's threshold less this. */
-const BOUND_FLOOR_BELOW = 0.1;
 
 /** An onnx model for a semantic tier's `field`; a missing runtime or model is a config error naming it. */
 async function onnxFor(
@@ -48,10 +46,10 @@ export const semanticTier = defineTier({
           : fromLangChain(e);
     const embedder = withEmbeddingCache(base);
     // The schema requires a threshold with custom embeddings; the built-in ones have measured defaults.
-    const measured = base.defaultThreshold ?? DEFAULT_THRESHOLDS[e as keyof typeof DEFAULT_THRESHOLDS];
-    // Under a bound the threshold is a floor: lower than the fixed one, the learner decides above it.
-    const bounded = config.maxErrorRate !== undefined || config.maxErrorRates !== undefined;
-    const threshold = config.threshold ?? (bounded ? measured - BOUND_FLOOR_BELOW : measured);
+    // Under a bound the threshold is the floor the learner decides above: by default the measured
+    // one, so a bound only ever serves less than the fixed threshold would (docs/semantic-bound.md).
+    const threshold =
+      config.threshold ?? base.defaultThreshold ?? DEFAULT_THRESHOLDS[e as keyof typeof DEFAULT_THRESHOLDS];
     const { SemanticTier } = await loadDriver('semantic', PACKAGE, () => import('./index.js'));
     const { store: shared, ...rest } = config;
     const store = shared

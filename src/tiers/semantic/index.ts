@@ -109,8 +109,12 @@ export class SemanticTier implements Tier {
   readonly name: string;
   readonly type = 'semantic';
   private readonly store: SemanticStore;
-  /** Which stored entry answered each recent query, and how close it was, so feedback can find it. */
-  private readonly answeredBy = new Map<string, { entry: string; similarity: number }>();
+  /**
+   * Which stored entry answered each recent query, and how close it was, so feedback can find it;
+   * `told` once a client's word on that answer was taken (one label per answer, however often it is
+   * repeated: a double click or a retry loop must not outvote other answers' labels).
+   */
+  private readonly answeredBy = new Map<string, { entry: string; similarity: number; told?: true }>();
   /** Under `maxErrorRate(s)`: what decides bounded namespaces' hits (bound/learner.ts). */
   private readonly learner: Learner | undefined;
   private readonly refusals: Record<string, number> = {};
@@ -146,6 +150,7 @@ export class SemanticTier implements Tier {
         random: options.random ?? (() => Math.random()),
         refreshMs: options.labelRefreshMs ?? 1_000,
         onError: (error) => options.onClientError?.(error),
+        ...(options.sealer ? { sealer: options.sealer } : {}),
       });
     }
     if (options.purgeIntervalMs) {
@@ -307,7 +312,7 @@ export class SemanticTier implements Tier {
   async markBad(key: CacheKey): Promise<boolean> {
     const answered = await this.answerOf(key);
     if (!answered) return false;
-    if (this.learner) await this.learner.feedback(answered, true);
+    if (this.learner && this.firstWord(key.hash)) await this.learner.feedback(answered, true);
     return this.store.markBad(answered.entry);
   }
 
@@ -316,7 +321,7 @@ export class SemanticTier implements Tier {
     // Only an answer this process served: a neighbour that may never have answered is not
     // declared right (markBad may guess, a wrong label only costs hits).
     const known = this.answeredBy.get(key.hash);
-    if (!known || !this.learner) return false;
+    if (!known || !this.learner || !this.firstWord(key.hash)) return false;
     return this.learner.feedback(
       {
         namespace: key.namespace,
@@ -364,7 +369,7 @@ export class SemanticTier implements Tier {
       unopened: this.unopened,
       guardRefusals: { ...this.refusals },
       notMatched: { ...this.notMatched },
-      ...(this.learner ? { bound: this.learner.stats() } : {}),
+      ...(this.learner ? { bound: await this.learner.stats(), unprovenLabels: this.learner.unproven } : {}),
     };
   }
 
@@ -445,6 +450,15 @@ export class SemanticTier implements Tier {
     const [vector] = await this.options.embedder.embed([split.query]);
     const [best] = await this.store.nearest(split.partition, vector!, 1, this.options.clock.now());
     return best && best.score >= this.thresholdOf(key.namespace) ? of(best.hash, best.score) : undefined;
+  }
+
+  /** True the first time a client reports on the answer `queryHash` got (markBad / markGood). */
+  private firstWord(queryHash: string): boolean {
+    const answered = this.answeredBy.get(queryHash);
+    if (!answered) return true;
+    if (answered.told) return false;
+    answered.told = true;
+    return true;
   }
 
   private remember(queryHash: string, entry: string, similarity: number): void {

@@ -56,14 +56,14 @@ describe('semantic bound on the shared PostgreSQL store', () => {
     const a = process();
     const b = process();
     await anchor(a);
-    for (let i = 0; i < 7; i++) expect(await ask(a, question(0.9), ANSWER)).toBe(false);
+    for (let i = 0; i < 10; i++) expect(await ask(a, question(0.9), ANSWER)).toBe(false);
     // A learned at once from its own labels.
     expect(await ask(a, question(0.95), 'not asked')).toBe(true);
     // B has seen no miss, yet serves once it has read the shared log.
     await vi.waitFor(
       async () => {
         await b.settle();
-        expect((await b.stats()).bound?.ns?.labels.free).toBe(7);
+        expect((await b.stats()).bound?.ns?.labels.free).toBe(10);
       },
       { timeout: 10_000, interval: 200 },
     );
@@ -84,7 +84,7 @@ describe('semantic bound on the shared PostgreSQL store', () => {
     await vi.waitFor(
       async () => {
         await c.settle();
-        expect((await c.stats()).bound?.ns?.labels).toMatchObject({ free: 7, feedback: 1 });
+        expect((await c.stats()).bound?.ns?.labels).toMatchObject({ free: 10, feedback: 1 });
       },
       { timeout: 10_000, interval: 200 },
     );

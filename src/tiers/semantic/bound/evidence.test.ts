@@ -37,12 +37,60 @@ describe('ScopeEvidence', () => {
     expect(e.decide('x', 0.91, 0.02).serve).toBe(true);
     expect(e.decide('x', 0.86, 0.02)).toEqual({ serve: false, why: 'below-cutoff' });
     // The wrong share at or above the cutoff is under the bound.
-    const { n, wrong } = e.above(cutoff);
+    const { n, wrong } = e.served(0.02);
     expect(wilsonUpper(wrong, n)).toBeLessThanOrEqual(0.02);
     // A looser bound reaches lower; no bound reaches below the floor.
     expect(e.cutoff(0.2)!).toBeLessThan(cutoff);
     expect(e.cutoff(0.5)!).toBeGreaterThanOrEqual(0.7);
     expect(e.decide('x', 0.69, 0.5)).toEqual({ serve: false, why: 'below-cutoff' });
+  });
+
+  it('never extrapolates a cutoff across ground without labels: near-duplicates at the top and one label far below', async () => {
+    const e = new ScopeEvidence(0.7);
+    labels(e, 0.99, 300);
+    labels(e, 0.81, 1);
+    // The average above 0.81 is 0 wrong of 301, but nothing is known between 0.81 and 0.99.
+    expect(e.cutoff(0.05)).toBeGreaterThan(0.98);
+    expect(e.decide('x', 0.85, 0.05).serve).toBe(false);
+    // Enough labels near 0.81 (max(10, 1/(2δ)) within 0.03) and it may go there.
+    labels(e, 0.815, 9, 0, 'near');
+    expect(e.cutoff(0.05)).toBeCloseTo(0.81, 2);
+    // A tighter bound asks for more support: 50 near labels at δ = 1%.
+    expect(e.cutoff(0.01)).toBeGreaterThan(0.98);
+  });
+
+  it('exploration that finds the served share wrong above δ closes the cutoff, whatever older labels say', () => {
+    const e = new ScopeEvidence(0.7);
+    labels(e, 0.82, 200);
+    expect(e.cutoff(0.05)).toBeLessThanOrEqual(0.82);
+    // Traffic drifts: of five candidates explored at 0.83, two were wrong.
+    for (let i = 0; i < 5; i++)
+      e.add({ entry: `drift-${i}`, similarity: 0.83, wrong: i < 2, source: 'exploration' });
+    // Nothing at or below the drift is served; above it, only where labels say so (none here).
+    expect(e.cutoff(0.05)).toBeNull();
+    expect(e.decide('x', 0.83, 0.05).serve).toBe(false);
+    labels(e, 0.9, 60, 0, 'above');
+    expect(e.cutoff(0.05)).toBeGreaterThan(0.83);
+  });
+
+  it('clients’ feedback teaches its entry, never the shared cutoff (it is biased and repeatable)', () => {
+    const e = new ScopeEvidence(0.7);
+    labels(e, 0.95, 100);
+    labels(e, 0.9, 20, 10);
+    const before = e.cutoff(0.05);
+    for (let i = 0; i < 300; i++)
+      e.add({ entry: 'liked', similarity: 0.9, wrong: false, source: 'feedback' });
+    expect(e.cutoff(0.05)).toBe(before);
+    e.add({ entry: 'disliked', similarity: 0.97, wrong: true, source: 'feedback' });
+    expect(e.decide('disliked', 0.97, 0.05)).toEqual({ serve: false, why: 'entry-wrong' });
+  });
+
+  it('an entry’s wrong label is never pushed out by its right ones', () => {
+    const e = new ScopeEvidence(0.7);
+    labels(e, 0.9, 400);
+    e.add({ entry: 'x', similarity: 0.975, wrong: true });
+    for (let i = 0; i < 100; i++) e.add({ entry: 'x', similarity: 0.93, wrong: false });
+    expect(e.decide('x', 0.975, 0.05)).toEqual({ serve: false, why: 'entry-wrong' });
   });
 
   it('a wrong label lowers an entry’s confidence at once, up to its similarity and a margin', () => {

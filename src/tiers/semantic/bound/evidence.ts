@@ -5,14 +5,15 @@
  *
  * The model has two levels (docs/semantic-bound.md says why):
  *
- * - **Shared**: every label of the scope, binned by similarity. The scope's cutoff for δ is the
+ * - **Shared**: every label of the scope but clients' feedback (biased towards complaints, and
+ *   repeatable at will), binned by similarity. The scope's cutoff for δ is the
  *   lowest similarity t such that, among labelled candidates at or above t, the upper end of the
  *   one-sided 95% Wilson interval of the wrong share is at most δ. That is the hindsight-best
  *   static threshold, learned online, with its uncertainty paid for: with few labels the interval
  *   is wide and nothing is served (a cold start serves nothing until it has evidence; about
  *   3/δ labels with no wrong one are needed before anything is).
  *
- * - **Per entry**: an entry's own labels move its cutoff from the shared one. A wrong label at
+ * - **Per entry**: an entry's own labels (feedback included) move its cutoff from the shared one. A wrong label at
  *   similarity w raises it above w + WRONG_MARGIN at once (correctness falls as similarity falls,
  *   so the entry is at least as likely wrong at any similarity up to w). Correct labels lower it:
  *   once the scope serves at all, an entry with no wrong label near s serves below the shared
@@ -30,11 +31,17 @@ const BIN_WIDTH = 2 / BINS;
 const Z = 1.645;
 /** A wrong label at similarity w keeps its entry from answering up to w plus this. */
 export const WRONG_MARGIN = 0.02;
+/** A cutoff needs labels within this many bins (0.03) above it... */
+const SUPPORT_BINS = 6;
+/** ...at least this many, and more for a tighter bound (1/(2δ): 50 at δ = 1%, 10 at 5%). */
+function supportFor(delta: number): number {
+  return Math.max(10, Math.ceil(0.5 / delta));
+}
 /** How many labels' worth the shared error rate counts for in an entry's own estimate. */
 const PRIOR_WEIGHT = 4;
-/** "Near" a similarity, for an entry's prior: this many bins either side (±0.025). */
+/** "Near" a similarity, for an entry's prior and its exploration: this many bins either side (±0.025). */
 const NEAR_BINS = 5;
-/** An entry's own labels kept (the newest). */
+/** An entry's own right labels kept (the newest), and apart from them its wrong ones: a wrong label is never pushed out by right ones. */
 const ENTRY_LABELS = 32;
 /** Entries with labels kept per scope (the least recently labelled are forgotten first). */
 const ENTRIES_KEPT = 50_000;
@@ -43,6 +50,8 @@ export interface Observation {
   entry: string;
   similarity: number;
   wrong: boolean;
+  /** Feedback teaches its entry only; exploration also samples what is served. */
+  source?: 'free' | 'exploration' | 'feedback' | 'background';
 }
 
 /** Why a candidate may or may not answer. */
@@ -51,17 +60,27 @@ export type Decision =
   | { serve: false; why: 'no-evidence' | 'below-cutoff' | 'entry-wrong' };
 
 interface EntryLabels {
-  /** Similarities of the entry's labels, newest last, with whether each was wrong. */
-  similarities: number[];
-  wrong: boolean[];
+  right: number[];
+  wrong: number[];
+}
+
+class Bins {
+  readonly total = new Uint32Array(BINS);
+  readonly wrong = new Uint32Array(BINS);
+  add(bin: number, wrong: boolean): void {
+    this.total[bin]!++;
+    if (wrong) this.wrong[bin]!++;
+  }
 }
 
 export class ScopeEvidence {
-  private readonly total = new Uint32Array(BINS);
-  private readonly wrongs = new Uint32Array(BINS);
+  /** Every label but feedback. */
+  private readonly shared = new Bins();
+  /** Exploration labels alone: a sample of what is served. */
+  private readonly explored = new Bins();
   private readonly entries = new Map<string, EntryLabels>();
-  /** Cutoffs by δ, and the error curve, valid until the next label. */
-  private cutoffs = new Map<number, number | null>();
+  /** Cutoff bins by δ (-1: none), valid until the next label. */
+  private cutoffs = new Map<number, number>();
   labels = 0;
 
   constructor(
@@ -72,21 +91,18 @@ export class ScopeEvidence {
   add(o: Observation): void {
     if (!Number.isFinite(o.similarity) || o.similarity < -1 || o.similarity > 1) return;
     const bin = binOf(o.similarity);
-    this.total[bin]!++;
-    if (o.wrong) this.wrongs[bin]!++;
+    if (o.source !== 'feedback') this.shared.add(bin, o.wrong);
+    if (o.source === 'exploration') this.explored.add(bin, o.wrong);
     this.labels++;
     let own = this.entries.get(o.entry);
     if (own) this.entries.delete(o.entry);
     else {
-      own = { similarities: [], wrong: [] };
+      own = { right: [], wrong: [] };
       if (this.entries.size >= ENTRIES_KEPT) this.entries.delete(this.entries.keys().next().value!);
     }
-    own.similarities.push(o.similarity);
-    own.wrong.push(o.wrong);
-    if (own.similarities.length > ENTRY_LABELS) {
-      own.similarities.shift();
-      own.wrong.shift();
-    }
+    const list = o.wrong ? own.wrong : own.right;
+    list.push(o.similarity);
+    if (list.length > ENTRY_LABELS) list.shift();
     this.entries.set(o.entry, own);
     this.cutoffs = new Map();
   }
@@ -95,100 +111,130 @@ export class ScopeEvidence {
   decide(entry: string, similarity: number, delta: number): Decision {
     if (similarity < this.floor) return { serve: false, why: 'below-cutoff' };
     const own = this.entries.get(entry);
-    if (own) {
-      for (let i = 0; i < own.wrong.length; i++)
-        if (own.wrong[i] && own.similarities[i]! + WRONG_MARGIN >= similarity)
-          return { serve: false, why: 'entry-wrong' };
-    }
-    const cutoff = this.cutoff(delta);
-    if (cutoff === null) return { serve: false, why: 'no-evidence' };
-    if (similarity >= cutoff) return { serve: true, via: 'shared' };
+    if (own?.wrong.some((w) => w + WRONG_MARGIN >= similarity)) return { serve: false, why: 'entry-wrong' };
+    const cutoff = this.cutoffBin(delta);
+    if (cutoff < 0) return { serve: false, why: 'no-evidence' };
+    if (binOf(similarity) >= cutoff) return { serve: true, via: 'shared' };
     if (own && this.entryError(own, similarity) <= delta / 2) return { serve: true, via: 'entry' };
     return { serve: false, why: 'below-cutoff' };
   }
 
-  /**
-   * The lowest similarity (the lower edge of a bin with labels, not below the floor) from which
-   * the labelled wrong share's upper confidence bound is at most δ; null when there is none.
-   */
+  /** The similarity from which the shared evidence serves under δ (a bin's lower edge), or null. */
   cutoff(delta: number): number | null {
+    const bin = this.cutoffBin(delta);
+    return bin < 0 ? null : Math.max(this.floor, edgeOf(bin));
+  }
+
+  /** Labelled candidates (feedback aside) at or above the cutoff for δ: how many, and how many were wrong. */
+  served(delta: number): { n: number; wrong: number } {
+    const from = this.cutoffBin(delta);
+    let n = 0;
+    let wrong = 0;
+    if (from >= 0)
+      for (let bin = from; bin < BINS; bin++) {
+        n += this.shared.total[bin]!;
+        wrong += this.shared.wrong[bin]!;
+      }
+    return { n, wrong };
+  }
+
+  /** How many of the entry's labels are near `similarity` (exploration is spent where they are few). */
+  labelsNear(entry: string, similarity: number): number {
+    const own = this.entries.get(entry);
+    if (!own) return 0;
+    const near = NEAR_BINS * BIN_WIDTH;
+    let n = 0;
+    for (const s of own.right) if (Math.abs(s - similarity) <= near) n++;
+    for (const s of own.wrong) if (Math.abs(s - similarity) <= near) n++;
+    return n;
+  }
+
+  /**
+   * The lowest bin, not below the floor's, with labels of its own, from which: the upper
+   * confidence bound of the labelled wrong share is at most δ; there are enough labels just above
+   * it; and exploration labels do not show the served share above δ (their lower bound). -1: none.
+   */
+  private cutoffBin(delta: number): number {
     const known = this.cutoffs.get(delta);
     if (known !== undefined) return known;
     let n = 0;
     let w = 0;
-    let found: number | null = null;
+    let explored = 0;
+    let exploredWrong = 0;
+    let found = -1;
     const lowest = binOf(this.floor);
+    const support = supportFor(delta);
     for (let bin = BINS - 1; bin >= lowest; bin--) {
-      if (this.total[bin] === 0) continue;
-      n += this.total[bin]!;
-      w += this.wrongs[bin]!;
-      // Only where there are labels: a gap below the last passing one is unknown ground.
-      if (wilsonUpper(w, n) <= delta) found = Math.max(this.floor, edgeOf(bin));
+      explored += this.explored.total[bin]!;
+      exploredWrong += this.explored.wrong[bin]!;
+      if (this.shared.total[bin] === 0) continue;
+      n += this.shared.total[bin]!;
+      w += this.shared.wrong[bin]!;
+      // Only where there are labels, and enough of them near: a cutoff is never extrapolated
+      // from a few labels across ground the labels above it say nothing about (many near-
+      // duplicates at 0.99 and one paraphrase at 0.81 do not make 0.81 safe).
+      if (
+        wilsonUpper(w, n) <= delta &&
+        this.labelsNearBin(bin) >= support &&
+        wilsonLower(exploredWrong, explored) <= delta
+      )
+        found = bin;
     }
     this.cutoffs.set(delta, found);
     return found;
   }
 
-  /** Labelled candidates at or above `from`: how many, and how many were wrong. */
-  above(from: number): { n: number; wrong: number } {
+  /** Shared labels from `bin` up to SUPPORT_BINS above it. */
+  private labelsNearBin(bin: number): number {
     let n = 0;
-    let wrong = 0;
-    for (let bin = binOf(from); bin < BINS; bin++) {
-      n += this.total[bin]!;
-      wrong += this.wrongs[bin]!;
-    }
-    return { n, wrong };
-  }
-
-  /** How many labels this entry has (exploration is spent where evidence is thin). */
-  labelsOf(entry: string): number {
-    return this.entries.get(entry)?.similarities.length ?? 0;
+    for (let b = bin; b < Math.min(BINS, bin + SUPPORT_BINS); b++) n += this.shared.total[b]!;
+    return n;
   }
 
   /**
-   * An entry's estimated error at `similarity`, from its own labels at or below it (an entry
-   * right further from its question is taken to be right closer to it) and, as a prior worth
-   * PRIOR_WEIGHT labels, the upper bound of the scope's wrong share near that similarity.
+   * An entry's estimated error at `similarity`, from its own right labels at or below it (an
+   * entry right further from its question is taken to be right closer to it) and, as a prior
+   * worth PRIOR_WEIGHT labels, the upper bound of the scope's wrong share near that similarity.
    */
   private entryError(own: EntryLabels, similarity: number): number {
-    let right = 0;
-    for (let i = 0; i < own.similarities.length; i++)
-      if (!own.wrong[i] && own.similarities[i]! <= similarity) right++;
+    const right = own.right.filter((s) => s <= similarity).length;
     if (right === 0) return 1;
     return (PRIOR_WEIGHT * this.sharedErrorNear(similarity)) / (right + PRIOR_WEIGHT);
   }
 
-  /** The upper confidence bound of the wrong share among the scope's labels within NEAR of `similarity`. */
+  /** The upper confidence bound of the wrong share among the scope's labels within NEAR_BINS of `similarity`. */
   private sharedErrorNear(similarity: number): number {
     const centre = binOf(similarity);
     let n = 0;
     let w = 0;
     for (let bin = Math.max(0, centre - NEAR_BINS); bin <= Math.min(BINS - 1, centre + NEAR_BINS); bin++) {
-      n += this.total[bin]!;
-      w += this.wrongs[bin]!;
+      n += this.shared.total[bin]!;
+      w += this.shared.wrong[bin]!;
     }
     return wilsonUpper(w, n);
   }
 }
 
-/** Upper end of the one-sided Wilson score interval for w wrong of n. */
+/** Upper end of the one-sided 95% Wilson score interval for w wrong of n (1 with no observation). */
 export function wilsonUpper(w: number, n: number): number {
-  if (n === 0) return 1;
+  return wilsonInterval(w, n)[1];
+}
+
+/** Lower end of the one-sided 95% Wilson score interval (0 with no observation). */
+export function wilsonLower(w: number, n: number): number {
+  return wilsonInterval(w, n)[0];
+}
+
+/**
+ * The Wilson interval for w wrong of n with one-sided 95% at each end (90% in all): its upper end
+ * is the bound the decision compares with δ, so a tier that serves never shows one above δ.
+ */
+export function wilsonInterval(w: number, n: number): [number, number] {
+  if (n === 0) return [0, 1];
   const p = w / n;
   const z2 = Z * Z;
   const centre = p + z2 / (2 * n);
   const spread = Z * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n));
-  return Math.min(1, (centre + spread) / (1 + z2 / n));
-}
-
-/** The two-sided 95% Wilson interval for w wrong of n. */
-export function wilsonInterval(w: number, n: number): [number, number] {
-  if (n === 0) return [0, 1];
-  const z = 1.96;
-  const p = w / n;
-  const z2 = z * z;
-  const centre = p + z2 / (2 * n);
-  const spread = z * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n));
   return [Math.max(0, (centre - spread) / (1 + z2 / n)), Math.min(1, (centre + spread) / (1 + z2 / n))];
 }
 

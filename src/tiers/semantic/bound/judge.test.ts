@@ -17,6 +17,20 @@ describe('defaultJudge', () => {
     expect(await verdict(text('«北京»'), text('«北京»'))).toBe('right');
   });
 
+  it('never folds what changes a meaning: superscripts, subscripts, leading dots, long numbers', async () => {
+    expect(await verdict(text('2³'), text('23'))).toBe('wrong');
+    expect(await verdict(text('H₂O₂'), text('H2O2'))).toBe('wrong');
+    expect(await verdict(text('.5'), text('5'))).toBe('wrong');
+    expect(await verdict(text('9400111899223197428490123'), text('9400111899223197428490999'))).toBe('wrong');
+    expect(
+      await verdict(text('{"account_id": 90071992547409931}'), text('{"account_id":90071992547409935}')),
+    ).toBe('wrong');
+    const call = (id: string) => ({ name: 'close', args: `{"account":${id}}` });
+    expect(await verdict(text('', [call('90071992547409931')]), text('', [call('90071992547409935')]))).toBe(
+      'wrong',
+    );
+  });
+
   it('short answers must be equal: labels and classifications that differ are wrong', async () => {
     expect(await verdict(text('positive'), text('negative'))).toBe('wrong');
     expect(await verdict(text('42'), text('43'))).toBe('wrong');
@@ -65,6 +79,24 @@ describe('defaultJudge', () => {
         text('Take 4 tablets every 8 hours with water, and never more than 6 tablets within one day.'),
       ),
     ).toBe('unsure');
+  });
+
+  it('prose the tier’s guards tell apart is unsure: number words, negation, plans', async () => {
+    const pairs = [
+      [
+        'We will send you two emails to confirm the change of address on your account today.',
+        'We will send you four emails to confirm the change of address on your account today.',
+      ],
+      [
+        'Your card was charged for the upgrade, and the receipt is in the billing section of settings.',
+        'Your card was not charged for the upgrade, and the receipt is in the billing section of settings.',
+      ],
+      [
+        'Single sign-on is included in the Pro plan, and you can turn it on from the admin console.',
+        'Single sign-on is included in the Enterprise plan, and you can turn it on from the admin console.',
+      ],
+    ];
+    for (const [a, b] of pairs) expect(await verdict(text(a!), text(b!))).toBe('unsure');
   });
 
   it('prose the embedder cannot see whole is unsure, not right', async () => {

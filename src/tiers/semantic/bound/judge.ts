@@ -7,16 +7,18 @@
  * tier to serve wrong answers, a wrong "wrong" only costs hits.
  * - Tool calls must be the same calls (name and arguments as canonical JSON, in any order).
  * - JSON answers (a fenced ```json block too) must be the same value.
- * - Answers equal once normalised (Unicode NFKC, case, spacing, surrounding punctuation) are right.
+ * - Answers equal once normalised (case, spacing, quotes, final punctuation) are right.
  * - Short answers (classifications, labels, numbers, names: under SHORT_WORDS words or SHORT_CHARS
  *   characters) must be equal: "positive" and "negative" are close in any embedding.
  * - Prose is compared by the similarity of the two answers' embeddings: at least PROSE_RIGHT is
- *   right, below PROSE_WRONG is wrong, in between is unsure; so is prose whose numbers differ,
+ *   right, below PROSE_WRONG is wrong, in between is unsure; so is prose whose numbers differ or
+ *   that a precision guard of the tier tells apart (number words, negation, opposites, entities),
  *   and prose longer than the embedder sees whole (give such traffic a judge of its own).
  * An unsure pair goes to the background judge when there is one; otherwise it counts as wrong.
  */
 
 import type { Embedder } from '../embedders/embedder.js';
+import { ALL_GUARDS, refusingGuard } from '../guards/guards.js';
 import { hasInvisible } from '../question/unicode.js';
 import { dot } from '../vectors/vector.js';
 import type { AnswerText } from './answer.js';
@@ -63,8 +65,14 @@ export function defaultJudge(embedder: Embedder): AnswerJudge {
     const [va, vb] = await embedder.embed([a, b]);
     const similarity = dot(va!, vb!);
     if (similarity < PROSE_WRONG) return 'wrong';
-    // Alike, but "2 tablets" is not "4 tablets"; hidden text may say something else to a reader's tools.
-    if (numbersOf(a) !== numbersOf(b) || hasInvisible(cached.text) !== hasInvisible(fresh.text))
+    // Alike, but "2 tablets" is not "4 tablets", "charged" is not "not charged", the Pro plan is
+    // not Enterprise: the question guards read answers too. Hidden text may say something else
+    // to a reader's tools.
+    if (
+      numbersOf(a) !== numbersOf(b) ||
+      refusingGuard(cached.text, fresh.text, ALL_GUARDS) !== undefined ||
+      hasInvisible(cached.text) !== hasInvisible(fresh.text)
+    )
       return 'unsure';
     return similarity >= PROSE_RIGHT ? 'right' : 'unsure';
   };
@@ -80,8 +88,9 @@ export function verdictOf(value: unknown): Verdict {
 /** right / wrong when either answer calls tools; undefined when neither does. */
 function sameToolCalls(a: AnswerText, b: AnswerText): Verdict | undefined {
   if (a.toolCalls.length === 0 && b.toolCalls.length === 0) return undefined;
+  // Canonical arguments, and their number literals as written (parsing rounds long ones alike).
   const calls = (x: AnswerText) =>
-    x.toolCalls.map((c) => `${c.name}\0${canonicalJson(c.args) ?? c.args}`).sort();
+    x.toolCalls.map((c) => `${c.name}\0${canonicalJson(c.args) ?? c.args}\0${jsonNumbers(c.args)}`).sort();
   const ca = calls(a);
   const cb = calls(b);
   if (ca.length !== cb.length || ca.some((c, i) => c !== cb[i])) return 'wrong';
@@ -89,12 +98,15 @@ function sameToolCalls(a: AnswerText, b: AnswerText): Verdict | undefined {
   return normalised(a.text) === normalised(b.text) ? 'right' : 'wrong';
 }
 
-/** Whether two answers are the same JSON value; undefined unless both are JSON. */
+/**
+ * Whether two answers are the same JSON value; undefined unless both are JSON. Their number
+ * literals must be the same too: parsing rounds 90071992547409931 and 90071992547409935 alike.
+ */
 function sameJson(a: string, b: string): boolean | undefined {
   const ja = canonicalJson(unfenced(a));
   const jb = canonicalJson(unfenced(b));
   if (ja === undefined || jb === undefined) return undefined;
-  return ja === jb;
+  return ja === jb && jsonNumbers(a) === jsonNumbers(b);
 }
 
 function unfenced(text: string): string {
@@ -123,13 +135,17 @@ function sortKeys(value: unknown): unknown {
   );
 }
 
+/**
+ * Case, spacing, quotes and emphasis set aside, and final punctuation. Not NFKC: it folds 2³ into
+ * 23 and H₂O₂ into H2O2; nor leading dots or signs: .5 is not 5.
+ */
 function normalised(text: string): string {
   return text
-    .normalize('NFKC')
+    .normalize('NFC')
     .toLowerCase()
     .replace(/\s+/gu, ' ')
     .trim()
-    .replace(/^[\s"'`*_.,;:!?。，！？]+|[\s"'`*_.,;:!?。，！？]+$/gu, '');
+    .replace(/^["'`*_\s]+|["'`*_.,;:!?。，！？\s]+$/gu, '');
 }
 
 function isShort(text: string): boolean {
@@ -139,4 +155,9 @@ function isShort(text: string): boolean {
 /** The numbers an answer states, as a sorted list: "3 apples and 12 pears" → "12 3". */
 function numbersOf(text: string): string {
   return (text.match(/\d+(?:[.,]\d+)*/gu) ?? []).sort().join(' ');
+}
+
+/** A JSON text's number literals as written, sorted (outside strings too: a conservative check). */
+function jsonNumbers(text: string): string {
+  return (text.match(/-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/gu) ?? []).sort().join(' ');
 }

@@ -4,19 +4,19 @@
  * `similarity` of it. Labels are the only state of the learner: the model is a fold over them, so
  * what a store keeps is the log, and every process sharing the store folds the same log.
  */
+import type { LabelSource } from '../../../core/tier.js';
 
-/** Where a label came from. */
-export type LabelSource =
-  /** A miss near an entry: its fresh answer is compared with the entry's (no extra model call). */
-  | 'free'
-  /** A candidate the tier would have served, sent to the model instead to check it (counted, budgeted). */
-  | 'exploration'
-  /** A client said so: `markBad` / `markGood`, or the gateway's `x-strata-feedback` header. */
-  | 'feedback'
-  /** The user's background judge, after the response, on a pair the default judge could not decide. */
-  | 'background';
-
-export const LABEL_SOURCES: readonly LabelSource[] = ['free', 'exploration', 'feedback', 'background'];
+/**
+ * Where a label came from:
+ * - `free`: a miss near an entry; its fresh answer is compared with the entry's (no extra model call);
+ * - `exploration`: a candidate the tier would have served, sent to the model instead to check it
+ *   (counted, budgeted);
+ * - `feedback`: a client said so (`markBad` / `markGood`, `cache.feedback`, the gateway's
+ *   `x-strata-feedback` header);
+ * - `background`: the user's background judge, after the response, on a pair the default judge
+ *   could not decide.
+ */
+export { LABEL_SOURCES, type LabelSource } from '../../../core/tier.js';
 
 export interface Label {
   /**
@@ -35,6 +35,12 @@ export interface Label {
   source: LabelSource;
   /** Epoch ms. */
   at: number;
+  /**
+   * Under `encryption`: the label's fields sealed as associated data of an empty text by the
+   * config's keys (learner.ts `proved`), so a label planted in the store by someone without the
+   * keys is never learned. Absent without encryption.
+   */
+  proof?: string;
 }
 
 /** A label as a store hands it back: `id` grows in the order labels were appended (across processes). */

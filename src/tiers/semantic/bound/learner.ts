@@ -35,6 +35,12 @@ export interface LearnerOptions {
   /** How often the log is read for other processes' labels (`0`: only after writing). */
   refreshMs: number;
   onError(error: Error): void;
+  /**
+   * The config's keys under `encryption`: every label is written with a proof by them, and a label
+   * read without a valid one (planted by someone who can write the store but has no keys) is
+   * skipped. Without it, labels are taken as the store gives them, like its entries.
+   */
+  sealer?: Sealer;
 }
 
 /** The question and entry of a lookup that will be labelled when its fresh answer is stored. */
@@ -67,12 +73,16 @@ interface Counters {
 /** A lookup waits this long at most for its fresh answer to be labelled. */
 const PENDING_MS = 10 * 60_000;
 const PENDING_KEPT = 10_000;
-/** Scopes with evidence in memory; the least recently used is dropped (and read back from the log at restart). */
-const SCOPES_KEPT = 10_000;
+/** Scopes (namespace and model pairs) learned: about 4 KB each, plus their entries' labels. */
+const SCOPES_KEPT = 50_000;
 /** Namespaces counted one by one; the rest are counted together under OTHER. */
 const NAMESPACES_COUNTED = 1_000;
-export const OTHER_NAMESPACES = '(other)';
+/** The monitor's name for the rest (monitor/insights.ts OTHER). */
+const OTHER_NAMESPACES = '(other)';
 const PAGE = 5_000;
+/** A judge that has not answered in this long is unsure; a background judge, no label. */
+const JUDGE_MS = 30_000;
+const BACKGROUND_JUDGE_MS = 5 * 60_000;
 const OURS_KEPT = 10_000;
 
 export type Verdict = { serve: true } | { serve: false; explore?: true };
@@ -87,6 +97,10 @@ export class Learner {
   /** Labels this process appended and learned, not yet read back from the log (by fingerprint). */
   private readonly ours = new Map<string, number>();
   private lastId = 0;
+  /** Whether SCOPES_KEPT was reached (said once). */
+  private full = false;
+  /** Labels read from the log without a valid proof under encryption: skipped. */
+  unproven = 0;
   private lastRead = Number.NEGATIVE_INFINITY;
   private reading: Promise<void> | undefined;
 
@@ -119,6 +133,9 @@ export class Learner {
     const delta = this.boundOf(namespace)!;
     const scope = scopeOf(namespace, llmString);
     const evidence = this.evidenceOf(scope, namespace);
+    if (!evidence) return { serve: false };
+    // Identical questions score 1 plus float error: a label there is the most telling one.
+    candidate = { ...candidate, similarity: clamped(candidate.similarity) };
     const decision = evidence.decide(candidate.entry, candidate.similarity, delta);
     const pending = (source: Pending['source']) =>
       this.remember(this.pending, PENDING_KEPT, keyHash, {
@@ -133,7 +150,7 @@ export class Learner {
       return { serve: false };
     }
     const counters = this.countersOf(namespace);
-    if (this.explores(counters, evidence.labelsOf(candidate.entry))) {
+    if (this.explores(counters, evidence.labelsNear(candidate.entry, candidate.similarity))) {
       counters.explorations++;
       pending('exploration');
       return { serve: false, explore: true };
@@ -167,7 +184,7 @@ export class Learner {
         scope: scopeOf(namespace, llmString),
         namespace,
         entry,
-        similarity,
+        similarity: clamped(similarity),
         wrong,
         source: 'feedback',
         at: this.options.clock.now(),
@@ -187,7 +204,9 @@ export class Learner {
     while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
   }
 
-  stats(): Record<string, NamespaceBound> {
+  /** Per namespace; once the log has been read as far as it is being read now (a start reads it whole). */
+  async stats(): Promise<Record<string, NamespaceBound>> {
+    await this.reading;
     const out: Record<string, NamespaceBound> = {};
     const evidence = new Map<string, { n: number; wrong: number; cutoff: number | null }>();
     for (const [scope, e] of this.scopes) {
@@ -197,7 +216,7 @@ export class Learner {
       const cutoff = e.cutoff(delta);
       const sum = evidence.get(namespace) ?? { n: 0, wrong: 0, cutoff: null };
       if (cutoff !== null) {
-        const above = e.above(cutoff);
+        const above = e.served(delta);
         sum.n += above.n;
         sum.wrong += above.wrong;
         sum.cutoff = sum.cutoff === null ? cutoff : Math.min(sum.cutoff, cutoff);
@@ -228,13 +247,14 @@ export class Learner {
   // -------------------------------------------------------------------------------------------
 
   /**
-   * Explore with a probability that falls as the entry gathers labels, within the budget: at most
-   * `explorationBudget` of the namespace's lookups.
+   * Explore with a probability that falls as the entry gathers labels near this similarity (labels
+   * far from it vouch for other questions), within the budget: at most `explorationBudget` of the
+   * namespace's lookups.
    */
-  private explores(counters: Counters, entryLabels: number): boolean {
+  private explores(counters: Counters, labelsNear: number): boolean {
     const budget = this.options.explorationBudget;
     if (budget <= 0 || counters.explorations + 1 > budget * counters.lookups) return false;
-    return this.options.random() < budget / (1 + entryLabels);
+    return this.options.random() < Math.min(1, (2 * budget) / (1 + labelsNear));
   }
 
   private async judge(
@@ -256,13 +276,19 @@ export class Learner {
       cached,
       fresh,
     };
-    let verdict = verdictOf(await Promise.resolve(this.options.judge(pair)).catch(() => 'unsure'));
+    // A judge that throws (at once or later) or answers anything else is unsure.
+    let verdict = verdictOf(
+      await within(JUDGE_MS, (async () => this.options.judge(pair))()).catch(() => 'unsure'),
+    );
     let source: LabelSource = pending.source;
     if (verdict === 'unsure' && this.options.backgroundJudge) {
-      const approved = await Promise.resolve(this.options.backgroundJudge(pair)).catch((error: unknown) => {
-        this.options.onError(error as Error);
-        return undefined;
-      });
+      const judge = this.options.backgroundJudge;
+      const approved = await within(BACKGROUND_JUDGE_MS, (async () => judge(pair))()).catch(
+        (error: unknown) => {
+          this.options.onError(new BackgroundJudgeError(error));
+          return undefined;
+        },
+      );
       // A background judge that could not decide leaves the pair unlabelled rather than guessed.
       if (approved === undefined) return;
       verdict = approved === true ? 'right' : 'wrong';
@@ -287,7 +313,9 @@ export class Learner {
    * shared log may hand a label back only later (postgres-store.ts holds the newest back): ours
    * are remembered until they come back, so none is learned twice.
    */
-  private async record(labels: Label[]): Promise<void> {
+  private async record(unproved: Label[]): Promise<void> {
+    const sealer = this.options.sealer;
+    const labels = sealer ? unproved.map((l) => ({ ...l, proof: sealer.seal('', proofAad(l)) })) : unproved;
     for (const label of labels) this.learn(label);
     try {
       await this.options.log.appendLabels(labels);
@@ -320,8 +348,10 @@ export class Learner {
           this.lastId = Math.max(this.lastId, label.id);
           const print = fingerprint(label);
           const mine = this.ours.get(print);
-          if (mine === undefined) this.learn(label);
-          else if (mine > 1) this.ours.set(print, mine - 1);
+          if (mine === undefined) {
+            if (this.proven(label)) this.learn(label);
+            else this.unproven++;
+          } else if (mine > 1) this.ours.set(print, mine - 1);
           else this.ours.delete(print);
         }
         if (page.length < PAGE) return;
@@ -331,25 +361,41 @@ export class Learner {
     }
   }
 
+  /** Without encryption every label; under it, one whose proof opens with the config's keys. */
+  private proven(label: Label): boolean {
+    const sealer = this.options.sealer;
+    return !sealer || (label.proof !== undefined && sealer.open(label.proof, proofAad(label)) === '');
+  }
+
   private learn(label: Label): void {
-    this.evidenceOf(label.scope, label.namespace).add(label);
+    const evidence = this.evidenceOf(label.scope, label.namespace);
+    if (!evidence) return;
+    evidence.add(label);
     this.countersOf(label.namespace).labels[label.source]++;
   }
 
-  private evidenceOf(scope: string, namespace: string): ScopeEvidence {
-    let evidence = this.scopes.get(scope);
-    if (evidence) {
-      this.scopes.delete(scope);
-    } else {
-      evidence = new ScopeEvidence(this.options.floorOf(namespace));
-      if (this.scopes.size >= SCOPES_KEPT) {
-        const oldest = this.scopes.keys().next().value!;
-        this.scopes.delete(oldest);
-        this.namespaceOfScope.delete(oldest);
+  /**
+   * The evidence of a scope; undefined beyond SCOPES_KEPT scopes. Evidence is never dropped to make
+   * room: a scope learned afresh would have forgotten its wrong labels. A scope beyond the limit
+   * is neither served nor learned from (said once), in this process and after a restart alike.
+   */
+  private evidenceOf(scope: string, namespace: string): ScopeEvidence | undefined {
+    const known = this.scopes.get(scope);
+    if (known) return known;
+    if (this.scopes.size >= SCOPES_KEPT) {
+      if (!this.full) {
+        this.full = true;
+        this.options.onError(
+          new Error(
+            `maxErrorRate: more than ${SCOPES_KEPT} namespace and model pairs; the others are neither learned nor served`,
+          ),
+        );
       }
-      this.namespaceOfScope.set(scope, namespace);
+      return undefined;
     }
+    const evidence = new ScopeEvidence(this.options.floorOf(namespace));
     this.scopes.set(scope, evidence);
+    this.namespaceOfScope.set(scope, namespace);
     return evidence;
   }
 
@@ -390,4 +436,33 @@ export class Learner {
 /** What tells one label from another when it comes back from the log (the log adds only its id). */
 function fingerprint(l: Label): string {
   return `${l.scope}\0${l.namespace}\0${l.entry}\0${l.similarity}\0${l.wrong}\0${l.source}\0${l.at}`;
+}
+
+/** What a label's proof binds: every field the learner uses, unambiguously (JSON). */
+function proofAad(l: Label): string {
+  return `label\0${JSON.stringify([l.scope, l.namespace, l.entry, l.similarity, l.wrong, l.source, l.at])}`;
+}
+
+function clamped(similarity: number): number {
+  return Math.min(1, Math.max(-1, similarity));
+}
+
+/** A background judge that threw: reported as the tier's, under its own name. */
+export class BackgroundJudgeError extends Error {
+  /** What failed, for the tier's log line ("background judge failed (...)"). */
+  readonly op = 'background judge';
+  constructor(cause: unknown) {
+    super((cause as Error)?.message ?? String(cause), { cause });
+    this.name = 'BackgroundJudgeError';
+  }
+}
+
+/** What `work` resolves to, or undefined if it takes longer than `ms` (the timer does not hold the process). */
+function within<T>(ms: number, work: Promise<T>): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(resolve, ms, undefined);
+    timer.unref();
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
 }

@@ -20,7 +20,8 @@ export function storable(label: Label): boolean {
     validSimilarity(label.similarity) &&
     typeof label.wrong === 'boolean' &&
     validSource(label.source) &&
-    Number.isSafeInteger(label.at)
+    Number.isSafeInteger(label.at) &&
+    (label.proof === undefined || typeof label.proof === 'string')
   );
 }
 
@@ -34,8 +35,9 @@ export function rowLabel(row: {
   wrong: unknown;
   source: unknown;
   at: unknown;
+  proof: unknown;
 }): LoggedLabel | undefined {
-  const { id, scope, namespace, entry, similarity, wrong, source, at } = row;
+  const { id, scope, namespace, entry, similarity, wrong, source, at, proof } = row;
   if (
     !Number.isSafeInteger(id) ||
     typeof scope !== 'string' ||
@@ -44,7 +46,8 @@ export function rowLabel(row: {
     !validSimilarity(similarity) ||
     typeof wrong !== 'boolean' ||
     !validSource(source) ||
-    !Number.isSafeInteger(at)
+    !Number.isSafeInteger(at) ||
+    (proof !== null && proof !== undefined && typeof proof !== 'string')
   )
     return undefined;
   return {
@@ -56,6 +59,7 @@ export function rowLabel(row: {
     wrong,
     source,
     at: at as number,
+    ...(typeof proof === 'string' ? { proof } : {}),
   };
 }
 

@@ -102,7 +102,8 @@ const SCHEMA = `
     similarity REAL NOT NULL,
     wrong      INTEGER NOT NULL,
     source     TEXT NOT NULL,
-    at         INTEGER NOT NULL
+    at         INTEGER NOT NULL,
+    proof      TEXT
   );
   CREATE INDEX IF NOT EXISTS semantic_labels_embedder ON semantic_labels (embedder, id);`;
 /** Schema 2: the question and the context digest; rows of schema 1 (whole-prompt vectors) keep NULLs and are not loaded. */
@@ -161,18 +162,19 @@ export class LocalStore implements SemanticStore {
       dropGraphs: this.db.prepare('DELETE FROM semantic_graphs WHERE embedder = ?'),
       saveGraph: this.db.prepare('INSERT INTO semantic_graphs (partition, embedder, graph) VALUES (?, ?, ?)'),
       appendLabel: this.db.prepare(
-        `INSERT INTO semantic_labels (embedder, scope, namespace, entry, similarity, wrong, source, at)
-         VALUES (@embedder, @scope, @namespace, @entry, @similarity, @wrong, @source, @at)`,
+        `INSERT INTO semantic_labels (embedder, scope, namespace, entry, similarity, wrong, source, at, proof)
+         VALUES (@embedder, @scope, @namespace, @entry, @similarity, @wrong, @source, @at, @proof)`,
       ),
       // Only well-formed rows count against the limit: a run of damaged rows cannot fill a page
       // and stall a reader that follows the log by the last id it was given (rowLabel checks again).
       labelsAfter: this.db.prepare(
-        `SELECT id, scope, namespace, entry, similarity, wrong, source, at FROM semantic_labels
+        `SELECT id, scope, namespace, entry, similarity, wrong, source, at, proof FROM semantic_labels
           WHERE embedder = @embedder AND id > @after
             AND typeof(scope) = 'text' AND typeof(namespace) = 'text' AND typeof(entry) = 'text'
             AND typeof(similarity) IN ('real', 'integer') AND similarity BETWEEN -1 AND 1
             AND wrong IN (0, 1) AND typeof(wrong) = 'integer'
             AND source IN (${LABEL_SOURCES.map((s) => `'${s}'`).join(', ')})
+            AND typeof(proof) IN ('text', 'null')
             AND typeof(at) = 'integer' AND at BETWEEN -${Number.MAX_SAFE_INTEGER} AND ${Number.MAX_SAFE_INTEGER}
           ORDER BY id LIMIT @limit`,
       ),
@@ -298,6 +300,7 @@ export class LocalStore implements SemanticStore {
             wrong: label.wrong ? 1 : 0,
             source: label.source,
             at: label.at,
+            proof: label.proof ?? null,
           });
       })
       .immediate();

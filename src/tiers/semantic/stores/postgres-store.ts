@@ -304,10 +304,10 @@ export class PostgresStore implements SemanticStore {
     await this.createLabels();
     const columns = kept.map(labelColumns);
     await this.pool.query(
-      `INSERT INTO ${this.labels} (scope, namespace, entry, similarity, wrong, source, at)
-       SELECT scope, namespace, entry, similarity, wrong, source, at
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::double precision[], $5::boolean[], $6::text[], $7::bigint[])
-              WITH ORDINALITY AS l (scope, namespace, entry, similarity, wrong, source, at, n)
+      `INSERT INTO ${this.labels} (scope, namespace, entry, similarity, wrong, source, at, proof)
+       SELECT scope, namespace, entry, similarity, wrong, source, at, proof
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::double precision[], $5::boolean[], $6::text[], $7::bigint[], $8::text[])
+              WITH ORDINALITY AS l (scope, namespace, entry, similarity, wrong, source, at, proof, n)
         ORDER BY n`,
       [
         columns.map((c) => c.scope),
@@ -317,6 +317,7 @@ export class PostgresStore implements SemanticStore {
         kept.map((l) => l.wrong),
         kept.map((l) => l.source),
         kept.map((l) => l.at),
+        kept.map((l) => l.proof ?? null),
       ],
     );
   }
@@ -330,7 +331,7 @@ export class PostgresStore implements SemanticStore {
     if (!(limit >= 1) || !(await this.labelsExist())) return [];
     // bigint columns come back as strings.
     const { rows } = await this.pool.query<Parameters<typeof rowLabel>[0] & { id: string; at: string }>(
-      `SELECT id, scope, namespace, entry, similarity, wrong, source, at FROM ${this.labels}
+      `SELECT id, scope, namespace, entry, similarity, wrong, source, at, proof FROM ${this.labels}
         WHERE id > $1 AND logged <= statement_timestamp() - make_interval(secs => $2)
           AND num_nulls(scope, namespace, entry, similarity, wrong, source, at) = 0
           AND similarity BETWEEN -1 AND 1 AND source = ANY ($3::text[])
@@ -425,6 +426,7 @@ export class PostgresStore implements SemanticStore {
               wrong      boolean NOT NULL,
               source     text NOT NULL,
               at         bigint NOT NULL,
+              proof      text NULL,
               logged     timestamptz NOT NULL DEFAULT clock_timestamp()
             )`;
   }
