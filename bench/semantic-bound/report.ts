@@ -94,7 +94,7 @@ export function printBound(runs: BoundRun[]): void {
     const estimate =
       b && b.errorRate !== null
         ? `${percent(b.errorRate, 2)} [${percent(b.errorLow!, 2)}, ${percent(b.errorHigh!, 2)}], ${b.cutoff?.toFixed(3) ?? '-'}`
-        : 'none (nothing served)';
+        : 'none (no cutoff now: serves nothing)';
     console.log(
       `| ${percent(delta, 0)} | ${int(r.hits)} | ${percent(hitRate(r))} | ${int(r.wrong)} | ${errorWithInterval(r)} | ${within} | ${int(r.calls)} | ${explorations} | ${labels} | ${estimate} | ${r.seconds.toFixed(1)} |`,
     );
