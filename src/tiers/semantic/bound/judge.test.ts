@@ -81,6 +81,21 @@ describe('defaultJudge', () => {
     ).toBe('unsure');
   });
 
+  it('prose reworded only in its opening and sign-off is right; a short sentence with substance is not a courtesy', async () => {
+    const core =
+      'To move your account to another region, export your data from Settings, create the account in the new region, and import the export there.';
+    expect(await verdict(text(`Sure. ${core}`), text(`${core} I hope this helps.`))).toBe('right');
+    expect(
+      await verdict(
+        text(`Happy to help.\n\n${core}`),
+        text(`Good question. ${core} Let me know if you need more detail.`),
+      ),
+    ).toBe('right');
+    expect(await verdict(text(`${core} It is not reversible.`), text(core))).not.toBe('right');
+    expect(await verdict(text(`${core} It costs $10.`), text(core))).not.toBe('right');
+    expect(await verdict(text(`No. ${core}`), text(`Yes. ${core}`))).not.toBe('right');
+  });
+
   it('prose the tier’s guards tell apart is unsure: number words, negation, plans', async () => {
     const pairs = [
       [

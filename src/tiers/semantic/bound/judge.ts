@@ -60,23 +60,85 @@ export function defaultJudge(embedder: Embedder): AnswerJudge {
     const json = sameJson(cached.text, fresh.text);
     if (json !== undefined) return json ? 'right' : 'wrong';
     if (isShort(a) || isShort(b)) return 'wrong';
+    const bySentence = await sameSentences(embedder, cached.text, fresh.text);
+    if (bySentence !== undefined) return bySentence;
     // An embedder that cannot see all of an answer would call two answers that part late alike.
     if (embedder.fits?.(a) === false || embedder.fits?.(b) === false) return 'unsure';
     const [va, vb] = await embedder.embed([a, b]);
     const similarity = dot(va!, vb!);
     if (similarity < PROSE_WRONG) return 'wrong';
-    // Alike, but "2 tablets" is not "4 tablets", "charged" is not "not charged", the Pro plan is
-    // not Enterprise: the question guards read answers too. Hidden text may say something else
-    // to a reader's tools.
-    if (
-      numbersOf(a) !== numbersOf(b) ||
-      refusingGuard(cached.text, fresh.text, ALL_GUARDS) !== undefined ||
-      hasInvisible(cached.text) !== hasInvisible(fresh.text)
-    )
-      return 'unsure';
+    if (tellApart(cached.text, fresh.text)) return 'unsure';
     return similarity >= PROSE_RIGHT ? 'right' : 'unsure';
   };
 }
+
+/**
+ * Alike, but "2 tablets" is not "4 tablets", "charged" is not "not charged", the Pro plan is not
+ * Enterprise: the question guards read answers too. Hidden text may say something else to a
+ * reader's tools.
+ */
+function tellApart(a: string, b: string): boolean {
+  return (
+    numbersOf(normalised(a)) !== numbersOf(normalised(b)) ||
+    refusingGuard(a, b, ALL_GUARDS) !== undefined ||
+    hasInvisible(a) !== hasInvisible(b)
+  );
+}
+
+/**
+ * Two prose answers sentence by sentence: right when every sentence of each has a counterpart in
+ * the other (embeddings at PROSE_RIGHT or more) but for courtesies only one of them has
+ * ("Sure.", "I hope this helps."), and what is left says the same (tellApart). Models reword
+ * openings and sign-offs from one call to the next; the whole-text embedding of two such answers
+ * falls under the bar although they agree. Undefined when the sentences do not settle it (an
+ * unmatched sentence with substance, or none matched): the whole texts are compared instead.
+ */
+async function sameSentences(embedder: Embedder, a: string, b: string): Promise<Verdict | undefined> {
+  const sa = sentencesOf(a);
+  const sb = sentencesOf(b);
+  if (sa.length + sb.length > MAX_SENTENCES) return undefined;
+  const texts = [...sa, ...sb].map(normalised);
+  if (texts.some((t) => t === '' || embedder.fits?.(t) === false)) return undefined;
+  const vectors = await embedder.embed(texts);
+  const va = vectors.slice(0, sa.length);
+  const vb = vectors.slice(sa.length);
+  const kept = (own: string[], mine: typeof va, theirs: typeof va) => {
+    const matched: string[] = [];
+    for (const [i, v] of mine.entries()) {
+      if (theirs.some((w) => dot(v!, w!) >= PROSE_RIGHT)) matched.push(own[i]!);
+      else if (!isCourtesy(own[i]!)) return undefined;
+    }
+    return matched;
+  };
+  const ma = kept(sa, va, vb);
+  const mb = kept(sb, vb, va);
+  if (!ma || !mb || ma.length === 0 || mb.length === 0) return undefined;
+  return tellApart(ma.join(' '), mb.join(' ')) ? 'unsure' : 'right';
+}
+
+/** Sentences (and lines) of an answer. */
+function sentencesOf(text: string): string[] {
+  return text
+    .split(/(?<=[.!?。！？])\s+|(?<=[。！？])|\n+/u)
+    .map((t) => t.trim())
+    .filter((t) => t !== '');
+}
+
+/**
+ * A sentence that may stand in one answer only: short, with no number and no negation (a greeting,
+ * a sign-off). "It is not safe." and "It costs $10." are never courtesies.
+ */
+function isCourtesy(sentence: string): boolean {
+  const short = sentence.split(/\s+/u).length <= COURTESY_WORDS && sentence.length <= COURTESY_CHARS;
+  return short && !/\p{N}/u.test(sentence) && !NEGATION.test(sentence);
+}
+
+const COURTESY_WORDS = 8;
+const COURTESY_CHARS = 60;
+/** Beyond this many sentences, the whole texts are compared (embedding them all would cost too much). */
+const MAX_SENTENCES = 64;
+const NEGATION =
+  /\b(?:not|no|never|none|nothing|nobody|nowhere|neither|nor|cannot|without|avoid|don't|doesn't|didn't|won't|isn't|aren't|wasn't|shouldn't|can't|mustn't)\b|n't|不|没|無|无|别|別|勿|非/iu;
 
 /** A judge's answer as a verdict; anything else (a throw, a bad value) is unsure. */
 export function verdictOf(value: unknown): Verdict {
