@@ -10,10 +10,11 @@
  * - Answers equal once normalised (case, spacing, quotes, final punctuation) are right.
  * - Short answers (classifications, labels, numbers, names: under SHORT_WORDS words or SHORT_CHARS
  *   characters) must be equal: "positive" and "negative" are close in any embedding.
- * - Prose is compared by the similarity of the two answers' embeddings: at least PROSE_RIGHT is
+ * - Prose is compared sentence by sentence (sameSentences: reworded openings and sign-offs do not
+ *   count), else as whole texts by the similarity of their embeddings: at least PROSE_RIGHT is
  *   right, below PROSE_WRONG is wrong, in between is unsure; so is prose whose numbers differ or
  *   that a precision guard of the tier tells apart (number words, negation, opposites, entities),
- *   and prose longer than the embedder sees whole (give such traffic a judge of its own).
+ *   and prose longer than the embedder sees whole.
  * An unsure pair goes to the background judge when there is one; otherwise it counts as wrong.
  */
 
