@@ -9,6 +9,7 @@ import type { BaseMessage } from '@langchain/core/messages';
 import { AIMessage, HumanMessage, SystemMessage } from '@langchain/core/messages';
 import type { ChatResult } from '@langchain/core/outputs';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { PARAPHRASES } from '../../test/support/bound.js';
 import type { NamespaceBound } from '../core/tier.js';
 import { createCache } from './create.js';
 import { withCache } from './with-cache.js';
@@ -57,17 +58,6 @@ async function bound(): Promise<NamespaceBound> {
   const semantic = (await cache.stats()).tiers.find((t) => t.name === 'semantic')!;
   return Object.values(semantic.store!.bound!)[0]!;
 }
-
-/** Ten paraphrases of the first question, within 0.02 of it and of each other (lexical embeddings). */
-const PARAPHRASES = [
-  ...['can', 'would', 'should', 'could', 'might', 'must'].map(
-    (w) => `How ${w} I change the email on my account?`,
-  ),
-  'How do I change the email on my account please?',
-  'So how do I change the email on my account?',
-  'How do I change the email on my account, please?',
-  'Please, how do I change the email on my account?',
-];
 
 describe('withCache over a semantic tier with an error bound', () => {
   it('labels from real misses, then explores a candidate within the budget, then serves', async () => {

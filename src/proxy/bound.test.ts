@@ -4,6 +4,7 @@
  * to explore goes upstream and is counted; a client's report by response id is a feedback label.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { PARAPHRASES } from '../../test/support/bound.js';
 import { startGateway, type TestGateway } from '../../test/support/gateway.js';
 import type { NamespaceBound } from '../core/tier.js';
 
@@ -45,17 +46,6 @@ async function bound(): Promise<NamespaceBound> {
   const semantic = (await gw.proxy.strata.stats({ store: true })).tiers.find((t) => t.name === 'semantic')!;
   return Object.values(semantic.store!.bound!)[0]!;
 }
-
-/** Ten paraphrases of the first question, within 0.02 of it and of each other (lexical embeddings). */
-const PARAPHRASES = [
-  ...['can', 'would', 'should', 'could', 'might', 'must'].map(
-    (w) => `How ${w} I change the email on my account?`,
-  ),
-  'How do I change the email on my account please?',
-  'So how do I change the email on my account?',
-  'How do I change the email on my account, please?',
-  'Please, how do I change the email on my account?',
-];
 
 describe('gateway over a semantic tier with an error bound', () => {
   it('labels from real misses, explores within the budget, serves, and takes a client’s word', async () => {

@@ -73,3 +73,17 @@ export async function ask(t: SemanticTier, key: CacheKey, answer: string, sealer
   await t.settle();
   return false;
 }
+
+/**
+ * Ten paraphrases of "How do I change the email on my account?" (through withCache and the
+ * gateway), within 0.02 of it and of each other with lexical embeddings.
+ */
+export const PARAPHRASES = [
+  ...['can', 'would', 'should', 'could', 'might', 'must'].map(
+    (w) => `How ${w} I change the email on my account?`,
+  ),
+  'How do I change the email on my account please?',
+  'So how do I change the email on my account?',
+  'How do I change the email on my account, please?',
+  'Please, how do I change the email on my account?',
+];
