@@ -204,26 +204,6 @@ export function jsonShown(json: string): string {
   );
 }
 
-/** Reports progress of a long operation: redrawn in place on a terminal, every `every` items otherwise. */
-export function progress(
-  io: Io,
-  label: string,
-  every = 1_000,
-): { tick(n: number): void; done(n: number): void } {
-  label = shown(label);
-  return {
-    tick(n) {
-      if (n % every !== 0) return;
-      if (io.interactive) process.stderr.write(`\r${label}: ${n}`);
-      else io.err(`${label}: ${n}`);
-    },
-    done(n) {
-      if (io.interactive) process.stderr.write('\r');
-      io.err(`${label}: ${n} done`);
-    },
-  };
-}
-
 export function formatBytes(bytes: number): string {
   if (bytes < 1024) return `${bytes} B`;
   const units = ['KiB', 'MiB', 'GiB'];

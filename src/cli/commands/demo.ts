@@ -11,7 +11,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import { DEMO_PROMPTS, demoWorkload } from '../../demo/workload.js';
-import { type Command, progress, shown, stringFlag, table } from '../context.js';
+import { type Command, shown, stringFlag, table } from '../context.js';
+import { createProgress } from '../progress.js';
 
 export const demo: Command = async ({ flags, io, open }) => {
   const requests = intFlag(flags, 'requests', 600);
@@ -59,7 +60,7 @@ export const demo: Command = async ({ flags, io, open }) => {
     const workload = demoWorkload(requests);
     const hitLatency: number[] = [];
     const missLatency: number[] = [];
-    const counter = progress(io, 'requests', 100);
+    const counter = createProgress(io, { label: 'requests' });
     let next = 0;
     let finished = 0;
     const wallStart = performance.now();
@@ -71,7 +72,7 @@ export const demo: Command = async ({ flags, io, open }) => {
           const answer = await model.invoke(prompt);
           const ms = performance.now() - start;
           (answer.usage_metadata?.total_tokens === 0 ? hitLatency : missLatency).push(ms);
-          counter.tick(++finished);
+          counter.update(++finished);
         }
       }),
     );
