@@ -4,9 +4,13 @@ import { join } from 'node:path';
 import { CacheBackedEmbeddings } from '@langchain/classic/embeddings/cache_backed';
 import type { EmbeddingsInterface } from '@langchain/core/embeddings';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ManualClock } from '../core/clock.js';
+import { FaultyTier } from '../../test/support/faulty-tier.js';
+import { ManualClock, systemClock } from '../core/clock.js';
 import { deriveKey } from '../core/key.js';
-import { StrataConfigError } from '../errors.js';
+import { Manager } from '../core/manager.js';
+import { createStrata } from '../engine/create.js';
+import { IncompleteOperationError, StrataConfigError, TierUnavailableError } from '../errors.js';
+import { MemoryTier } from '../tiers/memory/index.js';
 import type { StrataCache } from './cache.js';
 import { createCache } from './create.js';
 import { createEmbeddingStore } from './embedding-store.js';
@@ -262,5 +266,65 @@ describe('createEmbeddingStore', () => {
       })(),
     ).rejects.toThrow(/storePrompt/);
     expect(listed).toEqual([]);
+  });
+
+  it('answers a miss while its only tier is down, and says mdelete and yieldKeys could not', async () => {
+    const faulty = new FaultyTier(
+      new MemoryTier({ maxEntries: 100, maxBytes: 1e6, clock: systemClock }),
+      'memory',
+    );
+    const manager = new Manager(
+      [
+        {
+          tier: faulty,
+          options: {
+            timeoutMs: 1_000,
+            breaker: { failureThreshold: 100, cooldownMs: 1_000, maxCooldownMs: 1_000 },
+          },
+        },
+      ],
+      { clock: systemClock, coalesceWaitMs: 0, storePrompt: true, logger: { warn: () => {} } },
+    );
+    try {
+      const store = createEmbeddingStore(manager);
+      await store.mset([['a', bytes(4)]]);
+      faulty.fault = 'throw';
+      expect(await store.mget(['a', 'b'])).toEqual([undefined, undefined]);
+      await expect(store.mset([['b', bytes(4)]])).resolves.toBeUndefined();
+      faulty.fault = 'none';
+      expect(await store.mget(['a'])).toEqual([bytes(4)]);
+      faulty.fault = 'throw';
+      await expect(store.mdelete(['a'])).rejects.toThrow(IncompleteOperationError);
+      faulty.fault = 'none';
+      faulty.entries = () => ({
+        [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(new Error('injected listing failure')) }),
+      });
+      await expect(
+        (async () => {
+          for await (const _ of store.yieldKeys()) void _;
+        })(),
+      ).rejects.toThrow(TierUnavailableError);
+    } finally {
+      await manager.close();
+    }
+  });
+
+  it("never serves a semantic tier's match for another key", async () => {
+    const strata = await createStrata(
+      { tiers: [{ type: 'semantic', embeddings: 'lexical', path: ':memory:' }] },
+      { logger: { warn: () => {} } },
+    );
+    try {
+      const store = createEmbeddingStore(strata);
+      const key = 'What is the capital city of country number 1?';
+      await store.mset([[key, bytes(4)]]);
+      // The tier does match the other key (so the store is what refuses it) ...
+      const near = deriveKey(strata.namespace, '_type:"strata_embeddings",store:"default"', `${key} `);
+      expect((await strata.lookup(near, { claim: false }))?.similarity).toBeDefined();
+      // ... and the store answers a miss for it, its own key still a hit.
+      expect(await store.mget([`${key} `, key])).toEqual([undefined, bytes(4)]);
+    } finally {
+      await strata.close();
+    }
   });
 });

@@ -97,12 +97,13 @@ export class StrataEmbeddingStore extends BaseStore<string, Uint8Array> {
     // caller may be made to wait for it.
     const lookup: LookupOptions = { claim: false, wait: 'never' };
     return Promise.all(
-      keys.map((k) =>
-        this.strata.lookup(this.key(k), lookup).then(
-          (hit) => bytesOf(hit),
+      keys.map((k) => {
+        const key = this.key(k);
+        return this.strata.lookup(key, lookup).then(
+          (hit) => bytesOf(hit, key),
           () => undefined,
-        ),
-      ),
+        );
+      }),
     );
   }
 
@@ -193,10 +194,11 @@ function generationOf(bytes: Uint8Array): StoredGenerationData {
 
 /**
  * The bytes a hit holds, or undefined when it is not exactly one value of this format. A
- * similarity tier's hit is another key's vector: a wrong answer, so a miss.
+ * similarity tier answers with the entry it matched: another key's is another text's vector, a
+ * wrong answer, so a miss (its entry for this very key is fine).
  */
-function bytesOf(hit: Hit | undefined): Uint8Array | undefined {
-  if (!hit || hit.similarity !== undefined || hit.matchedPrompt !== undefined) return undefined;
+function bytesOf(hit: Hit | undefined, key: CacheKey): Uint8Array | undefined {
+  if (!hit || hit.entry.k !== key.hash) return undefined;
   const gens = hit.entry.gens;
   if (gens.length !== 1) return undefined;
   const { text, generationInfo: info } = gens[0]!;
