@@ -17,6 +17,11 @@ export { type ClearOptions, type LookupResult, type StoreOptions, StrataCache } 
 export { CachedLLM } from './langchain/cached-llm.js';
 export { createCache } from './langchain/create.js';
 export {
+  createEmbeddingStore,
+  type EmbeddingStoreOptions,
+  StrataEmbeddingStore,
+} from './langchain/embedding-store.js';
+export {
   type CacheControl,
   CachedChatModel,
   type CacheMode,
