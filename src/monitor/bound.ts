@@ -14,22 +14,12 @@ import { OTHER } from './insights.js';
 /** Namespaces per tier shown by name in /metrics and the dashboard; the rest are `(other)`. */
 export const MAX_BOUND_NAMESPACES = 20;
 
-export { LABEL_SOURCES };
-
 /** One namespace's row; the fields that cannot be summed are null in `(other)`. */
-export interface BoundRow {
+export type BoundRow = Omit<NamespaceBound, 'maxErrorRate' | 'explorationBudget'> & {
   namespace: string;
   maxErrorRate: number | null;
-  errorRate: number | null;
-  errorLow: number | null;
-  errorHigh: number | null;
-  lookups: number;
-  hits: number;
-  labels: Record<LabelSource, number>;
-  explorations: number;
   explorationBudget: number | null;
-  cutoff: number | null;
-}
+};
 
 /** A tier's `stats().bound`, if it reports a well-formed one (a driver's stats are not trusted blindly). */
 export function boundOf(store: TierStats | undefined): Record<string, NamespaceBound> | undefined {

@@ -7,6 +7,7 @@
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { HealthReport, LatencyHistograms, StatsReport } from '../core/reports.js';
 import { type CumulativeLatency, TIER_COUNTER_FIELDS } from '../core/stats.js';
+import { LABEL_SOURCES } from '../core/tier.js';
 
 /** Upper bounds of the latency histograms, ms (exported in seconds, as Prometheus prefers). */
 export const LATENCY_BOUNDS_MS = [
@@ -46,7 +47,7 @@ function escapeLabel(value: string): string {
   return value.replaceAll('\\', '\\\\').replaceAll('"', '\\"').replaceAll('\n', '\\n');
 }
 
-import { type BoundRow, boundOf, boundRows, LABEL_SOURCES } from './bound.js';
+import { type BoundRow, boundOf, boundRows } from './bound.js';
 import type { ModelSavings } from './savings.js';
 
 const BREAKER_STATES = ['closed', 'half-open', 'open'] as const;

@@ -49,6 +49,13 @@ function tier(options: Partial<SemanticTierOptions> = {}): SemanticTier {
   return t;
 }
 
+/** Closes a tier (a process that stops) and gives the path of its file, for the next one. */
+async function closed(t: SemanticTier): Promise<string> {
+  tiers.splice(tiers.indexOf(t), 1);
+  await t.close();
+  return (t as unknown as { options: { path: string } }).options.path;
+}
+
 async function bound(t: SemanticTier, namespace = 'ns') {
   return (await t.stats()).bound?.[namespace];
 }
@@ -160,9 +167,7 @@ describe('semantic tier under maxErrorRate', () => {
       false,
     );
     expect((await bound(t))?.labels.free).toBe(1);
-    const path = (t as unknown as { options: { path: string } }).options.path;
-    await t.close();
-    tiers.splice(tiers.indexOf(t), 1);
+    const path = await closed(t);
     const again = tier({ path });
     await again.settle();
     expect((await bound(again))?.labels.free).toBe(1);
@@ -198,9 +203,7 @@ describe('semantic tier under maxErrorRate', () => {
     const first = tier();
     await anchor(first);
     for (let i = 0; i < 10; i++) await ask(first, question(0.9), ANSWER);
-    const path = (first as unknown as { options: { path: string } }).options.path;
-    await first.close();
-    tiers.splice(tiers.indexOf(first), 1);
+    const path = await closed(first);
     const second = tier({ path });
     await second.settle();
     expect((await bound(second))?.labels.free).toBe(10);
@@ -297,9 +300,7 @@ describe('labels under encryption', () => {
     const first = tier({ sealer });
     await anchor(first, 'ns', LLM, sealer);
     for (let i = 0; i < 10; i++) await ask(first, question(0.9), ANSWER, sealer);
-    const path = (first as unknown as { options: { path: string } }).options.path;
-    await first.close();
-    tiers.splice(tiers.indexOf(first), 1);
+    const path = await closed(first);
     // Someone who can write the file but has no keys adds a thousand "right" labels far down.
     const db = new Database(path);
     const [row] = db.prepare('SELECT * FROM semantic_labels LIMIT 1').all() as Array<Record<string, unknown>>;

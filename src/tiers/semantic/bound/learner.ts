@@ -85,7 +85,8 @@ const JUDGE_MS = 30_000;
 const BACKGROUND_JUDGE_MS = 5 * 60_000;
 const OURS_KEPT = 10_000;
 
-export type Verdict = { serve: true } | { serve: false; explore?: true };
+/** Whether a candidate answers; one held back to explore says so. (A label's verdict is judge.ts's.) */
+type Serving = { serve: true } | { serve: false; explore?: true };
 
 export class Learner {
   private readonly scopes = new Map<string, ScopeEvidence>();
@@ -129,7 +130,7 @@ export class Learner {
     namespace: string,
     llmString: string,
     candidate: { entry: string; similarity: number; question: string; cachedQuestion: string },
-  ): Verdict {
+  ): Serving {
     const delta = this.boundOf(namespace)!;
     const scope = scopeOf(namespace, llmString);
     const evidence = this.evidenceOf(scope, namespace);
