@@ -256,14 +256,15 @@ export class GuardedTier {
 
   /** Logs the first failure of a burst; a tier failing between successes, once a minute at most. */
   logOnce(op: string, error: Error): void {
-    if (this.failing || this.policy.closed()) return;
+    // After close() other failures are the closing itself; a failed close is said (lost writes).
+    if (this.failing || (this.policy.closed() && op !== 'close')) return;
     this.failing = true;
     const now = performance.now();
     if (this.loggedAt !== undefined && now - this.loggedAt < RELOG_AFTER_MS) return;
     this.loggedAt = now;
     // What the failure costs depends on the call: a read is a miss, anything else is skipped.
-    const outcome = op === 'get' ? 'treated as a miss' : 'skipped for this tier';
-    this.policy.warn(`[strata] tier ${this.name}: ${op} failed (${error.message}); ${outcome}`);
+    const outcome = op === 'get' ? '; treated as a miss' : op === 'close' ? '' : '; skipped for this tier';
+    this.policy.warn(`[strata] tier ${this.name}: ${op} failed (${error.message})${outcome}`);
   }
 
   /** The tier evicted an entry on its own (LRU, size, expiry). */

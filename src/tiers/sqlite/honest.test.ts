@@ -9,6 +9,7 @@ import { systemClock } from '../../core/clock.js';
 import type { StoredEntry } from '../../core/entry.js';
 import type { CacheKey } from '../../core/key.js';
 import type { ListedEntry } from '../../core/tier.js';
+import { createCache } from '../../langchain/create.js';
 import { describeSqliteFailure, SqliteTier } from './index.js';
 
 const dirs: string[] = [];
@@ -153,6 +154,63 @@ describe('sqlite tier flush(): what the write queue accepted is confirmed or rep
       release();
       t.close();
     }
+  });
+});
+
+describe('sqlite tier close(): writes still queued at its deadline are reported, not dropped silently', () => {
+  it('a write waiting for another connection’s lock past busyTimeoutMs makes close() fail saying so', async () => {
+    const path = join(tempDir(), 'cache.db');
+    strataFile(path, 0);
+    const t = tier(path);
+    const release = holdExclusiveLock(path);
+    try {
+      expect(t.set(key(1), stored('queued'))).toBe(true); // accepted into the queue
+      await expect(t.close()).rejects.toThrow(
+        /cache\.db: 1 accepted writes were not written before close: 1 were still waiting for another process's lock after 100 ms \(busyTimeoutMs\)/,
+      );
+    } finally {
+      release();
+    }
+    const raw = new Database(path, { readonly: true });
+    expect(raw.prepare('SELECT count(*) FROM cache_entries').pluck().get()).toBe(0);
+    raw.close();
+    expect(t.close()).toBeUndefined(); // closed once: a second close() neither throws nor repeats the report
+  });
+
+  it('the same write lands and close() succeeds once the lock is released within the deadline', async () => {
+    const path = join(tempDir(), 'cache.db');
+    strataFile(path, 0);
+    const t = tier(path, { busyTimeoutMs: 5_000 });
+    const release = holdExclusiveLock(path);
+    expect(t.set(key(1), stored('queued'))).toBe(true);
+    const closing = t.close();
+    setTimeout(release, 50);
+    await expect(closing).resolves.toBeUndefined();
+    const raw = new Database(path, { readonly: true });
+    expect(raw.prepare('SELECT key_hash FROM cache_entries').pluck().all()).toEqual([key(1).hash]);
+    raw.close();
+  });
+
+  it('through the cache, the loss is logged by close() (after close, other failures are not)', async () => {
+    const path = join(tempDir(), 'cache.db');
+    strataFile(path, 0);
+    const warnings: string[] = [];
+    const cache = await createCache(
+      { tiers: [{ type: 'sqlite', path, busyTimeoutMs: 100 }] },
+      { logger: { warn: (message: string) => warnings.push(message) } },
+    );
+    const release = holdExclusiveLock(path);
+    try {
+      await cache.update('prompt', 'llm', [{ text: 'answer' }]);
+      await cache.close();
+    } finally {
+      release();
+    }
+    expect(warnings.filter((w) => w.includes('close failed'))).toEqual([
+      expect.stringMatching(
+        /^\[strata\] tier sqlite: close failed \(.*cache\.db: 1 accepted writes were not written before close: .*\)$/,
+      ),
+    ]);
   });
 });
 

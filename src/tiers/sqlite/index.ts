@@ -376,15 +376,39 @@ export class SqliteTier implements Tier {
   /**
    * Closes the file after writing what is queued. When another process still holds the lock,
    * the queue keeps trying in the background (without blocking) for up to busyTimeoutMs, and the
-   * returned promise settles when it is done; a short-lived process thus lands its writes.
+   * returned promise settles when it is done; a short-lived process thus lands its writes. Writes
+   * it could not land by then, or dropped from a full queue since the last flush(), are reported:
+   * the file is closed either way, then close() fails with a WritesLostError saying how many.
    */
   close(): void | Promise<void> {
     if (this.closed) return;
     this.closed = true;
     for (const timer of this.timers) clearInterval(timer);
     this.queue.stop();
-    if (this.readonly || this.queue.size === 0 || this.drain(this.waitMs)) return this.finish();
-    return this.queue.settle(this.options.busyTimeoutMs).then(() => this.finish());
+    if (this.readonly || this.queue.size === 0 || this.drain(this.waitMs)) {
+      this.finish();
+      return this.reportLost(0);
+    }
+    return this.queue.settle(this.options.busyTimeoutMs).then((left) => {
+      this.finish();
+      this.reportLost(left);
+    });
+  }
+
+  /** At close: throws when accepted writes never reached the file (`left` of them at the deadline). */
+  private reportLost(left: number): void {
+    const full = this.queue.dropped - this.queue.droppedAtFlush - left;
+    this.queue.droppedAtFlush = this.queue.dropped;
+    if (left === 0 && full === 0) return;
+    const parts = [];
+    if (left > 0)
+      parts.push(
+        `${left} were still waiting for another process's lock after ${this.options.busyTimeoutMs} ms (busyTimeoutMs)`,
+      );
+    if (full > 0) parts.push(`${full} were dropped from the full queue of writes waiting for the lock`);
+    throw new WritesLostError(
+      `${this.options.path}: ${left + full} accepted writes were not written before close: ${parts.join('; ')}`,
+    );
   }
 
   private finish(): void {

@@ -97,17 +97,19 @@ export class WriteQueue {
    * (up to RETRY_MAX_MS): writers that wait in theirs take a lock freed between 10 ms polls, and a
    * closing process polling that briefly could lose every race (a CI run lost 666 of 8,000 writes
    * of four processes so). Not unref'd: the process waits for its writes (bounded by `forMs`), so a
-   * short-lived process lands them.
+   * short-lived process lands them. Resolves with how many writes were left unwritten.
    */
-  settle(forMs: number): Promise<void> {
+  settle(forMs: number): Promise<number> {
     const deadline = performance.now() + forMs;
-    return new Promise<void>((resolve) => {
+    return new Promise<number>((resolve) => {
       let delay = RETRY_MIN_MS;
       const retry = () => {
         const wait = Math.max(BACKGROUND_WAIT_MS, Math.min(delay, deadline - performance.now()));
         if (this.drain(wait) || performance.now() >= deadline) {
-          this.dropped += this.items.size;
-          resolve();
+          const left = this.items.size;
+          this.dropped += left;
+          this.items.clear();
+          resolve(left);
           return;
         }
         delay = Math.min(delay * 2, RETRY_MAX_MS);
