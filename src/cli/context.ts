@@ -7,6 +7,7 @@ import { validateNamespace } from '../core/key.js';
 import { createStrata } from '../engine/create.js';
 import type { Strata } from '../engine/strata.js';
 import { NoSuchCacheFileError, StrataConfigError } from '../errors.js';
+import { tierProgress } from './progress.js';
 
 export interface Io {
   out(line: string): void;
@@ -90,6 +91,7 @@ export function contextFor(
       const logger: Logger = options.lasting ? { warn: (m) => io.err(m) } : oneShotLogger(io);
       const strata = await createStrata(config, {
         logger,
+        onProgress: tierProgress(io),
         readonly: options.readonly,
         integrityCheck: options.integrityCheck,
       });

@@ -230,3 +230,45 @@ describe('strata import and export report progress on standard error', () => {
     expect(readFileSync(loudExport, 'utf8')).toBe(readFileSync(quietExport, 'utf8'));
   });
 });
+
+describe("a tier's long work at open shows as progress in every command", () => {
+  const { workspace } = cliWorkspaces('strata-progress-index-');
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
+
+  it('the semantic tier indexing its entries at open: periodic lines off a terminal, stdout unchanged', async () => {
+    const ws = workspace([{ type: 'semantic', embeddings: 'lexical', path: 'semantic.db' }]);
+    const file = join(ws.dir, 'in.jsonl');
+    const LLM = 'model:"sim-1",temperature:0';
+    const lines = Array.from({ length: 2_500 }, (_, i) => {
+      const prompt = `question number ${i} about topic ${i % 97}`;
+      return JSON.stringify({
+        v: 1,
+        k: hashKey('app', LLM, prompt),
+        ns: 'app',
+        createdAt: Date.now(),
+        expiresAt: null,
+        tags: [],
+        gens: [{ text: `answer ${i}` }],
+        llm: LLM,
+        prompt,
+      });
+    });
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    expect((await cli('import', '--config', ws.config, '--file', file)).code).toBe(0);
+
+    const quiet = await cli('stats', '--config', ws.config);
+    expect(quiet.code).toBe(0);
+    expect(quiet.err.filter((l) => l.includes('entries indexed'))).toEqual([]); // quick: nothing said
+
+    vi.stubEnv('STRATA_PROGRESS_INTERVAL_MS', '0');
+    const loud = await cli('stats', '--config', ws.config);
+    expect(loud.code).toBe(0);
+    expect(loud.out).toEqual(quiet.out);
+    expect(loud.err.filter((l) => l.includes('entries indexed')).map((l) => l.replace(/,.*/, ''))).toEqual([
+      'semantic: entries indexed: 1000 (40%)',
+      'semantic: entries indexed: 2000 (80%)',
+    ]);
+  });
+});

@@ -5,6 +5,7 @@
  * line comes at most every `intervalMs` (default 5 s, `$STRATA_PROGRESS_INTERVAL_MS`), so a quick
  * command prints none; then one summary line, `<label>: <count> done`.
  */
+import type { ProgressListener } from '../core/progress.js';
 import { type Io, shown } from './context.js';
 
 /** Plain progress lines off a terminal are at least this far apart, unless the environment says otherwise. */
@@ -152,4 +153,26 @@ export function formatElapsed(seconds: number): string {
   const mm = Math.floor((s % 3600) / 60);
   const ss = String(s % 60).padStart(2, '0');
   return hh > 0 ? `${hh}:${String(mm).padStart(2, '0')}:${ss}` : `${mm}:${ss}`;
+}
+
+/**
+ * Tiers' long work at open (the semantic tier indexing its entries) shown like the commands' own:
+ * one progress per tier and task, drawn while it runs and cleared when it ends.
+ */
+export function tierProgress(io: Io): ProgressListener {
+  const running = new Map<string, Progress>();
+  return ({ tier, task, done, total }) => {
+    const id = `${tier}\u0000${task}`;
+    let progress = running.get(id);
+    if (!progress) {
+      progress = createProgress(io, { label: `${tier}: ${task}`, total, summary: false });
+      running.set(id, progress);
+    }
+    if (done < total) {
+      progress.update(done);
+      return;
+    }
+    running.delete(id);
+    progress.done(done);
+  };
 }

@@ -8,6 +8,7 @@ import type { Logger } from '../core/events.js';
 import { DEFAULT_REPORT_SECONDS, FleetReporter } from '../core/fleet.js';
 import { TierSink } from '../core/guarded-tier.js';
 import { Manager } from '../core/manager.js';
+import { type ProgressListener, progressLines } from '../core/progress.js';
 import { EPHEMERAL_DIGEST_WARNING, onEphemeralDigest, useDigestKeyFromEnv } from '../core/secrets.js';
 import type { Tier } from '../core/tier.js';
 import { StrataConfigError, TierConfigError } from '../errors.js';
@@ -29,6 +30,11 @@ export interface CreateOptions<Extra extends TierDefinition = TierDefinition> {
   env?: NodeJS.ProcessEnv;
   /** Definitions of your own tiers (defineTier): the config may then name them by their type. */
   tiers?: readonly Extra[];
+  /**
+   * Where tiers report long work while they open (the semantic tier indexing its entries);
+   * default: a warning through `logger` when the work has run two seconds, then every five.
+   */
+  onProgress?: ProgressListener;
 }
 
 export async function createStrata<const Extra extends TierDefinition = never>(
@@ -49,10 +55,12 @@ export async function createStrata<const Extra extends TierDefinition = never>(
   // Each tier reports evictions and client errors to its own sink, connected to its guarded tier
   // when the manager registers it.
   const sinks = resolved.tiers.map(() => new TierSink());
-  const context = (sink: TierSink) => ({
+  const onProgress = options.onProgress ?? progressLines(logger);
+  const context = (sink: TierSink, tier: string) => ({
     clock,
     onEviction: sink.onEviction,
     onClientError: sink.onClientError,
+    onProgress: (task: string, done: number, total: number) => onProgress({ tier, task, done, total }),
     readonly: options.readonly,
     integrityCheck: options.integrityCheck,
     ...(keyring ? { sealer: keyring } : {}),
@@ -64,15 +72,19 @@ export async function createStrata<const Extra extends TierDefinition = never>(
       // the others serve; it is re-opened in the background, backing off like the breaker.
       try {
         built.push(
-          await openOrDefer(() => buildTier(tierConfig, context(sinks[i]!), options.tiers), {
-            name: tierName(tierConfig),
-            type: tierConfig.type,
-            retryMs: tierConfig.breaker.cooldownMs,
-            maxRetryMs: tierConfig.breaker.maxCooldownMs,
-            logger,
-            holdsCounters: holdsCounters(tierConfig, options.tiers),
-            isConfigError: (error) => error instanceof TierConfigError || error instanceof StrataConfigError,
-          }),
+          await openOrDefer(
+            () => buildTier(tierConfig, context(sinks[i]!, tierName(tierConfig)), options.tiers),
+            {
+              name: tierName(tierConfig),
+              type: tierConfig.type,
+              retryMs: tierConfig.breaker.cooldownMs,
+              maxRetryMs: tierConfig.breaker.maxCooldownMs,
+              logger,
+              holdsCounters: holdsCounters(tierConfig, options.tiers),
+              isConfigError: (error) =>
+                error instanceof TierConfigError || error instanceof StrataConfigError,
+            },
+          ),
         );
       } catch (error) {
         throw new StrataConfigError(

@@ -49,6 +49,8 @@ export interface TierContext {
   onEviction: EvictionListener;
   /** For errors a client reports outside any call (socket resets, failovers). */
   onClientError: (error: Error) => void;
+  /** How far long work at open has come (the semantic tier indexing its entries): `done` of `total`. */
+  onProgress?: (task: string, done: number, total: number) => void;
 }
 
 /** What `open` is given: the cache's context and the name the tier is known by in stats. */

@@ -74,6 +74,7 @@ export const semanticTier = defineTier({
       ...rest,
       ...(store ? { store } : {}),
       name: ctx.name,
+      ...(ctx.onProgress ? { onProgress: ctx.onProgress } : {}),
       embedder,
       threshold,
       path: config.path === ':memory:' ? config.path : resolve(config.path),

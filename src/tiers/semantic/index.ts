@@ -71,6 +71,8 @@ export type SemanticTierOptions = Pick<
     readonly?: boolean;
     /** A failure outside a tier call (saving the graphs): counted and logged like one. */
     onClientError?: (error: Error) => void;
+    /** How far indexing the stored entries at open has come (TierContext.onProgress). */
+    onProgress?: (task: string, done: number, total: number) => void;
     /** Where entries live instead of the local file at `path` (tiers/index.ts builds it from `store`). */
     store?: SemanticStore;
     /**
@@ -135,6 +137,7 @@ export class SemanticTier implements Tier {
         ...(options.index ? { index: options.index } : {}),
         ...(options.readonly ? { readonly: true } : {}),
         ...(options.onClientError ? { onClientError: options.onClientError } : {}),
+        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       });
     if (options.maxErrorRate !== undefined || options.maxErrorRates !== undefined) {
       this.learner = new Learner({

@@ -148,6 +148,42 @@ describe('the semantic tier keeps its graph across restarts', () => {
     fourth.close();
   });
 
+  it('reports how far a rebuild has come while it indexes, and nothing when the saved graph spares it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'strata-graph-'));
+    dirs.push(dir);
+    const path = join(dir, 'semantic.db');
+    const first = open(path);
+    await store(first, 0, 2_500);
+    first.close();
+    const heard = (events: Array<[string, number, number]>) =>
+      new SemanticTier({
+        embedder: digestEmbedder,
+        threshold: 0.99,
+        path,
+        maxEntries: 10_000,
+        guards: [],
+        candidates: 3,
+        clock: new ManualClock(),
+        index: { exactBelow: 100 },
+        onProgress: (task, done, total) => events.push([task, done, total]),
+      });
+    const restored: Array<[string, number, number]> = [];
+    heard(restored).close();
+    expect(restored).toEqual([['entries indexed', 2_500, 2_500]]); // the end only: no work to watch
+    const db = new Database(path);
+    db.exec('DELETE FROM semantic_graphs');
+    db.close();
+    const rebuilt: Array<[string, number, number]> = [];
+    const tier = heard(rebuilt);
+    expect(rebuilt).toEqual([
+      ['entries indexed', 1_000, 2_500],
+      ['entries indexed', 2_000, 2_500],
+      ['entries indexed', 2_500, 2_500],
+    ]);
+    expect(await finds(tier, 1_234)).toBe('{"n":1234}');
+    tier.close();
+  });
+
   it('rebuilds from the entries when the saved graph is damaged', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'strata-graph-'));
     dirs.push(dir);

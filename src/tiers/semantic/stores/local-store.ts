@@ -48,6 +48,8 @@ export interface LocalStoreOptions {
   readonly?: boolean;
   /** A failure outside a call (saving the graphs): counted and logged like one. */
   onClientError?: (error: Error) => void;
+  /** How far indexing at open has come, when no saved graph spares the work. */
+  onProgress?: (task: string, done: number, total: number) => void;
 }
 
 interface Item {
@@ -63,6 +65,8 @@ interface Item {
 }
 
 const SCHEMA_VERSION = 2;
+/** What indexing at open counts (TierContext.onProgress). */
+const INDEXED = 'entries indexed';
 /**
  * semantic_labels came after schema 2 without a new version: it is only added (CREATE TABLE IF
  * NOT EXISTS, so a file of schema 2 gains it at the next open and keeps everything else), and a
@@ -452,11 +456,17 @@ export class LocalStore implements SemanticStore {
     // Graphs built or changed here (a rebuild, entries linked after a crash), and saved graphs of
     // partitions gone, make the saved ones stale: they are written again at the next purge or close.
     let stale = [...snapshots.keys()].some((p) => !byPartition.has(p));
+    const progress = this.options.onProgress;
+    let indexed = 0;
     for (const [partition, vectors] of byPartition) {
       const index = new VectorIndex(this.options.index);
-      if (index.load(vectors, snapshots.get(partition))) stale = true;
+      const before = indexed;
+      const added = progress && ((n: number) => progress(INDEXED, before + n, rows.length));
+      if (index.load(vectors, snapshots.get(partition), added)) stale = true;
+      indexed += vectors.size;
       this.partitions.set(partition, index);
     }
+    if (progress && rows.length > 0) progress(INDEXED, rows.length, rows.length);
     this.markedBad = this.stmt.countBad.get() as number;
     if (stale) this.changes = GRAPH_SAVE_CHANGES;
   }

@@ -9,6 +9,9 @@ import { InvertedIndex } from './inverted-index.js';
 import type { Neighbour, VectorIndexOptions } from './neighbours.js';
 import { isDense, type Vector } from './vector.js';
 
+/** load() reports a rebuild's progress after every this many vectors. */
+const PROGRESS_EVERY = 1_000;
+
 export class VectorIndex {
   private impl: InvertedIndex | HnswIndex | undefined;
 
@@ -37,9 +40,14 @@ export class VectorIndex {
    * Fills an empty index with many vectors at once. With the snapshot of an earlier graph over
    * (mostly) the same vectors, the graph is restored instead of rebuilt (hnsw.ts). Returns whether
    * the index now has a graph the snapshot does not describe (built, or restored and changed):
-   * one worth saving.
+   * one worth saving. `added`, when given, hears how many were added one by one so far (every
+   * PROGRESS_EVERY): a rebuild of a large graph takes long enough to report.
    */
-  load(vectors: ReadonlyMap<number, Vector>, snapshot?: Int32Array): boolean {
+  load(
+    vectors: ReadonlyMap<number, Vector>,
+    snapshot?: Int32Array,
+    added?: (count: number) => void,
+  ): boolean {
     const first = vectors.values().next();
     if (snapshot && !first.done && isDense(first.value) && this.impl === undefined) {
       const graph = new HnswIndex(this.options);
@@ -51,7 +59,11 @@ export class VectorIndex {
         return changed > 0;
       }
     }
-    for (const [id, v] of vectors) this.add(id, v);
+    let count = 0;
+    for (const [id, v] of vectors) {
+      this.add(id, v);
+      if (added && ++count % PROGRESS_EVERY === 0) added(count);
+    }
     return this.impl instanceof HnswIndex && this.impl.hasGraph;
   }
 
