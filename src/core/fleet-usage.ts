@@ -410,7 +410,7 @@ export function readSemantic(value: unknown): SemanticSnapshot[] | undefined {
     const refusals: Record<string, number> = {};
     if (isRecord(s.refusals))
       for (const [g, n] of Object.entries(s.refusals).slice(0, MAX_GUARDS))
-        if (isName(g)) refusals[g] = count(n);
+        if (isName(g) && isCount(n)) refusals[g] = n;
     const h = s.similarity;
     const similarity =
       isRecord(h) && typeof h.from === 'number' && typeof h.bin === 'number' && Array.isArray(h.counts)
