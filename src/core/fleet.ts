@@ -13,8 +13,23 @@
  *
  * Reporting never touches the lookup path (a timer reads the counters) and never throws: a store
  * that is down costs a log line, once per outage.
+ *
+ * A snapshot also carries what the dashboard's namespace and semantic panels show
+ * (fleet-usage.ts: each process's top namespaces plus `other`, each similarity tier's
+ * histogram, refusals and error bound), as optional fields of the same version 1: a snapshot
+ * without them (an older process in the same fleet) still counts in every sum and is left out of
+ * those panels only, and an older reader ignores them. A row that is not a snapshot this version
+ * can read (damaged, larger than MAX_SNAPSHOT_CHARS, a newer version) is skipped and counted.
  */
 import { hostname } from 'node:os';
+import type { TokenUsage } from './entry.js';
+import {
+  FleetUsage,
+  type NamespacesSnapshot,
+  readNamespaces,
+  readSemantic,
+  type SemanticSnapshot,
+} from './fleet-usage.js';
 import type { Manager } from './manager.js';
 import type { FleetStore, LatencyHistograms, StatsReport, TierReport } from './reports.js';
 import {
@@ -24,7 +39,7 @@ import {
   SimilarityStats,
   TIER_COUNTER_FIELDS,
 } from './stats.js';
-import { FLEET_RETENTION_MS } from './tier.js';
+import { FLEET_RETENTION_MS, FLEET_ROW_MAX_CHARS } from './tier.js';
 
 /** How often a process reports when the config does not say (monitoring.reportSeconds). */
 export const DEFAULT_REPORT_SECONDS = 10;
@@ -61,7 +76,14 @@ export interface CountersSnapshot {
   tiers: TierSnapshot[];
   /** Tokens saved per model (priced by the reader, which has the price table). */
   savings: Array<{ model: string; hits: number; inputTokens: number; outputTokens: number }>;
+  /** The top namespaces by lookups and the rest summed (fleet-usage.ts); absent from older versions. */
+  namespaces?: NamespacesSnapshot;
+  /** Each similarity tier's histogram, refusals and error bound; absent from older versions. */
+  semantic?: SemanticSnapshot[];
 }
+
+/** A stored row longer than this is not read (a snapshot is a few KB; fleet-usage.ts bounds it). */
+export const MAX_SNAPSHOT_CHARS = FLEET_ROW_MAX_CHARS;
 
 export function newProcessId(): string {
   return `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
@@ -70,12 +92,17 @@ export function newProcessId(): string {
 /** Tokens saved per model, as this process counted them (monitor/savings.ts's Savings). */
 export interface SavingsSource {
   report(): { models: Array<{ model: string; hits: number; inputTokens: number; outputTokens: number }> };
+  /** Counts one hit; returns its model. */
+  record(llmString: string, usage: TokenUsage | undefined): { model: string };
+  /** The model of an llm string. */
+  model(llmString: string): string;
 }
 
 export function takeSnapshot(
   manager: Manager,
   identity: { process: string; startedAt: number },
-  savings: SavingsSource,
+  savings: Pick<SavingsSource, 'report'>,
+  usage?: { namespaces: NamespacesSnapshot; semantic: SemanticSnapshot[] },
 ): CountersSnapshot {
   const { cache, tiers } = manager.queries.counters();
   return {
@@ -111,21 +138,81 @@ export function takeSnapshot(
       inputTokens,
       outputTokens,
     })),
+    ...(usage ? { namespaces: usage.namespaces, semantic: usage.semantic } : {}),
   };
+}
+
+/** The dashboard's history buckets share the store (monitor/history-store.ts): not snapshots, not skipped. */
+const HISTORY_KIND = 'strata-history';
+
+/**
+ * Parses stored rows: the snapshots, and how many rows were skipped (damaged, too long, of a
+ * newer version, not a snapshot). History buckets are neither. The namespace and semantic parts
+ * are checked field by field: a malformed one is left out, the counters still count.
+ */
+export function parseRows(rows: readonly string[]): { snapshots: CountersSnapshot[]; skipped: number } {
+  const snapshots: CountersSnapshot[] = [];
+  let skipped = 0;
+  for (const row of rows) {
+    if (typeof row !== 'string' || row.length === 0 || row.length > MAX_SNAPSHOT_CHARS) {
+      skipped++;
+      continue;
+    }
+    let s: CountersSnapshot & { kind?: unknown };
+    try {
+      s = JSON.parse(row) as CountersSnapshot & { kind?: unknown };
+    } catch {
+      skipped++;
+      continue;
+    }
+    if (s?.kind === HISTORY_KIND) continue;
+    const cache = s?.cache as unknown;
+    if (
+      s?.v !== 1 ||
+      typeof s.process !== 'string' ||
+      !isObject(cache) ||
+      !Array.isArray(s.tiers) ||
+      !s.tiers.every((t) => isObject(t) && typeof t.name === 'string')
+    ) {
+      skipped++;
+      continue;
+    }
+    const { namespaces, semantic, ...counters } = s;
+    const ns = readNamespaces(namespaces);
+    const sem = readSemantic(semantic);
+    snapshots.push({
+      ...counters,
+      cache: { ...counters.cache, lookup: histogram(counters.cache.lookup) },
+      tiers: counters.tiers.map((t) => ({
+        ...t,
+        type: typeof t.type === 'string' ? t.type : 'unknown',
+        get: histogram(t.get),
+        set: histogram(t.set),
+        similarity: isObject(t.similarity) ? t.similarity : { count: 0, sum: 0, min: 1 },
+      })),
+      savings: Array.isArray(counters.savings)
+        ? counters.savings.filter((m) => isObject(m) && typeof m.model === 'string')
+        : [],
+      ...(ns ? { namespaces: ns } : {}),
+      ...(sem ? { semantic: sem } : {}),
+    });
+  }
+  return { snapshots, skipped };
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** A histogram as another process wrote it, or an empty one (its buckets are checked by merge). */
+function histogram(v: unknown): HistogramData {
+  if (!isObject(v) || !Array.isArray(v.buckets)) return { buckets: [], sumMs: 0 };
+  const buckets = v.buckets.filter((b): b is [number, number] => Array.isArray(b) && b.length === 2);
+  return { buckets, sumMs: typeof v.sumMs === 'number' ? v.sumMs : 0 };
 }
 
 /** Parses stored rows, dropping what is not a snapshot (a row written by a newer version, damage). */
 export function parseSnapshots(rows: readonly string[]): CountersSnapshot[] {
-  const out: CountersSnapshot[] = [];
-  for (const row of rows) {
-    try {
-      const s = JSON.parse(row) as CountersSnapshot;
-      if (s?.v === 1 && typeof s.process === 'string' && s.cache && Array.isArray(s.tiers)) out.push(s);
-    } catch {
-      // not ours, or damaged: skipped
-    }
-  }
-  return out;
+  return parseRows(rows).snapshots;
 }
 
 const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : 0);
@@ -298,13 +385,32 @@ export class FleetReporter {
   private readonly identity = { process: newProcessId(), startedAt: Date.now() };
   private readonly timer: NodeJS.Timeout;
   private pending: Promise<void> = Promise.resolve();
+  /** The namespaces looked up here and the similarity of similarity hits (fleet-usage.ts). */
+  private readonly usage = new FleetUsage();
+  private readonly onHit: (e: {
+    key: { namespace: string; llmString: string };
+    tier: string;
+    similarity?: number;
+    usage?: TokenUsage;
+  }) => void;
+  private readonly onMiss: (e: { key: { namespace: string; llmString: string } }) => void;
 
+  /** `similarityTiers`: the tiers whose refusals and error bound the snapshot carries (their stats are read at each report). */
   constructor(
     private readonly manager: Manager,
     private readonly store: FleetStore,
     private readonly savings: SavingsSource,
     intervalMs: number,
+    private readonly similarityTiers: readonly string[] = [],
   ) {
+    this.onHit = (e) => {
+      const { model } = this.savings.record(e.key.llmString, e.usage);
+      this.usage.lookup(e.key.namespace, true, model, e.usage?.inputTokens ?? 0, e.usage?.outputTokens ?? 0);
+      if (e.similarity !== undefined) this.usage.similarHit(e.tier, e.similarity);
+    };
+    this.onMiss = (e) => this.usage.lookup(e.key.namespace, false);
+    manager.events.on('hit', this.onHit);
+    manager.events.on('miss', this.onMiss);
     this.timer = setInterval(() => void this.report(), intervalMs);
     this.timer.unref();
   }
@@ -312,8 +418,16 @@ export class FleetReporter {
   /** Writes one snapshot now; reports never overlap (a slow store delays the next one). A failure
    * is the store's tier failing: counted and logged once by its guarded tier, never thrown. */
   report(): Promise<void> {
-    this.pending = this.pending.then(() => {
-      const snapshot = takeSnapshot(this.manager, this.identity, this.savings);
+    this.pending = this.pending.then(async () => {
+      // The similarity tiers' own stats (refusals, bound), each under its tier's policy.
+      const stats = await Promise.all(
+        this.similarityTiers.map((name) => this.manager.queries.tierStats(name)),
+      );
+      const usage = {
+        namespaces: this.usage.namespaces(),
+        semantic: this.similarityTiers.map((name, i) => this.usage.semantic(name, stats[i])),
+      };
+      const snapshot = takeSnapshot(this.manager, this.identity, this.savings, usage);
       return this.store.publish(this.identity.process, JSON.stringify(snapshot), snapshot.at);
     });
     return this.pending;
@@ -321,12 +435,22 @@ export class FleetReporter {
 
   async close(): Promise<void> {
     clearInterval(this.timer);
+    this.manager.events.off('hit', this.onHit);
+    this.manager.events.off('miss', this.onMiss);
     await this.report();
   }
 }
 
+/** Every live process's snapshot, and how many rows were skipped; undefined when the store cannot be read. */
+export async function readFleet(
+  store: FleetStore,
+  now: number,
+): Promise<{ snapshots: CountersSnapshot[]; skipped: number } | undefined> {
+  const rows = await store.read(now - FLEET_RETENTION_MS);
+  return rows && parseRows(rows);
+}
+
 /** Every live process's snapshot; undefined when the store cannot be read. */
 export async function readSnapshots(store: FleetStore, now: number): Promise<CountersSnapshot[] | undefined> {
-  const rows = await store.read(now - FLEET_RETENTION_MS);
-  return rows && parseSnapshots(rows);
+  return (await readFleet(store, now))?.snapshots;
 }

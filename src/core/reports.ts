@@ -387,6 +387,15 @@ export class TierQueries {
     };
   }
 
+  /**
+   * One tier's own stats, under its policy (undefined: no such tier, or it failed): the fleet
+   * reporter reads its similarity tiers' refusals and error bound this way, not every tier's.
+   */
+  async tierStats(tier: string): Promise<TierStats | undefined> {
+    const m = this.managed.find((x) => x.name === tier);
+    return m && (await m.run('stats', (t) => t.stats()));
+  }
+
   /** The live counters, for the fleet reporter to snapshot (read only). */
   counters(): {
     cache: Readonly<CacheCounters>;

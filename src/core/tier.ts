@@ -138,6 +138,8 @@ export interface TierCall {
 /** One day of one tier's lookups, as persisted. */
 /** A process's counters not reported for this long are no longer summed (and writers delete them). */
 export const FLEET_RETENTION_MS = 24 * 3_600_000;
+/** A counter row longer than this is not worth reading (a snapshot is a few KB): skipped by readers. */
+export const FLEET_ROW_MAX_CHARS = 1 << 20;
 
 /**
  * Named JSON rows shared by the processes of a cache, each kept a day: every process's counters
@@ -148,7 +150,7 @@ export const FLEET_RETENTION_MS = 24 * 3_600_000;
 export interface CounterStore {
   /** Replaces the row named `process` with `snapshot` (JSON) taken at `at` (epoch ms); drops rows older than a day. */
   publish(process: string, snapshot: string, at: number): MaybePromise<void>;
-  /** Every row reported at or after `since` (epoch ms). */
+  /** Every row reported at or after `since` (epoch ms); one longer than FLEET_ROW_MAX_CHARS may come back empty. */
   read(since: number): MaybePromise<string[]>;
 }
 

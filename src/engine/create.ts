@@ -13,7 +13,7 @@ import { EPHEMERAL_DIGEST_WARNING, onEphemeralDigest, useDigestKeyFromEnv } from
 import type { Tier } from '../core/tier.js';
 import { StrataConfigError, TierConfigError } from '../errors.js';
 import { Savings } from '../monitor/savings.js';
-import { buildTier, holdsCounters, sealsAtRest } from '../tiers/index.js';
+import { buildTier, holdsCounters, sealsAtRest, tierTypesWith } from '../tiers/index.js';
 import type { TierDefinition } from '../tiers/kit/definition.js';
 import type { Strata } from './strata.js';
 
@@ -153,8 +153,12 @@ function startFleetReporter(manager: Manager, config: ResolvedConfig, options: C
   const intervalSeconds = config.monitoring?.reportSeconds ?? DEFAULT_REPORT_SECONDS;
   const store = manager.queries.fleetStore();
   if (!store || intervalSeconds === 0 || options.readonly) return;
-  const savings = new Savings();
-  manager.events.on('hit', (e) => savings.record(e.key.llmString, e.usage));
-  const reporter = new FleetReporter(manager, store, savings, intervalSeconds * 1000);
+  // The reporter counts hits (savings, namespaces, similarity) from the manager's events itself.
+  const similar = new Set([
+    ...tierTypesWith('similarity'),
+    ...(options.tiers ?? []).filter((d) => d.capabilities.similarity).map((d) => d.type),
+  ]);
+  const similarityTiers = config.tiers.filter((t) => similar.has(t.type)).map((t) => tierName(t));
+  const reporter = new FleetReporter(manager, store, new Savings(), intervalSeconds * 1000, similarityTiers);
   manager.onClose(() => reporter.close());
 }

@@ -19,8 +19,9 @@ import {
   fleetSavings,
   type ProcessCounters,
   perProcess,
-  readSnapshots,
+  readFleet,
 } from '../core/fleet.js';
+import { type BoundUsage, mergeNamespaces, mergeSemantic } from '../core/fleet-usage.js';
 import type { StatsReport } from '../core/reports.js';
 import { engineOf, type StrataSource } from '../engine/strata.js';
 import { tierTypesWith } from '../tiers/index.js';
@@ -28,7 +29,7 @@ import { type Alert, Alerter } from './alerts.js';
 import { type BoundRow, boundOf, boundRows } from './bound.js';
 import { History, type Series, type SeriesPoint, type SeriesRange } from './history.js';
 import { persistBucket, restoreHistory } from './history-store.js';
-import { Insights, type TierSince, type UsageRow } from './insights.js';
+import { Insights, OTHER, type TierSince, type UsageRow } from './insights.js';
 import type { Metrics } from './metrics.js';
 import { Savings } from './savings.js';
 
@@ -42,11 +43,15 @@ export interface Monitor {
   readonly contentType: string;
   /** Counters and, unless `store: false`, what the tiers hold: the fleet's sum in fleet mode. */
   stats(options?: { store?: boolean }): Promise<StatsReport>;
-  /** Stats, savings and (`byProcess`) each process's counters, from one read of the fleet's rows. */
+  /**
+   * Stats, savings and (`byProcess`) each process's counters, from one read of the fleet's rows;
+   * in fleet mode, `skippedRows`: stored rows that were not snapshots this version reads.
+   */
   report(options?: { byProcess?: boolean }): Promise<{
     stats: StatsReport;
     savings: ReturnType<Savings['report']>;
     processes?: ProcessCounters[];
+    skippedRows?: number;
   }>;
   /** Whether the counters shown are the sum over every process sharing the cache. */
   readonly fleet: boolean;
@@ -60,7 +65,10 @@ export interface Monitor {
 }
 
 export interface Panels {
-  /** By lookups, this process's own (namespaces and models are not in the fleet counters). */
+  /**
+   * By lookups: this process's own, or in fleet mode the fleet's (core/fleet-usage.ts: the names
+   * the processes report, the rest as `(other)`). Models are this process's own.
+   */
   namespaces: UsageRow[];
   models: UsageRow[];
   /**
@@ -75,6 +83,11 @@ export interface Panels {
     bound?: BoundRow[];
   }>;
   health: TierSince[];
+  /**
+   * In fleet mode: how many processes reported and how many of them reported namespaces and
+   * semantic matching (an older version does not), which the namespace and semantic panels sum.
+   */
+  fleet?: { processes: number; reporting: number };
 }
 
 interface Overview {
@@ -82,6 +95,8 @@ interface Overview {
   savings: ReturnType<Savings['report']>;
   /** The rows read, in fleet mode. */
   fleet: CountersSnapshot[] | undefined;
+  /** Stored rows skipped as not snapshots (damaged, too long, newer), in fleet mode. */
+  skipped?: number;
 }
 
 export interface MonitorOptions {
@@ -117,15 +132,15 @@ export function createMonitor(
   };
   const target = options.fleet ? manager.queries.fleetStore() : undefined;
   /** The fleet's snapshots; undefined when not in fleet mode or the store cannot be read (then: this process's). */
-  const snapshots = async (): Promise<CountersSnapshot[] | undefined> =>
-    target ? readSnapshots(target, manager.now()) : undefined;
+  const snapshots = async () => (target ? readFleet(target, manager.now()) : undefined);
   /** Stats and savings from one read of the fleet's rows (a scrape or an API call reads them once). */
   const overview = async (o: { store?: boolean } = {}): Promise<Overview> => {
-    const [local, fleet] = await Promise.all([manager.stats(o), snapshots()]);
-    if (!fleet) return { stats: local, savings: localSavings.report(), fleet };
+    const [local, read] = await Promise.all([manager.stats(o), snapshots()]);
+    if (!read) return { stats: local, savings: localSavings.report(), fleet: undefined };
+    const fleet = read.snapshots;
     const summed = new Savings(config.prices);
     for (const m of fleetSavings(fleet)) summed.add(m);
-    return { stats: fleetReport(local, fleet), savings: summed.report(), fleet };
+    return { stats: fleetReport(local, fleet), savings: summed.report(), fleet, skipped: read.skipped };
   };
   const stats = async (o: { store?: boolean } = {}): Promise<StatsReport> => (await overview(o)).stats;
   const source = { stats, health: () => manager.health(), now: () => manager.now() };
@@ -195,8 +210,13 @@ export function createMonitor(
     fleet: target !== undefined,
     stats,
     async report(o = {}) {
-      const { stats: s, savings, fleet } = await overview();
-      return { stats: s, savings, ...(o.byProcess ? { processes: perProcess(fleet ?? []) } : {}) };
+      const { stats: s, savings, fleet, skipped } = await overview();
+      return {
+        stats: s,
+        savings,
+        ...(o.byProcess ? { processes: perProcess(fleet ?? []) } : {}),
+        ...(skipped === undefined ? {} : { skippedRows: skipped }),
+      };
     },
     async metrics(o = {}) {
       const [{ stats: current, savings, fleet }, health, m] = await Promise.all([
@@ -204,12 +224,14 @@ export function createMonitor(
         manager.health(),
         loadMetrics(),
       ]);
+      // In fleet mode the error bound's per-namespace series are the fleet's too.
+      const bound = fleet ? fleetBound(fleet, o.hideNamespaces === true) : undefined;
       const text = await m.render(
         current,
         health,
         savings.models,
         fleet ? fleetHistograms(fleet, m.bounds) : manager.latencyHistograms(m.bounds),
-        o,
+        { ...o, ...(bound ? { bound } : {}) },
       );
       return options.extraMetrics ? `${text}${options.extraMetrics()}` : text;
     },
@@ -218,10 +240,28 @@ export function createMonitor(
       return history.range(range, manager.now(), daily);
     },
     async panels(o = {}) {
-      const [{ stats: current }, health] = await Promise.all([overview(), manager.health()]);
+      const [{ stats: current, fleet }, health] = await Promise.all([overview(), manager.health()]);
       insights.observeHealth(health, manager.now());
       // 50 rows, so that the page can rank them by any column and still show a true top 10.
-      return panelsOf(insights.report(50), current, o.hideNamespaces === true);
+      const own = insights.report(PANEL_ROWS);
+      const panels = panelsOf(
+        fleet ? fleetInsights(own, fleet, config.prices) : own,
+        current,
+        o.hideNamespaces === true,
+      );
+      if (!fleet) return panels;
+      const semantic = mergeSemantic(fleet.map((s) => ({ at: s.at, semantic: s.semantic })));
+      return {
+        ...panels,
+        semantic: panels.semantic.map((p) => {
+          const f = semantic.get(p.tier);
+          // The fleet's only: a process's own bound is in the fleet's once it reports.
+          const { bound: _own, ...rest } = p;
+          const bound = f?.bound && shownBound(f.bound, o.hideNamespaces === true);
+          return { ...rest, refusals: f?.refusals ?? {}, ...(bound ? { bound } : {}) };
+        }),
+        fleet: { processes: fleet.length, reporting: fleet.filter((s) => s.namespaces).length },
+      };
     },
     close() {
       clearInterval(sampler);
@@ -231,6 +271,62 @@ export function createMonitor(
       manager.events.off('miss', onMiss);
     },
   };
+}
+
+/** Rows of the namespace panel: enough for the page to rank them by any column and still show a true top 10. */
+const PANEL_ROWS = 50;
+
+/**
+ * This process's insights with the fleet's namespaces and similarity histograms in place of its
+ * own (core/fleet-usage.ts); namespace tokens priced with this monitor's prices, like the models.
+ */
+function fleetInsights(
+  own: ReturnType<Insights['report']>,
+  fleet: readonly CountersSnapshot[],
+  prices: MonitoringConfig['prices'],
+): ReturnType<Insights['report']> {
+  const { rows, other } = mergeNamespaces(
+    fleet.map((s) => s.namespaces),
+    PANEL_ROWS - 1,
+  );
+  const row = (name: string, c: (typeof rows)[number] | typeof other): UsageRow => {
+    const saved = new Savings(prices);
+    for (const [model, inputTokens, outputTokens] of c.tokens)
+      saved.add({ model, hits: 0, inputTokens, outputTokens });
+    const { tokens, cost } = saved.report();
+    return {
+      name,
+      lookups: c.lookups,
+      hits: c.hits,
+      hitRate: c.lookups === 0 ? 0 : c.hits / c.lookups,
+      savedTokens: tokens,
+      savedCost: cost,
+    };
+  };
+  const namespaces = rows.map((r) => row(r.name, r));
+  if (other.lookups > 0) namespaces.push(row(OTHER, other));
+  const semantic = mergeSemantic(fleet.map((s) => ({ at: s.at, semantic: s.semantic })));
+  const similarity = [...semantic].flatMap(([tier, f]) => (f.similarity ? [{ tier, ...f.similarity }] : []));
+  return { ...own, namespaces, similarity };
+}
+
+/** The error bound's rows per tier over the fleet, for /metrics (the same rows as the panel). */
+function fleetBound(fleet: readonly CountersSnapshot[], hideNamespaces: boolean): Map<string, BoundRow[]> {
+  const out = new Map<string, BoundRow[]>();
+  for (const [tier, f] of mergeSemantic(fleet.map((s) => ({ at: s.at, semantic: s.semantic }))))
+    if (f.bound) out.set(tier, shownBound(f.bound, hideNamespaces));
+  return out;
+}
+
+/**
+ * The fleet's rows (already ranked: at most FLEET_TOP_NAMESPACES, then `(other)`), named by rank
+ * when namespaces are hidden, as boundRows names one process's.
+ */
+function shownBound(rows: readonly BoundUsage[], hideNamespaces: boolean): BoundRow[] {
+  let rank = 0;
+  return rows.map((r) =>
+    hideNamespaces && r.namespace !== OTHER ? { ...r, namespace: `namespace ${++rank}` } : { ...r },
+  );
 }
 
 /** One sample: what happened since the previous one (never negative: a process leaving the fleet sum lowers totals). */

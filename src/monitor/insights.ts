@@ -7,14 +7,13 @@
  * user must not grow the monitor without limit, so past `MAX_KEYS - 1` distinct names new ones
  * are counted together under `(other)`.
  */
+import { OTHER, SIMILARITY_BIN, SIMILARITY_FROM, TRACKED_NAMESPACES } from '../core/fleet-usage.js';
 import type { HealthReport } from '../core/reports.js';
 import type { TierStatus } from '../core/tier.js';
 
-export const MAX_KEYS = 500;
-export const OTHER = '(other)';
-/** Similarity histogram: bins of this width from SIMILARITY_FROM to 1; lower values fall in the first. */
-export const SIMILARITY_FROM = 0.5;
-export const SIMILARITY_BIN = 0.02;
+/** The bucket and the similarity bins are the fleet snapshots' (core/fleet-usage.ts), so the two add up. */
+export { OTHER, SIMILARITY_BIN, SIMILARITY_FROM };
+export const MAX_KEYS = TRACKED_NAMESPACES;
 
 export interface UsageRow {
   name: string;

@@ -69,7 +69,8 @@ export class Metrics {
     health: HealthReport,
     savings: ModelSavings[],
     histograms: LatencyHistograms,
-    options: { hideNamespaces?: boolean } = {},
+    /** `bound`: the error bound's rows per tier to show instead of the tiers' own (the fleet's). */
+    options: { hideNamespaces?: boolean; bound?: ReadonlyMap<string, readonly BoundRow[]> } = {},
   ): Promise<string> {
     this.registry.resetMetrics();
     this.total('strata_lookups_total', 'Lookups', [], stats.lookups);
@@ -164,7 +165,8 @@ export class Metrics {
     }
     for (const t of stats.tiers) {
       const bound = boundOf(t.store);
-      if (bound) this.bound(t.name, boundRows(bound, options));
+      const rows = options.bound ? options.bound.get(t.name) : bound && boundRows(bound, options);
+      if (rows) this.bound(t.name, rows);
     }
     for (const h of health.tiers) {
       this.gauge(

@@ -16,18 +16,23 @@ export interface FleetApp {
   readonly stderr: string;
 }
 
-/** Stores and looks up `hits` answers and looks up `misses` unknown prompts, then waits. */
+/**
+ * Stores and looks up `hits` answers and looks up `misses` unknown prompts and `similar`
+ * paraphrases (for a similarity tier), then waits.
+ */
 export async function startFleetApp(
   config: unknown,
   prefix: string,
   hits: number,
   misses: number,
+  similar = 0,
 ): Promise<FleetApp> {
   const child = spawnTs(APP, [
     JSON.stringify(config),
     prefix,
     String(hits),
     String(misses),
+    String(similar),
   ]) as ChildProcessWithoutNullStreams;
   let out = '';
   let err = '';

@@ -94,4 +94,6 @@ interface PanelsReply {
     bound?: BoundRow[];
   }>;
   health: Array<TierHealth & { name: string }>;
+  /** Fleet mode: processes reporting, and those of them that report namespaces and matching. */
+  fleet?: { processes: number; reporting: number };
 }

@@ -126,6 +126,11 @@ async function refresh() {
   }));
   showTop('models', fleet ? fleetModels : panels.models);
   for (const note of document.querySelectorAll<HTMLElement>('.note')) note.hidden = !fleet;
+  // Processes of an older version report no namespaces or matching: say how many do.
+  const f = panels.fleet;
+  const partial =
+    f && f.reporting < f.processes ? `: ${f.reporting} of ${f.processes} processes report them` : '';
+  for (const span of document.querySelectorAll<HTMLElement>('.note .partial')) span.textContent = partial;
 
   $('alerts-active').innerHTML =
     alerts.active.length === 0

@@ -8,7 +8,7 @@ export const mysqlTier = defineTier({
   type: 'mysql',
   schema: mysqlTierSchema,
   package: PACKAGE,
-  capabilities: { search: true, daily: true },
+  capabilities: { counters: true, search: true, daily: true },
   async open(config, ctx) {
     const { MysqlTier } = await loadDriver('mysql', PACKAGE, () => import('./index.js'));
     return new MysqlTier({

@@ -6,6 +6,8 @@
  *                   models and tenants); upserts bump cache_version
  *   <prefix>tags    (key_hash, tag) with ON DELETE CASCADE
  *   <prefix>stats   hits, misses and latency per day and tier, written in batches
+ *   <prefix>fleet_counters  every process's counters for `strata serve` (core/fleet.ts), one row
+ *                   per process replaced at each report
  * plus <prefix>migrations, the applied schema versions.
  *
  * Every statement is a prepared statement with bound parameters. Hit bookkeeping and daily
@@ -17,14 +19,17 @@ import { createPool, type Pool, type PoolConnection, type RowDataPacket } from '
 import type { Clock } from '../../core/clock.js';
 import type { StoredEntry } from '../../core/entry.js';
 import type { CacheKey } from '../../core/key.js';
-import type {
-  DailyStats,
-  EntryRef,
-  ListedEntry,
-  SearchResult,
-  Tier,
-  TierHealth,
-  TierStats,
+import {
+  type CounterStore,
+  type DailyStats,
+  type EntryRef,
+  FLEET_RETENTION_MS,
+  FLEET_ROW_MAX_CHARS,
+  type ListedEntry,
+  type SearchResult,
+  type Tier,
+  type TierHealth,
+  type TierStats,
 } from '../../core/tier.js';
 import { TierConfigError } from '../../errors.js';
 import { migrate } from '../kit/migrate.js';
@@ -43,6 +48,18 @@ export type MysqlTierOptions = Pick<
   };
 
 const PURGE_BATCH = 500;
+
+/**
+ * Created beside the versioned tables, not as a schema version: an older Strata sharing the
+ * database (a fleet upgraded one process at a time) would refuse a newer version and lose the
+ * tier, while an extra table is nothing to it.
+ */
+const fleetTable = (t: string) =>
+  `CREATE TABLE IF NOT EXISTS ${t}fleet_counters (
+     process     VARCHAR(300) NOT NULL PRIMARY KEY,
+     reported_at BIGINT NOT NULL,
+     snapshot    LONGTEXT NOT NULL
+   ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`;
 
 function migrations(t: string): string[][] {
   return [
@@ -91,6 +108,31 @@ export class MysqlTier extends ServerTier implements Tier {
   private readonly pool: Pool;
   private readonly t: string;
   private readonly selectHit: string;
+
+  /** Processes sharing this database report their counters here (core/fleet.ts). */
+  readonly counters: CounterStore = {
+    publish: async (process, snapshot, at) => {
+      await this.setup.ready();
+      await this.pool.execute(
+        `INSERT INTO ${this.t}fleet_counters (process, reported_at, snapshot) VALUES (?, ?, ?)
+         ON DUPLICATE KEY UPDATE reported_at = VALUES(reported_at), snapshot = VALUES(snapshot)`,
+        [process, at, snapshot],
+      );
+      await this.pool.execute(`DELETE FROM ${this.t}fleet_counters WHERE reported_at < ?`, [
+        at - FLEET_RETENTION_MS,
+      ]);
+    },
+    read: async (since) => {
+      await this.setup.ready();
+      // A row too long to be a snapshot is not fetched: the reader skips it (and counts it).
+      const [rows] = await this.pool.execute<RowDataPacket[]>(
+        `SELECT CASE WHEN CHAR_LENGTH(snapshot) > ? THEN '' ELSE snapshot END AS snapshot
+           FROM ${this.t}fleet_counters WHERE reported_at >= ?`,
+        [FLEET_ROW_MAX_CHARS, since],
+      );
+      return rows.map((r) => String(r.snapshot));
+    },
+  };
 
   constructor(private readonly options: MysqlTierOptions) {
     super();
@@ -335,6 +377,7 @@ export class MysqlTier extends ServerTier implements Tier {
         await c.query(`SELECT RELEASE_LOCK(?)`, [`${t}strata_migrate`]);
       }
     });
+    await this.pool.query(fleetTable(t));
   }
 
   private async transaction(work: (c: PoolConnection) => Promise<void>): Promise<void> {

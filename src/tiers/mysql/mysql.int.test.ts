@@ -2,9 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { createConnection } from 'mysql2/promise';
 import { afterAll, describe, expect, it } from 'vitest';
 import { expectBurstServed } from '../../../test/support/concurrent-lookups.js';
+import { expectFleetStore } from '../../../test/support/fleet-store.js';
 import { killMidLoop } from '../../../test/support/kill-drill.js';
 import { service } from '../../../test/support/services.js';
 import { main } from '../../cli/main.js';
+import { systemClock } from '../../core/clock.js';
 import { createCache } from '../../langchain/create.js';
 import { describeTierConformance } from '../../testing/conformance.js';
 import { MysqlTier } from './index.js';
@@ -24,7 +26,7 @@ async function dropTables(prefix: string): Promise<void> {
   } catch {
     raw = await createConnection({ uri: url, charset: 'utf8mb4_bin' });
   }
-  for (const t of ['tags', 'cache', 'stats', 'migrations'])
+  for (const t of ['tags', 'cache', 'stats', 'migrations', 'fleet_counters'])
     await raw.query(`DROP TABLE IF EXISTS ${prefix}${t}`);
 }
 
@@ -138,6 +140,29 @@ describe('mysql tier', () => {
     expect(out.join('\n')).toMatch(/mysql\s+3\s+1\s+75\.0%/);
     expect(await run(['--days', 'seven'])).toBe(2);
     await dropTables(tablePrefix);
+  });
+
+  it('keeps the fleet counters in <prefix>fleet_counters: one row per process, by age, crafted rows skipped', async () => {
+    const tablePrefix = freshPrefix();
+    const tier = new MysqlTier({
+      url,
+      poolSize: 2,
+      tablePrefix,
+      connectTimeoutMs: 2_000,
+      purgeIntervalMs: 0,
+      clock: systemClock,
+    });
+    try {
+      await expectFleetStore(tier.counters, async (process, at, snapshot) => {
+        await raw.execute(
+          `REPLACE INTO ${tablePrefix}fleet_counters (process, reported_at, snapshot) VALUES (?, ?, ?)`,
+          [process, at, snapshot],
+        );
+      });
+    } finally {
+      await tier.close();
+      await dropTables(tablePrefix);
+    }
   });
 
   it('survives mariadbd killed mid-loop: misses, no exception, and serves again after a restart', async () => {

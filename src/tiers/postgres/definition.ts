@@ -8,7 +8,7 @@ export const postgresTier = defineTier({
   type: 'postgres',
   schema: postgresTierSchema,
   package: POSTGRES_PACKAGE,
-  capabilities: { search: true, daily: true },
+  capabilities: { counters: true, search: true, daily: true },
   async open(config, ctx) {
     const { PostgresTier } = await loadDriver('postgres', POSTGRES_PACKAGE, () => import('./index.js'));
     return new PostgresTier({

@@ -7,6 +7,8 @@
  *                   cache_version; prompt_tsv is a generated full-text vector of the prompt
  *   <prefix>tags    (key_hash, tag) with ON DELETE CASCADE
  *   <prefix>stats   hits, misses and latency per day and tier, written in batches
+ *   <prefix>fleet_counters  every process's counters for `strata serve` (core/fleet.ts), one row
+ *                   per process replaced at each report
  * plus <prefix>migrations, the applied schema versions (one migrator at a time, by advisory lock).
  *
  * Every statement has bound parameters; the hit path's SELECT is a named prepared statement, so
@@ -26,14 +28,17 @@ import pg from 'pg';
 import type { Clock } from '../../core/clock.js';
 import type { StoredEntry } from '../../core/entry.js';
 import type { CacheKey } from '../../core/key.js';
-import type {
-  DailyStats,
-  EntryRef,
-  ListedEntry,
-  SearchResult,
-  Tier,
-  TierHealth,
-  TierStats,
+import {
+  type CounterStore,
+  type DailyStats,
+  type EntryRef,
+  FLEET_RETENTION_MS,
+  FLEET_ROW_MAX_CHARS,
+  type ListedEntry,
+  type SearchResult,
+  type Tier,
+  type TierHealth,
+  type TierStats,
 } from '../../core/tier.js';
 import { TierConfigError } from '../../errors.js';
 import { migrate } from '../kit/migrate.js';
@@ -70,6 +75,18 @@ export type PostgresTierOptions = Pick<
 const SEARCHED_CHARS = 100_000;
 const PURGE_BATCH = 500;
 const PAGE = 500;
+
+/**
+ * Created beside the versioned tables, not as a schema version: an older Strata sharing the
+ * database (a fleet upgraded one process at a time) would refuse a newer version and lose the
+ * tier, while an extra table is nothing to it.
+ */
+const fleetTable = (t: string) =>
+  `CREATE TABLE IF NOT EXISTS ${t}fleet_counters (
+     process     text PRIMARY KEY,
+     reported_at bigint NOT NULL,
+     snapshot    text NOT NULL
+   )`;
 
 function migrations(t: string): string[][] {
   return [
@@ -123,6 +140,31 @@ export class PostgresTier extends ServerTier implements Tier {
   private readonly t: string;
   /** The hit path's statement, prepared once per connection under this name. */
   private readonly selectHit: pg.QueryConfig<[string]>;
+
+  /** Processes sharing this database report their counters here (core/fleet.ts). */
+  readonly counters: CounterStore = {
+    publish: async (process, snapshot, at) => {
+      await this.setup.ready();
+      await this.pool.query(
+        `INSERT INTO ${this.t}fleet_counters (process, reported_at, snapshot) VALUES ($1, $2, $3)
+         ON CONFLICT (process) DO UPDATE SET reported_at = excluded.reported_at, snapshot = excluded.snapshot`,
+        [toColumn(process), at, snapshot],
+      );
+      await this.pool.query(`DELETE FROM ${this.t}fleet_counters WHERE reported_at < $1`, [
+        at - FLEET_RETENTION_MS,
+      ]);
+    },
+    read: async (since) => {
+      await this.setup.ready();
+      // A row too long to be a snapshot is not fetched: the reader skips it (and counts it).
+      const { rows } = await this.pool.query<{ snapshot: string }>(
+        `SELECT CASE WHEN length(snapshot) > $2 THEN '' ELSE snapshot END AS snapshot
+           FROM ${this.t}fleet_counters WHERE reported_at >= $1`,
+        [since, FLEET_ROW_MAX_CHARS],
+      );
+      return rows.map((r) => r.snapshot);
+    },
+  };
 
   constructor(private readonly options: PostgresTierOptions) {
     super();
@@ -390,6 +432,7 @@ export class PostgresTier extends ServerTier implements Tier {
           this.options.clock.now(),
         ]);
       });
+      await c.query(fleetTable(t));
     });
   }
 

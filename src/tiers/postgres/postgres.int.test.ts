@@ -3,8 +3,10 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cli, cliWorkspaces } from '../../../test/support/cli.js';
 import { expectBurstServed } from '../../../test/support/concurrent-lookups.js';
+import { expectFleetStore } from '../../../test/support/fleet-store.js';
 import { killMidLoop } from '../../../test/support/kill-drill.js';
 import { service } from '../../../test/support/services.js';
+import { systemClock } from '../../core/clock.js';
 import { createCache } from '../../langchain/create.js';
 import { describeTierConformance } from '../../testing/conformance.js';
 import { withClient } from '../kit/postgres-sql.js';
@@ -22,7 +24,7 @@ const { workspace } = cliWorkspaces('strata-pg-cli-');
 const freshPrefix = () => `t${randomUUID().replaceAll('-', '').slice(0, 10)}_`;
 
 async function dropTables(prefix: string): Promise<void> {
-  for (const t of ['tags', 'cache', 'stats', 'migrations'])
+  for (const t of ['tags', 'cache', 'stats', 'migrations', 'fleet_counters'])
     await raw.query(`DROP TABLE IF EXISTS ${prefix}${t}`);
 }
 
@@ -252,6 +254,30 @@ describe('postgres tier', () => {
     expect(text.out.join('\n')).toMatch(/postgres\s+3\s+1\s+75\.0%/);
     expect((await cli('stats', '--days', 'seven', '--config', file)).code).toBe(2);
     await dropTables(tablePrefix);
+  });
+
+  it('keeps the fleet counters in <prefix>fleet_counters: one row per process, by age, crafted rows skipped', async () => {
+    const tablePrefix = freshPrefix();
+    const tier = new PostgresTier({
+      url,
+      poolSize: 2,
+      tablePrefix,
+      connectTimeoutMs: 2_000,
+      purgeIntervalMs: 0,
+      clock: systemClock,
+    });
+    try {
+      await expectFleetStore(tier.counters, async (process, at, snapshot) => {
+        await raw.query(
+          `INSERT INTO ${tablePrefix}fleet_counters (process, reported_at, snapshot) VALUES ($1, $2, $3)
+           ON CONFLICT (process) DO UPDATE SET reported_at = excluded.reported_at, snapshot = excluded.snapshot`,
+          [process, at, snapshot],
+        );
+      });
+    } finally {
+      await tier.close();
+      await dropTables(tablePrefix);
+    }
   });
 
   it('survives postgres killed mid-loop: misses, no exception, and serves again after a restart', async () => {
