@@ -31,11 +31,11 @@ afterAll(async () => {
     if (keys.length > 0) await redis.unlink(keys);
   await redis.close();
   const pgPool = new pg.Pool({ connectionString: postgresUrl, max: 1 });
-  for (const t of ['tags', 'cache', 'stats', 'migrations', 'fleet'])
+  for (const t of ['tags', 'cache', 'stats', 'migrations', 'fleet_counters'])
     await pgPool.query(`DROP TABLE IF EXISTS ${tablePrefix}${t}`);
   await pgPool.end();
   const my = await mysql.createConnection(mysqlUrl);
-  for (const t of ['tags', 'cache', 'stats', 'migrations', 'fleet'])
+  for (const t of ['tags', 'cache', 'stats', 'migrations', 'fleet_counters'])
     await my.query(`DROP TABLE IF EXISTS ${tablePrefix}${t}`);
   await my.end();
 });
