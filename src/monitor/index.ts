@@ -30,7 +30,9 @@ import { type BoundRow, boundOf, boundRows } from './bound.js';
 import { History, type Series, type SeriesPoint, type SeriesRange } from './history.js';
 import { persistBucket, restoreHistory } from './history-store.js';
 import { Insights, OTHER, type TierSince, type UsageRow } from './insights.js';
+import { LATENCY_BOUNDS_MS, samplesOf } from './metric-families.js';
 import type { Metrics } from './metrics.js';
+import { startOtelMetrics } from './otel-metrics.js';
 import { Savings } from './savings.js';
 
 export type { Series, SeriesPoint, SeriesRange } from './history.js';
@@ -112,7 +114,11 @@ export interface MonitorOptions {
   extraMetrics?: () => string;
 }
 
-/** `engine`: the engine (`createStrata`), or a StrataCache over it. */
+/**
+ * `engine`: the engine (`createStrata`), or a StrataCache over it. With `config.metrics: "otel"`
+ * the metrics are also observed through OpenTelemetry's global MeterProvider (otel-metrics.ts);
+ * @opentelemetry/api missing is then a StrataConfigError, thrown here.
+ */
 export function createMonitor(
   engine: StrataSource,
   config: Omit<MonitoringConfig, 'reportSeconds'> = monitoringSchema.parse({}),
@@ -143,6 +149,27 @@ export function createMonitor(
     return { stats: fleetReport(local, fleet), savings: summed.report(), fleet, skipped: read.skipped };
   };
   const stats = async (o: { store?: boolean } = {}): Promise<StatsReport> => (await overview(o)).stats;
+  // What one OpenTelemetry collection observes: the samples /metrics renders, from the same reads.
+  const otel =
+    config.metrics === 'otel'
+      ? startOtelMetrics(
+          {
+            async samples() {
+              const [{ stats: current, savings, fleet }, health] = await Promise.all([
+                overview(),
+                manager.health(),
+              ]);
+              const histograms = fleet
+                ? fleetHistograms(fleet, LATENCY_BOUNDS_MS)
+                : manager.latencyHistograms(LATENCY_BOUNDS_MS);
+              const bound = fleet ? fleetBound(fleet, false) : undefined;
+              return samplesOf(current, health, savings.models, histograms, bound ? { bound } : {});
+            },
+            ...(options.extraMetrics ? { extra: options.extraMetrics } : {}),
+          },
+          logger,
+        )
+      : undefined;
   const source = { stats, health: () => manager.health(), now: () => manager.now() };
 
   const a = config.alerts;
@@ -264,6 +291,7 @@ export function createMonitor(
       };
     },
     close() {
+      otel?.close();
       clearInterval(sampler);
       alerter.stop();
       stopped.abort();
