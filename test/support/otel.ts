@@ -1,0 +1,59 @@
+/**
+ * The OpenTelemetry SDK as an application installs it, for the tracing tests and benchmark: the
+ * AsyncLocalStorage context manager and a TracerProvider registered globally, its spans kept in
+ * memory (or sent where `exporter` says). `uninstall()` takes every global back out, so the next
+ * test file of a worker that shares modules starts without an SDK.
+ */
+import { context, propagation, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import {
+  InMemorySpanExporter,
+  type ReadableSpan,
+  type Sampler,
+  SimpleSpanProcessor,
+  type SpanExporter,
+  TracerProvider,
+} from '@opentelemetry/sdk-trace';
+
+export interface InstalledSdk {
+  readonly provider: TracerProvider;
+  /** The in-memory exporter (empty when another exporter was given). */
+  readonly memory: InMemorySpanExporter;
+  spans(): ReadableSpan[];
+  uninstall(): Promise<void>;
+}
+
+export function installSdk(o: { sampler?: Sampler; exporter?: SpanExporter } = {}): InstalledSdk {
+  const memory = new InMemorySpanExporter();
+  const manager = new AsyncLocalStorageContextManager().enable();
+  context.setGlobalContextManager(manager);
+  const provider = new TracerProvider({
+    ...(o.sampler ? { sampler: o.sampler } : {}),
+    spanProcessors: [new SimpleSpanProcessor({ exporter: o.exporter ?? memory })],
+  });
+  trace.setGlobalTracerProvider(provider);
+  return {
+    provider,
+    memory,
+    spans: () => memory.getFinishedSpans(),
+    async uninstall() {
+      await provider.shutdown();
+      trace.disable();
+      context.disable();
+      propagation.disable();
+    },
+  };
+}
+
+/** Every name, attribute key and value and event of the spans, as one string: to search for what must never be there. */
+export function everythingRecorded(spans: readonly ReadableSpan[]): string {
+  return JSON.stringify(
+    spans.map((s) => ({
+      name: s.name,
+      attributes: s.attributes,
+      events: s.events.map((e) => ({ name: e.name, attributes: e.attributes })),
+      status: s.status,
+      resource: s.resource.attributes,
+    })),
+  );
+}
