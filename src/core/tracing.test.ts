@@ -135,9 +135,12 @@ describe('tracing with an SDK registered', () => {
     const key = deriveKey('default', LLM, CANARY_PROMPT);
     const tracer = trace.getTracer('app');
     // The first caller misses and leads; the second waits for its update.
-    expect(await tracer.startActiveSpan('leader', async (s) => (await strata.lookup(key), s.end()))).toBe(
-      undefined,
-    );
+    const led = await tracer.startActiveSpan('leader', async (s) => {
+      const hit = await strata.lookup(key);
+      s.end();
+      return hit;
+    });
+    expect(led).toBeUndefined();
     const waiting = tracer.startActiveSpan('follower', async (s) => {
       const hit = await strata.lookup(key);
       s.end();
