@@ -6,6 +6,7 @@
  */
 import { context, propagation, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
   InMemorySpanExporter,
   type ReadableSpan,
@@ -23,12 +24,15 @@ export interface InstalledSdk {
   uninstall(): Promise<void>;
 }
 
-export function installSdk(o: { sampler?: Sampler; exporter?: SpanExporter } = {}): InstalledSdk {
+export function installSdk(
+  o: { sampler?: Sampler; exporter?: SpanExporter; serviceName?: string } = {},
+): InstalledSdk {
   const memory = new InMemorySpanExporter();
   const manager = new AsyncLocalStorageContextManager().enable();
   context.setGlobalContextManager(manager);
   const provider = new TracerProvider({
     ...(o.sampler ? { sampler: o.sampler } : {}),
+    ...(o.serviceName ? { resource: resourceFromAttributes({ 'service.name': o.serviceName }) } : {}),
     spanProcessors: [new SimpleSpanProcessor({ exporter: o.exporter ?? memory })],
   });
   trace.setGlobalTracerProvider(provider);
