@@ -12,12 +12,15 @@ import { join } from 'node:path';
 import { context, trace } from '@opentelemetry/api';
 import { AlwaysOffSampler, type ReadableSpan } from '@opentelemetry/sdk-trace';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { FaultyTier } from '../../test/support/faulty-tier.js';
 import { everythingRecorded, type InstalledSdk, installSdk } from '../../test/support/otel.js';
 import { createStrata } from '../engine/create.js';
 import type { Strata } from '../engine/strata.js';
 import { StrataConfigError } from '../errors.js';
 import { createCache } from '../langchain/create.js';
 import { SimulatedChatModel } from '../langchain/simulated-model.js';
+import { MemoryTier } from '../tiers/memory/index.js';
+import { systemClock } from './clock.js';
 import { deriveKey } from './key.js';
 import { loadTracing, resetTracingForTests, tracingApiLoaded } from './tracing.js';
 
@@ -116,6 +119,47 @@ describe('tracing with an SDK registered', () => {
       ['memory', 'stored'],
       ['sqlite', 'stored'],
     ]);
+  });
+
+  it('says a tier failed, timed out or was skipped, without its error message', async () => {
+    const faulty = new FaultyTier(
+      new MemoryTier({ maxEntries: 100, maxBytes: 1e6, clock: systemClock }),
+      'flaky',
+    );
+    const strata = await createStrata({
+      // Each lookup of the key on its own, not waiting for the one before.
+      coalesceWaitMs: 0,
+      tiers: [
+        {
+          type: 'custom',
+          tier: faulty,
+          timeoutMs: 50,
+          breaker: { failureThreshold: 2, cooldownMs: 60_000, maxCooldownMs: 60_000 },
+        },
+        { type: 'memory' },
+      ],
+    });
+    engines.push(strata);
+    const key = deriveKey('default', LLM, CANARY_PROMPT);
+    faulty.fault = 'throw';
+    await strata.lookup(key);
+    faulty.fault = 'hang';
+    await strata.lookup(key);
+    // The breaker is open now: the tier is not asked.
+    await strata.lookup(key);
+    await strata.update(key, gens);
+    faulty.fault = 'none';
+    const flaky = sdk.spans().filter((s) => s.attributes['strata.tier.name'] === 'flaky');
+    expect(
+      flaky.map((s) => [s.name, s.attributes['strata.tier.outcome'], s.attributes['error.type']]),
+    ).toEqual([
+      ['strata.tier.lookup', 'error', 'error'],
+      ['strata.tier.lookup', 'error', 'timeout'],
+      ['strata.tier.lookup', 'skipped', undefined],
+      ['strata.tier.update', 'skipped', undefined],
+    ]);
+    expect(flaky[0]!.status.code).toBe(2);
+    expect(everythingRecorded(sdk.spans())).not.toContain('connection refused');
   });
 
   it('records no prompt, answer, API key, llm string or cache key', async () => {
