@@ -4,7 +4,8 @@
  * (a) an application span, `strata.lookup` under it through the LangChain adapter, and a span per
  * tier (memory, SQLite) under that, one trace with the right parents; (b) a gateway request sent
  * with a client `traceparent` is in that trace, and the fake upstream received the same trace id;
- * (c) neither the canary prompt nor the canary API key is anywhere in what was exported.
+ * (c) neither the canary prompt nor the canary API key is anywhere in what was exported; (d) a
+ * caller waiting for another instance's answer (through Redis's lease) has its wait span.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -16,8 +17,10 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startGateway } from '../../test/support/gateway.js';
 import { type InstalledSdk, installSdk } from '../../test/support/otel.js';
 import { service } from '../../test/support/services.js';
+import { createStrata } from '../engine/create.js';
 import { createCache } from '../langchain/create.js';
 import { SimulatedChatModel } from '../langchain/simulated-model.js';
+import { deriveKey } from './key.js';
 
 const env = service('jaeger');
 const OTLP = env.STRATA_TEST_JAEGER_OTLP_URL!;
@@ -161,6 +164,40 @@ describe('traces in Jaeger', () => {
     expect(gateway.fake.calls[0]!.headers.traceparent).toBe(`00-${traceId}-${upstream.spanID}-01`);
     const lookups = spans.filter((s) => s.operationName === 'strata.lookup');
     expect(lookups.map(parentOf).sort()).toEqual(requests.map((r) => r.spanID).sort());
+  });
+
+  it('(d) a caller waiting for another instance shows its wait under its lookup', async () => {
+    const url = service('redis').STRATA_TEST_REDIS_URL!;
+    const config = {
+      tiers: [{ type: 'redis' as const, mode: 'standalone' as const, url, keyPrefix: `strata-trace-${id}` }],
+    };
+    const [leader, follower] = await Promise.all([createStrata(config), createStrata(config)]);
+    try {
+      const key = deriveKey('default', 'model:"gpt-4o-mini"', CANARY_PROMPT);
+      const tracer = trace.getTracer('app');
+      // The leader misses and takes the key's lease; the other instance waits for its answer.
+      expect(await leader.lookup(key)).toBeUndefined();
+      const waited = tracer.startActiveSpan('app.follow', async (span) => {
+        const hit = await follower.lookup(key);
+        span.end();
+        return { hit, traceId: span.spanContext().traceId };
+      });
+      await vi.waitFor(() => expect(sdk.started).toContain('strata.coalesce.wait'), { timeout: 10_000 });
+      await leader.update(key, [{ text: 'an answer' }]);
+      const { hit, traceId } = await waited;
+      expect(hit?.coalesced).toBe(true);
+      await sdk.provider.forceFlush();
+      const spans = await traceOf(traceId, 4);
+      const lookup = spans.find((s) => s.operationName === 'strata.lookup')!;
+      const wait = spans.find((s) => s.operationName === 'strata.coalesce.wait')!;
+      expect(parentOf(wait)).toBe(lookup.spanID);
+      expect(tag(wait, 'strata.coalesce.scope')).toBe('instances');
+      expect(tag(wait, 'strata.coalesce.answered')).toBe(true);
+      expect(tag(lookup, 'strata.cache.outcome')).toBe('coalesced');
+    } finally {
+      await leader.clear();
+      await Promise.all([leader.close(), follower.close()]);
+    }
   });
 
   it('(c) exports neither the canary prompt nor the canary API key, anywhere', async () => {

@@ -13,6 +13,7 @@ import {
   type Sampler,
   SimpleSpanProcessor,
   type SpanExporter,
+  type SpanProcessor,
   TracerProvider,
 } from '@opentelemetry/sdk-trace';
 
@@ -21,6 +22,8 @@ export interface InstalledSdk {
   /** The in-memory exporter (empty when another exporter was given). */
   readonly memory: InMemorySpanExporter;
   spans(): ReadableSpan[];
+  /** The names of the spans started so far, ended or not. */
+  readonly started: string[];
   uninstall(): Promise<void>;
 }
 
@@ -30,15 +33,23 @@ export function installSdk(
   const memory = new InMemorySpanExporter();
   const manager = new AsyncLocalStorageContextManager().enable();
   context.setGlobalContextManager(manager);
+  const started: string[] = [];
+  const starts: SpanProcessor = {
+    onStart: (span) => void started.push(span.name),
+    onEnd: () => {},
+    forceFlush: async () => {},
+    shutdown: async () => {},
+  };
   const provider = new TracerProvider({
     ...(o.sampler ? { sampler: o.sampler } : {}),
     ...(o.serviceName ? { resource: resourceFromAttributes({ 'service.name': o.serviceName }) } : {}),
-    spanProcessors: [new SimpleSpanProcessor({ exporter: o.exporter ?? memory })],
+    spanProcessors: [starts, new SimpleSpanProcessor({ exporter: o.exporter ?? memory })],
   });
   trace.setGlobalTracerProvider(provider);
   return {
     provider,
     memory,
+    started,
     spans: () => memory.getFinishedSpans(),
     async uninstall() {
       await provider.shutdown();
