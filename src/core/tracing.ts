@@ -198,16 +198,30 @@ export class Tracing {
 
   /**
    * A server span for one gateway request, its parent extracted from the request's W3C
-   * `traceparent`/`tracestate` by the globally registered propagator (W3C when none is).
+   * `traceparent`/`tracestate` by the globally registered propagator (W3C when none is); in a
+   * server whose own instrumentation already made a span for the request (the handler mounted
+   * in an application), that span is the parent: it read the same headers.
    */
   server(name: string, headers: IncomingHttpHeaders, attributes: Attributes): Scope | undefined {
     const tracer = this.tracer();
     if (!tracer) return undefined;
     const a = api!;
-    const parent = extract(a, headers);
+    const active = a.context.active();
+    const own = a.trace.getSpan(active)?.spanContext();
+    const parent = own && a.isSpanContextValid(own) ? active : extract(a, headers);
     const span = tracer.startSpan(name, { kind: KIND.server, attributes }, parent);
     if (!span.isRecording()) return undefined;
     return new Scope(a, span, a.trace.setSpan(parent, span));
+  }
+
+  /**
+   * An event on the active span (the gateway's request span), if one records; none under
+   * `tracing: false`, whoever's span is active.
+   */
+  event(name: string, attributes?: Attributes): void {
+    if (!this.enabled || api === undefined) return;
+    const span = api.trace.getActiveSpan();
+    if (span?.isRecording()) span.addEvent(name, attributes);
   }
 
   /**
@@ -223,13 +237,6 @@ export class Tracing {
     if (!span.isRecording()) return undefined;
     return new Scope(a, span, a.trace.setSpan(parent, span));
   }
-}
-
-/** An event on the active span (the gateway's request span), if one records. */
-export function traceEvent(name: string, attributes?: Attributes): void {
-  if (api === undefined) return;
-  const span = api.trace.getActiveSpan();
-  if (span?.isRecording()) span.addEvent(name, attributes);
 }
 
 /** A span and the context it is the active span of. */

@@ -5,7 +5,9 @@
  * upstream call's span; no credential, prompt or answer is recorded.
  */
 import { randomBytes } from 'node:crypto';
-import { propagation } from '@opentelemetry/api';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { propagation, trace } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -124,6 +126,48 @@ describe('gateway traces', () => {
     expect(parentOf(request!)).toBeUndefined();
     expect(gateway.fake.calls[0]!.headers.traceparent).toContain(request!.spanContext().traceId);
   });
+
+  it.each([true, false])(
+    'mounted in an application server that traces its requests (tracing: %s)',
+    async (tracing) => {
+      gateway = await startGateway({ config: { tracing } });
+      const { proxy } = gateway;
+      // What an HTTP server instrumentation does: the request's own span is active in the handler.
+      const app = http.createServer((req, res) =>
+        trace.getTracer('app').startActiveSpan('app.http', (span) => {
+          res.once('close', () => span.end());
+          void proxy.handle(req, res);
+        }),
+      );
+      await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+      try {
+        const port = (app.address() as AddressInfo).port;
+        const res = await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${CANARY_KEY}` },
+          body: JSON.stringify({
+            model: 'gpt-4o-mini',
+            stream: true,
+            messages: [{ role: 'user', content: `canary mounted ${id} ${tracing}` }],
+          }),
+        });
+        await res.text();
+      } finally {
+        await new Promise((resolve) => app.close(resolve));
+      }
+      await vi.waitFor(() => expect(named('app.http')).toHaveLength(1));
+      const outer = named('app.http')[0]!;
+      if (tracing) {
+        const [request] = await requestSpans(1);
+        expect(parentOf(request!)).toBe(outer.spanContext().spanId);
+        expect(request!.spanContext().traceId).toBe(outer.spanContext().traceId);
+      } else {
+        // Nothing of Strata's: no span, and no event on the application's span.
+        expect(sdk.spans().map((s) => s.name)).toEqual(['app.http']);
+        expect(outer.events).toEqual([]);
+      }
+    },
+  );
 
   it('under tracing: false makes no span and forwards the client’s traceparent as it came', async () => {
     gateway = await startGateway({ config: { tracing: false } });

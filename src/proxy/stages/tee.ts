@@ -7,7 +7,6 @@
 import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { OUTAGE_ERROR_TYPES } from '../../core/stale.js';
-import { traceEvent } from '../../core/tracing.js';
 import type { Flight, Outcome } from '../flight.js';
 import { modelLabel } from '../metrics.js';
 import { type SseEvent, SseParser } from '../sse.js';
@@ -174,7 +173,7 @@ export async function teeStream(
   try {
     for await (const chunk of upstream.body as AsyncIterable<Buffer>) {
       // The request's span marks the stream's first byte and its end.
-      if (size === 0) traceEvent('strata.upstream.first_byte');
+      if (size === 0) ctx.tracing.event('strata.upstream.first_byte');
       size += chunk.length;
       if (size > maxStreamBytes) {
         logCall(ctx, request, 'stream longer than maxStreamBytes, cut off');
@@ -214,7 +213,7 @@ export async function teeStream(
     return failed(ctx, request, flight, error, 'mid-stream');
   } finally {
     upstream.body.destroy();
-    traceEvent('strata.upstream.stream_end', { 'strata.upstream.bytes': size });
+    ctx.tracing.event('strata.upstream.stream_end', { 'strata.upstream.bytes': size });
   }
   // A complete stream that never carried an answer (an empty one): what was held goes on.
   if (state === 'done' && !flight.isStreaming) begin();
