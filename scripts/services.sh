@@ -7,7 +7,7 @@
 #   scripts/services.sh status  [NAME...]   show what runs
 #   scripts/services.sh run -- CMD...       start all, run CMD, stop all (also on failure)
 #
-# NAMEs: redis, redis-cluster, redis-sentinel, mariadb, ferretdb, gptcache, postgres, toxiproxy, prometheus (default: all). Every service gets its own data
+# NAMEs: redis, redis-cluster, redis-sentinel, mariadb, ferretdb, gptcache, postgres, toxiproxy, jaeger, prometheus (default: all). Every service gets its own data
 # dir under .strata-services/NAME, non-default ports, and no persistence. Connection settings
 # are written to .strata-services/env as KEY=VALUE lines. `prometheus` is only installed: its
 # binary's path goes to the env file, and each test starts its own server with its own config.
@@ -16,7 +16,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 STATE="${STRATA_SERVICES_DIR:-$ROOT/.strata-services}"
 ENV_FILE="$STATE/env"
-ALL=(redis redis-cluster redis-sentinel mariadb ferretdb gptcache postgres toxiproxy prometheus)
+ALL=(redis redis-cluster redis-sentinel mariadb ferretdb gptcache postgres toxiproxy jaeger prometheus)
 
 REDIS_PORT=16379
 CLUSTER_PORTS=(17001 17002 17003)
@@ -38,6 +38,12 @@ POSTGRES_VENV="$STATE/postgres-venv"
 TOXIPROXY_PORT=18474
 TOXIPROXY_VERSION=v2.12.0
 TOXIPROXY_BIN="$STATE/toxiproxy-$TOXIPROXY_VERSION/toxiproxy-server"
+# Jaeger v2 (an OpenTelemetry Collector build): OTLP/HTTP in, memory storage, the query API out.
+JAEGER_OTLP_PORT=14319
+JAEGER_QUERY_PORT=16696
+JAEGER_QUERY_GRPC_PORT=16695
+JAEGER_VERSION=v1.75.0
+JAEGER_BIN="$STATE/jaeger-$JAEGER_VERSION/jaeger"
 
 log() { printf '[services] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -99,6 +105,26 @@ build_toxiproxy() {
   mkdir -p "$(dirname "$TOXIPROXY_BIN")"
   mv "$gobin/server" "$TOXIPROXY_BIN"
   rm -rf "$gobin"
+}
+
+# Jaeger from the Go module proxy, once per checkout like Toxiproxy. Its main package is built
+# inside a scratch module that requires it as a tool (`go get -tool`), so the module graph is
+# Jaeger's own go.mod's, resolved by the Go toolchain; several minutes on a cold Go build cache.
+build_jaeger() {
+  [ -x "$JAEGER_BIN" ] && return 0
+  command -v go >/dev/null || die "go not found (Jaeger is built from source with Go)"
+  log "building Jaeger $JAEGER_VERSION (once per checkout)"
+  local work
+  work=$(mktemp -d)
+  # GOWORK=off: a go.work above the scratch module cannot take part in the build.
+  (cd "$work" && export GOWORK=off GOFLAGS=-buildvcs=false &&
+    go mod init strata-jaeger-build &&
+    go get -tool "github.com/jaegertracing/jaeger/cmd/jaeger@$JAEGER_VERSION" &&
+    go build -o "$work/jaeger" github.com/jaegertracing/jaeger/cmd/jaeger) >"$work/build.log" 2>&1 ||
+    { tail -20 "$work/build.log" >&2; rm -rf "$work"; die "build of Jaeger $JAEGER_VERSION failed"; }
+  mkdir -p "$(dirname "$JAEGER_BIN")"
+  mv "$work/jaeger" "$JAEGER_BIN"
+  rm -rf "$work"
 }
 
 # GPTCache's server from PyPI in a project-local virtual environment, everything it needs
@@ -176,6 +202,7 @@ install_one() {
     gptcache) install_gptcache ;;
     postgres) install_postgres ;;
     toxiproxy) mkdir -p "$STATE"; build_toxiproxy ;;
+    jaeger) mkdir -p "$STATE"; build_jaeger ;;
     prometheus) install_prometheus ;;
     *) die "unknown service '$1' (known: ${ALL[*]})" ;;
   esac
@@ -378,6 +405,55 @@ EOF
       fi
       set_env STRATA_TEST_TOXIPROXY_URL "http://127.0.0.1:$TOXIPROXY_PORT"
       ;;
+    jaeger)
+      if ! alive "$dir/jaeger.pid"; then
+        for port in "$JAEGER_OTLP_PORT" "$JAEGER_QUERY_PORT" "$JAEGER_QUERY_GRPC_PORT"; do
+          ss -ltn "sport = :$port" 2>/dev/null | grep -q LISTEN && die "port $port is taken by another process"
+        done
+        # Traces in memory (gone at stop), nothing but OTLP/HTTP in and the query API out, on
+        # 127.0.0.1; no self-telemetry listener (the collector's default is :8888).
+        cat >"$dir/config.yaml" <<EOF
+service:
+  extensions: [jaeger_storage, jaeger_query]
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [jaeger_storage_exporter]
+  telemetry:
+    metrics:
+      level: none
+    logs:
+      level: warn
+extensions:
+  jaeger_storage:
+    backends:
+      memstore:
+        memory:
+          max_traces: 100000
+  jaeger_query:
+    storage:
+      traces: memstore
+    http:
+      endpoint: 127.0.0.1:$JAEGER_QUERY_PORT
+    grpc:
+      endpoint: 127.0.0.1:$JAEGER_QUERY_GRPC_PORT
+receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:$JAEGER_OTLP_PORT
+exporters:
+  jaeger_storage_exporter:
+    trace_storage: memstore
+EOF
+        setsid "$JAEGER_BIN" --config "$dir/config.yaml" </dev/null >>"$dir/jaeger.log" 2>&1 &
+        echo $! >"$dir/jaeger.pid"
+        wait_for "jaeger on ports $JAEGER_OTLP_PORT and $JAEGER_QUERY_PORT" 60 sh -c \
+          "ss -ltn 'sport = :$JAEGER_OTLP_PORT' | grep -q LISTEN && ss -ltn 'sport = :$JAEGER_QUERY_PORT' | grep -q LISTEN"
+      fi
+      set_env STRATA_TEST_JAEGER_OTLP_URL "http://127.0.0.1:$JAEGER_OTLP_PORT"
+      set_env STRATA_TEST_JAEGER_QUERY_URL "http://127.0.0.1:$JAEGER_QUERY_PORT"
+      ;;
     prometheus)
       # Nothing runs: the test starts the binary with its own config and stops it by PID.
       local bin
@@ -418,6 +494,7 @@ stop_one() {
     gptcache) unset_env STRATA_TEST_GPTCACHE_URL STRATA_TEST_GPTCACHE_SEMANTIC_URL ;;
     postgres) unset_env STRATA_TEST_POSTGRES_URL ;;
     toxiproxy) unset_env STRATA_TEST_TOXIPROXY_URL ;;
+    jaeger) unset_env STRATA_TEST_JAEGER_OTLP_URL STRATA_TEST_JAEGER_QUERY_URL ;;
     prometheus) unset_env STRATA_TEST_PROMETHEUS_BIN ;;
   esac
   log "$1 stopped"

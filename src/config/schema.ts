@@ -260,6 +260,13 @@ function configSchemaOf(definitions: readonly TierDefinition[]) {
       encryption: encryptionSchema.optional(),
       /** Metrics, savings and alerts (used by `strata serve` and createMonitor). */
       monitoring: monitoringSchema.optional(),
+      /**
+       * OpenTelemetry spans (docs/monitoring.md, "Tracing"), made only when `@opentelemetry/api`
+       * is installed and an SDK is registered; false: never, whatever is registered.
+       */
+      tracing: z
+        .boolean({ error: 'must be true or false (false: no OpenTelemetry spans, whatever is registered)' })
+        .default(true),
       /** The caching gateway (`strata proxy`, createProxy): upstreams, tenancy, limits. */
       proxy: proxyConfigSchema.optional(),
     })

@@ -23,6 +23,7 @@ import {
   type SimilarMatch,
   type Tier,
 } from './tier.js';
+import type { TierNote } from './tracing.js';
 
 export interface ManagedTierOptions {
   /** Upper bound on how long this tier keeps an entry, in ms; never extends an entry's own expiry. */
@@ -109,13 +110,10 @@ export class GuardedTier {
    * promise, and an asynchronous one exactly one, settled by its answer or by its deadline (one
    * sweeper per tier, no timer per call: see deadlines.ts).
    */
-  read(key: CacheKey, sealer?: Sealer): MaybePromise<Read> {
-    if (this.pendingErasure(key.namespace)) {
+  read(key: CacheKey, sealer?: Sealer, note?: TierNote): MaybePromise<Read> {
+    if (this.pendingErasure(key.namespace) || !this.breaker.allow()) {
       this.counters.skipped++;
-      return undefined;
-    }
-    if (!this.breaker.allow()) {
-      this.counters.skipped++;
+      if (note) note.failure = 'skipped';
       return undefined;
     }
     const start = performance.now();
@@ -126,6 +124,7 @@ export class GuardedTier {
       result = sealer ? this.tier.get(told, { sealer }) : this.tier.get(told);
     } catch (error) {
       this.failed('get', error);
+      if (note) note.failure = 'error';
       return undefined;
     }
     if (!isPromiseLike(result)) return this.afterRead(start, result);
@@ -133,7 +132,15 @@ export class GuardedTier {
     const deadlines = this.readDeadlines;
     return new Promise((resolve) => {
       // On expiry the queue counts the timeout and resolves this read as a miss.
-      const deadline = deadlines.add(start, resolve);
+      const deadline = deadlines.add(
+        start,
+        note
+          ? (value: undefined) => {
+              note.failure = 'timeout';
+              resolve(value);
+            }
+          : resolve,
+      );
       pending.then(
         (payload) => {
           if (deadlines.cancel(deadline)) resolve(this.afterRead(start, payload));
@@ -141,6 +148,7 @@ export class GuardedTier {
         (error: unknown) => {
           if (!deadlines.cancel(deadline)) return;
           this.failed('get', error);
+          if (note) note.failure = 'error';
           resolve(undefined);
         },
       );
@@ -148,12 +156,19 @@ export class GuardedTier {
   }
 
   /** One write, capped to this tier's TTL; false when it was skipped, refused or failed. */
-  async write(key: CacheKey, stored: StoredEntry, now: number, sealer?: Sealer): Promise<boolean> {
+  async write(
+    key: CacheKey,
+    stored: StoredEntry,
+    now: number,
+    sealer?: Sealer,
+    note?: TierNote,
+  ): Promise<boolean> {
     const expiresAt =
       this.ttlMs === undefined ? stored.expiresAt : earliestExpiry(stored.expiresAt, now + this.ttlMs);
     if (expiresAt !== null && expiresAt <= now) return false;
     if (this.pendingErasure(key.namespace) || !this.breaker.allow()) {
       this.counters.skipped++;
+      if (note) note.failure = 'skipped';
       return false;
     }
     const start = performance.now();
@@ -165,10 +180,14 @@ export class GuardedTier {
       this.succeeded();
       this.counters.setLatency.record(performance.now() - start);
       if (accepted) this.counters.sets++;
-      else this.counters.refused++;
+      else {
+        this.counters.refused++;
+        if (note) note.failure = 'refused';
+      }
       return accepted;
     } catch (error) {
       this.failed('set', error);
+      if (note) note.failure = error instanceof TierTimeoutError ? 'timeout' : 'error';
       return false;
     }
   }

@@ -45,10 +45,13 @@ export class LeaseWait {
     waitMs: number = this.options.waitMs,
     /** The plain payload of what the shared tier holds (encryption/at-rest.ts); undefined: not to be used. */
     open: (payload: string) => string | undefined = (payload) => payload,
+    /** Told when this caller starts waiting (another instance holds the lease): its trace span. */
+    onWait?: () => void,
   ): Promise<{ entry: Answer; payload: string } | undefined> {
     const m = this.via;
     const leaseMs = this.options.leaseMs(key.llmString);
     if (await this.claim(key, leaseMs)) return undefined;
+    onWait?.();
     const deadline = performance.now() + Math.min(waitMs, this.options.waitMs);
     while (performance.now() < deadline && !this.options.closed()) {
       await this.signal(key.hash, Math.min(POLL_MS, deadline - performance.now()));

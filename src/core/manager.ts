@@ -39,6 +39,7 @@ import * as reports from './reports.js';
 import { findStale, type StaleOptions } from './stale.js';
 import { CacheCounters } from './stats.js';
 import { isPromiseLike, type MaybePromise, type SimilarMatch, type Tier, type TierCall } from './tier.js';
+import { type Operation, Tracing } from './tracing.js';
 import { isUsableAnswer } from './usable-answer.js';
 
 type Found = { hit: Hit; payload: string };
@@ -68,6 +69,8 @@ export class Manager implements Strata {
   private closed = false;
   private warnedClosed = false;
   private readonly erasures: Erasures;
+  /** OpenTelemetry spans (tracing.ts): undefined from every call while nothing is traced. */
+  private readonly tracing: Tracing;
 
   constructor(
     tiers: ReadonlyArray<{ tier: Tier; options: ManagedTierOptions; sink?: TierSink }>,
@@ -78,6 +81,7 @@ export class Manager implements Strata {
     this.staleIfErrorSeconds = options.staleIfErrorSeconds ?? 0;
     this.logger = options.logger;
     this.atRest = new AtRest(options.encryption);
+    this.tracing = new Tracing(options.tracing !== false);
     const names = new Set<string>();
     const policy: TierPolicy = {
       clock: options.clock,
@@ -146,6 +150,7 @@ export class Manager implements Strata {
     const start = performance.now();
     this.totals.lookups++;
     if (key.llmProblem !== undefined) this.warnOnce(key);
+    const trace = this.tracing.operation('strata.lookup', key.llmString);
     const claim = options?.claim !== false;
     const wait = options?.wait ?? 'lease';
     // A caller whose wait is bounded never takes over a flight it did not wait for.
@@ -158,8 +163,10 @@ export class Manager implements Strata {
     let hit: Hit | undefined;
     if (pending) {
       this.totals.coalesced++;
+      const waited = trace?.wait('process');
       // undefined: the leader gave up (this caller may now lead) or its lease ran out.
       const payload = await pending;
+      waited?.(payload !== undefined);
       const decoded = payload === undefined ? undefined : this.decoded.template(key.hash, payload);
       const entry = decoded && copyAnswer(decoded.answer);
       hit = entry ? { entry, tier: 'coalesced', coalesced: true } : undefined;
@@ -171,12 +178,15 @@ export class Manager implements Strata {
       // The waterfall, inline (it is the hit path): the first tier with a valid, live entry wins.
       for (let i = 0; i < this.managed.length && !found; i++) {
         const m = this.managed[i]!;
-        let read = m.read(key, options?.sealer);
+        let read = trace
+          ? trace.read(m, (note) => m.read(key, options?.sealer, note))
+          : m.read(key, options?.sealer);
         if (isPromiseLike(read)) {
           if (claim && !led && !(bounded && this.coalescer?.has(key.hash))) led = this.lead(key, start);
           read = await read;
         }
         if (read !== undefined) found = this.accept(m, i, key, read, options?.sealer);
+        trace?.readDone(read, found !== undefined);
       }
       if (claim) {
         if (!found && !led) {
@@ -184,7 +194,7 @@ export class Manager implements Strata {
           else led = this.lead(key, start);
         }
         if (wait !== 'never')
-          found ??= await this.awaitOtherInstance(key, wait === 'measured', options?.sealer);
+          found ??= await this.awaitOtherInstance(key, wait === 'measured', options?.sealer, trace);
         if (found) {
           if (led) this.coalescer?.settle(key.hash, found.payload);
         } else this.coalescer?.hold(key.hash, this.missDurations.leaseMs(key.llmString));
@@ -192,6 +202,7 @@ export class Manager implements Strata {
       hit = found?.hit;
     }
     recordLookup(this.events, this.totals, key, hit, performance.now() - start);
+    trace?.endLookup(hit);
     return hit;
   }
 
@@ -291,14 +302,18 @@ export class Manager implements Strata {
     key: CacheKey,
     measured: boolean,
     sealer: Sealer | undefined,
+    trace: Operation | undefined,
   ): Promise<Found | undefined> {
     const wait = this.leaseWait;
     const waitMs = measured ? this.missDurations.measuredMs(key.llmString) : this.options.coalesceWaitMs;
+    if (!wait || waitMs === undefined) return undefined;
     const open = (payload: string) =>
-      this.atRest.open(payload, key.namespace, key.hash, wait?.via.sealed === true, sealer);
-    const answered =
-      wait && waitMs !== undefined ? await wait.answerFromOthers(key, waitMs, open) : undefined;
-    if (!wait || !answered) return undefined;
+      this.atRest.open(payload, key.namespace, key.hash, wait.via.sealed, sealer);
+    let waited: ((answered: boolean) => void) | undefined;
+    const onWait = trace && (() => (waited = trace.wait('instances')));
+    const answered = await wait.answerFromOthers(key, waitMs, open, onWait);
+    waited?.(answered !== undefined);
+    if (!answered) return undefined;
     this.totals.coalesced++;
     const index = this.managed.indexOf(wait.via);
     if (index > 0)
@@ -339,6 +354,7 @@ export class Manager implements Strata {
   /** Builds the entry once and writes it through to every tier in parallel. */
   async update(key: CacheKey, gens: StoredGenerationData[], write: WriteOptions = {}): Promise<void> {
     if (this.closed) return this.refuseClosed('update');
+    const trace = this.tracing.operation('strata.update', key.llmString);
     const now = this.options.clock.now();
     const staleMs = write.staleMs ?? this.staleIfErrorSeconds * 1000;
     const entry = newEntry(key, gens, { ...write, staleMs, now, storePrompt: this.options.storePrompt });
@@ -347,6 +363,7 @@ export class Manager implements Strata {
     if (!isGenerationList(gens) || !this.usable(entry, key.llmString)) {
       this.totals.unstorable++;
       this.release(key);
+      trace?.endUpdate(gens, 'unstorable');
       return;
     }
     const stored = encodeEntry(entry);
@@ -356,15 +373,14 @@ export class Manager implements Strata {
     if (missedAt !== undefined) this.missDurations.record(key.llmString, performance.now() - missedAt);
     const memo = {};
     const results = await Promise.all(
-      this.managed.map((m) =>
-        m.write(
-          key,
-          this.atRest.stored(stored, key.namespace, key.hash, m.sealed, write.sealer, memo),
-          now,
-          write.sealer,
-        ),
-      ),
+      this.managed.map((m) => {
+        const handed = this.atRest.stored(stored, key.namespace, key.hash, m.sealed, write.sealer, memo);
+        return trace
+          ? trace.write(m, (note) => m.write(key, handed, now, write.sealer, note), handed.size)
+          : m.write(key, handed, now, write.sealer);
+      }),
     );
+    trace?.endUpdate(gens, results.filter(Boolean).length);
     this.leaseWait?.release(key);
     this.bus?.announce({ op: 'set', namespace: key.namespace, hash: key.hash });
     if (this.events.listenerCount('set') > 0) {

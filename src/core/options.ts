@@ -23,6 +23,8 @@ export interface ManagerOptions {
   staleIfErrorSeconds?: number;
   /** Encryption at rest (config `encryption`): the key set and whether plain payloads still answer. */
   encryption?: AtRestOptions;
+  /** OpenTelemetry spans when an SDK is registered (config `tracing`, default true; core/tracing.ts). */
+  tracing?: boolean;
 }
 
 export interface LookupOptions {

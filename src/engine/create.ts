@@ -11,6 +11,7 @@ import { Manager } from '../core/manager.js';
 import { type ProgressListener, progressLines } from '../core/progress.js';
 import { EPHEMERAL_DIGEST_WARNING, onEphemeralDigest, useDigestKeyFromEnv } from '../core/secrets.js';
 import type { Tier } from '../core/tier.js';
+import { loadTracing } from '../core/tracing.js';
 import { StrataConfigError, TierConfigError } from '../errors.js';
 import { Savings } from '../monitor/savings.js';
 import { buildTier, holdsCounters, sealsAtRest, tierTypesWith } from '../tiers/index.js';
@@ -48,6 +49,8 @@ export async function createStrata<const Extra extends TierDefinition = never>(
   // Encryption at rest (docs/encryption.md): keys read from their variables now, so a missing
   // or malformed one is a config error, not entries that never open.
   const keyring = resolved.encryption && Keyring.fromConfig(resolved.encryption, options.env ?? process.env);
+  // @opentelemetry/api, if installed (core/tracing.ts): loaded once, before the first lookup.
+  if (resolved.tracing) await loadTracing();
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? { warn: (message: string) => console.warn(message) };
   const built: Tier[] = [];
@@ -121,6 +124,7 @@ export async function createStrata<const Extra extends TierDefinition = never>(
         namespace: resolved.namespace,
         defaultTtlSeconds: resolved.defaultTtlSeconds,
         staleIfErrorSeconds: resolved.staleIfErrorSeconds,
+        tracing: resolved.tracing,
         ...(keyring
           ? { encryption: { sealer: keyring, acceptPlaintext: resolved.encryption!.acceptPlaintext } }
           : {}),

@@ -17,6 +17,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { errorOf } from '../core/error-of.js';
+import type { Scope } from '../core/tracing.js';
 import { RequestError } from '../errors.js';
 import { sendError } from './api-error.js';
 import { readBody } from './body.js';
@@ -28,6 +29,7 @@ import { parse } from './stages/parse.js';
 import { bypass, passThrough, passUnkeyed } from './stages/pass-through.js';
 import { ENDPOINTS, route } from './stages/route.js';
 import { identify, type Tenancy } from './tenancy.js';
+import { traceCached, traceRequest, traceRoute } from './tracing.js';
 
 export type { GatewayOptions } from './stages/context.js';
 export { ENDPOINTS } from './stages/route.js';
@@ -51,8 +53,15 @@ export class Gateway {
 
   /** Answers one request; never throws (an unexpected failure is a 500 in the API's error shape). */
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // Its span is active while it is served: the lookup's and the upstream call's are its children.
+    const scope = traceRequest(this.ctx.tracing, req, res);
+    return scope ? scope.run(() => this.serve(req, res, scope)) : this.serve(req, res, undefined);
+  }
+
+  private async serve(req: IncomingMessage, res: ServerResponse, scope: Scope | undefined): Promise<void> {
     const { ctx } = this;
     const { url, endpoint, api } = route(req, ctx.endpoints);
+    traceRoute(scope, endpoint);
     try {
       // First of all: Host, Origin and Content-Type, what keeps web pages out (browser.ts).
       if (this.browser.answered(req, res, api, endpoint !== undefined)) return;
@@ -82,6 +91,7 @@ export class Gateway {
         return await bypass(ctx, exchange, endpoint, body.raw, caller.why ?? 'the caller has no tenant');
       const request = parse(ctx, endpoint, exchange, caller.namespace, body);
       if (typeof request === 'string') return await bypass(ctx, exchange, endpoint, body.raw, request);
+      traceCached(scope, request);
       await this.flights.serve(request, res);
     } catch (error) {
       if (error instanceof RequestError)

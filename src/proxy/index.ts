@@ -10,6 +10,7 @@ import { parseConfig, type ResolvedConfig, type StrataConfig } from '../config/s
 import { Keyring } from '../core/encryption/keyring.js';
 import { TenantKeys } from '../core/encryption/tenant.js';
 import { ephemeralDigestKey } from '../core/secrets.js';
+import { Tracing } from '../core/tracing.js';
 import { type CreateOptions, createStrata } from '../engine/create.js';
 import type { Strata } from '../engine/strata.js';
 import { StrataConfigError } from '../errors.js';
@@ -56,7 +57,8 @@ export async function createProxy(
   if (!proxy) throw new StrataConfigError([{ path: 'proxy', message: 'is required to run the gateway' }]);
   const env = options.env ?? process.env;
   const clientTokens = tokensOf(proxy, env);
-  const upstreams = new Upstreams(proxy, env);
+  const tracing = new Tracing(resolved.tracing);
+  const upstreams = new Upstreams(proxy, env, tracing);
   const logger = options.logger ?? { warn: (m: string) => console.warn(m) };
   if (resolved.namespace.length > MAX_ROOT_NAMESPACE)
     throw new StrataConfigError([
@@ -83,6 +85,7 @@ export async function createProxy(
     counters,
     defaultTtlSeconds: resolved.defaultTtlSeconds,
     logger,
+    tracing,
     ...(tenantKeys ? { tenantKeys } : {}),
   });
   let server: http.Server | undefined;

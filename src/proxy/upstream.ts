@@ -5,6 +5,7 @@
  */
 import type { Readable } from 'node:stream';
 import { Agent, errors, request } from 'undici';
+import { Tracing } from '../core/tracing.js';
 import { StrataConfigError, UpstreamError } from '../errors.js';
 import type { ResolvedProxyConfig, UpstreamConfig } from './config.js';
 import type { ApiKind } from './endpoints/endpoint.js';
@@ -48,7 +49,12 @@ export class Upstreams {
   private readonly agent: Agent;
   private readonly credentialHeaders: ReadonlySet<string>;
 
-  constructor(config: ResolvedProxyConfig, env: NodeJS.ProcessEnv = process.env) {
+  constructor(
+    config: ResolvedProxyConfig,
+    env: NodeJS.ProcessEnv = process.env,
+    /** The upstream call's client span, whose context goes upstream in `traceparent`. */
+    private readonly tracing: Tracing = new Tracing(false),
+  ) {
     this.credentialHeaders = credentialHeaderSet(config);
     this.list = config.upstreams.map((u, i) => {
       if (u.apiKeyEnv === undefined) return { ...u, key: u.apiKey };
@@ -93,24 +99,47 @@ export class Upstreams {
       signal: AbortSignal;
     },
   ): Promise<UpstreamResponse> {
+    const call = this.tracing.client('strata.gateway.upstream', upstreamAttributes(upstream, o.method));
     try {
       const path = upstream.key === undefined ? o.path : withoutCredentialQuery(o.path);
+      const headers = outgoingHeaders(upstream, o.headers, o.caller, this.credentialHeaders);
+      // The upstream sees this call's span as its parent: the same trace as the client's.
+      call?.inject(headers);
       const res = await request(`${upstream.url}${path}`, {
         method: o.method as 'POST',
-        headers: outgoingHeaders(upstream, o.headers, o.caller, this.credentialHeaders),
+        headers,
         body: o.body,
         signal: o.signal,
         dispatcher: this.agent,
       });
+      if (call) {
+        call.set('http.response.status_code', res.statusCode);
+        // The span lasts until the body (a stream) ends or is abandoned.
+        res.body.once('close', () => call.end(res.statusCode >= 500 ? String(res.statusCode) : undefined));
+      }
       return { status: res.statusCode, headers: res.headers, body: res.body };
     } catch (error) {
-      throw asUpstreamError(error);
+      const failure = asUpstreamError(error);
+      call?.end(failure.code);
+      throw failure;
     }
   }
 
   close(): Promise<void> {
     return this.agent.close();
   }
+}
+
+/** What the upstream call's span says of where it goes: the host and port, never the URL's credentials or path. */
+function upstreamAttributes(upstream: Upstream, method: string): Record<string, string | number> {
+  const url = new URL(upstream.url);
+  const port = url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port);
+  return {
+    'http.request.method': method,
+    'server.address': url.hostname,
+    'server.port': port,
+    'gen_ai.provider.name': upstream.api,
+  };
 }
 
 export function asUpstreamError(error: unknown): UpstreamError {

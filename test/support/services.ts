@@ -20,6 +20,7 @@ const REQUIRED: Record<string, string[]> = {
   ferretdb: ['STRATA_TEST_MONGODB_URL'],
   gptcache: ['STRATA_TEST_GPTCACHE_URL', 'STRATA_TEST_GPTCACHE_SEMANTIC_URL'],
   toxiproxy: ['STRATA_TEST_TOXIPROXY_URL'],
+  jaeger: ['STRATA_TEST_JAEGER_OTLP_URL', 'STRATA_TEST_JAEGER_QUERY_URL'],
   // A binary, not a server: each test starts its own Prometheus (its port, data dir and targets).
   prometheus: ['STRATA_TEST_PROMETHEUS_BIN'],
 };

@@ -7,6 +7,7 @@ import type { Sealer } from '../../core/encryption/keyring.js';
 import type { TenantKeys } from '../../core/encryption/tenant.js';
 import type { Logger } from '../../core/events.js';
 import type { CacheKey } from '../../core/key.js';
+import type { Tracing } from '../../core/tracing.js';
 import type { ResolvedProxyConfig } from '../config.js';
 import type { Controls } from '../controls.js';
 import type { CanonicalRequest, Endpoint, Json } from '../endpoints/endpoint.js';
@@ -29,6 +30,8 @@ export interface GatewayOptions {
   readonly logger: Logger;
   /** With `encryption: "per-tenant"`: each caller's sealer, derived from its credentials. */
   readonly tenantKeys?: TenantKeys;
+  /** The request and upstream spans (proxy/tracing.ts), under the config's `tracing`. */
+  readonly tracing: Tracing;
 }
 
 /** What every stage reads: the options, the cached endpoints by path, and the similarity answers open to feedback. */

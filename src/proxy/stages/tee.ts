@@ -172,6 +172,8 @@ export async function teeStream(
   let size = 0;
   try {
     for await (const chunk of upstream.body as AsyncIterable<Buffer>) {
+      // The request's span marks the stream's first byte and its end.
+      if (size === 0) ctx.tracing.event('strata.upstream.first_byte');
       size += chunk.length;
       if (size > maxStreamBytes) {
         logCall(ctx, request, 'stream longer than maxStreamBytes, cut off');
@@ -211,6 +213,7 @@ export async function teeStream(
     return failed(ctx, request, flight, error, 'mid-stream');
   } finally {
     upstream.body.destroy();
+    ctx.tracing.event('strata.upstream.stream_end', { 'strata.upstream.bytes': size });
   }
   // A complete stream that never carried an answer (an empty one): what was held goes on.
   if (state === 'done' && !flight.isStreaming) begin();
