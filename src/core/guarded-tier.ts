@@ -33,6 +33,8 @@ export interface ManagedTierOptions {
   sealed?: boolean;
   /** Encryption is on (the config's keys): a sealed tier is told the llm string's digest only (keyForSealedTier). */
   encrypted?: boolean;
+  /** The tier answers by similarity (its definition's capability): an `exact` key never reaches it. */
+  similarity?: boolean;
 }
 
 /** What a tier read can yield: a payload, another prompt's entry, or nothing. */
@@ -61,6 +63,8 @@ export class GuardedTier {
   /** Whether, under encryption, this tier is handed sealed payloads (encryption/at-rest.ts). */
   readonly sealed: boolean;
   private readonly encrypted: boolean;
+  /** Answers by similarity: keys marked `exact` are neither read from it nor written to it, nor counted. */
+  readonly similarity: boolean;
   readonly breaker: CircuitBreaker;
   readonly counters = new TierCounters();
   /**
@@ -90,6 +94,7 @@ export class GuardedTier {
     this.timeoutMs = options.timeoutMs;
     this.sealed = options.sealed === true;
     this.encrypted = options.encrypted === true;
+    this.similarity = options.similarity === true;
     this.readDeadlines = new Deadlines(options.timeoutMs, () =>
       this.failed('get', new TierTimeoutError(this.name, 'get', this.timeoutMs)),
     );
@@ -110,6 +115,7 @@ export class GuardedTier {
    * sweeper per tier, no timer per call: see deadlines.ts).
    */
   read(key: CacheKey, sealer?: Sealer): MaybePromise<Read> {
+    if (key.exact && this.similarity) return undefined;
     if (this.pendingErasure(key.namespace)) {
       this.counters.skipped++;
       return undefined;
@@ -149,6 +155,7 @@ export class GuardedTier {
 
   /** One write, capped to this tier's TTL; false when it was skipped, refused or failed. */
   async write(key: CacheKey, stored: StoredEntry, now: number, sealer?: Sealer): Promise<boolean> {
+    if (key.exact && this.similarity) return false;
     const expiresAt =
       this.ttlMs === undefined ? stored.expiresAt : earliestExpiry(stored.expiresAt, now + this.ttlMs);
     if (expiresAt !== null && expiresAt <= now) return false;

@@ -12,7 +12,7 @@ import { EPHEMERAL_DIGEST_WARNING, onEphemeralDigest, useDigestKeyFromEnv } from
 import type { Tier } from '../core/tier.js';
 import { StrataConfigError, TierConfigError } from '../errors.js';
 import { Savings } from '../monitor/savings.js';
-import { buildTier, holdsCounters, sealsAtRest } from '../tiers/index.js';
+import { buildTier, holdsCounters, matchesBySimilarity, sealsAtRest } from '../tiers/index.js';
 import type { TierDefinition } from '../tiers/kit/definition.js';
 import type { Strata } from './strata.js';
 
@@ -97,6 +97,7 @@ export async function createStrata<const Extra extends TierDefinition = never>(
             breaker: c.breaker,
             sealed: sealsAtRest(c, options.tiers),
             encrypted: keyring !== undefined,
+            similarity: matchesBySimilarity(c, options.tiers),
             ...(c.ttlSeconds ? { ttlMs: c.ttlSeconds * 1000 } : {}),
           },
         };
