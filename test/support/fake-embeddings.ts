@@ -29,16 +29,19 @@ export interface FakeEmbeddings {
 
 const DEFAULT_DIMENSIONS = 8;
 
-/** A deterministic unit-ish vector of float32 values from the input's digest. */
+/** A deterministic vector of float32 values in (-1, 1) from the input's digest (one SHA-256 per input). */
 export function fakeVector(model: string, input: unknown, dimensions = DEFAULT_DIMENSIONS): number[] {
-  const out: number[] = [];
-  let block = Buffer.alloc(0);
-  for (let i = 0; out.length < dimensions; i++) {
-    if (i % 8 === 0)
-      block = createHash('sha256')
-        .update(`${model}\u0000${JSON.stringify(input)}\u0000${i}`)
-        .digest();
-    out.push(Math.fround(block.readInt32LE((i % 8) * 4) / 2 ** 31));
+  const seed = createHash('sha256')
+    .update(`${model}\u0000${JSON.stringify(input)}`)
+    .digest();
+  let x = seed.readUInt32LE(0) || 1;
+  const out: number[] = new Array(dimensions);
+  for (let i = 0; i < dimensions; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    out[i] = Math.fround(x / 2 ** 31 - 1);
   }
   return out;
 }
