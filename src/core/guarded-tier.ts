@@ -34,6 +34,8 @@ export interface ManagedTierOptions {
   sealed?: boolean;
   /** Encryption is on (the config's keys): a sealed tier is told the llm string's digest only (keyForSealedTier). */
   encrypted?: boolean;
+  /** The tier answers by similarity (its definition's capability): an `exact` key never reaches it. */
+  similarity?: boolean;
 }
 
 /** What a tier read can yield: a payload, another prompt's entry, or nothing. */
@@ -62,6 +64,8 @@ export class GuardedTier {
   /** Whether, under encryption, this tier is handed sealed payloads (encryption/at-rest.ts). */
   readonly sealed: boolean;
   private readonly encrypted: boolean;
+  /** Answers by similarity: keys marked `exact` are neither read from it nor written to it, nor counted. */
+  readonly similarity: boolean;
   readonly breaker: CircuitBreaker;
   readonly counters = new TierCounters();
   /**
@@ -91,6 +95,7 @@ export class GuardedTier {
     this.timeoutMs = options.timeoutMs;
     this.sealed = options.sealed === true;
     this.encrypted = options.encrypted === true;
+    this.similarity = options.similarity === true;
     this.readDeadlines = new Deadlines(options.timeoutMs, () =>
       this.failed('get', new TierTimeoutError(this.name, 'get', this.timeoutMs)),
     );
@@ -111,6 +116,11 @@ export class GuardedTier {
    * sweeper per tier, no timer per call: see deadlines.ts).
    */
   read(key: CacheKey, sealer?: Sealer, note?: TierNote): MaybePromise<Read> {
+    // An exact-only key (embedding vectors) never reaches a tier that matches by similarity.
+    if (key.exact && this.similarity) {
+      if (note) note.failure = 'skipped';
+      return undefined;
+    }
     if (this.pendingErasure(key.namespace) || !this.breaker.allow()) {
       this.counters.skipped++;
       if (note) note.failure = 'skipped';
@@ -163,6 +173,10 @@ export class GuardedTier {
     sealer?: Sealer,
     note?: TierNote,
   ): Promise<boolean> {
+    if (key.exact && this.similarity) {
+      if (note) note.failure = 'skipped';
+      return false;
+    }
     const expiresAt =
       this.ttlMs === undefined ? stored.expiresAt : earliestExpiry(stored.expiresAt, now + this.ttlMs);
     if (expiresAt !== null && expiresAt <= now) return false;

@@ -25,6 +25,11 @@ export interface CacheKey {
    * similarity tier compares only it and requires the rest to be identical. Not part of the hash.
    */
   readonly question?: string;
+  /**
+   * Only this key's own entry may answer it: similarity tiers are neither asked nor written
+   * (embedding vectors, where another text's entry is always wrong). Not part of the hash.
+   */
+  readonly exact?: boolean;
 }
 
 export const DEFAULT_NAMESPACE = 'default';

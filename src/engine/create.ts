@@ -14,7 +14,7 @@ import type { Tier } from '../core/tier.js';
 import { loadTracing } from '../core/tracing.js';
 import { StrataConfigError, TierConfigError } from '../errors.js';
 import { Savings } from '../monitor/savings.js';
-import { buildTier, holdsCounters, sealsAtRest, tierTypesWith } from '../tiers/index.js';
+import { buildTier, holdsCounters, matchesBySimilarity, sealsAtRest, tierTypesWith } from '../tiers/index.js';
 import type { TierDefinition } from '../tiers/kit/definition.js';
 import type { Strata } from './strata.js';
 
@@ -112,6 +112,7 @@ export async function createStrata<const Extra extends TierDefinition = never>(
             breaker: c.breaker,
             sealed: sealsAtRest(c, options.tiers),
             encrypted: keyring !== undefined,
+            similarity: matchesBySimilarity(c, options.tiers),
             ...(c.ttlSeconds ? { ttlMs: c.ttlSeconds * 1000 } : {}),
           },
         };

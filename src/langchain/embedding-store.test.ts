@@ -8,12 +8,18 @@ import { FaultyTier } from '../../test/support/faulty-tier.js';
 import { ManualClock, systemClock } from '../core/clock.js';
 import { deriveKey } from '../core/key.js';
 import { Manager } from '../core/manager.js';
-import { createStrata } from '../engine/create.js';
 import { IncompleteOperationError, StrataConfigError, TierUnavailableError } from '../errors.js';
+import { createMonitor } from '../monitor/index.js';
 import { MemoryTier } from '../tiers/memory/index.js';
 import type { StrataCache } from './cache.js';
 import { createCache } from './create.js';
 import { createEmbeddingStore } from './embedding-store.js';
+
+async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of items) out.push(item);
+  return out;
+}
 
 const dirs: string[] = [];
 const caches: StrataCache[] = [];
@@ -309,22 +315,74 @@ describe('createEmbeddingStore', () => {
     }
   });
 
-  it("never serves a semantic tier's match for another key", async () => {
-    const strata = await createStrata(
-      { tiers: [{ type: 'semantic', embeddings: 'lexical', path: ':memory:' }] },
+  it('bypasses a semantic tier entirely: never indexed there, never asked, never a similar hit', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'strata-emb-sem-'));
+    dirs.push(dir);
+    const cache = await createCache(
+      {
+        tiers: [
+          { type: 'memory' },
+          { type: 'sqlite', path: join(dir, 'cache.db') },
+          { type: 'semantic', embeddings: 'lexical', path: join(dir, 'semantic.db') },
+        ],
+      },
       { logger: { warn: () => {} } },
     );
+    caches.push(cache);
+    const model = new CountingEmbeddings(8);
+    const embeddings = CacheBackedEmbeddings.fromBytesStore(model, createEmbeddingStore(cache), {
+      namespace: 'text-embedding-3-small',
+    });
+    const texts = Array.from({ length: 20 }, (_, i) => `What is the capital city of country number ${i}?`);
+    await embeddings.embedDocuments(texts);
+    // A text one character away from a stored one: its key is as near as two keys get.
+    const near = `${texts[3]} `;
+    expect(await embeddings.embedDocuments([near, texts[3]!])).toEqual([
+      model.vector(near),
+      model.vector(texts[3]!),
+    ]);
+    expect(model.texts.filter((t) => t === near)).toHaveLength(1);
+    const stats = await cache.stats();
+    const semantic = stats.tiers.find((t) => t.type === 'semantic')!;
+    // Nothing reached it: no entry (so no embedding of a key was computed), no lookup, no write.
+    expect(semantic.store?.entries).toBe(0);
+    expect([semantic.hits, semantic.misses, semantic.sets, semantic.refused]).toEqual([0, 0, 0, 0]);
+    expect(stats.tiers.find((t) => t.type === 'sqlite')!.store?.entries).toBe(21);
+    // The near text was a miss, counted as one: one hit in all, for texts[3] itself.
+    expect(stats.hits).toBe(1);
+
+    // The same keys without the exemption would have matched there: the tier does find similar
+    // prompts, so the bypass is what keeps it out.
+    const raw = deriveKey(cache.strata.namespace, 'anything', texts[5]!);
+    await cache.strata.update(raw, [{ text: 'x' }]);
+    const probe = deriveKey(cache.strata.namespace, 'anything', `${texts[5]} `);
+    expect((await cache.strata.lookup(probe, { claim: false }))?.similarity).toBeDefined();
+  });
+
+  it('names the model it was created for in the monitor, with the 0 tokens a vector hit saves', async () => {
+    const cache = await open(tempFile());
+    const monitor = createMonitor(cache);
     try {
-      const store = createEmbeddingStore(strata);
-      const key = 'What is the capital city of country number 1?';
-      await store.mset([[key, bytes(4)]]);
-      // The tier does match the other key (so the store is what refuses it) ...
-      const near = deriveKey(strata.namespace, '_type:"strata_embeddings",store:"default"', `${key} `);
-      expect((await strata.lookup(near, { claim: false }))?.similarity).toBeDefined();
-      // ... and the store answers a miss for it, its own key still a hit.
-      expect(await store.mget([`${key} `, key])).toEqual([undefined, bytes(4)]);
+      const model = new CountingEmbeddings(4);
+      const store = createEmbeddingStore(cache, { model: 'text-embedding-3-small' });
+      const embeddings = CacheBackedEmbeddings.fromBytesStore(model, store, { namespace: 'small' });
+      await embeddings.embedDocuments(['a', 'b']);
+      await embeddings.embedDocuments(['a', 'b', 'c']);
+      const { savings } = await monitor.report();
+      expect(savings.models).toEqual([
+        { model: 'text-embedding-3-small', hits: 2, inputTokens: 0, outputTokens: 0, cost: 0 },
+      ]);
+      const panels = await monitor.panels();
+      expect(panels.models.map((m) => m.name)).toEqual(['text-embedding-3-small']);
+      // The model is part of the key: a store for another model (or none) does not see these.
+      const keys = await collect(store.yieldKeys());
+      expect(keys).toHaveLength(3);
+      expect((await store.mget(keys)).every((v) => v instanceof Uint8Array)).toBe(true);
+      expect(await createEmbeddingStore(cache).mget(keys)).toEqual([undefined, undefined, undefined]);
+      expect(() => createEmbeddingStore(cache, { model: 'a"b' })).toThrow(/createEmbeddingStore.model/);
+      expect(() => createEmbeddingStore(cache, { model: '' })).toThrow(StrataConfigError);
     } finally {
-      await strata.close();
+      monitor.close();
     }
   });
 });

@@ -5,11 +5,17 @@
  * statistics, events and dashboard, instead of a separate, unmonitored store.
  *
  * Each key is one entry of the engine: namespace = the store's namespace (default: the config's),
- * llm string = `_type:"strata_embeddings",store:"<name>"` (so an LLM's answers never share a key
- * with a vector), prompt = the key (CacheBackedEmbeddings makes it its own `namespace` option plus
- * the SHA-256 of the text: the text itself is never stored). The value is one text generation
- * holding the bytes in base64, with their length in generationInfo; a value that does not decode
- * to exactly that (corrupt, written by another version) is a miss, never a throw.
+ * llm string = `_type:"strata_embeddings",store:"<name>"`, with `,model:"<model>"` when the store
+ * was created for one (so an LLM's answers never share a key with a vector, and the monitor's
+ * per-model rows name the embeddings model), prompt = the key (CacheBackedEmbeddings makes it its
+ * own `namespace` option plus the SHA-256 of the text: the text itself is never stored). The
+ * value is one text generation holding the bytes in base64, with their length in generationInfo;
+ * a value that does not decode to exactly that (corrupt, written by another version) is a miss,
+ * never a throw. Keys are `exact` (core/key.ts): a similarity tier in the config neither indexes
+ * these entries (an embedding of a key, wasted) nor answers them (another text's vector).
+ *
+ * A hit carries no token usage (the store never sees the provider's bill), so the monitor counts
+ * it as a hit of its model that saved 0 tokens: nothing is guessed.
  */
 import { BaseStore } from '@langchain/core/stores';
 import { decodeEntry, isExpired, type StoredGenerationData } from '../core/entry.js';
@@ -31,6 +37,12 @@ export interface EmbeddingStoreOptions {
   name?: string;
   /** Lifetime of a stored vector in seconds; null: never expires (default: the config's `defaultTtlSeconds`). */
   ttlSeconds?: number | null;
+  /**
+   * The embeddings model the store holds vectors of (`model.model`): the monitor's per-model
+   * rows (savings, top models) then name it, where they otherwise say `unknown`. Part of every
+   * key, so two models never share a vector here; adding it later re-embeds once.
+   */
+  model?: string;
 }
 
 /** Marks a generation as this store's value, and the version of its format. */
@@ -74,7 +86,15 @@ export class StrataEmbeddingStore extends BaseStore<string, Uint8Array> {
           message: `must be a string of 1-200 characters (got ${String(name)})`,
         },
       ]);
-    this.llmString = `_type:"strata_embeddings",store:${JSON.stringify(name)}`;
+    const model = options.model;
+    if (model !== undefined && !isModelName(model))
+      throw new StrataConfigError([
+        {
+          path: 'createEmbeddingStore.model',
+          message: `must be a model name of 1-200 characters without quotes, backslashes or control characters (got ${String(model)})`,
+        },
+      ]);
+    this.llmString = `_type:"strata_embeddings",store:${JSON.stringify(name)}${model === undefined ? '' : `,model:${JSON.stringify(model)}`}`;
     const ttl = options.ttlSeconds === undefined ? strata.defaultTtlSeconds : options.ttlSeconds;
     if (ttl !== null && !(typeof ttl === 'number' && ttl > 0 && ttl <= MAX_TTL_SECONDS))
       throw new StrataConfigError([
@@ -178,8 +198,15 @@ export class StrataEmbeddingStore extends BaseStore<string, Uint8Array> {
   }
 
   private key(k: string): CacheKey {
-    return deriveKey(this.namespace, this.llmString, k);
+    return { ...deriveKey(this.namespace, this.llmString, k), exact: true };
   }
+}
+
+/** A model name that reads back out of the llm string as itself (savings.ts, modelOf). */
+function isModelName(model: unknown): model is string {
+  if (typeof model !== 'string' || model.length === 0 || model.length > 200) return false;
+  for (const c of model) if (c < ' ' || c === '"' || c === '\\') return false;
+  return true;
 }
 
 function assertKeys(method: string, keys: unknown): asserts keys is string[] {
@@ -193,9 +220,8 @@ function generationOf(bytes: Uint8Array): StoredGenerationData {
 }
 
 /**
- * The bytes a hit holds, or undefined when it is not exactly one value of this format. A
- * similarity tier answers with the entry it matched: another key's is another text's vector, a
- * wrong answer, so a miss (its entry for this very key is fine).
+ * The bytes a hit holds, or undefined when it is not exactly one value of this format, or not
+ * this key's own entry (the keys are exact, so no similarity tier is asked; this holds anyway).
  */
 function bytesOf(hit: Hit | undefined, key: CacheKey): Uint8Array | undefined {
   if (!hit || hit.entry.k !== key.hash) return undefined;

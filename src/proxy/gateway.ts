@@ -12,6 +12,8 @@
  *                 complete (tee.ts, store.ts)
  *   respond       an outcome sent as the API would have answered (respond.ts, ../api-error.ts)
  *
+ * Embeddings leave after parse: each input is its own entry (embeddings/serve.ts).
+ *
  * What is stored is the response a non-streaming request gets, so a streamed and a non-streamed
  * request share one entry; a hit is sent back as that JSON or replayed as the endpoint's events.
  */
@@ -22,6 +24,7 @@ import { RequestError } from '../errors.js';
 import { sendError } from './api-error.js';
 import { readBody } from './body.js';
 import { BrowserGuard } from './browser.js';
+import { serveEmbeddings } from './embeddings/serve.js';
 import { answerFeedback, FEEDBACK_HEADER, Feedback, isFeedbackPath, reportOf } from './feedback.js';
 import type { GatewayContext, GatewayOptions } from './stages/context.js';
 import { Flights } from './stages/flight.js';
@@ -92,6 +95,8 @@ export class Gateway {
       const request = parse(ctx, endpoint, exchange, caller.namespace, body);
       if (typeof request === 'string') return await bypass(ctx, exchange, endpoint, body.raw, request);
       traceCached(scope, request);
+      // Embeddings are cached per input, not per request (embeddings/serve.ts).
+      if (endpoint.label === 'embeddings') return await serveEmbeddings(ctx, request, caller.namespace, res);
       await this.flights.serve(request, res);
     } catch (error) {
       if (error instanceof RequestError)

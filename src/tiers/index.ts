@@ -32,6 +32,14 @@ export function sealsAtRest(config: { type: string }, extraTiers: readonly TierD
   return definitionOf(config.type, extraTiers)?.capabilities.volatile !== true;
 }
 
+/** Whether a tier of this config answers by similarity: keys marked `exact` (core/key.ts) never reach it. */
+export function matchesBySimilarity(
+  config: { type: string },
+  extraTiers: readonly TierDefinition[] = [],
+): boolean {
+  return definitionOf(config.type, extraTiers)?.capabilities.similarity === true;
+}
+
 /** The built-in tier types that keep the fleet's counters (holdsCounters covers the caller's tiers too). */
 export const COUNTER_TIERS: ReadonlySet<string> = new Set(tierTypesWith('counters'));
 

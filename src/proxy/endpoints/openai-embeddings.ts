@@ -1,4 +1,8 @@
-/** OpenAI `POST /v1/embeddings`: never streamed, never matched by similarity (exact input only). */
+/**
+ * OpenAI `POST /v1/embeddings`: never streamed, never matched by similarity (exact input only).
+ * What a request is as the cache sees it and what a response is; the gateway caches it per input
+ * (../embeddings/serve.ts), each entry a one-input response of this shape.
+ */
 import { RequestError } from '../../errors.js';
 import {
   type Endpoint,
