@@ -75,21 +75,23 @@ export function report(title: string, results: BenchResult[]): void {
   }
 }
 
-/** A realistic llmKey: what ChatOpenAI 1.x serializes, API key included (Strata strips it). */
+/**
+ * A realistic llmKey: what ChatOpenAI 1.6 serializes (`_getSerializedCacheKeyParametersForCall`)
+ * for `{ model: 'gpt-4o-mini', temperature: 0.2, maxTokens: 512, apiKey, configuration: { baseURL } }`,
+ * API key included (Strata strips it). Its client configuration is what lets the plain BaseCache
+ * path trust it (src/langchain/model-identity.ts); a key without it would not be cached at all.
+ */
 export const OPENAI_LIKE_LLM_KEY = [
   '_model:"base_chat_model"',
   '_type:"openai"',
   'apiKey:"sk-proj-0123456789abcdefghijklmnopqrstuvwxyzABCDEF"',
-  'configuration:{"baseURL":"https://api.example.test/v1"}',
-  'frequency_penalty:0',
+  'baseURL:"https://api.example.test/v1"',
+  'dangerouslyAllowBrowser:true',
   'max_tokens:512',
   'model:"gpt-4o-mini"',
   'model_name:"gpt-4o-mini"',
-  'n:1',
-  'presence_penalty:0',
   'stream:false',
   'temperature:0.2',
-  'top_p:1',
 ].join(',');
 
 /** `count` distinct chat prompts of realistic length (a system line plus a question, ~300-600 chars). */
