@@ -7,6 +7,7 @@ export type { Entry, StoredEntry } from './core/entry.js';
 export type { CacheEvents, Logger } from './core/events.js';
 export type { CacheKey } from './core/key.js';
 export { deriveKey, sanitizeLlmKey } from './core/key.js';
+export { modelOf } from './core/model-of.js';
 export type { HealthReport, StatsReport, TierReport } from './core/reports.js';
 export type { ListedEntry, Tier, TierCall, TierHealth, TierStats } from './core/tier.js';
 export { type CreateOptions, createStrata } from './engine/create.js';
@@ -31,7 +32,7 @@ export {
 } from './langchain/with-cache.js';
 export type { Alert, AlertRule } from './monitor/alerts.js';
 export { createMonitor, type Monitor, type SeriesPoint } from './monitor/index.js';
-export { modelOf, type PriceTable } from './monitor/savings.js';
+export type { PriceTable } from './monitor/savings.js';
 export { startServer } from './monitor/server.js';
 export type { ProxyConfig } from './proxy/config.js';
 export type { ProxyOptions, StrataProxy } from './proxy/index.js';

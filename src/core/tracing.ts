@@ -16,9 +16,9 @@
  * neither the build nor a user's type check needs the package.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { modelOf } from '../monitor/savings.js';
 import { type StoredGenerationData, tokenUsage } from './entry.js';
 import type { Hit } from './events.js';
+import { modelOf } from './model-of.js';
 
 export type AttributeValue = string | number | boolean;
 export type Attributes = Record<string, AttributeValue>;

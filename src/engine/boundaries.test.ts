@@ -64,6 +64,14 @@ describe('engine boundaries', () => {
     expect(offenders).toEqual([]);
   });
 
+  it('nothing under src/core imports the adapters and surfaces around it (monitor, proxy, http, cli)', () => {
+    const offenders = sources(SRC)
+      .filter((f) => !isTest(f) && /^src\/core\//.test(rel(f)))
+      .filter((f) => /from\s+['"][./]*\/(monitor|proxy|http|cli)\//.test(readFileSync(f, 'utf8')))
+      .map(rel);
+    expect(offenders).toEqual([]);
+  });
+
   it('nothing reaches into a cache through `.internals`', () => {
     const files = [...sources(SRC), ...sources(join(ROOT, 'test')), ...sources(join(ROOT, 'bench'))];
     const self = fileURLToPath(import.meta.url);

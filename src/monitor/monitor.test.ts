@@ -2,10 +2,10 @@ import { AIMessage } from '@langchain/core/messages';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../cli/main.js';
 import { ManualClock } from '../core/clock.js';
+import { modelOf } from '../core/model-of.js';
 import { createCache } from '../langchain/create.js';
 import type { Alert } from './alerts.js';
 import { createMonitor } from './index.js';
-import { modelOf } from './savings.js';
 import { startServer } from './server.js';
 
 const quiet = { warn: () => {} };

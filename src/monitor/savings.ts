@@ -4,6 +4,7 @@
  * reports no usage counts as a hit with zero tokens: nothing is guessed.
  */
 import type { TokenUsage } from '../core/entry.js';
+import { modelOf } from '../core/model-of.js';
 
 /** USD per million tokens, per model name as it appears in the llm string. */
 export type PriceTable = Record<string, { input: number; output: number }>;
@@ -15,28 +16,6 @@ export interface ModelSavings {
   outputTokens: number;
   /** USD; 0 when the model has no price in the table. */
   cost: number;
-}
-
-/**
- * The model of an llm string: the first `model`, `modelName`, `model_name`, `modelId` or
- * `model_id` field LangChain serialized (`model:"gpt-4o-mini"`), else `unknown`.
- */
-export function modelOf(llmString: string): string {
-  const match = /(?:^|,)\s*(?:model|modelName|model_name|modelId|model_id)\s*:\s*"([^"]*)"/.exec(llmString);
-  if (match?.[1]) return match[1];
-  // The other llmKey shapes LangChain-compatible callers use: a JSON object, or a bare model name.
-  if (llmString.startsWith('{')) {
-    try {
-      const parsed = JSON.parse(llmString) as Record<string, unknown>;
-      for (const field of ['model', 'modelName', 'model_name', 'modelId', 'model_id']) {
-        if (typeof parsed[field] === 'string' && parsed[field]) return parsed[field];
-      }
-    } catch {
-      // not JSON after all
-    }
-    return 'unknown';
-  }
-  return /^[\w.:/@-]{1,200}$/.test(llmString) ? llmString : 'unknown';
 }
 
 /** Llm strings whose model is remembered; beyond this many, it is parsed per hit (no unbounded growth). */
