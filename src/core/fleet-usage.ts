@@ -363,7 +363,11 @@ function sumBound(rows: readonly BoundUsage[], labelsBy: 'sum' | 'max'): BoundUs
   };
 }
 
-function boundRow(namespace: string, b: Partial<Record<keyof NamespaceBound, unknown>>): BoundUsage {
+/**
+ * One namespace's bound as a row, from a tier's stats or another process's report alike: every
+ * field checked (rates within [0, 1], counts finite and not negative), what is not so is null or 0.
+ */
+export function boundRow(namespace: string, b: Partial<Record<keyof NamespaceBound, unknown>>): BoundUsage {
   const labels = {} as Record<LabelSource, number>;
   const given = isRecord(b.labels) ? b.labels : {};
   for (const s of LABEL_SOURCES) labels[s] = count(given[s]);

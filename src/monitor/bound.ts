@@ -8,6 +8,7 @@
  * left out (null). Namespaces may also be hidden (a monitor without a token at the gateway, whose
  * namespaces are its tenants): then they are named by rank, `namespace 1`, `namespace 2`, ...
  */
+import { type BoundUsage, boundRow } from '../core/fleet-usage.js';
 import { LABEL_SOURCES, type LabelSource, type NamespaceBound, type TierStats } from '../core/tier.js';
 import { OTHER } from './insights.js';
 
@@ -15,11 +16,7 @@ import { OTHER } from './insights.js';
 export const MAX_BOUND_NAMESPACES = 20;
 
 /** One namespace's row; the fields that cannot be summed are null in `(other)`. */
-export type BoundRow = Omit<NamespaceBound, 'maxErrorRate' | 'explorationBudget'> & {
-  namespace: string;
-  maxErrorRate: number | null;
-  explorationBudget: number | null;
-};
+export type BoundRow = BoundUsage;
 
 /** A tier's `stats().bound`, if it reports a well-formed one (a driver's stats are not trusted blindly). */
 export function boundOf(store: TierStats | undefined): Record<string, NamespaceBound> | undefined {
@@ -35,7 +32,7 @@ export function boundRows(
   const limit = options.limit ?? MAX_BOUND_NAMESPACES;
   const ranked = Object.entries(bound)
     .filter(([, b]) => b !== null && typeof b === 'object')
-    .map(([namespace, b]) => rowOf(namespace, b))
+    .map(([namespace, b]) => boundRow(namespace, b))
     .sort((a, b) => b.lookups - a.lookups || a.namespace.localeCompare(b.namespace));
   const shown = ranked.slice(0, limit);
   const rest = ranked.slice(shown.length);
@@ -44,24 +41,6 @@ export function boundRows(
     : shown;
   if (rest.length > 0) rows.push(summed(rest));
   return rows;
-}
-
-function rowOf(namespace: string, b: NamespaceBound): BoundRow {
-  const labels = {} as Record<LabelSource, number>;
-  for (const source of LABEL_SOURCES) labels[source] = count(b.labels?.[source]);
-  return {
-    namespace,
-    maxErrorRate: rate(b.maxErrorRate),
-    errorRate: rate(b.errorRate),
-    errorLow: rate(b.errorLow),
-    errorHigh: rate(b.errorHigh),
-    lookups: count(b.lookups),
-    hits: count(b.hits),
-    labels,
-    explorations: count(b.explorations),
-    explorationBudget: rate(b.explorationBudget),
-    cutoff: finite(b.cutoff),
-  };
 }
 
 /** The namespaces past the limit as one row: counts summed, the bound kept only when they share it. */
@@ -84,13 +63,3 @@ function summed(rows: readonly BoundRow[]): BoundRow {
     cutoff: null,
   };
 }
-
-const finite = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
-const rate = (v: unknown): number | null => {
-  const n = finite(v);
-  return n !== null && n >= 0 && n <= 1 ? n : null;
-};
-const count = (v: unknown): number => {
-  const n = finite(v);
-  return n !== null && n >= 0 ? n : 0;
-};

@@ -12,6 +12,7 @@
  * double cannot hold (json-numbers.ts).
  */
 import type { IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
 import { RequestError } from '../errors.js';
 import { SAFE_DIGITS } from './json-numbers.js';
 
@@ -319,4 +320,19 @@ export class JsonScanner {
     }
     return (c >= 0x30 && c <= 0x39) || c === 0x65 || c === 0x45 || c === 0x2d || c === 0x2b;
   }
+}
+
+/** The whole body, or undefined (and the body destroyed) once it is larger than `limit`. */
+export async function readUpTo(body: Readable, limit: number): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) {
+      body.destroy();
+      return undefined;
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
 }

@@ -16,10 +16,10 @@
  * stored. What the response's `usage` says: see `usageFor`.
  */
 import type { ServerResponse } from 'node:http';
-import type { Readable } from 'node:stream';
 import type { CacheKey } from '../../core/key.js';
 import { scrubRequestBody } from '../../core/secrets.js';
 import { sendError, sendNotCached } from '../api-error.js';
+import { readUpTo } from '../body.js';
 import { canonicalJson, count, isObject, type Json, OPENAI_IGNORED } from '../endpoints/endpoint.js';
 import type { EngineHit } from '../engine.js';
 import { hitObject, STRATA_FIELD } from '../hit-usage.js';
@@ -393,19 +393,4 @@ function send(
   }
   res.writeHead(200, headers);
   res.end(body);
-}
-
-/** The whole body, or undefined (and the body destroyed) once it is larger than `limit`. */
-async function readUpTo(body: Readable, limit: number): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) {
-      body.destroy();
-      return undefined;
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
 }

@@ -5,8 +5,8 @@
  * only passed on; a stream is forwarded event by event and assembled into the stored response.
  */
 import type { ServerResponse } from 'node:http';
-import type { Readable } from 'node:stream';
 import { OUTAGE_ERROR_TYPES } from '../../core/stale.js';
+import { readUpTo } from '../body.js';
 import type { Flight, Outcome } from '../flight.js';
 import { modelLabel } from '../metrics.js';
 import { type SseEvent, SseParser } from '../sse.js';
@@ -307,21 +307,6 @@ function send(
     body,
     signal,
   });
-}
-
-/** The whole body, or undefined (and the body destroyed) once it is larger than `limit`. */
-async function readUpTo(body: Readable, limit: number): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) {
-      body.destroy();
-      return undefined;
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
 }
 
 /** Whether the client took what was written (true) or neither drained nor left within `ms` (false). */
