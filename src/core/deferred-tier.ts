@@ -58,6 +58,10 @@ export class DeferredTier implements Tier {
   replacePayload?: Tier['replacePayload'];
   private inner: Tier | undefined;
   private reason: string;
+
+  get closeWithinMs(): number | undefined {
+    return this.inner?.closeWithinMs;
+  }
   private attempt: Promise<void> | undefined;
   private delay: number;
   private nextAttemptAt = 0;

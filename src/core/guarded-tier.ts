@@ -56,6 +56,8 @@ export interface TierPolicy {
 
 /** Shortest gap between two failure log lines of one tier. */
 const RELOG_AFTER_MS = 60_000;
+/** A tier's own close deadline (closeWithinMs) gets this much more before close() times out. */
+const CLOSE_MARGIN_MS = 1_000;
 
 export class GuardedTier {
   readonly name: string;
@@ -216,6 +218,29 @@ export class GuardedTier {
     } catch (error) {
       this.failed(op, error);
       return undefined;
+    }
+  }
+
+  /**
+   * The tier's close(), bounded by its own close deadline plus a margin when it declares one
+   * (Tier.closeWithinMs), else by timeoutMs. A failure is counted and said, like any call's.
+   */
+  async close(): Promise<void> {
+    const limitMs = Math.max(this.timeoutMs, (this.tier.closeWithinMs ?? 0) + CLOSE_MARGIN_MS);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const closing = this.tier.close();
+      if (isPromiseLike(closing)) {
+        const timedOut = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new TierTimeoutError(this.name, 'close', limitMs)), limitMs);
+        });
+        await Promise.race([closing, timedOut]);
+      }
+      this.succeeded();
+    } catch (error) {
+      this.failed('close', error);
+    } finally {
+      clearTimeout(timer);
     }
   }
 

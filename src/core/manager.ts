@@ -601,7 +601,7 @@ export class Manager implements Strata {
     this.leaseWait?.close();
     // Backfills and deletes already under way finish against open tiers, then the tiers close.
     await Promise.all(this.managed.map((m) => m.drain()));
-    await Promise.all(this.managed.map((m) => m.run('close', (t) => t.close())));
+    await Promise.all(this.managed.map((m) => m.close()));
   }
 
   /** A call after close(): no tier is touched; said once, answered as a miss (never thrown into the LLM path). */

@@ -123,6 +123,12 @@ export interface Tier {
   stats(): MaybePromise<TierStats>;
   health(): MaybePromise<TierHealth>;
   close(): MaybePromise<void>;
+  /**
+   * How long close() may take by design: SQLite waits up to its busyTimeoutMs for writes queued
+   * behind another process's lock. The cache then waits that long (and a little more) rather
+   * than its usual timeoutMs, so the tier can land them or say which it could not.
+   */
+  readonly closeWithinMs?: number;
 }
 
 /**

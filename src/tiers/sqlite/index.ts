@@ -380,6 +380,11 @@ export class SqliteTier implements Tier {
    * it could not land by then, or dropped from a full queue since the last flush(), are reported:
    * the file is closed either way, then close() fails with a WritesLostError saying how many.
    */
+  /** close() waits up to busyTimeoutMs for writes queued behind another process's lock. */
+  get closeWithinMs(): number {
+    return this.options.busyTimeoutMs;
+  }
+
   close(): void | Promise<void> {
     if (this.closed) return;
     this.closed = true;
