@@ -200,7 +200,8 @@ export class Tracing {
    * A server span for one gateway request, its parent extracted from the request's W3C
    * `traceparent`/`tracestate` by the globally registered propagator (W3C when none is); in a
    * server whose own instrumentation already made a span for the request (the handler mounted
-   * in an application), that span is the parent: it read the same headers.
+   * in an application), that span is the parent: it read the same headers. Undefined only while
+   * nothing is traced.
    */
   server(name: string, headers: IncomingHttpHeaders, attributes: Attributes): Scope | undefined {
     const tracer = this.tracer();
@@ -210,7 +211,9 @@ export class Tracing {
     const own = a.trace.getSpan(active)?.spanContext();
     const parent = own && a.isSpanContextValid(own) ? active : extract(a, headers);
     const span = tracer.startSpan(name, { kind: KIND.server, attributes }, parent);
-    if (!span.isRecording()) return undefined;
+    // Not sampled (the client's flag, or the sampler), the request still runs in its trace's
+    // context: what it calls is then not sampled either (no orphan spans of a trace the client
+    // dropped), and no client span rewrites its `traceparent` on the way upstream.
     return new Scope(a, span, a.trace.setSpan(parent, span));
   }
 

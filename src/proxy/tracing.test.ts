@@ -169,6 +169,17 @@ describe('gateway traces', () => {
     },
   );
 
+  it('a client trace that is not sampled stays unsampled: no span at all, its traceparent upstream as it came', async () => {
+    gateway = await startGateway();
+    const unsampled = `00-${TRACE_ID}-${CLIENT_SPAN}-00`;
+    await ask(`canary unsampled ${id}`, false, { traceparent: unsampled });
+    await ask(`canary unsampled stream ${id}`, true, { traceparent: unsampled });
+    expect(gateway.fake.calls.map((c) => c.headers.traceparent)).toEqual([unsampled, unsampled]);
+    // Nothing the request did (lookup, update, upstream call) became a trace of its own.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(sdk.spans()).toEqual([]);
+  });
+
   it('under tracing: false makes no span and forwards the client’s traceparent as it came', async () => {
     gateway = await startGateway({ config: { tracing: false } });
     await ask(`canary off ${id}`);
