@@ -147,10 +147,15 @@ const HISTORY_KIND = 'strata-history';
 
 /**
  * Parses stored rows: the snapshots, and how many rows were skipped (damaged, too long, of a
- * newer version, not a snapshot). History buckets are neither. The namespace and semantic parts
- * are checked field by field: a malformed one is left out, the counters still count.
+ * newer version, not a snapshot, counters that no process could have counted, or, given `now`,
+ * taken in the future or longer ago than the retention). History buckets are neither. The
+ * namespace and semantic parts are checked field by field: a malformed one is left out, the
+ * counters still count.
  */
-export function parseRows(rows: readonly string[]): { snapshots: CountersSnapshot[]; skipped: number } {
+export function parseRows(
+  rows: readonly string[],
+  now?: number,
+): { snapshots: CountersSnapshot[]; skipped: number } {
   const snapshots: CountersSnapshot[] = [];
   let skipped = 0;
   for (const row of rows) {
@@ -172,7 +177,10 @@ export function parseRows(rows: readonly string[]): { snapshots: CountersSnapsho
       typeof s.process !== 'string' ||
       !isObject(cache) ||
       !Array.isArray(s.tiers) ||
-      !s.tiers.every((t) => isObject(t) && typeof t.name === 'string')
+      !s.tiers.every((t) => isObject(t) && typeof t.name === 'string' && plausible(t, TIER_FIELDS)) ||
+      !plausible(cache, CACHE_FIELDS) ||
+      (now !== undefined &&
+        !(typeof s.at === 'number' && s.at >= now - FLEET_RETENTION_MS && s.at <= now + MAX_SKEW_MS))
     ) {
       skipped++;
       continue;
@@ -202,6 +210,19 @@ export function parseRows(rows: readonly string[]): { snapshots: CountersSnapsho
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Counters a process could have counted: each absent (an older version) or a whole number from 0
+ * to 2^53. A row with 1e308 lookups, or -5, would otherwise be summed into every total.
+ */
+function plausible(counters: Record<string, unknown>, fields: readonly string[]): boolean {
+  return fields.every(
+    (f) => counters[f] === undefined || (Number.isSafeInteger(counters[f]) && (counters[f] as number) >= 0),
+  );
+}
+
+/** A report stamped later than this past the reader's clock is not from a live process (clock skew aside). */
+const MAX_SKEW_MS = 5 * 60_000;
 
 /** A histogram as another process wrote it, or an empty one (its buckets are checked by merge). */
 function histogram(v: unknown): HistogramData {
@@ -447,7 +468,7 @@ export async function readFleet(
   now: number,
 ): Promise<{ snapshots: CountersSnapshot[]; skipped: number } | undefined> {
   const rows = await store.read(now - FLEET_RETENTION_MS);
-  return rows && parseRows(rows);
+  return rows && parseRows(rows, now);
 }
 
 /** Every live process's snapshot; undefined when the store cannot be read. */

@@ -123,6 +123,10 @@ describe('the reader merges the processes', () => {
       `{"v":1,"pad":"${'x'.repeat(1 << 20)}"}`, // too long to be a snapshot
       JSON.stringify({ ...good, v: 2, process: 'newer' }), // a newer version
       JSON.stringify({ ...good, process: 'nulls', tiers: [null] }),
+      JSON.stringify({ ...good, process: 'huge', cache: { ...good.cache, lookups: 1e308, hits: 1e308 } }),
+      JSON.stringify({ ...good, process: 'negative tier', tiers: [{ name: 't', hits: -5 }] }),
+      JSON.stringify({ ...good, process: 'from the future', at: now + 30 * 365 * 86_400_000 }),
+      JSON.stringify({ ...good, process: 'stale', at: now - 2 * 86_400_000 }),
       JSON.stringify([1, 2]),
       'null',
       '',
@@ -147,8 +151,8 @@ describe('the reader merges the processes', () => {
         ],
       }),
     ];
-    const { snapshots, skipped } = parseRows(rows);
-    expect(skipped).toBe(7);
+    const { snapshots, skipped } = parseRows(rows, now);
+    expect(skipped).toBe(11);
     expect(snapshots.map((s) => s.process)).toEqual(['good', 'malformed parts']);
     const report = fleetReport(emptyReport(), snapshots);
     expect(report.lookups).toBe(10);
