@@ -174,6 +174,7 @@ export function parseRows(
     const cache = s?.cache as unknown;
     if (
       s?.v !== 1 ||
+      !sane(s, 0) ||
       typeof s.process !== 'string' ||
       !isObject(cache) ||
       !Array.isArray(s.tiers) ||
@@ -220,6 +221,24 @@ function plausible(counters: Record<string, unknown>, fields: readonly string[])
     (f) => counters[f] === undefined || (Number.isSafeInteger(counters[f]) && (counters[f] as number) >= 0),
   );
 }
+
+/**
+ * Every number in the row is one a process could have written: finite and within ±2^53 (counts,
+ * token totals, histogram buckets, similarity sums all are), and the row nests no deeper than a
+ * snapshot does. One 1e308 anywhere (a saved-token total, a histogram bucket) would otherwise
+ * swamp the fleet's sums, and the parts read field by field (fleet-usage.ts) only zero what is
+ * malformed, not what is merely huge.
+ */
+function sane(value: unknown, depth: number): boolean {
+  if (typeof value === 'number') return Number.isFinite(value) && Math.abs(value) <= Number.MAX_SAFE_INTEGER;
+  if (typeof value !== 'object' || value === null) return true;
+  if (depth > MAX_ROW_DEPTH) return false;
+  const items = Array.isArray(value) ? value : Object.values(value);
+  return items.every((v) => sane(v, depth + 1));
+}
+
+/** A snapshot nests 6 levels deep (namespaces.top[i].tokens[j][k]); rows deeper than this are not one. */
+const MAX_ROW_DEPTH = 12;
 
 /** A report stamped later than this past the reader's clock is not from a live process (clock skew aside). */
 const MAX_SKEW_MS = 5 * 60_000;

@@ -127,6 +127,29 @@ describe('the reader merges the processes', () => {
       JSON.stringify({ ...good, process: 'negative tier', tiers: [{ name: 't', hits: -5 }] }),
       JSON.stringify({ ...good, process: 'from the future', at: now + 30 * 365 * 86_400_000 }),
       JSON.stringify({ ...good, process: 'stale', at: now - 2 * 86_400_000 }),
+      JSON.stringify({
+        ...good,
+        process: 'huge savings',
+        savings: [{ model: 'm', hits: 1, inputTokens: 1e308, outputTokens: 1 }],
+      }),
+      JSON.stringify({
+        ...good,
+        process: 'huge bucket',
+        cache: { ...good.cache, lookup: { buckets: [[1, 1e308]], sumMs: 1 } },
+      }),
+      JSON.stringify({
+        ...good,
+        process: 'huge namespace',
+        namespaces: {
+          top: [{ name: 'x', lookups: 1e308, hits: 0, tokens: [] }],
+          other: { lookups: 0, hits: 0, tokens: [] },
+        },
+      }),
+      JSON.stringify({
+        ...good,
+        process: 'deep',
+        semantic: JSON.parse(`${'['.repeat(40)}1${']'.repeat(40)}`),
+      }),
       JSON.stringify([1, 2]),
       'null',
       '',
@@ -152,7 +175,7 @@ describe('the reader merges the processes', () => {
       }),
     ];
     const { snapshots, skipped } = parseRows(rows, now);
-    expect(skipped).toBe(11);
+    expect(skipped).toBe(15);
     expect(snapshots.map((s) => s.process)).toEqual(['good', 'malformed parts']);
     const report = fleetReport(emptyReport(), snapshots);
     expect(report.lookups).toBe(10);
