@@ -180,7 +180,9 @@ describe('sqlite tier close(): writes still queued at its deadline are reported,
   it('the same write lands and close() succeeds once the lock is released within the deadline', async () => {
     const path = join(tempDir(), 'cache.db');
     strataFile(path, 0);
-    const t = tier(path, { busyTimeoutMs: 5_000 });
+    // Its first wait is the call timeout (100 ms, blocking, as every call's); then it retries
+    // without blocking, so the holder (here a connection of this process) can let go meanwhile.
+    const t = tier(path, { busyTimeoutMs: 5_000, timeoutMs: 100 });
     const release = holdExclusiveLock(path);
     expect(t.set(key(1), stored('queued'))).toBe(true);
     const closing = t.close();

@@ -390,11 +390,14 @@ export class SqliteTier implements Tier {
     this.closed = true;
     for (const timer of this.timers) clearInterval(timer);
     this.queue.stop();
+    // busyTimeoutMs from here in all: the first wait (the tier's usual one) counts toward it.
+    const started = performance.now();
     if (this.readonly || this.queue.size === 0 || this.drain(this.waitMs)) {
       this.finish();
       return this.reportLost(0);
     }
-    return this.queue.settle(this.options.busyTimeoutMs).then((left) => {
+    const left = this.options.busyTimeoutMs - (performance.now() - started);
+    return this.queue.settle(Math.max(0, left)).then((left) => {
       this.finish();
       this.reportLost(left);
     });

@@ -101,11 +101,14 @@ export class WriteQueue {
    */
   settle(forMs: number): Promise<number> {
     const deadline = performance.now() + forMs;
+    const remaining = () => Math.max(0, deadline - performance.now());
     return new Promise<number>((resolve) => {
       let delay = RETRY_MIN_MS;
       const retry = () => {
-        const wait = Math.max(BACKGROUND_WAIT_MS, Math.min(delay, deadline - performance.now()));
-        if (this.drain(wait) || performance.now() >= deadline) {
+        // Neither the pause nor the wait in the busy handler runs past the deadline (by more than
+        // one short poll): the close takes forMs, as its caller says it does.
+        const wait = Math.max(BACKGROUND_WAIT_MS, Math.min(delay, remaining()));
+        if (this.drain(wait) || remaining() === 0) {
           const left = this.items.size;
           this.dropped += left;
           this.items.clear();
@@ -113,9 +116,9 @@ export class WriteQueue {
           return;
         }
         delay = Math.min(delay * 2, RETRY_MAX_MS);
-        setTimeout(retry, delay);
+        setTimeout(retry, Math.min(delay, remaining()));
       };
-      setTimeout(retry, delay);
+      setTimeout(retry, Math.min(delay, remaining()));
     });
   }
 
