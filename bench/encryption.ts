@@ -6,20 +6,18 @@
  * keys than the process keeps opened, so every hit opens its payload). Sequential (median µs per
  * hit, hits/s) and, for Redis, 64 lookups in flight.
  *
- * Redis is the running test service (scripts/services.sh, `.strata-services/env`); when none
- * answers, this starts one and stops exactly that one afterwards. Keys go under a prefix of this
+ * Redis is the running test service (scripts/services.sh, `.strata-services/env`); when it does
+ * not run, this starts it and stops it again afterwards (bench/services.ts). Keys go under a prefix of this
  * run and are cleared at the end. Run under `taskset -c 1` for the sequential figures.
  */
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createClient } from '@redis/client';
 import { type CacheKey, createStrata, deriveKey, type Strata, type StrataConfig } from '../src/index.js';
 import { type BenchCase, compare, compareConcurrent, prompts, report } from './harness.js';
+import { useServices } from './services.js';
 
-const root = join(import.meta.dirname, '..');
 const KEY_ENV = 'STRATA_BENCH_ENCRYPTION_KEY';
 process.env[KEY_ENV] = randomBytes(32).toString('base64');
 const encryption = { keys: [{ id: 'bench', keyEnv: KEY_ENV }], active: 'bench' };
@@ -33,33 +31,6 @@ const HOT = 1_000;
 const keys = prompts(20_000);
 const dir = mkdtempSync(join(tmpdir(), 'strata-bench-encryption-'));
 const prefix = `strata-bench-enc-${process.pid}`;
-
-/** The Redis URL of the running service, or one started here (stopped at the end). */
-async function redisUrl(): Promise<{ url: string; started: boolean }> {
-  const envFile = join(root, '.strata-services/env');
-  const fromFile = () =>
-    existsSync(envFile)
-      ? /^STRATA_TEST_REDIS_URL=(.*)$/m.exec(readFileSync(envFile, 'utf8'))?.[1]
-      : undefined;
-  const known = process.env.STRATA_TEST_REDIS_URL ?? fromFile();
-  if (known && (await answers(known))) return { url: known, started: false };
-  execFileSync('bash', [join(root, 'scripts/services.sh'), 'start', 'redis'], { stdio: 'inherit' });
-  return { url: fromFile()!, started: true };
-}
-
-async function answers(url: string): Promise<boolean> {
-  const client = createClient({ url, socket: { connectTimeout: 1_000, reconnectStrategy: false } });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-    await client.ping();
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await client.close().catch(() => {});
-  }
-}
 
 type Cache = Strata;
 const cacheKeys: CacheKey[] = keys.map((prompt) =>
@@ -118,7 +89,8 @@ async function concurrently(title: string, cases: BenchCase[]): Promise<void> {
     );
 }
 
-const redis = await redisUrl();
+const services = useServices(['redis']);
+const redis = { url: services.env.STRATA_TEST_REDIS_URL! };
 const caches: Cache[] = [];
 try {
   const memoryPlain = await filled({ tiers: [{ type: 'memory' }] }, HOT);
@@ -151,6 +123,5 @@ try {
     await cache.close();
   }
   rmSync(dir, { recursive: true, force: true });
-  if (redis.started)
-    execFileSync('bash', [join(root, 'scripts/services.sh'), 'stop', 'redis'], { stdio: 'inherit' });
+  services.stop();
 }

@@ -13,7 +13,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createCache, type StrataCache } from '../src/index.js';
-import { percentile, pin, requireSemanticData, SEMANTIC_DATA, serviceEnv } from './harness.js';
+import { percentile, pin, requireSemanticData, SEMANTIC_DATA } from './harness.js';
+import { useServices } from './services.js';
 
 requireSemanticData('gptcache');
 const DATA = SEMANTIC_DATA;
@@ -24,14 +25,10 @@ const pairs = JSON.parse(readFileSync(join(DATA, 'gptcache_mock_data.json'), 'ut
 const LLM = 'model:"bench"';
 
 // A fresh server: GPTCache cannot be emptied, and its data dir is wiped on start.
-const script = join(import.meta.dirname, '..', 'scripts', 'services.sh');
-const { execFileSync } = await import('node:child_process');
-execFileSync('bash', [script, 'stop', 'gptcache'], { stdio: 'inherit' });
-const { env } = serviceEnv('gptcache', 'semantic');
+const services = useServices(['gptcache'], { fresh: ['gptcache'] });
+const { env } = services;
 const url = env.STRATA_TEST_GPTCACHE_SEMANTIC_URL!;
-const serverPid = Number(
-  readFileSync(join(import.meta.dirname, '..', '.strata-services', 'gptcache', 'semantic.pid'), 'utf8'),
-);
+const serverPid = services.pid('gptcache', 'semantic');
 
 // Strata at the same threshold with and without its guards, and at lower thresholds, to compare
 // at equal wrong counts too. No coalescing: a lookup must not wait for another's lease (some
@@ -128,3 +125,4 @@ console.log(
 );
 
 for (const c of caches) await c.close();
+services.stop();

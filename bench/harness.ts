@@ -209,20 +209,6 @@ export function reportConcurrent(title: string, results: ConcurrentResult[], str
   }
 }
 
-/** Starts a test service through scripts/services.sh and returns its settings and its main PID. */
-export function serviceEnv(name: string, pidName: string): { env: Record<string, string>; pid: number } {
-  const root = join(import.meta.dirname, '..');
-  execFileSync('bash', [join(root, 'scripts/services.sh'), 'start', name], { stdio: 'inherit' });
-  const env = Object.fromEntries(
-    readFileSync(join(root, '.strata-services/env'), 'utf8')
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
-  );
-  const pid = Number(readFileSync(join(root, '.strata-services', name, `${pidName}.pid`), 'utf8'));
-  return { env, pid };
-}
-
 // ---------------------------------------------------------------------------------------------
 // Paraphrase data (semantic and embedders benchmarks)
 

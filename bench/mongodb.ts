@@ -18,10 +18,12 @@ import {
   prompts,
   report,
   reportConcurrent,
-  serviceEnv,
 } from './harness.js';
+import { useServices } from './services.js';
 
-const { env, pid: serverPid } = serviceEnv('ferretdb', 'ferretdb');
+const services = useServices(['ferretdb']);
+const { env } = services;
+const serverPid = services.pid('ferretdb', 'ferretdb');
 const url = env.STRATA_TEST_MONGODB_URL!;
 const database = 'strata_bench';
 const keys = prompts(1_000);
@@ -87,3 +89,4 @@ reportConcurrent(
 await strata.close();
 await client.db(database).dropDatabase();
 await client.close();
+services.stop();

@@ -16,10 +16,12 @@ import {
   prompts,
   report,
   reportConcurrent,
-  serviceEnv,
 } from './harness.js';
+import { useServices } from './services.js';
 
-const { env, pid: serverPid } = serviceEnv('mariadb', 'mariadb');
+const services = useServices(['mariadb']);
+const { env } = services;
+const serverPid = services.pid('mariadb', 'mariadb');
 const url = env.STRATA_TEST_MYSQL_URL!;
 const keys = prompts(1_000);
 const tablePrefix = 'bench_';
@@ -84,3 +86,4 @@ await strata.close();
 await raw.query('DROP TABLE IF EXISTS bench_keyv');
 await raw.end();
 await keyv.disconnect();
+services.stop();

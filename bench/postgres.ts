@@ -48,8 +48,8 @@ import {
   report,
   reportConcurrent,
   SEMANTIC_DATA,
-  serviceEnv,
 } from './harness.js';
+import { useServices } from './services.js';
 
 const N = 100_000;
 const ROOT = join(import.meta.dirname, '..');
@@ -73,13 +73,16 @@ if (process.argv[2] === 'start') {
   process.exit(0);
 }
 
-const { env, pid: serverPid } = serviceEnv('postgres', 'postgres');
+const services = useServices(['postgres']);
+const { env } = services;
+const serverPid = services.pid('postgres', 'postgres');
 const url = env.STRATA_TEST_POSTGRES_URL!;
 // Backends are forked by the postmaster when a client connects and inherit its CPU: pinned first.
 pinTree(serverPid, 0);
 
 await exactTier();
 if (process.env.STRATA_BENCH_SEMANTIC !== '0') await sharedSemanticStore();
+services.stop();
 
 async function exactTier(): Promise<void> {
   const keys = prompts(1_000);

@@ -23,10 +23,12 @@ import {
   prompts,
   report,
   reportConcurrent,
-  serviceEnv,
 } from './harness.js';
+import { useServices } from './services.js';
 
-const { env, pid: serverPid } = serviceEnv('redis', 'redis');
+const services = useServices(['redis']);
+const { env } = services;
+const serverPid = services.pid('redis', 'redis');
 const url = env.STRATA_TEST_REDIS_URL!;
 
 const keys = prompts(1_000);
@@ -131,3 +133,4 @@ await strata.close();
 await raw.close();
 await ioredis.quit();
 await v4.quit();
+services.stop();

@@ -32,8 +32,8 @@ import type { StrataConfig } from '../src/config/schema.js';
 import { deriveKey } from '../src/core/key.js';
 import { createStrata } from '../src/engine/create.js';
 import type { Strata } from '../src/engine/strata.js';
+import { useServices } from './services.js';
 import { median, type Sample, Sampler, slope, sparkline } from './soak/sampler.js';
-import { ensureServices, stopStarted } from './soak/services.js';
 import { createProxy, type SoakProxy, type Toxic } from './soak/toxiproxy.js';
 import { type Verdict, verify } from './soak/verify.js';
 import { LLM, Workload } from './soak/workload.js';
@@ -151,7 +151,8 @@ const keyPrefix = `strata-soak-${run}`;
 const tablePrefix = `soak_${run}_`;
 const dir = mkdtempSync(join(tmpdir(), 'strata-soak-'));
 const sqlitePath = join(dir, 'soak.db');
-const { env, started } = ensureServices(['redis', 'postgres', 'toxiproxy']);
+const services = useServices(['redis', 'postgres', 'toxiproxy']);
+const { env } = services;
 const proxies: SoakProxy[] = [];
 let exitCode = 0;
 try {
@@ -320,7 +321,7 @@ async function cleanUp(): Promise<void> {
     console.error(`[soak] could not drop the PostgreSQL tables ${tablePrefix}*: ${String(e)}`);
   }
   rmSync(dir, { recursive: true, force: true });
-  stopStarted(started);
+  services.stop();
 }
 
 // ---------------------------------------------------------------------------------------------
