@@ -35,6 +35,22 @@ export interface CacheKey {
 export const DEFAULT_NAMESPACE = 'default';
 
 /**
+ * Whether an entry's llm string says its answers are embedding vectors, so its key is exact
+ * (CacheKey.exact): createEmbeddingStore's `_type:"strata_embeddings",...` and the gateway's
+ * `{"model":...,"endpoint":"embeddings",...}`. For keys rebuilt from stored entries (import),
+ * which carry no flag of their own.
+ */
+export function embeddingLlmString(llmString: string): boolean {
+  if (llmString.startsWith('_type:"strata_embeddings"')) return true;
+  if (!llmString.startsWith('{')) return false;
+  try {
+    return (JSON.parse(llmString) as { endpoint?: unknown }).endpoint === 'embeddings';
+  } catch {
+    return false;
+  }
+}
+
+/**
  * A namespace is any non-empty string of up to 256 characters: tenant ids are not ours to
  * restrict. Tiers that embed it in a key (Redis) escape it there; the key hash length-prefixes it.
  */

@@ -30,7 +30,7 @@ import {
 } from './entry.js';
 import type { CacheEvents, Hit, Logger } from './events.js';
 import { GuardedTier, type ManagedTierOptions, type TierPolicy, type TierSink } from './guarded-tier.js';
-import { type CacheKey, DEFAULT_NAMESPACE } from './key.js';
+import { type CacheKey, DEFAULT_NAMESPACE, embeddingLlmString } from './key.js';
 import { LeaseWait } from './lease-wait.js';
 import { recordLookup } from './lookup-outcome.js';
 import { type Erasure, Erasures, flushEvery, purgeEvery } from './maintenance.js';
@@ -433,7 +433,9 @@ export class Manager implements Strata {
   }
 
   /** Stores an already-encoded entry (import), keeping its timestamps; sealed tiers get it sealed. */
-  async restore(key: CacheKey, stored: StoredEntry, sealer?: Sealer): Promise<string[]> {
+  async restore(given: CacheKey, stored: StoredEntry, sealer?: Sealer): Promise<string[]> {
+    // An imported embedding vector stays out of similarity tiers, as it was when first stored.
+    const key = given.exact || !embeddingLlmString(given.llmString) ? given : { ...given, exact: true };
     const now = this.options.clock.now();
     const memo = {};
     const results = await Promise.all(

@@ -297,10 +297,13 @@ export class TierQueries {
 
   /**
    * Names of the tiers that can `search` prompts, keep `daily` statistics, live in this process
-   * (`local`), or rewrite a payload in place (`replacePayload`, what `strata rekey` needs).
+   * (`local`), rewrite a payload in place (`replacePayload`, what `strata rekey` needs), or
+   * match by similarity (`similarity`: exact keys, embedding vectors, never reach them).
    */
-  able(capability: 'search' | 'daily' | 'local' | 'replacePayload'): string[] {
-    return this.managed.filter((m) => m.tier[capability]).map((m) => m.name);
+  able(capability: 'search' | 'daily' | 'local' | 'replacePayload' | 'similarity'): string[] {
+    return this.managed
+      .filter((m) => (capability === 'similarity' ? m.similarity : m.tier[capability]))
+      .map((m) => m.name);
   }
 
   /** Full-text search over cached prompts, in the tiers that index them (`strata search`); undefined results: that tier failed. */

@@ -1,9 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CacheBackedEmbeddings } from '@langchain/classic/embeddings/cache_backed';
 import type { EmbeddingsInterface } from '@langchain/core/embeddings';
 import { afterEach, describe, expect, it } from 'vitest';
+import { cli } from '../../test/support/cli.js';
 import { FaultyTier } from '../../test/support/faulty-tier.js';
 import { ManualClock, systemClock } from '../core/clock.js';
 import { deriveKey } from '../core/key.js';
@@ -384,5 +385,63 @@ describe('createEmbeddingStore', () => {
     } finally {
       monitor.close();
     }
+  });
+});
+
+describe('an embedding store exported and imported', () => {
+  it('stays out of a semantic tier of the config it is imported into (import rebuilds keys without a flag)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'strata-emb-import-'));
+    dirs.push(dir);
+    const from = await createCache({ tiers: [{ type: 'sqlite', path: join(dir, 'from.db') }] });
+    const model = new CountingEmbeddings(8);
+    const texts = Array.from(
+      { length: 12 },
+      (_, i) => `Chunk ${i} of the handbook: vacation policy, section ${i}.`,
+    );
+    await CacheBackedEmbeddings.fromBytesStore(model, createEmbeddingStore(from, { model: 'm' }), {
+      namespace: 'm',
+    }).embedDocuments(texts);
+    await from.close();
+    const config = (name: string, tiers: unknown[]) => {
+      const path = join(dir, name);
+      writeFileSync(path, JSON.stringify({ tiers }));
+      return path;
+    };
+    const file = join(dir, 'vectors.jsonl');
+    expect(
+      (
+        await cli(
+          'export',
+          '--config',
+          config('a.json', [{ type: 'sqlite', path: 'from.db' }]),
+          '--file',
+          file,
+        )
+      ).code,
+    ).toBe(0);
+    const tiers = [
+      { type: 'sqlite', path: 'to.db' },
+      { type: 'semantic', embeddings: 'lexical', path: 'semantic.db' },
+    ];
+    const imported = await cli('import', '--config', config('b.json', tiers), '--file', file);
+    expect(imported.code).toBe(0); // the semantic tier not taking them is no failure: they are not for it
+    expect(imported.out).toContain(
+      'stored: 12 of 12 lines (sqlite: 12; semantic: 0, 12 embedding vectors not for it)',
+    );
+
+    const to = await createCache(
+      { tiers: tiers.map((t) => ({ ...t, path: join(dir, t.path) })) as never },
+      { logger: { warn: () => {} } },
+    );
+    caches.push(to);
+    const stats = await to.stats();
+    expect(stats.tiers.find((t) => t.type === 'sqlite')!.store?.entries).toBe(12);
+    expect(stats.tiers.find((t) => t.type === 'semantic')!.store?.entries).toBe(0);
+    // And the imported vectors serve: no embedding call for the same texts.
+    const calls = model.texts.length;
+    await CacheBackedEmbeddings.fromBytesStore(model, createEmbeddingStore(to, { model: 'm' }), {
+      namespace: 'm',
+    }).embedDocuments(texts);
+    expect(model.texts.length).toBe(calls);
   });
 });

@@ -29,6 +29,7 @@ import { exportAad } from '../../core/encryption/at-rest.js';
 import type { Sealer } from '../../core/encryption/keyring.js';
 import { decodeEntry, type Entry, encodeEntry, isExpired } from '../../core/entry.js';
 import { entryKeyProblem, validateEntryLine } from '../../core/entry-schema.js';
+import { embeddingLlmString } from '../../core/key.js';
 import { isUsableAnswer } from '../../core/usable-answer.js';
 import { type Command, type Io, jsonShown, shown, stringFlag, systemReason } from '../context.js';
 import { createProgress } from '../progress.js';
@@ -157,6 +158,10 @@ export const importEntries: Command = async ({ flags, io, open }) => {
   try {
     const tally = newTally(strata.tierNames);
     const local = new Set(strata.queries.able('local'));
+    // Embedding vectors (exact keys) are not for tiers that match by similarity: not expected there.
+    const similar = new Set(strata.queries.able('similarity'));
+    const expectedBy = (llm: string) =>
+      embeddingLlmString(llm) ? strata.tierNames.filter((name) => !similar.has(name)) : strata.tierNames;
     // The tiers whose entries outlive this command; with none configured, every tier (all local).
     const persistent = strata.tierNames.filter((name) => !local.has(name));
     const outliving = persistent.length > 0 ? persistent : strata.tierNames;
@@ -228,7 +233,9 @@ export const importEntries: Command = async ({ flags, io, open }) => {
       if (seen.has(digest)) note(tally.duplicates, line.no);
       else seen.add(digest);
       tally.valid++;
-      if (outliving.every((name) => tookIt.includes(name))) tally.stored++;
+      const expected = expectedBy(checked.llm);
+      for (const name of expected) tally.expected.set(name, (tally.expected.get(name) ?? 0) + 1);
+      if (outliving.every((name) => !expected.includes(name) || tookIt.includes(name))) tally.stored++;
       if (tookIt.length === 0) {
         note(tally.storedByNone, line.no);
         continue;
@@ -267,6 +274,8 @@ interface Tally {
   /** Lines whose key an earlier line had: the later line replaced it. */
   duplicates: LineSet;
   perTier: Map<string, number>;
+  /** Valid lines each tier was expected to store: all of them, but embedding vectors for a similarity tier. */
+  expected: Map<string, number>;
   /** Each tier's last reported failure. */
   reasons: Map<string, string>;
 }
@@ -281,6 +290,7 @@ function newTally(tierNames: string[]): Tally {
     storedByNone: { count: 0, first: [] },
     duplicates: { count: 0, first: [] },
     perTier: new Map(tierNames.map((name) => [name, 0])),
+    expected: new Map(tierNames.map((name) => [name, 0])),
     reasons: new Map(),
   };
 }
@@ -355,10 +365,14 @@ function openExportLine(parsed: unknown, sealer: Sealer | undefined): { entry: u
 function report(io: Io, tally: Tally, local: Set<string>, anyPersistent: boolean): number {
   io.out(`read: ${tally.lines} lines`);
   const each: string[] = [];
+  const expected = (name: string) => tally.expected.get(name) ?? 0;
+  /** Lines a similarity tier was not given because they hold embedding vectors. */
+  const notFor = (name: string) =>
+    expected(name) < tally.valid ? `, ${tally.valid - expected(name)} embedding vectors not for it` : '';
   for (const [name, count] of tally.perTier) {
-    const reason = count < tally.valid ? tally.reasons.get(name) : undefined;
+    const reason = count < expected(name) ? tally.reasons.get(name) : undefined;
     each.push(
-      `${shown(name)}: ${count}${local.has(name) ? ', process-local' : ''}${reason === undefined ? '' : ` — ${shown(reason)}`}`,
+      `${shown(name)}: ${count}${local.has(name) ? ', process-local' : ''}${notFor(name)}${reason === undefined ? '' : ` — ${shown(reason)}`}`,
     );
   }
   if (!anyPersistent) each.push('no configured tier outlives this command');
@@ -366,7 +380,7 @@ function report(io: Io, tally: Tally, local: Set<string>, anyPersistent: boolean
   const short: string[] = [];
   for (const [name, count] of tally.perTier) {
     io.out(`  ${name}: ${count}${local.has(name) ? ' (process-local: gone when this command exits)' : ''}`);
-    if (count < tally.valid) short.push(name);
+    if (count < expected(name)) short.push(name);
   }
   io.out(`expired: ${tally.expired}`);
   io.out(`rejected: ${tally.rejected.count}${lineList(tally.rejected)}`);
@@ -383,7 +397,7 @@ function report(io: Io, tally: Tally, local: Set<string>, anyPersistent: boolean
   for (const name of short) {
     const reason = tally.reasons.get(name);
     io.err(
-      `strata import: tier ${shown(name)} stored ${tally.perTier.get(name)} of the ${tally.valid} valid lines ` +
+      `strata import: tier ${shown(name)} stored ${tally.perTier.get(name)} of the ${expected(name)} valid lines ` +
         (reason === undefined
           ? '(it refused the others, or its breaker was open)'
           : `(it refused or failed the others, or its breaker was open; last failure: ${shown(reason)})`),
