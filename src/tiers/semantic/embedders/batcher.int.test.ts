@@ -69,8 +69,8 @@ describe('onnx micro-batching', () => {
       const e = await batched({ modelPath: model });
       const before = e.batcher!.runs;
       const got = await Promise.all(MIXED.map((t) => e.embed([t])));
-      // Every call was made in one turn of the event loop: one run took them all.
-      expect(e.batcher!.runs - before).toBe(1);
+      // Every call was made in one turn of the event loop: they shared runs (of similar length).
+      expect(e.batcher!.runs - before).toBeLessThan(MIXED.length / 2);
       for (const [i, [v]] of got.entries())
         expect(maxDiff(v as Float32Array, expected[i]!)).toBeLessThan(1e-5);
       // And one caller's several texts, in one run too.
@@ -129,8 +129,8 @@ describe('onnx micro-batching', () => {
     expect(
       maxDiff((results[2] as PromiseFulfilledResult<Float32Array[]>).value[0]!, expected[1]!),
     ).toBeLessThan(1e-5);
-    // The shared run failed, then each text ran alone.
-    expect(e.batcher!.runs - before).toBe(1 + 5);
+    // The shared run failed, then each of its texts ran alone.
+    expect(e.batcher!.runs - before).toBeGreaterThan(5);
     // The embedder still works.
     expect(maxDiff((await e.embed(['good morning']))[0] as Float32Array, expected[1]!)).toBeLessThan(1e-5);
   });
