@@ -172,7 +172,10 @@ export const RUN_COST_TOKENS = 8;
  * least cost, each run costing `RUN_COST_TOKENS` plus its texts × its longest text (exact, by
  * dynamic programming over the texts sorted by length; 64 texts take ~2,000 steps).
  */
-export function plan<T extends { tokens: readonly number[] }>(batch: readonly T[]): T[][] {
+export function plan<T extends { tokens: readonly number[] }>(
+  batch: readonly T[],
+  runCost = RUN_COST_TOKENS,
+): T[][] {
   const sorted = [...batch].sort((a, b) => a.tokens.length - b.tokens.length);
   const n = sorted.length;
   const best = new Float64Array(n + 1).fill(Number.POSITIVE_INFINITY);
@@ -181,7 +184,7 @@ export function plan<T extends { tokens: readonly number[] }>(batch: readonly T[
   for (let j = 1; j <= n; j++) {
     const longest = sorted[j - 1]!.tokens.length;
     for (let i = 0; i < j; i++) {
-      const cost = best[i]! + RUN_COST_TOKENS + (j - i) * longest;
+      const cost = best[i]! + runCost + (j - i) * longest;
       if (cost < best[j]!) {
         best[j] = cost;
         from[j] = i;
