@@ -70,6 +70,25 @@ export const semanticTierSchema = z
     candidates: positiveInt.max(100).default(5),
     /** onnx: folder with model.onnx and vocab.txt (default: $STRATA_ONNX_MODEL, else ~/.cache/strata/models/all-minilm-l6-v2, where scripts/models.sh puts it). */
     modelPath: z.string().min(1).optional(),
+    /**
+     * onnx: the texts of concurrent lookups share one model run (docs/tiers/semantic.md). Default
+     * `{ maxWaitMs: 0, maxTexts: 64, maxTokens: 8192 }`: a lookup reaching an idle model runs at
+     * once (at the end of the current turn of the event loop); those arriving meanwhile run
+     * together next. `false`: every lookup runs the model on its own, concurrently.
+     */
+    batching: z
+      .union([
+        z.literal(false),
+        z.strictObject({
+          /** How long a text reaching an idle model waits for others, in ms (0: not at all). */
+          maxWaitMs: z.number().min(0).max(50).optional(),
+          /** Texts per model run. */
+          maxTexts: positiveInt.max(1024).optional(),
+          /** Padded tokens per model run (texts × the longest one's tokens); at least one text always runs. */
+          maxTokens: positiveInt.max(1_048_576).optional(),
+        }),
+      ])
+      .optional(),
     /** (query, candidate) => boolean | Promise<boolean>: the last word on a candidate (programmatic use). */
     verifier: z
       .union([
@@ -121,6 +140,12 @@ export const semanticTierSchema = z
       for (const field of ['explorationBudget', 'judge', 'backgroundJudge'] as const)
         if (tier[field] !== undefined)
           ctx.addIssue({ code: 'custom', path: [field], message: 'needs maxErrorRate or maxErrorRates' });
+    if (tier.batching !== undefined && tier.embeddings !== 'onnx' && typeof tier.verifier !== 'object')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['batching'],
+        message: 'applies to onnx models only: needs embeddings "onnx" or a verifier model',
+      });
     // A custom embeddings object has no measured threshold: the config must give one.
     if (typeof tier.embeddings === 'object' && tier.threshold === undefined) {
       ctx.addIssue({

@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { OnnxSetupError, TierConfigError } from '../../errors.js';
 import { defineTier } from '../kit/definition.js';
 import { loadDriver } from '../kit/load.js';
-import { semanticTierSchema } from './config.js';
+import { type SemanticTierConfig, semanticTierSchema } from './config.js';
 
 const PACKAGE = 'better-sqlite3';
 const STORE_PACKAGE = 'pg';
@@ -15,12 +15,16 @@ const STORE_PACKAGE = 'pg';
 /** An onnx model for a semantic tier's `field`; a missing runtime or model is a config error naming it. */
 async function onnxFor(
   field: 'embeddings' | 'verifier',
+  batching: SemanticTierConfig['batching'],
   modelPath?: string,
   model?: 'multilingual-e5-small',
 ) {
   const { defaultModelPath, onnxEmbedder } = await import('./embedders/onnx.js');
   try {
-    return await onnxEmbedder({ modelPath: modelPath ?? defaultModelPath(model) });
+    return await onnxEmbedder({
+      modelPath: modelPath ?? defaultModelPath(model),
+      ...(batching === undefined ? {} : { batching }),
+    });
   } catch (error) {
     if (error instanceof OnnxSetupError)
       throw new TierConfigError(`${field}: ${error.message}`, { cause: error });
@@ -42,7 +46,7 @@ export const semanticTier = defineTier({
       e === 'lexical'
         ? lexicalEmbedder()
         : e === 'onnx'
-          ? await onnxFor('embeddings', config.modelPath)
+          ? await onnxFor('embeddings', config.batching, config.modelPath)
           : fromLangChain(e);
     const embedder = withEmbeddingCache(base);
     // The schema requires a threshold with custom embeddings; the built-in ones have measured defaults.
@@ -62,10 +66,14 @@ export const semanticTier = defineTier({
           onClientError: ctx.onClientError,
         })
       : undefined;
+    const verifierModel =
+      typeof config.verifier === 'object'
+        ? await onnxFor('verifier', config.batching, config.verifier.modelPath, 'multilingual-e5-small')
+        : undefined;
     const verifier =
       typeof config.verifier === 'object'
         ? (await import('./embedders/verifier.js')).embedderVerifier(
-            withEmbeddingCache(await onnxFor('verifier', config.verifier.modelPath, 'multilingual-e5-small')),
+            withEmbeddingCache(verifierModel!),
             config.verifier.threshold,
           )
         : config.verifier;
@@ -85,6 +93,10 @@ export const semanticTier = defineTier({
       ...(ctx.readonly ? { readonly: true } : {}),
       onClientError: ctx.onClientError,
       ...(ctx.sealer ? { sealer: ctx.sealer } : {}),
+      // The onnx models' queued texts fail at close (their batchers hold no timer once idle).
+      release: async () => {
+        await Promise.all([embedder.close?.(), verifierModel?.close()]);
+      },
     });
   },
 });

@@ -98,6 +98,8 @@ export type SemanticTierOptions = Pick<
     random?: () => number;
     /** How often other processes' labels are read from a shared store (`1000`; 0 = only after writing). */
     labelRefreshMs?: number;
+    /** Last at close: releases what the tier was built with and owns (definition.ts: its onnx models). */
+    release?: () => Promise<void>;
   };
 
 /**
@@ -383,9 +385,14 @@ export class SemanticTier implements Tier {
 
   close(): MaybePromise<void> {
     if (this.purgeTimer) clearInterval(this.purgeTimer);
-    if (!this.learner) return this.store.close();
-    // Labels being judged are written before the store goes.
-    return this.learner.drain().then(() => this.store.close());
+    const release = this.options.release;
+    if (!this.learner && !release) return this.store.close();
+    // Labels being judged are written before the store goes, and the embedder goes last.
+    return (async () => {
+      await this.learner?.drain();
+      await this.store.close();
+      await release?.();
+    })();
   }
 
   // -------------------------------------------------------------------------------------------

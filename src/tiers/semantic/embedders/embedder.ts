@@ -16,4 +16,6 @@ export interface Embedder {
   fits?(text: string): boolean;
   /** The threshold this model is measured to need, when it is not the family default. */
   readonly defaultThreshold?: number;
+  /** Fails texts queued and not yet started, and waits for work in progress (the tier's close calls it). */
+  close?(): Promise<void>;
 }

@@ -12,6 +12,7 @@ export function withEmbeddingCache(
   const wrapped = {
     id: inner.id,
     ...(inner.fits ? { fits: (text: string) => inner.fits!(text) } : {}),
+    ...(inner.close ? { close: () => inner.close!() } : {}),
     hits: 0,
     misses: 0,
     async embed(texts: string[]): Promise<Vector[]> {

@@ -12,10 +12,11 @@
  * token's vector), L2-normalized, as sentence-transformers computes them.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { endianness, homedir } from 'node:os';
 import { join } from 'node:path';
 import { OnnxSetupError } from '../../../errors.js';
 import { normalize } from '../vectors/vector.js';
+import { type BatchingOptions, DEFAULT_BATCHING, EmbedBatcher } from './batcher.js';
 import type { Embedder } from './embedder.js';
 import { loadTokenizer } from './tokenizers/tokenizer.js';
 
@@ -24,8 +25,14 @@ export interface OnnxEmbedderOptions {
   modelPath: string;
   /** Longest input in tokens, specials included (default from strata.json, else 256: MiniLM was trained on 256; prompts are cut there). */
   maxTokens?: number;
-  /** Texts per inference call. */
+  /** Texts per inference call of one `embed()` call, with `batching: false` (default 32). */
   batchSize?: number;
+  /**
+   * Texts of concurrent `embed()` calls share one model run (batcher.ts; default
+   * `DEFAULT_BATCHING`: no added wait, 64 texts, 8192 padded tokens); `false`: each call runs its
+   * own texts, concurrently with the others.
+   */
+  batching?: false | Partial<BatchingOptions>;
   /** How token vectors become one sentence vector (default from strata.json, else mean). */
   pooling?: 'mean' | 'cls';
   /** Prepended to every text before tokenizing (default from strata.json, else none). */
@@ -84,7 +91,13 @@ interface OrtSession {
   ): Promise<Record<string, { data: Float32Array; dims: readonly number[] }>>;
 }
 
-export async function onnxEmbedder(options: OnnxEmbedderOptions): Promise<Embedder> {
+export interface OnnxEmbedder extends Embedder {
+  close(): Promise<void>;
+  /** Present unless `batching: false`: its counts of runs and texts. */
+  readonly batcher?: EmbedBatcher;
+}
+
+export async function onnxEmbedder(options: OnnxEmbedderOptions): Promise<OnnxEmbedder> {
   let ort: OrtModule;
   try {
     const mod = (await import('onnxruntime-node')) as unknown as OrtModule & { default?: OrtModule };
@@ -117,25 +130,33 @@ export async function onnxEmbedder(options: OnnxEmbedderOptions): Promise<Embedd
     ? 'last_hidden_state'
     : session.outputNames[0]!;
 
-  async function embedBatch(texts: string[]): Promise<Float32Array[]> {
-    const encoded = texts.map((t) => tokenizer.encode(prefix + t, maxTokens));
+  const typeIds = session.inputNames.includes('token_type_ids');
+  const buffers = new InputBuffers();
+
+  /** One model run over rows of token ids, padded to the longest (mask 0 past each row's end). */
+  async function run(encoded: ReadonlyArray<readonly number[]>): Promise<Float32Array[]> {
     const length = Math.max(...encoded.map((e) => e.length));
-    const ids = new BigInt64Array(texts.length * length);
-    const mask = new BigInt64Array(texts.length * length);
-    encoded.forEach((tokens, row) => {
-      tokens.forEach((id, col) => {
-        ids[row * length + col] = BigInt(id);
-        mask[row * length + col] = 1n;
-      });
-    });
-    const dims = [texts.length, length];
-    const feeds: Record<string, unknown> = {
-      input_ids: new ort.Tensor('int64', ids, dims),
-      attention_mask: new ort.Tensor('int64', mask, dims),
-    };
-    if (session.inputNames.includes('token_type_ids'))
-      feeds.token_type_ids = new ort.Tensor('int64', new BigInt64Array(texts.length * length), dims);
-    const hidden = (await session.run(feeds))[output]!;
+    const size = encoded.length * length;
+    const input = buffers.take(size);
+    try {
+      input.fill(encoded, length);
+      const dims = [encoded.length, length];
+      const feeds: Record<string, unknown> = {
+        input_ids: new ort.Tensor('int64', input.ids.subarray(0, size), dims),
+        attention_mask: new ort.Tensor('int64', input.mask.subarray(0, size), dims),
+      };
+      if (typeIds) feeds.token_type_ids = new ort.Tensor('int64', input.zeros.subarray(0, size), dims);
+      return pool(encoded, length, (await session.run(feeds))[output]!);
+    } finally {
+      buffers.give(input);
+    }
+  }
+
+  function pool(
+    encoded: ReadonlyArray<readonly number[]>,
+    length: number,
+    hidden: { data: Float32Array; dims: readonly number[] },
+  ): Float32Array[] {
     const width = hidden.dims[2]!;
     return encoded.map((tokens, row) => {
       const v = new Float32Array(width);
@@ -147,6 +168,15 @@ export async function onnxEmbedder(options: OnnxEmbedderOptions): Promise<Embedd
       return normalize(v);
     });
   }
+
+  const encode = (texts: string[]) => texts.map((t) => tokenizer.encode(prefix + t, maxTokens));
+  const batcher =
+    options.batching === false
+      ? undefined
+      : new EmbedBatcher(run, {
+          ...DEFAULT_BATCHING,
+          ...Object.fromEntries(Object.entries(options.batching ?? {}).filter(([, v]) => v !== undefined)),
+        });
 
   const model = card.id ?? 'onnx-all-minilm-l6-v2-int8';
   // The id is stored with every vector: one of another tokenizer normalization is never compared.
@@ -168,10 +198,74 @@ export async function onnxEmbedder(options: OnnxEmbedderOptions): Promise<Embedd
       return ids.length <= maxTokens && !ids.includes(tokenizer.unk);
     },
     async embed(texts) {
+      if (texts.length === 0) return [];
+      if (batcher) return batcher.embed(encode(texts));
       const out: Float32Array[] = [];
       for (let i = 0; i < texts.length; i += batchSize)
-        out.push(...(await embedBatch(texts.slice(i, i + batchSize))));
+        out.push(...(await run(encode(texts.slice(i, i + batchSize)))));
       return out;
     },
+    async close() {
+      await batcher?.close();
+    },
+    ...(batcher ? { batcher } : {}),
   };
+}
+
+const LITTLE_ENDIAN = endianness() === 'LE';
+
+/** A run's input tensors' memory: ids, attention mask and (never written) token type ids. */
+class Input {
+  readonly ids: BigInt64Array;
+  readonly mask: BigInt64Array;
+  readonly zeros: BigInt64Array;
+  /** The ids' and mask's low 32-bit words (little-endian), written without a BigInt per token. */
+  private readonly ids32: Int32Array;
+  private readonly mask32: Int32Array;
+
+  constructor(readonly capacity: number) {
+    this.ids = new BigInt64Array(capacity);
+    this.mask = new BigInt64Array(capacity);
+    this.zeros = new BigInt64Array(capacity);
+    this.ids32 = new Int32Array(this.ids.buffer);
+    this.mask32 = new Int32Array(this.mask.buffer);
+  }
+
+  fill(encoded: ReadonlyArray<readonly number[]>, length: number): void {
+    const size = encoded.length * length;
+    this.ids.fill(0n, 0, size);
+    this.mask.fill(0n, 0, size);
+    encoded.forEach((tokens, row) => {
+      const start = row * length;
+      for (let col = 0; col < tokens.length; col++) {
+        if (LITTLE_ENDIAN) {
+          this.ids32[2 * (start + col)] = tokens[col]!;
+          this.mask32[2 * (start + col)] = 1;
+        } else {
+          this.ids[start + col] = BigInt(tokens[col]!);
+          this.mask[start + col] = 1n;
+        }
+      }
+    });
+  }
+}
+
+/**
+ * Input memory reused from run to run: the batcher runs one at a time, so one set serves them
+ * all; without it (`batching: false`) concurrent runs take a set each. onnxruntime reads the
+ * inputs in place, so a set is given back only once its run has ended.
+ */
+class InputBuffers {
+  private free: Input[] = [];
+
+  take(size: number): Input {
+    const i = this.free.findIndex((input) => input.capacity >= size);
+    if (i >= 0) return this.free.splice(i, 1)[0]!;
+    // Grown in steps, so a run a little longer than the last does not allocate again.
+    return new Input(Math.max(1024, 2 ** Math.ceil(Math.log2(size))));
+  }
+
+  give(input: Input): void {
+    if (this.free.length < 4) this.free.push(input);
+  }
 }
