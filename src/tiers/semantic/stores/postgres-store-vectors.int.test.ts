@@ -267,6 +267,7 @@ describe('PostgreSQL store: a table created before binary parameters and vectorT
       /store\.vectorType: 'halfvec', but .* already stores vector\(3\)/,
     );
     await expect(store.put(question('x'), unit(1, 0, 0), '{}')).rejects.toThrow(TierConfigError);
+    await expect(store.check()).rejects.toThrow(/store\.vectorType/);
     expect(await columnType(table)).toEqual({ type: 'vector(3)', ops: 'vector_cosine_ops' });
   });
 });

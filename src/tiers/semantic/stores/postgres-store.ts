@@ -368,8 +368,10 @@ export class PostgresStore implements SemanticStore {
     return out;
   }
 
+  /** The server answers, and a table that exists has the column type `vectorType` asks for. */
   async check(): Promise<void> {
     await this.pool.query('SELECT 1');
+    await this.tableExists();
   }
 
   async close(): Promise<void> {
