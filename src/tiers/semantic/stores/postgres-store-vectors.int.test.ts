@@ -9,6 +9,8 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { service } from '../../../../test/support/services.js';
 import { TierConfigError } from '../../../errors.js';
+import { createCache } from '../../../langchain/create.js';
+import { semanticTierSchema } from '../config.js';
 import type { Vector } from '../vectors/vector.js';
 import { type DenseColumnType, PostgresStore, vectorParam } from './postgres-store.js';
 import type { Question } from './store.js';
@@ -269,5 +271,42 @@ describe('PostgreSQL store: a table created before binary parameters and vectorT
     await expect(store.put(question('x'), unit(1, 0, 0), '{}')).rejects.toThrow(TierConfigError);
     await expect(store.check()).rejects.toThrow(/store\.vectorType/);
     expect(await columnType(table)).toEqual({ type: 'vector(3)', ops: 'vector_cosine_ops' });
+  });
+});
+
+describe('store.vectorType in the config', () => {
+  it('reaches the store: a halfvec table for an embedder given in the config; other values are refused', async () => {
+    const prefix = freshPrefix();
+    const embed = (text: string) => Array.from({ length: 8 }, (_, i) => 1 + ((text.length * (i + 1)) % 5));
+    const cache = await createCache(
+      {
+        tiers: [
+          {
+            type: 'semantic',
+            threshold: 0.9,
+            embeddings: { embedQuery: async (t) => embed(t), embedDocuments: async (ts) => ts.map(embed) },
+            store: { type: 'postgres', url, tablePrefix: prefix, vectorType: 'halfvec' },
+          },
+        ],
+      },
+      { logger: { warn: () => {} } },
+    );
+    try {
+      await cache.update('How do I reset my password?', 'llm', [{ text: 'Settings.' }]);
+      const { rows } = await raw.query<{ name: string }>(
+        "SELECT tablename AS name FROM pg_tables WHERE tablename LIKE $1 || 'semantic_%' AND tablename NOT LIKE '%_labels'",
+        [prefix],
+      );
+      expect(rows.length).toBe(1);
+      expect(await columnType(rows[0]!.name)).toEqual({ type: 'halfvec(8)', ops: 'halfvec_cosine_ops' });
+    } finally {
+      await cache.close();
+    }
+    const refused = semanticTierSchema.safeParse({
+      type: 'semantic',
+      store: { type: 'postgres', url, vectorType: 'float16' },
+    });
+    expect(refused.success).toBe(false);
+    expect(refused.error?.issues[0]?.path).toEqual(['store', 'vectorType']);
   });
 });
