@@ -438,7 +438,9 @@ async function sharedSemanticStore(): Promise<void> {
   // The fresh processes get both cores, as an application would (the onnx embedder uses threads).
   execFileSync('taskset', ['-a', '-p', '-c', '0,1', String(process.pid)], { stdio: 'ignore' });
   if (serverPid) pinTree(serverPid, 0);
-  console.log('\n### semantic tier start-up with 100,000 entries, each in a fresh process\n');
+  console.log(
+    `\n### semantic tier start-up with ${rows.length.toLocaleString('en-US')} entries, each in a fresh process\n`,
+  );
   console.log('| store | createCache s | first lookup ms | lookup p50 ms | lookup p99 ms |');
   console.log('|---|---:|---:|---:|---:|');
   const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
