@@ -8,16 +8,22 @@
  *
  * Shared semantic store at 100,000 entries: the Quora questions of `npm run bench --
  * semantic-start` (its store in .strata-bench/ is reused; run that first), copied once into a
- * pgvector table through the store itself. For 300 unseen questions: the nearest-neighbour search
- * of pgvector's HNSW (one SQL round trip, partition filter included) vs the in-process HNSW of the
- * local store, and how often each one's top answer is the exact top answer (recall@1 against a
- * full scan). Then, in fresh processes, each store's start-up: createCache, the first lookup, and
- * 300 full lookups (embedding + search + guards + read).
+ * pgvector table through the store itself, and from there into a halfvec table (issue 32). For
+ * 300 unseen questions, interleaved: the nearest-neighbour search of pgvector's HNSW (one SQL
+ * round trip, partition filter included) with the query vector as a binary parameter (the store)
+ * and as the text literal it was before, on the halfvec table, and the in-process HNSW of the
+ * local store; beside every latency, how often the top answer is the exact top answer (recall@1
+ * against a full float32 scan). Then where a pgvector search's time goes (round trip, planning,
+ * execution from EXPLAIN ANALYZE, the rest on the client), and the server's shared_buffers next
+ * to the table and index sizes. Then, in fresh processes, each store's start-up: createCache, the
+ * first lookup, and 300 full lookups (embedding + search + guards + read).
  *
  * `npm run bench -- postgres`; STRATA_BENCH_SEMANTIC=0 runs the exact part only.
+ * STRATA_BENCH_POSTGRES_URL (+ STRATA_BENCH_POSTGRES_PID, the postmaster's, to pin it) measures a
+ * server of your own instead of scripts/services.sh's.
  */
 import { execFileSync } from 'node:child_process';
-import { hash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -29,7 +35,7 @@ import pg from 'pg';
 import { createCache, deriveKey } from '../src/index.js';
 import { onnxEmbedder } from '../src/tiers/semantic/embedders/onnx.js';
 import { LocalStore } from '../src/tiers/semantic/stores/local-store.js';
-import { PostgresStore } from '../src/tiers/semantic/stores/postgres-store.js';
+import { PostgresStore, vectorParam } from '../src/tiers/semantic/stores/postgres-store.js';
 import { partitionOf } from '../src/tiers/semantic/stores/store.js';
 import { vectorFromBytes } from '../src/tiers/semantic/vectors/bytes.js';
 import { dot } from '../src/tiers/semantic/vectors/vector.js';
@@ -55,6 +61,10 @@ const N = 100_000;
 const ROOT = join(import.meta.dirname, '..');
 const SQLITE_STORE = join(ROOT, '.strata-bench', `semantic-${N}.db`);
 const TABLE_PREFIX = 'bench_';
+const HALF_PREFIX = 'benchh_';
+/** The store's table of an embedder under a prefix (postgres-store.ts). */
+const tableOf = (prefix: string, embedderId: string) =>
+  `${prefix}semantic_${createHash('sha256').update(embedderId).digest('hex').slice(0, 12)}`;
 
 if (process.argv[2] === 'start') {
   const [kind, pgUrl] = [process.argv[3]!, process.argv[4]!];
@@ -73,16 +83,18 @@ if (process.argv[2] === 'start') {
   process.exit(0);
 }
 
-const services = useServices(['postgres']);
-const { env } = services;
-const serverPid = services.pid('postgres', 'postgres');
-const url = env.STRATA_TEST_POSTGRES_URL!;
+const own = process.env.STRATA_BENCH_POSTGRES_URL;
+const services = own ? undefined : useServices(['postgres']);
+const serverPid = services
+  ? services.pid('postgres', 'postgres')
+  : Number(process.env.STRATA_BENCH_POSTGRES_PID ?? 0);
+const url = own ?? services!.env.STRATA_TEST_POSTGRES_URL!;
 // Backends are forked by the postmaster when a client connects and inherit its CPU: pinned first.
-pinTree(serverPid, 0);
+if (serverPid) pinTree(serverPid, 0);
 
-await exactTier();
+if (process.env.STRATA_BENCH_EXACT !== '0') await exactTier();
 if (process.env.STRATA_BENCH_SEMANTIC !== '0') await sharedSemanticStore();
-services.stop();
+services?.stop();
 
 async function exactTier(): Promise<void> {
   const keys = prompts(1_000);
@@ -247,6 +259,48 @@ async function sharedSemanticStore(): Promise<void> {
       `\ncopied ${missing.length.toLocaleString('en-US')} entries into pgvector (HNSW built as they came, 16 at a time): ${((performance.now() - t0) / 1000).toFixed(0)} s`,
     );
   }
+  // The same entries as halfvec, copied on the server (the table made by the store, so its layout).
+  const half = new PostgresStore({
+    url,
+    poolSize: 4,
+    connectTimeoutMs: 5_000,
+    tablePrefix: HALF_PREFIX,
+    embedderId,
+    maxEntries: N,
+    vectorType: 'halfvec',
+  });
+  const vectorTable = tableOf(TABLE_PREFIX, embedderId);
+  const halfTable = tableOf(HALF_PREFIX, embedderId);
+  if ((await half.counts()).entries < rows.length) {
+    const r = rows[0]!;
+    await half.put(
+      {
+        hash: r.hash,
+        namespace: r.namespace,
+        llmString: r.llm_string,
+        prompt: r.prompt,
+        query: r.query,
+        context: r.context,
+        partition,
+        createdAt: r.created_at,
+        expiresAt: r.expires_at,
+        tags: JSON.parse(r.tags) as string[],
+        size: r.size,
+      },
+      vectors[0]!,
+      r.payload,
+    );
+    const t0 = performance.now();
+    const raw = new pg.Pool({ connectionString: url, max: 1 });
+    await raw.query(
+      `INSERT INTO ${halfTable} SELECT hash, partition, namespace, llm_string, context, prompt, query,
+         vector::halfvec, payload, size, created_at, expires_at, tags, bad FROM ${vectorTable} ON CONFLICT (hash) DO NOTHING`,
+    );
+    await raw.end();
+    console.log(
+      `\ncopied the entries into a halfvec table on the server (HNSW built as they came): ${((performance.now() - t0) / 1000).toFixed(0)} s`,
+    );
+  }
   const local = new LocalStore({ path: SQLITE_STORE, embedderId, maxEntries: N, readonly: true });
 
   const modelPath = execFileSync('bash', [join(ROOT, 'scripts', 'models.sh')], { encoding: 'utf8' })
@@ -257,13 +311,41 @@ async function sharedSemanticStore(): Promise<void> {
   const probes = quoraQuestions().slice(N, N + 300);
   const probeVectors = (await embedAll(onnx, probes)) as Float32Array[];
 
-  const times = { shared: [] as number[], local: [] as number[] };
-  const agree = { shared: 0, local: 0 };
-  for (const q of probeVectors.slice(0, 30)) {
-    await shared.nearest(partition, q, 5, Date.now());
-    local.nearest(partition, q, 5);
-  }
-  for (const q of probeVectors) {
+  // The text-era search, for comparison: the same SQL with the vector as a '[x,y,...]' literal.
+  const textPool = new pg.Pool({ connectionString: url, max: 1 });
+  await textPool.query('SET hnsw.iterative_scan = strict_order; SET hnsw.ef_search = 100');
+  const digest = createHash('sha256').update(Buffer.from(partition, 'utf16le')).digest('base64url');
+  const textSearch = async (q: Float32Array) => {
+    const { rows } = await textPool.query<{ hash: string }>(
+      `SELECT hash, prompt, query, vector <=> $1 AS distance, expires_at FROM ${vectorTable}
+        WHERE partition = $2 AND NOT bad AND (expires_at IS NULL OR expires_at > $3)
+        ORDER BY vector <=> $1 LIMIT $4`,
+      [`[${Array.prototype.join.call(q, ',')}]`, digest, Date.now(), 5],
+    );
+    return rows;
+  };
+  const cases = [
+    {
+      name: 'pgvector HNSW, vector(384), binary parameter (the store now)',
+      search: async (q: Float32Array) => (await shared.nearest(partition, q, 5, Date.now()))[0]?.hash,
+    },
+    {
+      name: 'pgvector HNSW, vector(384), text parameter (the store before)',
+      search: async (q: Float32Array) => (await textSearch(q))[0]?.hash,
+    },
+    {
+      name: 'pgvector HNSW, halfvec(384), binary parameter',
+      search: async (q: Float32Array) => (await half.nearest(partition, q, 5, Date.now()))[0]?.hash,
+    },
+    {
+      name: 'in-process HNSW, local store (ef 64)',
+      search: async (q: Float32Array) => local.nearest(partition, q, 5)[0]?.hash,
+    },
+  ];
+  const times = cases.map(() => [] as number[]);
+  const agree = cases.map(() => 0);
+  for (const q of probeVectors.slice(0, 30)) for (const c of cases) await c.search(q);
+  for (const [p, q] of probeVectors.entries()) {
     let best = -2;
     let exact = '';
     for (let i = 0; i < vectors.length; i++) {
@@ -273,36 +355,92 @@ async function sharedSemanticStore(): Promise<void> {
         exact = rows[i]!.hash;
       }
     }
-    let t = performance.now();
-    const [fromShared] = await shared.nearest(partition, q, 5, Date.now());
-    times.shared.push(performance.now() - t);
-    t = performance.now();
-    const [fromLocal] = local.nearest(partition, q, 5);
-    times.local.push(performance.now() - t);
-    if (fromShared?.hash === exact) agree.shared++;
-    if (fromLocal?.hash === exact) agree.local++;
+    // Interleaved, in rotating order, so drift and cache effects fall on every case alike.
+    for (let j = 0; j < cases.length; j++) {
+      const c = (p + j) % cases.length;
+      const t = performance.now();
+      const found = await cases[c]!.search(q);
+      times[c]!.push(performance.now() - t);
+      if (found === exact) agree[c]!++;
+    }
   }
-  local.close();
-  await shared.close();
 
   console.log(
-    `\n### semantic search at ${rows.length.toLocaleString('en-US')} entries (onnx MiniLM), ${probes.length} unseen questions, top 5\n`,
+    `\n### semantic search at ${rows.length.toLocaleString('en-US')} entries (onnx MiniLM), ${probes.length} unseen questions, top 5, ef_search 100\n`,
   );
   console.log('| index | search p50 ms | search p99 ms | recall@1 vs exact scan |');
   console.log('|---|---:|---:|---:|');
-  for (const [name, key] of [
-    ['pgvector HNSW, shared store (one SQL round trip, partition filter)', 'shared'],
-    ['in-process HNSW, local store', 'local'],
-  ] as const) {
+  for (const [c, { name }] of cases.entries())
     console.log(
-      `| ${name} | ${median(times[key]).toFixed(3)} | ${percentile(times[key], 0.99).toFixed(3)} | ${((100 * agree[key]) / probes.length).toFixed(1)}% |`,
+      `| ${name} | ${median(times[c]!).toFixed(3)} | ${percentile(times[c]!, 0.99).toFixed(3)} | ${((100 * agree[c]!) / probes.length).toFixed(1)}% |`,
+    );
+
+  // Where a search's time goes: one pooled connection's round trip, then the server's planning and
+  // execution of the store's query (EXPLAIN ANALYZE, buffers), the rest being the client's.
+  const profilePool = new pg.Pool({ connectionString: url, max: 1 });
+  await profilePool.query('SET hnsw.iterative_scan = strict_order; SET hnsw.ef_search = 100');
+  const { rows: settings } = await profilePool.query<{
+    buffers: string;
+    vsize: string;
+    vindex: string;
+    hsize: string;
+    hindex: string;
+  }>(
+    `SELECT current_setting('shared_buffers') AS buffers,
+            pg_size_pretty(pg_table_size('${vectorTable}')) AS vsize, pg_size_pretty(pg_relation_size('${vectorTable}_vector')) AS vindex,
+            pg_size_pretty(pg_table_size('${halfTable}')) AS hsize, pg_size_pretty(pg_relation_size('${halfTable}_vector')) AS hindex`,
+  );
+  const roundTrip: number[] = [];
+  for (let i = 0; i < 300; i++) {
+    const t = performance.now();
+    await profilePool.query('SELECT 1');
+    roundTrip.push(performance.now() - t);
+  }
+  console.log(
+    `\nshared_buffers ${settings[0]!.buffers}; vector table ${settings[0]!.vsize} (its HNSW index ${settings[0]!.vindex}), halfvec table ${settings[0]!.hsize} (index ${settings[0]!.hindex}); round trip (SELECT 1) p50 ${median(roundTrip).toFixed(3)} ms\n`,
+  );
+  console.log(
+    '| pgvector search, stage medians | total ms | planning ms | execution ms | client + protocol ms | shared buffers hit / read |',
+  );
+  console.log('|---|---:|---:|---:|---:|---:|');
+  for (const [c, table, cast] of [
+    [0, vectorTable, '$1::vector'],
+    [2, halfTable, '$1::vector::halfvec'],
+  ] as const) {
+    const planning: number[] = [];
+    const execution: number[] = [];
+    const hit: number[] = [];
+    const read: number[] = [];
+    for (const q of probeVectors) {
+      const { rows: plan } = await profilePool.query<{ 'QUERY PLAN': ExplainJson[] }>(
+        `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) SELECT hash, prompt, query, vector <=> ${cast} AS distance, expires_at FROM ${table}
+          WHERE partition = $2 AND NOT bad AND (expires_at IS NULL OR expires_at > $3) ORDER BY vector <=> ${cast} LIMIT $4`,
+        [vectorParam(q), digest, Date.now(), 5],
+      );
+      const top = plan[0]!['QUERY PLAN'][0]!;
+      planning.push(top['Planning Time']);
+      execution.push(top['Execution Time']);
+      hit.push(top.Plan['Shared Hit Blocks']);
+      read.push(top.Plan['Shared Read Blocks']);
+    }
+    const total = median(times[c]!);
+    const rest = total - median(roundTrip) - median(planning) - median(execution);
+    console.log(
+      `| ${cases[c]!.name} | ${total.toFixed(3)} | ${median(planning).toFixed(3)} | ${median(execution).toFixed(3)} | ${rest.toFixed(3)} (round trip ${median(roundTrip).toFixed(3)}) | ${median(hit)} / ${median(read)} |`,
     );
   }
+  await profilePool.end();
+  await textPool.end();
+  local.close();
+  await shared.close();
+  await half.close();
 
   // The fresh processes get both cores, as an application would (the onnx embedder uses threads).
   execFileSync('taskset', ['-a', '-p', '-c', '0,1', String(process.pid)], { stdio: 'ignore' });
-  pinTree(serverPid, 0);
-  console.log('\n### semantic tier start-up with 100,000 entries, each in a fresh process\n');
+  if (serverPid) pinTree(serverPid, 0);
+  console.log(
+    `\n### semantic tier start-up with ${rows.length.toLocaleString('en-US')} entries, each in a fresh process\n`,
+  );
   console.log('| store | createCache s | first lookup ms | lookup p50 ms | lookup p99 ms |');
   console.log('|---|---:|---:|---:|---:|');
   const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
@@ -316,6 +454,13 @@ async function sharedSemanticStore(): Promise<void> {
     });
     console.log(`| ${name} | ${out.trim()} |`);
   }
+}
+
+/** The parts of EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) read here. */
+interface ExplainJson {
+  'Planning Time': number;
+  'Execution Time': number;
+  Plan: { 'Shared Hit Blocks': number; 'Shared Read Blocks': number };
 }
 
 /** Pins a process and its children (the postmaster and its backends) to one CPU. */

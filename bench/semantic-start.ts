@@ -13,7 +13,7 @@
  * `npm run bench -- semantic-start`; STRATA_BENCH_REBUILD=0 skips the (minutes-long) rebuild row.
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -52,6 +52,9 @@ if (questions.length < N + 300) throw new Error(`only ${questions.length} distin
 
 if (!existsSync(store)) {
   mkdirSync(dir, { recursive: true });
+  // Built under another name and renamed when complete: a run cut short leaves no store that looks whole.
+  const building = `${store}.building`;
+  for (const suffix of ['', '-wal', '-shm']) rmSync(`${building}${suffix}`, { force: true });
   const onnx = await onnxEmbedder({ modelPath });
   const texts = questions.slice(0, N);
   let t0 = performance.now();
@@ -63,13 +66,14 @@ if (!existsSync(store)) {
   // The tier embeds each question it stores; here it is handed the vector computed above.
   const precomputed: Embedder = {
     id: onnx.id,
-    embed: async (t) => t.map((x) => byText.get(x)!),
+    // A question the tier rewrote before embedding (invisible characters taken out) is embedded anew.
+    embed: async (t) => Promise.all(t.map(async (x) => byText.get(x) ?? (await onnx.embed([x]))[0]!)),
     fits: onnx.fits,
   };
   const tier = new SemanticTier({
     embedder: precomputed,
     threshold: 0.91,
-    path: store,
+    path: building,
     maxEntries: N,
     guards: ALL_GUARDS,
     candidates: 5,
@@ -86,7 +90,8 @@ if (!existsSync(store)) {
   console.log(
     `stored ${N.toLocaleString('en-US')} entries (graph built as they came): ${((performance.now() - t0) / 1000).toFixed(0)} s`,
   );
-  tier.close();
+  await tier.close();
+  renameSync(building, store);
 }
 
 const withoutGraph = join(dir, `semantic-${N}-nograph.db`);

@@ -383,8 +383,12 @@ EOF
         # Throwaway: no fsync, TCP on 127.0.0.1 only (no unix socket). Commits stay synchronous: the kill
         # drill SIGKILLs the server, and a commit it acknowledged must survive that. Detached like mariadbd; once
         # it answers, postgres.pid gets the postmaster's own record of its PID (data/postmaster.pid).
+        # shared_buffers holds bench/postgres.ts's 100k-entry pgvector table and its HNSW index (~400 MB
+        # together, docs/tiers/semantic.md "Sizing shared_buffers"); the default 128 MB made its searches
+        # read through the OS cache. STRATA_POSTGRES_SHARED_BUFFERS overrides it on a small machine.
         setsid "${as[@]}" "$bin/postgres" -D "$dir/data" -p "$POSTGRES_PORT" -c listen_addresses=127.0.0.1 \
           -c unix_socket_directories= -c fsync=off -c full_page_writes=off \
+          -c shared_buffers="${STRATA_POSTGRES_SHARED_BUFFERS:-512MB}" \
           -c max_connections=200 </dev/null >>"$dir/postgres.log" 2>&1 &
         echo $! >"$dir/postgres.pid"
         wait_for "postgres on port $POSTGRES_PORT" 60 "${psql[@]}" -d postgres -c 'SELECT 1'

@@ -63,6 +63,11 @@ export const semanticTierSchema = z
         connectTimeoutMs: positiveInt.default(2_000),
         /** Graph candidates a filtered search considers (pgvector's hnsw.ef_search). */
         efSearch: positiveInt.max(1000).default(100),
+        /**
+         * Dense vectors of a new table as 'vector' (float32) or 'halfvec' (float16, half the index;
+         * above 2,000 dimensions always). Unset: 'vector', and an existing table keeps its type.
+         */
+        vectorType: z.enum(['vector', 'halfvec']).optional(),
       })
       .optional(),
     maxEntries: positiveInt.default(100_000),

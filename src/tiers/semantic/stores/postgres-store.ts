@@ -5,8 +5,13 @@
  *
  * One table per embedder (vectors of different models are not comparable, and an HNSW index
  * needs one dimension), created on first use with the dimension of the first vector: dense
- * vectors as `vector(n)` with an HNSW index (`vector_cosine_ops`), the lexical embedder's sparse
- * ones as `sparsevec(n)` with an HNSW index (`sparsevec_cosine_ops`). A search filters by
+ * vectors as `vector(n)` (or `halfvec(n)`: `vectorType`, and always above 2,000 dimensions,
+ * where pgvector's HNSW refuses `vector`) with an HNSW index (`vector_cosine_ops` /
+ * `halfvec_cosine_ops`), the lexical embedder's sparse ones as `sparsevec(n)` with an HNSW index
+ * (`sparsevec_cosine_ops`). The column type of a table that exists is read from the catalog and
+ * used as it is (a table made before `vectorType` existed keeps working); a `vectorType` that
+ * contradicts it is a configuration error, never a silent change. Vectors travel as binary
+ * parameters in pgvector's send/recv format (vectorParam), exact and without text parsing. A search filters by
  * partition (namespace, llm string and context digest, as a digest column with a b-tree index)
  * and skips entries marked bad or expired; pgvector 0.8's iterative index scan keeps reading
  * the graph until enough rows pass the filter, and a small partition is read exactly through
@@ -60,10 +65,24 @@ export interface PostgresStoreOptions {
   maxEntries: number;
   /** How many graph candidates a filtered search considers (pgvector's hnsw.ef_search). */
   efSearch?: number;
+  /**
+   * Column type of dense vectors in a table created here: 'vector' (float32) or 'halfvec'
+   * (float16: half the index, up to 4,000 dimensions). Unset: DEFAULT_VECTOR_TYPE, and halfvec
+   * above VECTOR_HNSW_MAX_DIM. A table that exists keeps its type; set, it must match that type.
+   */
+  vectorType?: DenseColumnType;
   onClientError?: (error: Error) => void;
 }
 
 const PAGE = 500;
+
+export type DenseColumnType = 'vector' | 'halfvec';
+type ColumnType = DenseColumnType | 'sparsevec';
+/** What a new table of dense vectors uses when `vectorType` is not given (bench/README.md, issue 32: recall). */
+export const DEFAULT_VECTOR_TYPE: DenseColumnType = 'vector';
+/** pgvector's HNSW indexes `vector` up to this many dimensions, `halfvec` up to HALFVEC_HNSW_MAX_DIM. */
+export const VECTOR_HNSW_MAX_DIM = 2_000;
+export const HALFVEC_HNSW_MAX_DIM = 4_000;
 
 /**
  * How old (by the server's clock) a label must be before a reader is given it.
@@ -89,6 +108,8 @@ export class PostgresStore implements SemanticStore {
   private readonly table: string;
   /** Whether the table exists; created by the first put, with that vector's kind and dimension. */
   private ready = false;
+  /** The vector column's type, read from the catalog (or chosen at creation) once the table exists. */
+  private column: ColumnType = 'vector';
   /** The creation in progress, shared by concurrent puts; forgotten when it ends (a failure is tried again). */
   private creating: Promise<void> | undefined;
   /** The label log's table; created with the entries table or by the first append. */
@@ -137,10 +158,10 @@ export class PostgresStore implements SemanticStore {
           distance: number;
           expires_at: string | null;
         }>(
-          `SELECT hash, prompt, query, vector <=> $1 AS distance, expires_at FROM ${this.table}
+          `SELECT hash, prompt, query, vector <=> ${this.param(1)} AS distance, expires_at FROM ${this.table}
             WHERE partition = $2 AND NOT bad AND (expires_at IS NULL OR expires_at > $3)
-            ORDER BY vector <=> $1 LIMIT $4`,
-          [literal(vector), digestOf(partition), now, k],
+            ORDER BY vector <=> ${this.param(1)} LIMIT $4`,
+          [vectorParam(vector), digestOf(partition), now, k],
         );
         return rows;
       } catch (error) {
@@ -171,7 +192,7 @@ export class PostgresStore implements SemanticStore {
     await this.createTable(vector);
     await this.pool.query(
       `INSERT INTO ${this.table} (hash, partition, namespace, llm_string, context, prompt, query, vector, payload, size, created_at, expires_at, tags)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, ${this.param(8)}, $9, $10, $11, $12, $13)
        ON CONFLICT (hash) DO UPDATE SET prompt = excluded.prompt, query = excluded.query, vector = excluded.vector,
          payload = excluded.payload, size = excluded.size, created_at = excluded.created_at,
          expires_at = excluded.expires_at, tags = excluded.tags, bad = false`,
@@ -183,7 +204,7 @@ export class PostgresStore implements SemanticStore {
         question.context,
         withoutNul(question.prompt),
         withoutNul(question.query),
-        literal(vector),
+        vectorParam(vector),
         payload,
         question.size,
         question.createdAt,
@@ -347,8 +368,10 @@ export class PostgresStore implements SemanticStore {
     return out;
   }
 
+  /** The server answers, and a table that exists has the column type `vectorType` asks for. */
   async check(): Promise<void> {
     await this.pool.query('SELECT 1');
+    await this.tableExists();
   }
 
   async close(): Promise<void> {
@@ -364,11 +387,30 @@ export class PostgresStore implements SemanticStore {
     return this.ready;
   }
 
+  /** Whether the table exists, and if so its vector column's type (checked against `vectorType`). */
   private async findTable(): Promise<boolean> {
-    const { rows } = await this.pool.query<{ found: string | null }>('SELECT to_regclass($1) AS found', [
-      this.table,
-    ]);
-    return rows[0]?.found !== null && rows[0]?.found !== undefined;
+    const { rows } = await this.pool.query<{ type: string; dim: number }>(
+      `SELECT t.typname AS type, a.atttypmod AS dim FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+        WHERE a.attrelid = to_regclass($1) AND a.attname = 'vector' AND NOT a.attisdropped`,
+      [this.table],
+    );
+    const found = rows[0];
+    if (!found) return false;
+    if (found.type !== 'vector' && found.type !== 'halfvec' && found.type !== 'sparsevec')
+      throw new Error(`${this.table}.vector is of type ${found.type}, not one this store writes`);
+    const wanted = this.options.vectorType;
+    if (wanted !== undefined && found.type !== 'sparsevec' && found.type !== wanted)
+      throw new TierConfigError(
+        `store.vectorType: '${wanted}', but ${this.table} already stores ${found.type}(${found.dim}); ` +
+          `leave vectorType unset to use the table as it is, or convert it (docs/tiers/semantic.md, "Vector type")`,
+      );
+    this.column = found.type;
+    return true;
+  }
+
+  /** The SQL for vector parameter $n: typed, so the server reads pgvector's binary format, and cast to the column's type. */
+  private param(n: number): string {
+    return this.column === 'halfvec' ? `$${n}::vector::halfvec` : `$${n}::${this.column}`;
   }
 
   /** Creates the table and its indexes for vectors like `vector` (one creator at a time across processes). */
@@ -381,8 +423,14 @@ export class PostgresStore implements SemanticStore {
   }
 
   private async create(vector: Vector): Promise<void> {
-    const type = isDense(vector) ? `vector(${vector.length})` : `sparsevec(${vector.dim})`;
-    const ops = isDense(vector) ? 'vector_cosine_ops' : 'sparsevec_cosine_ops';
+    // Another process (or an earlier version) may have made it: its type wins, or a mismatch is reported.
+    if (await this.findTable()) {
+      this.ready = true;
+      return;
+    }
+    const column = isDense(vector) ? denseColumn(vector.length, this.options.vectorType) : 'sparsevec';
+    const type = `${column}(${isDense(vector) ? vector.length : vector.dim})`;
+    const ops = `${column}_cosine_ops`;
     await transaction(this.pool, async (c) => {
       await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [this.table]);
       await c.query('CREATE EXTENSION IF NOT EXISTS vector');
@@ -411,6 +459,8 @@ export class PostgresStore implements SemanticStore {
       );
       await c.query(this.labelsTableSql());
     });
+    // Read back rather than assumed: a process that created the table first decided its type.
+    if (!(await this.findTable())) throw new Error(`${this.table} was not created`);
     this.ready = true;
     this.labelsReady = true;
   }
@@ -476,12 +526,55 @@ export class PostgresStore implements SemanticStore {
   }
 }
 
-/** A vector in pgvector's text form: [x,y,...] for dense, {i:v,...}/dim (1-based) for sparse. */
-function literal(vector: Vector): string {
-  if (isDense(vector)) return `[${Array.prototype.join.call(vector, ',')}]`;
-  const parts: string[] = [];
-  for (let i = 0; i < vector.idx.length; i++) parts.push(`${vector.idx[i]! + 1}:${vector.val[i]}`);
-  return `{${parts.join(',')}}/${vector.dim}`;
+/**
+ * The column type of a new table of `dim`-dimensional dense vectors: `wanted`, else the default,
+ * and halfvec where pgvector's HNSW refuses vector; a combination no index can hold is a
+ * configuration error naming the field.
+ */
+export function denseColumn(dim: number, wanted: DenseColumnType | undefined): DenseColumnType {
+  if (dim > HALFVEC_HNSW_MAX_DIM)
+    throw new TierConfigError(
+      `store: pgvector's HNSW index holds at most ${HALFVEC_HNSW_MAX_DIM} dimensions (halfvec), this embedder gives ${dim}; use the local store or an embedder with fewer dimensions`,
+    );
+  if (dim > VECTOR_HNSW_MAX_DIM) {
+    if (wanted === 'vector')
+      throw new TierConfigError(
+        `store.vectorType: 'vector' is indexed up to ${VECTOR_HNSW_MAX_DIM} dimensions by pgvector's HNSW, this embedder gives ${dim}; use 'halfvec' (up to ${HALFVEC_HNSW_MAX_DIM}) or leave it unset`,
+      );
+    return 'halfvec';
+  }
+  return wanted ?? DEFAULT_VECTOR_TYPE;
+}
+
+/**
+ * A vector as a binary parameter (node-postgres sends a Buffer in binary format) in pgvector's
+ * send/recv format, big-endian: dense `vector` as int16 dim, int16 0, dim float32; sparse
+ * `sparsevec` as int32 dim, int32 nnz, int32 0, nnz int32 indices (0-based, ascending), nnz
+ * float32 values. Exact, where the text form cost a decimal rendering and parse per component.
+ * The server checks it as it checks text (vector_recv/sparsevec_recv): NaN, infinities, a wrong
+ * dimension or an out-of-range index are refused there. A halfvec column gets the float32 vector
+ * cast on the server (param), so the rounding is pgvector's own.
+ */
+export function vectorParam(vector: Vector): Buffer {
+  if (isDense(vector)) {
+    const n = vector.length;
+    if (n < 1 || n > 16_000) throw new RangeError(`a vector has 1 to 16000 dimensions, not ${n}`);
+    const out = Buffer.allocUnsafe(4 + 4 * n);
+    out.writeInt16BE(n, 0);
+    out.writeInt16BE(0, 2);
+    for (let i = 0; i < n; i++) out.writeFloatBE(vector[i]!, 4 + 4 * i);
+    return out;
+  }
+  const nnz = vector.idx.length;
+  const out = Buffer.allocUnsafe(12 + 8 * nnz);
+  out.writeInt32BE(vector.dim, 0);
+  out.writeInt32BE(nnz, 4);
+  out.writeInt32BE(0, 8);
+  for (let i = 0; i < nnz; i++) {
+    out.writeInt32BE(vector.idx[i]!, 12 + 4 * i);
+    out.writeFloatBE(vector.val[i]!, 12 + 4 * (nnz + i));
+  }
+  return out;
 }
 
 /**
