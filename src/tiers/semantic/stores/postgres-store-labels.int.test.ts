@@ -1,39 +1,10 @@
-/**
- * The shared store's label log (bound/labels.ts) against the running PostgreSQL: what one process
- * of a fleet appends, another reads in the same order, also before any entry was stored; a label
- * committed late is not passed over; malformed rows are skipped; a purge keeps the newest
- * MAX_LABELS.
- */
-import { randomUUID } from 'node:crypto';
-import pg from 'pg';
-import { afterAll, describe, expect, it } from 'vitest';
-import { service } from '../../../../test/support/services.js';
+import { describe, expect, it } from 'vitest';
+import { semanticTables } from '../../../../test/support/pg-semantic-tables.js';
 import { type Label, type LoggedLabel, scopeOf } from '../bound/labels.js';
 import { PostgresStore } from './postgres-store.js';
 import { MAX_LABELS } from './store.js';
 
-const url = service('postgres').STRATA_TEST_POSTGRES_URL!;
-const raw = new pg.Pool({ connectionString: url, max: 3 });
-raw.on('error', () => {});
-const prefixes: string[] = [];
-const stores: PostgresStore[] = [];
-afterAll(async () => {
-  await Promise.all(stores.map((s) => s.close()));
-  for (const prefix of prefixes) {
-    const { rows } = await raw.query<{ name: string }>(
-      "SELECT tablename AS name FROM pg_tables WHERE tablename LIKE $1 || 'semantic_%'",
-      [prefix],
-    );
-    for (const { name } of rows) await raw.query(`DROP TABLE IF EXISTS ${name}`);
-  }
-  await raw.end();
-});
-
-function freshPrefix(): string {
-  const prefix = `l${randomUUID().replaceAll('-', '').slice(0, 10)}_`;
-  prefixes.push(prefix);
-  return prefix;
-}
+const { url, raw, stores, freshPrefix } = semanticTables<PostgresStore>('l', 3);
 
 /** One process of the fleet: its own pool on the shared tables. */
 function open(tablePrefix: string): PostgresStore {

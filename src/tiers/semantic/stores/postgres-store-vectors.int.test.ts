@@ -4,10 +4,9 @@
  * an infinity or the wrong dimension; halfvec tables, chosen or forced by the dimension; and a
  * table created before any of this (text-era, `vector(n)`) read as it is.
  */
-import { createHash, randomUUID } from 'node:crypto';
-import pg from 'pg';
-import { afterAll, describe, expect, it } from 'vitest';
-import { service } from '../../../../test/support/services.js';
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { semanticTables } from '../../../../test/support/pg-semantic-tables.js';
 import { TierConfigError } from '../../../errors.js';
 import { createCache } from '../../../langchain/create.js';
 import { semanticTierSchema } from '../config.js';
@@ -15,28 +14,7 @@ import type { Vector } from '../vectors/vector.js';
 import { type DenseColumnType, PostgresStore, vectorParam } from './postgres-store.js';
 import type { Question } from './store.js';
 
-const url = service('postgres').STRATA_TEST_POSTGRES_URL!;
-const raw = new pg.Pool({ connectionString: url, max: 2 });
-raw.on('error', () => {});
-const prefixes: string[] = [];
-const stores: PostgresStore[] = [];
-afterAll(async () => {
-  await Promise.all(stores.map((s) => s.close()));
-  for (const prefix of prefixes) {
-    const { rows } = await raw.query<{ name: string }>(
-      "SELECT tablename AS name FROM pg_tables WHERE tablename LIKE $1 || 'semantic_%'",
-      [prefix],
-    );
-    for (const { name } of rows) await raw.query(`DROP TABLE IF EXISTS ${name}`);
-  }
-  await raw.end();
-});
-
-function freshPrefix(): string {
-  const prefix = `v${randomUUID().replaceAll('-', '').slice(0, 10)}_`;
-  prefixes.push(prefix);
-  return prefix;
-}
+const { url, raw, stores, freshPrefix } = semanticTables<PostgresStore>('v', 2);
 
 const EMBEDDER = 'vectors-test-embedder';
 /** The entries table of EMBEDDER under a prefix, as the store names it. */
