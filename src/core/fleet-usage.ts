@@ -340,7 +340,7 @@ function mergeBound(known: BoundUsage, row: BoundUsage, fresher: boolean): Bound
 }
 
 /** Several rows as one `(other)`: counts summed, labels summed or the largest, a bound kept when all share it. */
-function sumBound(rows: readonly BoundUsage[], labelsBy: 'sum' | 'max'): BoundUsage {
+export function sumBound(rows: readonly BoundUsage[], labelsBy: 'sum' | 'max'): BoundUsage {
   const labels = {} as Record<LabelSource, number>;
   for (const s of LABEL_SOURCES)
     labels[s] = rows.reduce((n, r) => (labelsBy === 'sum' ? n + r.labels[s] : Math.max(n, r.labels[s])), 0);

@@ -8,9 +8,8 @@
  * left out (null). Namespaces may also be hidden (a monitor without a token at the gateway, whose
  * namespaces are its tenants): then they are named by rank, `namespace 1`, `namespace 2`, ...
  */
-import { type BoundUsage, boundRow } from '../core/fleet-usage.js';
-import { LABEL_SOURCES, type LabelSource, type NamespaceBound, type TierStats } from '../core/tier.js';
-import { OTHER } from './insights.js';
+import { type BoundUsage, boundRow, sumBound } from '../core/fleet-usage.js';
+import type { NamespaceBound, TierStats } from '../core/tier.js';
 
 /** Namespaces per tier shown by name in /metrics and the dashboard; the rest are `(other)`. */
 export const MAX_BOUND_NAMESPACES = 20;
@@ -39,27 +38,6 @@ export function boundRows(
   const rows = options.hideNamespaces
     ? shown.map((r, i) => ({ ...r, namespace: `namespace ${i + 1}` }))
     : shown;
-  if (rest.length > 0) rows.push(summed(rest));
+  if (rest.length > 0) rows.push(sumBound(rest, 'sum'));
   return rows;
-}
-
-/** The namespaces past the limit as one row: counts summed, the bound kept only when they share it. */
-function summed(rows: readonly BoundRow[]): BoundRow {
-  const labels = {} as Record<LabelSource, number>;
-  for (const source of LABEL_SOURCES) labels[source] = rows.reduce((n, r) => n + r.labels[source], 0);
-  const bounds = new Set(rows.map((r) => r.maxErrorRate));
-  const budgets = new Set(rows.map((r) => r.explorationBudget));
-  return {
-    namespace: OTHER,
-    maxErrorRate: bounds.size === 1 ? rows[0]!.maxErrorRate : null,
-    errorRate: null,
-    errorLow: null,
-    errorHigh: null,
-    lookups: rows.reduce((n, r) => n + r.lookups, 0),
-    hits: rows.reduce((n, r) => n + r.hits, 0),
-    labels,
-    explorations: rows.reduce((n, r) => n + r.explorations, 0),
-    explorationBudget: budgets.size === 1 ? rows[0]!.explorationBudget : null,
-    cutoff: null,
-  };
 }
