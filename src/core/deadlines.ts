@@ -1,74 +1,105 @@
 /**
  * Cheap timeouts for the hot path, one queue per tier. A setTimeout per tier call costs more
  * than a Redis GET's own client-side work at high rates (timer-list insertion, then clearTimeout
- * and garbage), and so did a Set of pending calls (hashing each entry in and out). Every call of
- * one tier has the same timeout, so deadlines fall due in the order they were added: a plain
- * array in arrival order is already sorted by due time. Cancelling only marks an entry; one
- * unref'd sweeper, every `resolutionMs`, drops settled entries from the front and fires the
+ * and garbage), and so did a Set of pending calls (hashing each entry in and out) and an entry
+ * object per call. Every call of one tier has the same timeout, so deadlines fall due in the
+ * order they were added: parallel arrays in arrival order are already sorted by due time, and
+ * adding a deadline allocates nothing once they have grown.
+ *
+ * What waits is an `Expirable` (a lookup in flight, a bounded call): the queue holds it with the
+ * token it was armed with. Cancelling disarms it (`armed = 0`), so an entry whose token no longer
+ * matches is dead wherever it sits: a lookup that timed out on one tier and is armed again for
+ * the next is never fired by the first tier's queue. Tokens come from one counter for every
+ * queue, so two queues never hand out the same one.
+ *
+ * One unref'd sweeper, every `resolutionMs`, drops dead entries from the front and fires the
  * expired ones. A timeout therefore fires up to `resolutionMs` late, which is noise next to the
  * timeouts it enforces (hundreds of ms). A call that hangs keeps the entries behind it until it
  * expires, so the queue holds at most one timeout's worth of calls.
  */
-export interface Deadline {
-  readonly at: number;
-  /** Called with undefined, so a promise's resolve can be the action itself (no closure per call). */
-  readonly fire: (expired: undefined) => void;
-  live: boolean;
+export interface Expirable {
+  /** The token of the deadline it waits on; 0 when it waits on none. Written by Deadlines only. */
+  armed: number;
+  /** Its deadline passed before it was cancelled. */
+  expired(): void;
 }
 
+let lastToken = 0;
+
 export class Deadlines {
-  private queue: Deadline[] = [];
+  private waiters: Expirable[] = [];
+  private tokens: number[] = [];
+  private dueAt: number[] = [];
   /** Entries before this index are done. */
   private head = 0;
   private sweeper: NodeJS.Timeout | undefined;
 
-  /** `onExpire` runs before each expired entry's own `fire` (what every expiry of this queue does). */
+  /** `onExpire` runs before each expired entry's own `expired()` (what every expiry of this queue does). */
   constructor(
     private readonly timeoutMs: number,
     private readonly onExpire?: () => void,
     private readonly resolutionMs = 5,
   ) {}
 
-  /** Calls `fire` once `timeoutMs` have passed since `start` (performance.now()), unless cancelled first. */
-  add(start: number, fire: (expired: undefined) => void): Deadline {
-    const entry: Deadline = { at: start + this.timeoutMs, fire, live: true };
-    this.queue.push(entry);
+  /**
+   * Arms `waiter`: its `expired()` runs once `timeoutMs` have passed since `start`
+   * (performance.now()), unless `cancel(waiter)` comes first. Returns the deadline's token.
+   */
+  add(start: number, waiter: Expirable): number {
+    // Past 2^53 - 1 a token would repeat; at a billion calls a second that is 104 days away.
+    lastToken = lastToken === Number.MAX_SAFE_INTEGER ? 1 : lastToken + 1;
+    const token = lastToken;
+    waiter.armed = token;
+    this.waiters.push(waiter);
+    this.tokens.push(token);
+    this.dueAt.push(start + this.timeoutMs);
     if (!this.sweeper) {
       this.sweeper = setInterval(() => this.sweep(), this.resolutionMs);
       this.sweeper.unref();
     }
-    return entry;
-  }
-
-  /** True if the deadline was still pending (it has not fired and will not). */
-  cancel(entry: Deadline): boolean {
-    if (!entry.live) return false;
-    entry.live = false;
-    return true;
+    return token;
   }
 
   private sweep(): void {
     const now = performance.now();
-    const queue = this.queue;
+    const { waiters, tokens, dueAt } = this;
     let head = this.head;
-    while (head < queue.length) {
-      const entry = queue[head]!;
-      if (entry.live) {
-        if (entry.at > now) break;
-        entry.live = false;
+    while (head < waiters.length) {
+      const waiter = waiters[head]!;
+      if (waiter.armed === tokens[head]) {
+        if (dueAt[head]! > now) break;
+        waiter.armed = 0;
         this.onExpire?.();
-        entry.fire(undefined);
+        waiter.expired();
       }
+      // Let the waiter go: a queue held behind a hanging call must not keep finished lookups alive.
+      waiters[head] = DONE;
       head++;
     }
-    if (head === queue.length) {
-      this.queue = [];
+    if (head === waiters.length) {
+      this.waiters = [];
+      this.tokens = [];
+      this.dueAt = [];
       this.head = 0;
       clearInterval(this.sweeper);
       this.sweeper = undefined;
-    } else if (head > 1024 && head * 2 > queue.length) {
-      this.queue = queue.slice(head);
+    } else if (head > 1024 && head * 2 > waiters.length) {
+      this.waiters = waiters.slice(head);
+      this.tokens = tokens.slice(head);
+      this.dueAt = dueAt.slice(head);
       this.head = 0;
     } else this.head = head;
   }
 }
+
+/**
+ * Disarms `waiter` if it still waits on deadline `token`: true if it did (the deadline has not
+ * fired and now will not), false if it fired already or was cancelled.
+ */
+export function cancelDeadline(waiter: Expirable, token: number): boolean {
+  if (waiter.armed !== token || token === 0) return false;
+  waiter.armed = 0;
+  return true;
+}
+
+const DONE: Expirable = { armed: 0, expired() {} };

@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { TierTimeoutError } from '../errors.js';
 import { type BreakerOptions, type BreakerState, CircuitBreaker } from './breaker.js';
 import type { Clock } from './clock.js';
-import { Deadlines } from './deadlines.js';
+import { cancelDeadline, Deadlines, type Expirable } from './deadlines.js';
 import { keyForSealedTier } from './encryption/at-rest.js';
 import type { Sealer } from './encryption/keyring.js';
 import { earliestExpiry, type StoredEntry, withExpiry } from './entry.js';
@@ -40,6 +40,44 @@ export interface ManagedTierOptions {
 
 /** What a tier read can yield: a payload, another prompt's entry, or nothing. */
 export type Read = string | SimilarMatch | undefined;
+
+/** What `readInto` returns for a read that will settle later, through its waiter. */
+export const PENDING: unique symbol = Symbol('pending read');
+export type Pending = typeof PENDING;
+
+/**
+ * Who waits on an asynchronous read (a lookup in flight): told its outcome once, by
+ * `readSettled` or, at the deadline, by `expired()` (the timeout is counted by then).
+ */
+export interface ReadWaiter extends Expirable {
+  readSettled(read: Read): void;
+}
+
+/** A read awaited as a promise, for the callers off the hit path. */
+class PromisedRead implements ReadWaiter {
+  armed = 0;
+  private resolve: ((read: Read) => void) | undefined;
+  private settled: { read: Read } | undefined;
+
+  constructor(private readonly note: TierNote | undefined) {}
+
+  promise(): Promise<Read> {
+    return new Promise((resolve) => {
+      if (this.settled) resolve(this.settled.read);
+      else this.resolve = resolve;
+    });
+  }
+
+  readSettled(read: Read): void {
+    if (this.resolve) this.resolve(read);
+    else this.settled = { read };
+  }
+
+  expired(): void {
+    if (this.note) this.note.failure = 'timeout';
+    this.readSettled(undefined);
+  }
+}
 
 /** Where a guarded tier reports to: the manager's clock, logger and events. */
 export interface TierPolicy {
@@ -113,11 +151,18 @@ export class GuardedTier {
   }
 
   /**
-   * One read. Not async, because it is the hit path: a synchronous tier (memory, SQLite) costs no
-   * promise, and an asynchronous one exactly one, settled by its answer or by its deadline (one
-   * sweeper per tier, no timer per call: see deadlines.ts).
+   * One read, for a lookup in flight (`waiter`). Not async, because it is the hit path: a
+   * synchronous tier (memory, SQLite) answers here and costs no promise; an asynchronous one
+   * returns PENDING and tells `waiter.readSettled` once, with its answer, with undefined for a
+   * failure, or through `waiter.expired()` at its deadline (one sweeper per tier, no timer and no
+   * promise of ours per call: see deadlines.ts). `waiter.readSettled` must not throw.
    */
-  read(key: CacheKey, sealer?: Sealer, note?: TierNote): MaybePromise<Read> {
+  readInto(
+    key: CacheKey,
+    sealer: Sealer | undefined,
+    note: TierNote | undefined,
+    waiter: ReadWaiter,
+  ): Read | Pending {
     // An exact-only key (embedding vectors) never reaches a tier that matches by similarity.
     if (key.exact && this.similarity) {
       if (note) note.failure = 'skipped';
@@ -140,31 +185,27 @@ export class GuardedTier {
       return undefined;
     }
     if (!isPromiseLike(result)) return this.afterRead(start, result);
-    const pending = result;
-    const deadlines = this.readDeadlines;
-    return new Promise((resolve) => {
-      // On expiry the queue counts the timeout and resolves this read as a miss.
-      const deadline = deadlines.add(
-        start,
-        note
-          ? (value: undefined) => {
-              note.failure = 'timeout';
-              resolve(value);
-            }
-          : resolve,
-      );
-      pending.then(
-        (payload) => {
-          if (deadlines.cancel(deadline)) resolve(this.afterRead(start, payload));
-        },
-        (error: unknown) => {
-          if (!deadlines.cancel(deadline)) return;
-          this.failed('get', error);
-          if (note) note.failure = 'error';
-          resolve(undefined);
-        },
-      );
-    });
+    // On expiry the queue counts the timeout and the waiter takes it as a miss.
+    const token = this.readDeadlines.add(start, waiter);
+    result.then(
+      (payload) => {
+        if (cancelDeadline(waiter, token)) waiter.readSettled(this.afterRead(start, payload));
+      },
+      (error: unknown) => {
+        if (!cancelDeadline(waiter, token)) return;
+        this.failed('get', error);
+        if (note) note.failure = 'error';
+        waiter.readSettled(undefined);
+      },
+    );
+    return PENDING;
+  }
+
+  /** One read as a value or a promise of one (lease waits, stale-if-error: off the hit path). */
+  read(key: CacheKey, sealer?: Sealer, note?: TierNote): MaybePromise<Read> {
+    const waiter = new PromisedRead(note);
+    const read = this.readInto(key, sealer, note, waiter);
+    return read === PENDING ? waiter.promise() : read;
   }
 
   /** One write, capped to this tier's TTL; false when it was skipped, refused or failed. */
@@ -272,16 +313,18 @@ export class GuardedTier {
   bounded<T>(op: string, promise: Promise<T>): Promise<T> {
     const deadlines = this.deadlines;
     return new Promise<T>((resolve, reject) => {
-      const deadline = deadlines.add(performance.now(), () =>
-        reject(new TierTimeoutError(this.name, op, this.timeoutMs)),
-      );
+      const waiter: Expirable = {
+        armed: 0,
+        expired: () => reject(new TierTimeoutError(this.name, op, this.timeoutMs)),
+      };
+      const token = deadlines.add(performance.now(), waiter);
       promise.then(
         (value) => {
-          deadlines.cancel(deadline);
+          cancelDeadline(waiter, token);
           resolve(value);
         },
         (error: unknown) => {
-          deadlines.cancel(deadline);
+          cancelDeadline(waiter, token);
           reject(error);
         },
       );

@@ -28,17 +28,26 @@ import {
   type StoredGenerationData,
   storedEntry,
 } from './entry.js';
+import { errorOf } from './error-of.js';
 import type { CacheEvents, Hit, Logger } from './events.js';
-import { GuardedTier, type ManagedTierOptions, type TierPolicy, type TierSink } from './guarded-tier.js';
+import {
+  GuardedTier,
+  type ManagedTierOptions,
+  PENDING,
+  type Read,
+  type TierPolicy,
+  type TierSink,
+} from './guarded-tier.js';
 import { type CacheKey, DEFAULT_NAMESPACE, embeddingLlmString } from './key.js';
 import { LeaseWait } from './lease-wait.js';
 import { recordLookup } from './lookup-outcome.js';
+import { type LookupReceiver, LookupRun } from './lookup-run.js';
 import { type Erasure, Erasures, flushEvery, purgeEvery } from './maintenance.js';
 import type { LookupOptions, ManagerOptions, WriteOptions } from './options.js';
 import * as reports from './reports.js';
 import { findStale, type StaleOptions } from './stale.js';
 import { CacheCounters } from './stats.js';
-import { isPromiseLike, type MaybePromise, type SimilarMatch, type Tier, type TierCall } from './tier.js';
+import type { MaybePromise, SimilarMatch, Tier, TierCall } from './tier.js';
 import { type Operation, Tracing } from './tracing.js';
 import { isUsableAnswer } from './usable-answer.js';
 
@@ -145,65 +154,150 @@ export class Manager implements Strata {
   // --- Lookup -------------------------------------------------------------------------------------
 
   /** Waterfall lookup with coalescing of concurrent misses. */
-  async lookup(key: CacheKey, options?: LookupOptions): Promise<Hit | undefined> {
-    if (this.closed) return this.refuseClosed('lookup');
-    const start = performance.now();
-    this.totals.lookups++;
-    if (key.llmProblem !== undefined) this.warnOnce(key);
-    const trace = this.tracing.operation('strata.lookup', key.llmString);
-    const claim = options?.claim !== false;
-    const wait = options?.wait ?? 'lease';
-    // A caller whose wait is bounded never takes over a flight it did not wait for.
-    const bounded = wait !== 'lease';
-    const pending = !bounded
-      ? this.coalescer?.join(key.hash)
-      : wait === 'measured'
-        ? this.coalescer?.joinBounded(key.hash, this.missDurations.measuredMs(key.llmString))
-        : undefined;
-    let hit: Hit | undefined;
-    if (pending) {
-      this.totals.coalesced++;
-      const waited = trace?.wait('process');
-      // undefined: the leader gave up (this caller may now lead) or its lease ran out.
-      const payload = await pending;
-      waited?.(payload !== undefined);
-      const decoded = payload === undefined ? undefined : this.decoded.template(key.hash, payload);
-      const entry = decoded && copyAnswer(decoded.answer);
-      hit = entry ? { entry, tier: 'coalesced', coalesced: true } : undefined;
-    } else {
-      let found: Found | undefined;
-      // Whether concurrent lookups of this key may now wait for this one. Claimed at the first
-      // await: while every tier answers synchronously (memory), nothing else can run meanwhile.
-      let led = false;
-      // The waterfall, inline (it is the hit path): the first tier with a valid, live entry wins.
-      for (let i = 0; i < this.managed.length && !found; i++) {
-        const m = this.managed[i]!;
-        let read = trace
-          ? trace.read(m, (note) => m.read(key, options?.sealer, note))
-          : m.read(key, options?.sealer);
-        if (isPromiseLike(read)) {
-          if (claim && !led && !(bounded && this.coalescer?.has(key.hash))) led = this.lead(key, start);
-          read = await read;
-        }
-        if (read !== undefined) found = this.accept(m, i, key, read, options?.sealer);
-        trace?.readDone(read, found !== undefined);
-      }
-      if (claim) {
-        if (!found && !led) {
-          if (bounded && this.coalescer?.has(key.hash)) this.coalescer.restart(key.hash, start);
-          else led = this.lead(key, start);
-        }
-        if (wait !== 'never')
-          found ??= await this.awaitOtherInstance(key, wait === 'measured', options?.sealer, trace);
-        if (found) {
-          if (led) this.coalescer?.settle(key.hash, found.payload);
-        } else this.coalescer?.hold(key.hash, this.missDurations.leaseMs(key.llmString));
-      }
-      hit = found?.hit;
+  lookup(key: CacheKey, options?: LookupOptions): Promise<Hit | undefined> {
+    return new Promise((found, failed) => this.lookupInto(key, options, { found, failed }));
+  }
+
+  /**
+   * The lookup, told to `receiver` instead of through a promise of its own (lookup-run.ts): an
+   * adapter that builds its answer from the hit settles one promise for the whole call. A memory
+   * hit is told before this returns.
+   */
+  lookupInto(key: CacheKey, options: LookupOptions | undefined, receiver: LookupReceiver): void {
+    if (this.closed) {
+      receiver.found(this.refuseClosed('lookup'));
+      return;
     }
-    recordLookup(this.events, this.totals, key, hit, performance.now() - start);
-    trace?.endLookup(hit);
-    return hit;
+    const run = new LookupRun(this, key, options, receiver);
+    this.totals.lookups++;
+    try {
+      if (key.llmProblem !== undefined) this.warnOnce(key);
+      run.trace = this.tracing.operation('strata.lookup', key.llmString);
+      const pending = !run.bounded
+        ? this.coalescer?.join(key.hash)
+        : run.wait === 'measured'
+          ? this.coalescer?.joinBounded(key.hash, this.missDurations.measuredMs(key.llmString))
+          : undefined;
+      if (pending) this.awaitFlight(run, pending);
+      else this.waterfall(run);
+    } catch (error) {
+      this.abandon(run, error);
+    }
+  }
+
+  /** Another caller of this process leads the key's flight: its answer, or a miss. */
+  private awaitFlight(run: LookupRun, pending: Promise<string | undefined>): void {
+    this.totals.coalesced++;
+    const waited = run.trace?.wait('process');
+    // undefined: the leader gave up (this caller may now lead) or its lease ran out.
+    pending
+      .then((payload) => {
+        waited?.(payload !== undefined);
+        const decoded = payload === undefined ? undefined : this.decoded.template(run.key.hash, payload);
+        const entry = decoded && copyAnswer(decoded.answer);
+        this.finish(run, entry ? { entry, tier: 'coalesced', coalesced: true } : undefined);
+      })
+      .catch((error: unknown) => this.abandon(run, error));
+  }
+
+  /**
+   * The waterfall, from the run's tier on (it is the hit path): the first tier with a valid,
+   * live entry wins. It stops at a read that is pending; `readSettled` goes on from there.
+   */
+  private waterfall(run: LookupRun): void {
+    const { key, trace } = run;
+    for (; run.tier < this.managed.length; run.tier++) {
+      const m = this.managed[run.tier]!;
+      const read = trace
+        ? trace.read(m, (note) => {
+            run.note = note;
+            return m.readInto(key, run.sealer, note, run);
+          })
+        : m.readInto(key, run.sealer, undefined, run);
+      if (read === PENDING) {
+        // Whether concurrent lookups of this key may now wait for this one. Claimed at the first
+        // pending read: while every tier answers synchronously (memory), nothing else can run.
+        if (run.claim && !run.led && !(run.bounded && this.coalescer?.has(key.hash)))
+          run.led = this.lead(key, run.start);
+        return;
+      }
+      const found = read === undefined ? undefined : this.accept(m, run.tier, key, read, run.sealer);
+      trace?.readDone(read, found !== undefined);
+      if (found) {
+        this.concluded(run, found);
+        return;
+      }
+    }
+    this.concluded(run, undefined);
+  }
+
+  /** @internal A pending read of `run` settled (lookup-run.ts): its answer, or on down the waterfall. */
+  readSettled(run: LookupRun, read: Read): void {
+    try {
+      const m = this.managed[run.tier]!;
+      const found = read === undefined ? undefined : this.accept(m, run.tier, run.key, read, run.sealer);
+      run.trace?.readDone(read, found !== undefined);
+      if (found) this.concluded(run, found);
+      else {
+        run.tier++;
+        this.waterfall(run);
+      }
+    } catch (error) {
+      this.abandon(run, error);
+    }
+  }
+
+  /** The waterfall ended: settle the key's flight (or wait for another instance's answer) and answer. */
+  private concluded(run: LookupRun, found: Found | undefined): void {
+    if (!run.claim) {
+      this.finish(run, found?.hit);
+      return;
+    }
+    const { key } = run;
+    if (!found) {
+      if (!run.led) {
+        if (run.bounded && this.coalescer?.has(key.hash)) this.coalescer.restart(key.hash, run.start);
+        else run.led = this.lead(key, run.start);
+      }
+      if (run.wait !== 'never' && this.leaseWait) {
+        this.awaitOtherInstance(key, run.wait === 'measured', run.sealer, run.trace).then(
+          (other) => this.settleFlight(run, other),
+          (error: unknown) => this.abandon(run, error),
+        );
+        return;
+      }
+    }
+    this.settleFlight(run, found);
+  }
+
+  private settleFlight(run: LookupRun, found: Found | undefined): void {
+    const { hash } = run.key;
+    if (found) {
+      if (run.led) this.coalescer?.settle(hash, found.payload);
+    } else this.coalescer?.hold(hash, this.missDurations.leaseMs(run.key.llmString));
+    this.finish(run, found?.hit);
+  }
+
+  private finish(run: LookupRun, hit: Hit | undefined): void {
+    recordLookup(this.events, this.totals, run.key, hit, performance.now() - run.start);
+    run.trace?.endLookup(hit);
+    run.done = true;
+    run.receiver.found(hit);
+  }
+
+  /**
+   * A fault of the lookup path itself (never a tier's: those are misses): the run ends as a
+   * failure, and a flight it leads is given up so nobody waits for it.
+   */
+  private abandon(run: LookupRun, error: unknown): void {
+    if (run.done) {
+      // The receiver threw while being told: its fault is its own, said once.
+      this.options.logger.warn(`[strata] a lookup's receiver failed: ${errorOf(error).message}`);
+      return;
+    }
+    run.done = true;
+    if (run.led) this.coalescer?.settle(run.key.hash, undefined);
+    run.receiver.failed(error);
   }
 
   /** After a failed model call: the key's expired answer still kept for stale-if-error (stale.ts). */

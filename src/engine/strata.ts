@@ -16,6 +16,7 @@ import type { Sealer } from '../core/encryption/keyring.js';
 import type { StoredEntry, StoredGenerationData } from '../core/entry.js';
 import type { CacheEvents, Hit, Logger } from '../core/events.js';
 import type { CacheKey } from '../core/key.js';
+import type { LookupReceiver } from '../core/lookup-run.js';
 import type { LookupOptions, WriteOptions } from '../core/options.js';
 import type { HealthReport, LatencyHistograms, StatsReport, TierQueries } from '../core/reports.js';
 import type { StaleOptions } from '../core/stale.js';
@@ -42,6 +43,11 @@ export interface Strata {
 
   /** The first tier holding a live, usable entry for the key answers; concurrent misses of one key wait for the first. */
   lookup(key: CacheKey, options?: LookupOptions): Promise<Hit | undefined>;
+  /**
+   * The same lookup, its outcome told to `receiver` (core/lookup-run.ts) instead of through a
+   * promise: an adapter that builds its own answer from the hit makes one promise per call.
+   */
+  lookupInto(key: CacheKey, options: LookupOptions | undefined, receiver: LookupReceiver): void;
   /**
    * For an edge whose model call failed (429, 5xx, timeout, connection refused or reset): the
    * key's expired answer still kept for stale-if-error, marked `stale` and counted; undefined

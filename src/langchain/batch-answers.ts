@@ -17,63 +17,104 @@
  * the lookups before it. Callers that merely started together may be grouped too: for them a
  * withheld hit costs a model call, never a wrong answer.
  */
-interface Member<T> {
-  value: T | null;
-  settled: boolean;
-  resolved: boolean;
-  resolve: (value: T | null) => void;
+/** Told how many hits a batch withheld (the engine counts them). */
+export interface Withholding {
+  withholdHits(n: number): void;
 }
 
-interface Group<T> {
-  members: Member<T>[];
-  onWithheld: (n: number) => void;
+/** Who is told what a seat's caller gets. */
+export interface BatchAnswer<T> {
+  answer(value: T | null): void;
+}
+
+/** One lookup's place in its batch. */
+export interface BatchSeat<T> {
+  /** The lookup's own answer (null: a miss); what the caller gets goes to the seat's `answer`. */
+  settle(value: T | null): void;
+}
+
+class Seat<T> implements BatchSeat<T> {
+  value: T | null = null;
+  settled = false;
+  answered = false;
+
+  constructor(
+    private readonly group: Group<T>,
+    readonly index: number,
+    private readonly to: BatchAnswer<T>,
+  ) {}
+
+  answer(value: T | null): void {
+    this.to.answer(value);
+  }
+
+  settle(value: T | null): void {
+    if (this.settled) return;
+    this.value = value ?? null;
+    this.settled = true;
+    this.group.settled(this);
+  }
+}
+
+/**
+ * The seats of one llmKey in this turn. A miss is answered at once; a hit once every seat before
+ * it is known (`known`: how many leading seats are), or at once as null when a seat before it
+ * missed (`firstMiss`). Each seat is visited a bounded number of times, so a batch of n hits
+ * costs O(n), not O(n^2).
+ */
+class Group<T> {
+  readonly seats: Seat<T>[] = [];
+  private known = 0;
+  private firstMiss = Number.POSITIVE_INFINITY;
+
+  constructor(private readonly withholding: Withholding) {}
+
+  settled(seat: Seat<T>): void {
+    let withheld = 0;
+    const seats = this.seats;
+    if (seat.value === null) {
+      seat.answered = true;
+      seat.answer(null);
+      // Hits after this miss, known already and waiting for the seats before them, are withheld.
+      const until = Math.min(this.firstMiss, seats.length);
+      for (let j = seat.index + 1; j < until; j++) withheld += this.withhold(seats[j]!);
+      if (seat.index < this.firstMiss) this.firstMiss = seat.index;
+    } else if (this.firstMiss < seat.index) withheld += this.withhold(seat);
+    while (this.known < seats.length && seats[this.known]!.settled) {
+      const s = seats[this.known]!;
+      if (!s.answered) {
+        s.answered = true;
+        s.answer(s.value);
+      }
+      this.known++;
+    }
+    if (withheld > 0) this.withholding.withholdHits(withheld);
+  }
+
+  /** A known hit not yet answered, after a miss of its batch: answered as a miss. */
+  private withhold(seat: Seat<T>): number {
+    if (!seat.settled || seat.answered || seat.value === null) return 0;
+    seat.answered = true;
+    seat.answer(null);
+    return 1;
+  }
 }
 
 /** The group of each llmKey in this turn. */
 const open = new Map<string, Group<unknown>>();
 
-/** The lookup's answer: its own, or null when a lookup before it in its group missed. */
-export function answeredTogether<T>(
-  llmKey: string,
-  lookup: Promise<T | null>,
-  onWithheld: (withheld: number) => void,
-): Promise<T | null> {
+/**
+ * A seat in this turn's batch of `llmKey`, taken in the order of the lookups. `to` is told
+ * the lookup's own answer, or null when a lookup before it in its batch missed.
+ */
+export function takeSeat<T>(llmKey: string, withholding: Withholding, to: BatchAnswer<T>): BatchSeat<T> {
   let group = open.get(llmKey) as Group<T> | undefined;
   if (!group) {
-    group = { members: [], onWithheld };
+    group = new Group<T>(withholding);
     open.set(llmKey, group as Group<unknown>);
     queueMicrotask(() => open.delete(llmKey));
   }
-  const g = group;
-  return new Promise<T | null>((resolve) => {
-    const member: Member<T> = { value: null, settled: false, resolved: false, resolve };
-    g.members.push(member);
-    const settle = (value: T | null) => {
-      member.value = value ?? null;
-      member.settled = true;
-      decide(g);
-    };
-    lookup.then(settle, () => settle(null));
-  });
-}
-
-/** Answers every member whose answer is known: misses at once, hits once all before them are known. */
-function decide<T>(g: Group<T>): void {
-  let missedBefore = false;
-  let unknownBefore = false;
-  let withheld = 0;
-  for (const m of g.members) {
-    if (!m.settled) {
-      unknownBefore = true;
-      continue;
-    }
-    const hit = m.value !== null;
-    if (!m.resolved && (!hit || missedBefore || !unknownBefore)) {
-      m.resolved = true;
-      if (hit && missedBefore) withheld++;
-      m.resolve(hit && !missedBefore ? m.value : null);
-    }
-    if (!hit) missedBefore = true;
-  }
-  if (withheld > 0) g.onWithheld(withheld);
+  const seat = new Seat(group, group.seats.length, to);
+  group.seats.push(seat);
+  return seat;
 }

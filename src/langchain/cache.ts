@@ -19,7 +19,7 @@ import type { AttachableModel } from './run-handler.js';
 import { similarAnswers } from './similar-answers.js';
 import { attachModel } from './view-attach.js';
 import { identified, viewKey } from './view-identity.js';
-import { asBatch, lookupResult, plainWait, staleResult } from './view-lookups.js';
+import { lookupResult, PlainLookup, plainWait, staleResult } from './view-lookups.js';
 import {
   assertStoreOptions,
   assertStrings,
@@ -57,14 +57,10 @@ export class StrataCache extends EngineView {
       return mode === 'only-if-cached'
         ? Promise.reject(new CacheMissError('unidentified-model'))
         : Promise.resolve(null);
-    // A view that never stores must never make another caller wait for it.
-    const options = { ...plainWait(this.view, prompt, llmKey), claim: mode === 'default' };
-    const found = this.find(prompt, llmKey, options).then((hit) => hit?.generations ?? null);
-    return asBatch(this.strata, this.view, prompt, llmKey, found).then((generations) => {
-      if (!generations && mode === 'only-if-cached') throw new CacheMissError(this.key(prompt, llmKey).hash);
-      if (!generations && mode === 'default') this.view.ledger?.missed(prompt, llmKey);
-      return generations;
-    });
+    const { strata, view } = this;
+    return new Promise((resolve, reject) =>
+      new PlainLookup(strata, view, prompt, llmKey, mode, resolve, reject).start(),
+    );
   }
 
   /**
@@ -104,9 +100,13 @@ export class StrataCache extends EngineView {
 
   /** The engine's hit as LangChain generations; a hit this adapter cannot convert is a miss. */
   private find(prompt: string, llmKey: string, options: LookupOptions): Promise<LookupResult | null> {
-    return Promise.resolve()
-      .then(() => lookupResult(this.strata, this.key(prompt, llmKey), options))
-      .catch((error: unknown) => this.failed('lookup failed, treated as a miss', error));
+    let key: CacheKey;
+    try {
+      key = this.key(prompt, llmKey);
+    } catch (error) {
+      return Promise.resolve(this.failed('lookup failed, treated as a miss', error));
+    }
+    return lookupResult(this.strata, this.view, key, options);
   }
 
   /** Whether a lookup may be made: strings, and a model this view can identify (view-identity.ts). */

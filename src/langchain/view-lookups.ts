@@ -4,22 +4,119 @@
  * together (batch-answers.ts).
  */
 import type { Generation } from '@langchain/core/outputs';
+import { errorOf } from '../core/error-of.js';
 import type { Hit } from '../core/events.js';
 import type { CacheKey } from '../core/key.js';
+import type { LookupReceiver } from '../core/lookup-run.js';
 import type { LookupOptions } from '../core/options.js';
 import type { StaleOptions } from '../core/stale.js';
 import type { Strata } from '../engine/strata.js';
-import { answeredTogether } from './batch-answers.js';
+import { CacheMissError } from '../errors.js';
+import { type BatchAnswer, type BatchSeat, takeSeat } from './batch-answers.js';
 import { generationsOf } from './generations.js';
+import type { CacheMode } from './modes.js';
+import { viewKey } from './view-identity.js';
 import type { LookupResult, View } from './view-options.js';
 
-/** The engine's answer to a key as LangChain generations; throws if they cannot be built. */
-export async function lookupResult(
+/**
+ * StrataCache.lookup, told by the engine (core/lookup-run.ts) instead of through promises of its
+ * own: the hit as fresh LangChain generations, through the lookup's seat in its LangChain batch
+ * when it may be in one, then as the view's mode wants a miss (null, or CacheMissError). The
+ * caller's promise is the only one the call makes. Never throws: a fault is a miss, said.
+ */
+export class PlainLookup implements LookupReceiver, BatchAnswer<Generation[]> {
+  private key: CacheKey | undefined;
+  private readonly seat: BatchSeat<Generation[]> | undefined;
+
+  constructor(
+    private readonly strata: Strata,
+    private readonly view: View,
+    private readonly prompt: string,
+    private readonly llmKey: string,
+    private readonly mode: CacheMode,
+    private readonly resolve: (generations: Generation[] | null) => void,
+    private readonly reject: (error: unknown) => void,
+  ) {
+    this.seat = mayBeBatched(view, prompt, llmKey)
+      ? takeSeat(`${view.namespace}\u0000${llmKey}`, strata, this)
+      : undefined;
+  }
+
+  start(): void {
+    try {
+      this.key = viewKey(this.view, this.prompt, this.llmKey);
+    } catch (error) {
+      this.failed(error);
+      return;
+    }
+    const wait = plainWait(this.view, this.prompt, this.llmKey);
+    // A view that never stores must never make another caller wait for it.
+    this.strata.lookupInto(this.key, this.mode === 'default' ? wait : { ...wait, claim: false }, this);
+  }
+
+  found(hit: Hit | undefined): void {
+    let generations: Generation[] | null = null;
+    if (hit) {
+      try {
+        generations = generationsOf(hit, this.key!.llmString);
+      } catch (error) {
+        this.warn(error);
+      }
+    }
+    this.settle(generations);
+  }
+
+  failed(error: unknown): void {
+    this.warn(error);
+    this.settle(null);
+  }
+
+  /** What the caller gets, once its batch allows (batch-answers.ts). */
+  answer(generations: Generation[] | null): void {
+    if (generations) this.resolve(generations);
+    else if (this.mode === 'only-if-cached') this.reject(new CacheMissError(this.key?.hash ?? 'unknown'));
+    else {
+      if (this.mode === 'default') this.view.ledger?.missed(this.prompt, this.llmKey);
+      this.resolve(null);
+    }
+  }
+
+  private settle(generations: Generation[] | null): void {
+    if (this.seat) this.seat.settle(generations);
+    else this.answer(generations);
+  }
+
+  private warn(error: unknown): void {
+    this.view.logger.warn(`[strata] lookup failed, treated as a miss: ${errorOf(error).message}`);
+  }
+}
+
+/**
+ * The engine's answer to a key as a LookupResult (lookupWithInfo, withCache); null for a miss,
+ * or when the hit cannot be built into generations (said, like any failed lookup).
+ */
+export function lookupResult(
   strata: Strata,
+  view: View,
   key: CacheKey,
   options: LookupOptions,
 ): Promise<LookupResult | null> {
-  return asLookupResult(strata, key, await strata.lookup(key, options));
+  return new Promise((resolve) => {
+    const warn = (error: unknown) => {
+      view.logger.warn(`[strata] lookup failed, treated as a miss: ${errorOf(error).message}`);
+      resolve(null);
+    };
+    strata.lookupInto(key, options, {
+      found: (hit) => {
+        try {
+          resolve(asLookupResult(strata, key, hit));
+        } catch (error) {
+          warn(error);
+        }
+      },
+      failed: warn,
+    });
+  });
 }
 
 /**
@@ -55,23 +152,6 @@ export function plainWait(view: View, prompt: string, llmKey: string): LookupOpt
   const ledger = view.ledger;
   if (!ledger) return PLAIN;
   return ledger.takeRepeat(prompt, llmKey) ? REPEAT : ATTACHED;
-}
-
-/**
- * A lookup LangChain may have made as part of a generate() batch: answered together with the
- * others (batch-answers.ts), since LangChain misplaces the hits of a batch that also has misses.
- */
-export function asBatch(
-  strata: Strata,
-  view: View,
-  prompt: string,
-  llmKey: string,
-  found: Promise<Generation[] | null>,
-): Promise<Generation[] | null> {
-  if (!mayBeBatched(view, prompt, llmKey)) return found;
-  return answeredTogether(`${view.namespace}\u0000${llmKey}`, found, (withheld) =>
-    strata.withholdHits(withheld),
-  );
 }
 
 /**
