@@ -100,19 +100,33 @@ class Group<T> {
   }
 }
 
-/** The group of each llmKey in this turn. */
-const open = new Map<string, Group<unknown>>();
+/**
+ * The group of each namespace and llmKey in this turn, by llmKey first: an llmKey is the same
+ * string on every lookup of a model, so finding it costs no hashing of a new string (joining the
+ * two into one key did, ~1 KB per lookup).
+ */
+const open = new Map<string, Map<string, Group<unknown>>>();
 
 /**
- * A seat in this turn's batch of `llmKey`, taken in the order of the lookups. `to` is told
- * the lookup's own answer, or null when a lookup before it in its batch missed.
+ * A seat in this turn's batch of `llmKey` in `namespace`, taken in the order of the lookups.
+ * `to` is told the lookup's own answer, or null when a lookup before it in its batch missed.
  */
-export function takeSeat<T>(llmKey: string, withholding: Withholding, to: BatchAnswer<T>): BatchSeat<T> {
-  let group = open.get(llmKey) as Group<T> | undefined;
+export function takeSeat<T>(
+  namespace: string,
+  llmKey: string,
+  withholding: Withholding,
+  to: BatchAnswer<T>,
+): BatchSeat<T> {
+  let byNamespace = open.get(llmKey);
+  if (!byNamespace) {
+    byNamespace = new Map();
+    open.set(llmKey, byNamespace);
+    queueMicrotask(() => open.delete(llmKey));
+  }
+  let group = byNamespace.get(namespace) as Group<T> | undefined;
   if (!group) {
     group = new Group<T>(withholding);
-    open.set(llmKey, group as Group<unknown>);
-    queueMicrotask(() => open.delete(llmKey));
+    byNamespace.set(namespace, group as Group<unknown>);
   }
   const seat = new Seat(group, group.seats.length, to);
   group.seats.push(seat);

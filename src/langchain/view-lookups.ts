@@ -38,7 +38,7 @@ export class PlainLookup implements LookupReceiver, BatchAnswer<Generation[]> {
     private readonly reject: (error: unknown) => void,
   ) {
     this.seat = mayBeBatched(view, prompt, llmKey)
-      ? takeSeat(`${view.namespace}\u0000${llmKey}`, strata, this)
+      ? takeSeat(view.namespace, llmKey, strata, this)
       : undefined;
   }
 
