@@ -22,6 +22,7 @@ export function judgeExact(
   usable: Usable,
   now: number,
   decoded: DecodedAnswers,
+  copy = true,
 ): Answer | 'corrupt' | 'expired' | 'stale' {
   const template = decoded.template(key.hash, payload);
   if (!template || !answerMatchesKey(template.answer, key)) return 'corrupt';
@@ -29,7 +30,7 @@ export function judgeExact(
     if (!usable(template.answer, key.llmString)) return 'corrupt';
     template.usableFor = key.llmString;
   }
-  if (!isExpired(template.answer, now)) return copyAnswer(template.answer);
+  if (!isExpired(template.answer, now)) return copy ? copyAnswer(template.answer) : template.answer;
   return keptStale(template.answer, now) ? 'stale' : 'expired';
 }
 

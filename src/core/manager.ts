@@ -194,7 +194,7 @@ export class Manager implements Strata {
       .then((payload) => {
         waited?.(payload !== undefined);
         const decoded = payload === undefined ? undefined : this.decoded.template(run.key.hash, payload);
-        const entry = decoded && copyAnswer(decoded.answer);
+        const entry = decoded && (run.copy ? copyAnswer(decoded.answer) : decoded.answer);
         this.finish(run, entry ? { entry, tier: 'coalesced', coalesced: true } : undefined);
       })
       .catch((error: unknown) => this.abandon(run, error));
@@ -221,7 +221,8 @@ export class Manager implements Strata {
           run.led = this.lead(key, run.start);
         return;
       }
-      const found = read === undefined ? undefined : this.accept(m, run.tier, key, read, run.sealer);
+      const found =
+        read === undefined ? undefined : this.accept(m, run.tier, key, read, run.sealer, run.copy);
       trace?.readDone(read, found !== undefined);
       if (found) {
         this.concluded(run, found);
@@ -235,7 +236,8 @@ export class Manager implements Strata {
   readSettled(run: LookupRun, read: Read): void {
     try {
       const m = this.managed[run.tier]!;
-      const found = read === undefined ? undefined : this.accept(m, run.tier, run.key, read, run.sealer);
+      const found =
+        read === undefined ? undefined : this.accept(m, run.tier, run.key, read, run.sealer, run.copy);
       run.trace?.readDone(read, found !== undefined);
       if (found) this.concluded(run, found);
       else {
@@ -327,6 +329,7 @@ export class Manager implements Strata {
     key: CacheKey,
     sealedRead: string | SimilarMatch,
     sealer: Sealer | undefined,
+    copy: boolean,
   ): Found | undefined {
     const read = this.opened(m, key, sealedRead, sealer);
     if (read === undefined) return undefined;
@@ -335,7 +338,7 @@ export class Manager implements Strata {
     const now = this.options.clock.now();
     const entry = similar
       ? judgeSimilar(read, key, this.usable, now)
-      : judgeExact(read, key, this.usable, now, this.decoded);
+      : judgeExact(read, key, this.usable, now, this.decoded, copy);
     if (typeof entry === 'string') {
       m.counters.misses++;
       const stored = similar ? { ...key, hash: read.hash, prompt: read.matchedPrompt } : key;

@@ -45,6 +45,13 @@ export interface LookupOptions {
   wait?: 'lease' | 'measured' | 'never';
   /** Opens what sealed tiers hold, instead of the config's key set (the gateway's per-tenant keys). */
   sealer?: Sealer;
+  /**
+   * `false`: an exact hit's entry is the decoded answer that every hit of the same payload
+   * shares (decoded.ts), not a fresh copy. Only for an adapter that builds fresh objects of its
+   * own from it at once and never hands the entry itself out (langchain/generations.ts copies
+   * what LangChain's messages keep). Default true.
+   */
+  copy?: boolean;
 }
 
 export interface WriteOptions extends Pick<CacheDirectives, 'tags' | 'metadata'> {

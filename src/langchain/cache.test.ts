@@ -134,6 +134,53 @@ describe('StrataCache with LangChain models', () => {
     expect(hit!.generationInfo).toEqual({ finish_reason: 'tool_calls' });
   });
 
+  it('hands every lookup its own objects: changing one hit never reaches the next', async () => {
+    // The engine shares one decoded answer between hits (core/decoded.ts); the adapter builds
+    // each caller's generations from it and must copy whatever LangChain's objects keep.
+    const dir = tempDir();
+    for (const tiers of [[{ type: 'memory' }], [{ type: 'sqlite', path: join(dir, 'fresh.db') }]] as const) {
+      const cache = await createCache({ tiers: [...tiers] });
+      caches.push(cache);
+      const stored = () =>
+        new AIMessage({
+          content: '查询天气',
+          tool_calls: [{ name: 'get_weather', args: { city: '北京' }, id: 'call_1', type: 'tool_call' }],
+          usage_metadata: { input_tokens: 10, output_tokens: 5, total_tokens: 15 },
+          response_metadata: { model_name: 'm', finish_reason: 'tool_calls', nested: { a: [1] } },
+          additional_kwargs: { refusal: null, extra: { deep: ['x'] } },
+        });
+      await cache.update('p', 'llm', [
+        {
+          text: '查询天气',
+          message: stored(),
+          generationInfo: { finish_reason: 'tool_calls', logprobs: { n: [1] } },
+        } as never,
+      ]);
+      type Gen = { message: AIMessage; generationInfo: Record<string, unknown> };
+      const first = ((await cache.lookup('p', 'llm')) as unknown as Gen[])[0]!;
+      const withInfo = ((await cache.lookupWithInfo('p', 'llm'))!.generations as unknown as Gen[])[0]!;
+      for (const g of [first, withInfo]) {
+        g.message.tool_calls![0]!.args.city = 'changed';
+        (g.message.response_metadata.nested as { a: number[] }).a.push(2);
+        (g.message.additional_kwargs.extra as { deep: string[] }).deep[0] = 'changed';
+        g.message.usage_metadata!.input_tokens = 999;
+        (g.message.lc_kwargs as Record<string, unknown>).content = 'changed';
+        (g.generationInfo.logprobs as { n: number[] }).n.push(2);
+        g.generationInfo.finish_reason = 'changed';
+      }
+      const again = ((await cache.lookup('p', 'llm')) as unknown as Gen[])[0]!;
+      const expected = stored();
+      expect(again.message.tool_calls).toEqual(expected.tool_calls);
+      expect(again.message.response_metadata).toMatchObject(expected.response_metadata);
+      expect(again.message.additional_kwargs).toEqual(expected.additional_kwargs);
+      expect(again.message.usage_metadata).toEqual(expected.usage_metadata);
+      expect(again.message.content).toBe('查询天气');
+      expect((again.message.lc_kwargs as Record<string, unknown>).content).toBe('查询天气');
+      expect(again.generationInfo).toEqual({ finish_reason: 'tool_calls', logprobs: { n: [1] } });
+      expect(again.message).not.toBe(first.message);
+    }
+  });
+
   it('never writes an API key from the llmKey to the SQLite file', async () => {
     const dir = tempDir();
     const secret = 'sk-live-0123456789abcdefghijklmnopqrstuvwxyz';

@@ -6,6 +6,7 @@
 import { deserializeStoredGeneration, serializeGeneration } from '@langchain/core/caches';
 import { AIMessage } from '@langchain/core/messages';
 import type { Generation } from '@langchain/core/outputs';
+import { copyJson } from '../core/decoded.js';
 import { generationText, isChatLlmString, type StoredGenerationData } from '../core/entry.js';
 import type { Hit } from '../core/events.js';
 
@@ -23,21 +24,26 @@ export function toStored(generation: Generation): StoredGenerationData {
 }
 
 /**
- * Builds new objects on every call: nothing a caller does to them reaches the cache. A chat
+ * Builds new objects on every call, copying whatever LangChain's objects keep of `stored` (a
+ * message's data becomes its fields and `lc_kwargs`), so `stored` may be the answer every hit
+ * shares (core/options.ts `copy: false`) and nothing a caller does reaches the cache. A chat
  * model's answer stored as text only (another GPTCache client's answer, an import) becomes an
  * AIMessage, which is what a chat model returns.
  */
 export function fromStored(stored: StoredGenerationData, chat: boolean): Generation {
   const text = generationText(stored);
+  const message = stored.message;
   const generation: Generation =
-    stored.message !== undefined
-      ? deserializeStoredGeneration({ text, message: stored.message } as unknown as Parameters<
-          typeof deserializeStoredGeneration
-        >[0])
+    message !== undefined
+      ? deserializeStoredGeneration({
+          text,
+          message: { type: message.type, data: copyJson(message.data) },
+        } as unknown as Parameters<typeof deserializeStoredGeneration>[0])
       : chat
         ? ({ text, message: new AIMessage({ content: text }) } as Generation)
         : { text };
-  if (stored.generationInfo) generation.generationInfo = stored.generationInfo;
+  if (stored.generationInfo)
+    generation.generationInfo = copyJson(stored.generationInfo) as Record<string, unknown>;
   return generation;
 }
 

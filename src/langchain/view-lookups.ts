@@ -106,7 +106,8 @@ export function lookupResult(
       view.logger.warn(`[strata] lookup failed, treated as a miss: ${errorOf(error).message}`);
       resolve(null);
     };
-    strata.lookupInto(key, options, {
+    // The generations are built fresh from the hit (generations.ts): the engine need not copy it.
+    strata.lookupInto(key, options.copy === false ? options : { ...options, copy: false }, {
       found: (hit) => {
         try {
           resolve(asLookupResult(strata, key, hit));
@@ -141,11 +142,11 @@ function asLookupResult(strata: Strata, key: CacheKey, hit: Hit | undefined): Lo
 }
 
 /** A lookup of LangChain's plain path: a failed model call is never reported to it (core/options.ts). */
-const PLAIN: LookupOptions = { wait: 'measured' };
+const PLAIN: LookupOptions = { wait: 'measured', copy: false };
 /** An attached model's lookup: its failures are reported (run-handler.ts), so it waits as withCache does. */
-const ATTACHED: LookupOptions = { wait: 'lease' };
+const ATTACHED: LookupOptions = { wait: 'lease', copy: false };
 /** A repeat of a key earlier in the caller's own batch. */
-const REPEAT: LookupOptions = { wait: 'never' };
+const REPEAT: LookupOptions = { wait: 'never', copy: false };
 
 /** How a lookup of LangChain's plain path may wait for another caller's answer to the same key. */
 export function plainWait(view: View, prompt: string, llmKey: string): LookupOptions {
