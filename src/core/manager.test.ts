@@ -100,6 +100,52 @@ describe('manager waterfall', () => {
     expect((await manager.stats()).tiers[0]?.timeouts).toBeGreaterThanOrEqual(1);
   });
 
+  it('answers each lookup once when a read times out on one tier and the next answers, the late reply ignored', async () => {
+    // A lookup in flight is the deadline's waiter (lookup-run.ts): after its first tier's read
+    // times out it is armed again for the next tier, and the first tier's late answer (or its
+    // stale deadline entry) must neither answer it twice nor cut the second read short.
+    const clock = new ManualClock();
+    const late = new FaultyTier(memory(clock, 'inner-late'), 'late');
+    const second = new FaultyTier(memory(clock, 'inner-second'), 'second');
+    const { manager } = setup(
+      [
+        { tier: late, timeoutMs: 20 },
+        { tier: second, timeoutMs: 1_000 },
+      ],
+      clock,
+      50,
+    );
+    const keys = Array.from({ length: 40 }, (_, i) => key(`late-${i}`));
+    for (const k of keys) await manager.update(k, gens(`a ${k.prompt}`));
+    late.fault = 'slow';
+    late.slowMs = 60; // answers after its deadline, with the right entry
+    second.fault = 'slow';
+    second.slowMs = 80; // answers after the first tier's late reply came in
+    const told: string[] = [];
+    await Promise.all(
+      keys.map(
+        (k) =>
+          new Promise<void>((resolve, reject) =>
+            manager.lookupInto(k, undefined, {
+              found: (hit) => {
+                told.push(`${k.prompt}:${hit?.tier}:${hit?.entry.gens[0]?.text}`);
+                setTimeout(resolve, 100); // anything told after this would be counted too
+              },
+              failed: reject,
+            }),
+          ),
+      ),
+    );
+    expect(told.sort()).toEqual(keys.map((k) => `${k.prompt}:second:a ${k.prompt}`).sort());
+    const stats = await manager.stats();
+    expect(stats.lookups).toBe(40);
+    expect(stats.hits).toBe(40);
+    // Every read timed out (a backfill into the slow tier may time out too).
+    expect(stats.tiers[0]?.timeouts).toBeGreaterThanOrEqual(40);
+    expect(stats.tiers[0]?.hits).toBe(0);
+    expect(stats.tiers[1]?.hits).toBe(40);
+  });
+
   it('opens the breaker after repeated failures, skips the tier, and probes it after the cool-down', async () => {
     const clock = new ManualClock();
     const flaky = new FaultyTier(memory(clock, 'inner'), 'flaky');
