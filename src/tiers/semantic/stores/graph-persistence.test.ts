@@ -312,6 +312,33 @@ describe('the semantic tier keeps its graph across restarts', () => {
     expect(await finds(again, 11)).toBe('{"n":11}');
     expect((await again.stats()).entries).toBe(298);
     again.close();
+    // Saved at that close with the generation it matches (even had nothing changed): the next start reads no row.
+    const next = open(path);
+    expect(report(next)).toMatchObject({ path: 'saved', dropped: 0, linked: 0 });
+    expect(await finds(next, 10)).toBeUndefined();
+    next.close();
+    const untouched = open(path);
+    expect(report(untouched).path).toBe('saved');
+    untouched.close();
+  });
+
+  it('a saved index without a generation (written by an older Strata) is checked against the rows once', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'strata-graph-'));
+    dirs.push(dir);
+    const path = join(dir, 'semantic.db');
+    const first = open(path);
+    await store(first, 0, 300);
+    first.close();
+    const db = new Database(path);
+    db.exec('UPDATE semantic_graphs SET generation = NULL');
+    db.close();
+    const checked = open(path);
+    expect(report(checked)).toMatchObject({ path: 'rows', dropped: 0, linked: 0 });
+    checked.close();
+    const next = open(path);
+    expect(report(next).path).toBe('saved');
+    expect(await finds(next, 123)).toBe('{"n":123}');
+    next.close();
   });
 
   it('a crafted index of the current generation costs misses, never a wrong answer', async () => {

@@ -651,7 +651,10 @@ export class LocalStore implements SemanticStore {
       if (index.size > 0) this.partitions.set(partition, index);
     }
     if (progress && total > 0) progress(INDEXED, total, total);
-    if (stale) this.changes = this.saveEvery();
+    // Saved again even when nothing changed: tagged with the current generation, so that the
+    // next start takes them as they are instead of reading the rows again.
+    if (stale || [...this.partitions.values()].some((index) => index.kind === 'graph'))
+      this.changes = this.saveEvery();
   }
 
   private saveEvery(): number {
