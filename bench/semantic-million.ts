@@ -28,6 +28,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
@@ -63,6 +64,8 @@ interface Measured {
   search: { p50: number; p99: number; recall: number };
   nearest: { p50: number; p99: number; recall: number };
   lookup: { p50: number; p99: number; hits: number };
+  /** The machine's load average (1 min) when the run began. */
+  load: number;
 }
 
 async function measure(path: string): Promise<Measured> {
@@ -75,6 +78,7 @@ async function measure(path: string): Promise<Measured> {
   );
   const truth = JSON.parse(readFileSync(truthFile, 'utf8')) as Array<[number, number]>;
   global.gc?.();
+  const load = loadavg()[0]!;
   const before = process.memoryUsage().rss;
   const t0 = performance.now();
   const cache = await createCache({
@@ -144,6 +148,7 @@ async function measure(path: string): Promise<Measured> {
     search,
     nearest,
     lookup: { p50: median(times), p99: percentile(times, 0.99), hits },
+    load,
   };
   await cache.close();
   return out;
@@ -309,7 +314,7 @@ for (const [i, m] of runs.entries())
 console.log('\nStore start, stage by stage (ms):\n');
 for (const [i, m] of runs.entries())
   console.log(
-    `- run ${i + 1} (${m.stages.path}): ${m.stages.stages.map(([s, ms]) => `${s} ${f(ms, 0)}`).join('; ')}`,
+    `- run ${i + 1} (${m.stages.path}, load average ${f(m.load, 1)}): ${m.stages.stages.map(([s, ms]) => `${s} ${f(ms, 0)}`).join('; ')}; the rest of createCache (onnx model, tier) ${f(m.createS * 1000 - m.stages.stages.reduce((sum, [, ms]) => sum + ms, 0), 0)}; first lookup ${f(m.firstMs, 0)}`,
   );
 const m = runs.at(-1)!;
 console.log(
