@@ -26,15 +26,26 @@
  * `STRATA_BENCH_DIR=/path npm run bench -- semantic-million`
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { loadavg } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
 import { encodeEntry, newEntry } from '../src/core/entry.js';
 import { deriveKey } from '../src/core/key.js';
 import type { LoadReport, LocalStore } from '../src/tiers/semantic/stores/local-store.js';
+import { partitionOf } from '../src/tiers/semantic/stores/store.js';
 import type { VectorIndex } from '../src/tiers/semantic/vectors/vector-index.js';
 import { median, percentile } from './harness.js';
 import { query, realVectors } from './semantic-million/data.js';
@@ -208,8 +219,12 @@ async function build(): Promise<void> {
     }
     writeFileSync(queriesFile, out);
   }
-  const building = `${store}.building`;
-  for (const suffix of ['', '-wal', '-shm']) rmSync(`${building}${suffix}`, { force: true });
+  // Built in a folder of its own and moved out when complete (the file and its index files, whose
+  // names begin with the file's): a build cut short leaves no store that looks whole.
+  const buildDir = join(dir, `semantic-${N}.building`);
+  rmSync(buildDir, { recursive: true, force: true });
+  mkdirSync(buildDir);
+  const building = join(buildDir, basename(store));
   const src = new Database(source, { readonly: true });
   await src.backup(building);
   src.close();
@@ -259,13 +274,22 @@ async function build(): Promise<void> {
   console.log(
     `${synthetics.toLocaleString('en-US')} synthetic rows inserted: ${((performance.now() - t) / 1000).toFixed(0)} s`,
   );
-  const partition = db
-    .prepare('SELECT partition FROM semantic_graphs WHERE embedder = ? ORDER BY length(graph) DESC LIMIT 1')
+  // Installed as the store saves an index (a file beside it, named in its row), untagged: the
+  // next start checks it against the rows.
+  const mainPartition = partitionOf(real.namespace, real.llm, real.context);
+  const replaced = db
+    .prepare('SELECT file FROM semantic_graphs WHERE partition = ? AND embedder = ?')
     .pluck()
-    .get(real.embedder) as string;
-  db.prepare(
-    'UPDATE semantic_graphs SET graph = ?, generation = NULL WHERE partition = ? AND embedder = ?',
-  ).run(readFileSync(graphFile), partition, real.embedder);
+    .get(mainPartition, real.embedder) as string | null;
+  if (replaced) rmSync(join(buildDir, replaced), { force: true });
+  const indexFile = `${basename(store)}.index-${randomBytes(8).toString('hex')}`;
+  copyFileSync(graphFile, join(buildDir, indexFile));
+  const installed = db
+    .prepare(
+      `UPDATE semantic_graphs SET graph = x'', file = ?, generation = NULL WHERE partition = ? AND embedder = ?`,
+    )
+    .run(indexFile, mainPartition, real.embedder);
+  if (installed.changes !== 1) throw new Error('the main partition has no saved index to replace');
   db.close();
   t = performance.now();
   const first = new LocalStore({ path: building, embedderId: real.embedder, maxEntries: N });
@@ -278,7 +302,8 @@ async function build(): Promise<void> {
   console.log(
     `its close (every index saved, with the generation): ${((performance.now() - t) / 1000).toFixed(1)} s`,
   );
-  renameSync(building, store);
+  for (const name of readdirSync(buildDir)) renameSync(join(buildDir, name), join(dir, name));
+  rmSync(buildDir, { recursive: true });
 }
 
 if (process.argv[2] === 'measure') {

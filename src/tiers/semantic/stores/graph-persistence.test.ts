@@ -4,9 +4,17 @@
  * added after the last save are linked anew, and a damaged snapshot falls back to a rebuild.
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import {
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../core/clock.js';
@@ -15,7 +23,7 @@ import type { Embedder } from '../embedders/embedder.js';
 import { SemanticTier } from '../index.js';
 import { HnswIndex } from '../vectors/hnsw.js';
 import { dot } from '../vectors/vector.js';
-import type { LocalStore } from './local-store.js';
+import { LocalStore } from './local-store.js';
 
 /** Deterministic unit vectors from a text's digest: a stand-in for a neural model, dense like one. */
 function digestVector(text: string, dims = 32): Float32Array {
@@ -42,6 +50,14 @@ function v1Snapshot(nodes: Array<{ id: number; links: number[] }>): Int32Array {
   const out = [1, nodes[0]!.id, 0, nodes.length];
   for (const n of nodes) out.push(n.id, 0, n.links.length, ...n.links);
   return Int32Array.from(out);
+}
+
+/** The file a store's (only) saved index is in. */
+function indexFile(path: string): string {
+  const db = new Database(path, { readonly: true });
+  const file = db.prepare('SELECT file FROM semantic_graphs').pluck().get() as string;
+  db.close();
+  return join(dirname(path), file);
 }
 
 const words = (bytes: Uint8Array) => new Int32Array(bytes.buffer, bytes.byteOffset, 16);
@@ -212,6 +228,7 @@ describe('the semantic tier keeps its graph across restarts', () => {
   afterEach(() => {
     for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
   });
+  // Every index in a file, however small (the store's default keeps those under 1 MiB in its table).
   const open = (path: string) =>
     new SemanticTier({
       embedder: digestEmbedder,
@@ -222,6 +239,13 @@ describe('the semantic tier keeps its graph across restarts', () => {
       candidates: 3,
       clock: new ManualClock(),
       index: { exactBelow: 100 },
+      store: new LocalStore({
+        path,
+        embedderId: digestEmbedder.id,
+        maxEntries: 10_000,
+        index: { exactBelow: 100 },
+        indexFileBytes: 0,
+      }),
     });
   const store = async (tier: SemanticTier, from: number, to: number) => {
     for (let i = from; i < to; i++) {
@@ -349,14 +373,12 @@ describe('the semantic tier keeps its graph across restarts', () => {
     await store(first, 0, 300);
     first.close();
     // Every node's id moved to the next node: each vector now claims another entry's row.
-    const db = new Database(path);
-    const blob = db.prepare('SELECT graph FROM semantic_graphs').pluck().get() as Buffer;
-    const bytes = new Uint8Array(blob);
+    const file = indexFile(path);
+    const bytes = new Uint8Array(readFileSync(file));
     const ids = new Float64Array(bytes.buffer, 64, 300);
     const shifted = Float64Array.from(ids, (_, i) => ids[(i + 1) % 300]!);
     ids.set(shifted);
-    db.prepare('UPDATE semantic_graphs SET graph = ?').run(Buffer.from(bytes));
-    db.close();
+    writeFileSync(file, bytes);
     const again = open(path);
     expect(report(again).path).toBe('saved');
     for (let i = 0; i < 300; i += 7) {
@@ -375,9 +397,10 @@ describe('the semantic tier keeps its graph across restarts', () => {
     const first = open(path);
     await store(first, 0, 400);
     first.close();
+    const snapshot = toV1(readFileSync(indexFile(path)));
     const db = new Database(path);
-    const snapshot = toV1(db.prepare('SELECT graph FROM semantic_graphs').pluck().get() as Buffer);
-    db.prepare('UPDATE semantic_graphs SET graph = ?, generation = NULL').run(
+    // As an older Strata saved it: in the row, no file, no generation.
+    db.prepare('UPDATE semantic_graphs SET graph = ?, generation = NULL, file = NULL').run(
       Buffer.from(snapshot.buffer, snapshot.byteOffset, snapshot.byteLength),
     );
     db.close();
@@ -385,13 +408,41 @@ describe('the semantic tier keeps its graph across restarts', () => {
     expect(report(migrated).path).toBe('rows');
     for (const i of [0, 199, 399]) expect(await finds(migrated, i)).toBe(`{"n":${i}}`);
     migrated.close();
-    const check = new Database(path, { readonly: true });
-    const saved = check.prepare('SELECT graph FROM semantic_graphs').pluck().get() as Buffer;
-    check.close();
+    const saved = readFileSync(indexFile(path));
     expect(saved.readInt32LE(0)).not.toBe(1);
     const again = open(path);
     expect(report(again).path).toBe('saved');
     for (const i of [0, 199, 399]) expect(await finds(again, i)).toBe(`{"n":${i}}`);
+    again.close();
+  });
+
+  it('keeps an index under 1 MiB in its table, and restores it from there', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'strata-graph-'));
+    dirs.push(dir);
+    const path = join(dir, 'semantic.db');
+    const tier = (p: string) =>
+      new SemanticTier({
+        embedder: digestEmbedder,
+        threshold: 0.99,
+        path: p,
+        maxEntries: 10_000,
+        guards: [],
+        candidates: 3,
+        clock: new ManualClock(),
+        index: { exactBelow: 100 },
+      });
+    const first = tier(path);
+    await store(first, 0, 300);
+    first.close();
+    expect(readdirSync(dir).filter((f) => f.includes('.index-'))).toEqual([]);
+    const db = new Database(path, { readonly: true });
+    expect(db.prepare('SELECT file IS NULL AND length(graph) > 0 FROM semantic_graphs').pluck().get()).toBe(
+      1,
+    );
+    db.close();
+    const again = tier(path);
+    expect(report(again).path).toBe('saved');
+    expect(await finds(again, 42)).toBe('{"n":42}');
     again.close();
   });
 
@@ -431,18 +482,44 @@ describe('the semantic tier keeps its graph across restarts', () => {
     tier.close();
   });
 
-  it('rebuilds from the entries when the saved graph is damaged', async () => {
+  it('rebuilds from the entries when the saved index is damaged, gone, or named out of place', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'strata-graph-'));
     dirs.push(dir);
     const path = join(dir, 'semantic.db');
     const first = open(path);
     await store(first, 0, 200);
     first.close();
-    const db = new Database(path);
-    db.prepare('UPDATE semantic_graphs SET graph = ?').run(Buffer.from([1, 2, 3, 4, 5, 6, 7, 8]));
-    db.close();
-    const again = open(path);
-    for (const i of [0, 99, 199]) expect(await finds(again, i)).toBe(`{"n":${i}}`);
-    again.close();
+    const damages: Array<() => void> = [
+      () => writeFileSync(indexFile(path), Buffer.from([1, 2, 3, 4, 5, 6, 7, 8])),
+      () => truncateSync(indexFile(path), 1_000),
+      () => rmSync(indexFile(path)),
+      () => {
+        // A row naming a file elsewhere is not read: a valid index there changes nothing.
+        const elsewhere = join(dir, 'elsewhere.bin');
+        renameSync(indexFile(path), elsewhere);
+        const db = new Database(path);
+        db.prepare('UPDATE semantic_graphs SET file = ?').run('../elsewhere.bin');
+        db.close();
+      },
+      () => {
+        rmSync(indexFile(path));
+        const db = new Database(path);
+        db.prepare('UPDATE semantic_graphs SET file = NULL, graph = ?').run(
+          Buffer.from([1, 2, 3, 4, 5, 6, 7, 8]),
+        );
+        db.close();
+      },
+    ];
+    for (const [d, damage] of damages.entries()) {
+      damage();
+      const again = open(path);
+      expect(report(again).path, `damage ${d}`).toBe('rows');
+      for (const i of [0, 99, 199]) expect(await finds(again, i), `damage ${d}`).toBe(`{"n":${i}}`);
+      again.close();
+      // Saved again at that close: one index file, the one its row names.
+      expect(readdirSync(dir).filter((f) => f.startsWith('semantic.db.index-'))).toEqual([
+        basename(indexFile(path)),
+      ]);
+    }
   });
 });

@@ -8,8 +8,11 @@
  * disk unindexed.
  *
  * Each partition's index is saved with the store (every GRAPH_SAVE_CHANGES changes, or a
- * hundredth of the entries if more, and at close) as one blob whose bytes are its arrays, and
- * restored at start without reading a row: the blob records the store's generation, a counter
+ * hundredth of the entries if more, and at close) as one file beside it (`<file>.index-<random>`;
+ * a blob in the table below 1 MiB, or for a store in memory) whose bytes are its arrays, read whole and restored
+ * at start without reading a row: SQLite reads a blob of hundreds of megabytes page by page, ten
+ * times slower than one file read. Its row in semantic_graphs names the file and records the
+ * store's generation, a counter
  * SQLite triggers raise at every insert, delete or indexed-column update of an entry, whoever
  * writes. A start whose saved indexes all carry the current generation, and hold as many entries
  * as the file, takes them as they are; otherwise (a crash since the last save, another process or
@@ -26,8 +29,9 @@
  * stored escaped (label-rows.ts): SQLite keeps text as UTF-8, where lone surrogates would all
  * become U+FFFD and two namespaces could share a scope.
  */
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { ListedEntry } from '../../../core/tier.js';
 import { SqliteOpenError } from '../../../errors.js';
@@ -60,6 +64,8 @@ export interface LocalStoreOptions {
   readonly?: boolean;
   /** A failure outside a call (saving the graphs): counted and logged like one. */
   onClientError?: (error: Error) => void;
+  /** Saved indexes of at least this many bytes go to a file beside the store, smaller ones in its table (default 1 MiB). */
+  indexFileBytes?: number;
   /** How far indexing at open has come, when no saved graph spares the work. */
   onProgress?: (task: string, done: number, total: number) => void;
 }
@@ -156,6 +162,11 @@ const GENERATION_SCHEMA = `
   CREATE INDEX IF NOT EXISTS semantic_entries_bad ON semantic_entries (bad) WHERE bad = 1;
   CREATE INDEX IF NOT EXISTS semantic_entries_expiry ON semantic_entries (expires_at)
     WHERE expires_at IS NOT NULL;`;
+/** What names a store's index files: `<store file>.index-<16 hex digits>`. */
+const INDEX_FILE = '.index-';
+/** Smaller indexes stay in the table: a store of many small partitions does not become as many files. */
+const INDEX_FILE_BYTES = 1 << 20;
+const EMPTY = Buffer.alloc(0);
 /** The live entries of an embedder: what is indexed and searched. */
 const LIVE = 'embedder = @embedder AND bad = 0 AND query IS NOT NULL';
 /** A dense search asks its index for this many candidates more than wanted, and rescores them with the stored vectors. */
@@ -239,10 +250,15 @@ export class LocalStore implements SemanticStore {
         `SELECT id, vector FROM semantic_entries
           WHERE namespace = @namespace AND llm_string = @llm AND context = @context AND ${live}`,
       ),
-      graphs: this.db.prepare('SELECT partition, graph, generation FROM semantic_graphs WHERE embedder = ?'),
+      graphs: this.db.prepare(
+        'SELECT partition, graph, generation, file FROM semantic_graphs WHERE embedder = ?',
+      ),
+      graphFiles: this.db
+        .prepare('SELECT file FROM semantic_graphs WHERE embedder = ? AND file IS NOT NULL')
+        .pluck(),
       dropGraphs: this.db.prepare('DELETE FROM semantic_graphs WHERE embedder = ?'),
       saveGraph: this.db.prepare(
-        'INSERT INTO semantic_graphs (partition, embedder, graph, generation) VALUES (?, ?, ?, ?)',
+        'INSERT INTO semantic_graphs (partition, embedder, graph, generation, file) VALUES (?, ?, ?, ?, ?)',
       ),
       appendLabel: this.db.prepare(
         `INSERT INTO semantic_labels (embedder, scope, namespace, entry, similarity, wrong, source, at, proof)
@@ -515,6 +531,8 @@ export class LocalStore implements SemanticStore {
         if (!columns('semantic_entries').includes('query')) this.db.exec(MIGRATE_TO_2);
         if (!columns('semantic_graphs').includes('generation'))
           this.db.exec('ALTER TABLE semantic_graphs ADD COLUMN generation INTEGER');
+        if (!columns('semantic_graphs').includes('file'))
+          this.db.exec('ALTER TABLE semantic_graphs ADD COLUMN file TEXT');
         this.db.exec(GENERATION_SCHEMA);
         this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
       })
@@ -539,11 +557,17 @@ export class LocalStore implements SemanticStore {
     this.bytes = counts.bytes;
     this.markedBad = this.stmt.countBad.get() as number;
     stage('generation and counts (SQLite indexes)');
-    const saved = this.stmt.graphs.all(this.options.embedderId) as Array<{
-      partition: string;
-      graph: Buffer;
-      generation: number | null;
-    }>;
+    const saved = (
+      this.stmt.graphs.all(this.options.embedderId) as Array<{
+        partition: string;
+        graph: Buffer;
+        generation: number | null;
+        file: string | null;
+      }>
+    ).map((row) => ({
+      ...row,
+      graph: row.file === null ? row.graph : (this.readIndexFile(row.file) ?? EMPTY),
+    }));
     const savedBytes = saved.reduce((sum, row) => sum + row.graph.byteLength, 0);
     stage('saved indexes read');
     const restored = new Map<string, VectorIndex>();
@@ -689,25 +713,87 @@ export class LocalStore implements SemanticStore {
    */
   private saveGraphs(): void {
     if (this.options.readonly) return;
+    const written: string[] = [];
     try {
       const embedder = this.options.embedderId;
+      const inMemory = this.options.path === ':memory:' || this.options.path === '';
+      // The files first, outside the transaction (seconds at a million entries), then the rows naming them.
+      const saved: Array<{ partition: string; graph: Buffer; file: string | null }> = [];
+      for (const [partition, index] of this.partitions) {
+        const graph = index.snapshot();
+        if (!graph) continue;
+        if (inMemory || graph.byteLength < (this.options.indexFileBytes ?? INDEX_FILE_BYTES)) {
+          saved.push({
+            partition,
+            graph: Buffer.from(graph.buffer, graph.byteOffset, graph.byteLength),
+            file: null,
+          });
+          continue;
+        }
+        const file = `${basename(this.options.path)}${INDEX_FILE}${randomBytes(8).toString('hex')}`;
+        const path = join(dirname(this.options.path), file);
+        writeFileSync(`${path}.tmp`, graph);
+        renameSync(`${path}.tmp`, path);
+        written.push(path);
+        saved.push({ partition, graph: EMPTY, file });
+      }
+      let replaced: string[] = [];
       this.write(() => {
         const generation = this.foreign ? null : this.generation;
+        replaced = this.stmt.graphFiles.all(embedder) as string[];
         this.stmt.dropGraphs.run(embedder);
-        for (const [partition, index] of this.partitions) {
-          const graph = index.snapshot();
-          if (graph)
-            this.stmt.saveGraph.run(
-              partition,
-              embedder,
-              Buffer.from(graph.buffer, graph.byteOffset, graph.byteLength),
-              generation,
-            );
-        }
+        for (const { partition, graph, file } of saved)
+          this.stmt.saveGraph.run(partition, embedder, graph, generation, file);
       });
+      written.length = 0;
       this.changes = 0;
+      for (const file of replaced) {
+        const path = this.indexPath(file);
+        if (path) rmSync(path, { force: true });
+      }
+      if (!inMemory) this.removeOrphans();
     } catch (error) {
+      for (const path of written) rmSync(path, { force: true });
       this.options.onClientError?.(error as Error);
+    }
+  }
+
+  /**
+   * Index files no row names, left by a save cut short: removed once ten minutes old (a younger
+   * one may be another process's save, between its file and its row).
+   */
+  private removeOrphans(): void {
+    try {
+      const dir = dirname(this.options.path);
+      const prefix = `${basename(this.options.path)}${INDEX_FILE}`;
+      const named = new Set(
+        this.db.prepare('SELECT file FROM semantic_graphs WHERE file IS NOT NULL').pluck().all() as string[],
+      );
+      for (const name of readdirSync(dir)) {
+        if (!name.startsWith(prefix) || named.has(name)) continue;
+        const path = join(dir, name);
+        if (statSync(path).mtimeMs < Date.now() - 600_000) rmSync(path, { force: true });
+      }
+    } catch {
+      // Only disk space at stake: tried again at the next save.
+    }
+  }
+
+  /** The path of an index file a row names: beside the store, of its name; undefined for any other. */
+  private indexPath(file: string): string | undefined {
+    const prefix = `${basename(this.options.path)}${INDEX_FILE}`;
+    if (!file.startsWith(prefix) || !/^[0-9a-f]+$/.test(file.slice(prefix.length))) return undefined;
+    return join(dirname(this.options.path), file);
+  }
+
+  /** One read of a saved index file; undefined when it is not there (deleted, another process's save replaced it). */
+  private readIndexFile(file: string): Buffer | undefined {
+    const path = this.indexPath(file);
+    if (!path) return undefined;
+    try {
+      return readFileSync(path);
+    } catch {
+      return undefined;
     }
   }
 
