@@ -185,6 +185,77 @@ async function build(): Promise<void> {
   // Synthetic rows take the ids after the last real one, up to N: N entries in all.
   const synthetics = N - real.maxId;
   const mainCount = real.ids.length + synthetics;
+  if (!existsSync(queriesFile)) {
+    const out = Buffer.alloc(QUERIES * 384 * 4);
+    for (let q = 0; q < QUERIES; q++) {
+      const v = query(real, q);
+      Buffer.from(v.buffer, v.byteOffset, v.byteLength).copy(out, q * v.byteLength);
+    }
+    writeFileSync(queriesFile, out);
+  }
+  // Built in a folder of its own and moved out when complete (the file and its index files, whose
+  // names begin with the file's): a build cut short leaves no store that looks whole.
+  const buildDir = join(dir, `semantic-${N}.building`);
+  const building = join(buildDir, basename(store));
+  // The rows are kept once inserted (the marker says so): the graph may still be building.
+  const rowsDone = join(buildDir, 'rows-inserted');
+  const { LocalStore } = await import('../src/tiers/semantic/stores/local-store.js');
+  let t = performance.now();
+  if (!existsSync(rowsDone)) {
+    rmSync(buildDir, { recursive: true, force: true });
+    mkdirSync(buildDir);
+    const src = new Database(source, { readonly: true });
+    await src.backup(building);
+    src.close();
+    // The new schema (generation, partial indexes), and the 100k graph converted: one start.
+    t = performance.now();
+    new LocalStore({ path: building, embedderId: real.embedder, maxEntries: N }).close();
+    console.log(`100k store brought to the new schema: ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    const db = new Database(building);
+    db.pragma('journal_mode = WAL');
+    const texts = db
+      .prepare(
+        `SELECT query FROM semantic_entries WHERE namespace = ? AND llm_string = ? AND context = ? AND embedder = ?
+        AND bad = 0 AND query IS NOT NULL ORDER BY id`,
+      )
+      .pluck()
+      .all(real.namespace, real.llm, real.context, real.embedder) as string[];
+    const insert = db.prepare(
+      `INSERT INTO semantic_entries (id, hash, namespace, llm_string, prompt, query, context, embedder, vector, payload, size, created_at, expires_at, tags)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, '[]')`,
+    );
+    const { synthetic } = await import('./semantic-million/data.js');
+    t = performance.now();
+    db.transaction(() => {
+      for (let j = 0; j < synthetics; j++) {
+        const text = `${texts[j % texts.length]} (synthetic variant ${Math.floor(j / texts.length) + 1})`;
+        const key = deriveKey(real.namespace, real.llm, text);
+        const payload = encodeEntry(
+          newEntry(key, [{ text: `answer to: ${text}` }], { now: 0, storePrompt: true }),
+        );
+        const v = synthetic(real, j);
+        insert.run(
+          real.maxId + 1 + j,
+          key.hash,
+          real.namespace,
+          real.llm,
+          text,
+          text,
+          real.context,
+          real.embedder,
+          Buffer.from(v.buffer, v.byteOffset, v.byteLength),
+          payload.payload,
+          payload.size,
+        );
+      }
+    })();
+    console.log(
+      `${synthetics.toLocaleString('en-US')} synthetic rows inserted: ${((performance.now() - t) / 1000).toFixed(0)} s`,
+    );
+    db.close();
+    writeFileSync(rowsDone, '');
+  }
+  if (process.env.STRATA_BENCH_BUILD === 'rows') process.exit(0);
   const tGraph = performance.now();
   if (!existsSync(graphFile)) {
     console.log(`building the graph of ${mainCount.toLocaleString('en-US')} vectors (niced child)...`);
@@ -211,69 +282,7 @@ async function build(): Promise<void> {
       ),
     );
   }
-  if (!existsSync(queriesFile)) {
-    const out = Buffer.alloc(QUERIES * 384 * 4);
-    for (let q = 0; q < QUERIES; q++) {
-      const v = query(real, q);
-      Buffer.from(v.buffer, v.byteOffset, v.byteLength).copy(out, q * v.byteLength);
-    }
-    writeFileSync(queriesFile, out);
-  }
-  // Built in a folder of its own and moved out when complete (the file and its index files, whose
-  // names begin with the file's): a build cut short leaves no store that looks whole.
-  const buildDir = join(dir, `semantic-${N}.building`);
-  rmSync(buildDir, { recursive: true, force: true });
-  mkdirSync(buildDir);
-  const building = join(buildDir, basename(store));
-  const src = new Database(source, { readonly: true });
-  await src.backup(building);
-  src.close();
-  const { LocalStore } = await import('../src/tiers/semantic/stores/local-store.js');
-  // The new schema (generation, partial indexes), and the 100k graph converted: one start.
-  let t = performance.now();
-  new LocalStore({ path: building, embedderId: real.embedder, maxEntries: N }).close();
-  console.log(`100k store brought to the new schema: ${((performance.now() - t) / 1000).toFixed(1)} s`);
   const db = new Database(building);
-  db.pragma('journal_mode = WAL');
-  const texts = db
-    .prepare(
-      `SELECT query FROM semantic_entries WHERE namespace = ? AND llm_string = ? AND context = ? AND embedder = ?
-        AND bad = 0 AND query IS NOT NULL ORDER BY id`,
-    )
-    .pluck()
-    .all(real.namespace, real.llm, real.context, real.embedder) as string[];
-  const insert = db.prepare(
-    `INSERT INTO semantic_entries (id, hash, namespace, llm_string, prompt, query, context, embedder, vector, payload, size, created_at, expires_at, tags)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, '[]')`,
-  );
-  const { synthetic } = await import('./semantic-million/data.js');
-  t = performance.now();
-  db.transaction(() => {
-    for (let j = 0; j < synthetics; j++) {
-      const text = `${texts[j % texts.length]} (synthetic variant ${Math.floor(j / texts.length) + 1})`;
-      const key = deriveKey(real.namespace, real.llm, text);
-      const payload = encodeEntry(
-        newEntry(key, [{ text: `answer to: ${text}` }], { now: 0, storePrompt: true }),
-      );
-      const v = synthetic(real, j);
-      insert.run(
-        real.maxId + 1 + j,
-        key.hash,
-        real.namespace,
-        real.llm,
-        text,
-        text,
-        real.context,
-        real.embedder,
-        Buffer.from(v.buffer, v.byteOffset, v.byteLength),
-        payload.payload,
-        payload.size,
-      );
-    }
-  })();
-  console.log(
-    `${synthetics.toLocaleString('en-US')} synthetic rows inserted: ${((performance.now() - t) / 1000).toFixed(0)} s`,
-  );
   // Installed as the store saves an index (a file beside it, named in its row), untagged: the
   // next start checks it against the rows.
   const mainPartition = partitionOf(real.namespace, real.llm, real.context);
@@ -302,6 +311,7 @@ async function build(): Promise<void> {
   console.log(
     `its close (every index saved, with the generation): ${((performance.now() - t) / 1000).toFixed(1)} s`,
   );
+  rmSync(rowsDone);
   for (const name of readdirSync(buildDir)) renameSync(join(buildDir, name), join(dir, name));
   rmSync(buildDir, { recursive: true });
 }
