@@ -355,3 +355,36 @@ const m = runs.at(-1)!;
 console.log(
   `\nMemory per entry: RSS (ready - before createCache) ${f((m.rss.ready - m.rss.before) / m.entries, 0)} bytes (includes the onnx model); index arrays ${f(m.indexBytes / m.entries, 0)} bytes; saved indexes ${f(m.savedBytes / m.entries, 0)} bytes.`,
 );
+
+// efSearch against recall@1, on the graph as built (the index alone, top 15; after the runs, in
+// this process): what a larger beam buys on this data set.
+{
+  const { HnswIndex } = await import('../src/tiers/semantic/vectors/hnsw.js');
+  const bytes = readFileSync(graphFile);
+  const raw = readFileSync(queriesFile);
+  const dims = 384;
+  const queries = Array.from(
+    { length: QUERIES },
+    (_, q) =>
+      new Float32Array(raw.buffer.slice(raw.byteOffset + q * dims * 4, raw.byteOffset + (q + 1) * dims * 4)),
+  );
+  const truth = JSON.parse(readFileSync(truthFile, 'utf8')) as Array<[number, number]>;
+  console.log('\n| efSearch | recall@1 | true nearest in the top 15 | search p50 / p99 ms |');
+  console.log('|---:|---:|---:|---:|');
+  for (const efSearch of [64, 128, 256, 512]) {
+    const index = HnswIndex.restore(new Uint8Array(bytes), { efSearch })!;
+    const times: number[] = [];
+    let first = 0;
+    let pool = 0;
+    for (let q = 0; q < QUERIES; q++) {
+      const t = performance.now();
+      const found = index.search(queries[q]!, 15);
+      times.push(performance.now() - t);
+      if (found[0]?.id === truth[q]![0]) first++;
+      if (found.some((n) => n.id === truth[q]![0])) pool++;
+    }
+    console.log(
+      `| ${efSearch} | ${f((first / QUERIES) * 100, 1)}% | ${f((pool / QUERIES) * 100, 1)}% | ${f(median(times))} / ${f(percentile(times, 0.99))} |`,
+    );
+  }
+}
