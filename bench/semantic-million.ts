@@ -339,7 +339,7 @@ for (let r = 0; r < RUNS; r++)
   runs.push(JSON.parse(child(import.meta.filename, ['measure', store])) as Measured);
 const f = (x: number, d = 2) => x.toFixed(d);
 console.log(
-  '| run | entries | ready s (createCache + first lookup) | search p50 / p99 ms (index) | recall@1 | nearest p50 / p99 ms (index + rows + rescoring) | recall@1 | lookup p50 / p99 ms (embedding given) | RSS MB before / ready / after |',
+  '| run | entries | ready s (createCache + first lookup) | search p50 / p99 ms (index) | recall@1 | nearest p50 / p99 ms (index + rows + rescoring) | recall@1 | lookup p50 / p99 ms (embedding given) | RSS MiB before / ready / after |',
 );
 console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const [i, m] of runs.entries())
