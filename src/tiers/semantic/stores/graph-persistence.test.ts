@@ -446,6 +446,34 @@ describe('the semantic tier keeps its graph across restarts', () => {
     again.close();
   });
 
+  it('a replaced entry becomes the newest: beyond maxEntries the oldest others go first, across a restart', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'strata-graph-'));
+    dirs.push(dir);
+    const path = join(dir, 'semantic.db');
+    const tier = () =>
+      new SemanticTier({
+        embedder: digestEmbedder,
+        threshold: 0.99,
+        path,
+        maxEntries: 3,
+        guards: [],
+        candidates: 3,
+        clock: new ManualClock(),
+        index: { exactBelow: 100 },
+      });
+    const first = tier();
+    await store(first, 0, 3);
+    await store(first, 0, 1); // 0 replaced: now the newest
+    first.close();
+    const again = tier();
+    expect((await again.stats()).entries).toBe(3);
+    await store(again, 3, 4); // one over: the oldest, 1, goes
+    expect(await finds(again, 1)).toBeUndefined();
+    for (const i of [0, 2, 3]) expect(await finds(again, i), `entry ${i}`).toBe(`{"n":${i}}`);
+    expect((await again.stats()).entries).toBe(3);
+    again.close();
+  });
+
   it('reports how far a rebuild has come while it indexes, and nothing when the saved graph spares it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'strata-graph-'));
     dirs.push(dir);

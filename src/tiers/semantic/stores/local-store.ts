@@ -9,12 +9,11 @@
  *
  * Each partition's index is saved with the store (every GRAPH_SAVE_CHANGES changes, or a
  * hundredth of the entries if more, and at close) as one file beside it (`<file>.index-<random>`;
- * a blob in the table below 1 MiB, or for a store in memory) whose bytes are its arrays, read whole and restored
- * at start without reading a row: SQLite reads a blob of hundreds of megabytes page by page, ten
- * times slower than one file read. Its row in semantic_graphs names the file and records the
- * store's generation, a counter
- * SQLite triggers raise at every insert, delete or indexed-column update of an entry, whoever
- * writes. A start whose saved indexes all carry the current generation, and hold as many entries
+ * a blob in the table below 1 MiB, or for a store in memory) whose bytes are its arrays, read
+ * whole and restored at start without reading a row: SQLite reads a blob of hundreds of
+ * megabytes page by page, ten times slower than one file read. Its row in semantic_graphs names
+ * the file and records the store's generation, a counter SQLite triggers raise at every insert,
+ * delete or indexed-column update of an entry, whoever writes. A start whose saved indexes all carry the current generation, and hold as many entries
  * as the file, takes them as they are; otherwise (a crash since the last save, another process or
  * an older Strata wrote, a damaged or crafted blob) it reads the rows and makes the indexes match
  * them: entries gone are dropped, entries missing are linked anew, a partition without a usable
@@ -798,15 +797,17 @@ export class LocalStore implements SemanticStore {
   }
 
   private index(id: number, partition: string, vector: Vector, size: number): void {
-    this.changes++;
-    this.entryCount++;
-    this.bytes += size;
     let index = this.partitions.get(partition);
     if (!index) {
       index = new VectorIndex(this.options.index);
       this.partitions.set(partition, index);
     }
+    // First: a vector the index refuses (other dimensions) throws before anything is counted,
+    // and the put's transaction is rolled back.
     index.add(id, vector);
+    this.changes++;
+    this.entryCount++;
+    this.bytes += size;
   }
 
   private unindex(row: RowPlace): void {
