@@ -1,12 +1,26 @@
 /**
- * The local semantic store: vectors and questions live in memory (one VectorIndex per
- * partition); payloads, vectors and questions persist in a SQLite file and are loaded back at
- * start. Vectors of another embedder, or from before questions were split out (schema 1: whole
- * prompts), stay on disk unloaded.
+ * The local semantic store: a SQLite file holds the entries (payloads, questions, vectors) and is
+ * their source of truth; in memory there is only one VectorIndex per partition (its vectors,
+ * int8, and links: ~540 bytes per 384-dimension entry, vectors/hnsw.ts). Everything else a
+ * lookup needs (hash, question, expiry, the exact vector to rescore with) is read from the file
+ * for the few candidates a search returns; counts are kept as entries come and go. Vectors of
+ * another embedder, or from before questions were split out (schema 1: whole prompts), stay on
+ * disk unindexed.
  *
- * Each partition's HNSW graph is saved with the store (every GRAPH_SAVE_CHANGES changes and at
- * close) and restored at start instead of being rebuilt: minutes at 100k entries, against
- * seconds to read them (vectors/hnsw.ts).
+ * Each partition's index is saved with the store (every GRAPH_SAVE_CHANGES changes, or a
+ * hundredth of the entries if more, and at close) as one file beside it (`<file>.index-<random>`;
+ * a blob in the table below 1 MiB, or for a store in memory) whose bytes are its arrays, read
+ * whole and restored at start without reading a row: SQLite reads a blob of hundreds of
+ * megabytes page by page, ten times slower than one file read. Its row in semantic_graphs names
+ * the file and records the store's generation, a counter SQLite triggers raise at every insert,
+ * delete or indexed-column update of an entry, whoever writes. A start whose saved indexes all carry the current generation, and hold as many entries
+ * as the file, takes them as they are; otherwise (a crash since the last save, another process or
+ * an older Strata wrote, a damaged or crafted blob) it reads the rows and makes the indexes match
+ * them: entries gone are dropped, entries missing are linked anew, a partition without a usable
+ * index is rebuilt. A search's candidates are rescored with their stored vectors and checked to
+ * be live rows of the partition searched, so an index that is wrong costs a miss, never a wrong
+ * hit. Version-1 graphs (links only, before issue 32) are converted at the first start, and saved
+ * in the new form at the next save.
  *
  * The label log of the learned error bound (bound/labels.ts) is a table of the same file, one
  * embedder column value per embedder: labels of another embedder are never read back (a model
@@ -14,8 +28,9 @@
  * stored escaped (label-rows.ts): SQLite keeps text as UTF-8, where lone surrogates would all
  * become U+FFFD and two namespaces could share a scope.
  */
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { ListedEntry } from '../../../core/tier.js';
 import { SqliteOpenError } from '../../../errors.js';
@@ -23,7 +38,7 @@ import { retryWhileBusy } from '../../kit/sqlite-busy.js';
 import { LABEL_SOURCES, type Label, type LoggedLabel } from '../bound/labels.js';
 import { vectorFromBytes, vectorToBytes } from '../vectors/bytes.js';
 import type { VectorIndexOptions } from '../vectors/neighbours.js';
-import type { Vector } from '../vectors/vector.js';
+import { dot, isDense, type Vector } from '../vectors/vector.js';
 import { VectorIndex } from '../vectors/vector-index.js';
 import { labelColumns, rowLabel, storable } from './label-rows.js';
 import {
@@ -48,19 +63,31 @@ export interface LocalStoreOptions {
   readonly?: boolean;
   /** A failure outside a call (saving the graphs): counted and logged like one. */
   onClientError?: (error: Error) => void;
+  /** Saved indexes of at least this many bytes go to a file beside the store, smaller ones in its table (default 1 MiB). */
+  indexFileBytes?: number;
   /** How far indexing at open has come, when no saved graph spares the work. */
   onProgress?: (task: string, done: number, total: number) => void;
 }
 
-interface Item {
+/** What a start did, stage by stage (bench/semantic-million.ts reports it). */
+export interface LoadReport {
+  /** 'saved': every index taken as saved, no row read; 'rows': the rows were read and the indexes made to match. */
+  path: 'saved' | 'rows';
+  /** Milliseconds per stage, in order. */
+  stages: Array<[string, number]>;
+  /** Bytes of the saved indexes read. */
+  savedBytes: number;
+  /** Entries dropped from saved indexes (gone from the file) and linked anew (missing from them). */
+  dropped: number;
+  linked: number;
+}
+
+/** A live row's place: which index holds it, and what it counts. */
+interface RowPlace {
   id: number;
-  hash: string;
-  partition: string;
   namespace: string;
-  prompt: string;
-  query: string;
-  expiresAt: number | null;
-  tags: string[];
+  llm_string: string;
+  context: string;
   size: number;
 }
 
@@ -109,27 +136,66 @@ const SCHEMA = `
     at         INTEGER NOT NULL,
     proof      TEXT
   );
-  CREATE INDEX IF NOT EXISTS semantic_labels_embedder ON semantic_labels (embedder, id);`;
+  CREATE INDEX IF NOT EXISTS semantic_labels_embedder ON semantic_labels (embedder, id);
+  CREATE TABLE IF NOT EXISTS semantic_generation (
+    id    INTEGER PRIMARY KEY CHECK (id = 1),
+    value INTEGER NOT NULL
+  );
+  INSERT OR IGNORE INTO semantic_generation (id, value) VALUES (1, 0);`;
+/**
+ * After schema 2 (they name its columns), added like semantic_labels without a new version.
+ * The triggers raise the generation at every change an index reflects, from any writer (an older
+ * Strata, another process, a hand edit); the partial indexes let a start count the live entries,
+ * and a put find the oldest, without reading the rows (each spans pages: its vector is 1.5 KB).
+ */
+const GENERATION_SCHEMA = `
+  CREATE TRIGGER IF NOT EXISTS semantic_entries_generation_insert AFTER INSERT ON semantic_entries
+    BEGIN UPDATE semantic_generation SET value = value + 1 WHERE id = 1; END;
+  CREATE TRIGGER IF NOT EXISTS semantic_entries_generation_delete AFTER DELETE ON semantic_entries
+    BEGIN UPDATE semantic_generation SET value = value + 1 WHERE id = 1; END;
+  CREATE TRIGGER IF NOT EXISTS semantic_entries_generation_update
+    AFTER UPDATE OF id, hash, namespace, llm_string, context, embedder, vector, bad, query ON semantic_entries
+    BEGIN UPDATE semantic_generation SET value = value + 1 WHERE id = 1; END;
+  CREATE INDEX IF NOT EXISTS semantic_entries_live ON semantic_entries (embedder, id, size)
+    WHERE bad = 0 AND query IS NOT NULL;
+  CREATE INDEX IF NOT EXISTS semantic_entries_bad ON semantic_entries (bad) WHERE bad = 1;
+  CREATE INDEX IF NOT EXISTS semantic_entries_expiry ON semantic_entries (expires_at)
+    WHERE expires_at IS NOT NULL;`;
+/** What names a store's index files: `<store file>.index-<16 hex digits>`. */
+const INDEX_FILE = '.index-';
+/** Smaller indexes stay in the table: a store of many small partitions does not become as many files. */
+const INDEX_FILE_BYTES = 1 << 20;
+const EMPTY = Buffer.alloc(0);
+/** The live entries of an embedder: what is indexed and searched. */
+const LIVE = 'embedder = @embedder AND bad = 0 AND query IS NOT NULL';
+/** A dense search asks its index for this many candidates more than wanted, and rescores them with the stored vectors. */
+const RESCORE_EXTRA = 10;
 /** Schema 2: the question and the context digest; rows of schema 1 (whole-prompt vectors) keep NULLs and are not loaded. */
 const MIGRATE_TO_2 = `
   ALTER TABLE semantic_entries ADD COLUMN query TEXT;
   ALTER TABLE semantic_entries ADD COLUMN context TEXT;`;
 /**
- * The HNSW graphs are written back after this many changes to the indexed entries (and at close),
- * so a process that dies loses at most that many links to rebuild at the next start.
+ * The indexes are written back after this many changes to the indexed entries, or a hundredth of
+ * the entries if more (a save writes every index whole: ~540 MB at a million), and at close; a
+ * process that dies loses at most that many links to make at the next start, which reads the rows.
  */
 export const GRAPH_SAVE_CHANGES = 1_000;
 
 export class LocalStore implements SemanticStore {
   private readonly db: Database.Database;
   private readonly stmt;
-  private readonly items = new Map<number, Item>();
-  private readonly byHash = new Map<string, number>();
   private readonly partitions = new Map<string, VectorIndex>();
+  private entryCount = 0;
   private bytes = 0;
   private markedBad = 0;
-  /** Changes to the indexed entries since the graphs were last saved. */
+  /** Changes to the indexed entries since the indexes were last saved. */
   private changes = 0;
+  /** The store's generation as this process last saw it, after its own writes. */
+  private generation = 0;
+  /** Another writer changed entries since this process loaded: its indexes may not match the rows. */
+  private foreign = false;
+  /** What the start did (bench/semantic-million.ts). */
+  loadReport: LoadReport = { path: 'saved', stages: [], savedBytes: 0, dropped: 0, linked: 0 };
 
   constructor(private readonly options: LocalStoreOptions) {
     if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
@@ -140,16 +206,31 @@ export class LocalStore implements SemanticStore {
       this.db.close();
       throw error;
     }
+    const live = LIVE;
     this.stmt = {
-      payload: this.db.prepare('SELECT payload FROM semantic_entries WHERE id = ?').pluck(),
-      upsert: this.db.prepare(
+      generation: this.db.prepare('SELECT value FROM semantic_generation WHERE id = 1').pluck(),
+      liveCounts: this.db.prepare(
+        `SELECT count(*) AS n, total(size) AS bytes FROM semantic_entries WHERE ${live}`,
+      ),
+      countBad: this.db.prepare('SELECT count(*) FROM semantic_entries WHERE bad = 1').pluck(),
+      byHash: this.db.prepare(
+        `SELECT id, namespace, llm_string, context, size, (${live}) AS indexed FROM semantic_entries WHERE hash = @hash`,
+      ),
+      liveByHash: this.db.prepare(
+        `SELECT id, namespace, llm_string, context, size FROM semantic_entries WHERE hash = @hash AND ${live}`,
+      ),
+      candidate: this.db.prepare(
+        `SELECT hash, prompt, query, expires_at, namespace, llm_string, context, vector FROM semantic_entries
+          WHERE id = @id AND ${live}`,
+      ),
+      payload: this.db.prepare(`SELECT payload FROM semantic_entries WHERE hash = @hash AND ${live}`).pluck(),
+      payloadById: this.db.prepare('SELECT payload FROM semantic_entries WHERE id = ?').pluck(),
+      insert: this.db.prepare(
         `INSERT INTO semantic_entries (hash, namespace, llm_string, prompt, query, context, embedder, vector, payload, size, created_at, expires_at, tags)
-         VALUES (@hash, @namespace, @llm, @prompt, @query, @context, @embedder, @vector, @payload, @size, @created, @expires, @tags)
-         ON CONFLICT (hash) DO UPDATE SET prompt = excluded.prompt, query = excluded.query, context = excluded.context,
-           embedder = excluded.embedder, vector = excluded.vector,
-           payload = excluded.payload, size = excluded.size, created_at = excluded.created_at,
-           expires_at = excluded.expires_at, tags = excluded.tags, bad = 0
-         RETURNING id`,
+         VALUES (@hash, @namespace, @llm, @prompt, @query, @context, @embedder, @vector, @payload, @size, @created, @expires, @tags)`,
+      ),
+      oldest: this.db.prepare(
+        `SELECT id, namespace, llm_string, context, size FROM semantic_entries WHERE ${live} ORDER BY id LIMIT 1`,
       ),
       delete: this.db.prepare('DELETE FROM semantic_entries WHERE id = ?'),
       markBad: this.db.prepare('UPDATE semantic_entries SET bad = 1 WHERE id = ?'),
@@ -158,13 +239,26 @@ export class LocalStore implements SemanticStore {
         `UPDATE semantic_entries SET payload = @payload, prompt = @prompt, query = @query
           WHERE hash = @hash AND bad = 0 AND payload = @oldPayload AND prompt = @oldPrompt AND query = @oldQuery`,
       ),
-      load: this.db.prepare(
-        'SELECT id, hash, namespace, llm_string, prompt, query, context, vector, size, expires_at, tags FROM semantic_entries WHERE embedder = ? AND bad = 0 AND query IS NOT NULL',
+      listed: this.db.prepare(
+        `SELECT id, namespace, hash FROM semantic_entries WHERE ${live} AND (@namespace IS NULL OR namespace = @namespace) ORDER BY id`,
       ),
-      countBad: this.db.prepare('SELECT count(*) FROM semantic_entries WHERE bad = 1').pluck(),
-      graphs: this.db.prepare('SELECT partition, graph FROM semantic_graphs WHERE embedder = ?'),
+      rows: this.db.prepare(
+        `SELECT id, namespace, llm_string, context, vector FROM semantic_entries WHERE ${live}`,
+      ),
+      partitionRows: this.db.prepare(
+        `SELECT id, vector FROM semantic_entries
+          WHERE namespace = @namespace AND llm_string = @llm AND context = @context AND ${live}`,
+      ),
+      graphs: this.db.prepare(
+        'SELECT partition, graph, generation, file FROM semantic_graphs WHERE embedder = ?',
+      ),
+      graphFiles: this.db
+        .prepare('SELECT file FROM semantic_graphs WHERE embedder = ? AND file IS NOT NULL')
+        .pluck(),
       dropGraphs: this.db.prepare('DELETE FROM semantic_graphs WHERE embedder = ?'),
-      saveGraph: this.db.prepare('INSERT INTO semantic_graphs (partition, embedder, graph) VALUES (?, ?, ?)'),
+      saveGraph: this.db.prepare(
+        'INSERT INTO semantic_graphs (partition, embedder, graph, generation, file) VALUES (?, ?, ?, ?, ?)',
+      ),
       appendLabel: this.db.prepare(
         `INSERT INTO semantic_labels (embedder, scope, namespace, entry, similarity, wrong, source, at, proof)
          VALUES (@embedder, @scope, @namespace, @entry, @similarity, @wrong, @source, @at, @proof)`,
@@ -188,98 +282,130 @@ export class LocalStore implements SemanticStore {
            SELECT id FROM semantic_labels WHERE embedder = @embedder ORDER BY id DESC LIMIT 1 OFFSET @keep)`,
       ),
     };
-    this.load();
+    // One read transaction: the generation, the counts and the rows are of one moment.
+    this.db.transaction(() => this.load())();
+  }
+
+  private get embedder() {
+    return { embedder: this.options.embedderId };
   }
 
   nearest(partition: string, vector: Vector, k: number): Candidate[] {
     const index = this.partitions.get(partition);
     if (!index || index.size === 0) return [];
+    const dense = isDense(vector);
     const out: Candidate[] = [];
-    for (const { id, score } of index.search(vector, k)) {
-      const item = this.items.get(id);
-      if (item)
-        out.push({
-          hash: item.hash,
-          prompt: item.prompt,
-          query: item.query,
-          score,
-          expiresAt: item.expiresAt,
-        });
+    const seen = new Set<number>();
+    for (const { id, score } of index.search(vector, dense ? k + RESCORE_EXTRA : k)) {
+      if (seen.has(id)) continue;
+      seen.add(id);
+      const row = this.stmt.candidate.get({ id, ...this.embedder }) as
+        | (Omit<RowPlace, 'id' | 'size'> & {
+            hash: string;
+            prompt: string;
+            query: string;
+            expires_at: number | null;
+            vector: Buffer;
+          })
+        | undefined;
+      if (!row || partitionOf(row.namespace, row.llm_string, row.context) !== partition) continue;
+      let exact = score;
+      if (dense) {
+        const stored = vectorFromBytes(row.vector);
+        if (!isDense(stored) || stored.length !== vector.length) continue;
+        exact = dot(vector, stored);
+      }
+      out.push({
+        hash: row.hash,
+        prompt: row.prompt,
+        query: row.query,
+        score: exact,
+        expiresAt: row.expires_at,
+      });
     }
-    return out;
+    out.sort((a, b) => b.score - a.score);
+    return out.slice(0, k);
   }
 
   payload(hash: string): string | undefined {
-    const id = this.byHash.get(hash);
-    return id === undefined ? undefined : (this.stmt.payload.get(id) as string | undefined);
+    return this.stmt.payload.get({ hash, ...this.embedder }) as string | undefined;
   }
 
   put(question: Question, vector: Vector, payload: string): void {
-    const id = (
-      this.stmt.upsert.get({
-        hash: question.hash,
-        namespace: question.namespace,
-        llm: question.llmString,
-        prompt: question.prompt,
-        query: question.query,
-        context: question.context,
-        embedder: this.options.embedderId,
-        vector: vectorToBytes(vector),
-        payload,
-        size: question.size,
-        created: question.createdAt,
-        expires: question.expiresAt,
-        tags: JSON.stringify(question.tags),
-      }) as { id: number }
-    ).id;
-    this.index(
-      {
-        id,
-        hash: question.hash,
-        partition: question.partition,
-        namespace: question.namespace,
-        prompt: question.prompt,
-        query: question.query,
-        expiresAt: question.expiresAt,
-        tags: [...question.tags],
-        size: question.size,
-      },
-      vector,
-    );
-    while (this.items.size > this.options.maxEntries) {
-      const oldest = this.items.values().next().value!;
-      this.removeItem(oldest);
-    }
+    this.write(() => {
+      // A replaced entry is deleted and inserted again: its id becomes the newest, and the
+      // oldest entries (the lowest ids) are the first dropped beyond maxEntries.
+      const previous = this.stmt.byHash.get({ hash: question.hash, ...this.embedder }) as
+        | (RowPlace & { indexed: number })
+        | undefined;
+      if (previous) {
+        this.stmt.delete.run(previous.id);
+        if (previous.indexed === 1) this.unindex(previous);
+      }
+      const id = Number(
+        this.stmt.insert.run({
+          hash: question.hash,
+          namespace: question.namespace,
+          llm: question.llmString,
+          prompt: question.prompt,
+          query: question.query,
+          context: question.context,
+          embedder: this.options.embedderId,
+          vector: vectorToBytes(vector),
+          payload,
+          size: question.size,
+          created: question.createdAt,
+          expires: question.expiresAt,
+          tags: JSON.stringify(question.tags),
+        }).lastInsertRowid,
+      );
+      this.index(id, question.partition, vector, question.size);
+      while (this.entryCount > this.options.maxEntries) {
+        const oldest = this.stmt.oldest.get(this.embedder) as RowPlace | undefined;
+        if (!oldest) break;
+        this.removeRow(oldest);
+      }
+    });
   }
 
   delete(hash: string): boolean {
-    const id = this.byHash.get(hash);
-    if (id === undefined) return false;
-    this.removeItem(this.items.get(id)!);
+    const row = this.stmt.liveByHash.get({ hash, ...this.embedder }) as RowPlace | undefined;
+    if (!row) return false;
+    this.write(() => this.removeRow(row));
     return true;
   }
 
   markBad(hash: string): boolean {
-    const id = this.byHash.get(hash);
-    if (id === undefined) return false;
-    this.stmt.markBad.run(id);
-    this.unindex(this.items.get(id)!);
+    const row = this.stmt.liveByHash.get({ hash, ...this.embedder }) as RowPlace | undefined;
+    if (!row) return false;
+    this.write(() => {
+      this.stmt.markBad.run(row.id);
+      this.unindex(row);
+    });
     this.markedBad++;
     return true;
   }
 
   remove({ namespace, tag, expiredAt }: Selection): number {
-    const doomed = [...this.items.values()].filter(
-      (item) =>
-        (namespace === undefined || item.namespace === namespace) &&
-        (tag === undefined || item.tags.includes(tag)) &&
-        (expiredAt === undefined || (item.expiresAt !== null && item.expiresAt <= expiredAt)),
-    );
-    this.db.transaction(() => {
-      for (const item of doomed) this.removeItem(item);
-    })();
+    const where = [LIVE];
+    if (namespace !== undefined) where.push('namespace = @namespace');
+    if (expiredAt !== undefined) where.push('expires_at IS NOT NULL AND expires_at <= @expiredAt');
+    const rows = this.db
+      .prepare(
+        `SELECT id, namespace, llm_string, context, size${tag === undefined ? '' : ', tags'} FROM semantic_entries WHERE ${where.join(' AND ')}`,
+      )
+      .all({
+        ...this.embedder,
+        ...(namespace === undefined ? {} : { namespace }),
+        ...(expiredAt === undefined ? {} : { expiredAt }),
+      }) as Array<RowPlace & { tags?: string }>;
+    const doomed = tag === undefined ? rows : rows.filter((row) => hasTag(row.tags!, tag));
+    if (doomed.length > 0)
+      this.write(() => {
+        for (const row of doomed) this.removeRow(row);
+      });
     if (expiredAt !== undefined) this.trimLabels();
-    if (this.changes >= GRAPH_SAVE_CHANGES) this.saveGraphs();
+    if (this.changes >= this.saveEvery()) this.saveGraphs();
     return doomed.length;
   }
 
@@ -331,41 +457,47 @@ export class LocalStore implements SemanticStore {
     return row && row.query !== null ? { prompt: row.prompt, query: row.query } : undefined;
   }
 
+  /** The text is read from the row at each search: nothing in memory to update. */
   replace(hash: string, expected: StoredTexts, next: StoredTexts): boolean {
-    const replaced =
-      this.stmt.replace.run({
-        hash,
-        ...next,
-        oldPayload: expected.payload,
-        oldPrompt: expected.prompt,
-        oldQuery: expected.query,
-      }).changes > 0;
-    // The index keeps each entry's text in memory (nearest() hands it to the tier): the same
-    // text as the row, unless another process rewrote the row since this one loaded it.
-    const id = this.byHash.get(hash);
-    const item = id === undefined ? undefined : this.items.get(id);
-    if (replaced && item && item.prompt === expected.prompt && item.query === expected.query) {
-      item.prompt = next.prompt;
-      item.query = next.query;
-    }
-    return replaced;
+    return (
+      this.write(() =>
+        this.stmt.replace.run({
+          hash,
+          ...next,
+          oldPayload: expected.payload,
+          oldPrompt: expected.prompt,
+          oldQuery: expected.query,
+        }),
+      ).changes > 0
+    );
   }
 
   async *entries(namespace?: string): AsyncIterable<ListedEntry> {
-    for (const item of [...this.items.values()]) {
-      if (namespace !== undefined && item.namespace !== namespace) continue;
-      const payload = this.stmt.payload.get(item.id) as string | undefined;
-      if (payload !== undefined) yield { namespace: item.namespace, hash: item.hash, payload };
+    const listed = this.stmt.listed.all({ ...this.embedder, namespace: namespace ?? null }) as Array<{
+      id: number;
+      namespace: string;
+      hash: string;
+    }>;
+    for (const row of listed) {
+      const payload = this.stmt.payloadById.get(row.id) as string | undefined;
+      if (payload !== undefined) yield { namespace: row.namespace, hash: row.hash, payload };
     }
   }
 
   counts(): StoreCounts {
     return {
-      entries: this.items.size,
+      entries: this.entryCount,
       bytes: this.bytes,
       partitions: this.partitions.size,
       markedBad: this.markedBad,
     };
+  }
+
+  /** Bytes held by the indexes' arrays (bench/semantic-million.ts). */
+  indexBytes(): number {
+    let sum = 0;
+    for (const index of this.partitions.values()) sum += index.bytes;
+    return sum;
   }
 
   check(): void {
@@ -393,82 +525,178 @@ export class LocalStore implements SemanticStore {
     this.db
       .transaction(() => {
         this.db.exec(SCHEMA);
-        const columns = this.db
-          .prepare('SELECT name FROM pragma_table_info(?)')
-          .pluck()
-          .all('semantic_entries');
-        if (!columns.includes('query')) this.db.exec(MIGRATE_TO_2);
+        const columns = (table: string) =>
+          this.db.prepare('SELECT name FROM pragma_table_info(?)').pluck().all(table) as string[];
+        if (!columns('semantic_entries').includes('query')) this.db.exec(MIGRATE_TO_2);
+        if (!columns('semantic_graphs').includes('generation'))
+          this.db.exec('ALTER TABLE semantic_graphs ADD COLUMN generation INTEGER');
+        if (!columns('semantic_graphs').includes('file'))
+          this.db.exec('ALTER TABLE semantic_graphs ADD COLUMN file TEXT');
+        this.db.exec(GENERATION_SCHEMA);
         this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
       })
       .immediate();
   }
 
   /**
-   * Loads every entry of this embedder and indexes it. A partition's HNSW graph is restored from
-   * its saved snapshot when there is one (vectors/hnsw.ts), instead of being rebuilt vector by vector.
+   * Indexes every live entry of this embedder: from the saved indexes alone when they are of the
+   * store's current generation and hold every entry, else from the rows (module comment).
    */
   private load(): void {
-    const snapshots = new Map<string, Int32Array>();
-    for (const row of this.stmt.graphs.all(this.options.embedderId) as Array<{
-      partition: string;
-      graph: Buffer;
-    }>) {
-      // A copy: the Int32Array needs 4-byte alignment, which a Buffer from SQLite need not have.
-      const bytes = new Uint8Array(row.graph);
-      if (bytes.length % 4 === 0) snapshots.set(row.partition, new Int32Array(bytes.buffer));
-    }
-    const byPartition = new Map<string, Map<number, Vector>>();
-    const rows = this.stmt.load.all(this.options.embedderId) as Array<{
-      id: number;
-      hash: string;
-      namespace: string;
-      llm_string: string;
-      prompt: string;
-      query: string;
-      context: string;
-      vector: Buffer;
-      size: number;
-      expires_at: number | null;
-      tags: string;
-    }>;
-    for (const row of rows) {
-      const item: Item = {
-        id: row.id,
-        hash: row.hash,
-        partition: partitionOf(row.namespace, row.llm_string, row.context),
-        namespace: row.namespace,
-        prompt: row.prompt,
-        query: row.query,
-        expiresAt: row.expires_at,
-        tags: JSON.parse(row.tags) as string[],
-        size: row.size,
-      };
-      this.items.set(item.id, item);
-      this.byHash.set(item.hash, item.id);
-      this.bytes += item.size;
-      let vectors = byPartition.get(item.partition);
-      if (!vectors) {
-        vectors = new Map();
-        byPartition.set(item.partition, vectors);
-      }
-      vectors.set(item.id, vectorFromBytes(row.vector));
-    }
-    // Graphs built or changed here (a rebuild, entries linked after a crash), and saved graphs of
-    // partitions gone, make the saved ones stale: they are written again at the next purge or close.
-    let stale = [...snapshots.keys()].some((p) => !byPartition.has(p));
-    const progress = this.options.onProgress;
-    let indexed = 0;
-    for (const [partition, vectors] of byPartition) {
-      const index = new VectorIndex(this.options.index);
-      const before = indexed;
-      const added = progress && ((n: number) => progress(INDEXED, before + n, rows.length));
-      if (index.load(vectors, snapshots.get(partition), added)) stale = true;
-      indexed += vectors.size;
-      this.partitions.set(partition, index);
-    }
-    if (progress && rows.length > 0) progress(INDEXED, rows.length, rows.length);
+    const stages: Array<[string, number]> = [];
+    let t = performance.now();
+    const stage = (name: string) => {
+      const now = performance.now();
+      stages.push([name, now - t]);
+      t = now;
+    };
+    this.generation = this.stmt.generation.get() as number;
+    const counts = this.stmt.liveCounts.get(this.embedder) as { n: number; bytes: number };
+    this.entryCount = counts.n;
+    this.bytes = counts.bytes;
     this.markedBad = this.stmt.countBad.get() as number;
-    if (stale) this.changes = GRAPH_SAVE_CHANGES;
+    stage('generation and counts (SQLite indexes)');
+    const saved = (
+      this.stmt.graphs.all(this.options.embedderId) as Array<{
+        partition: string;
+        graph: Buffer;
+        generation: number | null;
+        file: string | null;
+      }>
+    ).map((row) => ({
+      ...row,
+      graph: row.file === null ? row.graph : (this.readIndexFile(row.file) ?? EMPTY),
+    }));
+    const savedBytes = saved.reduce((sum, row) => sum + row.graph.byteLength, 0);
+    stage('saved indexes read');
+    const restored = new Map<string, VectorIndex>();
+    const v1 = new Map<string, Int32Array>();
+    let current = saved.length > 0;
+    let held = 0;
+    for (const row of saved) {
+      const index = VectorIndex.restore(row.graph, this.options.index);
+      if (index) {
+        restored.set(row.partition, index);
+        held += index.size;
+      } else if (row.graph.byteLength % 4 === 0 && row.graph.byteLength >= 4) {
+        // A copy: an Int32Array needs 4-byte alignment, which a Buffer from SQLite need not have.
+        const words = new Int32Array(new Uint8Array(row.graph).buffer);
+        if (words[0] === 1) v1.set(row.partition, words);
+      }
+      if (!index || row.generation !== this.generation) current = false;
+    }
+    stage('saved indexes checked');
+    this.loadReport = { path: 'saved', stages, savedBytes, dropped: 0, linked: 0 };
+    if (current && held === this.entryCount) {
+      for (const [partition, index] of restored) this.partitions.set(partition, index);
+      if (this.entryCount > 0) this.options.onProgress?.(INDEXED, this.entryCount, this.entryCount);
+      return;
+    }
+    this.loadFromRows(restored, v1, saved.length);
+    stage('rows read and indexes matched to them');
+  }
+
+  /** The slow start: every live row read, the restored indexes made to match them (load()). */
+  private loadFromRows(
+    restored: Map<string, VectorIndex>,
+    v1: Map<string, Int32Array>,
+    savedCount: number,
+  ): void {
+    const report = this.loadReport;
+    report.path = 'rows';
+    const places = new Map<string, { namespace: string; llm: string; context: string }>();
+    const pending = new Map<string, Map<number, Vector>>();
+    const present = new Map<string, Set<number>>();
+    for (const row of this.stmt.rows.iterate(this.embedder) as Iterable<
+      Omit<RowPlace, 'size'> & { vector: Buffer }
+    >) {
+      const partition = partitionOf(row.namespace, row.llm_string, row.context);
+      if (!places.has(partition)) {
+        places.set(partition, { namespace: row.namespace, llm: row.llm_string, context: row.context });
+        pending.set(partition, new Map());
+        present.set(partition, new Set());
+      }
+      if (restored.get(partition)?.has(row.id)) present.get(partition)!.add(row.id);
+      else pending.get(partition)!.set(row.id, vectorFromBytes(row.vector));
+    }
+    // Saved indexes of partitions gone, or not restored, make the saved ones stale.
+    let stale =
+      restored.size + v1.size < savedCount || [...restored.keys(), ...v1.keys()].some((p) => !places.has(p));
+    const progress = this.options.onProgress;
+    const total = this.entryCount;
+    let indexed = 0;
+    for (const [partition, vectors] of pending) {
+      const before = indexed;
+      const added = progress && ((n: number) => progress(INDEXED, before + n, total));
+      let index = restored.get(partition);
+      let changed = 0;
+      try {
+        if (index) {
+          const kept = present.get(partition)!;
+          const gone = [...index.liveIds()].filter((id) => !kept.has(id));
+          for (const id of gone) index.remove(id);
+          index.load(vectors, added);
+          report.dropped += gone.length;
+          report.linked += vectors.size;
+          changed = gone.length + vectors.size;
+        } else {
+          const links = v1.get(partition);
+          const converted = links && VectorIndex.fromLinks(links, vectors, this.options.index);
+          if (converted) {
+            index = converted.index;
+            report.linked += converted.changed;
+            changed = 1; // saved again in the new form
+          } else {
+            index = new VectorIndex(this.options.index);
+            index.load(vectors, added);
+            report.linked += vectors.size;
+            changed = index.kind === 'graph' ? 1 : 0; // a sparse index is never saved
+          }
+        }
+      } catch {
+        // A saved index of other dimensions than the rows: rebuilt from them.
+        index = new VectorIndex(this.options.index);
+        const place = places.get(partition)!;
+        const rows = this.stmt.partitionRows.iterate({ ...place, ...this.embedder }) as Iterable<{
+          id: number;
+          vector: Buffer;
+        }>;
+        index.load(
+          (function* () {
+            for (const row of rows) yield [row.id, vectorFromBytes(row.vector)] as [number, Vector];
+          })(),
+          added,
+        );
+        changed = 1;
+      }
+      if (changed > 0) stale = true;
+      indexed += index.size;
+      if (index.size > 0) this.partitions.set(partition, index);
+    }
+    if (progress && total > 0) progress(INDEXED, total, total);
+    // Saved again even when nothing changed: tagged with the current generation, so that the
+    // next start takes them as they are instead of reading the rows again.
+    if (stale || [...this.partitions.values()].some((index) => index.kind === 'graph'))
+      this.changes = this.saveEvery();
+  }
+
+  private saveEvery(): number {
+    return Math.max(GRAPH_SAVE_CHANGES, Math.floor(this.entryCount / 100));
+  }
+
+  /**
+   * A write transaction (IMMEDIATE: the lock first) that keeps track of the generation: a
+   * generation other than the last this process saw means another writer changed entries.
+   */
+  private write<T>(fn: () => T): T {
+    return this.db
+      .transaction(() => {
+        if ((this.stmt.generation.get() as number) !== this.generation) this.foreign = true;
+        const out = fn();
+        this.generation = this.stmt.generation.get() as number;
+        return out;
+      })
+      .immediate();
   }
 
   /** Drops this embedder's labels older than its MAX_LABELS newest. */
@@ -477,56 +705,132 @@ export class LocalStore implements SemanticStore {
     this.stmt.trimLabels.run({ embedder: this.options.embedderId, keep: MAX_LABELS });
   }
 
-  /** Writes every partition's graph (replacing the saved ones); a failure only costs a rebuild later. */
+  /**
+   * Writes every partition's index (replacing the saved ones), tagged with the generation they
+   * match; when another writer changed entries meanwhile, untagged (the next start reads the
+   * rows). A failure only costs a slower start later.
+   */
   private saveGraphs(): void {
     if (this.options.readonly) return;
+    const written: string[] = [];
     try {
       const embedder = this.options.embedderId;
-      this.db.transaction(() => {
-        this.stmt.dropGraphs.run(embedder);
-        for (const [partition, index] of this.partitions) {
-          const graph = index.snapshot();
-          if (graph)
-            this.stmt.saveGraph.run(
-              partition,
-              embedder,
-              Buffer.from(graph.buffer, graph.byteOffset, graph.byteLength),
-            );
+      const inMemory = this.options.path === ':memory:' || this.options.path === '';
+      // The files first, outside the transaction (seconds at a million entries), then the rows naming them.
+      const saved: Array<{ partition: string; graph: Buffer; file: string | null }> = [];
+      for (const [partition, index] of this.partitions) {
+        const graph = index.snapshot();
+        if (!graph) continue;
+        if (inMemory || graph.byteLength < (this.options.indexFileBytes ?? INDEX_FILE_BYTES)) {
+          saved.push({
+            partition,
+            graph: Buffer.from(graph.buffer, graph.byteOffset, graph.byteLength),
+            file: null,
+          });
+          continue;
         }
-      })();
+        const file = `${basename(this.options.path)}${INDEX_FILE}${randomBytes(8).toString('hex')}`;
+        const path = join(dirname(this.options.path), file);
+        writeFileSync(`${path}.tmp`, graph);
+        renameSync(`${path}.tmp`, path);
+        written.push(path);
+        saved.push({ partition, graph: EMPTY, file });
+      }
+      let replaced: string[] = [];
+      this.write(() => {
+        const generation = this.foreign ? null : this.generation;
+        replaced = this.stmt.graphFiles.all(embedder) as string[];
+        this.stmt.dropGraphs.run(embedder);
+        for (const { partition, graph, file } of saved)
+          this.stmt.saveGraph.run(partition, embedder, graph, generation, file);
+      });
+      written.length = 0;
       this.changes = 0;
+      for (const file of replaced) {
+        const path = this.indexPath(file);
+        if (path) rmSync(path, { force: true });
+      }
+      if (!inMemory) this.removeOrphans();
     } catch (error) {
+      for (const path of written) rmSync(path, { force: true });
       this.options.onClientError?.(error as Error);
     }
   }
 
-  private index(item: Item, vector: Vector): void {
-    this.changes++;
-    const previous = this.byHash.get(item.hash);
-    if (previous !== undefined) this.unindex(this.items.get(previous)!);
-    this.items.set(item.id, item);
-    this.byHash.set(item.hash, item.id);
-    this.bytes += item.size;
-    let index = this.partitions.get(item.partition);
+  /**
+   * Index files no row names, left by a save cut short: removed once ten minutes old (a younger
+   * one may be another process's save, between its file and its row).
+   */
+  private removeOrphans(): void {
+    try {
+      const dir = dirname(this.options.path);
+      const prefix = `${basename(this.options.path)}${INDEX_FILE}`;
+      const named = new Set(
+        this.db.prepare('SELECT file FROM semantic_graphs WHERE file IS NOT NULL').pluck().all() as string[],
+      );
+      for (const name of readdirSync(dir)) {
+        if (!name.startsWith(prefix) || named.has(name)) continue;
+        const path = join(dir, name);
+        if (statSync(path).mtimeMs < Date.now() - 600_000) rmSync(path, { force: true });
+      }
+    } catch {
+      // Only disk space at stake: tried again at the next save.
+    }
+  }
+
+  /** The path of an index file a row names: beside the store, of its name; undefined for any other. */
+  private indexPath(file: string): string | undefined {
+    const prefix = `${basename(this.options.path)}${INDEX_FILE}`;
+    if (!file.startsWith(prefix) || !/^[0-9a-f]+$/.test(file.slice(prefix.length))) return undefined;
+    return join(dirname(this.options.path), file);
+  }
+
+  /** One read of a saved index file; undefined when it is not there (deleted, another process's save replaced it). */
+  private readIndexFile(file: string): Buffer | undefined {
+    const path = this.indexPath(file);
+    if (!path) return undefined;
+    try {
+      return readFileSync(path);
+    } catch {
+      return undefined;
+    }
+  }
+
+  private index(id: number, partition: string, vector: Vector, size: number): void {
+    let index = this.partitions.get(partition);
     if (!index) {
       index = new VectorIndex(this.options.index);
-      this.partitions.set(item.partition, index);
+      this.partitions.set(partition, index);
     }
-    index.add(item.id, vector);
-  }
-
-  private unindex(item: Item): void {
+    // First: a vector the index refuses (other dimensions) throws before anything is counted,
+    // and the put's transaction is rolled back.
+    index.add(id, vector);
     this.changes++;
-    this.items.delete(item.id);
-    this.byHash.delete(item.hash);
-    this.bytes -= item.size;
-    const index = this.partitions.get(item.partition);
-    index?.remove(item.id);
-    if (index && index.size === 0) this.partitions.delete(item.partition);
+    this.entryCount++;
+    this.bytes += size;
   }
 
-  private removeItem(item: Item): void {
-    this.stmt.delete.run(item.id);
-    this.unindex(item);
+  private unindex(row: RowPlace): void {
+    this.changes++;
+    this.entryCount--;
+    this.bytes -= row.size;
+    const partition = partitionOf(row.namespace, row.llm_string, row.context);
+    const index = this.partitions.get(partition);
+    index?.remove(row.id);
+    if (index && index.size === 0) this.partitions.delete(partition);
+  }
+
+  private removeRow(row: RowPlace): void {
+    this.stmt.delete.run(row.id);
+    this.unindex(row);
+  }
+}
+
+function hasTag(tags: string, tag: string): boolean {
+  try {
+    const parsed = JSON.parse(tags) as unknown;
+    return Array.isArray(parsed) && parsed.includes(tag);
+  } catch {
+    return false;
   }
 }

@@ -1,7 +1,8 @@
 /**
  * Nearest neighbours by cosine similarity over unit vectors, with the structure that suits the
  * vectors: an inverted index for sparse ones (lexical), an exact scan or an HNSW graph for dense
- * ones (neural). The first vector added decides.
+ * ones (neural). The first vector added decides. A dense index is saved and restored as bytes
+ * (hnsw.ts); a sparse one is rebuilt from its vectors.
  */
 
 import { HnswIndex } from './hnsw.js';
@@ -17,6 +18,36 @@ export class VectorIndex {
 
   constructor(private readonly options: VectorIndexOptions = {}) {}
 
+  /** The index a dense snapshot describes (HnswIndex.restore); undefined when it is not one. */
+  static restore(bytes: Uint8Array, options: VectorIndexOptions = {}): VectorIndex | undefined {
+    const graph = HnswIndex.restore(bytes, options);
+    if (!graph) return undefined;
+    const index = new VectorIndex(options);
+    index.impl = graph;
+    return index;
+  }
+
+  /**
+   * A version-1 snapshot (links only, before the flat layout) over `vectors`: the graph it
+   * describes, then the vectors it lacks linked anew. Undefined when it is not one. `changed`:
+   * whether the result differs from it (nodes dropped or linked).
+   */
+  static fromLinks(
+    snapshot: Int32Array,
+    vectors: ReadonlyMap<number, Vector>,
+    options: VectorIndexOptions = {},
+  ): { index: VectorIndex; changed: number } | undefined {
+    const dense = new Map<number, Float32Array>();
+    for (const [id, v] of vectors) if (isDense(v)) dense.set(id, v);
+    if (dense.size !== vectors.size) return undefined;
+    const converted = HnswIndex.fromLinks(snapshot, dense, options);
+    if (!converted) return undefined;
+    for (const id of converted.missing) converted.index.add(id, dense.get(id)!);
+    const index = new VectorIndex(options);
+    index.impl = converted.index;
+    return { index, changed: converted.dropped + converted.missing.length };
+  }
+
   get size(): number {
     return this.impl?.size ?? 0;
   }
@@ -24,6 +55,11 @@ export class VectorIndex {
   /** 'inverted' or 'graph' once a vector has been added. */
   get kind(): string | undefined {
     return this.impl === undefined ? undefined : this.impl instanceof InvertedIndex ? 'inverted' : 'graph';
+  }
+
+  /** Bytes of a dense index's arrays (0 for a sparse one). */
+  get bytes(): number {
+    return this.impl instanceof HnswIndex ? this.impl.bytes : 0;
   }
 
   add(id: number, vector: Vector): void {
@@ -36,39 +72,30 @@ export class VectorIndex {
     }
   }
 
+  /** Whether a dense index holds `id` (a sparse one answers false: it is never restored). */
+  has(id: number): boolean {
+    return this.impl instanceof HnswIndex && this.impl.has(id);
+  }
+
+  /** The ids a dense index holds. */
+  liveIds(): Iterable<number> {
+    return this.impl instanceof HnswIndex ? this.impl.liveIds() : [];
+  }
+
   /**
-   * Fills an empty index with many vectors at once. With the snapshot of an earlier graph over
-   * (mostly) the same vectors, the graph is restored instead of rebuilt (hnsw.ts). Returns whether
-   * the index now has a graph the snapshot does not describe (built, or restored and changed):
-   * one worth saving. `added`, when given, hears how many were added one by one so far (every
+   * Adds many vectors one by one. `added`, when given, hears how many so far (every
    * PROGRESS_EVERY): a rebuild of a large graph takes long enough to report.
    */
-  load(
-    vectors: ReadonlyMap<number, Vector>,
-    snapshot?: Int32Array,
-    added?: (count: number) => void,
-  ): boolean {
-    const first = vectors.values().next();
-    if (snapshot && !first.done && isDense(first.value) && this.impl === undefined) {
-      const graph = new HnswIndex(this.options);
-      const dense = new Map<number, Float32Array>();
-      for (const [id, v] of vectors) if (isDense(v)) dense.set(id, v);
-      const changed = graph.restore(dense, snapshot);
-      if (changed !== undefined) {
-        this.impl = graph;
-        return changed > 0;
-      }
-    }
+  load(vectors: Iterable<[number, Vector]>, added?: (count: number) => void): void {
     let count = 0;
     for (const [id, v] of vectors) {
       this.add(id, v);
       if (added && ++count % PROGRESS_EVERY === 0) added(count);
     }
-    return this.impl instanceof HnswIndex && this.impl.hasGraph;
   }
 
-  /** The graph to persist, for a dense index large enough to have one. */
-  snapshot(): Int32Array | undefined {
+  /** The index to persist: a dense one (graph or not yet); a sparse one is rebuilt instead. */
+  snapshot(): Uint8Array | undefined {
     return this.impl instanceof HnswIndex ? this.impl.snapshot() : undefined;
   }
 
