@@ -108,9 +108,11 @@ async function measure(path: string): Promise<Measured> {
     options: { embedder: { embed: (texts: string[]) => Promise<unknown[]> } };
   };
   const local = tier.store;
-  const internals = local as unknown as { partitions: Map<string, VectorIndex>; db: Database.Database };
-  const [partition, index] = [...internals.partitions].sort((a, b) => b[1].size - a[1].size)[0]!;
-  const hashOf = internals.db.prepare('SELECT hash FROM semantic_entries WHERE id = ?').pluck();
+  // The store's own index and file, to time the search stage alone (the stage profile): a
+  // benchmark's look inside, not an API.
+  const parts = local as unknown as { partitions: Map<string, VectorIndex>; db: Database.Database };
+  const [partition, index] = [...parts.partitions].sort((a, b) => b[1].size - a[1].size)[0]!;
+  const hashOf = parts.db.prepare('SELECT hash FROM semantic_entries WHERE id = ?').pluck();
   const truthHash = truth.map(([id]) => hashOf.get(id) as string);
   const timed = <T>(f: (q: number) => T, check: (q: number, r: T) => boolean) => {
     const times: number[] = [];
