@@ -30,6 +30,7 @@ import {
 } from './entry.js';
 import type { CacheEvents, Hit, Logger } from './events.js';
 import { GuardedTier, type ManagedTierOptions, type TierPolicy, type TierSink } from './guarded-tier.js';
+import { withPayload } from './hit-payload.js';
 import { type CacheKey, DEFAULT_NAMESPACE, embeddingLlmString } from './key.js';
 import { LeaseWait } from './lease-wait.js';
 import { recordLookup } from './lookup-outcome.js';
@@ -169,7 +170,7 @@ export class Manager implements Strata {
       waited?.(payload !== undefined);
       const decoded = payload === undefined ? undefined : this.decoded.template(key.hash, payload);
       const entry = decoded && copyAnswer(decoded.answer);
-      hit = entry ? { entry, tier: 'coalesced', coalesced: true } : undefined;
+      hit = entry ? withPayload({ entry, tier: 'coalesced', coalesced: true }, payload!) : undefined;
     } else {
       let found: Found | undefined;
       // Whether concurrent lookups of this key may now wait for this one. Claimed at the first
@@ -199,7 +200,7 @@ export class Manager implements Strata {
           if (led) this.coalescer?.settle(key.hash, found.payload);
         } else this.coalescer?.hold(key.hash, this.missDurations.leaseMs(key.llmString));
       }
-      hit = found?.hit;
+      hit = found && withPayload(found.hit, found.payload);
     }
     recordLookup(this.events, this.totals, key, hit, performance.now() - start);
     trace?.endLookup(hit);

@@ -54,33 +54,58 @@ export interface Body {
 /**
  * Reads the whole body, refusing one over `maxRequestBytes` (413) as soon as that is known, and
  * scanning it as it arrives. With a Content-Length the bytes are copied into one buffer of that
- * size, so the body is held once, not once in pieces and once joined.
+ * size, so the body is held once, not once in pieces and once joined. Read through the stream's
+ * events, not an async iterator: a promise per chunk and the iterator's own listeners were a
+ * measurable part of a cache hit. The request is destroyed when refused or when it fails, as
+ * leaving an iterator early would.
  */
-export async function readBody(req: IncomingMessage, limits: BodyLimits): Promise<Body> {
+export function readBody(req: IncomingMessage, limits: BodyLimits): Promise<Body> {
   const limit = limits.maxRequestBytes;
   const tooLarge = () =>
     new RequestError(`the request body is larger than ${limit} bytes`, 'STRATA_REQUEST_TOO_LARGE');
   const header = req.headers['content-length'];
   const declared = header === undefined ? Number.NaN : Number(header);
-  if (declared > limit) throw tooLarge();
+  if (declared > limit) return Promise.reject(tooLarge());
   const scanner = new JsonScanner(limits.maxKeyedBytes);
   let whole = Number.isSafeInteger(declared) && declared > 0 ? Buffer.allocUnsafe(declared) : undefined;
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    if (size + chunk.length > limit) throw tooLarge();
-    scanner.push(chunk);
-    if (whole && size + chunk.length <= whole.length) chunk.copy(whole, size);
-    else {
-      // More than declared (the HTTP parser does not let that happen): keep the pieces instead.
-      if (whole) chunks.push(whole.subarray(0, size));
-      whole = undefined;
-      chunks.push(chunk);
-    }
-    size += chunk.length;
-  }
-  const raw = whole ? whole.subarray(0, size) : Buffer.concat(chunks, size);
-  return scanner.finish(raw);
+  return new Promise<Body>((resolve, reject) => {
+    const stop = (error: unknown) => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', stop);
+      req.off('close', onClose);
+      req.destroy();
+      reject(error);
+    };
+    const onData = (chunk: Buffer) => {
+      if (size + chunk.length > limit) return stop(tooLarge());
+      scanner.push(chunk);
+      if (whole && size + chunk.length <= whole.length) chunk.copy(whole, size);
+      else {
+        // More than declared (the HTTP parser does not let that happen): keep the pieces instead.
+        if (whole) chunks.push(whole.subarray(0, size));
+        whole = undefined;
+        chunks.push(chunk);
+      }
+      size += chunk.length;
+    };
+    const onEnd = () => {
+      req.off('data', onData);
+      req.off('error', stop);
+      req.off('close', onClose);
+      const raw = whole ? whole.subarray(0, size) : Buffer.concat(chunks, size);
+      resolve(scanner.finish(raw));
+    };
+    // Closed before its end, with no error of its own: what an iterator throws then.
+    const onClose = () =>
+      stop(Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('error', stop);
+    req.once('close', onClose);
+  });
 }
 
 const QUOTE = 0x22;
@@ -289,8 +314,11 @@ export class JsonScanner {
   }
 
   private keyName(): Member {
-    if (this.keyTooLong || !this.key) return Member.Other;
-    let name = Buffer.from(this.key).toString('utf8');
+    const key = this.key;
+    if (this.keyTooLong || !key) return Member.Other;
+    // Without an escape, the bytes are the name: compared as they are, nothing decoded.
+    if (!key.includes(BACKSLASH)) return nameOf(key);
+    let name = Buffer.from(key).toString('utf8');
     if (name.includes('\\')) {
       try {
         name = JSON.parse(`"${name}"`) as string;
@@ -320,6 +348,17 @@ export class JsonScanner {
     }
     return (c >= 0x30 && c <= 0x39) || c === 0x65 || c === 0x45 || c === 0x2d || c === 0x2b;
   }
+}
+
+const MODEL = [...Buffer.from('model')];
+const CACHE = [...Buffer.from('cache')];
+
+/** Which member an unescaped top-level key names. */
+function nameOf(key: readonly number[]): Member {
+  if (key.length !== 5) return Member.Other;
+  if (key.every((b, i) => b === MODEL[i])) return Member.Model;
+  if (key.every((b, i) => b === CACHE[i])) return Member.Cache;
+  return Member.Other;
 }
 
 /** The whole body, or undefined (and the body destroyed) once it is larger than `limit`. */

@@ -60,6 +60,8 @@ export interface HitInfo {
   readonly similar?: boolean;
   /** An expired answer standing in for an upstream that failed (stale-if-error, stages/stale.ts). */
   readonly stale?: boolean;
+  /** The entry's payload (core/hit-payload.ts): what the bytes a hit is sent as are kept by (stages/prepared.ts). */
+  readonly payload?: string;
 }
 
 /** A client following a stream: the gateway writes its headers and bytes. */

@@ -28,8 +28,10 @@ import { serveEmbeddings } from './embeddings/serve.js';
 import { answerFeedback, FEEDBACK_HEADER, Feedback, isFeedbackPath, reportOf } from './feedback.js';
 import type { GatewayContext, GatewayOptions } from './stages/context.js';
 import { Flights } from './stages/flight.js';
+import { KnownRequests } from './stages/known.js';
 import { parse } from './stages/parse.js';
 import { bypass, passThrough, passUnkeyed } from './stages/pass-through.js';
+import { PreparedHits } from './stages/prepared.js';
 import { ENDPOINTS, route } from './stages/route.js';
 import { identify, type Tenancy } from './tenancy.js';
 import { traceCached, traceRequest, traceRoute } from './tracing.js';
@@ -48,6 +50,8 @@ export class Gateway {
       ...options,
       endpoints: new Map(ENDPOINTS.map((e) => [e.path, e])),
       feedback: new Feedback(options.manager),
+      known: new KnownRequests(),
+      prepared: new PreparedHits(),
     };
     this.flights = new Flights(this.ctx);
     this.tenancy = { config: options.config, root: options.namespace, clientTokens: options.clientTokens };

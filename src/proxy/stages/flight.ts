@@ -4,6 +4,7 @@
  * client gets the outcome through the respond stage.
  */
 import type { ServerResponse } from 'node:http';
+import { payloadOf } from '../../core/hit-payload.js';
 import { sendNotCached } from '../api-error.js';
 import type { EngineHit } from '../engine.js';
 import { Flight, type HitInfo, type Outcome } from '../flight.js';
@@ -141,9 +142,11 @@ export class Flights {
     if (account !== undefined && storedFor(hit.entry.meta) !== account) return undefined;
     const ageSeconds = Math.max(0, (this.ctx.manager.now() - hit.entry.createdAt) / 1000);
     if (controls.maxAgeSeconds !== undefined && ageSeconds > controls.maxAgeSeconds) return undefined;
+    const payload = payloadOf(hit);
     const info: HitInfo = {
       tier: hit.tier,
       ageSeconds,
+      ...(payload === undefined ? {} : { payload }),
       ...(hit.similarity === undefined ? {} : { similarity: hit.similarity }),
       ...(hit.similarity === undefined && hit.matchedPrompt === undefined ? {} : { similar: true }),
     };

@@ -1,16 +1,21 @@
 /**
  * The parse stage: a cached endpoint's body, read and scanned (body.ts), as the cache sees it: its
- * controls, its canonical form, the upstream it goes to and its key; or why it is not cached.
+ * controls, its canonical form, the upstream it goes to and its key; or why it is not cached. A
+ * body seen recently (the same bytes, caller, query and keyed headers) is not parsed again: what
+ * was derived from it is found by the digest of those (known.ts), and the body itself is parsed
+ * only if something asks for it (a miss forwarding it, an endpoint that echoes it).
  */
 import type { IncomingMessage } from 'node:http';
 import { scrubRequestBody } from '../../core/secrets.js';
 import { RequestError } from '../../errors.js';
 import type { Body } from '../body.js';
 import { controlsOf } from '../controls.js';
-import { type CanonicalRequest, type Endpoint, isObject } from '../endpoints/endpoint.js';
+import { type CanonicalRequest, type Endpoint, isObject, type Json } from '../endpoints/endpoint.js';
 import { header } from '../tenancy.js';
+import { asksUpstreamToStore } from '../upstream-store.js';
 import type { CachedRequest, Exchange, GatewayContext } from './context.js';
 import { keyOf } from './key.js';
+import { type Derived, flat } from './known.js';
 
 /** The request as the cache sees it, or why it is not cached. */
 export function parse(
@@ -22,32 +27,24 @@ export function parse(
   scanned: Body,
 ): CachedRequest | string {
   const { raw } = scanned;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw.toString('utf8'));
-  } catch {
-    // The upstream says what is wrong with it, in its own words.
-    return 'the body is not JSON';
+  const digest = ctx.known.digest(endpoint, namespace, url.search, req.headers, raw);
+  let derived = digest === undefined ? undefined : ctx.known.get(digest);
+  let body: Json | undefined;
+  if (derived === undefined) {
+    const parsed = parseBody(raw);
+    if (typeof parsed === 'string') return parsed;
+    if (scanned.impreciseNumber) return 'a number in the body has more digits than the key can hold exactly';
+    const fresh = derive(endpoint, req.headers, url.search, namespace, parsed);
+    if (typeof fresh === 'string') return fresh;
+    derived = fresh;
+    body = parsed.body;
+    if (digest !== undefined) ctx.known.set(digest, derived);
   }
-  if (!isObject(parsed)) return 'the body is not a JSON object';
-  if (scanned.impreciseNumber) return 'a number in the body has more digits than the key can hold exactly';
-  const controls = controlsOf(header(req.headers, 'cache-control'), parsed.cache);
-  const { cache: _, ...body } = parsed;
-  let canonical: CanonicalRequest;
-  try {
-    // Keyed and stored without the credentials a body can carry (MCP tokens, a body `api_key`):
-    // each is replaced by its keyed digest, so two tokens still never share an answer.
-    canonical = endpoint.canonical(scrubRequestBody(body), flatHeaders(req.headers));
-  } catch (error) {
-    if (error instanceof RangeError) return 'the body is nested too deeply to derive a key';
-    throw error;
-  }
-  // Routed by the model as sent; `canonical.model` is its stored (scrubbed) form.
-  const model = typeof body.model === 'string' ? body.model : canonical.model;
-  const upstream = ctx.upstreams.pick(endpoint.api, url.pathname, model);
+  const { canonical, controls, key } = derived;
+  const upstream = ctx.upstreams.pick(endpoint.api, url.pathname, derived.model);
   if (!upstream)
     throw new RequestError(
-      `no upstream is configured for model ${JSON.stringify(model)}`,
+      `no upstream is configured for model ${JSON.stringify(derived.model)}`,
       'STRATA_REQUEST_NO_UPSTREAM',
     );
   const why =
@@ -59,13 +56,67 @@ export function parse(
     controls,
     caller,
     upstream,
-    key: keyOf(namespace, endpoint, canonical, controls, url.search),
+    key,
     target: url.pathname + url.search,
     headers: req.headers,
-    body,
-    raw: 'cache' in parsed ? undefined : raw,
+    // Parsed when first read, at most once: a hit of a known body never parses it.
+    get body(): Json {
+      if (body === undefined) {
+        const parsed = parseBody(raw);
+        if (typeof parsed === 'string') throw new Error(`a known body no longer parses: ${parsed}`);
+        body = parsed.body;
+      }
+      return body;
+    },
+    raw: derived.hasCache ? undefined : raw,
+    asksToStore: derived.asksToStore,
+    echo: derived.echo,
     // A keyed caller has credentials (tenant: "credential" is required with per-tenant keys).
     ...(ctx.tenantKeys ? { sealer: ctx.tenantKeys.sealerFor(caller.credentials) } : {}),
+  };
+}
+
+/** The body as an object without LiteLLM's `cache` field (and that field), or why it is not one. */
+function parseBody(raw: Buffer): { body: Json; cache: unknown; hasCache: boolean } | string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw.toString('utf8'));
+  } catch {
+    // The upstream says what is wrong with it, in its own words.
+    return 'the body is not JSON';
+  }
+  if (!isObject(parsed)) return 'the body is not a JSON object';
+  const { cache, ...body } = parsed;
+  return { body, cache, hasCache: 'cache' in parsed };
+}
+
+/** What the cache derives from a parsed body: a function of the inputs known.ts digests, and nothing else. */
+function derive(
+  endpoint: Endpoint,
+  headers: IncomingMessage['headers'],
+  search: string,
+  namespace: string,
+  { body, cache, hasCache }: { body: Json; cache: unknown; hasCache: boolean },
+): Derived | string {
+  const controls = controlsOf(header(headers, 'cache-control'), cache);
+  let canonical: CanonicalRequest;
+  try {
+    // Keyed and stored without the credentials a body can carry (MCP tokens, a body `api_key`):
+    // each is replaced by its keyed digest, so two tokens still never share an answer.
+    canonical = endpoint.canonical(scrubRequestBody(body), keyedHeaders(endpoint, headers));
+  } catch (error) {
+    if (error instanceof RangeError) return 'the body is nested too deeply to derive a key';
+    throw error;
+  }
+  return {
+    canonical,
+    controls,
+    key: keyOf(namespace, endpoint, canonical, controls, search),
+    // Routed by the model as sent; `canonical.model` is its stored (scrubbed) form.
+    model: typeof body.model === 'string' ? body.model : canonical.model,
+    hasCache,
+    asksToStore: asksUpstreamToStore(endpoint, body),
+    echo: endpoint.echo?.signature(body) ?? '',
   };
 }
 
@@ -78,8 +129,12 @@ export function parseJson(bytes: Buffer): unknown {
   }
 }
 
-function flatHeaders(headers: IncomingMessage['headers']): Record<string, string | undefined> {
+/** The headers the endpoint keys, as it reads them (repeated ones joined); no other header. */
+function keyedHeaders(
+  endpoint: Endpoint,
+  headers: IncomingMessage['headers'],
+): Record<string, string | undefined> {
   const out: Record<string, string | undefined> = {};
-  for (const [k, v] of Object.entries(headers)) out[k] = Array.isArray(v) ? v.join(', ') : v;
+  for (const name of endpoint.keyHeaders ?? []) out[name] = flat(headers[name]);
   return out;
 }

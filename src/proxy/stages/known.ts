@@ -1,0 +1,117 @@
+/**
+ * Requests keyed before, by their exact bytes. A client that repeats a request (what a cache hit
+ * is) sends the same bytes every time, and deriving its key costs many times reading them: the
+ * body parsed, its credentials scrubbed, its canonical form written out and hashed (some 60 us of
+ * a 1.5 kB chat request, most of a hit). So what the parse stage derived from a body is kept for
+ * the bodies seen most recently, found again by one SHA-256 over the raw bytes and everything
+ * else the derivation reads: the endpoint, the caller's namespace (its tenant), the URL's query,
+ * the `Cache-Control` header, the headers the endpoint keys (`keyHeaders`), and the generation of
+ * the digest key (the scrubbed form holds digests made with it). Equal digests: equal inputs, so
+ * the same key, controls and canonical request as a fresh parse would derive.
+ *
+ * Bounded by entries and by the characters of the prompts kept (a kept prompt is about the size of
+ * its body); bodies above `maxBody` bytes are derived every time and never kept. In this process
+ * only, and never holding a credential: prompts are kept as keyed (scrubbed), as the key has them.
+ */
+import { createHash } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { CacheKey } from '../../core/key.js';
+import { digestKeyGeneration } from '../../core/secrets.js';
+import type { Controls } from '../controls.js';
+import type { CanonicalRequest, Endpoint } from '../endpoints/endpoint.js';
+import { header } from '../tenancy.js';
+
+/** What the parse stage derived from one body, all of it a function of the inputs digested. */
+export interface Derived {
+  readonly canonical: CanonicalRequest;
+  readonly controls: Controls;
+  readonly key: CacheKey;
+  /** The top-level `model` as sent (routing), when a string. */
+  readonly model: string;
+  /** The body has a top-level `cache` field (LiteLLM's): it is forwarded without it, re-serialized. */
+  readonly hasCache: boolean;
+  /** The request asks the upstream to store its answer (upstream-store.ts). */
+  readonly asksToStore: boolean;
+  /** The request's values of the fields its answer echoes (Endpoint.echo), '' for none. */
+  readonly echo: string;
+}
+
+export const KNOWN_MAX_ENTRIES = 4096;
+export const KNOWN_MAX_CHARS = 16 * 1024 * 1024;
+export const KNOWN_MAX_BODY = 256 * 1024;
+
+export class KnownRequests {
+  /** By digest, least recently used first (insertion order, re-inserted on use). */
+  private readonly known = new Map<string, Derived>();
+  private chars = 0;
+
+  constructor(
+    private readonly maxEntries = KNOWN_MAX_ENTRIES,
+    private readonly maxChars = KNOWN_MAX_CHARS,
+    readonly maxBody = KNOWN_MAX_BODY,
+  ) {}
+
+  /**
+   * The digest of everything a derivation from `raw` reads; undefined for a body too large to keep.
+   * The fields are JSON (self-delimiting, so no two field lists spell one text), then the bytes.
+   */
+  digest(
+    endpoint: Endpoint,
+    namespace: string,
+    search: string,
+    headers: IncomingMessage['headers'],
+    raw: Buffer,
+  ): string | undefined {
+    if (raw.length > this.maxBody) return undefined;
+    const fields: Array<string | number | null> = [
+      endpoint.path,
+      namespace,
+      search,
+      header(headers, 'cache-control') ?? null,
+    ];
+    for (const name of endpoint.keyHeaders ?? []) fields.push(flat(headers[name]) ?? null);
+    fields.push(digestKeyGeneration());
+    return createHash('sha256').update(JSON.stringify(fields)).update(raw).digest('base64');
+  }
+
+  get(digest: string): Derived | undefined {
+    const found = this.known.get(digest);
+    if (found !== undefined) {
+      this.known.delete(digest);
+      this.known.set(digest, found);
+    }
+    return found;
+  }
+
+  set(digest: string, derived: Derived): void {
+    const size = sizeOf(derived);
+    if (size > this.maxChars) return;
+    const had = this.known.get(digest);
+    if (had !== undefined) {
+      this.known.delete(digest);
+      this.chars -= sizeOf(had);
+    }
+    this.known.set(digest, derived);
+    this.chars += size;
+    for (const [oldest, d] of this.known) {
+      if (this.known.size <= this.maxEntries && this.chars <= this.maxChars) break;
+      this.known.delete(oldest);
+      this.chars -= sizeOf(d);
+    }
+  }
+
+  get size(): number {
+    return this.known.size;
+  }
+}
+
+/** A header's value as the endpoints read it (flatHeaders in parse.ts). */
+export function flat(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+function sizeOf(d: Derived): number {
+  // The canonical prompt and the key's are one string unless the key adds the query to it.
+  const prompt = d.key.prompt.length + (d.key.prompt === d.canonical.prompt ? 0 : d.canonical.prompt.length);
+  return prompt + d.canonical.question.length + d.echo.length;
+}

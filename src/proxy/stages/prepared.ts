@@ -1,0 +1,79 @@
+/**
+ * The bytes a hit was sent as, kept to be sent again. A hit's body is a function of the stored
+ * answer and of the response's shape alone: JSON or a replay of events, the usage chunk or not,
+ * usage zeroed or not (hit-usage.ts), and for an endpoint that echoes its request the request's
+ * echoed fields. Building it (the answer's usage rewritten, serialized, a stream's events
+ * formatted one by one) cost more than everything else a hit does; kept, a repeat is one write.
+ *
+ * Found by the key's hash and the shape, then confirmed by comparing the entry's whole payload
+ * (core/hit-payload.ts), as the engine confirms its decoded answers (core/decoded.ts): bytes are
+ * only ever sent for exactly the stored entry they were built from, so a changed entry (a new
+ * answer stored under the key) is built again, and as the key's hash covers the tenant's
+ * namespace, no tenant is sent bytes built for another's key. Bounded in bytes, least recently
+ * used out first; a body above `maxBody` is built every time and never kept.
+ */
+
+interface Prepared {
+  /** The payload the body was built from. */
+  readonly payload: string;
+  readonly body: Buffer;
+  /** What it holds in memory: the body, the payload (the memory tier shares it) and the key. */
+  readonly size: number;
+}
+
+export const PREPARED_MAX_BYTES = 16 * 1024 * 1024;
+export const PREPARED_MAX_BODY = 256 * 1024;
+
+export class PreparedHits {
+  /** By key hash and shape, least recently used first (insertion order, re-inserted on use). */
+  private readonly prepared = new Map<string, Prepared>();
+  private bytes = 0;
+
+  constructor(
+    private readonly maxBytes = PREPARED_MAX_BYTES,
+    private readonly maxBody = PREPARED_MAX_BODY,
+  ) {}
+
+  /** The bytes kept for this key and shape, if they were built from exactly `payload`. */
+  get(hash: string, shape: string, payload: string): Buffer | undefined {
+    const id = `${hash}\u0000${shape}`;
+    const found = this.prepared.get(id);
+    if (found === undefined) return undefined;
+    if (found.payload !== payload) {
+      this.drop(id, found);
+      return undefined;
+    }
+    this.prepared.delete(id);
+    this.prepared.set(id, found);
+    return found.body;
+  }
+
+  set(hash: string, shape: string, payload: string, body: Buffer): void {
+    if (body.length > this.maxBody) return;
+    const id = `${hash}\u0000${shape}`;
+    const size = body.length + payload.length + id.length;
+    if (size > this.maxBytes) return;
+    const had = this.prepared.get(id);
+    if (had !== undefined) this.drop(id, had);
+    this.prepared.set(id, { payload, body, size });
+    this.bytes += size;
+    for (const [oldest, p] of this.prepared) {
+      if (this.bytes <= this.maxBytes) break;
+      this.drop(oldest, p);
+    }
+  }
+
+  get size(): number {
+    return this.prepared.size;
+  }
+
+  private drop(id: string, p: Prepared): void {
+    this.prepared.delete(id);
+    this.bytes -= p.size;
+  }
+}
+
+/** The shape of a hit's response: what its bytes depend on besides the stored answer. */
+export function shapeOf(stream: boolean, includeUsage: boolean, zero: boolean, echo: string): string {
+  return `${stream ? (includeUsage ? 'sse+usage' : 'sse') : 'json'}${zero ? ':zero' : ''}:${echo}`;
+}
