@@ -2,19 +2,22 @@
  * The payload a hit was read from: the entry's encoded bytes as its tier held them (opened). Equal
  * payloads are equal entries, down to the byte, so a caller may keep what it built from one hit's
  * answer (the gateway keeps the bytes it sent: proxy/stages/prepared.ts) and use it again for a
- * later hit of the same key whose payload is equal; a changed entry has another payload. Kept
- * beside the hit, not on it, so a hit's shape (what the library hands out and emits) is unchanged.
+ * later hit of the same key whose payload is equal; a changed entry has another payload. Held
+ * under a symbol, not a named field: a hit's shape (what the library hands out, emits and
+ * serializes) is unchanged.
  */
 import type { Hit } from './events.js';
 
-const payloads = new WeakMap<Hit, string>();
+const PAYLOAD = Symbol('strata.hit.payload');
+
+type WithPayload = Hit & { [PAYLOAD]?: string };
 
 export function withPayload(hit: Hit, payload: string): Hit {
-  payloads.set(hit, payload);
+  (hit as WithPayload)[PAYLOAD] = payload;
   return hit;
 }
 
 /** The payload `hit` was read from; undefined for a hit the engine did not read from a payload. */
 export function payloadOf(hit: Hit): string | undefined {
-  return payloads.get(hit);
+  return (hit as WithPayload)[PAYLOAD];
 }

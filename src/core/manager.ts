@@ -169,7 +169,7 @@ export class Manager implements Strata {
       const payload = await pending;
       waited?.(payload !== undefined);
       const decoded = payload === undefined ? undefined : this.decoded.template(key.hash, payload);
-      const entry = decoded && copyAnswer(decoded.answer);
+      const entry = decoded && (options?.shared ? decoded.answer : copyAnswer(decoded.answer));
       hit = entry ? withPayload({ entry, tier: 'coalesced', coalesced: true }, payload!) : undefined;
     } else {
       let found: Found | undefined;
@@ -186,7 +186,7 @@ export class Manager implements Strata {
           if (claim && !led && !(bounded && this.coalescer?.has(key.hash))) led = this.lead(key, start);
           read = await read;
         }
-        if (read !== undefined) found = this.accept(m, i, key, read, options?.sealer);
+        if (read !== undefined) found = this.accept(m, i, key, read, options?.sealer, options?.shared);
         trace?.readDone(read, found !== undefined);
       }
       if (claim) {
@@ -234,6 +234,7 @@ export class Manager implements Strata {
     key: CacheKey,
     sealedRead: string | SimilarMatch,
     sealer: Sealer | undefined,
+    shared = false,
   ): Found | undefined {
     const read = this.opened(m, key, sealedRead, sealer);
     if (read === undefined) return undefined;
@@ -242,7 +243,7 @@ export class Manager implements Strata {
     const now = this.options.clock.now();
     const entry = similar
       ? judgeSimilar(read, key, this.usable, now)
-      : judgeExact(read, key, this.usable, now, this.decoded);
+      : judgeExact(read, key, this.usable, now, this.decoded, shared);
     if (typeof entry === 'string') {
       m.counters.misses++;
       const stored = similar ? { ...key, hash: read.hash, prompt: read.matchedPrompt } : key;

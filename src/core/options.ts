@@ -45,6 +45,11 @@ export interface LookupOptions {
   wait?: 'lease' | 'measured' | 'never';
   /** Opens what sealed tiers hold, instead of the config's key set (the gateway's per-tenant keys). */
   sealer?: Sealer;
+  /**
+   * The caller only reads the hit's entry: it may be the engine's own decoded answer, frozen and
+   * shared by every such caller, instead of a copy of its own (core/decoded.ts). Default false.
+   */
+  shared?: boolean;
 }
 
 export interface WriteOptions extends Pick<CacheDirectives, 'tags' | 'metadata'> {

@@ -66,7 +66,9 @@ export function readBody(req: IncomingMessage, limits: BodyLimits): Promise<Body
   const header = req.headers['content-length'];
   const declared = header === undefined ? Number.NaN : Number(header);
   if (declared > limit) return Promise.reject(tooLarge());
-  const scanner = new JsonScanner(limits.maxKeyedBytes);
+  // A small body is scanned once whole, and only if asked (a body keyed before never is); a
+  // larger one as it arrives, so that its scan is spread over its chunks.
+  let scanner: JsonScanner | undefined;
   let whole = Number.isSafeInteger(declared) && declared > 0 ? Buffer.allocUnsafe(declared) : undefined;
   const chunks: Buffer[] = [];
   let size = 0;
@@ -81,7 +83,12 @@ export function readBody(req: IncomingMessage, limits: BodyLimits): Promise<Body
     };
     const onData = (chunk: Buffer) => {
       if (size + chunk.length > limit) return stop(tooLarge());
-      scanner.push(chunk);
+      if (scanner === undefined && size + chunk.length > SCAN_LATER_BYTES) {
+        scanner = new JsonScanner(limits.maxKeyedBytes);
+        if (whole) scanner.push(whole.subarray(0, size));
+        else for (const c of chunks) scanner.push(c);
+      }
+      scanner?.push(chunk);
       if (whole && size + chunk.length <= whole.length) chunk.copy(whole, size);
       else {
         // More than declared (the HTTP parser does not let that happen): keep the pieces instead.
@@ -96,7 +103,7 @@ export function readBody(req: IncomingMessage, limits: BodyLimits): Promise<Body
       req.off('error', stop);
       req.off('close', onClose);
       const raw = whole ? whole.subarray(0, size) : Buffer.concat(chunks, size);
-      resolve(scanner.finish(raw));
+      resolve(scanner ? scanner.finish(raw) : new ScannedWhenAsked(raw, limits.maxKeyedBytes));
     };
     // Closed before its end, with no error of its own: what an iterator throws then.
     const onClose = () =>
@@ -106,6 +113,44 @@ export function readBody(req: IncomingMessage, limits: BodyLimits): Promise<Body
     req.once('error', stop);
     req.once('close', onClose);
   });
+}
+
+/** Bodies up to this size are scanned whole when first asked about, not as they arrive. */
+export const SCAN_LATER_BYTES = 64 * 1024;
+
+/** A body read whole whose scan runs when one of its findings is first read, once. */
+class ScannedWhenAsked implements Body {
+  private found: Body | undefined;
+
+  constructor(
+    readonly raw: Buffer,
+    private readonly maxKeyedBytes: number,
+  ) {}
+
+  get unkeyed(): string | undefined {
+    return this.scan().unkeyed;
+  }
+
+  get impreciseNumber(): boolean {
+    return this.scan().impreciseNumber;
+  }
+
+  get model(): string | undefined {
+    return this.scan().model;
+  }
+
+  get hasCache(): boolean {
+    return this.scan().hasCache;
+  }
+
+  private scan(): Body {
+    if (this.found === undefined) {
+      const scanner = new JsonScanner(this.maxKeyedBytes);
+      scanner.push(this.raw);
+      this.found = scanner.finish(this.raw);
+    }
+    return this.found;
+  }
 }
 
 const QUOTE = 0x22;

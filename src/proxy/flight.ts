@@ -96,8 +96,8 @@ interface Forwarded {
 
 export class Flight {
   readonly outcome: Promise<Outcome>;
-  /** Aborted when no client is left waiting for this call. */
-  readonly abort = new AbortController();
+  /** Made when first asked for: a flight answered from the cache never needs one. */
+  private aborter: AbortController | undefined;
   private settle!: (outcome: Outcome) => void;
   private final: Outcome | undefined;
   private streaming = false;
@@ -125,6 +125,12 @@ export class Flight {
     this.outcome = new Promise((resolve) => {
       this.settle = resolve;
     });
+  }
+
+  /** Aborted when no client is left waiting for this call. */
+  get abort(): AbortController {
+    this.aborter ??= new AbortController();
+    return this.aborter;
   }
 
   /** A client (leader or follower) is waiting; returns the function to call when it goes away. */

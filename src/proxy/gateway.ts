@@ -92,11 +92,18 @@ export class Gateway {
       const exchange = { req, res, caller, url };
       if (!endpoint) return await passThrough(ctx, exchange, api);
       const body = await readBody(req, ctx.config);
-      if (body.unkeyed !== undefined) return await passUnkeyed(ctx, exchange, endpoint, body, body.unkeyed);
+      // A body keyed before (these bytes, this caller) is known by its digest (stages/known.ts):
+      // nothing about it is scanned or parsed again.
+      const known =
+        caller.namespace === undefined
+          ? undefined
+          : ctx.known.find(endpoint, caller.namespace, url.search, req.headers, body.raw);
+      if (known?.derived === undefined && body.unkeyed !== undefined)
+        return await passUnkeyed(ctx, exchange, endpoint, body, body.unkeyed);
       // A caller whose answers have no place (no credential, no tenant header) is not keyed at all.
       if (caller.namespace === undefined)
         return await bypass(ctx, exchange, endpoint, body.raw, caller.why ?? 'the caller has no tenant');
-      const request = parse(ctx, endpoint, exchange, caller.namespace, body);
+      const request = parse(ctx, endpoint, exchange, caller.namespace, body, known);
       if (typeof request === 'string') return await bypass(ctx, exchange, endpoint, body.raw, request);
       traceCached(scope, request);
       // Embeddings are cached per input, not per request (embeddings/serve.ts).

@@ -133,18 +133,21 @@ export function credentialsOf(
   query: URLSearchParams,
   credentialHeaders: ReadonlySet<string>,
 ): string[] {
-  const parts = new Set<string>();
-  const add = (where: string, value: string) => {
-    const part = credentialPart(where, value);
-    if (part !== undefined) parts.add(part);
-  };
-  for (const [name, value] of Object.entries(headers)) {
+  const parts: string[] = [];
+  for (const name in headers) {
+    const value = headers[name];
     if (value === undefined || !isCredentialHeader(name, credentialHeaders)) continue;
-    for (const v of Array.isArray(value) ? value : [value]) add(name, v);
+    if (Array.isArray(value)) for (const v of value) addPart(parts, name, v);
+    else addPart(parts, name, value as string);
   }
   // Query names are case-sensitive to servers; only the list lookup ignores case.
-  for (const [name, value] of query) if (isCredentialQuery(name)) add(`?${name}`, value);
-  return [...parts].sort();
+  for (const [name, value] of query) if (isCredentialQuery(name)) addPart(parts, `?${name}`, value);
+  return parts.length < 2 ? parts : [...new Set(parts)].sort();
+}
+
+function addPart(parts: string[], where: string, value: string): void {
+  const part = credentialPart(where, value);
+  if (part !== undefined) parts.push(part);
 }
 
 /** Whether a request header carries a credential: on the list, or named like one. */

@@ -54,7 +54,8 @@ export class Flights {
     let stored = false;
     try {
       if (!controls.noCache) {
-        const hit = await ctx.manager.lookup(key, { claim, ...sealedWith(request) });
+        // Only read (answerOf, respond.ts): the engine's shared answer, not a copy of it.
+        const hit = await ctx.manager.lookup(key, { claim, shared: true, ...sealedWith(request) });
         holdsClaim = claim && !hit;
         const answer = hit && this.answerOf(request, hit);
         if (answer) {

@@ -36,14 +36,22 @@ export interface Derived {
   readonly echo: string;
 }
 
+/** A request's digest (KnownRequests.digest) and, when it is known, what was derived from it. */
+export interface Found {
+  readonly digest: string;
+  readonly derived?: Derived;
+}
+
 export const KNOWN_MAX_ENTRIES = 4096;
 export const KNOWN_MAX_CHARS = 16 * 1024 * 1024;
 export const KNOWN_MAX_BODY = 256 * 1024;
 
 export class KnownRequests {
-  /** By digest, least recently used first (insertion order, re-inserted on use). */
-  private readonly known = new Map<string, Derived>();
+  /** By identity, least recently used first (insertion order; see `touch`). */
+  private readonly known = new Map<string, Kept>();
   private chars = 0;
+  /** Counts insertions: how recently an entry was (re)inserted, for `touch`. */
+  private tick = 0;
 
   constructor(
     private readonly maxEntries = KNOWN_MAX_ENTRIES,
@@ -52,8 +60,10 @@ export class KnownRequests {
   ) {}
 
   /**
-   * The digest of everything a derivation from `raw` reads; undefined for a body too large to keep.
-   * The fields are JSON (self-delimiting, so no two field lists spell one text), then the bytes.
+   * The digest of everything a derivation from `raw` reads; undefined for a body too large to
+   * keep. The fields are JSON (self-delimiting, so no two field lists spell one text), then the
+   * bytes. A digest, not the bytes themselves: a body may hold a credential, which this keeps no
+   * longer than the request lasts.
    */
   digest(
     endpoint: Endpoint,
@@ -74,35 +84,65 @@ export class KnownRequests {
     return createHash('sha256').update(JSON.stringify(fields)).update(raw).digest('base64');
   }
 
+  /** The digest of a request's inputs, and what was derived from them if they are known. */
+  find(
+    endpoint: Endpoint,
+    namespace: string,
+    search: string,
+    headers: IncomingMessage['headers'],
+    raw: Buffer,
+  ): Found | undefined {
+    const digest = this.digest(endpoint, namespace, search, headers, raw);
+    if (digest === undefined) return undefined;
+    const derived = this.get(digest);
+    return derived === undefined ? { digest } : { digest, derived };
+  }
+
   get(digest: string): Derived | undefined {
     const found = this.known.get(digest);
-    if (found !== undefined) {
-      this.known.delete(digest);
-      this.known.set(digest, found);
-    }
-    return found;
+    if (found === undefined) return undefined;
+    this.touch(digest, found);
+    return found.derived;
   }
 
   set(digest: string, derived: Derived): void {
-    const size = sizeOf(derived);
+    const size = sizeOf(derived) + digest.length;
     if (size > this.maxChars) return;
     const had = this.known.get(digest);
     if (had !== undefined) {
       this.known.delete(digest);
-      this.chars -= sizeOf(had);
+      this.chars -= had.size;
     }
-    this.known.set(digest, derived);
+    this.known.set(digest, { derived, size, tick: ++this.tick });
     this.chars += size;
-    for (const [oldest, d] of this.known) {
+    for (const [oldest, k] of this.known) {
       if (this.known.size <= this.maxEntries && this.chars <= this.maxChars) break;
       this.known.delete(oldest);
-      this.chars -= sizeOf(d);
+      this.chars -= k.size;
     }
   }
 
   get size(): number {
     return this.known.size;
   }
+
+  /**
+   * Used again: moved to the young end, but only once it is in the older half (re-inserting on
+   * every use cost more than the rest of a lookup): nearly LRU, evicting only entries unused for a
+   * while.
+   */
+  private touch(digest: string, kept: Kept): void {
+    if (this.tick - kept.tick <= this.known.size >> 1) return;
+    this.known.delete(digest);
+    kept.tick = ++this.tick;
+    this.known.set(digest, kept);
+  }
+}
+
+interface Kept {
+  readonly derived: Derived;
+  readonly size: number;
+  tick: number;
 }
 
 /** A header's value as the endpoints read it (flatHeaders in parse.ts). */

@@ -15,7 +15,7 @@ import { header } from '../tenancy.js';
 import { asksUpstreamToStore } from '../upstream-store.js';
 import type { CachedRequest, Exchange, GatewayContext } from './context.js';
 import { keyOf } from './key.js';
-import { type Derived, flat } from './known.js';
+import { type Derived, type Found, flat } from './known.js';
 
 /** The request as the cache sees it, or why it is not cached. */
 export function parse(
@@ -25,10 +25,11 @@ export function parse(
   /** The caller's namespace (a caller without one is not keyed at all). */
   namespace: string,
   scanned: Body,
+  /** The request's digest and what is known of it (KnownRequests.find); undefined: not kept. */
+  known: Found | undefined,
 ): CachedRequest | string {
   const { raw } = scanned;
-  const digest = ctx.known.digest(endpoint, namespace, url.search, req.headers, raw);
-  let derived = digest === undefined ? undefined : ctx.known.get(digest);
+  let derived = known?.derived;
   let body: Json | undefined;
   if (derived === undefined) {
     const parsed = parseBody(raw);
@@ -38,7 +39,7 @@ export function parse(
     if (typeof fresh === 'string') return fresh;
     derived = fresh;
     body = parsed.body;
-    if (digest !== undefined) ctx.known.set(digest, derived);
+    if (known !== undefined) ctx.known.set(known.digest, derived);
   }
   const { canonical, controls, key } = derived;
   const upstream = ctx.upstreams.pick(endpoint.api, url.pathname, derived.model);

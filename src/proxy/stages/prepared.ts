@@ -19,6 +19,8 @@ interface Prepared {
   readonly body: Buffer;
   /** What it holds in memory: the body, the payload (the memory tier shares it) and the key. */
   readonly size: number;
+  /** When it was last (re)inserted, in insertions (see `touch`). */
+  tick: number;
 }
 
 export const PREPARED_MAX_BYTES = 16 * 1024 * 1024;
@@ -28,6 +30,8 @@ export class PreparedHits {
   /** By key hash and shape, least recently used first (insertion order, re-inserted on use). */
   private readonly prepared = new Map<string, Prepared>();
   private bytes = 0;
+  /** Counts insertions: how recently an entry was (re)inserted, for `touch`. */
+  private tick = 0;
 
   constructor(
     private readonly maxBytes = PREPARED_MAX_BYTES,
@@ -43,8 +47,7 @@ export class PreparedHits {
       this.drop(id, found);
       return undefined;
     }
-    this.prepared.delete(id);
-    this.prepared.set(id, found);
+    this.touch(id, found);
     return found.body;
   }
 
@@ -55,7 +58,7 @@ export class PreparedHits {
     if (size > this.maxBytes) return;
     const had = this.prepared.get(id);
     if (had !== undefined) this.drop(id, had);
-    this.prepared.set(id, { payload, body, size });
+    this.prepared.set(id, { payload, body, size, tick: ++this.tick });
     this.bytes += size;
     for (const [oldest, p] of this.prepared) {
       if (this.bytes <= this.maxBytes) break;
@@ -65,6 +68,18 @@ export class PreparedHits {
 
   get size(): number {
     return this.prepared.size;
+  }
+
+  /**
+   * Used again: moved to the young end, but only once it is in the older half (re-inserting on
+   * every use cost more than the rest of a lookup): nearly LRU, evicting only entries unused for a
+   * while.
+   */
+  private touch(id: string, p: Prepared): void {
+    if (this.tick - p.tick <= this.prepared.size >> 1) return;
+    this.prepared.delete(id);
+    p.tick = ++this.tick;
+    this.prepared.set(id, p);
   }
 
   private drop(id: string, p: Prepared): void {
