@@ -61,58 +61,90 @@ export interface Body {
  */
 export function readBody(req: IncomingMessage, limits: BodyLimits): Promise<Body> {
   const limit = limits.maxRequestBytes;
-  const tooLarge = () =>
-    new RequestError(`the request body is larger than ${limit} bytes`, 'STRATA_REQUEST_TOO_LARGE');
   const header = req.headers['content-length'];
   const declared = header === undefined ? Number.NaN : Number(header);
-  if (declared > limit) return Promise.reject(tooLarge());
+  if (declared > limit) return Promise.reject(tooLarge(limit));
+  return new Promise<Body>((resolve, reject) => {
+    new BodyReader(req, limits, declared, resolve, reject);
+  });
+}
+
+function tooLarge(limit: number): RequestError {
+  return new RequestError(`the request body is larger than ${limit} bytes`, 'STRATA_REQUEST_TOO_LARGE');
+}
+
+/** One body being read: its handlers are bound methods, not closures made per request. */
+class BodyReader {
   // A small body is scanned once whole, and only if asked (a body keyed before never is); a
   // larger one as it arrives, so that its scan is spread over its chunks.
-  let scanner: JsonScanner | undefined;
-  let whole = Number.isSafeInteger(declared) && declared > 0 ? Buffer.allocUnsafe(declared) : undefined;
-  const chunks: Buffer[] = [];
-  let size = 0;
-  return new Promise<Body>((resolve, reject) => {
-    const stop = (error: unknown) => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', stop);
-      req.off('close', onClose);
-      req.destroy();
-      reject(error);
-    };
-    const onData = (chunk: Buffer) => {
-      if (size + chunk.length > limit) return stop(tooLarge());
-      if (scanner === undefined && size + chunk.length > SCAN_LATER_BYTES) {
-        scanner = new JsonScanner(limits.maxKeyedBytes);
-        if (whole) scanner.push(whole.subarray(0, size));
-        else for (const c of chunks) scanner.push(c);
-      }
-      scanner?.push(chunk);
-      if (whole && size + chunk.length <= whole.length) chunk.copy(whole, size);
-      else {
-        // More than declared (the HTTP parser does not let that happen): keep the pieces instead.
-        if (whole) chunks.push(whole.subarray(0, size));
-        whole = undefined;
-        chunks.push(chunk);
-      }
-      size += chunk.length;
-    };
-    const onEnd = () => {
-      req.off('data', onData);
-      req.off('error', stop);
-      req.off('close', onClose);
-      const raw = whole ? whole.subarray(0, size) : Buffer.concat(chunks, size);
-      resolve(scanner ? scanner.finish(raw) : new ScannedWhenAsked(raw, limits.maxKeyedBytes));
-    };
-    // Closed before its end, with no error of its own: what an iterator throws then.
-    const onClose = () =>
-      stop(Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
-    req.on('data', onData);
-    req.once('end', onEnd);
-    req.once('error', stop);
-    req.once('close', onClose);
-  });
+  private scanner: JsonScanner | undefined;
+  private whole: Buffer | undefined;
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+  private readonly onData = this.data.bind(this);
+  private readonly onEnd = this.end.bind(this);
+  private readonly onError = this.stop.bind(this);
+  private readonly onClose = this.close.bind(this);
+
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly limits: BodyLimits,
+    declared: number,
+    private readonly resolve: (body: Body) => void,
+    private readonly reject: (error: unknown) => void,
+  ) {
+    if (Number.isSafeInteger(declared) && declared > 0) this.whole = Buffer.allocUnsafe(declared);
+    req.on('data', this.onData);
+    req.once('end', this.onEnd);
+    req.once('error', this.onError);
+    req.once('close', this.onClose);
+  }
+
+  private data(chunk: Buffer): void {
+    const { size, limits } = this;
+    if (size + chunk.length > limits.maxRequestBytes) return this.stop(tooLarge(limits.maxRequestBytes));
+    if (this.scanner === undefined && size + chunk.length > SCAN_LATER_BYTES) {
+      this.scanner = new JsonScanner(limits.maxKeyedBytes);
+      if (this.whole) this.scanner.push(this.whole.subarray(0, size));
+      else for (const c of this.chunks) this.scanner.push(c);
+    }
+    this.scanner?.push(chunk);
+    if (this.whole && size + chunk.length <= this.whole.length) chunk.copy(this.whole, size);
+    else {
+      // More than declared (the HTTP parser does not let that happen): keep the pieces instead.
+      if (this.whole) this.chunks.push(this.whole.subarray(0, size));
+      this.whole = undefined;
+      this.chunks.push(chunk);
+    }
+    this.size += chunk.length;
+  }
+
+  private end(): void {
+    this.detach();
+    const raw = this.whole ? this.whole.subarray(0, this.size) : Buffer.concat(this.chunks, this.size);
+    this.resolve(
+      this.scanner ? this.scanner.finish(raw) : new ScannedWhenAsked(raw, this.limits.maxKeyedBytes),
+    );
+  }
+
+  /** Closed before its end, with no error of its own: what an iterator throws then. */
+  private close(): void {
+    this.stop(Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+  }
+
+  private stop(error: unknown): void {
+    this.detach();
+    this.req.destroy();
+    this.reject(error);
+  }
+
+  private detach(): void {
+    const { req } = this;
+    req.off('data', this.onData);
+    req.off('end', this.onEnd);
+    req.off('error', this.onError);
+    req.off('close', this.onClose);
+  }
 }
 
 /** Bodies up to this size are scanned whole when first asked about, not as they arrive. */

@@ -13,7 +13,7 @@
  * its body); bodies above `maxBody` bytes are derived every time and never kept. In this process
  * only, and never holding a credential: prompts are kept as keyed (scrubbed), as the key has them.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { CacheKey } from '../../core/key.js';
 import { digestKeyGeneration } from '../../core/secrets.js';
@@ -61,9 +61,9 @@ export class KnownRequests {
 
   /**
    * The digest of everything a derivation from `raw` reads; undefined for a body too large to
-   * keep. The fields are JSON (self-delimiting, so no two field lists spell one text), then the
-   * bytes. A digest, not the bytes themselves: a body may hold a credential, which this keeps no
-   * longer than the request lasts.
+   * keep. The fields are each prefixed by their length (so no two field lists spell one text),
+   * then the bytes' own digest. A digest, not the bytes themselves: a body may hold a credential,
+   * which this keeps no longer than the request lasts.
    */
   digest(
     endpoint: Endpoint,
@@ -73,15 +73,10 @@ export class KnownRequests {
     raw: Buffer,
   ): string | undefined {
     if (raw.length > this.maxBody) return undefined;
-    const fields: Array<string | number | null> = [
-      endpoint.path,
-      namespace,
-      search,
-      header(headers, 'cache-control') ?? null,
-    ];
-    for (const name of endpoint.keyHeaders ?? []) fields.push(flat(headers[name]) ?? null);
-    fields.push(digestKeyGeneration());
-    return createHash('sha256').update(JSON.stringify(fields)).update(raw).digest('base64');
+    let text = `${field(endpoint.path)}${field(namespace)}${field(search)}${field(header(headers, 'cache-control'))}`;
+    for (const name of endpoint.keyHeaders ?? []) text += field(flat(headers[name]));
+    // One-shot hashes: a Hash object per request cost more than hashing the body.
+    return hash('sha256', `${text}${digestKeyGeneration()}:${hash('sha256', raw, 'base64')}`, 'base64');
   }
 
   /** The digest of a request's inputs, and what was derived from them if they are known. */
@@ -143,6 +138,11 @@ interface Kept {
   readonly derived: Derived;
   readonly size: number;
   tick: number;
+}
+
+/** A field of the digested text: its length, then itself; `-` for none. */
+function field(value: string | undefined): string {
+  return value === undefined ? '-' : `${value.length}:${value}`;
 }
 
 /** A header's value as the endpoints read it (flatHeaders in parse.ts). */
