@@ -53,7 +53,8 @@ export interface Body {
 
 /**
  * Reads the whole body, refusing one over `maxRequestBytes` (413) as soon as that is known, and
- * scanning it as it arrives. With a Content-Length the bytes are copied into one buffer of that
+ * scanning it as it arrives (a small one once whole, when asked). With a Content-Length, a body
+ * that arrives in one chunk is that chunk, and one in pieces is copied into one buffer of that
  * size, so the body is held once, not once in pieces and once joined. Read through the stream's
  * events, not an async iterator: a promise per chunk and the iterator's own listeners were a
  * measurable part of a cache hit. The request is destroyed when refused or when it fails, as
@@ -79,6 +80,8 @@ class BodyReader {
   // larger one as it arrives, so that its scan is spread over its chunks.
   private scanner: JsonScanner | undefined;
   private whole: Buffer | undefined;
+  /** The Content-Length, when there is one (0: none). */
+  private readonly declared: number;
   private readonly chunks: Buffer[] = [];
   private size = 0;
   private readonly onData = this.data.bind(this);
@@ -93,7 +96,7 @@ class BodyReader {
     private readonly resolve: (body: Body) => void,
     private readonly reject: (error: unknown) => void,
   ) {
-    if (Number.isSafeInteger(declared) && declared > 0) this.whole = Buffer.allocUnsafe(declared);
+    this.declared = Number.isSafeInteger(declared) && declared > 0 ? declared : 0;
     req.on('data', this.onData);
     req.once('end', this.onEnd);
     req.once('error', this.onError);
@@ -102,14 +105,24 @@ class BodyReader {
 
   private data(chunk: Buffer): void {
     const { size, limits } = this;
-    if (size + chunk.length > limits.maxRequestBytes) return this.stop(tooLarge(limits.maxRequestBytes));
+    if (size + chunk.length > limits.maxRequestBytes) {
+      this.stop(tooLarge(limits.maxRequestBytes));
+      return;
+    }
     if (this.scanner === undefined && size + chunk.length > SCAN_LATER_BYTES) {
       this.scanner = new JsonScanner(limits.maxKeyedBytes);
       if (this.whole) this.scanner.push(this.whole.subarray(0, size));
       else for (const c of this.chunks) this.scanner.push(c);
     }
     this.scanner?.push(chunk);
-    if (this.whole && size + chunk.length <= this.whole.length) chunk.copy(this.whole, size);
+    if (size === 0 && this.declared > 0 && chunk.length <= this.declared) {
+      // The whole body in one chunk (most are) is kept as it is; else one buffer of the declared size.
+      if (chunk.length === this.declared) this.whole = chunk;
+      else {
+        this.whole = Buffer.allocUnsafe(this.declared);
+        chunk.copy(this.whole, 0);
+      }
+    } else if (this.whole && size + chunk.length <= this.whole.length) chunk.copy(this.whole, size);
     else {
       // More than declared (the HTTP parser does not let that happen): keep the pieces instead.
       if (this.whole) this.chunks.push(this.whole.subarray(0, size));

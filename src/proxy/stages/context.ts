@@ -80,6 +80,14 @@ export interface CachedRequest {
   readonly sealer?: Sealer;
 }
 
+/**
+ * The request with some of its fields changed. Not a spread: a request's body is read through
+ * its prototype (parsed when first read, stages/parse.ts), which a spread would leave behind.
+ */
+export function changed(request: CachedRequest, changes: Partial<CachedRequest>): CachedRequest {
+  return Object.assign(Object.create(Object.getPrototypeOf(request)) as CachedRequest, request, changes);
+}
+
 /** The per-call sealer option of a request under per-tenant keys (none: the engine's own). */
 export function sealedWith(request: CachedRequest): { sealer?: Sealer } {
   return request.sealer ? { sealer: request.sealer } : {};

@@ -7,10 +7,10 @@ import type { ServerResponse } from 'node:http';
 import { payloadOf } from '../../core/hit-payload.js';
 import { sendNotCached } from '../api-error.js';
 import type { EngineHit } from '../engine.js';
-import { Flight, type HitInfo, type Outcome } from '../flight.js';
+import { Flight, type HitInfo, type Outcome, type StreamClient } from '../flight.js';
 import { UNVERIFIED_MODEL } from '../metrics.js';
 import { storedFor } from '../upstream-store.js';
-import { type CachedRequest, echoOf, type GatewayContext, sealedWith } from './context.js';
+import { type CachedRequest, changed, echoOf, type GatewayContext, sealedWith } from './context.js';
 import { asHit, deliver, deliverTo, streamClient } from './respond.js';
 import { isOutage } from './stale.js';
 import { store, storeAccountOf } from './store.js';
@@ -29,7 +29,7 @@ export class Flights {
     if (existing && (existing.joinable || !request.canonical.stream))
       return this.follow(existing, request, res);
     // A stream too long to replay from its start takes no more streaming clients: a call of its own.
-    if (existing) return this.lead({ ...request, controls: { ...controls, noCache: true } }, res);
+    if (existing) return this.lead(changed(request, { controls: { ...controls, noCache: true } }), res);
     await this.lead(request, res);
   }
 
@@ -41,14 +41,9 @@ export class Flights {
     if (account !== undefined) this.storing.set(flight, account);
     const shared = !controls.noCache;
     if (shared) this.flights.set(key.hash, flight);
-    const forget = () => {
-      if (this.flights.get(key.hash) === flight) this.flights.delete(key.hash);
-    };
     res.once('close', flight.attach());
-    const client = canonical.stream
-      ? streamClient(res, canonical.includeUsage, { 'x-strata-cache': 'miss' })
-      : undefined;
-    if (client) flight.follow(client);
+    // The leader's own stream client, made once the answer is not in the cache (nothing streams before).
+    let client: StreamClient | undefined;
     const claim = !controls.noStore && !controls.onlyIfCached;
     let holdsClaim = false;
     let stored = false;
@@ -68,9 +63,13 @@ export class Flights {
         ctx.counters.request(endpoint.label, UNVERIFIED_MODEL, 'miss');
         return sendNotCached(res, endpoint.api);
       }
+      if (canonical.stream) {
+        client = streamClient(res, canonical.includeUsage, { 'x-strata-cache': 'miss' });
+        flight.follow(client);
+      }
       const outcome = canonical.stream
         ? await teeStream(ctx, request, flight)
-        : await teeJson(ctx, request, flight, res, forget);
+        : await teeJson(ctx, request, flight, res, () => this.forget(key.hash, flight));
       const stale = await this.staleFor(request, outcome, flight, res);
       if (stale) {
         flight.finish(stale);
@@ -99,10 +98,15 @@ export class Flights {
       )
         stored = await store(ctx, request, outcome.response);
     } finally {
-      if (shared) forget();
+      if (shared) this.forget(key.hash, flight);
       if (holdsClaim && !stored) ctx.manager.release(key);
       if (client) flight.unfollow(client);
     }
+  }
+
+  /** The flight is over: identical requests arriving now start their own. */
+  private forget(hash: string, flight: Flight): void {
+    if (this.flights.get(hash) === flight) this.flights.delete(hash);
   }
 
   /**

@@ -6,12 +6,17 @@
  * only if something asks for it (a miss forwarding it, an endpoint that echoes it).
  */
 import type { IncomingMessage } from 'node:http';
+import type { Sealer } from '../../core/encryption/keyring.js';
+import type { CacheKey } from '../../core/key.js';
 import { scrubRequestBody } from '../../core/secrets.js';
 import { RequestError } from '../../errors.js';
 import type { Body } from '../body.js';
+import type { Controls } from '../controls.js';
 import { controlsOf } from '../controls.js';
 import { type CanonicalRequest, type Endpoint, isObject, type Json } from '../endpoints/endpoint.js';
+import type { Caller } from '../tenancy.js';
 import { header } from '../tenancy.js';
+import type { Upstream } from '../upstream.js';
 import { asksUpstreamToStore } from '../upstream-store.js';
 import type { CachedRequest, Exchange, GatewayContext } from './context.js';
 import { keyOf } from './key.js';
@@ -41,7 +46,7 @@ export function parse(
     body = parsed.body;
     if (known !== undefined) ctx.known.set(known.digest, derived);
   }
-  const { canonical, controls, key } = derived;
+  const { canonical, controls } = derived;
   const upstream = ctx.upstreams.pick(endpoint.api, url.pathname, derived.model);
   if (!upstream)
     throw new RequestError(
@@ -51,30 +56,49 @@ export function parse(
   const why =
     canonical.bypass ?? (controls.noCache && controls.noStore ? 'no-cache and no-store' : undefined);
   if (why) return why;
-  return {
-    endpoint,
-    canonical,
-    controls,
-    caller,
-    upstream,
-    key,
-    target: url.pathname + url.search,
-    headers: req.headers,
-    // Parsed when first read, at most once: a hit of a known body never parses it.
-    get body(): Json {
-      if (body === undefined) {
-        const parsed = parseBody(raw);
-        if (typeof parsed === 'string') throw new Error(`a known body no longer parses: ${parsed}`);
-        body = parsed.body;
-      }
-      return body;
-    },
-    raw: derived.hasCache ? undefined : raw,
-    asksToStore: derived.asksToStore,
-    echo: derived.echo,
-    // A keyed caller has credentials (tenant: "credential" is required with per-tenant keys).
-    ...(ctx.tenantKeys ? { sealer: ctx.tenantKeys.sealerFor(caller.credentials) } : {}),
-  };
+  // A keyed caller has credentials (tenant: "credential" is required with per-tenant keys).
+  const sealer = ctx.tenantKeys ? ctx.tenantKeys.sealerFor(caller.credentials) : undefined;
+  return new KeyedRequest(endpoint, derived, caller, upstream, url, req.headers, raw, body, sealer);
+}
+
+/** A request the cache keys, its body parsed when first read, at most once: a hit of a known body never parses it. */
+class KeyedRequest implements CachedRequest {
+  readonly canonical: CanonicalRequest;
+  readonly controls: Controls;
+  readonly key: CacheKey;
+  readonly target: string;
+  readonly raw: Buffer | undefined;
+  readonly asksToStore: boolean;
+  readonly echo: string;
+
+  constructor(
+    readonly endpoint: Endpoint,
+    derived: Derived,
+    readonly caller: Caller,
+    readonly upstream: Upstream,
+    url: URL,
+    readonly headers: IncomingMessage['headers'],
+    private readonly bytes: Buffer,
+    private parsed: Json | undefined,
+    readonly sealer: Sealer | undefined,
+  ) {
+    this.canonical = derived.canonical;
+    this.controls = derived.controls;
+    this.key = derived.key;
+    this.target = url.pathname + url.search;
+    this.raw = derived.hasCache ? undefined : bytes;
+    this.asksToStore = derived.asksToStore;
+    this.echo = derived.echo;
+  }
+
+  get body(): Json {
+    if (this.parsed === undefined) {
+      const parsed = parseBody(this.bytes);
+      if (typeof parsed === 'string') throw new Error(`a known body no longer parses: ${parsed}`);
+      this.parsed = parsed.body;
+    }
+    return this.parsed;
+  }
 }
 
 /** The body as an object without LiteLLM's `cache` field (and that field), or why it is not one. */
