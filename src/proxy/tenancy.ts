@@ -167,12 +167,14 @@ function credentialTenant(parts: readonly string[]): string {
     tenantMemo.clear();
     tenantMemoGeneration = generation;
   }
-  const text = JSON.stringify(parts);
-  let tenant = tenantMemo.get(text);
+  // Remembered by the one credential most callers present as it is (a part never begins with `[`,
+  // so no single part is the text of a list), else by the list's text.
+  const memo = parts.length === 1 ? parts[0]! : JSON.stringify(parts);
+  let tenant = tenantMemo.get(memo);
   if (tenant === undefined) {
-    tenant = `key:${keyedDigest('strata-gateway-tenant', text)}`;
+    tenant = `key:${keyedDigest('strata-gateway-tenant', JSON.stringify(parts))}`;
     if (tenantMemo.size >= 1024) tenantMemo.delete(tenantMemo.keys().next().value!);
-    tenantMemo.set(text, tenant);
+    tenantMemo.set(memo, tenant);
   }
   return tenant;
 }

@@ -63,7 +63,7 @@ export class KnownRequests {
    * The digest of everything a derivation from `raw` reads; undefined for a body too large to
    * keep. The fields are each prefixed by their length (so no two field lists spell one text),
    * then the bytes' own digest. A digest, not the bytes themselves: a body may hold a credential,
-   * which this keeps no longer than the request lasts.
+   * which this keeps no longer than the request lasts (nor a query, which may hold one too).
    */
   digest(
     endpoint: Endpoint,
@@ -76,7 +76,9 @@ export class KnownRequests {
     let text = `${field(endpoint.path)}${field(namespace)}${field(search)}${field(header(headers, 'cache-control'))}`;
     for (const name of endpoint.keyHeaders ?? []) text += field(flat(headers[name]));
     // One-shot hashes: a Hash object per request cost more than hashing the body.
-    return hash('sha256', `${text}${digestKeyGeneration()}:${hash('sha256', raw, 'base64')}`, 'base64');
+    const id = `${text}${digestKeyGeneration()}:${hash('sha256', raw, 'base64')}`;
+    // The fields hold no credential unless the query does (`?key=`): only then is the whole hashed.
+    return search === '' ? id : hash('sha256', id, 'base64');
   }
 
   /** The digest of a request's inputs, and what was derived from them if they are known. */
