@@ -3,7 +3,7 @@
  * payloads are equal entries, down to the byte, so a caller may keep what it built from one hit's
  * answer (the gateway keeps the bytes it sent: proxy/stages/prepared.ts) and use it again for a
  * later hit of the same key whose payload is equal; a changed entry has another payload. Held
- * under a symbol, not a named field: a hit's shape (what the library hands out, emits and
+ * under a symbol, not enumerable: a hit's shape (what the library hands out, emits, compares and
  * serializes) is unchanged.
  */
 import type { Hit } from './events.js';
@@ -13,7 +13,8 @@ const PAYLOAD = Symbol('strata.hit.payload');
 type WithPayload = Hit & { [PAYLOAD]?: string };
 
 export function withPayload(hit: Hit, payload: string): Hit {
-  (hit as WithPayload)[PAYLOAD] = payload;
+  // Not enumerable: copies, comparisons and serializations of a hit never see it.
+  Object.defineProperty(hit, PAYLOAD, { value: payload });
   return hit;
 }
 
