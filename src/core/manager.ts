@@ -30,7 +30,6 @@ import {
 } from './entry.js';
 import type { CacheEvents, Hit, Logger } from './events.js';
 import { GuardedTier, type ManagedTierOptions, type TierPolicy, type TierSink } from './guarded-tier.js';
-import { withPayload } from './hit-payload.js';
 import { type CacheKey, DEFAULT_NAMESPACE, embeddingLlmString } from './key.js';
 import { LeaseWait } from './lease-wait.js';
 import { recordLookup } from './lookup-outcome.js';
@@ -170,7 +169,7 @@ export class Manager implements Strata {
       waited?.(payload !== undefined);
       const decoded = payload === undefined ? undefined : this.decoded.template(key.hash, payload);
       const entry = decoded && (options?.shared ? decoded.answer : copyAnswer(decoded.answer));
-      hit = entry ? withPayload({ entry, tier: 'coalesced', coalesced: true }, payload!) : undefined;
+      hit = entry ? { entry, tier: 'coalesced', coalesced: true } : undefined;
     } else {
       let found: Found | undefined;
       // Whether concurrent lookups of this key may now wait for this one. Claimed at the first
@@ -200,7 +199,7 @@ export class Manager implements Strata {
           if (led) this.coalescer?.settle(key.hash, found.payload);
         } else this.coalescer?.hold(key.hash, this.missDurations.leaseMs(key.llmString));
       }
-      hit = found && withPayload(found.hit, found.payload);
+      hit = found?.hit;
     }
     recordLookup(this.events, this.totals, key, hit, performance.now() - start);
     trace?.endLookup(hit);

@@ -16,7 +16,6 @@ import type { Sealer } from './encryption/keyring.js';
 import { type Answer, answerMatchesKey, isExpired } from './entry.js';
 import type { CacheEvents, Hit } from './events.js';
 import type { GuardedTier } from './guarded-tier.js';
-import { withPayload } from './hit-payload.js';
 import type { CacheKey } from './key.js';
 import type { CacheCounters } from './stats.js';
 import { isPromiseLike } from './tier.js';
@@ -88,13 +87,13 @@ export async function findStale(
     if (!found) continue;
     const answer = found.entry;
     // Stored by another caller since this one missed: a fresh answer wins.
-    if (!found.stale) return withPayload({ entry: answer, tier: m.name, coalesced: false }, payload);
+    if (!found.stale) return { entry: answer, tier: m.name, coalesced: false };
     source.totals.stale++;
     if (source.events.listenerCount('stale') > 0) {
       const ageSeconds = Math.max(0, (source.now - answer.createdAt) / 1000);
       source.events.emit('stale', { key, tier: m.name, ageSeconds });
     }
-    return withPayload({ entry: answer, tier: m.name, coalesced: false, stale: true }, payload);
+    return { entry: answer, tier: m.name, coalesced: false, stale: true };
   }
   return undefined;
 }

@@ -60,8 +60,12 @@ export interface HitInfo {
   readonly similar?: boolean;
   /** An expired answer standing in for an upstream that failed (stale-if-error, stages/stale.ts). */
   readonly stale?: boolean;
-  /** The entry's payload (core/hit-payload.ts): what the bytes a hit is sent as are kept by (stages/prepared.ts). */
-  readonly payload?: string;
+  /**
+   * The engine's shared answer this hit is (LookupOptions.shared): frozen, and one object for as
+   * long as its entry's payload is unchanged, so the bytes it is sent as may be kept by it
+   * (stages/prepared.ts). Undefined for an answer of the caller's own (a copy, a similar match).
+   */
+  readonly entry?: object;
 }
 
 /** A client following a stream: the gateway writes its headers and bytes. */

@@ -2,11 +2,11 @@
  * The gateway's hit path keeps two things between requests (issue 32): what a body seen before
  * derived (stages/known.ts) and the bytes a hit was sent as (stages/prepared.ts). Neither may
  * ever answer one tenant, request shape or entry with what was made for another; both are
- * bounded. And the engine's shared answers, which the gateway reads without copying, are frozen.
+ * bounded. And the engine's shared answers, which the gateway reads without copying and keeps
+ * those bytes by, are frozen, and another object once the entry changes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, type TestGateway } from '../../test/support/gateway.js';
-import { payloadOf } from '../core/hit-payload.js';
 import { deriveKey } from '../core/key.js';
 import { setDigestKey } from '../core/secrets.js';
 import { createStrata } from '../engine/create.js';
@@ -103,35 +103,38 @@ describe('known requests', () => {
 });
 
 describe('prepared hits', () => {
-  it('sends bytes only for the very payload they were built from, in their own shape', () => {
+  it('sends bytes only for the very answer they were built from, in their own shape', () => {
     const prepared = new PreparedHits();
     const json = shapeOf(false, false, true, '');
-    prepared.set('k1', json, 'payload-1', Buffer.from('one'));
-    expect(prepared.get('k1', json, 'payload-1')?.toString()).toBe('one');
-    // Another entry under the key (a new answer stored): not these bytes, and they are let go.
-    expect(prepared.get('k1', json, 'payload-2')).toBeUndefined();
-    expect(prepared.get('k1', json, 'payload-1')).toBeUndefined();
-    prepared.set('k1', json, 'payload-1', Buffer.from('one'));
+    const answer = Object.freeze({ v: 1 });
+    prepared.set('k1', json, answer, Buffer.from('one'));
+    expect(prepared.get('k1', json, answer)?.toString()).toBe('one');
+    // Another answer under the key (a new one stored), even an equal one: not these bytes, and
+    // they are let go.
+    expect(prepared.get('k1', json, Object.freeze({ v: 1 }))).toBeUndefined();
+    expect(prepared.get('k1', json, answer)).toBeUndefined();
+    prepared.set('k1', json, answer, Buffer.from('one'));
     for (const other of [
       shapeOf(true, false, true, ''),
       shapeOf(true, true, true, ''),
       shapeOf(false, false, false, ''),
       shapeOf(false, false, true, '["echoed"]'),
     ])
-      expect(prepared.get('k1', other, 'payload-1')).toBeUndefined();
-    expect(prepared.get('k2', json, 'payload-1')).toBeUndefined();
+      expect(prepared.get('k1', other, answer)).toBeUndefined();
+    expect(prepared.get('k2', json, answer)).toBeUndefined();
   });
 
   it('is bounded in bytes, least recently used out first, and keeps no large body', () => {
-    const prepared = new PreparedHits(350, 100);
+    const prepared = new PreparedHits(700, 100);
     const shape = shapeOf(false, false, true, '');
-    for (const k of ['a', 'b', 'c']) prepared.set(k, shape, 'p', Buffer.alloc(90));
+    const answer = {};
+    for (const k of ['a', 'b', 'c']) prepared.set(k, shape, answer, Buffer.alloc(90));
     expect(prepared.size).toBe(3);
-    prepared.set('d', shape, 'p', Buffer.alloc(90));
+    prepared.set('d', shape, answer, Buffer.alloc(90));
     expect(prepared.size).toBe(3);
-    expect(prepared.get('a', shape, 'p')).toBeUndefined();
-    prepared.set('big', shape, 'p', Buffer.alloc(101));
-    expect(prepared.get('big', shape, 'p')).toBeUndefined();
+    expect(prepared.get('a', shape, answer)).toBeUndefined();
+    prepared.set('big', shape, answer, Buffer.alloc(101));
+    expect(prepared.get('big', shape, answer)).toBeUndefined();
   });
 });
 
@@ -255,10 +258,14 @@ describe("the engine's shared answers", () => {
       const own = await strata.lookup(key);
       expect(own?.entry).not.toBe(one?.entry);
       expect(Object.isFrozen(own?.entry.gens[0])).toBe(false);
-      // The payload it was read from rides beside it, the same for both.
-      expect(payloadOf(own!)).toBe(payloadOf(one!));
-      expect(payloadOf(own!)).toContain('Paris');
-      expect(Object.keys(own!)).not.toContain('payload');
+      // A new answer stored under the key is another shared object: nothing kept for the old one
+      // (stages/prepared.ts) is sent for it.
+      await strata.update(key, [{ text: 'Lyon', generationInfo: { response: { a: [2] } } }], {
+        ttlMs: 60_000,
+      });
+      const changed = await strata.lookup(key, { shared: true });
+      expect(changed?.entry).not.toBe(one?.entry);
+      expect(changed?.entry.gens[0]?.text).toBe('Lyon');
     } finally {
       await strata.close();
     }

@@ -4,7 +4,6 @@
  * client gets the outcome through the respond stage.
  */
 import type { ServerResponse } from 'node:http';
-import { payloadOf } from '../../core/hit-payload.js';
 import { sendNotCached } from '../api-error.js';
 import type { EngineHit } from '../engine.js';
 import { Flight, type HitInfo, type Outcome, type StreamClient } from '../flight.js';
@@ -147,11 +146,10 @@ export class Flights {
     if (account !== undefined && storedFor(hit.entry.meta) !== account) return undefined;
     const ageSeconds = Math.max(0, (this.ctx.manager.now() - hit.entry.createdAt) / 1000);
     if (controls.maxAgeSeconds !== undefined && ageSeconds > controls.maxAgeSeconds) return undefined;
-    const payload = payloadOf(hit);
     const info: HitInfo = {
       tier: hit.tier,
       ageSeconds,
-      ...(payload === undefined ? {} : { payload }),
+      ...(Object.isFrozen(hit.entry) ? { entry: hit.entry } : {}),
       ...(hit.similarity === undefined ? {} : { similarity: hit.similarity }),
       ...(hit.similarity === undefined && hit.matchedPrompt === undefined ? {} : { similar: true }),
     };

@@ -5,19 +5,21 @@
  * echoed fields. Building it (the answer's usage rewritten, serialized, a stream's events
  * formatted one by one) cost more than everything else a hit does; kept, a repeat is one write.
  *
- * Found by the key's hash and the shape, then confirmed by comparing the entry's whole payload
- * (core/hit-payload.ts), as the engine confirms its decoded answers (core/decoded.ts): bytes are
- * only ever sent for exactly the stored entry they were built from, so a changed entry (a new
- * answer stored under the key) is built again, and as the key's hash covers the tenant's
- * namespace, no tenant is sent bytes built for another's key. Bounded in bytes, least recently
- * used out first; a body above `maxBody` is built every time and never kept.
+ * Found by the key's hash and the shape, then confirmed by the answer they were built from: the
+ * engine's shared answer (LookupOptions.shared), a frozen object decoded from one payload and
+ * used for that payload only (core/decoded.ts). So bytes are only ever sent for the very answer
+ * they were built from: a changed entry (a new answer stored under the key) is
+ * another object and is built again; and as the key's hash covers the tenant's namespace, no
+ * tenant is sent bytes built for another's key. Bounded in bytes (the body, and as much again for
+ * the answer it holds on to), least recently used out first; a body above `maxBody` is built
+ * every time and never kept.
  */
 
 interface Prepared {
-  /** The payload the body was built from. */
-  readonly payload: string;
+  /** The shared answer the body was built from. */
+  readonly entry: object;
   readonly body: Buffer;
-  /** What it holds in memory: the body, the payload (the memory tier shares it) and the key. */
+  /** What it holds in memory: the body, about as much for the answer, and the key. */
   readonly size: number;
   /** When it was last (re)inserted, in insertions (see `touch`). */
   tick: number;
@@ -38,12 +40,12 @@ export class PreparedHits {
     private readonly maxBody = PREPARED_MAX_BODY,
   ) {}
 
-  /** The bytes kept for this key and shape, if they were built from exactly `payload`. */
-  get(hash: string, shape: string, payload: string): Buffer | undefined {
+  /** The bytes kept for this key and shape, if they were built from this very answer. */
+  get(hash: string, shape: string, entry: object): Buffer | undefined {
     const id = `${hash}\u0000${shape}`;
     const found = this.prepared.get(id);
     if (found === undefined) return undefined;
-    if (found.payload !== payload) {
+    if (found.entry !== entry) {
       this.drop(id, found);
       return undefined;
     }
@@ -51,14 +53,14 @@ export class PreparedHits {
     return found.body;
   }
 
-  set(hash: string, shape: string, payload: string, body: Buffer): void {
+  set(hash: string, shape: string, entry: object, body: Buffer): void {
     if (body.length > this.maxBody) return;
     const id = `${hash}\u0000${shape}`;
-    const size = body.length + payload.length + id.length;
+    const size = 2 * body.length + id.length;
     if (size > this.maxBytes) return;
     const had = this.prepared.get(id);
     if (had !== undefined) this.drop(id, had);
-    this.prepared.set(id, { payload, body, size, tick: ++this.tick });
+    this.prepared.set(id, { entry, body, size, tick: ++this.tick });
     this.bytes += size;
     for (const [oldest, p] of this.prepared) {
       if (this.bytes <= this.maxBytes) break;

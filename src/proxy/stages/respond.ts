@@ -57,7 +57,7 @@ export function deliverTo(
       if (hit?.similar)
         headers[RESPONSE_ID_HEADER] = ctx.feedback.remember(request.key, request.caller, request.sealer);
       const stream = canonical.stream && endpoint.replay !== undefined;
-      const body = bodyOf(ctx, request, outcome.response, status, hit?.payload);
+      const body = bodyOf(ctx, request, outcome.response, status, hit?.entry);
       if (stream) res.writeHead(200, { ...SSE_HEADERS, ...headers });
       else
         res.writeHead(200, {
@@ -89,24 +89,26 @@ export function deliverTo(
 
 /**
  * The body an answer is sent as: its JSON, or its replay's events, one after the other. A hit's
- * is kept by its entry's payload and sent again for the next hit of that entry in the same shape
- * (prepared.ts); a miss's (the upstream's answer, sent as it is) is built once.
+ * is kept by the engine's shared answer it was built from and sent again for the next hit of that
+ * answer in the same shape (prepared.ts); a miss's (the upstream's answer, sent as it is) is
+ * built once.
  */
 function bodyOf(
   ctx: GatewayContext,
   request: CachedRequest,
   stored: Json,
   status: CacheStatus,
-  payload: string | undefined,
+  /** The engine's shared answer the response is part of (HitInfo.entry), if it is one. */
+  entry: object | undefined,
 ): Buffer {
   const { endpoint, canonical } = request;
   const stream = canonical.stream && endpoint.replay !== undefined;
   // A hit's usage says it cost nothing (hit-usage.ts); `stored` stays as stored, which is what
   // the savings count.
   const zero = status !== 'miss' && ctx.config.hitUsage === 'zero';
-  const kept = status !== 'miss' && payload !== undefined;
+  const kept = status !== 'miss' && entry !== undefined;
   const shape = kept ? shapeOf(stream, stream && canonical.includeUsage, zero, request.echo) : '';
-  const prepared = kept ? ctx.prepared.get(request.key.hash, shape, payload) : undefined;
+  const prepared = kept ? ctx.prepared.get(request.key.hash, shape, entry) : undefined;
   if (prepared) return prepared;
   // A response that echoes its request carries this request's own unkeyed fields on a hit.
   const response =
@@ -118,7 +120,7 @@ function bodyOf(
       text += zero ? hitEvent(event, response.usage) : event;
   } else text = JSON.stringify(zero ? hitObject(response) : response);
   const body = Buffer.from(text);
-  if (kept) ctx.prepared.set(request.key.hash, shape, payload, body);
+  if (kept) ctx.prepared.set(request.key.hash, shape, entry, body);
   return body;
 }
 
