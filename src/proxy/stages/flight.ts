@@ -22,14 +22,15 @@ export class Flights {
 
   constructor(private readonly ctx: GatewayContext) {}
 
-  async serve(request: CachedRequest, res: ServerResponse): Promise<void> {
+  /** Not async itself: each async layer of a hit is a promise and a turn of the microtask queue. */
+  serve(request: CachedRequest, res: ServerResponse): Promise<void> {
     const { key, controls } = request;
     const existing = controls.noCache ? undefined : this.flights.get(key.hash);
     if (existing && (existing.joinable || !request.canonical.stream))
       return this.follow(existing, request, res);
     // A stream too long to replay from its start takes no more streaming clients: a call of its own.
     if (existing) return this.lead(changed(request, { controls: { ...controls, noCache: true } }), res);
-    await this.lead(request, res);
+    return this.lead(request, res);
   }
 
   private async lead(request: CachedRequest, res: ServerResponse): Promise<void> {
