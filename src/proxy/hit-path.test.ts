@@ -16,6 +16,7 @@ import { SseParser } from './sse.js';
 import type { Derived } from './stages/known.js';
 import { KnownRequests } from './stages/known.js';
 import { PreparedHits, shapeOf } from './stages/prepared.js';
+import { credentialPart } from './tenancy.js';
 
 type Json = Record<string, unknown>;
 
@@ -99,6 +100,19 @@ describe('known requests', () => {
     expect(byChars.get('huge')).toBeUndefined();
     // A body larger than maxBody is never kept: it has no digest.
     expect(new KnownRequests(10, 1000, 8).digest(openaiChat, 'n', '', {}, raw)).toBeUndefined();
+  });
+});
+
+describe('remembered credentials', () => {
+  it('never take one (where, value) pair for another, whatever characters they hold', () => {
+    const first = credentialPart('?a\u0000b', 'token-value-1');
+    const second = credentialPart('?a', 'b\u0000token-value-1');
+    expect(first).toBe('?a\u0000b:token-value-1');
+    expect(second).toBe('?a:b\u0000token-value-1');
+    expect(credentialPart('?a\u0000b', 'token-value-1')).toBe(first);
+    expect(credentialPart('authorization', 'Bearer   sk-one')).toBe('authorization:bearer sk-one');
+    expect(credentialPart('authorization', 'Bearer')).toBeUndefined();
+    expect(credentialPart('authorization', 'Bearer')).toBeUndefined();
   });
 });
 

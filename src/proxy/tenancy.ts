@@ -90,10 +90,23 @@ const AUTH_VALUE = /^([A-Za-z0-9!#$%&'*+.^_`|~-]+)[ \t]+(\S[\s\S]*)$/;
  * it is lower-cased and the whitespace after it normalised (`Bearer<TAB>k` is `bearer k`).
  */
 export function credentialPart(where: string, value: string): string | undefined {
+  // Remembered for the credentials seen most recently: a caller sends the same ones every time.
+  // Length-prefixed: a query parameter's name may hold any character, so no separator is safe.
+  const id = `${where.length}:${where}${value}`;
+  const known = partMemo.get(id);
+  if (known !== undefined || partMemo.has(id)) return known;
   const secret = secretOf(where, value);
-  if (secret === undefined) return undefined;
-  return `${where}:${secret.scheme === undefined ? secret.value : `${secret.scheme} ${secret.value}`}`;
+  const part =
+    secret === undefined
+      ? undefined
+      : `${where}:${secret.scheme === undefined ? secret.value : `${secret.scheme} ${secret.value}`}`;
+  if (partMemo.size >= 1024) partMemo.delete(partMemo.keys().next().value!);
+  partMemo.set(id, part);
+  return part;
 }
+
+/** credentialPart's memo: a pure function of its text, like the tenant memo below (same process, same lifetime). */
+const partMemo = new Map<string, string | undefined>();
 
 /**
  * What a credential holds: its value, and in an authorization header the scheme before it (lower

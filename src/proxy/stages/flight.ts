@@ -147,13 +147,20 @@ export class Flights {
     if (account !== undefined && storedFor(hit.entry.meta) !== account) return undefined;
     const ageSeconds = Math.max(0, (this.ctx.manager.now() - hit.entry.createdAt) / 1000);
     if (controls.maxAgeSeconds !== undefined && ageSeconds > controls.maxAgeSeconds) return undefined;
-    const info: HitInfo = {
-      tier: hit.tier,
-      ageSeconds,
-      ...(Object.isFrozen(hit.entry) ? { entry: hit.entry } : {}),
-      ...(hit.similarity === undefined ? {} : { similarity: hit.similarity }),
-      ...(hit.similarity === undefined && hit.matchedPrompt === undefined ? {} : { similar: true }),
-    };
+    const { tier, similarity, matchedPrompt } = hit;
+    const exact = similarity === undefined && matchedPrompt === undefined;
+    // The engine's shared answer (frozen): what the bytes it is sent as are kept by (prepared.ts).
+    const entry = Object.isFrozen(hit.entry) ? hit.entry : undefined;
+    const info: HitInfo =
+      exact && entry
+        ? { tier, ageSeconds, entry }
+        : {
+            tier,
+            ageSeconds,
+            ...(entry ? { entry } : {}),
+            ...(similarity === undefined ? {} : { similarity }),
+            ...(exact ? {} : { similar: true }),
+          };
     return { kind: 'answer', response, hit: info };
   }
 
