@@ -5,7 +5,8 @@
  * Each runs as its own process, as users run them; the client is undici with keep-alive.
  *
  * `PROXY_BENCH_BEFORE=<commit>` adds that commit's gateway to every table;
- * `PROXY_BENCH_PARTS=load` (or `hits`) runs one part only.
+ * `PROXY_BENCH_PARTS=load` (or `hits`) runs one part only; `PROXY_BENCH_LITELLM=0` leaves LiteLLM
+ * out of the hit tables (it takes minutes to install and start).
  */
 import { benchHits } from './proxy/hits.js';
 import { benchLoad } from './proxy/load.js';

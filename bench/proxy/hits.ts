@@ -30,6 +30,10 @@ const connections = { connections: 64, pipelining: 1, keepAliveTimeout: 60_000 }
 
 /** LiteLLM's proxy in front of `upstream`, or undefined (said why) when it cannot run here. */
 function startLiteLLM(upstream: string): { url: string; pid: number } | undefined {
+  if (process.env.PROXY_BENCH_LITELLM === '0') {
+    console.log("\n(LiteLLM's proxy is not in this run: PROXY_BENCH_LITELLM=0)");
+    return undefined;
+  }
   try {
     const port = 18_400;
     const script = join(ROOT, 'scripts/litellm.sh');

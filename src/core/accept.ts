@@ -14,7 +14,7 @@ type Usable = (answer: Answer, llmString: string) => boolean;
 /**
  * An exact tier's payload: decodable, stored for this very key, usable, and live. The answer
  * returned is the caller's own: decoding and the usability check run once per payload
- * (decoded.ts) and each hit gets a copy.
+ * (decoded.ts) and each hit gets a copy, unless it only reads (`shared`).
  */
 export function judgeExact(
   payload: string,
@@ -22,7 +22,8 @@ export function judgeExact(
   usable: Usable,
   now: number,
   decoded: DecodedAnswers,
-  copy = true,
+  /** The caller only reads the answer: the shared, frozen template instead of a copy. */
+  shared = false,
 ): Answer | 'corrupt' | 'expired' | 'stale' {
   const template = decoded.template(key.hash, payload);
   if (!template || !answerMatchesKey(template.answer, key)) return 'corrupt';
@@ -30,7 +31,7 @@ export function judgeExact(
     if (!usable(template.answer, key.llmString)) return 'corrupt';
     template.usableFor = key.llmString;
   }
-  if (!isExpired(template.answer, now)) return copy ? copyAnswer(template.answer) : template.answer;
+  if (!isExpired(template.answer, now)) return shared ? template.answer : copyAnswer(template.answer);
   return keptStale(template.answer, now) ? 'stale' : 'expired';
 }
 

@@ -40,6 +40,9 @@ export class DecodedAnswers {
     if (known !== undefined && known.payload === payload) return known;
     const answer = decodeAnswer(payload);
     if (answer === undefined) return undefined;
+    // Handed out as it is to callers that only read (LookupOptions.shared): frozen, so that a
+    // change by mistake throws instead of reaching every later hit.
+    deepFreeze(answer);
     const template: Template = { payload, answer };
     if (payload.length > this.maxPayload) return template;
     if (known !== undefined) {
@@ -61,6 +64,12 @@ export class DecodedAnswers {
     this.templates.clear();
     this.bytes = 0;
   }
+}
+
+function deepFreeze(value: unknown): void {
+  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return;
+  Object.freeze(value);
+  for (const v of Object.values(value)) deepFreeze(v);
 }
 
 /** A fresh deep copy of an answer: what one caller may keep and change. */

@@ -35,8 +35,8 @@ export class LookupRun implements ReadWaiter {
   done = false;
   readonly start = performance.now();
   readonly sealer: Sealer | undefined;
-  /** Whether the hit's entry is a fresh copy (LookupOptions.copy). */
-  readonly copy: boolean;
+  /** Whether the hit's entry may be the shared, frozen answer (LookupOptions.shared). */
+  readonly shared: boolean;
   readonly claim: boolean;
   readonly wait: NonNullable<LookupOptions['wait']>;
   /** A caller whose wait is bounded never takes over a flight it did not wait for. */
@@ -52,7 +52,7 @@ export class LookupRun implements ReadWaiter {
     readonly receiver: LookupReceiver,
   ) {
     this.sealer = options?.sealer;
-    this.copy = options?.copy !== false;
+    this.shared = options?.shared === true;
     this.claim = options?.claim !== false;
     this.wait = options?.wait ?? 'lease';
     this.bounded = this.wait !== 'lease';

@@ -194,7 +194,7 @@ export class Manager implements Strata {
       .then((payload) => {
         waited?.(payload !== undefined);
         const decoded = payload === undefined ? undefined : this.decoded.template(run.key.hash, payload);
-        const entry = decoded && (run.copy ? copyAnswer(decoded.answer) : decoded.answer);
+        const entry = decoded && (run.shared ? decoded.answer : copyAnswer(decoded.answer));
         this.finish(run, entry ? { entry, tier: 'coalesced', coalesced: true } : undefined);
       })
       .catch((error: unknown) => this.abandon(run, error));
@@ -222,7 +222,7 @@ export class Manager implements Strata {
         return;
       }
       const found =
-        read === undefined ? undefined : this.accept(m, run.tier, key, read, run.sealer, run.copy);
+        read === undefined ? undefined : this.accept(m, run.tier, key, read, run.sealer, run.shared);
       trace?.readDone(read, found !== undefined);
       if (found) {
         this.concluded(run, found);
@@ -237,7 +237,7 @@ export class Manager implements Strata {
     try {
       const m = this.managed[run.tier]!;
       const found =
-        read === undefined ? undefined : this.accept(m, run.tier, run.key, read, run.sealer, run.copy);
+        read === undefined ? undefined : this.accept(m, run.tier, run.key, read, run.sealer, run.shared);
       run.trace?.readDone(read, found !== undefined);
       if (found) this.concluded(run, found);
       else {
@@ -329,7 +329,7 @@ export class Manager implements Strata {
     key: CacheKey,
     sealedRead: string | SimilarMatch,
     sealer: Sealer | undefined,
-    copy: boolean,
+    shared: boolean,
   ): Found | undefined {
     const read = this.opened(m, key, sealedRead, sealer);
     if (read === undefined) return undefined;
@@ -338,7 +338,7 @@ export class Manager implements Strata {
     const now = this.options.clock.now();
     const entry = similar
       ? judgeSimilar(read, key, this.usable, now)
-      : judgeExact(read, key, this.usable, now, this.decoded, copy);
+      : judgeExact(read, key, this.usable, now, this.decoded, shared);
     if (typeof entry === 'string') {
       m.counters.misses++;
       const stored = similar ? { ...key, hash: read.hash, prompt: read.matchedPrompt } : key;

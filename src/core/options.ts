@@ -46,12 +46,12 @@ export interface LookupOptions {
   /** Opens what sealed tiers hold, instead of the config's key set (the gateway's per-tenant keys). */
   sealer?: Sealer;
   /**
-   * `false`: an exact hit's entry is the decoded answer that every hit of the same payload
-   * shares (decoded.ts), not a fresh copy. Only for an adapter that builds fresh objects of its
-   * own from it at once and never hands the entry itself out (langchain/generations.ts copies
-   * what LangChain's messages keep). Default true.
+   * The caller only reads the hit's entry: it may be the engine's own decoded answer, frozen and
+   * shared by every such caller, instead of a copy of its own (core/decoded.ts). For an edge
+   * that builds fresh objects from it at once (langchain/generations.ts copies what LangChain's
+   * messages keep) or only serializes it (the gateway). Default false.
    */
-  copy?: boolean;
+  shared?: boolean;
 }
 
 export interface WriteOptions extends Pick<CacheDirectives, 'tags' | 'metadata'> {

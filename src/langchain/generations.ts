@@ -26,7 +26,7 @@ export function toStored(generation: Generation): StoredGenerationData {
 /**
  * Builds new objects on every call, copying whatever LangChain's objects keep of `stored` (a
  * message's data becomes its fields and `lc_kwargs`), so `stored` may be the answer every hit
- * shares (core/options.ts `copy: false`) and nothing a caller does reaches the cache. A chat
+ * shares (core/options.ts `shared`) and nothing a caller does reaches the cache. A chat
  * model's answer stored as text only (another GPTCache client's answer, an import) becomes an
  * AIMessage, which is what a chat model returns.
  */

@@ -107,7 +107,7 @@ export function lookupResult(
       resolve(null);
     };
     // The generations are built fresh from the hit (generations.ts): the engine need not copy it.
-    strata.lookupInto(key, options.copy === false ? options : { ...options, copy: false }, {
+    strata.lookupInto(key, options.shared ? options : { ...options, shared: true }, {
       found: (hit) => {
         try {
           resolve(asLookupResult(strata, key, hit));
@@ -142,11 +142,11 @@ function asLookupResult(strata: Strata, key: CacheKey, hit: Hit | undefined): Lo
 }
 
 /** A lookup of LangChain's plain path: a failed model call is never reported to it (core/options.ts). */
-const PLAIN: LookupOptions = { wait: 'measured', copy: false };
+const PLAIN: LookupOptions = { wait: 'measured', shared: true };
 /** An attached model's lookup: its failures are reported (run-handler.ts), so it waits as withCache does. */
-const ATTACHED: LookupOptions = { wait: 'lease', copy: false };
+const ATTACHED: LookupOptions = { wait: 'lease', shared: true };
 /** A repeat of a key earlier in the caller's own batch. */
-const REPEAT: LookupOptions = { wait: 'never', copy: false };
+const REPEAT: LookupOptions = { wait: 'never', shared: true };
 
 /** How a lookup of LangChain's plain path may wait for another caller's answer to the same key. */
 export function plainWait(view: View, prompt: string, llmKey: string): LookupOptions {

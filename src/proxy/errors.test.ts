@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { errors } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { RequestError, StrataError, UpstreamError } from '../errors.js';
@@ -11,7 +12,7 @@ describe('the gateway errors', () => {
     const body = async function* () {
       yield Buffer.from('{"model":"x","messages":[]}');
     };
-    const tooLarge = await readBody(Object.assign(body(), { headers: {} }) as never, {
+    const tooLarge = await readBody(Object.assign(Readable.from(body()), { headers: {} }) as never, {
       maxRequestBytes: 10,
       maxKeyedBytes: 10,
     }).catch((e: unknown) => e);

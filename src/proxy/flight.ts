@@ -60,6 +60,12 @@ export interface HitInfo {
   readonly similar?: boolean;
   /** An expired answer standing in for an upstream that failed (stale-if-error, stages/stale.ts). */
   readonly stale?: boolean;
+  /**
+   * The engine's shared answer this hit is (LookupOptions.shared): frozen, and one object for as
+   * long as its entry's payload is unchanged, so the bytes it is sent as may be kept by it
+   * (stages/prepared.ts). Undefined for an answer of the caller's own (a copy, a similar match).
+   */
+  readonly entry?: object;
 }
 
 /** A client following a stream: the gateway writes its headers and bytes. */
@@ -94,8 +100,8 @@ interface Forwarded {
 
 export class Flight {
   readonly outcome: Promise<Outcome>;
-  /** Aborted when no client is left waiting for this call. */
-  readonly abort = new AbortController();
+  /** Made when first asked for: a flight answered from the cache never needs one. */
+  private aborter: AbortController | undefined;
   private settle!: (outcome: Outcome) => void;
   private final: Outcome | undefined;
   private streaming = false;
@@ -123,6 +129,12 @@ export class Flight {
     this.outcome = new Promise((resolve) => {
       this.settle = resolve;
     });
+  }
+
+  /** Aborted when no client is left waiting for this call. */
+  get abort(): AbortController {
+    this.aborter ??= new AbortController();
+    return this.aborter;
   }
 
   /** A client (leader or follower) is waiting; returns the function to call when it goes away. */

@@ -28,8 +28,10 @@ import { serveEmbeddings } from './embeddings/serve.js';
 import { answerFeedback, FEEDBACK_HEADER, Feedback, isFeedbackPath, reportOf } from './feedback.js';
 import type { GatewayContext, GatewayOptions } from './stages/context.js';
 import { Flights } from './stages/flight.js';
+import { KnownRequests } from './stages/known.js';
 import { parse } from './stages/parse.js';
 import { bypass, passThrough, passUnkeyed } from './stages/pass-through.js';
+import { PreparedHits } from './stages/prepared.js';
 import { ENDPOINTS, route } from './stages/route.js';
 import { identify, type Tenancy } from './tenancy.js';
 import { traceCached, traceRequest, traceRoute } from './tracing.js';
@@ -48,6 +50,8 @@ export class Gateway {
       ...options,
       endpoints: new Map(ENDPOINTS.map((e) => [e.path, e])),
       feedback: new Feedback(options.manager),
+      known: new KnownRequests(),
+      prepared: new PreparedHits(),
     };
     this.flights = new Flights(this.ctx);
     this.tenancy = { config: options.config, root: options.namespace, clientTokens: options.clientTokens };
@@ -88,11 +92,18 @@ export class Gateway {
       const exchange = { req, res, caller, url };
       if (!endpoint) return await passThrough(ctx, exchange, api);
       const body = await readBody(req, ctx.config);
-      if (body.unkeyed !== undefined) return await passUnkeyed(ctx, exchange, endpoint, body, body.unkeyed);
+      // A body keyed before (these bytes, this caller) is known by its digest (stages/known.ts):
+      // nothing about it is scanned or parsed again.
+      const known =
+        caller.namespace === undefined
+          ? undefined
+          : ctx.known.find(endpoint, caller.namespace, url.search, req.headers, body.raw);
+      if (known?.derived === undefined && body.unkeyed !== undefined)
+        return await passUnkeyed(ctx, exchange, endpoint, body, body.unkeyed);
       // A caller whose answers have no place (no credential, no tenant header) is not keyed at all.
       if (caller.namespace === undefined)
         return await bypass(ctx, exchange, endpoint, body.raw, caller.why ?? 'the caller has no tenant');
-      const request = parse(ctx, endpoint, exchange, caller.namespace, body);
+      const request = parse(ctx, endpoint, exchange, caller.namespace, body, known);
       if (typeof request === 'string') return await bypass(ctx, exchange, endpoint, body.raw, request);
       traceCached(scope, request);
       // Embeddings are cached per input, not per request (embeddings/serve.ts).

@@ -32,20 +32,23 @@ export class ProxyCounters {
   private readonly labelTexts = new Map<string, string>();
 
   /**
-   * A model name as a label, redacted as the library redacts it in a stored llm string: a key
-   * pasted as the model (`sk-...`) becomes its digest marker. Memoized within the series bound.
+   * A label set as text (model redacted), remembered by its values (`id`): every request writes
+   * one or two, and building the text each time was a measurable part of a cache hit.
    */
-  /** A label set as text (model redacted), remembered: every request writes one or two. */
-  private labels(labels: Record<string, string>): string {
-    const id = Object.values(labels).join('\u0000');
+  private labels(id: string, labels: () => Record<string, string>): string {
     let text = this.labelTexts.get(id);
     if (text === undefined) {
-      text = labelText({ ...labels, model: this.modelLabel(labels.model!) });
+      const values = labels();
+      text = labelText({ ...values, model: this.modelLabel(values.model!) });
       if (this.labelTexts.size < 4 * MAX_SERIES) this.labelTexts.set(id, text);
     }
     return text;
   }
 
+  /**
+   * A model name as a label, redacted as the library redacts it in a stored llm string: a key
+   * pasted as the model (`sk-...`) becomes its digest marker. Memoized within the series bound.
+   */
   private modelLabel(model: string): string {
     let label = this.modelLabels.get(model);
     if (label === undefined) {
@@ -56,16 +59,27 @@ export class ProxyCounters {
   }
 
   request(route: string, model: string, cache: CacheStatus): void {
-    this.add(this.requests, { route, model, cache }, 1);
+    this.add(
+      this.requests,
+      `r\u0000${route}\u0000${model}\u0000${cache}`,
+      () => ({ route, model, cache }),
+      1,
+    );
   }
 
   upstream(route: string, model: string, status: number): void {
-    this.add(this.upstreamCalls, { route, model, status: String(status) }, 1);
+    this.add(
+      this.upstreamCalls,
+      `u\u0000${route}\u0000${model}\u0000${status}`,
+      () => ({ route, model, status: String(status) }),
+      1,
+    );
   }
 
   saved(route: string, model: string, usage: TokenUsage): void {
-    this.add(this.savedTokens, { route, model, kind: 'input' }, usage.inputTokens);
-    this.add(this.savedTokens, { route, model, kind: 'output' }, usage.outputTokens);
+    const id = `s\u0000${route}\u0000${model}\u0000`;
+    this.add(this.savedTokens, `${id}input`, () => ({ route, model, kind: 'input' }), usage.inputTokens);
+    this.add(this.savedTokens, `${id}output`, () => ({ route, model, kind: 'output' }), usage.outputTokens);
   }
 
   /** Requests by status, summed over routes and models (for tests and the CLI's summary). */
@@ -95,10 +109,10 @@ export class ProxyCounters {
     ].join('');
   }
 
-  private add(map: Map<string, number>, labels: Record<string, string>, by: number): void {
-    let key = this.labels(labels);
+  private add(map: Map<string, number>, id: string, labels: () => Record<string, string>, by: number): void {
+    let key = this.labels(id, labels);
     if (!map.has(key)) {
-      if (this.series >= MAX_SERIES) key = labelText({ ...labels, model: 'other' });
+      if (this.series >= MAX_SERIES) key = labelText({ ...labels(), model: 'other' });
       else this.series++;
     }
     map.set(key, (map.get(key) ?? 0) + by);

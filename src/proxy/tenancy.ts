@@ -90,10 +90,23 @@ const AUTH_VALUE = /^([A-Za-z0-9!#$%&'*+.^_`|~-]+)[ \t]+(\S[\s\S]*)$/;
  * it is lower-cased and the whitespace after it normalised (`Bearer<TAB>k` is `bearer k`).
  */
 export function credentialPart(where: string, value: string): string | undefined {
+  // Remembered for the credentials seen most recently: a caller sends the same ones every time.
+  // Length-prefixed: a query parameter's name may hold any character, so no separator is safe.
+  const id = `${where.length}:${where}${value}`;
+  const known = partMemo.get(id);
+  if (known !== undefined || partMemo.has(id)) return known;
   const secret = secretOf(where, value);
-  if (secret === undefined) return undefined;
-  return `${where}:${secret.scheme === undefined ? secret.value : `${secret.scheme} ${secret.value}`}`;
+  const part =
+    secret === undefined
+      ? undefined
+      : `${where}:${secret.scheme === undefined ? secret.value : `${secret.scheme} ${secret.value}`}`;
+  if (partMemo.size >= 1024) partMemo.delete(partMemo.keys().next().value!);
+  partMemo.set(id, part);
+  return part;
 }
+
+/** credentialPart's memo: a pure function of its text, like the tenant memo below (same process, same lifetime). */
+const partMemo = new Map<string, string | undefined>();
 
 /**
  * What a credential holds: its value, and in an authorization header the scheme before it (lower
@@ -133,18 +146,21 @@ export function credentialsOf(
   query: URLSearchParams,
   credentialHeaders: ReadonlySet<string>,
 ): string[] {
-  const parts = new Set<string>();
-  const add = (where: string, value: string) => {
-    const part = credentialPart(where, value);
-    if (part !== undefined) parts.add(part);
-  };
-  for (const [name, value] of Object.entries(headers)) {
+  const parts: string[] = [];
+  for (const name in headers) {
+    const value = headers[name];
     if (value === undefined || !isCredentialHeader(name, credentialHeaders)) continue;
-    for (const v of Array.isArray(value) ? value : [value]) add(name, v);
+    if (Array.isArray(value)) for (const v of value) addPart(parts, name, v);
+    else addPart(parts, name, value as string);
   }
   // Query names are case-sensitive to servers; only the list lookup ignores case.
-  for (const [name, value] of query) if (isCredentialQuery(name)) add(`?${name}`, value);
-  return [...parts].sort();
+  for (const [name, value] of query) if (isCredentialQuery(name)) addPart(parts, `?${name}`, value);
+  return parts.length < 2 ? parts : [...new Set(parts)].sort();
+}
+
+function addPart(parts: string[], where: string, value: string): void {
+  const part = credentialPart(where, value);
+  if (part !== undefined) parts.push(part);
 }
 
 /** Whether a request header carries a credential: on the list, or named like one. */
@@ -164,12 +180,14 @@ function credentialTenant(parts: readonly string[]): string {
     tenantMemo.clear();
     tenantMemoGeneration = generation;
   }
-  const text = JSON.stringify(parts);
-  let tenant = tenantMemo.get(text);
+  // Remembered by the one credential most callers present as it is (a part never begins with `[`,
+  // so no single part is the text of a list), else by the list's text.
+  const memo = parts.length === 1 ? parts[0]! : JSON.stringify(parts);
+  let tenant = tenantMemo.get(memo);
   if (tenant === undefined) {
-    tenant = `key:${keyedDigest('strata-gateway-tenant', text)}`;
+    tenant = `key:${keyedDigest('strata-gateway-tenant', JSON.stringify(parts))}`;
     if (tenantMemo.size >= 1024) tenantMemo.delete(tenantMemo.keys().next().value!);
-    tenantMemo.set(text, tenant);
+    tenantMemo.set(memo, tenant);
   }
   return tenant;
 }

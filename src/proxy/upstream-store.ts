@@ -30,12 +30,12 @@ export function asksUpstreamToStore(endpoint: Endpoint, body: Json): boolean {
 
 /** The account the upstream stores this request's answer for; undefined when it does not store it. */
 export function storeAccount(
-  endpoint: Endpoint,
-  body: Json,
+  /** asksUpstreamToStore(), of the request. */
+  asks: boolean,
   upstream: Upstream,
   caller: Caller,
 ): string | undefined {
-  if (!asksUpstreamToStore(endpoint, body)) return undefined;
+  if (!asks) return undefined;
   if (upstream.key === undefined) return `caller-${caller.fingerprint}`;
   // Keyed: a plain hash of the operator's key would let anyone holding the store test guesses.
   const digest = keyedDigest(

@@ -24,7 +24,7 @@ import { canonicalJson, count, isObject, type Json, OPENAI_IGNORED } from '../en
 import type { EngineHit } from '../engine.js';
 import { hitObject, STRATA_FIELD } from '../hit-usage.js';
 import { modelLabel, UNVERIFIED_MODEL } from '../metrics.js';
-import { type CachedRequest, type GatewayContext, logCall, sealedWith } from '../stages/context.js';
+import { type CachedRequest, changed, type GatewayContext, logCall, sealedWith } from '../stages/context.js';
 import { keyOf } from '../stages/key.js';
 import { parseJson } from '../stages/parse.js';
 import { store } from '../stages/store.js';
@@ -98,7 +98,7 @@ export async function serveEmbeddings(
   // Stored before the answer goes out (the memory tier takes it at once), awaited after.
   const stored = controls.noStore
     ? []
-    : missing.map((slot) => store(ctx, { ...request, key: slot.key }, slot.fresh!).catch(() => false));
+    : missing.map((slot) => store(ctx, changed(request, { key: slot.key }), slot.fresh!).catch(() => false));
   send(res, assemble(ctx, inputs, slots, unique, answer), unique, upstreamHeaders);
   await Promise.all(stored);
 }

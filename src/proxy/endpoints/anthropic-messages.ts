@@ -30,6 +30,7 @@ export const anthropicMessages: Endpoint = {
   path: '/v1/messages',
   label: 'messages',
   api: 'anthropic',
+  keyHeaders: ['anthropic-version', 'anthropic-beta'],
   canonical(body, headers) {
     const model = requireModel(body);
     if (!Array.isArray(body.messages))

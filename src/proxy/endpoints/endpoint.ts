@@ -48,6 +48,8 @@ export interface Endpoint {
   /** Label in metrics and logs ('chat.completions', 'messages', ...). */
   readonly label: string;
   readonly api: ApiKind;
+  /** The request headers that are part of its key: the only ones `canonical` is given. */
+  readonly keyHeaders?: readonly string[];
   /** Throws a RequestError for a body this endpoint cannot take (no model, not an object). */
   canonical(body: Json, headers: Readonly<Record<string, string | undefined>>): CanonicalRequest;
   /** Whether a value is a complete response (what may be stored and replayed). */

@@ -17,6 +17,8 @@ import type { ProxyCounters } from '../metrics.js';
 import type { Caller } from '../tenancy.js';
 import type { Upstream, Upstreams } from '../upstream.js';
 import { logUpstream } from '../upstream-log.js';
+import type { KnownRequests } from './known.js';
+import type { PreparedHits } from './prepared.js';
 
 export interface GatewayOptions {
   readonly manager: Engine;
@@ -38,6 +40,10 @@ export interface GatewayOptions {
 export interface GatewayContext extends GatewayOptions {
   readonly endpoints: ReadonlyMap<string, Endpoint>;
   readonly feedback: Feedback;
+  /** What was derived from the bodies keyed most recently (known.ts). */
+  readonly known: KnownRequests;
+  /** The bytes hits were sent as, by entry and shape (prepared.ts). */
+  readonly prepared: PreparedHits;
 }
 
 /** One request as received, once its caller is known. */
@@ -59,15 +65,27 @@ export interface CachedRequest {
   /** Path and query as received. */
   readonly target: string;
   readonly headers: IncomingMessage['headers'];
-  /** The body to forward: the client's, without LiteLLM's `cache` field. */
+  /** The body to forward: the client's, without LiteLLM's `cache` field (parsed when first read). */
   readonly body: Json;
   /**
    * The client's bytes, when they can be forwarded as they are (no `cache` field to take out):
    * re-serializing would round integers beyond 2^53 (a `seed`) and reorder nothing else.
    */
   readonly raw: Buffer | undefined;
+  /** The request asks the upstream to store its answer (upstream-store.ts). */
+  readonly asksToStore: boolean;
+  /** The request's values of the fields its answer echoes (Endpoint.echo), as one string; '' for none. */
+  readonly echo: string;
   /** With `encryption: "per-tenant"`: what this caller's entries are sealed and opened with. */
   readonly sealer?: Sealer;
+}
+
+/**
+ * The request with some of its fields changed. Not a spread: a request's body is read through
+ * its prototype (parsed when first read, stages/parse.ts), which a spread would leave behind.
+ */
+export function changed(request: CachedRequest, changes: Partial<CachedRequest>): CachedRequest {
+  return Object.assign(Object.create(Object.getPrototypeOf(request)) as CachedRequest, request, changes);
 }
 
 /** The per-call sealer option of a request under per-tenant keys (none: the engine's own). */
@@ -77,7 +95,7 @@ export function sealedWith(request: CachedRequest): { sealer?: Sealer } {
 
 /** The request's values of the fields its answer echoes, as one comparable string. */
 export function echoOf(request: CachedRequest): string {
-  return request.endpoint.echo?.signature(request.body) ?? '';
+  return request.echo;
 }
 
 /** A warning about this request's upstream call (upstream-log.ts says what it may hold). */

@@ -6,10 +6,10 @@
 import type { ServerResponse } from 'node:http';
 import { sendNotCached } from '../api-error.js';
 import type { EngineHit } from '../engine.js';
-import { Flight, type HitInfo, type Outcome } from '../flight.js';
+import { Flight, type HitInfo, type Outcome, type StreamClient } from '../flight.js';
 import { UNVERIFIED_MODEL } from '../metrics.js';
 import { storedFor } from '../upstream-store.js';
-import { type CachedRequest, echoOf, type GatewayContext, sealedWith } from './context.js';
+import { type CachedRequest, changed, echoOf, type GatewayContext, sealedWith } from './context.js';
 import { asHit, deliver, deliverTo, streamClient } from './respond.js';
 import { isOutage } from './stale.js';
 import { store, storeAccountOf } from './store.js';
@@ -22,14 +22,15 @@ export class Flights {
 
   constructor(private readonly ctx: GatewayContext) {}
 
-  async serve(request: CachedRequest, res: ServerResponse): Promise<void> {
+  /** Not async itself: each async layer of a hit is a promise and a turn of the microtask queue. */
+  serve(request: CachedRequest, res: ServerResponse): Promise<void> {
     const { key, controls } = request;
     const existing = controls.noCache ? undefined : this.flights.get(key.hash);
     if (existing && (existing.joinable || !request.canonical.stream))
       return this.follow(existing, request, res);
     // A stream too long to replay from its start takes no more streaming clients: a call of its own.
-    if (existing) return this.lead({ ...request, controls: { ...controls, noCache: true } }, res);
-    await this.lead(request, res);
+    if (existing) return this.lead(changed(request, { controls: { ...controls, noCache: true } }), res);
+    return this.lead(request, res);
   }
 
   private async lead(request: CachedRequest, res: ServerResponse): Promise<void> {
@@ -40,20 +41,16 @@ export class Flights {
     if (account !== undefined) this.storing.set(flight, account);
     const shared = !controls.noCache;
     if (shared) this.flights.set(key.hash, flight);
-    const forget = () => {
-      if (this.flights.get(key.hash) === flight) this.flights.delete(key.hash);
-    };
     res.once('close', flight.attach());
-    const client = canonical.stream
-      ? streamClient(res, canonical.includeUsage, { 'x-strata-cache': 'miss' })
-      : undefined;
-    if (client) flight.follow(client);
+    // The leader's own stream client, made once the answer is not in the cache (nothing streams before).
+    let client: StreamClient | undefined;
     const claim = !controls.noStore && !controls.onlyIfCached;
     let holdsClaim = false;
     let stored = false;
     try {
       if (!controls.noCache) {
-        const hit = await ctx.manager.lookup(key, { claim, ...sealedWith(request) });
+        // Only read (answerOf, respond.ts): the engine's shared answer, not a copy of it.
+        const hit = await ctx.manager.lookup(key, { claim, shared: true, ...sealedWith(request) });
         holdsClaim = claim && !hit;
         const answer = hit && this.answerOf(request, hit);
         if (answer) {
@@ -66,9 +63,13 @@ export class Flights {
         ctx.counters.request(endpoint.label, UNVERIFIED_MODEL, 'miss');
         return sendNotCached(res, endpoint.api);
       }
+      if (canonical.stream) {
+        client = streamClient(res, canonical.includeUsage, { 'x-strata-cache': 'miss' });
+        flight.follow(client);
+      }
       const outcome = canonical.stream
         ? await teeStream(ctx, request, flight)
-        : await teeJson(ctx, request, flight, res, forget);
+        : await teeJson(ctx, request, flight, res, () => this.forget(key.hash, flight));
       const stale = await this.staleFor(request, outcome, flight, res);
       if (stale) {
         flight.finish(stale);
@@ -97,10 +98,15 @@ export class Flights {
       )
         stored = await store(ctx, request, outcome.response);
     } finally {
-      if (shared) forget();
+      if (shared) this.forget(key.hash, flight);
       if (holdsClaim && !stored) ctx.manager.release(key);
       if (client) flight.unfollow(client);
     }
+  }
+
+  /** The flight is over: identical requests arriving now start their own. */
+  private forget(hash: string, flight: Flight): void {
+    if (this.flights.get(hash) === flight) this.flights.delete(hash);
   }
 
   /**
@@ -141,12 +147,20 @@ export class Flights {
     if (account !== undefined && storedFor(hit.entry.meta) !== account) return undefined;
     const ageSeconds = Math.max(0, (this.ctx.manager.now() - hit.entry.createdAt) / 1000);
     if (controls.maxAgeSeconds !== undefined && ageSeconds > controls.maxAgeSeconds) return undefined;
-    const info: HitInfo = {
-      tier: hit.tier,
-      ageSeconds,
-      ...(hit.similarity === undefined ? {} : { similarity: hit.similarity }),
-      ...(hit.similarity === undefined && hit.matchedPrompt === undefined ? {} : { similar: true }),
-    };
+    const { tier, similarity, matchedPrompt } = hit;
+    const exact = similarity === undefined && matchedPrompt === undefined;
+    // The engine's shared answer (frozen): what the bytes it is sent as are kept by (prepared.ts).
+    const entry = Object.isFrozen(hit.entry) ? hit.entry : undefined;
+    const info: HitInfo =
+      exact && entry
+        ? { tier, ageSeconds, entry }
+        : {
+            tier,
+            ageSeconds,
+            ...(entry ? { entry } : {}),
+            ...(similarity === undefined ? {} : { similarity }),
+            ...(exact ? {} : { similar: true }),
+          };
     return { kind: 'answer', response, hit: info };
   }
 

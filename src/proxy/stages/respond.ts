@@ -5,11 +5,13 @@
  */
 import type { ServerResponse } from 'node:http';
 import { sendError, sendNotCached } from '../api-error.js';
+import type { Json } from '../endpoints/endpoint.js';
 import { RESPONSE_ID_HEADER } from '../feedback.js';
 import type { Outcome, StreamClient } from '../flight.js';
 import { hitEvent, hitObject } from '../hit-usage.js';
 import type { CacheStatus } from '../metrics.js';
 import type { CachedRequest, GatewayContext } from './context.js';
+import { shapeOf } from './prepared.js';
 
 const SSE_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' };
 
@@ -54,28 +56,17 @@ export function deliverTo(
       // Another prompt's answer: the client may report on it by this id (feedback.ts).
       if (hit?.similar)
         headers[RESPONSE_ID_HEADER] = ctx.feedback.remember(request.key, request.caller, request.sealer);
-      // A hit's usage says it cost nothing (hit-usage.ts); `outcome.response` stays as stored,
-      // which is what the savings count.
-      const zero = status !== 'miss' && ctx.config.hitUsage === 'zero';
-      // A response that echoes its request carries this request's own unkeyed fields on a hit.
-      const response =
-        status !== 'miss' && endpoint.echo
-          ? endpoint.echo.forRequest(outcome.response, request.body)
-          : outcome.response;
-      if (canonical.stream && endpoint.replay) {
-        res.writeHead(200, { ...SSE_HEADERS, ...headers });
-        for (const event of endpoint.replay(response, { includeUsage: canonical.includeUsage }))
-          res.write(zero ? hitEvent(event, response.usage) : event);
-        res.end();
-      } else {
-        const body = Buffer.from(JSON.stringify(zero ? hitObject(response) : response));
+      const stream = canonical.stream && endpoint.replay !== undefined;
+      const body = bodyOf(ctx, request, outcome.response, status, hit?.entry);
+      if (stream) res.writeHead(200, { ...SSE_HEADERS, ...headers });
+      else
         res.writeHead(200, {
           'content-type': 'application/json',
           'content-length': String(body.length),
           ...headers,
         });
-        res.end(body);
-      }
+      // A replay's events in one write: one chunk of the stream, the same events.
+      res.end(body);
       return;
     }
     case 'upstream-error':
@@ -94,6 +85,43 @@ export function deliverTo(
       sendNotCached(res, endpoint.api);
       return;
   }
+}
+
+/**
+ * The body an answer is sent as: its JSON, or its replay's events, one after the other. A hit's
+ * is kept by the engine's shared answer it was built from and sent again for the next hit of that
+ * answer in the same shape (prepared.ts); a miss's (the upstream's answer, sent as it is) is
+ * built once.
+ */
+function bodyOf(
+  ctx: GatewayContext,
+  request: CachedRequest,
+  stored: Json,
+  status: CacheStatus,
+  /** The engine's shared answer the response is part of (HitInfo.entry), if it is one. */
+  entry: object | undefined,
+): Buffer {
+  const { endpoint, canonical } = request;
+  const stream = canonical.stream && endpoint.replay !== undefined;
+  // A hit's usage says it cost nothing (hit-usage.ts); `stored` stays as stored, which is what
+  // the savings count.
+  const zero = status !== 'miss' && ctx.config.hitUsage === 'zero';
+  const kept = status !== 'miss' && entry !== undefined;
+  const shape = kept ? shapeOf(stream, stream && canonical.includeUsage, zero, request.echo) : '';
+  const prepared = kept ? ctx.prepared.get(request.key.hash, shape, entry) : undefined;
+  if (prepared) return prepared;
+  // A response that echoes its request carries this request's own unkeyed fields on a hit.
+  const response =
+    status !== 'miss' && endpoint.echo ? endpoint.echo.forRequest(stored, request.body) : stored;
+  let text: string;
+  if (stream) {
+    text = '';
+    for (const event of endpoint.replay!(response, { includeUsage: canonical.includeUsage }))
+      text += zero ? hitEvent(event, response.usage) : event;
+  } else text = JSON.stringify(zero ? hitObject(response) : response);
+  const body = Buffer.from(text);
+  if (kept) ctx.prepared.set(request.key.hash, shape, entry, body);
+  return body;
 }
 
 /** A client a stream's events are written to as they arrive, with `headers` once it begins. */

@@ -26,10 +26,25 @@ export interface Route {
 }
 
 export function route(req: IncomingMessage, endpoints: ReadonlyMap<string, Endpoint>): Route {
-  // Concatenated, not resolved: `//v1/x` is a path here, not a protocol-relative URL.
-  const url = new URL(`http://gateway${req.url?.startsWith('/') ? req.url : `/${req.url ?? ''}`}`);
+  const url = urlOf(req.url ?? '');
   const endpoint = req.method === 'POST' ? endpoints.get(url.pathname) : undefined;
   return { url, endpoint, api: endpoint?.api ?? apiOf(req.headers) };
+}
+
+/**
+ * Paths without a query, parsed once: clients call the same few paths. Shared, so read-only (no
+ * stage changes a request's URL); a query may hold a key, so a URL with one is never kept.
+ */
+const paths = new Map<string, URL>();
+const MAX_PATHS = 256;
+
+function urlOf(target: string): URL {
+  const kept = paths.get(target);
+  if (kept !== undefined) return kept;
+  // Concatenated, not resolved: `//v1/x` is a path here, not a protocol-relative URL.
+  const url = new URL(`http://gateway${target.startsWith('/') ? target : `/${target}`}`);
+  if (!target.includes('?') && target.length <= 256 && paths.size < MAX_PATHS) paths.set(target, url);
+  return url;
 }
 
 /** Which API an unrouted request speaks: Anthropic's SDK always sends anthropic-version. */

@@ -48,5 +48,5 @@ export async function store(ctx: GatewayContext, request: CachedRequest, answer:
 
 /** The account the upstream stores this request's answer for (upstream-store.ts), if it does. */
 export function storeAccountOf(request: CachedRequest): string | undefined {
-  return storeAccount(request.endpoint, request.body, request.upstream, request.caller);
+  return storeAccount(request.asksToStore, request.upstream, request.caller);
 }
