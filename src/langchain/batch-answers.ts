@@ -67,7 +67,13 @@ class Group<T> {
   private known = 0;
   private firstMiss = Number.POSITIVE_INFINITY;
 
-  constructor(private readonly withholding: Withholding) {}
+  /** The group of the same llmKey in another namespace, this turn. */
+  next: Group<T> | undefined;
+
+  constructor(
+    readonly namespace: string,
+    private readonly withholding: Withholding,
+  ) {}
 
   settled(seat: Seat<T>): void {
     let withheld = 0;
@@ -101,11 +107,11 @@ class Group<T> {
 }
 
 /**
- * The group of each namespace and llmKey in this turn, by llmKey first: an llmKey is the same
- * string on every lookup of a model, so finding it costs no hashing of a new string (joining the
- * two into one key did, ~1 KB per lookup).
+ * The groups of this turn, by llmKey: an llmKey is the same string on every lookup of a model,
+ * so finding it costs no hashing of a new string (joining namespace and llmKey into one key did,
+ * ~1 KB per lookup). The groups of one llmKey in other namespaces hang off the first (`next`).
  */
-const open = new Map<string, Map<string, Group<unknown>>>();
+const open = new Map<string, Group<unknown>>();
 
 /**
  * A seat in this turn's batch of `llmKey` in `namespace`, taken in the order of the lookups.
@@ -117,16 +123,18 @@ export function takeSeat<T>(
   withholding: Withholding,
   to: BatchAnswer<T>,
 ): BatchSeat<T> {
-  let byNamespace = open.get(llmKey);
-  if (!byNamespace) {
-    byNamespace = new Map();
-    open.set(llmKey, byNamespace);
-    queueMicrotask(() => open.delete(llmKey));
-  }
-  let group = byNamespace.get(namespace) as Group<T> | undefined;
-  if (!group) {
-    group = new Group<T>(withholding);
-    byNamespace.set(namespace, group as Group<unknown>);
+  const first = open.get(llmKey) as Group<T> | undefined;
+  let group = first;
+  while (group !== undefined && group.namespace !== namespace) group = group.next;
+  if (group === undefined) {
+    group = new Group<T>(namespace, withholding);
+    if (first === undefined) {
+      open.set(llmKey, group as Group<unknown>);
+      queueMicrotask(() => open.delete(llmKey));
+    } else {
+      group.next = first.next;
+      first.next = group;
+    }
   }
   const seat = new Seat(group, group.seats.length, to);
   group.seats.push(seat);
