@@ -28,7 +28,7 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
-  copyFileSync,
+  appendFileSync,
   existsSync,
   mkdirSync,
   readdirSync,
@@ -201,7 +201,7 @@ async function build(): Promise<void> {
   const building = join(buildDir, basename(store));
   // The rows are kept once inserted (the marker says so): the graph may still be building.
   const rowsDone = join(buildDir, 'rows-inserted');
-  const { LocalStore } = await import('../src/tiers/semantic/stores/local-store.js');
+  const { LocalStore, indexFileHeader } = await import('../src/tiers/semantic/stores/local-store.js');
   let t = performance.now();
   if (!existsSync(rowsDone)) {
     rmSync(buildDir, { recursive: true, force: true });
@@ -294,7 +294,16 @@ async function build(): Promise<void> {
     .get(mainPartition, real.embedder) as string | null;
   if (replaced) rmSync(join(buildDir, replaced), { force: true });
   const indexFile = `${basename(store)}.index-${randomBytes(8).toString('hex')}`;
-  copyFileSync(graphFile, join(buildDir, indexFile));
+  // Behind the header the store checks (its id, the embedder, the dimensions): a file without it is not used.
+  const storeId = db
+    .prepare("SELECT value FROM semantic_meta WHERE key = 'store_id'")
+    .pluck()
+    .get() as string;
+  if (!storeId)
+    throw new Error(`${building} has no store id (built before index files had one): remove ${buildDir}`);
+  const header = indexFileHeader({ storeId, embedderId: real.embedder, dims: 384, generation: null });
+  writeFileSync(join(buildDir, indexFile), header);
+  appendFileSync(join(buildDir, indexFile), readFileSync(graphFile));
   const installed = db
     .prepare(
       `UPDATE semantic_graphs SET graph = x'', file = ?, generation = NULL WHERE partition = ? AND embedder = ?`,

@@ -5,11 +5,13 @@
  */
 import { createHash } from 'node:crypto';
 import {
+  copyFileSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
   renameSync,
   rmSync,
+  symlinkSync,
   truncateSync,
   writeFileSync,
 } from 'node:fs';
@@ -59,6 +61,9 @@ function indexFile(path: string): string {
   db.close();
   return join(dirname(path), file);
 }
+
+/** Bytes before the snapshot in an index file (its store, embedder, dimensions and generation). */
+const FILE_HEADER = 64;
 
 const words = (bytes: Uint8Array) => new Int32Array(bytes.buffer, bytes.byteOffset, 16);
 
@@ -229,7 +234,7 @@ describe('the semantic tier keeps its graph across restarts', () => {
     for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
   });
   // Every index in a file, however small (the store's default keeps those under 1 MiB in its table).
-  const open = (path: string) =>
+  const open = (path: string, onWarning?: (message: string) => void) =>
     new SemanticTier({
       embedder: digestEmbedder,
       threshold: 0.99,
@@ -245,6 +250,7 @@ describe('the semantic tier keeps its graph across restarts', () => {
         maxEntries: 10_000,
         index: { exactBelow: 100 },
         indexFileBytes: 0,
+        onWarning: onWarning ?? (() => {}),
       }),
     });
   const store = async (tier: SemanticTier, from: number, to: number) => {
@@ -375,7 +381,7 @@ describe('the semantic tier keeps its graph across restarts', () => {
     // Every node's id moved to the next node: each vector now claims another entry's row.
     const file = indexFile(path);
     const bytes = new Uint8Array(readFileSync(file));
-    const ids = new Float64Array(bytes.buffer, 64, 300);
+    const ids = new Float64Array(bytes.buffer, FILE_HEADER + 64, 300);
     const shifted = Float64Array.from(ids, (_, i) => ids[(i + 1) % 300]!);
     ids.set(shifted);
     writeFileSync(file, bytes);
@@ -397,7 +403,7 @@ describe('the semantic tier keeps its graph across restarts', () => {
     const first = open(path);
     await store(first, 0, 400);
     first.close();
-    const snapshot = toV1(readFileSync(indexFile(path)));
+    const snapshot = toV1(new Uint8Array(readFileSync(indexFile(path)).subarray(FILE_HEADER)));
     const db = new Database(path);
     // As an older Strata saved it: in the row, no file, no generation.
     db.prepare('UPDATE semantic_graphs SET graph = ?, generation = NULL, file = NULL').run(
@@ -409,7 +415,7 @@ describe('the semantic tier keeps its graph across restarts', () => {
     for (const i of [0, 199, 399]) expect(await finds(migrated, i)).toBe(`{"n":${i}}`);
     migrated.close();
     const saved = readFileSync(indexFile(path));
-    expect(saved.readInt32LE(0)).not.toBe(1);
+    expect(saved.readInt32LE(FILE_HEADER)).not.toBe(1);
     const again = open(path);
     expect(report(again).path).toBe('saved');
     for (const i of [0, 199, 399]) expect(await finds(again, i)).toBe(`{"n":${i}}`);
@@ -549,5 +555,91 @@ describe('the semantic tier keeps its graph across restarts', () => {
         basename(indexFile(path)),
       ]);
     }
+  });
+  /** Store A (questions 0-299) and store C beside it (other questions, `otherCount` of them), each with its index file. */
+  const twoStores = async (otherCount: number) => {
+    const dir = mkdtempSync(join(tmpdir(), 'strata-graph-'));
+    dirs.push(dir);
+    const path = join(dir, 'a.db');
+    const other = join(dir, 'c.db');
+    const a = open(path);
+    await store(a, 0, 300);
+    a.close();
+    const c = open(other);
+    await store(c, 1_000, 1_000 + otherCount);
+    c.close();
+    return { dir, path, other };
+  };
+  const answersAll = async (tier: SemanticTier) => {
+    let found = 0;
+    for (let i = 0; i < 300; i++) if ((await finds(tier, i)) === `{"n":${i}}`) found++;
+    return found;
+  };
+
+  for (const [what, otherCount] of [
+    ['of the same entry count and generation', 300],
+    ['of another generation', 299],
+  ] as const) {
+    it(`another store's index file ${what}, copied over this one's, is not used: rebuilt, said once`, async () => {
+      const { path, other } = await twoStores(otherCount);
+      const file = indexFile(path);
+      copyFileSync(indexFile(other), file);
+      const warnings: string[] = [];
+      const again = open(path, (m) => warnings.push(m));
+      expect(report(again)).toMatchObject({ path: 'rows', refused: 1 });
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toContain(basename(file));
+      expect(await answersAll(again)).toBe(300);
+      again.close();
+      // Saved again at that close, as this store's: the next start takes it as it is.
+      const next = open(path, (m) => warnings.push(m));
+      expect(report(next)).toMatchObject({ path: 'saved', refused: 0 });
+      expect(await answersAll(next)).toBe(300);
+      next.close();
+      expect(warnings).toHaveLength(1);
+    });
+  }
+
+  it('a saved index whose nodes hold other vectors than their rows is rebuilt when the rows are read', async () => {
+    // As if crafted to pass the header: another store's index under this store's id, its row untagged.
+    const { path, other } = await twoStores(300);
+    const db = new Database(path);
+    const storeId = new Database(other, { readonly: true });
+    db.prepare("UPDATE semantic_meta SET value = ? WHERE key = 'store_id'").run(
+      storeId.prepare("SELECT value FROM semantic_meta WHERE key = 'store_id'").pluck().get(),
+    );
+    storeId.close();
+    db.prepare('UPDATE semantic_graphs SET generation = NULL').run();
+    db.close();
+    copyFileSync(indexFile(other), indexFile(path));
+    const warnings: string[] = [];
+    const again = open(path, (m) => warnings.push(m));
+    expect(report(again)).toMatchObject({ path: 'rows', refused: 0, mismatched: 300, rebuilt: 1 });
+    expect(warnings).toHaveLength(1);
+    expect(await answersAll(again)).toBe(300);
+    again.close();
+  });
+
+  it('an index file that is a symlink to /dev/zero, or larger than any index of the store, is refused unread', async () => {
+    const { path } = await twoStores(1);
+    const file = indexFile(path);
+    rmSync(file);
+    symlinkSync('/dev/zero', file);
+    const warnings: string[] = [];
+    const zero = open(path, (m) => warnings.push(m));
+    expect(report(zero)).toMatchObject({ path: 'rows', refused: 1, savedBytes: 0 });
+    expect(await answersAll(zero)).toBe(300);
+    // Closed without saving, so that the same file name is still the one its row names.
+    (zero as unknown as { store: { db: Database.Database } }).store.db.close();
+    rmSync(file);
+    // Sparse: 64 GiB of nothing on disk; read whole it would never fit in memory.
+    writeFileSync(file, '');
+    truncateSync(file, 2 ** 36);
+    const huge = open(path, (m) => warnings.push(m));
+    expect(report(huge)).toMatchObject({ path: 'rows', refused: 1, savedBytes: 0 });
+    expect(await answersAll(huge)).toBe(300);
+    huge.close();
+    expect(warnings).toHaveLength(2);
+    expect(warnings.every((w) => w.includes(basename(file)))).toBe(true);
   });
 });

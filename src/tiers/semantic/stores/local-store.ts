@@ -17,7 +17,11 @@
  * as the file, takes them as they are; otherwise (a crash since the last save, another process or
  * an older Strata wrote, a damaged or crafted blob) it reads the rows and makes the indexes match
  * them: entries gone are dropped, entries missing are linked anew, a partition without a usable
- * index is rebuilt. A search's candidates are rescored with their stored vectors and checked to
+ * index is rebuilt, and every kept node's int8 vector is checked against its row's (a stale or
+ * foreign node is linked anew). An index file is only read if it is a regular file within the
+ * size the store's entries bound, and only used if its header names this store (a random id in
+ * semantic_meta), its embedder and dimensions: another store's file under this name would
+ * otherwise keep its vectors under this store's ids. A search's candidates are rescored with their stored vectors and checked to
  * be live rows of the partition searched, so an index that is wrong costs a miss, never a wrong
  * hit. Version-1 graphs (links only, before issue 32) are converted at the first start, and saved
  * in the new form at the next save.
@@ -28,8 +32,18 @@
  * stored escaped (label-rows.ts): SQLite keeps text as UTF-8, where lone surrogates would all
  * become U+FFFD and two namespaces could share a scope.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { ListedEntry } from '../../../core/tier.js';
@@ -37,6 +51,7 @@ import { SqliteOpenError } from '../../../errors.js';
 import { retryWhileBusy } from '../../kit/sqlite-busy.js';
 import { LABEL_SOURCES, type Label, type LoggedLabel } from '../bound/labels.js';
 import { vectorFromBytes, vectorToBytes } from '../vectors/bytes.js';
+import { maxSnapshotBytesPerNode } from '../vectors/hnsw.js';
 import type { VectorIndexOptions } from '../vectors/neighbours.js';
 import { dot, isDense, type Vector } from '../vectors/vector.js';
 import { VectorIndex } from '../vectors/vector-index.js';
@@ -67,6 +82,8 @@ export interface LocalStoreOptions {
   indexFileBytes?: number;
   /** How far indexing at open has come, when no saved graph spares the work. */
   onProgress?: (task: string, done: number, total: number) => void;
+  /** A saved index refused or repaired at start (default: process.emitWarning). */
+  onWarning?: (message: string) => void;
 }
 
 /** What a start did, stage by stage (bench/semantic-million.ts reports it). */
@@ -80,6 +97,12 @@ export interface LoadReport {
   /** Entries dropped from saved indexes (gone from the file) and linked anew (missing from them). */
   dropped: number;
   linked: number;
+  /** Saved index files refused unread or unused (another store's, of another embedder, not a regular file, too big). */
+  refused: number;
+  /** Nodes of saved indexes whose vector was not their row's (stale, another store's): dropped and linked anew. */
+  mismatched: number;
+  /** Partitions whose saved index was rebuilt whole from the rows (too many mismatched nodes, other dimensions). */
+  rebuilt: number;
 }
 
 /** A live row's place: which index holds it, and what it counts. */
@@ -141,7 +164,11 @@ const SCHEMA = `
     id    INTEGER PRIMARY KEY CHECK (id = 1),
     value INTEGER NOT NULL
   );
-  INSERT OR IGNORE INTO semantic_generation (id, value) VALUES (1, 0);`;
+  INSERT OR IGNORE INTO semantic_generation (id, value) VALUES (1, 0);
+  CREATE TABLE IF NOT EXISTS semantic_meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  );`;
 /**
  * After schema 2 (they name its columns), added like semantic_labels without a new version.
  * The triggers raise the generation at every change an index reflects, from any writer (an older
@@ -163,6 +190,17 @@ const GENERATION_SCHEMA = `
     WHERE expires_at IS NOT NULL;`;
 /** What names a store's index files: `<store file>.index-<16 hex digits>`. */
 const INDEX_FILE = '.index-';
+/**
+ * An index file starts with this header (then the snapshot): 'SIX1', the snapshot's dimensions,
+ * the store's id (semantic_meta), a digest of the embedder id and the generation it was saved at
+ * (-1: none). A file copied from another store, or of another embedder, is not used at all: its
+ * nodes would carry ids of this store with vectors of other entries, and a start that reads the
+ * rows would keep them.
+ */
+const INDEX_FILE_MAGIC = 0x31584953;
+const INDEX_FILE_HEADER = 64;
+/** More nodes' vectors than this share of a partition's not their rows': the index is rebuilt rather than patched. */
+const MISMATCH_REBUILD_SHARE = 0.05;
 /** Smaller indexes stay in the table: a store of many small partitions does not become as many files. */
 const INDEX_FILE_BYTES = 1 << 20;
 const EMPTY = Buffer.alloc(0);
@@ -195,7 +233,18 @@ export class LocalStore implements SemanticStore {
   /** Another writer changed entries since this process loaded: its indexes may not match the rows. */
   private foreign = false;
   /** What the start did (bench/semantic-million.ts). */
-  loadReport: LoadReport = { path: 'saved', stages: [], savedBytes: 0, dropped: 0, linked: 0 };
+  loadReport: LoadReport = {
+    path: 'saved',
+    stages: [],
+    savedBytes: 0,
+    dropped: 0,
+    linked: 0,
+    refused: 0,
+    mismatched: 0,
+    rebuilt: 0,
+  };
+  /** The store's identity (semantic_meta), written into its index files; set before load(). */
+  private storeId = '';
 
   constructor(private readonly options: LocalStoreOptions) {
     if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
@@ -282,6 +331,10 @@ export class LocalStore implements SemanticStore {
            SELECT id FROM semantic_labels WHERE embedder = @embedder ORDER BY id DESC LIMIT 1 OFFSET @keep)`,
       ),
     };
+    this.storeId = this.db
+      .prepare("SELECT value FROM semantic_meta WHERE key = 'store_id'")
+      .pluck()
+      .get() as string;
     // One read transaction: the generation, the counts and the rows are of one moment.
     this.db.transaction(() => this.load())();
   }
@@ -533,6 +586,10 @@ export class LocalStore implements SemanticStore {
         if (!columns('semantic_graphs').includes('file'))
           this.db.exec('ALTER TABLE semantic_graphs ADD COLUMN file TEXT');
         this.db.exec(GENERATION_SCHEMA);
+        // Created once with the store (an existing one gets it at its first open), kept by a copy of the .db.
+        this.db
+          .prepare("INSERT OR IGNORE INTO semantic_meta (key, value) VALUES ('store_id', ?)")
+          .run(randomBytes(8).toString('hex'));
         this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
       })
       .immediate();
@@ -551,6 +608,7 @@ export class LocalStore implements SemanticStore {
       t = now;
     };
     this.generation = this.stmt.generation.get() as number;
+    this.loadReport = { ...this.loadReport, dropped: 0, linked: 0, refused: 0, mismatched: 0, rebuilt: 0 };
     const counts = this.stmt.liveCounts.get(this.embedder) as { n: number; bytes: number };
     this.entryCount = counts.n;
     this.bytes = counts.bytes;
@@ -565,7 +623,7 @@ export class LocalStore implements SemanticStore {
       }>
     ).map((row) => ({
       ...row,
-      graph: row.file === null ? row.graph : (this.readIndexFile(row.file) ?? EMPTY),
+      graph: row.file === null ? row.graph : (this.readIndexFile(row.file, row.generation) ?? EMPTY),
     }));
     const savedBytes = saved.reduce((sum, row) => sum + row.graph.byteLength, 0);
     stage('saved indexes read');
@@ -586,7 +644,7 @@ export class LocalStore implements SemanticStore {
       if (!index || row.generation !== this.generation) current = false;
     }
     stage('saved indexes checked');
-    this.loadReport = { path: 'saved', stages, savedBytes, dropped: 0, linked: 0 };
+    this.loadReport = { ...this.loadReport, path: 'saved', stages, savedBytes };
     if (current && held === this.entryCount) {
       for (const [partition, index] of restored) this.partitions.set(partition, index);
       if (this.entryCount > 0) this.options.onProgress?.(INDEXED, this.entryCount, this.entryCount);
@@ -607,6 +665,7 @@ export class LocalStore implements SemanticStore {
     const places = new Map<string, { namespace: string; llm: string; context: string }>();
     const pending = new Map<string, Map<number, Vector>>();
     const present = new Map<string, Set<number>>();
+    const mismatched = new Map<string, number>();
     for (const row of this.stmt.rows.iterate(this.embedder) as Iterable<
       Omit<RowPlace, 'size'> & { vector: Buffer }
     >) {
@@ -616,8 +675,16 @@ export class LocalStore implements SemanticStore {
         pending.set(partition, new Map());
         present.set(partition, new Set());
       }
-      if (restored.get(partition)?.has(row.id)) present.get(partition)!.add(row.id);
-      else pending.get(partition)!.set(row.id, vectorFromBytes(row.vector));
+      const restoredIndex = restored.get(partition);
+      if (restoredIndex?.has(row.id)) {
+        // Kept only if its node holds this row's vector: a stale or foreign node is linked anew.
+        const vector = vectorFromBytes(row.vector);
+        if (restoredIndex.holds(row.id, vector)) present.get(partition)!.add(row.id);
+        else {
+          mismatched.set(partition, (mismatched.get(partition) ?? 0) + 1);
+          pending.get(partition)!.set(row.id, vector);
+        }
+      } else pending.get(partition)!.set(row.id, vectorFromBytes(row.vector));
     }
     // Saved indexes of partitions gone, or not restored, make the saved ones stale.
     let stale =
@@ -630,7 +697,11 @@ export class LocalStore implements SemanticStore {
       const added = progress && ((n: number) => progress(INDEXED, before + n, total));
       let index = restored.get(partition);
       let changed = 0;
+      const wrong = mismatched.get(partition) ?? 0;
+      report.mismatched += wrong;
       try {
+        // Past a small share, patching would leave most of the graph's links built around wrong vectors.
+        if (index && wrong > index.size * MISMATCH_REBUILD_SHARE) throw new Error('rebuilt');
         if (index) {
           const kept = present.get(partition)!;
           const gone = [...index.liveIds()].filter((id) => !kept.has(id));
@@ -654,7 +725,8 @@ export class LocalStore implements SemanticStore {
           }
         }
       } catch {
-        // A saved index of other dimensions than the rows: rebuilt from them.
+        // A saved index of other dimensions than the rows, or too many nodes not matching them: rebuilt from them.
+        report.rebuilt++;
         index = new VectorIndex(this.options.index);
         const place = places.get(partition)!;
         const rows = this.stmt.partitionRows.iterate({ ...place, ...this.embedder }) as Iterable<{
@@ -674,6 +746,10 @@ export class LocalStore implements SemanticStore {
       if (index.size > 0) this.partitions.set(partition, index);
     }
     if (progress && total > 0) progress(INDEXED, total, total);
+    if (report.mismatched > 0)
+      this.warn(
+        `${this.options.path}: ${report.mismatched} entries of the saved index held other vectors than their rows; relinked (${report.rebuilt} partitions rebuilt)`,
+      );
     // Saved again even when nothing changed: tagged with the current generation, so that the
     // next start takes them as they are instead of reading the rows again.
     if (stale || [...this.partitions.values()].some((index) => index.kind === 'graph'))
@@ -731,7 +807,7 @@ export class LocalStore implements SemanticStore {
         }
         const file = `${basename(this.options.path)}${INDEX_FILE}${randomBytes(8).toString('hex')}`;
         const path = join(dirname(this.options.path), file);
-        writeFileSync(`${path}.tmp`, graph);
+        this.writeIndexFile(`${path}.tmp`, graph);
         renameSync(`${path}.tmp`, path);
         written.push(path);
         saved.push({ partition, graph: EMPTY, file });
@@ -785,15 +861,85 @@ export class LocalStore implements SemanticStore {
     return join(dirname(this.options.path), file);
   }
 
-  /** One read of a saved index file; undefined when it is not there (deleted, another process's save replaced it). */
-  private readIndexFile(file: string): Buffer | undefined {
+  /** Writes an index file: its header (INDEX_FILE_HEADER), then the snapshot. */
+  private writeIndexFile(path: string, graph: Uint8Array): void {
+    const header = indexFileHeader({
+      storeId: this.storeId,
+      embedderId: this.options.embedderId,
+      dims: new Int32Array(graph.buffer, graph.byteOffset, 3)[2]!,
+      generation: this.foreign ? null : this.generation,
+    });
+    const fd = openSync(path, 'w');
+    try {
+      writeSync(fd, header);
+      writeSync(fd, graph);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /**
+   * One read of a saved index file, its snapshot returned; undefined when it is not there
+   * (deleted, another process's save replaced it) or not usable. Checked before reading: a
+   * regular file (a symlink to /dev/zero or a FIFO would never end), of at most the size an index
+   * of this store's entries can take; after: this store's, of its embedder and dimensions, saved
+   * at the generation its row says. A refused file is said once and costs a rebuild from the rows.
+   */
+  private readIndexFile(file: string, generation: number | null): Buffer | undefined {
     const path = this.indexPath(file);
     if (!path) return undefined;
+    let bytes: Buffer;
     try {
-      return readFileSync(path);
+      // No entries: nothing for an index to hold, nothing to say.
+      if (this.entryCount === 0) return undefined;
+      const stat = statSync(path);
+      if (!stat.isFile()) return this.refuse(path, 'not a regular file');
+      const dims = this.rowDims();
+      const maxBytes =
+        INDEX_FILE_HEADER +
+        128 +
+        (2 * this.entryCount + this.saveEvery()) * maxSnapshotBytesPerNode(dims, this.options.index);
+      if (dims === 0) return this.refuse(path, 'no dense entries for it to index');
+      if (stat.size > maxBytes)
+        return this.refuse(
+          path,
+          `${stat.size} bytes, more than an index of ${this.entryCount} entries takes`,
+        );
+      bytes = readFileSync(path);
     } catch {
       return undefined;
     }
+    const ok =
+      bytes.byteLength >= INDEX_FILE_HEADER + 16 &&
+      bytes.readUInt32LE(0) === INDEX_FILE_MAGIC &&
+      bytes.toString('hex', 8, 16) === this.storeId &&
+      bytes.subarray(16, 32).equals(embedderDigest(this.options.embedderId)) &&
+      bytes.readUInt32LE(4) === this.rowDims() &&
+      (generation === null || bytes.readDoubleLE(32) === generation);
+    if (!ok) return this.refuse(path, 'saved by another store, embedder or save');
+    return bytes.subarray(INDEX_FILE_HEADER);
+  }
+
+  /** The dimensions of this embedder's stored dense vectors (0: none, or sparse). */
+  private rowDims(): number {
+    const vector = this.db
+      .prepare(`SELECT vector FROM semantic_entries WHERE ${LIVE} LIMIT 1`)
+      .pluck()
+      .get(this.embedder) as Buffer | undefined;
+    if (!vector) return 0;
+    const parsed = vectorFromBytes(vector);
+    return isDense(parsed) ? parsed.length : 0;
+  }
+
+  private refuse(path: string, why: string): undefined {
+    this.loadReport.refused++;
+    this.warn(`${path}: saved index not used (${why}); rebuilt from the entries`);
+    return undefined;
+  }
+
+  private warn(message: string): void {
+    if (this.options.onWarning) this.options.onWarning(message);
+    else process.emitWarning(message, { code: 'STRATA_SEMANTIC_INDEX' });
   }
 
   private index(id: number, partition: string, vector: Vector, size: number): void {
@@ -824,6 +970,26 @@ export class LocalStore implements SemanticStore {
     this.stmt.delete.run(row.id);
     this.unindex(row);
   }
+}
+
+/** The header of an index file (INDEX_FILE_MAGIC); exported for bench/semantic-million.ts, which installs a graph built apart. */
+export function indexFileHeader(of: {
+  storeId: string;
+  embedderId: string;
+  dims: number;
+  generation: number | null;
+}): Buffer {
+  const header = Buffer.alloc(INDEX_FILE_HEADER);
+  header.writeUInt32LE(INDEX_FILE_MAGIC, 0);
+  header.writeUInt32LE(of.dims, 4);
+  header.write(of.storeId, 8, 'hex');
+  embedderDigest(of.embedderId).copy(header, 16);
+  header.writeDoubleLE(of.generation ?? -1, 32);
+  return header;
+}
+
+function embedderDigest(embedderId: string): Buffer {
+  return createHash('sha256').update(embedderId).digest().subarray(0, 16);
 }
 
 function hasTag(tags: string, tag: string): boolean {

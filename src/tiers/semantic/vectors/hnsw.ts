@@ -133,6 +133,21 @@ export class HnswIndex {
     return slot !== undefined && this.removedFlags[slot] === 0;
   }
 
+  /**
+   * Whether the live node of `id` holds `vector` as add() would have quantized it: a saved index
+   * checked against the rows, so that a node keeping a stale or another store's vector is relinked.
+   */
+  holds(id: number, vector: Float32Array): boolean {
+    const slot = this.slots().get(id);
+    if (slot === undefined || this.removedFlags[slot] === 1 || vector.length !== this.dims) return false;
+    const scale = quantScale(vector);
+    if (Math.fround(scale) !== this.scales[slot]) return false;
+    const base = slot * this.dims;
+    for (let i = 0; i < vector.length; i++)
+      if (this.vectors[base + i] !== quantize(vector[i]!, scale)) return false;
+    return true;
+  }
+
   /** The ids of the live vectors. */
   *liveIds(): IterableIterator<number> {
     for (let s = 0; s < this.count; s++) if (this.removedFlags[s] === 0) yield this.ids[s]!;
@@ -411,12 +426,9 @@ export class HnswIndex {
   private newSlot(id: number, vector: Float32Array): number {
     if (this.count === this.capacity) this.allocate(Math.max(64, Math.ceil(this.capacity * 1.5)));
     const slot = this.count++;
-    let max = 0;
-    for (let i = 0; i < vector.length; i++) max = Math.max(max, Math.abs(vector[i]!));
-    const scale = max / 127;
+    const scale = quantScale(vector);
     const base = slot * this.dims;
-    for (let i = 0; i < vector.length; i++)
-      this.vectors[base + i] = scale > 0 ? Math.round(vector[i]! / scale) : 0;
+    for (let i = 0; i < vector.length; i++) this.vectors[base + i] = quantize(vector[i]!, scale);
     this.scales[slot] = scale;
     this.ids[slot] = id;
     this.levels[slot] = 0;
@@ -671,6 +683,25 @@ export class HnswIndex {
     }
     return out;
   }
+}
+
+/** Scalar quantization, one scale per vector: its largest component maps to 127. */
+function quantScale(vector: Float32Array): number {
+  let max = 0;
+  for (let i = 0; i < vector.length; i++) max = Math.max(max, Math.abs(vector[i]!));
+  return max / 127;
+}
+
+function quantize(component: number, scale: number): number {
+  return scale > 0 ? Math.round(component / scale) : 0;
+}
+
+/** Bytes a snapshot may take per node at most (besides its header): what a saved file is bounded by before it is read. */
+export function maxSnapshotBytesPerNode(dims: number, options: VectorIndexOptions = {}): number {
+  const m = options.m ?? 16;
+  // ids, scale, level, removed mark, vector, bottom links; alignment padding; and upper links as
+  // if every node had one upper level (1 in M has one on average).
+  return 8 + 4 + 1 + 1 + dims + (2 * m + 1) * 4 + 8 + (m + 3) * 4;
 }
 
 /** Every run of `stride` words is a count (0..max) and that many slots below n. */

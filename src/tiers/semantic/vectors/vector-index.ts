@@ -77,6 +77,11 @@ export class VectorIndex {
     return this.impl instanceof HnswIndex && this.impl.has(id);
   }
 
+  /** Whether a dense index's node of `id` holds this vector (HnswIndex.holds). */
+  holds(id: number, vector: Vector): boolean {
+    return this.impl instanceof HnswIndex && isDense(vector) && this.impl.holds(id, vector);
+  }
+
   /** The ids a dense index holds. */
   liveIds(): Iterable<number> {
     return this.impl instanceof HnswIndex ? this.impl.liveIds() : [];
