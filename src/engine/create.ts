@@ -64,6 +64,7 @@ export async function createStrata<const Extra extends TierDefinition = never>(
     onEviction: sink.onEviction,
     onClientError: sink.onClientError,
     onProgress: (task: string, done: number, total: number) => onProgress({ tier, task, done, total }),
+    warn: (message: string) => logger.warn(`[strata] tier ${tier}: ${message}`),
     readonly: options.readonly,
     integrityCheck: options.integrityCheck,
     ...(keyring ? { sealer: keyring } : {}),

@@ -51,6 +51,12 @@ export interface TierContext {
   onClientError: (error: Error) => void;
   /** How far long work at open has come (the semantic tier indexing its entries): `done` of `total`. */
   onProgress?: (task: string, done: number, total: number) => void;
+  /**
+   * Something found at open that the tier repaired on its own (a saved index it refused and
+   * rebuilt): said through the cache's logger, since the tier's sink takes reports only once the
+   * manager has registered it.
+   */
+  warn?: (message: string) => void;
 }
 
 /** What `open` is given: the cache's context and the name the tier is known by in stats. */

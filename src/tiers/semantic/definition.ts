@@ -83,6 +83,7 @@ export const semanticTier = defineTier({
       ...(store ? { store } : {}),
       name: ctx.name,
       ...(ctx.onProgress ? { onProgress: ctx.onProgress } : {}),
+      ...(ctx.warn ? { onWarning: ctx.warn } : {}),
       embedder,
       threshold,
       path: config.path === ':memory:' ? config.path : resolve(config.path),

@@ -73,6 +73,8 @@ export type SemanticTierOptions = Pick<
     onClientError?: (error: Error) => void;
     /** How far indexing the stored entries at open has come (TierContext.onProgress). */
     onProgress?: (task: string, done: number, total: number) => void;
+    /** A saved index refused or repaired at open (TierContext.warn). */
+    onWarning?: (message: string) => void;
     /** Where entries live instead of the local file at `path` (tiers/index.ts builds it from `store`). */
     store?: SemanticStore;
     /**
@@ -140,6 +142,7 @@ export class SemanticTier implements Tier {
         ...(options.readonly ? { readonly: true } : {}),
         ...(options.onClientError ? { onClientError: options.onClientError } : {}),
         ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+        ...(options.onWarning ? { onWarning: options.onWarning } : {}),
       });
     if (options.maxErrorRate !== undefined || options.maxErrorRates !== undefined) {
       this.learner = new Learner({
