@@ -1,6 +1,7 @@
 /**
  * The manager: the lookup waterfall, acceptance of what a tier read, backfill of faster tiers,
- * write-through, maintenance across tiers, and close. Beside it: guarded-tier.ts (each tier's
+ * write-through, maintenance across tiers, and close. Beside it: lookup-run.ts (one lookup in
+ * flight, the waterfall's continuation and its reads' deadline), guarded-tier.ts (each tier's
  * failure policy: timeout, breaker, counters, log once; every tier call goes through it, so
  * nothing a driver does can throw into the LLM path), accept.ts (may a payload answer a key),
  * coalesce.ts and lease-wait.ts (concurrent misses wait for the first, in this process and across
