@@ -265,6 +265,16 @@ describe('the semantic tier keeps its graph across restarts', () => {
       });
     }
   };
+  /** A new store of `count` entries, closed (its index saved): its folder and file. */
+  const filled = async (count: number) => {
+    const dir = mkdtempSync(join(tmpdir(), 'strata-graph-'));
+    dirs.push(dir);
+    const path = join(dir, 'semantic.db');
+    const first = open(path);
+    await store(first, 0, count);
+    first.close();
+    return { dir, path };
+  };
   const finds = async (tier: SemanticTier, i: number) =>
     (await tier.get(deriveKey('ns', 'model:"m"', `question number ${i}`)))?.payload;
 
@@ -278,12 +288,7 @@ describe('the semantic tier keeps its graph across restarts', () => {
     );
 
   it('restores the saved index at start, links what was added after the last save, and serves both', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'strata-graph-'));
-    dirs.push(dir);
-    const path = join(dir, 'semantic.db');
-    const first = open(path);
-    await store(first, 0, 300);
-    first.close();
+    const { path } = await filled(300);
     const saved = new Database(path, { readonly: true });
     expect(saved.prepare('SELECT count(*) FROM semantic_graphs').pluck().get()).toBe(1);
     saved.close();
@@ -323,12 +328,7 @@ describe('the semantic tier keeps its graph across restarts', () => {
   });
 
   it('reads the rows again when another writer changed them since the save, and never returns what it deleted', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'strata-graph-'));
-    dirs.push(dir);
-    const path = join(dir, 'semantic.db');
-    const first = open(path);
-    await store(first, 0, 300);
-    first.close();
+    const { path } = await filled(300);
     // Another process (or an older Strata, or a hand edit) deletes an entry and marks one bad.
     const other = new Database(path);
     const hashOf = (i: number) => deriveKey('ns', 'model:"m"', `question number ${i}`).hash;
@@ -353,12 +353,7 @@ describe('the semantic tier keeps its graph across restarts', () => {
   });
 
   it('a saved index without a generation (written by an older Strata) is checked against the rows once', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'strata-graph-'));
-    dirs.push(dir);
-    const path = join(dir, 'semantic.db');
-    const first = open(path);
-    await store(first, 0, 300);
-    first.close();
+    const { path } = await filled(300);
     const db = new Database(path);
     db.exec('UPDATE semantic_graphs SET generation = NULL');
     db.close();
@@ -372,12 +367,7 @@ describe('the semantic tier keeps its graph across restarts', () => {
   });
 
   it('a crafted index of the current generation costs misses, never a wrong answer', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'strata-graph-'));
-    dirs.push(dir);
-    const path = join(dir, 'semantic.db');
-    const first = open(path);
-    await store(first, 0, 300);
-    first.close();
+    const { path } = await filled(300);
     // Every node's id moved to the next node: each vector now claims another entry's row.
     const file = indexFile(path);
     const bytes = new Uint8Array(readFileSync(file));
@@ -397,12 +387,7 @@ describe('the semantic tier keeps its graph across restarts', () => {
   });
 
   it('converts a version-1 graph (before the flat index) at the first start, and saves it in the new form', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'strata-graph-'));
-    dirs.push(dir);
-    const path = join(dir, 'semantic.db');
-    const first = open(path);
-    await store(first, 0, 400);
-    first.close();
+    const { path } = await filled(400);
     const snapshot = toV1(new Uint8Array(readFileSync(indexFile(path)).subarray(FILE_HEADER)));
     const db = new Database(path);
     // As an older Strata saved it: in the row, no file, no generation.
@@ -517,12 +502,7 @@ describe('the semantic tier keeps its graph across restarts', () => {
   });
 
   it('rebuilds from the entries when the saved index is damaged, gone, or named out of place', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'strata-graph-'));
-    dirs.push(dir);
-    const path = join(dir, 'semantic.db');
-    const first = open(path);
-    await store(first, 0, 200);
-    first.close();
+    const { dir, path } = await filled(200);
     const damages: Array<() => void> = [
       () => writeFileSync(indexFile(path), Buffer.from([1, 2, 3, 4, 5, 6, 7, 8])),
       () => truncateSync(indexFile(path), 1_000),
