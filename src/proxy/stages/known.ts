@@ -20,6 +20,7 @@ import { digestKeyGeneration } from '../../core/secrets.js';
 import type { Controls } from '../controls.js';
 import type { CanonicalRequest, Endpoint } from '../endpoints/endpoint.js';
 import { header } from '../tenancy.js';
+import { SizedLru } from './sized-lru.js';
 
 /** What the parse stage derived from one body, all of it a function of the inputs digested. */
 export interface Derived {
@@ -47,17 +48,16 @@ export const KNOWN_MAX_CHARS = 16 * 1024 * 1024;
 export const KNOWN_MAX_BODY = 256 * 1024;
 
 export class KnownRequests {
-  /** By identity, least recently used first (insertion order; see `touch`). */
-  private readonly known = new Map<string, Kept>();
-  private chars = 0;
-  /** Counts insertions: how recently an entry was (re)inserted, for `touch`. */
-  private tick = 0;
+  /** By digest. Bounded by entries and by the characters of what is kept. */
+  private readonly known: SizedLru<Derived>;
 
   constructor(
-    private readonly maxEntries = KNOWN_MAX_ENTRIES,
-    private readonly maxChars = KNOWN_MAX_CHARS,
+    maxEntries = KNOWN_MAX_ENTRIES,
+    maxChars = KNOWN_MAX_CHARS,
     readonly maxBody = KNOWN_MAX_BODY,
-  ) {}
+  ) {
+    this.known = new SizedLru(maxChars, maxEntries);
+  }
 
   /**
    * The digest of everything a derivation from `raw` reads; undefined for a body too large to
@@ -96,50 +96,16 @@ export class KnownRequests {
   }
 
   get(digest: string): Derived | undefined {
-    const found = this.known.get(digest);
-    if (found === undefined) return undefined;
-    this.touch(digest, found);
-    return found.derived;
+    return this.known.get(digest);
   }
 
   set(digest: string, derived: Derived): void {
-    const size = sizeOf(derived) + digest.length;
-    if (size > this.maxChars) return;
-    const had = this.known.get(digest);
-    if (had !== undefined) {
-      this.known.delete(digest);
-      this.chars -= had.size;
-    }
-    this.known.set(digest, { derived, size, tick: ++this.tick });
-    this.chars += size;
-    for (const [oldest, k] of this.known) {
-      if (this.known.size <= this.maxEntries && this.chars <= this.maxChars) break;
-      this.known.delete(oldest);
-      this.chars -= k.size;
-    }
+    this.known.set(digest, derived, sizeOf(derived) + digest.length);
   }
 
   get size(): number {
     return this.known.size;
   }
-
-  /**
-   * Used again: moved to the young end, but only once it is in the older half (re-inserting on
-   * every use cost more than the rest of a lookup): nearly LRU, evicting only entries unused for a
-   * while.
-   */
-  private touch(digest: string, kept: Kept): void {
-    if (this.tick - kept.tick <= this.known.size >> 1) return;
-    this.known.delete(digest);
-    kept.tick = ++this.tick;
-    this.known.set(digest, kept);
-  }
-}
-
-interface Kept {
-  readonly derived: Derived;
-  readonly size: number;
-  tick: number;
 }
 
 /** A field of the digested text: its length, then itself; `-` for none. */

@@ -15,30 +15,27 @@
  * every time and never kept.
  */
 
+import { SizedLru } from './sized-lru.js';
+
 interface Prepared {
   /** The shared answer the body was built from. */
   readonly entry: object;
   readonly body: Buffer;
-  /** What it holds in memory: the body, about as much for the answer, and the key. */
-  readonly size: number;
-  /** When it was last (re)inserted, in insertions (see `touch`). */
-  tick: number;
 }
 
 export const PREPARED_MAX_BYTES = 16 * 1024 * 1024;
 export const PREPARED_MAX_BODY = 256 * 1024;
 
 export class PreparedHits {
-  /** By key hash and shape, least recently used first (insertion order, re-inserted on use). */
-  private readonly prepared = new Map<string, Prepared>();
-  private bytes = 0;
-  /** Counts insertions: how recently an entry was (re)inserted, for `touch`. */
-  private tick = 0;
+  /** By key hash and shape. */
+  private readonly prepared: SizedLru<Prepared>;
 
   constructor(
-    private readonly maxBytes = PREPARED_MAX_BYTES,
+    maxBytes = PREPARED_MAX_BYTES,
     private readonly maxBody = PREPARED_MAX_BODY,
-  ) {}
+  ) {
+    this.prepared = new SizedLru(maxBytes);
+  }
 
   /** The bytes kept for this key and shape, if they were built from this very answer. */
   get(hash: string, shape: string, entry: object): Buffer | undefined {
@@ -46,47 +43,21 @@ export class PreparedHits {
     const found = this.prepared.get(id);
     if (found === undefined) return undefined;
     if (found.entry !== entry) {
-      this.drop(id, found);
+      this.prepared.delete(id);
       return undefined;
     }
-    this.touch(id, found);
     return found.body;
   }
 
   set(hash: string, shape: string, entry: object, body: Buffer): void {
     if (body.length > this.maxBody) return;
     const id = `${hash}\u0000${shape}`;
-    const size = 2 * body.length + id.length;
-    if (size > this.maxBytes) return;
-    const had = this.prepared.get(id);
-    if (had !== undefined) this.drop(id, had);
-    this.prepared.set(id, { entry, body, size, tick: ++this.tick });
-    this.bytes += size;
-    for (const [oldest, p] of this.prepared) {
-      if (this.bytes <= this.maxBytes) break;
-      this.drop(oldest, p);
-    }
+    // What it holds in memory: the body, about as much for the answer, and the key.
+    this.prepared.set(id, { entry, body }, 2 * body.length + id.length);
   }
 
   get size(): number {
     return this.prepared.size;
-  }
-
-  /**
-   * Used again: moved to the young end, but only once it is in the older half (re-inserting on
-   * every use cost more than the rest of a lookup): nearly LRU, evicting only entries unused for a
-   * while.
-   */
-  private touch(id: string, p: Prepared): void {
-    if (this.tick - p.tick <= this.prepared.size >> 1) return;
-    this.prepared.delete(id);
-    p.tick = ++this.tick;
-    this.prepared.set(id, p);
-  }
-
-  private drop(id: string, p: Prepared): void {
-    this.prepared.delete(id);
-    this.bytes -= p.size;
   }
 }
 
