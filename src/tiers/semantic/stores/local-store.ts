@@ -684,7 +684,10 @@ export class LocalStore implements SemanticStore {
           mismatched.set(partition, (mismatched.get(partition) ?? 0) + 1);
           pending.get(partition)!.set(row.id, vector);
         }
-      } else pending.get(partition)!.set(row.id, vectorFromBytes(row.vector));
+      } else if (restoredIndex || v1.has(partition))
+        pending.get(partition)!.set(row.id, vectorFromBytes(row.vector));
+      // A partition with nothing saved is indexed from a second pass over its own rows (below):
+      // holding every vector at once cost 1.5 GB more at a million entries.
     }
     // Saved indexes of partitions gone, or not restored, make the saved ones stale.
     let stale =
@@ -719,8 +722,8 @@ export class LocalStore implements SemanticStore {
             changed = 1; // saved again in the new form
           } else {
             index = new VectorIndex(this.options.index);
-            index.load(vectors, added);
-            report.linked += vectors.size;
+            index.load(links ? vectors : this.partitionVectors(places.get(partition)!), added);
+            report.linked += index.size;
             changed = index.kind === 'graph' ? 1 : 0; // a sparse index is never saved
           }
         }
@@ -728,17 +731,7 @@ export class LocalStore implements SemanticStore {
         // A saved index of other dimensions than the rows, or too many nodes not matching them: rebuilt from them.
         report.rebuilt++;
         index = new VectorIndex(this.options.index);
-        const place = places.get(partition)!;
-        const rows = this.stmt.partitionRows.iterate({ ...place, ...this.embedder }) as Iterable<{
-          id: number;
-          vector: Buffer;
-        }>;
-        index.load(
-          (function* () {
-            for (const row of rows) yield [row.id, vectorFromBytes(row.vector)] as [number, Vector];
-          })(),
-          added,
-        );
+        index.load(this.partitionVectors(places.get(partition)!), added);
         changed = 1;
       }
       if (changed > 0) stale = true;
@@ -754,6 +747,19 @@ export class LocalStore implements SemanticStore {
     // next start takes them as they are instead of reading the rows again.
     if (stale || [...this.partitions.values()].some((index) => index.kind === 'graph'))
       this.changes = this.saveEvery();
+  }
+
+  /** A partition's live vectors, read as they are indexed (never all held at once). */
+  private *partitionVectors(place: {
+    namespace: string;
+    llm: string;
+    context: string;
+  }): Generator<[number, Vector]> {
+    const rows = this.stmt.partitionRows.iterate({ ...place, ...this.embedder }) as Iterable<{
+      id: number;
+      vector: Buffer;
+    }>;
+    for (const row of rows) yield [row.id, vectorFromBytes(row.vector)];
   }
 
   private saveEvery(): number {
