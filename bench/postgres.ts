@@ -206,6 +206,20 @@ async function sharedSemanticStore(): Promise<void> {
   db.close();
   const embedderId = rows[0]!.embedder;
   const partition = partitionOf(rows[0]!.namespace, rows[0]!.llm_string, rows[0]!.context);
+  /** A SQLite store row as the PostgreSQL store's entry. */
+  const entryOf = (r: (typeof rows)[number]) => ({
+    hash: r.hash,
+    namespace: r.namespace,
+    llmString: r.llm_string,
+    prompt: r.prompt,
+    query: r.query,
+    context: r.context,
+    partition,
+    createdAt: r.created_at,
+    expiresAt: r.expires_at,
+    tags: JSON.parse(r.tags) as string[],
+    size: r.size,
+  });
   const vectors = rows.map((r) => vectorFromBytes(r.vector) as Float32Array);
   const shared = new PostgresStore({
     url,
@@ -235,23 +249,7 @@ async function sharedSemanticStore(): Promise<void> {
         for (let j = next++; j < missing.length; j = next++) {
           const i = missing[j]!;
           const r = rows[i]!;
-          await shared.put(
-            {
-              hash: r.hash,
-              namespace: r.namespace,
-              llmString: r.llm_string,
-              prompt: r.prompt,
-              query: r.query,
-              context: r.context,
-              partition,
-              createdAt: r.created_at,
-              expiresAt: r.expires_at,
-              tags: JSON.parse(r.tags) as string[],
-              size: r.size,
-            },
-            vectors[i]!,
-            r.payload,
-          );
+          await shared.put(entryOf(r), vectors[i]!, r.payload);
         }
       }),
     );
@@ -273,23 +271,7 @@ async function sharedSemanticStore(): Promise<void> {
   const halfTable = tableOf(HALF_PREFIX, embedderId);
   if ((await half.counts()).entries < rows.length) {
     const r = rows[0]!;
-    await half.put(
-      {
-        hash: r.hash,
-        namespace: r.namespace,
-        llmString: r.llm_string,
-        prompt: r.prompt,
-        query: r.query,
-        context: r.context,
-        partition,
-        createdAt: r.created_at,
-        expiresAt: r.expires_at,
-        tags: JSON.parse(r.tags) as string[],
-        size: r.size,
-      },
-      vectors[0]!,
-      r.payload,
-    );
+    await half.put(entryOf(r), vectors[0]!, r.payload);
     const t0 = performance.now();
     const raw = new pg.Pool({ connectionString: url, max: 1 });
     await raw.query(

@@ -1,10 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { killMidLoop } from '../../../../test/support/kill-drill.js';
+import { semanticTables } from '../../../../test/support/pg-semantic-tables.js';
 import { runTs } from '../../../../test/support/run-ts.js';
-import { service } from '../../../../test/support/services.js';
 import type { StrataCache } from '../../../langchain/cache.js';
 import { createCache } from '../../../langchain/create.js';
 import { describeTierConformance } from '../../../testing/conformance.js';
@@ -12,26 +11,8 @@ import { lexicalEmbedder } from '../embedders/lexical.js';
 import { SemanticTier } from '../index.js';
 import { PostgresStore } from './postgres-store.js';
 
-const url = service('postgres').STRATA_TEST_POSTGRES_URL!;
-const raw = new pg.Pool({ connectionString: url, max: 2 });
-raw.on('error', () => {});
-const prefixes: string[] = [];
-afterAll(async () => {
-  for (const prefix of prefixes) {
-    const { rows } = await raw.query<{ name: string }>(
-      "SELECT tablename AS name FROM pg_tables WHERE tablename LIKE $1 || 'semantic_%'",
-      [prefix],
-    );
-    for (const { name } of rows) await raw.query(`DROP TABLE IF EXISTS ${name}`);
-  }
-  await raw.end();
-});
+const { url, raw, freshPrefix } = semanticTables('s');
 const quiet = { warn: () => {} };
-function freshPrefix(): string {
-  const prefix = `s${randomUUID().replaceAll('-', '').slice(0, 10)}_`;
-  prefixes.push(prefix);
-  return prefix;
-}
 const sharedStore = (tablePrefix: string) => ({ type: 'postgres' as const, url, tablePrefix });
 const LLM = 'model:"gpt-test"';
 const SYSTEM = 'System: You are the support assistant of Acme Cloud. Answer in two sentences.\nHuman: ';
